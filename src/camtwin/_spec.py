@@ -1,0 +1,87 @@
+"""Shared machinery for frozen, validated spec objects and YAML loading.
+
+Specs are pydantic models with ``frozen=True`` and ``extra="forbid"``: a typo in a YAML key is
+an error that names the key, never a silently ignored setting. :func:`format_validation_error`
+turns pydantic's multi-line report into one readable line naming field, value and valid range.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import ConfigError
+
+T = TypeVar("T", bound="FrozenSpec")
+
+
+class FrozenSpec(BaseModel):
+    """Base of every camtwin spec: immutable, strict about unknown keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    @classmethod
+    def from_dict(cls: type[T], data: Any, *, source: str | None = None) -> T:
+        """Validate ``data``; raise :class:`ConfigError` with a one-line message on failure."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(exc, source=source)) from None
+
+    @classmethod
+    def from_yaml(cls: type[T], path: str | Path) -> T:
+        """Load and validate a YAML file (safe loader only)."""
+        return cls.from_dict(read_yaml(path), source=str(path))
+
+    def replace(self: T, **changes) -> T:
+        """A validated copy with ``changes`` applied (nested dicts merge into sub-specs)."""
+        data = self.model_dump()
+        _deep_merge(data, changes)
+        return type(self).from_dict(data)
+
+
+def _deep_merge(base: dict, changes: dict) -> None:
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Read a YAML file with ``yaml.safe_load``; errors become :class:`ConfigError`."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {p}: {exc.strerror or exc}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(f"{p}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+
+
+def format_validation_error(exc: ValidationError, *, source: str | None = None) -> str:
+    """One line per problem, joined by '; ': ``field.path = value: message``."""
+    parts = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"]) or "<root>"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            parts.append(f"{loc}: unknown field")
+            continue
+        if err["type"] == "missing":
+            parts.append(f"{loc}: required field is missing")
+            continue
+        value = err.get("input")
+        shown = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        parts.append(f"{loc} = {shown}: {msg}")
+    prefix = f"{source}: " if source else ""
+    return prefix + "; ".join(parts)

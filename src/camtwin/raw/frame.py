@@ -1,0 +1,126 @@
+"""RawFrame: what a sensor delivers — digital numbers plus everything needed to interpret them.
+
+``dn`` is the uint16 image [DN] exactly as the ADC produced it (black level included).
+``mean_electrons`` (optional ground truth) is the noise-free expected signal [e⁻] per pixel
+before full-well clipping, for evaluating ISP and measurement algorithms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+
+#: Supported colour-filter layouts (2×2 Bayer phases and monochrome).
+CFA_PATTERNS = ("RGGB", "GRBG", "GBRG", "BGGR", "mono")
+
+
+def cfa_channel_index(cfa: str, shape: tuple[int, int]) -> np.ndarray:
+    """Per-pixel colour index (0=R, 1=G, 2=B) of a Bayer CFA, shape ``shape``, dtype uint8.
+
+    For ``"mono"`` every pixel is 0.
+    """
+    if cfa not in CFA_PATTERNS:
+        raise ConfigError(f"cfa = {cfa!r}: must be one of {', '.join(CFA_PATTERNS)}")
+    h, w = shape
+    if cfa == "mono":
+        return np.zeros((h, w), dtype=np.uint8)
+    lut = {"R": 0, "G": 1, "B": 2}
+    tile = np.array([[lut[cfa[0]], lut[cfa[1]]], [lut[cfa[2]], lut[cfa[3]]]], dtype=np.uint8)
+    return np.tile(tile, ((h + 1) // 2, (w + 1) // 2))[:h, :w]
+
+
+@dataclass(frozen=True, eq=False)
+class RawFrame:
+    """One raw capture.
+
+    Attributes
+    ----------
+    dn : ndarray of uint16, shape (H, W)
+        Raw digital numbers [DN], black level included, ``0 ≤ dn ≤ white_level_dn``.
+    cfa : str
+        ``"RGGB"``, ``"GRBG"``, ``"GBRG"``, ``"BGGR"`` (pattern of the top-left 2×2) or ``"mono"``.
+    black_level_dn : float
+        Offset added before quantisation [DN].
+    white_level_dn : int
+        Largest code the ADC can output [DN] (``2**adc_bits - 1``).
+    exposure_s : float
+        Integration time [s].
+    conversion_gain_dn_per_e : float
+        System gain K [DN/e⁻] including analog gain.
+    analog_gain : float
+        Analog gain applied (dimensionless, already included in K).
+    temperature_c : float
+        Die temperature [°C].
+    pixel_pitch_um : float
+        Pixel pitch [µm].
+    illuminant : str or None
+        Name of the scene illuminant when known (simulation), for white balance.
+    as_shot_neutral : (3,) tuple or None
+        Camera-native (R, G, B) response to the scene white, normalised to G = 1 — the DNG
+        ``AsShotNeutral`` tag. White-balance gains are its reciprocal.
+    xyz_to_camera : ndarray (3, 3) or None
+        Matrix from CIE XYZ (D65-relative) to camera-native RGB, the DNG ``ColorMatrix1``
+        (normalised so that the D65 white maps to a camera neutral whose largest entry is 1).
+    sensor : SensorSpec or None
+        The spec that produced the frame (simulation only).
+    mean_electrons : ndarray of float32 or None
+        Ground truth: expected signal [e⁻] per pixel (photo + dark), before noise and clipping.
+    metadata : dict
+        Free-form extra information (scene name, lux, seed, camera make/model for real files).
+    """
+
+    dn: np.ndarray
+    cfa: str
+    black_level_dn: float
+    white_level_dn: int
+    exposure_s: float
+    conversion_gain_dn_per_e: float
+    analog_gain: float = 1.0
+    temperature_c: float = 25.0
+    pixel_pitch_um: float = float("nan")
+    illuminant: str | None = None
+    as_shot_neutral: tuple[float, float, float] | None = None
+    xyz_to_camera: np.ndarray | None = None
+    sensor: Any = None
+    mean_electrons: np.ndarray | None = None
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        dn = self.dn
+        if not isinstance(dn, np.ndarray) or dn.dtype != np.uint16 or dn.ndim != 2:
+            raise ConfigError("RawFrame.dn must be a 2-D uint16 array")
+        if self.cfa not in CFA_PATTERNS:
+            raise ConfigError(f"RawFrame.cfa = {self.cfa!r}: must be one of {', '.join(CFA_PATTERNS)}")
+        if not 0 <= self.black_level_dn < self.white_level_dn <= 65535:
+            raise ConfigError(
+                f"RawFrame levels black={self.black_level_dn}, white={self.white_level_dn}: "
+                "need 0 <= black < white <= 65535")
+        if self.mean_electrons is not None and self.mean_electrons.shape != dn.shape:
+            raise ConfigError("RawFrame.mean_electrons must have the shape of dn")
+        dn.setflags(write=False)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.dn.shape
+
+    @property
+    def channel_index(self) -> np.ndarray:
+        """Per-pixel colour index (0=R, 1=G, 2=B; all 0 for mono)."""
+        return cfa_channel_index(self.cfa, self.dn.shape)
+
+    def electrons(self) -> np.ndarray:
+        """Signal converted back to electrons: ``(dn − black) / K`` [e⁻], float32."""
+        return ((self.dn.astype(np.float32) - np.float32(self.black_level_dn))
+                / np.float32(self.conversion_gain_dn_per_e))
+
+    def clipped_fraction(self) -> float:
+        """Fraction of pixels at the white level (saturated ADC or full well)."""
+        return float(np.mean(self.dn >= self.white_level_dn))
+
+    def with_(self, **changes) -> "RawFrame":
+        """A copy with some fields changed (the frame itself is immutable)."""
+        return replace(self, **changes)
