@@ -1,0 +1,158 @@
+"""Image formation: Scene (radiance) → OpticalImage (irradiance at the die).
+
+Camera equation for a thin lens focused on the scene plane (Slater; ISETCam ``oiCompute``):
+
+    E(λ, x') = π · L(λ, x) · T(λ) / (4 · N² · (1 + m)²) · cos⁴ θ(x')
+
+L spectral radiance [W·sr⁻¹·m⁻²·nm⁻¹], T lens transmission (incl. IR-cut), N f-number,
+m lateral magnification, θ the field angle at the exit pupil (tan θ = r' / (f (1+m))),
+E spectral irradiance [W·m⁻²·nm⁻¹]. Image coordinates are x' = m·x (the inversion of a real
+image is undone, as every camera does). Then each band is blurred by the diffraction OTF at
+its own wavelength (:mod:`camtwin.optics.psf`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from scipy import fft as sfft
+
+from ..scene.scene import Scene
+from .lens import LensSpec
+from ._kernels import multiply_diffraction_mtf
+
+#: bands blurred per FFT batch (bounds memory: batch × padded image × 8 bytes)
+_BAND_BATCH = 8
+
+
+@dataclass(frozen=True, eq=False)
+class OpticalImage:
+    """Spectral irradiance at the sensor plane.
+
+    Attributes
+    ----------
+    irradiance : ndarray float32, shape (L, H, W)
+        Spectral irradiance [W·m⁻²·nm⁻¹]; the optical axis is at the array centre.
+    wavelengths_nm : ndarray (L,)
+    sample_pitch_um : float
+        Sample spacing at the image plane [µm].
+    lens : LensSpec
+    scene_name, illuminant, illuminance_lux : scene metadata carried along.
+    layout : dict
+        Chart geometry (e.g. patch boxes) in fractions of the image width/height.
+    """
+
+    irradiance: np.ndarray
+    wavelengths_nm: np.ndarray
+    sample_pitch_um: float
+    lens: LensSpec
+    scene_name: str = ""
+    illuminant: str | None = None
+    illuminance_lux: float | None = None
+    layout: dict = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.irradiance.shape[1:]
+
+    def scaled_to_illuminance(self, illuminance_lux: float) -> "OpticalImage":
+        """The same optical image for the scene lit at ``illuminance_lux``.
+
+        Exact: radiance is proportional to the illuminance (L = ρE/π) and every step of
+        :func:`form_image` is linear in radiance, so the irradiance simply scales.
+        """
+        if self.illuminance_lux is None or not illuminance_lux > 0:
+            raise ValueError("scaling needs a known, positive illuminance")
+        factor = np.float32(illuminance_lux / self.illuminance_lux)
+        return replace(self, irradiance=self.irradiance * factor,
+                       illuminance_lux=float(illuminance_lux))
+
+    @property
+    def width_um(self) -> float:
+        return self.irradiance.shape[2] * self.sample_pitch_um
+
+    @property
+    def height_um(self) -> float:
+        return self.irradiance.shape[1] * self.sample_pitch_um
+
+
+def _centred_coords_um(n: int, pitch_um: float) -> np.ndarray:
+    return (np.arange(n, dtype=np.float64) - (n - 1) / 2.0) * pitch_um
+
+
+def relative_illumination_cos4(shape, pitch_um: float, lens: LensSpec) -> np.ndarray:
+    """cos⁴θ natural vignetting map (H, W), θ from image height over image distance."""
+    y = _centred_coords_um(shape[0], pitch_um)[:, None]
+    x = _centred_coords_um(shape[1], pitch_um)[None, :]
+    image_distance_um = lens.focal_length_mm * 1e3 * (1.0 + lens.magnification)
+    tan2 = (x * x + y * y) / image_distance_um**2
+    return (1.0 / (1.0 + tan2) ** 2).astype(np.float32)
+
+
+def _reflect_pad_into(src: np.ndarray, dst: np.ndarray, pad: int) -> None:
+    """Write ``src`` (B, h, w) into ``dst`` (B, hp, wp) at offset ``pad`` and fill the border by
+    mirror reflection (numpy ``mode="reflect"``), reusing ``dst`` to avoid page faults."""
+    _, h, w = src.shape
+    _, hp, wp = dst.shape
+    nb, nr = hp - h - pad, wp - w - pad
+    if max(pad, nb) >= h or max(pad, nr) >= w:  # image smaller than its border: let numpy do it
+        dst[...] = np.pad(src, ((0, 0), (pad, nb), (pad, nr)), mode="reflect")
+        return
+    top, bottom, left, right = pad, pad + h, pad, pad + w
+    dst[:, top:bottom, left:right] = src
+    if pad:
+        dst[:, :top, left:right] = dst[:, top + pad:top:-1, left:right]
+    if nb:
+        dst[:, bottom:, left:right] = dst[:, bottom - 2:bottom - 2 - nb:-1, left:right]
+    if pad:
+        dst[:, :, :left] = dst[:, :, left + pad:left:-1]
+    if nr:
+        dst[:, :, right:] = dst[:, :, right - 2:right - 2 - nr:-1]
+
+
+def apply_diffraction(irradiance: np.ndarray, wavelengths_nm, pitch_um: float,
+                      working_f_number: float, *, workers: int = -1) -> np.ndarray:
+    """Blur each band with its diffraction-limited OTF (FFT, reflect-padded), float32.
+
+    The padding is 6 Airy radii (2.44·λ·N_w·6/2) at the longest wavelength so that the
+    circular convolution does not wrap bright edges around.
+    """
+    n_bands, h, w = irradiance.shape
+    lam_um = (np.asarray(wavelengths_nm, dtype=np.float32) * 1e-3)
+    pad = int(np.ceil(6 * 1.22 * float(lam_um.max()) * working_f_number / pitch_um)) + 1
+    hp, wp = sfft.next_fast_len(h + 2 * pad, real=True), sfft.next_fast_len(w + 2 * pad, real=True)
+    fy = sfft.fftfreq(hp, d=pitch_um).astype(np.float32)
+    fx = sfft.rfftfreq(wp, d=pitch_um).astype(np.float32)
+    rho = np.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2)
+    out = np.empty_like(irradiance, dtype=np.float32)
+    buf = np.empty((min(_BAND_BATCH, n_bands), hp, wp), dtype=np.float32)
+    for b0 in range(0, n_bands, _BAND_BATCH):
+        b1 = min(b0 + _BAND_BATCH, n_bands)
+        block = buf[: b1 - b0]
+        _reflect_pad_into(irradiance[b0:b1], block, pad)
+        spec = sfft.rfft2(block, workers=workers)
+        multiply_diffraction_mtf(spec, rho, lam_um[b0:b1], np.float32(working_f_number))
+        blurred = sfft.irfft2(spec, s=(hp, wp), workers=workers)
+        out[b0:b1] = blurred[:, pad:pad + h, pad:pad + w]
+    np.maximum(out, 0.0, out=out)  # remove FFT round-off below zero
+    return out
+
+
+def form_image(scene: Scene, lens: LensSpec, *, diffraction: bool = True) -> OpticalImage:
+    """Scene → OpticalImage through ``lens`` (camera equation, cos⁴, diffraction).
+
+    The scene plane is taken at ``lens.object_distance_m`` (where the lens is focused).
+    """
+    m = lens.magnification
+    pitch_um = scene.sample_pitch_m * m * 1e6
+    wl = scene.wavelengths_nm
+    band_gain = (np.pi * lens.spectral_transmission(wl) / (4.0 * lens.working_f_number**2))
+    irr = scene.radiance * band_gain.astype(np.float32)[:, None, None]
+    irr *= relative_illumination_cos4(irr.shape[1:], pitch_um, lens)[None]
+    if diffraction:
+        irr = apply_diffraction(irr, wl, pitch_um, lens.working_f_number)
+    return OpticalImage(irradiance=irr.astype(np.float32, copy=False), wavelengths_nm=wl,
+                        sample_pitch_um=pitch_um, lens=lens, scene_name=scene.name,
+                        illuminant=scene.illuminant, illuminance_lux=scene.illuminance_lux,
+                        layout=dict(scene.layout))

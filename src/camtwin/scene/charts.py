@@ -1,0 +1,213 @@
+"""Test charts as spectral scenes: ColorChecker 24, slanted edge, uniform field, Siemens star,
+and any RGB image.
+
+Every chart takes the scene geometry (``shape`` in samples, ``width_m``, ``distance_m``) and
+the lighting (``illuminant`` name, ``illuminance_lux`` on the chart). Edges are anti-aliased by
+exact area coverage approximated with 8×8 supersampling, so the scene itself does not alias.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConfigError, unknown_name
+from ..spectra import as_grid
+from .scene import Scene, scene_from_reflectance
+
+#: ColorChecker patch names in chart order (row-major, dark skin top-left).
+COLORCHECKER_NAMES = (
+    "dark skin", "light skin", "blue sky", "foliage", "blue flower", "bluish green",
+    "orange", "purplish blue", "moderate red", "purple", "yellow green", "orange yellow",
+    "blue", "green", "red", "yellow", "magenta", "cyan",
+    "white 9.5 (.05 D)", "neutral 8 (.23 D)", "neutral 6.5 (.44 D)", "neutral 5 (.70 D)",
+    "neutral 3.5 (1.05 D)", "black 2 (1.5 D)",
+)
+#: The colour-science data set used for ColorChecker spectral reflectances (380–780 nm, 5 nm).
+COLORCHECKER_DATASET = "ColorChecker N Ohta"
+#: Reflectance of the ColorChecker's black frame (neutral).
+FRAME_REFLECTANCE = 0.03
+
+
+def _neutral(reflectance: float, wl) -> np.ndarray:
+    return np.full((1, wl.size), float(reflectance))
+
+
+def colorchecker_reflectances(wavelengths_nm=None) -> np.ndarray:
+    """Spectral reflectances of the 24 patches, shape (24, L), from colour-science.
+
+    Beyond 780 nm the last measured value is held (the data set stops at 780 nm).
+    """
+    import colour
+
+    wl = as_grid(wavelengths_nm)
+    sds = colour.SDS_COLOURCHECKERS[COLORCHECKER_DATASET]
+    out = []
+    for name in COLORCHECKER_NAMES:
+        sd = sds[name]
+        out.append(np.interp(wl, sd.wavelengths, sd.values))
+    return np.clip(np.array(out), 0.0, 1.0)
+
+
+def _check_shape(shape) -> tuple[int, int]:
+    h, w = (int(shape[0]), int(shape[1]))
+    if h < 8 or w < 8:
+        raise ConfigError(f"scene shape {shape} is too small (minimum 8×8 samples)")
+    return h, w
+
+
+def _coverage(h: int, w: int, inside, ss: int = 8) -> np.ndarray:
+    """Fraction of each sample's area where ``inside(y, x)`` holds; y, x in sample units
+    with the scene centre at 0. Computed row-block-wise with ss×ss supersampling."""
+    offs = (np.arange(ss) + 0.5) / ss - 0.5
+    out = np.empty((h, w), dtype=np.float32)
+    xs = (np.arange(w) - (w - 1) / 2.0)[None, :, None] + offs[None, None, :]
+    block = max(1, 2_000_000 // (w * ss * ss))
+    for r0 in range(0, h, block):
+        r1 = min(h, r0 + block)
+        ys = (np.arange(r0, r1) - (h - 1) / 2.0)[:, None, None, None] + offs[None, None, None, :]
+        hit = inside(ys, xs[..., None])  # (rows, w, ss, ss)
+        out[r0:r1] = hit.mean(axis=(2, 3))
+    return out
+
+
+def colorchecker(*, shape, width_m, distance_m, illuminant="D65", illuminance_lux=500.0,
+                 wavelengths_nm=None) -> Scene:
+    """X-Rite ColorChecker Classic (24 patches, 6×4) filling the scene on a black frame.
+
+    Each patch occupies the central 70 % of its grid cell; ``layout["patches"]`` holds the
+    24 patch boxes (fractions of height/width) in chart order.
+    """
+    h, w = _check_shape(shape)
+    wl = as_grid(wavelengths_nm)
+    spectra = np.vstack([colorchecker_reflectances(wl), _neutral(FRAME_REFLECTANCE, wl)])
+    index = np.full((h, w), 24, dtype=np.intp)
+    boxes = []
+    for k in range(24):
+        r, c = divmod(k, 6)
+        y0, y1 = (r + 0.15) / 4, (r + 0.85) / 4
+        x0, x1 = (c + 0.15) / 6, (c + 0.85) / 6
+        boxes.append((y0, y1, x0, x1))
+        index[int(round(y0 * h)):int(round(y1 * h)), int(round(x0 * w)):int(round(x1 * w))] = k
+    return scene_from_reflectance(spectra=spectra, index=index, illuminant=illuminant,
+                                  illuminance_lux=illuminance_lux, width_m=width_m,
+                                  distance_m=distance_m, wavelengths_nm=wl, name="colorchecker",
+                                  layout={"patches": boxes})
+
+
+def slanted_edge(*, shape, width_m, distance_m, illuminant="D65", illuminance_lux=500.0,
+                 angle_deg: float = 5.0, contrast: float = 4.0, light_reflectance: float = 0.6,
+                 wavelengths_nm=None) -> Scene:
+    """ISO 12233 style slanted edge: a near-vertical edge through the centre, tilted by
+    ``angle_deg`` (default 5°), dark on the left. ``contrast`` is the light/dark reflectance
+    ratio (ISO 12233:2017 recommends 4:1). ``layout["edge_roi"]`` is the central ROI."""
+    if not 1.0 < contrast <= 1000.0:
+        raise ConfigError(f"contrast = {contrast}: valid range is (1, 1000]")
+    if not 0.0 < light_reflectance <= 1.0:
+        raise ConfigError(f"light_reflectance = {light_reflectance}: valid range is (0, 1]")
+    if not -45.0 < angle_deg < 45.0:
+        raise ConfigError(f"angle_deg = {angle_deg}: valid range is (-45, 45)")
+    h, w = _check_shape(shape)
+    wl = as_grid(wavelengths_nm)
+    t = np.tan(np.deg2rad(angle_deg))
+    light = _coverage(h, w, lambda y, x: x - y * t > 0)
+    weights = np.stack([1.0 - light, light])
+    spectra = np.vstack([_neutral(light_reflectance / contrast, wl),
+                         _neutral(light_reflectance, wl)])
+    return scene_from_reflectance(spectra=spectra, weights=weights, illuminant=illuminant,
+                                  illuminance_lux=illuminance_lux, width_m=width_m,
+                                  distance_m=distance_m, wavelengths_nm=wl, name="slanted_edge",
+                                  layout={"edge_roi": [(0.3, 0.7, 0.35, 0.65)]})
+
+
+def uniform(*, shape, width_m, distance_m, illuminant="D65", illuminance_lux=500.0,
+            reflectance: float = 0.18, wavelengths_nm=None) -> Scene:
+    """A uniform Lambertian field of neutral ``reflectance`` (default 18 % grey)."""
+    if not 0.0 <= reflectance <= 1.0:
+        raise ConfigError(f"reflectance = {reflectance}: valid range is 0..1")
+    h, w = _check_shape(shape)
+    wl = as_grid(wavelengths_nm)
+    return scene_from_reflectance(spectra=_neutral(reflectance, wl),
+                                  index=np.zeros((h, w), dtype=np.intp), illuminant=illuminant,
+                                  illuminance_lux=illuminance_lux, width_m=width_m,
+                                  distance_m=distance_m, wavelengths_nm=wl, name="uniform",
+                                  layout={"center": [(0.25, 0.75, 0.25, 0.75)]})
+
+
+def siemens_star(*, shape, width_m, distance_m, illuminant="D65", illuminance_lux=500.0,
+                 cycles: int = 36, contrast: float = 20.0, light_reflectance: float = 0.8,
+                 wavelengths_nm=None) -> Scene:
+    """Siemens star of ``cycles`` black/white sector pairs on a light background."""
+    if not 4 <= cycles <= 720:
+        raise ConfigError(f"cycles = {cycles}: valid range is 4..720")
+    h, w = _check_shape(shape)
+    wl = as_grid(wavelengths_nm)
+    radius = 0.48 * min(h, w)
+
+    def light_at(y, x):
+        phase = np.arctan2(y, x) * cycles / (2 * np.pi)
+        return ((np.floor(phase * 2) % 2) == 0) | (x * x + y * y > radius * radius)
+
+    light = _coverage(h, w, light_at)
+    weights = np.stack([1.0 - light, light])
+    spectra = np.vstack([_neutral(light_reflectance / contrast, wl),
+                         _neutral(light_reflectance, wl)])
+    return scene_from_reflectance(spectra=spectra, weights=weights, illuminant=illuminant,
+                                  illuminance_lux=illuminance_lux, width_m=width_m,
+                                  distance_m=distance_m, wavelengths_nm=wl, name="siemens_star")
+
+
+def from_rgb(image, *, width_m, distance_m, illuminant="D65", illuminance_lux=500.0,
+             shape=None, wavelengths_nm=None, name: str = "image") -> Scene:
+    """A scene from an sRGB image via Mallett & Yuksel (2019) spectral primary decomposition.
+
+    The sRGB values (8/16-bit integers or floats in 0..1) are linearised (IEC 61966-2-1) and
+    taken as *reflectances*: each pixel's reflectance is ``r·B_r(λ) + g·B_g(λ) + b·B_b(λ)``
+    with the three basis spectra from colour-science (380–780 nm; held constant beyond). The
+    basis is bounded in 0..1, so every sRGB colour maps to a physically valid reflectance, and
+    under illuminant E the spectrum reproduces the sRGB colour. ``shape`` resizes first
+    (area interpolation).
+
+    Reference: I. Mallett, C. Yuksel, "Spectral Primary Decomposition for Rendering with sRGB
+    Reflectance", EGSR 2019.
+    """
+    import colour
+
+    img = np.asarray(image)
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    if img.ndim != 3 or img.shape[2] not in (3, 4):
+        raise ConfigError(f"image must be H×W, H×W×3 or H×W×4, got shape {img.shape}")
+    img = img[..., :3]
+    if np.issubdtype(img.dtype, np.integer):
+        img = img.astype(np.float32) / np.float32(np.iinfo(img.dtype).max)
+    img = np.clip(img.astype(np.float32), 0.0, 1.0)
+    if shape is not None:
+        import cv2
+
+        h, w = _check_shape(shape)
+        img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+    lin = np.asarray(colour.cctf_decoding(img, function="sRGB"), dtype=np.float32)
+    wl = as_grid(wavelengths_nm)
+    basis = colour.recovery.MSDS_BASIS_FUNCTIONS_sRGB_MALLETT2019
+    b = np.stack([np.interp(wl, basis.wavelengths, basis.values[:, i]) for i in range(3)])
+    weights = np.moveaxis(lin, 2, 0)
+    return scene_from_reflectance(spectra=np.clip(b, 0, 1), weights=weights,
+                                  illuminant=illuminant, illuminance_lux=illuminance_lux,
+                                  width_m=width_m, distance_m=distance_m, wavelengths_nm=wl,
+                                  name=name)
+
+
+#: Chart name → constructor.
+CHARTS = {
+    "colorchecker": colorchecker,
+    "slanted_edge": slanted_edge,
+    "uniform": uniform,
+    "siemens_star": siemens_star,
+}
+
+
+def make_chart(name: str, **kwargs) -> Scene:
+    """Build the chart ``name`` (one of :data:`CHARTS`)."""
+    if name not in CHARTS:
+        raise unknown_name("scene", name, CHARTS)
+    return CHARTS[name](**kwargs)
