@@ -23,13 +23,21 @@ class FrozenSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
 
+    def __init__(self, /, **data: Any) -> None:
+        # Direct construction reports errors like from_dict: one line, as ConfigError.
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(exc, title=type(self).__name__)) from None
+
     @classmethod
     def from_dict(cls: type[T], data: Any, *, source: str | None = None) -> T:
         """Validate ``data``; raise :class:`ConfigError` with a one-line message on failure."""
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise ConfigError(format_validation_error(exc, source=source)) from None
+            raise ConfigError(format_validation_error(exc, source=source,
+                                                      title=cls.__name__)) from None
 
     @classmethod
     def from_yaml(cls: type[T], path: str | Path) -> T:
@@ -66,7 +74,8 @@ def read_yaml(path: str | Path) -> Any:
         raise ConfigError(f"{p}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
 
 
-def format_validation_error(exc: ValidationError, *, source: str | None = None) -> str:
+def format_validation_error(exc: ValidationError, *, source: str | None = None,
+                            title: str | None = None) -> str:
     """One line per problem, joined by '; ': ``field.path = value: message``."""
     parts = []
     for err in exc.errors(include_url=False):
@@ -83,5 +92,5 @@ def format_validation_error(exc: ValidationError, *, source: str | None = None) 
         if len(shown) > 60:
             shown = shown[:57] + "..."
         parts.append(f"{loc} = {shown}: {msg}")
-    prefix = f"{source}: " if source else ""
+    prefix = f"{source}: " if source else (f"{title}: " if title else "")
     return prefix + "; ".join(parts)

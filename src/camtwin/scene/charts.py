@@ -22,8 +22,9 @@ COLORCHECKER_NAMES = (
     "white 9.5 (.05 D)", "neutral 8 (.23 D)", "neutral 6.5 (.44 D)", "neutral 5 (.70 D)",
     "neutral 3.5 (1.05 D)", "black 2 (1.5 D)",
 )
-#: The colour-science data set used for ColorChecker spectral reflectances (380–780 nm, 5 nm).
-COLORCHECKER_DATASET = "ColorChecker N Ohta"
+#: The colour-science data set used for ColorChecker spectral reflectances (BabelColor
+#: average of 30 charts, 380–730 nm at 10 nm); its colorimetry is in CCS_COLOURCHECKERS too.
+COLORCHECKER_DATASET = "BabelColor Average"
 #: Reflectance of the ColorChecker's black frame (neutral).
 FRAME_REFLECTANCE = 0.03
 
@@ -35,7 +36,7 @@ def _neutral(reflectance: float, wl) -> np.ndarray:
 def colorchecker_reflectances(wavelengths_nm=None) -> np.ndarray:
     """Spectral reflectances of the 24 patches, shape (24, L), from colour-science.
 
-    Beyond 780 nm the last measured value is held (the data set stops at 780 nm).
+    Beyond 730 nm the last measured value is held (the data set stops at 730 nm).
     """
     import colour
 
@@ -99,7 +100,8 @@ def slanted_edge(*, shape, width_m, distance_m, illuminant="D65", illuminance_lu
                  wavelengths_nm=None) -> Scene:
     """ISO 12233 style slanted edge: a near-vertical edge through the centre, tilted by
     ``angle_deg`` (default 5°), dark on the left. ``contrast`` is the light/dark reflectance
-    ratio (ISO 12233:2017 recommends 4:1). ``layout["edge_roi"]`` is the central ROI."""
+    ratio (ISO 12233:2017 recommends 4:1). ``layout`` holds ``edge_roi`` (centre) and the
+    uniform ``dark_roi`` / ``light_roi`` on either side."""
     if not 1.0 < contrast <= 1000.0:
         raise ConfigError(f"contrast = {contrast}: valid range is (1, 1000]")
     if not 0.0 < light_reflectance <= 1.0:
@@ -116,7 +118,9 @@ def slanted_edge(*, shape, width_m, distance_m, illuminant="D65", illuminance_lu
     return scene_from_reflectance(spectra=spectra, weights=weights, illuminant=illuminant,
                                   illuminance_lux=illuminance_lux, width_m=width_m,
                                   distance_m=distance_m, wavelengths_nm=wl, name="slanted_edge",
-                                  layout={"edge_roi": [(0.3, 0.7, 0.35, 0.65)]})
+                                  layout={"edge_roi": [(0.3, 0.7, 0.35, 0.65)],
+                                          "dark_roi": [(0.3, 0.7, 0.08, 0.3)],
+                                          "light_roi": [(0.3, 0.7, 0.7, 0.92)]})
 
 
 def uniform(*, shape, width_m, distance_m, illuminant="D65", illuminance_lux=500.0,

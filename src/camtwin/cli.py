@@ -1,0 +1,146 @@
+"""``camtwin`` command line (typer + rich).
+
+Every command validates its inputs at the boundary; a bad value exits with status 2 and one
+readable line on stderr naming the field, the value and the valid range — never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from .errors import CamtwinError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="camtwin — a physically correct digital twin of miniature camera modules.")
+err_console = Console(stderr=True)
+console = Console()
+
+
+def _fail(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+def _guard(fn, *args, **kwargs):
+    """Run ``fn``; turn camtwin and OS errors into one line and exit status 2."""
+    try:
+        return fn(*args, **kwargs)
+    except CamtwinError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+
+
+@app.command()
+def capture(
+    module: str = typer.Option("default", help="Module YAML file or built-in module name."),
+    scene: str = typer.Option(..., help="Chart name (colorchecker, slanted_edge, uniform, "
+                                        "siemens_star) or the path of an RGB image."),
+    lux: float = typer.Option(500.0, help="Illuminance on the scene [lx]."),
+    exposure_ms: Optional[float] = typer.Option(None, help="Exposure [ms]; default: auto."),
+    illuminant: str = typer.Option("D65", help="D65, A, F11, LED (IR850/IR940 need W/m²)."),
+    out: Path = typer.Option(..., help="Rendered image (.png, .tif, .tiff)."),
+    raw: Optional[Path] = typer.Option(None, help="Also save the raw frame (.dng, .tif, .npz)."),
+    seed: int = typer.Option(0, help="Seed of the temporal noise."),
+    json_out: bool = typer.Option(False, "--json", help="Print the measurements as JSON."),
+):
+    """Simulate one capture of a scene with a module and write the rendered image."""
+    _guard(_capture, module, scene, lux, exposure_ms, illuminant, out, raw, seed, json_out)
+
+
+def _capture(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed, json_out):
+    from .camera import module_scene, shoot
+    from .isp import write_image
+    from .module import load_module
+    from .raw import save_raw
+    from .measure.summary import shot_summary
+
+    from .errors import ConfigError
+
+    if not lux > 0:
+        raise ConfigError(f"--lux = {lux}: must be > 0")
+    if exposure_ms is not None and not exposure_ms > 0:
+        raise ConfigError(f"--exposure-ms = {exposure_ms}: must be > 0")
+    _check_suffix(out, (".png", ".tif", ".tiff"), "--out")
+    if raw_path is not None:
+        _check_suffix(raw_path, (".dng", ".tif", ".tiff", ".npz"), "--raw")
+    mod = load_module(module)
+    sc = module_scene(mod, scene, illuminant=illuminant, illuminance_lux=lux)
+    shot = shoot(mod, sc, exposure_s=None if exposure_ms is None else exposure_ms / 1e3, rng=seed)
+    write_image(out, shot.rendered)
+    if raw_path is not None:
+        save_raw(raw_path, shot.raw)
+    summary = shot_summary(shot, image=str(out), raw=str(raw_path) if raw_path else None)
+    if json_out:
+        print(json.dumps(summary, indent=2))
+    else:
+        console.print(f"wrote [bold]{out}[/]" + (f" and [bold]{raw_path}[/]" if raw_path else "")
+                      + f": exposure {summary['exposure_ms']:.3g} ms, mean "
+                      f"{summary['mean_signal_e']:.4g} e⁻, SNR {summary['grey_snr_db']:.1f} dB, "
+                      f"clipped {100 * summary['clipped_fraction']:.2f} %")
+
+
+def _check_suffix(path: Path, valid, option: str) -> None:
+    from .errors import ConfigError
+
+    if path.suffix.lower() not in valid:
+        raise ConfigError(f"{option} = {str(path)!r}: extension must be one of {', '.join(valid)}")
+
+
+@app.command()
+def demo(out: Path = typer.Option(Path("camtwin-out"), help="Output folder."),
+         module: str = typer.Option("default", help="Module YAML file or built-in name."),
+         seed: int = typer.Option(0, help="Seed of the temporal noise.")):
+    """Capture a ColorChecker and a slanted edge at 1000, 10 and 1 lux; write PNGs, DNGs and
+    summary.json into OUT."""
+    _guard(_demo, out, module, seed)
+
+
+def _demo(out: Path, module: str, seed: int):
+    from rich.progress import Progress
+
+    from .demo import DEMO_LUX, DEMO_SCENES, run_demo
+
+    t0 = time.perf_counter()
+    total = len(DEMO_SCENES) * (len(DEMO_LUX) + 1) + 1
+    with Progress(console=err_console, transient=False) as progress:
+        task = progress.add_task("camtwin demo", total=total)
+        summary = run_demo(out, module=module, seed=seed,
+                           progress=lambda msg: progress.update(task, advance=1, description=msg))
+    table_rows = [(s["scene"], s["lux"], s["exposure_ms"], s["mean_signal_e"], s["grey_snr_db"],
+                   s.get("delta_e00_mean")) for s in summary["images"]]
+    from rich.table import Table
+
+    table = Table(title=f"camtwin demo — {summary['module']} ({time.perf_counter() - t0:.1f} s)")
+    for col in ("scene", "lux", "exposure ms", "mean e⁻", "grey SNR dB", "mean ΔE00"):
+        table.add_column(col, justify="right")
+    for r in table_rows:
+        table.add_row(r[0], f"{r[1]:g}", f"{r[2]:.3g}", f"{r[3]:.4g}", f"{r[4]:.1f}",
+                      "" if r[5] is None else f"{r[5]:.2f}")
+    console.print(table)
+    console.print(f"wrote {len(summary['images'])} images, raws and summary.json to [bold]{out}[/]")
+
+
+@app.command("modules")
+def modules_cmd():
+    """List the modules that ship with camtwin."""
+    from .module import builtin_modules, load_module
+
+    for name in builtin_modules():
+        m = _guard(load_module, name)
+        console.print(f"[bold]{name}[/]: {m.description}")
+
+
+def main() -> None:  # console-script entry point
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
