@@ -79,7 +79,9 @@ def format_validation_error(exc: ValidationError, *, source: str | None = None,
     """One line per problem, joined by '; ': ``field.path = value: message``."""
     parts = []
     for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"]) or "<root>"
+        # drop pydantic's union-branch tags such as "literal['a','b']" or "tuple[float, ...]"
+        loc = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        loc = loc or "<root>"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             parts.append(f"{loc}: unknown field")
@@ -93,4 +95,4 @@ def format_validation_error(exc: ValidationError, *, source: str | None = None,
             shown = shown[:57] + "..."
         parts.append(f"{loc} = {shown}: {msg}")
     prefix = f"{source}: " if source else (f"{title}: " if title else "")
-    return prefix + "; ".join(parts)
+    return prefix + "; ".join(dict.fromkeys(parts))  # de-duplicated, order kept

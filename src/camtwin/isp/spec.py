@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import Field, FiniteFloat, field_validator
 
 from .._spec import FrozenSpec
@@ -58,6 +59,23 @@ class IspSpec(FrozenSpec):
     auto_bright_white: float = Field(1.0, gt=0, le=1, allow_inf_nan=False)
     tone: Literal["srgb", "linear"] = "srgb"
     output_bits: Literal[8, 16] = 8
+
+    @field_validator("ccm", mode="before")
+    @classmethod
+    def _ccm_form(cls, value):
+        # Checked before the union so a bad value gets one message, not one per branch.
+        msg = "must be 'fitted', 'identity' or a 3×3 matrix of finite numbers"
+        if isinstance(value, str):
+            if value not in ("fitted", "identity"):
+                raise ValueError(msg)
+            return value
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(msg) from None
+        if arr.shape != (3, 3) or not np.all(np.isfinite(arr)):
+            raise ValueError(msg)
+        return tuple(tuple(float(x) for x in row) for row in arr)
 
     @field_validator("demosaic")
     @classmethod
