@@ -7,6 +7,7 @@ turns pydantic's multi-line report into one readable line naming field, value an
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,6 +18,8 @@ from .errors import ConfigError
 
 T = TypeVar("T", bound="FrozenSpec")
 
+_INIT_DEPTH: ContextVar[int] = ContextVar("camtwin_spec_init_depth", default=0)
+
 
 class FrozenSpec(BaseModel):
     """Base of every camtwin spec: immutable, strict about unknown keys."""
@@ -24,20 +27,31 @@ class FrozenSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
 
     def __init__(self, /, **data: Any) -> None:
-        # Direct construction reports errors like from_dict: one line, as ConfigError.
+        # Direct construction reports errors like from_dict: one line, as ConfigError. Only
+        # the outermost spec converts; nested specs (which pydantic builds through this
+        # __init__ too) let the ValidationError through so its field path stays complete.
+        depth = _INIT_DEPTH.get()
+        token = _INIT_DEPTH.set(depth + 1)
         try:
             super().__init__(**data)
         except ValidationError as exc:
+            if depth:
+                raise
             raise ConfigError(format_validation_error(exc, title=type(self).__name__)) from None
+        finally:
+            _INIT_DEPTH.reset(token)
 
     @classmethod
     def from_dict(cls: type[T], data: Any, *, source: str | None = None) -> T:
         """Validate ``data``; raise :class:`ConfigError` with a one-line message on failure."""
+        token = _INIT_DEPTH.set(_INIT_DEPTH.get() + 1)  # nested specs keep full paths
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
             raise ConfigError(format_validation_error(exc, source=source,
                                                       title=cls.__name__)) from None
+        finally:
+            _INIT_DEPTH.reset(token)
 
     @classmethod
     def from_yaml(cls: type[T], path: str | Path) -> T:
@@ -82,7 +96,7 @@ def format_validation_error(exc: ValidationError, *, source: str | None = None,
         # drop pydantic's union-branch tags such as "literal['a','b']" or "tuple[float, ...]"
         loc = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and "[" in p))
         loc = loc or "<root>"
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             parts.append(f"{loc}: unknown field")
             continue

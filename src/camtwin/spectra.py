@@ -183,6 +183,11 @@ def illuminance_lux(spectral_irradiance, wavelengths_nm=None) -> float | np.ndar
     return K_M_LM_PER_W * np.tensordot(np.asarray(spectral_irradiance), w, axes=([-1], [0]))
 
 
+#: Below this luminous efficacy of radiation [lm/W] a source counts as invisible (NIR LEDs):
+#: a lux figure would be meaningless, so its irradiance must be given in W/m².
+MIN_LUMINOUS_EFFICACY_LM_W = 0.1
+
+
 def scale_to_illuminance(relative_spd, illuminance, wavelengths_nm=None) -> np.ndarray:
     """Scale a relative SPD to absolute spectral irradiance [W·m⁻²·nm⁻¹] of ``illuminance`` lx.
 
@@ -192,8 +197,10 @@ def scale_to_illuminance(relative_spd, illuminance, wavelengths_nm=None) -> np.n
     wl = as_grid(wavelengths_nm)
     spd = np.asarray(relative_spd, dtype=np.float64)
     lux_per_unit = float(illuminance_lux(spd, wl))
-    if lux_per_unit <= 1e-12 * max(float(spd.max()), 1e-300):
-        raise ConfigError("this illuminant has no visible output; give its irradiance in W/m² "
+    watts_per_unit = float(np.sum(spd * wavelength_step_nm(wl)))
+    if not lux_per_unit > MIN_LUMINOUS_EFFICACY_LM_W * watts_per_unit:
+        raise ConfigError("this illuminant has no visible output (luminous efficacy below "
+                          f"{MIN_LUMINOUS_EFFICACY_LM_W} lm/W); give its irradiance in W/m² "
                           "instead of an illuminance in lux")
     return spd * (illuminance / lux_per_unit)
 

@@ -40,7 +40,8 @@ def silicon_absorption_cm(wavelengths_nm) -> np.ndarray:
     Log-linear interpolation of the tabulated values; outside 380–1100 nm the end slopes
     of log α are extrapolated (steeply rising into the UV, falling past the band gap).
     """
-    wl = np.asarray(wavelengths_nm, dtype=np.float64)
+    wl_in = np.asarray(wavelengths_nm, dtype=np.float64)
+    wl = np.atleast_1d(wl_in)
     log_a = np.log(_GREEN2008_ALPHA_CM)
     out = np.interp(wl, _GREEN2008_NM, log_a)
     lo, hi = wl < _GREEN2008_NM[0], wl > _GREEN2008_NM[-1]
@@ -48,7 +49,7 @@ def silicon_absorption_cm(wavelengths_nm) -> np.ndarray:
     s_hi = (log_a[-1] - log_a[-2]) / (_GREEN2008_NM[-1] - _GREEN2008_NM[-2])
     out[lo] = log_a[0] + s_lo * (wl[lo] - _GREEN2008_NM[0])
     out[hi] = log_a[-1] + s_hi * (wl[hi] - _GREEN2008_NM[-1])
-    return np.exp(out)
+    return np.exp(out).reshape(wl_in.shape)
 
 
 def silicon_qe(wavelengths_nm, depth_um: float, ar_transmission: float) -> np.ndarray:
