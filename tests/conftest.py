@@ -10,8 +10,11 @@ from camtwin.module import load_module
 
 @pytest.fixture(scope="session")
 def small_module():
-    """The default module shrunk to 480×360 pixels (same pixel, lens and ISP)."""
-    return load_module("default").replace(sensor={"width_px": 480, "height_px": 360})
+    """The default module shrunk to 480×360 pixels with the same pixel, f-number and field of
+    view (focal length scaled by 480/1280), so vignetting and blur match the real module."""
+    m = load_module("default")
+    return m.replace(sensor={"width_px": 480, "height_px": 360},
+                     lens={"focal_length_mm": m.lens.focal_length_mm * 480 / 1280})
 
 
 @pytest.fixture
