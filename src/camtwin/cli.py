@@ -109,7 +109,7 @@ def _demo(out: Path, module: str, seed: int):
     from .demo import DEMO_LUX, DEMO_SCENES, run_demo
 
     t0 = time.perf_counter()
-    total = len(DEMO_SCENES) * (len(DEMO_LUX) + 1) + 1
+    total = len(DEMO_SCENES) * (len(DEMO_LUX) + 1) + 2
     with Progress(console=err_console, transient=False) as progress:
         task = progress.add_task("camtwin demo", total=total)
         summary = run_demo(out, module=module, seed=seed,

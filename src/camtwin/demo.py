@@ -19,6 +19,7 @@ from .measure.summary import shot_summary
 from .module import load_module
 from .optics import form_image
 from .raw import save_raw
+from .report import plot_contact_sheet, plot_qe, plot_snr_vs_lux
 
 DEMO_SCENES = ("colorchecker", "slanted_edge")
 DEMO_LUX = (1000.0, 10.0, 1.0)
@@ -26,7 +27,8 @@ DEMO_LUX = (1000.0, 10.0, 1.0)
 
 def run_demo(out: str | Path, *, module: str = "default", seed: int = 0,
              progress: Callable[[str], None] = lambda msg: None) -> dict:
-    """Run the demo, write ``<scene>_<lux>lux.png`` / ``.dng`` and ``summary.json`` into ``out``.
+    """Run the demo, write ``<scene>_<lux>lux.png`` / ``.dng``, the figures ``qe.png``,
+    ``snr_vs_lux.png`` and ``contact_sheet.png``, and ``summary.json`` into ``out``.
 
     Returns the summary dict (also written to ``summary.json``).
     """
@@ -43,7 +45,7 @@ def run_demo(out: str | Path, *, module: str = "default", seed: int = 0,
         calib_oi = ois["colorchecker"].scaled_to_illuminance(500.0)
         ccm = ccm_from_capture(mod, expose(mod, calib_oi, exposure_s=None,
                                            rng=np.random.default_rng(seeds[-1])))
-    images = []
+    images, thumbs = [], []
     k = 0
     for name in DEMO_SCENES:
         for lux in DEMO_LUX:
@@ -56,8 +58,13 @@ def run_demo(out: str | Path, *, module: str = "default", seed: int = 0,
             write_image(out / f"{stem}.png", shot.rendered)
             save_raw(out / f"{stem}.dng", raw)
             images.append(shot_summary(shot, image=f"{stem}.png", raw=f"{stem}.dng"))
+            thumbs.append((f"{name} {lux:g} lx", shot.rendered.srgb[::2, ::2]))
+    progress("figures")
+    plot_qe(mod, out / "qe.png")
+    plot_snr_vs_lux(images, out / "snr_vs_lux.png", title=f"{mod.name}: mid-grey SNR")
+    plot_contact_sheet(thumbs, out / "contact_sheet.png")
     summary = {"module": mod.name, "description": mod.description, "seed": seed,
-               "images": images}
+               "figures": ["qe.png", "snr_vs_lux.png", "contact_sheet.png"], "images": images}
     write_json_atomic(out / "summary.json", summary)
     progress("done")
     return summary

@@ -1,0 +1,79 @@
+"""Figures people would rather look at than read: QE curves, SNR vs light level, contact sheets.
+
+Every function draws on a fresh figure with the non-interactive Agg backend and writes a PNG
+atomically (:func:`camtwin._io.atomic_path`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .._io import atomic_path
+
+
+def _figure(figsize):
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize, dpi=110, layout="constrained")
+
+
+def _save(fig, path) -> Path:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    return Path(path)
+
+
+def plot_qe(module, path) -> Path:
+    """Spectral QE per channel of the module's sensor, alone and behind the lens (IR-cut)."""
+    from ..sensor.response import channel_qe
+    from ..spectra import DEFAULT_WAVELENGTHS_NM as wl
+
+    qe = channel_qe(module.sensor, wl)
+    t = module.lens.spectral_transmission(wl)
+    fig = _figure((6.4, 3.6))
+    ax = fig.add_subplot()
+    colours = ["tab:red", "tab:green", "tab:blue"] if qe.shape[1] == 3 else ["k"]
+    names = ["R", "G", "B"] if qe.shape[1] == 3 else ["mono"]
+    for c, (col, name) in enumerate(zip(colours, names)):
+        ax.plot(wl, qe[:, c], color=col, lw=1.0, ls="--", alpha=0.6)
+        ax.plot(wl, qe[:, c] * t, color=col, lw=1.8, label=f"{name} (with lens)")
+    ax.set(xlabel="wavelength [nm]", ylabel="quantum efficiency",
+           title=f"{module.sensor.name}: QE (dashed: sensor alone)", xlim=(wl[0], wl[-1]),
+           ylim=(0, 1))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_snr_vs_lux(images: list[dict], path, *, title: str = "") -> Path:
+    """Mid-grey SNR [dB] against illuminance [lx] for each scene of a summary."""
+    fig = _figure((5.6, 3.6))
+    ax = fig.add_subplot()
+    scenes = sorted({im["scene"] for im in images})
+    for s in scenes:
+        pts = sorted((im["lux"], im["grey_snr_db"]) for im in images if im["scene"] == s)
+        ax.semilogx(*zip(*pts), marker="o", label=s)
+    ax.axhline(20 * np.log10(10), color="grey", ls=":", lw=1)
+    ax.text(ax.get_xlim()[0], 20.5, " SNR 10 (ISO 12232 'acceptable')", fontsize=7, color="grey")
+    ax.set(xlabel="illuminance on the scene [lx]", ylabel="mid-grey SNR [dB]",
+           title=title or "SNR against light level")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_contact_sheet(images: list[tuple[str, np.ndarray]], path, *, columns: int = 3) -> Path:
+    """A grid of rendered sRGB images (float 0..1 or uint8) with their titles."""
+    rows = int(np.ceil(len(images) / columns))
+    fig = _figure((3.2 * columns, 2.6 * rows))
+    for i, (title, img) in enumerate(images):
+        ax = fig.add_subplot(rows, columns, i + 1)
+        ax.imshow(img, interpolation="lanczos")
+        ax.set_title(title, fontsize=8)
+        ax.set_axis_off()
+    return _save(fig, path)
