@@ -11,6 +11,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import OutputError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -23,17 +25,26 @@ def atomic_path(path: str | os.PathLike):
     """Yield a temporary path next to ``path``; on success rename it over ``path``.
 
     The temporary file keeps the target's suffix so libraries that pick a format from the
-    extension still work. On any exception the temporary file is removed.
+    extension still work. On any exception the temporary file is removed. A folder that
+    cannot be created or a target that cannot be replaced raises :class:`OutputError`
+    naming ``path`` (never the hidden temporary name).
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}",
-                               dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}",
+                                   dir=target.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: cannot create a file in {target.parent} "
+                          f"({exc.strerror or exc})") from None
     os.close(fd)
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
     except BaseException:
         try:
             os.unlink(tmp)

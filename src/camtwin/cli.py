@@ -74,9 +74,15 @@ def _capture(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed, j
     mod = load_module(module)
     sc = module_scene(mod, scene, illuminant=illuminant, illuminance_lux=lux)
     shot = shoot(mod, sc, exposure_s=None if exposure_ms is None else exposure_ms / 1e3, rng=seed)
-    write_image(out, shot.rendered)
-    if raw_path is not None:
-        save_raw(raw_path, shot.raw)
+    written = []
+    try:  # all or nothing: a failed second write removes the first output
+        written.append(write_image(out, shot.rendered))
+        if raw_path is not None:
+            written.append(save_raw(raw_path, shot.raw))
+    except BaseException:
+        for p in written:
+            Path(p).unlink(missing_ok=True)
+        raise
     summary = shot_summary(shot, image=str(out), raw=str(raw_path) if raw_path else None)
     if json_out:
         print(json.dumps(summary, indent=2))
@@ -138,9 +144,26 @@ def modules_cmd():
         console.print(f"[bold]{name}[/]: {m.description}")
 
 
-def main() -> None:  # console-script entry point
-    app()
+def main() -> None:
+    """Console-script entry point. Usage errors (unknown option, bad number) are reported as
+    one line too, instead of click's multi-line box."""
+    try:
+        code = app(standalone_mode=False)
+    except Exception as exc:  # click's UsageError/Abort (vendored in newer typer releases)
+        kind = type(exc).__name__
+        if hasattr(exc, "format_message") and getattr(exc, "exit_code", None) == 2:
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see 'camtwin {ctx.info_name} --help')" if ctx is not None else ""
+            err_console.print(f"[bold red]error:[/] {exc.format_message()}{hint}",
+                              highlight=False, soft_wrap=True)
+            code = 2
+        elif kind == "Abort":
+            err_console.print("[bold red]error:[/] aborted", highlight=False)
+            code = 130
+        else:
+            raise
+    sys.exit(code or 0)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -20,6 +20,10 @@ class ConfigError(CamtwinError, ValueError):
     """A spec, YAML file or argument is invalid. The message names field, value and range."""
 
 
+class OutputError(CamtwinError, OSError):
+    """An output file could not be written; the message names the user's path."""
+
+
 class UnknownNameError(ConfigError, KeyError):
     """A name (scene, illuminant, module, method) is not one of the known choices."""
 
