@@ -13,25 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-
-#: Supported colour-filter layouts (2×2 Bayer phases and monochrome).
-CFA_PATTERNS = ("RGGB", "GRBG", "GBRG", "BGGR", "mono")
-
-
-def cfa_channel_index(cfa: str, shape: tuple[int, int]) -> np.ndarray:
-    """Per-pixel colour index (0=R, 1=G, 2=B) of a Bayer CFA, shape ``shape``, dtype uint8.
-
-    For ``"mono"`` every pixel is 0.
-    """
-    if cfa not in CFA_PATTERNS:
-        raise ConfigError(f"cfa = {cfa!r}: must be one of {', '.join(CFA_PATTERNS)}")
-    h, w = shape
-    if cfa == "mono":
-        return np.zeros((h, w), dtype=np.uint8)
-    lut = {"R": 0, "G": 1, "B": 2}
-    tile = np.array([[lut[cfa[0]], lut[cfa[1]]], [lut[cfa[2]], lut[cfa[3]]]], dtype=np.uint8)
-    return np.tile(tile, ((h + 1) // 2, (w + 1) // 2))[:h, :w]
-
+from .cfa import CFA_PATTERNS, cfa_channel_index, cfa_layout
 
 @dataclass(frozen=True, eq=False)
 class RawFrame:
@@ -42,7 +24,9 @@ class RawFrame:
     dn : ndarray of uint16, shape (H, W)
         Raw digital numbers [DN], black level included, ``0 ≤ dn ≤ white_level_dn``.
     cfa : str
-        ``"RGGB"``, ``"GRBG"``, ``"GBRG"``, ``"BGGR"`` (pattern of the top-left 2×2) or ``"mono"``.
+        Name of the colour-filter layout (:data:`camtwin.raw.cfa.CFA_LAYOUTS`): a Bayer phase
+        ``"RGGB"``, ``"GRBG"``, ``"GBRG"``, ``"BGGR"`` (top-left 2×2), ``"QUADBAYER"``,
+        ``"RGBIR"``, ``"RCCB"`` or ``"mono"``.
     black_level_dn : float
         Offset added before quantisation [DN].
     white_level_dn : int
@@ -109,8 +93,13 @@ class RawFrame:
 
     @property
     def channel_index(self) -> np.ndarray:
-        """Per-pixel colour index (0=R, 1=G, 2=B; all 0 for mono)."""
+        """Per-pixel index into :attr:`channels` (Bayer: 0=R, 1=G, 2=B; all 0 for mono)."""
         return cfa_channel_index(self.cfa, self.dn.shape)
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """Channel names of the CFA, e.g. ``("R", "G", "B")`` or ``("R", "G", "B", "IR")``."""
+        return cfa_layout(self.cfa).channels
 
     def electrons(self) -> np.ndarray:
         """Signal converted back to electrons: ``(dn − black) / K`` [e⁻], float32."""

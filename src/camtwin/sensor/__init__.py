@@ -2,7 +2,11 @@
 
 from .capture import capture, auto_exposure_s
 from .response import channel_qe, electron_weights
-from .spec import QESpec, SensorSpec, SiliconModel, SpectralCurve
+from .noise import NoiseSpec
+from .pixel import PixelSpec
+from .shutter import ShutterSpec
+from .spec import ChannelCurves, ConversionMode, QESpec, SensorSpec, SpectralCurve
 
-__all__ = ["SensorSpec", "QESpec", "SiliconModel", "SpectralCurve", "capture",
+__all__ = ["SensorSpec", "QESpec", "ChannelCurves", "ConversionMode", "NoiseSpec", "PixelSpec",
+           "ShutterSpec", "SpectralCurve", "capture",
            "auto_exposure_s", "channel_qe", "electron_weights"]

@@ -75,9 +75,9 @@ def auto_exposure_s(oi: OpticalImage, sensor: SensorSpec, *, percentile: float =
     """Exposure that puts the ``percentile`` of the expected signal at ``target_fraction`` of
     the usable range (min of full well and ADC range), clamped to [min, max] exposure."""
     rate = electron_rate(oi, sensor)
-    usable_e = min(sensor.full_well_e,
+    usable_e = min(sensor.effective_full_well_e,
                    (sensor.white_level_dn - sensor.black_level_dn) / sensor.system_gain_dn_per_e)
-    p = float(np.percentile(rate, percentile)) + sensor.dark_current_e_per_s
+    p = float(np.percentile(rate, percentile)) + sensor.dark_current_at()
     if p <= 0:
         return max_exposure_s
     return float(np.clip(target_fraction * usable_e / p, min_exposure_s, max_exposure_s))
@@ -127,12 +127,12 @@ def capture(oi: OpticalImage, sensor: SensorSpec, exposure_s: float, rng) -> Raw
         raise ConfigError(f"exposure_s = {exposure_s}: must be > 0")
     gen = _as_rng(rng)
     mean_e = electron_rate(oi, sensor) * np.float32(exposure_s)
-    mean_e += np.float32(sensor.dark_current_e_per_s * exposure_s)
+    mean_e += np.float32(sensor.dark_current_at() * exposure_s)
     electrons = gen.poisson(mean_e).astype(np.float32)
-    np.minimum(electrons, np.float32(sensor.full_well_e), out=electrons)
-    if sensor.read_noise_e > 0:
+    np.minimum(electrons, np.float32(sensor.effective_full_well_e), out=electrons)
+    if sensor.effective_read_noise_e > 0:
         electrons += gen.standard_normal(electrons.shape, dtype=np.float32) * np.float32(
-            sensor.read_noise_e)
+            sensor.effective_read_noise_e)
     k = sensor.system_gain_dn_per_e
     dn = np.rint(electrons * np.float32(k) + np.float32(sensor.black_level_dn))
     np.clip(dn, 0, sensor.white_level_dn, out=dn)

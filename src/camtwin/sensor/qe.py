@@ -58,6 +58,25 @@ def silicon_qe(wavelengths_nm, depth_um: float, ar_transmission: float) -> np.nd
     return ar_transmission * -np.expm1(-alpha * depth_um * 1e-4)
 
 
+def pixel_qe(wavelengths_nm, pixel, illumination: str) -> np.ndarray:
+    """QE of the bare pixel (no colour filter) from its architecture, dimensionless 0..1.
+
+    BSI:  QE = T_AR · (1 − exp(−α d))
+    FSI:  QE = T_AR · T_stack · F_opt · (1 − exp(−α d)),  F_opt = ff + (1 − ff)·η_μlens
+
+    d = ``pixel.epi_thickness_um``; ff = ``pixel.fill_factor`` (default 0.5 for FSI);
+    T_stack = ``pixel.metal_stack_transmission``; η_μlens = ``pixel.microlens_efficiency``.
+    Light enters BSI through the thinned back side: no metal in the way and the whole pixel
+    area collects.
+    """
+    base = silicon_qe(wavelengths_nm, pixel.epi_thickness_um, pixel.ar_transmission)
+    if illumination == "bsi":
+        return base
+    ff = 0.5 if pixel.fill_factor is None else pixel.fill_factor
+    optical_fill = ff + (1.0 - ff) * pixel.microlens_efficiency
+    return base * pixel.metal_stack_transmission * optical_fill
+
+
 def pigment_cfa_transmission(wavelengths_nm) -> np.ndarray:
     """Generic pigment Bayer colour-filter transmissions, shape (L, 3) for (R, G, B).
 
@@ -83,3 +102,17 @@ def pigment_cfa_transmission(wavelengths_nm) -> np.ndarray:
     g = np.maximum(0.90 * gauss(535.0, 100.0), 0.92 * nir)
     b = np.maximum(0.90 * gauss(455.0, 95.0), 0.92 * nir)
     return np.clip(np.stack([r, g, b], axis=1), 0.01, 1.0)
+
+
+def cfa_filter_transmission(channels, wavelengths_nm) -> np.ndarray:
+    """Transmission of the generic pigment filter of each named channel, shape (L, C).
+
+    R, G, B: :func:`pigment_cfa_transmission`; M (mono) and C (clear): no filter (1.0).
+    IR: a visible-blocking (black) pigment that passes the NIR like the colour pigments do.
+    """
+    wl = np.asarray(wavelengths_nm, dtype=np.float64)
+    rgb = pigment_cfa_transmission(wl)
+    cols = {"R": rgb[:, 0], "G": rgb[:, 1], "B": rgb[:, 2], "M": np.ones_like(wl),
+            "C": np.ones_like(wl),
+            "IR": np.clip(0.92 / (1.0 + np.exp(-(wl - 810.0) / 18.0)), 0.01, 1.0)}
+    return np.stack([cols[c] for c in channels], axis=1)

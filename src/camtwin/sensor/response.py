@@ -14,24 +14,26 @@ import numpy as np
 
 from ..spectra import as_grid
 from ..units import photon_energy_j, wavelength_step_nm
-from .qe import pigment_cfa_transmission, silicon_qe
+from .qe import cfa_filter_transmission, pixel_qe
 from .spec import SensorSpec
 
 
 def channel_qe(sensor: SensorSpec, wavelengths_nm=None) -> np.ndarray:
-    """QE per channel, shape (L, C): C = 3 (R, G, B) for Bayer sensors, 1 for mono."""
+    """QE per CFA channel, shape (L, C), channels in ``sensor.channels`` order.
+
+    Measured per-channel curves win; else a measured bare-pixel curve or the pixel model
+    (:func:`camtwin.sensor.qe.pixel_qe`) times the colour filter of each channel.
+    """
     wl = as_grid(wavelengths_nm)
     q = sensor.qe
-    diode = q.curve.sample(wl) if q.curve is not None else silicon_qe(
-        wl, q.silicon.depth_um, q.silicon.ar_transmission)
-    if sensor.cfa == "mono":
-        return diode[:, None]
+    if q.channel_curves is not None:
+        return np.stack([q.channel_curves.sample(c, wl) for c in sensor.channels], axis=1)
+    diode = q.curve.sample(wl) if q.curve is not None else pixel_qe(wl, sensor.pixel,
+                                                                    sensor.illumination)
     if q.filters == "pigment":
-        filt = pigment_cfa_transmission(wl)
+        filt = cfa_filter_transmission(sensor.channels, wl)
     else:
-        f = q.filters
-        filt = np.stack([np.interp(wl, f.wavelengths_nm, getattr(f, c), left=0.0, right=0.0)
-                         for c in "rgb"], axis=1)
+        filt = np.stack([q.filters.sample(c, wl) for c in sensor.channels], axis=1)
     return diode[:, None] * filt
 
 
