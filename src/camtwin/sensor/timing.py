@@ -1,0 +1,183 @@
+"""When each pixel collects light: rolling / global shutter and CCD readout effects.
+
+All functions work on the mean photo-electron *rate* image ``rate`` [e⁻/s per pixel]
+(the sensor's spectral response already applied) and return mean electrons [e⁻], before
+shot noise. Time 0 is the start of row 0's integration.
+
+Integration windows (exposure T, line time t_l, row r = 0 … H−1):
+
+* rolling:  [r·t_l, r·t_l + T]
+* global / ccd: [0, T] for every row.
+
+Scene changes during the exposure:
+
+* Motion: the optical image translates at ``motion_px_per_s = (v_y, v_x)``;
+  pixel (r, c) collects  ∫ rate(r − v_y t, c − v_x t) dt  over its window. Evaluated with the
+  midpoint rule on K sub-steps of each row's *own* window (K chosen so the image moves
+  ≤ 0.1 px per step) and bilinear sampling — so a rolling shutter shears a moving vertical
+  edge by exactly v_x·t_l per row.
+* Flicker: the illumination is modulated by m(t) with time mean 1 (:class:`Flicker`);
+  each row collects (1/T)∫ m dt over its window (analytic), which makes bands in a rolling
+  shutter and a frame-to-frame brightness change in a global shutter.
+
+Global shutter storage node (:class:`ShutterSpec`): after the common integration, row r
+waits w_r = r·t_l before readout and meanwhile collects ``pls``·rate·w_r parasitic photo
+charge and ``storage_dark_current_e_per_s``·w_r dark charge, i.e. a top-to-bottom gradient
+of relative size PLS·w_r / T.
+
+CCD frame-transfer smear: the whole frame moves through the image area in
+``transfer_time_s`` while still lit, so every packet spends t_tr/H under every row of its
+column and collects  smear(c) = (t_tr / H)·Σ_r rate(r, c)  — a uniform streak along each
+column. A spot of h rows and rate R adds R·h·t_tr/H to its whole column, i.e.
+(h·t_tr/H)/T times the spot's own signal.
+
+CCD charge-transfer inefficiency ε: a packet that needs n transfers to reach the output
+leaves a fraction behind at each, so it arrives spread over trailing pixels with the
+binomial distribution P(j) = C(n, j) ε^j (1−ε)^(n−j) (j pixels late; Janesick, *Scientific
+Charge-Coupled Devices*, §5). The output amplifier sits at row 0 / column 0: the packet
+from (r, c) needs r+1 vertical and c+1 horizontal transfers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy import ndimage
+
+from ..errors import ConfigError
+from .spec import SensorSpec
+
+
+@dataclass(frozen=True)
+class Flicker:
+    """Light modulation with time mean 1.
+
+    ``waveform="sine"``: m(t) = 1 + depth·sin(2π f t + phase) (mains-driven light: f = 100 Hz
+    for 50 Hz mains, 120 Hz for 60 Hz). ``waveform="pwm"``: on for ``duty`` of each period
+    at level 1/duty, else 0 (PWM-dimmed LEDs); ``depth`` is ignored.
+    """
+
+    frequency_hz: float
+    depth: float = 1.0
+    waveform: Literal["sine", "pwm"] = "sine"
+    duty: float = 0.5
+    phase_rad: float = 0.0
+
+    def __post_init__(self):
+        if not self.frequency_hz > 0:
+            raise ConfigError(f"flicker frequency_hz = {self.frequency_hz}: must be > 0")
+        if not 0 <= self.depth <= 1:
+            raise ConfigError(f"flicker depth = {self.depth}: valid range is 0..1")
+        if not 0 < self.duty <= 1:
+            raise ConfigError(f"flicker duty = {self.duty}: valid range is (0, 1]")
+        if self.waveform not in ("sine", "pwm"):
+            raise ConfigError(f"flicker waveform = {self.waveform!r}: valid choices: sine, pwm")
+
+    def integral(self, t) -> np.ndarray:
+        """∫₀ᵗ m(t') dt' [s] (vectorised)."""
+        t = np.asarray(t, dtype=np.float64)
+        w = 2 * np.pi * self.frequency_hz
+        if self.waveform == "sine":
+            return t + self.depth * (np.cos(self.phase_rad) - np.cos(w * t + self.phase_rad)) / w
+        period = 1.0 / self.frequency_hz
+        shift = self.phase_rad / w  # phase moves the pulse train
+        u = (t + shift) / period
+        full, frac = np.floor(u), u - np.floor(u)
+        on = (full * self.duty + np.minimum(frac, self.duty)) * period / self.duty
+        u0 = shift / period
+        on0 = (np.floor(u0) * self.duty + min(u0 - np.floor(u0), self.duty)) * period / self.duty
+        return on - on0
+
+    def mean_over(self, t0, t1) -> np.ndarray:
+        """Mean of m over [t0, t1] (vectorised)."""
+        t0, t1 = np.asarray(t0, dtype=np.float64), np.asarray(t1, dtype=np.float64)
+        return (self.integral(t1) - self.integral(t0)) / (t1 - t0)
+
+    def at(self, t) -> np.ndarray:
+        t = np.asarray(t, dtype=np.float64)
+        if self.waveform == "sine":
+            return 1 + self.depth * np.sin(2 * np.pi * self.frequency_hz * t + self.phase_rad)
+        u = (t * self.frequency_hz + self.phase_rad / (2 * np.pi)) % 1.0
+        return np.where(u < self.duty, 1.0 / self.duty, 0.0)
+
+
+def row_start_times(sensor: SensorSpec, start_s: float = 0.0) -> np.ndarray:
+    """Start of integration of every row [s], shape (H,)."""
+    h = sensor.height_px
+    if sensor.shutter.type == "rolling":
+        return start_s + np.arange(h) * sensor.shutter.line_time_s
+    return np.full(h, float(start_s))
+
+
+def integrate_photo(rate: np.ndarray, sensor: SensorSpec, exposure_s: float, *,
+                    motion_px_per_s: tuple[float, float] = (0.0, 0.0),
+                    flicker: Flicker | None = None, start_s: float = 0.0) -> np.ndarray:
+    """Mean photo-electrons [e⁻] per pixel over each row's integration window (float32)."""
+    t0 = row_start_times(sensor, start_s)
+    vy, vx = (float(v) for v in motion_px_per_s)
+    speed = np.hypot(vy, vx)
+    if speed == 0:
+        gain = np.ones_like(t0) if flicker is None else flicker.mean_over(t0, t0 + exposure_s)
+        return (rate * (np.float32(exposure_s) * gain.astype(np.float32))[:, None]).astype(
+            np.float32, copy=False)
+    n_steps = max(1, int(np.ceil(speed * exposure_s / 0.1)))
+    if n_steps > 4000:
+        raise ConfigError(f"motion of {speed:g} px/s over {exposure_s:g} s moves the image "
+                          f"{speed * exposure_s:.0f} px within one exposure; keep it below 400 px")
+    h, w = rate.shape
+    rows = np.arange(h, dtype=np.float64)[:, None]
+    cols = np.arange(w, dtype=np.float64)[None, :]
+    out = np.zeros((h, w), dtype=np.float64)
+    dt = exposure_s / n_steps
+    for k in range(n_steps):
+        t = (t0 + (k + 0.5) * dt)[:, None]  # each row's own sample time
+        weight = dt if flicker is None else dt * flicker.at(t)
+        coords = np.stack([np.broadcast_to(rows - vy * t, (h, w)),
+                           np.broadcast_to(cols - vx * t, (h, w))])
+        out += ndimage.map_coordinates(rate, coords, order=1, mode="constant", cval=0.0,
+                                       prefilter=False) * weight
+    return out.astype(np.float32)
+
+
+def storage_node_charge(rate: np.ndarray, sensor: SensorSpec, exposure_s: float) -> tuple:
+    """Global shutter: parasitic photo-charge and storage dark charge per row [e⁻].
+
+    Returns ``(pls_photo_e (H, W) float32, storage_dark_e (H, 1) float32)``; row r waited
+    ``r·line_time_s`` after the common integration ended.
+    """
+    sh = sensor.shutter
+    wait = (np.arange(sensor.height_px) * sh.line_time_s).astype(np.float32)[:, None]
+    return rate * (np.float32(sh.pls) * wait), np.float32(sh.storage_dark_current_e_per_s) * wait
+
+
+def ccd_smear(rate: np.ndarray, sensor: SensorSpec) -> np.ndarray:
+    """Frame-transfer smear [e⁻] per column, shape (1, W): (t_tr/H)·Σ_r rate(r, c)."""
+    h = rate.shape[0]
+    return (rate.sum(axis=0, dtype=np.float64) * (sensor.shutter.transfer_time_s / h))[
+        None, :].astype(np.float32)
+
+
+def _trail_along_axis0(q: np.ndarray, n_transfers: np.ndarray, cti: float,
+                       max_lag: int = 4) -> np.ndarray:
+    """Spread each row's charge over the next rows with the binomial CTI law (axis 0)."""
+    from scipy.stats import binom
+
+    h = q.shape[0]
+    lags = np.arange(max_lag + 1)
+    pmf = binom.pmf(lags[None, :], n_transfers[:, None], cti)  # (H, lags)
+    pmf[:, -1] += 1.0 - pmf.sum(axis=1)  # far tail into the last lag: charge is conserved
+    out = np.zeros_like(q)
+    for j in lags:
+        out[j:] += q[: h - j] * pmf[: h - j, j][:, None].astype(q.dtype)
+    return out
+
+
+def apply_cti(charge: np.ndarray, cti: float) -> np.ndarray:
+    """Charge-transfer inefficiency: vertical then horizontal trailing (output at (0, 0))."""
+    if cti == 0:
+        return charge
+    h, w = charge.shape
+    out = _trail_along_axis0(charge, np.arange(1, h + 1), cti)
+    return np.ascontiguousarray(_trail_along_axis0(out.T, np.arange(1, w + 1), cti).T)
