@@ -160,6 +160,10 @@ class SensorSpec(FrozenSpec):
             if fw <= rn:
                 raise ValueError(f"{mode} full well ({fw} e-) must exceed its read noise "
                                  f"({rn} e-)")
+        n = self.noise
+        if self.shutter.type == "ccd" and (n.column_fpn_e or n.row_fpn_e or n.row_noise_e):
+            raise ValueError("a CCD reads every pixel through one output amplifier: "
+                             "noise.column_fpn_e, row_fpn_e and row_noise_e must be 0")
         if self.conversion_mode == "lcg" and self.lcg is None:
             raise ValueError("conversion_mode = 'lcg' needs an 'lcg' block "
                              "(conversion_gain_dn_per_e, read_noise_e, full_well_e)")
