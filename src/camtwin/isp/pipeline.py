@@ -1,11 +1,30 @@
 """The ISP pipeline: RawFrame → RenderedImage, and image file output.
 
-Stage order (one place)::
+Stage order (one place, :data:`STAGE_ORDER`)::
 
-    black level → white balance → highlight clip → demosaic → CCM → exposure gain → tone
+    black level → IR subtraction → white balance → highlight clip → demosaic →
+    clear-to-green → CCM → exposure gain → tone
 
-Everything up to the demosaic is the "front end" shared with
-:func:`camtwin.isp.calibrate_ccm`, so a fitted CCM sees exactly the data it is applied to.
+IR subtraction runs only for layouts with IR pixels (RGB-IR), clear-to-green only for
+layouts with a clear channel (RCCB). Everything up to the CCM is the "front end" shared
+with :func:`camtwin.isp.calibrate_ccm`, so a fitted CCM sees exactly the data it is applied
+to.
+
+Per CFA layout:
+
+* Bayer (4 phases): Bayer bilinear demosaic.
+* Quad Bayer: normalised-convolution demosaic of the 4×4 layout (no remosaic, see
+  :func:`camtwin.isp.demosaic.demosaic_periodic`).
+* RCCB: C is white-balanced and demosaiced in green's place; then G is estimated as
+  ``(C − w_R R − w_B B)/w_G`` (:func:`~camtwin.isp.stages.clear_to_green`).
+* RGB-IR: the IR pixels, interpolated, are subtracted from R, G, B scaled by the NIR
+  leakage k_c of each filter (:func:`~camtwin.isp.stages.subtract_ir`); the R, G, B samples
+  are then demosaiced with the IR sites treated as missing.
+* mono: no white balance, no CCM; the mosaic is replicated to three channels.
+
+The leakage k_c and the clear-channel weights come from the spectra of the frame's sensor
+(``raw.sensor`` as a :class:`~camtwin.sensor.SensorSpec` or its dict from a file) and fall
+back to the generic pigment model of a BSI pixel when the frame has none (noted).
 """
 
 from __future__ import annotations
@@ -23,8 +42,15 @@ from ..errors import ConfigError, unknown_name
 from ..raw import RawFrame
 from .demosaic import demosaic
 from .spec import IspSpec
-from .stages import (apply_ccm, apply_white_balance, black_level, clip_highlights,
-                     gray_world_gains, srgb_encode, to_uint, wb_gains_from_neutral)
+from .stages import (apply_ccm, apply_white_balance, black_level, clear_to_green,
+                     clip_highlights, gray_world_gains, srgb_encode, subtract_ir, to_uint,
+                     wb_gains_from_neutral)
+from ._cfa import ir_phases
+
+#: The ISP stages in the order :func:`process` runs them ("ir_subtraction" only for RGB-IR,
+#: "clear_to_green" only for RCCB; see the module docstring).
+STAGE_ORDER = ("black_level", "ir_subtraction", "white_balance", "highlight_clip", "demosaic",
+               "clear_to_green", "ccm", "exposure_gain", "tone")
 
 #: Relative luminance weights of linear sRGB / Rec. 709 primaries (IEC 61966-2-1, Y row of
 #: the RGB → XYZ matrix), used by auto brightness.
@@ -85,9 +111,13 @@ def _wb_gains(raw: RawFrame, mosaic: np.ndarray, spec: IspSpec) -> tuple[np.ndar
         return np.ones(3), notes
     if mode == "illuminant":
         if raw.as_shot_neutral is not None:
-            return wb_gains_from_neutral(raw.as_shot_neutral), notes
-        notes.append("white_balance='illuminant' but the frame has no as_shot_neutral: "
-                     "used gray_world")
+            try:
+                return wb_gains_from_neutral(raw.as_shot_neutral), notes
+            except ConfigError as exc:
+                notes.append(f"as_shot_neutral unusable ({exc}): used gray_world")
+        else:
+            notes.append("white_balance='illuminant' but the frame has no as_shot_neutral: "
+                         "used gray_world")
     try:
         return gray_world_gains(mosaic, raw.cfa), notes
     except ConfigError as exc:
@@ -95,16 +125,59 @@ def _wb_gains(raw: RawFrame, mosaic: np.ndarray, spec: IspSpec) -> tuple[np.ndar
         return np.ones(3), notes
 
 
+def _sensor_model(raw: RawFrame):
+    """(SensorSpec describing the frame's spectra, note or None).
+
+    ``raw.sensor`` if it is a SensorSpec (or a dict that validates as one, e.g. read back
+    from a file); otherwise a generic BSI sensor with the pigment filters of the frame's CFA.
+    """
+    from ..sensor.spec import SensorSpec
+
+    if isinstance(raw.sensor, SensorSpec) and raw.sensor.cfa == raw.cfa:
+        return raw.sensor, None
+    if isinstance(raw.sensor, dict):
+        try:
+            sensor = SensorSpec.from_dict(raw.sensor)
+            if sensor.cfa == raw.cfa:
+                return sensor, None
+        except ConfigError:
+            pass
+    generic = SensorSpec(name="generic", width_px=16, height_px=16, pixel_pitch_um=2.0,
+                         full_well_e=1e4, conversion_gain_dn_per_e=1.0, read_noise_e=1.0,
+                         cfa=raw.cfa)
+    return generic, "generic pigment-filter model (the frame carries no sensor spec)"
+
+
 def _camera_rgb(raw: RawFrame, spec: IspSpec) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Front end: black level → WB → highlight clip → demosaic.
+    """Front end: black level → [IR subtraction] → WB → highlight clip → demosaic →
+    [clear-to-green].
 
     Returns white-balanced camera RGB (H, W, 3) float32 (1.0 = raw white × min gain),
     the gains and the notes.
     """
+    from ..sensor.characterize import clear_to_green_weights, ir_leakage
+
     mosaic = black_level(raw)
-    gains, notes = _wb_gains(raw, mosaic, spec)
+    notes: list[str] = []
+    has_ir = bool(ir_phases(raw.cfa))
+    has_clear = "C" in raw.channels
+    if has_ir or has_clear:
+        sensor, note = _sensor_model(raw)
+    if has_ir:
+        k = ir_leakage(sensor)
+        mosaic = subtract_ir(mosaic, raw.cfa, k)
+        notes.append("RGB-IR: subtracted IR x (R, G, B) leakage "
+                     f"({k[0]:.3f}, {k[1]:.3f}, {k[2]:.3f})" + (f" from the {note}" if note else ""))
+    gains, wb_notes = _wb_gains(raw, mosaic, spec)
+    notes += wb_notes
     mosaic = clip_highlights(apply_white_balance(mosaic, raw.cfa, gains), gains)
-    return demosaic(mosaic, raw.cfa, spec.demosaic), gains, notes
+    rgb = demosaic(mosaic, raw.cfa, spec.demosaic)
+    if has_clear:
+        w = clear_to_green_weights(sensor)
+        rgb = clear_to_green(rgb, w)
+        notes.append(f"RCCB: G = (C - {w[0]:.3f} R - {w[2]:.3f} B) / {w[1]:.3f}"
+                     + (f" from the {note}" if note else ""))
+    return rgb, gains, notes
 
 
 def _resolve_ccm(raw: RawFrame, spec: IspSpec, ccm, notes: list[str]) -> np.ndarray:
@@ -170,6 +243,9 @@ def process(raw: RawFrame, spec: IspSpec = IspSpec(), *, ccm=None) -> RenderedIm
     * Auto brightness (``spec.exposure_gain is None``), as dcraw: the gain maps the
       ``auto_bright_percentile`` of the linear-sRGB luminance to ``auto_bright_white``.
     * Monochrome frames: no white balance and no CCM (noted).
+    * Every CFA layout is handled (module docstring): Quad Bayer by normalised-convolution
+      demosaic, RCCB by a clear-to-green estimate after demosaic, RGB-IR by subtracting the
+      IR pixels from R, G, B before white balance. What was done is recorded in ``notes``.
 
     References
     ----------

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..raw import RawFrame
-from ._cfa import cfa_phases
+from ._cfa import cfa_period, cfa_phases, interpolate_sites, interpolation_radius, slot_index
 
 #: Linear-segment threshold and slope of the sRGB encoding (IEC 61966-2-1:1999, §5.2).
 SRGB_LINEAR_THRESHOLD = 0.0031308
@@ -114,7 +114,8 @@ def gray_world_gains(mosaic, cfa: str, *, saturation: float = 0.98) -> np.ndarra
         Black-level-subtracted mosaic normalised to the white level (see
         :func:`black_level`).
     cfa : str
-        CFA pattern (``"RGGB"``, ``"GRBG"``, ``"GBRG"``, ``"BGGR"`` or ``"mono"``).
+        CFA layout (any name of :data:`camtwin.raw.CFA_LAYOUTS`). For RCCB the middle
+        slot is the clear channel; RGB-IR's IR pixels are ignored.
     saturation : float
         Pixels at or above this normalised level (and NaN pixels) are excluded: clipped
         highlights carry no colour information.
@@ -122,7 +123,8 @@ def gray_world_gains(mosaic, cfa: str, *, saturation: float = 0.98) -> np.ndarra
     Returns
     -------
     ndarray of float64, shape (3,)
-        ``mean_G / mean_c`` for c = R, G, B (so the G gain is 1). All ones for ``"mono"``.
+        ``mean_G / mean_c`` for c = R, G, B (so the G gain is 1; RCCB: C in G's place).
+        All ones for ``"mono"``.
 
     Raises
     ------
@@ -148,8 +150,9 @@ def gray_world_gains(mosaic, cfa: str, *, saturation: float = 0.98) -> np.ndarra
         return np.ones(3)
     sums = np.zeros(3)
     counts = np.zeros(3)
+    ph, pw = cfa_period(cfa)
     for r, c, ch in cfa_phases(cfa):
-        view = m[r::2, c::2]
+        view = m[r::ph, c::pw]
         ok = view < np.float32(saturation)
         sums[ch] += np.sum(view, where=ok, dtype=np.float64)
         counts[ch] += np.count_nonzero(ok)
@@ -170,7 +173,8 @@ def apply_white_balance(mosaic, cfa: str, gains) -> np.ndarray:
     mosaic : array_like, shape (H, W)
         Normalised mosaic (dimensionless).
     cfa : str
-        CFA pattern; for ``"mono"`` the mosaic is returned unchanged (as a float32 copy).
+        CFA layout; for ``"mono"`` the mosaic is returned unchanged (as a float32 copy).
+        RCCB's C sites take the middle gain; RGB-IR's IR sites are left unchanged.
     gains : array_like, shape (3,)
         (R, G, B) gains, finite and > 0.
 
@@ -186,8 +190,96 @@ def apply_white_balance(mosaic, cfa: str, gains) -> np.ndarray:
     if cfa == "mono":
         cfa_phases(cfa)
         return out
+    ph, pw = cfa_period(cfa)
     for r, c, ch in cfa_phases(cfa):
-        out[r::2, c::2] *= g[ch]
+        out[r::ph, c::pw] *= g[ch]
+    return out
+
+
+def subtract_ir(mosaic, cfa: str, leakage) -> np.ndarray:
+    """Remove the NIR signal from the R, G, B pixels of an RGB-IR mosaic.
+
+    Parameters
+    ----------
+    mosaic : array_like, shape (H, W)
+        Normalised mosaic after :func:`black_level` (dimensionless).
+    cfa : str
+        A layout with IR pixels (``"RGBIR"``).
+    leakage : array_like, shape (3,)
+        NIR leakage (k_R, k_G, k_B): a colour pixel sees k_c × the IR pixel's signal from
+        NIR light (:func:`camtwin.sensor.characterize.ir_leakage`, from the filter spectra).
+
+    Returns
+    -------
+    ndarray of float32, shape (H, W)
+        ``c − k_c · IR(x)`` at colour pixels, IR(x) interpolated from the IR pixels by
+        normalised convolution (radius 1: in the 4×4 RGB-IR tile every colour pixel has an
+        IR pixel among its 8 neighbours); IR pixels unchanged. Not clipped (noise and an
+        imperfect k can make dark pixels negative, as after the black level).
+
+    Notes
+    -----
+    The IR pixel is assumed to see only NIR. Its filter's small visible leak (≈1 %) is
+    subtracted along with it; :func:`camtwin.sensor.characterize.camera_characterization`
+    describes the IR-corrected channels so white balance and colour matrices stay
+    consistent. Clipped colour pixels (bright NIR highlights) cannot be corrected.
+
+    References
+    ----------
+    Y. Monno, H. Teranaka, K. Yoshizaki, M. Tanaka, M. Okutomi, "Single-sensor RGB-NIR
+    imaging: high-quality system design and prototype implementation", IEEE Sensors J.
+    19(2), 497–507 (2019) — colour correction by subtracting the NIR estimate.
+    """
+    m = _as_mosaic(mosaic)
+    k = np.asarray(leakage, dtype=np.float64)
+    if k.shape != (3,) or not np.all(np.isfinite(k)):
+        raise ConfigError(f"IR leakage = {np.asarray(leakage).tolist()}: need three finite "
+                          "values (R, G, B)")
+    slots = slot_index(cfa, m.shape)
+    is_ir = slots == 255
+    if not np.any(is_ir):
+        raise ConfigError(f"cfa = {cfa!r} has no IR pixels to subtract")
+    ir = interpolate_sites(m, is_ir, interpolation_radius(cfa, 255))
+    lut = np.append(k, 0.0).astype(np.float32)  # slot 255 (IR) → index 3 → 0
+    per_pixel = lut[np.minimum(slots, 3)]
+    return m - per_pixel * ir
+
+
+def clear_to_green(rgb, weights) -> np.ndarray:
+    """Estimate green from the clear channel of a white-balanced, demosaiced RCCB image.
+
+    Parameters
+    ----------
+    rgb : array_like, shape (H, W, 3)
+        (R, C, B) after white balance (white = 1 in every channel) and demosaic.
+    weights : array_like, shape (3,)
+        (w_R, w_G, w_B), summing to 1: the white-balanced clear channel is modelled as
+        ``C = w_R R + w_G G + w_B B`` (:func:`camtwin.sensor.characterize.clear_to_green_weights`).
+
+    Returns
+    -------
+    ndarray of float32, shape (H, W, 3)
+        (R, G, B) with ``G = (C − w_R R − w_B B) / w_G``; R and B unchanged. A neutral
+        (R = C = B) stays neutral.
+
+    Notes
+    -----
+    The approximation: the clear pixel's spectral response is a linear combination of the
+    R, G, B pigment responses over the visible (exact only if the three pigments tile the
+    spectrum). It is demosaiced like green (it sits in green's Bayer positions), then
+    converted. The subtraction amplifies the noise of G by roughly ``1/w_G`` (≈2–3): the
+    known SNR cost of RCCB colour. A fitted CCM absorbs any residual linear error.
+    """
+    img = np.asarray(rgb, dtype=np.float32)
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ConfigError(f"rgb must have shape (H, W, 3), got {img.shape}")
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (3,) or not np.all(np.isfinite(w)) or not w[1] > 0:
+        raise ConfigError(f"clear-to-green weights = {np.asarray(weights).tolist()}: need "
+                          "three finite values with w_G > 0")
+    out = img.copy()
+    g = img[:, :, 1] - np.float32(w[0]) * img[:, :, 0] - np.float32(w[2]) * img[:, :, 2]
+    out[:, :, 1] = g / np.float32(w[1])
     return out
 
 

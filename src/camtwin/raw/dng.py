@@ -12,11 +12,23 @@ raw image with these tags (besides the TIFF baseline ones tifffile writes):
   CFAPattern (33422; 0 = R, 1 = G, 2 = B), CFAPlaneColor (50710) = (0, 1, 2),
   CFALayout (50711) = 1 (rectangular), ColorMatrix1 (50721, SRATIONAL 3×3),
   CalibrationIlluminant1 (50778) = 21 (D65), AsShotNeutral (50728, RATIONAL).
+* RCCB frames: as Bayer, with CFAPattern = (0, 6, 6, 2) and CFAPlaneColor = (0, 6, 2) — red,
+  *white*, blue in the TIFF/EP colour codes (0 = R, 1 = G, 2 = B, 3 = C, 4 = M, 5 = Y,
+  6 = W) — and ColorMatrix1 mapping XYZ to (R, C, B). LibRaw reads it bit-exact as a
+  three-colour camera whose second plane is the clear channel (it labels it "G" in
+  ``color_desc`` but colour-converts with the matrix, so ``postprocess`` renders correctly);
+  :func:`read_raw` recognises the pattern from the tags and returns ``cfa = "RCCB"``.
 * Mono frames: PhotometricInterpretation LinearRaw (34892) with SamplesPerPixel = 1 and no
   colour tags (the spec requires ColorMatrix1 only for non-monochrome files). LibRaw 0.22 reads
   this bit-exact (``num_colors == 1``); a BlackIsZero (1) DNG is rejected by LibRaw as
   "not RAW". tifffile refuses to *write* 1-sample LinearRaw, so the file is written as
   BlackIsZero and the PhotometricInterpretation value is then overwritten in place.
+* Quad Bayer and RGB-IR frames are refused with a :class:`ConfigError` that recommends
+  ``.tif``/``.npz``. Quad Bayer is a legal 4×4 CFAPattern, but LibRaw stores a CFA in a
+  32-bit map of 8 rows × 2 columns (dcraw's ``filters``), so a 4-column period is folded:
+  LibRaw 0.22 reads the pixels bit-exact but assigns colours wrongly (whole rows of R, then
+  G — see ``tests/test_cfa.py``). DNG has no colour code for infrared, so RGB-IR cannot be
+  described at all.
 
 :func:`read_raw` opens anything LibRaw (via rawpy) reads — camtwin DNGs and real camera files
 (CR2, NEF, ARW, DNG, ...) — and restores camtwin's own fields from the JSON when present.
@@ -50,6 +62,32 @@ XYZ_TO_LINEAR_SRGB = np.array([[3.2406, -1.5372, -0.4986],
 _D65 = 21  # EXIF LightSource code used by CalibrationIlluminant1/2
 _INT32_MAX = 2**31 - 1
 
+#: TIFF/EP CFA colour codes of the channels camtwin can put in a DNG.
+_CFA_CODE = {"R": 0, "G": 1, "B": 2, "C": 6}
+
+#: CFA layouts write_dng supports, and why the others are refused.
+DNG_CFAS = ("RGGB", "GRBG", "GBRG", "BGGR", "RCCB", "mono")
+_DNG_REFUSED = {
+    "QUADBAYER": "LibRaw folds a 4-column CFAPattern into its 8x2 colour map and reads the "
+                 "colours wrongly",
+    "RGBIR": "DNG has no colour code for infrared pixels",
+}
+
+
+def _cfa_tags(cfa: str) -> list[tuple]:
+    """CFARepeatPatternDim, CFAPattern and CFAPlaneColor tags of a supported colour layout."""
+    from .cfa import cfa_layout
+
+    lay = cfa_layout(cfa)
+    if cfa in _DNG_REFUSED or cfa not in DNG_CFAS:
+        reason = _DNG_REFUSED.get(cfa, "not supported")
+        raise ConfigError(f"cfa = {cfa!r} cannot be written as DNG ({reason}); save the frame "
+                          "as .tif or .npz instead (lossless, with all camtwin metadata)")
+    codes = tuple(_CFA_CODE[c] for row in lay.tile for c in row)
+    planes = tuple(_CFA_CODE[c] for c in lay.channels)
+    return [(33421, 3, 2, lay.period), (33422, 1, len(codes), codes),
+            (50710, 1, len(planes), planes), (50711, 3, 1, 1)]
+
 
 def _rationals(values) -> list[int]:
     """Flat (numerator, denominator) pairs: best approximation with both within int32."""
@@ -78,6 +116,12 @@ def write_dng(path: str | os.PathLike, raw: RawFrame, *, make: str = "camtwin",
     Path
         ``path``.
 
+    Raises
+    ------
+    ConfigError
+        For a layout DNG/LibRaw cannot carry (Quad Bayer, RGB-IR; see the module
+        docstring); the message recommends ``.tif``/``.npz``.
+
     Notes
     -----
     ``ColorMatrix1`` is ``raw.xyz_to_camera``; if that is ``None`` the XYZ → linear-sRGB
@@ -89,6 +133,7 @@ def write_dng(path: str | os.PathLike, raw: RawFrame, *, make: str = "camtwin",
     """
     model = model or getattr(raw.sensor, "name", None) or "simulated"
     mono = raw.cfa == "mono"
+    cfa_tags = [] if mono else _cfa_tags(raw.cfa)  # refuses unsupported layouts first
     tags = [(271, 2, 0, make), (272, 2, 0, model), (274, 3, 1, 1),
             (50706, 1, 4, (1, 4, 0, 0)), (50707, 1, 4, (1, 1, 0, 0)),
             (50708, 2, 0, f"{make} {model}"), (50713, 3, 2, (1, 1)),
@@ -97,8 +142,7 @@ def write_dng(path: str | os.PathLike, raw: RawFrame, *, make: str = "camtwin",
         tags.append((33434, 5, 1, _rationals([raw.exposure_s])))
     if not mono:
         xyz_to_camera = XYZ_TO_LINEAR_SRGB if raw.xyz_to_camera is None else raw.xyz_to_camera
-        tags += [(33421, 3, 2, (2, 2)), (33422, 1, 4, tuple("RGB".index(c) for c in raw.cfa)),
-                 (50710, 1, 3, (0, 1, 2)), (50711, 3, 1, 1),
+        tags += cfa_tags + [
                  (50721, 10, 9, _rationals(np.asarray(xyz_to_camera, dtype=float).ravel())),
                  (50728, 5, 3, _rationals(raw.as_shot_neutral or (1.0, 1.0, 1.0))),
                  (50778, 3, 1, _D65)]
@@ -134,9 +178,15 @@ def _dng_color_matrix(tags: dict) -> np.ndarray | None:
     return matrices.get(_D65, next(iter(matrices.values()), None))
 
 
-def _cfa_name(path: Path, pattern, color_desc: bytes, num_colors: int) -> str:
+def _cfa_name(path: Path, pattern, color_desc: bytes, num_colors: int, tags: dict) -> str:
     if num_colors == 1:
         return "mono"
+    plane = tags.get(50710)
+    if plane is not None and bytes(plane) == bytes((0, 6, 2)) and num_colors == 3:
+        if bytes(tags.get(33422, b"")) == bytes((0, 6, 6, 2)) and tuple(tags.get(33421, ())) == (2, 2):
+            return "RCCB"
+        raise ConfigError(f"{path}: red/white/blue CFA in a layout other than R C / C B "
+                          "is not supported")
     desc = color_desc.decode("ascii", "replace")
     if pattern is not None and pattern.shape == (2, 2) and max(pattern.ravel()) < len(desc):
         name = "".join(desc[i] for i in pattern.ravel())
@@ -165,7 +215,8 @@ def read_raw(path: str | os.PathLike) -> RawFrame:
         ``metadata["black_level_per_channel"]`` when they differ); ``white_level``;
         ``as_shot_neutral`` = 1 / camera white-balance gains normalised to G = 1;
         ``xyz_to_camera`` from LibRaw's ``rgb_xyz_matrix`` or, since LibRaw leaves that zero for
-        DNGs, from the file's ColorMatrix tags. For camtwin DNGs the JSON metadata restores
+        DNGs, from the file's ColorMatrix tags. A DNG whose CFAPlaneColor is (R, White, B)
+        in the R C / C B layout is returned as ``cfa = "RCCB"``. For camtwin DNGs the JSON metadata restores
         exposure, conversion gain, analog gain, temperature, pixel pitch, illuminant, sensor
         (as a dict), metadata and the exact (fractional) black level. For other files unknown
         quantities are NaN: exposure falls back to LibRaw's shutter speed (EXIF), conversion
@@ -175,12 +226,14 @@ def read_raw(path: str | os.PathLike) -> RawFrame:
     ------
     ConfigError
         If the file is missing or LibRaw cannot read it, or its colour filter array is not a
-        2×2 RGB Bayer mosaic (X-Trans, CMYG, ...) or monochrome.
+        2×2 RGB Bayer mosaic, RCCB (as written by :func:`write_dng`) or monochrome
+        (X-Trans, CMYG, ...).
     """
     path = Path(path)
+    tags = _ifd0_tags(path) if path.is_file() else {}
     try:
         with rawpy.imread(os.fspath(path)) as rp:
-            cfa = _cfa_name(path, rp.raw_pattern, rp.color_desc, rp.num_colors)
+            cfa = _cfa_name(path, rp.raw_pattern, rp.color_desc, rp.num_colors, tags)
             dn = np.array(rp.raw_image_visible, dtype=np.uint16, copy=True)
             blacks = [float(b) for b in rp.black_level_per_channel]
             white = int(rp.white_level)
@@ -191,7 +244,6 @@ def read_raw(path: str | os.PathLike) -> RawFrame:
         msg = exc.args[0] if exc.args else exc
         msg = msg.decode(errors="replace") if isinstance(msg, bytes) else msg
         raise ConfigError(f"cannot read raw file {path}: {msg}") from None
-    tags = _ifd0_tags(path)
     meta = frame_from_json(tags.get(270)) or {}
     black = float(np.mean(blacks))
     if abs(meta.get("black_level_dn", np.inf) - black) < 1:  # LibRaw truncates BlackLevel to int

@@ -1,0 +1,501 @@
+"""Numba kernels of the per-pixel noise chain. Each matches the NumPy reference in
+:mod:`camtwin.sensor.pixels` (``simulate_pixels_reference``); ``tests/test_noise.py``
+asserts they agree statistically, and that the fused and the split kernels agree exactly.
+
+Random numbers
+--------------
+Counter-based, so the output depends only on ``(key, pixel index, stream)`` and never on
+the number of threads or on how numba schedules the rows:
+
+    seed_s  = splitmix64 finaliser of (key, stream s)        (host, :func:`stream_seed`)
+    x(p, s) = mix64(seed_s + p · γ),   γ = 0x9E3779B97F4A7C15,  p = row · W + column
+
+``mix64`` is the SplitMix64 output function (Steele, Lea & Flood 2014, "Fast splittable
+pseudorandom number generators", OOPSLA; constants of D. Stafford's "Mix13"); the values
+x(0, s), x(1, s), … are exactly the SplitMix64 sequence seeded with seed_s, which passes
+BigCrush. Streams: 0 — the per-pixel normal pair (shot-noise approximation, read noise)
+and the RTN state bit; 1 — the uniform of the exact small-mean Poisson; 2 — temporal row
+noise (p = row).
+
+From one 64-bit word x:
+
+* u₁ = (⌊x / 2³³⌋ + ½) · 2⁻³¹ ∈ (0, 1]   (31 bits; smallest 2⁻³² → |z| ≤ 6.66),
+* u₂ = ⌊x / 2⁸⌋ mod 2²⁴ · 2⁻²⁴ ∈ [0, 1)   (24 bits),
+* RTN bit = bit 32 of x,
+
+and the Box–Muller transform (Box & Muller 1958) gives two independent standard normals
+z₁ = r cos 2πu₂, z₂ = r sin 2πu₂, r = √(−2 ln u₁). ln, sin and cos are float32 Cephes
+polynomials (S. L. Moshier, Cephes ``logf``/``sinf``/``cosf``, ≤ 2 ulp) written out here so
+that LLVM can vectorise the loop (the libm calls cannot be). The normal is truncated at
+|z| = 6.66 (tail probability 2.7·10⁻¹¹).
+
+Poisson
+-------
+* λ < ``POISSON_EXACT_BELOW`` (16 e⁻): exact, by inversion of the CDF in float64 with a
+  53-bit uniform (stream 1): k = min{k : u < F(k; λ)}, counted branch-free over the first
+  56 terms (P(N > 56) < 10⁻¹⁴) so that the loop vectorises (:func:`poisson_inversion`).
+* λ ≥ 16 e⁻: the fourth-order Cornish–Fisher expansion of the Poisson quantile with
+  Sheppard's continuity corrections, rounded to the nearest integer (see
+  :func:`poisson_cornish_fisher`). Exact total-variation distance to Poisson(λ), computed
+  by quadrature: 3.2·10⁻⁵ at λ = 16, 8·10⁻⁶ at 30, 3·10⁻⁶ at 100; mean, variance and third
+  cumulant agree to |Δκ₂|/λ ≤ 6·10⁻⁵ and |Δκ₃|/λ ≤ 10⁻⁴ (``tests/test_noise.py`` checks the
+  variance and third cumulant by simulation).
+
+Floating point: float32 everywhere on the per-pixel path (every electron count up to
+2²⁴ e⁻ is exact in float32, and the noise terms need ~10⁻⁶ relative precision), float64
+inside the exact Poisson inversion. No ``fastmath``: the vectorised and the scalar
+remainder loops then give bit-identical results, which the determinism test relies on.
+``error_model="numpy"`` drops the ZeroDivisionError check of ``/`` (a branch that stops
+LLVM from vectorising); no kernel divides by a value that can be 0.
+
+Loop structure: ``prange`` over rows, a plain inner loop over columns that LLVM vectorises
+(AVX-512/AVX2 as the host offers). Measured on the 2-core benchmark machine: ~240 Mpixel/s
+per core for the whole fused chain at means ≥ 16 e⁻, ~60 Mpixel/s per core where every
+mean is below 16 e⁻ (the 56-term inversion); see ``benchmarks/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+from llvmlite import ir
+from numba import prange, types
+from numba.extending import intrinsic, overload
+
+# --------------------------------------------------------------------------------------
+# constants (module globals are frozen into the kernels with their numpy dtype)
+# --------------------------------------------------------------------------------------
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_U30, _U27, _U31 = np.uint64(30), np.uint64(27), np.uint64(31)
+_U33, _U32, _U8, _U11 = np.uint64(33), np.uint64(32), np.uint64(8), np.uint64(11)
+_U1 = np.uint64(1)
+_MASK24 = np.uint64(0xFFFFFF)
+
+_F0, _F1, _F2, _HALF = np.float32(0.0), np.float32(1.0), np.float32(2.0), np.float32(0.5)
+_TWO_M31 = np.float32(2.0 ** -31)
+_TWO_M24 = np.float32(2.0 ** -24)
+_TWO_M53 = 2.0 ** -53
+_PI_2 = np.float32(math.pi / 2)
+_SQRTHF = np.float32(0.707106781186547524)
+_LN2_HI, _LN2_LO = np.float32(0.693359375), np.float32(-2.12194440e-4)
+_LOG_P = tuple(np.float32(c) for c in (7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1,
+                                       -1.2420140846e-1, 1.4249322787e-1, -1.6668057665e-1,
+                                       2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1))
+_L0, _L1, _L2, _L3, _L4, _L5, _L6, _L7, _L8 = _LOG_P
+_S1, _S2, _S3 = (np.float32(-1.9515295891e-4), np.float32(8.3321608736e-3),
+                 np.float32(-1.6666654611e-1))
+_C1, _C2, _C3 = (np.float32(2.443315711809948e-5), np.float32(-1.388731625493765e-3),
+                 np.float32(4.166664568298827e-2))
+_M2F = np.float32(-2.0)
+
+#: Means below this [e⁻] get an exact Poisson draw (inversion); at and above it the
+#: Cornish–Fisher approximation. See the module docstring for its accuracy.
+POISSON_EXACT_BELOW = 16.0
+_T_EXACT = np.float32(POISSON_EXACT_BELOW)
+_INV_12 = np.float32(1.0 / 12.0)
+_INV_120 = np.float32(1.0 / 120.0)
+_CF = tuple(np.float32(c) for c in (1 / 6, 3 / 120, 2 / 24, 17 / 324, 3 / 24, 5 / 36,
+                                    6 / 120, 5 / 24, 53 / 324, 1 / 24, 2 / 36, 1 / 120,
+                                    12 / 324))
+(_C_1_6, _C_3_120, _C_2_24, _C_17_324, _C_3_24, _C_5_36, _C_6_120, _C_5_24, _C_53_324,
+ _C_1_24, _C_2_36, _C_1_120, _C_12_324) = _CF
+_INVERSION_BLOCKS = 7                      # 7 × 8 = 56 terms of the Poisson CDF
+_INV_K = np.array([0.0] + [1.0 / k for k in range(1, 8 * _INVERSION_BLOCKS + 1)])
+_LOG2E = 1.4426950408889634
+_LN2_HI64, _LN2_LO64 = 6.93147180369123816490e-01, 1.90821492927058770002e-10
+_EXP_T = np.array([1.0 / math.factorial(k) for k in range(14)])
+
+
+# --------------------------------------------------------------------------------------
+# host-side seeding (plain Python integers)
+# --------------------------------------------------------------------------------------
+_MASK64 = (1 << 64) - 1
+
+
+def _mix64_py(z: int) -> int:
+    z &= _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
+
+
+#: Stream numbers (see the module docstring).
+STREAM_PIXEL, STREAM_EXACT_POISSON, STREAM_ROW = 0, 1, 2
+
+
+def stream_seed(key: int, stream: int) -> np.uint64:
+    """The 64-bit SplitMix64 seed of random stream ``stream`` of frame ``key``.
+
+    ``seed = mix64(mix64(key + γ) + (stream + 1) · γ)`` — distinct keys or streams give
+    unrelated sequences (an overlap of two sequences needs their seeds to differ by a
+    multiple of γ below the pixel count: probability ~ 2⁻³⁷ per pair).
+    """
+    if not (isinstance(key, (int, np.integer)) and 0 <= int(key) < 2**63):
+        raise ValueError(f"key = {key!r}: must be an int with 0 <= key < 2**63")
+    s = _mix64_py(int(key) + 0x9E3779B97F4A7C15)
+    return np.uint64(_mix64_py(s + (stream + 1) * 0x9E3779B97F4A7C15))
+
+
+# --------------------------------------------------------------------------------------
+# bit casts (LLVM bitcast; vectorises)
+# --------------------------------------------------------------------------------------
+@intrinsic
+def _f32_bits(typingctx, x):
+    if x != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(32))
+
+    return types.int32(types.float32), codegen
+
+
+@intrinsic
+def _bits_f64(typingctx, x):
+    if x != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+@intrinsic
+def _bits_f32(typingctx, x):
+    if x != types.int32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return types.float32(types.int32), codegen
+
+
+# --------------------------------------------------------------------------------------
+# scalar building blocks (inlined into the loops)
+# --------------------------------------------------------------------------------------
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def mix64(z):  # pragma: no cover - jit
+    """SplitMix64 output function (a bijection of uint64)."""
+    z = (z ^ (z >> _U30)) * _M1
+    z = (z ^ (z >> _U27)) * _M2
+    return z ^ (z >> _U31)
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def draw(seed, p):  # pragma: no cover - jit
+    """Word ``p`` of the SplitMix64 sequence with seed ``seed`` (both uint64)."""
+    return mix64(seed + np.uint64(p) * _GOLDEN)
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def log_f32(x):  # pragma: no cover - jit
+    """Natural log of a positive normal float32 (Cephes ``logf``, ≤ 2 ulp)."""
+    b = _f32_bits(x)
+    e = np.float32(((b >> 23) & 0xFF) - 126)
+    m = _bits_f32(np.int32((b & 0x007FFFFF) | 0x3F000000))  # mantissa in [0.5, 1)
+    small = m < _SQRTHF
+    e = e - _F1 if small else e
+    m = (m + m - _F1) if small else (m - _F1)
+    z = m * m
+    y = (((((((((_L0 * m + _L1) * m + _L2) * m + _L3) * m + _L4) * m + _L5) * m + _L6) * m
+            + _L7) * m + _L8) * m * z)
+    y = y + e * _LN2_LO
+    y = y - _HALF * z
+    return (m + y) + e * _LN2_HI
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def normal_pair(x):  # pragma: no cover - jit
+    """Two independent N(0, 1) float32 values from one uint64 word (Box–Muller)."""
+    u1 = (np.float32(np.int32(x >> _U33)) + _HALF) * _TWO_M31
+    u2 = np.float32(np.int32((x >> _U8) & _MASK24)) * _TWO_M24
+    r = math.sqrt(max(_M2F * log_f32(u1), _F0))
+    # angle 2π·u₂ = q·π/2 + a, q ∈ {0..4} (4 ≡ 0), a ∈ [−π/4, π/4): exact in float32
+    t = u2 * np.float32(4.0) + _HALF
+    qf = np.floor(t)
+    a = (t - qf - _HALF) * _PI_2
+    q = np.int32(qf)
+    a2 = a * a
+    s = ((_S1 * a2 + _S2) * a2 + _S3) * a2 * a + a
+    c = ((_C1 * a2 + _C2) * a2 + _C3) * a2 * a2 - _HALF * a2 + _F1
+    odd = (q & 1) == 1
+    cq = -s if odd else c
+    sq = c if odd else s
+    neg = (q & 2) == 2
+    cq = -cq if neg else cq
+    sq = -sq if neg else sq
+    return r * cq, r * sq
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def poisson_cornish_fisher(lam, z):  # pragma: no cover - jit
+    """Poisson(λ) approximation for λ ≥ 16 from one standard normal ``z`` (float32).
+
+    k = max(0, ⌊λ + σ·w(z) + ½⌋), σ² = λ − 1/12 (Sheppard), and w the Cornish–Fisher
+    expansion to third order in λ^(−1/2) with γ₁ = λ/σ³, γ₂ = (λ + 1/120)/σ⁴, γ₃ = λ/σ⁵
+    (Poisson cumulants κᵣ = λ, Sheppard-corrected for the rounding)::
+
+        w = z + γ₁He₂/6 + γ₂He₃/24 − γ₁²(2He₃ + He₁)/36
+              + γ₃He₄/120 − γ₁γ₂(He₄ + He₂)/24 + γ₁³(12He₄ + 19He₂)/324
+
+    (He — Hermite polynomials; Cornish & Fisher 1937, Fisher & Cornish 1960, Technometrics
+    2, 209). Monotone in z on |z| ≤ 6.66 for λ ≥ 12.
+    """
+    s = math.sqrt(lam - _INV_12)
+    inv_s = _F1 / s
+    inv_s2 = inv_s * inv_s
+    g1 = lam * inv_s2 * inv_s
+    g2 = (lam + _INV_120) * inv_s2 * inv_s2
+    g3 = g1 * inv_s2
+    g11 = g1 * g1
+    g12 = g1 * g2
+    g111 = g11 * g1
+    a0 = -g1 * _C_1_6 + g3 * _C_3_120 - g12 * _C_2_24 + g111 * _C_17_324
+    a1 = _F1 - g2 * _C_3_24 + g11 * _C_5_36
+    a2 = g1 * _C_1_6 - g3 * _C_6_120 + g12 * _C_5_24 - g111 * _C_53_324
+    a3 = g2 * _C_1_24 - g11 * _C_2_36
+    a4 = g3 * _C_1_120 - g12 * _C_1_24 + g111 * _C_12_324
+    w = a0 + z * (a1 + z * (a2 + z * (a3 + z * a4)))
+    return max(np.floor(lam + s * w + _HALF), _F0)
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def exp_neg_f64(lam):  # pragma: no cover - jit
+    """exp(−λ) in float64 for 0 ≤ λ ≤ 700, branch-free (vectorises), relative error
+    < 2·10⁻¹⁶: −λ = n·ln2 + r, |r| ≤ ln2/2 (Cody–Waite), exp(r) by its Taylor series to
+    r¹³, 2ⁿ by writing the exponent bits."""
+    x = -lam
+    n = np.floor(x * _LOG2E + 0.5)
+    r = (x - n * _LN2_HI64) - n * _LN2_LO64
+    y = _EXP_T[13]
+    for c in _EXP_T[12::-1]:
+        y = y * r + c
+    return y * _bits_f64((np.int64(n) + 1023) << 52)
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def _inversion_block(p, rem, cnt, lam, k0):  # pragma: no cover - jit
+    """Eight steps k = k0+1 … k0+8 of the counting inversion (see poisson_inversion)."""
+    for k in range(k0 + 1, k0 + 9):
+        p = p * (lam * _INV_K[k])
+        rem = rem - p
+        cnt += 1.0 if rem >= 0.0 else 0.0
+    return p, rem, cnt
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def poisson_inversion(lam, x):  # pragma: no cover - jit
+    """Exact Poisson(λ) for λ < 16 by inversion of the CDF, float64, branch-free.
+
+    With u = ⌊x/2¹¹⌋·2⁻⁵³ ∈ [0, 1) the result is k = #{k' ≥ 0 : F(k') ≤ u} =
+    min{k : u < F(k)}, F(k) = Σ_{i≤k} e^(−λ) λⁱ/i!, counted over k' = 0 … 56 with no
+    data-dependent branch (so the loop vectorises). Draws above 56 come out as 57: for
+    λ < 16 that happens with probability < 10⁻¹⁴.
+    """
+    u = np.float64(x >> _U11) * _TWO_M53
+    lam64 = np.float64(lam)
+    p = exp_neg_f64(lam64)
+    rem = u - p
+    cnt = 1.0 if rem >= 0.0 else 0.0
+    for b in range(_INVERSION_BLOCKS):
+        p, rem, cnt = _inversion_block(p, rem, cnt, lam64, 8 * b)
+    return np.float32(cnt)
+
+
+# ---- optional maps: None → neutral value, resolved at compile time ----------------------
+def _at(m, i, j, default):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(_at, inline="always")
+def _at_ov(m, i, j, default):
+    if isinstance(m, types.NoneType):
+        return lambda m, i, j, default: default
+    if isinstance(m, types.Float):
+        return lambda m, i, j, default: m
+    if isinstance(m, types.Array) and m.ndim == 1:
+        return lambda m, i, j, default: m[i]
+    if isinstance(m, types.Array) and m.ndim == 2:
+        return lambda m, i, j, default: m[i, j]
+    return None
+
+
+def _col(m, j):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(_col, inline="always")
+def _col_ov(m, j):
+    if isinstance(m, types.NoneType):
+        return lambda m, j: _F0
+    return lambda m, j: m[j]
+
+
+def _rtn(m, i, j, x, half_e):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(_rtn, inline="always")
+def _rtn_ov(m, i, j, x, half_e):
+    if isinstance(m, types.NoneType):
+        return lambda m, i, j, x, half_e: _F0
+    def impl(m, i, j, x, half_e):
+        sign = np.float32((x >> _U32) & _U1) * _F2 - _F1
+        return np.float32(m[i, j]) * sign * half_e
+    return impl
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def _row_term(row_off, seed_row, i, row_noise_e):  # pragma: no cover - jit
+    zr, _ = normal_pair(draw(seed_row, i))
+    return _at(row_off, i, 0, _F0) + row_noise_e * zr
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def _mean_e(photo, dark, gain, dark_scale, i, j):  # pragma: no cover - jit
+    return photo[i, j] * _at(gain, i, j, _F1) + _at(dark, i, j, _F0) * _at(dark_scale, i, j, _F1)
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def _to_dn(q, add_e, z_read, full_well, inv_fw, nl, read_e, k_dn, black_dn,
+           white_dn):  # pragma: no cover - jit
+    """Charge q [e⁻] → DN: clip to full well, q(1 − nl(q/FWC)²), + offsets + read noise,
+    × K, + black, round half to even, clip to [0, white]."""
+    q = min(q, full_well)
+    t = q * inv_fw
+    v = q * (_F1 - nl * t * t) + add_e + read_e * z_read
+    dn = np.rint(v * k_dn + black_dn)
+    return np.uint16(min(max(dn, _F0), white_dn))
+
+
+# --------------------------------------------------------------------------------------
+# kernels
+# --------------------------------------------------------------------------------------
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def _small_span(photo, dark, gain, dark_scale, i, w):  # pragma: no cover - jit
+    """(j0, j1): the columns j0 ≤ j < j1 of row i span every pixel with μ < 16 e⁻."""
+    jmin = w
+    jmax = -1
+    for j in range(w):
+        small = _mean_e(photo, dark, gain, dark_scale, i, j) < _T_EXACT
+        jmin = min(jmin, j if small else w)
+        jmax = max(jmax, j if small else -1)
+    return jmin, jmax + 1
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def _pixel_dn(n, x, i, j, row_e, offset, col_off, rtn, z_read, full_well, inv_fw, nl,
+              read_e, rtn_half_e, k_dn, black_dn, white_dn):  # pragma: no cover - jit
+    add_e = _at(offset, i, j, _F0) + row_e + _col(col_off, j) + _rtn(rtn, i, j, x, rtn_half_e)
+    return _to_dn(n, add_e, z_read, full_well, inv_fw, nl, read_e, k_dn, black_dn, white_dn)
+
+
+@nb.njit(parallel=True, cache=True, error_model="numpy")
+def fused_chain(photo, dark, gain, dark_scale, offset, row_off, col_off, rtn,
+                seed_pix, seed_exact, seed_row, shot, full_well, inv_fw, nl, read_e,
+                rtn_half_e, row_noise_e, k_dn, black_dn, white_dn, out):  # pragma: no cover
+    """Whole chain in one pass: mean → Poisson → full-well clip → nonlinearity → offsets,
+    read noise, RTN, row noise → DN (uint16, written to ``out``).
+
+    photo      float32 (H, W)  mean photo-electrons [e⁻]
+    dark       float32 scalar, (H,) or (H, W): mean dark electrons [e⁻]
+    gain, dark_scale, offset: float32 (H, W) or None (PRNU×alive, dark map, DSNU [e⁻])
+    row_off (H,), col_off (W,) float32 or None [e⁻];  rtn: bool (H, W) or None
+    Other scalars float32 in e⁻, DN/e⁻, DN. Per row: a vectorised pass with the
+    Cornish–Fisher Poisson for every pixel, then a vectorised exact-inversion pass over the
+    span of columns whose mean is below POISSON_EXACT_BELOW (selecting those pixels).
+    Unsigned column indices in that pass let LLVM drop numba's negative-index wrap-around
+    (which otherwise stops the loop from vectorising).
+    """
+    h, w = photo.shape
+    for i in prange(h):
+        row_e = _row_term(row_off, seed_row, i, row_noise_e)
+        base = i * w
+        j0, j1 = _small_span(photo, dark, gain, dark_scale, i, w) if shot else (w, w)
+        for j in range(w):
+            lam = _mean_e(photo, dark, gain, dark_scale, i, j)
+            x = draw(seed_pix, base + j)
+            z_shot, z_read = normal_pair(x)
+            n = poisson_cornish_fisher(max(lam, _T_EXACT), z_shot) if shot else lam
+            out[i, j] = _pixel_dn(n, x, i, j, row_e, offset, col_off, rtn, z_read, full_well,
+                                  inv_fw, nl, read_e, rtn_half_e, k_dn, black_dn, white_dn)
+        for j in range(j0, j1):  # exact draws where μ < 16 e⁻
+            ju = np.uint64(j)
+            lam = _mean_e(photo, dark, gain, dark_scale, i, ju)
+            x = draw(seed_pix, base + j)
+            _, z_read = normal_pair(x)
+            n = poisson_inversion(lam, draw(seed_exact, base + j))
+            dn = _pixel_dn(n, x, i, ju, row_e, offset, col_off, rtn, z_read, full_well,
+                           inv_fw, nl, read_e, rtn_half_e, k_dn, black_dn, white_dn)
+            out[i, ju] = dn if lam < _T_EXACT else out[i, ju]
+
+
+@nb.njit(parallel=True, cache=True, error_model="numpy")
+def charge_chain(photo, dark, gain, dark_scale, seed_pix, seed_exact, shot,
+                 out):  # pragma: no cover - jit
+    """Collected charge before full well [e⁻] (float32): Poisson(photo·gain + dark·scale)
+    (or the mean when ``shot`` is False). Same draws as :func:`fused_chain`."""
+    h, w = photo.shape
+    for i in prange(h):
+        base = i * w
+        j0, j1 = _small_span(photo, dark, gain, dark_scale, i, w) if shot else (w, w)
+        for j in range(w):
+            lam = _mean_e(photo, dark, gain, dark_scale, i, j)
+            z_shot, _ = normal_pair(draw(seed_pix, base + j))
+            out[i, j] = poisson_cornish_fisher(max(lam, _T_EXACT), z_shot) if shot else lam
+        for j in range(j0, j1):
+            ju = np.uint64(j)
+            lam = _mean_e(photo, dark, gain, dark_scale, i, ju)
+            n = poisson_inversion(lam, draw(seed_exact, base + j))
+            out[i, ju] = n if lam < _T_EXACT else out[i, ju]
+
+
+@nb.njit(parallel=True, cache=True, error_model="numpy")
+def readout_chain(charge, offset, row_off, col_off, rtn, seed_pix, seed_row, full_well,
+                  inv_fw, nl, read_e, rtn_half_e, row_noise_e, k_dn, black_dn, white_dn,
+                  out):  # pragma: no cover - jit
+    """Charge [e⁻] → DN (uint16), the second half of :func:`fused_chain` with the same
+    draws (read-noise normal = second Box–Muller output of stream 0)."""
+    h, w = charge.shape
+    for i in prange(h):
+        row_e = _row_term(row_off, seed_row, i, row_noise_e)
+        base = i * w
+        for j in range(w):
+            x = draw(seed_pix, base + j)
+            _, z_read = normal_pair(x)
+            out[i, j] = _pixel_dn(charge[i, j], x, i, j, row_e, offset, col_off, rtn, z_read,
+                                  full_well, inv_fw, nl, read_e, rtn_half_e, k_dn, black_dn,
+                                  white_dn)
+
+
+@nb.njit(parallel=True, cache=True, error_model="numpy")
+def max_mean_e(photo, dark, gain, dark_scale):  # pragma: no cover - jit
+    """Largest mean charge photo·gain + dark·scale [e⁻] over the frame (float32)."""
+    h, w = photo.shape
+    row_max = np.empty(h, dtype=np.float32)
+    for i in prange(h):
+        m = np.float32(-np.inf)
+        for j in range(w):
+            m = max(m, _mean_e(photo, dark, gain, dark_scale, i, j))
+        row_max[i] = m
+    return row_max.max()
+
+
+# ---- throughput probes (benchmarks) -----------------------------------------------------
+@nb.njit(parallel=True, cache=True, error_model="numpy")
+def fill_normal(seed, c1, c2, out):  # pragma: no cover - jit
+    """out (H, W) float32 ← c₁·z₁ + c₂·z₂ from one hashed word per pixel (the chain's
+    per-pixel draw: hash + Box–Muller pair). With c₁ = 1, c₂ = 0 out is N(0, 1); the
+    RNG-throughput probe of the benchmark."""
+    h, w = out.shape
+    for i in prange(h):
+        base = i * w
+        for j in range(w):
+            a, b = normal_pair(draw(seed, base + j))
+            out[i, j] = c1 * a + c2 * b
