@@ -1,12 +1,19 @@
-"""Image sensors: spec, spectral response, capture."""
+"""Image sensors: spec, spectral response, pixel physics, timing, capture."""
 
-from .capture import capture, auto_exposure_s
-from .response import channel_qe, electron_weights
+from .capture import auto_exposure_s, capture, electron_rate
+from .fixed_pattern import FixedPattern
 from .noise import NoiseSpec
+from .optical import apply_crosstalk, cra_map, crosstalk_kernel
 from .pixel import PixelSpec
+from .pixels import simulate_pixels, simulate_pixels_reference
+from .qe import load_qe_csv, pixel_qe
+from .response import channel_qe, electron_weights
 from .shutter import ShutterSpec
 from .spec import ChannelCurves, ConversionMode, QESpec, SensorSpec, SpectralCurve
+from .timing import Flicker
 
 __all__ = ["SensorSpec", "QESpec", "ChannelCurves", "ConversionMode", "NoiseSpec", "PixelSpec",
-           "ShutterSpec", "SpectralCurve", "capture",
-           "auto_exposure_s", "channel_qe", "electron_weights"]
+           "ShutterSpec", "SpectralCurve", "Flicker", "FixedPattern", "capture",
+           "electron_rate", "auto_exposure_s", "channel_qe", "electron_weights", "pixel_qe",
+           "load_qe_csv", "apply_crosstalk", "cra_map", "crosstalk_kernel",
+           "simulate_pixels", "simulate_pixels_reference"]

@@ -1,22 +1,25 @@
-"""capture(): OpticalImage → RawFrame (first-version sensor model).
+"""capture(): OpticalImage → RawFrame — the whole sensor signal chain.
 
-Per pixel p with colour channel c(p), exposure t [s]:
+Per pixel p = (r, c) with colour channel ch(p), exposure T [s]:
 
-    ė(p)   = A_pix · ⟨Σ_λ E(λ, x) · T_f(λ) · QE_c(λ) · λ/(hc) · Δλ⟩_pixel        [e⁻/s]
-    μ(p)   = ė(p)·t + I_dark·t                                                   [e⁻]
-    n(p)   ~ Poisson(μ(p))         (photon + dark shot noise, exact for any mean)
-    n(p)   = min(n(p), FWC)        (full well)
-    v(p)   = n(p) + N(0, σ_read²)
-    DN(p)  = clip(round(K·v(p) + black), 0, 2^bits − 1),   K = conversion gain × analog gain
+    ė(p)    = A_pix · ⟨Σ_λ E(λ, x) · QE_ch(λ) · λ/(hc) · Δλ⟩_pixel                [e⁻/s]
+    ė'(p)   = crosstalk(ė · CRA(p))             (:mod:`camtwin.sensor.optical`)      [e⁻/s]
+    μ_ph(p) = ∫_{window(r)} ė'(p − v t)·m(t) dt  (shutter window of row r, motion v,
+                                                  flicker m; :mod:`.timing`)        [e⁻]
+            + PLS·ė'(p)·w_r                      (global shutter: storage-node wait w_r)
+            + (t_tr/H)·Σ_r ė'(r, c)              (CCD frame-transfer smear)
+    μ_d(p)  = I_dark(T_sensor)·T  (+ I_storage·w_r for a global shutter)              [e⁻]
+    DN(p)   = pixel chain(μ_ph, μ_d)  — PRNU, dark map, shot noise, full well / blooming,
+              CTI (CCD), nonlinearity, DSNU, read/row/RTN noise, FPN, gain, black,
+              quantisation (:mod:`camtwin.sensor.pixels`)
 
-⟨·⟩_pixel is the exact area average of the piecewise-constant optical image over the pixel
-aperture (100 % fill factor; a later issue adds fill factor, crosstalk and CRA). Pixels
+QE_ch comes from a measured curve if given, else from the pixel-architecture model
+(:mod:`camtwin.sensor.qe`). ⟨·⟩_pixel is the exact area average of the piecewise-constant
+optical image over the pixel aperture; the sensor is centred on the optical axis and pixels
 outside the optical image receive no light.
 """
 
 from __future__ import annotations
-
-from functools import lru_cache
 
 import numpy as np
 from scipy import sparse
@@ -25,8 +28,11 @@ from ..errors import ConfigError
 from ..optics.image import OpticalImage
 from ..raw.frame import RawFrame, cfa_channel_index
 from .characterize import camera_characterization
+from .optical import apply_crosstalk, cra_map
+from .pixels import simulate_pixels
 from .response import electron_weights
 from .spec import SensorSpec
+from .timing import Flicker, apply_cti, ccd_smear, integrate_photo, storage_node_charge
 
 
 def _overlap_matrix(n_out: int, pitch_out: float, n_in: int, pitch_in: float) -> sparse.csr_matrix:
@@ -54,7 +60,10 @@ def _overlap_matrix(n_out: int, pitch_out: float, n_in: int, pitch_in: float) ->
 
 
 def electron_rate(oi: OpticalImage, sensor: SensorSpec) -> np.ndarray:
-    """Expected photo-electron rate per pixel [e⁻/s], shape (H, W) float32 (CFA applied)."""
+    """Expected photo-electron rate per pixel [e⁻/s], shape (H, W) float32.
+
+    CFA, chief-ray-angle loss and inter-pixel crosstalk applied (ė' in the module docstring).
+    """
     w = electron_weights(sensor, oi.wavelengths_nm).astype(np.float32)  # (L, C)
     n_b, h_oi, w_oi = oi.irradiance.shape
     density = (w.T @ oi.irradiance.reshape(n_b, -1)).reshape(-1, h_oi, w_oi)  # e⁻/s/m²
@@ -63,10 +72,12 @@ def electron_rate(oi: OpticalImage, sensor: SensorSpec) -> np.ndarray:
     area = np.float32(sensor.pixel_area_m2)
     planes = [(ry @ (rx @ plane.T).T) * area for plane in density]  # (H, W) each
     if len(planes) == 1:
-        return np.ascontiguousarray(planes[0], dtype=np.float32)
-    idx = cfa_channel_index(sensor.cfa, (sensor.height_px, sensor.width_px))
-    out = np.choose(idx, planes)
-    return out.astype(np.float32, copy=False)
+        rate = np.ascontiguousarray(planes[0], dtype=np.float32)
+    else:
+        idx = cfa_channel_index(sensor.cfa, (sensor.height_px, sensor.width_px))
+        rate = np.choose(idx, planes).astype(np.float32, copy=False)
+    rate *= cra_map(sensor, oi.lens)
+    return apply_crosstalk(rate, sensor)
 
 
 def auto_exposure_s(oi: OpticalImage, sensor: SensorSpec, *, percentile: float = 99.0,
@@ -106,7 +117,9 @@ def _as_rng(rng) -> np.random.Generator:
     raise ConfigError(f"rng must be a numpy.random.Generator or an int seed, got {type(rng).__name__}")
 
 
-def capture(oi: OpticalImage, sensor: SensorSpec, exposure_s: float, rng) -> RawFrame:
+def capture(oi: OpticalImage, sensor: SensorSpec, exposure_s: float, rng, *,
+            motion_px_per_s: tuple[float, float] = (0.0, 0.0), flicker: Flicker | None = None,
+            start_s: float = 0.0) -> RawFrame:
     """Expose ``sensor`` to ``oi`` for ``exposure_s`` seconds and read it out.
 
     Parameters
@@ -116,35 +129,58 @@ def capture(oi: OpticalImage, sensor: SensorSpec, exposure_s: float, rng) -> Raw
     exposure_s : float
         Integration time [s], > 0.
     rng : numpy.random.Generator or int
-        Source of all temporal noise; the same seed gives the same frame.
+        Source of all temporal noise (one 63-bit frame key is drawn from it); the same seed
+        gives the same frame. Fixed-pattern maps come from ``sensor.noise.fixed_pattern_seed``.
+    motion_px_per_s : (float, float)
+        Image motion (v_y, v_x) [pixels/s] during the exposure (rolling-shutter skew, blur).
+    flicker : Flicker, optional
+        Light modulation with time mean 1 (banding on a rolling shutter).
+    start_s : float
+        Time of row 0's integration start [s] (phase against the flicker).
 
     Returns
     -------
     RawFrame
-        With ``mean_electrons`` ground truth (expected e⁻ before noise and clipping).
+        ``mean_electrons`` is the ground truth: expected e⁻ per pixel (μ_ph + μ_d of the
+        module docstring, before the fixed-pattern maps, noise, full well and quantisation).
     """
     if not (np.isfinite(exposure_s) and exposure_s > 0):
         raise ConfigError(f"exposure_s = {exposure_s}: must be > 0")
+    if not np.isfinite(start_s):
+        raise ConfigError(f"start_s = {start_s}: must be finite")
     gen = _as_rng(rng)
-    mean_e = electron_rate(oi, sensor) * np.float32(exposure_s)
-    mean_e += np.float32(sensor.dark_current_at() * exposure_s)
-    electrons = gen.poisson(mean_e).astype(np.float32)
-    np.minimum(electrons, np.float32(sensor.effective_full_well_e), out=electrons)
-    if sensor.effective_read_noise_e > 0:
-        electrons += gen.standard_normal(electrons.shape, dtype=np.float32) * np.float32(
-            sensor.effective_read_noise_e)
-    k = sensor.system_gain_dn_per_e
-    dn = np.rint(electrons * np.float32(k) + np.float32(sensor.black_level_dn))
-    np.clip(dn, 0, sensor.white_level_dn, out=dn)
+    key = int(gen.integers(0, 2**63 - 1))
+    rate = electron_rate(oi, sensor)
+    photo = integrate_photo(rate, sensor, exposure_s, motion_px_per_s=motion_px_per_s,
+                            flicker=flicker, start_s=start_s)
+    dark = np.float32(sensor.dark_current_at() * exposure_s)
+    hook = None
+    shutter = sensor.shutter.type
+    if shutter == "global":
+        pls_e, storage_dark_e = storage_node_charge(rate, sensor, exposure_s)
+        photo += pls_e
+        dark = dark + storage_dark_e  # (H, 1): row r waited r·line_time
+    elif shutter == "ccd":
+        photo += ccd_smear(rate, sensor)
+        cti = sensor.shutter.cti
+        if cti > 0:
+            def hook(q):
+                return apply_cti(q, cti)
+    dn = simulate_pixels(photo, dark, sensor, key=key, charge_hook=hook)
+    mean_e = photo + dark
     neutral, xyz_to_cam = (None, None)
     if oi.illuminant is not None:
         neutral, xyz_to_cam = camera_characterization(sensor, oi.lens, oi.illuminant)
+    k = sensor.system_gain_dn_per_e
     return RawFrame(
-        dn=dn.astype(np.uint16), cfa=sensor.cfa, black_level_dn=float(sensor.black_level_dn),
+        dn=dn, cfa=sensor.cfa, black_level_dn=float(sensor.black_level_dn),
         white_level_dn=sensor.white_level_dn, exposure_s=float(exposure_s),
         conversion_gain_dn_per_e=float(k), analog_gain=sensor.analog_gain,
         temperature_c=sensor.temperature_c, pixel_pitch_um=sensor.pixel_pitch_um,
         illuminant=oi.illuminant, as_shot_neutral=neutral, xyz_to_camera=xyz_to_cam,
-        sensor=sensor, mean_electrons=mean_e,
+        sensor=sensor, mean_electrons=np.ascontiguousarray(mean_e, dtype=np.float32),
         metadata={"scene": oi.scene_name, "illuminance_lux": oi.illuminance_lux,
-                  "layout_px": layout_to_pixels(oi.layout, oi, sensor)})
+                  "layout_px": layout_to_pixels(oi.layout, oi, sensor),
+                  "shutter": shutter, "frame_key": key,
+                  "motion_px_per_s": [float(v) for v in motion_px_per_s],
+                  "flicker_hz": None if flicker is None else flicker.frequency_hz})

@@ -29,32 +29,19 @@ from ..spectra import DEFAULT_WAVELENGTHS_NM, cie1931_cmfs, illuminant_spd
 from ..units import wavelength_step_nm
 from .response import electron_weights
 
-def spec_cache(maxsize: int = 32):
-    """``lru_cache`` for functions of frozen specs that still works for unhashable ones.
-
-    A spec holding a ``ChannelCurves`` (a dict of curves) cannot be hashed; such calls are
-    computed without caching instead of failing.
-    """
-    def deco(fn):
-        cached = functools.lru_cache(maxsize=maxsize)(fn)
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            try:
-                hash((args, tuple(sorted(kwargs.items()))))
-            except TypeError:
-                return fn(*args, **kwargs)
-            return cached(*args, **kwargs)
-
-        wrapper.cache_clear = cached.cache_clear
-        return wrapper
-
-    return deco
-
-
 #: Band [nm] over which the NIR leakage of R, G, B relative to the IR pixel is measured: the
 #: IR pixel's filter passes from ≈780 nm; below 750 nm it is black.
 NIR_BAND_NM = (780.0, 1000.0)
+
+
+def flat_field_weights(sensor, wavelengths_nm, transmission=None) -> np.ndarray:
+    """(L, C) photon-counting weights of each channel *as measured in a flat field*: the
+    pixel's own weights (:func:`camtwin.sensor.response.electron_weights`) mixed by the
+    inter-pixel crosstalk (:func:`camtwin.sensor.optical.flat_field_mixing`)."""
+    from .optical import flat_field_mixing
+
+    w = electron_weights(sensor, wavelengths_nm, transmission=transmission)
+    return w @ flat_field_mixing(sensor).T
 
 
 def _nir_weights(wl: np.ndarray, transmission) -> np.ndarray:
@@ -79,7 +66,7 @@ def ir_leakage_from_weights(weights, wavelengths_nm, transmission=None) -> np.nd
     return np.array([float(np.sum(u * w[:, c] * ir)) / den for c in range(3)])
 
 
-@spec_cache()
+@functools.lru_cache(maxsize=32)
 def ir_leakage(sensor, lens=None) -> tuple[float, float, float]:
     """NIR leakage (k_R, k_G, k_B) of an RGB-IR sensor: R, G, B pixels see k_c × the IR signal
     of the NIR light (see :func:`ir_leakage_from_weights`); ``lens`` (optional) weights the
@@ -96,7 +83,7 @@ def ir_leakage(sensor, lens=None) -> tuple[float, float, float]:
         raise ConfigError(f"ir_leakage needs an RGB-IR sensor, got cfa = {sensor.cfa!r}")
     wl = DEFAULT_WAVELENGTHS_NM
     t = None if lens is None else lens.spectral_transmission(wl)
-    k = ir_leakage_from_weights(electron_weights(sensor, wl), wl, t)
+    k = ir_leakage_from_weights(flat_field_weights(sensor, wl), wl, t)
     return tuple(float(x) for x in k)
 
 
@@ -121,7 +108,7 @@ def clear_to_green_weights_from_responses(cam_rcb, cam_g) -> tuple[float, float,
     return float(w[0]), float(w[1]), float(w[2])
 
 
-@spec_cache()
+@functools.lru_cache(maxsize=32)
 def clear_to_green_weights(sensor, lens=None, illuminant: str = "D65") -> tuple[float, float, float]:
     """(w_R, w_G, w_B) of an RCCB sensor's clear channel in white-balanced units.
 
@@ -138,8 +125,9 @@ def clear_to_green_weights(sensor, lens=None, illuminant: str = "D65") -> tuple[
         raise ConfigError(f"clear_to_green_weights needs an RCCB sensor, got cfa = {sensor.cfa!r}")
     wl = DEFAULT_WAVELENGTHS_NM
     t = None if lens is None else lens.spectral_transmission(wl)
-    w = electron_weights(sensor, wl, transmission=t)                 # (L, 3): R, C, B
-    w_g = w[:, 1] * cfa_filter_transmission(("G",), wl)[:, 0]
+    w = flat_field_weights(sensor, wl, transmission=t)               # (L, 3): R, C, B
+    bare = electron_weights(sensor, wl, transmission=t)[:, 1]       # C: no filter
+    w_g = bare * cfa_filter_transmission(("G",), wl)[:, 0]
     s = illuminant_spd(illuminant, wl)
     refl = np.vstack([np.ones((1, wl.size)), colorchecker_reflectances(wl)])  # white first
     lit = refl * s
@@ -149,7 +137,7 @@ def clear_to_green_weights(sensor, lens=None, illuminant: str = "D65") -> tuple[
 def _colour_weights(sensor, lens, wl) -> np.ndarray:
     """(L, 3) weights of the three camera channels the ISP white-balances (module doc)."""
     t = lens.spectral_transmission(wl)
-    w = electron_weights(sensor, wl, transmission=t)
+    w = flat_field_weights(sensor, wl, transmission=t)
     if tuple(sensor.channels) == ("R", "G", "B", "IR"):
         # the ISP knows the sensor but not the lens: use the same (lens-free) k it uses
         k = np.asarray(ir_leakage(sensor))
@@ -157,7 +145,7 @@ def _colour_weights(sensor, lens, wl) -> np.ndarray:
     return w
 
 
-@spec_cache()
+@functools.lru_cache(maxsize=32)
 def camera_characterization(sensor, lens, illuminant: str):
     """Return ``(as_shot_neutral (3-tuple), xyz_to_camera (3, 3))`` or ``(None, None)`` for
     a mono sensor. Cached per (sensor, lens, illuminant); specs are frozen and hashable.

@@ -62,12 +62,13 @@ The cos⁴ relative illumination of the lens is separate (:mod:`camtwin.optics`)
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
 from ..errors import ConfigError
 from ..raw.cfa import cfa_channel_index
-from .characterize import spec_cache
 from .qe import silicon_absorption_cm
 
 #: Pitch [µm] at which the architecture default crosstalk fractions apply.
@@ -129,7 +130,7 @@ def crosstalk_spectral_factor(wavelengths_nm, pixel, illumination: str) -> np.nd
     return 0.5 + 0.5 * dist[:-1] / dist[-1]
 
 
-@spec_cache(64)
+@functools.lru_cache(maxsize=64)
 def channel_crosstalk_fractions(sensor) -> tuple[float, ...]:
     """Neighbour fraction per CFA channel (``sensor.channels`` order), read-only tuple.
 
@@ -146,6 +147,36 @@ def channel_crosstalk_fractions(sensor) -> tuple[float, ...]:
     tot = w.sum(axis=0)
     mean_g = np.where(tot > 0, (g[:, None] * w).sum(axis=0) / np.where(tot > 0, tot, 1.0), 1.0)
     return tuple(float(min(MAX_CROSSTALK_FRACTION, f * m)) for m in mean_g)
+
+
+@functools.lru_cache(maxsize=64)
+def flat_field_mixing(sensor) -> np.ndarray:
+    """Channel mixing of crosstalk under uniform light, (C, C) float64 (read-only).
+
+    In a flat field every pixel of channel c' carries the same signal s_c'; after
+    crosstalk the mean signal of the channel-c pixels is ``Σ_c' M[c, c'] s_c'`` with
+
+        M[c, c'] = (1 − f_c)·δ_cc' + ⟨Σ_{n ∈ N4(p)} (f_c'/4)·[ch(n) = c']⟩_{p ∈ c}
+
+    (f per channel from :func:`channel_crosstalk_fractions`, ⟨·⟩ the mean over the
+    channel-c pixels of one CFA period). Rows need not sum to 1; columns, weighted by the
+    channel's pixel share, do (charge is conserved). The colour characterisation
+    (:mod:`camtwin.sensor.characterize`) uses it so that white balance and colour matrices
+    describe the sensor as it really responds, crosstalk included.
+    """
+    f = np.asarray(channel_crosstalk_fractions(sensor), dtype=np.float64)
+    n = len(f)
+    idx = cfa_channel_index(sensor.cfa, (8, 8))  # 8 is a multiple of every CFA period
+    m = np.zeros((n, n))
+    for c in range(n):
+        m[c, c] += (1.0 - f[c]) * np.count_nonzero(idx == c)
+    for axis in (0, 1):
+        for shift in (1, -1):
+            nb = np.roll(idx, shift, axis=axis)  # periodic tile: the neighbour's channel
+            np.add.at(m, (idx.ravel(), nb.ravel()), f[nb.ravel()] / 4.0)
+    m /= np.bincount(idx.ravel(), minlength=n)[:, None]
+    m.setflags(write=False)
+    return m
 
 
 def crosstalk_kernel(sensor, channel: str | None = None) -> np.ndarray:
@@ -252,7 +283,7 @@ def chief_ray_angle_deg(image_height_mm, lens) -> np.ndarray:
                                 / image_distance_mm(lens)))
 
 
-@spec_cache(16)
+@functools.lru_cache(maxsize=16)
 def _cra_map_cached(sensor, lens) -> np.ndarray:
     h, w = sensor.height_px, sensor.width_px
     pitch_mm = sensor.pixel_pitch_um * 1e-3

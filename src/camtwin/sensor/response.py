@@ -28,8 +28,8 @@ def channel_qe(sensor: SensorSpec, wavelengths_nm=None) -> np.ndarray:
     q = sensor.qe
     if q.channel_curves is not None:
         return np.stack([q.channel_curves.sample(c, wl) for c in sensor.channels], axis=1)
-    diode = q.curve.sample(wl) if q.curve is not None else pixel_qe(wl, sensor.pixel,
-                                                                    sensor.illumination)
+    diode = q.curve.sample(wl) if q.curve is not None else pixel_qe(
+        wl, sensor.pixel, sensor.illumination, pixel_pitch_um=sensor.pixel_pitch_um)
     if q.filters == "pigment":
         filt = cfa_filter_transmission(sensor.channels, wl)
     else:
