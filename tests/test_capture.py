@@ -179,3 +179,26 @@ def test_crosstalk_in_a_captured_flat_field_mixes_channels_as_predicted():
 
     np.testing.assert_allclose(channel_means(with_xt),
                                flat_field_mixing(with_xt) @ channel_means(without), rtol=2e-3)
+
+
+def test_time_varying_scene_callback_on_rolling_shutter():
+    # A light switched on at t_on: with a rolling shutter, row r collects
+    # rate·clip(t0_r + T − max(t_on, t0_r), 0, T), a ramp over the rows whose window
+    # straddles t_on; a global shutter integrates the same fraction in every row.
+    t_line, t_exp, t_on = 20e-6, 1e-3, 2e-3
+    quiet = {"shot": False, "read": False}
+    rs = make_sensor(shutter={"type": "rolling", "line_time_s": t_line}, noise=quiet)
+    lit, dark = optical_image(rs, 1e-2), optical_image(rs, 0.0)
+
+    def scene(t):
+        return lit if t >= t_on else dark
+
+    e = electrons(capture(dark, rs, t_exp, 1, scene_at=scene, n_time_samples=400)).mean(axis=1)
+    t0 = np.arange(rs.height_px) * t_line
+    frac = np.clip(t0 + t_exp - np.maximum(t_on, t0), 0.0, t_exp) / t_exp
+    full = electrons(capture(lit, rs, t_exp, 1)).mean()
+    # 400 samples over 5 ms: the switch is resolved to 12.5 µs, i.e. 1.25 % of T
+    np.testing.assert_allclose(e, full * frac, atol=0.0125 * full + 1.0)
+    assert e[0] < 1.0 and e[-1] == pytest.approx(full, rel=1e-3)
+    with pytest.raises(ValueError, match="scene_at cannot be combined"):
+        capture(dark, rs, t_exp, 1, scene_at=scene, flicker=Flicker(frequency_hz=100.0))

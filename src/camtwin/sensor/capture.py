@@ -32,7 +32,8 @@ from .optical import apply_crosstalk, cra_map
 from .pixels import simulate_pixels
 from .response import electron_weights
 from .spec import SensorSpec
-from .timing import Flicker, apply_cti, ccd_smear, integrate_photo, storage_node_charge
+from .timing import (Flicker, apply_cti, ccd_smear, integrate_photo, integrate_time_varying,
+                     storage_node_charge)
 
 
 def _overlap_matrix(n_out: int, pitch_out: float, n_in: int, pitch_in: float) -> sparse.csr_matrix:
@@ -119,7 +120,7 @@ def _as_rng(rng) -> np.random.Generator:
 
 def capture(oi: OpticalImage, sensor: SensorSpec, exposure_s: float, rng, *,
             motion_px_per_s: tuple[float, float] = (0.0, 0.0), flicker: Flicker | None = None,
-            start_s: float = 0.0) -> RawFrame:
+            start_s: float = 0.0, scene_at=None, n_time_samples: int = 64) -> RawFrame:
     """Expose ``sensor`` to ``oi`` for ``exposure_s`` seconds and read it out.
 
     Parameters
@@ -137,6 +138,15 @@ def capture(oi: OpticalImage, sensor: SensorSpec, exposure_s: float, rng, *,
         Light modulation with time mean 1 (banding on a rolling shutter).
     start_s : float
         Time of row 0's integration start [s] (phase against the flicker).
+    scene_at : callable, optional
+        ``scene_at(t_s) -> OpticalImage``: a scene that changes during the readout (objects
+        moving or lights switching). Sampled ``n_time_samples`` times over all rows'
+        windows (:func:`camtwin.sensor.timing.integrate_time_varying`); ``oi`` then only
+        supplies metadata and the storage-node / smear light (its state at t = start_s).
+        Cannot be combined with ``motion_px_per_s`` or ``flicker`` (fold them into the
+        callback).
+    n_time_samples : int
+        Samples of ``scene_at``.
 
     Returns
     -------
@@ -151,8 +161,15 @@ def capture(oi: OpticalImage, sensor: SensorSpec, exposure_s: float, rng, *,
     gen = _as_rng(rng)
     key = int(gen.integers(0, 2**63 - 1))
     rate = electron_rate(oi, sensor)
-    photo = integrate_photo(rate, sensor, exposure_s, motion_px_per_s=motion_px_per_s,
-                            flicker=flicker, start_s=start_s)
+    if scene_at is None:
+        photo = integrate_photo(rate, sensor, exposure_s, motion_px_per_s=motion_px_per_s,
+                                flicker=flicker, start_s=start_s)
+    else:
+        if flicker is not None or any(float(v) != 0 for v in motion_px_per_s):
+            raise ConfigError("scene_at cannot be combined with motion_px_per_s or flicker; "
+                              "put the motion or the modulation into the callback")
+        photo = integrate_time_varying(lambda t: electron_rate(scene_at(t), sensor), sensor,
+                                       exposure_s, n_samples=n_time_samples, start_s=start_s)
     dark = np.float32(sensor.dark_current_at() * exposure_s)
     hook = None
     shutter = sensor.shutter.type
