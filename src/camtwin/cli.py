@@ -144,6 +144,11 @@ def modules_cmd():
         console.print(f"[bold]{name}[/]: {m.description}")
 
 
+# --- commands of later stages live in camtwin/commands/<name>.py, each with
+# ``register(app, guard, fail, console)``; one import line per module below ---------------
+# (end of command registrations)
+
+
 def main() -> None:
     """Console-script entry point. Usage errors (unknown option, bad number) are reported as
     one line too, instead of click's multi-line box."""
