@@ -53,3 +53,13 @@ def test_voltage_domain_global_shutter_pays_sqrt2_read_noise():
     s = SensorSpec(**BASE, shutter={"type": "global", "pixel_domain": "voltage"})
     assert s.effective_read_noise_e == pytest.approx(2.0 * 2 ** 0.5)
     assert s.replace(shutter={"pixel_domain": "charge"}).effective_read_noise_e == 2.0
+
+
+def test_nonlinearity_beyond_one_third_is_refused():
+    # q·(1 − nl·(q/FWC)²) has slope 1 − 3·nl at full well: nl > 1/3 would make the response
+    # fall with more light, so the spec refuses it with the valid range.
+    from camtwin.sensor import NoiseSpec
+
+    NoiseSpec(nonlinearity=1 / 3)
+    with pytest.raises(ValueError, match=r"nonlinearity = 0.4: .*less than or equal to 0.333"):
+        NoiseSpec(nonlinearity=0.4)

@@ -44,7 +44,9 @@ class NoiseSpec(FrozenSpec):
     antiblooming_drain : float
         Fraction of the excess charge removed by the anti-blooming drain (0..1).
     nonlinearity : float
-        Relative signal compression at full well (output = q·(1 − nl·(q/FWC)²)).
+        Relative signal compression at full well (output = q·(1 − nl·(q/FWC)²)); at most
+        1/3, where the slope 1 − 3·nl·(q/FWC)² reaches 0 at full well (beyond it the
+        response would fall with more light).
     fixed_pattern_seed : int
         Seed of every fixed-pattern map.
     """
@@ -64,5 +66,5 @@ class NoiseSpec(FrozenSpec):
     dead_pixel_fraction: float = Field(0.0, ge=0, le=0.1)
     blooming: bool = True
     antiblooming_drain: float = Field(0.5, ge=0, le=1)
-    nonlinearity: float = Field(0.0, ge=0, le=0.5)
+    nonlinearity: float = Field(0.0, ge=0, le=1 / 3)
     fixed_pattern_seed: int = Field(0, ge=0)
