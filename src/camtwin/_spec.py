@@ -41,6 +41,11 @@ class FrozenSpec(BaseModel):
         finally:
             _INIT_DEPTH.reset(token)
 
+    def __hash__(self) -> int:
+        # Specs are cache keys (functools.lru_cache). pydantic's frozen hash fails on dict
+        # and list fields; hash their frozen form instead (dicts by sorted items).
+        return hash((type(self), _frozen(tuple(self.__dict__.values()))))
+
     @classmethod
     def from_dict(cls: type[T], data: Any, *, source: str | None = None) -> T:
         """Validate ``data``; raise :class:`ConfigError` with a one-line message on failure."""
@@ -63,6 +68,17 @@ class FrozenSpec(BaseModel):
         data = self.model_dump()
         _deep_merge(data, changes)
         return type(self).from_dict(data)
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable image of ``value``: dicts → sorted item tuples, lists/sets → tuples."""
+    if isinstance(value, dict):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, (set, frozenset)):
+        return tuple(sorted(_frozen(v) for v in value))
+    return value
 
 
 def _deep_merge(base: dict, changes: dict) -> None:

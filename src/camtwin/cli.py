@@ -146,6 +146,9 @@ def modules_cmd():
 
 # --- commands of later stages live in camtwin/commands/<name>.py, each with
 # ``register(app, guard, fail, console)``; one import line per module below ---------------
+from .commands import evaluate as _evaluate_cmds  # noqa: E402
+
+_evaluate_cmds.register(app, _guard, _fail, console)
 # (end of command registrations)
 
 

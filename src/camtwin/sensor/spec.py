@@ -82,11 +82,6 @@ class ChannelCurves(FrozenSpec):
         return np.interp(np.asarray(wavelengths_nm, dtype=np.float64), self.wavelengths_nm,
                          self.values[channel], left=0.0, right=0.0)
 
-    def __hash__(self) -> int:
-        # frozen specs are cache keys; the dict of curves hashes by its sorted items
-        return hash((type(self), self.wavelengths_nm, tuple(sorted(self.values.items()))))
-
-
 class QESpec(FrozenSpec):
     """Where the spectral QE comes from; measured data always wins over the model.
 

@@ -1,0 +1,121 @@
+"""``camtwin evaluate``, ``camtwin compare`` and ``camtwin applications``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+
+def register(app, guard, fail, console) -> None:
+    from rich.console import Console
+
+    err = Console(stderr=True)
+
+    @app.command()
+    def evaluate(
+        module: str = typer.Option(..., help="Module YAML file, built-in or catalog name."),
+        application: str = typer.Option(..., help="Application profile name or YAML file "
+                                                  "(see 'camtwin applications')."),
+        json_out: bool = typer.Option(False, "--json", help="Print the verdicts as JSON."),
+        report: Optional[Path] = typer.Option(None, help="Write report.html and "
+                                                         "evaluation.json into this folder."),
+        seed: int = typer.Option(0, help="Seed of all simulated captures."),
+    ):
+        """Does MODULE fit APPLICATION? Simulate the captures each requirement needs and
+        print requirement, measured value, margin and pass/fail."""
+        guard(_run, [module], application, json_out, report, seed, console, err)
+
+    @app.command()
+    def compare(
+        modules: List[str] = typer.Argument(..., help="Two or more modules."),
+        application: str = typer.Option(..., help="Application profile name or YAML file."),
+        report: Optional[Path] = typer.Option(None, help="Write report.html and "
+                                                         "evaluation.json into this folder."),
+        json_out: bool = typer.Option(False, "--json", help="Print the verdicts as JSON."),
+        seed: int = typer.Option(0, help="Seed of all simulated captures."),
+    ):
+        """Evaluate several modules for one application, side by side."""
+        if len(modules) < 2:
+            fail("compare needs at least two modules")
+        guard(_run, list(modules), application, json_out, report, seed, console, err)
+
+    @app.command("applications")
+    def applications_cmd(json_out: bool = typer.Option(False, "--json",
+                                                       help="Print as JSON.")):
+        """List the application profiles and their requirements."""
+        guard(_list, json_out, console)
+
+
+def _list(json_out, console):
+    import json
+
+    from ..evaluate import builtin_applications, load_application
+
+    apps = [load_application(n) for n in builtin_applications()]
+    if json_out:
+        console.print_json(json.dumps([a.model_dump() for a in apps]))
+        return
+    from rich.table import Table
+
+    t = Table(title="application profiles")
+    for col in ("name", "title", "requirements"):
+        t.add_column(col)
+    for a in apps:
+        t.add_row(a.name, a.title, "; ".join(f"{r.metric} {r.limit_text}"
+                                             for r in a.requirements))
+    console.print(t)
+
+
+def _run(module_names, application, json_out, report, seed, console, err):
+    import json
+
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from ..evaluate import load_application
+    from ..evaluate.verdict import evaluate, format_value
+    from ..module import load_module
+
+    app = load_application(application)
+    modules = [load_module(m) for m in module_names]
+    evals = []
+    with Progress(console=err, transient=True) as progress:
+        for m in modules:
+            task = progress.add_task(f"{m.name}: measuring", total=len(app.requirements))
+            evals.append(evaluate(m, app, seed=seed, progress=lambda i, n, name, task=task:
+                                  progress.update(task, completed=i,
+                                                  description=f"{m.name}: {name}")))
+        if report is not None:
+            task = progress.add_task("report: curves and sample frames", total=len(evals))
+            from ..report.evaluation import write_evaluation_report
+
+            write_evaluation_report(evals, report, rng=seed,
+                                    progress=lambda i, n: progress.update(task, completed=i))
+    if json_out:
+        payload = evals[0].as_dict() if len(evals) == 1 else [e.as_dict() for e in evals]
+        console.print_json(json.dumps(payload, ensure_ascii=False))
+    else:
+        t = Table(title=f"{app.title} — " + ", ".join(
+            f"{e.module.name}: {'PASS' if e.passed else 'FAIL'}" for e in evals))
+        t.add_column("requirement")
+        t.add_column("limit", justify="right")
+        for e in evals:
+            t.add_column(f"{e.module.name}", justify="right")
+            t.add_column("margin", justify="right")
+        for k, v0 in enumerate(evals[0].verdicts):
+            r = v0.requirement
+            label = r.metric + (f" ({', '.join(f'{a}={b}' for a, b in r.conditions.items())})"
+                                if r.conditions else "")
+            cells = [label, r.limit_text]
+            for e in evals:
+                v = e.verdicts[k]
+                colour = "green" if v.passed else "red"
+                cells += [f"[{colour}]{format_value(v.value, r.unit)} "
+                          f"{'pass' if v.passed else 'FAIL'}[/]", format_value(v.margin, r.unit)]
+            t.add_row(*cells)
+        console.print(t)
+        console.print(" ".join(f"{e.module.name}: {e.seconds:.1f} s" for e in evals))
+    if report is not None:
+        console.print(f"wrote [bold]{Path(report) / 'report.html'}[/]")

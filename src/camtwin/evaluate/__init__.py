@@ -1,0 +1,8 @@
+"""Does this module fit my product? Application profiles, module metrics, verdicts."""
+
+from .metrics import METRICS, MetricResult, analytic_lux_at_snr, level_at_snr, measure, snr_curve
+from .profiles import ApplicationSpec, Requirement, builtin_applications, load_application
+
+__all__ = ["METRICS", "MetricResult", "measure", "snr_curve", "level_at_snr",
+           "analytic_lux_at_snr", "ApplicationSpec", "Requirement", "builtin_applications",
+           "load_application"]

@@ -1,0 +1,494 @@
+"""Module-level metrics that application requirements are checked against.
+
+Every metric is measured on *simulated captures* of the module (scene → lens → sensor → raw
+→ ISP), not read off the spec, except the purely geometric/timing ones (field of view,
+resolution, readout-limited frame rate). Metrics that only concern the centre of the field
+(SNR, dynamic range, skew, colour) run on a centred crop of the sensor — the same pixels,
+lens and noise model, only fewer of them — which makes an evaluation take seconds even for a
+50 MP sensor.
+
+Metrics (unit; conditions with defaults):
+
+``lux_at_snr10`` [lx]
+    Scene illuminance at which an 18 % grey Lambertian target (ISO 12232:2019 takes the
+    mid-tone, "approximately an 18 % reflectance value", for its noise-based speeds) reaches
+    SNR = 10 (ISO 12232's "first acceptable" image quality), at a fixed exposure
+    (frame-time limited, default 1/30 s) and the module's gain. Measured on the raw green
+    (or clear/mono) channel in the centre: signal μ = mean(frame) − mean(dark frame),
+    noise σ = total noise in the uniform region after removing a plane (temporal + fixed
+    pattern, as a viewer sees it; ISO 15739 "total noise"), both in e⁻. The sweep covers
+    10⁻³…10⁵ lx (4 points per decade, stopping at saturation) and interpolates
+    log-SNR vs log-lux. Conditions: ``illuminant`` (D65), ``reflectance`` (0.18),
+    ``exposure_s`` (1/30), ``snr`` (10).
+``nir_irradiance_at_snr10_mw_m2`` [mW/m²]
+    The same for an NIR LED (``illuminant`` IR850 or IR940): total irradiance on the
+    target at which SNR = 10 (lux means nothing for invisible light).
+``dynamic_range_db`` [dB]
+    EMVA 1288 definition, measured: 20·log10(μ_sat / σ_d) with μ_sat the mean signal of a
+    saturated uniform frame [e⁻] and σ_d the temporal dark noise from a dark frame pair
+    (σ_d = std(A − B)/√2) at ``exposure_s`` (default 1 ms). Single exposure, linear readout.
+``mtf50_cy_px`` [cycles/pixel]
+    ISO 12233 e-SFR MTF50 of a slanted edge (5° tilt, 4:1 contrast is not used — a 0.8/0.2
+    reflectance edge) on the rendered image's luminance, at field position ``field``
+    (0 = centre, 1 = corner of the image), well lit (``lux``, default 1000).
+``motion_skew_px`` [pixels]
+    Horizontal displacement between the top and bottom rows of the frame for a vertical
+    edge moving at ``object_speed_m_s`` at ``object_distance_m``: the image moves at
+    v = speed·m/pitch [px/s] (m = f/(d − f), thin lens); a rolling shutter shears the edge
+    by v·t_line per row. Measured from the edge position per row in two captures (moving
+    and static; the difference of the fitted slopes, × rows of the full sensor).
+``delta_e00_mean`` [ΔE00]
+    Mean CIEDE2000 of the 24 ColorChecker patches (:func:`camtwin.measure.color.
+    colorchecker_delta_e`), CCM fitted on one capture and evaluated on another, under
+    ``illuminant`` (D65) at ``lux`` (500).
+``frame_rate_fps`` [fps]
+    Readout-limited frame rate 1/(H·t_line) (+ the frame transfer for a CCD).
+``hfov_deg`` [°]
+    Horizontal field of view at the focus distance (thin lens).
+``pixel_density_px_m`` [px/m]
+    Horizontal pixels per metre of a target at ``distance_m`` (IEC 62676-4 DORI metric).
+``resolution_mp`` [MP]
+    width × height / 10⁶.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+
+from ..errors import ConfigError
+
+#: lux sweep of the low-light metric: 10⁻³ … 10⁵ lx, 4 points per decade.
+LUX_SWEEP = tuple(float(v) for v in np.logspace(-3, 5, 33))
+#: NIR irradiance sweep [W/m²]: 10⁻⁶ … 10² W/m², 4 points per decade.
+NIR_SWEEP_W_M2 = tuple(float(v) for v in np.logspace(-6, 2, 33))
+#: Side of the centred sensor crop used by the centre metrics [pixels].
+CROP_PX = 96
+#: Side of the crop used for the ColorChecker [pixels] (width; height = 3/4).
+COLOUR_CROP_PX = 320
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """A measured value with the data behind it (curves for plots, intermediate numbers)."""
+
+    value: float
+    details: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    unit: str
+    description: str
+    conditions: dict  # allowed condition names → default values
+    measure: Callable[..., MetricResult]
+
+    def run(self, module, conditions: dict, rng) -> MetricResult:
+        cond = {**self.conditions, **(conditions or {})}
+        return self.measure(module, rng=rng, **cond)
+
+
+# --------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------
+def crop_module(module, width_px: int, height_px: int | None = None):
+    """The module with its sensor cropped to the central ``width_px × height_px`` pixels
+    (same pitch, lens, noise model; sizes rounded down to the CFA period)."""
+    from ..raw.cfa import cfa_layout
+
+    s = module.sensor
+    period = max(cfa_layout(s.cfa).period)
+    h = height_px if height_px is not None else width_px
+    w = max(period, min(s.width_px, int(width_px)) // period * period)
+    h = max(period, min(s.height_px, int(h)) // period * period)
+    if (w, h) == (s.width_px, s.height_px):
+        return module
+    return module.replace(sensor={"width_px": w, "height_px": h})
+
+
+def _rng(rng) -> np.random.Generator:
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+def _signal_channel_mask(raw) -> np.ndarray:
+    """Pixels of the channel used for SNR: G (Bayer, Quad Bayer, RGB-IR), C (RCCB), all
+    (mono)."""
+    if raw.cfa == "mono":
+        return np.ones(raw.shape, dtype=bool)
+    chans = raw.sensor.channels if raw.sensor is not None else ("R", "G", "B")
+    name = "G" if "G" in chans else "C"
+    return raw.channel_index == chans.index(name)
+
+
+def _centre_box(shape, frac: float = 2 / 3) -> tuple[int, int, int, int]:
+    h, w = shape
+    dh, dw = int(h * (1 - frac) / 2), int(w * (1 - frac) / 2)
+    return dh, h - dh, dw, w - dw
+
+
+def _region_stats_e(raw, box) -> tuple[float, float, int, float]:
+    """(mean [e⁻ above black], plane-detrended std [e⁻], n, clipped fraction) of the signal
+    channel inside ``box``."""
+    r0, r1, c0, c1 = box
+    mask = _signal_channel_mask(raw)[r0:r1, c0:c1]
+    dn = raw.dn[r0:r1, c0:c1].astype(np.float64)
+    clipped = float(np.mean(dn[mask] >= raw.white_level_dn))
+    v = (dn - raw.black_level_dn)[mask] / raw.conversion_gain_dn_per_e
+    yy, xx = np.nonzero(mask)
+    a = np.column_stack([np.ones(v.size), xx - xx.mean(), yy - yy.mean()])
+    resid = v - a @ np.linalg.lstsq(a, v, rcond=None)[0]
+    return float(v.mean()), float(np.sqrt(np.sum(resid**2) / (v.size - 3))), int(v.size), clipped
+
+
+def _uniform_oi(module, *, illuminant: str, reflectance: float, irradiance_w_m2=None):
+    """Optical image of a uniform Lambertian target filling the (cropped) module's view, at
+    1 lx (visible illuminant) or 1 W/m² (``irradiance_w_m2`` given: NIR), and its scale."""
+    from ..camera import field_of_view_width_m
+    from ..optics import form_image
+    from ..scene.scene import Scene
+    from ..spectra import DEFAULT_WAVELENGTHS_NM, illuminant_spd, scale_to_irradiance
+
+    if not 0 < reflectance <= 1:
+        raise ConfigError(f"reflectance = {reflectance}: valid range is (0, 1]")
+    s = module.sensor
+    if irradiance_w_m2 is None:
+        from ..camera import module_scene
+
+        scene = module_scene(module, "uniform", illuminant=illuminant, illuminance_lux=1.0,
+                             reflectance=reflectance)
+    else:
+        wl = DEFAULT_WAVELENGTHS_NM
+        e = scale_to_irradiance(illuminant_spd(illuminant, wl), 1.0, wl)
+        rad = np.broadcast_to((reflectance * e / np.pi).astype(np.float32)[:, None, None],
+                              (wl.size, s.height_px, s.width_px))
+        scene = Scene(radiance=np.ascontiguousarray(rad), wavelengths_nm=wl,
+                      width_m=field_of_view_width_m(module),
+                      distance_m=module.lens.object_distance_m, name="uniform-nir",
+                      illuminant=illuminant)
+    return form_image(scene, module.lens)
+
+
+def _scaled(oi, factor: float):
+    return replace(oi, irradiance=oi.irradiance * np.float32(factor),
+                   illuminance_lux=None if oi.illuminance_lux is None
+                   else oi.illuminance_lux * factor)
+
+
+@dataclass(frozen=True)
+class SnrCurve:
+    """SNR of a uniform target against light level (below saturation only)."""
+
+    level: np.ndarray        # lux, or W/m² for NIR
+    snr: np.ndarray
+    signal_e: np.ndarray
+    noise_e: np.ndarray
+    exposure_s: float
+    unit: str
+
+
+def snr_curve(module, *, illuminant: str = "D65", reflectance: float = 0.18,
+              exposure_s: float = 1 / 30, levels=None, rng=0, nir: bool = False) -> SnrCurve:
+    """Measured SNR (signal / total noise, e⁻) of a uniform target vs light level.
+
+    ``levels`` in lux (or W/m² with ``nir``); the sweep stops at the first level where the
+    region clips or exceeds 90 % of full well (beyond it SNR is meaningless).
+
+    All levels and the dark frame use one frame key (common random numbers): each level
+    is still an independent, correctly distributed experiment, but the estimation noise of
+    the mean no longer jitters between neighbouring levels, so the curve is monotonic
+    even where the signal is far below the noise.
+    """
+    from ..sensor import capture
+
+    if not 0 < exposure_s <= 10:
+        raise ConfigError(f"exposure_s = {exposure_s}: valid range is (0, 10] s")
+    gen = _rng(rng)
+    crop = crop_module(module, CROP_PX)
+    oi1 = _uniform_oi(crop, illuminant=illuminant, reflectance=reflectance,
+                      irradiance_w_m2=1.0 if nir else None)
+    box = _centre_box((crop.sensor.height_px, crop.sensor.width_px))
+    key = int(gen.integers(0, 2**62))
+    dark = capture(_scaled(oi1, 0.0), crop.sensor, exposure_s, key)
+    dark_mean, _, _, _ = _region_stats_e(dark, box)
+    levels = np.asarray(levels if levels is not None else (NIR_SWEEP_W_M2 if nir else LUX_SWEEP))
+    fw = crop.sensor.effective_full_well_e
+    out = []
+    for lv in levels:
+        raw = capture(_scaled(oi1, float(lv)), crop.sensor, exposure_s, key)
+        mean, std, _, clipped = _region_stats_e(raw, box)
+        if clipped > 0 or mean > 0.9 * fw:
+            break
+        sig = mean - dark_mean
+        out.append((float(lv), sig / std if std > 0 else np.inf, sig, std))
+    arr = np.array(out, dtype=np.float64).reshape(-1, 4)
+    return SnrCurve(level=arr[:, 0], snr=arr[:, 1], signal_e=arr[:, 2], noise_e=arr[:, 3],
+                    exposure_s=float(exposure_s), unit="W/m²" if nir else "lx")
+
+
+def level_at_snr(curve: SnrCurve, target: float = 10.0) -> float:
+    """Light level where the curve first reaches ``target`` (log–log interpolation between
+    the bracketing points); the lowest level if already reached there, inf if never."""
+    snr, lv = curve.snr, curve.level
+    ok = np.nonzero(snr >= target)[0]
+    if ok.size == 0:
+        return math.inf
+    i = int(ok[0])
+    if i == 0:
+        return float(lv[0])
+    s0, s1 = max(snr[i - 1], 1e-6), snr[i]
+    t = (math.log(target) - math.log(s0)) / (math.log(s1) - math.log(s0))
+    return float(math.exp(math.log(lv[i - 1]) + t * (math.log(lv[i]) - math.log(lv[i - 1]))))
+
+
+def analytic_lux_at_snr(module, *, target: float = 10.0, illuminant: str = "D65",
+                        reflectance: float = 0.18, exposure_s: float = 1 / 30) -> float:
+    """Closed-form estimate of :func:`level_at_snr` from the spec alone (centre pixel).
+
+    Signal per lux S₁ = A·t·Σ_λ (ρE₁(λ)/π)·πT(λ)/(4N_w²)·QE_G(λ)·λ/(hc)·Δλ [e⁻/lx] with E₁
+    the illuminant scaled to 1 lx, T the lens transmission, N_w the working f-number, QE_G
+    the green (or clear/mono) channel QE. Noise² = S + D + σ_r² + σ_row² + σ_col² +
+    σ_DSNU² + (PRNU·S)² + (1/K)²/12 (D = dark electrons). SNR = target solves
+    S²(1 − τ²p²) − τ²S − τ²N₀ = 0 (τ = target, p = PRNU, N₀ = the signal-free terms).
+    """
+    from ..scene.scene import illuminant_irradiance
+    from ..sensor.response import electron_weights
+    from ..spectra import DEFAULT_WAVELENGTHS_NM
+
+    s, lens = module.sensor, module.lens
+    wl = DEFAULT_WAVELENGTHS_NM
+    e1 = illuminant_irradiance(illuminant, 1.0, wl)
+    sensor_irr = reflectance * e1 / np.pi * np.pi * lens.spectral_transmission(wl) / (
+        4.0 * lens.working_f_number ** 2)
+    w = electron_weights(s, wl)
+    ch = "G" if "G" in s.channels else ("C" if "C" in s.channels else s.channels[0])
+    s1 = float(s.pixel_area_m2 * exposure_s * np.sum(sensor_irr * w[:, s.channels.index(ch)]))
+    n = s.noise
+    k = s.system_gain_dn_per_e
+    n0 = (s.dark_current_at() * exposure_s + (s.effective_read_noise_e if n.read else 0) ** 2
+          + n.row_noise_e ** 2 + n.column_fpn_e ** 2 + n.row_fpn_e ** 2 + n.dsnu_offset_e ** 2
+          + (1.0 / k) ** 2 / 12.0)
+    tau2, p2 = target ** 2, n.prnu_fraction ** 2
+    a = 1.0 - tau2 * p2
+    if a <= 0:
+        return math.inf
+    sig = (tau2 + math.sqrt(tau2 ** 2 + 4 * a * tau2 * n0)) / (2 * a)
+    return sig / s1
+
+
+# --------------------------------------------------------------------------------------
+# metrics
+# --------------------------------------------------------------------------------------
+def _lux_at_snr(module, *, rng, illuminant, reflectance, exposure_s, snr) -> MetricResult:
+    curve = snr_curve(module, illuminant=illuminant, reflectance=reflectance,
+                      exposure_s=exposure_s, rng=rng)
+    value = level_at_snr(curve, snr)
+    return MetricResult(value, {"curve": curve, "analytic": analytic_lux_at_snr(
+        module, target=snr, illuminant=illuminant, reflectance=reflectance,
+        exposure_s=exposure_s)})
+
+
+def _nir_at_snr(module, *, rng, illuminant, reflectance, exposure_s, snr) -> MetricResult:
+    if illuminant not in ("IR850", "IR940"):
+        raise ConfigError(f"illuminant = {illuminant!r}: the NIR metric needs IR850 or IR940")
+    curve = snr_curve(module, illuminant=illuminant, reflectance=reflectance,
+                      exposure_s=exposure_s, rng=rng, nir=True)
+    return MetricResult(level_at_snr(curve, snr) * 1e3, {"curve": curve})
+
+
+def _dynamic_range(module, *, rng, exposure_s) -> MetricResult:
+    from ..sensor import capture
+
+    gen = _rng(rng)
+    crop = crop_module(module, CROP_PX)
+    s = crop.sensor
+    oi1 = _uniform_oi(crop, illuminant="D65", reflectance=0.9)
+    box = _centre_box((s.height_px, s.width_px))
+    a = capture(_scaled(oi1, 0.0), s, exposure_s, gen)
+    b = capture(_scaled(oi1, 0.0), s, exposure_s, gen)
+    mask = _signal_channel_mask(a)[box[0]:box[1], box[2]:box[3]]
+    diff = (a.dn.astype(np.float64) - b.dn)[box[0]:box[1], box[2]:box[3]][mask]
+    sigma_d = float(diff.std(ddof=1) / math.sqrt(2) / s.system_gain_dn_per_e)
+    # saturate: the level that puts 3× the usable range on the centre pixel
+    probe = capture(_scaled(oi1, 1000.0), s, exposure_s, gen)
+    m1000 = max(_region_stats_e(probe, box)[0], 1e-3)
+    usable = min(s.effective_full_well_e,
+                 (s.white_level_dn - s.black_level_dn) / s.system_gain_dn_per_e)
+    sat = capture(_scaled(oi1, 1000.0 * 3 * usable / m1000), s, exposure_s, gen)
+    mu_sat = _region_stats_e(sat, box)[0]
+    sigma_d = max(sigma_d, 1e-6)
+    return MetricResult(20 * math.log10(mu_sat / sigma_d),
+                        {"saturation_e": mu_sat, "dark_noise_e": sigma_d})
+
+
+def _edge_positions(img: np.ndarray) -> np.ndarray:
+    """Sub-pixel column of the 50 % crossing in every row of a dark-to-light edge image."""
+    lo = np.percentile(img, 5, axis=1, keepdims=True)
+    hi = np.percentile(img, 95, axis=1, keepdims=True)
+    norm = (img - lo) / np.maximum(hi - lo, 1e-9)
+    pos = np.full(img.shape[0], np.nan)
+    for r, row in enumerate(norm):
+        sm = np.convolve(row, np.ones(3) / 3, mode="same")
+        above = np.nonzero(sm[1:-1] >= 0.5)[0]
+        if above.size == 0:
+            continue
+        i = int(above[0]) + 1
+        if i == 0 or sm[i] == sm[i - 1]:
+            continue
+        pos[r] = i - 1 + (0.5 - sm[i - 1]) / (sm[i] - sm[i - 1])
+    return pos
+
+
+def _channel_flat(raw, light_box) -> np.ndarray:
+    """Raw mosaic divided by each channel's mean in ``light_box`` (a neutral target then
+    looks grey in every channel), float64."""
+    img = (raw.dn.astype(np.float64) - raw.black_level_dn)
+    if raw.cfa == "mono":
+        r0, r1, c0, c1 = light_box
+        return img / max(img[r0:r1, c0:c1].mean(), 1e-9)
+    idx = raw.channel_index
+    out = np.empty_like(img)
+    r0, r1, c0, c1 = light_box
+    for c in np.unique(idx):
+        m = idx == c
+        ref = img[r0:r1, c0:c1][m[r0:r1, c0:c1]].mean()
+        out[m] = img[m] / max(ref, 1e-9)
+    return out
+
+
+def image_speed_px_s(module, object_speed_m_s: float, object_distance_m: float) -> float:
+    """Image-plane speed [px/s] of an object moving across the view: v·f/(d − f)/pitch."""
+    f_m = module.lens.focal_length_mm * 1e-3
+    if not object_distance_m > f_m:
+        raise ConfigError(f"object_distance_m = {object_distance_m}: must exceed the focal "
+                          f"length ({module.lens.focal_length_mm} mm)")
+    return object_speed_m_s * f_m / (object_distance_m - f_m) / (
+        module.sensor.pixel_pitch_um * 1e-6)
+
+
+def _motion_skew(module, *, rng, object_speed_m_s, object_distance_m) -> MetricResult:
+    from ..camera import module_scene
+    from ..optics import form_image
+    from ..sensor import capture
+
+    gen = _rng(rng)
+    crop = crop_module(module, 128)
+    s = crop.sensor
+    v = image_speed_px_s(module, object_speed_m_s, object_distance_m)
+    scene = module_scene(crop, "slanted_edge", illuminance_lux=1000.0)
+    oi = form_image(scene, crop.lens)
+    from ..sensor import auto_exposure_s
+
+    t = min(auto_exposure_s(oi, s), 1e-3)   # short: the skew, not the blur, is measured
+    light = (s.height_px // 4, 3 * s.height_px // 4, int(s.width_px * 0.72),
+             int(s.width_px * 0.9))
+    slopes = []
+    for speed in (0.0, v):
+        raw = capture(oi, s, t, gen, motion_px_per_s=(0.0, speed))
+        pos = _edge_positions(_channel_flat(raw, light))
+        rows = np.arange(pos.size)
+        ok = np.isfinite(pos)
+        if ok.sum() < pos.size // 2:
+            raise ConfigError("motion skew: the edge could not be located (too fast or too dark)")
+        slopes.append(np.polyfit(rows[ok], pos[ok], 1)[0])
+    shear = float(slopes[1] - slopes[0])        # px per row
+    skew = abs(shear) * module.sensor.height_px
+    analytic = (v * module.sensor.shutter.line_time_s * module.sensor.height_px
+                if module.sensor.shutter.type == "rolling" else 0.0)
+    return MetricResult(skew, {"image_speed_px_s": v, "shear_px_per_row": shear,
+                               "analytic_px": analytic, "exposure_s": t})
+
+
+def _mtf50(module, *, rng, field, lux) -> MetricResult:
+    from .imaging import slanted_edge_mtf
+
+    return slanted_edge_mtf(module, field=field, lux=lux, rng=rng)
+
+
+def _delta_e(module, *, rng, illuminant, lux) -> MetricResult:
+    from ..camera import ccm_from_capture, expose, module_scene, render
+    from ..measure.color import colorchecker_delta_e
+    from ..optics import form_image
+
+    if module.sensor.cfa == "mono":
+        return MetricResult(math.nan, {"reason": "monochrome sensor"})
+    gen = _rng(rng)
+    crop = crop_module(module, COLOUR_CROP_PX, COLOUR_CROP_PX * 3 // 4)
+    oi = form_image(module_scene(crop, "colorchecker", illuminant=illuminant,
+                                 illuminance_lux=lux), crop.lens)
+    ccm = ccm_from_capture(crop, expose(crop, oi, exposure_s=None, rng=gen))
+    raw = expose(crop, oi, exposure_s=None, rng=gen)
+    res = colorchecker_delta_e(render(crop, raw, ccm=ccm).linear,
+                               raw.metadata["layout_px"]["patches"])
+    return MetricResult(float(res["mean"]), {"max": float(res["max"]),
+                                             "exposure_error_stops": res["exposure_error_stops"]})
+
+
+def _frame_rate(module, *, rng) -> MetricResult:
+    s = module.sensor
+    t = s.height_px * s.shutter.line_time_s
+    if s.shutter.type == "ccd":
+        t += s.shutter.transfer_time_s
+    return MetricResult(1.0 / t, {"readout_s": t})
+
+
+def _hfov(module, *, rng) -> MetricResult:
+    return MetricResult(module.horizontal_fov_deg)
+
+
+def _pixel_density(module, *, rng, distance_m) -> MetricResult:
+    """Horizontal pixels per metre of target at ``distance_m`` (thin lens: the view is
+    sensor width / m wide, m = f/(d − f))."""
+    f_m = module.lens.focal_length_mm * 1e-3
+    if not distance_m > f_m:
+        raise ConfigError(f"distance_m = {distance_m}: must exceed the focal length")
+    view_m = module.sensor.width_mm * 1e-3 * (distance_m - f_m) / f_m
+    return MetricResult(module.sensor.width_px / view_m, {"view_width_m": view_m})
+
+
+def _resolution(module, *, rng) -> MetricResult:
+    return MetricResult(module.sensor.width_px * module.sensor.height_px / 1e6)
+
+
+METRICS: dict[str, Metric] = {m.name: m for m in (
+    Metric("lux_at_snr10", "lx", "scene illuminance for SNR 10 on 18 % grey",
+           {"illuminant": "D65", "reflectance": 0.18, "exposure_s": 1 / 30, "snr": 10.0},
+           _lux_at_snr),
+    Metric("nir_irradiance_at_snr10_mw_m2", "mW/m²", "NIR irradiance for SNR 10",
+           {"illuminant": "IR850", "reflectance": 0.5, "exposure_s": 1 / 30, "snr": 10.0},
+           _nir_at_snr),
+    Metric("dynamic_range_db", "dB", "single-exposure dynamic range (EMVA 1288)",
+           {"exposure_s": 1e-3}, _dynamic_range),
+    Metric("mtf50_cy_px", "cy/px", "e-SFR MTF50 of the rendered image",
+           {"field": 0.0, "lux": 1000.0}, _mtf50),
+    Metric("motion_skew_px", "px", "rolling-shutter skew of a moving vertical edge, frame height",
+           {"object_speed_m_s": 10.0, "object_distance_m": 10.0}, _motion_skew),
+    Metric("delta_e00_mean", "ΔE00", "mean CIEDE2000 on a ColorChecker",
+           {"illuminant": "D65", "lux": 500.0}, _delta_e),
+    Metric("frame_rate_fps", "fps", "readout-limited frame rate", {}, _frame_rate),
+    Metric("hfov_deg", "°", "horizontal field of view", {}, _hfov),
+    Metric("pixel_density_px_m", "px/m", "horizontal pixels per metre of target",
+           {"distance_m": 5.0}, _pixel_density),
+    Metric("resolution_mp", "MP", "pixel count", {}, _resolution),
+)}
+
+
+def measure(module, metric: str, conditions: dict | None = None, *, rng=0) -> MetricResult:
+    """Measure one metric on ``module`` (conditions override the metric's defaults)."""
+    from ..errors import unknown_name
+
+    if metric not in METRICS:
+        raise unknown_name("metric", metric, METRICS)
+    m = METRICS[metric]
+    bad = set(conditions or {}) - set(m.conditions)
+    if bad:
+        raise ConfigError(f"{metric}: unknown condition {sorted(bad)[0]!r}; valid: "
+                          f"{', '.join(m.conditions) or 'none'}")
+    return m.run(module, conditions or {}, rng)
+
+
+__all__ = ["METRICS", "Metric", "MetricResult", "measure", "snr_curve", "level_at_snr",
+           "analytic_lux_at_snr", "crop_module", "image_speed_px_s", "SnrCurve"]

@@ -1,0 +1,143 @@
+"""Module × application → verdict table (requirement, measured value, margin, pass/fail).
+
+Every requirement of the application profile is measured on the module with
+:func:`camtwin.evaluate.metrics.measure` under the requirement's conditions. Random streams
+are independent per requirement and derived from one seed (``SeedSequence(seed).spawn``),
+so a verdict does not depend on the order or number of requirements; identical
+(metric, conditions) pairs are measured once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .metrics import METRICS, MetricResult, measure
+from .profiles import ApplicationSpec, Requirement
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One row of the verdict table."""
+
+    requirement: Requirement
+    value: float
+    result: MetricResult = field(repr=False)
+
+    @property
+    def margin(self) -> float:
+        """Signed distance to the limit in the metric's unit (> 0: passes)."""
+        return self.requirement.margin(self.value)
+
+    @property
+    def relative_margin(self) -> float:
+        """Margin as a fraction of the binding limit (NaN when the limit is 0)."""
+        r = self.requirement
+        limit = r.min if (r.min is not None and (r.max is None or
+                                                 self.value - r.min <= r.max - self.value)) else r.max
+        return self.margin / abs(limit) if limit else math.nan
+
+    @property
+    def passed(self) -> bool:
+        return self.requirement.passes(self.value)
+
+    def as_dict(self) -> dict:
+        r = self.requirement
+        return {"metric": r.metric, "conditions": dict(r.conditions), "limit": r.limit_text,
+                "min": r.min, "max": r.max, "unit": r.unit, "value": _num(self.value),
+                "margin": _num(self.margin), "relative_margin": _num(self.relative_margin),
+                "passed": self.passed, "basis": r.basis, "source": r.source,
+                "details": {k: _num(v) for k, v in self.result.details.items()
+                            if isinstance(v, (int, float))}}
+
+
+def _num(v):
+    if isinstance(v, float) and not math.isfinite(v):
+        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    return float(v) if isinstance(v, (float, np.floating)) else v
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The verdicts of one module for one application."""
+
+    module: object
+    application: ApplicationSpec
+    verdicts: tuple[Verdict, ...]
+    seed: int
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return all(v.passed for v in self.verdicts)
+
+    @property
+    def n_failed(self) -> int:
+        return sum(not v.passed for v in self.verdicts)
+
+    def verdict(self, metric: str, **conditions) -> Verdict:
+        """The row for ``metric`` (whose conditions include ``conditions``)."""
+        for v in self.verdicts:
+            if v.requirement.metric == metric and all(
+                    v.requirement.conditions.get(k) == c for k, c in conditions.items()):
+                return v
+        raise KeyError(f"no requirement on {metric} with {conditions}")
+
+    def as_dict(self) -> dict:
+        return {"module": getattr(self.module, "name", "module"),
+                "application": self.application.name, "title": self.application.title,
+                "passed": self.passed, "failed": self.n_failed, "seed": self.seed,
+                "seconds": round(self.seconds, 3),
+                "verdicts": [v.as_dict() for v in self.verdicts]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2, ensure_ascii=False)
+
+
+def evaluate(module, application: ApplicationSpec, *, seed: int = 0,
+             progress: Callable[[int, int, str], None] | None = None) -> Evaluation:
+    """Measure every requirement of ``application`` on ``module``.
+
+    Parameters
+    ----------
+    module : ModuleSpec
+    application : ApplicationSpec
+    seed : int
+        Root of the per-requirement random streams.
+    progress : callable, optional
+        ``progress(done, total, metric_name)`` after each measurement.
+    """
+    t0 = time.perf_counter()
+    reqs = application.requirements
+    children = np.random.SeedSequence(seed).spawn(len(reqs))
+    cache: dict = {}
+    rows = []
+    for i, (req, child) in enumerate(zip(reqs, children)):
+        key = (req.metric, tuple(sorted(req.conditions.items())))
+        if key not in cache:
+            cache[key] = measure(module, req.metric, dict(req.conditions),
+                                 rng=np.random.default_rng(child))
+        res = cache[key]
+        rows.append(Verdict(req, float(res.value), res))
+        if progress is not None:
+            progress(i + 1, len(reqs), req.metric)
+    return Evaluation(module, application, tuple(rows), int(seed), time.perf_counter() - t0)
+
+
+def format_value(value: float, unit: str) -> str:
+    if value != value:
+        return "n/a"
+    if math.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    mag = abs(value)
+    txt = f"{value:.3g}" if mag < 100 else f"{value:.0f}"
+    return f"{txt} {unit}".strip()
+
+
+def metric_unit(metric: str) -> str:
+    return METRICS[metric].unit
