@@ -15,7 +15,8 @@ Scene changes during the exposure:
   pixel (r, c) collects  ∫ rate(r − v_y t, c − v_x t) dt  over its window. Evaluated with the
   midpoint rule on K sub-steps of each row's *own* window (K chosen so the image moves
   ≤ 0.1 px per step) and bilinear sampling — so a rolling shutter shears a moving vertical
-  edge by exactly v_x·t_l per row.
+  edge by exactly v_x·t_l per row. Content that moves in from beyond the optical image
+  repeats its border pixels (the scene is taken to continue; no black bands).
 * Flicker: the illumination is modulated by m(t) with time mean 1 (:class:`Flicker`);
   each row collects (1/T)∫ m dt over its window (analytic), which makes bands in a rolling
   shutter and a frame-to-frame brightness change in a global shutter.
@@ -141,7 +142,7 @@ def integrate_photo(rate: np.ndarray, sensor: SensorSpec, exposure_s: float, *,
         weight = dt if flicker is None else dt * flicker.at(t)
         coords = np.stack([np.broadcast_to(rows - vy * t, (h, w)),
                            np.broadcast_to(cols - vx * t, (h, w))])
-        out += ndimage.map_coordinates(rate, coords, order=1, mode="constant", cval=0.0,
+        out += ndimage.map_coordinates(rate, coords, order=1, mode="nearest",
                                        prefilter=False) * weight
     return out.astype(np.float32)
 
