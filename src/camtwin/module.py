@@ -1,7 +1,9 @@
 """ModuleSpec: a camera module = sensor + lens + ISP settings, loadable from YAML.
 
-``load_module(name_or_path)`` accepts a path to a YAML file or the name of a module that
-ships with camtwin (``camtwin/data/modules/<name>.yaml``).
+``load_module(name_or_path)`` accepts a path to a YAML file, the name of a module that
+ships with camtwin (``camtwin/data/modules/<name>.yaml``), or a module of the real-sensor
+catalog as ``catalog:<name>`` (or by plain name when no built-in module has that name; see
+:mod:`camtwin.catalog`).
 """
 
 from __future__ import annotations
@@ -47,12 +49,28 @@ def builtin_modules() -> list[str]:
     return sorted(_packaged())
 
 
+#: Prefix selecting a module of the real-sensor catalog: ``catalog:<name>``.
+CATALOG_PREFIX = "catalog:"
+
+
 def load_module(name_or_path: str | Path = DEFAULT_MODULE) -> ModuleSpec:
-    """Load a module from a YAML path or a built-in name."""
+    """Load a module from a YAML path, a built-in name or a catalog module.
+
+    Built-in names win over catalog names; ``catalog:<name>`` always means the catalog.
+    """
+    from . import catalog
+
+    text = str(name_or_path)
+    if text.startswith(CATALOG_PREFIX):
+        return catalog.to_module(text[len(CATALOG_PREFIX):])
     p = Path(name_or_path)
     if p.suffix.lower() in (".yaml", ".yml") or p.exists():
         return ModuleSpec.from_yaml(p)
     shipped = _packaged()
-    if str(name_or_path) not in shipped:
-        raise unknown_name("module (not a YAML file either)", str(name_or_path), shipped)
-    return ModuleSpec.from_yaml(shipped[str(name_or_path)])
+    if text in shipped:
+        return ModuleSpec.from_yaml(shipped[text])
+    in_catalog = catalog.load_catalog().modules
+    if text in in_catalog:
+        return catalog.to_module(text)
+    raise unknown_name("module (not a YAML file either)", text,
+                       [*shipped, *(CATALOG_PREFIX + n for n in in_catalog)])

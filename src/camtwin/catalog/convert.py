@@ -1,0 +1,225 @@
+"""Catalog entries → simulator specs (SensorSpec, LensSpec, ModuleSpec).
+
+What the simulator needs but a datasheet rarely prints is derived here, each rule stated:
+
+* **Conversion gain** ``K = (2^adc_bits − 1 − black_level_dn) / full_well_e`` [DN/e⁻]: the
+  published saturation maps onto the ADC white level (EMVA 1288 saturation is defined at
+  the ADC clip). Black level ``2^(adc_bits − 6)`` DN (64 DN at 12 bit).
+* **Row time** ``1 / (max_fps · height_px)`` [s] when a maximum frame rate is published
+  (blanking neglected, so this is the shortest possible row time); otherwise the
+  :class:`~camtwin.sensor.shutter.ShutterSpec` default.
+* **Pixel model** (:class:`~camtwin.sensor.pixel.PixelSpec`): when a peak QE (and QE at
+  850/940 nm) is published, PixelSpec fields are fitted by a small least-squares problem
+  (:func:`fit_pixel`) so that the modelled bare-pixel QE peak — and the NIR points — match
+  the published figures; without a QE figure the architecture defaults are used, with a
+  NIR-enhanced silicon stack (6 µm epi, optical path ×3; see
+  :mod:`camtwin.sensor.pixel`) for sensors with a published NIR-sensitivity statement.
+* A measured QE curve (``qe_curve``) is used as is (:class:`~camtwin.sensor.spec.QESpec`
+  ``curve``) and wins over the pixel model.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from ..errors import ConfigError
+from ..module import ModuleSpec
+from ..optics.lens import IRCutSpec, LensSpec
+from ..sensor.pixel import PixelSpec
+from ..sensor.qe import pixel_qe
+from ..sensor.shutter import ShutterSpec
+from ..sensor.spec import QESpec, QuantumEfficiencyCurve, SensorSpec
+from .loader import get_lens, get_module, get_sensor, load_catalog
+from .schema import LensEntry, SensorEntry
+
+#: Wavelength grid [nm] on which the modelled peak QE is searched (the camtwin default grid).
+FIT_GRID_NM = np.arange(380.0, 1000.0 + 1e-9, 5.0)
+
+#: Tolerance [absolute QE] the fit must reach on every published point, else it fails.
+FIT_TOLERANCE = 0.005
+
+#: Starting PixelSpec fields per architecture. FSI: the parameters shown to reach IMX273 /
+#: PYTHON 1300 in tests/test_pixel_qe.py (40 % aperture, 4 µm epi). BSI global shutter:
+#: a light shield over the storage node leaves ~50 % aperture (IMX540 there). BSI rolling
+#: shutter: open pixel (architecture default fill factor 1.0).
+_START = {
+    ("fsi", "any"): dict(epi_thickness_um=4.0, fill_factor=0.40, microlens_efficiency=0.75,
+                         metal_stack_transmission=0.85),
+    ("bsi", "global"): dict(epi_thickness_um=3.5, fill_factor=0.50, microlens_efficiency=0.5),
+    ("bsi", "rolling"): dict(epi_thickness_um=3.0, microlens_efficiency=0.8),
+}
+
+#: NIR-enhanced silicon used when NIR sensitivity is stated without a number
+#: (camtwin.sensor.pixel: NIR-enhanced BSI epi ≈ 5–8 µm, diffractive path factor 2–6).
+_NIR_ENHANCED = dict(epi_thickness_um=6.0, nir_path_factor=3.0)
+
+
+def _start_fields(illumination: str, shutter: str, nir: bool) -> dict:
+    key = ("fsi", "any") if illumination == "fsi" else (
+        ("bsi", "global") if shutter == "global" else ("bsi", "rolling"))
+    out = dict(_START[key])
+    if nir:
+        out.update(_NIR_ENHANCED)
+    return out
+
+
+def modelled_qe(pixel: PixelSpec, illumination: str, pitch_um: float, wavelengths_nm=None):
+    """Bare-pixel QE of the pixel model on ``wavelengths_nm`` (default :data:`FIT_GRID_NM`)."""
+    wl = FIT_GRID_NM if wavelengths_nm is None else np.asarray(wavelengths_nm, float)
+    return pixel_qe(wl, pixel, illumination, pixel_pitch_um=pitch_um)
+
+
+@lru_cache(maxsize=256)
+def fit_pixel(illumination: str, pitch_um: float, shutter: str, qe_peak: float,
+              qe_850nm: float | None = None, qe_940nm: float | None = None,
+              nir: bool = False) -> PixelSpec:
+    """PixelSpec whose modelled peak QE (and 850/940 nm QE) match published figures.
+
+    Free parameters: ``microlens_efficiency`` (0..1), ``fill_factor`` (0.15..1) and
+    ``ar_transmission`` (0.6..1); for FSI also ``metal_stack_transmission`` (0.5..1); with
+    NIR points also ``epi_thickness_um`` (1.5..20) and
+    ``nir_path_factor`` (1..8). Weak priors keep them near the architecture start values
+    (:data:`_START`), so the published points decide and the rest stays typical.
+    Solved with :func:`scipy.optimize.least_squares` (bounded trust region); cached.
+
+    Raises
+    ------
+    ConfigError
+        If the model cannot reach a published point within :data:`FIT_TOLERANCE`.
+    """
+    start = _start_fields(illumination, shutter, nir)
+    base = PixelSpec(**start)
+    ff0 = base.resolved(illumination, "fill_factor")
+    names = ["microlens_efficiency", "fill_factor", "ar_transmission"]
+    x0 = [base.microlens_efficiency, ff0, base.ar_transmission]
+    lo, hi = [0.0, 0.15, 0.6], [1.0, 1.0, 1.0]
+    if illumination == "fsi":  # gate/metal stack transmission (transparent ITO gates: ~1)
+        names.append("metal_stack_transmission")
+        x0.append(base.metal_stack_transmission)
+        lo.append(0.5)
+        hi.append(1.0)
+    if qe_850nm is not None or qe_940nm is not None:
+        names += ["epi_thickness_um", "nir_path_factor"]
+        x0 += [base.epi_thickness_um, base.nir_path_factor]
+        lo += [1.5, 1.0]
+        hi += [20.0, 8.0]
+    x0 = np.clip(np.array(x0, float), lo, hi)
+    scale = np.array(hi) - np.array(lo)
+    targets = [(None, qe_peak)] + [(wl, q) for wl, q in ((850.0, qe_850nm), (940.0, qe_940nm))
+                                   if q is not None]
+
+    def pixel_of(x) -> PixelSpec:
+        fields = dict(start)
+        fields.update({n: float(v) for n, v in zip(names, x)})
+        return PixelSpec(**fields)
+
+    def residuals(x):
+        q = modelled_qe(pixel_of(x), illumination, pitch_um)
+        res = []
+        for wl, target in targets:
+            model = float(q.max()) if wl is None else float(np.interp(wl, FIT_GRID_NM, q))
+            res.append((model - target) / 1e-3)
+        prior = 0.3 * (x - x0) / scale
+        return np.concatenate([np.asarray(res), prior])
+
+    sol = least_squares(residuals, x0, bounds=(lo, hi), x_scale=scale, xtol=1e-12,
+                        ftol=1e-12, gtol=1e-12, max_nfev=2000)
+    pixel = pixel_of(sol.x)
+    q = modelled_qe(pixel, illumination, pitch_um)
+    for wl, target in targets:
+        model = float(q.max()) if wl is None else float(np.interp(wl, FIT_GRID_NM, q))
+        if abs(model - target) > FIT_TOLERANCE:
+            what = "peak QE" if wl is None else f"QE at {wl:g} nm"
+            raise ConfigError(f"pixel model cannot reach the published {what} {target:.3f} "
+                              f"({illumination}, {pitch_um} µm pitch): best {model:.3f}")
+    return pixel
+
+
+def pixel_for(entry: SensorEntry) -> PixelSpec:
+    """The PixelSpec used for a catalog sensor (fitted when a peak QE is published)."""
+    ill, shutter = entry.value("illumination"), entry.value("shutter")
+    nir = bool(entry.value("nir_sensitive", False))
+    if entry.qe_peak is None:
+        return PixelSpec(**_start_fields(ill, shutter, nir)) if nir else PixelSpec()
+    return fit_pixel(ill, float(entry.value("pixel_pitch_um")), shutter,
+                     float(entry.value("qe_peak")), entry.value("qe_850nm"),
+                     entry.value("qe_940nm"), nir)
+
+
+def conversion_gain_dn_per_e(full_well_e: float, adc_bits: int) -> float:
+    """``(2^bits − 1 − black) / full_well`` with black = 2^(bits − 6) DN (module docstring)."""
+    white = 2 ** adc_bits - 1
+    return (white - black_level_dn(adc_bits)) / full_well_e
+
+
+def black_level_dn(adc_bits: int) -> int:
+    """Black level [DN]: 2^(adc_bits − 6) (64 DN at 12 bit)."""
+    return 2 ** (adc_bits - 6)
+
+
+def to_sensor_spec(entry: SensorEntry | str) -> SensorSpec:
+    """A :class:`~camtwin.sensor.spec.SensorSpec` from a catalog sensor (entry or name).
+
+    Published full well, read noise, dark current, ADC bits, pitch and resolution are
+    carried over unchanged; the rest is derived as the module docstring states.
+    """
+    s = get_sensor(entry) if isinstance(entry, str) else entry
+    bits = int(s.value("adc_bits"))
+    fw = float(s.value("full_well_e"))
+    height = int(s.value("height_px"))
+    stype = s.value("shutter")
+    shutter = {"type": stype}
+    fps = s.value("max_fps")
+    if fps is not None and stype in ("rolling", "global"):
+        shutter["line_time_s"] = min(1.0 / (float(fps) * height), 1e-2)
+    qe = QESpec()
+    if s.qe_curve is not None:
+        c = s.value("qe_curve")
+        qe = QESpec(curve=QuantumEfficiencyCurve(wavelengths_nm=tuple(c["wavelengths_nm"]),
+                                                 values=tuple(c["values"])))
+    fields = dict(
+        name=s.name, width_px=int(s.value("width_px")), height_px=height,
+        pixel_pitch_um=float(s.value("pixel_pitch_um")), illumination=s.value("illumination"),
+        pixel=pixel_for(s) if s.qe_curve is None else PixelSpec(), cfa=s.value("cfa"), qe=qe,
+        full_well_e=fw, conversion_gain_dn_per_e=conversion_gain_dn_per_e(fw, bits),
+        read_noise_e=float(s.value("read_noise_e")), adc_bits=bits,
+        black_level_dn=black_level_dn(bits), shutter=ShutterSpec(**shutter),
+        dark_current_e_per_s=float(s.value("dark_current_e_per_s", 0.0)))
+    if s.dark_reference_c is not None:
+        fields["dark_reference_c"] = float(s.value("dark_reference_c"))
+    return SensorSpec(**fields)
+
+
+def to_lens_spec(entry: LensEntry | str, *, object_distance_m: float = 1.0) -> LensSpec:
+    """A :class:`~camtwin.optics.lens.LensSpec` from a catalog lens (entry or name).
+
+    Focal length, f-number and the IR-cut filter (50 % point ``ir_cut_nm``, default
+    650 nm) are carried over; the scene plane sits at ``object_distance_m``.
+    """
+    lens = get_lens(entry) if isinstance(entry, str) else entry
+    ir = None
+    if lens.value("ir_cut"):
+        ir = IRCutSpec(cutoff_nm=float(lens.value("ir_cut_nm", 650.0)))
+    return LensSpec(name=lens.name, focal_length_mm=float(lens.value("focal_length_mm")),
+                    f_number=float(lens.value("f_number")), object_distance_m=object_distance_m,
+                    ir_cut=ir)
+
+
+@lru_cache(maxsize=64)
+def _module(name: str, root) -> ModuleSpec:
+    cat = load_catalog(root)
+    m = get_module(name, root)
+    sensor, lens = cat.sensors[m.sensor], cat.lenses[m.lens]
+    return ModuleSpec(name=m.name, description=m.description or
+                      f"{sensor.vendor} {sensor.part} + {lens.maker} {lens.part}",
+                      sensor=to_sensor_spec(sensor),
+                      lens=to_lens_spec(lens, object_distance_m=m.object_distance_m),
+                      isp=cat.isp_presets[m.isp].spec)
+
+
+def to_module(name: str, root=None) -> ModuleSpec:
+    """The :class:`~camtwin.module.ModuleSpec` of catalog module ``name`` (cached)."""
+    return _module(name, None if root is None else str(root))

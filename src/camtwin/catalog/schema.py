@@ -1,0 +1,247 @@
+"""Validated models of catalog entries: every figure carries its source.
+
+A *figure* is one number (or word) from a datasheet, a vendor page, a camera maker's
+EMVA 1288 summary or a kernel binding, written in YAML as::
+
+    full_well_e: {value: 10500, source: "https://docs.baslerweb.com/daa1440-220um/",
+                  confidence: published, note: "Basler EMVA 1288 saturation capacity"}
+
+``confidence`` says how the value was obtained:
+
+* ``published`` — printed in the source as is (a rounded or second-hand transcription says
+  so in ``note``);
+* ``derived`` — computed from other published figures; ``note`` must say how;
+* ``estimated`` — an engineering estimate where nothing is published, needed by the
+  simulator; ``note`` must say why and from what. Estimates are never shown as published.
+
+A figure without ``source`` (or given as a bare number) is rejected with a message that
+names the entry and the field.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from .._spec import FrozenSpec
+
+#: Allowed confidence levels of a figure (see the module docstring).
+CONFIDENCE_LEVELS = ("published", "derived", "estimated")
+
+
+class Figure(FrozenSpec):
+    """One sourced figure: value, source (URL or document), confidence, note."""
+
+    value: Any
+    source: str = Field(min_length=3)
+    confidence: Literal["published", "derived", "estimated"] = "published"
+    note: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _must_be_mapping(cls, data):
+        if not isinstance(data, dict):
+            raise ValueError("a figure must be a mapping {value, source, confidence, note}; "
+                             "a bare value has no source")
+        return data
+
+    @model_validator(mode="after")
+    def _explained(self):
+        if self.value is None:
+            raise ValueError("value is missing (omit the figure when it is not published)")
+        if self.confidence != "published" and not self.note.strip():
+            raise ValueError(f"a {self.confidence} figure needs a note saying how it was "
+                             "obtained")
+        return self
+
+
+# name → (python types, minimum, maximum) for the value of each typed figure; strings list
+# their valid choices instead of a range.
+_NUM = (int, float)
+SENSOR_FIGURES: dict[str, tuple] = {
+    "width_px": ((int,), 1, 20000),
+    "height_px": ((int,), 1, 20000),
+    "pixel_pitch_um": (_NUM, 0.3, 50.0),
+    "optical_format": ((str,), None, None),
+    "shutter": ((str,), ("global", "rolling", "ccd"), None),
+    "illumination": ((str,), ("bsi", "fsi"), None),
+    "cfa": ((str,), ("RGGB", "GRBG", "GBRG", "BGGR", "QUADBAYER", "RGBIR", "RCCB", "mono"),
+            None),
+    "qe_peak": (_NUM, 0.01, 1.0),
+    "qe_peak_nm": (_NUM, 350.0, 1100.0),
+    "qe_850nm": (_NUM, 0.0, 1.0),
+    "qe_940nm": (_NUM, 0.0, 1.0),
+    "qe_curve": ((dict,), None, None),
+    "nir_sensitive": ((bool,), None, None),
+    "full_well_e": (_NUM, 10.0, 1e7),
+    "read_noise_e": (_NUM, 0.0, 1e4),
+    "dark_current_e_per_s": (_NUM, 0.0, 1e7),
+    "dark_reference_c": (_NUM, -60.0, 150.0),
+    "adc_bits": ((int,), 8, 16),
+    "max_fps": (_NUM, 0.01, 1e5),
+    "dynamic_range_db": (_NUM, 10.0, 200.0),
+    "snr_max_db": (_NUM, 10.0, 80.0),
+    "hdr_output_bits": ((int,), 8, 32),
+    "automotive_grade": ((bool,), None, None),
+}
+
+LENS_FIGURES: dict[str, tuple] = {
+    "focal_length_mm": (_NUM, 0.2, 500.0),
+    "f_number": (_NUM, 0.5, 64.0),
+    "image_format": ((str,), None, None),
+    "mount": ((str,), None, None),
+    "hfov_deg": (_NUM, 0.1, 360.0),
+    "vfov_deg": (_NUM, 0.1, 360.0),
+    "dfov_deg": (_NUM, 0.1, 360.0),
+    "tv_distortion_pct": (_NUM, -100.0, 100.0),
+    "optical_distortion_pct": (_NUM, -100.0, 100.0),
+    "relative_illumination_pct": (_NUM, 0.0, 100.0),
+    "relative_contrast_pct": (_NUM, 0.0, 100.0),
+    "resolution_mp": (_NUM, 0.001, 500.0),
+    "cra_deg": (_NUM, 0.0, 60.0),
+    "ir_cut": ((bool,), None, None),
+    "ir_cut_nm": (_NUM, 550.0, 1000.0),
+    "min_object_distance_m": (_NUM, 0.0005, 100.0),
+}
+
+
+def _check_value(field: str, fig: Figure, rule: tuple) -> None:
+    types, lo, hi = rule
+    v = fig.value
+    if isinstance(v, bool) and bool not in types:
+        raise ValueError(f"{field}.value = {v!r}: must be a number")
+    if not isinstance(v, types) or (types == (int,) and isinstance(v, bool)):
+        names = "/".join(t.__name__ for t in types)
+        raise ValueError(f"{field}.value = {v!r}: must be of type {names}")
+    if isinstance(lo, tuple):
+        if v not in lo:
+            raise ValueError(f"{field}.value = {v!r}: valid choices are {', '.join(lo)}")
+    elif lo is not None and not lo <= v <= hi:
+        raise ValueError(f"{field}.value = {v!r}: valid range is {lo}..{hi}")
+
+
+class _Entry(FrozenSpec):
+    """Common part of sensor, lens and module entries."""
+
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    description: str = ""
+
+    def figures(self) -> dict[str, Figure]:
+        """The sourced figures of this entry, by field name (absent ones left out)."""
+        return {k: getattr(self, k) for k in type(self).model_fields
+                if isinstance(getattr(self, k), Figure)}
+
+    def value(self, field: str, default=None):
+        fig = getattr(self, field, None)
+        return default if fig is None else fig.value
+
+
+class SensorEntry(_Entry):
+    """An image sensor of the catalog (see :data:`SENSOR_FIGURES` for the figures)."""
+
+    vendor: str = Field(min_length=1)
+    part: str = Field(min_length=1)
+    # required figures: everything the simulator cannot do without
+    width_px: Figure
+    height_px: Figure
+    pixel_pitch_um: Figure
+    shutter: Figure
+    illumination: Figure
+    cfa: Figure
+    full_well_e: Figure
+    read_noise_e: Figure
+    adc_bits: Figure
+    # optional figures
+    optical_format: Figure | None = None
+    qe_peak: Figure | None = None
+    qe_peak_nm: Figure | None = None
+    qe_850nm: Figure | None = None
+    qe_940nm: Figure | None = None
+    qe_curve: Figure | None = None
+    nir_sensitive: Figure | None = None
+    dark_current_e_per_s: Figure | None = None
+    dark_reference_c: Figure | None = None
+    max_fps: Figure | None = None
+    dynamic_range_db: Figure | None = None
+    snr_max_db: Figure | None = None
+    hdr_output_bits: Figure | None = None
+    automotive_grade: Figure | None = None
+
+    @model_validator(mode="after")
+    def _typed(self):
+        for field, fig in self.figures().items():
+            _check_value(field, fig, SENSOR_FIGURES[field])
+        if self.qe_curve is not None:
+            curve = self.qe_curve.value
+            if set(curve) != {"wavelengths_nm", "values"}:
+                raise ValueError("qe_curve.value must have exactly the keys wavelengths_nm "
+                                 "and values")
+        if self.value("read_noise_e") >= self.value("full_well_e"):
+            raise ValueError(f"read_noise_e ({self.value('read_noise_e')}) must be below "
+                             f"full_well_e ({self.value('full_well_e')})")
+        return self
+
+    # convenient derived quantities -----------------------------------------------------
+    @property
+    def megapixels(self) -> float:
+        return self.value("width_px") * self.value("height_px") / 1e6
+
+    @property
+    def width_mm(self) -> float:
+        return self.value("width_px") * self.value("pixel_pitch_um") * 1e-3
+
+    @property
+    def height_mm(self) -> float:
+        return self.value("height_px") * self.value("pixel_pitch_um") * 1e-3
+
+    @property
+    def diagonal_mm(self) -> float:
+        return (self.width_mm ** 2 + self.height_mm ** 2) ** 0.5
+
+
+class LensEntry(_Entry):
+    """A lens of the catalog (see :data:`LENS_FIGURES`)."""
+
+    maker: str = Field(min_length=1)
+    part: str = Field(min_length=1)
+    focal_length_mm: Figure
+    f_number: Figure
+    ir_cut: Figure
+    image_format: Figure | None = None
+    mount: Figure | None = None
+    hfov_deg: Figure | None = None
+    vfov_deg: Figure | None = None
+    dfov_deg: Figure | None = None
+    tv_distortion_pct: Figure | None = None
+    optical_distortion_pct: Figure | None = None
+    relative_illumination_pct: Figure | None = None
+    relative_contrast_pct: Figure | None = None
+    resolution_mp: Figure | None = None
+    cra_deg: Figure | None = None
+    ir_cut_nm: Figure | None = None
+    min_object_distance_m: Figure | None = None
+
+    @model_validator(mode="after")
+    def _typed(self):
+        for field, fig in self.figures().items():
+            _check_value(field, fig, LENS_FIGURES[field])
+        return self
+
+
+class ModuleEntry(_Entry):
+    """A catalog module: a catalog sensor + a catalog lens + an ISP preset.
+
+    ``object_distance_m`` (where the scene plane sits) is a simulation setting, not a
+    figure of a part, so it carries no source.
+    """
+
+    sensor: str = Field(min_length=1)
+    lens: str = Field(min_length=1)
+    isp: str = Field(min_length=1)
+    object_distance_m: float = Field(1.0, gt=0, le=1000)
+
+    @field_validator("sensor", "lens", "isp")
+    @classmethod
+    def _lower(cls, v: str) -> str:
+        return v.strip()
