@@ -204,3 +204,57 @@ def test_cli_compare_writes_a_self_contained_report(tmp_path, capsys):
     data = json.loads((tmp_path / "rep" / "evaluation.json").read_text())
     assert [d["module"] for d in data] == ["default", "default-fsi"]
     assert data[0]["verdicts"][0]["value"] < data[1]["verdicts"][0]["value"]  # BSI < FSI lux
+
+
+def _field_lens_module(module):
+    """The default module shrunk to 384×288 (same pixel and field of view) with an
+    aberrated lens: 0.05 waves of spherical on axis, 0.35 waves of astigmatism and coma at
+    full field, −3 % distortion, 30 % mechanical vignetting is not needed here."""
+    m = module.replace(sensor={"width_px": 384, "height_px": 288},
+                       lens={"focal_length_mm": module.lens.focal_length_mm * 384 / 1280})
+    return m.replace(lens={"aberrations": {"axis": {11: 0.05},
+                                           "full_field": {11: 0.05, 6: 0.35, 8: 0.2},
+                                           "field_samples": 5},
+                           "distortion": {"percent": -3.0}})
+
+
+def test_a_crop_rendered_at_its_field_offset_equals_that_window_of_the_full_image(module):
+    # The evaluate corner metric renders only a corner window of the sensor with
+    # form_image(field_offset_um=...). It must reproduce the full-image rendering there
+    # (distortion, relative illumination and field-dependent PSFs at their true position).
+    from camtwin.camera import module_scene
+    from camtwin.evaluate.metrics import crop_module
+    from camtwin.optics import form_image
+    from camtwin.optics.image import full_field_um
+
+    m = _field_lens_module(module)
+    full_scene = module_scene(m, "siemens_star", illuminance_lux=100.0)
+    full = form_image(full_scene, m.lens).irradiance
+    crop = crop_module(m, 128, 96)
+    dy, dx = 80.0, 112.0                                  # crop centre − image centre [px]
+    r0, c0 = int(288 / 2 + dy - 48), int(384 / 2 + dx - 64)
+    window = full_scene.radiance[:, r0:r0 + 96, c0:c0 + 128]
+    from dataclasses import replace as dc_replace
+
+    crop_scene = dc_replace(full_scene, radiance=np.ascontiguousarray(window),
+                            width_m=full_scene.width_m * 128 / 384)
+    pitch = m.sensor.pixel_pitch_um
+    ff = full_field_um((288, 384), pitch, m.lens)
+    part = form_image(crop_scene, crop.lens, field_offset_um=(dy * pitch, dx * pitch),
+                      full_field_um_override=ff).irradiance
+    ref = full[:, r0:r0 + 96, c0:c0 + 128]
+    inner = (slice(None), slice(12, -12), slice(12, -12))   # away from the crop's own border
+    err = np.abs(part[inner] - ref[inner]).max() / ref.max()
+    assert err < 0.02
+
+
+def test_corner_mtf50_is_lower_than_centre_for_a_field_dependent_lens(module):
+    m = _field_lens_module(module)
+    centre = measure(m, "mtf50_cy_px", {"field": 0.0}, rng=11).value
+    corner = measure(m, "mtf50_cy_px", {"field": 0.8}, rng=11).value
+    ideal = module.replace(sensor={"width_px": 384, "height_px": 288},
+                           lens={"focal_length_mm": module.lens.focal_length_mm * 384 / 1280})
+    ideal_corner = measure(ideal, "mtf50_cy_px", {"field": 0.8}, rng=11).value
+    assert corner < 0.85 * centre
+    assert ideal_corner == pytest.approx(measure(ideal, "mtf50_cy_px", {"field": 0.0},
+                                                 rng=11).value, rel=0.05)

@@ -5,7 +5,8 @@ fraction of the half-diagonal along the diagonal, 0 = centre, 1 = corner), so co
 the lens's field-dependent blur. The e-SFR runs on the *raw* mosaic flattened per colour
 channel (each channel divided by its mean on the light side of the edge, so a neutral
 edge is one grey image): it measures lens + pixel aperture + crosstalk, before any ISP
-sharpening — the module's own MTF.
+sharpening — the module's own MTF — after dividing out the lens's relative illumination
+(a lab flat-field correction).
 """
 
 from __future__ import annotations
@@ -16,18 +17,16 @@ from ..errors import ConfigError
 from .metrics import MetricResult, _channel_flat, _rng, crop_module
 
 #: Side of the crop holding the slanted edge [pixels]; the e-SFR ROI is 128 px across.
-EDGE_CROP_PX = 256
+EDGE_CROP_PX = 192
 
 
 def field_centre_px(module, field: float) -> tuple[float, float]:
     """Pixel offset (dy, dx) from the sensor centre of field position ``field`` (0..1 of the
-    half-diagonal, along the diagonal towards the bottom-right corner), kept far enough
-    inside that a crop of :data:`EDGE_CROP_PX` fits."""
+    half-diagonal, along the diagonal towards the bottom-right corner). The edge ROI is
+    centred there; near the corner the rendered window may reach past the sensor's edge
+    (the lens image continues; only the ROI's field height matters)."""
     s = module.sensor
-    half = EDGE_CROP_PX / 2
-    dy = field * max(s.height_px / 2 - half, 0.0)
-    dx = field * max(s.width_px / 2 - half, 0.0)
-    return dy, dx
+    return field * s.height_px / 2.0, field * s.width_px / 2.0
 
 
 def slanted_edge_mtf(module, *, field: float = 0.0, lux: float = 1000.0, rng=0) -> MetricResult:
@@ -50,13 +49,27 @@ def slanted_edge_mtf(module, *, field: float = 0.0, lux: float = 1000.0, rng=0) 
     raw = capture(oi, s, auto_exposure_s(oi, s), gen)
     h, w = s.height_px, s.width_px
     light = (int(h * 0.3), int(h * 0.7), int(w * 0.72), int(w * 0.9))
-    flat = _channel_flat(raw, light)
+    flat = _channel_flat(raw, light) / _shading(module, crop, offset)
     roi = (int(h * 0.25), int(h * 0.75), int(w / 2 - 64), int(w / 2 + 64))
     res = esfr(flat, roi=roi)
     return MetricResult(float(res.mtf50_cy_px), {
         "field": field, "mtf_at_nyquist": float(res.mtf_at_nyquist),
         "mtf_at_nyquist_half": float(res.mtf_at_nyquist_half),
         "sfr": res, "offset_px_y": offset[0], "offset_px_x": offset[1]})
+
+
+def _shading(module, crop, offset_px) -> np.ndarray:
+    """Relative illumination of the lens over the crop at its field position: the e-SFR is
+    taken on the flat-field-corrected raw, as in the lab (a shading gradient across the
+    edge tilts the ESF and biases the SFR)."""
+    from ..optics.field import relative_illumination_map
+    from ..optics.image import full_field_um
+
+    pitch = module.sensor.pixel_pitch_um
+    s = crop.sensor
+    ff = full_field_um((module.sensor.height_px, module.sensor.width_px), pitch, crop.lens)
+    return relative_illumination_map((s.height_px, s.width_px), pitch, crop.lens, ff,
+                                     (offset_px[0] * pitch, offset_px[1] * pitch))
 
 
 def _form_at_field(scene, crop, module, offset_px):
@@ -67,7 +80,9 @@ def _form_at_field(scene, crop, module, offset_px):
     dy, dx = offset_px
     if dy == 0 and dx == 0:
         return form_image(scene, crop.lens)
+    from ..optics.image import full_field_um
+
     pitch = module.sensor.pixel_pitch_um
+    ff = full_field_um((module.sensor.height_px, module.sensor.width_px), pitch, crop.lens)
     return form_image(scene, crop.lens, field_offset_um=(dy * pitch, dx * pitch),
-                      full_field_um=0.5 * float(np.hypot(module.sensor.height_px,
-                                                         module.sensor.width_px)) * pitch)
+                      full_field_um_override=ff)

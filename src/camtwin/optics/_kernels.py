@@ -1,5 +1,6 @@
 """Numba kernels for the optics hot path. Each matches a NumPy reference in
-:mod:`camtwin.optics.psf`; ``tests/test_optics.py`` asserts they agree."""
+:mod:`camtwin.optics.psf` / :mod:`camtwin.optics.pupil`; ``tests/test_optics.py`` and
+``tests/test_optics_lens.py`` assert they agree."""
 
 from __future__ import annotations
 
@@ -29,3 +30,39 @@ def multiply_diffraction_mtf(spectrum, rho, lam_um, working_f_number):  # pragma
                 else:
                     m = two_over_pi * (math.acos(s) - s * math.sqrt(1.0 - s * s))
                     spectrum[b, i, j] *= np.float32(m)
+
+
+@nb.njit(parallel=True, fastmath=False, cache=True)
+def multiply_otf_bilinear(spectrum, fy, fx, otf_re, otf_im, inv_dnu):  # pragma: no cover - jit
+    """In place: ``spectrum[b, i, j] *= OTF_b(fy[i], fx[j])``, bilinear on a centred grid.
+
+    spectrum : complex64 (B, H, W') — rfft2 of the bands
+    fy, fx   : float32 (H,), (W',) — frequencies [cycles/µm]
+    otf_re/im: float32 (B, N, N)   — centred OTF grids (index N//2 = zero frequency)
+    inv_dnu  : float32 (B,)         — 1 / grid spacing [µm]
+    Matches :func:`camtwin.optics.pupil.sample_otf` (0 outside the grid).
+    """
+    n_b, h, w = spectrum.shape
+    n = otf_re.shape[1]
+    c = n // 2
+    for i in nb.prange(h):
+        for b in range(n_b):
+            gy = fy[i] * inv_dnu[b] + c
+            i0 = int(math.floor(gy))
+            ty = gy - i0
+            for j in range(w):
+                gx = fx[j] * inv_dnu[b] + c
+                j0 = int(math.floor(gx))
+                if i0 < 0 or j0 < 0 or i0 + 1 >= n or j0 + 1 >= n:
+                    spectrum[b, i, j] = 0
+                    continue
+                tx = gx - j0
+                w00 = (1 - ty) * (1 - tx)
+                w01 = (1 - ty) * tx
+                w10 = ty * (1 - tx)
+                w11 = ty * tx
+                re = (w00 * otf_re[b, i0, j0] + w01 * otf_re[b, i0, j0 + 1]
+                      + w10 * otf_re[b, i0 + 1, j0] + w11 * otf_re[b, i0 + 1, j0 + 1])
+                im = (w00 * otf_im[b, i0, j0] + w01 * otf_im[b, i0, j0 + 1]
+                      + w10 * otf_im[b, i0 + 1, j0] + w11 * otf_im[b, i0 + 1, j0 + 1])
+                spectrum[b, i, j] *= complex(re, im)

@@ -2,13 +2,16 @@
 
 Camera equation for a thin lens focused on the scene plane (Slater; ISETCam ``oiCompute``):
 
-    E(λ, x') = π · L(λ, x) · T(λ) / (4 · N² · (1 + m)²) · cos⁴ θ(x')
+    E(λ, x') = π · L(λ, x) · T(λ) / (4 · N² · (1 + m)²) · RI(x')
 
 L spectral radiance [W·sr⁻¹·m⁻²·nm⁻¹], T lens transmission (incl. IR-cut), N f-number,
-m lateral magnification, θ the field angle at the exit pupil (tan θ = r' / (f (1+m))),
-E spectral irradiance [W·m⁻²·nm⁻¹]. Image coordinates are x' = m·x (the inversion of a real
-image is undone, as every camera does). Then each band is blurred by the diffraction OTF at
-its own wavelength (:mod:`camtwin.optics.psf`).
+m lateral magnification, RI the relative illumination (cos⁴ θ of the chief ray, tan θ =
+r' / (f (1+m)) for a thin lens, × mechanical vignetting), E spectral irradiance
+[W·m⁻²·nm⁻¹]. Image coordinates are x' = m·x (the inversion of a real image is undone, as
+every camera does), moved by distortion and lateral colour if the lens has them. Then each
+band is blurred at its own wavelength: by the analytic diffraction OTF
+(:mod:`camtwin.optics.psf`) for a diffraction-limited lens, else by field-dependent pupil
+PSFs (:mod:`camtwin.optics.field`, :mod:`camtwin.optics.pupil`).
 """
 
 from __future__ import annotations
@@ -82,10 +85,10 @@ def _centred_coords_um(n: int, pitch_um: float) -> np.ndarray:
 
 
 def relative_illumination_cos4(shape, pitch_um: float, lens: LensSpec) -> np.ndarray:
-    """cos⁴θ natural vignetting map (H, W), θ from image height over image distance."""
+    """cos⁴θ natural vignetting map (H, W) of a thin lens, θ = atan(r / v_s)."""
     y = _centred_coords_um(shape[0], pitch_um)[:, None]
     x = _centred_coords_um(shape[1], pitch_um)[None, :]
-    image_distance_um = lens.focal_length_mm * 1e3 * (1.0 + lens.magnification)
+    image_distance_um = lens.image_distance_mm * 1e3
     tan2 = (x * x + y * y) / image_distance_um**2
     return (1.0 / (1.0 + tan2) ** 2).astype(np.float32)
 
@@ -139,20 +142,78 @@ def apply_diffraction(irradiance: np.ndarray, wavelengths_nm, pitch_um: float,
     return out
 
 
-def form_image(scene: Scene, lens: LensSpec, *, diffraction: bool = True) -> OpticalImage:
-    """Scene → OpticalImage through ``lens`` (camera equation, cos⁴, diffraction).
+def full_field_um(shape, pitch_um: float, lens: LensSpec) -> float:
+    """Image height of the full field [µm]: ``lens.image_circle_mm/2`` or the half-diagonal
+    of an optical image of ``shape`` samples at ``pitch_um``."""
+    return lens.full_field_mm(0.5 * np.hypot(shape[0], shape[1]) * pitch_um * 1e-3) * 1e3
 
-    The scene plane is taken at ``lens.object_distance_m`` (where the lens is focused).
+
+def form_image(scene: Scene, lens: LensSpec, *, diffraction: bool = True,
+               field_offset_um=(0.0, 0.0), full_field_um_override: float | None = None
+               ) -> OpticalImage:
+    """Scene → OpticalImage through ``lens``.
+
+    Steps (each a no-op for the ideal default lens):
+
+    1. camera equation per band, E = π·L·T(λ)/(4 N_w²) (module docstring);
+    2. distortion and lateral colour (:func:`camtwin.optics.field.warp_geometry`);
+    3. relative illumination: cos⁴ of the chief-ray angle × mechanical vignetting
+       (:func:`camtwin.optics.field.relative_illumination_map`);
+    4. blur per band: the analytic diffraction OTF for a diffraction-limited, in-focus lens
+       (:func:`apply_diffraction`, unchanged from the first version), else the
+       field-dependent pupil PSFs with Zernike aberrations and thin-lens defocus
+       (:func:`camtwin.optics.field.apply_lens_blur`). ``diffraction=False`` skips the blur.
+
+    The scene plane is at ``lens.object_distance_m``; the lens is focused at
+    ``lens.focus_m`` (the same unless ``focus_distance_m`` is set).
+
+    ``field_offset_um`` (dy, dx) places the centre of the scene's image that far from the
+    optical axis, and ``full_field_um_override`` sets the full-field image height: together
+    they render a window of a larger image (e.g. a sensor crop in a corner) with the
+    field-dependent effects (distortion, lateral colour, relative illumination, PSFs) of
+    its true position. The diffraction-limited path is field independent.
     """
+    from .field import apply_lens_blur, relative_illumination_map, warp_geometry
+
     m = lens.magnification
     pitch_um = scene.sample_pitch_m * m * 1e6
     wl = scene.wavelengths_nm
+    ff_um = (full_field_um(scene.shape, pitch_um, lens) if full_field_um_override is None
+             else float(full_field_um_override))
+    off = (float(field_offset_um[0]), float(field_offset_um[1]))
     band_gain = (np.pi * lens.spectral_transmission(wl) / (4.0 * lens.working_f_number**2))
     irr = scene.radiance * band_gain.astype(np.float32)[:, None, None]
-    irr *= relative_illumination_cos4(irr.shape[1:], pitch_um, lens)[None]
+    irr = warp_geometry(irr, wl, pitch_um, lens, ff_um, off)
+    irr *= relative_illumination_map(irr.shape[1:], pitch_um, lens, ff_um, off)[None]
     if diffraction:
-        irr = apply_diffraction(irr, wl, pitch_um, lens.working_f_number)
+        if lens.diffraction_limited:
+            irr = apply_diffraction(irr, wl, pitch_um, lens.working_f_number)
+        else:
+            irr = apply_lens_blur(irr, wl, pitch_um, lens, ff_um, offset_um=off)
     return OpticalImage(irradiance=irr.astype(np.float32, copy=False), wavelengths_nm=wl,
                         sample_pitch_um=pitch_um, lens=lens, scene_name=scene.name,
                         illuminant=scene.illuminant, illuminance_lux=scene.illuminance_lux,
                         layout=dict(scene.layout))
+
+
+def apply_gaussian_blur(irradiance: np.ndarray, pitch_um: float, sigma_um: float, *,
+                        workers: int = -1) -> np.ndarray:
+    """Blur every band with a circular Gaussian PSF of standard deviation ``sigma_um`` [µm]
+    (OTF exp(−2π²σ²ν²), :func:`camtwin.optics.psf.gaussian_mtf`), by FFT with a reflected
+    border of 6σ. A stand-in for a lens described only by its blur spot, and a test target
+    with an analytic MTF."""
+    from .psf import gaussian_mtf
+
+    if not sigma_um > 0:
+        raise ValueError(f"sigma_um = {sigma_um}: must be > 0")
+    _, h, w = irradiance.shape
+    pad = int(np.ceil(6 * sigma_um / pitch_um)) + 1
+    block = np.pad(np.asarray(irradiance, dtype=np.float32), ((0, 0), (pad, pad), (pad, pad)),
+                   mode="reflect" if pad < min(h, w) else "symmetric")
+    hp, wp = sfft.next_fast_len(block.shape[1], real=True), sfft.next_fast_len(block.shape[2], real=True)
+    fy = sfft.fftfreq(hp, d=pitch_um)
+    fx = sfft.rfftfreq(wp, d=pitch_um)
+    mtf = gaussian_mtf(np.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2), sigma_um).astype(np.float32)
+    spec = sfft.rfft2(block, s=(hp, wp), workers=workers) * mtf[None]
+    out = sfft.irfft2(spec, s=(hp, wp), workers=workers)[:, pad:pad + h, pad:pad + w]
+    return np.maximum(out, 0.0).astype(np.float32)

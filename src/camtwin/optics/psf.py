@@ -34,3 +34,15 @@ def diffraction_mtf(freq_cyc_per_um, wavelength_nm, working_f_number: float):
     lam_um = np.asarray(wavelength_nm, dtype=np.float64) * 1e-3
     s = np.clip(np.abs(np.asarray(freq_cyc_per_um)) * lam_um * working_f_number, 0.0, 1.0)
     return (2.0 / np.pi) * (np.arccos(s) - s * np.sqrt(1.0 - s * s))
+
+
+def gaussian_psf(r_um, sigma_um: float) -> np.ndarray:
+    """Circular Gaussian PSF [µm⁻²]: exp(−r²/(2σ²)) / (2πσ²); ∫ PSF dA = 1."""
+    r = np.asarray(r_um, dtype=np.float64)
+    return np.exp(-0.5 * (r / sigma_um) ** 2) / (2.0 * np.pi * sigma_um**2)
+
+
+def gaussian_mtf(freq_cyc_per_um, sigma_um: float) -> np.ndarray:
+    """MTF of :func:`gaussian_psf` (its Fourier transform): exp(−2π²σ²ν²)."""
+    nu = np.asarray(freq_cyc_per_um, dtype=np.float64)
+    return np.exp(-2.0 * np.pi**2 * sigma_um**2 * nu**2)

@@ -1,5 +1,5 @@
 """Test charts as spectral scenes: ColorChecker 24, slanted edge, uniform field, Siemens star,
-and any RGB image.
+dot grid (distortion), and any RGB image.
 
 Every chart takes the scene geometry (``shape`` in samples, ``width_m``, ``distance_m``) and
 the lighting (``illuminant`` name, ``illuminance_lux`` on the chart). Edges are anti-aliased by
@@ -71,6 +71,22 @@ def _coverage(h: int, w: int, inside, ss: int = 8) -> np.ndarray:
     return out
 
 
+#: Fraction of each ColorChecker grid cell (per axis) covered by its patch, centred.
+COLORCHECKER_PATCH_FILL = 0.7
+
+
+def colorchecker_patch_fractions() -> list[tuple[float, float, float, float]]:
+    """The 24 patch boxes (y0, y1, x0, x1) as fractions of the chart's height/width, chart
+    order: a 4 × 6 grid of cells, each patch the central 70 % of its cell per axis. The one
+    place the chart geometry lives (rendering and patch finding both use it)."""
+    m = (1.0 - COLORCHECKER_PATCH_FILL) / 2.0
+    out = []
+    for k in range(24):
+        r, c = divmod(k, 6)
+        out.append(((r + m) / 4, (r + 1 - m) / 4, (c + m) / 6, (c + 1 - m) / 6))
+    return out
+
+
 def colorchecker(*, shape, width_m, distance_m, illuminant="D65", illuminance_lux=500.0,
                  wavelengths_nm=None) -> Scene:
     """X-Rite ColorChecker Classic (24 patches, 6×4) filling the scene on a black frame.
@@ -82,12 +98,8 @@ def colorchecker(*, shape, width_m, distance_m, illuminant="D65", illuminance_lu
     wl = as_grid(wavelengths_nm)
     spectra = np.vstack([colorchecker_reflectances(wl), _neutral(FRAME_REFLECTANCE, wl)])
     index = np.full((h, w), 24, dtype=np.intp)
-    boxes = []
-    for k in range(24):
-        r, c = divmod(k, 6)
-        y0, y1 = (r + 0.15) / 4, (r + 0.85) / 4
-        x0, x1 = (c + 0.15) / 6, (c + 0.85) / 6
-        boxes.append((y0, y1, x0, x1))
+    boxes = colorchecker_patch_fractions()
+    for k, (y0, y1, x0, x1) in enumerate(boxes):
         index[int(round(y0 * h)):int(round(y1 * h)), int(round(x0 * w)):int(round(x1 * w))] = k
     return scene_from_reflectance(spectra=spectra, index=index, illuminant=illuminant,
                                   illuminance_lux=illuminance_lux, width_m=width_m,
@@ -97,11 +109,15 @@ def colorchecker(*, shape, width_m, distance_m, illuminant="D65", illuminance_lu
 
 def slanted_edge(*, shape, width_m, distance_m, illuminant="D65", illuminance_lux=500.0,
                  angle_deg: float = 5.0, contrast: float = 4.0, light_reflectance: float = 0.6,
-                 wavelengths_nm=None) -> Scene:
-    """ISO 12233 style slanted edge: a near-vertical edge through the centre, tilted by
-    ``angle_deg`` (default 5°), dark on the left. ``contrast`` is the light/dark reflectance
-    ratio (ISO 12233:2017 recommends 4:1). ``layout`` holds ``edge_roi`` (centre) and the
-    uniform ``dark_roi`` / ``light_roi`` on either side."""
+                 edge_position: float = 0.5, wavelengths_nm=None) -> Scene:
+    """ISO 12233 style slanted edge: a near-vertical edge tilted by ``angle_deg`` (default
+    5°), dark on the left, crossing the middle row at ``edge_position`` × the width (default
+    0.5: through the centre; 0.9 puts it near the right side, to probe the field).
+    ``contrast`` is the light/dark reflectance ratio (ISO 12233:2017 recommends 4:1).
+    ``layout`` holds ``edge_roi`` (centre) and the uniform ``dark_roi`` / ``light_roi`` on
+    either side (for the default position)."""
+    if not 0.0 < edge_position < 1.0:
+        raise ConfigError(f"edge_position = {edge_position}: valid range is (0, 1)")
     if not 1.0 < contrast <= 1000.0:
         raise ConfigError(f"contrast = {contrast}: valid range is (1, 1000]")
     if not 0.0 < light_reflectance <= 1.0:
@@ -111,7 +127,8 @@ def slanted_edge(*, shape, width_m, distance_m, illuminant="D65", illuminance_lu
     h, w = _check_shape(shape)
     wl = as_grid(wavelengths_nm)
     t = np.tan(np.deg2rad(angle_deg))
-    light = _coverage(h, w, lambda y, x: x - y * t > 0)
+    x0 = (edge_position - 0.5) * w
+    light = _coverage(h, w, lambda y, x: x - x0 - y * t > 0)
     weights = np.stack([1.0 - light, light])
     spectra = np.vstack([_neutral(light_reflectance / contrast, wl),
                          _neutral(light_reflectance, wl)])
@@ -158,6 +175,42 @@ def siemens_star(*, shape, width_m, distance_m, illuminant="D65", illuminance_lu
     return scene_from_reflectance(spectra=spectra, weights=weights, illuminant=illuminant,
                                   illuminance_lux=illuminance_lux, width_m=width_m,
                                   distance_m=distance_m, wavelengths_nm=wl, name="siemens_star")
+
+
+def dot_grid(*, shape, width_m, distance_m, illuminant="D65", illuminance_lux=500.0,
+             pitch_fraction: float = 1 / 16, dot_radius_fraction: float = 0.2,
+             contrast: float = 10.0, light_reflectance: float = 0.8,
+             wavelengths_nm=None) -> Scene:
+    """A square grid of dark dots on a light background (distortion target, ISO 17850 style).
+
+    Dot centres sit at multiples of ``pitch`` = ``pitch_fraction`` × the scene width from the
+    scene centre (a dot at the centre), in both directions; dot radius =
+    ``dot_radius_fraction`` × pitch. ``layout["center"]`` is a central box.
+    """
+    if not 0.005 <= pitch_fraction <= 0.5:
+        raise ConfigError(f"pitch_fraction = {pitch_fraction}: valid range is 0.005..0.5")
+    if not 0.02 <= dot_radius_fraction <= 0.45:
+        raise ConfigError(f"dot_radius_fraction = {dot_radius_fraction}: valid range is 0.02..0.45")
+    if not 1.0 < contrast <= 1000.0:
+        raise ConfigError(f"contrast = {contrast}: valid range is (1, 1000]")
+    h, w = _check_shape(shape)
+    wl = as_grid(wavelengths_nm)
+    pitch = pitch_fraction * w  # samples
+    rad = dot_radius_fraction * pitch
+
+    def dark(y, x):
+        dy = y - pitch * np.round(y / pitch)
+        dx = x - pitch * np.round(x / pitch)
+        return dx * dx + dy * dy <= rad * rad
+
+    light = 1.0 - _coverage(h, w, dark)
+    weights = np.stack([1.0 - light, light])
+    spectra = np.vstack([_neutral(light_reflectance / contrast, wl),
+                         _neutral(light_reflectance, wl)])
+    return scene_from_reflectance(spectra=spectra, weights=weights, illuminant=illuminant,
+                                  illuminance_lux=illuminance_lux, width_m=width_m,
+                                  distance_m=distance_m, wavelengths_nm=wl, name="dot_grid",
+                                  layout={"center": [(0.4, 0.6, 0.4, 0.6)]})
 
 
 def from_rgb(image, *, width_m, distance_m, illuminant="D65", illuminance_lux=500.0,
@@ -207,6 +260,7 @@ CHARTS = {
     "slanted_edge": slanted_edge,
     "uniform": uniform,
     "siemens_star": siemens_star,
+    "dot_grid": dot_grid,
 }
 
 

@@ -50,7 +50,10 @@ crosses thin BSI silicon and reflects off the front-side metal is not modelled.
 Chief-ray angle
 ---------------
 A thin lens focused at distance s has image distance v = f (1 + m); the chief ray to image
-height r arrives at θ(r) = atan(r / v). Microlenses are shifted towards the optical axis so
+height r arrives at θ(r) = atan(r / v). A lens with a design chief-ray angle θ_c at full
+field (``lens.cra_full_field_deg``, typical of non-telecentric phone lenses: 25–35°) has
+tan θ(r) = tan θ_c · r / r_full (:meth:`camtwin.optics.LensSpec.chief_ray_angle_deg`).
+Microlenses are shifted towards the optical axis so
 that each pixel accepts a design angle θ_d(r); for a linear shift designed for the corner
 CRA θ_c (``pixel.design_cra_deg``) at the half diagonal r_c: tan θ_d(r) = tan θ_c · r / r_c.
 ``design_cra_deg = None`` means matched to the lens (θ_d = θ, no loss). The relative QE for
@@ -273,14 +276,22 @@ def cra_relative_qe(theta_deg, sensor) -> np.ndarray:
 
 
 def image_distance_mm(lens) -> float:
-    """Thin-lens image distance v = f (1 + m) [mm] for the lens focused at its object distance."""
-    return lens.focal_length_mm * (1.0 + lens.magnification)
+    """Thin-lens image distance v_s [mm]: the lens-to-sensor distance for its focus setting
+    (``lens.image_distance_mm``; = f (1 + m) when focused on the scene)."""
+    return lens.image_distance_mm
 
 
-def chief_ray_angle_deg(image_height_mm, lens) -> np.ndarray:
-    """Thin-lens chief-ray angle [°] at image height r [mm]: ``atan(r / v)``."""
-    return np.degrees(np.arctan(np.asarray(image_height_mm, dtype=np.float64)
-                                / image_distance_mm(lens)))
+def chief_ray_angle_deg(image_height_mm, lens, full_field_mm: float | None = None) -> np.ndarray:
+    """Chief-ray angle [°] at image height r [mm], from the lens's CRA model.
+
+    Thin lens (``lens.cra_full_field_deg is None``): ``atan(r / v_s)``. A lens with a design
+    CRA: ``atan(tan θ_c · r / r_full)`` with r_full = ``lens.image_circle_mm / 2`` or, if the
+    lens does not give it, ``full_field_mm`` (e.g. the sensor's half-diagonal).
+    """
+    if lens.cra_full_field_deg is not None and not lens.image_circle_mm and full_field_mm is None:
+        raise ConfigError("lens.cra_full_field_deg needs the full-field image height: set "
+                          "lens.image_circle_mm or pass full_field_mm")
+    return lens.chief_ray_angle_deg(image_height_mm, lens.full_field_mm(full_field_mm or 1.0))
 
 
 @functools.lru_cache(maxsize=16)
@@ -291,7 +302,7 @@ def _cra_map_cached(sensor, lens) -> np.ndarray:
     x = (((np.arange(w) + 0.5) - w / 2.0) * pitch_mm).astype(np.float32)
     r2 = y[:, None] ** 2 + x[None, :] ** 2  # squared image height of each pixel [mm²]
     r_corner = 0.5 * np.hypot(sensor.height_mm, sensor.width_mm)
-    a = 1.0 / image_distance_mm(lens)                                # tan θ = a·r
+    a = lens.cra_tan_per_mm(lens.full_field_mm(r_corner))           # tan θ = a·r
     b = np.tan(np.radians(sensor.pixel.design_cra_deg)) / r_corner   # tan θ_d = b·r
     # θ − θ_d = atan((a − b)·r / (1 + a·b·r²))  (difference of two arctangents)
     diff = np.arctan(np.float32(a - b) * np.sqrt(r2) / (np.float32(1.0) + np.float32(a * b) * r2))

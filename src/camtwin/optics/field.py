@@ -1,0 +1,189 @@
+"""Field-dependent (shift-variant) blur and image geometry: distortion and lateral colour.
+
+Shift-variant blur
+------------------
+The PSF is computed at an ``n × n`` grid of field points p_k spanning the image
+(:class:`camtwin.optics.lens.AberrationSpec.field_samples`; one point if the lens is the same
+everywhere). The image is the bilinear blend of the images blurred by each node's PSF:
+
+    E'(λ, x) = Σ_k w_k(x) · (PSF_k(λ) ⊛ E(λ))(x),   w_k(x) = hat_y(y − y_k) · hat_x(x − x_k)
+
+with hat functions that fall from 1 at the node to 0 at its neighbours, so Σ_k w_k = 1 and
+the PSF seen at x is the bilinear interpolation of the node PSFs (Nagy & O'Leary, SIAM J.
+Sci. Comput. 19(4), 1998, the "interpolated PSF" model). A uniform field stays uniform (each
+PSF integrates to 1). Each term is only needed where w_k > 0, so node k convolves only its
+support (± the PSF extent); the cost is ≈ 4 full-image FFT convolutions per band.
+
+Each node's OTF comes from its pupil (:mod:`camtwin.optics.pupil`) at every band's own
+wavelength — polychromatic blur before the sensor integrates over wavelength.
+
+Geometry
+--------
+Distortion (Brown–Conrady, :class:`~camtwin.optics.lens.DistortionSpec`) and lateral colour
+(:meth:`~camtwin.optics.lens.LensSpec.lateral_color_scale`) move image points: an ideal
+point at normalised height ρ (full field = 1) lands at D(s(λ)·ρ). Each band is resampled at
+the inverse map, ρ = D⁻¹(x_d)/s(λ), with bilinear interpolation (OpenCV ``remap``). The warp
+carries irradiance unchanged (no area Jacobian): the lens's relative illumination is applied
+afterwards, at the final image position, and is taken to include that effect, as the RI
+curves of lens datasheets do.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import fft as sfft
+
+from ._kernels import multiply_otf_bilinear
+from .lens import LensSpec
+from .pupil import geometric_blur_radius_um, otf_grid, pupil_samples_for
+
+_BAND_BATCH = 8
+
+
+def _nodes(n: int, size: int) -> np.ndarray:
+    return np.linspace(0.0, size - 1.0, n) if n > 1 else np.array([(size - 1) / 2.0])
+
+
+def _hat(coord: np.ndarray, nodes: np.ndarray, k: int) -> np.ndarray:
+    """Bilinear weight of node k at ``coord`` (1 everywhere for a single node)."""
+    if nodes.size == 1:
+        return np.ones_like(coord)
+    step = nodes[1] - nodes[0]
+    w = np.clip(1.0 - np.abs(coord - nodes[k]) / step, 0.0, 1.0)
+    if k == 0:
+        w[coord < nodes[0]] = 1.0
+    if k == nodes.size - 1:
+        w[coord > nodes[-1]] = 1.0
+    return w
+
+
+def field_points(shape, pitch_um: float, lens: LensSpec, full_field_um: float,
+                 offset_um=(0.0, 0.0)):
+    """Field nodes as a list of ``(row, col, h, azimuth_rad)``: pixel position, normalised
+    field height and azimuth of each PSF node (row-major, ``n × n`` or a single node).
+    ``offset_um`` (dy, dx) is the position of the array centre relative to the optical
+    axis (a crop of a larger image)."""
+    h_px, w_px = shape
+    ab = lens.aberrations
+    n = ab.field_samples if ab.field_dependent else 1
+    ys, xs = _nodes(n, h_px), _nodes(n, w_px)
+    out = []
+    for y in ys:
+        for x in xs:
+            dy = (y - (h_px - 1) / 2.0) * pitch_um + offset_um[0]
+            dx = (x - (w_px - 1) / 2.0) * pitch_um + offset_um[1]
+            out.append((y, x, math.hypot(dx, dy) / full_field_um, math.atan2(dy, dx)))
+    return out, ys, xs
+
+
+def apply_lens_blur(irradiance: np.ndarray, wavelengths_nm, pitch_um: float, lens: LensSpec,
+                    full_field_um: float, *, workers: int = -1,
+                    offset_um=(0.0, 0.0)) -> np.ndarray:
+    """Blur (L, H, W) spectral irradiance with the lens's field-dependent pupil PSFs.
+
+    Parameters
+    ----------
+    irradiance : ndarray float32 (L, H, W) [W·m⁻²·nm⁻¹]
+    wavelengths_nm : (L,) band centres [nm]
+    pitch_um : sample pitch of the image [µm]
+    lens : LensSpec — aberrations, defocus and working f-number
+    full_field_um : image height of the full field (h = 1) [µm]
+    offset_um : (dy, dx) of the array centre from the optical axis [µm] (a crop)
+
+    Returns
+    -------
+    ndarray float32 (L, H, W), same unit; negative FFT round-off clipped to 0.
+    """
+    n_bands, h, w = irradiance.shape
+    wl = np.asarray(wavelengths_nm, dtype=np.float64)
+    nw = lens.working_f_number
+    nodes, ys, xs = field_points((h, w), pitch_um, lens, full_field_um, offset_um)
+    coeffs = [lens.zernike_um(hn) for _, _, hn, _ in nodes]
+    blur_um = max(geometric_blur_radius_um(c, nw) for c in coeffs)
+    pad = int(np.ceil((6 * 1.22 * wl.max() * 1e-3 * nw + 1.5 * blur_um) / pitch_um)) + 1
+    pad = min(pad, max(h, w))
+    step_y = (ys[1] - ys[0]) if ys.size > 1 else h
+    step_x = (xs[1] - xs[0]) if xs.size > 1 else w
+    out = np.zeros((n_bands, h, w), dtype=np.float32)
+    yy = np.arange(h, dtype=np.float64)
+    xx = np.arange(w, dtype=np.float64)
+    for b0 in range(0, n_bands, _BAND_BATCH):
+        b1 = min(b0 + _BAND_BATCH, n_bands)
+        padded = np.pad(irradiance[b0:b1], ((0, 0), (pad, pad), (pad, pad)), mode="symmetric")
+        for (y_k, x_k, h_k, phi_k), c_k in zip(nodes, coeffs):
+            iy = int(np.argmin(np.abs(ys - y_k)))
+            ix = int(np.argmin(np.abs(xs - x_k)))
+            r0 = 0 if ys.size == 1 else max(0, int(np.floor(y_k - step_y)) + 1)
+            r1 = h if ys.size == 1 else min(h, int(np.ceil(y_k + step_y)))
+            c0 = 0 if xs.size == 1 else max(0, int(np.floor(x_k - step_x)) + 1)
+            c1 = w if xs.size == 1 else min(w, int(np.ceil(x_k + step_x)))
+            if iy == 0:
+                r0 = 0
+            if iy == ys.size - 1:
+                r1 = h
+            if ix == 0:
+                c0 = 0
+            if ix == xs.size - 1:
+                c1 = w
+            block = padded[:, r0:r1 + 2 * pad, c0:c1 + 2 * pad]
+            bh, bw = block.shape[1:]
+            fh, fw = sfft.next_fast_len(bh, real=True), sfft.next_fast_len(bw, real=True)
+            if (fh, fw) != (bh, bw):  # grow to the FFT size by reflection, never by zeros
+                block = np.pad(block, ((0, 0), (0, fh - bh), (0, fw - bw)), mode="symmetric")
+            spec = sfft.rfft2(block, workers=workers).astype(np.complex64, copy=False)
+            k_samples = pupil_samples_for(c_k, float(wl[b0:b1].min()))
+            grids = [otf_grid(c_k, float(lam), nw, samples=k_samples, rotation_rad=phi_k)
+                     for lam in wl[b0:b1]]
+            otf = np.stack([g[0] for g in grids])
+            inv_dnu = np.array([1.0 / g[1] for g in grids], dtype=np.float32)
+            fy = sfft.fftfreq(fh, d=pitch_um).astype(np.float32)
+            fx = sfft.rfftfreq(fw, d=pitch_um).astype(np.float32)
+            multiply_otf_bilinear(spec, fy, fx, otf.real.astype(np.float32),
+                                  otf.imag.astype(np.float32), inv_dnu)
+            blurred = sfft.irfft2(spec, s=(fh, fw), workers=workers)
+            part = blurred[:, pad:pad + (r1 - r0), pad:pad + (c1 - c0)]
+            wgt = (_hat(yy[r0:r1], ys, iy)[:, None] * _hat(xx[c0:c1], xs, ix)[None, :])
+            out[b0:b1, r0:r1, c0:c1] += part * wgt.astype(np.float32)[None]
+    np.maximum(out, 0.0, out=out)
+    return out
+
+
+def warp_geometry(irradiance: np.ndarray, wavelengths_nm, pitch_um: float, lens: LensSpec,
+                  full_field_um: float, offset_um=(0.0, 0.0)) -> np.ndarray:
+    """Apply distortion and lateral colour to (L, H, W) irradiance (see module docstring).
+
+    ``offset_um`` (dy, dx): position of the array centre relative to the optical axis.
+    Returns the input unchanged (same object) when the lens has neither.
+    """
+    d = lens.distortion
+    scale = lens.lateral_color_scale(wavelengths_nm, full_field_um * 1e-3)
+    if d.percent == 0 and d.k2 == 0 and d.p1 == 0 and d.p2 == 0 and np.all(scale == 1.0):
+        return irradiance
+    import cv2
+
+    _, h, w = irradiance.shape
+    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
+    k = pitch_um / full_field_um  # pixels → normalised field
+    oy, ox = offset_um[0] / full_field_um, offset_um[1] / full_field_um  # centre, normalised
+    yd, xd = np.mgrid[0:h, 0:w].astype(np.float64)
+    xu, yu = d.invert((xd - cx) * k + ox, (yd - cy) * k + oy)
+    out = np.empty_like(irradiance, dtype=np.float32)
+    for b, s in enumerate(scale):
+        map_x = (cx + (xu / s - ox) / k).astype(np.float32)
+        map_y = (cy + (yu / s - oy) / k).astype(np.float32)
+        out[b] = cv2.remap(np.ascontiguousarray(irradiance[b], dtype=np.float32), map_x, map_y,
+                           interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return out
+
+
+def relative_illumination_map(shape, pitch_um: float, lens: LensSpec,
+                              full_field_um: float, offset_um=(0.0, 0.0)) -> np.ndarray:
+    """Relative illumination (H, W) float32 of the lens: cos⁴θ_CRA × mechanical vignetting
+    (:meth:`LensSpec.relative_illumination`), optical axis at the array centre shifted by
+    ``offset_um`` (dy, dx)."""
+    y = (np.arange(shape[0], dtype=np.float64) - (shape[0] - 1) / 2.0) * pitch_um + offset_um[0]
+    x = (np.arange(shape[1], dtype=np.float64) - (shape[1] - 1) / 2.0) * pitch_um + offset_um[1]
+    r_mm = np.hypot(y[:, None], x[None, :]) * 1e-3
+    return lens.relative_illumination(r_mm, full_field_um * 1e-3).astype(np.float32)
