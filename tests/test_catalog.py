@@ -287,3 +287,18 @@ def test_cli_unknown_name_is_one_line_with_valid_names():
     assert "\n" not in line and "sony-imx999" in line and "sony-imx273" in line
     r = run_cli("list", "--kind", "cameras")
     assert r.returncode == 2 and "valid choices: lenses, modules, sensors" in r.stderr
+
+
+def test_published_lens_figures_reach_the_simulated_lens():
+    # ElectroDragon M12 3.9 mm F1.0 page (source in the YAML): optical distortion −32 %,
+    # relative illumination 43 %, CRA 10.8° at full field. The LensSpec must reproduce them.
+    import numpy as np
+
+    from camtwin.catalog.convert import to_lens_spec
+
+    lens = to_lens_spec("electrodragon-m12-3.9mm-f1.0")
+    ff = lens.full_field_mm(1.0)
+    assert lens.distortion.percent_at(1.0) == pytest.approx(-32.0)
+    assert lens.cra_full_field_deg == pytest.approx(10.8)
+    ri = float(lens.relative_illumination(np.array([ff]), ff)[0])
+    assert ri == pytest.approx(0.43, abs=0.005)

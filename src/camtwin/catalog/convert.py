@@ -193,19 +193,56 @@ def to_sensor_spec(entry: SensorEntry | str) -> SensorSpec:
     return SensorSpec(**fields)
 
 
+def _format_diagonal_mm(fmt: str) -> float | None:
+    """Image diagonal [mm] of an optical format such as ``1/2.8"`` (video-tube convention:
+    ≈ 16 mm per inch of type for 1/2" and larger, ≈ 18 mm per inch below — e.g. 1/2.8"
+    ≈ 6.4 mm, 1/2.3" ≈ 7.8 mm, 2/3" ≈ 11 mm, as sensor datasheets print them)."""
+    import re
+
+    m = re.match(r'^\s*(\d+(?:\.\d+)?)\s*(?:/\s*(\d+(?:\.\d+)?))?\s*["”]?', str(fmt))
+    if not m:
+        return None
+    inch = float(m.group(1)) / (float(m.group(2)) if m.group(2) else 1.0)
+    return (16.0 if inch >= 0.5 else 18.0) * inch
+
+
 def to_lens_spec(entry: LensEntry | str, *, object_distance_m: float = 1.0) -> LensSpec:
     """A :class:`~camtwin.optics.lens.LensSpec` from a catalog lens (entry or name).
 
-    Focal length, f-number and the IR-cut filter (50 % point ``ir_cut_nm``, default
-    650 nm) are carried over; the scene plane sits at ``object_distance_m``.
+    Carried over: focal length, f-number, the IR-cut filter (50 % point ``ir_cut_nm``,
+    default 650 nm), and where published: optical distortion at full field
+    (``optical_distortion_pct`` → ``distortion.percent``; TV distortion is a different
+    measure and is not used), the chief-ray angle at full field (``cra_deg``), the image
+    circle (from ``image_format``, 16 mm per inch of type), and the relative illumination at
+    full field (``relative_illumination_pct`` = RI): the mechanical vignetting that, with
+    the natural cos⁴ of the CRA, gives it, ``v = 1 − RI / cos⁴(CRA)`` (none when cos⁴ alone
+    already explains the figure). The scene plane sits at ``object_distance_m``.
     """
+    import math
+
     lens = get_lens(entry) if isinstance(entry, str) else entry
     ir = None
     if lens.value("ir_cut"):
         ir = IRCutSpec(cutoff_nm=float(lens.value("ir_cut_nm", 650.0)))
+    extra: dict = {}
+    dist = lens.value("optical_distortion_pct")
+    if dist is not None:
+        extra["distortion"] = {"percent": float(dist)}
+    cra = lens.value("cra_deg")
+    if cra is not None:
+        extra["cra_full_field_deg"] = float(cra)
+    diag = _format_diagonal_mm(lens.value("image_format", "")) if lens.value("image_format") else None
+    if diag:
+        extra["image_circle_mm"] = diag
+    ri = lens.value("relative_illumination_pct")
+    if ri is not None:
+        cos4 = math.cos(math.radians(float(cra or 0.0))) ** 4
+        v = max(0.0, 1.0 - float(ri) / 100.0 / cos4) * 100.0
+        if v > 0:
+            extra["shading"] = {"vignetting_percent": min(v, 99.0)}
     return LensSpec(name=lens.name, focal_length_mm=float(lens.value("focal_length_mm")),
                     f_number=float(lens.value("f_number")), object_distance_m=object_distance_m,
-                    ir_cut=ir)
+                    ir_cut=ir, **extra)
 
 
 @lru_cache(maxsize=64)
