@@ -258,3 +258,17 @@ def test_corner_mtf50_is_lower_than_centre_for_a_field_dependent_lens(module):
     assert corner < 0.85 * centre
     assert ideal_corner == pytest.approx(measure(ideal, "mtf50_cy_px", {"field": 0.0},
                                                  rng=11).value, rel=0.05)
+
+
+def test_output_size_normalisation_scales_snr_by_sqrt_pixel_ratio(module):
+    # averaging n uncorrelated pixels divides σ by √n: at a 4× smaller output the SNR-10
+    # light level is where the per-pixel SNR is 10/2 (ISO 12232 compares S/N per print area)
+    from camtwin.evaluate.metrics import output_snr_gain
+
+    n_mp = module.sensor.width_px * module.sensor.height_px / 1e6
+    assert output_snr_gain(module, n_mp / 4) == pytest.approx(2.0)
+    assert output_snr_gain(module, None) == 1.0 and output_snr_gain(module, 2 * n_mp) == 1.0
+    per_px = measure(module, "lux_at_snr10", rng=12)
+    binned = measure(module, "lux_at_snr10", {"output_mp": n_mp / 4}, rng=12)
+    assert binned.value == pytest.approx(level_at_snr(per_px.details["curve"], 5.0), rel=1e-9)
+    assert binned.value == pytest.approx(analytic_lux_at_snr(module, target=5.0), rel=0.10)

@@ -19,7 +19,8 @@ Metrics (unit; conditions with defaults):
     pattern, as a viewer sees it; ISO 15739 "total noise"), both in e⁻. The sweep covers
     10⁻³…10⁵ lx (4 points per decade, stopping at saturation) and interpolates
     log-SNR vs log-lux. Conditions: ``illuminant`` (D65), ``reflectance`` (0.18),
-    ``exposure_s`` (1/30), ``snr`` (10).
+    ``exposure_s`` (1/30), ``snr`` (10), ``output_mp`` (None: per pixel; else SNR at that
+    output size, × √(N_sensor/N_output), see :func:`output_snr_gain`).
 ``nir_irradiance_at_snr10_mw_m2`` [mW/m²]
     The same for an NIR LED (``illuminant`` IR850 or IR940): total irradiance on the
     target at which SNR = 10 (lux means nothing for invisible light).
@@ -282,21 +283,42 @@ def analytic_lux_at_snr(module, *, target: float = 10.0, illuminant: str = "D65"
 # --------------------------------------------------------------------------------------
 # metrics
 # --------------------------------------------------------------------------------------
-def _lux_at_snr(module, *, rng, illuminant, reflectance, exposure_s, snr) -> MetricResult:
+def output_snr_gain(module, output_mp) -> float:
+    """SNR gain of scaling the sensor's image down to ``output_mp`` megapixels:
+    √(N_sensor / N_output) — averaging n pixels of uncorrelated (temporal and pixel-level
+    fixed-pattern) noise divides σ by √n while keeping the mean. 1 when ``output_mp`` is
+    None or not below the sensor's pixel count (no upscaling gain). This is how SNR of
+    sensors with different pixel counts is compared at a common output size (ISO 12232:2019
+    §6.3 Note 3: the acceptable S/N scales with pixels per print area)."""
+    if output_mp is None:
+        return 1.0
+    if not output_mp > 0:
+        raise ConfigError(f"output_mp = {output_mp}: must be > 0")
+    n = module.sensor.width_px * module.sensor.height_px / 1e6
+    return math.sqrt(n / output_mp) if output_mp < n else 1.0
+
+
+def _lux_at_snr(module, *, rng, illuminant, reflectance, exposure_s, snr,
+                output_mp) -> MetricResult:
+    gain = output_snr_gain(module, output_mp)
     curve = snr_curve(module, illuminant=illuminant, reflectance=reflectance,
                       exposure_s=exposure_s, rng=rng)
-    value = level_at_snr(curve, snr)
-    return MetricResult(value, {"curve": curve, "analytic": analytic_lux_at_snr(
-        module, target=snr, illuminant=illuminant, reflectance=reflectance,
-        exposure_s=exposure_s)})
+    value = level_at_snr(curve, snr / gain)
+    return MetricResult(value, {"curve": curve, "output_snr_gain": gain,
+                                "analytic": analytic_lux_at_snr(
+                                    module, target=snr / gain, illuminant=illuminant,
+                                    reflectance=reflectance, exposure_s=exposure_s)})
 
 
-def _nir_at_snr(module, *, rng, illuminant, reflectance, exposure_s, snr) -> MetricResult:
+def _nir_at_snr(module, *, rng, illuminant, reflectance, exposure_s, snr,
+                output_mp) -> MetricResult:
     if illuminant not in ("IR850", "IR940"):
         raise ConfigError(f"illuminant = {illuminant!r}: the NIR metric needs IR850 or IR940")
+    gain = output_snr_gain(module, output_mp)
     curve = snr_curve(module, illuminant=illuminant, reflectance=reflectance,
                       exposure_s=exposure_s, rng=rng, nir=True)
-    return MetricResult(level_at_snr(curve, snr) * 1e3, {"curve": curve})
+    return MetricResult(level_at_snr(curve, snr / gain) * 1e3, {"curve": curve,
+                                                                "output_snr_gain": gain})
 
 
 def _dynamic_range(module, *, rng, exposure_s) -> MetricResult:
@@ -472,10 +494,12 @@ def _resolution(module, *, rng) -> MetricResult:
 
 METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("lux_at_snr10", "lx", "scene illuminance for SNR 10 on 18 % grey",
-           {"illuminant": "D65", "reflectance": 0.18, "exposure_s": 1 / 30, "snr": 10.0},
+           {"illuminant": "D65", "reflectance": 0.18, "exposure_s": 1 / 30, "snr": 10.0,
+            "output_mp": None},
            _lux_at_snr),
     Metric("nir_irradiance_at_snr10_mw_m2", "mW/m²", "NIR irradiance for SNR 10",
-           {"illuminant": "IR850", "reflectance": 0.5, "exposure_s": 1 / 30, "snr": 10.0},
+           {"illuminant": "IR850", "reflectance": 0.5, "exposure_s": 1 / 30, "snr": 10.0,
+            "output_mp": None},
            _nir_at_snr),
     Metric("dynamic_range_db", "dB", "single-exposure dynamic range (EMVA 1288)",
            {"exposure_s": 1e-3}, _dynamic_range),
