@@ -1,0 +1,99 @@
+"""On-module privacy: anonymise faces before frames leave the module, geofenced policies,
+an encrypted biometric vault with verifiable erasure, and k-anonymous event export.
+
+Pieces
+------
+:mod:`~camtwin.privacy.detect`
+    Face detectors whose models ship in pip packages: scikit-image's MB-LBP frontal-face
+    cascade (``"lbp"``, default) and dlib's HOG + SVM (``"hog"``, optional ``dlib-bin``).
+:mod:`~camtwin.privacy.anonymise`
+    :func:`anonymise` (array or RenderedImage → new image + :class:`AnonymiseReport`),
+    :func:`anonymise_rendered`, :func:`render_anonymised` (hook after
+    :func:`camtwin.camera.render`), :func:`anonymise_frames` (video, with box hold).
+:mod:`~camtwin.privacy.geo`, :mod:`~camtwin.privacy.policy`
+    GeoJSON zones (holes, MultiPolygons, antimeridian), rules, per-frame :func:`decide`.
+:mod:`~camtwin.privacy.vault`
+    AES-256-GCM records, per-record data keys wrapped by the module key (RFC 3394),
+    crypto-shredding erasure, hash-chained MAC'd audit log, :meth:`Vault.verify`.
+:mod:`~camtwin.privacy.stage`
+    :func:`privacy_stage`: decision → (templates into the vault, if allowed) → anonymise.
+:mod:`~camtwin.privacy.kanon`
+    k-anonymous export of detection events and a checker that proves it on the output.
+
+Threat model
+------------
+Assets: the faces in frames (personal data; biometric data under GDPR Art. 9 once
+templates are made), face templates/crops kept with consent, and event logs.
+
+Adversaries: (1) anyone who receives frames or event exports leaving the module
+(cloud, operator, a leak); (2) someone who copies the module's storage (stolen device,
+a vault folder in a backup) *without* the module key; (3) someone who tampers with stored
+records or the audit trail to hide an access; (4) after an erasure request, anyone holding
+the vault *and* the module key — the erased record must stay unrecoverable.
+
+Guarantees (each tested):
+
+* Frames leave the anonymisation stage with every face *the detectors find* blurred,
+  pixelated or masked with a safety margin; all other pixels are bit-identical.
+* A frame in a zone whose rule forbids templates never yields one; unknown, invalid or
+  stale positions get the strictest rule of the policy (fail closed); every decision
+  carries its reasons.
+* Nothing biometric is written to disk unencrypted by camtwin; records are authenticated
+  (AES-GCM), so any flipped byte is detected; the audit log detects edits, reordering and
+  truncation (hash chain + HMAC + MAC'd head in the header).
+* After :meth:`Vault.erase` the record's data key exists nowhere in the vault: the module
+  key plus the vault folder plus a saved copy of the ciphertext do not decrypt it.
+* Exported events are k-anonymous on time, place and the attribute columns (default
+  k = 50), re-checked on the output before it is written.
+
+Limits (not guaranteed):
+
+* **Detectors miss faces**: both are frontal-face detectors (profile, tilted > ~20°,
+  small < ``min_face_px``, occluded, very dark or motion-blurred faces are missed), and a
+  missed face leaves the module in clear. Use ``"mask"`` plus both detectors and
+  ``hold_frames`` for video where recall matters; no detector is a guarantee.
+* **Blur and pixelation are reversible in part**: trained recognisers re-identify
+  obfuscated faces above chance (McPherson et al. 2016); only ``"mask"`` removes the data.
+  Bodies, clothes, gait, licence plates and context still identify people.
+* **Crypto-shredding relies on the key never having been persisted unwrapped** and on no
+  old copy of ``keys.json`` surviving next to the module key (backups, file-system
+  snapshots, SSD blocks remapped by wear levelling). A backup taken before erasure still
+  decrypts (tested, on purpose). A real module keeps the module key and keystore in a
+  secure element / TEE and never exports them.
+* Python cannot wipe keys or plaintext from memory; whoever controls the running process
+  (or the module key) sees everything. The module key's own protection (file permissions,
+  environment variable) is the deployer's job.
+* Rolling back the *whole* vault folder to an older consistent copy is not detectable
+  without a hardware monotonic counter; the audit log proves integrity, not completeness
+  against an adversary who holds the module key.
+* Geofences are only as good as the position: GPS spoofing or a wrong accuracy radius
+  defeats them; zones are straight-edged in (lon, lat) and polar caps are unsupported.
+* k-anonymity does not prevent attribute disclosure in homogeneous classes (no
+  l-diversity / t-closeness) nor linkage across repeated releases; it is not differential
+  privacy.
+* This code is a simulation aid for camtwin's digital twin; it does not by itself make a
+  product compliant with the GDPR or the EU AI Act (which restricts remote biometric
+  identification) — it implements technical measures such regimes ask for (data
+  minimisation, encryption, erasure, logging).
+"""
+
+from .anonymise import (ANONYMISE_METHODS, AnonymiseReport, AnonymiseSpec, anonymise,
+                        anonymise_frames, anonymise_rendered, render_anonymised)
+from .detect import FACE_DETECTORS, Detection, detect_faces
+from .geo import Polygon, Zone, read_geojson, zones_from_geojson
+from .kanon import ExportSpec, check_k_anonymity, export_csv, generalise
+from .policy import (Decision, FrameContext, Policy, PolicySpec, Rule, decide,
+                     example_policy, load_policy)
+from .stage import StageResult, face_template, privacy_stage
+from .vault import (RecordErasedError, Vault, VaultError, VaultIntegrityError,
+                    generate_module_key, load_module_key)
+
+__all__ = [
+    "ANONYMISE_METHODS", "AnonymiseReport", "AnonymiseSpec", "Decision", "Detection",
+    "ExportSpec", "FACE_DETECTORS", "FrameContext", "Policy", "PolicySpec", "Polygon",
+    "RecordErasedError", "Rule", "StageResult", "Vault", "VaultError", "VaultIntegrityError",
+    "Zone", "anonymise", "anonymise_frames", "anonymise_rendered", "check_k_anonymity",
+    "decide", "detect_faces", "example_policy", "export_csv", "face_template",
+    "generalise", "generate_module_key", "load_module_key", "load_policy", "privacy_stage",
+    "read_geojson", "render_anonymised", "zones_from_geojson",
+]

@@ -1,0 +1,371 @@
+"""k-anonymous export of detection events (time, place, attributes).
+
+Quasi-identifiers (QIs) are the event time, its latitude and longitude and the attribute
+columns (by default every column except time/lat/lon and the ``keep`` columns). The
+export generalises them by top-down partitioning in the spirit of Mondrian (LeFevre,
+DeWitt & Ramakrishnan 2006, "Mondrian multidimensional k-anonymity", ICDE), restricted to
+a *hierarchy* so the released values are ordinary buckets:
+
+* time: buckets of ``min_time_bucket_s`` × 2ⁿ aligned to a grid of ``min_time_bucket_s``;
+* place: dyadic cells of the (lat, lon) grid — 180°/2ⁿ × 360°/2ᵐ, never finer than
+  ``min_cell_deg``;
+* attributes: the value, or ``*`` (suppressed) where the class mixes values.
+
+A partition is split (time halves, lat halves, lon halves, or by the values of one
+attribute) only if every non-empty part keeps at least ``k`` events; a half that would be
+empty just narrows the box. Each final partition is one equivalence class, released with
+its bucket bounds and fixed attributes, so every released record is indistinguishable on
+the QIs from ≥ k − 1 others. Fewer than k events in total release nothing. Rows are
+sorted by class, so the output order says nothing about the input order.
+
+:func:`check_k_anonymity` proves the property on any released table (it groups rows by
+their QI columns and reports the smallest class) — use it on the output file, not on
+trust. Limits: k-anonymity does not stop attribute disclosure when a class is homogeneous
+in a ``keep`` column (l-diversity, Machanavajjhala et al. 2007), nor linkage across
+several releases of overlapping data.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from pydantic import Field
+
+from .._io import write_bytes_atomic
+from .._spec import FrozenSpec
+from ..errors import ConfigError
+
+#: Columns of the released table that carry the generalised time and place.
+RANGE_COLUMNS = ("time_start", "time_end", "lat_min", "lat_max", "lon_min", "lon_max")
+SUPPRESSED = "*"
+
+
+class ExportSpec(FrozenSpec):
+    """Settings of the k-anonymous export.
+
+    Attributes
+    ----------
+    k : int
+        Minimum equivalence-class size (≥ 2; default 50).
+    time_column, lat_column, lon_column : str
+        Input columns: time as ISO 8601 (naive = UTC) or POSIX seconds; WGS 84 degrees.
+    attributes : tuple of str or None
+        Attribute QIs; None = every other column not in ``keep``.
+    keep : tuple of str
+        Non-QI columns released unchanged (e.g. an event type). All others are dropped.
+    min_time_bucket_s : float
+        Finest time bucket [s] ever released.
+    min_cell_deg : float
+        Finest grid cell side [deg] ever released.
+    """
+
+    k: int = Field(50, ge=2, le=1_000_000)
+    time_column: str = "time"
+    lat_column: str = "lat"
+    lon_column: str = "lon"
+    attributes: tuple[str, ...] | None = None
+    keep: tuple[str, ...] = ()
+    min_time_bucket_s: float = Field(900.0, gt=0.0, le=3.2e7)
+    min_cell_deg: float = Field(1.0 / 1024.0, gt=0.0, le=90.0)
+
+
+@dataclass(frozen=True)
+class Events:
+    """Parsed events: times [s, POSIX], lat/lon [deg], attribute and kept columns."""
+
+    time_s: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    attributes: dict[str, tuple[str, ...]]
+    keep: dict[str, tuple[str, ...]]
+
+    def __len__(self) -> int:
+        return len(self.time_s)
+
+
+def _parse_time(value: str, where: str) -> float:
+    v = value.strip()
+    try:
+        t = float(v)
+        if math.isfinite(t):
+            return t
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"{where}: time {value!r} is neither ISO 8601 nor POSIX seconds") \
+            from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp()
+
+
+def events_from_rows(rows: list[dict], spec: ExportSpec, *, source: str = "events") -> Events:
+    """Validate rows (dicts of str) into :class:`Events`; errors name the row."""
+    cols = list(rows[0].keys()) if rows else []
+    needed = (spec.time_column, spec.lat_column, spec.lon_column)
+    for c in needed + tuple(spec.keep) + tuple(spec.attributes or ()):
+        if rows and c not in cols:
+            raise ConfigError(f"{source}: column {c!r} is missing; columns: {', '.join(cols)}")
+    attrs = spec.attributes if spec.attributes is not None else tuple(
+        c for c in cols if c not in needed and c not in spec.keep)
+    overlap = set(attrs) & set(spec.keep)
+    if overlap:
+        raise ConfigError(f"{source}: column(s) {', '.join(sorted(overlap))} cannot be both an "
+                          "attribute and kept")
+    t = np.empty(len(rows))
+    lat = np.empty(len(rows))
+    lon = np.empty(len(rows))
+    for i, r in enumerate(rows):
+        where = f"{source} row {i + 2}"  # header is line 1
+        t[i] = _parse_time(str(r.get(spec.time_column) or ""), where)
+        for arr, col, lim in ((lat, spec.lat_column, 90.0), (lon, spec.lon_column, 180.0)):
+            raw = r.get(col)
+            try:
+                v = float(raw)
+            except (TypeError, ValueError):
+                raise ConfigError(f"{where}: {col} = {raw!r}: not a number") from None
+            if not (math.isfinite(v) and -lim <= v <= lim):
+                raise ConfigError(f"{where}: {col} = {raw!r}: outside [-{lim:g}, {lim:g}]")
+            arr[i] = v
+    get = lambda c: tuple("" if r.get(c) is None else str(r.get(c)) for r in rows)  # noqa: E731
+    return Events(t, lat, lon, {a: get(a) for a in attrs}, {c: get(c) for c in spec.keep})
+
+
+def read_events_csv(path: str | Path, spec: ExportSpec) -> Events:
+    """Read an events CSV (header row required)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {p}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not UTF-8 text") from None
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames:
+        raise ConfigError(f"{p}: empty file (a header row is needed)")
+    rows = []
+    for i, r in enumerate(reader):
+        if None in r:
+            raise ConfigError(f"{p} row {i + 2}: more fields than the header has")
+        rows.append(r)
+    if not rows:
+        raise ConfigError(f"{p}: no events")
+    return events_from_rows(rows, spec, source=str(p))
+
+
+@dataclass
+class _Part:
+    idx: np.ndarray
+    t0: float
+    t1: float
+    la0: float
+    la1: float
+    lo0: float
+    lo1: float
+    fixed: dict
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """Released rows (dicts of str, in order), the source event of each, and a summary."""
+
+    rows: tuple[dict, ...]
+    source_index: tuple[int, ...]
+    columns: tuple[str, ...]
+    qi_columns: tuple[str, ...]
+    k: int
+    n_events: int
+    n_classes: int
+    min_class_size: int
+
+    @property
+    def n_suppressed(self) -> int:
+        return self.n_events - len(self.rows)
+
+    def summary(self) -> dict:
+        return {"k": self.k, "events_in": self.n_events, "released": len(self.rows),
+                "suppressed": self.n_suppressed, "classes": self.n_classes,
+                "min_class_size": self.min_class_size, "qi_columns": list(self.qi_columns)}
+
+
+def _fmt(v: float) -> str:
+    return repr(float(v))
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def generalise(events: Events, spec: ExportSpec = ExportSpec()) -> ExportResult:
+    """k-anonymise ``events`` (see module doc); returns rows ready to write."""
+    k = spec.k
+    n = len(events)
+    attrs = tuple(events.attributes)
+    qi = RANGE_COLUMNS + attrs
+    columns = qi + tuple(events.keep)
+    if n < k:
+        return ExportResult((), (), columns, qi, k, n, 0, 0)
+    B = spec.min_time_bucket_s
+    t_lo = math.floor(events.time_s.min() / B) * B
+    span = max(events.time_s.max() - t_lo, 0.0)
+    levels = 0
+    while B * 2 ** levels <= span:
+        levels += 1
+    t_hi = t_lo + B * 2 ** levels
+    attr_arrays = {a: np.asarray(v, dtype=object) for a, v in events.attributes.items()}
+    stack = [_Part(np.arange(n), t_lo, t_hi, -90.0, 90.0, -180.0, 180.0, {})]
+    done: list[_Part] = []
+    while stack:
+        p = stack.pop()
+        t, la, lo = events.time_s[p.idx], events.lat[p.idx], events.lon[p.idx]
+        candidates = []  # (is_real_split, balance, order, children)
+        if (p.t1 - p.t0) / 2 >= B * (1 - 1e-12):
+            m = 0.5 * (p.t0 + p.t1)
+            lower = t < m
+            candidates.append((0, lower, [(p.t0, m), (m, p.t1)], "t"))
+        if (p.la1 - p.la0) / 2 >= spec.min_cell_deg:
+            m = 0.5 * (p.la0 + p.la1)
+            candidates.append((1, la < m, [(p.la0, m), (m, p.la1)], "la"))
+        if (p.lo1 - p.lo0) / 2 >= spec.min_cell_deg:
+            m = 0.5 * (p.lo0 + p.lo1)
+            candidates.append((2, lo < m, [(p.lo0, m), (m, p.lo1)], "lo"))
+        best = None
+        zoom = None
+        for order, lower, bounds, dim in candidates:
+            n_lo = int(lower.sum())
+            n_hi = len(lower) - n_lo
+            if n_lo and n_hi:
+                if n_lo >= k and n_hi >= k:
+                    key = (min(n_lo, n_hi), -order)
+                    if best is None or key > best[0]:
+                        kids = []
+                        for mask, (a, b) in ((lower, bounds[0]), (~lower, bounds[1])):
+                            kids.append(_split_child(p, p.idx[mask], dim, a, b))
+                        best = (key, kids)
+            elif zoom is None:
+                mask = lower if n_lo else ~lower
+                a, b = bounds[0] if n_lo else bounds[1]
+                zoom = _split_child(p, p.idx[mask], dim, a, b)
+        for order, a in enumerate(attrs, start=3):
+            if a in p.fixed:
+                continue
+            counts = Counter(attr_arrays[a][p.idx])
+            if len(counts) < 2:
+                if len(counts) == 1:  # a single value: fix it without splitting
+                    zoom = zoom or _Part(p.idx, p.t0, p.t1, p.la0, p.la1, p.lo0, p.lo1,
+                                         {**p.fixed, a: next(iter(counts))})
+                continue
+            if min(counts.values()) >= k:
+                key = (min(counts.values()), -order)
+                if best is None or key > best[0]:
+                    vals = attr_arrays[a][p.idx]
+                    kids = [_Part(p.idx[vals == v], p.t0, p.t1, p.la0, p.la1, p.lo0, p.lo1,
+                                  {**p.fixed, a: v}) for v in sorted(counts)]
+                    best = (key, kids)
+        if best is not None:
+            stack.extend(best[1])
+        elif zoom is not None:
+            stack.append(zoom)
+        else:
+            done.append(p)
+    rows: list[tuple] = []
+    for p in done:
+        qi_vals = (_iso(p.t0), _iso(p.t1), _fmt(p.la0), _fmt(p.la1), _fmt(p.lo0), _fmt(p.lo1),
+                   *(p.fixed.get(a, SUPPRESSED) for a in attrs))
+        for i in p.idx:
+            rows.append((qi_vals, tuple(events.keep[c][i] for c in events.keep), int(i)))
+    rows.sort(key=lambda r: (r[0], r[1], r[2]))
+    out = tuple(dict(zip(columns, r[0] + r[1])) for r in rows)
+    sizes = [len(p.idx) for p in done]
+    return ExportResult(out, tuple(r[2] for r in rows), columns, qi, k, n, len(done),
+                        min(sizes) if sizes else 0)
+
+
+def _split_child(p: _Part, idx, dim: str, a: float, b: float) -> _Part:
+    c = _Part(idx, p.t0, p.t1, p.la0, p.la1, p.lo0, p.lo1, dict(p.fixed))
+    if dim == "t":
+        c.t0, c.t1 = a, b
+    elif dim == "la":
+        c.la0, c.la1 = a, b
+    else:
+        c.lo0, c.lo1 = a, b
+    return c
+
+
+def rows_to_csv(rows, columns) -> bytes:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue().encode()
+
+
+def export_csv(events_csv: str | Path, out_csv: str | Path,
+               spec: ExportSpec = ExportSpec()) -> ExportResult:
+    """Read ``events_csv``, k-anonymise, check the result, write ``out_csv`` atomically.
+
+    The output is re-checked with :func:`check_k_anonymity` before it is written; a failed
+    check (a bug) raises instead of releasing data."""
+    res = generalise(read_events_csv(events_csv, spec), spec)
+    check = check_k_anonymity(res.rows, res.qi_columns, spec.k)
+    if not check.ok:  # pragma: no cover - guarded by the property tests
+        raise ConfigError(f"internal error: export failed its own k-anonymity check: "
+                          f"{check.violations[0]}")
+    write_bytes_atomic(out_csv, rows_to_csv(res.rows, res.columns))
+    return res
+
+
+@dataclass(frozen=True)
+class KCheck:
+    """Result of :func:`check_k_anonymity`."""
+
+    ok: bool
+    k: int
+    n_rows: int
+    n_classes: int
+    min_class_size: int
+    violations: tuple[str, ...]
+
+    def as_dict(self) -> dict:
+        return {"ok": self.ok, "k": self.k, "rows": self.n_rows, "classes": self.n_classes,
+                "min_class_size": self.min_class_size, "violations": list(self.violations)}
+
+
+def check_k_anonymity(rows, qi_columns, k: int) -> KCheck:
+    """Group ``rows`` (dicts) by their ``qi_columns`` values; every class must have ≥ k rows.
+
+    An empty table is k-anonymous (nothing released)."""
+    if k < 1:
+        raise ConfigError(f"k = {k}: must be ≥ 1")
+    counts = Counter(tuple(str(r.get(c, "")) for c in qi_columns) for r in rows)
+    bad = [f"class {dict(zip(qi_columns, key))} has {c} < {k} rows"
+           for key, c in sorted(counts.items()) if c < k]
+    return KCheck(not bad, k, sum(counts.values()), len(counts),
+                  min(counts.values()) if counts else 0, tuple(bad))
+
+
+def check_csv(path: str | Path, k: int, qi_columns=None) -> KCheck:
+    """Check a released CSV; QI columns default to every column except those after the
+    attributes (i.e. all columns — the strictest reading — unless given)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {p}: {exc.strerror or exc}") from None
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames:
+        raise ConfigError(f"{p}: empty file")
+    cols = tuple(qi_columns) if qi_columns else tuple(reader.fieldnames)
+    missing = [c for c in cols if c not in reader.fieldnames]
+    if missing:
+        raise ConfigError(f"{p}: QI column(s) {', '.join(missing)} not in the file")
+    return check_k_anonymity(list(reader), cols, k)
