@@ -98,6 +98,14 @@ class Evaluation:
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), indent=2, ensure_ascii=False)
 
+    def _repr_html_(self):  # notebook display: camtwin.report.notebook
+        from ..report.notebook import repr_html
+        return repr_html(self)
+
+    def _repr_png_(self):
+        from ..report.notebook import repr_png
+        return repr_png(self)
+
 
 def evaluate(module, application: ApplicationSpec, *, seed: int = 0,
              progress: Callable[[int, int, str], None] | None = None) -> Evaluation:

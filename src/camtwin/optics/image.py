@@ -79,6 +79,14 @@ class OpticalImage:
     def height_um(self) -> float:
         return self.irradiance.shape[1] * self.sample_pitch_um
 
+    def _repr_html_(self):  # notebook display: camtwin.report.notebook
+        from ..report.notebook import repr_html
+        return repr_html(self)
+
+    def _repr_png_(self):
+        from ..report.notebook import repr_png
+        return repr_png(self)
+
 
 def _centred_coords_um(n: int, pitch_um: float) -> np.ndarray:
     return (np.arange(n, dtype=np.float64) - (n - 1) / 2.0) * pitch_um

@@ -113,3 +113,11 @@ class RawFrame:
     def with_(self, **changes) -> "RawFrame":
         """A copy with some fields changed (the frame itself is immutable)."""
         return replace(self, **changes)
+
+    def _repr_html_(self):  # notebook display: camtwin.report.notebook
+        from ..report.notebook import repr_html
+        return repr_html(self)
+
+    def _repr_png_(self):
+        from ..report.notebook import repr_png
+        return repr_png(self)

@@ -63,6 +63,14 @@ class Scene:
     def height_m(self) -> float:
         return self.sample_pitch_m * self.radiance.shape[1]
 
+    def _repr_html_(self):  # notebook display: camtwin.report.notebook
+        from ..report.notebook import repr_html
+        return repr_html(self)
+
+    def _repr_png_(self):
+        from ..report.notebook import repr_png
+        return repr_png(self)
+
 
 def illuminant_irradiance(illuminant: str, illuminance_lux: float, wavelengths_nm=None):
     """Absolute spectral irradiance [W·m⁻²·nm⁻¹] of ``illuminant`` giving ``illuminance_lux``."""

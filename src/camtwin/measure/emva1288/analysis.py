@@ -181,6 +181,14 @@ class Emva1288Results:
     def __getitem__(self, key):
         return self.summary[key]
 
+    def _repr_html_(self):  # notebook display: camtwin.report.notebook
+        from ...report.notebook import repr_html
+        return repr_html(self)
+
+    def _repr_png_(self):
+        from ...report.notebook import repr_png
+        return repr_png(self)
+
 
 def _finite(x):
     x = float(x)

@@ -1,0 +1,16 @@
+"""The camtwin web workbench: a FastAPI JSON API and a static single-page workbench.
+
+``camtwin serve`` starts it (127.0.0.1:8000 by default). The API is described by its
+OpenAPI document at ``/openapi.json`` (interactive at ``/docs``). Simulations run in a
+bounded worker pool (:mod:`camtwin.web.jobs`), never in the event loop; the page polls
+``/api/jobs/{id}`` for progress.
+
+Clients never name server paths: modules come from the built-ins and the catalog,
+applications from the built-in profiles, scenes from the chart list or an uploaded image
+(held in memory).
+"""
+
+from .app import create_app
+from .settings import WebSettings
+
+__all__ = ["WebSettings", "create_app"]
