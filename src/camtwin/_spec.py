@@ -66,7 +66,7 @@ class FrozenSpec(BaseModel):
     def replace(self: T, **changes) -> T:
         """A validated copy with ``changes`` applied (nested dicts merge into sub-specs)."""
         data = self.model_dump()
-        _deep_merge(data, changes)
+        deep_merge(data, changes)
         return type(self).from_dict(data)
 
 
@@ -81,10 +81,12 @@ def _frozen(value: Any) -> Any:
     return value
 
 
-def _deep_merge(base: dict, changes: dict) -> None:
+def deep_merge(base: dict, changes: dict) -> None:
+    """Merge ``changes`` into ``base`` in place; nested dicts merge key by key, anything else
+    replaces (how :meth:`FrozenSpec.replace` and spec overrides combine)."""
     for key, value in changes.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _deep_merge(base[key], value)
+            deep_merge(base[key], value)
         else:
             base[key] = value
 

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from .._spec import deep_merge
 from ..errors import ConfigError, unknown_name
 from ..report import notebook as _nb
 from ..report.notebook import CHANNEL_COLOURS, raw_false_colour, to_uint8
@@ -187,7 +188,7 @@ def resolve_module(choice: ModuleChoice, *, temperature_c: float | None = None,
     module = base
     if overrides:
         data = base.model_dump()
-        _deep_merge(data, overrides)
+        deep_merge(data, overrides)
         try:
             module = ModuleSpec.from_dict(data, source=choice.name)
         except ConfigError as exc:
@@ -212,14 +213,6 @@ def resolve_module(choice: ModuleChoice, *, temperature_c: float | None = None,
                 f"crop) or start the server with a larger --max-megapixels",
                 "sensor.width_px")
     return module
-
-
-def _deep_merge(base: dict, changes: dict) -> None:
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _deep_merge(base[key], value)
-        else:
-            base[key] = value
 
 
 def module_summary(name: str, module) -> dict:
