@@ -10,7 +10,9 @@ Two sizes:
   the optics at 12 MP is not what is being measured here.
 
 Each frame is written as a DNG with :func:`camtwin.raw.write_dng`, then timed (median of
-``--repeats`` runs after one warm-up run, ``time.perf_counter``):
+``--repeats`` runs after one warm-up run, ``time.perf_counter``; the camtwin pipelines and
+the 8-bit rawpy rows run round-robin, one call of each per round, so that changes of the
+machine load hit them alike):
 
 * ``camtwin isp.process`` — bilinear demosaic, the module's CCM (fitted once, outside the
   timing, and passed as a fixed matrix), dcraw-style auto brightness, sRGB tone; input is
@@ -20,8 +22,28 @@ Each frame is written as a DNG with :func:`camtwin.raw.write_dng`, then timed (m
   (only ``postprocess`` is timed); output uint16 sRGB (BT.709 gamma).
 * ``rawpy postprocess AHD`` — the same with LibRaw's default demosaic (``--no-ahd`` skips).
 
+* ``camtwin fast pipeline`` — :func:`camtwin.isp.run_pipeline` with the built-in
+  ``fast`` pipeline: black level → white balance (as shot) → Malvar 2004 → CCM from the
+  DNG ColorMatrix (``ccm: camera``, LibRaw's method) → auto exposure → sRGB → uint8.
+* ``camtwin hq pipeline`` — the built-in ``hq`` pipeline: the same with the
+  ``directional_ri`` demosaic (gradient-weighted green + residual interpolation).
+* ``rawpy postprocess LINEAR / AHD / AAHD, 8-bit`` — ``use_camera_wb=True, output_bps=8``,
+  LibRaw's auto brightness: the product comparable to camtwin's pipelines (uint8 sRGB).
+"CPU s" is the median CPU time (user + system, all threads) of the same calls: it barely
+depends on what else the machine runs, unlike the wall time.
+
+* ``colour-demosaicing Menon 2007`` — ``demosaicing_CFA_Bayer_Menon2007`` on the
+  normalised mosaic (float64; demosaic only, one run; ``--no-menon`` skips).
+
 File reading is reported on its own lines: ``rawpy imread+unpack`` and camtwin's
 ``read_raw`` (which itself reads through LibRaw).
+
+Quality (``--no-quality`` skips): scikit-image's astronaut, coffee, chelsea and rocket,
+mosaicked to RGGB (colour-demosaicing ``mosaicing_CFA_Bayer``), demosaicked, mean CPSNR
+with a 10-px border excluded (the protocol of ``tests/test_demosaic.py``). LibRaw runs on
+a 16-bit DNG of the mosaic (black 0, white 65535) with ``output_color=raw, gamma=(1, 1),
+no_auto_bright=True, user_wb=[1, 1, 1, 1], user_sat=65535, user_black=0`` so that its
+output is the demosaicked mosaic itself.
 
 Cross-check: the linear outputs of both pipelines (camtwin ``RenderedImage.linear``; rawpy
 with ``gamma=(1, 1), no_auto_bright=True``, LINEAR demosaic) are compared after one scalar
@@ -33,6 +55,7 @@ ColorChecker; LibRaw: derived from the DNG ColorMatrix1), so this is a sanity ch
 Run::
 
     /work/venv/bin/python benchmarks/bench_isp_vs_libraw.py [--repeats 7] [--no-ahd]
+        [--no-menon] [--no-quality]
 """
 
 from __future__ import annotations
@@ -51,7 +74,7 @@ import rawpy
 
 import camtwin
 from camtwin.camera import expose, module_ccm, module_scene
-from camtwin.isp import process
+from camtwin.isp import load_pipeline, process, run_pipeline
 from camtwin.module import load_module
 from camtwin.optics import form_image
 from camtwin.raw import RawFrame, read_raw, write_dng
@@ -59,16 +82,56 @@ from camtwin.raw import RawFrame, read_raw, write_dng
 BORDER_PX = 8  # demosaic borders differ between implementations; left out of the comparison
 
 
+#: CPU seconds (user + system, all threads of this process) of the last timed call of each
+#: tool, by the time.perf_counter() list they belong to (see :func:`cpu_median`).
+_CPU: dict[int, list[float]] = {}
+
+
+def _call(fn) -> tuple[float, float]:
+    c0, t0 = time.process_time(), time.perf_counter()
+    fn()
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
 def timed(fn, repeats: int, warmup: int = 1) -> tuple[float, list[float]]:
-    """Median wall time [s] of ``repeats`` calls of ``fn()`` after ``warmup`` untimed calls."""
+    """Median wall time [s] of ``repeats`` calls of ``fn()`` after ``warmup`` untimed calls
+    (CPU times are kept for :func:`cpu_median`)."""
     for _ in range(warmup):
         fn()
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
+        wall, c = _call(fn)
+        times.append(wall)
+        cpu.append(c)
+    _CPU[id(times)] = cpu
     return statistics.median(times), times
+
+
+def timed_round_robin(fns: dict, repeats: int) -> dict:
+    """Like :func:`timed` for several tools, one call of each per round (after one warm-up
+    round): ``{name: (median s, [times])}``."""
+    for fn in fns.values():
+        fn()
+    times = {name: [] for name in fns}
+    cpu = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            wall, c = _call(fn)
+            times[name].append(wall)
+            cpu[name].append(c)
+    for name in fns:
+        _CPU[id(times[name])] = cpu[name]
+    return {name: (statistics.median(t), t) for name, t in times.items()}
+
+
+def cpu_median(times: list[float]) -> float:
+    """Median CPU seconds of the calls whose wall times are ``times`` (NaN if unknown).
+
+    CPU time counts the work of every thread and hardly depends on how busy the machine
+    is; on this 2-core VM a perfectly parallel tool has wall ≈ CPU / 2 when it is alone.
+    """
+    cpu = _CPU.get(id(times))
+    return statistics.median(cpu) if cpu else float("nan")
 
 
 def capture_1mp(module, seed: int = 1) -> RawFrame:
@@ -112,7 +175,7 @@ def linear_mad(camtwin_linear: np.ndarray, rawpy_linear16: np.ndarray) -> float 
 
 
 def bench_size(label: str, raw: RawFrame, ccm: np.ndarray, spec, folder: Path, repeats: int,
-               ahd: bool) -> tuple[list[tuple], str]:
+               ahd: bool, menon: bool = False) -> tuple[list[tuple], str]:
     h, w = raw.shape
     mp = h * w / 1e6
     dng = folder / f"{label}.dng"
@@ -121,7 +184,8 @@ def bench_size(label: str, raw: RawFrame, ccm: np.ndarray, spec, folder: Path, r
 
     def row(tool, timing, note=""):
         median_s, times = timing
-        rows.append((f"{w}x{h}", tool, median_s, min(times), max(times), mp / median_s, note))
+        rows.append((f"{w}x{h}", tool, median_s, min(times), max(times), cpu_median(times),
+                     mp / median_s, note))
 
     row("camtwin read_raw (DNG via LibRaw)", timed(lambda: read_raw(dng), repeats),
         "file → RawFrame")
@@ -142,8 +206,26 @@ def bench_size(label: str, raw: RawFrame, ccm: np.ndarray, spec, folder: Path, r
     row("camtwin isp.process (bilinear, fixed CCM, auto-bright)", timed(camtwin_isp, repeats),
         "float32 out")
 
+    loaded = read_raw(dng)  # through LibRaw, with the DNG's ColorMatrix and AsShotNeutral
     with rawpy.imread(str(dng)) as rp:
         rp.unpack()
+        # the head-to-head rows run round-robin (one call of each tool per round), so a
+        # change of machine load hits them alike
+        tools = {}
+        for name in ("fast", "hq"):
+            pipe = load_pipeline(name)
+            method = pipe.stage("demosaic").method
+            tools[f"camtwin {name} pipeline ({method}, ccm camera, auto-bright)"] = (
+                lambda pipe=pipe: run_pipeline(loaded, pipe))
+        algos = [("LINEAR", rawpy.DemosaicAlgorithm.LINEAR)]
+        if ahd:
+            algos += [("AHD", rawpy.DemosaicAlgorithm.AHD), ("AAHD", rawpy.DemosaicAlgorithm.AAHD)]
+        for label_, algo in algos:
+            tools[f"rawpy postprocess {label_}, 8-bit"] = (
+                lambda algo=algo: rp.postprocess(demosaic_algorithm=algo, use_camera_wb=True,
+                                                 output_bps=8, no_auto_bright=False))
+        for tool, timing in timed_round_robin(tools, repeats).items():
+            row(tool, timing, "uint8 sRGB out")
         row("rawpy postprocess LINEAR",
             timed(lambda: rp.postprocess(demosaic_algorithm=rawpy.DemosaicAlgorithm.LINEAR,
                                          use_camera_wb=True, output_bps=16,
@@ -155,6 +237,14 @@ def bench_size(label: str, raw: RawFrame, ccm: np.ndarray, spec, folder: Path, r
         lin16 = rp.postprocess(demosaic_algorithm=rawpy.DemosaicAlgorithm.LINEAR,
                                use_camera_wb=True, output_bps=16, no_auto_bright=True,
                                gamma=(1, 1))
+    if menon and label == "big":
+        from colour_demosaicing import demosaicing_CFA_Bayer_Menon2007
+
+        mosaic = (raw.dn.astype(np.float64) - raw.black_level_dn) / (
+            raw.white_level_dn - raw.black_level_dn)
+        row("colour-demosaicing Menon 2007 (demosaic only)",
+            timed(lambda: demosaicing_CFA_Bayer_Menon2007(mosaic, raw.cfa), 1, warmup=0),
+            "float64, 1 run")
     mad = linear_mad(rendered.linear, lin16)
     if mad is None:
         note = (f"{w}x{h}: linear outputs not compared (camtwin {rendered.linear.shape}, "
@@ -165,12 +255,57 @@ def bench_size(label: str, raw: RawFrame, ccm: np.ndarray, spec, folder: Path, r
     return rows, note
 
 
+QUALITY_IMAGES = ("astronaut", "coffee", "chelsea", "rocket")
+
+
+def cpsnr(estimate, truth, border: int = 10) -> float:
+    """10·log10(1/MSE) over the three channels, border excluded, no clipping [dB]."""
+    b = border
+    err = np.asarray(estimate, np.float64)[b:-b, b:-b] - truth[b:-b, b:-b]
+    return float(10 * np.log10(1.0 / np.mean(err * err)))
+
+
+def quality_table(folder: Path) -> list[tuple[str, list[float]]]:
+    """CPSNR [dB] per image of camtwin's, colour-demosaicing's and LibRaw's demosaics."""
+    import warnings
+
+    import skimage.data
+    from camtwin.isp import demosaic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import colour_demosaicing as cd
+    rows: dict[str, list[float]] = {}
+    for name in QUALITY_IMAGES:
+        img = getattr(skimage.data, name)().astype(np.float64) / 255.0
+        mosaic = cd.mosaicing_CFA_Bayer(img, "RGGB")
+        for method in ("bilinear", "malvar2004", "directional_ri"):
+            rows.setdefault(f"camtwin {method}", []).append(
+                cpsnr(demosaic(mosaic.astype(np.float32), "RGGB", method), img))
+        for label, fn in (("bilinear", cd.demosaicing_CFA_Bayer_bilinear),
+                          ("Malvar 2004", cd.demosaicing_CFA_Bayer_Malvar2004),
+                          ("Menon 2007", cd.demosaicing_CFA_Bayer_Menon2007)):
+            rows.setdefault(f"colour-demosaicing {label}", []).append(
+                cpsnr(fn(mosaic, "RGGB"), img))
+        dng = folder / f"{name}.dng"
+        write_dng(dng, RawFrame(np.rint(mosaic * 65535).astype(np.uint16), "RGGB", 0, 65535,
+                                exposure_s=0.01, conversion_gain_dn_per_e=1.0))
+        with rawpy.imread(str(dng)) as rp:
+            for label in ("LINEAR", "AHD", "AAHD"):
+                out = rp.postprocess(demosaic_algorithm=getattr(rawpy.DemosaicAlgorithm, label),
+                                     output_color=rawpy.ColorSpace.raw, gamma=(1, 1),
+                                     no_auto_bright=True, output_bps=16, user_wb=[1, 1, 1, 1],
+                                     user_flip=0, user_sat=65535, user_black=0)
+                rows.setdefault(f"LibRaw {label}", []).append(cpsnr(out / 65535.0, img))
+    return list(rows.items())
+
+
 def print_table(rows) -> None:
-    header = ("size", "tool", "median s", "min–max s", "MP/s", "note")
-    cells = [header] + [(s, t, f"{m:.4f}", f"{lo:.4f}–{hi:.4f}", f"{r:.1f}", n)
-                        for s, t, m, lo, hi, r, n in rows]
+    header = ("size", "tool", "median s", "min–max s", "CPU s", "MP/s", "note")
+    cells = [header] + [(s, t, f"{m:.4f}", f"{lo:.4f}–{hi:.4f}", f"{c:.3f}", f"{r:.1f}", n)
+                        for s, t, m, lo, hi, c, r, n in rows]
     widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
-    right = (2, 3, 4)
+    right = (2, 3, 4, 5)
     fmt = "| " + " | ".join(f"{{:{'>' if i in right else '<'}{w}}}"
                             for i, w in enumerate(widths)) + " |"
     print(fmt.format(*header))
@@ -184,12 +319,17 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per tool (median)")
     parser.add_argument("--big", default="4000x3000", help="size WxH of the synthetic frame")
-    parser.add_argument("--no-ahd", action="store_true", help="skip rawpy's AHD demosaic")
+    parser.add_argument("--no-ahd", action="store_true", help="skip rawpy's AHD/AAHD demosaic")
+    parser.add_argument("--no-menon", action="store_true",
+                        help="skip colour-demosaicing's Menon 2007 at the big size")
+    parser.add_argument("--no-quality", action="store_true", help="skip the CPSNR table")
     args = parser.parse_args(argv)
     big_w, big_h = (int(v) for v in args.big.lower().split("x"))
 
     module = load_module("default")
-    spec = module.isp
+    # the module's ISP without its lens-shading stage (the synthetic 12 MP frame has no
+    # lens geometry of its own), as in the first version of this benchmark
+    spec = module.isp.replace(lens_shading="none")
     assert spec.demosaic == "bilinear" and spec.exposure_gain is None, spec
     t0 = time.perf_counter()
     raw_small = capture_1mp(module)
@@ -205,7 +345,8 @@ def main(argv=None) -> None:
     rows, notes = [], []
     with tempfile.TemporaryDirectory(prefix="camtwin-bench-") as tmp:
         for label, raw in (("small", raw_small), ("big", raw_big)):
-            r, n = bench_size(label, raw, ccm, spec, Path(tmp), args.repeats, not args.no_ahd)
+            r, n = bench_size(label, raw, ccm, spec, Path(tmp), args.repeats, not args.no_ahd,
+                              not args.no_menon)
             rows += r
             notes.append(n)
     print()
@@ -213,6 +354,16 @@ def main(argv=None) -> None:
     print()
     for n in notes:
         print(n)
+    if not args.no_quality:
+        with tempfile.TemporaryDirectory(prefix="camtwin-bench-q-") as tmp:
+            table = quality_table(Path(tmp))
+        print()
+        print("| demosaic (RGGB, 10-px border excluded) | " + " | ".join(QUALITY_IMAGES)
+              + " | mean CPSNR dB |")
+        print("|---|" + "---:|" * (len(QUALITY_IMAGES) + 1))
+        for name, vals in table:
+            print(f"| {name} | " + " | ".join(f"{v:.2f}" for v in vals)
+                  + f" | {np.mean(vals):.2f} |")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

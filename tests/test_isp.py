@@ -93,7 +93,7 @@ def test_demosaic_unknown_method_lists_choices():
         demosaic(np.zeros((4, 4), np.float32), "RGGB", method="ahd")
     assert "ahd" in str(info.value)
     assert isinstance(info.value, ConfigError)
-    assert set(DEMOSAIC_METHODS) == {"bilinear"}
+    assert set(DEMOSAIC_METHODS) == {"bilinear", "malvar2004", "directional_ri"}
 
 
 def test_demosaic_unknown_cfa():

@@ -104,7 +104,7 @@ def ccm_from_capture(module: ModuleSpec, raw: RawFrame) -> np.ndarray:
     if not boxes:
         raise ConfigError("this raw frame carries no ColorChecker patch layout")
     return calibrate_ccm(raw, [inset_box(b) for b in boxes], reference_linear_srgb(),
-                         spec=module.isp)
+                         spec=module.isp, lens=module.lens, sensor=module.sensor)
 
 
 def render(module: ModuleSpec, raw: RawFrame, *, ccm: np.ndarray | None = None) -> RenderedImage:
@@ -112,7 +112,8 @@ def render(module: ModuleSpec, raw: RawFrame, *, ccm: np.ndarray | None = None) 
     spec = module.isp
     if spec.ccm == "fitted" and ccm is None:
         ccm = module_ccm(module)
-    return process(raw, spec, ccm=ccm if spec.ccm == "fitted" else None)
+    return process(raw, spec, ccm=ccm if spec.ccm == "fitted" else None, lens=module.lens,
+                   sensor=module.sensor)
 
 
 def shoot(module: ModuleSpec, scene: Scene, *, exposure_s: float | None = None, rng=None,

@@ -1,21 +1,41 @@
-"""Image signal processor: RawFrame → RenderedImage (linear and display-encoded sRGB).
+"""Image signal processor: RawFrame → display image (linear and display-encoded sRGB).
 
-Pipeline: black level → white balance → highlight clip → demosaic → CCM → exposure gain →
-tone. Stages are pure functions in :mod:`camtwin.isp.stages`; demosaic methods are
-registered in :data:`DEMOSAIC_METHODS`; :func:`process` chains them per an :class:`IspSpec`.
+Stages are pure functions (:mod:`~camtwin.isp.stages`, :mod:`~camtwin.isp.defects`,
+:mod:`~camtwin.isp.shading`, :mod:`~camtwin.isp.demosaic`, :mod:`~camtwin.isp.denoise`,
+:mod:`~camtwin.isp.tone`, :mod:`~camtwin.isp.ccm`), each configured by its own spec; a
+:class:`PipelineSpec` (ordered, validated, loadable from YAML) chains them and
+:func:`run_pipeline` runs it. :func:`process` runs the pipeline equivalent to a module's
+:class:`IspSpec`.
 """
 
 from ..regions import patch_means
-from .ccm import calibrate_ccm, fit_ccm
-from .demosaic import DEMOSAIC_METHODS, demosaic, demosaic_bilinear
-from .pipeline import IMAGE_EXTENSIONS, RenderedImage, process, write_image
+from .ccm import calibrate_ccm, ccm_from_color_matrix, fit_ccm
+from .config import (BUILTIN_PIPELINES, STAGE_ORDER, STAGE_SPECS, PipelineSpec,
+                     load_pipeline)
+from .defects import correct_defects
+from .demosaic import (DEMOSAIC_METHODS, demosaic, demosaic_bilinear, demosaic_directional_ri,
+                       demosaic_malvar2004)
+from .denoise import DENOISE_METHODS, denoise, estimate_noise_sigma
+from .pipeline import (IMAGE_EXTENSIONS, PipelineResult, RenderedImage, camera_rgb, process,
+                       run_pipeline, save_intermediates, write_image, write_rgb)
+from .shading import (apply_shading_gain, gain_from_flat_field, gain_from_lens,
+                      gain_from_relative_illumination, load_gain_map)
 from .spec import IspSpec
 from .stages import (apply_ccm, apply_white_balance, black_level, clip_highlights,
-                     gray_world_gains, srgb_encode, to_uint, wb_gains_from_neutral)
+                     gray_world_gains, srgb_encode, to_uint, wb_gains_from_neutral,
+                     white_patch_gains)
+from .tone import TONE_CURVES, tone_map, unsharp_mask
 
 __all__ = [
-    "DEMOSAIC_METHODS", "IMAGE_EXTENSIONS", "IspSpec", "RenderedImage",
-    "apply_ccm", "apply_white_balance", "black_level", "calibrate_ccm", "clip_highlights",
-    "demosaic", "demosaic_bilinear", "fit_ccm", "gray_world_gains", "patch_means",
-    "process", "srgb_encode", "to_uint", "wb_gains_from_neutral", "write_image",
+    "BUILTIN_PIPELINES", "DEMOSAIC_METHODS", "DENOISE_METHODS", "IMAGE_EXTENSIONS",
+    "IspSpec", "PipelineResult", "PipelineSpec", "RenderedImage", "STAGE_ORDER",
+    "STAGE_SPECS", "TONE_CURVES",
+    "apply_ccm", "apply_shading_gain", "apply_white_balance", "black_level", "calibrate_ccm",
+    "camera_rgb", "ccm_from_color_matrix", "clip_highlights", "correct_defects", "demosaic",
+    "demosaic_bilinear", "demosaic_directional_ri", "demosaic_malvar2004", "denoise",
+    "estimate_noise_sigma", "fit_ccm", "gain_from_flat_field", "gain_from_lens",
+    "gain_from_relative_illumination", "gray_world_gains", "load_gain_map", "load_pipeline",
+    "patch_means", "process", "run_pipeline", "save_intermediates", "srgb_encode",
+    "to_uint", "tone_map", "unsharp_mask", "wb_gains_from_neutral", "white_patch_gains",
+    "write_image", "write_rgb",
 ]

@@ -13,7 +13,6 @@ import numpy as np
 from ..errors import ConfigError
 from ..regions import patch_means
 from ..raw import RawFrame
-from .pipeline import _camera_rgb  # the front end shared with process()
 from .spec import IspSpec
 
 
@@ -118,6 +117,61 @@ def fit_ccm(camera_rgb, target_rgb, *, white_preserving: bool = True,
     return np.ascontiguousarray(m)
 
 
+#: Linear sRGB → CIE XYZ (D65), IEC 61966-2-1:1999 eq. (F.6) / ITU-R BT.709 primaries.
+SRGB_TO_XYZ = np.array([[0.4124, 0.3576, 0.1805],
+                        [0.2126, 0.7152, 0.0722],
+                        [0.0193, 0.1192, 0.9505]])
+
+
+def ccm_from_color_matrix(xyz_to_camera) -> np.ndarray:
+    """Camera RGB (white balanced) → linear sRGB matrix from a DNG ``ColorMatrix``.
+
+    Parameters
+    ----------
+    xyz_to_camera : array_like, shape (3, 3)
+        CIE XYZ → camera-native RGB (DNG ColorMatrix1/2 for a D65-like calibration
+        illuminant; LibRaw's ``rgb_xyz_matrix``), any scale.
+
+    Returns
+    -------
+    ndarray of float64, shape (3, 3)
+        ``M = (N · C · S)⁻¹`` with ``C`` = ``xyz_to_camera``, ``S`` =
+        :data:`SRGB_TO_XYZ` and ``N`` the diagonal matrix that makes every row of ``C·S``
+        sum to 1. ``C·S`` maps linear sRGB to camera RGB; normalising its rows means the
+        sRGB white (1, 1, 1) lands on the camera neutral (1, 1, 1) — which is what white
+        balance produces from the scene white — so rows of M sum to 1 (white preserving).
+
+    Raises
+    ------
+    ConfigError
+        If the matrix is not 3×3, not finite, has a row summing to ≤ 0 after the product,
+        or is singular.
+
+    Notes
+    -----
+    This is how dcraw/LibRaw build their ``rgb_cam`` matrix (``cam_xyz_coeff``), so a
+    camtwin render with ``ccm: camera`` and LibRaw's ``postprocess(use_camera_wb=True)``
+    agree up to demosaic and tone (``tests/test_isp_pipeline.py``).
+
+    References
+    ----------
+    Adobe, *Digital Negative (DNG) Specification* 1.4, ch. 6 "Mapping camera color space
+    to CIE XYZ space"; D. Coffin, *dcraw.c*, ``cam_xyz_coeff()``.
+    """
+    c = np.asarray(xyz_to_camera, dtype=np.float64)
+    if c.shape != (3, 3) or not np.all(np.isfinite(c)):
+        raise ConfigError(f"xyz_to_camera must be a finite 3×3 matrix, got shape {c.shape}")
+    cam_rgb = c @ SRGB_TO_XYZ
+    sums = cam_rgb.sum(axis=1, keepdims=True)
+    if np.any(sums <= 0):
+        raise ConfigError(f"xyz_to_camera: rows of ColorMatrix·sRGB sum to "
+                          f"{sums.ravel().round(6).tolist()}; need > 0")
+    cam_rgb = cam_rgb / sums
+    if abs(np.linalg.det(cam_rgb)) < 1e-9:
+        raise ConfigError("xyz_to_camera is singular: no colour matrix can be derived")
+    return np.linalg.inv(cam_rgb)
+
+
 # Equal row sums of a 3×3 matrix flattened row-major: sum(row0) − sum(row1) = 0 and
 # sum(row1) − sum(row2) = 0; _EQUAL_ROWS_BASIS (9, 7) spans the matrices satisfying both.
 _EQUAL_ROWS = np.kron(np.array([[1.0, -1.0, 0.0], [0.0, 1.0, -1.0]]), np.ones((1, 3)))
@@ -136,7 +190,7 @@ def _exposure_scale(cam: np.ndarray, tgt: np.ndarray, weights) -> float:
 
 def calibrate_ccm(raw: RawFrame, boxes: Sequence[Sequence[int]], target_linear_rgb,
                   spec: IspSpec = IspSpec(), *, white_preserving: bool = True,
-                  weights=None) -> np.ndarray:
+                  weights=None, lens=None, sensor=None, shading_gain=None) -> np.ndarray:
     """Fit a CCM from a raw capture of a chart with known linear-sRGB patch colours.
 
     Runs the same front end as :func:`camtwin.isp.process` (black level → white balance
@@ -158,10 +212,13 @@ def calibrate_ccm(raw: RawFrame, boxes: Sequence[Sequence[int]], target_linear_r
         Patch boxes in pixels, see :func:`patch_means`.
     target_linear_rgb : array_like, shape (N, 3)
         Reference linear sRGB of each patch (e.g. white patch ≈ 0.9).
-    spec : IspSpec
-        Settings for white balance and demosaic; use the same spec in ``process``.
+    spec : IspSpec or PipelineSpec
+        Settings of the front end (black level … denoise); use the same spec in
+        ``process``.
     white_preserving, weights
         Passed to :func:`fit_ccm`.
+    lens, sensor, shading_gain
+        Inputs of the lens-shading stage, as for :func:`camtwin.isp.process`.
 
     Returns
     -------
@@ -171,7 +228,9 @@ def calibrate_ccm(raw: RawFrame, boxes: Sequence[Sequence[int]], target_linear_r
     tgt = _as_n3("target_linear_rgb", target_linear_rgb)
     if tgt.shape[0] != len(boxes):
         raise ConfigError(f"{len(boxes)} boxes but {tgt.shape[0]} target colours")
-    rgb, _, _ = _camera_rgb(raw, spec)
+    from .pipeline import camera_rgb as front_end  # the front end shared with process()
+
+    rgb, _, _ = front_end(raw, spec, lens=lens, sensor=sensor, shading_gain=shading_gain)
     cam = patch_means(rgb, boxes)
     denom = float(np.sum(cam * cam))
     if not denom > 0:

@@ -45,20 +45,67 @@ class IspSpec(FrozenSpec):
         ``auto_bright_white``.
     auto_bright_white : float in (0, 1]
         Linear level that the percentile is mapped to (1.0 = output white).
-    tone : {"srgb", "linear"}
-        Output encoding: IEC 61966-2-1 sRGB curve or linear (both clipped to [0, 1]).
+    tone : {"srgb", "linear", "reinhard", "filmic"}
+        Output encoding: IEC 61966-2-1 sRGB curve, linear (both clipped to [0, 1]), or an
+        HDR tone map followed by sRGB (:mod:`camtwin.isp.tone`).
     output_bits : {8, 16}
         Default bit depth for :func:`camtwin.isp.write_image`.
+    lens_shading : {"none", "lens"}
+        ``"lens"``: correct the module's vignetting (lens cos⁴ × sensor CRA acceptance,
+        :func:`camtwin.isp.shading.gain_from_lens`) before white balance; needs the lens,
+        which :func:`camtwin.camera.render` passes.
+    defect_pixel : bool
+        Dynamic defect-pixel correction (:func:`camtwin.isp.defects.correct_defects`,
+        default threshold).
+    denoise : {"none", "bilateral", "guided"}
+        Edge-preserving denoise of camera RGB with an automatic noise estimate.
+    sharpen : float in [0, 5]
+        Unsharp-mask amount on the display luminance (σ = 1 px); 0 = off.
+
+    Notes
+    -----
+    :meth:`to_pipeline` turns these settings into the equivalent
+    :class:`~camtwin.isp.config.PipelineSpec`; :func:`camtwin.isp.process` runs that.
+    The older keys keep their meaning, so module YAML files written for the first version
+    still load unchanged.
     """
 
-    white_balance: Literal["illuminant", "gray_world", "none"] = "illuminant"
+    white_balance: Literal["illuminant", "gray_world", "white_patch", "none"] = "illuminant"
     demosaic: str = "bilinear"
     ccm: Literal["fitted", "identity"] | Matrix3x3 = "fitted"
     exposure_gain: float | None = Field(None, gt=0, allow_inf_nan=False)
     auto_bright_percentile: float = Field(99.0, gt=50, le=100, allow_inf_nan=False)
     auto_bright_white: float = Field(1.0, gt=0, le=1, allow_inf_nan=False)
-    tone: Literal["srgb", "linear"] = "srgb"
+    tone: Literal["srgb", "linear", "reinhard", "filmic"] = "srgb"
     output_bits: Literal[8, 16] = 8
+    lens_shading: Literal["none", "lens"] = "none"
+    defect_pixel: bool = False
+    denoise: Literal["none", "bilateral", "guided"] = "none"
+    sharpen: float = Field(0.0, ge=0, le=5, allow_inf_nan=False)
+
+    def to_pipeline(self):
+        """The equivalent :class:`~camtwin.isp.config.PipelineSpec` (validated)."""
+        from .config import PipelineSpec
+
+        stages: list = ["black_level"]
+        if self.defect_pixel:
+            stages.append("defect_pixel")
+        if self.lens_shading == "lens":
+            stages.append({"lens_shading": {"source": "lens"}})
+        stages += [{"white_balance": {"method": self.white_balance}},
+                   {"demosaic": {"method": self.demosaic}}]
+        if self.denoise != "none":
+            stages.append({"denoise": {"method": self.denoise}})
+        stages += [{"ccm": {"matrix": self.ccm}},
+                   {"exposure": {"gain": "auto" if self.exposure_gain is None
+                                 else self.exposure_gain,
+                                 "percentile": self.auto_bright_percentile,
+                                 "white": self.auto_bright_white}},
+                   {"tone": {"curve": self.tone}}]
+        if self.sharpen > 0:
+            stages.append({"sharpen": {"amount": self.sharpen}})
+        stages.append({"output": {"bits": self.output_bits}})
+        return PipelineSpec.from_dict({"name": "IspSpec", "stages": stages})
 
     @field_validator("ccm", mode="before")
     @classmethod
