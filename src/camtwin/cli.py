@@ -146,9 +146,18 @@ def modules_cmd():
 
 # --- commands of later stages live in camtwin/commands/<name>.py, each with
 # ``register(app, guard, fail, console)``; one import line per module below ---------------
+from .commands import isp as _isp_cmd; _isp_cmd.register(app, _guard, _fail, console)  # noqa: E402,E702
+from .commands import catalog as _catalog_cmd; _catalog_cmd.register(app, _guard, _fail, console)  # noqa: E402,E702
+from .commands import emva1288 as _emva1288; _emva1288.register(app, _guard, _fail, console)  # noqa: E402,E702
+from .commands import optics as _optics_cmd; _optics_cmd.register(app, _guard, _fail, console)  # noqa: E402,E702
+from .commands import market as _market_cmd; _market_cmd.register(app, _guard, _fail, console)  # noqa: E402,E702
 from .commands import evaluate as _evaluate_cmds  # noqa: E402
+from .commands import privacy as _privacy_cmds; _privacy_cmds.register(app, _guard, _fail, console)  # noqa: E402,E702
+from .commands import web as _web_cmd; _web_cmd.register(app, _guard, _fail, console)  # noqa: E402,E702
+from .commands import sweep as _sweep_cmds; _sweep_cmds.register(app, _guard, _fail, console)  # noqa: E402,E702
 
 _evaluate_cmds.register(app, _guard, _fail, console)
+from .commands import burst as _burst_cmds; _burst_cmds.register(app, _guard, _fail, console)  # noqa: E402,E702
 # (end of command registrations)
 
 
