@@ -46,7 +46,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field
 
-from .._spec import FrozenSpec, read_yaml
+from .._spec import FrozenSpec, deep_merge, read_yaml
 from ..errors import ConfigError, unknown_name
 from .measurements import Measurement, column_name, parse_measurement
 
@@ -247,14 +247,6 @@ def _nested(path: list[str], value) -> dict:
     return out
 
 
-def _merge(base: dict, changes: dict) -> None:
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = value
-
-
 def _check_path(name: str, dump: dict) -> list[str]:
     path = name.split(".")
     node = dump
@@ -392,7 +384,7 @@ def compile_sweep(spec: SweepSpec, *, base_dir: str | Path | None = None,
                     data[n] = copy.deepcopy(whole(n, params[n]))
             for n, v in params.items():
                 if kinds[n] == "path":
-                    _merge(data, _nested(n.split("."), v))
+                    deep_merge(data, _nested(n.split("."), v))
                 elif kinds[n] == "condition":
                     conditions[n] = v
             module = ModuleSpec.from_dict(data)
