@@ -623,15 +623,7 @@ def write_image(path: str | os.PathLike, rendered: RenderedImage, *,
         raise unknown_name("image file extension", suffix or "(none)", IMAGE_EXTENSIONS)
     if bits is None:
         bits = rendered.spec.output_bits if rendered.spec is not None else 8
-    img = to_uint(rendered.srgb, bits)
-    if suffix == ".png":
-        ok, buf = cv2.imencode(".png", np.ascontiguousarray(img[:, :, ::-1]))  # RGB → BGR
-        if not ok:
-            raise OSError(f"OpenCV could not encode {target} as PNG")
-        return write_bytes_atomic(target, buf.tobytes())
-    with atomic_path(target) as tmp:
-        tifffile.imwrite(tmp, img, photometric="rgb")
-    return target
+    return write_rgb(target, to_uint(rendered.srgb, bits))
 
 
 def write_rgb(path: str | os.PathLike, image: np.ndarray) -> Path:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import numpy as np
 from pydantic import Field, FiniteFloat, field_validator
 
 from .._spec import FrozenSpec
@@ -111,18 +110,9 @@ class IspSpec(FrozenSpec):
     @classmethod
     def _ccm_form(cls, value):
         # Checked before the union so a bad value gets one message, not one per branch.
-        msg = "must be 'fitted', 'identity' or a 3×3 matrix of finite numbers"
-        if isinstance(value, str):
-            if value not in ("fitted", "identity"):
-                raise ValueError(msg)
-            return value
-        try:
-            arr = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(msg) from None
-        if arr.shape != (3, 3) or not np.all(np.isfinite(arr)):
-            raise ValueError(msg)
-        return tuple(tuple(float(x) for x in row) for row in arr)
+        from .config import check_matrix_choice
+
+        return check_matrix_choice(value, ("fitted", "identity"))
 
     @field_validator("demosaic")
     @classmethod
