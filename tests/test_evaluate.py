@@ -272,3 +272,15 @@ def test_output_size_normalisation_scales_snr_by_sqrt_pixel_ratio(module):
     binned = measure(module, "lux_at_snr10", {"output_mp": n_mp / 4}, rng=12)
     assert binned.value == pytest.approx(level_at_snr(per_px.details["curve"], 5.0), rel=1e-9)
     assert binned.value == pytest.approx(analytic_lux_at_snr(module, target=5.0), rel=0.10)
+
+
+def test_nir_sensitivity_needs_the_ir_cut_filter_removed(module):
+    # An interference IR-cut passes 1e-3 (its blocking_transmission) at 850 nm: with it the
+    # 850 nm LED must be ~1/1e-3 times brighter for the same SNR — at least 100× here, since
+    # read noise keeps the ratio below the full 1000× only at the lowest signals.
+    day = measure(module, "nir_irradiance_at_snr10_mw_m2", rng=13).value
+    night = measure(module.replace(lens={"ir_cut": None}), "nir_irradiance_at_snr10_mw_m2",
+                    rng=13).value
+    assert 0 < night < day / 100
+    with pytest.raises(ConfigError, match="needs IR850 or IR940"):
+        measure(module, "nir_irradiance_at_snr10_mw_m2", {"illuminant": "D65"})

@@ -146,8 +146,10 @@ def _region_stats_e(raw, box) -> tuple[float, float, int, float]:
 
 
 def _uniform_oi(module, *, illuminant: str, reflectance: float, irradiance_w_m2=None):
-    """Optical image of a uniform Lambertian target filling the (cropped) module's view, at
-    1 lx (visible illuminant) or 1 W/m² (``irradiance_w_m2`` given: NIR), and its scale."""
+    """Optical image of a uniform Lambertian target filling the (cropped) module's view:
+    lit with 1 lx (visible illuminant), or — when ``irradiance_w_m2`` is given (NIR LEDs,
+    for which lux means nothing) — with that total irradiance [W/m²]. Scale the result with
+    :func:`_scaled` for other light levels (everything downstream is linear)."""
     from ..camera import field_of_view_width_m
     from ..optics import form_image
     from ..scene.scene import Scene
@@ -163,7 +165,7 @@ def _uniform_oi(module, *, illuminant: str, reflectance: float, irradiance_w_m2=
                              reflectance=reflectance)
     else:
         wl = DEFAULT_WAVELENGTHS_NM
-        e = scale_to_irradiance(illuminant_spd(illuminant, wl), 1.0, wl)
+        e = scale_to_irradiance(illuminant_spd(illuminant, wl), float(irradiance_w_m2), wl)
         rad = np.broadcast_to((reflectance * e / np.pi).astype(np.float32)[:, None, None],
                               (wl.size, s.height_px, s.width_px))
         scene = Scene(radiance=np.ascontiguousarray(rad), wavelengths_nm=wl,
