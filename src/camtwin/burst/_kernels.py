@@ -36,6 +36,23 @@ def _tile_cost(ref, alt, ty, tx, t, dy, dx, l1):
     return acc
 
 
+@nb.njit(cache=True, inline="always")
+def _refine(ref, alt, ty, tx, t, by, bx, best, radius, l1):
+    """Best of the integer displacements within ±radius of (by, bx), starting from the
+    cost ``best`` of (by, bx) itself (inf: not evaluated yet, so the centre is tried too).
+    Returns (dy, dx, cost)."""
+    oy, ox = by, bx
+    centre_known = best < np.inf
+    for u in range(-radius, radius + 1):
+        for v in range(-radius, radius + 1):
+            if centre_known and u == 0 and v == 0:
+                continue
+            c = _tile_cost(ref, alt, ty, tx, t, by + u, bx + v, l1)
+            if c < best:
+                best, oy, ox = c, by + u, bx + v
+    return oy, ox, best
+
+
 @nb.njit(parallel=True, cache=True)
 def tile_search(ref, alt, ty, tx, t, init, radius, l1):
     """Best integer displacement per tile within ±radius of ``init`` (n, 2) int32.
@@ -47,14 +64,8 @@ def tile_search(ref, alt, ty, tx, t, init, radius, l1):
     out = np.empty((n, 2), dtype=np.int32)
     best_cost = np.empty(n, dtype=np.float64)
     for k in nb.prange(n):
-        by, bx = init[k, 0], init[k, 1]
-        best = np.inf
-        oy, ox = by, bx
-        for u in range(-radius, radius + 1):
-            for v in range(-radius, radius + 1):
-                c = _tile_cost(ref, alt, ty[k], tx[k], t, by + u, bx + v, l1)
-                if c < best:
-                    best, oy, ox = c, by + u, bx + v
+        oy, ox, best = _refine(ref, alt, ty[k], tx[k], t, init[k, 0], init[k, 1], np.inf,
+                               radius, l1)
         out[k, 0], out[k, 1] = oy, ox
         best_cost[k] = best
     return out, best_cost
@@ -81,14 +92,7 @@ def search_candidates(ref, alt, ty, tx, t, cands, radius, l1):
             c = _tile_cost(ref, alt, ty[k], tx[k], t, cy, cx, l1)
             if c < best:
                 best, by, bx = c, cy, cx
-        oy, ox = by, bx
-        for u in range(-radius, radius + 1):
-            for v in range(-radius, radius + 1):
-                if u == 0 and v == 0:
-                    continue
-                c = _tile_cost(ref, alt, ty[k], tx[k], t, by + u, bx + v, l1)
-                if c < best:
-                    best, oy, ox = c, by + u, bx + v
+        oy, ox, best = _refine(ref, alt, ty[k], tx[k], t, by, bx, best, radius, l1)
         out[k, 0], out[k, 1] = oy, ox
         best_cost[k] = best
     return out, best_cost

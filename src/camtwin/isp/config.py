@@ -128,6 +128,14 @@ class WhiteBalanceStage(FrozenSpec):
         return self
 
 
+def check_demosaic_method(value: str) -> str:
+    """A key of :data:`camtwin.isp.DEMOSAIC_METHODS` (else a message naming the choices)."""
+    if value not in DEMOSAIC_METHODS:
+        raise ValueError(f"unknown demosaic method; valid choices: "
+                         f"{', '.join(sorted(DEMOSAIC_METHODS))}")
+    return value
+
+
 class DemosaicStage(FrozenSpec):
     """Demosaic with a method of :data:`camtwin.isp.DEMOSAIC_METHODS`."""
 
@@ -136,10 +144,7 @@ class DemosaicStage(FrozenSpec):
     @field_validator("method")
     @classmethod
     def _known(cls, value: str) -> str:
-        if value not in DEMOSAIC_METHODS:
-            raise ValueError(f"unknown demosaic method; valid choices: "
-                             f"{', '.join(sorted(DEMOSAIC_METHODS))}")
-        return value
+        return check_demosaic_method(value)
 
 
 class DenoiseStage(FrozenSpec):

@@ -12,7 +12,6 @@ from typing import Any, Literal
 from pydantic import Field, FiniteFloat, field_validator
 
 from .._spec import FrozenSpec
-from .demosaic import DEMOSAIC_METHODS
 
 #: A 3×3 colour-correction matrix given row by row (camera RGB → linear sRGB).
 Matrix3x3 = tuple[tuple[FiniteFloat, FiniteFloat, FiniteFloat],
@@ -117,7 +116,6 @@ class IspSpec(FrozenSpec):
     @field_validator("demosaic")
     @classmethod
     def _known_demosaic(cls, value: str) -> str:
-        if value not in DEMOSAIC_METHODS:
-            raise ValueError(f"unknown demosaic method; valid choices: "
-                             f"{', '.join(sorted(DEMOSAIC_METHODS))}")
-        return value
+        from .config import check_demosaic_method
+
+        return check_demosaic_method(value)
