@@ -26,8 +26,8 @@ def main() -> None:
     t0 = time.perf_counter()
     evaluate(module, load_application("industrial"))  # warm-up: imports, numba cache, CCM
     print(f"warm-up (imports, numba, first captures): {time.perf_counter() - t0:.2f} s\n")
-    print(f"| application | requirements | median s | min s | verdict |")
-    print(f"|---|---:|---:|---:|---|")
+    print("| application | requirements | median s | min s | verdict |")
+    print("|---|---:|---:|---:|---|")
     for name in builtin_applications():
         app = load_application(name)
         times, ev = [], None

@@ -35,7 +35,7 @@ def main() -> None:
         curve = snr_curve(m, rng=args.seed)
         results[arch] = (m, curve, level_at_snr(curve, 10.0))
 
-    (mb, cb, lb), (mf, cf, lf) = results["bsi"], results["fsi"]
+    (mb, _, lb), (mf, _, lf) = results["bsi"], results["fsi"]
     g = list(mb.sensor.channels).index("G") if "G" in mb.sensor.channels else 0
     qe_b, qe_f = channel_qe(mb.sensor, WL)[:, g], channel_qe(mf.sensor, WL)[:, g]
     print(f"pixel pitch {mb.sensor.pixel_pitch_um} µm, f/{mb.lens.f_number}, 1/30 s, 18 % grey")

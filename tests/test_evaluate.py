@@ -18,7 +18,6 @@ import math
 import numpy as np
 import pytest
 
-from camtwin.cli import app
 from camtwin.errors import ConfigError
 from camtwin.evaluate import (ApplicationSpec, builtin_applications, level_at_snr,
                               load_application, measure, snr_curve)

@@ -33,7 +33,6 @@ def slanted_edge_mtf(module, *, field: float = 0.0, lux: float = 1000.0, rng=0) 
     """MTF50 [cy/px] of the module at ``field`` from a simulated slanted-edge capture."""
     from ..camera import module_scene
     from ..measure.sfr import esfr
-    from ..optics import form_image
     from ..sensor import auto_exposure_s, capture
 
     if not 0.0 <= field <= 1.0:

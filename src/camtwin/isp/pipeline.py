@@ -49,7 +49,7 @@ from ..errors import ConfigError, unknown_name
 from ..raw import RawFrame
 from ._cfa import cfa_period, cfa_phases, ir_phases
 from .ccm import ccm_from_color_matrix
-from .config import STAGE_ORDER, PipelineSpec
+from .config import PipelineSpec
 from .defects import correct_defects
 from .demosaic import _bayer_like, demosaic
 from .denoise import denoise

@@ -7,7 +7,7 @@ one-line message names the field, the value and the valid range or choices — b
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, FiniteFloat, field_validator
 

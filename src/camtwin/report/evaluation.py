@@ -10,16 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from .._io import write_json_atomic
+from .figures import new_figure as _figure
 from .html import escape, figure_img, image_img, table, write_page
 
 #: Light levels of the sample frames in the report [lx].
 SAMPLE_LUX = (1.0, 1000.0)
-
-
-def _figure(figsize):
-    from .figures import _figure as make
-
-    return make(figsize)
 
 
 def module_extras(module, *, rng=0) -> dict:

@@ -13,19 +13,33 @@ import numpy as np
 from .._io import atomic_path
 
 
-def _figure(figsize):
+def new_figure(figsize, *, dpi: int = 110):
+    """A fresh matplotlib Figure on the non-interactive Agg backend (no pyplot state)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    return Figure(figsize=figsize, dpi=110, layout="constrained")
+    return Figure(figsize=figsize, dpi=dpi, layout="constrained")
 
 
-def _save(fig, path) -> Path:
+def save_figure(fig, path) -> Path:
+    """Write ``fig`` as a PNG atomically (temp file, then rename)."""
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
     return Path(path)
+
+
+def figure_png_bytes(fig) -> bytes:
+    """``fig`` encoded as PNG bytes (for HTML embedding and notebook reprs)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+_figure, _save = new_figure, save_figure  # the names this module's plots use
 
 
 def plot_qe(module, path) -> Path:

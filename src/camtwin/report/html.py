@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +33,9 @@ def escape(text) -> str:
 
 def figure_png_b64(fig) -> str:
     """A matplotlib figure as a base64 PNG string."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    from .figures import figure_png_bytes
+
+    return base64.b64encode(figure_png_bytes(fig)).decode("ascii")
 
 
 def figure_img(fig, alt: str = "") -> str:

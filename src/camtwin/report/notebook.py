@@ -37,6 +37,8 @@ import math
 
 import numpy as np
 
+from .figures import figure_png_bytes, new_figure
+
 #: Longest side of a displayed image [pixels].
 MAX_SIDE_PX = 800
 
@@ -119,21 +121,8 @@ def png_bytes(image: np.ndarray, *, max_side_px: int | None = MAX_SIDE_PX) -> by
     return buf.tobytes()
 
 
-def _figure_png(fig) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
-
-
 def _figure(figsize):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=figsize, dpi=100, layout="constrained")
+    return new_figure(figsize, dpi=100)
 
 
 def picture(obj) -> np.ndarray | None:
@@ -214,10 +203,10 @@ def repr_png(obj) -> bytes | None:
     if img is not None:
         return png_bytes(img)
     if isinstance(obj, Evaluation):
-        return _figure_png(_evaluation_figure(obj))
+        return figure_png_bytes(_evaluation_figure(obj))
     emva = _emva_class()
     if emva is not None and isinstance(obj, emva):
-        return _figure_png(_emva_figure(obj))
+        return figure_png_bytes(_emva_figure(obj))
     return None
 
 
@@ -347,7 +336,7 @@ def _emva_html(res) -> str:
         text = "—" if v is None else (f"{100 * v:.1f}" if fmt == "pct" else format(v, fmt))
         rows.append((f"{label} [{'%' if fmt == 'pct' else unit}]", text))
     title = f"{s.get('standard', 'EMVA 1288')} — {s.get('source', '')}"
-    return _card(title, rows, _figure_png(_emva_figure(res)), "photon transfer")
+    return _card(title, rows, figure_png_bytes(_emva_figure(res)), "photon transfer")
 
 
 def repr_html(obj) -> str | None:

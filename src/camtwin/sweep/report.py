@@ -24,8 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_path, write_bytes_atomic
+from .._io import write_bytes_atomic
 from ..errors import ConfigError
+from ..report.figures import new_figure, save_figure as _save
 from .spec import DESCRIPTOR_COLUMNS, META_COLUMNS
 from .store import open_store
 
@@ -73,18 +74,7 @@ def pareto_mask(values: np.ndarray) -> np.ndarray:
 
 
 def _figure(figsize):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=figsize, dpi=100, layout="constrained")
-
-
-def _save(fig, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    return path
+    return new_figure(figsize, dpi=100)
 
 
 def _numeric(col) -> np.ndarray | None:

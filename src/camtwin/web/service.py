@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .._spec import deep_merge
 from ..errors import ConfigError, unknown_name
 from ..report import notebook as _nb
+from ..report.figures import figure_png_bytes, new_figure
 from ..report.notebook import CHANNEL_COLOURS, raw_false_colour, to_uint8
 
 #: Illuminants offered for a capture at a given illuminance (the NIR LEDs have no lux).
@@ -428,20 +429,7 @@ def run_evaluate(module, app, seed: int, progress, *, span=(0.0, 1.0), label: st
 
 # --- plots -----------------------------------------------------------------------------
 def _figure(figsize=(6.4, 3.8)):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=figsize, dpi=100, layout="constrained")
-
-
-def figure_png(fig) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+    return new_figure(figsize, dpi=100)
 
 
 def plot_png(kind: str, modules: list[tuple[str, Any]], *, illuminant: str, lux: float,
@@ -503,4 +491,4 @@ def plot_png(kind: str, modules: list[tuple[str, Any]], *, illuminant: str, lux:
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
     progress(0.95, "drawing")
-    return figure_png(fig), clean(data)
+    return figure_png_bytes(fig), clean(data)

@@ -292,7 +292,6 @@ def _simulate(sensor, spec, seed, progress) -> Dataset1288:
     h, w = int(sensor.height_px), int(sensor.width_px)
     r0, c0, ph, pw = plan["site"]
     qe_map = plan["qe_channels"].astype(np.float32)[cfa_channel_index(sensor.cfa, (h, w))]
-    eta = plan["eta"]
     area = plan["pixel_area_um2"]
     fp = fixed_pattern(sensor)
     # A frame whose every pixel is surely beyond full well cannot bloom (no pixel has room

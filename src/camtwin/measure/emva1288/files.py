@@ -54,7 +54,7 @@ from typing import Callable
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
-from ..._spec import FrozenSpec, read_yaml
+from ..._spec import FrozenSpec
 from ...errors import ConfigError
 from .campaign import channel_site
 from .dataset import (Dataset1288, SpatialStack, StackAccumulator, pair_statistics,

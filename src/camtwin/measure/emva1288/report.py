@@ -10,9 +10,7 @@ atomically, the JSON last-but-one and the HTML last; if drawing fails nothing is
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 from pathlib import Path
 
@@ -20,6 +18,8 @@ import numpy as np
 
 from ..._io import write_bytes_atomic
 from ...errors import OutputError
+from ...report.figures import new_figure
+from ...report.html import figure_png_b64
 from .analysis import SIGMA2_Q_DN2, Emva1288Results
 
 #: Rows of the summary table: (key, label, unit, format).
@@ -60,18 +60,7 @@ def _fmt(value, fmt):
 
 
 def _figure():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(6.4, 4.0), dpi=100, layout="constrained")
-
-
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    return new_figure((6.4, 4.0), dpi=100)
 
 
 def make_plots(results: Emva1288Results) -> dict[str, str]:
@@ -91,7 +80,7 @@ def make_plots(results: Emva1288Results) -> dict[str, str]:
     ax.set(xlabel="μ_y − μ_y.dark [DN]", ylabel="σ²_y − σ²_y.dark [DN²]",
            title="Photon transfer")
     ax.legend()
-    plots["Photon transfer"] = _png(fig)
+    plots["Photon transfer"] = figure_png_b64(fig)
 
     fig = _figure()
     ax = fig.add_subplot()
@@ -101,7 +90,7 @@ def make_plots(results: Emva1288Results) -> dict[str, str]:
             label=f"R = {s['responsivity_dn_per_photon']:.4g} DN/photon, η = {100 * eta:.1f} %")
     ax.set(xlabel="μ_p [photons/pixel]", ylabel="μ_y − μ_y.dark [DN]", title="Sensitivity")
     ax.legend()
-    plots["Sensitivity"] = _png(fig)
+    plots["Sensitivity"] = figure_png_b64(fig)
 
     fig = _figure()
     ax = fig.add_subplot()
@@ -119,7 +108,7 @@ def make_plots(results: Emva1288Results) -> dict[str, str]:
     ax.axvline(s["saturation_capacity_photons"], ls=":", c="grey")
     ax.set(xlabel="μ_p [photons/pixel]", ylabel="SNR", title="Signal-to-noise ratio")
     ax.legend()
-    plots["SNR"] = _png(fig)
+    plots["SNR"] = figure_png_b64(fig)
 
     fig = _figure()
     ax = fig.add_subplot()
@@ -134,7 +123,7 @@ def make_plots(results: Emva1288Results) -> dict[str, str]:
     ax.set(xlabel="μ_p [photons/pixel]", ylabel="δ_y [%]",
            title=f"Linearity error LE = {_fmt(s['linearity_error_percent'], '.3g')} %")
     ax.legend()
-    plots["Linearity"] = _png(fig)
+    plots["Linearity"] = figure_png_b64(fig)
 
     fig = _figure()
     ax = fig.add_subplot()
@@ -152,7 +141,7 @@ def make_plots(results: Emva1288Results) -> dict[str, str]:
     ax.set(xlabel="exposure time [ms]", ylabel="μ_y.dark [DN]", title="Dark current")
     ax2.set_ylabel("σ²_y.dark [DN²]")
     fig.legend(loc="outside lower center", ncols=2)
-    plots["Dark current"] = _png(fig)
+    plots["Dark current"] = figure_png_b64(fig)
 
     if "dark_temperature_c" in c:
         fig = _figure()
@@ -161,7 +150,7 @@ def make_plots(results: Emva1288Results) -> dict[str, str]:
                     "o-")
         ax.set(xlabel="temperature [°C]", ylabel="dark current [e⁻/s]",
                title="Dark current vs temperature")
-        plots["Dark current vs temperature"] = _png(fig)
+        plots["Dark current vs temperature"] = figure_png_b64(fig)
 
     if "spectrogram_horizontal_freq" in c:
         for what, unit in (("dsnu_e", "DSNU [e⁻]"), ("prnu_percent", "PRNU [%]")):
@@ -174,7 +163,7 @@ def make_plots(results: Emva1288Results) -> dict[str, str]:
             ax.set(xlabel="spatial frequency [cycles/pixel]", ylabel=unit,
                    title=f"Spectrogram {unit.split()[0]}")
             ax.legend()
-            plots[f"Spectrogram {unit.split()[0]}"] = _png(fig)
+            plots[f"Spectrogram {unit.split()[0]}"] = figure_png_b64(fig)
         for what, unit in (("dsnu_e", "e⁻"), ("prnu_percent", "%")):
             h = c[f"histogram_{what}"]
             fig = _figure()
@@ -187,14 +176,14 @@ def make_plots(results: Emva1288Results) -> dict[str, str]:
             ax.set(xlabel=f"|deviation| [{unit}]", ylabel="pixels ≥ x [%]", title="accumulated")
             name = "DSNU" if what == "dsnu_e" else "PRNU (5×5 highpass)"
             fig.suptitle(f"Defect pixels: {name}")
-            plots[f"Histogram {name}"] = _png(fig)
+            plots[f"Histogram {name}"] = figure_png_b64(fig)
 
     if "spectral_qe" in c:
         fig = _figure()
         ax = fig.add_subplot()
         ax.plot(c["spectral_wavelength_nm"], 100 * c["spectral_qe"], "o-")
         ax.set(xlabel="wavelength [nm]", ylabel="QE [%]", title="Spectral quantum efficiency")
-        plots["Spectral QE"] = _png(fig)
+        plots["Spectral QE"] = figure_png_b64(fig)
     return plots
 
 
