@@ -4,8 +4,8 @@ Each kernel has a pure-NumPy reference it must match (tests assert it):
 
 * :func:`malvar_kernel` — ``colour_demosaicing.demosaicing_CFA_Bayer_Malvar2004`` (an
   independent float64 implementation; away from the border),
-* :func:`directional_green_kernel`, :func:`ri_coefficients_kernel`,
-  :func:`ri_finish_kernel` — :mod:`camtwin.isp._reference` (float64 NumPy/SciPy),
+* :func:`directional_green_kernel`, :func:`ri_banded_kernel` —
+  :mod:`camtwin.isp._reference` (float64 NumPy/SciPy),
 * :func:`ccm_kernel`, :func:`lut_kernel`, :func:`quantise_kernel` — the NumPy stages in
   :mod:`camtwin.isp.stages` (``apply_ccm``, ``srgb_encode``, ``to_uint``).
 
@@ -111,59 +111,83 @@ def _hamilton_adams(mp, y, x, dy, dx):  # pragma: no cover - jit
                                   - mp[y + 2 * dy, x + 2 * dx]))
 
 
-@nb.njit(parallel=True, **_JIT)
-def directional_green_kernel(mp, is_g, eps, g_out):  # pragma: no cover - jit
-    """Green plane by gradient-weighted fusion of horizontal and vertical estimates.
+#: Rows per band of the banded high-quality kernels: each band is computed from scratch
+#: (its halo rows recomputed), with band-local buffers instead of full-size intermediates.
+HQ_BAND_ROWS = 64
 
-    ``mp``: mosaic padded by 4 px (REFLECT_101); ``is_g``: (2, 2) bool, phase is green;
-    ``eps``: gradient floor; ``g_out``: (H, W) float32. See
-    :func:`camtwin.isp._reference.directional_green` for the equations. Two passes: the
-    colour-difference gradients D_H, D_V at the non-green sites (the only ones the
-    classifier window reads), then the weighted fusion; the directional estimates are
-    recomputed where needed instead of being stored.
-    """
+
+@nb.njit(**_JIT)
+def _green_band(mp, is_g, eps, y0, y1, dh, dv, g_out):  # pragma: no cover - jit
+    """Rows ``y0 .. y1−1`` of :func:`directional_green_kernel`; ``dh``, ``dv``: buffers of
+    ≥ y1 − y0 + 4 padded rows."""
     h, w = g_out.shape
     hp, wp = mp.shape
-    dh = np.empty((hp, wp), np.float32)
-    dv = np.empty((hp, wp), np.float32)
-    # pass 1: D at non-green sites of the padded frame, rows/cols 2 .. n−3 (zero where the
-    # partner two pixels on is out of reach)
-    for y in prange(2, hp - 2):
+    # D at the non-green sites of padded rows y0+2 .. y1+5 (the classifier windows of rows
+    # y0 .. y1−1), kept inside rows 2 .. hp−3 where both estimates are defined; zero where
+    # the partner two pixels on is out of reach
+    r0 = y0 + 2
+    r1 = min(y1 + 6, hp - 2)
+    for y in range(r0, r1):
         py = (y - 4) & 1
+        t = y - r0
         for x in range(2, wp - 2):
             if is_g[py, (x - 4) & 1]:
                 continue
             if x + 2 < wp - 2:
                 ch0 = mp[y, x] - _hamilton_adams(mp, y, x, 0, 1)
                 ch2 = mp[y, x + 2] - _hamilton_adams(mp, y, x + 2, 0, 1)
-                dh[y, x] = abs(ch0 - ch2)
+                dh[t, x] = abs(ch0 - ch2)
             else:
-                dh[y, x] = np.float32(0)
+                dh[t, x] = np.float32(0)
             if y + 2 < hp - 2:
                 cv0 = mp[y, x] - _hamilton_adams(mp, y, x, 1, 0)
                 cv2 = mp[y + 2, x] - _hamilton_adams(mp, y + 2, x, 1, 0)
-                dv[y, x] = abs(cv0 - cv2)
+                dv[t, x] = abs(cv0 - cv2)
             else:
-                dv[y, x] = np.float32(0)
-    # pass 2: directional activity over the Menon (2007) window and the weighted fusion;
-    # every D read here sits on a non-green site of rows/cols 2 .. n−3
-    for y in prange(h):
+                dv[t, x] = np.float32(0)
+    # directional activity over the Menon (2007) window and the weighted fusion; every D
+    # read here sits on a non-green site of padded rows/cols 2 .. n−3
+    for y in range(y0, y1):
         yy = y + 4
+        t = yy - r0
         for x in range(w):
             xx = x + 4
             if is_g[y & 1, x & 1]:
                 g_out[y, x] = mp[yy, xx]
                 continue
-            a_h = (np.float32(3) * (dh[yy, xx] + dh[yy, xx - 2]) + dh[yy + 2, xx]
-                   + dh[yy + 2, xx - 2] + dh[yy + 1, xx - 1] + dh[yy - 1, xx - 1]
-                   + dh[yy - 2, xx] + dh[yy - 2, xx - 2])
-            a_v = (np.float32(3) * (dv[yy, xx] + dv[yy - 2, xx]) + dv[yy, xx + 2]
-                   + dv[yy - 2, xx + 2] + dv[yy - 1, xx + 1] + dv[yy - 1, xx - 1]
-                   + dv[yy, xx - 2] + dv[yy - 2, xx - 2])
+            a_h = (np.float32(3) * (dh[t, xx] + dh[t, xx - 2]) + dh[t + 2, xx]
+                   + dh[t + 2, xx - 2] + dh[t + 1, xx - 1] + dh[t - 1, xx - 1]
+                   + dh[t - 2, xx] + dh[t - 2, xx - 2])
+            a_v = (np.float32(3) * (dv[t, xx] + dv[t - 2, xx]) + dv[t, xx + 2]
+                   + dv[t - 2, xx + 2] + dv[t - 1, xx + 1] + dv[t - 1, xx - 1]
+                   + dv[t, xx - 2] + dv[t - 2, xx - 2])
             wh = (a_v + eps) * (a_v + eps)  # weight of the horizontal estimate ∝ 1/a_h²
             wv = (a_h + eps) * (a_h + eps)
             g_out[y, x] = ((wh * _hamilton_adams(mp, yy, xx, 0, 1)
                             + wv * _hamilton_adams(mp, yy, xx, 1, 0)) / (wh + wv))
+
+
+@nb.njit(parallel=True, **_JIT)
+def directional_green_kernel(mp, is_g, eps, band, nchunks, g_out):  # pragma: no cover - jit
+    """Green plane by gradient-weighted fusion of horizontal and vertical estimates.
+
+    ``mp``: mosaic padded by 4 px (REFLECT_101); ``is_g``: (2, 2) bool, phase is green;
+    ``eps``: gradient floor; ``g_out``: (H, W) float32. See
+    :func:`camtwin.isp._reference.directional_green` for the equations. The rows are cut
+    into bands of ``band`` rows, the bands into ``nchunks`` parallel runs of consecutive
+    bands, each with its own small buffers (allocated once per run). Per band, two passes:
+    the colour-difference gradients D_H, D_V at the non-green sites of the band's rows ± 2
+    (the only ones the classifier window reads), then the weighted fusion; the directional
+    estimates are recomputed where needed instead of being stored.
+    """
+    h, wp = g_out.shape[0], mp.shape[1]
+    nbands = (h + band - 1) // band
+    nchunks = max(1, min(nchunks, nbands))
+    for c in prange(nchunks):
+        dh = np.empty((band + 4, wp), np.float32)
+        dv = np.empty((band + 4, wp), np.float32)
+        for bi in range(c * nbands // nchunks, (c + 1) * nbands // nchunks):
+            _green_band(mp, is_g, eps, bi * band, min(bi * band + band, h), dh, dv, g_out)
 
 
 # --------------------------------------------------------- residual interpolation (HQ)
@@ -173,123 +197,296 @@ def _clamp(i, n):  # pragma: no cover - jit
     return 0 if i < 0 else (n - 1 if i >= n else i)
 
 
-@nb.njit(parallel=True, **_JIT)
-def ri_coefficients_kernel(g, m, phases, radius, eps, a_out, b_out):  # pragma: no cover
-    """Per-pixel guided-filter coefficients fitted on the sites of each colour.
+@nb.njit(inline="always")
+def _reflect101(i, n):  # pragma: no cover - jit
+    if i < 0:
+        i = -i
+    if i >= n:
+        i = 2 * n - 2 - i
+    return 0 if i < 0 else i
 
-    ``phases``: (n, 2) int — (row, column) offset of colour k's sites (rows
-    ``py + 2i``, columns ``px + 2j``); ``a_out``, ``b_out``: (n, H, W). For every pixel,
-    over the sites within ``radius`` pixels (Chebyshev) — indices clamped at the border:
-    ``a = cov(G, M) / (var(G) + eps)``, ``b = mean(M) − a·mean(G)``.
 
-    Per output row and colour, the sums over the window's site rows are formed for every
-    site column (a short row buffer), then summed over the window's site columns: no
-    full-size intermediate arrays, one parallel region for all colours.
+# Indexing note for the kernels below: numba wraps negative indices (``a[-1]`` is the last
+# element), which costs a compare-and-select per access and blocks vectorisation unless the
+# index is provably ≥ 0 — a plain ``range`` counter is, ``base + j`` with a run-time
+# ``base`` is not. Offsets are therefore taken into slices (``row[base:]``) and the inner
+# loops index those with the bare counter.
+
+@nb.njit(inline="always")
+def _parity_window(radius, e):  # pragma: no cover - jit
+    """Site-lattice window ``j+lo .. j+hi`` of the pixels ``x = p + e + 2j`` (``e`` = 0 or
+    1, ``p`` the sites' phase) within ``radius`` px: ``lo = ceil((e−r)/2)``,
+    ``hi = floor((e+r)/2)``."""
+    return -((radius - e) // 2), (radius + e) // 2
+
+
+@nb.njit(inline="always")
+def _parity_columns(px, e, w):  # pragma: no cover - jit
+    """Lattice indices ``j0 .. j1−1`` of the image columns ``x = px + e + 2j`` in [0, W)
+    (``j0`` is −1 for the column 0 left of the first site)."""
+    return -((px + e) // 2), (w - px - e + 1) // 2
+
+
+@nb.njit(**_JIT)
+def _window_sums(src, n, nq, dst):  # pragma: no cover - jit
+    """``dst[j] = src[j] + … + src[j+nq−1]`` (summed in that order) for j < n; the window
+    lengths of radius 1–3 (2 and 3 terms) get a single fused pass."""
+    if nq == 2:
+        for j in range(n):
+            dst[j] = src[j] + src[j + 1]
+    elif nq == 3:
+        for j in range(n):
+            dst[j] = src[j] + src[j + 1] + src[j + 2]
+    else:
+        for j in range(n):
+            dst[j] = src[j]
+        for q in range(1, nq):
+            sq = src[q:]
+            for j in range(n):
+                dst[j] += sq[j]
+
+
+@nb.njit(**_JIT)
+def _pad_ends(v, pad, n):  # pragma: no cover - jit
+    """``v[pad : pad+n]`` holds a row; fill ``pad`` clamped copies of its end samples on
+    both sides."""
+    for q in range(pad):
+        v[q] = v[pad]
+        v[pad + n + q] = v[pad + n - 1]
+
+
+@nb.njit(**_JIT)
+def _ri_coefficient_row(g, m, py, px, y, radius, eps, work, a_row,
+                        b_row):  # pragma: no cover - jit
+    """Guided-filter coefficients of image row ``y`` fitted on one colour's sites.
+
+    Sites of the colour: rows ``py + 2i``, columns ``px + 2j``. For every pixel of the row,
+    over the sites within ``radius`` pixels (Chebyshev), indices clamped at the border:
+    ``a = cov(G, M) / (var(G) + eps)``, ``b = mean(M) − a·mean(G)``. ``work``: (8, ≥ W/2
+    + 2R) buffer, R = r//2 + 1. The sums over the window's site rows are first formed per
+    site column (rows 0–3 of ``work``: the lattice row from index R, with R clamped copies
+    of its end samples on both sides), then summed over the window's site columns — a
+    window of fixed length for each parity of ``x − px`` — into rows 4–7; every inner loop
+    is a plain pass over contiguous buffers (vectorised), the coefficients are written
+    to every other pixel of the row last.
     """
     h, w = g.shape
-    for y in prange(h):
-        for k in range(phases.shape[0]):
-            py = phases[k, 0]
-            px = phases[k, 1]
-            h2 = (h - py + 1) // 2
-            w2 = (w - px + 1) // 2
-            i0 = (y - radius - py + 1) // 2  # ceil((y − r − py)/2)
-            i1 = (y + radius - py) // 2
-            ni = np.float32(i1 - i0 + 1)
-            cg = np.zeros(w2, np.float32)
-            cm = np.zeros(w2, np.float32)
-            cgm = np.zeros(w2, np.float32)
-            cgg = np.zeros(w2, np.float32)
-            for i in range(i0, i1 + 1):
-                ys = py + 2 * _clamp(i, h2)
-                for j in range(w2):
-                    gi = g[ys, px + 2 * j]
-                    mi = m[ys, px + 2 * j]
-                    cg[j] += gi
-                    cm[j] += mi
-                    cgm[j] += gi * mi
-                    cgg[j] += gi * gi
-            for x in range(w):
-                j0 = (x - radius - px + 1) // 2
-                j1 = (x + radius - px) // 2
-                t0 = np.float32(0)
-                t1 = np.float32(0)
-                t2 = np.float32(0)
-                t3 = np.float32(0)
-                for j in range(j0, j1 + 1):
-                    jj = _clamp(j, w2)
-                    t0 += cg[jj]
-                    t1 += cm[jj]
-                    t2 += cgm[jj]
-                    t3 += cgg[jj]
-                inv_n = np.float32(1) / (ni * np.float32(j1 - j0 + 1))
-                mg = t0 * inv_n
-                mm = t1 * inv_n
-                var = t3 * inv_n - mg * mg
-                if var < 0:
-                    var = np.float32(0)
-                a = (t2 * inv_n - mg * mm) / (var + eps)
-                a_out[k, y, x] = a
-                b_out[k, y, x] = mm - a * mg
+    h2 = (h - py + 1) // 2
+    w2 = (w - px + 1) // 2
+    pad = radius // 2 + 1
+    cg, cm, cgm, cgg = work[0, pad:], work[1, pad:], work[2, pad:], work[3, pad:]
+    s0, s1, s2, s3 = work[4], work[5], work[6], work[7]
+    i0 = (y - radius - py + 1) // 2  # ceil((y − r − py)/2)
+    i1 = (y + radius - py) // 2
+    for i in range(i0, i1 + 1):
+        ys = py + 2 * _clamp(i, h2)
+        gr = g[ys, px:]
+        mr = m[ys, px:]
+        if i == i0:
+            for j in range(w2):
+                gi = gr[2 * j]
+                mi = mr[2 * j]
+                cg[j] = gi
+                cm[j] = mi
+                cgm[j] = gi * mi
+                cgg[j] = gi * gi
+        else:
+            for j in range(w2):
+                gi = gr[2 * j]
+                mi = mr[2 * j]
+                cg[j] += gi
+                cm[j] += mi
+                cgm[j] += gi * mi
+                cgg[j] += gi * gi
+    for k in range(4):
+        _pad_ends(work[k], pad, w2)
+    for e in range(2):
+        lo, hi = _parity_window(radius, e)
+        nq = hi - lo + 1
+        inv_n = np.float32(1) / (np.float32(i1 - i0 + 1) * np.float32(nq))
+        j0, j1 = _parity_columns(px, e, w)
+        n = j1 - j0
+        base = pad + j0 + lo  # ≥ 0: the padding covers the window
+        for k in range(4):
+            _window_sums(work[k, base:], n, nq, work[4 + k])
+        for j in range(n):
+            mg = s0[j] * inv_n
+            mm = s1[j] * inv_n
+            var = max(s3[j] * inv_n - mg * mg, np.float32(0))
+            a = (s2[j] * inv_n - mg * mm) / (var + eps)
+            s0[j] = a
+            s1[j] = mm - a * mg
+        x0 = px + e + 2 * j0  # 0 or 1
+        ar = a_row[x0:]
+        br = b_row[x0:]
+        for j in range(n):
+            ar[2 * j] = s0[j]
+            br[2 * j] = s1[j]
 
 
-@nb.njit(parallel=True, **_JIT)
-def ri_residuals_kernel(g, m, ma, mb, phases, res):  # pragma: no cover - jit
-    """Residual ``M − (ma·G + mb)`` at the sites of each colour k, on its site lattice
-    ``res[k, i, j]`` (rows ``py + 2i``, columns ``px + 2j``)."""
-    h, w = g.shape
-    for i in prange(res.shape[1]):
-        for k in range(phases.shape[0]):
-            py = phases[k, 0]
-            px = phases[k, 1]
-            y = py + 2 * i
-            if y >= h:
-                continue
-            for j in range((w - px + 1) // 2):
-                x = px + 2 * j
-                res[k, i, j] = m[y, x] - (ma[k, y, x] * g[y, x] + mb[k, y, x])
+@nb.njit(**_JIT)
+def _box_row(ring, t0, radius, col, out_row):  # pragma: no cover - jit
+    """``out_row`` = (2r+1)² box mean of the rows ``t0 .. t0+2r`` held in the ring buffer
+    ``ring`` (row t in slot t mod (2r+1); summed in the order of t, so the result does not
+    depend on where the ring starts), columns reflect-101 (``cv2.BORDER_REFLECT_101``);
+    ``col``: buffer of length W + 2r. Vertical then horizontal sums, each a plain
+    vectorisable pass."""
+    w = ring.shape[1]
+    k = 2 * radius + 1
+    inv = np.float32(1.0 / (k * k))
+    cv = col[radius:]
+    row = ring[t0 % k]
+    for x in range(w):
+        cv[x] = row[x]
+    for dy in range(1, k):
+        row = ring[(t0 + dy) % k]
+        for x in range(w):
+            cv[x] += row[x]
+    for x in range(radius):
+        col[radius - 1 - x] = cv[_reflect101(-1 - x, w)]
+        col[w + radius + x] = cv[_reflect101(w + x, w)]
+    _window_sums(col, w, k, out_row)
+    for x in range(w):
+        out_row[x] *= inv
 
 
-@nb.njit(parallel=True, **_JIT)
-def ri_finish_kernel(g, m, ma, mb, phases, channels, res, out):  # pragma: no cover - jit
-    """Tentative estimate ``ma·G + mb`` plus the bilinearly interpolated residual.
+@nb.njit(**_JIT)
+def _ri_residual_row(g, m, y, px, ma_row, mb_row, res_row):  # pragma: no cover - jit
+    """Residual ``M − (ā·G + b̄)`` at the sites (columns ``px + 2j``) of site row ``y``,
+    stored from index 1 of ``res_row`` with one clamped copy of each end sample beside
+    it (the bilinear interpolation then needs no index clamping)."""
+    w = g.shape[1]
+    w2 = (w - px + 1) // 2
+    gr, mr, ar, br = g[y, px:], m[y, px:], ma_row[px:], mb_row[px:]
+    rv = res_row[1:]
+    for j in range(w2):
+        rv[j] = mr[2 * j] - (ar[2 * j] * gr[2 * j] + br[2 * j])
+    _pad_ends(res_row, 1, w2)
 
-    For colour k (sites ``phases[k]``, output channel ``channels[k]``) the residual on its
-    site lattice (:func:`ri_residuals_kernel`) is interpolated bilinearly (indices clamped)
-    and added to the tentative estimate. At the sites the output is the sample itself.
+
+@nb.njit(**_JIT)
+def _ri_finish_row(g, m, y, py, px, ma_row, mb_row, res_a, res_b,
+                   dst):  # pragma: no cover - jit
+    """Output row ``y`` of one colour into ``dst``: ``ā·G + b̄`` plus the residual
+    interpolated bilinearly from the site rows ``res_a`` (at or above ``y``) and ``res_b``
+    (below) — stored as :func:`_ri_residual_row` does, so site column j is at j + 1 and
+    the clamped ends sit beside the row; at the colour's own sites the sample itself."""
+    w = g.shape[1]
+    odd_y = (y - py) & 1
+    gr, mr = g[y], m[y]
+    half = np.float32(0.5)
+    quarter = np.float32(0.25)
+    for e in range(2):
+        j0, j1 = _parity_columns(px, e, w)
+        n = j1 - j0
+        x0 = px + e + 2 * j0  # 0 or 1
+        d, gx, mx, ax, bx = dst[x0:], gr[x0:], mr[x0:], ma_row[x0:], mb_row[x0:]
+        ra = res_a[j0 + 1:]  # ra[j] = residual at site column j0 + j (clamped)
+        rb = res_b[j0 + 1:]
+        if odd_y == 0 and e == 0:  # the colour's own sites: the sample, bit-exact
+            for j in range(n):
+                d[2 * j] = mx[2 * j]
+        elif e == 0:  # site column, between two site rows
+            for j in range(n):
+                d[2 * j] = ax[2 * j] * gx[2 * j] + bx[2 * j] + half * (ra[j] + rb[j])
+        elif odd_y == 0:  # site row, between two site columns
+            for j in range(n):
+                d[2 * j] = ax[2 * j] * gx[2 * j] + bx[2 * j] + half * (ra[j] + ra[j + 1])
+        else:
+            for j in range(n):
+                d[2 * j] = (ax[2 * j] * gx[2 * j] + bx[2 * j]
+                            + quarter * (ra[j] + ra[j + 1] + rb[j] + rb[j + 1]))
+
+
+@nb.njit(**_JIT)
+def _ri_rows(g, m, phases, channels, radius, eps, y0, y1, a, b, ma, mb, res, work, col,
+             rows, out):  # pragma: no cover - jit
+    """Rows ``y0 .. y1−1`` of :func:`ri_banded_kernel`, streamed through ring buffers.
+
+    ``a``, ``b``: (n, 2r+1, W) rings of coefficient rows; ``ma``, ``mb``: (n, 3, W) rings
+    of their box means; ``res``: (n, 3, ⌈W/2⌉ + 2) ring of residual rows (row y in slot
+    y mod 3); ``work``, ``col``: row buffers; ``rows``: (3, W) output row. Step Y computes
+    the coefficient rows up to Y + r, the box means and residuals of row Y, and finishes
+    row Y − 1.
     """
     h, w = g.shape
-    for y in prange(h):
-        for k in range(phases.shape[0]):
+    nk = phases.shape[0]
+    k2 = 2 * radius + 1
+    ya = max(y0 - 1, 0)  # rows ya .. yb−1 need ā, b̄ and residuals
+    yb = min(y1 + 1, h)
+    t_next = ya - radius  # next coefficient row to compute (unreflected index)
+    for yy in range(ya, yb + 1):
+        if yy < yb:
+            while t_next <= yy + radius:
+                for k in range(nk):
+                    _ri_coefficient_row(g, m, phases[k, 0], phases[k, 1],
+                                        _reflect101(t_next, h), radius, eps, work,
+                                        a[k, t_next % k2], b[k, t_next % k2])
+                t_next += 1
+            for k in range(nk):
+                _box_row(a[k], yy - radius, radius, col, ma[k, yy % 3])
+                _box_row(b[k], yy - radius, radius, col, mb[k, yy % 3])
+                if (yy - phases[k, 0]) & 1 == 0:
+                    _ri_residual_row(g, m, yy, phases[k, 1], ma[k, yy % 3], mb[k, yy % 3],
+                                     res[k, yy % 3])
+        y = yy - 1  # finish row y: needs rows y−1 .. y+1 (clamped to the image)
+        if y < y0 or y >= y1:
+            continue
+        rows[1, :] = g[y]
+        for k in range(nk):
             py = phases[k, 0]
-            px = phases[k, 1]
-            ch = channels[k]
             h2 = (h - py + 1) // 2
-            w2 = (w - px + 1) // 2
-            dy = y - py
-            i0 = dy >> 1  # floor
-            odd_y = dy & 1
-            a0 = _clamp(i0, h2)
-            a1 = _clamp(i0 + 1, h2)
-            for x in range(w):
-                dx = x - px
-                j0 = dx >> 1
-                odd_x = dx & 1
-                b0 = _clamp(j0, w2)
-                if odd_y:
-                    if odd_x:
-                        b1 = _clamp(j0 + 1, w2)
-                        r = np.float32(0.25) * (res[k, a0, b0] + res[k, a0, b1]
-                                                + res[k, a1, b0] + res[k, a1, b1])
-                    else:
-                        r = np.float32(0.5) * (res[k, a0, b0] + res[k, a1, b0])
-                elif odd_x:
-                    b1 = _clamp(j0 + 1, w2)
-                    r = np.float32(0.5) * (res[k, a0, b0] + res[k, a0, b1])
-                else:
-                    out[y, x, ch] = m[y, x]  # a site: the sample itself, bit-exact
-                    continue
-                out[y, x, ch] = ma[k, y, x] * g[y, x] + mb[k, y, x] + r
+            i0 = (y - py) >> 1  # floor
+            _ri_finish_row(g, m, y, py, phases[k, 1], ma[k, y % 3], mb[k, y % 3],
+                           res[k, (py + 2 * _clamp(i0, h2)) % 3],
+                           res[k, (py + 2 * _clamp(i0 + 1, h2)) % 3], rows[channels[k]])
+        orow = out[y]
+        r0, r1, r2 = rows[0], rows[1], rows[2]
+        for x in range(w):
+            orow[x, 0] = r0[x]
+            orow[x, 1] = r1[x]
+            orow[x, 2] = r2[x]
+
+
+@nb.njit(parallel=True, **_JIT)
+def ri_banded_kernel(g, m, phases, channels, radius, eps, nchunks, out):  # pragma: no cover
+    """Residual interpolation of the non-green colours, streamed row by row; writes ``out``.
+
+    ``g``: (H, W) green plane; ``m``: (H, W) mosaic; ``phases``: (n, 2) int — (row,
+    column) offset of colour k's sites; ``channels``: (n,) output channel of colour k;
+    ``out``: (H, W, 3) — channels ``channels`` and 1 (a copy of ``g``) are written. The
+    rows are cut into ``nchunks`` parallel runs, each streamed through its own ring
+    buffers of a few rows (:func:`_ri_rows`; they stay in cache), with no full-size
+    intermediate.
+
+    Per colour:
+
+    1. guided-filter coefficients ``a``, ``b`` of every row (:func:`_ri_coefficient_row`;
+       rows beyond the border reflect-101);
+    2. their (2r+1)² box means ``ā``, ``b̄`` (reflect-101);
+    3. the residual ``M − (ā·G + b̄)`` at the colour's sites;
+    4. the tentative estimate ``ā·G + b̄`` plus the bilinearly interpolated residual
+       (site-lattice indices clamped); at a colour's own sites the output is the sample
+       itself, bit-exact.
+
+    Each run recomputes the few rows of its neighbours it needs, in the same order of
+    operations, so the output does not depend on ``nchunks``.
+    """
+    h, w = g.shape
+    nk = phases.shape[0]
+    w2max = (w + 1) // 2
+    nchunks = max(1, min(nchunks, h))
+    for c in prange(nchunks):
+        a = np.empty((nk, 2 * radius + 1, w), np.float32)
+        b = np.empty_like(a)
+        ma = np.empty((nk, 3, w), np.float32)
+        mb = np.empty_like(ma)
+        res = np.empty((nk, 3, w2max + 2), np.float32)
+        work = np.empty((8, w2max + 2 * (radius // 2 + 1)), np.float32)
+        col = np.empty(w + 2 * radius, np.float32)
+        rows = np.empty((3, w), np.float32)
+        _ri_rows(g, m, phases, channels, radius, eps, c * h // nchunks, (c + 1) * h // nchunks,
+                 a, b, ma, mb, res, work, col, rows, out)
 
 
 # --------------------------------------------------------------------------- colour, tone
@@ -417,50 +614,3 @@ def ccm_lut_uint_kernel(rgb, m, lut, out):  # pragma: no cover - jit
             out[y, x, 0] = lut[_lut_index(m00 * r + m01 * g + m02 * b, scale)]
             out[y, x, 1] = lut[_lut_index(m10 * r + m11 * g + m12 * b, scale)]
             out[y, x, 2] = lut[_lut_index(m20 * r + m21 * g + m22 * b, scale)]
-
-
-@nb.njit(inline="always")
-def _reflect101(i, n):  # pragma: no cover - jit
-    if i < 0:
-        i = -i
-    if i >= n:
-        i = 2 * n - 2 - i
-    return 0 if i < 0 else i
-
-
-@nb.njit(parallel=True, **_JIT)
-def box_mean2_kernel(a, b, radius, out_a, out_b):  # pragma: no cover - jit
-    """(2r+1)² box means of two stacks of (H, W) planes, shape (n, H, W), reflect-101
-    borders (``cv2.BORDER_REFLECT_101``, scipy ``mode="mirror"``); per row a column-sum
-    buffer, then a sliding window."""
-    n, h, w = a.shape
-    k = 2 * radius + 1
-    inv = np.float32(1.0 / (k * k))
-    for y in prange(h):
-        ca = np.zeros(w + 2 * radius, np.float32)
-        cb = np.zeros(w + 2 * radius, np.float32)
-        for p in range(n):
-            ca[:] = 0
-            cb[:] = 0
-            for dy in range(-radius, radius + 1):
-                yy = _reflect101(y + dy, h)
-                for x in range(w):
-                    ca[x + radius] += a[p, yy, x]
-                    cb[x + radius] += b[p, yy, x]
-            for x in range(radius):
-                ca[radius - 1 - x] = ca[_reflect101(-1 - x, w) + radius]
-                cb[radius - 1 - x] = cb[_reflect101(-1 - x, w) + radius]
-                ca[w + radius + x] = ca[_reflect101(w + x, w) + radius]
-                cb[w + radius + x] = cb[_reflect101(w + x, w) + radius]
-            sa = np.float32(0)
-            sb = np.float32(0)
-            for x in range(k):
-                sa += ca[x]
-                sb += cb[x]
-            out_a[p, y, 0] = sa * inv
-            out_b[p, y, 0] = sb * inv
-            for x in range(1, w):
-                sa += ca[x + k - 1] - ca[x - 1]
-                sb += cb[x + k - 1] - cb[x - 1]
-                out_a[p, y, x] = sa * inv
-                out_b[p, y, x] = sb * inv

@@ -272,7 +272,8 @@ def demosaic_directional_ri(mosaic, cfa: str, *, radius: int = 2, eps: float = 1
     On scikit-image's astronaut, coffee, chelsea and rocket (RGGB, 10-px border excluded)
     the mean CPSNR is 36.40 dB, against 35.74 dB for colour-demosaicing's Menon (2007) and
     35.92 dB for LibRaw's AAHD (``tests/test_demosaic.py``, ``benchmarks/RESULTS.md``).
-    Implemented as five numba kernels (R and B share each pass), all float32;
+    Implemented as two banded numba kernels (green; then R and B together), all float32,
+    with band-local buffers instead of full-size intermediates;
     the float64 reference is :func:`camtwin.isp._reference.demosaic_ri_reference`.
 
     References
@@ -302,24 +303,21 @@ def demosaic_directional_ri(mosaic, cfa: str, *, radius: int = 2, eps: float = 1
         if not (np.isfinite(v) and v > 0):
             raise ConfigError(f"{name} = {v!r}: must be a finite number > 0")
     m = _check_mosaic(mosaic, 5)
-    from ._kernels import (box_mean2_kernel, directional_green_kernel, ri_coefficients_kernel,
-                           ri_finish_kernel, ri_residuals_kernel)
+    import numba
+
+    from ._kernels import HQ_BAND_ROWS, directional_green_kernel, ri_banded_kernel
+
+    nchunks = numba.get_num_threads()
 
     chan = _bayer_channels(cfa)
     g = np.empty(m.shape, dtype=np.float32)
-    directional_green_kernel(_pad(m, 4), chan == 1, np.float32(eps_gradient), g)
+    directional_green_kernel(_pad(m, 4), chan == 1, np.float32(eps_gradient), HQ_BAND_ROWS,
+                             nchunks, g)
     out = np.empty(m.shape + (3,), dtype=np.float32)
-    out[:, :, 1] = g
     # R and B together: rows (py, px) of their sites, output channels 0 and 2
     phases = np.array([np.argwhere(chan == ch)[0] for ch in (0, 2)], dtype=np.int64)
     channels = np.array([0, 2], dtype=np.int64)
-    a, b, ma, mb = (np.empty((2,) + m.shape, dtype=np.float32) for _ in range(4))
-    ri_coefficients_kernel(g, m, phases, int(radius), np.float32(eps), a, b)
-    box_mean2_kernel(a, b, int(radius), ma, mb)
-    del a, b
-    res = np.zeros((2, (m.shape[0] + 1) // 2, (m.shape[1] + 1) // 2), dtype=np.float32)
-    ri_residuals_kernel(g, m, ma, mb, phases, res)
-    ri_finish_kernel(g, m, ma, mb, phases, channels, res, out)
+    ri_banded_kernel(g, m, phases, channels, int(radius), np.float32(eps), nchunks, out)
     return out
 
 
