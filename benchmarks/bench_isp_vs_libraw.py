@@ -11,8 +11,12 @@ Two sizes:
 
 Each frame is written as a DNG with :func:`camtwin.raw.write_dng`, then timed (median of
 ``--repeats`` runs after one warm-up run, ``time.perf_counter``; the camtwin pipelines and
-the 8-bit rawpy rows run round-robin, one call of each per round, so that changes of the
-machine load hit them alike):
+the 8-bit rawpy rows run one tool at a time by default (``--order blocks``); with
+``--order shuffled`` they run round-robin, one call of each per round in a fresh seeded
+order, so that changes of the machine load hit them alike — but then a call right after
+LibRaw's AAHD, which returns ~1 GB to the kernel, pays 0.1–0.3 s for faulting in its own
+fresh buffers (this VM re-compacts huge pages), which penalises whichever tool allocates
+most, not the one that is slower in steady use):
 
 * ``camtwin isp.process`` — bilinear demosaic, the module's CCM (fitted once, outside the
   timing, and passed as a fixed matrix), dcraw-style auto brightness, sRGB tone; input is
@@ -55,7 +59,7 @@ ColorChecker; LibRaw: derived from the DNG ColorMatrix1), so this is a sanity ch
 Run::
 
     /work/venv/bin/python benchmarks/bench_isp_vs_libraw.py [--repeats 7] [--no-ahd]
-        [--no-menon] [--no-quality]
+        [--no-menon] [--no-quality] [--order blocks|shuffled]
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import random
 import statistics
 import tempfile
 import time
@@ -107,15 +112,29 @@ def timed(fn, repeats: int, warmup: int = 1) -> tuple[float, list[float]]:
     return statistics.median(times), times
 
 
+def timed_blocks(fns: dict, repeats: int) -> dict:
+    """:func:`timed` for each tool in turn (its warm-up and all its runs together)."""
+    return {name: timed(fn, repeats) for name, fn in fns.items()}
+
+
 def timed_round_robin(fns: dict, repeats: int) -> dict:
     """Like :func:`timed` for several tools, one call of each per round (after one warm-up
-    round): ``{name: (median s, [times])}``."""
+    round): ``{name: (median s, [times])}``.
+
+    The order of each round is a fresh (seeded) shuffle, so no tool always runs right
+    after the same one: a call right after a tool that frees a lot of memory (LibRaw's
+    AAHD) pays 100–300 ms more here for re-faulting its own buffers, whichever tool it is.
+    """
     for fn in fns.values():
         fn()
+    order = random.Random(0)
+    names = list(fns)
     times = {name: [] for name in fns}
     cpu = {name: [] for name in fns}
     for _ in range(repeats):
-        for name, fn in fns.items():
+        order.shuffle(names)
+        for name in names:
+            fn = fns[name]
             wall, c = _call(fn)
             times[name].append(wall)
             cpu[name].append(c)
@@ -175,7 +194,8 @@ def linear_mad(camtwin_linear: np.ndarray, rawpy_linear16: np.ndarray) -> float 
 
 
 def bench_size(label: str, raw: RawFrame, ccm: np.ndarray, spec, folder: Path, repeats: int,
-               ahd: bool, menon: bool = False) -> tuple[list[tuple], str]:
+               ahd: bool, menon: bool = False,
+               order: str = "blocks") -> tuple[list[tuple], str]:
     h, w = raw.shape
     mp = h * w / 1e6
     dng = folder / f"{label}.dng"
@@ -209,8 +229,7 @@ def bench_size(label: str, raw: RawFrame, ccm: np.ndarray, spec, folder: Path, r
     loaded = read_raw(dng)  # through LibRaw, with the DNG's ColorMatrix and AsShotNeutral
     with rawpy.imread(str(dng)) as rp:
         rp.unpack()
-        # the head-to-head rows run round-robin (one call of each tool per round), so a
-        # change of machine load hits them alike
+        # the head-to-head rows: one tool at a time, or round-robin (--order shuffled)
         tools = {}
         for name in ("fast", "hq"):
             pipe = load_pipeline(name)
@@ -224,7 +243,8 @@ def bench_size(label: str, raw: RawFrame, ccm: np.ndarray, spec, folder: Path, r
             tools[f"rawpy postprocess {label_}, 8-bit"] = (
                 lambda algo=algo: rp.postprocess(demosaic_algorithm=algo, use_camera_wb=True,
                                                  output_bps=8, no_auto_bright=False))
-        for tool, timing in timed_round_robin(tools, repeats).items():
+        run = timed_blocks if order == "blocks" else timed_round_robin
+        for tool, timing in run(tools, repeats).items():
             row(tool, timing, "uint8 sRGB out")
         row("rawpy postprocess LINEAR",
             timed(lambda: rp.postprocess(demosaic_algorithm=rawpy.DemosaicAlgorithm.LINEAR,
@@ -323,6 +343,9 @@ def main(argv=None) -> None:
     parser.add_argument("--no-menon", action="store_true",
                         help="skip colour-demosaicing's Menon 2007 at the big size")
     parser.add_argument("--no-quality", action="store_true", help="skip the CPSNR table")
+    parser.add_argument("--order", choices=("blocks", "shuffled"), default="blocks",
+                        help="head-to-head rows one tool at a time, or round-robin in a "
+                             "shuffled order per round")
     args = parser.parse_args(argv)
     big_w, big_h = (int(v) for v in args.big.lower().split("x"))
 
@@ -341,12 +364,13 @@ def main(argv=None) -> None:
           f"LibRaw {'.'.join(map(str, rawpy.libraw_version))}, OpenCV {cv2.__version__}")
     print(f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
-          f"median of {args.repeats} runs after 1 warm-up; setup {setup_s:.1f} s")
+          f"median of {args.repeats} runs after 1 warm-up, order {args.order}; "
+          f"setup {setup_s:.1f} s")
     rows, notes = [], []
     with tempfile.TemporaryDirectory(prefix="camtwin-bench-") as tmp:
         for label, raw in (("small", raw_small), ("big", raw_big)):
             r, n = bench_size(label, raw, ccm, spec, Path(tmp), args.repeats, not args.no_ahd,
-                              not args.no_menon)
+                              not args.no_menon, args.order)
             rows += r
             notes.append(n)
     print()

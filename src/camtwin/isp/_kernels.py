@@ -4,7 +4,7 @@ Each kernel has a pure-NumPy reference it must match (tests assert it):
 
 * :func:`malvar_kernel` — ``colour_demosaicing.demosaicing_CFA_Bayer_Malvar2004`` (an
   independent float64 implementation; away from the border),
-* :func:`directional_green_kernel`, :func:`ri_banded_kernel` —
+* :func:`directional_green_kernel`, :func:`residual_interpolation_kernel` —
   :mod:`camtwin.isp._reference` (float64 NumPy/SciPy),
 * :func:`ccm_kernel`, :func:`lut_kernel`, :func:`quantise_kernel` — the NumPy stages in
   :mod:`camtwin.isp.stages` (``apply_ccm``, ``srgb_encode``, ``to_uint``).
@@ -401,7 +401,7 @@ def _ri_finish_row(g, m, y, py, px, ma_row, mb_row, res_a, res_b,
 @nb.njit(**_JIT)
 def _ri_rows(g, m, phases, channels, radius, eps, y0, y1, a, b, ma, mb, res, work, col,
              rows, out):  # pragma: no cover - jit
-    """Rows ``y0 .. y1−1`` of :func:`ri_banded_kernel`, streamed through ring buffers.
+    """Rows ``y0 .. y1−1`` of :func:`residual_interpolation_kernel`, streamed through ring buffers.
 
     ``a``, ``b``: (n, 2r+1, W) rings of coefficient rows; ``ma``, ``mb``: (n, 3, W) rings
     of their box means; ``res``: (n, 3, ⌈W/2⌉ + 2) ring of residual rows (row y in slot
@@ -449,7 +449,7 @@ def _ri_rows(g, m, phases, channels, radius, eps, y0, y1, a, b, ma, mb, res, wor
 
 
 @nb.njit(parallel=True, **_JIT)
-def ri_banded_kernel(g, m, phases, channels, radius, eps, nchunks, out):  # pragma: no cover
+def residual_interpolation_kernel(g, m, phases, channels, radius, eps, nchunks, out):  # pragma: no cover
     """Residual interpolation of the non-green colours, streamed row by row; writes ``out``.
 
     ``g``: (H, W) green plane; ``m``: (H, W) mosaic; ``phases``: (n, 2) int — (row,
@@ -555,9 +555,14 @@ def phase_gain_kernel(m, gains, clip, out):  # pragma: no cover - jit
     h, w = m.shape
     ph, pw = gains.shape
     for y in prange(h):
-        for x in range(w):
-            v = m[y, x] * gains[y % ph, x % pw]
-            out[y, x] = v if v < clip else clip
+        g_row = gains[y % ph]
+        for p in range(min(pw, w)):
+            gp = g_row[p]
+            src = m[y, p:]
+            dst = out[y, p:]
+            for j in range((w - p + pw - 1) // pw):
+                v = src[pw * j] * gp
+                dst[pw * j] = v if v < clip else clip
 
 
 @nb.njit(parallel=True, **_JIT)

@@ -191,8 +191,10 @@ def _normalise(raw: RawFrame) -> np.ndarray:
     return out
 
 
-def _apply_gains(mosaic: np.ndarray, cfa: str, gains: np.ndarray, clip: bool) -> np.ndarray:
-    """White balance and highlight clip in one pass: ``min(m·g_c, min(g))`` (IR sites ×1)."""
+def _apply_gains(mosaic: np.ndarray, cfa: str, gains: np.ndarray, clip: bool, *,
+                 in_place: bool = False) -> np.ndarray:
+    """White balance and highlight clip in one pass: ``min(m·g_c, min(g))`` (IR sites ×1);
+    ``in_place`` overwrites ``mosaic`` (a C-contiguous float32 array the caller owns)."""
     from ._kernels import phase_gain_kernel
 
     ph, pw = cfa_period(cfa)
@@ -201,8 +203,9 @@ def _apply_gains(mosaic: np.ndarray, cfa: str, gains: np.ndarray, clip: bool) ->
         for r, c, ch in cfa_phases(cfa):
             table[r, c] = gains[ch]
     level = np.float32(gains.min()) if clip else np.float32(np.inf)
-    out = np.empty_like(mosaic)
-    phase_gain_kernel(np.ascontiguousarray(mosaic), table, level, out)
+    mosaic = np.ascontiguousarray(mosaic)
+    out = mosaic if in_place else np.empty_like(mosaic)
+    phase_gain_kernel(mosaic, table, level, out)
     return out
 
 
@@ -311,7 +314,9 @@ def _front_end(raw: RawFrame, pipe: PipelineSpec, *, lens=None, sensor=None,
     gains, wb_notes = _wb_gains(raw, mosaic, st)
     notes += wb_notes
     if st is not None:
-        mosaic = kept("white_balance", _apply_gains(mosaic, raw.cfa, gains, st.clip_highlights))
+        # in place unless the previous stage's output is kept (it is a fresh array of ours)
+        mosaic = kept("white_balance", _apply_gains(mosaic, raw.cfa, gains, st.clip_highlights,
+                                                    in_place=keep is None))
     method = pipe.stage("demosaic").method
     rgb = demosaic(mosaic, raw.cfa, method)
     if raw.cfa != "mono" and not _bayer_like(raw.cfa) and method != "bilinear":
