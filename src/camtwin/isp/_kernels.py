@@ -401,7 +401,8 @@ def _ri_finish_row(g, m, y, py, px, ma_row, mb_row, res_a, res_b,
 @nb.njit(**_JIT)
 def _ri_rows(g, m, phases, channels, radius, eps, y0, y1, a, b, ma, mb, res, work, col,
              rows, out):  # pragma: no cover - jit
-    """Rows ``y0 .. y1−1`` of :func:`residual_interpolation_kernel`, streamed through ring buffers.
+    """Rows ``y0 .. y1−1`` of :func:`residual_interpolation_kernel`, streamed through ring
+    buffers.
 
     ``a``, ``b``: (n, 2r+1, W) rings of coefficient rows; ``ma``, ``mb``: (n, 3, W) rings
     of their box means; ``res``: (n, 3, ⌈W/2⌉ + 2) ring of residual rows (row y in slot
@@ -449,7 +450,8 @@ def _ri_rows(g, m, phases, channels, radius, eps, y0, y1, a, b, ma, mb, res, wor
 
 
 @nb.njit(parallel=True, **_JIT)
-def residual_interpolation_kernel(g, m, phases, channels, radius, eps, nchunks, out):  # pragma: no cover
+def residual_interpolation_kernel(g, m, phases, channels, radius, eps, nchunks,
+                                  out):  # pragma: no cover - jit
     """Residual interpolation of the non-green colours, streamed row by row; writes ``out``.
 
     ``g``: (H, W) green plane; ``m``: (H, W) mosaic; ``phases``: (n, 2) int — (row,

@@ -305,7 +305,8 @@ def demosaic_directional_ri(mosaic, cfa: str, *, radius: int = 2, eps: float = 1
     m = _check_mosaic(mosaic, 5)
     import numba
 
-    from ._kernels import HQ_BAND_ROWS, directional_green_kernel, residual_interpolation_kernel
+    from ._kernels import (HQ_BAND_ROWS, directional_green_kernel,
+                           residual_interpolation_kernel)
 
     nchunks = numba.get_num_threads()
 
@@ -317,7 +318,8 @@ def demosaic_directional_ri(mosaic, cfa: str, *, radius: int = 2, eps: float = 1
     # R and B together: rows (py, px) of their sites, output channels 0 and 2
     phases = np.array([np.argwhere(chan == ch)[0] for ch in (0, 2)], dtype=np.int64)
     channels = np.array([0, 2], dtype=np.int64)
-    residual_interpolation_kernel(g, m, phases, channels, int(radius), np.float32(eps), nchunks, out)
+    residual_interpolation_kernel(g, m, phases, channels, int(radius), np.float32(eps),
+                                  nchunks, out)
     return out
 
 
