@@ -17,15 +17,28 @@ def _clamp(v, n):
 
 
 @nb.njit(cache=True)
-def _tile_cost(ref, alt, ty, tx, t, dy, dx, l1):
+def _tile_cost(ref, alt, ty, tx, t, dy, dx, l1, lanes):
+    """Σ over the t × t tile at (ty, tx) of |ref(p) − alt(p + d)| (``l1``) or its square.
+
+    Interior tiles take row slices, so the inner loop indexes with the bare counter (no
+    negative-index wraparound) and accumulates one partial sum per column (no serial
+    float reduction; ``lanes``: float64 scratch of ≥ t): both vectorise. The column sums
+    are added in column order.
+    """
     h, w = alt.shape
-    acc = 0.0
     if ty + dy >= 0 and tx + dx >= 0 and ty + dy + t <= h and tx + dx + t <= w:
-        for i in range(t):  # fast path: no clamping
+        lanes[:t] = 0.0
+        for i in range(t):
+            rr = ref[ty + i, tx:]
+            ar = alt[ty + dy + i, tx + dx:]
             for j in range(t):
-                d = ref[ty + i, tx + j] - alt[ty + dy + i, tx + dx + j]
-                acc += abs(d) if l1 else d * d
+                d = rr[j] - ar[j]
+                lanes[j] += abs(d) if l1 else d * d
+        acc = 0.0
+        for j in range(t):
+            acc += lanes[j]
         return acc
+    acc = 0.0
     for i in range(t):
         r = ty + i
         ra = _clamp(r + dy, h)
@@ -37,7 +50,7 @@ def _tile_cost(ref, alt, ty, tx, t, dy, dx, l1):
 
 
 @nb.njit(cache=True, inline="always")
-def _refine(ref, alt, ty, tx, t, by, bx, best, radius, l1):
+def _refine(ref, alt, ty, tx, t, by, bx, best, radius, l1, lanes):
     """Best of the integer displacements within ±radius of (by, bx), starting from the
     cost ``best`` of (by, bx) itself (inf: not evaluated yet, so the centre is tried too).
     Returns (dy, dx, cost)."""
@@ -47,7 +60,7 @@ def _refine(ref, alt, ty, tx, t, by, bx, best, radius, l1):
         for v in range(-radius, radius + 1):
             if centre_known and u == 0 and v == 0:
                 continue
-            c = _tile_cost(ref, alt, ty, tx, t, by + u, bx + v, l1)
+            c = _tile_cost(ref, alt, ty, tx, t, by + u, bx + v, l1, lanes)
             if c < best:
                 best, oy, ox = c, by + u, bx + v
     return oy, ox, best
@@ -64,8 +77,9 @@ def tile_search(ref, alt, ty, tx, t, init, radius, l1):
     out = np.empty((n, 2), dtype=np.int32)
     best_cost = np.empty(n, dtype=np.float64)
     for k in nb.prange(n):
+        lanes = np.empty(t)
         oy, ox, best = _refine(ref, alt, ty[k], tx[k], t, init[k, 0], init[k, 1], np.inf,
-                               radius, l1)
+                               radius, l1, lanes)
         out[k, 0], out[k, 1] = oy, ox
         best_cost[k] = best
     return out, best_cost
@@ -79,6 +93,7 @@ def search_candidates(ref, alt, ty, tx, t, cands, radius, l1):
     out = np.empty((n, 2), dtype=np.int32)
     best_cost = np.empty(n, dtype=np.float64)
     for k in nb.prange(n):
+        lanes = np.empty(t)
         best = np.inf
         by, bx = cands[0, k, 0], cands[0, k, 1]
         for q in range(cands.shape[0]):
@@ -89,10 +104,10 @@ def search_candidates(ref, alt, ty, tx, t, cands, radius, l1):
                     dup = True
             if dup:
                 continue
-            c = _tile_cost(ref, alt, ty[k], tx[k], t, cy, cx, l1)
+            c = _tile_cost(ref, alt, ty[k], tx[k], t, cy, cx, l1, lanes)
             if c < best:
                 best, by, bx = c, cy, cx
-        oy, ox, best = _refine(ref, alt, ty[k], tx[k], t, by, bx, best, radius, l1)
+        oy, ox, best = _refine(ref, alt, ty[k], tx[k], t, by, bx, best, radius, l1, lanes)
         out[k, 0], out[k, 1] = oy, ox
         best_cost[k] = best
     return out, best_cost
@@ -104,10 +119,11 @@ def l2_neighbourhood(ref, alt, ty, tx, t, disp):
     n = ty.size
     out = np.empty((n, 3, 3), dtype=np.float64)
     for k in nb.prange(n):
+        lanes = np.empty(t)
         for u in range(3):
             for v in range(3):
                 out[k, u, v] = _tile_cost(ref, alt, ty[k], tx[k], t, disp[k, 0] + u - 1,
-                                          disp[k, 1] + v - 1, False)
+                                          disp[k, 1] + v - 1, False, lanes)
     return out
 
 
@@ -132,6 +148,67 @@ def _bilinear(img, y, x):
             + a * ((1 - b) * img[y1, x0] + b * img[y1, x1]))
 
 
+@nb.njit(cache=True)
+def _lk_normal_equations(ref, alt, gy, gx, ty, tx, t, dy, dx, lanes):
+    """Σ g_y², Σ g_y·g_x, Σ g_x², Σ g_y·e, Σ g_x·e over the tile for displacement (dy, dx)
+    (see :func:`lucas_kanade`); ``lanes``: (5, t) float64 scratch.
+
+    The fractional part of the displacement, hence the bilinear weights, is the same for
+    every pixel of the tile; tiles whose samples stay inside the image read row slices
+    with fixed weights (vectorised), the others clamp each sample (:func:`_bilinear`).
+    """
+    h, w = alt.shape
+    y0f = np.floor(ty + dy)
+    x0f = np.floor(tx + dx)
+    sums = np.zeros(5)
+    if y0f >= 0 and x0f >= 0 and y0f + t + 1 <= h and x0f + t + 1 <= w:
+        y0 = int(y0f)
+        x0 = int(x0f)
+        a = ty + dy - y0f
+        b = tx + dx - x0f
+        w00 = np.float32((1 - a) * (1 - b))
+        w01 = np.float32((1 - a) * b)
+        w10 = np.float32(a * (1 - b))
+        w11 = np.float32(a * b)
+        lanes[:, :t] = 0.0
+        l0, l1, l2, l3, l4 = lanes[0], lanes[1], lanes[2], lanes[3], lanes[4]
+        for i in range(t):
+            rr = ref[ty + i, tx:]
+            a0, a1 = alt[y0 + i, x0:], alt[y0 + i + 1, x0:]
+            p0, p1 = gy[y0 + i, x0:], gy[y0 + i + 1, x0:]
+            q0, q1 = gx[y0 + i, x0:], gx[y0 + i + 1, x0:]
+            for j in range(t):
+                av = w00 * a0[j] + w01 * a0[j + 1] + w10 * a1[j] + w11 * a1[j + 1]
+                g1 = w00 * p0[j] + w01 * p0[j + 1] + w10 * p1[j] + w11 * p1[j + 1]
+                g2 = w00 * q0[j] + w01 * q0[j + 1] + w10 * q1[j] + w11 * q1[j + 1]
+                e = rr[j] - av
+                l0[j] += g1 * g1
+                l1[j] += g1 * g2
+                l2[j] += g2 * g2
+                l3[j] += g1 * e
+                l4[j] += g2 * e
+        for q in range(5):
+            for j in range(t):
+                sums[q] += lanes[q, j]
+        return sums[0], sums[1], sums[2], sums[3], sums[4]
+    for i in range(t):
+        r = ty + i
+        for j in range(t):
+            c = tx + j
+            yy = r + dy
+            xx = c + dx
+            av = _bilinear(alt, yy, xx)
+            g1 = _bilinear(gy, yy, xx)
+            g2 = _bilinear(gx, yy, xx)
+            e = ref[r, c] - av
+            sums[0] += g1 * g1
+            sums[1] += g1 * g2
+            sums[2] += g2 * g2
+            sums[3] += g1 * e
+            sums[4] += g2 * e
+    return sums[0], sums[1], sums[2], sums[3], sums[4]
+
+
 @nb.njit(parallel=True, cache=True)
 def lucas_kanade(ref, alt, gy, gx, ty, tx, t, disp, iterations, min_det):
     """Gauss–Newton refinement of a translation per tile (Lucas & Kanade 1981).
@@ -144,28 +221,11 @@ def lucas_kanade(ref, alt, gy, gx, ty, tx, t, disp, iterations, min_det):
     n = ty.size
     out = disp.copy()
     for k in nb.prange(n):
+        lanes = np.empty((5, t), dtype=np.float64)
         dy, dx = out[k, 0], out[k, 1]
         for _ in range(iterations):
-            syy = 0.0
-            syx = 0.0
-            sxx = 0.0
-            by = 0.0
-            bx = 0.0
-            for i in range(t):
-                r = ty[k] + i
-                for j in range(t):
-                    c = tx[k] + j
-                    yy = r + dy
-                    xx = c + dx
-                    a = _bilinear(alt, yy, xx)
-                    g1 = _bilinear(gy, yy, xx)
-                    g2 = _bilinear(gx, yy, xx)
-                    e = ref[r, c] - a
-                    syy += g1 * g1
-                    syx += g1 * g2
-                    sxx += g2 * g2
-                    by += g1 * e
-                    bx += g2 * e
+            syy, syx, sxx, by, bx = _lk_normal_equations(ref, alt, gy, gx, ty[k], tx[k], t,
+                                                         dy, dx, lanes)
             det = syy * sxx - syx * syx
             if det < min_det:
                 break
@@ -192,11 +252,56 @@ def gather_windowed(planes, ty, tx, iy, ix, win, out):
     for k in nb.prange(ty.size):
         r0 = ty[k] + iy[k]
         c0 = tx[k] + ix[k]
+        inside = r0 >= 0 and c0 >= 0 and r0 + n <= h and c0 + n <= w
         for p in range(n_p):
             for i in range(n):
-                r = _clamp(r0 + i, h)
-                for j in range(n):
-                    out[p, k, i, j] = planes[p, r, _clamp(c0 + j, w)] * win[i, j]
+                wr = win[i]
+                o = out[p, k, i]
+                if inside:
+                    src = planes[p, r0 + i, c0:]
+                    for j in range(n):
+                        o[j] = src[j] * wr[j]
+                else:
+                    r = _clamp(r0 + i, h)
+                    for j in range(n):
+                        o[j] = planes[p, r, _clamp(c0 + j, w)] * wr[j]
+
+
+@nb.njit(inline="always")
+def _symmetric(i, n):
+    """Index into n samples extended by mirror reflection including the edge sample
+    (``numpy.pad(mode="symmetric")``, ``cv2.BORDER_REFLECT``); |overhang| ≤ n."""
+    if i < 0:
+        return -i - 1
+    if i >= n:
+        return 2 * n - 1 - i
+    return i
+
+
+@nb.njit(parallel=True, cache=True)
+def padded_planes(dn, black, pad, out):
+    """The four 2×2 polyphase planes of a raw mosaic, black removed, padded by symmetric
+    reflection: ``out[p, y, x] = dn[2·s(y − pad) + p//2, 2·s(x − pad) + p%2] − black``
+    with s the mirror index on the (H/2, W/2) plane grid (:func:`_symmetric`); ``out``:
+    (4, hp, wp) float32, ``pad`` samples on the top/left. NumPy reference:
+    ``numpy.pad(raw_planes(frame), …, mode="symmetric")``.
+    """
+    _, hp, wp = out.shape
+    h2 = dn.shape[0] // 2
+    w2 = dn.shape[1] // 2
+    blk = np.float32(black)
+    for y in nb.prange(hp):
+        sy = _symmetric(y - pad, h2)
+        for p in range(4):
+            src = dn[2 * sy + (p >> 1), (p & 1):]
+            o = out[p, y]
+            mid = o[pad:]
+            for j in range(w2):
+                mid[j] = np.float32(src[2 * j]) - blk
+            for x in range(pad):
+                o[x] = np.float32(src[2 * _symmetric(x - pad, w2)]) - blk
+            for x in range(pad + w2, wp):
+                o[x] = np.float32(src[2 * _symmetric(x - pad, w2)]) - blk
 
 
 @nb.njit(parallel=True, cache=True)
@@ -207,26 +312,73 @@ def wiener_accumulate(t0, tz, thresh, fy, fx, ky, kx, acc, rejected):
     (sub-pixel shift), D = T₀ − T'_z, A = |D|²/(|D|² + thresh[p, k]),
     acc += T'_z + A·D, rejected[k] += A. NumPy reference: :func:`camtwin.burst.merge.
     wiener_accumulate_reference`.
+
+    ``t0``, ``tz``, ``acc``: float32 (P, m, 2·n·n_k) — the (n, n_k) complex64 spectra
+    viewed as interleaved (re, im) pairs, frequency q = u·n_k + v; all arithmetic in
+    float32 on real and imaginary parts (vectorised over q); the phase ramp of a tile is
+    formed once (n + n_k sines and cosines) and shared by its planes.
     """
-    n_p, m, n, nk = t0.shape
+    n_p, m, _ = t0.shape
+    n = ky.size
+    nk = kx.size
+    nq = n * nk
     for k in nb.prange(m):
-        ey = np.empty(n, dtype=np.complex64)
-        ex = np.empty(nk, dtype=np.complex64)
+        er = np.empty(nq, dtype=np.float32)
+        ei = np.empty(nq, dtype=np.float32)
+        lane = np.zeros(nq, dtype=np.float32)
         for u in range(n):
-            a = 2.0 * np.pi * ky[u] * fy[k]
-            ey[u] = complex(np.cos(a), np.sin(a))
-        for v in range(nk):
-            a = 2.0 * np.pi * kx[v] * fx[k]
-            ex[v] = complex(np.cos(a), np.sin(a))
-        rej = 0.0
+            ay = 2.0 * np.pi * ky[u] * fy[k]
+            cy, sy = np.cos(ay), np.sin(ay)
+            for v in range(nk):
+                ax = 2.0 * np.pi * kx[v] * fx[k]
+                cx, sx = np.cos(ax), np.sin(ax)
+                er[u * nk + v] = cy * cx - sy * sx
+                ei[u * nk + v] = cy * sx + sy * cx
         for p in range(n_p):
             th = thresh[p, k]
-            for u in range(n):
-                for v in range(nk):
-                    z = tz[p, k, u, v] * ey[u] * ex[v]
-                    d = t0[p, k, u, v] - z
-                    pw = d.real * d.real + d.imag * d.imag
-                    aw = pw / (pw + th)
-                    acc[p, k, u, v] += z + aw * d
-                    rej += aw
+            a0 = t0[p, k]
+            az = tz[p, k]
+            ac = acc[p, k]
+            for q in range(nq):
+                zr = az[2 * q] * er[q] - az[2 * q + 1] * ei[q]
+                zi = az[2 * q] * ei[q] + az[2 * q + 1] * er[q]
+                dr = a0[2 * q] - zr
+                di = a0[2 * q + 1] - zi
+                pw = dr * dr + di * di
+                aw = pw / (pw + th)
+                ac[2 * q] += zr + aw * dr
+                ac[2 * q + 1] += zi + aw * di
+                lane[q] += aw
+        rej = 0.0
+        for q in range(nq):
+            rej += lane[q]
         rejected[k] += rej
+
+
+@nb.njit(parallel=True, cache=True)
+def overlap_add_mosaic(tiles, nx, stride, pad, black, mosaic):
+    """Overlap-add merged tiles straight into the raw mosaic.
+
+    ``tiles``: (4, ny·nx, n, n) float32 windowed tiles of the four polyphase planes on the
+    padded grid (origins at multiples of ``stride`` = n/2, ``pad`` samples of padding);
+    ``mosaic``: (H, W) float32. Plane sample (y, x) — padded (Y, X) = (y + pad, x + pad) —
+    is the sum of the (up to) 2 × 2 tiles covering it, plus ``black``, written to raw
+    pixel (2y + p//2, 2x + p%2); pixels of an odd last row/column are left as they are.
+    NumPy reference: :func:`camtwin.burst.merge.overlap_add_reference`.
+    """
+    n_p, n_tiles, n, _ = tiles.shape
+    ny = n_tiles // nx
+    h2 = mosaic.shape[0] // 2
+    w2 = mosaic.shape[1] // 2
+    blk = np.float32(black)
+    for y in nb.prange(h2):
+        yy = y + pad
+        for p in range(n_p):
+            row = mosaic[2 * y + (p >> 1), (p & 1):]
+            for x in range(w2):
+                xx = x + pad
+                acc = np.float32(0)
+                for iy in range(max(yy // stride - 1, 0), min(yy // stride, ny - 1) + 1):
+                    for ix in range(max(xx // stride - 1, 0), min(xx // stride, nx - 1) + 1):
+                        acc += tiles[p, iy * nx + ix, yy - iy * stride, xx - ix * stride]
+                row[2 * x] = acc + blk

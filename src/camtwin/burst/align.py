@@ -137,11 +137,40 @@ def raw_planes(frame) -> np.ndarray:
     return np.stack([img[0::2, 0::2], img[0::2, 1::2], img[1::2, 0::2], img[1::2, 1::2]])
 
 
-def plane_gains(frame) -> np.ndarray:
+def frame_planes(frame, grid: TileGrid) -> np.ndarray:
+    """:func:`raw_planes` padded onto ``grid`` (``grid.pad_plane`` of each plane) in one
+    pass: (4, hp, wp) float32 [DN above black], C-contiguous."""
+    dn = np.ascontiguousarray(frame.dn)
+    if (dn.shape[0] // 2, dn.shape[1] // 2) != tuple(grid.plane_shape):
+        raise ConfigError(f"frame of {dn.shape[1]}x{dn.shape[0]} px does not fit the tile "
+                          f"grid of {grid.plane_shape[1]}x{grid.plane_shape[0]} planes")
+    out = np.empty((4,) + tuple(grid.padded_shape), dtype=np.float32)
+    _kernels.padded_planes(dn, float(frame.black_level_dn), grid.pad, out)
+    return out
+
+
+def grey_from_planes(planes: np.ndarray, gains) -> np.ndarray:
+    """Grey image from (padded) planes: mean over the four planes of ``gains[p]·plane``
+    (as :func:`grey_image`), float32."""
+    g = np.asarray(gains, dtype=np.float32) * np.float32(0.25)
+    out = planes[0] * g[0]
+    for p in range(1, 4):
+        out += planes[p] * g[p]
+    return out
+
+
+def plane_gains(frame, planes: np.ndarray | None = None,
+                grid: TileGrid | None = None) -> np.ndarray:
     """Per-plane gains (4,) that equalise the four polyphase planes' means (a grey-world
     white balance of the raw, so a neutral texture bins to the same grey whichever CFA
-    colour a scene point falls on)."""
-    means = np.maximum(raw_planes(frame).mean(axis=(1, 2)).astype(np.float64), 1e-6)
+    colour a scene point falls on). ``planes``/``grid``: the frame's padded planes
+    (:func:`frame_planes`), if already at hand."""
+    if planes is None:
+        planes = raw_planes(frame)
+    else:
+        h, w = grid.plane_shape
+        planes = planes[:, grid.pad:grid.pad + h, grid.pad:grid.pad + w]
+    means = np.maximum(planes.mean(axis=(1, 2), dtype=np.float64), 1e-6)
     return (means.mean() / means).astype(np.float32)
 
 
@@ -322,6 +351,31 @@ def _robust_affine(disp: np.ndarray, cy: np.ndarray, cx: np.ndarray, conf: np.nd
     return abs_coef, scale
 
 
+@dataclass(frozen=True)
+class _Reference:
+    """Everything :func:`align_frames` needs of the reference frame, computed once per
+    burst: its pyramid, the Lucas–Kanade pre-blurred level 0, the noise std of both, and
+    the level-0 tile texture (Shi–Tomasi eigenvalue)."""
+
+    pyramid: list
+    blurred: np.ndarray
+    sigma: float  # of ``blurred``
+    sigma0: float  # of level 0
+    texture: np.ndarray | None
+
+
+def _reference(ref_grey, grid: TileGrid, lk_sigma: float = LK_SIGMA,
+               texture: bool = True) -> _Reference:
+    import cv2
+
+    pyr = ref_grey if isinstance(ref_grey, list) else gaussian_pyramid(ref_grey)
+    r = pyr[0]
+    if lk_sigma > 0:
+        r = cv2.GaussianBlur(r, (0, 0), lk_sigma, borderType=cv2.BORDER_REFLECT)
+    return _Reference(pyr, r, _noise_sigma(r), _noise_sigma(pyr[0]),
+                      tile_texture(r, grid) if texture else None)
+
+
 #: Motion models of :func:`align_burst`: per-tile only (the paper) or a robust global
 #: affine fit that the tiles agreeing with it snap to.
 MOTION_MODELS = ("tiles", "affine")
@@ -332,10 +386,14 @@ def align_frames(ref_grey: np.ndarray, alt_grey: np.ndarray, grid: TileGrid, *,
                  motion_model: str = "affine") -> np.ndarray:
     """Displacements (ny, nx, 2) [samples] of ``alt`` against ``ref`` on ``grid``; both are
     *padded* grey images of ``grid.padded_shape`` (see the module docstring). ``ref_grey``
-    may also be its :func:`gaussian_pyramid` (computed once per burst)."""
+    may also be its :func:`gaussian_pyramid`, or the reference data :func:`align_burst`
+    computes once per burst."""
     import cv2
 
-    pref = ref_grey if isinstance(ref_grey, list) else gaussian_pyramid(ref_grey)
+    if not isinstance(ref_grey, _Reference):
+        ref_grey = _reference(ref_grey, grid, lk_sigma, motion_model == "affine")
+    rd = ref_grey
+    pref = rd.pyramid
     palt = gaussian_pyramid(alt_grey)
     n_levels = len(pref)
     disp = None
@@ -364,10 +422,10 @@ def align_frames(ref_grey: np.ndarray, alt_grey: np.ndarray, grid: TileGrid, *,
     ty, tx = grid.tile_origins()
     costs = _kernels.l2_neighbourhood(r, a, ty, tx, TILE_FINE, disp)
     sub = disp.astype(np.float64) + quadratic_subpixel(costs)
+    r = rd.blurred
     if lk_sigma > 0:
-        r = cv2.GaussianBlur(r, (0, 0), lk_sigma, borderType=cv2.BORDER_REFLECT)
         a = cv2.GaussianBlur(a, (0, 0), lk_sigma, borderType=cv2.BORDER_REFLECT)
-    sigma = _noise_sigma(r)
+    sigma = rd.sigma
     min_eig = 2.0 * TILE_FINE**2 * sigma**2  # ≈ 4× the noise-only structure-tensor eigenvalue
     ny, nx = grid.n_tiles
     if motion_model == "affine":
@@ -385,7 +443,7 @@ def align_frames(ref_grey: np.ndarray, alt_grey: np.ndarray, grid: TileGrid, *,
         inner = ((ty >= grid.pad) & (tx >= grid.pad)
                  & (ty + TILE_FINE <= grid.pad + grid.plane_shape[0])
                  & (tx + TILE_FINE <= grid.pad + grid.plane_shape[1]))
-        conf = (tile_texture(r, grid) >= min_eig) & inner  # textured, no padded samples
+        conf = (rd.texture >= min_eig) & inner  # textured, no padded samples
         fitted = _robust_affine(sub[sel], (ty[sel] + TILE_FINE / 2.0),
                                 (tx[sel] + TILE_FINE / 2.0), conf[sel])
         if fitted is not None:
@@ -398,7 +456,7 @@ def align_frames(ref_grey: np.ndarray, alt_grey: np.ndarray, grid: TileGrid, *,
             # better there: L2 cost at the fit vs at its own displacement, against the
             # std of a cost of pure noise, 2σ²·√(2t²) (σ² per sample of the unblurred image)
             r0, a0 = pref[0], palt[0]
-            s0 = _noise_sigma(r0)
+            s0 = rd.sigma0
             c_fit = _kernels.tile_search(r0, a0, ty, tx, TILE_FINE,
                                          np.rint(fit).astype(np.int32), 0, False)[1]
             c_own = _kernels.tile_search(r0, a0, ty, tx, TILE_FINE,
@@ -452,14 +510,25 @@ def align_burst(frames, *, reference: int = 0, lk_iterations: int = LK_ITERATION
         raise unknown_name("motion model", motion_model, MOTION_MODELS)
     if not 0 <= reference < len(frames):
         raise ConfigError(f"reference = {reference}: valid range is 0..{len(frames) - 1}")
-    gains = plane_gains(frames[reference])
-    greys = [grey_image(f, gains) for f in frames]
-    grid = tile_grid(greys[0].shape)
-    ref = gaussian_pyramid(grid.pad_plane(greys[reference]))
+    h, w = frames[0].shape
+    grid = tile_grid((h // 2, w // 2))
+    planes = [frame_planes(f, grid) for f in frames]
+    return _align_planes(planes, grid, reference, lk_iterations=lk_iterations,
+                         lk_sigma=lk_sigma, motion_model=motion_model)
+
+
+def _align_planes(planes: list, grid: TileGrid, reference: int, *,
+                  lk_iterations: int = LK_ITERATIONS, lk_sigma: float = LK_SIGMA,
+                  motion_model: str = "affine") -> Alignment:
+    """:func:`align_burst` on the frames' padded planes (:func:`frame_planes`)."""
+    gains = plane_gains(None, planes[reference], grid)
+    ref = _reference(grey_from_planes(planes[reference], gains), grid, lk_sigma,
+                     motion_model == "affine")
     ny, nx = grid.n_tiles
-    out = np.zeros((len(frames), ny, nx, 2))
-    for z, g in enumerate(greys):
+    out = np.zeros((len(planes), ny, nx, 2))
+    for z, p in enumerate(planes):
         if z != reference:
-            out[z] = align_frames(ref, grid.pad_plane(g), grid, lk_iterations=lk_iterations,
-                                  lk_sigma=lk_sigma, motion_model=motion_model)
+            out[z] = align_frames(ref, grey_from_planes(p, gains), grid,
+                                  lk_iterations=lk_iterations, lk_sigma=lk_sigma,
+                                  motion_model=motion_model)
     return Alignment(out, grid)

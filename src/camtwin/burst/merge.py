@@ -46,12 +46,13 @@ from scipy import fft as sfft
 
 from ..errors import ConfigError
 from . import _kernels
-from .align import Alignment, align_burst, check_burst, raw_planes
+from .align import Alignment, _align_planes, check_burst, frame_planes, tile_grid
 
 #: Default noise threshold c of the Wiener-style weight (σ_D²-normalised; see module doc).
 MERGE_C = 16.0
-#: Tiles merged per FFT batch (bounds memory).
-_BATCH_TILES = 16384
+#: Tiles merged per FFT batch (bounds memory; batches of ≲ 10 MB per array are reused by
+#: the allocator instead of being faulted in afresh from the kernel every time).
+_BATCH_TILES = 2048
 
 
 def noise_model_dn(sensor) -> tuple[float, float]:
@@ -120,6 +121,30 @@ def wiener_accumulate_reference(t0, tz, thresh, fy, fx, ky, kx):
     return z + a * d, a
 
 
+def _interleaved(spec: np.ndarray) -> np.ndarray:
+    """(P, m, n, n_k) complex64 spectra as a float32 (P, m, 2·n·n_k) view of (re, im)."""
+    return spec.view(np.float32).reshape(spec.shape[0], spec.shape[1], -1)
+
+
+def overlap_add_reference(tiles: np.ndarray, grid, black: float, mosaic: np.ndarray):
+    """NumPy reference of :func:`camtwin.burst._kernels.overlap_add_mosaic` (returns the
+    new mosaic)."""
+    ny, nx = grid.n_tiles
+    n, s = grid.tile, grid.stride
+    hp, wp = grid.padded_shape
+    out = np.zeros((4, hp, wp), dtype=np.float64)
+    t = tiles.reshape(4, ny, nx, n, n)
+    for iy in range(ny):
+        for ix in range(nx):
+            out[:, iy * s:iy * s + n, ix * s:ix * s + n] += t[:, iy, ix]
+    h2, w2 = grid.plane_shape
+    planes = out[:, grid.pad:grid.pad + h2, grid.pad:grid.pad + w2] + black
+    res = np.array(mosaic, dtype=np.float64)
+    for p in range(4):
+        res[p // 2:2 * h2:2, p % 2:2 * w2:2] = planes[p]
+    return res
+
+
 def merge_burst(frames, *, alignment: Alignment | None = None, reference: int = 0,
                 c: float = MERGE_C, noise_model: tuple[float, float] | None = None,
                 subpixel: bool = True, workers: int = -1) -> MergeResult:
@@ -163,8 +188,14 @@ def merge_burst(frames, *, alignment: Alignment | None = None, reference: int = 
                               f"/ {f0.conversion_gain_dn_per_e}: a merge needs equal settings "
                               "(use merge_hdr for brackets)")
     if alignment is None:
-        alignment = align_burst(frames, reference=reference)
-    grid = alignment.grid
+        if not 0 <= reference < len(frames):
+            raise ConfigError(f"reference = {reference}: valid range is 0..{len(frames) - 1}")
+        grid = tile_grid((f0.shape[0] // 2, f0.shape[1] // 2))
+        planes = [frame_planes(f, grid) for f in frames]  # shared with the alignment
+        alignment = _align_planes(planes, grid, reference)
+    else:
+        grid = alignment.grid
+        planes = [frame_planes(f, grid) for f in frames]
     n = grid.tile
     n_frames = len(frames)
     if alignment.displacement.shape[0] != n_frames:
@@ -176,8 +207,6 @@ def merge_burst(frames, *, alignment: Alignment | None = None, reference: int = 
         else:
             noise_model = (float(f0.conversion_gain_dn_per_e), 1.0 / 12.0)
     a_nm, b_nm = noise_model
-    planes = [np.ascontiguousarray(np.stack([grid.pad_plane(p) for p in raw_planes(f)]))
-              for f in frames]
     ty_all, tx_all = grid.tile_origins()
     disp_all = alignment.displacement.reshape(n_frames, -1, 2)
     w1 = raised_cosine(n)
@@ -201,6 +230,7 @@ def merge_burst(frames, *, alignment: Alignment | None = None, reference: int = 
         thresh = (np.float32(c) * 2.0 * (a_nm * mean_sig + b_nm) * sum_w2).astype(np.float32)
         t0 = sfft.rfft2(tiles, workers=workers)
         acc = t0.copy()
+        t0_f, acc_f = _interleaved(t0), _interleaved(acc)
         for z in range(n_frames):
             if z == reference:
                 continue
@@ -211,29 +241,15 @@ def merge_burst(frames, *, alignment: Alignment | None = None, reference: int = 
             tz = sfft.rfft2(tiles, workers=workers)
             fy = (d[:, 0] - iy) if subpixel else np.zeros(m)
             fx = (d[:, 1] - ix) if subpixel else np.zeros(m)
-            _kernels.wiener_accumulate(t0, tz, thresh, fy, fx, ky, kx, acc, rejected[z, sl])
+            _kernels.wiener_accumulate(t0_f, _interleaved(tz), thresh, fy, fx, ky, kx, acc_f,
+                                       rejected[z, sl])
         acc *= np.float32(1.0 / n_frames)
         merged_tiles[:, sl] = sfft.irfft2(acc, s=(n, n), workers=workers)
     mean_weight = 1.0 - rejected.sum(axis=1) / (4 * n_tiles * n * (n // 2 + 1))
     mean_weight[reference] = 1.0
-    # overlap-add (windows already applied once; shifted copies sum to 1)
-    s = grid.stride
-    hp, wp = grid.padded_shape
-    out = np.zeros((4, hp, wp), dtype=np.float32)
-    tiles = merged_tiles.reshape(4, ny, nx, n, n)
-    for qy in (0, 1):
-        for qx in (0, 1):
-            blk = tiles[:, :, :, qy * s:(qy + 1) * s, qx * s:(qx + 1) * s]  # (4, ny, nx, s, s)
-            img = blk.transpose(0, 1, 3, 2, 4).reshape(4, ny * s, nx * s)
-            out[:, qy * s:qy * s + ny * s, qx * s:qx * s + nx * s] += img
-    h2, w2 = grid.plane_shape
-    planes_out = out[:, grid.pad:grid.pad + h2, grid.pad:grid.pad + w2]
-    h, w = f0.shape
-    mosaic = f0.dn.astype(np.float32) - np.float32(f0.black_level_dn)
-    mosaic[0:2 * h2:2, 0:2 * w2:2] = planes_out[0]
-    mosaic[0:2 * h2:2, 1:2 * w2:2] = planes_out[1]
-    mosaic[1:2 * h2:2, 0:2 * w2:2] = planes_out[2]
-    mosaic[1:2 * h2:2, 1:2 * w2:2] = planes_out[3]
-    mosaic += np.float32(f0.black_level_dn)
+    # overlap-add (windows already applied once; shifted copies sum to 1) into the mosaic
+    mosaic = f0.dn.astype(np.float32)
+    _kernels.overlap_add_mosaic(merged_tiles, nx, grid.stride, grid.pad,
+                                float(f0.black_level_dn), mosaic)
     return MergeResult(mosaic_dn=mosaic, alignment=alignment, mean_weight=mean_weight,
                        reference=reference, frame=frames[reference])
