@@ -356,29 +356,30 @@ def wiener_accumulate(t0, tz, thresh, fy, fx, ky, kx, acc, rejected):
 
 
 @nb.njit(parallel=True, cache=True)
-def overlap_add_mosaic(tiles, nx, stride, pad, black, mosaic):
-    """Overlap-add merged tiles straight into the raw mosaic.
+def overlap_add(tiles, ty, tx, out):
+    """``out[p, ty_k + i, tx_k + j] += tiles[p, k, i, j]`` for every tile k, in the order of
+    k; ``tiles``: (P, m, n, n), ``out``: (P, hp, wp) float32. Parallel over planes (tiles
+    of one plane overlap, so they are added one after the other)."""
+    n_p, m, n, _ = tiles.shape
+    for p in nb.prange(n_p):
+        for k in range(m):
+            for i in range(n):
+                seg = tiles[p, k, i]
+                dst = out[p, ty[k] + i, tx[k]:]
+                for j in range(n):
+                    dst[j] += seg[j]
 
-    ``tiles``: (4, ny·nx, n, n) float32 windowed tiles of the four polyphase planes on the
-    padded grid (origins at multiples of ``stride`` = n/2, ``pad`` samples of padding);
-    ``mosaic``: (H, W) float32. Plane sample (y, x) — padded (Y, X) = (y + pad, x + pad) —
-    is the sum of the (up to) 2 × 2 tiles covering it, plus ``black``, written to raw
-    pixel (2y + p//2, 2x + p%2); pixels of an odd last row/column are left as they are.
-    NumPy reference: :func:`camtwin.burst.merge.overlap_add_reference`.
-    """
-    n_p, n_tiles, n, _ = tiles.shape
-    ny = n_tiles // nx
+
+@nb.njit(parallel=True, cache=True)
+def planes_to_mosaic(planes, pad, black, mosaic):
+    """``mosaic[2y + p//2, 2x + p%2] = planes[p, y + pad, x + pad] + black`` for the
+    (H//2, W//2) plane samples (an odd last raw row/column is left as it is)."""
     h2 = mosaic.shape[0] // 2
     w2 = mosaic.shape[1] // 2
     blk = np.float32(black)
     for y in nb.prange(h2):
-        yy = y + pad
-        for p in range(n_p):
+        for p in range(planes.shape[0]):
             row = mosaic[2 * y + (p >> 1), (p & 1):]
+            src = planes[p, y + pad, pad:]
             for x in range(w2):
-                xx = x + pad
-                acc = np.float32(0)
-                for iy in range(max(yy // stride - 1, 0), min(yy // stride, ny - 1) + 1):
-                    for ix in range(max(xx // stride - 1, 0), min(xx // stride, nx - 1) + 1):
-                        acc += tiles[p, iy * nx + ix, yy - iy * stride, xx - ix * stride]
-                row[2 * x] = acc + blk
+                row[2 * x] = src[x] + blk

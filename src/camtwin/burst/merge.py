@@ -127,8 +127,9 @@ def _interleaved(spec: np.ndarray) -> np.ndarray:
 
 
 def overlap_add_reference(tiles: np.ndarray, grid, black: float, mosaic: np.ndarray):
-    """NumPy reference of :func:`camtwin.burst._kernels.overlap_add_mosaic` (returns the
-    new mosaic)."""
+    """NumPy reference of :func:`camtwin.burst._kernels.overlap_add` over all tiles of
+    ``grid`` (row-major) followed by :func:`camtwin.burst._kernels.planes_to_mosaic`
+    (returns the new mosaic)."""
     ny, nx = grid.n_tiles
     n, s = grid.tile, grid.stride
     hp, wp = grid.padded_shape
@@ -216,7 +217,7 @@ def merge_burst(frames, *, alignment: Alignment | None = None, reference: int = 
     kx = sfft.rfftfreq(n).astype(np.float64)
     ny, nx = grid.n_tiles
     n_tiles = ty_all.size
-    merged_tiles = np.empty((4, n_tiles, n, n), dtype=np.float32)
+    merged = np.zeros((4,) + tuple(grid.padded_shape), dtype=np.float32)  # overlap-added
     rejected = np.zeros((n_frames, n_tiles))
     buf = np.empty((4, min(_BATCH_TILES, n_tiles), n, n), dtype=np.float32)
     for s0 in range(0, n_tiles, _BATCH_TILES):
@@ -244,12 +245,11 @@ def merge_burst(frames, *, alignment: Alignment | None = None, reference: int = 
             _kernels.wiener_accumulate(t0_f, _interleaved(tz), thresh, fy, fx, ky, kx, acc_f,
                                        rejected[z, sl])
         acc *= np.float32(1.0 / n_frames)
-        merged_tiles[:, sl] = sfft.irfft2(acc, s=(n, n), workers=workers)
+        # overlap-add (the windows were applied once; their shifted copies sum to 1)
+        _kernels.overlap_add(sfft.irfft2(acc, s=(n, n), workers=workers), ty, tx, merged)
     mean_weight = 1.0 - rejected.sum(axis=1) / (4 * n_tiles * n * (n // 2 + 1))
     mean_weight[reference] = 1.0
-    # overlap-add (windows already applied once; shifted copies sum to 1) into the mosaic
     mosaic = f0.dn.astype(np.float32)
-    _kernels.overlap_add_mosaic(merged_tiles, nx, grid.stride, grid.pad,
-                                float(f0.black_level_dn), mosaic)
+    _kernels.planes_to_mosaic(merged, grid.pad, float(f0.black_level_dn), mosaic)
     return MergeResult(mosaic_dn=mosaic, alignment=alignment, mean_weight=mean_weight,
                        reference=reference, frame=frames[reference])
