@@ -21,9 +21,11 @@ import pytest
 from camtwin.burst import (HandheldMotion, MovingObject, align_burst, burst_optical_image,
                            burst_target, merge_burst, simulate_burst)
 from camtwin.burst import _kernels
-from camtwin.burst.align import quadratic_subpixel, tile_search_reference
+from camtwin.burst.align import (frame_planes, quadratic_subpixel, raw_planes, tile_grid,
+                                 tile_search_reference)
 from camtwin.burst.hdr import bracket_exposures, dynamic_range_db, merge_hdr
-from camtwin.burst.merge import raised_cosine
+from camtwin.burst.merge import (_gather, _interleaved, overlap_add_reference, raised_cosine,
+                                 wiener_accumulate_reference)
 from camtwin.burst.quality import region_noise
 from camtwin.errors import ConfigError
 from camtwin.evaluate.metrics import crop_module
@@ -69,6 +71,94 @@ def test_tile_search_kernel_matches_numpy_reference():
         np.testing.assert_array_equal(d_nb, d_np)
         np.testing.assert_allclose(c_nb, c_np, rtol=1e-5)
         assert np.all(d_nb == [2, -3])  # np.roll by (2, −3): ref(p) = alt(p + (2, −3))
+
+
+def test_padded_planes_kernel_matches_numpy_pad():
+    """frame_planes (one numba pass) = numpy.pad(mode="symmetric") of raw_planes."""
+    from types import SimpleNamespace
+
+    gen = np.random.default_rng(1)
+    for shape in ((38, 52), (41, 63)):  # even, and odd (last row/column dropped)
+        frame = SimpleNamespace(dn=gen.integers(0, 4096, shape).astype(np.uint16),
+                                black_level_dn=64.0)
+        grid = tile_grid((shape[0] // 2, shape[1] // 2))
+        ref = np.stack([grid.pad_plane(p) for p in raw_planes(frame)])
+        np.testing.assert_array_equal(frame_planes(frame, grid), ref)
+
+
+def test_gather_windowed_kernel_matches_numpy_reference():
+    gen = np.random.default_rng(2)
+    planes = gen.random((4, 40, 50)).astype(np.float32)
+    n = 16
+    win = gen.random((n, n)).astype(np.float32)
+    ty = np.array([0, 8, 24, 16, 32], dtype=np.int64)
+    tx = np.array([0, 16, 34, 8, 40], dtype=np.int64)
+    iy = np.array([-3, 1, 2, 0, 5], dtype=np.int64)  # some tiles reach outside: clamped
+    ix = np.array([-2, 0, 3, -1, 4], dtype=np.int64)
+    out = np.empty((4, ty.size, n, n), dtype=np.float32)
+    _kernels.gather_windowed(planes, ty, tx, iy, ix, win, out)
+    np.testing.assert_array_equal(out, _gather(planes, ty, tx, n, iy, ix) * win)
+
+
+def test_wiener_accumulate_kernel_matches_numpy_reference():
+    gen = np.random.default_rng(3)
+    n, m = 16, 7
+    ky = np.fft.fftfreq(n)
+    kx = np.fft.rfftfreq(n)
+    shape = (4, m, n, kx.size)
+
+    def spectrum():
+        return (gen.normal(size=shape) + 1j * gen.normal(size=shape)).astype(np.complex64)
+
+    t0, tz = spectrum(), spectrum()
+    thresh = gen.uniform(0.5, 3.0, (4, m)).astype(np.float32)
+    fy, fx = gen.uniform(-0.5, 0.5, m), gen.uniform(-0.5, 0.5, m)
+    acc = t0.copy()
+    rejected = np.zeros(m)
+    _kernels.wiener_accumulate(_interleaved(t0), _interleaved(tz), thresh, fy, fx, ky, kx,
+                               _interleaved(acc), rejected)
+    inc, a = wiener_accumulate_reference(t0, tz, thresh, fy, fx, ky, kx)
+    np.testing.assert_allclose(acc, t0 + inc, rtol=0, atol=2e-5)  # float32 arithmetic
+    np.testing.assert_allclose(rejected, a.sum(axis=(0, 2, 3)), rtol=1e-5)
+
+
+def test_overlap_add_kernels_match_numpy_reference():
+    gen = np.random.default_rng(4)
+    grid = tile_grid((21, 30))
+    ny, nx = grid.n_tiles
+    n = grid.tile
+    tiles = gen.random((4, ny * nx, n, n)).astype(np.float32)
+    ty, tx = grid.tile_origins()
+    merged = np.zeros((4,) + tuple(grid.padded_shape), dtype=np.float32)
+    _kernels.overlap_add(tiles[:, :5], ty[:5], tx[:5], merged)  # two batches
+    _kernels.overlap_add(tiles[:, 5:], ty[5:], tx[5:], merged)
+    mosaic = gen.random((43, 61)).astype(np.float32)  # odd: last row/column kept
+    expected = overlap_add_reference(tiles, grid, 64.0, mosaic)
+    _kernels.planes_to_mosaic(merged, grid.pad, 64.0, mosaic)
+    np.testing.assert_allclose(mosaic, expected, rtol=0, atol=1e-4)
+
+
+def test_lucas_kanade_recovers_a_known_subpixel_shift_inside_and_at_the_border():
+    """A smooth analytic pattern sampled at p and at p + d: Gauss–Newton must return d
+    for tiles inside the image (fixed-weight fast path) and touching its edge (clamped
+    path)."""
+    yy, xx = np.mgrid[0:96, 0:96].astype(np.float64)
+
+    def pattern(y, x):
+        return (np.sin(y / 3.1) * np.cos(x / 4.3) + 0.5 * np.sin((x + y) / 5.7)).astype(
+            np.float32)
+
+    d = (0.37, -0.61)
+    ref = pattern(yy, xx)
+    alt = pattern(yy - d[0], xx - d[1])  # ref(p) = alt(p + d)
+    gy = np.gradient(alt, axis=0).astype(np.float32)
+    gx = np.gradient(alt, axis=1).astype(np.float32)
+    ty = np.array([40, 24, 0, 80], dtype=np.int64)
+    tx = np.array([40, 56, 0, 80], dtype=np.int64)  # the last two touch the border
+    init = np.zeros((ty.size, 2))
+    out = _kernels.lucas_kanade(ref, alt, gy, gx, ty, tx, 16, init, 20, 1e-12)
+    np.testing.assert_allclose(out[:2], [d, d], atol=0.01)
+    np.testing.assert_allclose(out[2:], [d, d], atol=0.05)
 
 
 def test_quadratic_subpixel_recovers_the_minimum_of_a_quadratic():
