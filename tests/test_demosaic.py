@@ -109,6 +109,30 @@ def test_high_quality_kernels_match_float64_reference(photos, cfa):
     assert cpsnr(ours, img) > 33.0
 
 
+@pytest.mark.parametrize("radius", [1, 3])
+@pytest.mark.parametrize("shape", [(41, 57), (9, 12)])
+def test_high_quality_other_radii_sizes_and_thread_counts(photos, radius, shape):
+    """The streamed kernels (ring buffers, one run of rows per thread) must equal the
+    float64 reference for every guided-filter radius and odd sizes, and give bit-identical
+    output whatever the number of threads (each run recomputes its neighbours' rows)."""
+    import numba
+
+    img = photos["coffee"][: shape[0], : shape[1]]
+    mosaic = mosaicing_CFA_Bayer(img, "GBRG")
+    ours = demosaic(mosaic.astype(np.float32), "GBRG", "directional_ri", radius=radius)
+    ref = demosaic_ri_reference(mosaic, "GBRG", radius=radius)
+    b = 2 * radius + 4
+    if min(shape) > 2 * b:
+        np.testing.assert_allclose(ours[b:-b, b:-b], ref[b:-b, b:-b], rtol=0, atol=ATOL_HQ)
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        single = demosaic(mosaic.astype(np.float32), "GBRG", "directional_ri", radius=radius)
+    finally:
+        numba.set_num_threads(threads)
+    np.testing.assert_array_equal(single, ours)
+
+
 def test_directional_green_follows_the_edge():
     # A vertical edge: the horizontal estimate mixes the two sides, the vertical one does
     # not, so the fused green at the edge must be close to the vertical estimate.
