@@ -7,6 +7,8 @@ each stage stays usable on its own (:mod:`camtwin.scene`, :mod:`camtwin.optics`,
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -28,9 +30,48 @@ CCM_CALIBRATION_LUX = 500.0
 CCM_CALIBRATION_SEED = 20240601
 
 
+def scene_extent(module: ModuleSpec, *, oversample: int = 1,
+                 margin_px: int = 0) -> tuple[tuple[int, int], float]:
+    """Sample grid (rows, cols) and width [m] of the scene plane (at the lens's object
+    distance) that fills the sensor plus ``margin_px`` on every side, at ``oversample``
+    samples per pixel on the optical axis.
+
+    Rectilinear lens: the sensor seen through the magnification m, ``(w + 2·margin)·p/m``
+    wide. Fisheye projection (:data:`camtwin.optics.lens.PROJECTIONS`): the scene plane
+    reaches the field angle the middle of each sensor edge sees, θ = P⁻¹(w/2v) (resp.
+    h/2v), i.e. d·tan θ, a factor tan θ/(w/2v) ≥ 1 beyond the rectilinear extent; the grid
+    grows by the same factor (an even number of samples, so the centre stays on the axis)
+    at the on-axis sample pitch, where every projection has the magnification m. The whole
+    plane then lands inside the sensor (the fisheye bends its edges inwards); the sensor's
+    corners see beyond it, where the image continues mirrored at the border, as with strong
+    barrel distortion.
+    """
+    s, lens = module.sensor, module.lens
+    rows = (s.height_px + 2 * margin_px) * oversample
+    cols = (s.width_px + 2 * margin_px) * oversample
+    if lens.rectilinear:
+        width_m = s.width_mm * 1e-3 / lens.magnification
+        return (rows, cols), width_m * (s.width_px + 2 * margin_px) / s.width_px
+    pitch_m = s.pixel_pitch_um * 1e-6 / lens.magnification / oversample  # on axis
+    p_mm = s.pixel_pitch_um * 1e-3
+
+    def grown(n_px: int, n: int) -> int:
+        half_mm = 0.5 * n_px * p_mm
+        ratio = math.tan(float(lens.field_angle_rad(half_mm))) / (half_mm
+                                                                  / lens.image_distance_mm)
+        return n + 2 * math.ceil(n * (ratio - 1.0) / 2.0)
+
+    rows = grown(s.height_px + 2 * margin_px, rows)
+    cols = grown(s.width_px + 2 * margin_px, cols)
+    return (rows, cols), cols * pitch_m
+
+
 def field_of_view_width_m(module: ModuleSpec) -> float:
-    """Width [m] of the scene plane that exactly fills the sensor at the focus distance."""
-    return module.sensor.width_mm * 1e-3 / module.lens.magnification
+    """Width [m] of the scene plane that fills the sensor at the focus distance (for a
+    fisheye lens: reaches the field angle of the sensor's corners, :func:`scene_extent`)."""
+    if module.lens.rectilinear:
+        return module.sensor.width_mm * 1e-3 / module.lens.magnification
+    return scene_extent(module)[1]
 
 
 def module_scene(module: ModuleSpec, scene: str | Path, *, illuminant: str = "D65",
@@ -42,9 +83,8 @@ def module_scene(module: ModuleSpec, scene: str | Path, *, illuminant: str = "D6
     """
     if not 1 <= oversample <= 8:
         raise ConfigError(f"oversample = {oversample}: valid range is 1..8")
-    s = module.sensor
-    shape = (s.height_px * oversample, s.width_px * oversample)
-    geom = dict(width_m=field_of_view_width_m(module), distance_m=module.lens.object_distance_m,
+    shape, width_m = scene_extent(module, oversample=oversample)
+    geom = dict(width_m=width_m, distance_m=module.lens.object_distance_m,
                 illuminant=illuminant, illuminance_lux=illuminance_lux)
     path = Path(scene)
     if path.suffix.lower() in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp") or path.is_file():

@@ -8,8 +8,11 @@ catalog as ``catalog:<name>`` (or by plain name when no built-in module has that
 
 from __future__ import annotations
 
+import math
 from importlib import resources
 from pathlib import Path
+
+from pydantic import model_validator
 
 from ._spec import FrozenSpec
 from .errors import unknown_name
@@ -30,13 +33,42 @@ class ModuleSpec(FrozenSpec):
     lens: LensSpec
     isp: IspSpec = IspSpec()
 
+    @model_validator(mode="after")
+    def _fisheye_field(self):
+        lens = self.lens
+        if lens.rectilinear:
+            return self
+        from .optics.lens import MAX_FISHEYE_FIELD_DEG, projection_height
+
+        half_diag = 0.5 * math.hypot(self.sensor.width_mm, self.sensor.height_mm)
+        top = float(projection_height(lens.projection, math.radians(MAX_FISHEYE_FIELD_DEG)))
+        if half_diag / lens.image_distance_mm > top:
+            theta = math.degrees(float(lens.field_angle_rad(half_diag)))
+            raise ValueError(
+                f"lens.projection = {lens.projection!r}: the sensor corner is at a field angle "
+                f"of {theta:.1f}° (half-diagonal {half_diag:.3f} mm, image distance "
+                f"{lens.image_distance_mm:.3f} mm); valid range is up to "
+                f"{MAX_FISHEYE_FIELD_DEG:g}° (the scene plane must reach d·tan θ)")
+        return self
+
+    def _fov_deg(self, half_extent_mm: float) -> float:
+        return math.degrees(2.0 * float(self.lens.field_angle_rad(half_extent_mm)))
+
     @property
     def horizontal_fov_deg(self) -> float:
-        """Full horizontal field of view [°] at the focus distance."""
-        import math
+        """Full horizontal field of view [°] at the focus distance: 2·P⁻¹(w/2 / v_s)
+        (2·atan(w/2v_s) for the rectilinear thin lens)."""
+        return self._fov_deg(self.sensor.width_mm / 2.0)
 
-        image_distance_mm = self.lens.focal_length_mm * (1 + self.lens.magnification)
-        return math.degrees(2 * math.atan(self.sensor.width_mm / 2 / image_distance_mm))
+    @property
+    def vertical_fov_deg(self) -> float:
+        """Full vertical field of view [°] at the focus distance."""
+        return self._fov_deg(self.sensor.height_mm / 2.0)
+
+    @property
+    def diagonal_fov_deg(self) -> float:
+        """Full diagonal field of view [°] at the focus distance."""
+        return self._fov_deg(0.5 * math.hypot(self.sensor.width_mm, self.sensor.height_mm))
 
 
 def _packaged() -> dict[str, Path]:

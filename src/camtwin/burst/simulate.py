@@ -242,14 +242,13 @@ def burst_target(module, *, illuminance_lux: float, seed: int = 0, margin_px: in
     """
     import cv2
 
-    from ..camera import field_of_view_width_m
+    from ..camera import scene_extent
     from ..scene.charts import from_rgb
 
     if not 0 < flat_fraction < 0.9:
         raise ConfigError(f"flat_fraction = {flat_fraction}: valid range is (0, 0.9)")
     s = module.sensor
-    h = (s.height_px + 2 * margin_px) * oversample
-    w = (s.width_px + 2 * margin_px) * oversample
+    (h, w), width_m = scene_extent(module, oversample=oversample, margin_px=margin_px)
     gen = np.random.default_rng(seed)
     img = np.full((h, w, 3), 0.5, dtype=np.float32)
     r_min, r_max = 2.0 * oversample, 64.0 * oversample
@@ -266,6 +265,5 @@ def burst_target(module, *, illuminance_lux: float, seed: int = 0, margin_px: in
     side = flat_fraction * s.height_px * oversample
     cy, cx = h / 2.0, w / 2.0
     img[int(cy - side / 2):int(cy + side / 2), int(cx - side / 2):int(cx + side / 2)] = 0.4613
-    width_m = field_of_view_width_m(module) * (s.width_px + 2 * margin_px) / s.width_px
     return from_rgb(img, width_m=width_m, distance_m=module.lens.object_distance_m,
                     illuminant=illuminant, illuminance_lux=illuminance_lux, name="burst_target")

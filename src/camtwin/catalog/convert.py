@@ -213,7 +213,8 @@ def to_lens_spec(entry: LensEntry | str, *, object_distance_m: float = 1.0) -> L
     default 650 nm), and where published: optical distortion at full field
     (``optical_distortion_pct`` → ``distortion.percent``; TV distortion is a different
     measure and is not used), the chief-ray angle at full field (``cra_deg``), the image
-    circle (from ``image_format``, 16 mm per inch of type), and the relative illumination at
+    circle (from ``image_format``, 16 mm per inch of type), the projection (fisheye
+    mapping, ``projection``), and the relative illumination at
     full field (``relative_illumination_pct`` = RI): the mechanical vignetting that, with
     the natural cos⁴ of the CRA, gives it, ``v = 1 − RI / cos⁴(CRA)`` (none when cos⁴ alone
     already explains the figure). The scene plane sits at ``object_distance_m``.
@@ -234,6 +235,9 @@ def to_lens_spec(entry: LensEntry | str, *, object_distance_m: float = 1.0) -> L
     diag = _format_diagonal_mm(lens.value("image_format", "")) if lens.value("image_format") else None
     if diag:
         extra["image_circle_mm"] = diag
+    projection = lens.value("projection")
+    if projection is not None:
+        extra["projection"] = projection
     ri = lens.value("relative_illumination_pct")
     if ri is not None:
         cos4 = math.cos(math.radians(float(cra or 0.0))) ** 4

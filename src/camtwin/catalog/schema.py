@@ -25,6 +25,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from .._spec import FrozenSpec
+from ..optics.lens import PROJECTIONS
 
 #: Allowed confidence levels of a figure (see the module docstring).
 CONFIDENCE_LEVELS = ("published", "derived", "estimated")
@@ -103,6 +104,7 @@ LENS_FIGURES: dict[str, tuple] = {
     "ir_cut": ((bool,), None, None),
     "ir_cut_nm": (_NUM, 550.0, 1000.0),
     "min_object_distance_m": (_NUM, 0.0005, 100.0),
+    "projection": ((str,), PROJECTIONS, None),
 }
 
 
@@ -221,6 +223,7 @@ class LensEntry(_Entry):
     cra_deg: Figure | None = None
     ir_cut_nm: Figure | None = None
     min_object_distance_m: Figure | None = None
+    projection: Figure | None = None
 
     @model_validator(mode="after")
     def _typed(self):

@@ -45,7 +45,11 @@ Metrics (unit; conditions with defaults):
 ``frame_rate_fps`` [fps]
     Readout-limited frame rate 1/(H·t_line) (+ the frame transfer for a CCD).
 ``hfov_deg`` [°]
-    Horizontal field of view at the focus distance (thin lens).
+    Horizontal field of view at the focus distance, 2·P⁻¹(w/2v) with the lens's projection
+    P (2·atan(w/2v) for the rectilinear thin lens).
+``dfov_deg`` [°]
+    Diagonal field of view, the same over the sensor diagonal (the field of the full image
+    circle that endoscope specifications quote, ISO 8600-3).
 ``pixel_density_px_m`` [px/m]
     Horizontal pixels per metre of a target at ``distance_m`` (IEC 62676-4 DORI metric).
 ``resolution_mp`` [MP]
@@ -150,14 +154,13 @@ def _uniform_oi(module, *, illuminant: str, reflectance: float, irradiance_w_m2=
     lit with 1 lx (visible illuminant), or — when ``irradiance_w_m2`` is given (NIR LEDs,
     for which lux means nothing) — with that total irradiance [W/m²]. Scale the result with
     :func:`_scaled` for other light levels (everything downstream is linear)."""
-    from ..camera import field_of_view_width_m
+    from ..camera import scene_extent
     from ..optics import form_image
     from ..scene.scene import Scene
     from ..spectra import DEFAULT_WAVELENGTHS_NM, illuminant_spd, scale_to_irradiance
 
     if not 0 < reflectance <= 1:
         raise ConfigError(f"reflectance = {reflectance}: valid range is (0, 1]")
-    s = module.sensor
     if irradiance_w_m2 is None:
         from ..camera import module_scene
 
@@ -166,10 +169,11 @@ def _uniform_oi(module, *, illuminant: str, reflectance: float, irradiance_w_m2=
     else:
         wl = DEFAULT_WAVELENGTHS_NM
         e = scale_to_irradiance(illuminant_spd(illuminant, wl), float(irradiance_w_m2), wl)
+        shape, width_m = scene_extent(module)
         rad = np.broadcast_to((reflectance * e / np.pi).astype(np.float32)[:, None, None],
-                              (wl.size, s.height_px, s.width_px))
+                              (wl.size,) + shape)
         scene = Scene(radiance=np.ascontiguousarray(rad), wavelengths_nm=wl,
-                      width_m=field_of_view_width_m(module),
+                      width_m=width_m,
                       distance_m=module.lens.object_distance_m, name="uniform-nir",
                       illuminant=illuminant)
     return form_image(scene, module.lens)
@@ -480,13 +484,27 @@ def _hfov(module, *, rng) -> MetricResult:
     return MetricResult(module.horizontal_fov_deg)
 
 
+def _dfov(module, *, rng) -> MetricResult:
+    return MetricResult(module.diagonal_fov_deg)
+
+
 def _pixel_density(module, *, rng, distance_m) -> MetricResult:
     """Horizontal pixels per metre of target at ``distance_m`` (thin lens: the view is
-    sensor width / m wide, m = f/(d − f))."""
+    sensor width / m wide, m = f/(d − f); with a fisheye projection P the view is
+    2·d·tan P⁻¹(w/2v), v = f·d/(d − f), and the figure is the mean over it)."""
+    import math
+
+    from ..optics.lens import projection_angle
+
     f_m = module.lens.focal_length_mm * 1e-3
     if not distance_m > f_m:
         raise ConfigError(f"distance_m = {distance_m}: must exceed the focal length")
     view_m = module.sensor.width_mm * 1e-3 * (distance_m - f_m) / f_m
+    if not module.lens.rectilinear:
+        v_m = f_m * distance_m / (distance_m - f_m)
+        theta = float(projection_angle(module.lens.projection,
+                                       module.sensor.width_mm * 1e-3 / 2.0 / v_m))
+        view_m = 2.0 * distance_m * math.tan(min(theta, math.radians(89.9)))
     return MetricResult(module.sensor.width_px / view_m, {"view_width_m": view_m})
 
 
@@ -513,6 +531,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            {"illuminant": "D65", "lux": 500.0}, _delta_e),
     Metric("frame_rate_fps", "fps", "readout-limited frame rate", {}, _frame_rate),
     Metric("hfov_deg", "°", "horizontal field of view", {}, _hfov),
+    Metric("dfov_deg", "°", "diagonal field of view", {}, _dfov),
     Metric("pixel_density_px_m", "px/m", "horizontal pixels per metre of target",
            {"distance_m": 5.0}, _pixel_density),
     Metric("resolution_mp", "MP", "pixel count", {}, _resolution),

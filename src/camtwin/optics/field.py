@@ -26,6 +26,12 @@ the inverse map, ρ = D⁻¹(x_d)/s(λ), with bilinear interpolation (OpenCV ``r
 carries irradiance unchanged (no area Jacobian): the lens's relative illumination is applied
 afterwards, at the final image position, and is taken to include that effect, as the RI
 curves of lens datasheets do.
+
+A fisheye projection (:data:`~camtwin.optics.lens.PROJECTIONS`) is applied in the same
+resampling: the scene arrives as the rectilinear image of the scene plane (r_u = v·tan θ),
+the lens puts the angle θ at r_p = v·P(θ), and Brown–Conrady then describes the residual
+distortion against that ideal projection, so the inverse map of an image point r_d is
+r_p = D⁻¹(r_d), θ = P⁻¹(r_p/v), r_u = v·tan θ.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from scipy import fft as sfft
 
 from ._kernels import multiply_otf_bilinear
 from .lens import LensSpec
+from .lens import projection_angle as lens_projection_angle
 from .pupil import geometric_blur_radius_um, otf_grid, pupil_samples_for
 
 _BAND_BATCH = 8
@@ -159,7 +166,8 @@ def warp_geometry(irradiance: np.ndarray, wavelengths_nm, pitch_um: float, lens:
     """
     d = lens.distortion
     scale = lens.lateral_color_scale(wavelengths_nm, full_field_um * 1e-3)
-    if d.percent == 0 and d.k2 == 0 and d.p1 == 0 and d.p2 == 0 and np.all(scale == 1.0):
+    if (d.percent == 0 and d.k2 == 0 and d.p1 == 0 and d.p2 == 0 and np.all(scale == 1.0)
+            and lens.rectilinear):
         return irradiance
     import cv2
 
@@ -169,6 +177,13 @@ def warp_geometry(irradiance: np.ndarray, wavelengths_nm, pitch_um: float, lens:
     oy, ox = offset_um[0] / full_field_um, offset_um[1] / full_field_um  # centre, normalised
     yd, xd = np.mgrid[0:h, 0:w].astype(np.float64)
     xu, yu = d.invert((xd - cx) * k + ox, (yd - cy) * k + oy)
+    if not lens.rectilinear:  # ideal projection r_p → rectilinear r_u = v·tan(P⁻¹(r_p/v))
+        v_um = lens.image_distance_mm * 1e3
+        hp = np.hypot(xu, yu) * (full_field_um / v_um)
+        theta = np.minimum(lens_projection_angle(lens.projection, hp), np.radians(89.5))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            stretch = np.where(hp > 1e-12, np.tan(theta) / hp, 1.0)
+        xu, yu = xu * stretch, yu * stretch
     out = np.empty_like(irradiance, dtype=np.float32)
     for b, s in enumerate(scale):
         map_x = (cx + (xu / s - ox) / k).astype(np.float32)

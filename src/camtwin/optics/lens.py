@@ -18,6 +18,19 @@ scene distance, i.e. in focus), imaging a scene plane at ``object_distance_m``:
   mechanical vignetting (overlap of the pupil with a clipping aperture).
 * **Lateral colour**: the image height scales with wavelength (Cauchy dispersion).
 * **Chief-ray angle**: thin lens atan(r/v_s), or a design CRA at full field.
+* **Projection** (:data:`PROJECTIONS`): image height r = v_s·P(θ) of a scene point at
+  object-space field angle θ (tan θ = X/s_o for a point X off axis on the scene plane):
+  rectilinear P = tan θ (the thin lens; r = m·X), and the fisheye mappings equidistant
+  (f-θ) P = θ, equisolid P = 2 sin(θ/2), stereographic P = 2 tan(θ/2), orthographic
+  P = sin θ (Miyamoto 1964; Kingslake, *A History of the Photographic Lens*, 1989). A
+  fisheye is rectilinear near the axis (P'(0) = 1) and compresses the periphery, which
+  Brown–Conrady cannot describe beyond ≈ 40 % barrel. With a fisheye projection the
+  natural falloff is that of a fixed entrance pupil seen at θ,
+  RI(θ) = cos θ · sin θ / (P(θ)·P'(θ)) — cos⁴θ for rectilinear, cos θ·sin θ/θ for
+  equidistant, cos θ for equisolid, cos θ·cos⁴(θ/2) for stereographic, 1 for orthographic
+  (image irradiance ∝ pupil foreshortening cos θ × solid angle per image area
+  sin θ dθ/(r dr)). Real fisheyes grow their entrance pupil off axis and do better; a
+  published RI enters through the vignetting term.
 
 The full field (normalised field height h = 1) is ``image_circle_mm/2``; when that is not
 given, it is the half-diagonal of the optical image the lens forms (in a module: the
@@ -29,6 +42,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from typing import Literal
+
 from pydantic import Field, field_validator, model_validator
 
 from .._spec import FrozenSpec
@@ -36,6 +51,64 @@ from .zernike import MAX_NOLL
 
 #: Fraunhofer F, d and C lines [nm] used to state lateral colour (Abbe convention).
 F_LINE_NM, D_LINE_NM, C_LINE_NM = 486.1, 587.6, 656.3
+
+#: Lens projections r = v·P(θ) (module docstring).
+PROJECTIONS = ("rectilinear", "equidistant", "equisolid", "stereographic", "orthographic")
+#: Largest object-space field angle [°] a fisheye projection is simulated to: the scene is
+#: a plane, which must reach d·tan θ (5.7 × the distance at 80°).
+MAX_FISHEYE_FIELD_DEG = 80.0
+
+
+def projection_height(projection: str, theta) -> np.ndarray:
+    """P(θ) = r / v of :data:`PROJECTIONS` for field angles ``theta`` [rad]."""
+    t = np.asarray(theta, dtype=np.float64)
+    if projection == "rectilinear":
+        return np.tan(t)
+    if projection == "equidistant":
+        return t.copy()
+    if projection == "equisolid":
+        return 2.0 * np.sin(t / 2.0)
+    if projection == "stereographic":
+        return 2.0 * np.tan(t / 2.0)
+    if projection == "orthographic":
+        return np.sin(t)
+    raise ValueError(f"projection {projection!r}: valid choices are {', '.join(PROJECTIONS)}")
+
+
+def projection_angle(projection: str, height) -> np.ndarray:
+    """θ [rad] of normalised image height ``height`` = r/v (inverse of
+    :func:`projection_height`); heights beyond the projection's range (equisolid > 2,
+    orthographic > 1) give the largest angle it maps (π, π/2)."""
+    h = np.asarray(height, dtype=np.float64)
+    if projection == "rectilinear":
+        return np.arctan(h)
+    if projection == "equidistant":
+        return h.copy()
+    if projection == "equisolid":
+        return 2.0 * np.arcsin(np.clip(h / 2.0, -1.0, 1.0))
+    if projection == "stereographic":
+        return 2.0 * np.arctan(h / 2.0)
+    if projection == "orthographic":
+        return np.arcsin(np.clip(h, -1.0, 1.0))
+    raise ValueError(f"projection {projection!r}: valid choices are {', '.join(PROJECTIONS)}")
+
+
+def projection_relative_illumination(projection: str, theta) -> np.ndarray:
+    """Natural falloff cos θ · sin θ / (P(θ)·P'(θ)) of a fixed entrance pupil (module
+    docstring); 1 on axis."""
+    t = np.abs(np.asarray(theta, dtype=np.float64))
+    c = np.cos(t)
+    if projection == "rectilinear":
+        return c**4
+    if projection == "equidistant":
+        return c * np.sinc(t / np.pi)  # sin θ / θ, → 1 at 0
+    if projection == "equisolid":
+        return c
+    if projection == "stereographic":
+        return c * np.cos(t / 2.0) ** 4
+    if projection == "orthographic":
+        return np.ones_like(t)
+    raise ValueError(f"projection {projection!r}: valid choices are {', '.join(PROJECTIONS)}")
 
 
 class IRCutSpec(FrozenSpec):
@@ -262,6 +335,9 @@ class LensSpec(FrozenSpec):
         "chief-ray angle at full field [°]; None: thin lens atan(r / v)"))
     image_circle_mm: float | None = Field(None, gt=0, le=100, description=(
         "diameter of the full field [mm]; None: the diagonal of the optical image"))
+    projection: Literal["rectilinear", "equidistant", "equisolid", "stereographic",
+                        "orthographic"] = Field("rectilinear", description=(
+        "mapping of field angle to image height, r = v·P(θ) (fisheyes: equidistant …)"))
 
     @model_validator(mode="after")
     def _beyond_focal_length(self):
@@ -339,11 +415,35 @@ class LensSpec(FrozenSpec):
         r = np.asarray(image_height_mm, dtype=np.float64)
         return np.degrees(np.arctan(self.cra_tan_per_mm(full_field_mm) * r))
 
-    def relative_illumination(self, image_height_mm, full_field_mm: float) -> np.ndarray:
-        """Relative illumination (0..1] at image height r [mm]: cos⁴θ_CRA(r) × V(r/r_full)."""
+    @property
+    def rectilinear(self) -> bool:
+        """True for the thin lens's rectilinear projection (no fisheye mapping)."""
+        return self.projection == "rectilinear"
+
+    def field_angle_rad(self, image_height_mm) -> np.ndarray:
+        """Object-space field angle θ [rad] imaged at height r [mm]: P⁻¹(r/v_s)."""
         r = np.asarray(image_height_mm, dtype=np.float64)
-        tan_t = self.cra_tan_per_mm(full_field_mm) * r
-        ri = 1.0 / (1.0 + tan_t**2) ** 2 if self.shading.cos4 else np.ones_like(r)
+        return projection_angle(self.projection, r / self.image_distance_mm)
+
+    def image_height_mm(self, field_angle_rad) -> np.ndarray:
+        """Image height r = v_s·P(θ) [mm] of object-space field angle θ [rad]."""
+        return self.image_distance_mm * projection_height(self.projection, field_angle_rad)
+
+    def relative_illumination(self, image_height_mm, full_field_mm: float) -> np.ndarray:
+        """Relative illumination (0..1] at image height r [mm]: natural falloff × V(r/r_full).
+
+        Natural falloff: cos⁴θ_CRA(r) for the rectilinear thin lens; for a fisheye
+        projection the fixed-pupil falloff of the object-space angle θ(r)
+        (:func:`projection_relative_illumination`).
+        """
+        r = np.asarray(image_height_mm, dtype=np.float64)
+        if not self.shading.cos4:
+            ri = np.ones_like(r)
+        elif self.rectilinear:
+            tan_t = self.cra_tan_per_mm(full_field_mm) * r
+            ri = 1.0 / (1.0 + tan_t**2) ** 2
+        else:
+            ri = projection_relative_illumination(self.projection, self.field_angle_rad(r))
         return ri * self.shading.vignetting(r / full_field_mm)
 
     def lateral_color_scale(self, wavelengths_nm, full_field_mm: float) -> np.ndarray:

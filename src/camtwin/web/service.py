@@ -341,7 +341,7 @@ def check_scene(scene: str, uploads) -> np.ndarray | None:
 def run_capture(ci: CaptureInput, files: dict, progress, *, prefix: str = "",
                 span: tuple[float, float] = (0.0, 1.0)) -> dict:
     """Scene → optics → sensor → ISP → metrics; images go into ``files``."""
-    from ..camera import Shot, expose, field_of_view_width_m, module_scene, render
+    from ..camera import Shot, expose, module_scene, render, scene_extent
     from ..measure.summary import shot_summary
     from ..optics import form_image
     from ..scene import from_rgb
@@ -354,9 +354,9 @@ def run_capture(ci: CaptureInput, files: dict, progress, *, prefix: str = "",
     m = ci.module
     step(0.02, "building the scene")
     if ci.scene_image is not None:
-        s = m.sensor
-        scene = from_rgb(ci.scene_image, shape=(s.height_px, s.width_px), name="upload",
-                         width_m=field_of_view_width_m(m), distance_m=m.lens.object_distance_m,
+        shape, width_m = scene_extent(m)
+        scene = from_rgb(ci.scene_image, shape=shape, name="upload",
+                         width_m=width_m, distance_m=m.lens.object_distance_m,
                          illuminant=ci.illuminant, illuminance_lux=ci.lux)
     else:
         scene = module_scene(m, ci.scene, illuminant=ci.illuminant, illuminance_lux=ci.lux)
