@@ -59,56 +59,45 @@ PROJECTIONS = ("rectilinear", "equidistant", "equisolid", "stereographic", "orth
 MAX_FISHEYE_FIELD_DEG = 80.0
 
 
+#: Per projection: P(θ), its inverse P⁻¹(h) (heights beyond the mapping's range — equisolid
+#: > 2, orthographic > 1 — give its largest angle) and the fixed-pupil falloff
+#: cos θ·sin θ/(P·P') (module docstring), θ in radians.
+_PROJECTION_MAPS = {
+    "rectilinear": (np.tan, np.arctan, lambda t: np.cos(t) ** 4),
+    "equidistant": (lambda t: t.copy(), lambda h: h.copy(),
+                    lambda t: np.cos(t) * np.sinc(t / np.pi)),  # sinc(t/π) = sin t / t
+    "equisolid": (lambda t: 2.0 * np.sin(t / 2.0),
+                  lambda h: 2.0 * np.arcsin(np.clip(h / 2.0, -1.0, 1.0)), np.cos),
+    "stereographic": (lambda t: 2.0 * np.tan(t / 2.0), lambda h: 2.0 * np.arctan(h / 2.0),
+                      lambda t: np.cos(t) * np.cos(t / 2.0) ** 4),
+    "orthographic": (np.sin, lambda h: np.arcsin(np.clip(h, -1.0, 1.0)), np.ones_like),
+}
+
+
+def _projection_map(projection: str, k: int):
+    try:
+        return _PROJECTION_MAPS[projection][k]
+    except KeyError:
+        raise ValueError(f"projection {projection!r}: valid choices are "
+                         f"{', '.join(PROJECTIONS)}") from None
+
+
 def projection_height(projection: str, theta) -> np.ndarray:
     """P(θ) = r / v of :data:`PROJECTIONS` for field angles ``theta`` [rad]."""
-    t = np.asarray(theta, dtype=np.float64)
-    if projection == "rectilinear":
-        return np.tan(t)
-    if projection == "equidistant":
-        return t.copy()
-    if projection == "equisolid":
-        return 2.0 * np.sin(t / 2.0)
-    if projection == "stereographic":
-        return 2.0 * np.tan(t / 2.0)
-    if projection == "orthographic":
-        return np.sin(t)
-    raise ValueError(f"projection {projection!r}: valid choices are {', '.join(PROJECTIONS)}")
+    return _projection_map(projection, 0)(np.asarray(theta, dtype=np.float64))
 
 
 def projection_angle(projection: str, height) -> np.ndarray:
     """θ [rad] of normalised image height ``height`` = r/v (inverse of
     :func:`projection_height`); heights beyond the projection's range (equisolid > 2,
     orthographic > 1) give the largest angle it maps (π, π/2)."""
-    h = np.asarray(height, dtype=np.float64)
-    if projection == "rectilinear":
-        return np.arctan(h)
-    if projection == "equidistant":
-        return h.copy()
-    if projection == "equisolid":
-        return 2.0 * np.arcsin(np.clip(h / 2.0, -1.0, 1.0))
-    if projection == "stereographic":
-        return 2.0 * np.arctan(h / 2.0)
-    if projection == "orthographic":
-        return np.arcsin(np.clip(h, -1.0, 1.0))
-    raise ValueError(f"projection {projection!r}: valid choices are {', '.join(PROJECTIONS)}")
+    return _projection_map(projection, 1)(np.asarray(height, dtype=np.float64))
 
 
 def projection_relative_illumination(projection: str, theta) -> np.ndarray:
     """Natural falloff cos θ · sin θ / (P(θ)·P'(θ)) of a fixed entrance pupil (module
     docstring); 1 on axis."""
-    t = np.abs(np.asarray(theta, dtype=np.float64))
-    c = np.cos(t)
-    if projection == "rectilinear":
-        return c**4
-    if projection == "equidistant":
-        return c * np.sinc(t / np.pi)  # sin θ / θ, → 1 at 0
-    if projection == "equisolid":
-        return c
-    if projection == "stereographic":
-        return c * np.cos(t / 2.0) ** 4
-    if projection == "orthographic":
-        return np.ones_like(t)
-    raise ValueError(f"projection {projection!r}: valid choices are {', '.join(PROJECTIONS)}")
+    return _projection_map(projection, 2)(np.abs(np.asarray(theta, dtype=np.float64)))
 
 
 class IRCutSpec(FrozenSpec):
