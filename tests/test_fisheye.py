@@ -133,3 +133,11 @@ def test_colorchecker_boxes_follow_the_fisheye(endoscope):
 def test_fisheye_beyond_80_degrees_is_a_clear_error(endoscope):
     with pytest.raises(ConfigError, match="field angle of 11[0-9].*valid range is up to 80"):
         endoscope.replace(sensor={"width_px": 400, "height_px": 400})
+
+
+def test_off_axis_mtf_of_a_fisheye_is_refused_not_invented(endoscope):
+    from camtwin.evaluate.imaging import slanted_edge_mtf
+
+    assert 0.05 < slanted_edge_mtf(endoscope, field=0.0, rng=1).value < 0.5
+    with pytest.raises(ConfigError, match="off-axis MTF is not modelled"):
+        slanted_edge_mtf(endoscope, field=0.8, rng=1)

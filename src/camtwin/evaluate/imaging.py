@@ -39,6 +39,11 @@ def slanted_edge_mtf(module, *, field: float = 0.0, lux: float = 1000.0, rng=0) 
         raise ConfigError(f"field = {field}: valid range is 0..1 (0 centre, 1 corner)")
     if not lux > 0:
         raise ConfigError(f"lux = {lux}: must be > 0")
+    if field > 0 and not module.lens.rectilinear:
+        # the off-axis window would need the scene around the undistorted position of its
+        # centre, stretched by the fisheye's local compression; not modelled yet
+        raise ConfigError(f"field = {field}: off-axis MTF is not modelled for the "
+                          f"{module.lens.projection!r} (fisheye) projection; valid: field = 0")
     gen = _rng(rng)
     crop = crop_module(module, EDGE_CROP_PX)
     offset = field_centre_px(module, field)
