@@ -82,6 +82,17 @@ class SweepStore:
         except OSError as exc:
             raise OutputError(f"cannot write {path}: {exc}") from None
 
+    def _write_table(self, path: str, table) -> None:
+        """A zstd Parquet file at ``path``: through a temporary file and a rename on a local
+        disk, as one object on a remote store."""
+        if self.local:
+            with atomic_path(path) as tmp:
+                pq.write_table(table, tmp, compression="zstd")
+        else:
+            sink = pa.BufferOutputStream()
+            pq.write_table(table, sink, compression="zstd")
+            self._write(path, sink.getvalue().to_pybytes())
+
     def prepare(self) -> None:
         """Create the folders; remove temporary files left by an interrupted run."""
         try:
@@ -99,13 +110,7 @@ class SweepStore:
         table = pa.Table.from_pylist(rows, schema=schema)
         ident = hashlib.sha256("".join(sorted(r["point_hash"] for r in rows)).encode())
         path = self._join(POINTS_DIR, f"{PART_PREFIX}{ident.hexdigest()[:20]}.parquet")
-        if self.local:
-            with atomic_path(path) as tmp:
-                pq.write_table(table, tmp, compression="zstd")
-        else:
-            sink = pa.BufferOutputStream()
-            pq.write_table(table, sink, compression="zstd")
-            self._write(path, sink.getvalue().to_pybytes())
+        self._write_table(path, table)
         return path
 
     def write_meta(self, spec: dict, run: dict | None = None) -> None:
@@ -163,13 +168,8 @@ class SweepStore:
             kept = t.filter(pc.invert(drop))
             if kept.num_rows == 0:
                 self.fs.rm(p)
-            elif self.local:
-                with atomic_path(p) as tmp:
-                    pq.write_table(kept, tmp, compression="zstd")
             else:
-                sink = pa.BufferOutputStream()
-                pq.write_table(kept, sink, compression="zstd")
-                self._write(p, sink.getvalue().to_pybytes())
+                self._write_table(p, kept)
             removed += n
         return removed
 
