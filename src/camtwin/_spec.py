@@ -7,6 +7,7 @@ turns pydantic's multi-line report into one readable line naming field, value an
 
 from __future__ import annotations
 
+import json
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
@@ -91,13 +92,31 @@ def deep_merge(base: dict, changes: dict) -> None:
             base[key] = value
 
 
+def read_text(path: str | Path, *, encoding: str = "utf-8") -> str:
+    """The text of a file; a missing/unreadable file or bytes that are not ``encoding``
+    become a one-line :class:`ConfigError`."""
+    p = Path(path)
+    try:
+        return p.read_text(encoding=encoding)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {p}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not {encoding.upper()} text") from None
+
+
+def read_json(path: str | Path) -> Any:
+    """Read a JSON file; errors become a one-line :class:`ConfigError` (with the line)."""
+    p = Path(path)
+    try:
+        return json.loads(read_text(p))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{p} (line {exc.lineno}): not valid JSON: {exc.msg}") from None
+
+
 def read_yaml(path: str | Path) -> Any:
     """Read a YAML file with ``yaml.safe_load``; errors become :class:`ConfigError`."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read {p}: {exc.strerror or exc}") from None
+    text = read_text(p)
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -31,13 +31,13 @@ around the point (error < 0.5 % below ~100 km); the mean Earth radius is 6 371 0
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .._spec import read_json
 from ..errors import ConfigError
 
 #: Mean Earth radius [m] (IUGG R1).
@@ -246,12 +246,4 @@ def zones_from_geojson(obj, *, source: str = "GeoJSON") -> tuple[Zone, ...]:
 def read_geojson(path: str | Path) -> tuple[Zone, ...]:
     """Read and validate a GeoJSON zones file; any problem is a one-line ConfigError."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read {p}: {exc.strerror or exc}") from None
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{p} (line {exc.lineno}): not valid JSON: {exc.msg}") from None
-    return zones_from_geojson(obj, source=str(p))
+    return zones_from_geojson(read_json(p), source=str(p))

@@ -39,7 +39,7 @@ import numpy as np
 from pydantic import Field
 
 from .._io import write_bytes_atomic
-from .._spec import FrozenSpec
+from .._spec import FrozenSpec, read_text
 from ..errors import ConfigError
 
 #: Columns of the released table that carry the generalised time and place.
@@ -143,12 +143,7 @@ def events_from_rows(rows: list[dict], spec: ExportSpec, *, source: str = "event
 def read_events_csv(path: str | Path, spec: ExportSpec) -> Events:
     """Read an events CSV (header row required)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise ConfigError(f"cannot read {p}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{p}: not UTF-8 text") from None
+    text = read_text(p, encoding="utf-8-sig")
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames:
         raise ConfigError(f"{p}: empty file (a header row is needed)")
@@ -357,10 +352,7 @@ def check_csv(path: str | Path, k: int, qi_columns=None) -> KCheck:
     """Check a released CSV; QI columns default to every column except those after the
     attributes (i.e. all columns — the strictest reading — unless given)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise ConfigError(f"cannot read {p}: {exc.strerror or exc}") from None
+    text = read_text(p, encoding="utf-8-sig")
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames:
         raise ConfigError(f"{p}: empty file")

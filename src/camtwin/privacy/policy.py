@@ -24,7 +24,6 @@ Each zone feature carries ``properties.rule``. Decisions fail closed:
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from .._spec import FrozenSpec, read_yaml
+from .._spec import FrozenSpec, read_json, read_yaml
 from ..errors import ConfigError
 from .geo import Zone, read_geojson, zones_from_geojson
 
@@ -129,15 +128,7 @@ def build_policy(spec: PolicySpec, *, base_dir: str | Path | None = None,
 def load_policy(path: str | Path) -> Policy:
     """Load a policy from a YAML or JSON file (zones path relative to that file)."""
     p = Path(path)
-    if p.suffix.lower() == ".json":
-        try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read {p}: {exc.strerror or exc}") from None
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{p} (line {exc.lineno}): not valid JSON: {exc.msg}") from None
-    else:
-        data = read_yaml(p)
+    data = read_json(p) if p.suffix.lower() == ".json" else read_yaml(p)
     spec = PolicySpec.from_dict(data, source=str(p))
     return build_policy(spec, base_dir=p.parent, source=str(p))
 

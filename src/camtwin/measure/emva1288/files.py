@@ -54,7 +54,7 @@ from typing import Callable
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
-from ..._spec import FrozenSpec
+from ..._spec import FrozenSpec, read_text
 from ...errors import ConfigError
 from .campaign import channel_site
 from .dataset import (Dataset1288, SpatialStack, StackAccumulator, pair_statistics,
@@ -382,10 +382,7 @@ def load_reference_descriptor(path: str | os.PathLike, *, pixel_area_um2: float 
         Malformed lines, a bright step without its dark pair, missing images.
     """
     path = Path(path)
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    lines = read_text(path).splitlines()
     bits = None
     groups: list[tuple[str, float, float, list[str]]] = []
     for ln, raw in enumerate(lines, 1):
