@@ -43,7 +43,6 @@ from scipy import fft as sfft
 
 from ._kernels import multiply_otf_bilinear
 from .lens import LensSpec
-from .lens import projection_angle as lens_projection_angle
 from .pupil import geometric_blur_radius_um, otf_grid, pupil_samples_for
 
 _BAND_BATCH = 8
@@ -166,8 +165,7 @@ def warp_geometry(irradiance: np.ndarray, wavelengths_nm, pitch_um: float, lens:
     """
     d = lens.distortion
     scale = lens.lateral_color_scale(wavelengths_nm, full_field_um * 1e-3)
-    if (d.percent == 0 and d.k2 == 0 and d.p1 == 0 and d.p2 == 0 and np.all(scale == 1.0)
-            and lens.rectilinear):
+    if not lens.moves_points and np.all(scale == 1.0):
         return irradiance
     import cv2
 
@@ -178,11 +176,10 @@ def warp_geometry(irradiance: np.ndarray, wavelengths_nm, pitch_um: float, lens:
     yd, xd = np.mgrid[0:h, 0:w].astype(np.float64)
     xu, yu = d.invert((xd - cx) * k + ox, (yd - cy) * k + oy)
     if not lens.rectilinear:  # ideal projection r_p → rectilinear r_u = v·tan(P⁻¹(r_p/v))
-        v_um = lens.image_distance_mm * 1e3
-        hp = np.hypot(xu, yu) * (full_field_um / v_um)
-        theta = np.minimum(lens_projection_angle(lens.projection, hp), np.radians(89.5))
+        r_mm = np.hypot(xu, yu) * (full_field_um * 1e-3)
+        theta = np.minimum(lens.field_angle_rad(r_mm), np.radians(89.5))
         with np.errstate(invalid="ignore", divide="ignore"):
-            stretch = np.where(hp > 1e-12, np.tan(theta) / hp, 1.0)
+            stretch = np.where(r_mm > 1e-15, lens.image_distance_mm * np.tan(theta) / r_mm, 1.0)
         xu, yu = xu * stretch, yu * stretch
     out = np.empty_like(irradiance, dtype=np.float32)
     for b, s in enumerate(scale):
@@ -191,6 +188,22 @@ def warp_geometry(irradiance: np.ndarray, wavelengths_nm, pitch_um: float, lens:
         out[b] = cv2.remap(np.ascontiguousarray(irradiance[b], dtype=np.float32), map_x, map_y,
                            interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     return out
+
+
+def forward_geometry(y_um, x_um, lens: LensSpec, full_field_um: float):
+    """Where the lens puts points (y_um, x_um) [µm from the axis] of the ideal rectilinear
+    image of the scene plane: the projection r_p = v·P(atan(r_u/v)), then Brown–Conrady
+    distortion — the forward map whose inverse :func:`warp_geometry` resamples with."""
+    y = np.asarray(y_um, dtype=np.float64)
+    x = np.asarray(x_um, dtype=np.float64)
+    if not lens.rectilinear:
+        r_mm = np.hypot(x, y) * 1e-3
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shrink = np.where(r_mm > 1e-15, lens.image_height_mm(
+                np.arctan(r_mm / lens.image_distance_mm)) / r_mm, 1.0)
+        y, x = y * shrink, x * shrink
+    xd, yd = lens.distortion.apply(x / full_field_um, y / full_field_um)
+    return yd * full_field_um, xd * full_field_um
 
 
 def relative_illumination_map(shape, pitch_um: float, lens: LensSpec,

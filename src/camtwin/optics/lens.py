@@ -409,6 +409,14 @@ class LensSpec(FrozenSpec):
         """True for the thin lens's rectilinear projection (no fisheye mapping)."""
         return self.projection == "rectilinear"
 
+    @property
+    def moves_points(self) -> bool:
+        """True if the lens moves image points off the rectilinear image of the scene plane
+        (a fisheye projection or any distortion term); lateral colour aside."""
+        d = self.distortion
+        return not (self.rectilinear and d.percent == 0 and d.k2 == 0 and d.p1 == 0
+                    and d.p2 == 0)
+
     def field_angle_rad(self, image_height_mm) -> np.ndarray:
         """Object-space field angle θ [rad] imaged at height r [mm]: P⁻¹(r/v_s)."""
         r = np.asarray(image_height_mm, dtype=np.float64)

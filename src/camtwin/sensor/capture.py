@@ -95,33 +95,6 @@ def auto_exposure_s(oi: OpticalImage, sensor: SensorSpec, *, percentile: float =
     return float(np.clip(target_fraction * usable_e / p, min_exposure_s, max_exposure_s))
 
 
-def _lens_moves_points(lens) -> bool:
-    d = lens.distortion
-    return not (lens.rectilinear and d.percent == 0 and d.k2 == 0 and d.p1 == 0 and d.p2 == 0)
-
-
-def _forward_geometry(y_um, x_um, oi: OpticalImage):
-    """Where the lens puts the points (y_um, x_um) of the ideal rectilinear image [µm from
-    the axis]: the projection r_p = v·P(atan(r_u/v)), then Brown–Conrady distortion (the
-    forward map of :func:`camtwin.optics.field.warp_geometry`)."""
-    from ..optics.image import full_field_um
-    from ..optics.lens import projection_height
-
-    lens = oi.lens
-    y = np.asarray(y_um, dtype=np.float64)
-    x = np.asarray(x_um, dtype=np.float64)
-    if not lens.rectilinear:
-        v_um = lens.image_distance_mm * 1e3
-        hu = np.hypot(x, y) / v_um
-        with np.errstate(invalid="ignore", divide="ignore"):
-            shrink = np.where(hu > 1e-12,
-                              projection_height(lens.projection, np.arctan(hu)) / hu, 1.0)
-        y, x = y * shrink, x * shrink
-    ff = full_field_um(oi.shape, oi.sample_pitch_um, lens)
-    xd, yd = lens.distortion.apply(x / ff, y / ff)
-    return yd * ff, xd * ff
-
-
 def layout_to_pixels(layout: dict, oi: OpticalImage, sensor: SensorSpec) -> dict:
     """Map layout boxes (fractions of the optical image) to integer pixel boxes.
 
@@ -130,29 +103,30 @@ def layout_to_pixels(layout: dict, oi: OpticalImage, sensor: SensorSpec) -> dict
     box inside the curved outline is returned (so a measurement box stays inside its
     patch).
     """
-    moves = _lens_moves_points(oi.lens)
+    from ..optics.field import forward_geometry
+    from ..optics.image import full_field_um
+
+    moves = oi.lens.moves_points
+    if moves:
+        ff = full_field_um(oi.shape, oi.sample_pitch_um, oi.lens)
+
+        def lens_px(fy, fx):  # fractions of the optical image → sensor pixels (y, x)
+            y, x = forward_geometry((np.asarray(fy) - 0.5) * oi.height_um,
+                                    (np.asarray(fx) - 0.5) * oi.width_um, oi.lens, ff)
+            return (y / sensor.pixel_pitch_um + sensor.height_px / 2,
+                    x / sensor.pixel_pitch_um + sensor.width_px / 2)
     t = np.linspace(0.0, 1.0, 5)
     out = {}
     for key, boxes in layout.items():
         px = []
         for y0, y1, x0, x1 in boxes:
             if moves:
-                def um_y(f):
-                    return (np.asarray(f) - 0.5) * oi.height_um
-
-                def um_x(f):
-                    return (np.asarray(f) - 0.5) * oi.width_um
-
                 xs = x0 + (x1 - x0) * t
                 ys = y0 + (y1 - y0) * t
-                top = _forward_geometry(um_y(np.full(5, y0)), um_x(xs), oi)[0].max()
-                bottom = _forward_geometry(um_y(np.full(5, y1)), um_x(xs), oi)[0].min()
-                left = _forward_geometry(um_y(ys), um_x(np.full(5, x0)), oi)[1].max()
-                right = _forward_geometry(um_y(ys), um_x(np.full(5, x1)), oi)[1].min()
-                vals = (top / sensor.pixel_pitch_um + sensor.height_px / 2,
-                        bottom / sensor.pixel_pitch_um + sensor.height_px / 2,
-                        left / sensor.pixel_pitch_um + sensor.width_px / 2,
-                        right / sensor.pixel_pitch_um + sensor.width_px / 2)
+                vals = (lens_px(np.full(5, y0), xs)[0].max(),   # top edge
+                        lens_px(np.full(5, y1), xs)[0].min(),   # bottom edge
+                        lens_px(ys, np.full(5, x0))[1].max(),   # left edge
+                        lens_px(ys, np.full(5, x1))[1].min())   # right edge
                 px.append(tuple(int(round(float(v))) for v in vals))
                 continue
 
