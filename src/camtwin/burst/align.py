@@ -159,28 +159,18 @@ def grey_from_planes(planes: np.ndarray, gains) -> np.ndarray:
     return out
 
 
-def plane_gains(frame, planes: np.ndarray | None = None,
-                grid: TileGrid | None = None) -> np.ndarray:
-    """Per-plane gains (4,) that equalise the four polyphase planes' means (a grey-world
-    white balance of the raw, so a neutral texture bins to the same grey whichever CFA
-    colour a scene point falls on). ``planes``/``grid``: the frame's padded planes
-    (:func:`frame_planes`), if already at hand."""
-    if planes is None:
-        planes = raw_planes(frame)
-    else:
-        h, w = grid.plane_shape
-        planes = planes[:, grid.pad:grid.pad + h, grid.pad:grid.pad + w]
+def equalising_gains(planes: np.ndarray) -> np.ndarray:
+    """Per-plane gains (4,) that equalise the means of polyphase planes (4, h, w) (a
+    grey-world white balance of the raw, so a neutral texture bins to the same grey
+    whichever CFA colour a scene point falls on)."""
     means = np.maximum(planes.mean(axis=(1, 2), dtype=np.float64), 1e-6)
     return (means.mean() / means).astype(np.float32)
 
 
 def grey_image(frame, gains=None) -> np.ndarray:
     """2×2-binned grey image [DN above black], float32 (H/2, W/2); each plane is scaled by
-    ``gains`` (4,) first when given (:func:`plane_gains`)."""
-    planes = raw_planes(frame)
-    if gains is not None:
-        planes = planes * np.asarray(gains, dtype=np.float32)[:, None, None]
-    return planes.mean(axis=0)
+    ``gains`` (4,) first when given (e.g. :func:`equalising_gains`)."""
+    return grey_from_planes(raw_planes(frame), np.ones(4) if gains is None else gains)
 
 
 def gaussian_pyramid(img: np.ndarray, *, min_size: int = 2 * TILE_COARSE) -> list:
@@ -521,7 +511,9 @@ def _align_planes(planes: list, grid: TileGrid, reference: int, *,
                   lk_iterations: int = LK_ITERATIONS, lk_sigma: float = LK_SIGMA,
                   motion_model: str = "affine") -> Alignment:
     """:func:`align_burst` on the frames' padded planes (:func:`frame_planes`)."""
-    gains = plane_gains(None, planes[reference], grid)
+    h, w = grid.plane_shape
+    p = grid.pad
+    gains = equalising_gains(planes[reference][:, p:p + h, p:p + w])
     ref = _reference(grey_from_planes(planes[reference], gains), grid, lk_sigma,
                      motion_model == "affine")
     ny, nx = grid.n_tiles
