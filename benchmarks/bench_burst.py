@@ -74,6 +74,29 @@ def speed(width, height, n, repeats=3):
     return min(rows, key=lambda r: r[2])
 
 
+def profile(width, height, n, top: int = 12):
+    """Where one align + merge spends its time: cProfile's own time per function (numba
+    kernels and FFTs appear as single calls)."""
+    import cProfile
+    import pstats
+
+    from camtwin.burst import align_burst, merge_burst
+
+    frames, _ = synthetic_burst(width, height, n)
+    merge_burst(frames[:2])  # compiled kernels
+    prof = cProfile.Profile()
+    prof.enable()
+    merge_burst(frames, alignment=align_burst(frames))
+    prof.disable()
+    stats = pstats.Stats(prof)
+    rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
+    print(f"\nprofile of one align + merge (own time, top {top}):")
+    print("| function | calls | own s |\n|---|---:|---:|")
+    for (file, line, name), (_, calls, own, _, _) in rows:
+        where = f"{os.path.basename(file)}:{line}" if line else "builtin"
+        print(f"| {name} ({where}) | {calls} | {own:.3f} |")
+
+
 def quality(seed: int = 11):
     from camtwin.burst import burst_optical_image, burst_target, merge_burst, simulate_burst
     from camtwin.burst.quality import region_noise
@@ -104,6 +127,8 @@ def main():
     ap.add_argument("--width", type=int, default=4000)
     ap.add_argument("--height", type=int, default=3000)
     ap.add_argument("--skip-quality", action="store_true")
+    ap.add_argument("--profile", action="store_true",
+                    help="also profile one align + merge (cProfile, top functions by own time)")
     a = ap.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} (2 CPUs)")
     al, mg, tot, cal, cmg, ctot = speed(a.width, a.height, a.frames)
@@ -113,6 +138,8 @@ def main():
     for name, w, c in (("align", al, cal), ("merge", mg, cmg), ("total", tot, ctot)):
         print(f"| {name} | {w:.2f} | {c:.2f} |")
     print("HDR+ paper (Hasinoff et al. 2016): ~4 s for 12 MP on a 2016 phone (Nexus 6P)")
+    if a.profile:
+        profile(a.width, a.height, a.frames)
     if not a.skip_quality:
         print("\nSNR on the flat 18 % grey patch, 1 lux, 100 ms/frame, static burst:")
         print("| sensor | N | SNR 1 frame | SNR merged | gain | √N | gain % (seed: +40 %) |")

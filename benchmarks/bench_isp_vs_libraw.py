@@ -36,6 +36,10 @@ most, not the one that is slower in steady use):
 "CPU s" is the median CPU time (user + system, all threads) of the same calls: it barely
 depends on what else the machine runs, unlike the wall time.
 
+* ``camtwin directional_ri (demosaic only)`` — :func:`camtwin.isp.demosaic` on the
+  normalised float32 mosaic (12 MP only; output allocation included).
+* fresh-memory line (12 MP, with AHD): seconds to fault in 300 MB of new memory, normally
+  and right after a LibRaw AAHD call (:func:`fresh_memory_cost`) — why the order matters.
 * ``colour-demosaicing Menon 2007`` — ``demosaicing_CFA_Bayer_Menon2007`` on the
   normalised mosaic (float64; demosaic only, one run; ``--no-menon`` skips).
 
@@ -143,6 +147,25 @@ def timed_round_robin(fns: dict, repeats: int) -> dict:
     return {name: (statistics.median(t), t) for name, t in times.items()}
 
 
+def fresh_memory_cost(rp, megabytes: int = 300, repeats: int = 3) -> tuple[float, float]:
+    """Seconds to fault in ``megabytes`` of new memory (write one float per 4 KiB page),
+    normally and right after a LibRaw AAHD call (median of ``repeats`` each): the cost a
+    tool pays for its fresh buffers depending on what ran before it."""
+    def touch():
+        t0 = time.perf_counter()
+        a = np.empty(megabytes * 2**20 // 4, np.float32)
+        a[::1024] = 1.0
+        return time.perf_counter() - t0
+
+    normal, after = [], []
+    for _ in range(repeats):
+        normal.append(touch())
+        rp.postprocess(demosaic_algorithm=rawpy.DemosaicAlgorithm.AAHD, use_camera_wb=True,
+                       output_bps=8)
+        after.append(touch())
+    return statistics.median(normal), statistics.median(after)
+
+
 def cpu_median(times: list[float]) -> float:
     """Median CPU seconds of the calls whose wall times are ``times`` (NaN if unknown).
 
@@ -218,6 +241,7 @@ def bench_size(label: str, raw: RawFrame, ccm: np.ndarray, spec, folder: Path, r
     row("rawpy imread+unpack", timed(rawpy_open, repeats), "file → unpacked raw")
 
     rendered = None
+    fault_note = ""
 
     def camtwin_isp():
         nonlocal rendered
@@ -254,9 +278,21 @@ def bench_size(label: str, raw: RawFrame, ccm: np.ndarray, spec, folder: Path, r
             row("rawpy postprocess AHD (default)",
                 timed(lambda: rp.postprocess(use_camera_wb=True, output_bps=16,
                                              no_auto_bright=False), repeats), "uint16 out")
+        if ahd and label == "big":
+            normal, after = fresh_memory_cost(rp)
+            fault_note = (f"{w}x{h}: faulting in 300 MB of new memory takes {normal:.3f} s, "
+                          f"{after:.3f} s right after a LibRaw AAHD call")
         lin16 = rp.postprocess(demosaic_algorithm=rawpy.DemosaicAlgorithm.LINEAR,
                                use_camera_wb=True, output_bps=16, no_auto_bright=True,
                                gamma=(1, 1))
+    if label == "big":
+        from camtwin.isp import demosaic
+
+        mosaic32 = ((raw.dn.astype(np.float32) - np.float32(raw.black_level_dn))
+                    / np.float32(raw.white_level_dn - raw.black_level_dn))
+        row("camtwin directional_ri (demosaic only)",
+            timed(lambda: demosaic(mosaic32, raw.cfa, "directional_ri"), repeats),
+            "float32 RGB out")
     if menon and label == "big":
         from colour_demosaicing import demosaicing_CFA_Bayer_Menon2007
 
@@ -272,6 +308,8 @@ def bench_size(label: str, raw: RawFrame, ccm: np.ndarray, spec, folder: Path, r
     else:
         note = (f"{w}x{h}: mean |camtwin linear − g·rawpy linear| = {mad:.4f} of white "
                 f"({255 * mad:.1f}/255), {BORDER_PX}-px border excluded")
+    if fault_note:
+        note += "\n" + fault_note
     return rows, note
 
 

@@ -111,6 +111,8 @@ class TileGrid:
         return ty.ravel().astype(np.int64), tx.ravel().astype(np.int64)
 
     def pad_plane(self, plane: np.ndarray) -> np.ndarray:
+        """``plane`` (h, w) padded onto the grid by symmetric reflection (NumPy; the
+        reference of :func:`frame_planes`)."""
         h, w = self.plane_shape
         hp, wp = self.padded_shape
         return np.pad(plane, ((self.pad, hp - h - self.pad), (self.pad, wp - w - self.pad)),

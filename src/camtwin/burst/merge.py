@@ -215,7 +215,6 @@ def merge_burst(frames, *, alignment: Alignment | None = None, reference: int = 
     sum_w2 = float((win.astype(np.float64) ** 2).sum())
     ky = sfft.fftfreq(n).astype(np.float64)
     kx = sfft.rfftfreq(n).astype(np.float64)
-    ny, nx = grid.n_tiles
     n_tiles = ty_all.size
     merged = np.zeros((4,) + tuple(grid.padded_shape), dtype=np.float32)  # overlap-added
     rejected = np.zeros((n_frames, n_tiles))
