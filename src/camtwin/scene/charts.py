@@ -107,6 +107,16 @@ def colorchecker(*, shape, width_m, distance_m, illuminant="D65", illuminance_lu
                                   layout={"patches": boxes})
 
 
+def _two_tone(light, light_reflectance: float, contrast: float, wl, **scene_kwargs) -> Scene:
+    """A neutral two-level chart: ``light`` (H, W) is the coverage of the light level
+    (reflectance ``light_reflectance``; the rest ``light_reflectance / contrast``)."""
+    weights = np.stack([1.0 - light, light])
+    spectra = np.vstack([_neutral(light_reflectance / contrast, wl),
+                         _neutral(light_reflectance, wl)])
+    return scene_from_reflectance(spectra=spectra, weights=weights, wavelengths_nm=wl,
+                                  **scene_kwargs)
+
+
 def slanted_edge(*, shape, width_m, distance_m, illuminant="D65", illuminance_lux=500.0,
                  angle_deg: float = 5.0, contrast: float = 4.0, light_reflectance: float = 0.6,
                  edge_position: float = 0.5, wavelengths_nm=None) -> Scene:
@@ -129,15 +139,12 @@ def slanted_edge(*, shape, width_m, distance_m, illuminant="D65", illuminance_lu
     t = np.tan(np.deg2rad(angle_deg))
     x0 = (edge_position - 0.5) * w
     light = _coverage(h, w, lambda y, x: x - x0 - y * t > 0)
-    weights = np.stack([1.0 - light, light])
-    spectra = np.vstack([_neutral(light_reflectance / contrast, wl),
-                         _neutral(light_reflectance, wl)])
-    return scene_from_reflectance(spectra=spectra, weights=weights, illuminant=illuminant,
-                                  illuminance_lux=illuminance_lux, width_m=width_m,
-                                  distance_m=distance_m, wavelengths_nm=wl, name="slanted_edge",
-                                  layout={"edge_roi": [(0.3, 0.7, 0.35, 0.65)],
-                                          "dark_roi": [(0.3, 0.7, 0.08, 0.3)],
-                                          "light_roi": [(0.3, 0.7, 0.7, 0.92)]})
+    return _two_tone(light, light_reflectance, contrast, wl, name="slanted_edge",
+                     illuminant=illuminant, illuminance_lux=illuminance_lux, width_m=width_m,
+                     distance_m=distance_m,
+                     layout={"edge_roi": [(0.3, 0.7, 0.35, 0.65)],
+                             "dark_roi": [(0.3, 0.7, 0.08, 0.3)],
+                             "light_roi": [(0.3, 0.7, 0.7, 0.92)]})
 
 
 def uniform(*, shape, width_m, distance_m, illuminant="D65", illuminance_lux=500.0,
@@ -169,12 +176,9 @@ def siemens_star(*, shape, width_m, distance_m, illuminant="D65", illuminance_lu
         return ((np.floor(phase * 2) % 2) == 0) | (x * x + y * y > radius * radius)
 
     light = _coverage(h, w, light_at)
-    weights = np.stack([1.0 - light, light])
-    spectra = np.vstack([_neutral(light_reflectance / contrast, wl),
-                         _neutral(light_reflectance, wl)])
-    return scene_from_reflectance(spectra=spectra, weights=weights, illuminant=illuminant,
-                                  illuminance_lux=illuminance_lux, width_m=width_m,
-                                  distance_m=distance_m, wavelengths_nm=wl, name="siemens_star")
+    return _two_tone(light, light_reflectance, contrast, wl, name="siemens_star",
+                     illuminant=illuminant, illuminance_lux=illuminance_lux, width_m=width_m,
+                     distance_m=distance_m)
 
 
 def dot_grid(*, shape, width_m, distance_m, illuminant="D65", illuminance_lux=500.0,
@@ -204,13 +208,9 @@ def dot_grid(*, shape, width_m, distance_m, illuminant="D65", illuminance_lux=50
         return dx * dx + dy * dy <= rad * rad
 
     light = 1.0 - _coverage(h, w, dark)
-    weights = np.stack([1.0 - light, light])
-    spectra = np.vstack([_neutral(light_reflectance / contrast, wl),
-                         _neutral(light_reflectance, wl)])
-    return scene_from_reflectance(spectra=spectra, weights=weights, illuminant=illuminant,
-                                  illuminance_lux=illuminance_lux, width_m=width_m,
-                                  distance_m=distance_m, wavelengths_nm=wl, name="dot_grid",
-                                  layout={"center": [(0.4, 0.6, 0.4, 0.6)]})
+    return _two_tone(light, light_reflectance, contrast, wl, name="dot_grid",
+                     illuminant=illuminant, illuminance_lux=illuminance_lux, width_m=width_m,
+                     distance_m=distance_m, layout={"center": [(0.4, 0.6, 0.4, 0.6)]})
 
 
 def from_rgb(image, *, width_m, distance_m, illuminant="D65", illuminance_lux=500.0,
