@@ -1,0 +1,195 @@
+"""The memory budget: every capture path checks its working set before it allocates.
+
+A job that cannot fit raises :class:`MemoryBudgetError` (a :class:`~camtwin.errors.CamtwinError`
+and a :class:`MemoryError`) with one line saying what it needs, what the budget is and how
+to reduce it; the CLI prints that line and exits 2 — the kernel's OOM killer never gets
+the job, and no array of the job has been allocated yet.
+
+The budget [bytes] is, in order of precedence:
+
+1. the value given to :func:`using_budget` (the CLI's ``--max-memory``),
+2. the environment variable ``CAMTWIN_MAX_MEMORY``,
+3. :data:`DEFAULT_FRACTION` × the memory available to this process (``MemAvailable`` of
+   the system plus what the process already holds, via psutil).
+
+Sizes are written as a number with an optional unit: ``4G``, ``4GB``, ``4GiB``, ``512M``,
+``1.5g``, ``2000000000`` (bytes). Units are binary (1 G = 2³⁰ bytes), as ``free -h`` and
+``top`` print them.
+
+Working-set model
+-----------------
+:func:`estimate_capture_bytes` counts the arrays alive at the peak of one streamed capture
+(:func:`camtwin.camera.shoot` → :mod:`camtwin.optics.stream` → :func:`camtwin.sensor.capture`
+→ ISP), per sensor pixel N_px and per optical-image sample N_oi (N_oi = N_px × oversample²,
+larger for a fisheye scene plane):
+
+    bytes ≈ N_oi · (scene + planes·4 + FFT) + N_px · mosaic + fixed
+
+with ``scene`` the bytes per sample of the scene description (reflectance index or
+weights, :class:`camtwin.scene.scene.Scene`), ``planes`` the per-channel float32 planes of
+the spectral collapse (2 per CFA channel), ``FFT`` the padded real and complex work
+buffers of one plane (≈ 12 bytes per sample), ``mosaic`` the float32/uint16 mosaics of
+the sensor chain plus the ISP's RGB output. The constants are fitted to measured peak RSS
+(benchmarks/RESULTS.md, ``bench_capture_scale.py``) with a margin; the number of spectral
+bands does not appear — the spectral dimension is streamed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+import re
+import resource
+
+from .errors import CamtwinError, ConfigError
+
+#: Fraction of the available memory a job may use when no budget is given.
+DEFAULT_FRACTION = 0.7
+#: Environment variable holding a budget (e.g. ``4G``).
+ENV_VAR = "CAMTWIN_MAX_MEMORY"
+
+#: Working-set model constants [bytes] (module docstring), fitted to measured peak RSS.
+BYTES_PER_OI_SAMPLE_FFT = 12
+BYTES_PER_PIXEL_MOSAIC = 40
+#: Python, NumPy, SciPy, numba and the compiled kernels of a fresh process.
+FIXED_BYTES = 350 * 2**20
+
+_UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+_SIZE_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.I)
+
+_override: contextvars.ContextVar[int | None] = contextvars.ContextVar("camtwin_budget",
+                                                                        default=None)
+
+
+class MemoryBudgetError(CamtwinError, MemoryError):
+    """A job needs more memory than the budget allows (raised before anything is allocated)."""
+
+
+def parse_bytes(text: str | int | float, *, option: str = "--max-memory") -> int:
+    """``'4G'`` → 4294967296. Accepts a plain number of bytes or k/M/G/T with an optional
+    ``B``/``iB`` (binary units). Raises :class:`ConfigError` naming ``option``."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        value = float(text)
+    else:
+        m = _SIZE_RE.match(str(text))
+        if not m:
+            raise ConfigError(f"{option} = {text!r}: expected a size such as 4G, 512M or a "
+                              f"number of bytes")
+        value = float(m.group(1)) * _UNITS[m.group(2).lower()]
+    if not value >= 16 * 2**20:
+        raise ConfigError(f"{option} = {text!r}: must be at least 16M")
+    return int(value)
+
+
+def format_bytes(n: float) -> str:
+    """A byte count as ``'3.2 GiB'`` / ``'410 MiB'``."""
+    n = float(n)
+    if n >= 2**30:
+        return f"{n / 2**30:.1f} GiB"
+    return f"{n / 2**20:.0f} MiB"
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident set size of this process so far [bytes] (``getrusage``; Linux reports
+    kB, macOS bytes)."""
+    ru = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    import sys
+
+    return int(ru if sys.platform == "darwin" else ru * 1024)
+
+
+def available_bytes() -> int:
+    """Memory this process may still grow into [bytes]: the system's available memory plus
+    the process's own resident set (psutil; ``os.sysconf`` if psutil is missing)."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available + psutil.Process().memory_info().rss)
+    except ImportError:  # pragma: no cover - psutil ships with the test extras
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+
+
+def budget_bytes(max_memory: str | int | None = None) -> int:
+    """The memory budget [bytes] (module docstring for the precedence)."""
+    if max_memory is not None:
+        return parse_bytes(max_memory)
+    override = _override.get()
+    if override is not None:
+        return override
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return parse_bytes(env, option=ENV_VAR)
+    return int(DEFAULT_FRACTION * available_bytes())
+
+
+@contextlib.contextmanager
+def using_budget(max_memory: str | int | None):
+    """Within the block, :func:`budget_bytes` returns ``max_memory`` (parsed; ``None``
+    keeps the default). The CLI wraps a command in it for ``--max-memory``."""
+    if max_memory is None:
+        yield budget_bytes()
+        return
+    token = _override.set(parse_bytes(max_memory))
+    try:
+        yield _override.get()
+    finally:
+        _override.reset(token)
+
+
+def check_budget(nbytes: float, what: str, hint: str, *, budget: int | None = None) -> None:
+    """Raise :class:`MemoryBudgetError` if ``nbytes`` exceeds the budget.
+
+    ``what`` names the job (``"capture of catalog:phone-imx586-main (8000 × 6000 px)"``),
+    ``hint`` says how to reduce it (``"use --crop 4000,3000"``). The message is one line.
+    """
+    limit = budget_bytes() if budget is None else int(budget)
+    if nbytes > limit:
+        raise MemoryBudgetError(f"{what} needs about {format_bytes(nbytes)} of memory; the "
+                                f"budget is {format_bytes(limit)} (--max-memory or {ENV_VAR}); "
+                                f"{hint}")
+
+
+def scene_bytes_per_sample(scene_kind: str = "chart") -> int:
+    """Bytes per scene sample of the scene description: a chart's reflectance index
+    (``"index"``, 1 byte) or mixing weights (``"two_tone"`` 4, ``"rgb"`` 12 bytes)."""
+    return {"index": 1, "two_tone": 4, "chart": 4, "rgb": 12}.get(scene_kind, 12)
+
+
+def estimate_capture_bytes(module, *, frames: int = 1, oversample: int = 1,
+                           scene_kind: str = "chart", include_fixed: bool = True) -> int:
+    """Peak working set [bytes] of ``frames`` streamed captures of ``module`` (its sensor as
+    given, i.e. after any crop); model in the module docstring.
+
+    Frames are captured one after another; each keeps its raw mosaic (uint16 DN and float32
+    mean electrons, 6 bytes per pixel) for the caller, the rest is reused.
+    """
+    from .camera import scene_extent
+
+    s = module.sensor
+    n_px = int(s.width_px) * int(s.height_px)
+    (rows, cols), _ = scene_extent(module, oversample=oversample)
+    n_oi = rows * cols
+    n_ch = 1 if s.cfa == "mono" else 3
+    per_oi = scene_bytes_per_sample(scene_kind) + 2 * n_ch * 4 + BYTES_PER_OI_SAMPLE_FFT
+    total = n_oi * per_oi + n_px * BYTES_PER_PIXEL_MOSAIC + (frames - 1) * n_px * 6
+    return int(total + (FIXED_BYTES if include_fixed else 0))
+
+
+def capture_hint(module) -> str:
+    """How to shrink a capture of ``module``: a centre crop of a quarter of the area."""
+    s = module.sensor
+    return (f"reduce it with --crop {max(64, s.width_px // 2)},{max(64, s.height_px // 2)} "
+            f"(a centre crop), --window X,Y,W,H, fewer frames, or raise --max-memory")
+
+
+def check_capture(module, *, frames: int = 1, oversample: int = 1, scene_kind: str = "chart",
+                  what: str | None = None) -> int:
+    """Check a capture of ``module`` against the budget; return its estimate [bytes]."""
+    need = estimate_capture_bytes(module, frames=frames, oversample=oversample,
+                                  scene_kind=scene_kind)
+    s = module.sensor
+    label = what or (f"capture of {module.name} ({s.width_px} × {s.height_px} px"
+                     + (f", {frames} frames" if frames > 1 else "") + ")")
+    check_budget(need, label, capture_hint(module))
+    return need
