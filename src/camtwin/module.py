@@ -1,9 +1,9 @@
 """ModuleSpec: a camera module = sensor + lens + ISP settings, loadable from YAML.
 
-``load_module(name_or_path)`` accepts a path to a YAML file, the name of a module that
-ships with camtwin (``camtwin/data/modules/<name>.yaml``), or a module of the real-sensor
-catalog as ``catalog:<name>`` (or by plain name when no built-in module has that name; see
-:mod:`camtwin.catalog`).
+``load_module(ref)`` accepts every form of :mod:`camtwin.parts`: the name of a module that
+ships with camtwin (``camtwin/data/modules/<name>.yaml``), a module of the real-sensor
+catalog as ``catalog:<name>`` (or by bare name when unambiguous), or a YAML path (a copied
+catalog module YAML, naming its parts, included).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from pathlib import Path
 from pydantic import model_validator
 
 from ._spec import FrozenSpec
-from .errors import unknown_name
 from .isp.spec import IspSpec
 from .optics.lens import LensSpec
 from .sensor.spec import SensorSpec
@@ -85,24 +84,26 @@ def builtin_modules() -> list[str]:
 CATALOG_PREFIX = "catalog:"
 
 
-def load_module(name_or_path: str | Path = DEFAULT_MODULE) -> ModuleSpec:
-    """Load a module from a YAML path, a built-in name or a catalog module.
+def load_module(name_or_path: str | Path = DEFAULT_MODULE, base_dir=None) -> ModuleSpec:
+    """Load a module from a built-in name, ``catalog:NAME``, a bare catalog name or a YAML
+    path (every form of :func:`camtwin.parts.resolve_module`, which this calls)."""
+    from .parts import resolve_module
 
-    Built-in names win over catalog names; ``catalog:<name>`` always means the catalog.
-    """
-    from . import catalog
+    return resolve_module(name_or_path, base_dir)
 
-    text = str(name_or_path)
-    if text.startswith(CATALOG_PREFIX):
-        return catalog.to_module(text[len(CATALOG_PREFIX):])
-    p = Path(name_or_path)
-    if p.suffix.lower() in (".yaml", ".yml") or p.exists():
-        return ModuleSpec.from_yaml(p)
-    shipped = _packaged()
-    if text in shipped:
-        return ModuleSpec.from_yaml(shipped[text])
-    in_catalog = catalog.load_catalog().modules
-    if text in in_catalog:
-        return catalog.to_module(text)
-    raise unknown_name("module (not a YAML file either)", text,
-                       [*shipped, *(CATALOG_PREFIX + n for n in in_catalog)])
+
+def load_sensor(ref="default", base_dir=None) -> SensorSpec:
+    """Load a sensor: a built-in module's sensor, ``catalog:NAME``, ``emva:NAME`` (a twin of a
+    published EMVA 1288 summary), a bare name when unambiguous, or a YAML path (every form
+    of :func:`camtwin.parts.resolve_sensor`, which this calls)."""
+    from .parts import resolve_sensor
+
+    return resolve_sensor(ref, base_dir)
+
+
+def load_lens(ref="default", base_dir=None) -> LensSpec:
+    """Load a lens: a built-in module's lens, ``catalog:NAME``, a bare name when unambiguous,
+    or a YAML path (every form of :func:`camtwin.parts.resolve_lens`, which this calls)."""
+    from .parts import resolve_lens
+
+    return resolve_lens(ref, base_dir)

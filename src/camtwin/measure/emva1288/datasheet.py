@@ -97,14 +97,23 @@ def builtin_summaries() -> list[str]:
 
 
 def load_summary(name_or_path: str | Path) -> EmvaSummary:
-    """An :class:`EmvaSummary` from a YAML file or a shipped name."""
+    """An :class:`EmvaSummary` from a YAML file or a shipped name.
+
+    Shipped summaries are named like the catalog sensor they measure
+    (``onsemi-python1300``; also ``emva:onsemi-python1300``); the old names (``python1300``)
+    are aliases (:data:`camtwin.parts.ALIASES`).
+    """
+    from ...parts import ALIASES, PREFIXES
+
     p = Path(name_or_path)
     if p.suffix.lower() in (".yaml", ".yml") or p.exists():
         return EmvaSummary.from_yaml(p)
     shipped = _packaged()
-    if str(name_or_path) not in shipped:
+    name = ALIASES["sensor"].get(str(name_or_path), str(name_or_path))
+    name = name[len(PREFIXES["emva"]):] if name.startswith(PREFIXES["emva"]) else name
+    if name not in shipped:
         raise unknown_name("EMVA 1288 summary", str(name_or_path), shipped)
-    return EmvaSummary.from_yaml(shipped[str(name_or_path)])
+    return EmvaSummary.from_yaml(shipped[name])
 
 
 def variance_peak_offset_e(full_well_e: float) -> float:
