@@ -50,7 +50,8 @@ def register(app, guard, fail, console) -> None:
         from ..privacy.vault import write_key_file
 
         guard(write_key_file, key_file)
-        console.print(f"wrote a new module key to [bold]{key_file}[/] (mode 0600)")
+        console.print(f"wrote a new module key to {key_file} (mode 0600)", markup=False,
+                      highlight=False)
 
     @vault.command("init")
     def init(path: Path = typer.Argument(..., help="New vault folder."),
@@ -61,7 +62,7 @@ def register(app, guard, fail, console) -> None:
             from ..privacy.vault import Vault, load_module_key
 
             Vault.create(path, load_module_key(key_file))
-            console.print(f"created vault [bold]{path}[/]")
+            console.print(f"created vault {path}", markup=False, highlight=False)
         guard(run)
 
     @vault.command("store")
@@ -116,7 +117,8 @@ def register(app, guard, fail, console) -> None:
             from ..privacy.vault import Vault, load_module_key
 
             Vault.open(path, load_module_key(key_file)).erase(record)
-            console.print(f"erased {record}: its data key is destroyed")
+            console.print(f"erased {record}: its data key is destroyed and the key-encryption "
+                          "key rotated", markup=False, highlight=False)
         guard(run)
 
     @vault.command("list")
@@ -145,11 +147,39 @@ def register(app, guard, fail, console) -> None:
                 console.print(f"vault OK: {rep.n_records} record(s), {rep.n_erased} erased, "
                               f"{rep.n_log_entries} audit entries")
             else:
+                from rich.text import Text
+
                 for p in rep.problems:
-                    console.print(f"[red]TAMPERED:[/] {p}", highlight=False)
+                    console.print(Text.assemble(("TAMPERED: ", "red"), p))
+                for p in rep.pending:
+                    console.print(Text.assemble(("UNFINISHED: ", "yellow"), p))
             return rep.ok
         if not guard(run):
             raise typer.Exit(code=1)
+
+    @vault.command("recover")
+    def recover(path: Path = typer.Argument(..., help="Vault folder."),
+                key_file: Optional[Path] = typer.Option(None, help="Module key file."),
+                json_out: bool = typer.Option(False, "--json", help="Print as JSON.")):
+        """Finish or roll back an interrupted store/read/erase (as the journal, keystore and
+        audit log prove), overwrite a superseded key slot and scrub leftover temp files."""
+        def run():
+            from rich.text import Text
+
+            from ..privacy.vault import Vault, load_module_key
+
+            done = Vault.open(path, load_module_key(key_file)).recover()
+            if json_out:
+                print(json.dumps(done, indent=2))
+                return
+            t = done["transaction"]
+            console.print(Text("interrupted {op} of record {record}: {outcome}".format(**t)
+                               if t else "no interrupted transaction"))
+            if done["slot_wiped"]:
+                console.print("overwrote a superseded key-encryption key slot")
+            for name in done["removed"]:
+                console.print(Text(f"scrubbed leftover {name}"))
+        guard(run)
 
     @priv.command("export")
     def export(
@@ -158,16 +188,22 @@ def register(app, guard, fail, console) -> None:
         k: int = typer.Option(50, "--k", help="Minimum equivalence-class size."),
         attribute: list[str] = typer.Option([], help="Attribute QI column (repeat); default: "
                                                      "every column but time/lat/lon/--keep."),
-        keep: list[str] = typer.Option([], help="Non-QI column released unchanged (repeat)."),
+        keep: list[str] = typer.Option([], help="Column released unchanged (repeat); it splits "
+                                                "the classes, so it counts in k. Never "
+                                                "time/lat/lon."),
         time_bucket_s: float = typer.Option(900.0, help="Finest time bucket [s]."),
         cell_deg: float = typer.Option(1 / 1024, help="Finest grid cell [deg]."),
         json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ):
-        """Generalise EVENTS.csv so every released row hides among ≥ k on the
-        quasi-identifiers; the output is checked before it is written."""
+        """Generalise EVENTS.csv so every released row hides among ≥ k others identical in
+        every column; the bytes are checked (as check-k does) before they are written."""
         def run():
-            from ..privacy.kanon import ExportSpec, export_csv
+            from rich.markup import escape
 
+            from ..privacy.kanon import ExportSpec, check_release_columns, export_csv
+
+            check_release_columns(keep, attribute, keep_name="--keep",
+                                  attribute_name="--attribute")
             spec = ExportSpec(k=k, attributes=tuple(attribute) or None, keep=tuple(keep),
                               min_time_bucket_s=time_bucket_s, min_cell_deg=cell_deg)
             res = export_csv(events, out, spec)
@@ -175,7 +211,8 @@ def register(app, guard, fail, console) -> None:
                 print(json.dumps(res.summary(), indent=2))
             else:
                 s = res.summary()
-                console.print(f"wrote [bold]{out}[/]: {s['released']} of {s['events_in']} "
+                console.print(f"wrote [bold]{escape(str(out))}[/]: {s['released']} of "
+                              f"{s['events_in']} "
                               f"events in {s['classes']} classes (smallest {s['min_class_size']}"
                               f", k = {k}); suppressed {s['suppressed']}")
         guard(run)
