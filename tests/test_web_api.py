@@ -20,6 +20,8 @@ from camtwin.module import load_module
 from camtwin.web import WebSettings, create_app
 from camtwin.web.jobs import JobManager, QueueFull
 
+#: The server answers only its configured host names (loopback by default).
+BASE_URL = "http://127.0.0.1"
 #: A small centre crop of the default module: captures take a fraction of a second.
 SMALL = {"name": "default", "crop_width_px": 96, "crop_height_px": 72}
 
@@ -27,7 +29,8 @@ SMALL = {"name": "default", "crop_width_px": 96, "crop_height_px": 72}
 @pytest.fixture(scope="module")
 def client():
     with TestClient(create_app(WebSettings(workers=2, max_upload_bytes=200_000,
-                                           max_upload_pixels=1_000_000))) as c:
+                                           max_upload_pixels=1_000_000)),
+                    base_url=BASE_URL) as c:
         yield c
 
 
@@ -452,7 +455,7 @@ def test_job_manager_bounds_queue_and_store():
 def test_full_queue_is_503_not_a_crash():
     app = create_app(WebSettings(workers=1, max_pending_jobs=1))
     gate = threading.Event()
-    with TestClient(app) as c:
+    with TestClient(app, base_url=BASE_URL) as c:
         app.state.jobs.submit("block", lambda job, progress: gate.wait(30))
         r = c.post("/api/capture", json={"module": SMALL})
         assert r.status_code == 503 and r.headers["retry-after"] == "5"

@@ -1,9 +1,13 @@
-"""The FastAPI application: JSON API under ``/api``, the workbench page at ``/``.
+"""The FastAPI application: JSON API under ``/api``, the workbench page at ``/``, the
+interactive API documentation at ``/docs`` (Swagger UI served from the installed
+``fastapi-offline`` package: no CDN, works offline).
 
 Errors are one JSON object ``{"detail": "<one line>", "field": "<dotted path or null>"}``:
 422 for a bad value (the line is the same one the CLI prints, naming field, value and
-valid range), 404 for an unknown job, 413 for an oversized upload, 415 for an unreadable
-one, 503 when the job queue is full.
+valid range), 404 for an unknown job (or another client's), 413 for an oversized body or
+upload (the limit named), 415 for an unreadable upload, 400 for a host name the server does
+not answer, 401 without the access token, 503 when the job queue is full. Every request
+passes :class:`camtwin.web.security.Guard` first (host, token, body size, session).
 """
 
 from __future__ import annotations
@@ -19,44 +23,77 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
 from .. import __version__
 from ..errors import CamtwinError
 from . import service as sv
 from .jobs import JobManager, QueueFull
+from .security import Guard, SessionStore, session_of
 from .settings import WebSettings
 
 _PNG = "image/png"
 _NO_STORE = {"Cache-Control": "no-store"}
+#: Longest error line sent back [characters] (a message never echoes a whole body).
+MAX_DETAIL_CHARS = 500
 
 
 class UploadStore:
-    """Uploaded scene images, in memory, the oldest dropped beyond ``limit``."""
+    """Uploaded scene images in memory, each owned by a client session: at most
+    ``per_owner`` per session and ``limit`` in all, the oldest dropped first."""
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, per_owner: int | None = None):
         self.limit = limit
-        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.per_owner = per_owner or limit
+        self._items: OrderedDict[str, tuple[str | None, np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def add(self, image: np.ndarray) -> str:
-        import uuid
+    def add(self, image: np.ndarray, owner: str | None = None) -> str:
+        import secrets
 
-        key = uuid.uuid4().hex[:16]
+        key = secrets.token_hex(8)
         with self._lock:
-            self._items[key] = image
+            self._items[key] = (owner, image)
+            mine = [k for k, (o, _) in self._items.items() if o == owner]
+            for k in mine[:max(0, len(mine) - self.per_owner)]:
+                del self._items[k]
             while len(self._items) > self.limit:
                 self._items.popitem(last=False)
         return key
 
-    def get(self, key: str) -> np.ndarray | None:
+    def get(self, key: str, owner: str | None = None) -> np.ndarray | None:
+        """The image, or None if there is none or (given ``owner``) it is another's."""
         with self._lock:
-            return self._items.get(key)
+            item = self._items.get(key)
+        if item is None or (owner is not None and item[0] != owner):
+            return None
+        return item[1]
 
-    def keys(self) -> list[str]:
+    def keys(self, owner: str | None = None) -> list[str]:
         with self._lock:
-            return list(self._items)
+            return [k for k, (o, _) in self._items.items() if owner is None or o == owner]
+
+    def drop_owner(self, owner: str) -> None:
+        with self._lock:
+            for k in [k for k, (o, _) in self._items.items() if o == owner]:
+                del self._items[k]
+
+    def owned_by(self, owner: str | None):
+        """A read-only view of ``owner``'s uploads (what a capture may use as its scene)."""
+        return _OwnedUploads(self, owner)
+
+
+class _OwnedUploads:
+    def __init__(self, store: UploadStore, owner: str | None):
+        self._store, self._owner = store, owner
+
+    def get(self, key: str) -> np.ndarray | None:
+        return self._store.get(key, self._owner)
 
 
 def _error(status: int, detail: str, field: str | None = None, headers=None) -> JSONResponse:
+    if len(detail) > MAX_DETAIL_CHARS:
+        detail = detail[:MAX_DETAIL_CHARS - 3] + "..."
     return JSONResponse({"detail": detail, "field": field}, status_code=status, headers=headers)
 
 
@@ -90,7 +127,14 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     settings = settings or WebSettings()
     jobs = JobManager(settings.workers, max_pending=settings.max_pending_jobs,
                       max_stored=settings.max_stored_jobs)
-    uploads = UploadStore(settings.max_uploads)
+    uploads = UploadStore(settings.max_uploads, settings.max_uploads_per_session)
+    decode_budget = sv.DecodeBudget(settings.max_decode_bytes)
+
+    def _drop_session(token: str) -> None:
+        uploads.drop_owner(token)
+        jobs.drop_owner(token)
+
+    sessions = SessionStore(settings.session_ttl_s, settings.max_sessions, _drop_session)
 
     @asynccontextmanager
     async def lifespan(app):
@@ -100,8 +144,18 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     app = FastAPI(title="camtwin workbench", version=__version__, lifespan=lifespan,
                   description="Simulate camera modules: capture, evaluate, compare, plot. "
                               "Long work runs as a job: POST returns 202 with a job id, "
-                              "GET /api/jobs/{id} reports progress and the result.")
+                              "GET /api/jobs/{id} reports progress and the result. "
+                              "Uploads and jobs belong to the client session that made them "
+                              "(cookie camtwin_session or header X-Camtwin-Session).",
+                  docs_url=None, redoc_url=None)
     app.state.settings, app.state.jobs, app.state.uploads = settings, jobs, uploads
+    app.state.sessions, app.state.decode_budget = sessions, decode_budget
+    app.add_middleware(Guard, settings=settings, sessions=sessions)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _on_http(request: Request, exc: StarletteHTTPException):
+        field = getattr(exc, "field", None)
+        return _error(exc.status_code, str(exc.detail), field, getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _on_validation(request: Request, exc: RequestValidationError):
@@ -128,6 +182,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         return FileResponse(str(static / "index.html"), headers=_NO_STORE)
 
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    _add_offline_docs(app)
 
     # --- reference data ----------------------------------------------------------------
     @app.get("/api/health", tags=["server"], summary="Server status and queue sizes")
@@ -167,10 +222,11 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
                 "capturable": n <= settings.max_pixels,
                 "max_pixels": settings.max_pixels}
 
-    @app.get("/api/scenes", tags=["scenes"], summary="Charts, illuminants and uploads")
-    async def scenes():
+    @app.get("/api/scenes", tags=["scenes"],
+             summary="Charts, illuminants and this client's uploads")
+    async def scenes(request: Request):
         return {"charts": sv.chart_names(), "illuminants": list(sv.VISIBLE_ILLUMINANTS),
-                "uploads": [sv.UPLOAD_PREFIX + k for k in uploads.keys()]}
+                "uploads": [sv.UPLOAD_PREFIX + k for k in uploads.keys(session_of(request))]}
 
     @app.get("/api/applications", tags=["evaluate"],
              summary="Application profiles and their requirements")
@@ -194,18 +250,10 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
                       "type": "object", "properties": {"file": {"type": "string",
                                                                 "format": "binary"}}}}}}})
     async def upload(request: Request):
+        # the Guard has refused a body above max_upload_bytes + the multipart allowance
         limit = settings.max_upload_bytes
-        declared = request.headers.get("content-length")
         too_big = (f"upload: body larger than the limit of {limit / 2**20:.1f} MiB")
-        if declared is not None and declared.isdigit() and int(declared) > limit + 65536:
-            return _error(413, too_big, "file")
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit + 65536:  # multipart framing allowance
-                return _error(413, too_big, "file")
-            chunks.append(chunk)
-        body = b"".join(chunks)
+        body = await request.body()
         ctype = request.headers.get("content-type", "")
         if ctype.startswith("multipart/form-data"):
             async def replay():
@@ -229,8 +277,9 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         from starlette.concurrency import run_in_threadpool
 
         img = await run_in_threadpool(sv.decode_upload, data, max_pixels=settings.max_upload_pixels,
-                                      max_side_px=settings.upload_max_side_px)
-        key = uploads.add(img)
+                                      max_side_px=settings.upload_max_side_px,
+                                      budget=decode_budget)
+        key = uploads.add(img, session_of(request))
         return {"id": key, "scene": sv.UPLOAD_PREFIX + key, "width_px": int(img.shape[1]),
                 "height_px": int(img.shape[0])}
 
@@ -239,11 +288,12 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         return JSONResponse({"job_id": job.id, "status_url": f"/api/jobs/{job.id}"},
                             status_code=202)
 
-    def _capture_input(label, choice, req) -> sv.CaptureInput:
+    def _capture_input(label, choice, req, request) -> sv.CaptureInput:
         module = sv.resolve_module(choice, temperature_c=req.temperature_c,
                                    max_pixels=settings.max_pixels)
+        owned = uploads.owned_by(session_of(request))
         return sv.CaptureInput(label=label, module=module, scene=req.scene,
-                               scene_image=sv.check_scene(req.scene, uploads),
+                               scene_image=sv.check_scene(req.scene, owned),
                                illuminant=sv.check_illuminant(req.illuminant), lux=req.lux,
                                exposure_ms=req.exposure_ms, seed=req.seed,
                                measure_mtf=getattr(req, "measure_mtf", True),
@@ -252,25 +302,27 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
 
     @app.post("/api/capture", status_code=202, tags=["jobs"],
               summary="Capture a scene with a module (job: processed, raw, metrics)")
-    def capture(req: sv.CaptureRequest):
-        ci = _capture_input("", req.module, req)
+    def capture(req: sv.CaptureRequest, request: Request):
+        ci = _capture_input("", req.module, req, request)
         job = jobs.submit("capture", lambda job, progress: sv.run_capture(ci, job.files,
-                                                                          progress))
+                                                                          progress),
+                          owner=session_of(request))
         return _accepted(job)
 
     @app.post("/api/evaluate", status_code=202, tags=["jobs"],
               summary="Evaluate a module against an application (job: verdict table)")
-    def evaluate(req: sv.EvaluateRequest):
+    def evaluate(req: sv.EvaluateRequest, request: Request):
         module = sv.resolve_module(req.module)
         app_spec = sv.check_application(req.application)
         job = jobs.submit("evaluate", lambda job, progress: sv.run_evaluate(
-            module, app_spec, req.seed, progress, label=req.module.name))
+            module, app_spec, req.seed, progress, label=req.module.name),
+            owner=session_of(request))
         return _accepted(job)
 
     @app.post("/api/compare", status_code=202, tags=["jobs"],
               summary="Capture (and optionally evaluate) two modules side by side")
-    def compare(req: sv.CompareRequest):
-        inputs = [_capture_input(c.name, c, req) for c in req.modules]
+    def compare(req: sv.CompareRequest, request: Request):
+        inputs = [_capture_input(c.name, c, req, request) for c in req.modules]
         app_spec = sv.check_application(req.application) if req.application else None
         # evaluation uses the uncropped module (its metrics crop the sensor themselves)
         full = [ci.mtf_module for ci in inputs]
@@ -289,11 +341,11 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
                         label=c.name))
             return out
 
-        return _accepted(jobs.submit("compare", run))
+        return _accepted(jobs.submit("compare", run, owner=session_of(request)))
 
     @app.post("/api/plots", status_code=202, tags=["jobs"],
               summary="SNR vs lux, MTF or QE of one to four modules (job: PNG + data)")
-    def plots(req: sv.PlotRequest):
+    def plots(req: sv.PlotRequest, request: Request):
         # the SNR and MTF measurements crop the sensor themselves: the crop is not applied
         mods = [(c.name, sv.resolve_module(c, crop=False)) for c in req.modules]
         check = sv.check_illuminant(req.illuminant)
@@ -304,23 +356,32 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
             job.files["plot"] = png
             return {"kind": req.kind, "images": {"plot": "plot"}, "data": data}
 
-        return _accepted(jobs.submit("plot", run))
+        return _accepted(jobs.submit("plot", run, owner=session_of(request)))
 
-    def _job(job_id: str):
-        job = jobs.get(job_id)
+    def _job(job_id: str, request: Request):
+        job = jobs.get(job_id, session_of(request))
         if job is None:
-            raise sv.WebInputError(f"no job {job_id!r} (finished jobs are kept for a while)",
-                                   "job_id", 404)
+            raise sv.WebInputError(f"no job {job_id[:40]!r} in this session (finished jobs are "
+                                   "kept for a while)", "job_id", 404)
         return job
 
+    def _downloads(job) -> dict:
+        names = sv.job_downloads(job.kind, job.result)
+        return {k: f"/api/jobs/{job.id}/downloads/{n}" for k, n in names.items()}
+
     @app.get("/api/jobs/{job_id}", tags=["jobs"],
-             summary="Status, progress (0..1), message, and the result when done")
-    async def job_status(job_id: str):
-        return JSONResponse(_job(job_id).as_dict(), headers=_NO_STORE)
+             summary="Status, progress (0..1), message, and the result and its downloads "
+                     "when done")
+    async def job_status(job_id: str, request: Request):
+        job = _job(job_id, request)
+        out = job.as_dict()
+        if job.status == "done":
+            out["downloads"] = _downloads(job)
+        return JSONResponse(out, headers=_NO_STORE)
 
     def _file(job, key: str):
-        if job.status != "done" or key not in job.files:
-            raise sv.WebInputError(f"job {job.id} has no image {key!r}"
+        if job.status != "done" or key not in job.files or key.endswith(sv.RAW_FRAME):
+            raise sv.WebInputError(f"job {job.id} has no image {key[:40]!r}"
                                    + ("" if job.status == "done" else f" (it is {job.status})"),
                                    "image", 404)
         return job.files[key]
@@ -328,22 +389,54 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     @app.get("/api/jobs/{job_id}/images/{key}.png", tags=["jobs"],
              response_class=Response, responses={200: {"content": {_PNG: {}}}},
              summary="A PNG the job produced (processed, raw false colour, plot)")
-    def job_image(job_id: str, key: str):
-        data = _file(_job(job_id), key)
+    def job_image(job_id: str, key: str, request: Request):
+        data = _file(_job(job_id, request), key)
         png = data if isinstance(data, bytes) else sv.png_bytes(data)
         return Response(png, media_type=_PNG)
+
+    @app.get("/api/jobs/{job_id}/downloads/{name}", tags=["jobs"], response_class=Response,
+             responses={200: {"content": {m: {} for m in sv.MEDIA_TYPES.values()}}},
+             summary="A file of a finished job: raw DNG (or raw TIFF), processed PNG/TIFF, "
+                     "metrics JSON, report HTML (names listed in the job's 'downloads')")
+    def job_download(job_id: str, name: str, request: Request):
+        job = _job(job_id, request)
+        if job.status != "done":
+            raise sv.WebInputError(f"job {job.id} is {job.status}: nothing to download yet",
+                                   "name", 404)
+        data, media = sv.render_download(job.kind, job.result, job.files, name)
+        filename = f"camtwin-{job.kind}-{job.id[:8]}-{name}"
+        return Response(data, media_type=media, headers={
+            "Content-Disposition": f'attachment; filename="{filename}"', **_NO_STORE})
 
     @app.get("/api/jobs/{job_id}/zoom.png", tags=["jobs"], response_class=Response,
              responses={200: {"content": {_PNG: {}}}},
              summary="1:1 pixels around (x, y) of a captured image, magnified")
-    def job_zoom(job_id: str, image: str = Query("processed", max_length=40),
+    def job_zoom(job_id: str, request: Request,
+                 image: str = Query("processed", max_length=40),
                  x: float = Query(0.5, ge=0, le=1), y: float = Query(0.5, ge=0, le=1),
                  size: int = Query(sv.ZOOM_SIZE_PX, ge=4, le=128),
                  scale: int = Query(sv.ZOOM_SCALE, ge=1, le=16)):
-        data = _file(_job(job_id), image)
+        data = _file(_job(job_id, request), image)
         if isinstance(data, bytes):
             raise sv.WebInputError(f"image {image!r} is a plot, not a capture", "image")
         return Response(sv.png_bytes(sv.zoom(data, x=x, y=y, size=size, scale=scale)),
                         media_type=_PNG)
 
     return app
+
+
+def _add_offline_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI from the files the ``fastapi-offline`` package ships (MIT;
+    Swagger UI itself is Apache-2.0), mounted at ``/static-docs`` — never a CDN."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    assets = resources.files("fastapi_offline") / "static"
+    app.mount("/static-docs", StaticFiles(directory=str(assets)), name="static-docs")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        return get_swagger_ui_html(openapi_url=app.openapi_url,
+                                   title=f"{app.title} — API",
+                                   swagger_js_url="/static-docs/swagger-ui-bundle.js",
+                                   swagger_css_url="/static-docs/swagger-ui.css",
+                                   swagger_favicon_url="/static-docs/favicon.png")

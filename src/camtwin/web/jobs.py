@@ -4,7 +4,9 @@ The simulation (NumPy, SciPy FFTs, numba kernels) releases the GIL in its heavy 
 small thread pool keeps the CPUs busy while the event loop only queues work and answers
 polls. The pool has ``workers`` threads; at most ``max_pending`` jobs may be queued or
 running (one more is refused); finished jobs are kept up to ``max_stored`` (oldest dropped
-first).
+first). A job belongs to the client session that submitted it (``owner``); :meth:`get`
+with an owner finds only that owner's jobs, and :meth:`drop_owner` forgets an expired
+session's jobs.
 
 numba's parallel kernels are safe to call from several threads only with the OpenMP or TBB
 threading layer; with the fallback "workqueue" layer concurrent launches abort the process,
@@ -46,8 +48,11 @@ class Job:
     finished_s: float | None = None
     result: Any = None
     error: str | None = None
-    #: binary artefacts (PNG bytes, arrays for zooms) served by their own endpoints
+    #: binary artefacts (PNG bytes, arrays for zooms, raw frames) served by their own
+    #: endpoints
     files: dict = field(default_factory=dict)
+    #: the client session that submitted the job (None: anyone may read it)
+    owner: str | None = None
 
     def as_dict(self) -> dict:
         out = {"id": self.id, "kind": self.kind, "status": self.status,
@@ -98,11 +103,29 @@ class JobManager:
                 out[j.status] += 1
             return out
 
-    def get(self, job_id: str) -> Job | None:
+    def get(self, job_id: str, owner: str | None = None) -> Job | None:
+        """The job, or None if there is none or (given ``owner``) it belongs to another."""
         with self._lock:
-            return self._jobs.get(job_id)
+            job = self._jobs.get(job_id)
+        if job is None or (owner is not None and job.owner != owner):
+            return None
+        return job
 
-    def submit(self, kind: str, fn: Callable[[Job, Progress], Any]) -> Job:
+    def drop_owner(self, owner: str) -> int:
+        """Forget ``owner``'s finished jobs; its running ones become nobody's (unreadable)
+        and are dropped when they finish."""
+        with self._lock:
+            mine = [k for k, j in self._jobs.items()
+                    if j.owner == owner and j.status in ("done", "error")]
+            for k in mine:
+                del self._jobs[k]
+            for j in self._jobs.values():
+                if j.owner == owner:
+                    j.owner = ""
+        return len(mine)
+
+    def submit(self, kind: str, fn: Callable[[Job, Progress], Any], *,
+               owner: str | None = None) -> Job:
         """Queue ``fn(job, progress)``; its return value becomes ``job.result``.
 
         Raises :class:`QueueFull` when ``max_pending`` jobs are queued or running.
@@ -114,13 +137,16 @@ class JobManager:
             if pending >= self.max_pending:
                 raise QueueFull(f"{pending} jobs are queued or running (limit "
                                 f"{self.max_pending}); try again in a few seconds")
-            job = Job(id=uuid.uuid4().hex, kind=kind)
+            job = Job(id=uuid.uuid4().hex, kind=kind, owner=owner)
             self._jobs[job.id] = job
             self._evict()
         self._pool.submit(self._run, job, fn)
         return job
 
     def _evict(self) -> None:
+        for k in [k for k, j in self._jobs.items()
+                  if j.owner == "" and j.status in ("done", "error")]:
+            del self._jobs[k]
         finished = [k for k, j in self._jobs.items() if j.status in ("done", "error")]
         excess = len(self._jobs) - self.max_stored
         for k in finished[:max(0, excess)]:

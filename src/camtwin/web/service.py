@@ -10,12 +10,14 @@ specs as YAML files, and errors carry the same one-line messages as the CLI.
 from __future__ import annotations
 
 import re
+import threading
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .._spec import deep_merge
 from ..errors import ConfigError, unknown_name
@@ -49,11 +51,42 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: Longest name field (module, scene, illuminant, application) [characters].
+MAX_NAME_CHARS = 200
+#: Longest text value inside ``overrides`` [characters].
+MAX_OVERRIDE_TEXT_CHARS = 200
+#: Most values (leaves) and deepest nesting of ``overrides``.
+MAX_OVERRIDE_VALUES, MAX_OVERRIDE_DEPTH = 400, 6
+
+
+def _check_overrides(value, path: str = "overrides", depth: int = 0, count=None) -> None:
+    """Bound the size of ``overrides``: text values, keys, nesting and number of values."""
+    count = count if count is not None else [0]
+    if depth > MAX_OVERRIDE_DEPTH:
+        raise ValueError(f"{path}: nested deeper than {MAX_OVERRIDE_DEPTH} levels")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if len(k) > MAX_NAME_CHARS:
+                raise ValueError(f"{path}: a key is longer than {MAX_NAME_CHARS} characters")
+            _check_overrides(v, f"{path}.{k}", depth + 1, count)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_overrides(v, f"{path}[{i}]", depth + 1, count)
+    else:
+        count[0] += 1
+        if count[0] > MAX_OVERRIDE_VALUES:
+            raise ValueError(f"overrides: more than {MAX_OVERRIDE_VALUES} values")
+        if isinstance(value, str) and len(value) > MAX_OVERRIDE_TEXT_CHARS:
+            raise ValueError(f"{path}: text of {len(value)} characters; at most "
+                             f"{MAX_OVERRIDE_TEXT_CHARS}")
+
+
 class ModuleChoice(_Body):
     """A module: a built-in or catalog name, spec overrides, and an optional centre crop."""
 
-    name: str = Field("default", description="built-in module name or 'catalog:NAME' "
-                                             "(see GET /api/modules)", max_length=200)
+    name: str = Field("default", max_length=MAX_NAME_CHARS,
+                      description="built-in module name or 'catalog:NAME' "
+                                  "(see GET /api/modules)")
     overrides: dict[str, Any] = Field(
         default_factory=dict,
         description="partial spec merged into the module: {'sensor': {...}, 'lens': {...}, "
@@ -63,6 +96,12 @@ class ModuleChoice(_Body):
     crop_height_px: int | None = Field(None, ge=8, le=20000,
                                        description="simulate only the central height [px]")
 
+    @field_validator("overrides")
+    @classmethod
+    def _bounded(cls, value: dict) -> dict:
+        _check_overrides(value)
+        return value
+
 
 class CaptureRequest(_Body):
     """One capture of a scene with a module."""
@@ -70,7 +109,7 @@ class CaptureRequest(_Body):
     module: ModuleChoice = ModuleChoice()
     scene: str = Field("colorchecker", max_length=100,
                        description="chart name (GET /api/scenes) or 'upload:ID'")
-    illuminant: str = Field("D65", description="D65, A, F11 or LED")
+    illuminant: str = Field("D65", max_length=MAX_NAME_CHARS, description="D65, A, F11 or LED")
     lux: float = Field(500.0, gt=0, le=1e6, description="illuminance on the scene [lx]")
     exposure_ms: float | None = Field(None, gt=0, le=10000,
                                       description="exposure [ms]; null: auto exposure")
@@ -89,7 +128,7 @@ class EvaluateRequest(_Body):
 class CompareRequest(_Body):
     modules: list[ModuleChoice] = Field(..., min_length=2, max_length=2)
     scene: str = Field("colorchecker", max_length=100)
-    illuminant: str = "D65"
+    illuminant: str = Field("D65", max_length=MAX_NAME_CHARS)
     lux: float = Field(500.0, gt=0, le=1e6)
     exposure_ms: float | None = Field(None, gt=0, le=10000)
     temperature_c: float | None = None
@@ -101,7 +140,7 @@ class CompareRequest(_Body):
 class PlotRequest(_Body):
     kind: Literal["snr", "mtf", "qe"]
     modules: list[ModuleChoice] = Field(..., min_length=1, max_length=4)
-    illuminant: str = "D65"
+    illuminant: str = Field("D65", max_length=MAX_NAME_CHARS)
     lux: float = Field(1000.0, gt=0, le=1e6, description="illuminance of the MTF edge [lx]")
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
@@ -268,40 +307,133 @@ def clean(obj):
 # ---------------------------------------------------------------------------------------
 # uploads
 # ---------------------------------------------------------------------------------------
-def decode_upload(data: bytes, *, max_pixels: int, max_side_px: int) -> np.ndarray:
+#: Leading bytes of the accepted upload formats.
+_MAGIC = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"II*\x00": "TIFF",
+          b"MM\x00*": "TIFF", b"BM": "BMP"}
+#: Bytes per decoded pixel of a Pillow mode (other modes: 4).
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 2, "PA": 2, "RGB": 3, "YCbCr": 3, "LAB": 3,
+               "HSV": 3, "RGBA": 4, "RGBX": 4, "CMYK": 4, "I;16": 2, "I;16B": 2, "I;16L": 2,
+               "I": 4, "F": 4}
+
+
+def upload_format(data: bytes) -> str:
+    """PNG, JPEG, TIFF or BMP from the leading bytes; anything else is refused (415)."""
+    for magic, fmt in _MAGIC.items():
+        if data.startswith(magic):
+            return fmt
+    raise WebInputError("upload: not an image that can be read (PNG, JPEG, TIFF or BMP)",
+                        "file", 415)
+
+
+def decode_cost_bytes(width: int, height: int, mode: str) -> int:
+    """Estimated peak memory of decoding one upload [bytes]: the decoded image (``width ×
+    height`` × bytes per pixel of ``mode``) plus an RGB copy of it (palette and
+    bilevel images are converted before they are reduced)."""
+    return int(width) * int(height) * (_MODE_BYTES.get(mode, 4) + 3)
+
+
+class DecodeBudget:
+    """A byte budget shared by the decodes running at once: :meth:`reserve` blocks until
+    ``cost`` bytes are free (so N concurrent uploads never hold more than ``limit`` bytes
+    of decoded pixels between them)."""
+
+    def __init__(self, limit: int):
+        self.limit = int(limit)
+        self._free = int(limit)
+        self._cond = threading.Condition()
+
+    def reserve(self, cost: int, timeout_s: float = 120.0):
+        if cost > self.limit:
+            raise WebInputError(f"upload: decoding needs about {cost / 2**20:.0f} MiB: above "
+                                f"this server's decode budget of {self.limit / 2**20:.0f} MiB",
+                                "file", 413)
+        return _Reservation(self, cost, timeout_s)
+
+    @property
+    def free(self) -> int:
+        with self._cond:
+            return self._free
+
+
+class _Reservation:
+    def __init__(self, budget: DecodeBudget, cost: int, timeout_s: float):
+        self._b, self._cost, self._timeout = budget, cost, timeout_s
+
+    def __enter__(self):
+        b = self._b
+        with b._cond:
+            if not b._cond.wait_for(lambda: b._free >= self._cost, self._timeout):
+                raise WebInputError("upload: the server is busy decoding other uploads; "
+                                    "try again in a few seconds", "file", 503)
+            b._free -= self._cost
+        return self
+
+    def __exit__(self, *exc):
+        b = self._b
+        with b._cond:
+            b._free += self._cost
+            b._cond.notify_all()
+        return False
+
+
+def _too_many_pixels(w: int, h: int, max_pixels: int) -> WebInputError:
+    return WebInputError(f"upload: {w} × {h} = {w * h / 1e6:.1f} MP image: above the limit of "
+                         f"{max_pixels / 1e6:.1f} MP", "file", 413)
+
+
+def decode_upload(data: bytes, *, max_pixels: int, max_side_px: int,
+                  budget: DecodeBudget | None = None) -> np.ndarray:
     """Decode an uploaded PNG/JPEG/TIFF/BMP into (H, W, 3) uint8 RGB.
 
-    The image size is read from the header before decoding; more than ``max_pixels``
-    raises :class:`WebInputError` with status 413. The stored image is reduced to at most
+    The width and height are read from the file's header (:mod:`imagesize`) before Pillow
+    sees the file; more than ``max_pixels`` raises :class:`WebInputError` with status 413,
+    as does an image above Pillow's own decompression-bomb limit. The decode then reserves
+    its :func:`decode_cost_bytes` from ``budget`` (waiting while other decodes hold it).
+    The image is reduced (area averaging; JPEG in the DCT first) to at most
     ``max_side_px`` on its longest side.
     """
     import io
 
+    import imagesize
     from PIL import Image, UnidentifiedImageError
 
+    fmt = upload_format(data)
+    w, h = imagesize.get(io.BytesIO(data))
+    if w > 0 and h > 0 and w * h > max_pixels:
+        raise _too_many_pixels(w, h, max_pixels)
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with Image.open(io.BytesIO(data), formats=[fmt]) as img:
             w, h = img.size
             if w * h > max_pixels:
-                raise WebInputError(f"upload: {w} × {h} = {w * h / 1e6:.1f} MP image: above "
-                                    f"the limit of {max_pixels / 1e6:.1f} MP", "file", 413)
-            if img.format not in ("PNG", "JPEG", "TIFF", "BMP"):
-                raise WebInputError(f"upload: {img.format} images are not accepted; use PNG, "
-                                    "JPEG, TIFF or BMP", "file", 415)
-            arr = np.asarray(img.convert("RGB"))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+                raise _too_many_pixels(w, h, max_pixels)
+            cost = decode_cost_bytes(w, h, img.mode)
+            with budget.reserve(cost) if budget is not None else nullcontext():
+                arr = _decode_reduced(img, max_side_px)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise WebInputError(f"upload: the image is larger than Pillow's decompression-bomb "
+                            f"limit; this server's limit is {max_pixels / 1e6:.1f} MP",
+                            "file", 413) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         if isinstance(exc, WebInputError):
             raise
         raise WebInputError("upload: not an image that can be read (PNG, JPEG, TIFF or BMP)",
                             "file", 415) from None
-    longest = max(arr.shape[:2])
-    if longest > max_side_px:
-        import cv2
-
-        f = max_side_px / longest
-        arr = cv2.resize(arr, (max(1, round(arr.shape[1] * f)), max(1, round(arr.shape[0] * f))),
-                         interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(arr)
+
+
+def _decode_reduced(img, max_side_px: int) -> np.ndarray:
+    """Decode ``img`` (a lazily opened Pillow image) reduced to ``max_side_px``."""
+    from PIL import Image
+
+    longest = max(img.size)
+    if img.format == "JPEG" and longest > max_side_px:
+        img.draft("RGB", (max(1, img.size[0] * max_side_px // longest),
+                          max(1, img.size[1] * max_side_px // longest)))
+    if img.mode not in ("L", "RGB", "RGBA", "LA", "I", "F", "I;16"):
+        img = img.convert("RGBA" if "A" in img.mode or "transparency" in img.info else "RGB")
+    if max(img.size) > max_side_px:
+        img.thumbnail((max_side_px, max_side_px), Image.Resampling.BOX, reducing_gap=None)
+    return np.asarray(img.convert("RGB"))
 
 
 # ---------------------------------------------------------------------------------------
@@ -369,20 +501,10 @@ def run_capture(ci: CaptureInput, files: dict, progress, *, prefix: str = "",
     rendered = render(m, raw)
     step(0.75, "measuring")
     summary = shot_summary(Shot(oi, raw, rendered))
-    metrics = {
-        "exposure_ms": summary["exposure_ms"],
-        "mean_signal_e": summary["mean_signal_e"],
-        "grey_snr": summary["grey_snr"],
-        "grey_snr_db": summary["grey_snr_db"],
-        "clipped_percent": 100.0 * summary["clipped_fraction"],
-        "delta_e00_mean": summary.get("delta_e00_mean"),
-        "delta_e00_max": summary.get("delta_e00_max"),
-        "mtf50_cy_px": None,
-        "mtf50_lp_mm": None,
-    }
+    metrics, sources = capture_metrics(ci, summary)
     notes = list(rendered.notes)
     if ci.measure_mtf:
-        step(0.8, "measuring MTF50 (slanted edge)")
+        step(0.8, "measuring MTF50 (a separate slanted-edge simulation)")
         from ..evaluate.imaging import slanted_edge_mtf
 
         try:
@@ -391,21 +513,86 @@ def run_capture(ci: CaptureInput, files: dict, progress, *, prefix: str = "",
             metrics["mtf50_lp_mm"] = res.value * 1e3 / m.sensor.pixel_pitch_um
         except (ConfigError, ValueError) as exc:
             notes.append(f"MTF50 not measured: {exc}")
+            sources["mtf50_cy_px"] = sources["mtf50_lp_mm"] = f"not measured: {exc}"
     step(0.95, "encoding images")
     processed = to_uint8(rendered.srgb)
     false_colour = raw_false_colour(raw)
     files[prefix + "processed"] = processed
     files[prefix + "raw"] = false_colour
+    files[prefix + RAW_FRAME] = raw
     s = m.sensor
     return clean({
         "label": ci.label, "module": module_summary(ci.label or m.name, m),
         "scene": ci.scene, "illuminant": ci.illuminant, "lux": ci.lux, "seed": ci.seed,
         "temperature_c": s.temperature_c, "auto_exposure": ci.exposure_ms is None,
-        "metrics": metrics, "notes": notes,
+        "metrics": metrics, "metric_sources": sources, "notes": notes,
         "images": {"processed": prefix + "processed", "raw": prefix + "raw"},
+        "downloads": capture_downloads(prefix, raw),
         "width_px": s.width_px, "height_px": s.height_px,
         "wb_gains": rendered.wb_gains, "exposure_gain": rendered.exposure_gain,
     })
+
+
+#: What each grey-region SNR is measured on, per chart (see camtwin.measure.summary).
+_GREY_REGION_TEXT = {"colorchecker": "the ColorChecker's neutral 5 patch",
+                     "slanted_edge": "the light side of the edge",
+                     "uniform": "the central region of the uniform field"}
+
+
+def capture_metrics(ci: CaptureInput, summary: dict) -> tuple[dict, dict]:
+    """The capture's metrics and, for each, where it comes from — or why it is not shown.
+
+    A metric is reported only where it means something: the grey-region SNR only for a
+    scene with a uniform grey region, ΔE00 only for the ColorChecker seen by a colour
+    sensor. MTF50 is filled in by :func:`run_capture` from a separate slanted-edge
+    simulation (said so in its source)."""
+    s = ci.module.sensor
+    colour = {"R", "G", "B"} <= set(s.channels)
+    pixels = "raw green pixels" if "G" in s.channels else "raw pixels"
+    this = "this capture"
+    metrics = {"exposure_ms": summary["exposure_ms"], "mean_signal_e": summary["mean_signal_e"],
+               "grey_snr": None, "grey_snr_db": None,
+               "clipped_percent": 100.0 * summary["clipped_fraction"],
+               "delta_e00_mean": None, "delta_e00_max": None,
+               "mtf50_cy_px": None, "mtf50_lp_mm": None}
+    sources = {
+        "exposure_ms": f"{this}: " + ("auto exposure of the raw frame" if ci.exposure_ms is None
+                                      else "set in the request"),
+        "mean_signal_e": f"{this}: mean of every raw pixel, dark signal included",
+        "clipped_percent": f"{this}: raw pixels at the white level",
+    }
+    region = _GREY_REGION_TEXT.get(ci.scene) if ci.scene_image is None else None
+    if region:
+        metrics["grey_snr"], metrics["grey_snr_db"] = summary["grey_snr"], summary["grey_snr_db"]
+        sources["grey_snr"] = sources["grey_snr_db"] = (
+            f"{this}: mean / standard deviation of the {pixels} of {region}")
+    else:
+        sources["grey_snr"] = sources["grey_snr_db"] = (
+            "not shown: the scene has no uniform grey region (use colorchecker, slanted_edge "
+            "or uniform)")
+    if not colour:
+        why = f"not shown: a {s.cfa} sensor has no colour to compare"
+    elif ci.scene != "colorchecker" or ci.scene_image is not None:
+        why = "not shown: needs the colorchecker scene"
+    elif summary.get("delta_e00_mean") is None:
+        why = "not shown: the ColorChecker patches were not found in the frame"
+    else:
+        why = None
+        metrics["delta_e00_mean"] = summary["delta_e00_mean"]
+        metrics["delta_e00_max"] = summary["delta_e00_max"]
+        sources["delta_e00_mean"] = sources["delta_e00_max"] = (
+            f"{this}: CIEDE2000 of the 24 ColorChecker patches in the ISP's linear sRGB "
+            "output against their reference values, exposure normalised")
+    if why:
+        sources["delta_e00_mean"] = sources["delta_e00_max"] = why
+    if ci.measure_mtf:
+        sources["mtf50_cy_px"] = sources["mtf50_lp_mm"] = (
+            f"a separate simulation, not this capture: a slanted edge at the centre of the "
+            f"field of the uncropped module, {ci.lux:g} lx, auto exposure, seed {ci.seed}; "
+            "e-SFR of the flat-fielded raw (as camtwin evaluate measures it)")
+    else:
+        sources["mtf50_cy_px"] = sources["mtf50_lp_mm"] = "not measured (measure_mtf = false)"
+    return metrics, sources
 
 
 def evaluation_dict(ev) -> dict:
@@ -492,3 +679,144 @@ def plot_png(kind: str, modules: list[tuple[str, Any]], *, illuminant: str, lux:
     ax.legend(fontsize=7)
     progress(0.95, "drawing")
     return figure_png_bytes(fig), clean(data)
+
+
+# ---------------------------------------------------------------------------------------
+# downloads
+# ---------------------------------------------------------------------------------------
+#: Key (after the capture's prefix) of the raw frame kept for the DNG/TIFF download.
+RAW_FRAME = "rawframe"
+#: Media type of each download by file extension.
+MEDIA_TYPES = {".dng": "image/x-adobe-dng", ".tiff": "image/tiff", ".png": "image/png",
+               ".json": "application/json", ".html": "text/html; charset=utf-8"}
+
+
+def capture_downloads(prefix: str, raw) -> dict:
+    """The files a capture offers: the raw frame (DNG, or camtwin's raw TIFF for a layout
+    DNG cannot carry), the processed image as PNG and TIFF."""
+    from ..raw.dng import DNG_CFAS
+
+    raw_name = "raw.dng" if raw.cfa in DNG_CFAS else "raw.tiff"
+    return {"raw": prefix + raw_name, "processed_png": prefix + "processed.png",
+            "processed_tiff": prefix + "processed.tiff"}
+
+
+def job_downloads(kind: str, result: dict) -> dict:
+    """Every download of a finished job: {key: file name}; names are unique per job."""
+    out = {}
+    captures = ([result] if kind == "capture" else
+                result.get("captures", []) if kind == "compare" else [])
+    for c in captures:
+        for key, name in c["downloads"].items():
+            out[name.replace(".", "_")] = name
+    if kind == "plot":
+        out["plot_png"] = "plot.png"
+    out["metrics_json"] = "metrics.json"
+    out["report_html"] = "report.html"
+    return out
+
+
+def render_download(kind: str, result: dict, files: dict, name: str) -> tuple[bytes, str]:
+    """The bytes and media type of download ``name`` of a finished job.
+
+    Raises :class:`WebInputError` (404) for a name the job does not offer."""
+    import json
+    import os
+    import tempfile
+
+    if name not in job_downloads(kind, result).values():
+        raise WebInputError(f"this {kind} job has no download {name!r}; it offers "
+                            f"{', '.join(job_downloads(kind, result).values())}", "name", 404)
+    media = MEDIA_TYPES[os.path.splitext(name)[1]]
+    if name == "metrics.json":
+        return json.dumps(result, indent=2, ensure_ascii=False).encode("utf-8"), media
+    if name == "report.html":
+        return report_html(kind, result, files), media
+    if name == "plot.png":
+        return files["plot"], media
+    prefix, base = re.fullmatch(r"(m\d+_)?(.+)", name).groups(default="")
+    if base == "processed.png":
+        return png_bytes(files[prefix + "processed"]), media
+    if base == "processed.tiff":
+        import io
+
+        import tifffile
+
+        buf = io.BytesIO()
+        tifffile.imwrite(buf, files[prefix + "processed"], photometric="rgb",
+                         software="camtwin", metadata=None)
+        return buf.getvalue(), media
+    raw = files[prefix + RAW_FRAME]
+    with tempfile.TemporaryDirectory(prefix="camtwin-web-") as tmp:
+        path = os.path.join(tmp, base)
+        if base == "raw.dng":
+            from ..raw.dng import write_dng
+
+            write_dng(path, raw)
+        else:
+            from ..raw.files import write_tiff
+
+            write_tiff(path, raw)
+        with open(path, "rb") as f:
+            return f.read(), media
+
+
+def _metrics_rows(c: dict) -> list[list]:
+    rows = []
+    units = {"exposure_ms": "ms", "mean_signal_e": "e⁻", "grey_snr_db": "dB",
+             "clipped_percent": "%", "delta_e00_mean": "", "delta_e00_max": "",
+             "mtf50_cy_px": "cy/px", "mtf50_lp_mm": "lp/mm"}
+    for key, unit in units.items():
+        v = c["metrics"].get(key)
+        rows.append([key, "—" if v is None else float(f"{v:.4g}"), unit,
+                     c.get("metric_sources", {}).get(key, "")])
+    return rows
+
+
+def report_html(kind: str, result: dict, files: dict) -> bytes:
+    """A self-contained HTML page of a job's result (images embedded)."""
+    import os
+    import tempfile
+
+    from ..report.html import escape, image_img, table, write_page
+
+    body = []
+    captures = ([result] if kind == "capture" else
+                result.get("captures", []) if kind == "compare" else [])
+    for c in captures:
+        prefix = c["images"]["processed"][:-len("processed")]
+        m = c["module"]
+        body.append(f"<h2>{escape(c['label'] or m['name'])}: {m['width_px']}×{m['height_px']} px "
+                    f"{escape(m['cfa'])}</h2>")
+        body.append(f"<p>scene {escape(c['scene'])}, {escape(c['illuminant'])} {c['lux']:g} lx, "
+                    f"{'auto' if c['auto_exposure'] else 'fixed'} exposure, "
+                    f"{c['temperature_c']} °C, seed {c['seed']}</p>")
+        body.append('<div class="row">'
+                    f"<figure>{image_img(files[prefix + 'processed'], 'processed')}"
+                    "<figcaption>processed (ISP output)</figcaption></figure>"
+                    f"<figure>{image_img(files[prefix + 'raw'], 'raw')}"
+                    "<figcaption>raw, each pixel in its filter colour</figcaption></figure></div>")
+        body.append(table(["metric", "value", "unit", "where it comes from"], _metrics_rows(c)))
+        if c.get("notes"):
+            body.append(f"<p class=\"muted\">{escape('; '.join(c['notes']))}</p>")
+    evaluations = ([result] if kind == "evaluate" else result.get("evaluations", [])
+                   if kind == "compare" else [])
+    for ev in evaluations:
+        body.append(f"<h2>{escape(ev['module'])} for {escape(ev['title'])}: "
+                    f"{'PASS' if ev['passed'] else 'FAIL'}</h2>")
+        body.append(table(["requirement", "limit", "measured", "margin", "verdict", "basis"],
+                          [[v["metric"], v["limit"], v["value_text"], v["margin_text"],
+                            "pass" if v["passed"] else "FAIL", v["basis"]]
+                           for v in ev["verdicts"]],
+                          row_classes=["pass" if v["passed"] else "fail"
+                                       for v in ev["verdicts"]]))
+    if kind == "plot":
+        import base64
+
+        b64 = base64.b64encode(files["plot"]).decode("ascii")
+        body.append(f'<img alt="{escape(result["kind"])} plot" '
+                    f'src="data:image/png;base64,{b64}">')
+    title = f"camtwin workbench — {kind}"
+    with tempfile.TemporaryDirectory(prefix="camtwin-web-") as tmp:
+        path = write_page(os.path.join(tmp, "report.html"), title, "\n".join(body))
+        return path.read_bytes()
