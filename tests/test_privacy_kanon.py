@@ -4,7 +4,8 @@ by hypothesis over random event sets); each released row truthfully generalises 
 from __future__ import annotations
 
 import csv
-from datetime import datetime
+from collections import Counter
+from datetime import datetime, timezone
 
 import numpy as np
 import pytest
@@ -12,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from camtwin.errors import ConfigError
-from camtwin.privacy.kanon import (ExportSpec, check_csv, check_k_anonymity, events_from_rows,
-                                   export_csv, generalise)
+from camtwin.privacy.kanon import (ExportSpec, check_csv, check_csv_text, check_k_anonymity,
+                                   check_release_columns, events_from_rows, export_csv,
+                                   generalise, rows_to_csv)
 
 
 def _events(rng, n, with_attrs=True):
@@ -53,10 +55,11 @@ def test_default_k50_export_file(tmp_path):
     out = tmp_path / "release.csv"
     res = export_csv(src, out, ExportSpec(keep=("label",)))
     assert res.k == 50 and len(res.rows) == 3000 and res.n_classes > 3
-    check = check_csv(out, 50, res.qi_columns)
+    # the file's own check (every column a QI, the kept label too) is the export's
+    check = check_csv(out, 50)
     assert check.ok and check.min_class_size >= 50 and check.n_rows == 3000
-    # with every column read as a QI (the kept label too) classes may split: stricter check
-    assert check_csv(out, 2).n_classes >= check.n_classes
+    assert (check.n_classes, check.min_class_size) == (res.n_classes, res.min_class_size)
+    assert res.qi_columns == res.columns
     _truthful(res, events_from_rows(rows, ExportSpec(keep=("label",))))
     header = out.read_text().splitlines()[0].split(",")
     assert header == ["time_start", "time_end", "lat_min", "lat_max", "lon_min", "lon_max",
@@ -93,6 +96,13 @@ def test_granularity_limits_hold():
     ([{"time": "0", "lat": "91", "lon": "2"}], r"lat = '91': outside \[-90, 90\]"),
     ([{"time": "0", "lat": "x", "lon": "2"}], "lat = 'x': not a number"),
     ([{"time": "0", "lon": "2"}], "column 'lat' is missing"),
+    # issue 22: 1e15 s (year 31 690 708) was a traceback from datetime
+    ([{"time": "1e15", "lat": "1", "lon": "2"}], r"row 2: time = '1e15': outside the valid "
+                                                 r"range \[0, 7258118400\) s"),
+    ([{"time": "-1", "lat": "1", "lon": "2"}], r"time = '-1': outside"),
+    ([{"time": "nan", "lat": "1", "lon": "2"}], r"time = 'nan': outside"),
+    ([{"time": "2200-01-01T00:00:00Z", "lat": "1", "lon": "2"}], r"2200-01-01 UTC\)"),
+    ([{"time": "0", "lat": "1", "lon": "2", "lat_min": "3"}], "'lat_min' clashes"),
 ])
 def test_bad_events_one_line_error(rows, match):
     with pytest.raises(ConfigError, match=match) as exc:
@@ -118,10 +128,67 @@ def test_property_every_class_has_k_members(events, k, bucket):
     spec = ExportSpec(k=k, keep=("kind",), min_time_bucket_s=bucket, min_cell_deg=1e-3)
     ev = events_from_rows(events, spec)
     res = generalise(ev, spec)
-    check = check_k_anonymity(res.rows, res.qi_columns, k)
+    # every released column is a QI (the kept "kind" too), on the written CSV text
+    check = check_csv_text(rows_to_csv(res.rows, res.columns).decode(), k)
     assert check.ok, check.violations[:3]
-    assert len(res.rows) == (len(events) if len(events) >= k else 0)
-    assert sorted(res.source_index) == list(range(len(res.rows)))
+    assert check.n_rows == len(res.rows)
+    # a kept value shared by fewer than k events is suppressed, everything else released
+    kinds = Counter(e["kind"] for e in events)
+    assert len(res.rows) == sum(c for c in kinds.values() if c >= k)
+    assert len(set(res.source_index)) == len(res.rows)
     if res.rows:
         assert check.min_class_size >= k and check.n_classes == res.n_classes
+        assert check.min_class_size == res.min_class_size
     _truthful(res, ev)
+
+
+# --- issue 22, item 1: nothing exact about time or place is ever released ---------------
+@pytest.mark.parametrize("kw, match", [
+    ({"keep": ("lat", "lon", "time")}, "keep = .*'lat' is the latitude"),
+    ({"keep": ("time",)}, "'time' is the event time"),
+    ({"attributes": ("lon",)}, "attributes = .*'lon' is the longitude"),
+    ({"time_column": "t", "keep": ("t",)}, "'t' is the event time"),
+    ({"keep": ("time_start",)}, "clashes with a released bucket column"),
+])
+def test_quasi_identifiers_can_never_be_kept(kw, match):
+    with pytest.raises(ConfigError, match=match) as exc:
+        ExportSpec(**kw)
+    assert "\n" not in str(exc.value)
+
+
+def test_release_column_check_names_the_callers_option():
+    with pytest.raises(ConfigError, match=r"^--keep lat: column 'lat' is the latitude"):
+        check_release_columns(["camera", "lat"], [], keep_name="--keep")
+    check_release_columns(["camera"], ["label"])  # ordinary columns pass
+
+
+def _derived(rows):
+    for r in rows:
+        r["date"] = datetime.fromtimestamp(float(r["time"]), tz=timezone.utc).date().isoformat()
+        r["lat2"] = f"{float(r['lat']):.2f}"
+    return rows
+
+
+@pytest.mark.parametrize("keep", ["date", "lat2"])
+def test_kept_derived_column_counts_in_every_class(tmp_path, keep):
+    """A column derived from time/place cannot be recognised by name; kept, it splits the
+    classes: each (buckets, attributes, kept value) combination still has ≥ k events."""
+    rows = _derived(_events(np.random.default_rng(4), 600))
+    src = tmp_path / "events.csv"
+    with open(src, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    out = tmp_path / "release.csv"
+    res = export_csv(src, out, ExportSpec(k=20, keep=(keep,)))
+    check = check_csv(out, 20)  # every column, as check-k does
+    assert check.ok and check.min_class_size == res.min_class_size >= 20
+    # the reference: group the released rows by hand on every column
+    with open(out, newline="") as f:
+        released = list(csv.DictReader(f))
+    sizes = Counter(tuple(r.values()) for r in released)
+    assert min(sizes.values()) == res.min_class_size and len(sizes) == res.n_classes
+    # suppressed: exactly the events whose kept value fewer than k events share
+    counts = Counter(r[keep] for r in rows)
+    assert res.n_suppressed == sum(c for c in counts.values() if c < 20)
+    _truthful(res, events_from_rows(rows, ExportSpec(k=20, keep=(keep,))))

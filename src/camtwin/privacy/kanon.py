@@ -1,8 +1,16 @@
 """k-anonymous export of detection events (time, place, attributes).
 
 Quasi-identifiers (QIs) are the event time, its latitude and longitude and the attribute
-columns (by default every column except time/lat/lon and the ``keep`` columns). The
-export generalises them by top-down partitioning in the spirit of Mondrian (LeFevre,
+columns (by default every column except time/lat/lon and the ``keep`` columns). Time,
+latitude and longitude are released *only* as buckets: naming one of them as a ``keep``
+column or an attribute is refused with a one-line error (an exact position or time beside
+its bucket re-identifies the event; refusing, rather than silently dropping the column,
+tells the user the release is not what they asked for). A column *derived* from them (a
+rounded latitude, the date of the event) cannot be recognised by its name, so every
+released column counts as a QI: a ``keep`` column is released unchanged but splits the
+equivalence classes (events whose kept values differ are never in one class, and a
+kept value shared by fewer than k events is suppressed), and an attribute column is
+generalised to its value or ``*``. The export generalises them by top-down partitioning in the spirit of Mondrian (LeFevre,
 DeWitt & Ramakrishnan 2006, "Mondrian multidimensional k-anonymity", ICDE), restricted to
 a *hierarchy* so the released values are ordinary buckets:
 
@@ -14,13 +22,19 @@ a *hierarchy* so the released values are ordinary buckets:
 A partition is split (time halves, lat halves, lon halves, or by the values of one
 attribute) only if every non-empty part keeps at least ``k`` events; a half that would be
 empty just narrows the box. Each final partition is one equivalence class, released with
-its bucket bounds and fixed attributes, so every released record is indistinguishable on
-the QIs from ≥ k − 1 others. Fewer than k events in total release nothing. Rows are
-sorted by class, so the output order says nothing about the input order.
+its bucket bounds, fixed attributes and kept values, so every released record is
+indistinguishable on *all* its columns from ≥ k − 1 others. Fewer than k events in total
+release nothing. Rows are sorted by class, so the output order says nothing about the input
+order.
 
 :func:`check_k_anonymity` proves the property on any released table (it groups rows by
-their QI columns and reports the smallest class) — use it on the output file, not on
-trust. Limits: k-anonymity does not stop attribute disclosure when a class is homogeneous
+their QI columns — by default every column — and reports the smallest class) — use it on
+the output file, not on trust. :func:`export_csv` runs the same check as
+``camtwin privacy check-k`` (:func:`check_csv_text`, every column) on exactly the bytes it
+is about to write, and the sizes it reports are that check's.
+
+Event times must lie in [1970-01-01, 2200-01-01) UTC (POSIX [0, 7 258 118 400) s): every
+bucket edge then stays a valid ISO 8601 date. Limits: k-anonymity does not stop attribute disclosure when a class is homogeneous
 in a ``keep`` column (l-diversity, Machanavajjhala et al. 2007), nor linkage across
 several releases of overlapping data.
 """
@@ -36,7 +50,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from .._io import write_bytes_atomic
 from .._spec import FrozenSpec, read_text
@@ -45,6 +59,9 @@ from ..errors import ConfigError
 #: Columns of the released table that carry the generalised time and place.
 RANGE_COLUMNS = ("time_start", "time_end", "lat_min", "lat_max", "lon_min", "lon_max")
 SUPPRESSED = "*"
+
+#: Valid event times [s, POSIX]: 1970-01-01T00:00:00Z … 2200-01-01T00:00:00Z (exclusive).
+TIME_RANGE_S = (0.0, 7_258_118_400.0)
 
 
 class ExportSpec(FrozenSpec):
@@ -59,7 +76,8 @@ class ExportSpec(FrozenSpec):
     attributes : tuple of str or None
         Attribute QIs; None = every other column not in ``keep``.
     keep : tuple of str
-        Non-QI columns released unchanged (e.g. an event type). All others are dropped.
+        Columns released unchanged (e.g. an event type); they split the equivalence classes
+        (see module doc). Never time/lat/lon. All other columns are dropped.
     min_time_bucket_s : float
         Finest time bucket [s] ever released.
     min_cell_deg : float
@@ -74,6 +92,50 @@ class ExportSpec(FrozenSpec):
     keep: tuple[str, ...] = ()
     min_time_bucket_s: float = Field(900.0, gt=0.0, le=3.2e7)
     min_cell_deg: float = Field(1.0 / 1024.0, gt=0.0, le=90.0)
+
+    @field_validator("keep", "attributes")
+    @classmethod
+    def _release_columns(cls, cols, info: ValidationInfo):
+        d = info.data
+        for c in cols or ():
+            problem = _release_column_problem(c, d.get("time_column", "time"),
+                                              d.get("lat_column", "lat"),
+                                              d.get("lon_column", "lon"))
+            if problem:
+                raise ValueError(problem)
+        return cols
+
+
+def _release_column_problem(c: str, time_column: str, lat_column: str,
+                            lon_column: str) -> str | None:
+    roles = {time_column: "event time", lat_column: "latitude", lon_column: "longitude"}
+    if c in roles:
+        return (f"column {c!r} is the {roles[c]}, a quasi-identifier released only as "
+                "generalised buckets; it can never be kept or an attribute (remove it)")
+    if c in RANGE_COLUMNS:
+        return (f"column {c!r} clashes with a released bucket column "
+                f"({', '.join(RANGE_COLUMNS)}); rename it")
+    return None
+
+
+def check_release_columns(keep, attributes, *, keep_name: str = "keep",
+                          attribute_name: str = "attributes", time_column: str = "time",
+                          lat_column: str = "lat", lon_column: str = "lon") -> None:
+    """Refuse a ``keep`` column or attribute that is the time/lat/lon column (a
+    quasi-identifier released only as buckets) or that would clash with a bucket column.
+
+    :class:`ExportSpec` runs the same check; this function lets a caller name the options
+    as its user spells them (``--keep`` / ``--attribute`` on the command line).
+
+    Raises
+    ------
+    ConfigError
+        One line naming the option, the column and why."""
+    for name, cols in ((keep_name, keep), (attribute_name, attributes or ())):
+        for c in cols:
+            problem = _release_column_problem(c, time_column, lat_column, lon_column)
+            if problem:
+                raise ConfigError(f"{name} {c}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -90,22 +152,24 @@ class Events:
         return len(self.time_s)
 
 
-def _parse_time(value: str, where: str) -> float:
+def _parse_time(value: str, where: str, column: str = "time") -> float:
     v = value.strip()
     try:
         t = float(v)
-        if math.isfinite(t):
-            return t
     except ValueError:
-        pass
-    try:
-        dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(f"{where}: time {value!r} is neither ISO 8601 nor POSIX seconds") \
-            from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.timestamp()
+        try:
+            dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
+        except ValueError:
+            raise ConfigError(f"{where}: {column} {value!r} is neither ISO 8601 nor POSIX "
+                              "seconds") from None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=timezone.utc)
+        t = dt.timestamp()
+    lo, hi = TIME_RANGE_S
+    if not (math.isfinite(t) and lo <= t < hi):
+        raise ConfigError(f"{where}: {column} = {value!r}: outside the valid range "
+                          f"[{lo:.0f}, {hi:.0f}) s POSIX (1970-01-01 … 2200-01-01 UTC)")
+    return t
 
 
 def events_from_rows(rows: list[dict], spec: ExportSpec, *, source: str = "events") -> Events:
@@ -117,6 +181,10 @@ def events_from_rows(rows: list[dict], spec: ExportSpec, *, source: str = "event
             raise ConfigError(f"{source}: column {c!r} is missing; columns: {', '.join(cols)}")
     attrs = spec.attributes if spec.attributes is not None else tuple(
         c for c in cols if c not in needed and c not in spec.keep)
+    for a in attrs:
+        if a in RANGE_COLUMNS:
+            raise ConfigError(f"{source}: column {a!r} clashes with a released bucket column "
+                              f"({', '.join(RANGE_COLUMNS)}); rename it")
     overlap = set(attrs) & set(spec.keep)
     if overlap:
         raise ConfigError(f"{source}: column(s) {', '.join(sorted(overlap))} cannot be both an "
@@ -126,7 +194,7 @@ def events_from_rows(rows: list[dict], spec: ExportSpec, *, source: str = "event
     lon = np.empty(len(rows))
     for i, r in enumerate(rows):
         where = f"{source} row {i + 2}"  # header is line 1
-        t[i] = _parse_time(str(r.get(spec.time_column) or ""), where)
+        t[i] = _parse_time(str(r.get(spec.time_column) or ""), where, spec.time_column)
         for arr, col, lim in ((lat, spec.lat_column, 90.0), (lon, spec.lon_column, 180.0)):
             raw = r.get(col)
             try:
@@ -171,7 +239,9 @@ class _Part:
 
 @dataclass(frozen=True)
 class ExportResult:
-    """Released rows (dicts of str, in order), the source event of each, and a summary."""
+    """Released rows (dicts of str, in order), the source event of each, and a summary.
+
+    ``qi_columns`` is every released column: a class is a set of identical rows."""
 
     rows: tuple[dict, ...]
     source_index: tuple[int, ...]
@@ -205,8 +275,8 @@ def generalise(events: Events, spec: ExportSpec = ExportSpec()) -> ExportResult:
     k = spec.k
     n = len(events)
     attrs = tuple(events.attributes)
-    qi = RANGE_COLUMNS + attrs
-    columns = qi + tuple(events.keep)
+    columns = RANGE_COLUMNS + attrs + tuple(events.keep)
+    qi = columns  # every released column, the kept ones too (see module doc)
     if n < k:
         return ExportResult((), (), columns, qi, k, n, 0, 0)
     B = spec.min_time_bucket_s
@@ -217,7 +287,13 @@ def generalise(events: Events, spec: ExportSpec = ExportSpec()) -> ExportResult:
         levels += 1
     t_hi = t_lo + B * 2 ** levels
     attr_arrays = {a: np.asarray(v, dtype=object) for a, v in events.attributes.items()}
-    stack = [_Part(np.arange(n), t_lo, t_hi, -90.0, 90.0, -180.0, 180.0, {})]
+    # kept columns are released unchanged, so they split the classes first; a combination
+    # of kept values shared by fewer than k events is suppressed
+    groups: dict[tuple, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(tuple(events.keep[c][i] for c in events.keep), []).append(i)
+    stack = [_Part(np.asarray(g), t_lo, t_hi, -90.0, 90.0, -180.0, 180.0, {})
+             for _, g in sorted(groups.items()) if len(g) >= k]
     done: list[_Part] = []
     while stack:
         p = stack.pop()
@@ -308,14 +384,19 @@ def export_csv(events_csv: str | Path, out_csv: str | Path,
                spec: ExportSpec = ExportSpec()) -> ExportResult:
     """Read ``events_csv``, k-anonymise, check the result, write ``out_csv`` atomically.
 
-    The output is re-checked with :func:`check_k_anonymity` before it is written; a failed
-    check (a bug) raises instead of releasing data."""
+    The exact bytes about to be written are parsed back and checked by
+    :func:`check_csv_text` over every column — the code ``camtwin privacy check-k`` runs on
+    the file — and the class count and smallest class the result reports must be that
+    check's. A failed or disagreeing check (a bug) raises and writes nothing."""
     res = generalise(read_events_csv(events_csv, spec), spec)
-    check = check_k_anonymity(res.rows, res.qi_columns, spec.k)
-    if not check.ok:  # pragma: no cover - guarded by the property tests
-        raise ConfigError(f"internal error: export failed its own k-anonymity check: "
-                          f"{check.violations[0]}")
-    write_bytes_atomic(out_csv, rows_to_csv(res.rows, res.columns))
+    data = rows_to_csv(res.rows, res.columns)
+    check = check_csv_text(data.decode(), spec.k, source=str(out_csv))
+    if not check.ok or (check.n_rows, check.n_classes, check.min_class_size) != (
+            len(res.rows), res.n_classes, res.min_class_size):  # pragma: no cover - a bug
+        raise ConfigError("internal error: the export failed its own k-anonymity check "
+                          f"(check-k finds {check.n_classes} classes, smallest "
+                          f"{check.min_class_size}); nothing written")
+    write_bytes_atomic(out_csv, data)
     return res
 
 
@@ -349,15 +430,24 @@ def check_k_anonymity(rows, qi_columns, k: int) -> KCheck:
 
 
 def check_csv(path: str | Path, k: int, qi_columns=None) -> KCheck:
-    """Check a released CSV; QI columns default to every column except those after the
-    attributes (i.e. all columns — the strictest reading — unless given)."""
+    """Check a released CSV file (see :func:`check_csv_text`)."""
     p = Path(path)
-    text = read_text(p, encoding="utf-8-sig")
+    return check_csv_text(read_text(p, encoding="utf-8-sig"), k, qi_columns, source=str(p))
+
+
+def check_csv_text(text: str, k: int, qi_columns=None, *, source: str = "CSV") -> KCheck:
+    """Check the text of a released CSV; QI columns default to every column (the strictest
+    reading, and what :func:`export_csv` releases as one class)."""
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames:
-        raise ConfigError(f"{p}: empty file")
+        raise ConfigError(f"{source}: empty file")
     cols = tuple(qi_columns) if qi_columns else tuple(reader.fieldnames)
     missing = [c for c in cols if c not in reader.fieldnames]
     if missing:
-        raise ConfigError(f"{p}: QI column(s) {', '.join(missing)} not in the file")
-    return check_k_anonymity(list(reader), cols, k)
+        raise ConfigError(f"{source}: QI column(s) {', '.join(missing)} not in the file")
+    rows = []
+    for i, r in enumerate(reader):
+        if None in r:
+            raise ConfigError(f"{source} row {i + 2}: more fields than the header has")
+        rows.append(r)
+    return check_k_anonymity(rows, cols, k)
