@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from .errors import CamtwinError
+from .parts import MODULE_HELP
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="camtwin — a physically correct digital twin of miniature camera modules.")
@@ -40,12 +41,13 @@ def _guard(fn, *args, **kwargs):
 
 @app.command()
 def capture(
-    module: str = typer.Option("default", help="Module YAML file or built-in module name."),
+    module: str = typer.Option("default", help=MODULE_HELP),
     scene: str = typer.Option(..., help="Chart name (colorchecker, slanted_edge, uniform, "
                                         "siemens_star) or the path of an RGB image."),
     lux: float = typer.Option(500.0, help="Illuminance on the scene [lx]."),
     exposure_ms: Optional[float] = typer.Option(None, help="Exposure [ms]; default: auto."),
-    illuminant: str = typer.Option("D65", help="D65, A, F11, LED (IR850/IR940 need W/m²)."),
+    illuminant: str = typer.Option("D65", help="D65, A, F11 or LED: sources with visible "
+                                               "light, whose level --lux sets."),
     out: Path = typer.Option(..., help="Rendered image (.png, .tif, .tiff)."),
     raw: Optional[Path] = typer.Option(None, help="Also save the raw frame (.dng, .tif, .npz)."),
     seed: int = typer.Option(0, help="Seed of the temporal noise."),
@@ -71,6 +73,7 @@ def _capture(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed, j
     _check_suffix(out, (".png", ".tif", ".tiff"), "--out")
     if raw_path is not None:
         _check_suffix(raw_path, (".dng", ".tif", ".tiff", ".npz"), "--raw")
+    _check_lux_illuminant(illuminant)
     mod = load_module(module)
     sc = module_scene(mod, scene, illuminant=illuminant, illuminance_lux=lux)
     shot = shoot(mod, sc, exposure_s=None if exposure_ms is None else exposure_ms / 1e3, rng=seed)
@@ -93,6 +96,24 @@ def _capture(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed, j
                       f"clipped {100 * summary['clipped_fraction']:.2f} %")
 
 
+def _check_lux_illuminant(illuminant: str) -> None:
+    """``--illuminant`` must have visible output: capture sets the light level in lux."""
+    from .errors import ConfigError
+    from .spectra import ILLUMINANTS, illuminant_spd, scale_to_illuminance
+
+    def has_lux(name):
+        try:
+            scale_to_illuminance(illuminant_spd(name), 1.0)
+            return True
+        except ConfigError:
+            return False
+
+    if illuminant in ILLUMINANTS and not has_lux(illuminant):
+        raise ConfigError(f"--illuminant = {illuminant!r}: this NIR source has no illuminance "
+                          "in lux, and capture sets the light level with --lux; valid "
+                          f"choices: {', '.join(n for n in ILLUMINANTS if has_lux(n))}")
+
+
 def _check_suffix(path: Path, valid, option: str) -> None:
     from .errors import ConfigError
 
@@ -102,7 +123,7 @@ def _check_suffix(path: Path, valid, option: str) -> None:
 
 @app.command()
 def demo(out: Path = typer.Option(Path("camtwin-out"), help="Output folder."),
-         module: str = typer.Option("default", help="Module YAML file or built-in name."),
+         module: str = typer.Option("default", help=MODULE_HELP),
          seed: int = typer.Option(0, help="Seed of the temporal noise.")):
     """Capture a ColorChecker and a slanted edge at 1000, 10 and 1 lux; write PNGs, DNGs and
     summary.json into OUT."""
@@ -134,14 +155,39 @@ def _demo(out: Path, module: str, seed: int):
     console.print(f"wrote {len(summary['images'])} images, raws and summary.json to [bold]{out}[/]")
 
 
-@app.command("modules")
-def modules_cmd():
-    """List the modules that ship with camtwin."""
-    from .module import builtin_modules, load_module
+def module_rows() -> list[dict]:
+    """Every module a user can name (built-in and catalog): name to type, source, sensor,
+    lens, resolution and description."""
+    from .parts import known_parts, resolve_module
 
-    for name in builtin_modules():
-        m = _guard(load_module, name)
-        console.print(f"[bold]{name}[/]: {m.description}")
+    rows = []
+    for name in known_parts("module"):
+        m = resolve_module(name)
+        rows.append({"name": name, "source": "catalog" if name.startswith("catalog:")
+                     else "built-in", "sensor": m.sensor.name, "lens": m.lens.name,
+                     "width_px": m.sensor.width_px, "height_px": m.sensor.height_px,
+                     "description": m.description})
+    return rows
+
+
+@app.command("modules")
+def modules_cmd(json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a "
+                                                                    "table.")):
+    """List every module a user can name: the built-in ones and those of the catalog."""
+    from rich.table import Table
+
+    rows = _guard(module_rows)
+    if json_out:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    table = Table(title=f"camtwin modules ({len(rows)}; catalog ones also by bare name)")
+    table.add_column("name", no_wrap=True, overflow="ignore")
+    for col in ("sensor", "lens", "pixels", "description"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r["name"], r["sensor"], r["lens"], f"{r['width_px']}×{r['height_px']}",
+                      r["description"])
+    console.print(table)
 
 
 # --- commands of later stages live in camtwin/commands/<name>.py, each with
@@ -161,6 +207,66 @@ from .commands import burst as _burst_cmds; _burst_cmds.register(app, _guard, _f
 # (end of command registrations)
 
 
+def _version_callback(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        print(f"camtwin {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version_callback,
+                                       is_eager=True, help="Print the version and exit.")):
+    """camtwin — a physically correct digital twin of miniature camera modules."""
+
+
+def _escape_help_markup(typer_app) -> None:
+    """Escape Rich markup in every help text of ``typer_app`` (commands, options, sub-apps),
+    so units written as ``[nm]``, ``[lx]``, ``[px]`` are shown instead of being read as
+    Rich style tags and dropped."""
+    import inspect
+
+    from rich.markup import escape
+
+    def fix(obj, attr):
+        text = getattr(obj, attr, None)
+        if isinstance(text, str) and not getattr(obj, "_camtwin_escaped_" + attr, False):
+            setattr(obj, attr, escape(text))
+            try:
+                setattr(obj, "_camtwin_escaped_" + attr, True)
+            except AttributeError:
+                pass
+
+    def walk(t):
+        fix(t.info, "help")
+        for cmd in t.registered_commands:
+            fix(cmd, "help")
+            fn = cmd.callback
+            if fn is not None and cmd.help is None and fn.__doc__:
+                if not getattr(fn, "_camtwin_escaped_doc", False):
+                    # one line for the summary paragraph (the command list shows it as is)
+                    first, *rest = inspect.cleandoc(fn.__doc__).split("\n\n", 1)
+                    fn.__doc__ = escape("\n\n".join([" ".join(first.split("\n")), *rest]))
+                    fn._camtwin_escaped_doc = True
+            for p in inspect.signature(fn).parameters.values() if fn else ():
+                if hasattr(p.default, "help"):
+                    fix(p.default, "help")
+        for group in t.registered_groups:
+            fix(group, "help")
+            walk(group.typer_instance)
+        if t.registered_callback is not None:
+            fn = t.registered_callback.callback
+            for p in inspect.signature(fn).parameters.values() if fn else ():
+                if hasattr(p.default, "help"):
+                    fix(p.default, "help")
+
+    walk(typer_app)
+
+
+_escape_help_markup(app)
+
+
 def main() -> None:
     """Console-script entry point. Usage errors (unknown option, bad number) are reported as
     one line too, instead of click's multi-line box."""
@@ -170,7 +276,7 @@ def main() -> None:
         kind = type(exc).__name__
         if hasattr(exc, "format_message") and getattr(exc, "exit_code", None) == 2:
             ctx = getattr(exc, "ctx", None)
-            hint = f" (see 'camtwin {ctx.info_name} --help')" if ctx is not None else ""
+            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
             err_console.print(f"[bold red]error:[/] {exc.format_message()}{hint}",
                               highlight=False, soft_wrap=True)
             code = 2

@@ -73,6 +73,10 @@ ALIASES = {
 
 _YAML_SUFFIXES = (".yaml", ".yml")
 
+#: Help text of every CLI option that takes a module.
+MODULE_HELP = ("Module: built-in name, catalog:NAME, bare catalog name or YAML file (see "
+               "'camtwin modules').")
+
 
 @dataclass(frozen=True)
 class PartRef:

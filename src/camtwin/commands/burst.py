@@ -11,12 +11,13 @@ from typing import Optional
 import typer
 
 from ..errors import ConfigError
+from ..parts import MODULE_HELP
 
 
 def register(app, guard, fail, console) -> None:
     @app.command()
     def burst(
-        module: str = typer.Option("default", help="Module YAML file, built-in or catalog name."),
+        module: str = typer.Option("default", help=MODULE_HELP),
         scene: str = typer.Option("burst_target", help="burst_target (dead leaves + flat grey), "
                                   "a chart name, or an RGB image path."),
         lux: float = typer.Option(1.0, help="Illuminance on the scene [lx]."),
@@ -37,7 +38,7 @@ def register(app, guard, fail, console) -> None:
 
     @app.command()
     def autofocus(
-        module: str = typer.Option("default", help="Module YAML file, built-in or catalog name."),
+        module: str = typer.Option("default", help=MODULE_HELP),
         scene: str = typer.Option("siemens_star", help="Chart name or RGB image path."),
         distance_m: float = typer.Option(0.5, help="Distance of the target [m]."),
         lux: float = typer.Option(100.0, help="Illuminance on the target [lx]."),

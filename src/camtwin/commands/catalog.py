@@ -85,7 +85,10 @@ def show_entry(name: str) -> dict:
     """Every figure of entry ``name`` with its source, plus the derived quantities."""
     from ..catalog import find_entry, load_catalog, modelled_qe, to_sensor_spec
 
-    kind, entry = find_entry(name)
+    from ..parts import PREFIXES
+
+    prefix = PREFIXES["catalog"]
+    kind, entry = find_entry(name[len(prefix):] if name.startswith(prefix) else name)
     cat = load_catalog()
     out = {"kind": kind[:-1] if kind != "lenses" else "lens", "name": entry.name,
            "description": entry.description}
@@ -116,6 +119,8 @@ def register(app, guard, fail, console) -> None:
     """Add the ``catalog`` sub-app (list, show) to ``app``."""
     from rich.table import Table
 
+    from . import name_table
+
     sub = typer.Typer(no_args_is_help=True, help="Real sensors, lenses and modules with "
                                                  "sourced figures.")
     app.add_typer(sub, name="catalog")
@@ -132,15 +137,15 @@ def register(app, guard, fail, console) -> None:
         if json_out:
             print(json.dumps(rows, indent=2, ensure_ascii=False))
             return
-        table = Table(title=f"camtwin catalog — {kind} ({len(rows)})")
-        for col in _COLUMNS[kind]:
-            table.add_column(col)
+        table = name_table(f"camtwin catalog — {kind} ({len(rows)})", "name",
+                           [r["name"] for r in rows], _COLUMNS[kind][1:])
         for r in rows:
             table.add_row(*(_fmt(r[c]) for c in _COLUMNS[kind]))
         console.print(table)
 
     @sub.command("show")
-    def show_cmd(name: str = typer.Argument(..., help="Catalog sensor, lens or module name."),
+    def show_cmd(name: str = typer.Argument(..., help="Catalog sensor, lens or module name "
+                                                   "(NAME or catalog:NAME)."),
                  json_out: bool = typer.Option(False, "--json", help="Print JSON.")):
         """Show every figure of one entry with its source and confidence."""
         info = guard(show_entry, name)

@@ -10,34 +10,17 @@ from typing import Optional
 import typer
 
 
-def _load_sensor(name_or_path: str):
-    """A SensorSpec from a built-in module name, a module YAML (``sensor:`` block), a bare
-    sensor YAML, or a shipped / YAML EMVA 1288 summary (``camtwin/data/emva``)."""
-    from .._spec import read_yaml
-    from ..errors import ConfigError
-    from ..measure.emva1288 import builtin_summaries, load_summary, sensor_from_emva
-    from ..module import builtin_modules, load_module
-    from ..sensor.spec import SensorSpec
+def _load_sensor(ref: str, note=None):
+    """The SensorSpec ``--sensor`` names: every form of :func:`camtwin.parts.resolve_sensor`
+    (built-in module, ``catalog:NAME``, ``emva:NAME`` published EMVA 1288 summary, bare name,
+    module / sensor / catalog-entry / EMVA-summary YAML). ``note`` receives the canonical
+    name when an old name was used."""
+    from ..parts import locate, resolve_sensor
 
-    p = Path(name_or_path)
-    if p.suffix.lower() in (".yaml", ".yml") or p.exists():
-        data = read_yaml(p)
-        if not isinstance(data, dict):
-            raise ConfigError(f"{p}: expected a mapping with a 'sensor:' block or sensor fields")
-        if "lens" in data and "sensor" in data:
-            return load_module(p).sensor
-        if "sensor" in data and isinstance(data["sensor"], dict):
-            return SensorSpec.from_dict(data["sensor"], source=str(p))
-        if "saturation_capacity_e" in data:
-            return sensor_from_emva(load_summary(p))
-        return SensorSpec.from_dict(data, source=str(p))
-    if name_or_path in builtin_modules():
-        return load_module(name_or_path).sensor
-    if name_or_path in builtin_summaries():
-        return sensor_from_emva(load_summary(name_or_path))
-    raise ConfigError(f"--sensor = {name_or_path!r}: not a YAML file, a built-in module "
-                      f"({', '.join(builtin_modules())}) or a published EMVA summary "
-                      f"({', '.join(builtin_summaries())})")
+    loc = locate("sensor", ref)
+    if loc.note and note is not None:
+        note(loc.note)
+    return resolve_sensor(ref)
 
 
 def register(app, guard, fail, console):
@@ -47,7 +30,9 @@ def register(app, guard, fail, console):
     def emva1288_cmd(
         out: Path = typer.Option(..., help="Output folder (results.json, report.html)."),
         sensor: Optional[str] = typer.Option(
-            None, help="Built-in module or EMVA summary name, module YAML, sensor YAML."),
+            None, help="Sensor: built-in module name, catalog:NAME, emva:NAME (published EMVA "
+                       "1288 summary), bare name, or a module/sensor YAML (see 'camtwin "
+                       "catalog list'; EMVA summaries: emva:onsemi-python1300, ...)."),
         frames: Optional[Path] = typer.Option(None, help="Folder of real images."),
         descriptor: Optional[Path] = typer.Option(None, help="YAML descriptor of --frames."),
         wavelength_nm: float = typer.Option(525.0, help="Wavelength of the light [nm]."),
@@ -95,7 +80,7 @@ def _run(out, sensor, frames, descriptor, wavelength_nm, steps, stack, width, he
     err = Console(stderr=True)
     with Progress(*columns, console=err, transient=False) as progress:
         if sensor is not None:
-            s = _load_sensor(sensor)
+            s = _load_sensor(sensor, note=lambda m: err.print(f"note: {m}", highlight=False))
             if width or height:
                 s = s.replace(width_px=width or s.width_px, height_px=height or s.height_px)
             spec = MeasurementSpec(wavelength_nm=wavelength_nm, n_steps=steps,

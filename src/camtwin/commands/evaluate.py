@@ -7,6 +7,12 @@ from typing import List, Optional
 
 import typer
 
+from ..parts import MODULE_HELP
+
+
+_FAIL_HELP = ("Exit with status 1 when a requirement fails (--no-fail: exit 0 whenever the "
+              "evaluation ran).")
+
 
 def register(app, guard, fail, console) -> None:
     from rich.console import Console
@@ -15,31 +21,41 @@ def register(app, guard, fail, console) -> None:
 
     @app.command()
     def evaluate(
-        module: str = typer.Option(..., help="Module YAML file, built-in or catalog name."),
+        module: str = typer.Option(..., help=MODULE_HELP),
         application: str = typer.Option(..., help="Application profile name or YAML file "
                                                   "(see 'camtwin applications')."),
         json_out: bool = typer.Option(False, "--json", help="Print the verdicts as JSON."),
         report: Optional[Path] = typer.Option(None, help="Write report.html and "
                                                          "evaluation.json into this folder."),
         seed: int = typer.Option(0, help="Seed of all simulated captures."),
+        fail_exit: bool = typer.Option(True, "--fail/--no-fail", help=_FAIL_HELP),
     ):
         """Does MODULE fit APPLICATION? Simulate the captures each requirement needs and
-        print requirement, measured value, margin and pass/fail."""
-        guard(_run, [module], application, json_out, report, seed, console, err)
+        print requirement, measured value, margin and pass/fail. Exit status 1 when a
+        requirement fails (for CI gates; --no-fail turns that off)."""
+        passed = guard(_run, [module], application, json_out, report, seed, console, err)
+        if fail_exit and not passed:
+            raise typer.Exit(code=1)
 
     @app.command()
     def compare(
-        modules: List[str] = typer.Argument(..., help="Two or more modules."),
+        modules: List[str] = typer.Argument(..., help="Two or more modules (built-in name, "
+                                                      "catalog:NAME, bare catalog name or "
+                                                      "YAML file)."),
         application: str = typer.Option(..., help="Application profile name or YAML file."),
         report: Optional[Path] = typer.Option(None, help="Write report.html and "
                                                          "evaluation.json into this folder."),
         json_out: bool = typer.Option(False, "--json", help="Print the verdicts as JSON."),
         seed: int = typer.Option(0, help="Seed of all simulated captures."),
+        fail_exit: bool = typer.Option(True, "--fail/--no-fail", help=_FAIL_HELP),
     ):
-        """Evaluate several modules for one application, side by side."""
+        """Evaluate several modules for one application, side by side. Exit status 1 when a
+        module fails a requirement (--no-fail turns that off)."""
         if len(modules) < 2:
             fail("compare needs at least two modules")
-        guard(_run, list(modules), application, json_out, report, seed, console, err)
+        passed = guard(_run, list(modules), application, json_out, report, seed, console, err)
+        if fail_exit and not passed:
+            raise typer.Exit(code=1)
 
     @app.command("applications")
     def applications_cmd(json_out: bool = typer.Option(False, "--json",
@@ -57,11 +73,10 @@ def _list(json_out, console):
     if json_out:
         console.print_json(json.dumps([a.model_dump() for a in apps]))
         return
-    from rich.table import Table
+    from . import name_table
 
-    t = Table(title="application profiles")
-    for col in ("name", "title", "requirements"):
-        t.add_column(col)
+    t = name_table("application profiles", "name", [a.name for a in apps],
+                   ("title", "requirements"))
     for a in apps:
         t.add_row(a.name, a.title, "; ".join(f"{r.metric} {r.limit_text}"
                                              for r in a.requirements))
@@ -74,12 +89,13 @@ def _run(module_names, application, json_out, report, seed, console, err):
     from rich.progress import Progress
     from rich.table import Table
 
+    from ..parts import resolve_module
+
     from ..evaluate import load_application
     from ..evaluate.verdict import evaluate, format_value
-    from ..module import load_module
 
     app = load_application(application)
-    modules = [load_module(m) for m in module_names]
+    modules = [resolve_module(m) for m in module_names]
     evals = []
     with Progress(console=err, transient=True) as progress:
         for m in modules:
@@ -119,3 +135,4 @@ def _run(module_names, application, json_out, report, seed, console, err):
         console.print(" ".join(f"{e.module.name}: {e.seconds:.1f} s" for e in evals))
     if report is not None:
         console.print(f"wrote [bold]{Path(report) / 'report.html'}[/]")
+    return all(e.passed for e in evals)
