@@ -252,6 +252,14 @@ def _overwrite(path: Path, offset: int, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
+def _append(path: Path, data: bytes) -> None:
+    """Append ``data`` to a file and fsync it."""
+    with open(path, "ab") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def _scrub(path: Path) -> bool:
     """Overwrite a file with random bytes in place, fsync, unlink; False if it was absent."""
     try:
@@ -637,21 +645,18 @@ class Vault:
                 _write_atomic(self._record_path(record), record_blob)
             if rotate:
                 self._write_slot(slot, self._slot_blob(epoch, new_kek))
-            with open(self._log_path, "ab") as f:
-                f.write(line)
-                f.flush()
-                os.fsync(f.fileno())
+            _append(self._log_path, line)
             _write_atomic(self._keys_path, new_state)            # the commit point
+            self._finish(body)
         except BaseException as exc:
             try:
                 outcome = self._resolve(body)
             except Exception as exc2:
-                raise VaultError(f"{op} failed ({exc}) and could not be undone ({exc2}); "
-                                 f"{_RECOVER_HINT}") from exc
+                raise VaultError(f"{op} was interrupted ({exc}) and could be neither "
+                                 f"completed nor undone ({exc2}); {_RECOVER_HINT}") from exc
             if outcome == "rolled back" or not isinstance(exc, Exception):
                 raise
-            return  # the commit was durable; only a later step failed and _resolve finished
-        self._finish(body)
+            # the commit was durable; only a later step failed, and _resolve finished it
 
     def _finish(self, journal: dict) -> None:
         """The steps after the commit (idempotent): for an erase, overwrite the superseded

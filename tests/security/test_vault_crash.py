@@ -1,0 +1,253 @@
+"""Vault transactions: a failed operation leaves the vault byte-for-byte as it was, and a
+process killed (SIGKILL, i.e. kill -9) at any step of a store or erase leaves a vault that
+``vault recover`` provably completes or rolls back (issue 22, item 2).
+
+Before the fix, a store that failed after writing its key (the "refusing to extend a damaged
+log" case) left ``TAMPERED: record …: has a key but no 'store' entry`` for good, and a crash
+while ``keys.json`` was replaced left ``.keys.XXXX.tmp.json`` behind, unnoticed by ``verify``.
+"""
+
+from __future__ import annotations
+
+import errno
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from camtwin.privacy import vault as V
+from camtwin.privacy.vault import RecordErasedError, Vault, VaultError
+
+KEY = bytes.fromhex("5c" * 16 + "e1" * 16)
+
+
+def _all_bytes(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.fixture
+def two_records(tmp_path):
+    v = Vault.create(tmp_path / "v", KEY)
+    a, b = v.store(b"subject A" * 50), v.store(b"subject B" * 50)
+    return v, a, b
+
+
+# --- failures inside the process: undone byte for byte --------------------------------
+
+def _fail_on(monkeypatch, name, when):
+    real = getattr(V, name)
+
+    def boom(*args, **kw):
+        if when(*args):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(*args, **kw)
+    monkeypatch.setattr(V, name, boom)
+
+
+FAILURES = {  # step of the transaction → (function patched, which call fails)
+    "journal": ("_write_atomic", lambda p, d: p.name == "journal.json"),
+    "record file": ("_write_atomic", lambda p, d: p.suffix == ".rec"),
+    "new KEK slot": ("_overwrite", lambda p, off, d: any(d)),
+    "log append": ("_append", lambda p, d: True),
+    "keystore commit": ("_write_atomic", lambda p, d: p.name == "keys.json"),
+}
+
+
+@pytest.mark.parametrize("op", ["store", "read", "erase"])
+@pytest.mark.parametrize("step", list(FAILURES))
+def test_failed_operation_leaves_vault_exactly_as_it_was(two_records, monkeypatch, op, step):
+    v, a, b = two_records
+    before = _all_bytes(v.path)
+    with monkeypatch.context() as m:
+        _fail_on(m, *FAILURES[step])
+        run = {"store": lambda: v.store(b"new"), "read": lambda: v.read(a),
+               "erase": lambda: v.erase(a)}[op]
+        try:
+            run()
+            failed = False
+        except OSError as exc:
+            failed = True
+            assert "No space left" in str(exc)
+    # steps an operation does not have (a store writes no KEK slot) do not fail it
+    expect_fail = not ((step == "record file" and op != "store")
+                       or (step == "new KEK slot" and op != "erase"))
+    assert failed == expect_fail
+    if failed:
+        assert _all_bytes(v.path) == before
+    rep = v.verify()
+    assert rep.ok, rep
+    # and the vault keeps working
+    assert v.read(b).data == b"subject B" * 50
+    rid = v.store(b"after")
+    assert v.read(rid).data == b"after"
+
+
+def test_failure_after_commit_completes_the_erase(two_records, monkeypatch):
+    """The commit was durable, a cleanup step failed once: the erase stands, nothing is
+    left half done."""
+    v, a, b = two_records
+    calls = []
+    real = V._scrub
+
+    def flaky(path):
+        calls.append(path)
+        if len(calls) == 1:
+            raise OSError(errno.EIO, "Input/output error")
+        return real(path)
+    monkeypatch.setattr(V, "_scrub", flaky)
+    v.erase(a)
+    monkeypatch.undo()
+    with pytest.raises(RecordErasedError):
+        v.read(a)
+    assert v.verify().ok and v.read(b).data == b"subject B" * 50
+
+
+def test_refuses_to_extend_a_damaged_log_without_leaving_damage(two_records):
+    """The issue's symptom: the refused store used to leave a key without a 'store' entry."""
+    v, a, b = two_records
+    log = v.path / "audit.log"
+    good = log.read_bytes()
+    log.write_bytes(good[:good.rstrip(b"\n").rfind(b"\n") + 1])  # drop the last entry
+    damaged = _all_bytes(v.path)
+    with pytest.raises(VaultError, match="refusing to extend a damaged log"):
+        v.store(b"x")
+    assert _all_bytes(v.path) == damaged
+    log.write_bytes(good)
+    rep = v.verify()
+    assert rep.ok, rep.problems
+
+
+# --- kill -9 at each step, then recover -------------------------------------------------
+
+_WORKER = textwrap.dedent("""
+    import os, signal, sys
+    from pathlib import Path
+    from camtwin.privacy import vault as V
+
+    path, key, op, point, rid = sys.argv[1:6]
+    def die():
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def after(name, cond):
+        real = getattr(V, name)
+        def f(*a, **k):
+            out = real(*a, **k)
+            if cond(*a):
+                die()
+            return out
+        setattr(V, name, f)
+
+    if point == "journal":
+        after("_write_atomic", lambda p, d: p.name == "journal.json")
+    elif point == "keys temp":       # keys.json's temporary written, not yet renamed
+        real_replace = os.replace
+        def replace(src, dst, *a, **k):
+            if str(dst).endswith("keys.json"):
+                die()
+            return real_replace(src, dst, *a, **k)
+        os.replace = replace
+    elif point == "half log entry":
+        def append(p, data):
+            with open(p, "ab") as f:
+                f.write(data[:len(data) // 2]); f.flush(); os.fsync(f.fileno())
+            die()
+        V._append = append
+    elif point == "log entry":
+        after("_append", lambda p, d: True)
+    elif point == "commit":
+        after("_write_atomic", lambda p, d: p.name == "keys.json")
+    elif point == "old slot wiped":
+        after("_overwrite", lambda p, off, d: not any(d))
+    v = V.Vault.open(path, bytes.fromhex(key))
+    if op == "store":
+        v.store(b"the new record")
+    else:
+        v.erase(rid)
+    print("not killed")
+""")
+
+POINTS = {  # kill point → outcome of recover
+    "journal": "rolled back", "keys temp": "rolled back", "half log entry": "rolled back",
+    "log entry": "rolled back", "commit": "completed", "old slot wiped": "completed"}
+CASES = [(op, pt) for op in ("store", "erase") for pt in POINTS
+         if not (op == "store" and pt == "old slot wiped")]
+
+
+@pytest.fixture(scope="module")
+def killed(tmp_path_factory):
+    """Run every (op, kill point) in its own vault, all processes at once (imports are slow)."""
+    root = tmp_path_factory.mktemp("killed")
+    runs = {}
+    for op, pt in CASES:
+        folder = root / f"{op}-{pt.replace(' ', '_')}"
+        v = Vault.create(folder, KEY)
+        a, b = v.store(b"subject A" * 50), v.store(b"subject B" * 50)
+        before = _all_bytes(folder)
+        proc = subprocess.Popen([sys.executable, "-c", _WORKER, str(folder), KEY.hex(), op, pt,
+                                 a], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        runs[op, pt] = (v, a, b, before, proc)
+    out = {}
+    for case, (v, a, b, before, proc) in runs.items():
+        stdout, stderr = proc.communicate(timeout=300)
+        out[case] = (v, a, b, before, proc.returncode, stdout + stderr)
+    return out
+
+
+@pytest.mark.parametrize("op,point", CASES)
+def test_kill_9_mid_transaction_then_recover(killed, op, point):
+    v, a, b, before, rc, output = killed[op, point]
+    assert rc == -9, output  # the worker really died at that point
+    rep = v.verify()
+    assert not rep.ok and any("interrupted " + op in p for p in rep.pending), rep
+    if point == "keys temp":  # the crash left a temporary keystore, and verify says so
+        assert any("stray file .keys." in p for p in rep.pending), rep
+    with pytest.raises(VaultError, match="recover"):  # nobody builds on a half transaction
+        v.store(b"x")
+    done = v.recover()
+    assert done["transaction"] == {"op": op, "record": done["transaction"]["record"],
+                                   "outcome": POINTS[point]}
+    rep = v.verify()
+    assert rep.ok, rep
+    assert not any(n.startswith(".") for n in _all_bytes(v.path) if n != ".lock")
+    if POINTS[point] == "rolled back":
+        assert _all_bytes(v.path) == before  # exactly the vault before the killed operation
+    assert v.read(b).data == b"subject B" * 50
+    if POINTS[point] == "completed" and op == "erase":
+        with pytest.raises(RecordErasedError):
+            v.read(a)
+        slots = (v.path / "kek.slots").read_bytes()
+        assert sum(any(slots[i:i + V.SLOT_SIZE]) for i in (0, V.SLOT_SIZE)) == 1
+    elif POINTS[point] == "completed":
+        new = done["transaction"]["record"]
+        assert v.read(new).data == b"the new record"
+    assert v.recover() == {"transaction": None, "slot_wiped": False, "removed": []}
+
+
+def test_recover_refuses_what_it_cannot_prove(two_records):
+    v, a, b = two_records
+    V_real = V._write_atomic
+
+    class Stop(BaseException):
+        pass
+
+    def stop_at_commit(p, d):
+        if p.name == "keys.json":
+            raise Stop
+        return V_real(p, d)
+    # leave an interrupted erase (journal + new slot + log entry), then tamper with the log
+    V._write_atomic = stop_at_commit
+    try:
+        v._resolve = lambda journal: (_ for _ in ()).throw(Stop)  # simulate the crash: no undo
+        with pytest.raises(Stop):
+            v.erase(a)
+    finally:
+        V._write_atomic = V_real
+        del v._resolve
+    log = v.path / "audit.log"
+    log.write_bytes(log.read_bytes().replace(b'"op":"erase"', b'"op":"eRase"'))
+    snapshot = _all_bytes(v.path)
+    with pytest.raises(V.VaultIntegrityError, match="restore the vault from a backup"):
+        v.recover()
+    assert _all_bytes(v.path) == snapshot
