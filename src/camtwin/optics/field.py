@@ -86,7 +86,7 @@ def field_points(shape, pitch_um: float, lens: LensSpec, full_field_um: float,
 
 def apply_lens_blur(irradiance: np.ndarray, wavelengths_nm, pitch_um: float, lens: LensSpec,
                     full_field_um: float, *, workers: int = -1,
-                    offset_um=(0.0, 0.0)) -> np.ndarray:
+                    offset_um=(0.0, 0.0), pad_for_nm: float | None = None) -> np.ndarray:
     """Blur (L, H, W) spectral irradiance with the lens's field-dependent pupil PSFs.
 
     Parameters
@@ -97,6 +97,9 @@ def apply_lens_blur(irradiance: np.ndarray, wavelengths_nm, pitch_um: float, len
     lens : LensSpec — aberrations, defocus and working f-number
     full_field_um : image height of the full field (h = 1) [µm]
     offset_um : (dy, dx) of the array centre from the optical axis [µm] (a crop)
+    pad_for_nm : wavelength [nm] the reflected border is sized for (default: the longest
+        of ``wavelengths_nm``); the streamed path passes its longest band so that a plane
+        blurred alone gets the border the whole cube would.
 
     Returns
     -------
@@ -108,7 +111,8 @@ def apply_lens_blur(irradiance: np.ndarray, wavelengths_nm, pitch_um: float, len
     nodes, ys, xs = field_points((h, w), pitch_um, lens, full_field_um, offset_um)
     coeffs = [lens.zernike_um(hn) for _, _, hn, _ in nodes]
     blur_um = max(geometric_blur_radius_um(c, nw) for c in coeffs)
-    pad = int(np.ceil((6 * 1.22 * wl.max() * 1e-3 * nw + 1.5 * blur_um) / pitch_um)) + 1
+    lam_pad = wl.max() if pad_for_nm is None else float(pad_for_nm)
+    pad = int(np.ceil((6 * 1.22 * lam_pad * 1e-3 * nw + 1.5 * blur_um) / pitch_um)) + 1
     pad = min(pad, max(h, w))
     step_y = (ys[1] - ys[0]) if ys.size > 1 else h
     step_x = (xs[1] - xs[0]) if xs.size > 1 else w
@@ -139,10 +143,13 @@ def apply_lens_blur(irradiance: np.ndarray, wavelengths_nm, pitch_um: float, len
             if (fh, fw) != (bh, bw):  # grow to the FFT size by reflection, never by zeros
                 block = np.pad(block, ((0, 0), (0, fh - bh), (0, fw - bw)), mode="symmetric")
             spec = sfft.rfft2(block, workers=workers).astype(np.complex64, copy=False)
-            k_samples = pupil_samples_for(c_k, float(wl[b0:b1].min()))
-            grids = [otf_grid(c_k, float(lam), nw, samples=k_samples, rotation_rad=phi_k)
-                     for lam in wl[b0:b1]]
-            otf = np.stack([g[0] for g in grids])
+            # each band's own pupil sampling: a band's OTF does not depend on which other
+            # bands share its FFT batch (the streamed path blurs bands or groups alone)
+            grids = [otf_grid(c_k, float(lam), nw, samples=pupil_samples_for(c_k, float(lam)),
+                              rotation_rad=phi_k) for lam in wl[b0:b1]]
+            n_max = max(g[0].shape[0] for g in grids)  # centre smaller grids in zeros
+            otf = np.stack([np.pad(g[0], n_max // 2 - g[0].shape[0] // 2) if
+                            g[0].shape[0] != n_max else g[0] for g in grids])
             inv_dnu = np.array([1.0 / g[1] for g in grids], dtype=np.float32)
             fy = sfft.fftfreq(fh, d=pitch_um).astype(np.float32)
             fx = sfft.rfftfreq(fw, d=pitch_um).astype(np.float32)
@@ -156,24 +163,18 @@ def apply_lens_blur(irradiance: np.ndarray, wavelengths_nm, pitch_um: float, len
     return out
 
 
-def warp_geometry(irradiance: np.ndarray, wavelengths_nm, pitch_um: float, lens: LensSpec,
-                  full_field_um: float, offset_um=(0.0, 0.0)) -> np.ndarray:
-    """Apply distortion and lateral colour to (L, H, W) irradiance (see module docstring).
-
-    ``offset_um`` (dy, dx): position of the array centre relative to the optical axis.
-    Returns the input unchanged (same object) when the lens has neither.
-    """
+def geometry_source(shape, pitch_um: float, lens: LensSpec, full_field_um: float,
+                    offset_um=(0.0, 0.0), rows: slice = slice(None)):
+    """Normalised ideal-image coordinates (xu, yu) float64 that every sample of an image of
+    ``shape`` comes from (the inverse of :func:`forward_geometry`, module docstring), for
+    the rows ``rows`` (to build the maps in strips)."""
     d = lens.distortion
-    scale = lens.lateral_color_scale(wavelengths_nm, full_field_um * 1e-3)
-    if not lens.moves_points and np.all(scale == 1.0):
-        return irradiance
-    import cv2
-
-    _, h, w = irradiance.shape
+    h, w = shape
     cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
     k = pitch_um / full_field_um  # pixels → normalised field
     oy, ox = offset_um[0] / full_field_um, offset_um[1] / full_field_um  # centre, normalised
-    yd, xd = np.mgrid[0:h, 0:w].astype(np.float64)
+    r = np.arange(h, dtype=np.float64)[rows]
+    yd, xd = np.meshgrid(r, np.arange(w, dtype=np.float64), indexing="ij")
     xu, yu = d.invert((xd - cx) * k + ox, (yd - cy) * k + oy)
     if not lens.rectilinear:  # ideal projection r_p → rectilinear r_u = v·tan(P⁻¹(r_p/v))
         r_mm = np.hypot(xu, yu) * (full_field_um * 1e-3)
@@ -181,12 +182,46 @@ def warp_geometry(irradiance: np.ndarray, wavelengths_nm, pitch_um: float, lens:
         with np.errstate(invalid="ignore", divide="ignore"):
             stretch = np.where(r_mm > 1e-15, lens.image_distance_mm * np.tan(theta) / r_mm, 1.0)
         xu, yu = xu * stretch, yu * stretch
+    return xu, yu
+
+
+def warp_maps(xu, yu, scale: float, shape, pitch_um: float, full_field_um: float,
+              offset_um=(0.0, 0.0)):
+    """OpenCV ``remap`` maps (map_x, map_y) float32 in samples of the source image for
+    the ideal coordinates (xu, yu) of :func:`geometry_source` at lateral-colour scale s."""
+    h, w = shape
+    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
+    k = pitch_um / full_field_um
+    oy, ox = offset_um[0] / full_field_um, offset_um[1] / full_field_um
+    return ((cx + (xu / scale - ox) / k).astype(np.float32),
+            (cy + (yu / scale - oy) / k).astype(np.float32))
+
+
+def remap_plane(plane: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
+    """Bilinear resampling of one (H, W) plane at (map_x, map_y), mirrored border
+    (OpenCV ``BORDER_REFLECT``): the resampling step of :func:`warp_geometry`."""
+    import cv2
+
+    return cv2.remap(np.ascontiguousarray(plane, dtype=np.float32), map_x, map_y,
+                     interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+def warp_geometry(irradiance: np.ndarray, wavelengths_nm, pitch_um: float, lens: LensSpec,
+                  full_field_um: float, offset_um=(0.0, 0.0)) -> np.ndarray:
+    """Apply distortion and lateral colour to (L, H, W) irradiance (see module docstring).
+
+    ``offset_um`` (dy, dx): position of the array centre relative to the optical axis.
+    Returns the input unchanged (same object) when the lens has neither.
+    """
+    scale = lens.lateral_color_scale(wavelengths_nm, full_field_um * 1e-3)
+    if not lens.moves_points and np.all(scale == 1.0):
+        return irradiance
+    shape = irradiance.shape[1:]
+    xu, yu = geometry_source(shape, pitch_um, lens, full_field_um, offset_um)
     out = np.empty_like(irradiance, dtype=np.float32)
     for b, s in enumerate(scale):
-        map_x = (cx + (xu / s - ox) / k).astype(np.float32)
-        map_y = (cy + (yu / s - oy) / k).astype(np.float32)
-        out[b] = cv2.remap(np.ascontiguousarray(irradiance[b], dtype=np.float32), map_x, map_y,
-                           interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        out[b] = remap_plane(irradiance[b], *warp_maps(xu, yu, s, shape, pitch_um,
+                                                       full_field_um, offset_um))
     return out
 
 

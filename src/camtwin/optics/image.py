@@ -123,15 +123,18 @@ def _reflect_pad_into(src: np.ndarray, dst: np.ndarray, pad: int) -> None:
 
 
 def apply_diffraction(irradiance: np.ndarray, wavelengths_nm, pitch_um: float,
-                      working_f_number: float, *, workers: int = -1) -> np.ndarray:
+                      working_f_number: float, *, workers: int = -1,
+                      pad_for_nm: float | None = None) -> np.ndarray:
     """Blur each band with its diffraction-limited OTF (FFT, reflect-padded), float32.
 
-    The padding is 6 Airy radii (2.44·λ·N_w·6/2) at the longest wavelength so that the
-    circular convolution does not wrap bright edges around.
+    The padding is 6 Airy radii (2.44·λ·N_w·6/2) at the longest wavelength (or at
+    ``pad_for_nm``) so that the circular convolution does not wrap bright edges around.
     """
     n_bands, h, w = irradiance.shape
     lam_um = (np.asarray(wavelengths_nm, dtype=np.float32) * 1e-3)
-    pad = int(np.ceil(6 * 1.22 * float(lam_um.max()) * working_f_number / pitch_um)) + 1
+    lam_pad = float(lam_um.max() if pad_for_nm is None
+                    else (np.asarray([pad_for_nm], dtype=np.float32) * 1e-3)[0])
+    pad = int(np.ceil(6 * 1.22 * lam_pad * working_f_number / pitch_um)) + 1
     hp, wp = sfft.next_fast_len(h + 2 * pad, real=True), sfft.next_fast_len(w + 2 * pad, real=True)
     fy = sfft.fftfreq(hp, d=pitch_um).astype(np.float32)
     fx = sfft.rfftfreq(wp, d=pitch_um).astype(np.float32)

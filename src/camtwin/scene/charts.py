@@ -97,7 +97,7 @@ def colorchecker(*, shape, width_m, distance_m, illuminant="D65", illuminance_lu
     h, w = _check_shape(shape)
     wl = as_grid(wavelengths_nm)
     spectra = np.vstack([colorchecker_reflectances(wl), _neutral(FRAME_REFLECTANCE, wl)])
-    index = np.full((h, w), 24, dtype=np.intp)
+    index = np.full((h, w), 24, dtype=np.uint8)
     boxes = colorchecker_patch_fractions()
     for k, (y0, y1, x0, x1) in enumerate(boxes):
         index[int(round(y0 * h)):int(round(y1 * h)), int(round(x0 * w)):int(round(x1 * w))] = k
@@ -110,10 +110,9 @@ def colorchecker(*, shape, width_m, distance_m, illuminant="D65", illuminance_lu
 def _two_tone(light, light_reflectance: float, contrast: float, wl, **scene_kwargs) -> Scene:
     """A neutral two-level chart: ``light`` (H, W) is the coverage of the light level
     (reflectance ``light_reflectance``; the rest ``light_reflectance / contrast``)."""
-    weights = np.stack([1.0 - light, light])
     spectra = np.vstack([_neutral(light_reflectance / contrast, wl),
                          _neutral(light_reflectance, wl)])
-    return scene_from_reflectance(spectra=spectra, weights=weights, wavelengths_nm=wl,
+    return scene_from_reflectance(spectra=spectra, coverage=light, wavelengths_nm=wl,
                                   **scene_kwargs)
 
 
@@ -155,7 +154,7 @@ def uniform(*, shape, width_m, distance_m, illuminant="D65", illuminance_lux=500
     h, w = _check_shape(shape)
     wl = as_grid(wavelengths_nm)
     return scene_from_reflectance(spectra=_neutral(reflectance, wl),
-                                  index=np.zeros((h, w), dtype=np.intp), illuminant=illuminant,
+                                  index=np.zeros((h, w), dtype=np.uint8), illuminant=illuminant,
                                   illuminance_lux=illuminance_lux, width_m=width_m,
                                   distance_m=distance_m, wavelengths_nm=wl, name="uniform",
                                   layout={"center": [(0.25, 0.75, 0.25, 0.75)]})

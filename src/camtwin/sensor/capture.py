@@ -26,7 +26,8 @@ from scipy import sparse
 
 from ..errors import ConfigError
 from ..optics.image import OpticalImage
-from ..raw.frame import RawFrame, cfa_channel_index
+from ..raw.cfa import cfa_layout
+from ..raw.frame import RawFrame
 from .characterize import camera_characterization
 from .optical import apply_crosstalk, cra_map
 from .pixels import simulate_pixels
@@ -60,24 +61,58 @@ def _overlap_matrix(n_out: int, pitch_out: float, n_in: int, pitch_in: float) ->
                              shape=(n_out, n_in))
 
 
-def electron_rate(oi: OpticalImage, sensor: SensorSpec) -> np.ndarray:
+def electron_rate(oi, sensor: SensorSpec) -> np.ndarray:
     """Expected photo-electron rate per pixel [e⁻/s], shape (H, W) float32.
 
-    CFA, chief-ray-angle loss and inter-pixel crosstalk applied (ė' in the module docstring).
+    ``oi`` is an :class:`~camtwin.optics.OpticalImage` (spectral irradiance, summed over
+    wavelength here) or a :class:`~camtwin.optics.stream.ChannelImage` (already summed
+    per channel by the streamed path). CFA, chief-ray-angle loss and inter-pixel crosstalk
+    applied (ė' in the module docstring).
     """
-    w = electron_weights(sensor, oi.wavelengths_nm).astype(np.float32)  # (L, C)
-    n_b, h_oi, w_oi = oi.irradiance.shape
-    density = (w.T @ oi.irradiance.reshape(n_b, -1)).reshape(-1, h_oi, w_oi)  # e⁻/s/m²
-    ry = _overlap_matrix(sensor.height_px, sensor.pixel_pitch_um, h_oi, oi.sample_pitch_um)
-    rx = _overlap_matrix(sensor.width_px, sensor.pixel_pitch_um, w_oi, oi.sample_pitch_um)
-    area = np.float32(sensor.pixel_area_m2)
-    planes = [(ry @ (rx @ plane.T).T) * area for plane in density]  # (H, W) each
-    if len(planes) == 1:
-        rate = np.ascontiguousarray(planes[0], dtype=np.float32)
+    from ..optics.stream import ChannelImage
+
+    if isinstance(oi, ChannelImage):
+        if tuple(oi.channels) != tuple(sensor.channels):
+            raise ConfigError(f"the channel image was formed for channels {oi.channels}; "
+                              f"this sensor has {tuple(sensor.channels)}")
+        density = oi.density
+        offset, full = oi.sensor_offset_px, oi.full_sensor_px
     else:
-        idx = cfa_channel_index(sensor.cfa, (sensor.height_px, sensor.width_px))
-        rate = np.choose(idx, planes).astype(np.float32, copy=False)
-    rate *= cra_map(sensor, oi.lens)
+        w = electron_weights(sensor, oi.wavelengths_nm).astype(np.float32)  # (L, C)
+        n_b, h_oi, w_oi = oi.irradiance.shape
+        density = (w.T @ oi.irradiance.reshape(n_b, -1)).reshape(-1, h_oi, w_oi)  # e⁻/s/m²
+        offset, full = (0.0, 0.0), None
+    return rate_from_density(density, oi.sample_pitch_um, sensor, oi.lens,
+                             offset_px=offset, full_sensor_px=full)
+
+
+def rate_from_density(density: np.ndarray, sample_pitch_um: float, sensor: SensorSpec, lens, *,
+                      offset_px=(0.0, 0.0), full_sensor_px=None) -> np.ndarray:
+    """Pixel-aperture average of per-channel electron-rate densities (C, H_oi, W_oi)
+    [e⁻·s⁻¹·m⁻²] → the CFA mosaic [e⁻/s] (H, W) float32, with CRA loss and crosstalk.
+
+    The exact area average over each pixel (:func:`_overlap_matrix`) is skipped when the
+    optical-image grid is the pixel grid (then it is the identity). ``offset_px`` /
+    ``full_sensor_px`` place a sensor window in a larger sensor for the CRA map.
+    """
+    h, w = sensor.height_px, sensor.width_px
+    area = np.float32(sensor.pixel_area_m2)
+    same_grid = (density.shape[1:] == (h, w)
+                 and abs(sample_pitch_um / sensor.pixel_pitch_um - 1.0) < 1e-9)
+    if not same_grid:
+        ry = _overlap_matrix(h, sensor.pixel_pitch_um, density.shape[1], sample_pitch_um)
+        rx = _overlap_matrix(w, sensor.pixel_pitch_um, density.shape[2], sample_pitch_um)
+    lay = cfa_layout(sensor.cfa)
+    ph, pw = lay.period
+    rate = np.empty((h, w), dtype=np.float32)
+    tile = [[lay.channels.index(c) for c in row] for row in lay.tile]
+    for c in range(density.shape[0]):
+        plane = density[c] if same_grid else (ry @ (rx @ density[c].T).T)
+        for i in range(ph):
+            for j in range(pw):
+                if tile[i][j] == c:
+                    rate[i::ph, j::pw] = plane[i::ph, j::pw] * area
+    rate *= cra_map(sensor, lens, offset_px=offset_px, full_sensor_px=full_sensor_px)
     return apply_crosstalk(rate, sensor)
 
 

@@ -295,13 +295,16 @@ def chief_ray_angle_deg(image_height_mm, lens, full_field_mm: float | None = Non
 
 
 @functools.lru_cache(maxsize=16)
-def _cra_map_cached(sensor, lens) -> np.ndarray:
+def _cra_map_cached(sensor, lens, offset_px=(0.0, 0.0), full_sensor_px=None) -> np.ndarray:
     h, w = sensor.height_px, sensor.width_px
     pitch_mm = sensor.pixel_pitch_um * 1e-3
-    y = (((np.arange(h) + 0.5) - h / 2.0) * pitch_mm).astype(np.float32)
-    x = (((np.arange(w) + 0.5) - w / 2.0) * pitch_mm).astype(np.float32)
+    y = (((np.arange(h) + 0.5) - h / 2.0 + offset_px[0]) * pitch_mm).astype(np.float32)
+    x = (((np.arange(w) + 0.5) - w / 2.0 + offset_px[1]) * pitch_mm).astype(np.float32)
     r2 = y[:, None] ** 2 + x[None, :] ** 2  # squared image height of each pixel [mm²]
-    r_corner = 0.5 * np.hypot(sensor.height_mm, sensor.width_mm)
+    if full_sensor_px is None:
+        r_corner = 0.5 * np.hypot(sensor.height_mm, sensor.width_mm)
+    else:
+        r_corner = 0.5 * np.hypot(full_sensor_px[0], full_sensor_px[1]) * pitch_mm
     a = lens.cra_tan_per_mm(lens.full_field_mm(r_corner))           # tan θ = a·r
     b = np.tan(np.radians(sensor.pixel.design_cra_deg)) / r_corner   # tan θ_d = b·r
     # θ − θ_d = atan((a − b)·r / (1 + a·b·r²))  (difference of two arctangents)
@@ -312,7 +315,7 @@ def _cra_map_cached(sensor, lens) -> np.ndarray:
     return out
 
 
-def cra_map(sensor, lens) -> np.ndarray:
+def cra_map(sensor, lens, *, offset_px=(0.0, 0.0), full_sensor_px=None) -> np.ndarray:
     """Relative QE per pixel from the chief-ray-angle mismatch, shape (H, W) float32 (read-only).
 
     Parameters
@@ -322,16 +325,23 @@ def cra_map(sensor, lens) -> np.ndarray:
         ``pixel.cra_tolerance_deg``.
     lens : LensSpec
         Focal length and focus distance give the image distance (module docstring).
+    offset_px : (dy, dx)
+        For a window of a larger sensor: the window centre's offset from the full sensor's
+        centre [pixels] (the window sees the chief rays of its true field position).
+    full_sensor_px : (H, W), optional
+        The full sensor's size: the microlens shift is designed for *its* corner.
 
     Returns
     -------
     ndarray of float32, shape (height_px, width_px)
         1 on axis and everywhere when ``design_cra_deg`` is None (microlenses matched to the
         lens); otherwise ``exp(−(θ(r) − θ_d(r))² / (2σ²))``, values in (0, 1]. Cached per
-        (sensor, lens).
+        (sensor, lens, window).
     """
     if sensor.pixel.design_cra_deg is None:
         out = np.ones((sensor.height_px, sensor.width_px), dtype=np.float32)
         out.setflags(write=False)
         return out
-    return _cra_map_cached(sensor, lens)
+    off = (float(offset_px[0]), float(offset_px[1]))
+    full = None if full_sensor_px is None else (int(full_sensor_px[0]), int(full_sensor_px[1]))
+    return _cra_map_cached(sensor, lens, off, full)
