@@ -26,7 +26,8 @@ Two implementations of the same chain:
 * :func:`simulate_pixels_reference`: plain NumPy with a ``numpy.random.Generator`` seeded
   from ``key`` (exact Poisson everywhere). Same distribution, different samples.
 
-Blooming (:func:`collect_charge`) is deterministic NumPy/SciPy code shared by both.
+Blooming (:func:`collect_charge`) is a deterministic numba kernel (:mod:`camtwin.sensor._bloom`)
+shared by both; :func:`collect_charge_reference` is its whole-frame NumPy/SciPy formulation.
 
 References: EMVA Standard 1288 R4.0 (2021), §2 (linear sensor model: shot noise,
 K, dark current, DSNU/PRNU); J. Janesick, *Photon Transfer* (SPIE, 2007), ch. 4–5.
@@ -206,9 +207,32 @@ def collect_charge(charge, sensor, *, along_columns: bool = False,
 
     Notes
     -----
-    Deterministic NumPy/SciPy code (connected regions by ``scipy.ndimage.label``), used by
-    both the numba chain and the reference chain; its cost is paid only by frames with a
-    mean near full well (see :func:`simulate_pixels`).
+    A numba kernel (:func:`camtwin.sensor._bloom.bloom`: incremental union-find over the
+    full pixels, each step visiting only the region boundaries and the receiving pixels),
+    used by both the numba chain and the reference chain. It matches the whole-frame
+    NumPy/SciPy formulation :func:`collect_charge_reference` to float rounding
+    (``tests/test_bloom.py``).
+    """
+    from ._bloom import bloom
+
+    q = np.array(charge, dtype=np.float32, order="C", copy=True)
+    if q.ndim != 2:
+        raise ConfigError(f"charge must be 2-D (H, W), got shape {q.shape}")
+    fw32 = _f32(sensor.effective_full_well_e)
+    if not sensor.noise.blooming:
+        np.minimum(q, fw32, out=q)
+        return q
+    bloom(q, fw32, float(sensor.noise.antiblooming_drain), bool(along_columns),
+          int(max_iterations), float(tolerance_e))
+    return q
+
+
+def collect_charge_reference(charge, sensor, *, along_columns: bool = False,
+                             max_iterations: int = BLOOM_MAX_ITERATIONS,
+                             tolerance_e: float = BLOOM_TOLERANCE_E) -> np.ndarray:
+    """Whole-frame NumPy/SciPy formulation of :func:`collect_charge` (the same physics;
+    connected regions relabelled by ``scipy.ndimage.label`` at every step): the reference
+    the numba kernel is tested against. O(bounding box of the bloom) per step.
     """
     q = np.array(charge, dtype=np.float32, order="C", copy=True)
     if q.ndim != 2:

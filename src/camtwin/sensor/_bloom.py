@@ -1,0 +1,256 @@
+"""Numba kernel of blooming (charge spill from full pixels), the model of
+:func:`camtwin.sensor.pixels.collect_charge`.
+
+Physics (the same as the NumPy/SciPy reference ``collect_charge_reference``)
+---------------------------------------------------------------------------
+n — charge after generation [e⁻], FWC — full well [e⁻], d — anti-blooming drain fraction.
+
+1. q = min(n, FWC); the drain removes d·(n − FWC)⁺, the rest p = (1 − d)·(n − FWC)⁺ is
+   *pending* charge held in the (full) pixel.
+2. One step: for every connected region R of full pixels (q ≥ FWC; 4-connected for a CMOS
+   pixel array, runs along a column for a CCD, whose barriers lie only between the pixels
+   of a column) with pending charge P_R and E_R edges to non-full pixels, every such edge
+   carries P_R / E_R into its non-full pixel; all pending charge of full pixels is then
+   spent. A receiving pixel keeps up to FWC and holds the excess as new pending charge
+   (it is now full and joins the region). Regions without a non-full neighbour lose their
+   pending charge. Repeat while the total pending charge exceeds the tolerance.
+
+Charge is conserved apart from the drain and those losses:
+Σq_out = Σn − d·Σ(n − FWC)⁺ − lost.
+
+Algorithm
+---------
+The reference relabels every region of the frame (``scipy.ndimage.label``) at every step,
+O(frame) per step. Here a pixel that is full stays full (its charge never decreases), so
+regions only ever merge: they are kept in an incremental union-find (path halving,
+union by index) over *compact node ids* (one per full pixel), and each step visits only
+
+* the pixels holding pending charge (the ones that became full in the previous step),
+* the *boundary* full pixels (those with a non-full neighbour; a pixel whose neighbours
+  are all full never becomes a boundary pixel again and is dropped for good), and
+* the non-full pixels that receive charge,
+
+so a step costs O(boundary + new), not O(frame). The frame is scanned once at the start.
+Sums are in float64, as in the reference; the charges stay float32.
+
+Memory: one int32 per pixel (node id / receiver slot) plus O(#full pixels).
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+
+@nb.njit(cache=True, inline="always")
+def _find(parent, a):  # pragma: no cover - jit
+    while parent[a] != a:
+        parent[a] = parent[parent[a]]
+        a = parent[a]
+    return a
+
+
+@nb.njit(cache=True, inline="always")
+def _union(parent, a, b):  # pragma: no cover - jit
+    ra = _find(parent, a)
+    rb = _find(parent, b)
+    if ra != rb:
+        if ra < rb:
+            parent[rb] = ra
+        else:
+            parent[ra] = rb
+
+
+@nb.njit(cache=True)
+def _grown_i64(a, n):  # pragma: no cover - jit
+    if n < a.size:
+        return a
+    b = np.empty(max(2 * a.size, n + 1), a.dtype)
+    b[:a.size] = a
+    return b
+
+
+@nb.njit(cache=True)
+def _grown_f64(a, n):  # pragma: no cover - jit
+    if n < a.size:
+        return a
+    b = np.empty(max(2 * a.size, n + 1), a.dtype)
+    b[:a.size] = a
+    return b
+
+
+@nb.njit(cache=True, inline="always")
+def _neighbour(p, k, w, n_pix, along_columns):  # pragma: no cover - jit
+    """Index of neighbour k (0: up, 1: down, 2: left, 3: right) of flat pixel p, or -1."""
+    if k == 0:
+        return p - w if p >= w else -1
+    if k == 1:
+        return p + w if p + w < n_pix else -1
+    if along_columns:
+        return -1
+    if k == 2:
+        return p - 1 if p % w != 0 else -1
+    return p + 1 if (p + 1) % w != 0 else -1
+
+
+@nb.njit(cache=True)
+def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e):  # pragma: no cover - jit
+    """Collect charge in place: q (H, W) float32 [e⁻] → every pixel ≤ ``full_well``, the
+    excess bloomed as described in the module docstring.
+
+    Returns (steps, pending charge left [e⁻], charge lost [e⁻] in regions without a
+    non-full neighbour or after ``max_iterations`` steps).
+    """
+    h, w = q.shape
+    n_pix = h * w
+    flat = q.reshape(n_pix)
+    fw = np.float64(full_well)
+    fw32 = np.float32(full_well)
+    keep = 1.0 - drain
+    n_nodes = 0
+    for p in range(n_pix):
+        if flat[p] >= fw32:
+            n_nodes += 1
+    if n_nodes == 0:
+        return 0, 0.0, 0.0
+    lab = np.full(n_pix, -1, np.int32)       # ≥ 0: node id of a full pixel; −1: not full;
+    #                                          ≤ −2: receiver slot (−2 − slot) in a step
+    cap = max(16, 2 * n_nodes)
+    node_pixel = np.empty(cap, np.int64)
+    parent = np.empty(cap, np.int64)
+    node_sum = np.zeros(cap, np.float64)
+    node_edges = np.zeros(cap, np.int64)
+    pend_pix = np.empty(cap, np.int64)
+    pend_val = np.empty(cap, np.float64)
+    n_pend = 0
+    n_nodes = 0
+    pending_total = 0.0
+    for p in range(n_pix):
+        v = flat[p]
+        if v >= fw32:
+            if v > fw32:
+                e = (np.float64(v) - fw) * keep
+                pend_pix[n_pend] = p
+                pend_val[n_pend] = e
+                n_pend += 1
+                pending_total += e
+                flat[p] = fw32
+            lab[p] = n_nodes
+            node_pixel[n_nodes] = p
+            parent[n_nodes] = n_nodes
+            n_nodes += 1
+    for i in range(n_nodes):        # connect the initial regions
+        p = node_pixel[i]
+        for k in range(4):
+            nbr = _neighbour(p, k, w, n_pix, along_columns)
+            if nbr >= 0 and lab[nbr] >= 0:
+                _union(parent, i, lab[nbr])
+    boundary = node_pixel[:n_nodes].copy()
+    n_bound = n_nodes
+    marked = np.empty(cap, np.int64)
+    recv_pix = np.empty(64, np.int64)
+    recv_inc = np.empty(64, np.float64)
+    new_full = np.empty(64, np.int64)
+    steps = 0
+    lost = 0.0
+    while steps < max_iterations and pending_total > tolerance_e:
+        steps += 1
+        # pending charge per region
+        n_marked = 0
+        for i in range(n_pend):
+            r = _find(parent, lab[pend_pix[i]])
+            if node_sum[r] == 0.0 and node_edges[r] == 0:
+                marked = _grown_i64(marked, n_marked)
+                marked[n_marked] = r
+                n_marked += 1
+                node_edges[r] = -1          # "marked"; becomes the edge count below
+            node_sum[r] += pend_val[i]
+        for i in range(n_marked):
+            node_edges[marked[i]] = 0
+        # edges of each region to non-full pixels; drop pixels that are interior for good
+        kept = 0
+        for i in range(n_bound):
+            p = boundary[i]
+            cnt = 0
+            for k in range(4):
+                nbr = _neighbour(p, k, w, n_pix, along_columns)
+                if nbr >= 0 and lab[nbr] < 0:
+                    cnt += 1
+            if cnt == 0:
+                continue
+            boundary[kept] = p
+            kept += 1
+            r = _find(parent, lab[p])
+            if node_sum[r] > 0.0:
+                node_edges[r] += cnt
+        n_bound = kept
+        # hand the pending charge out along the edges
+        n_recv = 0
+        for i in range(n_bound):
+            p = boundary[i]
+            r = _find(parent, lab[p])
+            if node_sum[r] <= 0.0 or node_edges[r] == 0:
+                continue
+            share = node_sum[r] / node_edges[r]
+            for k in range(4):
+                nbr = _neighbour(p, k, w, n_pix, along_columns)
+                if nbr < 0:
+                    continue
+                s = lab[nbr]
+                if s == -1:
+                    recv_pix = _grown_i64(recv_pix, n_recv)
+                    recv_inc = _grown_f64(recv_inc, n_recv)
+                    recv_pix[n_recv] = nbr
+                    recv_inc[n_recv] = share
+                    lab[nbr] = -2 - n_recv
+                    n_recv += 1
+                elif s <= -2:
+                    recv_inc[-2 - s] += share
+        for i in range(n_marked):
+            r = marked[i]
+            if node_edges[r] == 0:
+                lost += node_sum[r]
+            node_sum[r] = 0.0
+            node_edges[r] = 0
+        # receivers: absorb up to full well, the rest is the next step's pending charge
+        n_pend = 0
+        n_new = 0
+        pending_total = 0.0
+        for i in range(n_recv):
+            p = recv_pix[i]
+            v = np.float64(flat[p]) + recv_inc[i]
+            if v >= fw:
+                flat[p] = fw32
+                if v > fw:
+                    pend_pix = _grown_i64(pend_pix, n_pend)
+                    pend_val = _grown_f64(pend_val, n_pend)
+                    pend_pix[n_pend] = p
+                    pend_val[n_pend] = v - fw
+                    n_pend += 1
+                    pending_total += v - fw
+                node_pixel = _grown_i64(node_pixel, n_nodes)
+                parent = _grown_i64(parent, n_nodes)
+                node_sum = _grown_f64(node_sum, n_nodes)
+                node_edges = _grown_i64(node_edges, n_nodes)
+                node_pixel[n_nodes] = p
+                parent[n_nodes] = n_nodes
+                node_sum[n_nodes] = 0.0
+                node_edges[n_nodes] = 0
+                lab[p] = n_nodes
+                n_nodes += 1
+                new_full = _grown_i64(new_full, n_new)
+                new_full[n_new] = p
+                n_new += 1
+                boundary = _grown_i64(boundary, n_bound)
+                boundary[n_bound] = p
+                n_bound += 1
+            else:
+                flat[p] = np.float32(v)
+                lab[p] = -1
+        for i in range(n_new):          # new full pixels join their full neighbours
+            p = new_full[i]
+            for k in range(4):
+                nbr = _neighbour(p, k, w, n_pix, along_columns)
+                if nbr >= 0 and lab[nbr] >= 0:
+                    _union(parent, lab[p], lab[nbr])
+    return steps, pending_total, lost

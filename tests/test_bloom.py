@@ -1,0 +1,88 @@
+"""The numba blooming kernel (camtwin.sensor._bloom) against its whole-frame NumPy/SciPy
+formulation ``collect_charge_reference`` (independent code: regions relabelled with
+scipy.ndimage.label at every step), and the conservation law of the model:
+Σq_out = Σn − d·Σ(n − FWC)⁺ when every region has room to spill into.
+The analytic single-pixel, square and CCD-column cases are in tests/test_noise.py."""
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from camtwin.sensor import SensorSpec
+from camtwin.sensor.pixels import collect_charge, collect_charge_reference
+
+
+def _sensor(h, w, drain):
+    return SensorSpec(width_px=w, height_px=h, pixel_pitch_um=2.0, full_well_e=1000.0,
+                      conversion_gain_dn_per_e=0.4, read_noise_e=2.0,
+                      noise={"blooming": True, "antiblooming_drain": drain})
+
+
+def _bright_blobs(rng, h, w, n, lo=1000.0, hi=30000.0):
+    q = rng.uniform(0.0, 950.0, (h, w)).astype(np.float32)
+    for _ in range(n):
+        y, x = int(rng.integers(0, h)), int(rng.integers(0, w))
+        ry, rx = int(rng.integers(0, 4)), int(rng.integers(0, 4))
+        q[max(0, y - ry):y + ry + 1, max(0, x - rx):x + rx + 1] = rng.uniform(lo, hi)
+    return q
+
+
+@pytest.mark.parametrize("along_columns", [False, True])
+@pytest.mark.parametrize("drain", [0.0, 0.4])
+def test_kernel_matches_the_numpy_reference(along_columns, drain):
+    rng = np.random.default_rng(11)
+    for trial in range(12):
+        h, w = int(rng.integers(8, 70)), int(rng.integers(8, 70))
+        s = _sensor(h, w, drain)
+        q = _bright_blobs(rng, h, w, int(rng.integers(1, 12)))
+        got = collect_charge(q, s, along_columns=along_columns)
+        ref = collect_charge_reference(q, s, along_columns=along_columns)
+        np.testing.assert_allclose(got, ref, rtol=0, atol=2e-3 * 1000.0,
+                                   err_msg=f"trial {trial} ({h}×{w})")
+        assert got.max() <= 1000.0
+        # the full pixels are the same set (away from rounding at the threshold)
+        assert np.mean((got >= 999.999) != (ref >= 999.999)) < 1e-3
+
+
+def test_charge_is_conserved_up_to_the_drain():
+    rng = np.random.default_rng(5)
+    for drain in (0.0, 0.25):
+        s = _sensor(200, 300, drain)
+        q = _bright_blobs(rng, 200, 300, 40, hi=8000.0)
+        q = np.minimum(q, 8000.0)
+        out = collect_charge(q, s)
+        excess = np.maximum(q.astype(np.float64) - 1000.0, 0.0).sum()
+        assert out.sum(dtype=np.float64) == pytest.approx(q.sum(dtype=np.float64)
+                                                          - drain * excess, rel=1e-6)
+
+
+def test_a_saturated_frame_loses_what_has_nowhere_to_go():
+    s = _sensor(16, 16, 0.0)
+    q = np.full((16, 16), 5000.0, np.float32)
+    for fn in (collect_charge, collect_charge_reference):
+        np.testing.assert_array_equal(fn(q, s), np.full((16, 16), 1000.0, np.float32))
+
+
+def test_merging_regions_share_their_charge_like_the_reference():
+    # two bright bars whose blooms meet: the union-find must merge their regions
+    s = _sensor(40, 40, 0.0)
+    q = np.full((40, 40), 500.0, np.float32)
+    q[10, 5:35] = 6000.0
+    q[16, 5:35] = 9000.0
+    got, ref = collect_charge(q, s), collect_charge_reference(q, s)
+    np.testing.assert_allclose(got, ref, atol=1e-2)
+    full = got >= 1000.0
+    lab, n = ndimage.label(full)
+    assert n == 1                                       # the two blooms joined
+    assert got.sum() == pytest.approx(q.sum(), rel=1e-6)
+
+
+def test_input_is_not_modified_and_shape_is_checked():
+    s = _sensor(8, 8, 0.0)
+    q = np.full((8, 8), 100.0, np.float32)
+    q[4, 4] = 3000.0
+    before = q.copy()
+    collect_charge(q, s)
+    np.testing.assert_array_equal(q, before)
+    with pytest.raises(ValueError, match="2-D"):
+        collect_charge(np.zeros(8, np.float32), s)
