@@ -742,6 +742,7 @@ class Vault:
         with self._lock(exclusive=True):
             journal = self._read_journal()
             done: dict = {"transaction": None, "slot_wiped": False, "removed": []}
+            temps = [p for p in self._stray_files() if _TEMP_RE.match(p.name)]
             if journal is not None:
                 done["transaction"] = {"op": journal["op"], "record": journal["record"],
                                        "outcome": self._resolve(journal)}
@@ -751,7 +752,8 @@ class Vault:
                 if i != st.slot and any(blob):
                     self._write_slot(i, bytes(SLOT_SIZE))
                     done["slot_wiped"] = True
-            done["removed"] = self._scrub_strays()
+            self._scrub_strays()
+            done["removed"] = [str(p.relative_to(self.path)) for p in temps if not p.exists()]
         return done
 
     # -- records
