@@ -482,3 +482,86 @@ def test_serve_binds_loopback_by_default(monkeypatch):
     from camtwin.web.server import BackgroundServer
 
     assert BackgroundServer.__init__.__kwdefaults__["host"] == "127.0.0.1"
+
+
+# --- downloads, offline docs, metric sources (issue 18) ---------------------------------
+def test_capture_downloads(client, tmp_path):
+    import json
+
+    import tifffile
+
+    from camtwin.raw import read_raw
+
+    job = submit(client, "/api/capture", {"module": SMALL, "scene": "colorchecker", "seed": 4,
+                                          "measure_mtf": False})
+    d = job["downloads"]
+    assert set(d) == {"raw_dng", "processed_png", "processed_tiff", "metrics_json",
+                      "report_html"}
+    r = client.get(d["raw_dng"])
+    assert r.status_code == 200 and r.headers["content-type"] == "image/x-adobe-dng"
+    assert "attachment" in r.headers["content-disposition"]
+    path = tmp_path / "raw.dng"
+    path.write_bytes(r.content)
+    frame = read_raw(path)  # camtwin's own DNG reader (LibRaw)
+    assert frame.dn.shape == (72, 96)
+    processed = png(client, d["processed_png"])
+    assert processed.shape == (72, 96, 3)
+    tif = tifffile.imread(__import__("io").BytesIO(client.get(d["processed_tiff"]).content))
+    assert np.array_equal(tif, processed[..., ::-1])  # the same pixels (cv2 decodes BGR)
+    metrics = json.loads(client.get(d["metrics_json"]).content)
+    assert metrics == job["result"]
+    page = client.get(d["report_html"])
+    assert page.headers["content-type"].startswith("text/html")
+    assert "data:image/png;base64," in page.text and "CIEDE2000" in page.text
+    assert client.get(f"/api/jobs/{job['id']}/downloads/..%2Fsecret").status_code == 404
+    assert_error(client.get(f"/api/jobs/{job['id']}/downloads/raw.npz"), 404, "name")
+
+
+def test_compare_evaluate_and_plot_downloads(client):
+    job = submit(client, "/api/compare", {"modules": [SMALL, {**SMALL, "name": "default"}],
+                                          "scene": "uniform", "lux": 100})
+    d = job["downloads"]
+    assert {"m0_raw_dng", "m1_raw_dng", "m0_processed_tiff", "report_html"} <= set(d)
+    assert client.get(d["m1_raw_dng"]).status_code == 200
+    assert client.get(d["report_html"]).text.count("<h2>") == 2
+    ev = submit(client, "/api/evaluate", {"module": {"name": "catalog:endoscope-ov6948"},
+                                          "application": "endoscope"})
+    assert set(ev["downloads"]) == {"metrics_json", "report_html"}
+    assert "lux_at_snr10" in client.get(ev["downloads"]["report_html"]).text
+    pl = submit(client, "/api/plots", {"kind": "qe", "modules": [SMALL]})
+    assert client.get(pl["downloads"]["plot_png"]).content.startswith(b"\x89PNG")
+
+
+def test_docs_work_offline(client):
+    page = client.get("/docs").text
+    assert "cdn" not in page.lower() and "http://" not in page and "https://" not in page
+    for asset in ("/static-docs/swagger-ui-bundle.js", "/static-docs/swagger-ui.css"):
+        r = client.get(asset)
+        assert r.status_code == 200 and len(r.content) > 10_000
+        assert asset in page
+
+
+def test_mono_module_gets_no_colour_error_and_every_number_says_where_it_is_from(client):
+    mono = {"name": "catalog:drone-ov9281-nav", "crop_width_px": 96, "crop_height_px": 72}
+    job = submit(client, "/api/capture", {"module": mono, "scene": "colorchecker",
+                                          "measure_mtf": True})
+    res = job["result"]
+    m, src = res["metrics"], res["metric_sources"]
+    assert res["module"]["cfa"] == "mono"
+    assert m["delta_e00_mean"] is None and m["delta_e00_max"] is None
+    assert "mono sensor has no colour" in src["delta_e00_mean"]
+    assert m["grey_snr_db"] is not None and "neutral 5" in src["grey_snr_db"]
+    assert "raw pixels" in src["grey_snr_db"] and "green" not in src["grey_snr_db"]
+    assert m["mtf50_cy_px"] is not None
+    assert src["mtf50_cy_px"].startswith("a separate simulation, not this capture")
+    assert set(src) == set(m)  # every metric has a source or a reason
+
+
+def test_metrics_shown_only_where_they_mean_something(client):
+    job = submit(client, "/api/capture", {"module": SMALL, "scene": "siemens_star",
+                                          "measure_mtf": False})
+    m, src = job["result"]["metrics"], job["result"]["metric_sources"]
+    assert m["grey_snr_db"] is None and "no uniform grey region" in src["grey_snr_db"]
+    assert m["delta_e00_mean"] is None and "needs the colorchecker scene" in src["delta_e00_mean"]
+    assert m["mtf50_cy_px"] is None and "measure_mtf = false" in src["mtf50_cy_px"]
+    assert src["clipped_percent"].startswith("this capture")
