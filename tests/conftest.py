@@ -8,6 +8,16 @@ import pytest
 from camtwin.module import load_module
 
 
+def pytest_configure(config):
+    """Every test run (and the subprocesses it starts) gets its own, empty on-disk cache
+    (camtwin.cache), so no test reads a fitted CCM left by another run or by the user."""
+    import os
+    import tempfile
+
+    if "CAMTWIN_CACHE_DIR" not in os.environ:
+        os.environ["CAMTWIN_CACHE_DIR"] = tempfile.mkdtemp(prefix="camtwin-test-cache-")
+
+
 @pytest.fixture(scope="session")
 def small_module():
     """The default module shrunk to 480×360 pixels with the same pixel, f-number and field of
