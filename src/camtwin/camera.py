@@ -3,13 +3,18 @@
 These helpers wire the pure stage functions together for the CLI, the demo and notebooks;
 each stage stays usable on its own (:mod:`camtwin.scene`, :mod:`camtwin.optics`,
 :mod:`camtwin.sensor`, :mod:`camtwin.isp`).
+
+:func:`shoot` takes the streamed path (:mod:`camtwin.optics.stream`): the spectrum is
+summed into per-channel electron-rate densities band group by band group, so its memory
+grows with the pixel count only (:mod:`camtwin.memory` checks it before anything is
+allocated). A sensor window at its true field position (:mod:`camtwin.crop`) is imaged
+from the part of the full scene that falls on it.
 """
 
 from __future__ import annotations
 
 import math
 
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,7 +24,9 @@ from .errors import ConfigError
 from .isp import RenderedImage, calibrate_ccm, process
 from .measure.color import reference_linear_srgb
 from .module import ModuleSpec
+from .crop import SensorWindow, crop_module, window_module  # noqa: F401 (public API)
 from .optics import OpticalImage, form_image
+from .optics.stream import DEFAULT_BAND_GROUP_NM, ChannelImage, form_channel_image
 from .raw import RawFrame
 from .regions import inset_box
 from .scene import Scene, from_rgb, make_chart
@@ -106,17 +113,119 @@ def read_rgb_image(path: Path) -> np.ndarray:
     return img
 
 
-@dataclass(frozen=True, eq=False)
 class Shot:
-    """One simulated capture: the optical image, the raw frame and its rendering."""
+    """One simulated capture: the raw frame and its rendering, with the optical image.
 
-    optical_image: OpticalImage
-    raw: RawFrame
-    rendered: RenderedImage
+    ``optical_image`` is the spectral :class:`~camtwin.optics.OpticalImage`; a streamed
+    shot never formed it and forms it on first access (checked against the memory
+    budget). ``channel_image`` is what the sensor integrated (a
+    :class:`~camtwin.optics.stream.ChannelImage`, or the optical image itself).
+    """
+
+    __slots__ = ("_oi", "raw", "rendered", "scene", "lens", "channel_image")
+
+    def __init__(self, optical_image, raw: RawFrame, rendered: RenderedImage, *,
+                 scene: Scene | None = None, lens=None, channel_image=None):
+        self._oi = optical_image if isinstance(optical_image, OpticalImage) else None
+        self.raw = raw
+        self.rendered = rendered
+        self.scene = scene
+        self.lens = lens
+        self.channel_image = channel_image if channel_image is not None else optical_image
+
+    @property
+    def optical_image(self) -> OpticalImage:
+        if self._oi is None:
+            if self.scene is None:
+                raise ConfigError("this shot kept no scene to form its optical image from")
+            self._oi = form_image(self.scene, self.lens)
+        return self._oi
 
 
-def expose(module: ModuleSpec, oi: OpticalImage, *, exposure_s: float | None, rng) -> RawFrame:
-    """Capture ``oi`` with the module's sensor; ``exposure_s=None`` runs auto exposure."""
+def scene_window(scene: Scene, module: ModuleSpec, window: SensorWindow) -> tuple[Scene, int]:
+    """The part of ``scene`` (filling the full sensor of ``module`` at one sample per pixel,
+    :func:`module_scene`) that a sensor window needs, with a margin of M samples on every
+    side for the blur and the lens's geometry (points that distortion moves into the
+    window); beyond the scene's edge it continues mirrored. Returns (scene, M)."""
+    from .optics.field import geometry_source, warp_maps
+    from .optics.image import full_field_um
+
+    s = module.sensor
+    if tuple(scene.shape) != (s.height_px, s.width_px):
+        raise ConfigError(f"a window needs the scene of the full sensor ({s.height_px} × "
+                          f"{s.width_px} samples); got {scene.shape}")
+    lens = module.lens
+    pitch = s.pixel_pitch_um
+    ff = full_field_um(scene.shape, pitch, lens)
+    shift = 0.0
+    if lens.moves_points or lens.lateral_color_um:
+        step = max(1, min(window.width, window.height) // 32)
+        xu, yu = geometry_source(scene.shape, pitch, lens, ff,
+                                 rows=slice(window.y, window.y + window.height, step))
+        mx, my = warp_maps(xu[:, window.x:window.x + window.width:step],
+                           yu[:, window.x:window.x + window.width:step], 1.0, scene.shape,
+                           pitch, ff)
+        gy, gx = np.mgrid[window.y:window.y + window.height:step,
+                          window.x:window.x + window.width:step]
+        shift = float(np.max(np.hypot(mx - gx, my - gy)))
+        shift *= 1.0 + abs(float(lens.lateral_color_scale([380.0, 1000.0], ff * 1e-3).ptp()))
+    lam = float(scene.wavelengths_nm.max()) * 1e-3
+    blur_px = 6 * 1.22 * lam * lens.working_f_number / pitch + 4
+    if not lens.diffraction_limited:
+        from .optics.pupil import geometric_blur_radius_um
+
+        blur_px += 1.5 * max(geometric_blur_radius_um(lens.zernike_um(h), lens.working_f_number)
+                             for h in (0.0, 1.0)) / pitch
+    margin = int(np.ceil(shift + blur_px)) + 2
+    r0, r1 = window.y - margin, window.y + window.height + margin
+    c0, c1 = window.x - margin, window.x + window.width + margin
+    h, w = scene.shape
+    pad = ((max(0, -r0), max(0, r1 - h)), (max(0, -c0), max(0, c1 - w)))
+    rows, cols = slice(max(0, r0), min(h, r1)), slice(max(0, c0), min(w, c1))
+    if scene.reflectance is not None and scene._radiance is None:
+        refl = scene.reflectance.window(rows, cols)
+        if any(v for p in pad for v in p):
+            refl = refl.padded(pad)
+        kw = dict(reflectance=refl)
+    else:
+        kw = dict(radiance=np.pad(scene.radiance[:, rows, cols], ((0, 0),) + pad,
+                                  mode="symmetric"))
+    n_cols = window.width + 2 * margin
+    return Scene(wavelengths_nm=scene.wavelengths_nm, width_m=scene.sample_pitch_m * n_cols,
+                 distance_m=scene.distance_m, name=scene.name, illuminant=scene.illuminant,
+                 illuminance_lux=scene.illuminance_lux, layout={}, **kw), margin
+
+
+def form_module_image(module: ModuleSpec, scene: Scene, *, window: SensorWindow | None = None,
+                      band_group_nm: float | None = DEFAULT_BAND_GROUP_NM,
+                      progress=None) -> ChannelImage:
+    """The streamed optical image (:class:`~camtwin.optics.stream.ChannelImage`) of
+    ``scene`` through ``module``'s lens, for its sensor's channels.
+
+    With ``window`` (from :func:`camtwin.crop.window_module`; ``module`` is then the
+    *full* module and ``scene`` fills its full sensor) only the window is imaged, with the
+    field-dependent optics of its true position.
+    """
+    if window is None or (window.width, window.height) == (window.full_width,
+                                                             window.full_height):
+        return form_channel_image(scene, module.lens, module.sensor,
+                                  band_group_nm=band_group_nm, progress=progress)
+    from .optics.image import full_field_um
+
+    s = module.sensor
+    pitch = s.pixel_pitch_um
+    ff = full_field_um((s.height_px, s.width_px), pitch, module.lens)
+    sub, _ = scene_window(scene, module, window)
+    dy, dx = window.offset_px
+    return form_channel_image(sub, module.lens, s, band_group_nm=band_group_nm,
+                              field_offset_um=(dy * pitch, dx * pitch),
+                              full_field_um_override=ff, sensor_offset_px=(dy, dx),
+                              full_sensor_px=window.full_shape, progress=progress)
+
+
+def expose(module: ModuleSpec, oi, *, exposure_s: float | None, rng) -> RawFrame:
+    """Capture ``oi`` (an OpticalImage or a streamed ChannelImage) with the module's sensor;
+    ``exposure_s=None`` runs auto exposure."""
     if exposure_s is None:
         exposure_s = auto_exposure_s(oi, module.sensor)
     return capture(oi, module.sensor, exposure_s, rng)
@@ -128,12 +237,21 @@ def module_ccm(module: ModuleSpec) -> np.ndarray:
 
     The chart is lit by D65 at :data:`CCM_CALIBRATION_LUX` and auto-exposed; the ISP's
     black level, white balance and demosaic run on the raw; the 24 patch means are fitted
-    (white-preserving least squares) to the reference linear sRGB values. Cached per module.
+    (white-preserving least squares) to the reference linear sRGB values. Cached per module
+    in memory and on disk (:func:`camtwin.cache.cached_array`, keyed by the whole module spec
+    and camtwin's version), so a second process does not refit.
     """
     if module.sensor.cfa == "mono":
         return np.eye(3)
+    from .cache import cached_array
+
+    return cached_array("ccm", module, lambda: fit_module_ccm(module), shape=(3, 3))
+
+
+def fit_module_ccm(module: ModuleSpec) -> np.ndarray:
+    """Fit the module's CCM now (no cache): see :func:`module_ccm`."""
     scene = module_scene(module, "colorchecker", illuminance_lux=CCM_CALIBRATION_LUX)
-    raw = expose(module, form_image(scene, module.lens), exposure_s=None,
+    raw = expose(module, form_channel_image(scene, module.lens, module.sensor), exposure_s=None,
                  rng=CCM_CALIBRATION_SEED)
     return ccm_from_capture(module, raw)
 
@@ -157,8 +275,44 @@ def render(module: ModuleSpec, raw: RawFrame, *, ccm: np.ndarray | None = None) 
 
 
 def shoot(module: ModuleSpec, scene: Scene, *, exposure_s: float | None = None, rng=None,
-          ccm: np.ndarray | None = None) -> Shot:
-    """Scene → optical image → raw → rendered image with ``module``."""
-    oi = form_image(scene, module.lens)
-    raw = expose(module, oi, exposure_s=exposure_s, rng=rng)
-    return Shot(oi, raw, render(module, raw, ccm=ccm))
+          ccm: np.ndarray | None = None, window: SensorWindow | None = None,
+          band_group_nm: float | None = DEFAULT_BAND_GROUP_NM, check_memory: bool = True,
+          timings: dict | None = None, progress=None) -> Shot:
+    """Scene → optical image → raw → rendered image with ``module`` (streamed optics).
+
+    ``window`` images a window of the sensor at its true field position (``module`` the
+    full module, ``scene`` filling its full sensor; :func:`camtwin.crop.window_module`).
+    ``band_group_nm=None`` sums the spectrum band by band (full sampling; the default
+    groups differ by < 0.5 %, :mod:`camtwin.optics.stream`). The working set is checked
+    against the memory budget first (:func:`camtwin.memory.check_capture`); ``timings``
+    (a dict) receives the seconds of each stage; ``progress(stage, done, total)`` is
+    called as the optics advance.
+    """
+    import time
+
+    from .memory import check_capture
+
+    mod = module if window is None else window_module(module, window.x, window.y,
+                                                      window.width, window.height)[0]
+    if check_memory:
+        kind = "index" if (scene.reflectance is not None
+                           and scene.reflectance.index is not None) else "rgb"
+        check_capture(mod, scene_kind=kind)
+    t = {} if timings is None else timings
+    t0 = time.perf_counter()
+    step = None if progress is None else (lambda d, n: progress("optics", d, n))
+    oi = form_module_image(module, scene, window=window, band_group_nm=band_group_nm,
+                           progress=step)
+    t["optics_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    raw = expose(mod, oi, exposure_s=exposure_s, rng=rng)
+    t["sensor_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    if mod.isp.ccm == "fitted" and ccm is None and mod.sensor.cfa != "mono":
+        ccm = module_ccm(mod)
+        t["ccm_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+    rendered = render(mod, raw, ccm=ccm)
+    t["isp_s"] = time.perf_counter() - t0
+    return Shot(None, raw, rendered, scene=scene if window is None else None, lens=mod.lens,
+                channel_image=oi)

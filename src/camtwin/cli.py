@@ -7,6 +7,7 @@ readable line on stderr naming the field, the value and the valid range — neve
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -14,7 +15,9 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from ._io import check_outputs
 from .errors import CamtwinError
 from .parts import MODULE_HELP
 
@@ -24,19 +27,44 @@ err_console = Console(stderr=True)
 console = Console()
 
 
+def _print_error(message: str) -> None:
+    """Print ``error: MESSAGE`` on stderr as one line; the message is user text (paths,
+    names, values) and is printed literally, never read as Rich markup."""
+    from rich.text import Text
+
+    line = " ".join(str(message).split()) or "failed"
+    err_console.print(Text.assemble(("error:", "bold red"), " ", line), highlight=False,
+                      soft_wrap=True)
+
+
+#: Largest seed: numpy's SeedSequence takes any integer ≥ 0, the pixel kernels' keys are
+#: signed 64-bit.
+SEED_MAX = 2**63 - 1
+
+
 def _fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    _print_error(message)
     raise typer.Exit(code=2)
 
 
 def _guard(fn, *args, **kwargs):
-    """Run ``fn``; turn camtwin and OS errors into one line and exit status 2."""
+    """Run ``fn``; turn camtwin and OS errors into one line and exit status 2. A MemoryError
+    that escaped the memory budget (:mod:`camtwin.memory`) and a RecursionError (input
+    nested too deeply) become one line too."""
+    from ._io import output_options
+
     try:
-        return fn(*args, **kwargs)
+        with output_options():
+            return fn(*args, **kwargs)
     except CamtwinError as exc:
         _fail(str(exc))
     except OSError as exc:
         _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+    except MemoryError:
+        _fail("out of memory: the input or the requested size does not fit in this "
+              "machine's memory; use a smaller input, a crop or a lower resolution")
+    except RecursionError:
+        _fail("input nested too deeply to process")
 
 
 @app.command()
@@ -50,7 +78,7 @@ def capture(
                                                "light, whose level --lux sets."),
     out: Path = typer.Option(..., help="Rendered image (.png, .tif, .tiff)."),
     raw: Optional[Path] = typer.Option(None, help="Also save the raw frame (.dng, .tif, .npz)."),
-    seed: int = typer.Option(0, help="Seed of the temporal noise."),
+    seed: int = typer.Option(0, min=0, max=SEED_MAX, help="Seed of the temporal noise."),
     json_out: bool = typer.Option(False, "--json", help="Print the measurements as JSON."),
 ):
     """Simulate one capture of a scene with a module and write the rendered image."""
@@ -66,13 +94,14 @@ def _capture(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed, j
 
     from .errors import ConfigError
 
-    if not lux > 0:
-        raise ConfigError(f"--lux = {lux}: must be > 0")
-    if exposure_ms is not None and not exposure_ms > 0:
-        raise ConfigError(f"--exposure-ms = {exposure_ms}: must be > 0")
+    if not (lux > 0 and math.isfinite(lux)):
+        raise ConfigError(f"--lux = {lux}: must be a finite number > 0")
+    if exposure_ms is not None and not (exposure_ms > 0 and math.isfinite(exposure_ms)):
+        raise ConfigError(f"--exposure-ms = {exposure_ms}: must be a finite number > 0")
     _check_suffix(out, (".png", ".tif", ".tiff"), "--out")
     if raw_path is not None:
         _check_suffix(raw_path, (".dng", ".tif", ".tiff", ".npz"), "--raw")
+    check_outputs({"--module": module, "--scene": scene}, {"--out": out, "--raw": raw_path})
     _check_lux_illuminant(illuminant)
     mod = load_module(module)
     sc = module_scene(mod, scene, illuminant=illuminant, illuminance_lux=lux)
@@ -90,7 +119,8 @@ def _capture(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed, j
     if json_out:
         print(json.dumps(summary, indent=2))
     else:
-        console.print(f"wrote [bold]{out}[/]" + (f" and [bold]{raw_path}[/]" if raw_path else "")
+        console.print(f"wrote [bold]{escape(str(out))}[/]"
+                      + (f" and [bold]{escape(str(raw_path))}[/]" if raw_path else "")
                       + f": exposure {summary['exposure_ms']:.3g} ms, mean "
                       f"{summary['mean_signal_e']:.4g} e⁻, SNR {summary['grey_snr_db']:.1f} dB, "
                       f"clipped {100 * summary['clipped_fraction']:.2f} %")
@@ -124,7 +154,7 @@ def _check_suffix(path: Path, valid, option: str) -> None:
 @app.command()
 def demo(out: Path = typer.Option(Path("camtwin-out"), help="Output folder."),
          module: str = typer.Option("default", help=MODULE_HELP),
-         seed: int = typer.Option(0, help="Seed of the temporal noise.")):
+         seed: int = typer.Option(0, min=0, max=SEED_MAX, help="Seed of the temporal noise.")):
     """Capture a ColorChecker and a slanted edge at 1000, 10 and 1 lux; write PNGs, DNGs and
     summary.json into OUT."""
     _guard(_demo, out, module, seed)
@@ -135,6 +165,7 @@ def _demo(out: Path, module: str, seed: int):
 
     from .demo import DEMO_LUX, DEMO_SCENES, run_demo
 
+    check_outputs({"--module": module}, {"--out": out})
     t0 = time.perf_counter()
     total = len(DEMO_SCENES) * (len(DEMO_LUX) + 1) + 2
     with Progress(console=err_console, transient=False) as progress:
@@ -145,14 +176,16 @@ def _demo(out: Path, module: str, seed: int):
                    s.get("delta_e00_mean")) for s in summary["images"]]
     from rich.table import Table
 
-    table = Table(title=f"camtwin demo — {summary['module']} ({time.perf_counter() - t0:.1f} s)")
+    table = Table(title=f"camtwin demo — {escape(summary['module'])} "
+                        f"({time.perf_counter() - t0:.1f} s)")
     for col in ("scene", "lux", "exposure ms", "mean e⁻", "grey SNR dB", "mean ΔE00"):
         table.add_column(col, justify="right")
     for r in table_rows:
         table.add_row(r[0], f"{r[1]:g}", f"{r[2]:.3g}", f"{r[3]:.4g}", f"{r[4]:.1f}",
                       "" if r[5] is None else f"{r[5]:.2f}")
     console.print(table)
-    console.print(f"wrote {len(summary['images'])} images, raws and summary.json to [bold]{out}[/]")
+    console.print(f"wrote {len(summary['images'])} images, raws and summary.json to "
+                  f"[bold]{escape(str(out))}[/]")
 
 
 def module_rows() -> list[dict]:
@@ -174,19 +207,16 @@ def module_rows() -> list[dict]:
 def modules_cmd(json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a "
                                                                     "table.")):
     """List every module a user can name: the built-in ones and those of the catalog."""
-    from rich.table import Table
+    from .commands import name_table
 
     rows = _guard(module_rows)
     if json_out:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    table = Table(title=f"camtwin modules ({len(rows)}; catalog ones also by bare name)")
-    table.add_column("name", no_wrap=True, overflow="ignore")
-    for col in ("sensor", "lens", "pixels", "description"):
-        table.add_column(col, overflow="fold")
+    table = name_table(f"camtwin modules ({len(rows)}; catalog ones also by bare name)", "name",
+                       [r["name"] for r in rows], (">pixels", "description"))
     for r in rows:
-        table.add_row(r["name"], r["sensor"], r["lens"], f"{r['width_px']}×{r['height_px']}",
-                      r["description"])
+        table.add_row(r["name"], f"{r['width_px']}×{r['height_px']}", r["description"])
     console.print(table)
 
 
@@ -204,6 +234,7 @@ from .commands import sweep as _sweep_cmds; _sweep_cmds.register(app, _guard, _f
 
 _evaluate_cmds.register(app, _guard, _fail, console)
 from .commands import burst as _burst_cmds; _burst_cmds.register(app, _guard, _fail, console)  # noqa: E402,E702
+from .commands import cache as _cache_cmds; _cache_cmds.register(app, _guard, _fail, console)  # noqa: E402,E702
 # (end of command registrations)
 
 
@@ -277,8 +308,7 @@ def main() -> None:
         if hasattr(exc, "format_message") and getattr(exc, "exit_code", None) == 2:
             ctx = getattr(exc, "ctx", None)
             hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-            err_console.print(f"[bold red]error:[/] {exc.format_message()}{hint}",
-                              highlight=False, soft_wrap=True)
+            _print_error(f"{exc.format_message()}{hint}")
             code = 2
         elif kind == "Abort":
             err_console.print("[bold red]error:[/] aborted", highlight=False)
