@@ -31,6 +31,9 @@ def register(app, guard, fail, console) -> None:
         lat: Optional[float] = typer.Option(None, help="Latitude of the frame [deg]."),
         lon: Optional[float] = typer.Option(None, help="Longitude of the frame [deg]."),
         accuracy_m: float = typer.Option(0.0, help="GPS accuracy radius [m]."),
+        fix_age_s: float = typer.Option(0.0, help="Age of the GPS fix at the frame time [s]; "
+                                                  "beyond the policy's max_fix_age_s the "
+                                                  "strictest rule applies."),
         consent: bool = typer.Option(False, "--consent", help="The people in view consented."),
         method: str = typer.Option("mask", help="blur, pixelate or mask."),
         margin: float = typer.Option(0.25, help="Safety margin, fraction of the face box."),
@@ -41,8 +44,8 @@ def register(app, guard, fail, console) -> None:
         json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     ):
         """Anonymise the faces in IN and write OUT (decided per policy and position)."""
-        guard(_anonymise, src, out, policy, lat, lon, accuracy_m, consent, method, margin,
-              detector, vault_dir, key_file, json_out, console)
+        guard(_anonymise, src, out, policy, lat, lon, accuracy_m, fix_age_s, consent, method,
+              margin, detector, vault_dir, key_file, json_out, console)
 
     @vault.command("keygen")
     def keygen(key_file: Path = typer.Argument(..., help="New key file (mode 0600).")):
@@ -233,9 +236,13 @@ def register(app, guard, fail, console) -> None:
             raise typer.Exit(code=1)
 
 
-def _anonymise(src, out, policy_path, lat, lon, accuracy_m, consent, method, margin,
-               detectors, vault_dir, key_file, json_out, console):
+def _anonymise(src, out, policy_path, lat, lon, accuracy_m, fix_age_s, consent, method,
+               margin, detectors, vault_dir, key_file, json_out, console):
+    import math
+    import time
+
     import numpy as np
+    from rich.markup import escape
 
     from ..camera import read_rgb_image
     from ..errors import ConfigError
@@ -252,8 +259,10 @@ def _anonymise(src, out, policy_path, lat, lon, accuracy_m, consent, method, mar
     if lat is not None and not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise ConfigError(f"--lat {lat} / --lon {lon}: valid ranges are [-90, 90] / "
                           "[-180, 180]")
-    if not accuracy_m >= 0:
-        raise ConfigError(f"--accuracy-m = {accuracy_m}: must be ≥ 0")
+    if not (math.isfinite(accuracy_m) and accuracy_m >= 0):
+        raise ConfigError(f"--accuracy-m = {accuracy_m}: must be a finite number ≥ 0")
+    if not (math.isfinite(fix_age_s) and fix_age_s >= 0):
+        raise ConfigError(f"--fix-age-s = {fix_age_s}: must be a finite number ≥ 0")
     if vault_dir is not None and policy_path is None:
         raise ConfigError("--vault needs --policy (templates are stored only where a policy "
                           "allows them)")
@@ -270,16 +279,20 @@ def _anonymise(src, out, policy_path, lat, lon, accuracy_m, consent, method, mar
     image = read_rgb_image(src)
     if image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)
-    res = privacy_stage(image, FrameContext(lat, lon, accuracy_m=accuracy_m, consent=consent),
-                        pol, spec=spec, vault=vault)
+    # the position on the command line is a fix taken --fix-age-s before the frame
+    now = time.time()
+    ctx = FrameContext(lat, lon, time_s=now, fix_time_s=now - fix_age_s, accuracy_m=accuracy_m,
+                       consent=consent)
+    res = privacy_stage(image, ctx, pol, spec=spec, vault=vault)
     write_rgb(out, np.asarray(res.image))
     if json_out:
         print(json.dumps({"input": str(src), "output": str(out)} | res.as_dict(), indent=2))
     else:
         d = res.decision
         n = res.report.n_faces if res.report is not None else 0
-        console.print(f"wrote [bold]{out}[/]: "
-                      + (f"{n} region(s) anonymised by {method}" if d.anonymise
+        # paths and zone names are user text: printed literally, never as Rich markup
+        console.print(f"wrote [bold]{escape(str(out))}[/]: "
+                      + (f"{n} region(s) anonymised by {escape(method)}" if d.anonymise
                          else "not anonymised (policy allows it)")
                       + (f"; {len(res.stored)} record(s) stored encrypted" if res.stored else "")
-                      + f" — {'; '.join(d.reasons)}", highlight=False)
+                      + f" — {escape('; '.join(d.reasons))}", highlight=False)

@@ -15,9 +15,13 @@ A policy (YAML or JSON, validated as :class:`PolicySpec`) names its rules and it
 Each zone feature carries ``properties.rule``. Decisions fail closed:
 
 * a point inside several zones (or within the fix's accuracy radius of them) gets the
-  *strictest* combination of their rules, field by field;
-* a frame with no position, an invalid position, or a fix older than ``max_fix_age_s`` at
-  the frame's time gets the strictest combination of *all* rules of the policy;
+  *strictest* combination of their rules, field by field; where the accuracy disc may also
+  reach outside every zone, the default rule joins that combination;
+* a frame whose fix cannot be trusted gets the strictest combination of *all* rules of the
+  policy: no position; a latitude/longitude that is not a finite number in range; an
+  accuracy radius that is not a finite number ≥ 0 or exceeds :data:`MAX_ACCURACY_M`; a
+  missing or non-finite frame time or fix time (the fix's age cannot be checked); a fix
+  more than ``max_fix_age_s`` from the frame's time;
 * every decision lists its reasons (:attr:`Decision.reasons`) and is logged on the
   ``camtwin.privacy`` logger.
 """
@@ -27,16 +31,22 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from numbers import Real
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import Field, model_validator
 
 from .._spec import FrozenSpec, read_json, read_yaml
 from ..errors import ConfigError
-from .geo import Zone, read_geojson, zones_from_geojson
+from .geo import Zone, locate, read_geojson, zones_from_geojson
 
 log = logging.getLogger("camtwin.privacy")
+
+#: Largest usable GPS accuracy radius [m]: a vaguer fix is no position (and the local
+#: distance frame of :mod:`camtwin.privacy.geo` is only characterised up to 50 km).
+MAX_ACCURACY_M = 50_000.0
 
 #: Values of each rule field, most permissive first (the strictest is last).
 RULE_ORDER = {
@@ -147,9 +157,11 @@ class FrameContext:
     """Where and when a frame was taken, and whether its subjects consented.
 
     ``lat``/``lon`` [deg] of the GPS fix (None = no fix), ``time_s`` the frame time and
-    ``fix_time_s`` the fix time (POSIX seconds), ``accuracy_m`` the fix's horizontal
-    accuracy radius [m] (zones within it apply), ``consent`` a recorded consent of the
-    people in view (e.g. an enrolment), as the controller's legal basis.
+    ``fix_time_s`` the fix time (POSIX seconds; both are needed to prove the fix fresh),
+    ``accuracy_m`` the fix's horizontal accuracy radius [m] (zones within it apply),
+    ``consent`` a recorded consent of the people in view (e.g. an enrolment), as the
+    controller's legal basis. Nothing is validated here: :func:`decide` gives any missing,
+    non-finite, negative or out-of-range value the strictest rule (fail closed).
     """
 
     lat: float | None = None
@@ -162,18 +174,21 @@ class FrameContext:
     @classmethod
     def from_metadata(cls, metadata: dict | None, *, consent: bool = False) -> "FrameContext":
         """From a frame's ``metadata["gps"] = {"lat", "lon", "time_s", "fix_time_s",
-        "accuracy_m"}`` (e.g. :attr:`RawFrame.metadata`). Missing or malformed values become
-        None (no fix), which :func:`decide` treats as unknown position — fail closed."""
+        "accuracy_m"}`` (e.g. :attr:`RawFrame.metadata`). A missing value is None (a missing
+        accuracy is 0, an exact fix); a value that is not a number becomes NaN. :func:`decide`
+        fails closed on both."""
         gps = (metadata or {}).get("gps") or {}
+        if not isinstance(gps, dict):
+            gps = {}
 
-        def num(key):
-            v = gps.get(key) if isinstance(gps, dict) else None
-            return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) \
-                and math.isfinite(v) else None
+        def num(key, missing=None):
+            v = gps.get(key)
+            if v is None:
+                return missing
+            return float(v) if _is_real(v) else math.nan
 
-        acc = num("accuracy_m")
         return cls(num("lat"), num("lon"), num("time_s"), num("fix_time_s"),
-                   acc if acc is not None and acc >= 0 else 0.0, bool(consent))
+                   num("accuracy_m", 0.0), bool(consent))
 
 
 @dataclass(frozen=True)
@@ -196,40 +211,64 @@ class Decision:
                 "position_known": self.position_known, "reasons": list(self.reasons)}
 
 
+def _is_real(v) -> bool:
+    """A real number (int, float, NumPy scalar), not a bool."""
+    return isinstance(v, Real) and not isinstance(v, (bool, np.bool_))
+
+
+def _finite(v) -> bool:
+    return _is_real(v) and math.isfinite(float(v))
+
+
+def _untrusted_fix(policy: Policy, ctx: FrameContext) -> str | None:
+    """Why the fix of ``ctx`` cannot place the frame, or None if it can."""
+    if ctx.lat is None or ctx.lon is None:
+        return "no GPS position"
+    if not (_finite(ctx.lat) and _finite(ctx.lon) and -90.0 <= ctx.lat <= 90.0
+            and -180.0 <= ctx.lon <= 180.0):
+        return f"GPS position ({ctx.lat!r}, {ctx.lon!r}) is invalid or out of range"
+    if not (_finite(ctx.accuracy_m) and ctx.accuracy_m >= 0.0):
+        return f"GPS accuracy {ctx.accuracy_m!r} m is not a finite number ≥ 0"
+    if ctx.accuracy_m > MAX_ACCURACY_M:
+        return (f"GPS accuracy {ctx.accuracy_m:g} m exceeds {MAX_ACCURACY_M:g} m (no usable "
+                "position)")
+    if ctx.time_s is None or ctx.fix_time_s is None:
+        missing = "frame time" if ctx.time_s is None else "fix time"
+        return f"no {missing}: the age of the GPS fix cannot be checked"
+    if not (_finite(ctx.time_s) and _finite(ctx.fix_time_s)):
+        return (f"frame time {ctx.time_s!r} / fix time {ctx.fix_time_s!r} s is not a finite "
+                "number: the age of the GPS fix cannot be checked")
+    age = float(ctx.time_s) - float(ctx.fix_time_s)
+    if abs(age) > policy.spec.max_fix_age_s:
+        return (f"GPS fix is {age:.1f} s from the frame time (limit "
+                f"{policy.spec.max_fix_age_s:g} s)")
+    return None
+
+
 def decide(policy: Policy, ctx: FrameContext) -> Decision:
     """The rule that applies to a frame taken at ``ctx``; fails closed (see module doc)."""
     reasons: list[str] = []
-    zones_hit: list[Zone] = []
-    known = ctx.lat is not None and ctx.lon is not None
+    zones_hit: tuple[Zone, ...] = ()
+    problem = _untrusted_fix(policy, ctx)
+    known = problem is None
     if not known:
-        reasons.append("no GPS position: strictest rule of the policy applies (fail closed)")
-    elif not (-90.0 <= ctx.lat <= 90.0 and -180.0 <= ctx.lon <= 180.0):
-        known = False
-        reasons.append(f"GPS position ({ctx.lat}, {ctx.lon}) out of range: strictest rule "
-                       "applies (fail closed)")
-    elif ctx.fix_time_s is not None and ctx.time_s is not None:
-        age = ctx.time_s - ctx.fix_time_s
-        if age > policy.spec.max_fix_age_s or age < -policy.spec.max_fix_age_s:
-            known = False
-            reasons.append(f"GPS fix is {age:.1f} s from the frame time (limit "
-                           f"{policy.spec.max_fix_age_s:g} s): strictest rule applies "
-                           "(fail closed)")
-    if known:
-        for z in policy.zones:
-            if z.covers(ctx.lon, ctx.lat):
-                zones_hit.append(z)
-                reasons.append(f"inside zone {z.name!r} (rule {z.rule!r})")
-            elif ctx.accuracy_m > 0 and z.distance_m(ctx.lon, ctx.lat) <= ctx.accuracy_m:
-                zones_hit.append(z)
-                reasons.append(f"within the {ctx.accuracy_m:g} m fix accuracy of zone "
-                               f"{z.name!r} (rule {z.rule!r})")
-        if zones_hit:
-            rule = strictest(policy.rules[z.rule] for z in zones_hit)
-        else:
-            rule = policy.rules[policy.spec.default_rule]
-            reasons.append(f"outside every zone: rule {policy.spec.default_rule!r}")
-    else:
+        reasons.append(f"{problem}: strictest rule of the policy applies (fail closed)")
         rule = strictest(policy.rules.values())
+    else:
+        lon, lat, acc = float(ctx.lon), float(ctx.lat), float(ctx.accuracy_m)
+        loc = locate(policy.zones, lon, lat, acc)
+        zones_hit = loc.inside + loc.near
+        reasons += [f"inside zone {z.name!r} (rule {z.rule!r})" for z in loc.inside]
+        reasons += [f"within the {acc:g} m fix accuracy of zone {z.name!r} (rule {z.rule!r})"
+                    for z in loc.near]
+        rules = [policy.rules[z.rule] for z in zones_hit]
+        if loc.maybe_outside:
+            rules.append(policy.rules[policy.spec.default_rule])
+            reasons.append(f"outside every zone: rule {policy.spec.default_rule!r}"
+                           if not zones_hit else
+                           f"the {acc:g} m fix accuracy also reaches outside every zone: "
+                           f"rule {policy.spec.default_rule!r} too")
+        rule = strictest(rules)
     consent = bool(ctx.consent)
     anonymise = rule.anonymise == "always" or (rule.anonymise == "unless_consent"
                                                and not consent)

@@ -1,0 +1,125 @@
+"""Issue 22, item 4 and the zone-name input path: the geofence must fail closed.
+
+Reproduces the reported failures: a standard GeoJSON polygon spanning lon −100…100 was
+silently inverted (lon 0 outside, lon 150 inside) because edges were taken "the shorter way"
+across the antimeridian; at the Python API a NaN frame time, a NaN or negative accuracy and
+a missing fix time all gave the permissive rule; a zone named ``St. Mary [/school] zone``
+crashed the CLI (Rich markup) after the output image was written."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from camtwin.cli import app
+from camtwin.errors import ConfigError
+from camtwin.privacy.geo import geometry_polygons
+from camtwin.privacy.policy import FrameContext, PolicySpec, build_policy, decide
+
+runner = CliRunner()
+
+STRICT = {"anonymise": "always"}
+OPEN = {"anonymise": "unless_consent", "biometric_templates": "with_consent",
+        "face_crops": "with_consent", "facial_recognition": "with_consent"}
+WIDE = {"type": "Polygon", "coordinates": [[[-100, -10], [100, -10], [100, 10], [-100, 10],
+                                            [-100, -10]]]}
+
+
+def _policy_file(tmp_path, geometry, name="zone"):
+    p = tmp_path / "policy.json"
+    p.write_text(json.dumps({"rules": {"school": STRICT, "default": OPEN}, "zones": {
+        "type": "FeatureCollection", "features": [{
+            "type": "Feature", "properties": {"rule": "school", "name": name},
+            "geometry": geometry}]}}))
+    return p
+
+
+@pytest.fixture
+def image(tmp_path):
+    p = tmp_path / "grey.png"
+    cv2.imwrite(str(p), np.full((48, 64, 3), 128, np.uint8))
+    return p
+
+
+def _decision(image, policy, tmp_path, lon, lat=0.0):
+    r = runner.invoke(app, ["privacy", "anonymise", str(image), str(tmp_path / "o.png"),
+                            "--policy", str(policy), "--lat", str(lat), "--lon", str(lon),
+                            "--consent", "--json"])
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)["decision"]
+
+
+@pytest.mark.parametrize("lon, inside", [(0, True), (-99, True), (99, True), (150, False),
+                                         (-150, False), (180, False)])
+def test_wide_polygon_is_not_inverted(image, tmp_path, lon, inside):
+    d = _decision(image, _policy_file(tmp_path, WIDE), tmp_path, lon)
+    assert (d["zones"] == ["zone"]) is inside
+    assert d["anonymise"] is inside  # with consent, only the school zone anonymises
+
+
+def test_zone_name_with_markup_is_printed_literally(image, tmp_path):
+    name = "St. Mary [/school] zone"
+    pol = _policy_file(tmp_path, WIDE, name=name)
+    out = tmp_path / "o[/b].png"
+    r = runner.invoke(app, ["privacy", "anonymise", str(image), str(out), "--policy",
+                            str(pol), "--lat", "0", "--lon", "0", "--consent"])
+    assert r.exit_code == 0, r.output
+    flat = r.stdout.replace("\n", "")
+    assert name in flat and "o[/b].png" in flat and out.exists()
+
+
+def test_antimeridian_crossing_must_be_split():
+    # written with longitudes beyond 180 (a common non-RFC way): refused, naming the fix
+    with pytest.raises(ConfigError, match=r"longitude 190 .*split.*MultiPolygon") as exc:
+        geometry_polygons({"type": "Polygon", "coordinates": [
+            [[170, -10], [190, -10], [190, 10], [170, 10], [170, -10]]]})
+    assert "\n" not in str(exc.value)
+    # split at ±180 as RFC 7946 §3.1.9 asks: both halves count
+    parts = geometry_polygons({"type": "MultiPolygon", "coordinates": [
+        [[[170, -10], [180, -10], [180, 10], [170, 10], [170, -10]]],
+        [[[-180, -10], [-170, -10], [-170, 10], [-180, 10], [-180, -10]]]]})
+    for lon, inside in ((175, True), (-175, True), (180, True), (-180, True), (0, False)):
+        assert any(p.covers(lon, 0.0) for p in parts) is inside, lon
+
+
+# --- the Python API fails closed --------------------------------------------------------
+def _school_everywhere_but_here():
+    """A policy whose only zone is far away: a fresh, exact fix here gets the open rule."""
+    spec = PolicySpec(rules={"school": STRICT, "default": OPEN}, zones={
+        "type": "Feature", "properties": {"rule": "school"}, "geometry": {
+            "type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}})
+    return build_policy(spec)
+
+
+GOOD = dict(lat=47.0, lon=8.0, time_s=1000.0, fix_time_s=999.0, accuracy_m=5.0,
+            consent=True)
+
+
+@pytest.mark.parametrize("change", [
+    {"time_s": math.nan}, {"fix_time_s": math.nan}, {"time_s": math.inf},
+    {"accuracy_m": math.nan}, {"accuracy_m": -1.0}, {"accuracy_m": math.inf},
+    {"fix_time_s": None}, {"time_s": None}, {"lat": math.nan}, {"lon": math.inf},
+])
+def test_api_invalid_context_takes_the_strictest_rule(change):
+    pol = _school_everywhere_but_here()
+    assert decide(pol, FrameContext(**GOOD)).store_templates  # the control case is open
+    d = decide(pol, FrameContext(**(GOOD | change)))
+    assert d.anonymise and not d.store_templates and not d.position_known
+    assert "fail closed" in d.reasons[0]
+
+
+@pytest.mark.parametrize("gps", [
+    {"accuracy_m": float("nan")}, {"accuracy_m": -3}, {"accuracy_m": "5"},
+    {"time_s": float("nan")}, {"fix_time_s": None},
+])
+def test_metadata_with_bad_values_fails_closed(gps):
+    pol = _school_everywhere_but_here()
+    base = {"lat": 47.0, "lon": 8.0, "time_s": 1000.0, "fix_time_s": 999.0, "accuracy_m": 5}
+    assert decide(pol, FrameContext.from_metadata({"gps": base}, consent=True)).store_templates
+    d = decide(pol, FrameContext.from_metadata({"gps": base | gps}, consent=True))
+    assert d.anonymise and not d.store_templates and not d.position_known
