@@ -271,7 +271,7 @@ def demosaic_directional_ri(mosaic, cfa: str, *, radius: int = 2, eps: float = 1
 
     On scikit-image's astronaut, coffee, chelsea and rocket (RGGB, 10-px border excluded)
     the mean CPSNR is 36.40 dB, against 35.74 dB for colour-demosaicing's Menon (2007) and
-    35.92 dB for LibRaw's AAHD (``tests/test_demosaic.py``, ``benchmarks/RESULTS.md``).
+    36.00 dB for LibRaw's AAHD (``tests/test_demosaic.py``, ``benchmarks/RESULTS.md``).
     Implemented as two float32 numba kernels: the green in bands of rows with band-local
     buffers, then R and B together streamed row by row through ring buffers (no full-size
     intermediates; output independent of the thread count); the float64 reference is
