@@ -11,7 +11,8 @@ Pieces
     :func:`anonymise_rendered`, :func:`render_anonymised` (hook after
     :func:`camtwin.camera.render`), :func:`anonymise_frames` (video, with box hold).
 :mod:`~camtwin.privacy.geo`, :mod:`~camtwin.privacy.policy`
-    GeoJSON zones (holes, MultiPolygons, antimeridian), rules, per-frame :func:`decide`.
+    GeoJSON zones (RFC 7946: holes, MultiPolygons split at the antimeridian) tested with
+    GEOS (shapely), rules, per-frame :func:`decide`.
 :mod:`~camtwin.privacy.vault`
     AES-256-GCM records, per-record data keys wrapped by the module key (RFC 3394),
     crypto-shredding erasure, hash-chained MAC'd audit log, :meth:`Vault.verify`.
@@ -43,8 +44,10 @@ Guarantees (each tested):
   truncation (hash chain + HMAC + MAC'd head in the header).
 * After :meth:`Vault.erase` the record's data key exists nowhere in the vault: the module
   key plus the vault folder plus a saved copy of the ciphertext do not decrypt it.
-* Exported events are k-anonymous on time, place and the attribute columns (default
-  k = 50), re-checked on the output before it is written.
+* Exported events are k-anonymous on every released column (default k = 50): time and
+  place only as buckets (keeping the exact time/lat/lon columns is refused), attributes
+  generalised, kept columns — derived from time or place or not — splitting the classes;
+  the bytes are checked with ``check-k``'s code before they are written.
 
 Limits (not guaranteed):
 
@@ -67,7 +70,11 @@ Limits (not guaranteed):
   without a hardware monotonic counter; the audit log proves integrity, not completeness
   against an adversary who holds the module key.
 * Geofences are only as good as the position: GPS spoofing or a wrong accuracy radius
-  defeats them; zones are straight-edged in (lon, lat) and polar caps are unsupported.
+  defeats them. Zones are straight-edged in (lon, lat) and read literally (RFC 7946): a
+  ring written the old way across the antimeridian (``[170, …] → [-170, …]``) is the
+  340°-wide band, not the small zone — split such zones at ±180. Distances for the
+  accuracy radius use a local flat frame (≤ 2 % error up to 50 km below 85° latitude);
+  a radius above 50 km counts as no position.
 * k-anonymity does not prevent attribute disclosure in homogeneous classes (no
   l-diversity / t-closeness) nor linkage across repeated releases; it is not differential
   privacy.
