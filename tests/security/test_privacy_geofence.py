@@ -123,3 +123,17 @@ def test_metadata_with_bad_values_fails_closed(gps):
     assert decide(pol, FrameContext.from_metadata({"gps": base}, consent=True)).store_templates
     d = decide(pol, FrameContext.from_metadata({"gps": base | gps}, consent=True))
     assert d.anonymise and not d.store_templates and not d.position_known
+
+
+def test_zone_name_with_markup_in_an_error_is_one_literal_line(image, tmp_path):
+    pol = tmp_path / "policy.json"
+    pol.write_text(json.dumps({"rules": {"default": OPEN}, "zones": {
+        "type": "Feature", "properties": {"rule": "nope", "name": "St. Mary [/school] zone"},
+        "geometry": WIDE}}))
+    out = tmp_path / "o.png"
+    r = runner.invoke(app, ["privacy", "anonymise", str(image), str(out), "--policy", str(pol),
+                            "--lat", "0", "--lon", "0"])
+    assert r.exit_code == 2, r.output
+    err = r.stderr.replace("\n", "")
+    assert "zone 'St. Mary [/school] zone' uses unknown rule 'nope'" in err, r.stderr
+    assert "Traceback" not in r.output and not out.exists()
