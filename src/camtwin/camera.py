@@ -35,6 +35,8 @@ from .sensor import auto_exposure_s, capture
 #: Light level [lx] and seed of the ColorChecker capture used to fit a module's CCM.
 CCM_CALIBRATION_LUX = 500.0
 CCM_CALIBRATION_SEED = 20240601
+#: Largest sensor [pixels] the CCM is fitted on; larger ones use a centre crop of this area.
+CCM_CALIBRATION_MAX_PX = 1_300_000
 
 
 def scene_extent(module: ModuleSpec, *, oversample: int = 1,
@@ -99,15 +101,78 @@ def module_scene(module: ModuleSpec, scene: str | Path, *, illuminant: str = "D6
     return make_chart(str(scene), shape=shape, **geom, **chart_kwargs)
 
 
+#: Bytes per pixel an image file costs its readers beyond the decoded array: the float32
+#: scene conversion and resize (:func:`camtwin.scene.from_rgb`), or the float64 linear sRGB
+#: of a measurement and its decoding copies (:func:`camtwin.measure.color.read_linear_srgb`).
+IMAGE_WORK_BYTES_PER_PX = 96
+
+
 def read_rgb_image(path: Path) -> np.ndarray:
-    """Read an 8/16-bit RGB(A) or grey image as an (H, W, 3) array in RGB order."""
+    """Read an 8/16-bit RGB(A) or grey image as an (H, W, 3) array in RGB order ((H, W) for
+    a grey image).
+
+    The image's declared size is read from its header first (Pillow reads only the header
+    on open) and checked against the memory budget (:func:`camtwin.memory.check_budget`:
+    decoded array plus :data:`IMAGE_WORK_BYTES_PER_PX` per pixel of working copies), so a
+    small file that decodes to gigabytes is refused with one line before anything is
+    decoded. JPEG is decoded by Pillow (which refuses a truncated file instead of filling
+    the missing part with grey), everything else by OpenCV (16-bit PNG/TIFF); decoder
+    messages that C libraries print on stderr are silenced.
+
+    Raises
+    ------
+    ConfigError
+        Missing, unreadable, truncated or corrupt file.
+    camtwin.memory.MemoryBudgetError
+        The decoded image and its working copies exceed the memory budget.
+    """
+    import re
+    import warnings
+
     import cv2
+    from PIL import Image, UnidentifiedImageError
+
+    from ._io import quiet_stderr
 
     if not path.is_file():
         raise ConfigError(f"scene image {path} does not exist")
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    fmt = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:  # header only
+                fmt, (w, h), bands = im.format, im.size, len(im.getbands())
+    except Image.DecompressionBombError as exc:  # beyond Pillow's own limit: the budget decides
+        pixels = [int(n) for n in re.findall(r"\((\d+) pixels\)", str(exc))]
+        w, h, bands = (pixels[0] if pixels else 2**31), 1, 3
+    except UnidentifiedImageError:
+        w = h = 0  # not a format Pillow knows: OpenCV decides, within its own pixel limit
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ConfigError(f"scene image {path} is not a readable image "
+                          f"({' '.join(str(exc).split())})") from None
+    if w * h:
+        from .memory import check_budget
+
+        check_budget(w * h * (2 * bands + IMAGE_WORK_BYTES_PER_PX),  # ≤ 16 bits per sample
+                     f"reading image {path} ({w} × {h} px)",
+                     "use a smaller image or raise --max-memory")
+    if fmt == "JPEG":
+        try:
+            with Image.open(path) as im:
+                im = im.convert("L" if im.mode in ("L", "1") else "RGB")
+                return np.asarray(im)
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise ConfigError(f"scene image {path} is truncated or corrupt "
+                              f"({' '.join(str(exc).split())})") from None
+    try:
+        with quiet_stderr():
+            img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:
+        msg = " ".join(str(exc).split()).rsplit("error:", 1)[-1].strip()
+        raise ConfigError(f"scene image {path} cannot be decoded ({msg})") from None
     if img is None:
-        raise ConfigError(f"scene image {path} is not an image OpenCV can read")
+        raise ConfigError(f"scene image {path} is not an image OpenCV can read "
+                          "(unknown format, truncated or corrupt)")
     if img.ndim == 3:
         img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB if img.shape[2] == 4 else cv2.COLOR_BGR2RGB)
     return img
@@ -256,6 +321,19 @@ def fit_module_ccm(module: ModuleSpec) -> np.ndarray:
     return ccm_from_capture(module, raw)
 
 
+def calibration_module(module: ModuleSpec) -> ModuleSpec:
+    """The module the CCM is fitted on: ``module`` itself up to
+    :data:`CCM_CALIBRATION_MAX_PX` pixels, else its centre crop of that area (same aspect,
+    pitch, lens and pixels) — the colour fit depends on the spectral response, not on the
+    pixel count, and a 48 MP sensor need not be simulated twice per capture."""
+    s = module.sensor
+    n = s.width_px * s.height_px
+    if n <= CCM_CALIBRATION_MAX_PX:
+        return module
+    f = (CCM_CALIBRATION_MAX_PX / n) ** 0.5
+    return crop_module(module, int(s.width_px * f), int(s.height_px * f))
+
+
 def ccm_from_capture(module: ModuleSpec, raw: RawFrame) -> np.ndarray:
     """Fit the CCM from a raw ColorChecker capture carrying ``layout_px["patches"]``."""
     boxes = raw.metadata.get("layout_px", {}).get("patches")
@@ -269,7 +347,7 @@ def render(module: ModuleSpec, raw: RawFrame, *, ccm: np.ndarray | None = None) 
     """Run the module's ISP on ``raw``; a fitted CCM is computed (and cached) when needed."""
     spec = module.isp
     if spec.ccm == "fitted" and ccm is None:
-        ccm = module_ccm(module)
+        ccm = module_ccm(calibration_module(module))
     return process(raw, spec, ccm=ccm if spec.ccm == "fitted" else None, lens=module.lens,
                    sensor=module.sensor)
 
@@ -299,19 +377,27 @@ def shoot(module: ModuleSpec, scene: Scene, *, exposure_s: float | None = None, 
                            and scene.reflectance.index is not None) else "rgb"
         check_capture(mod, scene_kind=kind)
     t = {} if timings is None else timings
+
+    def note(stage: str, done: int = 0, total: int | None = None) -> None:
+        if progress is not None:
+            progress(stage, done, total)
+
     t0 = time.perf_counter()
-    step = None if progress is None else (lambda d, n: progress("optics", d, n))
+    note("optics")
     oi = form_module_image(module, scene, window=window, band_group_nm=band_group_nm,
-                           progress=step)
+                           progress=lambda d, n: note("optics", d, n))
     t["optics_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
+    note("sensor")
     raw = expose(mod, oi, exposure_s=exposure_s, rng=rng)
     t["sensor_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
     if mod.isp.ccm == "fitted" and ccm is None and mod.sensor.cfa != "mono":
-        ccm = module_ccm(mod)
-        t["ccm_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
+        note("colour matrix")
+        ccm = module_ccm(calibration_module(mod))
+        t["ccm_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    note("isp")
     rendered = render(mod, raw, ccm=ccm)
     t["isp_s"] = time.perf_counter() - t0
     return Shot(None, raw, rendered, scene=scene if window is None else None, lens=mod.lens,

@@ -79,13 +79,51 @@ def capture(
     out: Path = typer.Option(..., help="Rendered image (.png, .tif, .tiff)."),
     raw: Optional[Path] = typer.Option(None, help="Also save the raw frame (.dng, .tif, .npz)."),
     seed: int = typer.Option(0, min=0, max=SEED_MAX, help="Seed of the temporal noise."),
-    json_out: bool = typer.Option(False, "--json", help="Print the measurements as JSON."),
+    json_out: bool = typer.Option(False, "--json", help="Print the measurements as JSON "
+                                  "(with seconds per stage and peak memory)."),
+    crop: Optional[str] = typer.Option(None, help="Centre crop of the sensor, W,H [px]."),
+    window: Optional[str] = typer.Option(None, help="Sensor window X,Y,W,H [px] at its true "
+                                         "field position (distortion, shading, PSF, CRA)."),
+    max_memory: Optional[str] = typer.Option(None, help="Memory budget (e.g. 4G); default "
+                                             "$CAMTWIN_MAX_MEMORY or 70 % of free RAM."),
+    band_group_nm: float = typer.Option(160.0, help="Width of the spectral band groups [nm] "
+                                        "(0: every band on its own, exact and slower)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
 ):
     """Simulate one capture of a scene with a module and write the rendered image."""
-    _guard(_capture, module, scene, lux, exposure_ms, illuminant, out, raw, seed, json_out)
+    _guard(_capture, module, scene, lux, exposure_ms, illuminant, out, raw, seed, json_out,
+           crop=crop, window=window, max_memory=max_memory, band_group_nm=band_group_nm,
+           quiet=quiet)
 
 
-def _capture(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed, json_out):
+def _capture(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed, json_out, *,
+             crop=None, window=None, max_memory=None, band_group_nm=160.0, quiet=False):
+    from .memory import using_budget
+    from .progress import StageTimer
+
+    with using_budget(max_memory), StageTimer(show=not (quiet or json_out),
+                                              console=err_console) as timer:
+        _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed,
+                     json_out, crop, window, band_group_nm, timer)
+
+
+def _crop_or_window(mod, crop, window):
+    """(module to shoot, SensorWindow or None) for ``--crop`` / ``--window``."""
+    from .crop import crop_module, parse_crop, parse_window, window_module
+    from .errors import ConfigError
+
+    if crop is not None and window is not None:
+        raise ConfigError("--crop and --window: give one of them")
+    if crop is not None:
+        return crop_module(mod, *parse_crop(crop)), None
+    if window is not None:
+        _, win = window_module(mod, *parse_window(window))
+        return mod, win
+    return mod, None
+
+
+def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed, json_out,
+                 crop, window, band_group_nm, timer):
     from .camera import module_scene, shoot
     from .isp import write_image
     from .module import load_module
@@ -103,9 +141,20 @@ def _capture(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed, j
         _check_suffix(raw_path, (".dng", ".tif", ".tiff", ".npz"), "--raw")
     check_outputs({"--module": module, "--scene": scene}, {"--out": out, "--raw": raw_path})
     _check_lux_illuminant(illuminant)
-    mod = load_module(module)
-    sc = module_scene(mod, scene, illuminant=illuminant, illuminance_lux=lux)
-    shot = shoot(mod, sc, exposure_s=None if exposure_ms is None else exposure_ms / 1e3, rng=seed)
+    if not band_group_nm >= 0:
+        raise ConfigError(f"--band-group-nm = {band_group_nm}: must be ≥ 0 (0: full sampling)")
+    mod, win = _crop_or_window(load_module(module), crop, window)
+    from .crop import window_module
+    from .memory import check_capture
+
+    shot_mod = mod if win is None else window_module(mod, win.x, win.y, win.width, win.height)[0]
+    kind = "rgb" if Path(scene).suffix or Path(scene).is_file() else "index"
+    check_capture(shot_mod, scene_kind=kind)  # before the scene is built
+    with timer.stage("scene"):
+        sc = module_scene(mod, scene, illuminant=illuminant, illuminance_lux=lux)
+    shot = shoot(mod, sc, exposure_s=None if exposure_ms is None else exposure_ms / 1e3, rng=seed,
+                 window=win, band_group_nm=band_group_nm or None, progress=timer.callback)
+    timer.start("write")
     written = []
     try:  # all or nothing: a failed second write removes the first output
         written.append(write_image(out, shot.rendered))
@@ -115,7 +164,13 @@ def _capture(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed, j
         for p in written:
             Path(p).unlink(missing_ok=True)
         raise
+    timer.finish()
     summary = shot_summary(shot, image=str(out), raw=str(raw_path) if raw_path else None)
+    summary.update(timer.report())
+    s = shot_mod.sensor
+    summary["sensor_px"] = [s.width_px, s.height_px]
+    if win is not None:
+        summary["window_px"] = [win.x, win.y, win.width, win.height]
     if json_out:
         print(json.dumps(summary, indent=2))
     else:
