@@ -66,7 +66,8 @@ _WORKER = textwrap.dedent("""
     import hashlib, json, random, sys
     from camtwin.privacy.vault import Vault, RecordErasedError
 
-    path, key, seed, n = sys.argv[1], bytes.fromhex(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    path, key = sys.argv[1], bytes.fromhex(sys.argv[2])
+    seed, n = int(sys.argv[3]), int(sys.argv[4])
     rng = random.Random(seed)
     handles = [Vault.open(path, key), Vault.open(path, key)]  # two handles per process too
     live, erased = {}, []

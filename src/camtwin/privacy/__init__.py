@@ -14,8 +14,9 @@ Pieces
     GeoJSON zones (RFC 7946: holes, MultiPolygons split at the antimeridian) tested with
     GEOS (shapely), rules, per-frame :func:`decide`.
 :mod:`~camtwin.privacy.vault`
-    AES-256-GCM records, per-record data keys wrapped by the module key (RFC 3394),
-    crypto-shredding erasure, hash-chained MAC'd audit log, :meth:`Vault.verify`.
+    AES-256-GCM records; per-record data keys wrapped (RFC 3394) by a key-encryption key
+    that the module key wraps and every erasure rotates (crypto-shredding); atomic,
+    locked, recoverable transactions; hash-chained MAC'd audit log; :meth:`Vault.verify`.
 :mod:`~camtwin.privacy.stage`
     :func:`privacy_stage`: decision → (templates into the vault, if allowed) → anonymise.
 :mod:`~camtwin.privacy.kanon`
@@ -43,7 +44,12 @@ Guarantees (each tested):
   (AES-GCM), so any flipped byte is detected; the audit log detects edits, reordering and
   truncation (hash chain + HMAC + MAC'd head in the header).
 * After :meth:`Vault.erase` the record's data key exists nowhere in the vault: the module
-  key plus the vault folder plus a saved copy of the ciphertext do not decrypt it.
+  key plus the vault folder plus a saved copy of the ciphertext do not decrypt it — nor do
+  older ``keys.json`` copies (a crash's ``.keys.*.tmp.json``, freed blocks), because the
+  erase rotated the key-encryption key that wrapped them and overwrote its slot in place.
+* Concurrent processes and handles never corrupt the vault (one lock, re-read under it);
+  a failed store/read/erase leaves it byte-for-byte unchanged; one killed mid-way is
+  completed or rolled back by ``vault recover`` as the journal and log prove.
 * Exported events are k-anonymous on every released column (default k = 50): time and
   place only as buckets (keeping the exact time/lat/lon columns is refused), attributes
   generalised, kept columns — derived from time or place or not — splitting the classes;
@@ -58,14 +64,19 @@ Limits (not guaranteed):
 * **Blur and pixelation are reversible in part**: trained recognisers re-identify
   obfuscated faces above chance (McPherson et al. 2016); only ``"mask"`` removes the data.
   Bodies, clothes, gait, licence plates and context still identify people.
-* **Crypto-shredding relies on the key never having been persisted unwrapped** and on no
-  old copy of ``keys.json`` surviving next to the module key (backups, file-system
-  snapshots, SSD blocks remapped by wear levelling). A backup taken before erasure still
-  decrypts (tested, on purpose). A real module keeps the module key and keystore in a
-  secure element / TEE and never exports them.
+* **Crypto-shredding relies on the key never having been persisted unwrapped** and on the
+  128-byte ``kek.slots`` file being truly overwritable: whoever holds the module key, a
+  pre-erasure copy of ``kek.slots`` *and* a pre-erasure keystore copy decrypts the erased
+  record (tested, on purpose). The slot is overwritten in place — the same blocks on
+  ext4/XFS without remapping — but old copies survive in backups, snapshots, copy-on-write
+  file systems (btrfs, ZFS, APFS), ``data=journal`` and flash translation layers (SSD,
+  eMMC, SD). A backup taken before erasure still decrypts (tested). A real module keeps
+  the module key and the KEK slot in a secure element / TEE / RPMB.
 * Python cannot wipe keys or plaintext from memory; whoever controls the running process
-  (or the module key) sees everything. The module key's own protection (file permissions,
-  environment variable) is the deployer's job.
+  (or the module key) sees everything. camtwin refuses a key file that other users may
+  read or write (mode & 0o077) and a 32-character text passphrase in place of a random
+  key; protecting the environment variable or the file's owner account is the deployer's
+  job.
 * Rolling back the *whole* vault folder to an older consistent copy is not detectable
   without a hardware monotonic counter; the audit log proves integrity, not completeness
   against an adversary who holds the module key.
