@@ -45,13 +45,17 @@ def _truthful(res, events):
             assert row[c] == vals[i]
 
 
-def test_default_k50_export_file(tmp_path):
-    rows = _events(np.random.default_rng(1), 3000)
-    src = tmp_path / "events.csv"
-    with open(src, "w", newline="") as f:
+def _write_csv(path, rows):
+    with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
+    return path
+
+
+def test_default_k50_export_file(tmp_path):
+    rows = _events(np.random.default_rng(1), 3000)
+    src = _write_csv(tmp_path / "events.csv", rows)
     out = tmp_path / "release.csv"
     res = export_csv(src, out, ExportSpec(keep=("label",)))
     assert res.k == 50 and len(res.rows) == 3000 and res.n_classes > 3
@@ -174,11 +178,7 @@ def test_kept_derived_column_counts_in_every_class(tmp_path, keep):
     """A column derived from time/place cannot be recognised by name; kept, it splits the
     classes: each (buckets, attributes, kept value) combination still has ≥ k events."""
     rows = _derived(_events(np.random.default_rng(4), 600))
-    src = tmp_path / "events.csv"
-    with open(src, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    src = _write_csv(tmp_path / "events.csv", rows)
     out = tmp_path / "release.csv"
     res = export_csv(src, out, ExportSpec(k=20, keep=(keep,)))
     check = check_csv(out, 20)  # every column, as check-k does

@@ -208,18 +208,23 @@ def events_from_rows(rows: list[dict], spec: ExportSpec, *, source: str = "event
     return Events(t, lat, lon, {a: get(a) for a in attrs}, {c: get(c) for c in spec.keep})
 
 
-def read_events_csv(path: str | Path, spec: ExportSpec) -> Events:
-    """Read an events CSV (header row required)."""
-    p = Path(path)
-    text = read_text(p, encoding="utf-8-sig")
+def _csv_rows(text: str, source: str) -> tuple[tuple[str, ...], list[dict]]:
+    """Header and rows (dicts of str) of CSV ``text``; one-line errors name ``source``."""
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames:
-        raise ConfigError(f"{p}: empty file (a header row is needed)")
+        raise ConfigError(f"{source}: empty file (a header row is needed)")
     rows = []
     for i, r in enumerate(reader):
         if None in r:
-            raise ConfigError(f"{p} row {i + 2}: more fields than the header has")
+            raise ConfigError(f"{source} row {i + 2}: more fields than the header has")
         rows.append(r)
+    return tuple(reader.fieldnames), rows
+
+
+def read_events_csv(path: str | Path, spec: ExportSpec) -> Events:
+    """Read an events CSV (header row required)."""
+    p = Path(path)
+    _, rows = _csv_rows(read_text(p, encoding="utf-8-sig"), str(p))
     if not rows:
         raise ConfigError(f"{p}: no events")
     return events_from_rows(rows, spec, source=str(p))
@@ -438,16 +443,9 @@ def check_csv(path: str | Path, k: int, qi_columns=None) -> KCheck:
 def check_csv_text(text: str, k: int, qi_columns=None, *, source: str = "CSV") -> KCheck:
     """Check the text of a released CSV; QI columns default to every column (the strictest
     reading, and what :func:`export_csv` releases as one class)."""
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames:
-        raise ConfigError(f"{source}: empty file")
-    cols = tuple(qi_columns) if qi_columns else tuple(reader.fieldnames)
-    missing = [c for c in cols if c not in reader.fieldnames]
+    header, rows = _csv_rows(text, source)
+    cols = tuple(qi_columns) if qi_columns else header
+    missing = [c for c in cols if c not in header]
     if missing:
         raise ConfigError(f"{source}: QI column(s) {', '.join(missing)} not in the file")
-    rows = []
-    for i, r in enumerate(reader):
-        if None in r:
-            raise ConfigError(f"{source} row {i + 2}: more fields than the header has")
-        rows.append(r)
     return check_k_anonymity(rows, cols, k)
