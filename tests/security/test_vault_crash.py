@@ -227,27 +227,53 @@ def test_kill_9_mid_transaction_then_recover(killed, op, point):
 
 def test_recover_refuses_what_it_cannot_prove(two_records):
     v, a, b = two_records
-    V_real = V._write_atomic
-
-    class Stop(BaseException):
-        pass
-
-    def stop_at_commit(p, d):
-        if p.name == "keys.json":
-            raise Stop
-        return V_real(p, d)
     # leave an interrupted erase (journal + new slot + log entry), then tamper with the log
-    V._write_atomic = stop_at_commit
-    try:
-        v._resolve = lambda journal: (_ for _ in ()).throw(Stop)  # simulate the crash: no undo
-        with pytest.raises(Stop):
-            v.erase(a)
-    finally:
-        V._write_atomic = V_real
-        del v._resolve
+    _interrupt_at_commit(v, lambda: v.erase(a))
     log = v.path / "audit.log"
     log.write_bytes(log.read_bytes().replace(b'"op":"erase"', b'"op":"eRase"'))
     snapshot = _all_bytes(v.path)
     with pytest.raises(V.VaultIntegrityError, match="restore the vault from a backup"):
         v.recover()
     assert _all_bytes(v.path) == snapshot
+
+
+def _interrupt_at_commit(v, run):
+    """Leave the transaction ``run`` starts as a crash would: journal written, steps done up
+    to the commit, no undo (the process 'dies' with a BaseException nobody handles)."""
+    class Crash(BaseException):
+        pass
+    real = V._write_atomic
+
+    def crash_at_commit(p, d):
+        if p.name == "keys.json":
+            raise Crash
+        return real(p, d)
+    V._write_atomic = crash_at_commit
+    v._resolve = lambda journal: (_ for _ in ()).throw(Crash)
+    try:
+        with pytest.raises(Crash):
+            run()
+    finally:
+        V._write_atomic = real
+        del v._resolve
+
+
+def test_cli_verify_and_recover_an_interrupted_erase(two_records):
+    from typer.testing import CliRunner
+
+    from camtwin.cli import app
+
+    v, a, b = two_records
+    _interrupt_at_commit(v, lambda: v.erase(a))
+    runner, env = CliRunner(), {"CAMTWIN_VAULT_KEY": KEY.hex()}
+    r = runner.invoke(app, ["privacy", "vault", "verify", str(v.path)], env=env)
+    assert r.exit_code == 1 and "UNFINISHED: interrupted erase" in r.stdout, r.output
+    assert "TAMPERED" not in r.stdout
+    r = runner.invoke(app, ["privacy", "vault", "erase", str(v.path), a], env=env)
+    assert r.exit_code == 2 and "vault recover" in r.output
+    r = runner.invoke(app, ["privacy", "vault", "recover", str(v.path)], env=env)
+    assert r.exit_code == 0 and f"erase of record {a}: rolled back" in r.stdout, r.output
+    r = runner.invoke(app, ["privacy", "vault", "erase", str(v.path), a], env=env)
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["privacy", "vault", "verify", str(v.path)], env=env)
+    assert r.exit_code == 0 and "vault OK: 1 record(s), 1 erased" in r.stdout, r.output

@@ -176,8 +176,10 @@ def register(app, guard, fail, console) -> None:
                 print(json.dumps(done, indent=2))
                 return
             t = done["transaction"]
-            console.print(Text("interrupted {op} of record {record}: {outcome}".format(**t)
-                               if t else "no interrupted transaction"))
+            console.print(Text("no interrupted transaction" if not t else
+                               "interrupted {op} of record {record}: {outcome}".format(**t)
+                               + (f" (the {t['op']} did not happen; repeat it)"
+                                  if t["outcome"] == "rolled back" else "")))
             if done["slot_wiped"]:
                 console.print("overwrote a superseded key-encryption key slot")
             for name in done["removed"]:
