@@ -10,7 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from camtwin.cli import app
-from camtwin.measure.color import colorchecker_boxes, colorchecker_report, patch_snr
+from camtwin.measure.color import (NoColorChecker, colorchecker_boxes, colorchecker_report,
+                                   patch_snr)
 from camtwin.measure.sfr import esfr
 
 runner = CliRunner()
@@ -92,8 +93,13 @@ def test_colour_from_an_image_file_of_a_rendered_chart(tmp_path):
     assert len(out["patches"]) == 24 and out["patches"][0]["name"] == "dark skin"
     direct = colorchecker_report(img, chart_box=box)
     assert direct["mean"] == pytest.approx(out["mean"], abs=0.05)
-    # whole-image geometry would miss the chart: a clearly worse result
-    assert colorchecker_report(img)["mean"] > 5 * out["mean"]
+    # found automatically: the same patches, the same ΔE00
+    auto = colorchecker_report(img)
+    assert auto["chart"]["method"] == "found automatically"
+    assert auto["mean"] == pytest.approx(out["mean"], abs=0.05)
+    # whole-image geometry misses the chart: refused, not scored
+    with pytest.raises(NoColorChecker, match="no ColorChecker found filling the image"):
+        colorchecker_report(img, detect=False)
 
 
 def test_patch_snr_statistics():

@@ -1,12 +1,15 @@
 """``camtwin sfr`` and ``camtwin colour``: image-quality measurements on image files.
 
 * ``sfr IMAGE``: ISO 12233 e-SFR of a slanted edge (:func:`camtwin.measure.sfr.esfr`) in a
-  rendered image (PNG/TIFF/JPEG, sRGB-decoded to linear; channel r, g, b or y = luminance)
-  or a raw frame (DNG/NPZ, black level removed; a colour of the CFA, sampled once per CFA
-  period — for Bayer g the first green — or the whole mono frame); frequencies are in
-  cycles per sample of the analysed plane.
-* ``colour IMAGE``: CIEDE2000 and per-patch SNR of a ColorChecker capture, patches located
-  from the chart geometry (:func:`camtwin.measure.color.colorchecker_report`).
+  rendered image (PNG/TIFF/JPEG decoded to linear with the encoding of ``--encoding`` or
+  the one the file declares, :mod:`camtwin.measure.imread`; channel r, g, b or y =
+  luminance) — the processed image, ISP included — or a raw frame (DNG/NPZ/camera raw,
+  linear, black level removed; a colour of the CFA, every site of it at its own sensor
+  position — for Bayer g both greens — or the whole mono frame). Frequencies are always
+  cycles per sensor pixel.
+* ``colour IMAGE``: CIEDE2000 and per-patch SNR of a ColorChecker capture, the chart found
+  and verified automatically or placed with ``--chart-box``
+  (:func:`camtwin.measure.color.colorchecker_report`); exit 2 "no ColorChecker found".
 """
 
 from __future__ import annotations
@@ -15,14 +18,9 @@ import json
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import typer
 
 from ..errors import ConfigError
-
-RAW_SUFFIXES = (".dng", ".npz")
-IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
-_RGB = {"r": 0, "g": 1, "b": 2}
 
 
 def parse_xywh(text: str | None, option: str):
@@ -38,43 +36,13 @@ def parse_xywh(text: str | None, option: str):
     return (y, y + h, x, x + w)
 
 
-def load_channel(path: Path, channel: str) -> np.ndarray:
-    """One channel of an image or raw file as a 2-D float array (linear signal)."""
-    if not path.is_file():
-        raise ConfigError(f"IMAGE = {str(path)!r}: file does not exist")
-    ch = channel.lower()
-    suffix = path.suffix.lower()
-    if suffix in RAW_SUFFIXES:
-        from ..raw import load_raw
+def load_channel(path: Path, channel: str, encoding: str | None = None):
+    """One channel of an image or raw file through the one reader for measured images
+    (:func:`camtwin.measure.imread.read_measured_image`): (MeasuredImage, Plane)."""
+    from ..measure.imread import image_channel, read_measured_image
 
-        raw = load_raw(path)
-        dn = raw.dn.astype(np.float64) - raw.black_level_dn
-        if raw.cfa == "mono":
-            return dn
-        from ..raw.cfa import cfa_layout
-
-        layout = cfa_layout(raw.cfa)
-        wanted = ch.upper()
-        if wanted not in layout.channels:
-            raise ConfigError(f"--channel = {channel!r}: valid choices for this raw "
-                              f"({raw.cfa}) are {', '.join(c.lower() for c in layout.channels)}")
-        py, px = layout.period
-        # the first position of that colour in the CFA tile; one sample per period: a
-        # regular sub-lattice of the channel (pitch = period × pixel pitch)
-        dy, dx = next((r, c) for r in range(py) for c in range(px)
-                      if layout.tile[r][c] == wanted)
-        return dn[dy::py, dx::px]
-    if suffix not in IMAGE_SUFFIXES:
-        raise ConfigError(f"IMAGE = {str(path)!r}: extension must be one of "
-                          f"{', '.join(IMAGE_SUFFIXES + RAW_SUFFIXES)}")
-    from ..measure.color import read_linear_srgb
-
-    lin = read_linear_srgb(path)
-    if ch == "y":
-        return lin @ np.array([0.2126, 0.7152, 0.0722])
-    if ch not in _RGB:
-        raise ConfigError(f"--channel = {channel!r}: valid choices for an image are r, g, b, y")
-    return lin[..., _RGB[ch]]
+    img = read_measured_image(path, encoding=encoding)
+    return img, image_channel(img, channel)
 
 
 def register(app, guard, fail, console) -> None:
@@ -83,58 +51,86 @@ def register(app, guard, fail, console) -> None:
     @app.command("sfr")
     def sfr_cmd(
         image: Path = typer.Argument(..., help="Image (.png/.tif/.jpg) or raw (.dng/.npz)."),
-        roi: Optional[str] = typer.Option(None, help="Edge ROI x,y,w,h [px]; default: all."),
-        channel: str = typer.Option("g", help="r, g, b or y (luminance; images only)."),
+        roi: Optional[str] = typer.Option(
+            None, help="Edge ROI x,y,w,h [px]; default: 128 px across the edge, centred on "
+                       "it, 90 % of its length."),
+        channel: str = typer.Option("g", help="r, g, b or y (luminance; images only); raw: a "
+                                    "CFA colour, every site of it at its sensor position."),
+        encoding: Optional[str] = typer.Option(
+            None, help="srgb, linear or gamma:G of an image file; default: from the file "
+                       "(ICC/PNG/EXIF tags; untagged >= 12-bit TIFF linear, else sRGB). Raw: "
+                       "linear."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
         plot: Optional[Path] = typer.Option(None, help="Also write the SFR plot (.png)."),
     ):
-        """ISO 12233:2017 e-SFR of a slanted edge: MTF50, MTF at Nyquist/2 and Nyquist."""
-        guard(_sfr, image, roi, channel, json_out, plot, console)
+        """ISO 12233:2017 e-SFR of a slanted edge: MTF50, MTF at Nyquist/2 and Nyquist
+        (cycles per sensor pixel)."""
+        guard(_sfr, image, roi, channel, json_out, plot, console, encoding)
 
     @app.command("colour")
     def colour_cmd(
-        image: Path = typer.Argument(..., help="sRGB image of a ColorChecker Classic."),
+        image: Path = typer.Argument(..., help="Rendered image of a ColorChecker Classic."),
         chart_box: Optional[str] = typer.Option(
-            None, help="Chart outline x,y,w,h [px]; default: the chart fills the image."),
+            None, help="Chart outline x,y,w,h [px]; default: found automatically."),
+        encoding: Optional[str] = typer.Option(
+            None, help="srgb, linear or gamma:G; default: from the file (as for sfr)."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ):
-        """CIEDE2000 and per-patch SNR of a ColorChecker capture."""
-        guard(_colour, image, chart_box, json_out, console)
+        """CIEDE2000 and per-patch SNR of a ColorChecker capture (exit 2 if there is none)."""
+        guard(_colour, image, chart_box, json_out, console, encoding)
 
 
-def _sfr(image: Path, roi, channel, json_out, plot, console):
-    from ..measure.sfr import esfr
+def _sfr(image: Path, roi, channel, json_out, plot, console, encoding=None):
+    from rich.markup import escape
+
+    from ..measure.sfr import auto_roi, esfr
 
     if plot is not None and plot.suffix.lower() != ".png":
         raise ConfigError(f"--plot = {str(plot)!r}: extension must be .png")
-    plane = load_channel(image, channel)
-    res = esfr(plane, roi=parse_xywh(roi, "--roi"))
-    out = {"image": str(image), "channel": channel, **res.to_dict()}
+    img, plane = load_channel(image, channel, encoding)
+    box = parse_xywh(roi, "--roi")
+    if box is None:
+        box = auto_roi(plane.values, mask=plane.mask)
+    res = esfr(plane.values, roi=box, mask=plane.mask)
+    out = {"image": str(image), "channel": channel, "kind": img.kind,
+           "encoding": img.encoding, "encoding_source": img.encoding_source,
+           "source": plane.description, "frequency_unit": "cycles per sensor pixel",
+           **res.to_dict()}
     if plot is not None:
         from ..report.sfr_plot import plot_sfr
 
-        plot_sfr(res, plot, labels=[f"{image.name} ({channel})"])
+        plot_sfr(res, plot, labels=[f"{image.name} ({channel}, {img.kind})"])
         out["plot"] = str(plot)
     if json_out:
         print(json.dumps(out, indent=2))
     else:
         mtf50 = "n/a" if res.mtf50_cy_px != res.mtf50_cy_px else f"{res.mtf50_cy_px:.4f}"
-        console.print(f"{image.name} [{channel}]: MTF50 {mtf50} cy/px, "
-                      f"MTF(Nyq/2) {res.mtf_at_nyquist_half:.3f}, MTF(Nyq) "
-                      f"{res.mtf_at_nyquist:.3f}, edge {res.edge_angle_deg:.2f}°")
+        console.print(escape(f"{image.name} [{channel}]: MTF50 {mtf50} cy/px, "
+                             f"MTF(Nyq/2) {res.mtf_at_nyquist_half:.3f}, MTF(Nyq) "
+                             f"{res.mtf_at_nyquist:.3f}, edge {res.edge_angle_deg:.2f}°"))
+        console.print(escape(f"  {img.describe()}; {plane.description}"))
 
 
-def _colour(image: Path, chart_box, json_out, console):
-    from ..measure.color import colorchecker_report, read_linear_srgb
+def _colour(image: Path, chart_box, json_out, console, encoding=None):
+    from rich.markup import escape
 
-    if not image.is_file():
-        raise ConfigError(f"IMAGE = {str(image)!r}: file does not exist")
-    lin = read_linear_srgb(image)
+    from ..measure.color import colorchecker_report
+    from ..measure.imread import read_measured_image
+
+    img = read_measured_image(image, encoding=encoding)
+    if img.kind == "raw":
+        raise ConfigError(f"IMAGE = {str(image)!r}: colour needs a rendered (white-balanced, "
+                          f"colour-corrected) image, not a raw file; render it first "
+                          f"(camtwin process)")
     box = parse_xywh(chart_box, "--chart-box")
-    rep = colorchecker_report(lin, chart_box=box)
-    out = {"image": str(image), **rep}
+    rep = colorchecker_report(img.linear, chart_box=box, detect=box is None)
+    out = {"image": str(image), "encoding": img.encoding,
+           "encoding_source": img.encoding_source, **rep}
     if json_out:
         print(json.dumps(out, indent=2))
     else:
-        console.print(f"{image.name}: mean ΔE00 {rep['mean']:.2f}, max {rep['max']:.2f}, "
-                      f"exposure error {rep['exposure_error_stops']:+.2f} stops")
+        console.print(escape(f"{image.name}: mean ΔE00 {rep['mean']:.2f}, max {rep['max']:.2f}, "
+                             f"exposure error {rep['exposure_error_stops']:+.2f} stops"))
+        console.print(escape(f"  chart {rep['chart']['method']} at x,y,w,h "
+                             f"{','.join(str(v) for v in rep['chart']['xywh'])}; "
+                             f"{img.describe()}"))

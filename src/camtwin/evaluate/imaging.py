@@ -2,11 +2,13 @@
 
 The edge is captured on a crop of the sensor centred at the requested field position (a
 fraction of the half-diagonal along the diagonal, 0 = centre, 1 = corner), so corners pay
-the lens's field-dependent blur. The e-SFR runs on the *raw* mosaic flattened per colour
-channel (each channel divided by its mean on the light side of the edge, so a neutral
-edge is one grey image): it measures lens + pixel aperture + crosstalk, before any ISP
-sharpening — the module's own MTF — after dividing out the lens's relative illumination
-(a lab flat-field correction).
+the lens's field-dependent blur. The e-SFR runs on the *raw* mosaic: the green sites (both
+greens of a Bayer quad; the clear sites of RCCB; every pixel of a mono sensor), each at its
+own sensor position (:func:`camtwin.measure.sfr.esfr` with a sample mask), so the result is
+in cycles per *sensor pixel* and equals ``camtwin sfr shot.dng --channel g`` on a raw of the
+same capture. It measures lens + pixel aperture + crosstalk, before any ISP sharpening —
+the module's own MTF — after dividing out the lens's relative illumination (a lab
+flat-field correction). ROI: 128 px across the edge, 90 % of the crop's height along it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
-from .metrics import MetricResult, _channel_flat, _rng, crop_module
+from .metrics import MetricResult, _channel_flat, _rng, _signal_channel_mask, crop_module
 
 #: Side of the crop holding the slanted edge [pixels]; the e-SFR ROI is 128 px across.
 EDGE_CROP_PX = 192
@@ -54,9 +56,14 @@ def slanted_edge_mtf(module, *, field: float = 0.0, lux: float = 1000.0, rng=0) 
     h, w = s.height_px, s.width_px
     light = (int(h * 0.3), int(h * 0.7), int(w * 0.72), int(w * 0.9))
     flat = _channel_flat(raw, light) / _shading(module, crop, offset)
-    roi = (int(h * 0.25), int(h * 0.75), int(w / 2 - 64), int(w / 2 + 64))
-    res = esfr(flat, roi=roi)
+    roi = (int(h * 0.05), int(np.ceil(h * 0.95)), int(w / 2 - 64), int(w / 2 + 64))
+    mask = _signal_channel_mask(raw)
+    res = esfr(flat, roi=roi, mask=None if mask.all() else mask)
+    site = ("every pixel (mono)" if raw.cfa == "mono" else
+            f"the {'C' if 'C' in raw.channels else 'G'} sites of the {raw.cfa} mosaic")
     return MetricResult(float(res.mtf50_cy_px), {
+        "source": f"simulated slanted-edge capture ({lux:g} lx, field {field:g}), raw e-SFR "
+                  f"on {site} at their sensor positions; cycles per sensor pixel",
         "field": field, "mtf_at_nyquist": float(res.mtf_at_nyquist),
         "mtf_at_nyquist_half": float(res.mtf_at_nyquist_half),
         "sfr": res, "offset_px_y": offset[0], "offset_px_x": offset[1]})

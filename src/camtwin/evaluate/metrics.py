@@ -29,9 +29,11 @@ Metrics (unit; conditions with defaults):
     saturated uniform frame [e⁻] and σ_d the temporal dark noise from a dark frame pair
     (σ_d = std(A − B)/√2) at ``exposure_s`` (default 1 ms). Single exposure, linear readout.
 ``mtf50_cy_px`` [cycles/pixel]
-    ISO 12233 e-SFR MTF50 of a slanted edge (5° tilt, 4:1 contrast is not used — a 0.8/0.2
-    reflectance edge) on the rendered image's luminance, at field position ``field``
-    (0 = centre, 1 = corner of the image), well lit (``lux``, default 1000).
+    ISO 12233 e-SFR MTF50 of a slanted edge (5° tilt, a 0.8/0.2 reflectance edge) on the
+    raw green sites (clear for RCCB, all pixels for mono) at their sensor positions —
+    cycles per sensor pixel, the same number ``camtwin sfr shot.dng --channel g`` gives —
+    at field position ``field`` (0 = centre, 1 = corner of the image), well lit (``lux``,
+    default 1000); see :mod:`camtwin.evaluate.imaging`.
 ``motion_skew_px`` [pixels]
     Horizontal displacement between the top and bottom rows of the frame for a vertical
     edge moving at ``object_speed_m_s`` at ``object_distance_m``: the image moves at
@@ -102,17 +104,10 @@ class Metric:
 # --------------------------------------------------------------------------------------
 def crop_module(module, width_px: int, height_px: int | None = None):
     """The module with its sensor cropped to the central ``width_px × height_px`` pixels
-    (same pitch, lens, noise model; sizes rounded down to the CFA period)."""
-    from ..raw.cfa import cfa_layout
+    (:func:`camtwin.crop.crop_module`, kept here under its old name)."""
+    from ..crop import crop_module as _crop
 
-    s = module.sensor
-    period = max(cfa_layout(s.cfa).period)
-    h = height_px if height_px is not None else width_px
-    w = max(period, min(s.width_px, int(width_px)) // period * period)
-    h = max(period, min(s.height_px, int(h)) // period * period)
-    if (w, h) == (s.width_px, s.height_px):
-        return module
-    return module.replace(sensor={"width_px": w, "height_px": h})
+    return _crop(module, width_px, height_px)
 
 
 def _rng(rng) -> np.random.Generator:
@@ -523,7 +518,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            _nir_at_snr),
     Metric("dynamic_range_db", "dB", "single-exposure dynamic range (EMVA 1288)",
            {"exposure_s": 1e-3}, _dynamic_range),
-    Metric("mtf50_cy_px", "cy/px", "e-SFR MTF50 of the rendered image",
+    Metric("mtf50_cy_px", "cy/px", "e-SFR MTF50 of the raw green sites (per sensor pixel)",
            {"field": 0.0, "lux": 1000.0}, _mtf50),
     Metric("motion_skew_px", "px", "rolling-shutter skew of a moving vertical edge, frame height",
            {"object_speed_m_s": 10.0, "object_distance_m": 10.0}, _motion_skew),

@@ -651,8 +651,10 @@ def write_rgb(path: str | os.PathLike, image: np.ndarray) -> Path:
         if not ok:
             raise OSError(f"OpenCV could not encode {target} as PNG")
         return write_bytes_atomic(target, buf.tobytes())
-    with atomic_path(target) as tmp:
-        tifffile.imwrite(tmp, img, photometric="rgb")
+    from ..measure.imread import srgb_icc_profile
+
+    with atomic_path(target) as tmp:  # tagged sRGB: a 16-bit TIFF is not read as linear
+        tifffile.imwrite(tmp, img, photometric="rgb", iccprofile=srgb_icc_profile())
     return target
 
 

@@ -140,10 +140,266 @@ def read_linear_srgb(path) -> np.ndarray:
                       dtype=np.float64)
 
 
-def colorchecker_report(linear_srgb, *, chart_box=None) -> dict:
+#: Limits of :func:`verify_colorchecker` (see its docstring for what each tests).
+MIN_NEUTRAL_RATIO = 3.0          # white / black luminance of the neutral row
+MIN_LIGHTNESS_RANK_CORR = 0.8    # Spearman ρ of the 24 patch luminances vs the reference
+MAX_MEDIAN_HUE_ERROR_DEG = 30.0  # median hue-angle error of the 18 chromatic patches
+MIN_HUES_WITHIN_45_DEG = 14      # of 18
+MIN_CHROMA = 0.02                # median opponent chroma of the chromatic patches (grey image)
+MAX_PATCH_NONUNIFORMITY = 0.15   # detrended std inside a patch / (white − black)
+
+
+class NoColorChecker(ConfigError):
+    """No ColorChecker Classic in the image (or not where ``chart_box`` says)."""
+
+
+def _opponent(rgb: np.ndarray) -> np.ndarray:
+    """Opponent coordinates (a, b) = (R − G, (R + G)/2 − B) of white-balanced linear RGB
+    normalised by the luminance, for hue angles."""
+    y = np.maximum(rgb @ np.array([0.2126, 0.7152, 0.0722]), 1e-9)
+    return np.stack([(rgb[:, 0] - rgb[:, 1]) / y,
+                     (0.5 * (rgb[:, 0] + rgb[:, 1]) - rgb[:, 2]) / y], axis=1)
+
+
+def verify_colorchecker(linear_srgb, patch_boxes) -> tuple[bool, str, float]:
+    """Is there a ColorChecker Classic at ``patch_boxes`` (24, chart order)?
+
+    Tests, each against the reference (:func:`reference_linear_srgb`):
+
+    1. the neutral row (patches 19–24) gets darker from white to black, white/black ≥
+       :data:`MIN_NEUTRAL_RATIO`;
+    2. the lightness order of all 24 patches: Spearman rank correlation of the measured and
+       reference luminances ≥ :data:`MIN_LIGHTNESS_RANK_CORR`;
+    3. hue: after white balance on neutral 8 … 3.5, the opponent hue angle atan2(b, a),
+       a = R − G, b = (R + G)/2 − B, of the 18 chromatic patches: median error ≤
+       :data:`MAX_MEDIAN_HUE_ERROR_DEG`, ≥ :data:`MIN_HUES_WITHIN_45_DEG` within 45°
+       (a grey image, median chroma < :data:`MIN_CHROMA`, fails: ΔE means nothing there);
+    4. uniformity: inside each (20 % inset) patch the plane-detrended standard deviation
+       ≤ :data:`MAX_PATCH_NONUNIFORMITY` × (white − black).
+
+    Returns (ok, reason, score); ``score`` (lower is better: median hue error [°] − 20·ρ)
+    ranks candidate readings of a grid.
+    """
+    img = np.asarray(linear_srgb, dtype=np.float64)
+    boxes = [inset_box(b) for b in patch_boxes]
+    rgb = patch_means(img, boxes)
+    ref = reference_linear_srgb()
+    y = rgb @ np.array([0.2126, 0.7152, 0.0722])
+    yref = ref @ np.array([0.2126, 0.7152, 0.0722])
+    neutral = y[18:24]
+    if not (np.all(np.diff(neutral) < 0) and neutral[0] >= MIN_NEUTRAL_RATIO *
+            max(neutral[-1], 1e-9)):
+        return False, ("the neutral row does not go from white to black "
+                       f"(luminances {', '.join(f'{v:.3g}' for v in neutral)})"), np.inf
+    rho = float(np.corrcoef(np.argsort(np.argsort(y)), np.argsort(np.argsort(yref)))[0, 1])
+    if not rho >= MIN_LIGHTNESS_RANK_CORR:
+        return False, (f"patch lightness order does not match a ColorChecker (rank "
+                       f"correlation {rho:.2f} < {MIN_LIGHTNESS_RANK_CORR})"), np.inf
+    idx = list(NEUTRAL_FOR_EXPOSURE)
+    wb = rgb[idx].sum(axis=0)
+    wb_ref = ref[idx].sum(axis=0)
+    meas = _opponent(rgb / np.maximum(wb, 1e-12) * wb.mean())[:18]
+    refo = _opponent(ref / wb_ref * wb_ref.mean())[:18]
+    chroma = np.hypot(meas[:, 0], meas[:, 1])
+    if np.median(chroma) < MIN_CHROMA:
+        return False, "the image has no colour (grey or monochrome): ΔE00 means nothing", np.inf
+    err = np.degrees(np.abs(np.angle(np.exp(1j * (np.arctan2(meas[:, 1], meas[:, 0])
+                                                  - np.arctan2(refo[:, 1], refo[:, 0]))))))
+    med = float(np.median(err))
+    if not (med <= MAX_MEDIAN_HUE_ERROR_DEG and (err <= 45).sum() >= MIN_HUES_WITHIN_45_DEG):
+        return False, (f"patch hues do not match a ColorChecker (median hue error "
+                       f"{med:.0f}°, {(err <= 45).sum()}/18 within 45°)"), np.inf
+    span = max(neutral[0] - neutral[-1], 1e-12)
+    lum = img[..., :3] @ np.array([0.2126, 0.7152, 0.0722]) if img.ndim == 3 else img
+    worst, k_worst = 0.0, 0
+    for k, (r0, r1, c0, c1) in enumerate(boxes):
+        v = lum[r0:r1, c0:c1]
+        yy, xx = np.mgrid[r0:r1, c0:c1]
+        a = np.column_stack([np.ones(v.size), xx.ravel(), yy.ravel()])
+        resid = v.ravel() - a @ np.linalg.lstsq(a, v.ravel(), rcond=None)[0]
+        u = float(resid.std()) / span
+        if u > worst:
+            worst, k_worst = u, k
+    if worst > MAX_PATCH_NONUNIFORMITY:
+        return False, (f"patch {k_worst + 1} is not uniform (std {worst:.2f} of the "
+                       f"white−black range > {MAX_PATCH_NONUNIFORMITY})"), np.inf
+    return True, "24 patches: neutral row, lightness order, hues and uniformity verified", \
+        med - 20.0 * rho
+
+
+def find_colorchecker(linear_srgb, *, work_px: int = 640) -> dict:
+    """Find and verify a ColorChecker Classic (4 × 6 patches) anywhere in an image.
+
+    Method: the image (downscaled to ≤ ``work_px`` on its long side, sRGB-encoded so dark
+    patches count) is smoothed (Gaussian σ = 1 px) and split into regions without edges
+    (colour gradient below max(0.03, 4 × its median)); regions of patch-like shape (their
+    minimum-area rectangle filled ≥ 75 %, sides within 1:2.5, 64 px … 1/24 of the image)
+    and similar area (the largest group within ×/÷ 1.8 of each other, ≥ 12 of them) are
+    grouped into columns and rows along the chart's own axes; exactly 6 × 4 (or 4 × 6 for a
+    chart on its side) must appear. An affine map (row, column) → pixel is fitted to the
+    region centres (residual < 15 % of the pitch), which also places patches that did not
+    segment (the black patch on a black frame). Each of the chart's readings (0°, 90°,
+    180°, 270°) is verified (:func:`verify_colorchecker`) and the best that passes is kept.
+
+    Returns
+    -------
+    dict with ``boxes`` (24 pixel boxes (row0, row1, col0, col1), chart order), ``xywh``
+    (the patches' bounding outline x, y, w, h [px]), ``rotation_deg`` and ``method``.
+
+    Raises
+    ------
+    NoColorChecker
+        "no ColorChecker found" with the reason.
+    """
+    import cv2
+
+    img = np.clip(np.asarray(linear_srgb, dtype=np.float64), 0, None)
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    h, w = img.shape[:2]
+    scale = min(1.0, work_px / max(h, w))
+    small = cv2.resize(img[..., :3].astype(np.float32), (max(1, round(w * scale)),
+                                                         max(1, round(h * scale))),
+                       interpolation=cv2.INTER_AREA) if scale < 1 else img[..., :3].astype(
+        np.float32)
+    top = float(np.percentile(small, 99.5)) or 1.0
+    enc = np.sqrt(np.clip(small / top, 0, 1)).astype(np.float32)
+    enc = cv2.GaussianBlur(enc, (0, 0), 1.0)
+    grad = np.zeros(enc.shape[:2], np.float32)
+    for c in range(3):
+        gx = cv2.Sobel(enc[..., c], cv2.CV_32F, 1, 0, ksize=3) / 8
+        gy = cv2.Sobel(enc[..., c], cv2.CV_32F, 0, 1, ksize=3) / 8
+        grad += gx * gx + gy * gy
+    grad = np.sqrt(grad)
+    thr = max(0.03, 4.0 * float(np.median(grad)))
+    flat = (grad < thr).astype(np.uint8)
+    flat = cv2.erode(flat, np.ones((3, 3), np.uint8))
+    n, labels, stats, cents = cv2.connectedComponentsWithStats(flat, connectivity=4)
+    hs, ws = flat.shape
+    cand = []
+    for i in range(1, n):
+        area = stats[i, cv2.CC_STAT_AREA]
+        if not 64 <= area <= hs * ws / 24:
+            continue
+        ys, xs = np.nonzero(labels[stats[i, 1]:stats[i, 1] + stats[i, 3],
+                                   stats[i, 0]:stats[i, 0] + stats[i, 2]] == i)
+        pts = np.column_stack([xs + stats[i, 0], ys + stats[i, 1]]).astype(np.float32)
+        (cx, cy), (rw, rh), ang = cv2.minAreaRect(pts)
+        if rw < 4 or rh < 4 or area < 0.75 * rw * rh or not 0.4 <= rw / rh <= 2.5:
+            continue
+        cand.append((float(area), float(cents[i, 0]), float(cents[i, 1]), ang, rw, rh))
+    fail = "no ColorChecker found"
+    if len(cand) < 12:
+        raise NoColorChecker(f"{fail}: only {len(cand)} patch-like uniform regions (need a "
+                             f"4 × 6 chart, ≥ 12 patches visible)")
+    areas = np.array([c[0] for c in cand])
+    group = max((np.nonzero((areas >= a / 1.8) & (areas <= a * 1.8))[0] for a in areas),
+                key=len)
+    if group.size < 12:
+        raise NoColorChecker(f"{fail}: no group of ≥ 12 patch-like regions of similar size "
+                             f"(largest: {group.size})")
+    sel = [cand[i] for i in group]
+    pts = np.array([[c[1], c[2]] for c in sel])
+    side = float(np.sqrt(np.median(areas[group])))
+    # chart axes: the mode of the regions' own rectangle angles (folded to −45°…45°)
+    angs = np.array([((c[3] + 45.0) % 90.0) - 45.0 for c in sel])
+    theta = float(np.median(angs))
+    rot = np.array([[np.cos(np.radians(theta)), np.sin(np.radians(theta))],
+                    [-np.sin(np.radians(theta)), np.cos(np.radians(theta))]])
+    uv = (pts - pts.mean(axis=0)) @ rot.T
+
+    def clusters(v):
+        order = np.argsort(v)
+        lab = np.zeros(v.size, int)
+        k = 0
+        for a, b in zip(order[:-1], order[1:]):
+            if v[b] - v[a] > 0.6 * side:
+                k += 1
+            lab[b] = k
+        return lab, k + 1
+
+    cols, ncol = clusters(uv[:, 0])
+    rows, nrow = clusters(uv[:, 1])
+    if (ncol, nrow) not in ((6, 4), (4, 6)):
+        raise NoColorChecker(f"{fail}: the patch-like regions form {ncol} × {nrow} columns × "
+                             f"rows, not 6 × 4")
+    design = np.column_stack([cols, rows, np.ones(cols.size)])
+    coef, *_ = np.linalg.lstsq(design, pts, rcond=None)      # (3, 2): col, row, 1 → x, y
+    pitch = float(min(np.hypot(*coef[0]), np.hypot(*coef[1])))
+    resid = np.sqrt(np.mean(np.sum((design @ coef - pts) ** 2, axis=1)))
+    if resid > 0.15 * pitch:
+        raise NoColorChecker(f"{fail}: the regions do not lie on a regular grid (residual "
+                             f"{resid:.1f} px of a {pitch:.1f} px pitch)")
+    half = 0.5 * np.median([min(c[4], c[5]) for c in sel]) + 1.0  # eroded by 1 px
+    best, reasons = None, []
+    for name, grid in _readings(ncol, nrow):
+        boxes = []
+        for r, c in grid:
+            x, y = np.array([c, r, 1.0]) @ coef
+            boxes.append(tuple(int(round(v / scale)) for v in
+                               (y - half, y + half, x - half, x + half)))
+        if any(b[0] < 0 or b[2] < 0 or b[1] > h or b[3] > w for b in boxes):
+            reasons.append(f"{name}: a patch lies outside the image")
+            continue
+        ok, why, score = verify_colorchecker(img, boxes)
+        reasons.append(f"{name}: {why}")
+        if ok and (best is None or score < best[0]):
+            best = (score, name, boxes)
+    if best is None:
+        raise NoColorChecker(f"{fail}: a 4 × 6 grid of patches fails verification "
+                             f"({'; '.join(reasons)})")
+    boxes = best[2]
+    y0, y1 = min(b[0] for b in boxes), max(b[1] for b in boxes)
+    x0, x1 = min(b[2] for b in boxes), max(b[3] for b in boxes)
+    return {"boxes": boxes, "xywh": [x0, y0, x1 - x0, y1 - y0], "rotation_deg": theta,
+            "reading": best[1], "method": "found automatically"}
+
+
+def _readings(ncol: int, nrow: int):
+    """(name, [(grid row, grid col) of chart patch k, k = 0…23]) for each way a chart on
+    a grid of ``ncol`` × ``nrow`` can be read (rotations, no mirror images)."""
+    out = []
+    if (ncol, nrow) == (6, 4):
+        out.append(("upright", [divmod(k, 6) for k in range(24)]))
+        out.append(("rotated 180°", [(3 - r, 5 - c) for r, c in map(lambda k: divmod(k, 6),
+                                                                     range(24))]))
+    else:
+        out.append(("rotated 90°", [(c, 3 - r) for r, c in map(lambda k: divmod(k, 6),
+                                                                range(24))]))
+        out.append(("rotated 270°", [(5 - c, r) for r, c in map(lambda k: divmod(k, 6),
+                                                                 range(24))]))
+    return out
+
+
+def colorchecker_report(linear_srgb, *, chart_box=None, detect: bool | None = None) -> dict:
     """ΔE00 (:func:`colorchecker_delta_e`) and per-patch SNR (:func:`patch_snr`) of a
-    ColorChecker capture in linear sRGB, patches located from the chart geometry."""
-    boxes = colorchecker_boxes(np.shape(linear_srgb), chart_box)
+    ColorChecker capture in linear sRGB.
+
+    The chart is found by :func:`find_colorchecker` (default when ``chart_box`` is None), or
+    placed with ``chart_box`` (the pixel box of the chart's outer edge, camtwin's chart
+    geometry :func:`colorchecker_boxes`); either way it is verified
+    (:func:`verify_colorchecker`). ``detect=False`` without a box takes the whole image as
+    the chart (camtwin's own renderings), still verified.
+
+    Raises
+    ------
+    NoColorChecker
+        "no ColorChecker found" (with the reason) when the verification fails.
+    """
+    if detect is None:
+        detect = chart_box is None
+    if detect and chart_box is None:
+        chart = find_colorchecker(linear_srgb)
+        boxes = chart["boxes"]
+    else:
+        boxes = colorchecker_boxes(np.shape(linear_srgb), chart_box)
+        ok, why, _ = verify_colorchecker(linear_srgb, boxes)
+        where = "in --chart-box" if chart_box is not None else "filling the image"
+        if not ok:
+            raise NoColorChecker(f"no ColorChecker found {where}: {why}")
+        r0, r1, c0, c1 = (boxes[0][0], boxes[-1][1], boxes[0][2], boxes[-1][3])
+        chart = {"xywh": [c0, r0, c1 - c0, r1 - r0], "rotation_deg": 0.0, "reading": "upright",
+                 "method": "--chart-box" if chart_box is not None else "whole image"}
     out = colorchecker_delta_e(linear_srgb, boxes)
     snr = patch_snr(linear_srgb, boxes)
     from ..scene.charts import COLORCHECKER_NAMES
@@ -151,4 +407,6 @@ def colorchecker_report(linear_srgb, *, chart_box=None) -> dict:
     out["patches"] = [{"name": n, "delta_e00": de, "snr": s["snr"], "snr_db": s["snr_db"]}
                       for n, de, s in zip(COLORCHECKER_NAMES, out["delta_e00"], snr)]
     out["boxes"] = [list(b) for b in boxes]
+    out["chart"] = {k: v for k, v in chart.items() if k != "boxes"}
+    out["verified"] = True
     return out

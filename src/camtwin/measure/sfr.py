@@ -153,6 +153,25 @@ def _fit_edge(loc: np.ndarray) -> tuple[float, float]:
     return float(b0), float(b1)
 
 
+def _fill_masked(a: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``a`` with the pixels outside ``m`` replaced by the mean of their valid 3 × 3
+    neighbours (normalised convolution), repeated until every pixel is filled (sparse CFA
+    colours such as Quad Bayer need two passes)."""
+    from scipy.ndimage import convolve
+
+    k = np.ones((3, 3))
+    out, valid = a.copy(), m.copy()
+    for _ in range(16):
+        if valid.all():
+            break
+        num = convolve(np.where(valid, out, 0.0), k, mode="mirror")
+        den = convolve(valid.astype(np.float64), k, mode="mirror")
+        new = ~valid & (den > 0)
+        out[new] = num[new] / den[new]
+        valid = valid | new
+    return out
+
+
 def _first_crossing(freq: np.ndarray, sfr: np.ndarray, level: float = 0.5) -> float:
     below = np.nonzero(sfr < level)[0]
     if below.size == 0 or below[0] == 0:
@@ -163,7 +182,8 @@ def _first_crossing(freq: np.ndarray, sfr: np.ndarray, level: float = 0.5) -> fl
 
 
 def esfr(image_2d, *, roi=None, oversampling: int = OVERSAMPLING,
-         max_frequency_cy_px: float = 1.0, lsf_window_px: float | None = None) -> SfrResult:
+         max_frequency_cy_px: float = 1.0, lsf_window_px: float | None = None,
+         mask=None) -> SfrResult:
     """ISO 12233:2017 e-SFR of a slanted edge in a single-channel image.
 
     Parameters
@@ -185,6 +205,13 @@ def esfr(image_2d, *, roi=None, oversampling: int = OVERSAMPLING,
         the LSF, zero beyond — the noise-limiting window of ISO 12233:2023 / ``sfrmat4``.
         Noise far from the edge then no longer reaches the SFR (its spread at edge SNR 40
         drops by ≈ √(ROI width / 2W)); W must exceed the LSF's extent (≥ 8 px).
+    mask : array_like of bool (H, W), optional
+        The pixels that hold a sample (e.g. the green sites of a Bayer mosaic, from
+        :func:`camtwin.measure.imread.raw_channel`); the others are ignored. The edge is
+        located on the plane filled by normalised 3 × 3 averaging of the valid neighbours
+        (bilinear for a Bayer colour); the ESF bins only the valid samples, each at its own
+        pixel position, so frequencies stay in cycles per *sensor pixel* (not per sample
+        of the colour plane, which would halve them for a Bayer colour).
 
     Returns
     -------
@@ -218,6 +245,16 @@ def esfr(image_2d, *, roi=None, oversampling: int = OVERSAMPLING,
     a = np.asarray(a[r0:r1, c0:c1], dtype=np.float64)
     if a.shape[0] < 8 or a.shape[1] < 8:
         raise ConfigError(f"roi = {tuple(box)}: too small for e-SFR (need >= 8×8 pixels)")
+    m = None
+    if mask is not None:
+        m = np.asarray(mask, dtype=bool)
+        if m.shape != np.shape(image_2d):
+            raise ConfigError(f"mask shape {m.shape} differs from the image {np.shape(image_2d)}")
+        m = m[r0:r1, c0:c1]
+        if m.sum() < 64:
+            raise ConfigError(f"roi = {tuple(box)}: only {int(m.sum())} masked samples "
+                              f"(need >= 64)")
+        a = _fill_masked(np.where(m, a, 0.0), m)
     if not np.all(np.isfinite(a)):
         raise ConfigError("e-SFR: the ROI holds NaN or infinite values")
 
@@ -227,9 +264,11 @@ def esfr(image_2d, *, roi=None, oversampling: int = OVERSAMPLING,
     orientation = "vertical"
     if gy > gx:
         a = a.T
+        m = None if m is None else m.T
         orientation = "horizontal"
     if a[:, -max(1, a.shape[1] // 8):].mean() < a[:, :max(1, a.shape[1] // 8)].mean():
         a = a[:, ::-1]
+        m = None if m is None else m[:, ::-1]
         flipped = True
     else:
         flipped = False
@@ -253,6 +292,7 @@ def esfr(image_2d, *, roi=None, oversampling: int = OVERSAMPLING,
     nlin1 = int(round(cycles / abs(b1))) if cycles >= 1 else nlin
     nlin1 = max(8, min(nlin, nlin1))
     a = a[:nlin1]
+    keep_samples = None if m is None else m[:nlin1].ravel()
 
     # 4. project onto the edge normal and bin at 1/oversampling px
     cos_t = 1.0 / np.sqrt(1.0 + b1 * b1)
@@ -260,11 +300,14 @@ def esfr(image_2d, *, roi=None, oversampling: int = OVERSAMPLING,
     xx = np.arange(npix, dtype=np.float64)[None, :]
     dist = (xx - (b0 + b1 * yy)) * cos_t
     bins = np.floor(dist * oversampling).astype(np.int64).ravel()
+    values = a.ravel()
+    if keep_samples is not None:
+        bins, values = bins[keep_samples], values[keep_samples]
     lo = int(bins.min())
     bins -= lo
     nbins = int(bins.max()) + 1
     counts = np.bincount(bins, minlength=nbins)
-    sums = np.bincount(bins, weights=a.ravel(), minlength=nbins)
+    sums = np.bincount(bins, weights=values, minlength=nbins)
     # keep the distance span that every row covers: [−min x_e, npix − 1 − max x_e]·cos θ
     xe = b0 + b1 * np.array([0.0, nlin1 - 1.0])
     reach = min(xe.min(), npix - 1 - xe.max()) * cos_t
@@ -313,6 +356,42 @@ def esfr(image_2d, *, roi=None, oversampling: int = OVERSAMPLING,
                      mtf_at_nyquist=float(np.interp(0.5, freq, sfr)),
                      edge_angle_deg=signed_angle, orientation=orientation, roi=box,
                      esf=esf, lsf=lsf, rows_used=nlin1)
+
+
+#: Width across the edge of the automatic ROI [px] (ISO 12233 recommends >= 60 px).
+AUTO_ROI_ACROSS_PX = 128
+
+
+def auto_roi(image_2d, *, across_px: int = AUTO_ROI_ACROSS_PX,
+             mask=None) -> tuple[int, int, int, int]:
+    """A ROI ``(row0, row1, col0, col1)`` centred on the slanted edge in the middle of an
+    image.
+
+    The edge's orientation is the axis of the larger mean absolute difference; its position
+    the column (row) where the mean absolute difference across it peaks in the central band
+    ``4 × across_px`` long. The ROI is ``across_px`` pixels across the edge and
+    ``4 × across_px`` along it (at most 90 % of the image), so a 5° edge travels 45 px in
+    it. A whole-frame ROI would let the lens's shading (a slow gradient over the frame) and
+    a long edge's travel bias the SFR low.
+    """
+    a = np.asarray(image_2d, dtype=np.float64)
+    if a.ndim != 2:
+        raise ConfigError(f"e-SFR needs a 2-D single-channel image, got shape {a.shape}")
+    if mask is not None:
+        a = _fill_masked(np.where(mask, a, 0.0), np.asarray(mask, dtype=bool))
+    vertical = np.abs(np.diff(a, axis=1)).mean() >= np.abs(np.diff(a, axis=0)).mean()
+    if not vertical:
+        r = auto_roi(a.T, across_px=across_px)
+        return (r[2], r[3], r[0], r[1])
+    h, w = a.shape
+    along = min(int(0.9 * h), 4 * across_px)
+    r0 = (h - along) // 2
+    band = a[r0:r0 + along]
+    prof = np.convolve(np.abs(np.diff(band, axis=1)).mean(axis=0), np.ones(5) / 5, mode="same")
+    c = int(np.argmax(prof)) + 1
+    half = across_px // 2
+    c0 = min(max(0, c - half), max(0, w - across_px))
+    return (r0, r0 + along, c0, min(w, c0 + across_px))
 
 
 def mtf50(freq_cy_px, mtf) -> float:

@@ -1,0 +1,159 @@
+"""The one reader for measured images: encodings chosen from the file (ICC, PNG chunks,
+bit depth), the --encoding override, raw files linear by definition, and the regression of
+issue 18: a linear 16-bit TIFF of a Gaussian edge decoded as sRGB read MTF50 +8 %.
+
+Reference: a point-sampled edge blurred by a Gaussian LSF of σ [px] has
+MTF(ν) = exp(−2π²σ²ν²), so MTF50 = √(ln 2 / 2) / (π σ) cycles/pixel (0.3123 for σ = 0.6).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import numpy as np
+import pytest
+import tifffile
+from scipy import special
+from typer.testing import CliRunner
+
+from camtwin.cli import app
+from camtwin.errors import ConfigError
+from camtwin.measure.imread import (Encoding, icc_encoding, image_channel, parse_encoding,
+                                    read_measured_image, srgb_icc_profile)
+from camtwin.measure.sfr import esfr
+
+runner = CliRunner()
+SIGMA_PX = 0.6
+MTF50_ANALYTIC = np.sqrt(np.log(2) / 2) / (np.pi * SIGMA_PX)   # 0.3123 cy/px
+
+
+def gaussian_edge(shape=(240, 160), angle_deg=5.0, lo=0.1, hi=0.7):
+    """Linear signal of a point-sampled slanted edge with a Gaussian LSF (σ = SIGMA_PX)."""
+    t = np.deg2rad(angle_deg)
+    y, x = np.mgrid[0:shape[0], 0:shape[1]].astype(float)
+    d = ((x - shape[1] / 2) - np.tan(t) * (y - shape[0] / 2)) * np.cos(t)
+    return lo + (hi - lo) * 0.5 * (1 + special.erf(d / (np.sqrt(2) * SIGMA_PX)))
+
+
+def u16(v):
+    return (np.clip(v, 0, 1) * 65535 + 0.5).astype(np.uint16)
+
+
+def sfr_json(*args):
+    res = runner.invoke(app, ["sfr", *map(str, args), "--json"])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def test_linear_16bit_tiff_is_read_linear_and_gives_the_analytic_mtf50(tmp_path):
+    # issue 18: this file used to be sRGB-decoded and read 0.304 instead of 0.281 (+8 %)
+    lin = gaussian_edge()
+    path = tmp_path / "edge.tif"
+    tifffile.imwrite(path, u16(lin), photometric="minisblack")
+    out = sfr_json(path)
+    assert out["encoding"] == "linear" and "16-bit TIFF" in out["encoding_source"]
+    assert out["mtf50_cy_px"] == pytest.approx(MTF50_ANALYTIC, rel=0.015)
+    # the Python API on the same array agrees
+    assert esfr(lin, roi=tuple(out["roi"])).mtf50_cy_px == pytest.approx(
+        out["mtf50_cy_px"], rel=2e-3)
+    # decoding it as sRGB (the old behaviour) is what made the number wrong
+    wrong = sfr_json(path, "--encoding", "srgb")
+    assert wrong["encoding_source"] == "--encoding"
+    assert abs(wrong["mtf50_cy_px"] / MTF50_ANALYTIC - 1) > 0.04
+
+
+def test_rgb_16bit_tiff_without_tags_is_linear_and_the_cli_says_so(tmp_path):
+    lin = gaussian_edge()
+    path = tmp_path / "edge_rgb.tif"
+    tifffile.imwrite(path, u16(np.repeat(lin[..., None], 3, axis=2)), photometric="rgb")
+    res = runner.invoke(app, ["sfr", str(path)])
+    assert res.exit_code == 0, res.output
+    assert "encoding linear" in res.output and "per sensor pixel" not in res.output.split(
+        "encoding")[0]
+
+
+@pytest.mark.parametrize("how", ["icc", "png", "gamma"])
+def test_encoded_files_are_decoded_with_their_declared_or_given_encoding(tmp_path, how):
+    lin = gaussian_edge()
+    srgb = Encoding("srgb")
+    if how == "icc":        # camtwin's own rendered TIFF: sRGB ICC profile embedded
+        enc = np.interp(lin, srgb.decode(np.linspace(0, 1, 4097)), np.linspace(0, 1, 4097))
+        path = tmp_path / "edge.tif"
+        tifffile.imwrite(path, u16(np.repeat(enc[..., None], 3, axis=2)), photometric="rgb",
+                         iccprofile=srgb_icc_profile())
+        args, want = [], "srgb"
+    elif how == "png":      # untagged 16-bit PNG: sRGB, what viewers assume
+        import cv2
+
+        enc = np.interp(lin, srgb.decode(np.linspace(0, 1, 4097)), np.linspace(0, 1, 4097))
+        path = tmp_path / "edge.png"
+        cv2.imwrite(str(path), u16(enc))
+        args, want = [], "srgb"
+    else:                   # pure power law, stated on the command line
+        path = tmp_path / "edge_g22.tif"
+        tifffile.imwrite(path, u16(lin ** (1 / 2.2)), photometric="minisblack")
+        args, want = ["--encoding", "gamma:2.2"], "gamma:2.2"
+    out = sfr_json(path, *args)
+    assert out["encoding"] == want
+    assert out["mtf50_cy_px"] == pytest.approx(MTF50_ANALYTIC, rel=0.015)
+
+
+def test_float_tiff_is_linear(tmp_path):
+    path = tmp_path / "f.tif"
+    tifffile.imwrite(path, np.full((8, 8), 0.25, np.float32))
+    img = read_measured_image(path)
+    assert img.encoding == "linear" and "floating-point" in img.encoding_source
+    np.testing.assert_allclose(img.linear, 0.25)
+
+
+def _icc_with_curv(values):
+    """A minimal ICC profile: 128-byte header + one rTRC tag of type 'curv'."""
+    body = b"curv" + b"\0" * 4 + struct.pack(">I", len(values))
+    body += b"".join(struct.pack(">H", v) for v in values)
+    header = bytearray(128)
+    header[36:40] = b"acsp"
+    table = struct.pack(">I", 1) + struct.pack(">4sII", b"rTRC", 128 + 4 + 12, len(body))
+    return bytes(header) + table + body
+
+
+def test_icc_tone_curves_are_classified():
+    assert str(icc_encoding(srgb_icc_profile())[0]) == "srgb"
+    assert str(icc_encoding(_icc_with_curv([]))[0]) == "linear"
+    g = icc_encoding(_icc_with_curv([int(2.2 * 256)]))[0]
+    assert g.name == "gamma" and g.gamma == pytest.approx(2.2, abs=0.01)
+    x = np.linspace(0, 1, 1024)
+    table = (Encoding("srgb").decode(x) * 65535).round().astype(int)
+    assert str(icc_encoding(_icc_with_curv(table.tolist()))[0]) == "srgb"
+    assert icc_encoding(b"not a profile") is None
+
+
+@pytest.mark.parametrize("text, want", [("srgb", "srgb"), ("LINEAR", "linear"),
+                                        ("gamma:2.2", "gamma:2.2"), ("gamma:1", "linear")])
+def test_parse_encoding(text, want):
+    assert str(parse_encoding(text)) == want
+
+
+@pytest.mark.parametrize("text", ["rec709", "gamma:9", "gamma:x", "gamma"])
+def test_bad_encoding_is_a_one_line_error_exit_2(tmp_path, text):
+    with pytest.raises(ConfigError, match="--encoding"):
+        parse_encoding(text)
+    path = tmp_path / "e.tif"
+    tifffile.imwrite(path, u16(gaussian_edge()))
+    res = runner.invoke(app, ["sfr", str(path), "--encoding", text])
+    assert res.exit_code == 2 and "--encoding" in res.output and "Traceback" not in res.output
+
+
+def test_raw_is_linear_by_definition(tmp_path):
+    from camtwin.raw import RawFrame, save_raw
+
+    dn = (64 + 2000 * gaussian_edge()).astype(np.uint16)
+    path = save_raw(tmp_path / "edge.dng",
+                    RawFrame(dn=dn, cfa="RGGB", black_level_dn=64, white_level_dn=4095,
+                             exposure_s=0.01, conversion_gain_dn_per_e=0.5))
+    img = read_measured_image(path)
+    assert img.kind == "raw" and img.encoding == "linear"
+    plane = image_channel(img, "g")
+    assert plane.mask.mean() == pytest.approx(0.5) and "per sensor pixel" in plane.description
+    res = runner.invoke(app, ["sfr", str(path), "--encoding", "srgb"])
+    assert res.exit_code == 2 and "linear by definition" in res.output
