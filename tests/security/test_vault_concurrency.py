@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from camtwin.privacy.vault import RecordErasedError, Vault, load_module_key, write_key_file
+from camtwin.privacy.vault import (RecordErasedError, Vault, VaultError, load_module_key,
+                                   write_key_file)
 
 KEY = bytes.fromhex("3e" * 16 + "c4" * 16)
 
@@ -148,3 +149,25 @@ def test_concurrent_cli_stores(tmp_path):
     rep = vault.verify()
     assert rep.ok and rep.n_records == 4, rep
     assert all(vault.read(rid).data == payload.read_bytes() for rid in ids)
+
+
+def test_concurrent_creates_of_one_folder(tmp_path):
+    """Two creates racing for one folder: one vault, the other refused (it used to
+    overwrite the first one's files under a different vault id)."""
+    results = []
+
+    def create(key):
+        try:
+            results.append(("ok", Vault.create(tmp_path / "v", key)))
+        except VaultError as exc:
+            results.append(("refused", exc))
+    keys = [KEY, bytes(reversed(KEY))]
+    threads = [threading.Thread(target=create, args=(k,)) for k in keys]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r[0] for r in results) == ["ok", "refused"]
+    winner = next(r[1] for r in results if r[0] == "ok")
+    assert winner.verify().ok
+    assert winner.read(winner.store(b"x")).data == b"x"

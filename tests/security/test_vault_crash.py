@@ -277,3 +277,15 @@ def test_cli_verify_and_recover_an_interrupted_erase(two_records):
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["privacy", "vault", "verify", str(v.path)], env=env)
     assert r.exit_code == 0 and "vault OK: 1 record(s), 1 erased" in r.stdout, r.output
+
+
+def test_failed_create_leaves_nothing_half_made(tmp_path, monkeypatch):
+    with monkeypatch.context() as m:
+        _fail_on(m, "_write_atomic", lambda p, d: p.name == "keys.json")
+        with pytest.raises(OSError, match="No space left"):
+            Vault.create(tmp_path / "v", KEY)
+    assert [p.name for p in (tmp_path / "v").iterdir()] == [".lock"]
+    with pytest.raises(VaultError, match="not a vault"):
+        Vault.open(tmp_path / "v", KEY)
+    v = Vault.create(tmp_path / "v", KEY)  # a retry works
+    assert v.verify().ok

@@ -398,13 +398,13 @@ class Vault:
         """Create an empty vault in ``path`` (a new or empty folder), epoch 0."""
         cls._check_key(module_key)
         p = Path(path)
-        if p.exists() and (not p.is_dir() or any(p.iterdir())):
-            raise VaultError(f"{p} exists and is not an empty folder; refusing to create a "
-                             "vault there")
+        def refuse():
+            return VaultError(f"{p} exists and is not an empty folder; refusing to create a "
+                              "vault there")
+        if p.exists() and (not p.is_dir() or any(q.name != ".lock" for q in p.iterdir())):
+            raise refuse()
         try:
             p.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(p, 0o700)
-            (p / "records").mkdir(mode=0o700, exist_ok=True)
         except OSError as exc:
             raise VaultError(f"cannot create vault folder {p}: {exc.strerror or exc}") from None
         vault_id = secrets.token_bytes(16).hex()
@@ -414,13 +414,24 @@ class Vault:
         v = cls(p, bytes(module_key), header, clock=clock)
         header["mac"] = v._header_mac()
         with v._lock(exclusive=True):
-            _write_atomic(v._slots_path, v._slot_blob(0, secrets.token_bytes(32))
-                          + bytes(SLOT_SIZE * (N_SLOTS - 1)))
-            _write_atomic(v._log_path, b"")
-            _write_atomic(v._keys_path, v._state_bytes(0, 0, {}, {"seq": 0,
-                                                                  "hash": _GENESIS}))
-            # the header last: a half-created folder is "not a vault", never a broken one
-            _write_atomic(v._header_path, (json.dumps(header, indent=2) + "\n").encode())
+            if any(q.name != ".lock" for q in p.iterdir()):  # another create was first
+                raise refuse()
+            try:
+                os.chmod(p, 0o700)
+                (p / "records").mkdir(mode=0o700)
+                _write_atomic(v._slots_path, v._slot_blob(0, secrets.token_bytes(32))
+                              + bytes(SLOT_SIZE * (N_SLOTS - 1)))
+                _write_atomic(v._log_path, b"")
+                _write_atomic(v._keys_path, v._state_bytes(0, 0, {}, {"seq": 0,
+                                                                      "hash": _GENESIS}))
+                # the header last: a half-created folder is "not a vault", never a broken one
+                _write_atomic(v._header_path, (json.dumps(header, indent=2) + "\n").encode())
+            except BaseException:
+                for name in ("vault.json", "keys.json", "audit.log", "kek.slots"):
+                    (p / name).unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    (p / "records").rmdir()
+                raise
         return v
 
     @classmethod
