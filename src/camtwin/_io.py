@@ -1,17 +1,167 @@
-"""Atomic file output: write to a temporary file in the target folder, then rename.
+"""Safe file output: atomic writes, outputs that never overwrite an input, one-line errors.
 
-A crash or an exception mid-write never leaves a half-written file under the final name.
+* :func:`atomic_path` writes to a temporary file in the target folder, then renames: a crash
+  or an exception mid-write never leaves a half-written file under the final name. A failed
+  write (full disk, read-only folder, quota) becomes one :class:`OutputError` naming the
+  file and — when a command registered it with :func:`check_outputs` — the option the user
+  typed: ``cannot write out.tif (--out): no space left on device``.
+* :func:`check_outputs` refuses, before any work is done, an output that resolves to one of
+  the command's input files or to another of its outputs (same resolved path, same inode:
+  symbolic and hard links included).
+* :func:`quiet_stderr` silences C libraries (libpng, LibRaw) that print to file
+  descriptor 2 before their Python wrapper raises.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import tempfile
+from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
-from .errors import OutputError
+from .errors import ConfigError, OutputError
+
+#: Resolved output path → the option that named it (set by :func:`check_outputs`, read by
+#: :func:`atomic_path` to name the option in a write error).
+_OUTPUT_OPTIONS: ContextVar[dict | None] = ContextVar("camtwin_output_options", default=None)
+
+#: numpy's ``tofile`` (used by tifffile) reports a short write as "N requested and M written"
+#: without errno; that is what a full disk looks like through it.
+_SHORT_WRITE = re.compile(r"(\d+) requested and (\d+) written")
+
+
+def _file_key(path) -> tuple:
+    """Identity of a file: (device, inode) if it exists (so symbolic and hard links to one
+    file compare equal), else its absolute path with symbolic links resolved."""
+    real = os.path.realpath(os.fspath(path))
+    try:
+        st = os.stat(real)
+    except OSError:
+        return ("path", real)
+    return ("inode", st.st_dev, st.st_ino)
+
+
+def _paths(value) -> list:
+    """``None`` → [], one path → [path], an iterable of paths → its paths."""
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes, os.PathLike)):
+        return [value]
+    if isinstance(value, Iterable):
+        return [v for v in value if v is not None]
+    return [value]
+
+
+def check_outputs(inputs: Mapping[str, object], outputs: Mapping[str, object]) -> None:
+    """Refuse outputs that would overwrite an input or each other; remember their options.
+
+    Parameters
+    ----------
+    inputs : mapping option → path, iterable of paths or None
+        The files the command reads, keyed by the option (or argument name) the user typed,
+        e.g. ``{"--scene": "in.png", "--module": "default"}``. Names that are not existing
+        files (a chart or built-in module name) cannot be overwritten and are ignored.
+    outputs : mapping option → path, iterable of paths or None
+        The files (or output folders) the command will write, e.g. ``{"--out": "a.png",
+        "--raw": "a.dng"}``.
+
+    Raises
+    ------
+    ConfigError
+        One line naming both options, if an output resolves to an existing input file
+        (same path after resolving symbolic links, or the same inode — a hard link) or two
+        outputs of different options resolve to the same file.
+
+    Notes
+    -----
+    Call it before any work, right after the options are parsed. It also records which
+    option named each output, so that :func:`atomic_path` can name the option in a write
+    error.
+    """
+    seen_in = {}
+    for option, value in inputs.items():
+        for p in _paths(value):
+            if os.path.isfile(p):
+                seen_in.setdefault(_file_key(p), (option, p))
+    seen_out = {}
+    labels = dict(_OUTPUT_OPTIONS.get() or {})
+    for option, value in outputs.items():
+        for p in _paths(value):
+            key = _file_key(p)
+            if key in seen_in:
+                in_opt, in_path = seen_in[key]
+                raise ConfigError(f"{option} = {os.fspath(p)!r} is the same file as {in_opt} "
+                                  f"({os.fspath(in_path)!r}): refusing to overwrite an input; "
+                                  "choose another output name")
+            if key in seen_out and seen_out[key][0] != option:
+                other_opt, other_path = seen_out[key]
+                raise ConfigError(f"{option} = {os.fspath(p)!r} is the same file as "
+                                  f"{other_opt} ({os.fspath(other_path)!r}): every output "
+                                  "needs its own file name")
+            seen_out.setdefault(key, (option, p))
+            labels[os.path.realpath(os.fspath(p))] = option
+    _OUTPUT_OPTIONS.set(labels)
+
+
+@contextmanager
+def output_options():
+    """Scope of the options recorded by :func:`check_outputs` (the CLI wraps each command
+    in it, so one in-process run never labels another's files)."""
+    token = _OUTPUT_OPTIONS.set({})
+    try:
+        yield
+    finally:
+        _OUTPUT_OPTIONS.reset(token)
+
+
+def _label(target: Path) -> str:
+    """``"out.tif (--out)"`` if ``target`` (or a folder holding it) was registered."""
+    labels = _OUTPUT_OPTIONS.get() or {}
+    real = Path(os.path.realpath(target))
+    for p in (real, *real.parents):
+        if str(p) in labels:
+            return f"{target} ({labels[str(p)]})"
+    return str(target)
+
+
+def write_error(target, exc: OSError) -> OutputError:
+    """The one-line :class:`OutputError` for a failed write of ``target``."""
+    m = _SHORT_WRITE.search(str(exc))
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT) or m:
+        reason = "no space left on device"
+        if exc.errno == errno.EDQUOT:
+            reason = "disk quota exceeded"
+        if m:
+            reason += f" ({m.group(1)} bytes requested, {m.group(2)} written)"
+    else:
+        reason = exc.strerror or " ".join(str(exc).split())
+    return OutputError(f"cannot write {_label(Path(target))}: {reason}")
+
+
+@contextmanager
+def quiet_stderr():
+    """Silence writes to file descriptor 2 within the block (libpng and LibRaw print data
+    errors such as "Invalid IHDR data" straight to stderr before the Python call fails);
+    the exception still reaches the caller, which reports it as one line."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
 
 
 def _umask() -> int:
@@ -26,8 +176,9 @@ def atomic_path(path: str | os.PathLike):
 
     The temporary file keeps the target's suffix so libraries that pick a format from the
     extension still work. On any exception the temporary file is removed. A folder that
-    cannot be created or a target that cannot be replaced raises :class:`OutputError`
-    naming ``path`` (never the hidden temporary name).
+    cannot be created, a write that fails (full disk, quota, I/O error) or a target that
+    cannot be replaced raises :class:`OutputError` naming ``path`` (never the hidden
+    temporary name) and the option registered for it by :func:`check_outputs`.
     """
     target = Path(path)
     try:
@@ -35,16 +186,21 @@ def atomic_path(path: str | os.PathLike):
         fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}",
                                    dir=target.parent)
     except OSError as exc:
-        raise OutputError(f"cannot write {target}: cannot create a file in {target.parent} "
-                          f"({exc.strerror or exc})") from None
+        raise OutputError(f"cannot write {_label(target)}: cannot create a file in "
+                          f"{target.parent} ({exc.strerror or exc})") from None
     os.close(fd)
     try:
-        yield Path(tmp)
+        try:
+            yield Path(tmp)
+        except OutputError:
+            raise
+        except OSError as exc:  # the writer failed on the temporary file: name the target
+            raise write_error(target, exc) from None
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
         try:
             os.replace(tmp, target)
         except OSError as exc:
-            raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+            raise write_error(target, exc) from None
     except BaseException:
         try:
             os.unlink(tmp)

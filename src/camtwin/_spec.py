@@ -92,6 +92,40 @@ def deep_merge(base: dict, changes: dict) -> None:
             base[key] = value
 
 
+#: Deepest nesting of lists/maps accepted in a YAML or JSON file. camtwin's own files nest
+#: at most ~6 levels; without a limit a file of 1000 ``[`` overflows the parser's (and
+#: later the validator's) recursion and ends in a traceback instead of one line.
+MAX_NESTING = 64
+
+
+def _too_deep(source: str) -> str:
+    return f"{source}: nested deeper than {MAX_NESTING} levels (lists/maps inside each other)"
+
+
+def check_depth(data: Any, *, source: str = "<data>", limit: int = MAX_NESTING) -> Any:
+    """Return ``data`` if its lists/dicts nest at most ``limit`` levels, else raise a
+    one-line :class:`ConfigError` (iterative: safe for any depth).
+
+    A node shared through YAML aliases is walked again only when reached at a greater depth,
+    so an alias bomb costs (nodes × depths), not the size of its expansion; a node that
+    contains itself is reported as too deep.
+    """
+    deepest: dict[int, int] = {}
+    stack = [(data, 1)]
+    while stack:
+        obj, depth = stack.pop()
+        if not isinstance(obj, (dict, list, tuple)):
+            continue
+        if depth > limit:
+            raise ConfigError(_too_deep(source))
+        if deepest.get(id(obj), 0) >= depth:
+            continue
+        deepest[id(obj)] = depth
+        children = obj.values() if isinstance(obj, dict) else obj
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list, tuple)))
+    return data
+
+
 def read_text(path: str | Path, *, encoding: str = "utf-8") -> str:
     """The text of a file; a missing/unreadable file or bytes that are not ``encoding``
     become a one-line :class:`ConfigError`."""
@@ -107,10 +141,13 @@ def read_text(path: str | Path, *, encoding: str = "utf-8") -> str:
 def read_json(path: str | Path) -> Any:
     """Read a JSON file; errors become a one-line :class:`ConfigError` (with the line)."""
     p = Path(path)
+    text = read_text(p)
     try:
-        return json.loads(read_text(p))
+        return check_depth(json.loads(text), source=str(p))
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{p} (line {exc.lineno}): not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise ConfigError(_too_deep(str(p))) from None
 
 
 def read_yaml(path: str | Path) -> Any:
@@ -118,7 +155,9 @@ def read_yaml(path: str | Path) -> Any:
     p = Path(path)
     text = read_text(p)
     try:
-        return yaml.safe_load(text)
+        return check_depth(yaml.safe_load(text), source=str(p))
+    except RecursionError:
+        raise ConfigError(_too_deep(str(p))) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
