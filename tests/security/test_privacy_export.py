@@ -127,3 +127,52 @@ def test_output_path_with_markup_is_printed_literally(events, tmp_path):
     r = invoke("privacy", "export", events, out, "--k", 20)
     assert r.exit_code == 0, r.output
     assert out.exists() and "x[/bold]y[red].csv" in r.stdout.replace("\n", "")
+
+
+# --- fuzz: whatever the events file holds, exit 0 or 2, one line, no partial output ------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_cell = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.sampled_from(["1e15", "-1", "2025-01-01T00:00:00Z", "2025-13-01", "9999-12-31",
+                     "", "nan", "[/bold]", "x,y", '"', "1.7e9"]),
+    st.text(max_size=8),
+)
+_valid_row = st.fixed_dictionaries({"time": st.floats(1.6e9, 1.6e9 + 1e5).map(repr),
+                                    "lat": st.floats(47.0, 47.01).map(repr),
+                                    "lon": st.floats(8.0, 8.01).map(repr),
+                                    "kind": st.sampled_from(["a", "b", "[red]c"])})
+
+
+@st.composite
+def _events(draw):
+    """Mostly valid events; in half the files one cell is replaced by a hostile value."""
+    rows = draw(st.lists(_valid_row, min_size=1, max_size=12))
+    if draw(st.booleans()):
+        i = draw(st.integers(0, len(rows) - 1))
+        rows[i][draw(st.sampled_from(["time", "lat", "lon", "kind"]))] = draw(_cell)
+    return rows
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=_events(), keep=st.booleans())
+def test_fuzz_events_file(tmp_path_factory, rows, keep):
+    d = tmp_path_factory.mktemp("fuzz")
+    src, out = d / "events.csv", d / "out.csv"
+    with open(src, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["time", "lat", "lon", "kind"])
+        w.writeheader()
+        w.writerows(rows)
+    before = src.read_bytes()
+    r = invoke("privacy", "export", src, out, "--k", 2, *(["--keep", "kind"] if keep else []),
+               "--json")
+    assert r.exit_code in (0, 2), r.output
+    assert "Traceback" not in r.output and src.read_bytes() == before
+    if r.exit_code == 2:
+        assert len(r.stderr.strip().splitlines()) == 1 and not out.exists(), r.stderr
+    else:
+        s = json.loads(r.stdout)
+        chk = json.loads(invoke("privacy", "check-k", out, "--k", 2).stdout)
+        assert chk["ok"] and chk["min_class_size"] == s["min_class_size"]
