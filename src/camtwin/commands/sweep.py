@@ -50,7 +50,7 @@ def register(app, guard, fail, console) -> None:
         from ..sweep.report import write_sweep_report
 
         path = guard(write_sweep_report, store, out, objectives=pareto)
-        console.print(f"wrote [bold]{path}[/]")
+        console.print(f"wrote {path}", markup=False, highlight=False)
 
     @app.command()
     def query(
@@ -70,42 +70,55 @@ def register(app, guard, fail, console) -> None:
 def _sweep(spec_path, out, scheduler, workers, batch_size, retry_errors, check, console, err):
     import time
 
+    from rich.markup import escape
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
 
-    from ..sweep import load_sweep, open_store, run_sweep
+    from ..sweep import load_sweep, run_sweep
 
     sw = load_sweep(spec_path)
     if check:
         console.print(f"{spec_path}: {len(sw.points)} points × {len(sw.measurements)} "
-                      f"measurements — valid")
+                      f"measurements — valid", markup=False, highlight=False)
         return 0
-    done = open_store(out).completed() if open_store(out).exists() else {}
-    n_done = sum(p.hash in done for p in sw.points)
-    if n_done:
-        err.print(f"resuming: {n_done} of {len(sw.points)} points already in {out}")
     t0 = time.perf_counter()
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[errors]} errors"), TimeElapsedColumn(),
-                  TextColumn("ETA"), TimeRemainingColumn(), console=err,
-                  transient=False) as progress:
-        task = progress.add_task(f"sweep {sw.spec.name}", total=None, errors=0)
+    # the bar starts with the first progress report: after the store's lock is taken and its
+    # files are read, so a refusal is one line
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                        MofNCompleteColumn(), TextColumn("{task.fields[errors]} errors"),
+                        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                        console=err, transient=False)
+    task = None
 
-        def on_progress(n, total, errors):
-            progress.update(task, completed=n, total=total, errors=errors)
+    def on_progress(n, total, errors):
+        nonlocal task
+        if task is None:
+            skipped = len(sw.points) - total
+            if skipped:
+                err.print(f"resuming: {skipped} of {len(sw.points)} points already in {out}",
+                          markup=False, highlight=False)
+            progress.start()
+            task = progress.add_task(escape(f"sweep {sw.spec.name}"), total=None, errors=0)
+        progress.update(task, completed=n, total=total, errors=errors)
 
+    try:
         outcome = run_sweep(sw, out, scheduler=scheduler, workers=workers,
                             batch_size=batch_size, retry_errors=retry_errors,
-                            progress=on_progress)
-    console.print(f"{sw.spec.name}: {outcome.total} points — {outcome.computed} computed "
+                            progress=on_progress,
+                            notify=lambda m: err.print(m, markup=False, highlight=False))
+    finally:
+        if task is not None:
+            progress.stop()
+    console.print(escape(sw.spec.name)
+                  + f": {outcome.total} points — {outcome.computed} computed "
                   f"({outcome.errors} errors), {outcome.skipped} already stored"
                   + (f", [red]{outcome.lost} lost[/]" if outcome.lost else "")
                   + f"; {time.perf_counter() - t0:.1f} s"
                   + (f" on {outcome.workers} workers" if outcome.workers else "")
-                  + f" → [bold]{out}[/]")
+                  + f" → [bold]{escape(str(out))}[/]")
     if outcome.lost:
         err.print(f"[bold red]error:[/] {outcome.lost} points not completed "
-                  f"({outcome.lost_messages[0]}); rerun the same command to resume",
+                  f"({escape(outcome.lost_messages[0])}); rerun the same command to resume",
                   highlight=False, soft_wrap=True)
         return 1
     return 0

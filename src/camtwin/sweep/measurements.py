@@ -20,7 +20,15 @@ schema, and runs on one module with one random generator:
 ``evaluate``
     The verdict of :func:`camtwin.evaluate.verdict.evaluate` for an application profile
     (``{evaluate: security}``): columns ``<app>_passed``, ``<app>_failed`` (number of
-    failed requirements) and ``<app>_min_margin`` (smallest relative margin).
+    failed requirements) and one ``<app>_margin_<metric>`` per requirement: the signed
+    distance to its limit in the metric's own unit (> 0 passes; a second requirement on the
+    same metric gets ``_2``). No column mixes units (the former ``<app>_min_margin``, the
+    smallest margin ÷ limit, compared a fraction of lx with a fraction of dB). The point
+    identity of an evaluation includes its columns, so a store written with the old
+    columns recomputes those points.
+
+Every result column carries its unit and a readable label in the Parquet field metadata
+(``unit``, ``label``; see :func:`field_with_unit`), which the sweep report uses for its axes.
 """
 
 from __future__ import annotations
@@ -45,6 +53,55 @@ _EMVA_CONDITIONS = {"crop_px": 128, "wavelength_nm": 525.0}
 _MTF_ALIASES = {"mtf50_centre": 0.0, "mtf50_corner": 0.8}
 #: Measurement kinds beyond the plain metric names.
 EXTRA_KINDS = ("snr_at_lux", "mtf50_centre", "mtf50_corner", "emva1288", "evaluate")
+
+
+#: Units of quantities named by the camtwin convention (the unit is the name's suffix);
+#: longest suffixes first.
+_SUFFIX_UNITS = (("_e_per_s", "e⁻/s"), ("_dn_per_e", "DN/e⁻"), ("_mw_m2", "mW/m²"),
+                 ("_w_m2", "W/m²"), ("_px_m", "px/m"), ("_cy_px", "cy/px"),
+                 ("_percent", "%"), ("_mm2", "mm²"), ("_fps", "fps"), ("_deg", "°"),
+                 ("_lux", "lx"), ("_um", "µm"), ("_mm", "mm"), ("_nm", "nm"), ("_ms", "ms"),
+                 ("_db", "dB"), ("_dn", "DN"), ("_px", "px"), ("_mp", "MP"), ("_hz", "Hz"), ("_s", "s"),
+                 ("_e", "e⁻"), ("_c", "°C"), ("_m", "m"), ("_k", "K"))
+#: Names whose unit is not a suffix (measurement conditions, descriptors).
+_NAME_UNITS = {"lux": ("illuminance", "lx"), "f_number": ("f-number", ""), "percent": ("", "%"),
+               "reflectance": ("reflectance", ""), "field": ("field position", ""),
+               "megapixels": ("resolution", "MP"), "seconds": ("wall time per point", "s"),
+               "cpu_seconds": ("CPU time per point", "s")}
+
+
+def label_from_name(name: str) -> tuple[str, str]:
+    """(label, unit) of a parameter, condition or descriptor named by the camtwin convention
+    (``sensor.pixel_pitch_um`` → ``("sensor pixel pitch", "µm")``); unit ``""`` when the
+    name carries none."""
+    key = str(name).lower()
+    last = key.replace(".", "_")
+    if last in _NAME_UNITS:
+        return _NAME_UNITS[last]
+    for whole, (label, unit) in _NAME_UNITS.items():
+        if last.endswith("_" + whole):
+            prefix = last[:-len(whole)].replace("_", " ").strip()
+            return (f"{prefix} {label}".strip(), unit)
+    for suffix, unit in _SUFFIX_UNITS:
+        if key.endswith(suffix):
+            return key[:-len(suffix)].replace(".", " ").replace("_", " ").strip(), unit
+    return key.replace(".", " ").replace("_", " "), ""
+
+
+def field_with_unit(name: str, dtype: pa.DataType, label: str, unit: str) -> pa.Field:
+    """An Arrow field with ``unit`` and ``label`` in its metadata."""
+    return pa.field(name, dtype, metadata={"unit": unit, "label": label})
+
+
+def axis_label(field: pa.Field) -> str:
+    """``label [unit]`` of a field written by :func:`field_with_unit`; else the unit
+    guessed from the column name's suffix, else the name."""
+    meta = {k.decode(): v.decode() for k, v in (field.metadata or {}).items()}
+    if "label" in meta:
+        label, unit = meta["label"], meta.get("unit", "")
+    else:
+        label, unit = label_from_name(field.name)
+    return f"{label} [{unit}]" if unit else label
 
 
 def column_name(text: str) -> str:
@@ -85,18 +142,59 @@ class Measurement:
         return dict(METRICS[self.kind].conditions)
 
     def columns(self) -> list[tuple[str, pa.DataType]]:
+        return [(f.name, f.type) for f in self.fields()]
+
+    def fields(self) -> list[pa.Field]:
+        """The result columns as Arrow fields with their unit and label."""
+        from ..evaluate.metrics import METRICS
+
+        cond = ", ".join(f"{k} = {v}" for k, v in self.conditions)
+        at = f" ({cond})" if cond else ""
         if self.kind == "emva1288":
-            return [(f"{self.column}_{k}", pa.float64()) for k in EMVA_FIGURES]
+            from ..measure.emva1288.report import SUMMARY_ROWS
+
+            rows = {k: (label, unit) for k, label, unit, _ in SUMMARY_ROWS}
+            rows["quantum_efficiency"] = ("Quantum efficiency η (fraction)", "")
+            return [field_with_unit(f"{self.column}_{k}", pa.float64(),
+                                    f"EMVA 1288 {rows[k][0]}{at}", rows[k][1])
+                    for k in EMVA_FIGURES]
         if self.kind == "evaluate":
-            return [(f"{self.column}_passed", pa.bool_()), (f"{self.column}_failed", pa.int64()),
-                    (f"{self.column}_min_margin", pa.float64())]
-        return [(self.column, pa.float64())]
+            app = self._app.name
+            return [field_with_unit(f"{self.column}_passed", pa.bool_(),
+                                    f"{app}: every requirement met", ""),
+                    field_with_unit(f"{self.column}_failed", pa.int64(),
+                                    f"{app}: requirements failed", "count"),
+                    *(field_with_unit(col, pa.float64(),
+                                      f"{app} margin: {r.metric} ({r.limit_text})", r.unit)
+                      for col, r in self._margin_columns())]
+        if self.kind == "snr_at_lux":
+            return [field_with_unit(self.column, pa.float64(),
+                                    f"SNR of 18 % grey (signal / total noise){at}", "")]
+        if self.kind in _MTF_ALIASES:
+            where = "the centre" if self.kind == "mtf50_centre" else "field 0.8"
+            return [field_with_unit(self.column, pa.float64(), f"MTF50 at {where}{at}",
+                                    METRICS["mtf50_cy_px"].unit)]
+        m = METRICS[self.kind]
+        return [field_with_unit(self.column, pa.float64(), f"{m.description}{at}", m.unit)]
+
+    def _margin_columns(self) -> list[tuple[str, object]]:
+        """(column, requirement) of every requirement of the evaluated application."""
+        out, seen = [], {}
+        for r in self._app.requirements:
+            seen[r.metric] = seen.get(r.metric, 0) + 1
+            suffix = "" if seen[r.metric] == 1 else f"_{seen[r.metric]}"
+            out.append((f"{self.column}_margin_{column_name(r.metric)}{suffix}", r))
+        return out
 
     def identity(self) -> dict:
-        """What the point hash sees of this measurement."""
-        return {"kind": self.kind, "column": self.column,
-                "conditions": [list(c) for c in self.conditions],
-                "application": None if self._app is None else self._app.model_dump(mode="json")}
+        """What the point hash sees of this measurement (with the result columns of an
+        evaluation, whose set changed with v1 of its margins)."""
+        ident = {"kind": self.kind, "column": self.column,
+                 "conditions": [list(c) for c in self.conditions],
+                 "application": None if self._app is None else self._app.model_dump(mode="json")}
+        if self.kind == "evaluate":
+            ident["columns"] = [c for c, _ in self.columns()]
+        return ident
 
     # -- execution ----------------------------------------------------------------------
     def run(self, module, swept: dict, rng: np.random.Generator) -> dict:
@@ -119,11 +217,10 @@ class Measurement:
             from ..evaluate.verdict import evaluate
 
             ev = evaluate(module, self._app, seed=int(rng.integers(0, 2**63)))
-            margins = [v.relative_margin for v in ev.verdicts]
-            finite = [m for m in margins if not math.isnan(m)]
             return {f"{self.column}_passed": bool(ev.passed),
                     f"{self.column}_failed": int(ev.n_failed),
-                    f"{self.column}_min_margin": float(min(finite)) if finite else math.nan}
+                    **{col: float(v.margin)
+                       for (col, _), v in zip(self._margin_columns(), ev.verdicts)}}
         from ..evaluate.metrics import measure
 
         return {self.column: float(measure(module, self.kind, cond, rng=rng).value)}

@@ -11,7 +11,9 @@
   gives for key ``k_i`` — where ``k_i`` comes from the point's hash (its module, conditions,
   parameters, measurements and seed), not from its position: results depend neither on the
   scheduling, nor on the batch size, nor on which other points the sweep has.
-* The driver writes each finished batch to the store (atomic; see :mod:`.store`); points
+* The driver holds the store's lock for the whole run (a second sweep into the same store
+  is refused; see :class:`.store.StoreLock`) and writes each finished batch to the store
+  (atomic; see :mod:`.store`); points
   already in the store (same hash) are skipped, so an interrupted sweep resumes where it
   stopped. A measurement that raises marks its point ``error`` with the message; a batch
   lost with its worker is retried by Dask and, if it still fails, left for the next run.
@@ -98,6 +100,7 @@ class SweepOutcome:
     workers: int = 0
     batch_size: int = 0
     lost_messages: list = field(default_factory=list)
+    notices: list = field(default_factory=list)   # e.g. a stale lock taken over
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in ("store", "total", "skipped", "computed",
@@ -122,6 +125,7 @@ def run_sweep(sweep: CompiledSweep, store_url, *, scheduler: str | None = None,
               numba_threads: int = 1, retry_errors: bool = False,
               progress: Callable[[int, int, int], None] | None = None,
               on_batch: Callable[[int, object], None] | None = None,
+              notify: Callable[[str], None] | None = None,
               log_level: int = logging.ERROR) -> SweepOutcome:
     """Run ``sweep`` into the store at ``store_url``.
 
@@ -141,6 +145,14 @@ def run_sweep(sweep: CompiledSweep, store_url, *, scheduler: str | None = None,
         ``progress(points_done, points_to_do, errors)`` after every batch.
     on_batch : callable, optional
         ``on_batch(batches_done, client)`` after every batch (tests use it to kill a worker).
+    notify : callable, optional
+        ``notify(message)`` for what the user should know at once (a stale lock of a dead
+        sweep taken over); the messages are also in :attr:`SweepOutcome.notices`.
+
+    Raises
+    ------
+    ConfigError
+        Bad options; another sweep writing into the store; an unreadable part file.
     """
     from .store import open_store
 
@@ -152,6 +164,19 @@ def run_sweep(sweep: CompiledSweep, store_url, *, scheduler: str | None = None,
         raise ConfigError("--scheduler: empty address (expected tcp://HOST:PORT)")
     t0 = time.perf_counter()
     store = open_store(store_url)
+    with store.lock() as lock:   # one writer per store: a second one is refused
+        notices = [lock.notice] if lock.notice else []
+        if notify is not None:
+            for n in notices:
+                notify(n)
+        return _run_locked(sweep, store, t0, notices, scheduler=scheduler, workers=workers,
+                           batch_size=batch_size, numba_threads=numba_threads,
+                           retry_errors=retry_errors, progress=progress, on_batch=on_batch,
+                           log_level=log_level)
+
+
+def _run_locked(sweep, store, t0, notices, *, scheduler, workers, batch_size, numba_threads,
+                retry_errors, progress, on_batch, log_level) -> SweepOutcome:
     store.prepare()
     done = store.completed()
     if retry_errors:
@@ -161,7 +186,7 @@ def run_sweep(sweep: CompiledSweep, store_url, *, scheduler: str | None = None,
             done = {h: s for h, s in done.items() if h not in retry}
     todo = [p for p in sweep.points if p.hash not in done]
     out = SweepOutcome(store=store.url, total=len(sweep.points),
-                       skipped=len(sweep.points) - len(todo))
+                       skipped=len(sweep.points) - len(todo), notices=list(notices))
     store.write_meta(sweep.spec_dict())
     if progress is not None:
         progress(0, len(todo), 0)

@@ -5,12 +5,26 @@ Layout of ``STORE`` (a local folder or an fsspec URL such as ``s3://bucket/sweep
     STORE/sweep.json              the last spec run into the store, and the run history
     STORE/points/part-<id>.parquet  one file per completed batch: one row per point
     STORE/points.duckdb           (local stores) a DuckDB database with the view ``points``
+    STORE/sweep.lock              while a sweep writes: its pid, host and start time
 
 A row holds the point's identity (``point_hash``), ``status`` (``ok`` / ``error``) and
 ``error`` message, its parameters, module descriptors and results. Files are written
 atomically (local: temporary file + rename; object stores: a single PUT, which is atomic);
 a batch file's name derives from the hashes of its points, so rewriting one is idempotent.
-Readers ignore files whose names start with ``.`` (unfinished temporary files).
+Readers ignore files whose names start with ``.`` (unfinished temporary files). A part file
+that is not readable Parquet (zero bytes, truncated, foreign) stops every reader with one line
+naming it, never a traceback and never a silent loss of its rows.
+
+One writer at a time: :meth:`SweepStore.lock` takes ``sweep.lock`` (local stores: an
+exclusive ``flock``, which the kernel releases when the holder dies; other stores: the lock
+object, best effort) and refuses a second writer with one line naming the holder. A lock
+left by a dead process of this host is taken over, and the caller is told.
+
+:func:`query` runs user SQL in a sandbox: only ``SELECT`` statements (``WITH``,
+``DESCRIBE``, ``SUMMARIZE``, ``SHOW`` included), on an in-memory DuckDB connection that sees
+the store's rows through a registered Arrow dataset, with external access off (no file
+reads or writes, ``COPY``, ``ATTACH``, ``INSTALL`` / ``LOAD``), extension autoloading and
+Python replacement scans off, and the configuration locked.
 
 The store is plain Parquet: ``duckdb.sql("SELECT * FROM 'STORE/points/*.parquet'")`` or
 ``pyarrow.parquet.read_table("STORE/points")`` read it without camtwin.
@@ -20,7 +34,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import posixpath
+import re
+import socket
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -33,6 +51,11 @@ POINTS_DIR = "points"
 META_FILE = "sweep.json"
 DUCKDB_FILE = "points.duckdb"
 PART_PREFIX = "part-"
+LOCK_FILE = "sweep.lock"
+#: DuckDB settings of the query sandbox given at connect time (external access and the
+#: configuration lock are switched on after the view ``points`` is registered).
+SANDBOX_CONFIG = {"autoload_known_extensions": False, "autoinstall_known_extensions": False,
+                  "allow_community_extensions": False, "python_enable_replacements": False}
 
 
 class SweepStore:
@@ -131,18 +154,59 @@ class SweepStore:
             return json.loads(f.read().decode())
 
     # -- reading ----------------------------------------------------------------------
+    def _rel(self, path: str) -> str:
+        return posixpath.join(POINTS_DIR, posixpath.basename(path))
+
+    def corrupt_error(self, path: str, exc: BaseException) -> ConfigError:
+        """The one-line error for a part file that is not readable Parquet."""
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        reason = re.sub(r"^Could not open Parquet input source '[^']*': ", "", reason)
+        return ConfigError(
+            f"store {self.url}: {self._rel(path)} is not a readable Parquet file ({reason}); "
+            f"move it out of {POINTS_DIR}/ (or delete it) and rerun 'camtwin sweep' to "
+            "recompute its points")
+
+    def part_schemas(self) -> list[tuple[str, pa.Schema]]:
+        """(path, schema) of every part file, from its footer; a file that is not readable
+        Parquet raises :meth:`corrupt_error`."""
+        out = []
+        for p in self.part_files():
+            try:
+                with self.fs.open(p, "rb") as f:
+                    out.append((p, pq.read_schema(f)))
+            except (pa.ArrowException, OSError, ValueError) as exc:
+                raise self.corrupt_error(p, exc) from None
+        return out
+
+    def dataset(self):
+        """A :mod:`pyarrow.dataset` over every part file with the schemas unified by column
+        name (a column missing from a file reads as null; int and float widen to float);
+        ``None`` when the store has no results."""
+        import pyarrow.dataset as ds
+
+        parts = self.part_schemas()
+        if not parts:
+            return None
+        try:
+            schema = pa.unify_schemas([s for _, s in parts], promote_options="permissive")
+        except pa.ArrowException as exc:
+            raise ConfigError(f"store {self.url}: part files with incompatible columns "
+                              f"({' '.join(str(exc).split())})") from None
+        return ds.dataset([p for p, _ in parts], schema=schema, format="parquet",
+                          filesystem=None if self.local else self.fs)
+
     def read_table(self, columns: list[str] | None = None) -> pa.Table:
         """All rows (files written by different specs are unified by column name)."""
-        tables = []
-        for p in self.part_files():
-            with self.fs.open(p, "rb") as f:
-                t = pq.read_table(f)
-            if columns is not None:
-                t = t.select([c for c in columns if c in t.column_names])
-            tables.append(t)
-        if not tables:
+        d = self.dataset()
+        if d is None:
             return pa.table({})
-        return pa.concat_tables(tables, promote_options="default")
+        if columns is not None:
+            columns = [c for c in columns if c in d.schema.names]
+        try:
+            return d.to_table(columns=columns)
+        except (pa.ArrowException, OSError) as exc:   # a damaged page behind a good footer
+            raise ConfigError(f"store {self.url}: cannot read the part files "
+                              f"({' '.join(str(exc).split())})") from None
 
     def completed(self) -> dict[str, str]:
         """point_hash → status of every stored point."""
@@ -159,8 +223,11 @@ class SweepStore:
         removed = 0
         value_set = pa.array(sorted(hashes), type=pa.string())
         for p in self.part_files():
-            with self.fs.open(p, "rb") as f:
-                t = pq.read_table(f)
+            try:
+                with self.fs.open(p, "rb") as f:
+                    t = pq.read_table(f)
+            except (pa.ArrowException, OSError, ValueError) as exc:
+                raise self.corrupt_error(p, exc) from None
             drop = pc.is_in(t.column("point_hash"), value_set=value_set)
             n = int(pc.sum(drop).as_py() or 0)
             if not n:
@@ -196,19 +263,165 @@ class SweepStore:
         return target
 
     def connect(self):
-        """An in-memory DuckDB connection with the view ``points`` over this store."""
+        """An in-memory DuckDB connection with the view ``points`` over this store, in the
+        sandbox of :func:`query`: external access off (no file system, ``COPY``,
+        ``ATTACH``, extensions) and the configuration locked."""
         import duckdb
 
-        if not self.part_files():
+        d = self.dataset()
+        if d is None:
             raise ConfigError(f"store {self.url}: no results yet (run 'camtwin sweep' first)")
-        con = duckdb.connect()
-        if self.local:
-            con.execute(f"CREATE VIEW points AS SELECT * FROM read_parquet("
-                        f"{_sql_str(self.parquet_glob())}, union_by_name = true)")
-        else:
-            con.register("points_arrow", self.read_table())
+        con = duckdb.connect(":memory:", config=SANDBOX_CONFIG)
+        try:
+            con.register("points_arrow", d)
             con.execute("CREATE VIEW points AS SELECT * FROM points_arrow")
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
+        except BaseException:
+            con.close()
+            raise
         return con
+
+    # -- the writer's lock ------------------------------------------------------------
+    def lock(self) -> "StoreLock":
+        """The writer's lock of this store (a context manager); see :class:`StoreLock`."""
+        return StoreLock(self)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
+
+
+class StoreLock:
+    """One writer per store: ``STORE/sweep.lock`` holds the writer's pid, host and start
+    time.
+
+    Local stores: an exclusive, non-blocking ``flock`` on that file (released by the kernel
+    when the holder dies, also on NFS, which emulates it with POSIX locks); the file is
+    removed on release. Object stores: the lock object itself, written after checking that
+    none exists (best effort: two writers starting within one round trip may both get it).
+
+    A second writer gets a :class:`ConfigError` naming the holder. A lock file left behind
+    by a process of this host that no longer runs is taken over; :attr:`notice` says so. A
+    lock file of another host that no longer holds the ``flock`` (or any remote lock
+    object) is refused, with how to remove it, since its process cannot be checked from here.
+    """
+
+    def __init__(self, store: SweepStore):
+        self.store = store
+        self.path = store._join(LOCK_FILE)
+        self.notice: str | None = None
+        self._fd: int | None = None
+        self._mine = {"pid": os.getpid(), "host": socket.gethostname(),
+                      "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+    @staticmethod
+    def _describe(holder: dict) -> str:
+        return (f"pid {holder.get('pid', '?')} on host {holder.get('host', '?')}, "
+                f"since {holder.get('started', '?')}")
+
+    def _busy(self, holder: dict | None) -> ConfigError:
+        who = self._describe(holder) if holder else "holder unknown"
+        return ConfigError(f"store {self.store.url} is in use by another sweep ({who}); wait "
+                           "for it to finish or write to another --out")
+
+    def _take_over(self, holder: dict, *, flock_held: bool) -> None:
+        """Take over a lock file left by ``holder``, or raise. With the ``flock`` held, a
+        holder of this host is gone (its lock died with it; a live pid is a reused one);
+        without it (object stores), only a pid that no longer runs here is."""
+        same_host = holder.get("host") == self._mine["host"]
+        if same_host and (flock_held or not _pid_alive(holder.get("pid", -1))):
+            self.notice = (f"took over the lock of store {self.store.url}: its sweep "
+                           f"({self._describe(holder)}) is no longer running")
+            return
+        if same_host:
+            raise self._busy(holder)
+        raise ConfigError(f"store {self.store.url} is locked by a sweep on another host "
+                          f"({self._describe(holder)}); if it no longer runs, delete "
+                          f"{self.path}")
+
+    @staticmethod
+    def _parse(data: bytes) -> dict | None:
+        try:
+            holder = json.loads(data.decode() or "null")
+        except (UnicodeDecodeError, ValueError):
+            return None
+        return holder if isinstance(holder, dict) else None
+
+    def acquire(self) -> "StoreLock":
+        data = (json.dumps(self._mine) + "\n").encode()
+        if self.store.local:
+            self._acquire_local(data)
+        else:
+            self._acquire_remote(data)
+        return self
+
+    def _acquire_local(self, data: bytes) -> None:
+        import fcntl
+
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = self._parse(os.pread(fd, 4096, 0))
+                os.close(fd)
+                raise self._busy(holder) from None
+            try:   # the file may have been removed by a releasing holder meanwhile
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        holder = self._parse(os.pread(fd, 4096, 0))
+        if holder:
+            try:
+                self._take_over(holder, flock_held=True)
+            except ConfigError:
+                os.close(fd)
+                raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, data, 0)
+        os.fsync(fd)
+        self._fd = fd
+
+    def _acquire_remote(self, data: bytes) -> None:
+        fs = self.store.fs
+        if fs.exists(self.path):
+            self._take_over(self._parse(fs.cat_file(self.path)) or {}, flock_held=False)
+        self.store._write(self.path, data)
+        if self._parse(fs.cat_file(self.path)) != self._mine:   # lost a race
+            raise self._busy(self._parse(fs.cat_file(self.path)))
+        self._fd = -1
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            if self.store.local:
+                try:
+                    os.unlink(self.path)   # still holding the flock: nobody else has it
+                except FileNotFoundError:
+                    pass
+                os.close(self._fd)
+            elif self._parse(self.store.fs.cat_file(self.path)) == self._mine:
+                self.store.fs.rm(self.path)
+        finally:
+            self._fd = None
+
+    def __enter__(self) -> "StoreLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
 
 def _sql_str(text: str) -> str:
@@ -223,9 +436,24 @@ def open_store(url: str | Path, *, must_exist: bool = False) -> SweepStore:
 
 
 def query(url: str | Path, sql: str) -> tuple[list[str], list[tuple]]:
-    """Run DuckDB ``sql`` over the view ``points`` of a store → (column names, rows)."""
+    """Run DuckDB ``sql`` over the view ``points`` of a store → (column names, rows).
+
+    Only ``SELECT`` statements run (``WITH``, ``DESCRIBE``, ``SUMMARIZE``, ``SHOW`` are
+    SELECTs to DuckDB), in the sandbox of :meth:`SweepStore.connect`; anything else, and any
+    file access, is a :class:`ConfigError` ``SQL: …`` of one line.
+    """
     import duckdb
 
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise ConfigError(f"SQL: {_first_line(exc)}") from None
+    if not statements:
+        raise ConfigError("SQL: empty query")
+    for st in statements:
+        if st.type != duckdb.StatementType.SELECT:
+            raise ConfigError(f"SQL: {st.type.name} statements are not allowed; a store is "
+                              "queried read-only (SELECT, WITH, DESCRIBE, SUMMARIZE)")
     store = open_store(url, must_exist=True)
     con = store.connect()
     try:
@@ -234,7 +462,11 @@ def query(url: str | Path, sql: str) -> tuple[list[str], list[tuple]]:
         rows = rel.fetchall() if rel.description else []
         return cols, rows
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"SQL: {first}") from None
+        raise ConfigError(f"SQL: {_first_line(exc)}") from None
     finally:
         con.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
