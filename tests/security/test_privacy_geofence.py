@@ -137,3 +137,57 @@ def test_zone_name_with_markup_in_an_error_is_one_literal_line(image, tmp_path):
     err = r.stderr.replace("\n", "")
     assert "zone 'St. Mary [/school] zone' uses unknown rule 'nope'" in err, r.stderr
     assert "Traceback" not in r.output and not out.exists()
+
+
+# --- fuzz: any context value, any ring ----------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from camtwin.privacy.policy import strictest  # noqa: E402
+
+_hostile = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True),
+                     st.integers(-10**20, 10**20), st.booleans(), st.text(max_size=4))
+
+
+@settings(max_examples=300, deadline=None)
+@given(lat=_hostile, lon=_hostile, time_s=_hostile, fix_time_s=_hostile,
+       accuracy_m=_hostile, consent=st.booleans())
+def test_decide_never_raises_and_fails_closed(lat, lon, time_s, fix_time_s, accuracy_m,
+                                              consent):
+    pol = _school_everywhere_but_here()
+    ctx = FrameContext(lat, lon, time_s, fix_time_s, accuracy_m, consent)
+    d = decide(pol, ctx)
+
+    def real(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    trusted = (real(lat) and real(lon) and -90 <= lat <= 90 and -180 <= lon <= 180
+               and real(accuracy_m) and 0 <= accuracy_m <= 50_000
+               and real(time_s) and real(fix_time_s)
+               and abs(float(time_s) - float(fix_time_s)) <= 10)
+    assert d.position_known is trusted
+    if not trusted:
+        assert d.rule == strictest(pol.rules.values()) and not d.store_templates
+
+
+_coord = st.one_of(st.floats(-200, 200), st.sampled_from([-180.0, 180.0, 0.0, 90.0, -90.0]),
+                   st.floats(allow_nan=True, allow_infinity=True))
+
+
+@settings(max_examples=300, deadline=None)
+@given(pts=st.lists(st.tuples(_coord, _coord), min_size=3, max_size=8), close=st.booleans(),
+       probe=st.tuples(st.floats(-180, 180), st.floats(-90, 90)))
+def test_any_ring_is_a_valid_zone_or_one_line_error(pts, close, probe):
+    from shapely.geometry import Point, Polygon as SPolygon
+
+    ring = [list(p) for p in pts] + ([list(pts[0])] if close else [])
+    try:
+        (poly,) = geometry_polygons({"type": "Polygon", "coordinates": [ring]})
+    except ConfigError as exc:
+        assert "\n" not in str(exc)
+        return
+    ref = SPolygon(ring)  # the literal ring, read directly by shapely
+    assert ref.is_valid
+    p = Point(*probe)
+    if ref.boundary.distance(p) > 1e-6:
+        assert poly.covers(*probe) is ref.covers(p)
