@@ -151,60 +151,84 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e):  # p
     recv_pix = np.empty(64, np.int64)
     recv_inc = np.empty(64, np.float64)
     new_full = np.empty(64, np.int64)
+    b_mask = np.empty(64, np.int64)
+    b_root = np.empty(64, np.int64)
     steps = 0
     lost = 0.0
     while steps < max_iterations and pending_total > tolerance_e:
         steps += 1
         # pending charge per region
+        marked = _grown_i64(marked, n_pend)
         n_marked = 0
         for i in range(n_pend):
             r = _find(parent, lab[pend_pix[i]])
             if node_sum[r] == 0.0 and node_edges[r] == 0:
-                marked = _grown_i64(marked, n_marked)
                 marked[n_marked] = r
                 n_marked += 1
                 node_edges[r] = -1          # "marked"; becomes the edge count below
             node_sum[r] += pend_val[i]
         for i in range(n_marked):
             node_edges[marked[i]] = 0
-        # edges of each region to non-full pixels; drop pixels that are interior for good
+        # edges of each region to non-full pixels; drop pixels that are interior for good.
+        # Each kept pixel remembers its non-full neighbours (bit k: neighbour k of
+        # _neighbour) and, when its region has pending charge, the region's root.
+        b_mask = _grown_i64(b_mask, n_bound)
+        b_root = _grown_i64(b_root, n_bound)
         kept = 0
         for i in range(n_bound):
             p = boundary[i]
-            cnt = 0
-            for k in range(4):
-                nbr = _neighbour(p, k, w, n_pix, along_columns)
-                if nbr >= 0 and lab[nbr] < 0:
-                    cnt += 1
-            if cnt == 0:
+            col = p % w
+            mask = 0
+            if p >= w and lab[p - w] < 0:
+                mask |= 1
+            if p + w < n_pix and lab[p + w] < 0:
+                mask |= 2
+            if not along_columns:
+                if col > 0 and lab[p - 1] < 0:
+                    mask |= 4
+                if col < w - 1 and lab[p + 1] < 0:
+                    mask |= 8
+            if mask == 0:
                 continue
             boundary[kept] = p
-            kept += 1
+            b_mask[kept] = mask
             r = _find(parent, lab[p])
             if node_sum[r] > 0.0:
-                node_edges[r] += cnt
+                node_edges[r] += (mask & 1) + ((mask >> 1) & 1) + ((mask >> 2) & 1) + (mask >> 3)
+                b_root[kept] = r
+            else:
+                b_root[kept] = -1
+            kept += 1
         n_bound = kept
-        # hand the pending charge out along the edges
+        # hand the pending charge out along the edges (≤ 4 receivers per boundary pixel)
+        recv_pix = _grown_i64(recv_pix, 4 * n_bound)
+        recv_inc = _grown_f64(recv_inc, 4 * n_bound)
         n_recv = 0
         for i in range(n_bound):
-            p = boundary[i]
-            r = _find(parent, lab[p])
-            if node_sum[r] <= 0.0 or node_edges[r] == 0:
+            r = b_root[i]
+            if r < 0:
                 continue
             share = node_sum[r] / node_edges[r]
+            p = boundary[i]
+            mask = b_mask[i]
             for k in range(4):
-                nbr = _neighbour(p, k, w, n_pix, along_columns)
-                if nbr < 0:
+                if (mask >> k) & 1 == 0:
                     continue
+                if k == 0:
+                    nbr = p - w
+                elif k == 1:
+                    nbr = p + w
+                elif k == 2:
+                    nbr = p - 1
+                else:
+                    nbr = p + 1
                 s = lab[nbr]
                 if s == -1:
-                    recv_pix = _grown_i64(recv_pix, n_recv)
-                    recv_inc = _grown_f64(recv_inc, n_recv)
                     recv_pix[n_recv] = nbr
                     recv_inc[n_recv] = share
                     lab[nbr] = -2 - n_recv
                     n_recv += 1
-                elif s <= -2:
+                else:
                     recv_inc[-2 - s] += share
         for i in range(n_marked):
             r = marked[i]
@@ -213,6 +237,13 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e):  # p
             node_sum[r] = 0.0
             node_edges[r] = 0
         # receivers: absorb up to full well, the rest is the next step's pending charge
+        pend_pix = _grown_i64(pend_pix, n_recv)
+        pend_val = _grown_f64(pend_val, n_recv)
+        parent = _grown_i64(parent, n_nodes + n_recv)
+        node_sum = _grown_f64(node_sum, n_nodes + n_recv)
+        node_edges = _grown_i64(node_edges, n_nodes + n_recv)
+        new_full = _grown_i64(new_full, n_recv)
+        boundary = _grown_i64(boundary, n_bound + n_recv)
         n_pend = 0
         n_new = 0
         pending_total = 0.0
@@ -222,26 +253,17 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e):  # p
             if v >= fw:
                 flat[p] = fw32
                 if v > fw:
-                    pend_pix = _grown_i64(pend_pix, n_pend)
-                    pend_val = _grown_f64(pend_val, n_pend)
                     pend_pix[n_pend] = p
                     pend_val[n_pend] = v - fw
                     n_pend += 1
                     pending_total += v - fw
-                node_pixel = _grown_i64(node_pixel, n_nodes)
-                parent = _grown_i64(parent, n_nodes)
-                node_sum = _grown_f64(node_sum, n_nodes)
-                node_edges = _grown_i64(node_edges, n_nodes)
-                node_pixel[n_nodes] = p
                 parent[n_nodes] = n_nodes
                 node_sum[n_nodes] = 0.0
                 node_edges[n_nodes] = 0
                 lab[p] = n_nodes
                 n_nodes += 1
-                new_full = _grown_i64(new_full, n_new)
                 new_full[n_new] = p
                 n_new += 1
-                boundary = _grown_i64(boundary, n_bound)
                 boundary[n_bound] = p
                 n_bound += 1
             else:
