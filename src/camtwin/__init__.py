@@ -21,10 +21,12 @@ import os as _os
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .camera import Shot, module_scene, render, shoot  # noqa: E402
+from .crop import crop_module, window_module  # noqa: E402
 from .errors import CamtwinError, ConfigError
 from .module import ModuleSpec, load_lens, load_module, load_sensor
 
 __version__ = "0.1.0"
 
-__all__ = ["CamtwinError", "ConfigError", "ModuleSpec", "Shot", "load_lens", "load_module",
+__all__ = ["CamtwinError", "ConfigError", "ModuleSpec", "Shot", "crop_module", "window_module",
+           "load_lens", "load_module",
            "load_sensor", "module_scene", "render", "shoot", "__version__"]

@@ -227,13 +227,14 @@ def scene_window(scene: Scene, module: ModuleSpec, window: SensorWindow) -> tupl
         step = max(1, min(window.width, window.height) // 32)
         xu, yu = geometry_source(scene.shape, pitch, lens, ff,
                                  rows=slice(window.y, window.y + window.height, step))
-        mx, my = warp_maps(xu[:, window.x:window.x + window.width:step],
-                           yu[:, window.x:window.x + window.width:step], 1.0, scene.shape,
-                           pitch, ff)
         gy, gx = np.mgrid[window.y:window.y + window.height:step,
                           window.x:window.x + window.width:step]
-        shift = float(np.max(np.hypot(mx - gx, my - gy)))
-        shift *= 1.0 + abs(float(lens.lateral_color_scale([380.0, 1000.0], ff * 1e-3).ptp()))
+        scales = lens.lateral_color_scale(scene.wavelengths_nm, ff * 1e-3)
+        for sc in {1.0, float(scales.min()), float(scales.max())}:
+            mx, my = warp_maps(xu[:, window.x:window.x + window.width:step],
+                               yu[:, window.x:window.x + window.width:step], sc, scene.shape,
+                               pitch, ff)
+            shift = max(shift, float(np.max(np.hypot(mx - gx, my - gy))))
     lam = float(scene.wavelengths_nm.max()) * 1e-3
     blur_px = 6 * 1.22 * lam * lens.working_f_number / pitch + 4
     if not lens.diffraction_limited:
