@@ -112,14 +112,14 @@ def _position(p, where: str, i: int) -> tuple[float, float]:
     if (not isinstance(p, list) or len(p) < 2
             or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in p)):
         raise ConfigError(f"{where}, position {i}: expected [lon, lat] numbers, got {p!r}"[:200])
-    lon, lat = float(p[0]), float(p[1])
+    lon, lat = (float(v) if abs(v) < 1e300 else math.inf for v in p[:2])  # no int overflow
     if not (math.isfinite(lon) and -180.0 <= lon <= 180.0):
         hint = ("; a zone across the antimeridian must be split at ±180 into a MultiPolygon "
                 "(RFC 7946 §3.1.9)") if math.isfinite(lon) and abs(lon) <= 540.0 else ""
-        raise ConfigError(f"{where}, position {i}: longitude {p[0]!r} outside [-180, 180]"
+        raise ConfigError(f"{where}, position {i}: longitude {repr(p[0])[:40]} outside [-180, 180]"
                           + hint)
     if not (math.isfinite(lat) and -90.0 <= lat <= 90.0):
-        raise ConfigError(f"{where}, position {i}: latitude {p[1]!r} outside [-90, 90]")
+        raise ConfigError(f"{where}, position {i}: latitude {repr(p[1])[:40]} outside [-90, 90]")
     return lon, lat
 
 

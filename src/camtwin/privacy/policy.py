@@ -185,7 +185,7 @@ class FrameContext:
             v = gps.get(key)
             if v is None:
                 return missing
-            return float(v) if _is_real(v) else math.nan
+            return float(v) if _finite(v) else math.nan
 
         return cls(num("lat"), num("lon"), num("time_s"), num("fix_time_s"),
                    num("accuracy_m", 0.0), bool(consent))
@@ -217,7 +217,10 @@ def _is_real(v) -> bool:
 
 
 def _finite(v) -> bool:
-    return _is_real(v) and math.isfinite(float(v))
+    try:
+        return _is_real(v) and math.isfinite(float(v))
+    except OverflowError:  # an int beyond the float range
+        return False
 
 
 def _untrusted_fix(policy: Policy, ctx: FrameContext) -> str | None:
