@@ -118,3 +118,55 @@ def test_patch_snr_statistics():
 def test_colorchecker_boxes_fill_the_image_by_default():
     boxes = colorchecker_boxes((400, 600))
     assert boxes[0] == (15, 85, 15, 85) and boxes[-1] == (315, 385, 515, 585)
+
+
+def test_raw_green_frequencies_are_per_sensor_pixel_on_a_bayer_mask():
+    # issue 18: a Bayer colour used to be subsampled to its own plane, so frequencies came
+    # out per plane sample (half the per-pixel value). Point-sampled Gaussian edge σ = 0.8
+    # px: MTF50 = √(ln 2/2)/(πσ) cycles per pixel, whichever CFA sites are kept.
+    from scipy import special
+
+    from camtwin.raw.cfa import cfa_channel_index
+
+    sigma = 0.8
+    t = np.deg2rad(5.0)
+    y, x = np.mgrid[0:240, 0:160].astype(float)
+    d = ((x - 80) - np.tan(t) * (y - 120)) * np.cos(t)
+    img = 0.2 + 0.6 * 0.5 * (1 + special.erf(d / (np.sqrt(2) * sigma)))
+    expected = np.sqrt(np.log(2) / 2) / (np.pi * sigma)
+    idx = cfa_channel_index("RGGB", img.shape)
+    assert esfr(img, mask=idx == 1).mtf50_cy_px == pytest.approx(expected, rel=0.01)
+    for c in (0, 2):  # a quarter of the sites: noisier binning, same frequency scale
+        assert esfr(img, mask=idx == c).mtf50_cy_px == pytest.approx(expected, rel=0.03)
+
+
+def test_one_capture_dng_evaluate_and_python_agree(tmp_path):
+    # issue 18: `sfr shot.dng --channel g` read 0.18 where `evaluate` read 0.437. The raw
+    # of one capture (default module, centre crop, 1000 lx as evaluate uses) measured via
+    # the DNG, via Python and via `evaluate` (its own capture of the same module) must
+    # agree within 5 %; the PNG of the capture measures the processed image and says so.
+    from camtwin.evaluate import measure
+    from camtwin.measure.imread import raw_channel
+    from camtwin.module import load_module
+    from camtwin.raw import load_raw
+
+    dng, png = tmp_path / "e.dng", tmp_path / "e.png"
+    res = runner.invoke(app, ["capture", "--scene", "slanted_edge", "--crop", "384,384",
+                              "--lux", "1000", "--out", str(png), "--raw", str(dng), "-q"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["sfr", str(dng), "--channel", "g", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["kind"] == "raw" and out["encoding"] == "linear"
+    assert out["frequency_unit"] == "cycles per sensor pixel" and "G sites" in out["source"]
+    plane = raw_channel(load_raw(dng), "g")
+    r0, r1, c0, c1 = out["roi"]
+    py = esfr(plane.values, roi=(r0, r1, c0, c1), mask=plane.mask).mtf50_cy_px
+    assert py == pytest.approx(out["mtf50_cy_px"], rel=1e-9)
+    ev = measure(load_module("default"), "mtf50_cy_px", rng=7)
+    assert "G sites" in ev.details["source"]
+    assert out["mtf50_cy_px"] == pytest.approx(ev.value, rel=0.05)
+    res = runner.invoke(app, ["sfr", str(png), "--json"])
+    assert res.exit_code == 0, res.output
+    rendered = json.loads(res.stdout)
+    assert rendered["kind"] == "rendered" and "processed image" in rendered["source"]

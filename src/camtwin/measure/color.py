@@ -358,17 +358,11 @@ def find_colorchecker(linear_srgb, *, work_px: int = 640) -> dict:
 def _readings(ncol: int, nrow: int):
     """(name, [(grid row, grid col) of chart patch k, k = 0…23]) for each way a chart on
     a grid of ``ncol`` × ``nrow`` can be read (rotations, no mirror images)."""
-    out = []
+    rc = [divmod(k, 6) for k in range(24)]
     if (ncol, nrow) == (6, 4):
-        out.append(("upright", [divmod(k, 6) for k in range(24)]))
-        out.append(("rotated 180°", [(3 - r, 5 - c) for r, c in map(lambda k: divmod(k, 6),
-                                                                     range(24))]))
-    else:
-        out.append(("rotated 90°", [(c, 3 - r) for r, c in map(lambda k: divmod(k, 6),
-                                                                range(24))]))
-        out.append(("rotated 270°", [(5 - c, r) for r, c in map(lambda k: divmod(k, 6),
-                                                                 range(24))]))
-    return out
+        return [("upright", rc), ("rotated 180°", [(3 - r, 5 - c) for r, c in rc])]
+    return [("rotated 90° clockwise", [(c, 3 - r) for r, c in rc]),
+            ("rotated 90° counter-clockwise", [(5 - c, r) for r, c in rc])]
 
 
 def colorchecker_report(linear_srgb, *, chart_box=None, detect: bool | None = None) -> dict:
