@@ -10,9 +10,11 @@ rounded latitude, the date of the event) cannot be recognised by its name, so ev
 released column counts as a QI: a ``keep`` column is released unchanged but splits the
 equivalence classes (events whose kept values differ are never in one class, and a
 kept value shared by fewer than k events is suppressed), and an attribute column is
-generalised to its value or ``*``. The export generalises them by top-down partitioning in the spirit of Mondrian (LeFevre,
-DeWitt & Ramakrishnan 2006, "Mondrian multidimensional k-anonymity", ICDE), restricted to
-a *hierarchy* so the released values are ordinary buckets:
+generalised to its value or ``*``.
+
+The export generalises the QIs by top-down partitioning in the spirit of Mondrian
+(LeFevre, DeWitt & Ramakrishnan 2006, "Mondrian multidimensional k-anonymity", ICDE),
+restricted to a *hierarchy* so the released values are ordinary buckets:
 
 * time: buckets of ``min_time_bucket_s`` × 2ⁿ aligned to a grid of ``min_time_bucket_s``;
 * place: dyadic cells of the (lat, lon) grid — 180°/2ⁿ × 360°/2ᵐ, never finer than
@@ -34,9 +36,11 @@ the output file, not on trust. :func:`export_csv` runs the same check as
 is about to write, and the sizes it reports are that check's.
 
 Event times must lie in [1970-01-01, 2200-01-01) UTC (POSIX [0, 7 258 118 400) s): every
-bucket edge then stays a valid ISO 8601 date. Limits: k-anonymity does not stop attribute disclosure when a class is homogeneous
-in a ``keep`` column (l-diversity, Machanavajjhala et al. 2007), nor linkage across
-several releases of overlapping data.
+bucket edge then stays a valid ISO 8601 date.
+
+Limits: k-anonymity does not stop attribute disclosure when a class is homogeneous in a
+``keep`` column (l-diversity, Machanavajjhala et al. 2007), nor linkage across several
+releases of overlapping data.
 """
 
 from __future__ import annotations
