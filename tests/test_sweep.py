@@ -350,3 +350,83 @@ def test_cli_sweep_query_report(tmp_path):
     assert res.exit_code == 2
     assert "point 1 (sensor.pixel_pitch_um=0.0)" in res.output
     assert not (tmp_path / "s2").exists()                # nothing ran
+
+
+# --------------------------------------------------------------------------------------
+# units: evaluation margins and report labels (issue 18, "Reports")
+# --------------------------------------------------------------------------------------
+def _profile(tmp_path: Path) -> Path:
+    """An application with cheap, spec-derived metrics, two of them on one metric."""
+    prof = {"name": "cheap", "title": "Cheap", "requirements": [
+        {"metric": "frame_rate_fps", "min": 25.0, "basis": "practice", "source": "test"},
+        {"metric": "frame_rate_fps", "max": 60.0, "basis": "practice", "source": "test"},
+        {"metric": "hfov_deg", "min": 120.0, "basis": "practice", "source": "test"}]}
+    return _write(tmp_path, prof, "cheap.yaml")
+
+
+def test_evaluation_margins_are_one_column_per_requirement_in_its_unit(tmp_path):
+    """The old ``<app>_min_margin`` took the smallest margin ÷ limit over requirements in
+    different units (lx, dB, fps, …) into one column. Now each requirement has its margin,
+    in its metric's unit."""
+    from camtwin.evaluate.metrics import METRICS
+    from camtwin.sweep.measurements import field_label_unit
+
+    sw = _compile(parameters=SMALL, measurements=[{"evaluate": str(_profile(tmp_path))}])
+    fields = {f.name: f for f in sw.schema}
+    assert not [c for c in fields if c.endswith("_min_margin")]
+    margins = {"cheap_margin_frame_rate_fps": "fps", "cheap_margin_frame_rate_fps_2": "fps",
+               "cheap_margin_hfov_deg": "°"}
+    for col, unit in margins.items():
+        assert field_label_unit(fields[col])[1] == unit
+    assert {u for u in margins.values()} <= {m.unit for m in METRICS.values()}
+    row = run_point(sw.points[0], sw.measurements, sw.spec.seed)
+    m = sw.points[0].module
+    fps = 1 / (m.sensor.height_px * m.sensor.shutter.line_time_s)   # readout-limited rate
+    hfov = float(np.degrees(2 * np.arctan(m.sensor.width_mm / 2 / m.lens.focal_length_mm)))
+    assert row["cheap_margin_frame_rate_fps"] == pytest.approx(fps - 25.0, rel=1e-9)
+    assert row["cheap_margin_frame_rate_fps_2"] == pytest.approx(60.0 - fps, rel=1e-9)
+    assert row["cheap_margin_hfov_deg"] == pytest.approx(hfov - 120.0, rel=2e-2)
+    assert row["cheap_failed"] == sum(row[c] < 0 for c in margins)
+    assert row["cheap_passed"] == (row["cheap_failed"] == 0)
+
+
+def test_report_axes_name_the_quantity_and_its_unit(tmp_path, monkeypatch):
+    """The Pareto plot said ``frame_rate_fps (max)`` against ``sensor_area_mm2 (min)``: raw
+    column names, no units. Now every axis names the quantity, the unit and the better end;
+    the summary has a unit column."""
+    import csv
+
+    import camtwin.sweep.report as report
+    from camtwin.sweep.runner import run_batch
+
+    sw = _compile(parameters={**SMALL, "sensor.pixel_pitch_um": [1.4, 2.0, 2.8],
+                              "lens.f_number": [1.8, 2.8]},
+                  measurements=["frame_rate_fps", "hfov_deg"])
+    store = open_store(tmp_path / "store")
+    store.prepare()
+    store.write_batch(run_batch(list(sw.points), sw.measurements, 7, "t", sw.param_columns),
+                      sw.schema)
+    store.write_meta(sw.spec_dict())
+    figs = {}
+    save = report._save
+
+    def keep(fig, path):
+        figs[Path(path).name] = fig
+        return save(fig, path)
+
+    monkeypatch.setattr(report, "_save", keep)
+    report.write_sweep_report(tmp_path / "store", tmp_path / "rep",
+                              objectives="frame_rate_fps:max,sensor_area_mm2:min,hfov_deg:max")
+    ax = figs["pareto.png"].axes[0]
+    x, y = ax.get_xlabel().replace("\n", " "), ax.get_ylabel().replace("\n", " ")
+    assert x == "readout-limited frame rate [fps], higher is better"
+    assert y == "sensor area [mm²], lower is better"
+    colour = figs["pareto.png"].axes[1].get_ylabel().replace("\n", " ")
+    assert colour == "horizontal field of view [°], higher is better"
+    grid = figs["metrics_vs_sensor_pixel_pitch_um.png"].axes
+    assert {a.get_xlabel().replace("\n", " ") for a in grid} == {"sensor pixel pitch [µm]"}
+    assert "horizontal field of view [°]" in {a.get_ylabel().replace("\n", " ") for a in grid}
+    text = (tmp_path / "rep" / "summary.csv").read_text(encoding="utf-8")
+    rows = list(csv.reader(text.splitlines()))
+    assert rows[0][:2] == ["metric", "unit"]
+    assert {r[0]: r[1] for r in rows[1:]} == {"frame_rate_fps": "fps", "hfov_deg": "°"}

@@ -93,14 +93,18 @@ def field_with_unit(name: str, dtype: pa.DataType, label: str, unit: str) -> pa.
     return pa.field(name, dtype, metadata={"unit": unit, "label": label})
 
 
-def axis_label(field: pa.Field) -> str:
-    """``label [unit]`` of a field written by :func:`field_with_unit`; else the unit
-    guessed from the column name's suffix, else the name."""
+def field_label_unit(field: pa.Field) -> tuple[str, str]:
+    """(label, unit) of a field written by :func:`field_with_unit`; for other fields (stores
+    written before units were recorded) guessed from the column name."""
     meta = {k.decode(): v.decode() for k, v in (field.metadata or {}).items()}
     if "label" in meta:
-        label, unit = meta["label"], meta.get("unit", "")
-    else:
-        label, unit = label_from_name(field.name)
+        return meta["label"], meta.get("unit", "")
+    return label_from_name(field.name)
+
+
+def axis_label(field: pa.Field) -> str:
+    """``label [unit]`` (or the label alone for a dimensionless column)."""
+    label, unit = field_label_unit(field)
     return f"{label} [{unit}]" if unit else label
 
 

@@ -10,9 +10,15 @@ Writes into ``DIR``:
   ``lux_at_snr10`` ↓, ``mtf50_centre`` (or ``mtf50_cy_px``) ↑, cost proxy
   ``sensor_area_mm2`` ↓; those present in the store): all points, the non-dominated ones
   highlighted, the third objective as colour;
-* ``report.html`` — the figures, a per-metric summary (count, min, median, max and the
+* ``report.html`` — the figures, a per-metric summary (unit, count, min, median, max and the
   parameters of the best point), the Pareto points and the errors; ``summary.csv`` — the
   per-metric summary as CSV.
+
+Axes, legends and table headers name each quantity and its unit (``sensor pixel pitch
+[µm]``, ``scene illuminance for SNR 10 on 18 % grey [lx], lower is better``) from the
+``label`` / ``unit`` metadata the sweep writes into every Parquet field (see
+:func:`camtwin.sweep.measurements.field_with_unit`); columns of older stores get the unit of
+their name's suffix.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import numpy as np
 from .._io import write_bytes_atomic
 from ..errors import ConfigError
 from ..report.figures import new_figure, save_figure as _save
+from .measurements import axis_label, field_label_unit
 from .spec import DESCRIPTOR_COLUMNS, META_COLUMNS
 from .store import open_store
 
@@ -108,6 +115,8 @@ def write_sweep_report(store_url, out_dir, *, objectives: str | None = None) -> 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cols = t.column_names
+    units = {c: field_label_unit(t.schema.field(c)) for c in cols}
+    axis = {c: axis_label(t.schema.field(c)) for c in cols}
     status = t.column("status").to_pylist()
     ok = np.array([s == "ok" for s in status])
     param_cols = [c for c in cols if c not in _NON_RESULT and c in _param_columns(spec, cols)]
@@ -140,7 +149,8 @@ def write_sweep_report(store_url, out_dir, *, objectives: str | None = None) -> 
                     groups = [(None, np.ones(x.size, dtype=bool))]
                 else:
                     gv = numeric[group][sel]
-                    groups = [(f"{group}={u:g}", gv == u) for u in np.unique(gv)]
+                    groups = [(f"{u:g} {units[group][1]}".strip(), gv == u)
+                              for u in np.unique(gv)]
                 for label, gm in groups:
                     if not gm.any():
                         continue
@@ -153,15 +163,16 @@ def write_sweep_report(store_url, out_dir, *, objectives: str | None = None) -> 
                         ax.plot(ux, med, "-", lw=1.2, color=ax.lines[-1].get_color(),
                                 label=label)
                 if group is not None and k == 0:
-                    ax.legend(fontsize=7, loc="best")
+                    ax.legend(fontsize=7, loc="best", title=_wrap(units[group][0], 24),
+                              title_fontsize=7)
                 if x.size:
                     ux = np.unique(x)
                     if ux.size and ux.min() > 0 and ux.max() / ux.min() > 10:
                         ax.set_xscale("log")
                     if y.size and y.min() > 0 and y.max() / y.min() > 30:
                         ax.set_yscale("log")
-                ax.set_xlabel(p)
-                ax.set_ylabel(mcol)
+                ax.set_xlabel(_wrap(axis[p], 34), fontsize=8)
+                ax.set_ylabel(_wrap(axis[mcol], 30), fontsize=8)
                 ax.grid(alpha=0.3)
             name = f"metrics_vs_{p}.png"
             _save(fig, out / name)
@@ -189,9 +200,9 @@ def write_sweep_report(store_url, out_dir, *, objectives: str | None = None) -> 
             ax.scatter(numeric[c0][front], numeric[c1][front], s=70, facecolors="none",
                        edgecolors="r", linewidths=1.4, label="Pareto front")
             if colour is not None:
-                fig.colorbar(sc, ax=ax, label=f"{objs[2][0]} ({objs[2][1]})")
-            ax.set_xlabel(f"{c0} ({s0})")
-            ax.set_ylabel(f"{c1} ({s1})")
+                fig.colorbar(sc, ax=ax, label=_wrap(_objective(axis, *objs[2]), 40))
+            ax.set_xlabel(_wrap(_objective(axis, c0, s0), 60))
+            ax.set_ylabel(_wrap(_objective(axis, c1, s1), 45))
             x0 = numeric[c0][idx]
             if x0.min() > 0 and x0.max() / x0.min() > 30:
                 ax.set_xscale("log")
@@ -200,32 +211,35 @@ def write_sweep_report(store_url, out_dir, *, objectives: str | None = None) -> 
             _save(fig, out / "pareto.png")
             figs.append("pareto.png")
             body.append("<h2>Pareto front</h2><p>Objectives: " + ", ".join(
-                f"{escape(c)} ({'lower' if s == 'min' else 'higher'} is better)"
+                f"{escape(_objective(axis, c, s))} (<code>{escape(c)}</code>)"
                 for c, s in objs) + f"; {front.size} of {idx.size} points are "
                 "non-dominated.</p>" + figure_img(fig, "Pareto front"))
             show = ["point_index", *param_cols, *(c for c, _ in objs if c not in param_cols)]
             order = front[np.argsort(numeric[objs[0][0]][front])]
             for i in order:
                 pareto_rows.append([_py(t.column(c)[int(i)].as_py()) for c in show])
-            body.append(table(show, pareto_rows))
+            body.append(table([_header(c, units) for c in show], pareto_rows))
     else:
         body.append("<p class=\"muted\">No Pareto front: fewer than two objectives among the "
                     "stored columns (use --pareto COLUMN:min,COLUMN:max).</p>")
 
     # summary
-    header = ["metric", "n ok", "min", "median", "max", "best", "parameters of the best"]
+    header = ["metric", "unit", "n ok", "min", "median", "max", "best",
+              "parameters of the best"]
     summary = []
     for mcol in metrics:
         y = numeric[mcol]
         sel = ok & np.isfinite(y)
         if not sel.any():
-            summary.append([mcol, 0, "", "", "", "", ""])
+            summary.append([mcol, units[mcol][1], 0, "", "", "", "", ""])
             continue
         sense = dict(objs).get(mcol, _default_sense(mcol))
         ys = y[sel]
         best = np.nonzero(sel)[0][int(np.argmin(ys) if sense == "min" else np.argmax(ys))]
-        params = ", ".join(f"{p}={_fmt(t.column(p)[int(best)].as_py())}" for p in param_cols)
-        summary.append([mcol, int(sel.sum()), float(ys.min()), float(np.median(ys)),
+        params = ", ".join(f"{p}={_fmt(t.column(p)[int(best)].as_py())} {units[p][1]}".strip()
+                           for p in param_cols)
+        summary.append([mcol, units[mcol][1], int(sel.sum()), float(ys.min()),
+                        float(np.median(ys)),
                         float(ys.max()), f"{sense} → {_fmt(float(y[best]))}", params])
     body.insert(2, "<h2>Summary</h2>" + table(header, [[_py(v) for v in r] for r in summary]))
     buf = io.StringIO()
@@ -241,6 +255,22 @@ def write_sweep_report(store_url, out_dir, *, objectives: str | None = None) -> 
                       "\n".join(body))
 
 
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width)) or text
+
+
+def _objective(axis: dict, column: str, sense: str) -> str:
+    """An axis title: the column's label and unit, and which end is better."""
+    return f"{axis[column]}, {'lower' if sense == 'min' else 'higher'} is better"
+
+
+def _header(column: str, units: dict) -> str:
+    unit = units[column][1]
+    return f"{column} [{unit}]" if unit else column
+
+
 def _py(v):
     if isinstance(v, float):
         return float(f"{v:.6g}") if math.isfinite(v) else str(v)
@@ -249,6 +279,8 @@ def _py(v):
 
 def _default_sense(column: str) -> str:
     """Which end of a metric is better when no objective says so."""
+    if "_margin_" in column:          # an evaluation's margin: > 0 passes
+        return "max"
     low = ("lux_at", "irradiance_at", "skew", "delta_e", "noise", "threshold", "dark",
            "dsnu", "prnu", "linearity", "failed", "area")
     return "min" if any(k in column for k in low) else "max"
