@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from functools import partial
 
 import numpy as np
 import pytest
@@ -19,8 +20,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from camtwin.errors import ConfigError
-from functools import partial
-
 from camtwin.privacy.geo import (DISTANCE_REL_ERROR, EARTH_RADIUS_M, geometry_polygons, locate,
                                  polygon_from_coords, read_geojson)
 from camtwin.privacy.policy import (FrameContext, PolicySpec, build_policy, decide,
