@@ -1,0 +1,97 @@
+"""Blooming on a 12 MP frame: the numba kernel (camtwin.sensor._bloom, used by
+``collect_charge`` and ``simulate_pixels``) vs the whole-frame NumPy/SciPy formulation it
+replaced (``collect_charge_reference``, the peer: camtwin's own previous implementation;
+no open simulator models spill with an anti-blooming drain), and the whole per-pixel chain
+on the same frame with and without saturation.
+
+The job: a 4000×3000 frame of means uniform in 200…3000 e⁻ (FWC 6000 e⁻, K 0.5 DN/e⁻,
+read noise 2 e⁻, blooming on, no drain) in which ``--saturated`` of the pixels (default
+1.5 %) lie in 5×5 blobs at 30000 e⁻ (5× full well), like lamps in a night scene. The issue's
+goal: the saturated frame within 2× the time of the unsaturated one.
+
+Timing: warm (one untimed call first), median of ``--repeats`` calls; the load average is
+printed because the machine may be shared.
+
+    .venv/bin/python benchmarks/bench_blooming.py
+    .venv/bin/python benchmarks/bench_blooming.py --repeats 5 --skip-reference
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import time
+
+import numpy as np
+from scipy import ndimage
+
+H, W = 3000, 4000
+FWC = 6000.0
+
+
+def frames(saturated: float, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(200.0, 3000.0, (H, W)).astype(np.float32)
+    # blob centres as a Poisson process: a pixel is covered with probability 1 − e^(−25ρ)
+    rho = -math.log1p(-saturated) / 25.0
+    mask = ndimage.binary_dilation(rng.random((H, W)) < rho, structure=np.ones((5, 5), bool))
+    sat = base.copy()
+    sat[mask] = 5 * FWC
+    return base, sat, float(mask.mean())
+
+
+def timed(fn, repeats):
+    fn()
+    ts = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts), min(ts)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--saturated", type=float, default=0.015)
+    ap.add_argument("--skip-reference", action="store_true",
+                    help="skip the NumPy/SciPy reference (≈ 10–20 s per call)")
+    args = ap.parse_args()
+
+    from camtwin.sensor import SensorSpec
+    from camtwin.sensor.pixels import (collect_charge, collect_charge_reference,
+                                       generate_charge, simulate_pixels)
+
+    s = SensorSpec(width_px=W, height_px=H, pixel_pitch_um=1.4, full_well_e=FWC,
+                   conversion_gain_dn_per_e=0.5, read_noise_e=2.0,
+                   noise={"blooming": True, "antiblooming_drain": 0.0})
+    base, sat, frac = frames(args.saturated)
+    charge = generate_charge(sat, 0.0, s, key=1)
+    rows = []
+    t_plain = timed(lambda: simulate_pixels(base, 0.0, s, key=1), args.repeats)
+    rows.append(("simulate_pixels, no pixel near full well", *t_plain))
+    t_sat = timed(lambda: simulate_pixels(sat, 0.0, s, key=1), args.repeats)
+    rows.append((f"simulate_pixels, {100 * frac:.2f} % above full well", *t_sat))
+    t_kernel = timed(lambda: collect_charge(charge, s), args.repeats)
+    rows.append(("collect_charge (numba kernel) alone", *t_kernel))
+    if not args.skip_reference:
+        t_ref = timed(lambda: collect_charge_reference(charge, s), 1)
+        rows.append(("collect_charge_reference (NumPy/SciPy, previous) alone", *t_ref))
+        a, b = collect_charge(charge, s), collect_charge_reference(charge, s)
+        agree = float(np.abs(a - b).max())
+    print(f"# blooming, {W}×{H}, load average {os.getloadavg()[0]:.2f}, "
+          f"{os.cpu_count()} CPUs, repeats {args.repeats}")
+    print("| job | median s | best s |")
+    print("|---|---|---|")
+    for name, med, best in rows:
+        print(f"| {name} | {med:.3f} | {best:.3f} |")
+    print(f"\nsaturated / unsaturated frame: {t_sat[0] / t_plain[0]:.2f}× (goal ≤ 2×)")
+    if not args.skip_reference:
+        print(f"kernel speed-up over the NumPy/SciPy formulation: {t_ref[0] / t_kernel[0]:.1f}×;"
+              f" largest difference {agree:.2e} e⁻")
+
+
+if __name__ == "__main__":
+    main()
