@@ -34,11 +34,14 @@ CHARTS = ("colorchecker", "siemens_star", "slanted_edge", "uniform")
 SUMMARY_KEYS = ("mean_signal_e", "grey_snr_db", "clipped_fraction", "delta_e00_mean")
 
 
-def run_cli(*args, cwd: Path, timeout: float = 180.0) -> subprocess.CompletedProcess:
-    """Run ``python -W error -m camtwin.cli *args`` in ``cwd``; never raises on exit status."""
+def run_cli(*args, cwd: Path, timeout: float = 180.0,
+            env_columns: int | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -W error -m camtwin.cli *args`` in ``cwd``; never raises on exit status.
+    ``env_columns`` sets the terminal width (COLUMNS) the tables are laid out for."""
     cmd = [sys.executable, "-W", "error", "-m", "camtwin.cli", *map(str, args)]
+    env = None if env_columns is None else {**os.environ, "COLUMNS": str(env_columns)}
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                          check=False)
+                          check=False, env=env)
 
 
 def default_module_dict() -> dict:
@@ -365,7 +368,7 @@ def test_console_script_help(tmp_path):
 def test_modules_lists_default(tmp_path):
     result = run_cli("modules", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert re.search(r"^default: \S", result.stdout, flags=re.MULTILINE), result.stdout
+    assert re.search(r"^│ default\s+│", result.stdout, flags=re.MULTILINE), result.stdout
 
 
 def test_failed_raw_write_removes_the_image_too(tmp_path, small_module_yaml):
@@ -385,3 +388,96 @@ def test_usage_errors_are_one_line(tmp_path, args, word):
     result = run_cli(*args, cwd=tmp_path)
     message = assert_one_line_error(result)
     assert word in message
+
+
+# --------------------------------------------------------------- issue 18: naming and conventions
+
+def test_modules_lists_builtin_and_catalog_modules(tmp_path):
+    """`camtwin modules` lists every module a user can name (it listed only `default`), and
+    each listed name works as --module."""
+    from camtwin.catalog import load_catalog
+
+    result = run_cli("modules", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    names = [r["name"] for r in json.loads(result.stdout)]
+    assert names == ["default", *(f"catalog:{n}" for n in sorted(load_catalog().modules))]
+    table = run_cli("modules", cwd=tmp_path, env_columns=60)
+    for n in names:      # the name column is never truncated, even on a narrow terminal
+        assert re.search(rf"^│ {re.escape(n)}\s", table.stdout, flags=re.MULTILINE), n
+
+
+def test_emva1288_accepts_a_catalog_sensor(tmp_path):
+    """`emva1288 --sensor catalog:omnivision-ox03c10` failed ('not a YAML file ...')."""
+    result = run_cli("emva1288", "--sensor", "catalog:omnivision-ox03c10", "--width", "32",
+                     "--height", "24", "--out", tmp_path / "e", cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr
+    res = json.loads((tmp_path / "e" / "results.json").read_text("utf-8"))
+    assert res["saturation_capacity_e"] > 0
+    assert "omnivision-ox03c10" in (tmp_path / "e" / "report.html").read_text("utf-8")
+
+
+def test_emva1288_old_name_shows_the_canonical_one(tmp_path):
+    result = run_cli("emva1288", "--sensor", "python1300", "--width", "32", "--height", "24",
+                     "--out", tmp_path / "e", cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "'python1300' is now named 'emva:onsemi-python1300'" in result.stderr
+
+
+def test_catalog_show_accepts_the_prefix(tmp_path):
+    """`catalog show catalog:sony-imx273` failed ('unknown catalog entry')."""
+    a = run_cli("catalog", "show", "catalog:sony-imx273", "--json", cwd=tmp_path)
+    b = run_cli("catalog", "show", "sony-imx273", "--json", cwd=tmp_path)
+    assert a.returncode == 0, a.stderr
+    assert json.loads(a.stdout) == json.loads(b.stdout)
+
+
+def test_ambiguous_sensor_is_one_line_with_candidates(tmp_path):
+    result = run_cli("emva1288", "--sensor", "onsemi-python1300", "--out", tmp_path / "e",
+                     cwd=tmp_path)
+    message = assert_one_line_error(result)
+    assert "catalog:onsemi-python1300" in message and "emva:onsemi-python1300" in message
+
+
+def test_version(tmp_path):
+    import camtwin
+
+    result = run_cli("--version", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"camtwin {camtwin.__version__}"
+
+
+@pytest.mark.parametrize("args, hint", [(("--bogus",), "'camtwin --help'"),
+                                        (("catalog", "list", "--bogus"),
+                                         "'camtwin catalog list --help'")])
+def test_usage_hint_names_the_command(tmp_path, args, hint):
+    """`camtwin --bogus` said "see 'camtwin camtwin --help'"."""
+    message = assert_one_line_error(run_cli(*args, cwd=tmp_path))
+    assert hint in message and "camtwin camtwin" not in message
+
+
+def test_capture_nir_illuminant_hint_names_no_missing_option(tmp_path, small_module_yaml):
+    """`capture --illuminant IR850` told the user to give W/m², which capture cannot take."""
+    result = run_cli("capture", "--module", small_module_yaml, "--scene", "uniform",
+                     "--illuminant", "IR850", "--out", tmp_path / "x.png", cwd=tmp_path)
+    message = assert_one_line_error(result)
+    assert "--illuminant" in message and "W/m" not in message
+    options = run_cli("capture", "--help", cwd=tmp_path).stdout
+    for opt in re.findall(r"--[a-z][a-z-]+", message):
+        assert opt in options, opt
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("extra, code", [((), 1), (("--no-fail",), 0)])
+def test_evaluate_exit_status_gates_ci(tmp_path, extra, code):
+    """evaluate exits 1 when a requirement fails (0 with --no-fail), 0 when all pass."""
+    app = {"name": "gate", "title": "gate", "requirements": [
+        {"metric": "hfov_deg", "min": 170, "basis": "practice", "source": "test"}]}
+    path = write_yaml(tmp_path / "gate.yaml", app)
+    result = run_cli("evaluate", "--module", "default", "--application", path, *extra,
+                     cwd=tmp_path)
+    assert result.returncode == code, result.stderr
+    assert "FAIL" in result.stdout
+    app["requirements"][0]["min"] = 10
+    write_yaml(path, app)
+    result = run_cli("evaluate", "--module", "default", "--application", path, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr

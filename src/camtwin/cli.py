@@ -101,6 +101,7 @@ def _capture(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed, j
     from .memory import using_budget
     from .progress import StageTimer
 
+    _check_lux_illuminant(illuminant)
     with using_budget(max_memory), StageTimer(show=not (quiet or json_out),
                                               console=err_console) as timer:
         _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed,
@@ -140,7 +141,6 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
     if raw_path is not None:
         _check_suffix(raw_path, (".dng", ".tif", ".tiff", ".npz"), "--raw")
     check_outputs({"--module": module, "--scene": scene}, {"--out": out, "--raw": raw_path})
-    _check_lux_illuminant(illuminant)
     if not band_group_nm >= 0:
         raise ConfigError(f"--band-group-nm = {band_group_nm}: must be ≥ 0 (0: full sampling)")
     mod, win = _crop_or_window(load_module(module), crop, window)
@@ -357,7 +357,7 @@ def main() -> None:
     """Console-script entry point. Usage errors (unknown option, bad number) are reported as
     one line too, instead of click's multi-line box."""
     try:
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="camtwin")
     except Exception as exc:  # click's UsageError/Abort (vendored in newer typer releases)
         kind = type(exc).__name__
         if hasattr(exc, "format_message") and getattr(exc, "exit_code", None) == 2:

@@ -40,7 +40,7 @@ def register(app, guard, fail, console):
         stack: int = typer.Option(16, help="Frames of each nonuniformity stack (>= 16)."),
         width: Optional[int] = typer.Option(None, help="Simulate a smaller array: width [px]."),
         height: Optional[int] = typer.Option(None, help="... and height [px]."),
-        seed: int = typer.Option(0, help="Seed of the temporal noise."),
+        seed: int = typer.Option(0, min=0, max=2**63 - 1, help="Seed of the temporal noise."),
     ):
         """EMVA 1288 R4.0 Linear characterisation: simulate the measurement on a sensor
         (--sensor) or analyse real frames (--frames DIR --descriptor FILE.yaml); write
@@ -54,6 +54,7 @@ def _run(out, sensor, frames, descriptor, wavelength_nm, steps, stack, width, he
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, \
         TimeElapsedColumn
 
+    from .._io import check_outputs
     from ..errors import ConfigError
     from ..measure.emva1288 import (FramesDescriptor, MeasurementSpec, analyse, count_frames,
                                     load_frames, simulate_measurement, write_report)
@@ -72,17 +73,20 @@ def _run(out, sensor, frames, descriptor, wavelength_nm, steps, stack, width, he
         raise ConfigError(f"--stack = {stack}: must be >= 16 (EMVA 1288 R4.0 §8.1)")
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out = {str(out)!r}: exists and is not a folder")
+    check_outputs({"--sensor": sensor, "--frames": frames, "--descriptor": descriptor},
+                  {"--out": [out, out / "results.json", out / "report.html"]})
     t0 = time.perf_counter()
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     from rich.console import Console
 
     err = Console(stderr=True)
+    if sensor is not None:  # resolved before any progress output: errors stay one line
+        s = _load_sensor(sensor, note=lambda m: err.print(f"note: {m}", highlight=False))
+        if width or height:
+            s = s.replace(width_px=width or s.width_px, height_px=height or s.height_px)
     with Progress(*columns, console=err, transient=False) as progress:
         if sensor is not None:
-            s = _load_sensor(sensor, note=lambda m: err.print(f"note: {m}", highlight=False))
-            if width or height:
-                s = s.replace(width_px=width or s.width_px, height_px=height or s.height_px)
             spec = MeasurementSpec(wavelength_nm=wavelength_nm, n_steps=steps,
                                    spatial_frames=stack)
             task = progress.add_task(f"simulating {s.name}", total=count_frames(spec))

@@ -21,11 +21,11 @@ def register(app, guard, fail, console) -> None:
                                     help="Simulation threads; 0: min(2, CPUs)."),
         max_megapixels: float = typer.Option(1.5, min=0.001, max=400.0,
                                              help="Largest sensor a capture may simulate "
-                                                  "(MP) (after the optional centre crop)."),
+                                                  "[MP] (after the optional centre crop)."),
         max_upload_mb: float = typer.Option(8.0, min=0.01, max=512.0,
-                                            help="Largest image upload (MiB)."),
+                                            help="Largest image upload [MiB]."),
         max_body_kb: float = typer.Option(1024.0, min=1.0, max=65536.0,
-                                          help="Largest JSON request body (KiB)."),
+                                          help="Largest JSON request body [KiB]."),
         token: str = typer.Option(None, envvar="CAMTWIN_WEB_TOKEN", show_default=False,
                                   help="Access token every request must carry (header "
                                        "'Authorization: Bearer TOKEN', or open "
