@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from camtwin.cli import app
@@ -130,8 +132,6 @@ def test_output_path_with_markup_is_printed_literally(events, tmp_path):
 
 
 # --- fuzz: whatever the events file holds, exit 0 or 2, one line, no partial output ------
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 _cell = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(repr),

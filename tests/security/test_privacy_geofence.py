@@ -14,12 +14,15 @@ import math
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from camtwin.cli import app
 from camtwin.errors import ConfigError
 from camtwin.privacy.geo import geometry_polygons
-from camtwin.privacy.policy import FrameContext, PolicySpec, build_policy, decide
+from camtwin.privacy.policy import (FrameContext, PolicySpec, build_policy, decide,
+                                    strictest)
 
 runner = CliRunner()
 
@@ -140,10 +143,7 @@ def test_zone_name_with_markup_in_an_error_is_one_literal_line(image, tmp_path):
 
 
 # --- fuzz: any context value, any ring ----------------------------------------------------
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
-from camtwin.privacy.policy import strictest  # noqa: E402
 
 _hostile = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True),
                      st.integers(-10**20, 10**20), st.just(10**400), st.booleans(),
