@@ -177,7 +177,9 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
         console.print(f"wrote [bold]{escape(str(out))}[/]"
                       + (f" and [bold]{escape(str(raw_path))}[/]" if raw_path else "")
                       + f": exposure {summary['exposure_ms']:.3g} ms, mean "
-                      f"{summary['mean_signal_e']:.4g} e⁻, SNR {summary['grey_snr_db']:.1f} dB, "
+                      f"{summary['mean_signal_e']:.4g} e⁻, SNR "
+                      + ("n/a" if summary["grey_snr_db"] is None
+                         else f"{summary['grey_snr_db']:.1f} dB") + ", "
                       f"clipped {100 * summary['clipped_fraction']:.2f} %")
 
 
@@ -209,24 +211,43 @@ def _check_suffix(path: Path, valid, option: str) -> None:
 @app.command()
 def demo(out: Path = typer.Option(Path("camtwin-out"), help="Output folder."),
          module: str = typer.Option("default", help=MODULE_HELP),
-         seed: int = typer.Option(0, min=0, max=SEED_MAX, help="Seed of the temporal noise.")):
+         seed: int = typer.Option(0, min=0, max=SEED_MAX, help="Seed of the temporal noise."),
+         crop: Optional[str] = typer.Option(None, help="Centre crop of the sensor, W,H [px]."),
+         window: Optional[str] = typer.Option(None, help="Sensor window X,Y,W,H [px] at its "
+                                              "true field position."),
+         max_memory: Optional[str] = typer.Option(None, help="Memory budget (e.g. 4G); "
+                                                  "default $CAMTWIN_MAX_MEMORY or 70 % of "
+                                                  "free RAM."),
+         json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON "
+                                       "(with seconds per stage and peak memory)."),
+         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display.")):
     """Capture a ColorChecker and a slanted edge at 1000, 10 and 1 lux; write PNGs, DNGs and
     summary.json into OUT."""
-    _guard(_demo, out, module, seed)
+    _guard(_demo, out, module, seed, crop=crop, window=window, max_memory=max_memory,
+           json_out=json_out, quiet=quiet)
 
 
-def _demo(out: Path, module: str, seed: int):
-    from rich.progress import Progress
-
-    from .demo import DEMO_LUX, DEMO_SCENES, run_demo
+def _demo(out: Path, module: str, seed: int, *, crop=None, window=None, max_memory=None,
+          json_out=False, quiet=False):
+    from .crop import parse_crop, parse_window
+    from .demo import run_demo
+    from .errors import ConfigError
+    from .memory import using_budget
+    from .progress import StageTimer
 
     check_outputs({"--module": module}, {"--out": out})
+    if crop is not None and window is not None:
+        raise ConfigError("--crop and --window: give one of them")
+    crop_wh = None if crop is None else parse_crop(crop)
+    win = None if window is None else parse_window(window)
     t0 = time.perf_counter()
-    total = len(DEMO_SCENES) * (len(DEMO_LUX) + 1) + 2
-    with Progress(console=err_console, transient=False) as progress:
-        task = progress.add_task("camtwin demo", total=total)
-        summary = run_demo(out, module=module, seed=seed,
-                           progress=lambda msg: progress.update(task, advance=1, description=msg))
+    with using_budget(max_memory), StageTimer(show=not (quiet or json_out),
+                                              console=err_console) as timer:
+        summary = run_demo(out, module=module, seed=seed, crop=crop_wh, window=win,
+                           timer=timer)
+    if json_out:
+        print(json.dumps({**summary, **timer.report()}, indent=2))
+        return
     table_rows = [(s["scene"], s["lux"], s["exposure_ms"], s["mean_signal_e"], s["grey_snr_db"],
                    s.get("delta_e00_mean")) for s in summary["images"]]
     from rich.table import Table

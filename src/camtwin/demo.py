@@ -2,7 +2,9 @@
 
 For each chart the scene and optical image are computed once at the reference level and
 scaled to each light level (exact: the camera equation and the OTF are linear in radiance,
-see :meth:`OpticalImage.scaled_to_illuminance`); every capture has its own noise draw.
+see :meth:`ChannelImage.scaled_to_illuminance`); every capture has its own noise draw. The
+optics take the streamed path (:mod:`camtwin.optics.stream`) and the job is checked against
+the memory budget before anything is built (:mod:`camtwin.memory`).
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from typing import Callable
 import numpy as np
 
 from ._io import write_json_atomic
-from .camera import Shot, ccm_from_capture, expose, module_scene, render
+from .camera import (Shot, calibration_module, ccm_from_capture, expose, form_module_image,
+                     module_ccm, module_scene, render)
+from .crop import SensorWindow, window_module
 from .isp import write_image
 from .measure.summary import shot_summary
 from .module import load_module
-from .optics import form_image
 from .raw import save_raw
 from .report import plot_contact_sheet, plot_qe, plot_snr_vs_lux
 
@@ -26,45 +29,82 @@ DEMO_LUX = (1000.0, 10.0, 1.0)
 
 
 def run_demo(out: str | Path, *, module: str = "default", seed: int = 0,
-             progress: Callable[[str], None] = lambda msg: None) -> dict:
+             progress: Callable[[str], None] = lambda msg: None, crop=None,
+             window: tuple[int, int, int, int] | None = None, timer=None) -> dict:
     """Run the demo, write ``<scene>_<lux>lux.png`` / ``.dng``, the figures ``qe.png``,
     ``snr_vs_lux.png`` and ``contact_sheet.png``, and ``summary.json`` into ``out``.
 
+    ``crop`` (W, H) shoots a centre crop of the sensor, ``window`` (X, Y, W, H) a window at
+    its true field position (:mod:`camtwin.crop`). ``timer`` (a
+    :class:`camtwin.progress.StageTimer`) records the seconds of each stage.
+
     Returns the summary dict (also written to ``summary.json``).
     """
+    from contextlib import nullcontext
+
+    from .crop import crop_module
+    from .memory import check_capture
+
+    def stage(name):
+        return timer.stage(name) if timer is not None else nullcontext()
+
     out = Path(out)
-    mod = load_module(module)
+    full = load_module(module) if isinstance(module, str) else module
+    win: SensorWindow | None = None
+    mod = full
+    if crop is not None:
+        mod = full = crop_module(full, *crop)
+    elif window is not None:
+        mod, win = window_module(full, *window)
+    n_shots = len(DEMO_SCENES) * len(DEMO_LUX)
+    # each chart's channel image is kept (2 of them) while its frames are shot
+    check_capture(mod, frames=n_shots + len(DEMO_SCENES) * 2,
+                  what=f"demo with {mod.name} ({mod.sensor.width_px} × {mod.sensor.height_px} "
+                       f"px, {n_shots} frames)")
     seeds = np.random.SeedSequence(seed).spawn(len(DEMO_SCENES) * len(DEMO_LUX) + 1)
     ois = {}
     for name in DEMO_SCENES:
         progress(f"optics: {name}")
-        ois[name] = form_image(module_scene(mod, name, illuminance_lux=DEMO_LUX[0]), mod.lens)
+        with stage(f"optics: {name}"):
+            sc = module_scene(full, name, illuminance_lux=DEMO_LUX[0])
+            ois[name] = form_module_image(full, sc, window=win)
     progress("fitting the CCM on a ColorChecker capture")
     ccm = None
-    if mod.sensor.cfa != "mono" and mod.isp.ccm == "fitted":
-        calib_oi = ois["colorchecker"].scaled_to_illuminance(500.0)
-        ccm = ccm_from_capture(mod, expose(mod, calib_oi, exposure_s=None,
-                                           rng=np.random.default_rng(seeds[-1])))
+    with stage("colour matrix"):
+        if mod.sensor.cfa != "mono" and mod.isp.ccm == "fitted":
+            if calibration_module(mod) is mod and win is None:
+                calib_oi = ois["colorchecker"].scaled_to_illuminance(500.0)
+                ccm = ccm_from_capture(mod, expose(mod, calib_oi, exposure_s=None,
+                                                   rng=np.random.default_rng(seeds[-1])))
+            else:  # a window has no whole chart; a big sensor is fitted on a crop
+                ccm = module_ccm(calibration_module(mod if win is None else full))
     images, thumbs = [], []
     k = 0
     for name in DEMO_SCENES:
         for lux in DEMO_LUX:
             progress(f"{name} at {lux:g} lx")
-            oi = ois[name].scaled_to_illuminance(lux)
-            raw = expose(mod, oi, exposure_s=None, rng=np.random.default_rng(seeds[k]))
-            k += 1
-            shot = Shot(oi, raw, render(mod, raw, ccm=ccm))
-            stem = f"{name}_{lux:g}lux"
-            write_image(out / f"{stem}.png", shot.rendered)
-            save_raw(out / f"{stem}.dng", raw)
+            with stage("captures"):
+                oi = ois[name].scaled_to_illuminance(lux)
+                raw = expose(mod, oi, exposure_s=None, rng=np.random.default_rng(seeds[k]))
+                k += 1
+                shot = Shot(None, raw, render(mod, raw, ccm=ccm), lens=mod.lens,
+                            channel_image=oi)
+            with stage("write"):
+                stem = f"{name}_{lux:g}lux"
+                write_image(out / f"{stem}.png", shot.rendered)
+                save_raw(out / f"{stem}.dng", raw)
             images.append(shot_summary(shot, image=f"{stem}.png", raw=f"{stem}.dng"))
             thumbs.append((f"{name} {lux:g} lx", shot.rendered.srgb[::2, ::2]))
     progress("figures")
-    plot_qe(mod, out / "qe.png")
-    plot_snr_vs_lux(images, out / "snr_vs_lux.png", title=f"{mod.name}: mid-grey SNR")
-    plot_contact_sheet(thumbs, out / "contact_sheet.png")
+    with stage("figures"):
+        plot_qe(mod, out / "qe.png")
+        plot_snr_vs_lux(images, out / "snr_vs_lux.png", title=f"{mod.name}: mid-grey SNR")
+        plot_contact_sheet(thumbs, out / "contact_sheet.png")
     summary = {"module": mod.name, "description": mod.description, "seed": seed,
+               "sensor_px": [mod.sensor.width_px, mod.sensor.height_px],
                "figures": ["qe.png", "snr_vs_lux.png", "contact_sheet.png"], "images": images}
+    if win is not None:
+        summary["window_px"] = [win.x, win.y, win.width, win.height]
     write_json_atomic(out / "summary.json", summary)
     progress("done")
     return summary

@@ -29,9 +29,13 @@ Spectral sampling
   centroid wavelength for that channel, λ̄_cj = Σ a_c(λ)·λ / Σ a_c(λ) with a_c(λ) =
   w_c(λ)·π·T(λ)/(4N_w²)·L̄(λ) (L̄ the scene's mean radiance). Exact except that the PSF
   varies across a group: its width scales with λ, so a group of width Δ at λ̄ blurs with
-  an error of order Δ/(2λ̄) in PSF size. The test bounds the difference to full sampling
-  (< 0.5 % of the signal on a slanted edge through a diffraction-limited and an
-  aberrated lens; README and RESULTS quote the same bound).
+  an error of order Δ/(2λ̄) in PSF size. A group that carries less than
+  :data:`NEGLIGIBLE_GROUP_SHARE` of every channel's signal (the near infrared behind an
+  IR-cut filter) joins its neighbour (:func:`merge_negligible_groups`). The test bounds
+  the difference to full sampling: < 0.5 % of the frame maximum on a slanted edge and a
+  ColorChecker through a diffraction-limited lens, an aberrated lens with field-dependent
+  PSFs and a lens with lateral colour (measured ≤ 0.11 % at 160 nm groups on 2 µm pixels,
+  ≤ 0.16 % on 0.8 µm pixels; RESULTS quotes the same bound).
 
 Distortion and relative illumination are wavelength independent and commute with the
 spectral sum; lateral colour does not, so with lateral colour every band is warped on its
@@ -47,8 +51,10 @@ import numpy as np
 
 from .lens import LensSpec
 
-#: Default width [nm] of a band group (module docstring): blur error ≲ 0.5 %.
-DEFAULT_BAND_GROUP_NM = 40.0
+#: Default width [nm] of a band group (module docstring): blur error < 0.5 %.
+DEFAULT_BAND_GROUP_NM = 160.0
+#: A group carrying less than this share of every channel's signal joins its neighbour.
+NEGLIGIBLE_GROUP_SHARE = 2e-3
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,6 +125,30 @@ def band_groups(wavelengths_nm, band_group_nm: float | None) -> list[np.ndarray]
     return [np.flatnonzero(key == k) for k in np.unique(key)]
 
 
+def merge_negligible_groups(groups: list[np.ndarray], weights: np.ndarray,
+                            threshold: float = NEGLIGIBLE_GROUP_SHARE) -> list[np.ndarray]:
+    """Fold every group whose share of each channel's total weight (``weights`` (L, C))
+    is below ``threshold`` into its neighbour (the previous group; the first into the
+    next), so that e.g. the near-infrared behind an IR-cut filter costs no FFTs of its own."""
+    tot = weights.sum(axis=0)
+    tot = np.where(tot > 0, tot, 1.0)
+    out: list[np.ndarray] = []
+    carry = np.array([], dtype=int)
+    for g in groups:
+        share = weights[g].sum(axis=0) / tot
+        if np.all(share < threshold):
+            if out:
+                out[-1] = np.concatenate([out[-1], g])
+            else:
+                carry = np.concatenate([carry, g])
+            continue
+        out.append(np.concatenate([carry, g]).astype(int))
+        carry = np.array([], dtype=int)
+    if carry.size:
+        out.append(carry.astype(int))
+    return out
+
+
 def form_channel_image(scene, lens: LensSpec, sensor, *,
                        band_group_nm: float | None = DEFAULT_BAND_GROUP_NM,
                        diffraction: bool = True, field_offset_um=(0.0, 0.0),
@@ -155,6 +185,8 @@ def form_channel_image(scene, lens: LensSpec, sensor, *,
             xu = yu = None
     ri = relative_illumination_map(shape, pitch_um, lens, ff_um, off)
     groups = band_groups(wl, band_group_nm)
+    if band_group_nm is not None:
+        groups = merge_negligible_groups(groups, w * gain[:, None])
     mean_l = scene.mean_spectrum() if band_group_nm is not None else None
     nw = lens.working_f_number
     density = np.zeros((n_ch,) + shape, dtype=np.float32)
