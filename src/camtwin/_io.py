@@ -64,8 +64,9 @@ def check_outputs(inputs: Mapping[str, object], outputs: Mapping[str, object]) -
     ----------
     inputs : mapping option → path, iterable of paths or None
         The files the command reads, keyed by the option (or argument name) the user typed,
-        e.g. ``{"--scene": "in.png", "--module": "default"}``. Names that are not existing
-        files (a chart or built-in module name) cannot be overwritten and are ignored.
+        e.g. ``{"--scene": "in.png", "--module": "default"}``; an input folder counts as
+        one input. Names that are not existing files or folders (a chart or built-in
+        module name) cannot be overwritten and are ignored.
     outputs : mapping option → path, iterable of paths or None
         The files (or output folders) the command will write, e.g. ``{"--out": "a.png",
         "--raw": "a.dng"}``.
@@ -73,8 +74,8 @@ def check_outputs(inputs: Mapping[str, object], outputs: Mapping[str, object]) -
     Raises
     ------
     ConfigError
-        One line naming both options, if an output resolves to an existing input file
-        (same path after resolving symbolic links, or the same inode — a hard link) or two
+        One line naming both options, if an output resolves to an existing input (same
+        path after resolving symbolic links, or the same inode — a hard link) or two
         outputs of different options resolve to the same file.
 
     Notes
@@ -86,7 +87,7 @@ def check_outputs(inputs: Mapping[str, object], outputs: Mapping[str, object]) -
     seen_in = {}
     for option, value in inputs.items():
         for p in _paths(value):
-            if os.path.isfile(p):
+            if os.path.exists(p):
                 seen_in.setdefault(_file_key(p), (option, p))
     seen_out = {}
     labels = dict(_OUTPUT_OPTIONS.get() or {})
@@ -95,7 +96,8 @@ def check_outputs(inputs: Mapping[str, object], outputs: Mapping[str, object]) -
             key = _file_key(p)
             if key in seen_in:
                 in_opt, in_path = seen_in[key]
-                raise ConfigError(f"{option} = {os.fspath(p)!r} is the same file as {in_opt} "
+                kind = "folder" if os.path.isdir(in_path) else "file"
+                raise ConfigError(f"{option} = {os.fspath(p)!r} is the same {kind} as {in_opt} "
                                   f"({os.fspath(in_path)!r}): refusing to overwrite an input; "
                                   "choose another output name")
             if key in seen_out and seen_out[key][0] != option:

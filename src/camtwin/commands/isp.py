@@ -3,56 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
 import typer
-
-
-@contextmanager
-def _quiet_stderr():
-    """Silence writes to file descriptor 2 (LibRaw prints data errors such as "Unexpected
-    end of file" straight to stderr, before rawpy raises); the exception still reaches the
-    caller, which reports it as one line."""
-    try:
-        saved = os.dup(2)
-    except OSError:  # no stderr at all
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-            try:
-                yield
-            finally:
-                os.dup2(saved, 2)
-    finally:
-        os.close(saved)
-
-
-def check_complete(path: Path) -> None:
-    """Refuse a TIFF-based raw (DNG, most camera raws) whose image data is cut off.
-
-    Every strip/tile of the first image must lie inside the file; LibRaw would otherwise
-    fill the missing part with zeros for some files. Non-TIFF files are left to LibRaw.
-    """
-    import tifffile
-
-    from ..errors import ConfigError
-
-    size = path.stat().st_size
-    try:
-        with tifffile.TiffFile(path) as tif:
-            page = tif.pages.first
-            ends = [o + n for o, n in zip(page.dataoffsets, page.databytecounts)]
-    except Exception:  # not TIFF-based (CRW, RAF, ...): LibRaw decides
-        return
-    if ends and max(ends) > size:
-        raise ConfigError(f"raw file {path} is truncated: image data runs to byte "
-                          f"{max(ends)} but the file has {size} bytes")
 
 
 def process_file(raw_path: Path, pipeline: str, out: Path, *, bits: Optional[int] = None,
@@ -60,6 +15,7 @@ def process_file(raw_path: Path, pipeline: str, out: Path, *, bits: Optional[int
     """Load ``raw_path``, run ``pipeline`` (built-in name or YAML), write ``out``."""
     import numpy as np
 
+    from .._io import check_outputs, quiet_stderr
     from ..errors import ConfigError
     from ..isp import IMAGE_EXTENSIONS, load_pipeline, run_pipeline, save_intermediates, \
         write_rgb
@@ -70,6 +26,8 @@ def process_file(raw_path: Path, pipeline: str, out: Path, *, bits: Optional[int
                           f"{', '.join(IMAGE_EXTENSIONS)}")
     if bits is not None and bits not in (8, 16):
         raise ConfigError(f"--bits = {bits}: must be 8 or 16")
+    check_outputs({"RAW": raw_path, "--pipeline": pipeline, "--ccm": ccm_path},
+                  {"--out": out, "--save-stages": save_stages})
     pipe = load_pipeline(pipeline)
     if not raw_path.is_file():
         raise ConfigError(f"raw file {raw_path} does not exist")
@@ -79,8 +37,7 @@ def process_file(raw_path: Path, pipeline: str, out: Path, *, bits: Optional[int
             ccm = np.loadtxt(ccm_path, dtype=np.float64, ndmin=2)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"--ccm {ccm_path}: cannot read a 3×3 matrix ({exc})") from None
-    check_complete(raw_path)
-    with _quiet_stderr():
+    with quiet_stderr():
         raw = load_raw(raw_path)
     t0 = time.perf_counter()
     res = run_pipeline(raw, pipe, ccm=ccm, keep=save_stages is not None)
@@ -130,14 +87,17 @@ def register(app, guard, fail, console) -> None:
     ):
         """Render a raw file with a camtwin ISP pipeline (black level, defects, shading, WB,
         demosaic, denoise, CCM, exposure, tone, sharpen) and write PNG/TIFF."""
+        from rich.markup import escape
+
         summary = guard(process_file, raw, pipeline, out, bits=bits, save_stages=save_stages,
                         ccm_path=ccm)
         if json_out:
             print(json.dumps(summary, indent=2))
         else:
-            console.print(f"wrote [bold]{out}[/] ({summary['size'][0]}x{summary['size'][1]}, "
+            console.print(f"wrote [bold]{escape(str(out))}[/] "
+                          f"({summary['size'][0]}x{summary['size'][1]}, "
                           f"{summary['cfa']}, {summary['bits']}-bit) with pipeline "
-                          f"{summary['pipeline']!r} in {summary['isp_seconds']:.2f} s",
+                          f"{escape(repr(summary['pipeline']))} in {summary['isp_seconds']:.2f} s",
                           highlight=False)
             for note in summary["notes"]:
-                console.print(f"  note: {note}", highlight=False)
+                console.print(f"  note: {note}", highlight=False, markup=False)

@@ -198,6 +198,32 @@ def _cfa_name(path: Path, pattern, color_desc: bytes, num_colors: int, tags: dic
         f"colours {desc!r}); X-Trans, CMYG, Foveon and demosaiced DNGs are not supported")
 
 
+def check_complete(path: str | os.PathLike) -> None:
+    """Refuse a TIFF-based file (DNG, camtwin TIFF, most camera raws) whose image data is
+    cut off.
+
+    Every strip/tile of every image in the IFD chain must lie inside the file; LibRaw and
+    tifffile would otherwise fill the missing part with zeros for some files (silent
+    garbage). Files tifffile cannot parse (CRW, RAF, ...) are left to their reader.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file, the last byte the image data needs and the file's size.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    try:
+        with tifffile.TiffFile(path) as tif:
+            ends = [o + n for page in tif.pages
+                    for o, n in zip(page.dataoffsets, page.databytecounts)]
+    except Exception:  # not TIFF-based, or too damaged to list its strips: the reader decides
+        return
+    if ends and max(ends) > size:
+        raise ConfigError(f"raw file {path} is truncated: image data runs to byte "
+                          f"{max(ends)} but the file has {size} bytes")
+
+
 def read_raw(path: str | os.PathLike) -> RawFrame:
     """Read a raw file with LibRaw (rawpy) into a :class:`RawFrame`.
 
@@ -225,12 +251,15 @@ def read_raw(path: str | os.PathLike) -> RawFrame:
     Raises
     ------
     ConfigError
-        If the file is missing or LibRaw cannot read it, or its colour filter array is not a
-        2×2 RGB Bayer mosaic, RCCB (as written by :func:`write_dng`) or monochrome
-        (X-Trans, CMYG, ...).
+        If the file is missing, truncated (:func:`check_complete`) or LibRaw cannot read it,
+        or its colour filter array is not a 2×2 RGB Bayer mosaic, RCCB (as written by
+        :func:`write_dng`) or monochrome (X-Trans, CMYG, ...).
     """
     path = Path(path)
-    tags = _ifd0_tags(path) if path.is_file() else {}
+    tags = {}
+    if path.is_file():
+        check_complete(path)
+        tags = _ifd0_tags(path)
     try:
         with rawpy.imread(os.fspath(path)) as rp:
             cfa = _cfa_name(path, rp.raw_pattern, rp.color_desc, rp.num_colors, tags)

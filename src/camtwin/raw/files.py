@@ -15,16 +15,30 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 import tifffile
 
 from .._io import atomic_path
-from ..errors import ConfigError
+from ..errors import CamtwinError, ConfigError
 from ._meta import frame_from_json, frame_to_json
-from .dng import read_raw, write_dng
+from .dng import check_complete, read_raw, write_dng
 from .frame import RawFrame
+
+#: Largest .npy header accepted in an NPZ (numpy's own default ``max_header_size``).
+NPY_MAX_HEADER = 10000
+
+
+def _check_arrays_fit(path: Path, nbytes: int, shapes) -> None:
+    """Refuse (one line, before anything is allocated) arrays that exceed the memory
+    budget (:func:`camtwin.memory.check_budget`)."""
+    from ..memory import check_budget
+
+    check_budget(nbytes, f"reading {path} (arrays {', '.join(map(str, shapes))})",
+                 "the file declares more data than this machine can hold; use a smaller "
+                 "frame or raise --max-memory")
 
 
 def _frame(path: Path, meta_json, dn: np.ndarray, mean_electrons: np.ndarray | None) -> RawFrame:
@@ -57,10 +71,17 @@ def read_tiff(path: str | os.PathLike) -> RawFrame:
     path = Path(path)
     try:
         with tifffile.TiffFile(path) as tif:
+            declared = [(page.shape, np.dtype(page.dtype)) for page in tif.pages]
+            _check_arrays_fit(path, sum(int(np.prod(s)) * d.itemsize for s, d in declared),
+                              [s for s, _ in declared])
+            check_complete(path)
             pages = [page.asarray() for page in tif.pages]
             description = tif.pages.first.description
-    except (OSError, ValueError) as exc:  # tifffile.TiffFileError is a ValueError
-        raise ConfigError(f"cannot read TIFF file {path}: {exc}") from None
+    except (CamtwinError, MemoryError):
+        raise
+    except Exception as exc:  # a corrupt file can fail anywhere in the parser/decoder
+        raise ConfigError(f"cannot read TIFF file {path}: "
+                          f"{' '.join(str(exc).split()) or type(exc).__name__}") from None
     return _frame(path, description, pages[0], pages[1] if len(pages) > 1 else None)
 
 
@@ -74,6 +95,41 @@ def write_npz(path: str | os.PathLike, raw: RawFrame) -> Path:
     return Path(path)
 
 
+def _check_npz(path: Path) -> None:
+    """Check every ``.npy`` member of an NPZ from its header alone: the header is at most
+    :data:`NPY_MAX_HEADER` bytes, the declared shape × itemsize equals the member's stored
+    size (the zip directory's uncompressed size), and all arrays fit the memory budget.
+    Raises :class:`ConfigError` (or ``MemoryBudgetError``) before any array is read."""
+    from numpy.lib import format as npy
+
+    total, shapes = 0, []
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with zf.open(info) as fh:
+                version = npy.read_magic(fh)
+                read_header = (npy.read_array_header_1_0 if version == (1, 0)
+                               else npy.read_array_header_2_0)
+                try:
+                    shape, _, dtype = read_header(fh, max_header_size=NPY_MAX_HEADER)
+                except ValueError as exc:  # numpy explains at length; keep its first sentence
+                    raise ConfigError(f"{path}: {info.filename}: bad .npy header "
+                                      f"({' '.join(str(exc).split()).split('. ')[0]})") from None
+                data_bytes = info.file_size - fh.tell()
+            if dtype.hasobject:
+                raise ConfigError(f"{path}: {info.filename} holds Python objects "
+                                  "(refused: camtwin raw files hold numbers only)")
+            nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if nbytes != data_bytes:
+                raise ConfigError(f"{path}: {info.filename} declares shape {shape} "
+                                  f"({nbytes} bytes) but holds {data_bytes} bytes "
+                                  "(corrupt or truncated)")
+            total += nbytes
+            shapes.append(shape)
+    _check_arrays_fit(path, total, shapes)
+
+
 def read_npz(path: str | os.PathLike) -> RawFrame:
     """Read an NPZ written by :func:`write_npz` (``allow_pickle=False``).
 
@@ -84,10 +140,14 @@ def read_npz(path: str | os.PathLike) -> RawFrame:
     """
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        _check_npz(path)
+        with np.load(path, allow_pickle=False, max_header_size=NPY_MAX_HEADER) as npz:
             arrays = {name: npz[name] for name in npz.files}
-    except (OSError, ValueError, TypeError, zipfile.BadZipFile) as exc:
-        raise ConfigError(f"cannot read NPZ file {path}: {exc}") from None
+    except CamtwinError:
+        raise
+    except (OSError, ValueError, TypeError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise ConfigError(f"cannot read NPZ file {path}: "
+                          f"{' '.join(str(exc).split()) or type(exc).__name__}") from None
     if "dn" not in arrays:
         raise ConfigError(f"{path}: NPZ has no 'dn' array (not a camtwin raw file?)")
     meta = arrays.get("meta")
