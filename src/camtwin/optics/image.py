@@ -178,14 +178,26 @@ def form_image(scene: Scene, lens: LensSpec, *, diffraction: bool = True,
     The scene plane is at ``lens.object_distance_m``; the lens is focused at
     ``lens.focus_m`` (the same unless ``focus_distance_m`` is set).
 
+    This forms the whole (bands, H, W) cube — about four of them at the peak — and is
+    checked against the memory budget (:mod:`camtwin.memory`) first; the streamed
+    :func:`camtwin.optics.stream.form_channel_image` (used by :func:`camtwin.shoot`) never
+    forms it.
+
     ``field_offset_um`` (dy, dx) places the centre of the scene's image that far from the
     optical axis, and ``full_field_um_override`` sets the full-field image height: together
     they render a window of a larger image (e.g. a sensor crop in a corner) with the
     field-dependent effects (distortion, lateral colour, relative illumination, PSFs) of
     its true position. The diffraction-limited path is field independent.
     """
+    from ..memory import check_budget, format_bytes
     from .field import apply_lens_blur, relative_illumination_map, warp_geometry
 
+    cube = len(scene.wavelengths_nm) * scene.shape[0] * scene.shape[1] * 4
+    check_budget(4 * cube, f"form_image of a {len(scene.wavelengths_nm)}-band "
+                           f"{scene.shape[0]} × {scene.shape[1]} scene (spectral cubes of "
+                           f"{format_bytes(cube)} each)",
+                 "use camtwin.shoot or camtwin.optics.stream.form_channel_image (streamed), "
+                 "or crop the module")
     m = lens.magnification
     pitch_um = scene.sample_pitch_m * m * 1e6
     wl = scene.wavelengths_nm

@@ -1,0 +1,126 @@
+"""The memory budget (camtwin.memory): parsing, precedence, refusal before allocation, and the
+working set of the streamed path growing with pixels, not with spectral bands."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import camtwin
+from camtwin import memory
+from camtwin.crop import crop_module
+from camtwin.errors import CamtwinError, ConfigError
+from camtwin.memory import (MemoryBudgetError, budget_bytes, check_budget,
+                            estimate_capture_bytes, parse_bytes, using_budget)
+
+
+@pytest.mark.parametrize("text, expected", [("4G", 4 * 2**30), ("4GB", 4 * 2**30),
+                                            ("4GiB", 4 * 2**30), ("512M", 512 * 2**20),
+                                            ("1.5g", int(1.5 * 2**30)),
+                                            ("2000000000", 2_000_000_000)])
+def test_parse_bytes(text, expected):
+    assert parse_bytes(text) == expected
+
+
+@pytest.mark.parametrize("text", ["lots", "4X", "-1G", "", "1k"])
+def test_parse_bytes_rejects(text):
+    with pytest.raises(ConfigError, match="--max-memory"):
+        parse_bytes(text)
+
+
+def test_budget_precedence(monkeypatch):
+    monkeypatch.setenv(memory.ENV_VAR, "3G")
+    assert budget_bytes() == 3 * 2**30
+    with using_budget("1G"):
+        assert budget_bytes() == 2**30
+    assert budget_bytes() == 3 * 2**30
+    monkeypatch.delenv(memory.ENV_VAR)
+    b = budget_bytes()
+    assert 0 < b <= memory.available_bytes()
+
+
+def test_check_budget_is_one_line_and_both_error_kinds():
+    with pytest.raises(MemoryBudgetError) as info:
+        check_budget(5 * 2**30, "a job", "crop it", budget=2**30)
+    msg = str(info.value)
+    assert "\n" not in msg and "5.0 GiB" in msg and "1.0 GiB" in msg and "crop it" in msg
+    assert isinstance(info.value, CamtwinError) and isinstance(info.value, MemoryError)
+    check_budget(2**20, "a job", "crop it", budget=2**30)  # fits: no error
+
+
+def test_estimate_linear_in_pixels():
+    mod = camtwin.load_module("default")
+    small = crop_module(mod, 640, 480)
+    a = estimate_capture_bytes(small, include_fixed=False)
+    b = estimate_capture_bytes(mod, include_fixed=False)
+    assert b / a == pytest.approx(4.0, rel=1e-6)
+
+
+def test_shoot_refuses_before_allocating(monkeypatch):
+    """An over-budget shoot raises before the optics run (the optics are replaced by a
+    trap that would fail the test)."""
+    import camtwin.camera as cam
+
+    mod = camtwin.load_module("default")
+    scene = cam.module_scene(crop_module(mod, 64, 48), "uniform")
+
+    def trap(*a, **k):
+        raise AssertionError("optics ran although the job was over budget")
+
+    monkeypatch.setattr(cam, "form_module_image", trap)
+    with using_budget("16M"), pytest.raises(MemoryBudgetError, match="--crop"):
+        cam.shoot(mod, scene, rng=0)
+
+
+def test_cube_of_a_lazy_scene_is_checked():
+    mod = camtwin.load_module("default")
+    scene = camtwin.module_scene(mod, "colorchecker")  # 125 × 960 × 1280: 586 MiB cube
+    with using_budget("64M"), pytest.raises(MemoryBudgetError, match="spectral cube"):
+        scene.radiance  # noqa: B018
+
+
+def test_streamed_peak_does_not_grow_with_bands():
+    """tracemalloc sees NumPy's allocations: the streamed optics' peak with 125 bands is
+    within 25 % of the peak with 32 bands (the cube path grows ×4)."""
+    from camtwin.optics.stream import form_channel_image
+    from camtwin.scene import make_chart
+
+    mod = crop_module(camtwin.load_module("default"), 256, 192)
+    peaks = []
+    for step in (20.0, 5.0):
+        wl = np.arange(380.0, 1000.0 + 1e-9, step)
+        scene = make_chart("slanted_edge", shape=(192, 256), width_m=0.18, distance_m=1.0,
+                           wavelengths_nm=wl)
+        form_channel_image(scene, mod.lens, mod.sensor, band_group_nm=None)  # warm caches
+        tracemalloc.start()
+        form_channel_image(scene, mod.lens, mod.sensor, band_group_nm=None)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    assert peaks[1] < 1.25 * peaks[0]
+
+
+def test_cli_refuses_over_budget_job_with_exit_2_and_one_line(tmp_path):
+    """A 48 MP capture under a 1 GiB budget: exit 2, one line, no output, no traceback, and
+    the process stays small (nothing of the job was allocated)."""
+    out = tmp_path / "x.png"
+    code = ("import resource, sys\n"
+            "from camtwin.cli import main\n"
+            "sys.argv = ['camtwin', 'capture', '--module', 'catalog:phone-imx586-main',\n"
+            "            '--scene', 'colorchecker', '--out', sys.argv[1], '--max-memory', '1G']\n"
+            "try:\n"
+            "    main()\n"
+            "finally:\n"
+            "    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stdout)\n")
+    res = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 2, res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, res.stderr
+    assert "needs about" in lines[0] and "--crop" in lines[0] and "Traceback" not in res.stderr
+    assert not out.exists()
+    peak_kib = int(res.stdout.strip().splitlines()[-1])
+    assert peak_kib < 1024 * 1024  # far below the job's ~3 GiB: refused before allocating
