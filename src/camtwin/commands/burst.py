@@ -28,7 +28,7 @@ def register(app, guard, fail, console) -> None:
         shift_px: float = typer.Option(8.0, help="Handheld shake: largest shift [px]."),
         rotation_deg: float = typer.Option(0.2, help="Handheld shake: largest roll [°]."),
         crop: int = typer.Option(256, help="Simulate a centred crop of this many pixels."),
-        seed: int = typer.Option(0, help="Seed of poses and noise."),
+        seed: int = typer.Option(0, min=0, max=2**63 - 1, help="Seed of poses and noise."),
         json_out: bool = typer.Option(False, "--json", help="Print the measurements as JSON."),
     ):
         """Simulate a handheld raw burst, align and merge it (HDR+ style), and report the
@@ -46,7 +46,7 @@ def register(app, guard, fail, console) -> None:
         measure: str = typer.Option("tenengrad", help="Focus measure of contrast AF."),
         start_um: float = typer.Option(0.0, help="Initial lens position [µm from infinity]."),
         crop: int = typer.Option(128, help="AF window: a centred crop of this many pixels."),
-        seed: int = typer.Option(0, help="Seed of the noise."),
+        seed: int = typer.Option(0, min=0, max=2**63 - 1, help="Seed of the noise."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ):
         """Simulate an autofocus run (VCM + frames) and report the final focus error."""
@@ -63,6 +63,7 @@ def _burst(module, scene, lux, n_frames, out, exposure_ms, shift_px, rotation_de
            json_out, console):
     import numpy as np
 
+    from .._io import check_outputs
     from ..burst import (HandheldMotion, burst_optical_image, burst_target, merge_burst,
                          simulate_burst)
     from ..burst.quality import flat_box, region_noise
@@ -83,6 +84,7 @@ def _burst(module, scene, lux, n_frames, out, exposure_ms, shift_px, rotation_de
     if not 64 <= crop <= 4096:
         raise ConfigError(f"--crop = {crop}: valid range is 64..4096")
     _check_suffix(out, (".png", ".tif", ".tiff"), "--out")
+    check_outputs({"--module": module, "--scene": scene}, {"--out": out})
     motion = HandheldMotion(shift_px=shift_px, rotation_deg=rotation_deg)
     t0 = time.perf_counter()
     mod = crop_module(load_module(module), crop)

@@ -27,7 +27,7 @@ def register(app, guard, fail, console) -> None:
         json_out: bool = typer.Option(False, "--json", help="Print the verdicts as JSON."),
         report: Optional[Path] = typer.Option(None, help="Write report.html and "
                                                          "evaluation.json into this folder."),
-        seed: int = typer.Option(0, help="Seed of all simulated captures."),
+        seed: int = typer.Option(0, min=0, max=2**63 - 1, help="Seed of all simulated captures."),
         fail_exit: bool = typer.Option(True, "--fail/--no-fail", help=_FAIL_HELP),
     ):
         """Does MODULE fit APPLICATION? Simulate the captures each requirement needs and
@@ -46,7 +46,7 @@ def register(app, guard, fail, console) -> None:
         report: Optional[Path] = typer.Option(None, help="Write report.html and "
                                                          "evaluation.json into this folder."),
         json_out: bool = typer.Option(False, "--json", help="Print the verdicts as JSON."),
-        seed: int = typer.Option(0, help="Seed of all simulated captures."),
+        seed: int = typer.Option(0, min=0, max=2**63 - 1, help="Seed of all simulated captures."),
         fail_exit: bool = typer.Option(True, "--fail/--no-fail", help=_FAIL_HELP),
     ):
         """Evaluate several modules for one application, side by side. Exit status 1 when a
@@ -89,11 +89,14 @@ def _run(module_names, application, json_out, report, seed, console, err):
     from rich.progress import Progress
     from rich.table import Table
 
+    from .._io import check_outputs
     from ..parts import resolve_module
 
     from ..evaluate import load_application
     from ..evaluate.verdict import evaluate, format_value
 
+    check_outputs({"--module": module_names, "--application": application},
+                  {"--report": report})
     app = load_application(application)
     modules = [resolve_module(m) for m in module_names]
     evals = []

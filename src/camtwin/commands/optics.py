@@ -83,10 +83,12 @@ def register(app, guard, fail, console) -> None:
 def _sfr(image: Path, roi, channel, json_out, plot, console, encoding=None):
     from rich.markup import escape
 
+    from .._io import check_outputs
     from ..measure.sfr import auto_roi, esfr
 
     if plot is not None and plot.suffix.lower() != ".png":
         raise ConfigError(f"--plot = {str(plot)!r}: extension must be .png")
+    check_outputs({"IMAGE": image}, {"--plot": plot})
     img, plane = load_channel(image, channel, encoding)
     box = parse_xywh(roi, "--roi")
     if box is None:

@@ -205,8 +205,10 @@ def register(app, guard, fail, console) -> None:
         def run():
             from rich.markup import escape
 
+            from .._io import check_outputs
             from ..privacy.kanon import ExportSpec, check_release_columns, export_csv
 
+            check_outputs({"EVENTS.csv": events}, {"OUT.csv": out})
             check_release_columns(keep, attribute, keep_name="--keep",
                                   attribute_name="--attribute")
             spec = ExportSpec(k=k, attributes=tuple(attribute) or None, keep=tuple(keep),
@@ -246,6 +248,7 @@ def _anonymise(src, out, policy_path, lat, lon, accuracy_m, fix_age_s, consent, 
     import numpy as np
     from rich.markup import escape
 
+    from .._io import check_outputs
     from ..camera import read_rgb_image
     from ..errors import ConfigError
     from ..isp import IMAGE_EXTENSIONS, write_rgb
@@ -256,6 +259,8 @@ def _anonymise(src, out, policy_path, lat, lon, accuracy_m, fix_age_s, consent, 
     if out.suffix.lower() not in IMAGE_EXTENSIONS:
         raise ConfigError(f"OUT = {str(out)!r}: extension must be one of "
                           f"{', '.join(IMAGE_EXTENSIONS)}")
+    check_outputs({"IN": src, "--policy": policy_path, "--key-file": key_file,
+                   "--vault": vault_dir}, {"OUT": out})
     if (lat is None) != (lon is None):
         raise ConfigError("give both --lat and --lon, or neither")
     if lat is not None and not (-90 <= lat <= 90 and -180 <= lon <= 180):

@@ -47,9 +47,14 @@ def register(app, guard, fail, console) -> None:
                                                         "mtf50:max, sensor_area_mm2:min)."),
     ):
         """Plots (metric vs parameter, Pareto front) and a summary table of a sweep store."""
+        from .._io import check_outputs
         from ..sweep.report import write_sweep_report
 
-        path = guard(write_sweep_report, store, out, objectives=pareto)
+        def run():
+            check_outputs({"STORE": store}, {"--out": out})
+            return write_sweep_report(store, out, objectives=pareto)
+
+        path = guard(run)
         console.print(f"wrote {path}", markup=False, highlight=False)
 
     @app.command()
