@@ -283,3 +283,54 @@ def test_nir_sensitivity_needs_the_ir_cut_filter_removed(module):
     assert day / night == pytest.approx(1000.0, rel=0.02)
     with pytest.raises(ConfigError, match="needs IR850 or IR940"):
         measure(module, "nir_irradiance_at_snr10_mw_m2", {"illuminant": "D65"})
+
+
+# --- where each number comes from; n/a instead of meaningless numbers (issue 18) ----------
+
+def _tiny(module, **sensor):
+    return module.replace(sensor={"width_px": 160, "height_px": 120, **sensor},
+                          lens={"focal_length_mm": module.lens.focal_length_mm * 160 / 1280})
+
+
+def test_every_metric_says_where_its_number_comes_from(module):
+    for name in ("frame_rate_fps", "hfov_deg", "dfov_deg", "resolution_mp",
+                 "pixel_density_px_m"):
+        res = measure(module, name)
+        assert res.source and res.applicable, name
+    res = measure(module, "mtf50_cy_px", rng=3)
+    assert "G sites" in res.source and "per sensor pixel" in res.source
+
+
+def test_colour_metric_of_a_mono_sensor_is_not_applicable(module):
+    # issue 18: a mono sensor got ΔE00 17.7 in the web page
+    mono = module.replace(sensor={"cfa": "mono"})
+    res = measure(mono, "delta_e00_mean", rng=1)
+    assert math.isnan(res.value) and not res.applicable and "mono" in res.reason
+    app_ = ApplicationSpec(name="x", title="X", requirements=[
+        {"metric": "delta_e00_mean", "max": 5, "basis": "practice", "source": "test case"}])
+    row = evaluate(mono, app_, seed=1).as_dict()["verdicts"][0]
+    assert row["value"] is None and "mono" in row["not_applicable"]
+
+
+def test_shot_summary_reports_only_meaningful_numbers(module, tmp_path):
+    # issue 18: a photo got a "grey patch SNR" of about −4 dB (texture taken for noise), a
+    # mono sensor a ΔE00 of 17.7; both are now None with the reason in `sources`
+    import cv2
+
+    from camtwin.camera import module_scene, shoot
+    from camtwin.measure.summary import shot_summary
+
+    rng = np.random.default_rng(2)
+    photo = tmp_path / "photo.png"
+    cv2.imwrite(str(photo), cv2.resize(rng.integers(0, 255, (12, 16, 3), dtype=np.uint8),
+                                       (160, 120), interpolation=cv2.INTER_NEAREST))
+    small = _tiny(module)
+    s = shot_summary(shoot(small, module_scene(small, photo), rng=1))
+    assert s["grey_snr"] is None and s["grey_snr_db"] is None
+    assert "no uniform grey region" in s["sources"]["grey_snr"]
+    s = shot_summary(shoot(small, module_scene(small, "uniform"), rng=1))
+    assert s["grey_snr_db"] > 20 and "raw G pixels" in s["sources"]["grey_snr_db"]
+    mono = _tiny(module, cfa="mono")
+    s = shot_summary(shoot(mono, module_scene(mono, "colorchecker"), rng=1))
+    assert s["delta_e00_mean"] is None and "mono" in s["sources"]["delta_e00_mean"]
+    assert s["grey_snr_db"] is not None

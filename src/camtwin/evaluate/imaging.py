@@ -61,10 +61,10 @@ def slanted_edge_mtf(module, *, field: float = 0.0, lux: float = 1000.0, rng=0) 
     res = esfr(flat, roi=roi, mask=None if mask.all() else mask)
     site = ("every pixel (mono)" if raw.cfa == "mono" else
             f"the {'C' if 'C' in raw.channels else 'G'} sites of the {raw.cfa} mosaic")
-    return MetricResult(float(res.mtf50_cy_px), {
-        "source": f"simulated slanted-edge capture ({lux:g} lx, field {field:g}), raw e-SFR "
-                  f"on {site} at their sensor positions; cycles per sensor pixel",
-        "field": field, "mtf_at_nyquist": float(res.mtf_at_nyquist),
+    source = (f"simulated slanted-edge capture ({lux:g} lx, field {field:g}), raw e-SFR on "
+              f"{site} at their sensor positions; cycles per sensor pixel")
+    return MetricResult(float(res.mtf50_cy_px), source=source, details={
+        "source": source, "field": field, "mtf_at_nyquist": float(res.mtf_at_nyquist),
         "mtf_at_nyquist_half": float(res.mtf_at_nyquist_half),
         "sfr": res, "offset_px_y": offset[0], "offset_px_x": offset[1]})
 

@@ -80,10 +80,22 @@ COLOUR_CROP_PX = 320
 
 @dataclass(frozen=True)
 class MetricResult:
-    """A measured value with the data behind it (curves for plots, intermediate numbers)."""
+    """A measured value with the data behind it (curves for plots, intermediate numbers).
+
+    ``source`` says where the number comes from (which simulated capture, which pixels,
+    which method); ``reason`` is set — and ``value`` is NaN — when the metric means nothing
+    for this module (ΔE00 of a monochrome sensor): show "n/a" with the reason, not a number.
+    """
 
     value: float
     details: dict = field(default_factory=dict)
+    source: str = ""
+    reason: str | None = None
+
+    @property
+    def applicable(self) -> bool:
+        """False when the metric means nothing for the module (see ``reason``)."""
+        return self.reason is None
 
 
 @dataclass(frozen=True)
@@ -122,6 +134,12 @@ def _signal_channel_mask(raw) -> np.ndarray:
     chans = raw.sensor.channels if raw.sensor is not None else ("R", "G", "B")
     name = "G" if "G" in chans else "C"
     return raw.channel_index == chans.index(name)
+
+
+def _signal_name(module) -> str:
+    """Name of the pixels the SNR metrics use (see :func:`_signal_channel_mask`)."""
+    chans = module.sensor.channels
+    return "every" if module.sensor.cfa == "mono" else ("G" if "G" in chans else "C")
 
 
 def _centre_box(shape, frac: float = 2 / 3) -> tuple[int, int, int, int]:
@@ -308,7 +326,11 @@ def _lux_at_snr(module, *, rng, illuminant, reflectance, exposure_s, snr,
     return MetricResult(value, {"curve": curve, "output_snr_gain": gain,
                                 "analytic": analytic_lux_at_snr(
                                     module, target=snr / gain, illuminant=illuminant,
-                                    reflectance=reflectance, exposure_s=exposure_s)})
+                                    reflectance=reflectance, exposure_s=exposure_s)},
+                        source=f"simulated captures of a uniform {reflectance:g} grey target "
+                               f"({illuminant}, {exposure_s:.3g} s) on a {CROP_PX} px centre "
+                               f"crop, raw {_signal_name(module)} pixels, lux sweep "
+                               f"interpolated to SNR {snr:g}")
 
 
 def _nir_at_snr(module, *, rng, illuminant, reflectance, exposure_s, snr,
@@ -319,7 +341,10 @@ def _nir_at_snr(module, *, rng, illuminant, reflectance, exposure_s, snr,
     curve = snr_curve(module, illuminant=illuminant, reflectance=reflectance,
                       exposure_s=exposure_s, rng=rng, nir=True)
     return MetricResult(level_at_snr(curve, snr / gain) * 1e3, {"curve": curve,
-                                                                "output_snr_gain": gain})
+                                                                "output_snr_gain": gain},
+                        source=f"simulated captures of a uniform {reflectance:g} target lit "
+                               f"by {illuminant}, raw {_signal_name(module)} pixels, "
+                               f"irradiance sweep interpolated to SNR {snr:g}")
 
 
 def _dynamic_range(module, *, rng, exposure_s) -> MetricResult:
@@ -344,7 +369,9 @@ def _dynamic_range(module, *, rng, exposure_s) -> MetricResult:
     mu_sat = _region_stats_e(sat, box)[0]
     sigma_d = max(sigma_d, 1e-6)
     return MetricResult(20 * math.log10(mu_sat / sigma_d),
-                        {"saturation_e": mu_sat, "dark_noise_e": sigma_d})
+                        {"saturation_e": mu_sat, "dark_noise_e": sigma_d},
+                        source=f"simulated saturated and dark frame pairs ({exposure_s:.3g} s) "
+                               f"on a {CROP_PX} px centre crop, EMVA 1288 μ_sat/σ_d")
 
 
 def _edge_positions(img: np.ndarray, half_window: int = 24) -> np.ndarray:
@@ -439,7 +466,9 @@ def _motion_skew(module, *, rng, object_speed_m_s, object_distance_m) -> MetricR
     analytic = (v * module.sensor.shutter.line_time_s * module.sensor.height_px
                 if module.sensor.shutter.type == "rolling" else 0.0)
     return MetricResult(skew, {"image_speed_px_s": v, "shear_px_per_row": shear,
-                               "analytic_px": analytic, "exposure_s": t})
+                               "analytic_px": analytic, "exposure_s": t},
+                        source="simulated static and moving slanted-edge captures (128 × 256 "
+                               "px crop): difference of the fitted edge slopes × sensor rows")
 
 
 def _mtf50(module, *, rng, field, lux) -> MetricResult:
@@ -453,8 +482,9 @@ def _delta_e(module, *, rng, illuminant, lux) -> MetricResult:
     from ..measure.color import colorchecker_delta_e
     from ..optics import form_image
 
-    if module.sensor.cfa == "mono":
-        return MetricResult(math.nan, {"reason": "monochrome sensor"})
+    if module.sensor.cfa == "mono" or not {"R", "G", "B"} <= set(module.sensor.channels):
+        why = f"a {module.sensor.cfa} sensor does not reproduce colour"
+        return MetricResult(math.nan, {"reason": why}, source="not measured", reason=why)
     gen = _rng(rng)
     crop = crop_module(module, COLOUR_CROP_PX, COLOUR_CROP_PX * 3 // 4)
     oi = form_image(module_scene(crop, "colorchecker", illuminant=illuminant,
@@ -464,7 +494,10 @@ def _delta_e(module, *, rng, illuminant, lux) -> MetricResult:
     res = colorchecker_delta_e(render(crop, raw, ccm=ccm).linear,
                                raw.metadata["layout_px"]["patches"])
     return MetricResult(float(res["mean"]), {"max": float(res["max"]),
-                                             "exposure_error_stops": res["exposure_error_stops"]})
+                                             "exposure_error_stops": res["exposure_error_stops"]},
+                        source=f"simulated ColorChecker captures ({illuminant}, {lux:g} lx, "
+                               f"{COLOUR_CROP_PX} px crop): CCM fitted on one, CIEDE2000 of "
+                               f"the 24 patches of the other's ISP output")
 
 
 def _frame_rate(module, *, rng) -> MetricResult:
@@ -472,15 +505,18 @@ def _frame_rate(module, *, rng) -> MetricResult:
     t = s.height_px * s.shutter.line_time_s
     if s.shutter.type == "ccd":
         t += s.shutter.transfer_time_s
-    return MetricResult(1.0 / t, {"readout_s": t})
+    return MetricResult(1.0 / t, {"readout_s": t},
+                        source="the sensor spec: 1/(rows × line time) (+ CCD transfer)")
 
 
 def _hfov(module, *, rng) -> MetricResult:
-    return MetricResult(module.horizontal_fov_deg)
+    return MetricResult(module.horizontal_fov_deg,
+                        source="the lens and sensor spec (projection of the sensor width)")
 
 
 def _dfov(module, *, rng) -> MetricResult:
-    return MetricResult(module.diagonal_fov_deg)
+    return MetricResult(module.diagonal_fov_deg,
+                        source="the lens and sensor spec (projection of the sensor diagonal)")
 
 
 def _pixel_density(module, *, rng, distance_m) -> MetricResult:
@@ -500,11 +536,14 @@ def _pixel_density(module, *, rng, distance_m) -> MetricResult:
         theta = float(projection_angle(module.lens.projection,
                                        module.sensor.width_mm * 1e-3 / 2.0 / v_m))
         view_m = 2.0 * distance_m * math.tan(min(theta, math.radians(89.9)))
-    return MetricResult(module.sensor.width_px / view_m, {"view_width_m": view_m})
+    return MetricResult(module.sensor.width_px / view_m, {"view_width_m": view_m},
+                        source="the lens and sensor spec: pixels across the view at "
+                               f"{distance_m:g} m")
 
 
 def _resolution(module, *, rng) -> MetricResult:
-    return MetricResult(module.sensor.width_px * module.sensor.height_px / 1e6)
+    return MetricResult(module.sensor.width_px * module.sensor.height_px / 1e6,
+                        source="the sensor spec: width × height")
 
 
 METRICS: dict[str, Metric] = {m.name: m for m in (

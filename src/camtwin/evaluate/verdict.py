@@ -52,6 +52,7 @@ class Verdict:
                 "min": r.min, "max": r.max, "unit": r.unit, "value": _num(self.value),
                 "margin": _num(self.margin), "relative_margin": _num(self.relative_margin),
                 "passed": self.passed, "basis": r.basis, "source": r.source,
+                "measured_from": self.result.source, "not_applicable": self.result.reason,
                 "details": {k: _num(v) for k, v in self.result.details.items()
                             if isinstance(v, (int, float))}}
 
