@@ -430,3 +430,69 @@ def test_report_axes_name_the_quantity_and_its_unit(tmp_path, monkeypatch):
     rows = list(csv.reader(text.splitlines()))
     assert rows[0][:2] == ["metric", "unit"]
     assert {r[0]: r[1] for r in rows[1:]} == {"frame_rate_fps": "fps", "hfov_deg": "°"}
+
+
+# --------------------------------------------------------------------------------------
+# part names: the same forms as everywhere (issue 18, "One way to name a part")
+# --------------------------------------------------------------------------------------
+def test_sweep_part_lists_accept_every_part_name_form(tmp_path):
+    """``sensor: [catalog:X]`` failed (the sweep looked the value up as a bare catalog key),
+    and so did EMVA twins, YAML sensors/lenses and bare catalog module names. Every form of
+    :mod:`camtwin.parts` now works in ``base`` and in the ``module``/``sensor``/``lens``
+    lists, YAML paths relative to the spec's folder."""
+    from camtwin.catalog import load_catalog, to_lens_spec, to_sensor_spec, to_module
+    from camtwin.measure.emva1288.datasheet import load_summary, sensor_from_emva
+    from camtwin.module import load_module
+
+    default = load_module("default")
+    spec_dir = tmp_path / "specs"
+    spec_dir.mkdir()
+    own_sensor = {**default.sensor.model_dump(mode="json"), "name": "own",
+                  "pixel_pitch_um": 2.2}
+    (spec_dir / "own_sensor.yaml").write_text(yaml.safe_dump(own_sensor), encoding="utf-8")
+    own_lens = {**default.lens.model_dump(mode="json"), "name": "own-lens", "f_number": 3.5}
+    (spec_dir / "own_lens.yaml").write_text(yaml.safe_dump(own_lens), encoding="utf-8")
+    own_module = {**default.model_dump(mode="json"), "name": "own-module"}
+    (spec_dir / "own_module.yaml").write_text(yaml.safe_dump(own_module), encoding="utf-8")
+
+    def compile_(spec):
+        return load_sweep(_write(spec_dir, {"name": "parts", "seed": 1,
+                                            "measurements": ["frame_rate_fps"], **spec}))
+
+    sensors = compile_({"parameters": {"sensor": [
+        "catalog:sony-imx273", "sony-imx296", "emva:onsemi-python1300", "own_sensor.yaml"]}})
+    got = [p.module.sensor for p in sensors.points]
+    assert got[0] == to_sensor_spec("sony-imx273")
+    assert got[1] == to_sensor_spec("sony-imx296")
+    assert got[2] == sensor_from_emva(load_summary("onsemi-python1300"))
+    assert (got[3].name, got[3].pixel_pitch_um) == ("own", 2.2)
+
+    lenses = compile_({"parameters": {"lens": ["catalog:rpi-16mm-c-mount", "default",
+                                               "own_lens.yaml"]}})
+    got = [p.module.lens for p in lenses.points]
+    d = default.lens.object_distance_m
+    assert got[0] == to_lens_spec("rpi-16mm-c-mount", object_distance_m=d)
+    assert got[1] == default.lens
+    assert (got[2].name, got[2].f_number) == ("own-lens", 3.5)
+
+    modules = compile_({"base": "own_module.yaml", "parameters": {"module": [
+        "default", "drone-ov9281-nav", "catalog:cabin-vd56g3-dms", "own_module.yaml"]}})
+    assert modules.base.name == "own-module"
+    got = [p.module for p in modules.points]
+    assert got[0] == default
+    assert got[1] == to_module("drone-ov9281-nav")
+    assert got[2] == to_module("cabin-vd56g3-dms")
+    assert got[3].name == "own-module"
+    assert compile_({"base": "catalog:drone-ov9281-nav", "parameters": {
+        "lens.f_number": [2.0]}}).base.sensor == to_module("drone-ov9281-nav").sensor
+
+    # a catalog selection resolves in the catalog, even for a name an EMVA twin shares
+    sel = compile_({"parameters": {"sensor": {"catalog": "sensors",
+                                              "where": {"name": "onsemi-python1300"}}}})
+    assert sel.points[0].module.sensor == to_sensor_spec("onsemi-python1300")
+    assert "onsemi-python1300" in load_catalog().sensors
+    # an ambiguous bare name and an unknown one: one line naming the choices
+    for value, message in (("onsemi-python1300", "ambiguous"), ("no-such-part", "valid")):
+        with pytest.raises(ConfigError) as info:
+            compile_({"parameters": {"sensor": [value]}})
+        assert message in str(info.value) and "\n" not in str(info.value)

@@ -64,7 +64,8 @@ _SUFFIX_UNITS = (("_e_per_s", "e⁻/s"), ("_dn_per_e", "DN/e⁻"), ("_mw_m2", "m
                  ("_db", "dB"), ("_dn", "DN"), ("_px", "px"), ("_mp", "MP"), ("_hz", "Hz"), ("_s", "s"),
                  ("_e", "e⁻"), ("_c", "°C"), ("_m", "m"), ("_k", "K"))
 #: Names whose unit is not a suffix (measurement conditions, descriptors).
-_NAME_UNITS = {"lux": ("illuminance", "lx"), "f_number": ("f-number", ""), "percent": ("", "%"),
+_NAME_UNITS = {"lux": ("illuminance", "lx"), "f_number": ("f-number", ""),
+               "percent": ("", "%"),
                "reflectance": ("reflectance", ""), "field": ("field position", ""),
                "megapixels": ("resolution", "MP"), "seconds": ("wall time per point", "s"),
                "cpu_seconds": ("CPU time per point", "s")}

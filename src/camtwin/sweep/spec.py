@@ -3,7 +3,7 @@
 Example (``sweep.yaml``)::
 
     name: pitch-vs-aperture
-    base: default                   # module name, YAML path (relative to this file) or catalog:<name>
+    base: default                   # a part: built-in, catalog:<name>, bare name or YAML
     seed: 1
     combine: product                # or zip (parameters advance together)
     parameters:
@@ -17,8 +17,10 @@ Example (``sweep.yaml``)::
       - {evaluate: security}
 
 Parameters are dotted paths into the module spec (``sensor.temperature_c``,
-``lens.f_number``, ``sensor.shutter.line_time_s``), whole sub-specs (``sensor`` / ``lens``
-from the catalog, ``module`` from module names, YAML paths or ``catalog:<name>``), or
+``lens.f_number``, ``sensor.shutter.line_time_s``), whole sub-specs (``module`` /
+``sensor`` / ``lens`` lists of part names in every form of :mod:`camtwin.parts`: a built-in
+name, ``catalog:<name>``, ``emva:<name>`` for sensors, a bare catalog name when unambiguous,
+or a YAML path relative to the spec's folder), or
 measurement conditions (``lux``, ``exposure_s``, …: applied to every measurement that accepts
 that condition). A catalog selection ``{catalog: sensors|lenses|modules, where: {...}}``
 takes the entries whose figures match every ``where`` item: a value (equal; strings
@@ -122,15 +124,6 @@ def load_sweep(path: str | Path) -> CompiledSweep:
         raise ConfigError(f"{path}: expected a mapping (name, base, parameters, measurements)")
     spec = SweepSpec.from_dict(data, source=str(path))
     return compile_sweep(spec, base_dir=Path(path).parent, source=str(path))
-
-
-def _resolve_module_ref(ref: str, base_dir: Path | None) -> str:
-    p = Path(ref)
-    if base_dir is not None and p.suffix.lower() in (".yaml", ".yml") and not p.is_absolute():
-        cand = base_dir / p
-        if cand.exists():
-            return str(cand)
-    return ref
 
 
 def _expand_values(name: str, raw, base_dir) -> list:
@@ -298,10 +291,14 @@ def compile_sweep(spec: SweepSpec, *, base_dir: str | Path | None = None,
                   source: str = "<spec>") -> CompiledSweep:
     """Validate ``spec`` and enumerate its points (every point's module is built and
     validated here, before anything runs)."""
-    from ..module import ModuleSpec, load_module
+    from ..module import ModuleSpec
+    from ..parts import resolve_lens, resolve_module, resolve_sensor
 
     base_dir = Path(base_dir) if base_dir is not None else None
-    base = load_module(_resolve_module_ref(spec.base, base_dir))
+    try:
+        base = resolve_module(spec.base, base_dir)
+    except ConfigError as exc:
+        raise ConfigError(f"base: {exc}") from None
     measurements = tuple(parse_measurement(m, i) for i, m in enumerate(spec.measurements))
     cond_names: dict[str, list[str]] = {}
     for m in measurements:
@@ -310,6 +307,7 @@ def compile_sweep(spec: SweepSpec, *, base_dir: str | Path | None = None,
     base_dump = base.model_dump()
 
     kinds, values = {}, {}
+    from_catalog: dict[str, set] = {}   # values a catalog selection chose, per parameter
     for name, raw in spec.parameters.items():
         if not isinstance(name, str) or not name:
             raise ConfigError(f"parameters: invalid name {name!r}")
@@ -332,6 +330,8 @@ def compile_sweep(spec: SweepSpec, *, base_dir: str | Path | None = None,
                 f"'module'/'sensor'/'lens', or a condition of the measurements "
                 f"({', '.join(sorted(cond_names)) or 'none'})")
         values[name] = _expand_values(name, raw, base_dir)
+        if isinstance(raw, dict) and "catalog" in raw:
+            from_catalog[name] = set(values[name])
 
     names = list(values)
     lengths = {n: len(values[n]) for n in names}
@@ -370,19 +370,23 @@ def compile_sweep(spec: SweepSpec, *, base_dir: str | Path | None = None,
     whole_cache: dict = {}
 
     def whole(name, value):
+        """The module / sensor / lens a part name stands for (camtwin.parts: built-in,
+        catalog:NAME, emva:NAME, bare name, YAML path from the spec's folder); a swapped
+        lens keeps the base module's object distance (the scene stays where it is)."""
         key = (name, value)
         if key not in whole_cache:
-            from .. import catalog as cat
-
             if not isinstance(value, str):
-                raise ConfigError(f"parameters.{name} = {value!r}: expected a name")
+                raise ConfigError(f"parameters.{name} = {value!r}: expected a part name")
+            ref = (f"catalog:{value}" if value in from_catalog.get(name, ())
+                   and not value.startswith("catalog:") else value)
             if name == "module":
-                whole_cache[key] = load_module(_resolve_module_ref(value, base_dir)).model_dump()
+                part = resolve_module(ref, base_dir)
             elif name == "sensor":
-                whole_cache[key] = cat.to_sensor_spec(value).model_dump()
+                part = resolve_sensor(ref, base_dir)
             else:
-                whole_cache[key] = cat.to_lens_spec(
-                    value, object_distance_m=base.lens.object_distance_m).model_dump()
+                part = resolve_lens(ref, base_dir,
+                                    object_distance_m=base.lens.object_distance_m)
+            whole_cache[key] = part.model_dump()
         return whole_cache[key]
 
     points = []
