@@ -61,8 +61,8 @@ _SUFFIX_UNITS = (("_e_per_s", "e⁻/s"), ("_dn_per_e", "DN/e⁻"), ("_mw_m2", "m
                  ("_w_m2", "W/m²"), ("_px_m", "px/m"), ("_cy_px", "cy/px"),
                  ("_percent", "%"), ("_mm2", "mm²"), ("_fps", "fps"), ("_deg", "°"),
                  ("_lux", "lx"), ("_um", "µm"), ("_mm", "mm"), ("_nm", "nm"), ("_ms", "ms"),
-                 ("_db", "dB"), ("_dn", "DN"), ("_px", "px"), ("_mp", "MP"), ("_hz", "Hz"), ("_s", "s"),
-                 ("_e", "e⁻"), ("_c", "°C"), ("_m", "m"), ("_k", "K"))
+                 ("_db", "dB"), ("_dn", "DN"), ("_px", "px"), ("_mp", "MP"), ("_hz", "Hz"),
+                 ("_s", "s"), ("_e", "e⁻"), ("_c", "°C"), ("_m", "m"), ("_k", "K"))
 #: Names whose unit is not a suffix (measurement conditions, descriptors).
 _NAME_UNITS = {"lux": ("illuminance", "lx"), "f_number": ("f-number", ""),
                "percent": ("", "%"),
