@@ -63,51 +63,72 @@ def test_handles_in_threads(tmp_path):
     assert all(v.read(rid).data == data for rid, data in got.items())
 
 
-_WORKER = textwrap.dedent("""
-    import hashlib, json, random, sys
+_WORKERS = textwrap.dedent("""
+    # A fresh interpreter imports camtwin once and forks N worker processes (it has no
+    # threads, so fork is safe); they start together at a barrier and hammer one vault.
+    import hashlib, json, os, random, sys
     from camtwin.privacy.vault import Vault, RecordErasedError
 
     path, key = sys.argv[1], bytes.fromhex(sys.argv[2])
-    seed, n = int(sys.argv[3]), int(sys.argv[4])
-    rng = random.Random(seed)
-    handles = [Vault.open(path, key), Vault.open(path, key)]  # two handles per process too
-    live, erased = {}, []
-    for i in range(n):
-        v = handles[i % 2]
-        data = rng.randbytes(rng.randint(1, 3000))
-        rid = v.store(data, kind="crop", label={"worker": seed, "i": i})
-        live[rid] = hashlib.sha256(data).hexdigest()
-        back = handles[(i + 1) % 2].read(rid).data
-        assert back == data, "read back differs"
-        if i % 3 == 2:
-            victim = rng.choice(sorted(live))
-            v.erase(victim)
-            del live[victim]
-            erased.append(victim)
+    n_proc, n_ops, out_dir = int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+
+    def work(seed):
+        rng = random.Random(seed)
+        handles = [Vault.open(path, key), Vault.open(path, key)]  # two handles per process
+        live, erased = {}, []
+        for i in range(n_ops):
+            v = handles[i % 2]
+            data = rng.randbytes(rng.randint(1, 3000))
+            rid = v.store(data, kind="crop", label={"worker": seed, "i": i})
+            live[rid] = hashlib.sha256(data).hexdigest()
+            assert handles[(i + 1) % 2].read(rid).data == data, "read back differs"
+            if i % 3 == 2:
+                victim = rng.choice(sorted(live))
+                v.erase(victim)
+                del live[victim]
+                erased.append(victim)
+                try:
+                    v.read(victim)
+                    raise AssertionError("erased record still readable")
+                except RecordErasedError:
+                    pass
+            if i % 4 == 3:
+                assert all(r["id"] for r in v.list_records())
+                assert v.verify().n_records >= len(live)
+        with open(os.path.join(out_dir, f"worker-{seed}.json"), "w") as f:
+            json.dump({"live": live, "erased": erased}, f)
+
+    gate_r, gate_w = os.pipe()
+    pids = []
+    for seed in range(n_proc):
+        pid = os.fork()
+        if pid == 0:
+            os.close(gate_w)
+            os.read(gate_r, 1)  # the barrier: wait until every worker exists
+            code = 1
             try:
-                v.read(victim)
-                raise AssertionError("erased record still readable")
-            except RecordErasedError:
-                pass
-        if i % 4 == 3:
-            assert all(r["id"] for r in v.list_records())
-    print(json.dumps({"live": live, "erased": erased}))
+                work(seed)
+                code = 0
+            except BaseException as exc:
+                print(f"worker {seed}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            finally:
+                os._exit(code)
+        pids.append(pid)
+    os.close(gate_w)  # EOF releases all workers at once
+    sys.exit(max(os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) != 0 for p in pids))
 """)
 
 
 def test_many_processes_store_read_erase_at_once(tmp_path):
-    """6 processes × 9 stores, 9 read-backs and 3 erases each, all on one vault at once."""
+    """6 processes × 9 stores, 9 read-backs, 3 erases, 2 lists and 2 verifies each, all
+    on one vault at once."""
     path = tmp_path / "v"
     Vault.create(path, KEY)
     n_proc, n_ops = 6, 9
-    procs = [subprocess.Popen([sys.executable, "-c", _WORKER, str(path), KEY.hex(), str(s),
-                               str(n_ops)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for s in range(n_proc)]
-    results = []
-    for p in procs:
-        out, err = p.communicate(timeout=600)
-        assert p.returncode == 0, err[-2000:]
-        results.append(json.loads(out))
+    r = subprocess.run([sys.executable, "-c", _WORKERS, str(path), KEY.hex(), str(n_proc),
+                        str(n_ops), str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    results = [json.loads((tmp_path / f"worker-{s}.json").read_text()) for s in range(n_proc)]
     live = {rid: h for r in results for rid, h in r["live"].items()}
     erased = [rid for r in results for rid in r["erased"]]
     assert len(live) == n_proc * (n_ops - n_ops // 3) and len(erased) == n_proc * (n_ops // 3)

@@ -10,6 +10,8 @@ while ``keys.json`` was replaced left ``.keys.XXXX.tmp.json`` behind, unnoticed 
 from __future__ import annotations
 
 import errno
+import json
+import signal
 import subprocess
 import sys
 import textwrap
@@ -122,11 +124,11 @@ def test_refuses_to_extend_a_damaged_log_without_leaving_damage(two_records):
 # --- kill -9 at each step, then recover -------------------------------------------------
 
 _WORKER = textwrap.dedent("""
-    import os, signal, sys
-    from pathlib import Path
+    # One fresh interpreter imports camtwin once, then forks one child per case (it has no
+    # threads, so fork is safe); each child patches one step to SIGKILL itself right there.
+    import json, os, signal, sys
     from camtwin.privacy import vault as V
 
-    path, key, op, point, rid = sys.argv[1:6]
     def die():
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -139,33 +141,45 @@ _WORKER = textwrap.dedent("""
             return out
         setattr(V, name, f)
 
-    if point == "journal":
-        after("_write_atomic", lambda p, d: p.name == "journal.json")
-    elif point == "keys temp":       # keys.json's temporary written, not yet renamed
-        real_replace = os.replace
-        def replace(src, dst, *a, **k):
-            if str(dst).endswith("keys.json"):
+    def run(path, key, op, point, rid):
+        if point == "journal":
+            after("_write_atomic", lambda p, d: p.name == "journal.json")
+        elif point == "keys temp":       # keys.json's temporary written, not yet renamed
+            real_replace = os.replace
+            def replace(src, dst, *a, **k):
+                if str(dst).endswith("keys.json"):
+                    die()
+                return real_replace(src, dst, *a, **k)
+            os.replace = replace
+        elif point == "half log entry":
+            def append(p, data):
+                with open(p, "ab") as f:
+                    f.write(data[:len(data) // 2]); f.flush(); os.fsync(f.fileno())
                 die()
-            return real_replace(src, dst, *a, **k)
-        os.replace = replace
-    elif point == "half log entry":
-        def append(p, data):
-            with open(p, "ab") as f:
-                f.write(data[:len(data) // 2]); f.flush(); os.fsync(f.fileno())
-            die()
-        V._append = append
-    elif point == "log entry":
-        after("_append", lambda p, d: True)
-    elif point == "commit":
-        after("_write_atomic", lambda p, d: p.name == "keys.json")
-    elif point == "old slot wiped":
-        after("_overwrite", lambda p, off, d: not any(d))
-    v = V.Vault.open(path, bytes.fromhex(key))
-    if op == "store":
-        v.store(b"the new record")
-    else:
-        v.erase(rid)
-    print("not killed")
+            V._append = append
+        elif point == "log entry":
+            after("_append", lambda p, d: True)
+        elif point == "commit":
+            after("_write_atomic", lambda p, d: p.name == "keys.json")
+        elif point == "old slot wiped":
+            after("_overwrite", lambda p, off, d: not any(d))
+        v = V.Vault.open(path, bytes.fromhex(key))
+        if op == "store":
+            v.store(b"the new record")
+        else:
+            v.erase(rid)
+
+    status = {}
+    for case in json.loads(sys.argv[1]):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                run(*case)
+            finally:
+                os._exit(0)  # not killed: the test sees status 0 and fails
+        status[case[0]] = os.waitpid(pid, 0)[1]
+    print(json.dumps({k: [os.WIFSIGNALED(st), os.WTERMSIG(st) if os.WIFSIGNALED(st) else 0]
+                      for k, st in status.items()}))
 """)
 
 POINTS = {  # kill point → outcome of recover
@@ -179,26 +193,24 @@ CASES = [(op, pt) for op in ("store", "erase") for pt in POINTS
 def killed(tmp_path_factory):
     """Run every (op, kill point) in its own vault, all processes at once (imports are slow)."""
     root = tmp_path_factory.mktemp("killed")
-    runs = {}
+    runs, cases = {}, []
     for op, pt in CASES:
         folder = root / f"{op}-{pt.replace(' ', '_')}"
         v = Vault.create(folder, KEY)
         a, b = v.store(b"subject A" * 50), v.store(b"subject B" * 50)
-        before = _all_bytes(folder)
-        proc = subprocess.Popen([sys.executable, "-c", _WORKER, str(folder), KEY.hex(), op, pt,
-                                 a], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        runs[op, pt] = (v, a, b, before, proc)
-    out = {}
-    for case, (v, a, b, before, proc) in runs.items():
-        stdout, stderr = proc.communicate(timeout=300)
-        out[case] = (v, a, b, before, proc.returncode, stdout + stderr)
-    return out
+        runs[op, pt] = (v, a, b, _all_bytes(folder))
+        cases.append([str(folder), KEY.hex(), op, pt, a])
+    r = subprocess.run([sys.executable, "-c", _WORKER, json.dumps(cases)], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    status = json.loads(r.stdout)
+    return {case: (*runs[case], status[c[0]]) for case, c in zip(runs, cases)}
 
 
 @pytest.mark.parametrize("op,point", CASES)
 def test_kill_9_mid_transaction_then_recover(killed, op, point):
-    v, a, b, before, rc, output = killed[op, point]
-    assert rc == -9, output  # the worker really died at that point
+    v, a, b, before, (signalled, signal_number) = killed[op, point]
+    assert signalled and signal_number == signal.SIGKILL  # it really died at that point
     rep = v.verify()
     assert not rep.ok and any("interrupted " + op in p for p in rep.pending), rep
     if point == "keys temp":  # the crash left a temporary keystore, and verify says so
