@@ -163,7 +163,7 @@ def test_stale_and_foreign_lock_files(tmp_path, where):
 # --------------------------------------------------------------------------------------
 # unreadable part files
 # --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("damage", ["zero bytes", "garbage", "truncated"])
+@pytest.mark.parametrize("damage", ["zero bytes", "garbage", "truncated", "damaged page"])
 def test_unreadable_part_file_gives_one_line_naming_it(tmp_path, damage):
     sw, store = _store_in_process(tmp_path / "store", _spec([1.4, 2.0, 2.8]))
     parts = sorted((tmp_path / "store" / "points").glob("part-*.parquet"))
@@ -172,8 +172,12 @@ def test_unreadable_part_file_gives_one_line_naming_it(tmp_path, damage):
         bad.write_bytes(b"")
     elif damage == "garbage":
         bad.write_bytes(b"not parquet at all\n" * 20)
-    else:
+    elif damage == "truncated":
         bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])
+    else:   # the footer reads, a page behind it does not
+        data = bytearray(bad.read_bytes())
+        data[70:1500] = bytes(b ^ 0x5A for b in data[70:1500])
+        bad.write_bytes(bytes(data))
     good = {p: p.read_bytes() for p in parts if p != bad}
     bad_bytes = bad.read_bytes()
     name = f"points/{bad.name}"
@@ -194,7 +198,7 @@ def test_unreadable_part_file_gives_one_line_naming_it(tmp_path, damage):
     with pytest.raises(ConfigError) as info:    # --retry-errors rewrites files: refused too
         store.drop_points({sw.points[0].hash})
     check(str(info.value))
-    for args in (["query", str(tmp_path / "store"), "SELECT 1"],
+    for args in (["query", str(tmp_path / "store"), "SELECT * FROM points"],
                  ["sweep-report", str(tmp_path / "store"), "--out", str(tmp_path / "r2")]):
         res = runner.invoke(app, args)
         assert res.exit_code == 2, res.output

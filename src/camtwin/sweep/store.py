@@ -205,8 +205,19 @@ class SweepStore:
         try:
             return d.to_table(columns=columns)
         except (pa.ArrowException, OSError) as exc:   # a damaged page behind a good footer
-            raise ConfigError(f"store {self.url}: cannot read the part files "
-                              f"({' '.join(str(exc).split())})") from None
+            raise self.damage_error(exc) from None
+
+    def damage_error(self, exc: BaseException) -> ConfigError:
+        """The error for a scan that failed: :meth:`corrupt_error` of the first part file
+        that does not read in full, else the scan's message."""
+        for p in self.part_files():
+            try:
+                with self.fs.open(p, "rb") as f:
+                    pq.read_table(f)
+            except (pa.ArrowException, OSError, ValueError) as bad:
+                return self.corrupt_error(p, bad)
+        return ConfigError(f"store {self.url}: cannot read the part files "
+                           f"({' '.join(str(exc).split())})")
 
     def completed(self) -> dict[str, str]:
         """point_hash → status of every stored point."""
@@ -462,6 +473,8 @@ def query(url: str | Path, sql: str) -> tuple[list[str], list[tuple]]:
         rows = rel.fetchall() if rel.description else []
         return cols, rows
     except duckdb.Error as exc:
+        if "registered as 'points_arrow' failed" in str(exc):   # a damaged part file
+            raise store.damage_error(exc) from None
         raise ConfigError(f"SQL: {_first_line(exc)}") from None
     finally:
         con.close()
