@@ -84,8 +84,13 @@ def field_of_view_width_m(module: ModuleSpec) -> float:
 
 
 def module_scene(module: ModuleSpec, scene: str | Path, *, illuminant: str = "D65",
-                 illuminance_lux: float = 500.0, oversample: int = 1, **chart_kwargs) -> Scene:
+                 illuminance_lux: float = 500.0, oversample: int = 1, fit: str = "crop",
+                 **chart_kwargs) -> Scene:
     """A chart (by name) or an image file (path) filling the module's field of view.
+
+    A photo of another aspect ratio is fitted without stretching: ``fit="crop"`` fills the
+    view (its excess cut centrally), ``"letterbox"`` shows all of it on black bars
+    (:mod:`camtwin.scene.rgb`).
 
     The scene is sampled at ``oversample`` samples per sensor pixel (projected), so
     ``oversample=1`` puts one scene sample on each pixel.
@@ -97,13 +102,13 @@ def module_scene(module: ModuleSpec, scene: str | Path, *, illuminant: str = "D6
                 illuminant=illuminant, illuminance_lux=illuminance_lux)
     path = Path(scene)
     if path.suffix.lower() in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp") or path.is_file():
-        return from_rgb(read_rgb_image(path), shape=shape, name=path.stem, **geom)
+        return from_rgb(read_rgb_image(path), shape=shape, name=path.stem, fit=fit, **geom)
     return make_chart(str(scene), shape=shape, **geom, **chart_kwargs)
 
 
 #: Bytes per pixel an image file costs its readers beyond the decoded array: the float32
 #: scene conversion and resize (:func:`camtwin.scene.from_rgb`), or the float64 linear sRGB
-#: of a measurement and its decoding copies (:func:`camtwin.measure.color.read_linear_srgb`).
+#: of a measurement and its decoding copies (:func:`camtwin.measure.imread.read_measured_image`).
 IMAGE_WORK_BYTES_PER_PX = 96
 
 
@@ -142,9 +147,11 @@ def read_rgb_image(path: Path) -> np.ndarray:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as im:  # header only
                 fmt, (w, h), bands = im.format, im.size, len(im.getbands())
+                size = f"{w} × {h} px"
     except Image.DecompressionBombError as exc:  # beyond Pillow's own limit: the budget decides
         pixels = [int(n) for n in re.findall(r"\((\d+) pixels\)", str(exc))]
         w, h, bands = (pixels[0] if pixels else 2**31), 1, 3
+        size = f"{w / 1e6:.0f} megapixels"
     except UnidentifiedImageError:
         w = h = 0  # not a format Pillow knows: OpenCV decides, within its own pixel limit
     except (OSError, ValueError, SyntaxError) as exc:
@@ -154,7 +161,7 @@ def read_rgb_image(path: Path) -> np.ndarray:
         from .memory import check_budget
 
         check_budget(w * h * (2 * bands + IMAGE_WORK_BYTES_PER_PX),  # ≤ 16 bits per sample
-                     f"reading image {path} ({w} × {h} px)",
+                     f"reading image {path} ({size})",
                      "use a smaller image or raise --max-memory")
     if fmt == "JPEG":
         try:

@@ -79,8 +79,8 @@ def _burst(module, scene, lux, n_frames, out, exposure_ms, shift_px, rotation_de
         raise ConfigError(f"--frames = {n_frames}: a burst needs at least 2 frames")
     if n_frames > 64:
         raise ConfigError(f"--frames = {n_frames}: valid range is 2..64")
-    if exposure_ms is not None and not exposure_ms > 0:
-        raise ConfigError(f"--exposure-ms = {exposure_ms}: must be > 0")
+    if exposure_ms is not None and not (exposure_ms > 0 and math.isfinite(exposure_ms)):
+        raise ConfigError(f"--exposure-ms = {exposure_ms}: must be a finite number > 0")
     if not 64 <= crop <= 4096:
         raise ConfigError(f"--crop = {crop}: valid range is 64..4096")
     _check_suffix(out, (".png", ".tif", ".tiff"), "--out")
@@ -131,6 +131,11 @@ def _autofocus(module, scene, distance_m, lux, method, measure, start_um, crop, 
     from ..focus import run_autofocus
     from ..module import load_module
 
+    for option, value in (("--lux", lux), ("--distance-m", distance_m)):
+        if not (value > 0 and math.isfinite(value)):
+            raise ConfigError(f"{option} = {value}: must be a finite number > 0")
+    if not math.isfinite(start_um):
+        raise ConfigError(f"--start-um = {start_um}: must be a finite number")
     res = run_autofocus(load_module(module), scene, distance_m=distance_m, illuminance_lux=lux,
                         method=method, measure=measure, start_um=start_um, crop_px=crop,
                         rng=seed)
