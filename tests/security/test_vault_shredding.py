@@ -181,3 +181,17 @@ def test_tampered_kek_slot_is_detected(tmp_path):
             v.read(rid)
     path.write_bytes(original)
     assert v.read(rid).data == b"x" * 50 and v.verify().ok
+
+
+def test_scrubbing_never_writes_through_a_symlink(tmp_path):
+    v = Vault.create(tmp_path / "v", KEY)
+    rid = v.store(b"record")
+    outside = tmp_path / "precious.txt"
+    outside.write_text("not the vault's to scrub")
+    (v.path / ".keys.planted.tmp.json").symlink_to(outside)
+    rec = v.path / "records" / f"{rid}.rec"
+    rec.unlink()
+    rec.symlink_to(outside)
+    v.erase(rid)  # scrubs the record "file" and the stray temp: both only unlinked
+    assert outside.read_text() == "not the vault's to scrub"
+    assert not rec.is_symlink() and not (v.path / ".keys.planted.tmp.json").is_symlink()

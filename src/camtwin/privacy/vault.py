@@ -72,6 +72,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import errno
 import hashlib
 import hmac
 import json
@@ -261,13 +262,24 @@ def _append(path: Path, data: bytes) -> None:
 
 
 def _scrub(path: Path) -> bool:
-    """Overwrite a file with random bytes in place, fsync, unlink; False if it was absent."""
+    """Overwrite a file with random bytes in place, fsync, unlink; False if it was absent.
+
+    A symbolic link is unlinked, never written through."""
     try:
-        size = path.stat().st_size
-        _overwrite(path, 0, secrets.token_bytes(size))
-        path.unlink()
+        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
     except FileNotFoundError:
         return False
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        path.unlink()
+        return True
+    try:
+        os.pwrite(fd, secrets.token_bytes(os.fstat(fd).st_size), 0)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    path.unlink()
     return True
 
 
@@ -733,7 +745,7 @@ class Vault:
         :func:`camtwin._io.atomic_path` creates; other files are reported, never touched)."""
         removed = []
         for p in self._stray_files():
-            if p.is_file() and _TEMP_RE.match(p.name) and _scrub(p):
+            if (p.is_symlink() or p.is_file()) and _TEMP_RE.match(p.name) and _scrub(p):
                 removed.append(str(p.relative_to(self.path)))
         if removed:
             _fsync_dir(self.path)
