@@ -72,6 +72,9 @@ def capture(
     module: str = typer.Option("default", help=MODULE_HELP),
     scene: str = typer.Option(..., help="Chart name (colorchecker, slanted_edge, uniform, "
                                         "siemens_star) or the path of an RGB image."),
+    scene_fit: str = typer.Option("crop", "--scene-fit", help="A photo of another aspect "
+                                  "ratio: crop (fill the view, cut the excess) or letterbox "
+                                  "(all of it, black bars)."),
     lux: float = typer.Option(500.0, help="Illuminance on the scene [lx]."),
     exposure_ms: Optional[float] = typer.Option(None, help="Exposure [ms]; default: auto."),
     illuminant: str = typer.Option("D65", help="D65, A, F11 or LED: sources with visible "
@@ -93,11 +96,12 @@ def capture(
     """Simulate one capture of a scene with a module and write the rendered image."""
     _guard(_capture, module, scene, lux, exposure_ms, illuminant, out, raw, seed, json_out,
            crop=crop, window=window, max_memory=max_memory, band_group_nm=band_group_nm,
-           quiet=quiet)
+           quiet=quiet, scene_fit=scene_fit)
 
 
 def _capture(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed, json_out, *,
-             crop=None, window=None, max_memory=None, band_group_nm=160.0, quiet=False):
+             crop=None, window=None, max_memory=None, band_group_nm=160.0, quiet=False,
+             scene_fit="crop"):
     from .memory import using_budget
     from .progress import StageTimer
 
@@ -105,7 +109,7 @@ def _capture(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed, j
     with using_budget(max_memory), StageTimer(show=not (quiet or json_out),
                                               console=err_console) as timer:
         _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed,
-                     json_out, crop, window, band_group_nm, timer)
+                     json_out, crop, window, band_group_nm, timer, scene_fit=scene_fit)
 
 
 def _crop_or_window(mod, crop, window):
@@ -124,7 +128,7 @@ def _crop_or_window(mod, crop, window):
 
 
 def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed, json_out,
-                 crop, window, band_group_nm, timer):
+                 crop, window, band_group_nm, timer, scene_fit="crop"):
     from .camera import module_scene, shoot
     from .isp import write_image
     from .module import load_module
@@ -143,6 +147,10 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
     check_outputs({"--module": module, "--scene": scene}, {"--out": out, "--raw": raw_path})
     if not band_group_nm >= 0:
         raise ConfigError(f"--band-group-nm = {band_group_nm}: must be ≥ 0 (0: full sampling)")
+    from .scene.rgb import FITS
+
+    if scene_fit not in FITS:
+        raise ConfigError(f"--scene-fit = {scene_fit!r}: valid choices are {', '.join(FITS)}")
     mod, win = _crop_or_window(load_module(module), crop, window)
     from .crop import window_module
     from .memory import check_capture
@@ -151,7 +159,8 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
     kind = "rgb" if Path(scene).suffix or Path(scene).is_file() else "index"
     check_capture(shot_mod, scene_kind=kind)  # before the scene is built
     with timer.stage("scene"):
-        sc = module_scene(mod, scene, illuminant=illuminant, illuminance_lux=lux)
+        sc = module_scene(mod, scene, illuminant=illuminant, illuminance_lux=lux,
+                          fit=scene_fit)
     shot = shoot(mod, sc, exposure_s=None if exposure_ms is None else exposure_ms / 1e3, rng=seed,
                  window=win, band_group_nm=band_group_nm or None, progress=timer.callback)
     timer.start("write")
@@ -166,6 +175,10 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
         raise
     timer.finish()
     summary = shot_summary(shot, image=str(out), raw=str(raw_path) if raw_path else None)
+    if "image" in sc.layout:  # a photo: say how it was fitted to the view
+        from .scene.rgb import describe_photo_fit
+
+        summary["scene_fit"] = describe_photo_fit(scene, sc.shape, scene_fit)
     summary.update(timer.report())
     s = shot_mod.sensor
     summary["sensor_px"] = [s.width_px, s.height_px]
@@ -181,6 +194,8 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
                       + ("n/a" if summary["grey_snr_db"] is None
                          else f"{summary['grey_snr_db']:.1f} dB") + ", "
                       f"clipped {100 * summary['clipped_fraction']:.2f} %")
+        if summary.get("scene_fit"):
+            console.print(escape(summary["scene_fit"]))
 
 
 def _check_lux_illuminant(illuminant: str) -> None:

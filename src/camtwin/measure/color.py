@@ -124,22 +124,6 @@ def patch_snr(linear_image, boxes, *, inset: float = 0.2) -> list[dict]:
     return out
 
 
-def read_linear_srgb(path) -> np.ndarray:
-    """Read an 8/16-bit sRGB image file as linear sRGB (H, W, 3) float64 in 0..1
-    (IEC 61966-2-1 decoding)."""
-    import colour
-    from pathlib import Path
-
-    from ..camera import read_rgb_image
-
-    img = read_rgb_image(Path(path))
-    if img.ndim == 2:
-        img = np.repeat(img[..., None], 3, axis=2)
-    scale = float(np.iinfo(img.dtype).max) if np.issubdtype(img.dtype, np.integer) else 1.0
-    return np.asarray(colour.cctf_decoding(np.clip(img / scale, 0, 1), function="sRGB"),
-                      dtype=np.float64)
-
-
 #: Limits of :func:`verify_colorchecker` (see its docstring for what each tests).
 MIN_NEUTRAL_RATIO = 3.0          # white / black luminance of the neutral row
 MIN_LIGHTNESS_RANK_CORR = 0.8    # Spearman ρ of the 24 patch luminances vs the reference

@@ -221,9 +221,17 @@ def _read_pixels(path: Path) -> tuple[np.ndarray, dict]:
     if path.suffix.lower() in (".tif", ".tiff"):
         import tifffile
 
+        from ..camera import IMAGE_WORK_BYTES_PER_PX
+        from ..memory import check_budget
+
         try:
             with tifffile.TiffFile(path) as tif:
                 page = tif.pages.first
+                n_px = int(np.prod(page.shape[:2]))
+                check_budget(n_px * (int(np.prod(page.shape[2:])) * page.dtype.itemsize
+                                     + IMAGE_WORK_BYTES_PER_PX),
+                             f"reading image {path} ({page.shape[1]} × {page.shape[0]} px)",
+                             "use a smaller image or raise --max-memory")
                 values = page.asarray()
                 tags = page.tags
                 icc = tags.get("InterColorProfile")
@@ -235,14 +243,9 @@ def _read_pixels(path: Path) -> tuple[np.ndarray, dict]:
         except (OSError, ValueError) as exc:  # tifffile.TiffFileError is a ValueError
             raise ConfigError(f"IMAGE = {str(path)!r}: cannot read TIFF: {exc}") from None
         return values, meta
-    import cv2
+    from ..camera import read_rgb_image  # memory budget, truncated files: one decoder
 
-    values = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if values is None:
-        raise ConfigError(f"IMAGE = {str(path)!r}: not an image OpenCV can read")
-    if values.ndim == 3:
-        values = cv2.cvtColor(values, cv2.COLOR_BGRA2RGB if values.shape[2] == 4
-                              else cv2.COLOR_BGR2RGB)
+    values = read_rgb_image(path)
     try:
         from PIL import Image
 

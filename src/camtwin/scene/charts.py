@@ -213,7 +213,7 @@ def dot_grid(*, shape, width_m, distance_m, illuminant="D65", illuminance_lux=50
 
 
 def from_rgb(image, *, width_m, distance_m, illuminant="D65", illuminance_lux=500.0,
-             shape=None, wavelengths_nm=None, name: str = "image") -> Scene:
+             shape=None, wavelengths_nm=None, name: str = "image", fit: str = "crop") -> Scene:
     """A scene from an sRGB image via Mallett & Yuksel (2019) spectral primary decomposition.
 
     The sRGB values (8/16-bit integers or floats in 0..1) are linearised (IEC 61966-2-1) and
@@ -221,7 +221,9 @@ def from_rgb(image, *, width_m, distance_m, illuminant="D65", illuminance_lux=50
     with the three basis spectra from colour-science (380–780 nm; held constant beyond). The
     basis is bounded in 0..1, so every sRGB colour maps to a physically valid reflectance, and
     under illuminant E the spectrum reproduces the sRGB colour. ``shape`` resizes first
-    (area interpolation).
+    (area interpolation) without stretching: ``fit="crop"`` (default) fills the grid and
+    cuts the photo's excess centrally, ``"letterbox"`` shows all of it on black bars
+    (:mod:`camtwin.scene.rgb`); ``layout["image"]`` is where the photo lies.
 
     Reference: I. Mallett, C. Yuksel, "Spectral Primary Decomposition for Rendering with sRGB
     Reflectance", EGSR 2019.
@@ -237,11 +239,12 @@ def from_rgb(image, *, width_m, distance_m, illuminant="D65", illuminance_lux=50
     if np.issubdtype(img.dtype, np.integer):
         img = img.astype(np.float32) / np.float32(np.iinfo(img.dtype).max)
     img = np.clip(img.astype(np.float32), 0.0, 1.0)
+    layout = {}
     if shape is not None:
-        import cv2
+        from .rgb import fit_image
 
-        h, w = _check_shape(shape)
-        img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+        img, placed = fit_image(img, _check_shape(shape), fit)
+        layout["image"] = [placed.layout_box()]
     lin = np.asarray(colour.cctf_decoding(img, function="sRGB"), dtype=np.float32)
     wl = as_grid(wavelengths_nm)
     basis = colour.recovery.MSDS_BASIS_FUNCTIONS_sRGB_MALLETT2019
@@ -250,7 +253,7 @@ def from_rgb(image, *, width_m, distance_m, illuminant="D65", illuminance_lux=50
     return scene_from_reflectance(spectra=np.clip(b, 0, 1), weights=weights,
                                   illuminant=illuminant, illuminance_lux=illuminance_lux,
                                   width_m=width_m, distance_m=distance_m, wavelengths_nm=wl,
-                                  name=name)
+                                  name=name, layout=layout)
 
 
 #: Chart name → constructor.

@@ -1,0 +1,118 @@
+"""Fitting a photo to the sensor's aspect ratio: crop to fill (default) or letterbox.
+
+A photo given as a scene (``camtwin capture --scene photo.jpg``, a web upload) rarely has
+the sensor's aspect ratio. Resizing it to the scene grid directly stretches it (a 3:2 photo
+on a 4:3 sensor: everything 12.5 % too narrow). Instead:
+
+``crop`` (default)
+    scale by s = max(H/h, W/w) (the photo covers the whole grid) and keep the centre:
+    the columns (or rows) that do not fit are cut off equally on both sides.
+``letterbox``
+    scale by s = min(H/h, W/w) (the whole photo is seen) and centre it on black
+    (reflectance 0) bars above and below (or left and right).
+
+Either way one photo pixel stays square on the scene grid (same scale on both axes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConfigError
+
+#: Ways to fit a photo to the scene grid.
+FITS = ("crop", "letterbox")
+
+
+@dataclass(frozen=True)
+class Fit:
+    """How a photo of ``source_hw`` was placed on a grid of ``target_hw``.
+
+    ``used`` (row0, row1, col0, col1): the part of the photo kept [photo pixels];
+    ``placed`` (row0, row1, col0, col1): where it lands on the grid [grid samples]."""
+
+    mode: str
+    source_hw: tuple[int, int]
+    target_hw: tuple[int, int]
+    used: tuple[int, int, int, int]
+    placed: tuple[int, int, int, int]
+
+    def describe(self) -> str:
+        """One line saying what was done (for the CLI / web page)."""
+        h, w = self.source_hw
+        th, tw = self.target_hw
+        r0, r1, c0, c1 = self.used
+        if self.mode == "crop":
+            if (r1 - r0, c1 - c0) == (h, w):
+                return f"photo {w}×{h} fills the {tw}×{th} sensor view (same aspect ratio)"
+            return (f"photo {w}×{h} cropped to fill the {tw}×{th} sensor view: its centre "
+                    f"{c1 - c0}×{r1 - r0} px kept (--scene-fit letterbox shows all of it)")
+        p0, p1, q0, q1 = self.placed
+        if (p1 - p0, q1 - q0) == (th, tw):
+            return f"photo {w}×{h} fills the {tw}×{th} sensor view (same aspect ratio)"
+        return (f"photo {w}×{h} letterboxed in the {tw}×{th} sensor view: placed at "
+                f"{q1 - q0}×{p1 - p0}, black bars {'left/right' if q1 - q0 < tw else 'top/bottom'}")
+
+    def layout_box(self) -> tuple[float, float, float, float]:
+        """``placed`` as fractions of the grid (a scene layout box)."""
+        th, tw = self.target_hw
+        p0, p1, q0, q1 = self.placed
+        return (p0 / th, p1 / th, q0 / tw, q1 / tw)
+
+
+def plan_fit(source_hw, target_hw, fit: str = "crop") -> Fit:
+    """The crop/placement of :func:`fit_image` without touching pixels."""
+    if fit not in FITS:
+        raise ConfigError(f"fit = {fit!r}: valid choices are {', '.join(FITS)}")
+    h, w = (int(v) for v in source_hw)
+    th, tw = (int(v) for v in target_hw)
+    if min(h, w, th, tw) < 1:
+        raise ConfigError(f"fit: empty image or grid ({w}×{h} → {tw}×{th})")
+    if fit == "crop":
+        s = max(th / h, tw / w)
+        uh, uw = min(h, max(1, round(th / s))), min(w, max(1, round(tw / s)))
+        r0, c0 = (h - uh) // 2, (w - uw) // 2
+        return Fit(fit, (h, w), (th, tw), (r0, r0 + uh, c0, c0 + uw), (0, th, 0, tw))
+    s = min(th / h, tw / w)
+    ph, pw = min(th, max(1, round(h * s))), min(tw, max(1, round(w * s)))
+    p0, q0 = (th - ph) // 2, (tw - pw) // 2
+    return Fit(fit, (h, w), (th, tw), (0, h, 0, w), (p0, p0 + ph, q0, q0 + pw))
+
+
+def fit_image(image: np.ndarray, target_hw, fit: str = "crop") -> tuple[np.ndarray, Fit]:
+    """``image`` (H, W, C) float resized to ``target_hw`` without distortion (see module
+    docstring); area interpolation; letterbox bars are 0. Returns (image, :class:`Fit`)."""
+    import cv2
+
+    img = np.asarray(image)
+    plan = plan_fit(img.shape[:2], target_hw, fit)
+    r0, r1, c0, c1 = plan.used
+    p0, p1, q0, q1 = plan.placed
+    part = cv2.resize(np.ascontiguousarray(img[r0:r1, c0:c1]), (q1 - q0, p1 - p0),
+                      interpolation=cv2.INTER_AREA)
+    if part.ndim == 2 and img.ndim == 3:
+        part = part[..., None]
+    if (p1 - p0, q1 - q0) == tuple(plan.target_hw):
+        return part, plan
+    out = np.zeros(tuple(plan.target_hw) + img.shape[2:], dtype=part.dtype)
+    out[p0:p1, q0:q1] = part
+    return out, plan
+
+
+def describe_photo_fit(path, target_hw, fit: str = "crop") -> str:
+    """:meth:`Fit.describe` for the photo file ``path`` (size from its header) placed on a
+    scene grid of ``target_hw``."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    try:
+        with Image.open(Path(path)) as im:  # header only
+            w, h = im.size
+    except Exception:  # a format Pillow cannot parse: decode it the way the scene did
+        from ..camera import read_rgb_image
+
+        h, w = read_rgb_image(Path(path)).shape[:2]
+    return plan_fit((h, w), target_hw, fit).describe()
