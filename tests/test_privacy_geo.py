@@ -288,8 +288,14 @@ def test_fail_closed_without_a_fresh_fix():
         assert d.anonymise and not d.store_templates and not d.position_known
         assert "fail closed" in d.reasons[0]
     fresh = FrameContext.from_metadata({"gps": {"lat": 47.0, "lon": 8.0, "time_s": 1000.0,
-                                                "fix_time_s": 995.0}}, consent=True)
+                                                "fix_time_s": 995.0, "accuracy_m": 3.0}},
+                                       consent=True)
     assert decide(pol, fresh).store_templates
+    # the same fix without its accuracy is of unknown accuracy, not exact: fail closed
+    unknown = FrameContext.from_metadata({"gps": {"lat": 47.0, "lon": 8.0, "time_s": 1000.0,
+                                                  "fix_time_s": 995.0}}, consent=True)
+    d = decide(pol, unknown)
+    assert d.anonymise and not d.store_templates
 
 
 def test_accuracy_radius_reaches_the_zone():

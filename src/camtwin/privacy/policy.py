@@ -174,9 +174,9 @@ class FrameContext:
     @classmethod
     def from_metadata(cls, metadata: dict | None, *, consent: bool = False) -> "FrameContext":
         """From a frame's ``metadata["gps"] = {"lat", "lon", "time_s", "fix_time_s",
-        "accuracy_m"}`` (e.g. :attr:`RawFrame.metadata`). A missing value is None (a missing
-        accuracy is 0, an exact fix); a value that is not a number becomes NaN. :func:`decide`
-        fails closed on both."""
+        "accuracy_m"}`` (e.g. :attr:`RawFrame.metadata`). A missing value is None, a missing
+        accuracy is unknown (NaN: a fix of unknown accuracy is not an exact fix), and a value
+        that is not a number becomes NaN. :func:`decide` fails closed on all of them."""
         gps = (metadata or {}).get("gps") or {}
         if not isinstance(gps, dict):
             gps = {}
@@ -188,7 +188,7 @@ class FrameContext:
             return float(v) if _finite(v) else math.nan
 
         return cls(num("lat"), num("lon"), num("time_s"), num("fix_time_s"),
-                   num("accuracy_m", 0.0), bool(consent))
+                   num("accuracy_m", math.nan), bool(consent))
 
 
 @dataclass(frozen=True)
