@@ -170,3 +170,28 @@ def test_crop_module_public_and_old_name():
     mod = camtwin.load_module("default")
     assert camtwin.crop_module(mod, 100, 51).sensor.width_px == 100
     assert old(mod, 100, 51).sensor.height_px == 50
+
+
+def test_cli_capture_crop_and_window_json(tmp_path):
+    """``capture --crop`` / ``--window`` shoot the requested pixels and ``--json`` reports
+    seconds per stage and the peak memory."""
+    import json
+    import subprocess
+    import sys
+
+    for opt, val, size in (("--crop", "128,96", [128, 96]),
+                           ("--window", "1000,800,128,96", [128, 96])):
+        out = tmp_path / f"{opt[2:]}.png"
+        res = subprocess.run([sys.executable, "-m", "camtwin.cli", "capture", "--scene",
+                              "colorchecker", "--out", str(out), opt, val, "--json"],
+                             capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, res.stderr
+        summary = json.loads(res.stdout)
+        assert summary["sensor_px"] == size
+        assert {"optics", "sensor", "isp"} <= set(summary["stage_s"])
+        assert summary["peak_memory_mib"] > 0
+        assert out.is_file()
+    res = subprocess.run([sys.executable, "-m", "camtwin.cli", "capture", "--scene",
+                          "colorchecker", "--out", str(tmp_path / "y.png"), "--window",
+                          "1200,0,200,96"], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 2 and "--window" in res.stderr and "Traceback" not in res.stderr

@@ -222,6 +222,12 @@ def capture(oi: OpticalImage, sensor: SensorSpec, exposure_s: float, rng, *,
         raise ConfigError(f"exposure_s = {exposure_s}: must be > 0")
     if not np.isfinite(start_s):
         raise ConfigError(f"start_s = {start_s}: must be finite")
+    from ..memory import BYTES_PER_PIXEL_MOSAIC, check_budget, format_bytes
+
+    n_px = sensor.width_px * sensor.height_px
+    check_budget(n_px * BYTES_PER_PIXEL_MOSAIC, f"the sensor chain of a {sensor.width_px} × "
+                 f"{sensor.height_px} px frame ({format_bytes(n_px * BYTES_PER_PIXEL_MOSAIC)})",
+                 "crop the sensor (camtwin.crop_module) or shoot fewer frames at once")
     gen = _as_rng(rng)
     key = int(gen.integers(0, 2**63 - 1))
     rate = electron_rate(oi, sensor)

@@ -1,0 +1,170 @@
+"""Capture at real size: wall time and peak memory of the streamed path against the cube path.
+
+Every measurement runs in a fresh child process (``python -c``) and reports its own wall
+time and peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) — the parent's memory
+never mixes in. Rows:
+
+* ``cube``     — the first versions' path: ``form_image`` builds the (bands, H, W) spectral
+  cube, ``capture`` sums it, then the ISP (run only where the cube fits: ≈ 2 kB per pixel);
+* ``streamed`` — ``camtwin.shoot``: band groups summed into channel planes
+  (:mod:`camtwin.optics.stream`), the same sensor chain and ISP;
+* floor ``spectral`` — the spectral integration alone (streamed optics without blur:
+  collapse of the scene's bands into the channel planes);
+* floor ``noise``    — the sensor's pixel chain alone (``simulate_pixels`` on a mosaic);
+* ``cli``      — ``camtwin capture`` end to end in a fresh process (imports included),
+  for the default module and the catalog modules (``--catalog``).
+
+Sizes are centre crops of the 48 MP catalog module ``phone-imx586-main`` (0.8 µm pixels).
+Usage::
+
+    python benchmarks/bench_capture_scale.py                 # 1.2, 12, 48 MP + default CLI
+    python benchmarks/bench_capture_scale.py --catalog       # + every catalog module (CLI)
+    python benchmarks/bench_capture_scale.py --sizes 1.2,12  # fewer sizes
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+MODULE = "catalog:phone-imx586-main"
+SIZES = {"1.2": (1280, 960), "12": (4000, 3000), "48": None}  # None: the full sensor
+#: Above this many pixels the cube path is not attempted (≈ 2 kB per pixel at peak).
+CUBE_MAX_PX = 1_500_000
+
+_PRELUDE = """
+import json, resource, sys, time
+t0 = time.perf_counter()
+import numpy as np
+import camtwin
+from camtwin.crop import crop_module
+mod = camtwin.load_module({module!r})
+if {crop!r} is not None:
+    mod = crop_module(mod, *{crop!r})
+"""
+
+_JOBS = {
+    "cube": """
+from camtwin.camera import expose, module_scene, render
+from camtwin.optics import form_image
+sc = module_scene(mod, "colorchecker")
+t1 = time.perf_counter()
+raw = expose(mod, form_image(sc, mod.lens), exposure_s=None, rng=0)
+img = render(mod, raw)
+""",
+    "streamed": """
+from camtwin.camera import calibration_module, module_ccm, module_scene
+sc = module_scene(mod, "colorchecker")
+module_ccm(calibration_module(mod))  # warm: the CCM comes from the disk cache
+t1 = time.perf_counter()
+shot = camtwin.shoot(mod, sc, rng=0)
+""",
+    "spectral": """
+from camtwin.camera import module_scene
+from camtwin.optics.stream import form_channel_image
+sc = module_scene(mod, "colorchecker")
+t1 = time.perf_counter()
+ci = form_channel_image(sc, mod.lens, mod.sensor, diffraction=False)
+""",
+    "noise": """
+from camtwin.sensor.pixels import simulate_pixels
+s = mod.sensor
+photo = np.full((s.height_px, s.width_px), 0.3 * s.full_well_e, dtype=np.float32)
+simulate_pixels(photo[:64, :64].copy(), np.float32(5.0), crop_module(mod, 64, 64).sensor, key=0)
+t1 = time.perf_counter()
+dn = simulate_pixels(photo, np.float32(5.0), s, key=1)
+""",
+}
+
+_EPILOGUE = """
+t2 = time.perf_counter()
+print(json.dumps({"job_s": t2 - t1, "total_s": t2 - t0,
+                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def run_child(code: str, timeout: float, env: dict | None = None) -> dict:
+    t = time.perf_counter()
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=timeout, env=None if env is None else {**os.environ, **env})
+    wall = time.perf_counter() - t
+    if res.returncode != 0:
+        return {"error": (res.stderr.strip().splitlines() or ["?"])[-1], "wall_s": wall}
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    out["wall_s"] = wall
+    return out
+
+
+def job(kind: str, module: str, crop, timeout: float) -> dict:
+    # the cube path is measured, not refused: lift the budget for it (it checks its cubes)
+    env = {"CAMTWIN_MAX_MEMORY": "16G"} if kind == "cube" else None
+    return run_child(_PRELUDE.format(module=module, crop=crop) + _JOBS[kind] + _EPILOGUE,
+                     timeout, env)
+
+
+def cli(module: str, timeout: float) -> dict:
+    with tempfile.TemporaryDirectory() as d:
+        code = ("import json, resource, sys, io, contextlib\n"
+                "from camtwin.cli import main\n"
+                f"sys.argv = ['camtwin', 'capture', '--module', {module!r}, '--scene',\n"
+                f"            'colorchecker', '--out', {os.path.join(d, 'x.png')!r}, '--json']\n"
+                "buf = io.StringIO()\n"
+                "try:\n"
+                "    with contextlib.redirect_stdout(buf):\n"
+                "        main()\n"
+                "except SystemExit as e:\n"
+                "    code = e.code\n"
+                "s = json.loads(buf.getvalue()) if code == 0 else {}\n"
+                "print(json.dumps({'job_s': sum(s.get('stage_s', {}).values()), 'total_s': 0,\n"
+                "    'stages': s.get('stage_s'), 'exit': code,\n"
+                "    'peak_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n")
+        return run_child(code, timeout)
+
+
+def fmt(r: dict) -> str:
+    if "error" in r:
+        return f"failed: {r['error'][:60]}"
+    return f"{r['wall_s']:7.2f} s wall  {r['job_s']:7.2f} s job  {r['peak_mib'] / 1024:5.2f} GiB"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", default="1.2,12,48", help="comma-separated keys of SIZES (MP)")
+    ap.add_argument("--catalog", action="store_true", help="also every catalog module (CLI)")
+    ap.add_argument("--timeout", type=float, default=1800.0)
+    args = ap.parse_args()
+    print(f"load: {os.getloadavg()}")
+    # warm the numba and CCM caches so that every row measures a warm start
+    job("streamed", MODULE, (256, 192), args.timeout)
+    rows = []
+    for key in args.sizes.split(","):
+        crop = SIZES[key]
+        n = (crop[0] * crop[1]) if crop else 48_000_000
+        for kind in ("spectral", "noise", "streamed", "cube"):
+            if kind == "cube" and n > CUBE_MAX_PX:
+                rows.append((f"{key} MP", kind, "skipped: the cube needs ≈ "
+                             f"{2 * n / 2**20:.0f} MiB × 1 kB"))
+                continue
+            r = job(kind, MODULE, crop, args.timeout)
+            rows.append((f"{key} MP", kind, fmt(r)))
+            print(f"{key:>4} MP  {kind:9s} {fmt(r)}", flush=True)
+    modules = ["default"]
+    if args.catalog:
+        from camtwin.catalog import load_catalog
+
+        modules += [f"catalog:{m}" for m in sorted(load_catalog().modules)]
+    for m in modules:
+        r = cli(m, args.timeout)
+        extra = "" if "error" in r else f"  stages {r.get('stages')}"
+        print(f"cli {m:40s} {fmt(r)}{extra}", flush=True)
+        rows.append((m, "cli", fmt(r)))
+    print(f"load: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
