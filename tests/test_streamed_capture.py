@@ -195,3 +195,14 @@ def test_cli_capture_crop_and_window_json(tmp_path):
                           "colorchecker", "--out", str(tmp_path / "y.png"), "--window",
                           "1200,0,200,96"], capture_output=True, text=True, timeout=600)
     assert res.returncode == 2 and "--window" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_scene_and_shot_pickle(small):
+    """Sweeps send scenes and shots to Dask workers: both survive pickling."""
+    import pickle
+
+    scene = module_scene(small, "slanted_edge")
+    back = pickle.loads(pickle.dumps(scene))
+    assert back.reflectance is not None and np.array_equal(back.radiance, scene.radiance)
+    shot = pickle.loads(pickle.dumps(camtwin.shoot(small, scene, rng=0)))
+    assert shot.raw.dn.shape == (64, 96)

@@ -131,6 +131,11 @@ class Scene:
     def __setattr__(self, name, value):
         raise AttributeError(f"Scene is immutable: cannot set {name}")
 
+    def __reduce__(self):  # pickling (Dask workers, multiprocessing) through __init__
+        return (_rebuild_scene, (self._radiance, self.wavelengths_nm, self.width_m,
+                                 self.distance_m, self.name, self.illuminant,
+                                 self.illuminance_lux, self.layout, self.reflectance))
+
     def __repr__(self) -> str:
         return (f"Scene(name={self.name!r}, shape={self.shape}, bands={len(self.wavelengths_nm)}, "
                 f"width_m={self.width_m:g}, illuminant={self.illuminant!r}, "
@@ -193,6 +198,12 @@ class Scene:
     def _repr_png_(self):
         from ..report.notebook import repr_png
         return repr_png(self)
+
+
+def _rebuild_scene(radiance, wavelengths_nm, width_m, distance_m, name, illuminant,
+                   illuminance_lux, layout, reflectance) -> Scene:
+    return Scene(radiance, wavelengths_nm, width_m, distance_m, name, illuminant,
+                 illuminance_lux, layout, reflectance=reflectance)
 
 
 def illuminant_irradiance(illuminant: str, illuminance_lux: float, wavelengths_nm=None):
