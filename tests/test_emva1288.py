@@ -470,3 +470,78 @@ def test_cli_bad_input_exit_2_no_output(tmp_path, args, msg):
     assert r.exit_code == 2
     assert msg in r.output and "Traceback" not in r.output
     assert not out.exists()
+
+
+# --- datasheet twins: assumed values are marked; spectrograms (issue 18) ---------------------
+def test_unpublished_figures_are_assumed_not_reported_as_measured(tmp_path):
+    """The python1300 twin showed DSNU 0.02 e⁻ and PRNU 0.0017 % as if measured although
+    no datasheet gives them: results.json and report.html mark every such value."""
+    import json
+
+    from camtwin.measure.emva1288.datasheet import twin_assumptions
+    from camtwin.measure.emva1288.report import write_report
+
+    summary = load_summary("onsemi-python1300")
+    assert summary.dsnu_e is None and summary.prnu_percent is None
+    assumed = twin_assumptions(summary)
+    for key in ("dsnu_e", "prnu_pixel_percent", "dark_current_e_per_s", "system_gain_dn_per_e",
+                "adc_bits"):
+        assert key in assumed, key
+    # published inputs are not marked
+    for key in ("quantum_efficiency", "temporal_dark_noise_e", "saturation_capacity_e"):
+        assert key not in assumed, key
+    sensor = sensor_from_emva(summary, width_px=48, height_px=32)
+    assert sensor.noise.dsnu_offset_e == 0 and sensor.noise.prnu_fraction == 0
+    res = analyse(simulate_measurement(sensor, MeasurementSpec(), seed=2))
+    j, h = write_report(res, tmp_path, extra={"assumed": assumed})
+    data = json.loads(j.read_text("utf-8"))
+    assert data["assumed"]["prnu_percent"].startswith("PRNU not published")
+    page = h.read_text("utf-8")
+    row = page.split("<td>PRNU1288</td>")[1].split("</tr>")[0]
+    assert "assumed" in row and "PRNU not published" in page
+    # a published figure removes the mark
+    full = summary.model_copy(update={"dsnu_e": 5.0, "prnu_percent": 0.5})
+    assert "dsnu_e" not in twin_assumptions(full) and "prnu_percent" not in twin_assumptions(full)
+
+
+def test_catalog_twin_assumptions_follow_the_figures():
+    from camtwin.catalog import get_sensor
+    from camtwin.catalog.convert import emva_assumptions
+
+    a = emva_assumptions("sony-imx273")         # no dark-current figure, published peak QE
+    assert "DSNU not in the catalog" in a["dsnu_e"]
+    assert "dark_current_e_per_s" in a and "fitted to the published peak QE" in \
+        a["quantum_efficiency"]
+    kaf = get_sensor("kodak-kaf3200me")          # publishes its dark current
+    assert "dark_current_e_per_s" in kaf.figures()
+    assert "dark_current_e_per_s" not in emva_assumptions(kaf)
+
+
+def test_emva_summary_assumed_must_name_a_field():
+    data = load_summary("onsemi-xgs20000").model_dump()
+    data["assumed"] = {"adc_bit": "typo"}
+    with pytest.raises(ConfigError, match="adc_bit is not a field"):
+        type(load_summary("onsemi-xgs20000")).from_dict(data)
+
+
+def test_spectrogram_floor_and_parseval():
+    """The spectrogram curves obey Parseval: the mean uncorrected power over frequencies
+    k ≥ 1 equals the spatial variance plus the temporal residual of the mean image, and the
+    plotted floor is √residual. With DSNU of σ = 3 e⁻ (white) the corrected dark power
+    averages σ²; without DSNU the uncorrected amplitude sits on the floor."""
+    base = dict(width_px=256, height_px=64, full_well_e=10000, read_noise_e=2.0,
+                conversion_gain_dn_per_e=0.4, adc_bits=12, black_level_dn=64)
+    for dsnu in (0.0, 3.0):
+        s = _sensor(**base, noise={"dsnu_offset_e": dsnu, "fixed_pattern_seed": 3})
+        res = analyse(simulate_measurement(s, MeasurementSpec(), seed=4))
+        c = res.curves
+        floor = c["spectrogram_floor_dsnu_e"]
+        total = c["spectrogram_horizontal_dsnu_total_e"][1:] ** 2
+        corrected = c["spectrogram_horizontal_dsnu_e"][1:] ** 2
+        n = total.size
+        # mean of n exponential-like power estimates: relative s.e. ~ 1/√(n·rows) ≪ 10 %
+        assert total.mean() == pytest.approx(floor ** 2 + dsnu ** 2, rel=0.1)
+        if dsnu:
+            assert corrected.mean() == pytest.approx(dsnu ** 2, rel=0.1)
+        else:
+            assert np.median(total) == pytest.approx(floor ** 2, rel=0.25), n

@@ -149,6 +149,44 @@ def pixel_for(entry: SensorEntry) -> PixelSpec:
                      entry.value("qe_940nm"), nir)
 
 
+def emva_assumptions(entry: SensorEntry | str) -> dict[str, str]:
+    """EMVA 1288 result keys whose value, measured on the twin of catalog sensor ``entry``,
+    comes from an assumption or a rule rather than a published figure → why.
+
+    The catalog has no DSNU/PRNU figures (the twin has none, so the measurement reports its
+    own residual); K follows the rule of the module docstring; an unpublished dark current is
+    zero; η at λ comes from the pixel model (fitted to the published peak QE, or the
+    architecture default without one); figures of confidence ``estimated`` are marked with
+    their note.
+    """
+    from ..measure.emva1288.datasheet import RESULT_KEYS
+
+    s = get_sensor(entry) if isinstance(entry, str) else entry
+    figs = s.figures()
+    why = {
+        "dsnu_e": "DSNU not in the catalog: the twin has none (0 e⁻); the value is the "
+                  "residual of the simulated measurement, not a figure of the part",
+        "prnu_percent": "PRNU not in the catalog: the twin has none (0 %); the value is the "
+                        "residual of the simulated measurement, not a figure of the part",
+        "system_gain_dn_per_e": "K not published: K = (2^bits − 1 − black)/full well (the "
+                                "saturation at the ADC white level)",
+    }
+    if "dark_current_e_per_s" not in figs:
+        why["dark_current_e_per_s"] = "dark current not published: the twin has none (0 e⁻/s)"
+    if "qe_curve" not in figs:
+        why["quantum_efficiency"] = (
+            f"η at λ from the pixel model fitted to the published peak QE "
+            f"{float(s.value('qe_peak')):.2f}" if "qe_peak" in figs else
+            "no QE published: η from the architecture-default pixel model")
+    for field, target in (("full_well_e", "saturation_capacity_e"),
+                          ("read_noise_e", "temporal_dark_noise_e"), ("adc_bits", "adc_bits")):
+        fig = figs.get(field)
+        if fig is not None and fig.confidence == "estimated":
+            why[target] = f"{field} estimated: {fig.note}"
+    return {key: reason for field, reason in why.items()
+            for key in RESULT_KEYS.get(field, (field,))}
+
+
 def conversion_gain_dn_per_e(full_well_e: float, adc_bits: int) -> float:
     """``(2^bits − 1 − black) / full_well`` with black = 2^(bits − 6) DN (module docstring)."""
     white = 2 ** adc_bits - 1

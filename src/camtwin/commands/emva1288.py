@@ -9,6 +9,8 @@ from typing import Optional
 
 import typer
 
+from . import seed_option
+
 
 def _load_sensor(ref: str, note=None):
     """The SensorSpec ``--sensor`` names: every form of :func:`camtwin.parts.resolve_sensor`
@@ -21,6 +23,33 @@ def _load_sensor(ref: str, note=None):
     if loc.note and note is not None:
         note(loc.note)
     return resolve_sensor(ref)
+
+
+def sensor_assumptions(ref: str) -> dict[str, str]:
+    """EMVA 1288 result keys whose value for the twin ``ref`` comes from an assumption, not
+    a datasheet figure → why: for a published EMVA summary (``emva:NAME`` or its YAML)
+    :func:`~camtwin.measure.emva1288.datasheet.twin_assumptions`, for a catalog sensor
+    :func:`~camtwin.catalog.convert.emva_assumptions`; other sensors (built-in modules, sensor
+    YAMLs) state every value themselves, so nothing is marked."""
+    from .._spec import read_yaml
+    from ..catalog.convert import emva_assumptions
+    from ..measure.emva1288.datasheet import EmvaSummary, load_summary, twin_assumptions
+    from ..parts import locate
+
+    loc = locate("sensor", ref)
+    if loc.source == "emva":
+        return twin_assumptions(load_summary(loc.key))
+    if loc.source == "catalog":
+        return emva_assumptions(loc.key)
+    if loc.source == "yaml":
+        data = read_yaml(loc.key)
+        if isinstance(data, dict) and "saturation_capacity_e" in data:
+            return twin_assumptions(EmvaSummary.from_dict(data, source=loc.key))
+        if isinstance(data, dict) and "vendor" in data and "part" in data:
+            from ..catalog.schema import SensorEntry
+
+            return emva_assumptions(SensorEntry.from_dict(data, source=loc.key))
+    return {}
 
 
 def register(app, guard, fail, console):
@@ -40,7 +69,7 @@ def register(app, guard, fail, console):
         stack: int = typer.Option(16, help="Frames of each nonuniformity stack (>= 16)."),
         width: Optional[int] = typer.Option(None, help="Simulate a smaller array: width [px]."),
         height: Optional[int] = typer.Option(None, help="... and height [px]."),
-        seed: int = typer.Option(0, min=0, max=2**63 - 1, help="Seed of the temporal noise."),
+        seed: int = seed_option("Seed of the temporal noise."),
     ):
         """EMVA 1288 R4.0 Linear characterisation: simulate the measurement on a sensor
         (--sensor) or analyse real frames (--frames DIR --descriptor FILE.yaml); write
@@ -83,6 +112,7 @@ def _run(out, sensor, frames, descriptor, wavelength_nm, steps, stack, width, he
     err = Console(stderr=True)
     if sensor is not None:  # resolved before any progress output: errors stay one line
         s = _load_sensor(sensor, note=lambda m: err.print(f"note: {m}", highlight=False))
+        assumed = sensor_assumptions(sensor)
         if width or height:
             s = s.replace(width_px=width or s.width_px, height_px=height or s.height_px)
     with Progress(*columns, console=err, transient=False) as progress:
@@ -104,7 +134,8 @@ def _run(out, sensor, frames, descriptor, wavelength_nm, steps, stack, width, he
         a = progress.add_task("analysing", total=2)
         res = analyse(ds)
         progress.update(a, advance=1, description="writing report")
-        j, h = write_report(res, out, title=title)
+        extra = None if sensor is None else {"sensor": sensor, "assumed": assumed}
+        j, h = write_report(res, out, title=title, extra=extra)
         progress.update(a, advance=1, description="done")
     s = res.summary
     console.print(
@@ -113,3 +144,8 @@ def _run(out, sensor, frames, descriptor, wavelength_nm, steps, stack, width, he
         f"K = {s['system_gain_dn_per_e']:.4g} DN/e⁻, σ_d = {s['temporal_dark_noise_e']:.3g} e⁻, "
         f"μ_e.sat = {s['saturation_capacity_e']:.5g} e⁻, SNR_max = {s['snr_max_db']:.1f} dB, "
         f"DR = {s['dynamic_range_db']:.1f} dB", highlight=False)
+    if sensor is not None and assumed:
+        from ..measure.emva1288.report import assumed_labels
+
+        console.print(f"assumed, not from a datasheet (marked in the report and results.json "
+                      f"'assumed'): {', '.join(assumed_labels(assumed))}", highlight=False)

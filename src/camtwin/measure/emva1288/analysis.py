@@ -414,6 +414,13 @@ def _spatial(ds: Dataset1288, k: float, summary: dict, curves: dict) -> None:
         curves[f"spectrogram_{name}_freq"] = f
         curves[f"spectrogram_{name}_dsnu_e"] = np.sqrt(np.clip(pd_, 0, None)) / k
         curves[f"spectrogram_{name}_prnu_percent"] = 100 * np.sqrt(np.clip(pb, 0, None)) / signal
+        # uncorrected amplitude (spatial + the temporal noise left in the mean image), as the
+        # standard's plots show it against the temporal floor √residual
+        curves[f"spectrogram_{name}_dsnu_total_e"] = np.sqrt(np.clip(pd_ + res_d, 0, None)) / k
+        curves[f"spectrogram_{name}_prnu_total_percent"] = (
+            100 * np.sqrt(np.clip(pb + res_b, 0, None)) / signal)
+    curves["spectrogram_floor_dsnu_e"] = float(np.sqrt(res_d) / k)
+    curves["spectrogram_floor_prnu_percent"] = float(100 * np.sqrt(res_b) / signal)
     # defect-pixel histograms: DSNU in e⁻, PRNU (5×5 highpass) in %
     dsnu_img = (d.mean_image - d.mean_image.mean()) / k
     hp = diff - _box5(diff)

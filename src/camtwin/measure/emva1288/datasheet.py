@@ -19,9 +19,10 @@ conversion_gain_dn_per_e   K; if unpublished, K = 0.9·(2^bits − 1 − black)/
                            full well sits at 90 % of the ADC range (the ADC never clips)
 read_noise_e               σ_d (÷ √2 for a voltage-domain global shutter, whose effective
                            read noise is √2× the pixel's)
-dark_current_e_per_s       μ_I at ``temperature_c`` (= ``dark_reference_c``)
-noise.dsnu_offset_e        DSNU1288 [e⁻] (white per-pixel offsets)
-noise.prnu_fraction        PRNU1288 / 100
+dark_current_e_per_s       μ_I at ``temperature_c`` (= ``dark_reference_c``); 0 when
+                           unpublished
+noise.dsnu_offset_e        DSNU1288 [e⁻] (white per-pixel offsets); 0 when unpublished
+noise.prnu_fraction        PRNU1288 / 100; 0 when unpublished
 black_level_dn             max(2^(bits−6), ⌈6·K·√(σ_d² + DSNU²)⌉): the dark signal is never
                            clipped at 0
 =========================  =================================================================
@@ -44,7 +45,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..._spec import FrozenSpec
 from ...errors import unknown_name
@@ -72,9 +73,9 @@ class EmvaSummary(FrozenSpec):
     system_gain_dn_per_e: float | None = Field(None, gt=0, le=1000)
     temporal_dark_noise_e: float = Field(gt=0, le=1e4)
     saturation_capacity_e: float = Field(gt=0, le=1e7)
-    dark_current_e_per_s: float = Field(0.0, ge=0, le=1e7)
-    dsnu_e: float = Field(0.0, ge=0, le=1e5)
-    prnu_percent: float = Field(0.0, ge=0, le=50)
+    dark_current_e_per_s: float | None = Field(None, ge=0, le=1e7)
+    dsnu_e: float | None = Field(None, ge=0, le=1e5)
+    prnu_percent: float | None = Field(None, ge=0, le=50)
     adc_bits: int = Field(12, ge=8, le=16)
     pixel_pitch_um: float = Field(gt=0.3, le=50)
     width_px: int = Field(gt=0, le=20000)
@@ -83,7 +84,17 @@ class EmvaSummary(FrozenSpec):
     illumination: Literal["bsi", "fsi"] = "fsi"
     shutter: Literal["rolling", "global"] = "global"
     published: PublishedFigures = PublishedFigures()
+    #: Inputs the source does not give and the YAML assumes: field name → why (e.g.
+    #: ``adc_bits: "not in the transcription; ..."``).
+    assumed: dict[str, str] = {}
     notes: str = ""
+
+    @model_validator(mode="after")
+    def _assumed_fields(self):
+        bad = sorted(set(self.assumed) - set(type(self).model_fields))
+        if bad:
+            raise ValueError(f"assumed: {', '.join(bad)} is not a field of the summary")
+        return self
 
 
 def _packaged() -> dict[str, Path]:
@@ -179,8 +190,10 @@ def sensor_from_emva(summary: EmvaSummary, *, width_px: int | None = None,
     k = summary.system_gain_dn_per_e
     if k is None:
         k = 0.9 * (2 ** bits - 1 - black_guess) / fw    # full well at 90 % of the ADC range
+    dsnu_e = summary.dsnu_e or 0.0            # unpublished → none (see twin_assumptions)
+    prnu = (summary.prnu_percent or 0.0) / 100.0
     black = max(black_guess, math.ceil(6 * k * math.hypot(summary.temporal_dark_noise_e,
-                                                           summary.dsnu_e)))
+                                                           dsnu_e)))
     wl = np.asarray(DEFAULT_WAVELENGTHS_NM, np.float64)
     if not wl[0] <= summary.wavelength_nm <= wl[-1]:
         wl = np.union1d(wl, [summary.wavelength_nm])
@@ -194,10 +207,10 @@ def sensor_from_emva(summary: EmvaSummary, *, width_px: int | None = None,
         qe=QESpec(curve=QuantumEfficiencyCurve(wavelengths_nm=tuple(wl.tolist()),
                                                values=tuple(curve.tolist()))),
         full_well_e=fw, conversion_gain_dn_per_e=k, read_noise_e=summary.temporal_dark_noise_e,
-        dark_current_e_per_s=summary.dark_current_e_per_s,
+        dark_current_e_per_s=summary.dark_current_e_per_s or 0.0,
         dark_reference_c=summary.temperature_c, temperature_c=summary.temperature_c,
         adc_bits=bits, black_level_dn=black,
-        noise=dict(dsnu_offset_e=summary.dsnu_e, prnu_fraction=summary.prnu_percent / 100.0,
+        noise=dict(dsnu_offset_e=dsnu_e, prnu_fraction=prnu,
                    fixed_pattern_seed=fixed_pattern_seed),
         shutter=dict(type=summary.shutter),
     )
@@ -206,6 +219,53 @@ def sensor_from_emva(summary: EmvaSummary, *, width_px: int | None = None,
     if factor != 1.0:
         s = s.replace(read_noise_e=summary.temporal_dark_noise_e / factor)
     return s
+
+
+#: EMVA 1288 result keys that follow from each summary input.
+RESULT_KEYS = {
+    "dsnu_e": ("dsnu_e", "dsnu_row_e", "dsnu_column_e", "dsnu_pixel_e"),
+    "prnu_percent": ("prnu_percent", "prnu_row_percent", "prnu_column_percent",
+                     "prnu_pixel_percent"),
+    "dark_current_e_per_s": ("dark_current_e_per_s", "dark_current_var_e_per_s"),
+    "system_gain_dn_per_e": ("system_gain_dn_per_e", "inverse_system_gain_e_per_dn",
+                             "temporal_dark_noise_dn"),
+    "quantum_efficiency": ("quantum_efficiency", "responsivity_dn_per_photon"),
+    "temporal_dark_noise_e": ("temporal_dark_noise_e",),
+    "saturation_capacity_e": ("saturation_capacity_e",),
+    "adc_bits": ("adc_bits",),
+    "wavelength_nm": ("wavelength_nm",),
+}
+
+
+def twin_assumptions(summary: EmvaSummary) -> dict[str, str]:
+    """EMVA 1288 result keys whose value in a measurement of the twin comes from an
+    assumption, not from the datasheet → why (for the report and ``results.json``).
+
+    An unpublished DSNU, PRNU or dark current is modelled as zero, so what the simulated
+    measurement reports there is the residual of a finite measurement, never a figure of
+    the part; an unpublished K is chosen (full well at 90 % of the ADC range); inputs the
+    YAML lists under ``assumed`` are marked with its reason.
+
+    >>> sorted(twin_assumptions(load_summary("onsemi-python1300")))[:3]
+    ['adc_bits', 'dark_current_e_per_s', 'dark_current_var_e_per_s']
+    """
+    reasons = {
+        "dsnu_e": "DSNU not published: the twin has none (0 e⁻); the value is the residual "
+                  "of the simulated measurement, not a figure of the part",
+        "prnu_percent": "PRNU not published: the twin has none (0 %); the value is the "
+                        "residual of the simulated measurement, not a figure of the part",
+        "dark_current_e_per_s": "dark current not published: the twin has none (0 e⁻/s)",
+        "system_gain_dn_per_e": "K not published: chosen so that full well sits at 90 % of "
+                                "the ADC range",
+    }
+    out = {}
+    for field, why in reasons.items():
+        if getattr(summary, field) is None:
+            out.update({key: why for key in RESULT_KEYS[field]})
+    for field, why in summary.assumed.items():
+        for key in RESULT_KEYS.get(field, (field,)):
+            out[key] = f"{field} assumed: {why}"
+    return out
 
 
 def expected_figures(summary: EmvaSummary) -> dict:

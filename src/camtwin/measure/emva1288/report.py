@@ -153,17 +153,8 @@ def make_plots(results: Emva1288Results) -> dict[str, str]:
         plots["Dark current vs temperature"] = figure_png_b64(fig)
 
     if "spectrogram_horizontal_freq" in c:
-        for what, unit in (("dsnu_e", "DSNU [e⁻]"), ("prnu_percent", "PRNU [%]")):
-            fig = _figure()
-            ax = fig.add_subplot()
-            for d in ("horizontal", "vertical"):
-                ax.semilogy(c[f"spectrogram_{d}_freq"][1:],
-                            np.clip(c[f"spectrogram_{d}_{what}"][1:], 1e-4, None), lw=0.8,
-                            label=d)
-            ax.set(xlabel="spatial frequency [cycles/pixel]", ylabel=unit,
-                   title=f"Spectrogram {unit.split()[0]}")
-            ax.legend()
-            plots[f"Spectrogram {unit.split()[0]}"] = figure_png_b64(fig)
+        for what, name, unit in (("dsnu_e", "DSNU", "e⁻"), ("prnu_percent", "PRNU", "%")):
+            plots[f"Spectrogram {name}"] = _spectrogram_png(s, c, what, name, unit)
         for what, unit in (("dsnu_e", "e⁻"), ("prnu_percent", "%")):
             h = c[f"histogram_{what}"]
             fig = _figure()
@@ -187,13 +178,79 @@ def make_plots(results: Emva1288Results) -> dict[str, str]:
     return plots
 
 
+def _minor_log_label(value: float, _pos=None) -> str:
+    """Label only the 2× and 5× minor ticks of a log axis (plain numbers)."""
+    if not value > 0:
+        return ""
+    mantissa = value / 10 ** np.floor(np.log10(value))
+    return f"{value:g}" if np.isclose(mantissa, 2) or np.isclose(mantissa, 5) else ""
+
+
+def _spectrogram_png(s: dict, c: dict, what: str, name: str, unit: str) -> str:
+    """Horizontal and vertical spectrograms of DSNU or PRNU, one panel each (EMVA 1288 R4.0
+    §8.6): the amplitude √p(v) of the mean image's variation along rows / columns, against
+    two reference lines — the spatial nonuniformity ``name``1288 (its white level: a flat
+    spectrum on that line is white nonuniformity, peaks are periodic patterns) and the floor
+    the temporal noise left in the mean image puts under every spectrum."""
+    from matplotlib.ticker import FormatStrFormatter, FuncFormatter
+
+    fig = new_figure((6.4, 5.0), dpi=100)
+    axes = fig.subplots(2, 1, sharex=True, sharey=True)
+    level, floor = s.get(what), c.get(f"spectrogram_floor_{what}")
+    for ax, d in zip(axes, ("horizontal", "vertical")):
+        f = c[f"spectrogram_{d}_freq"][1:]
+        amp = c.get(f"spectrogram_{d}_{what.replace('_', '_total_', 1)}",
+                    c[f"spectrogram_{d}_{what}"])[1:]
+        positive = amp[amp > 0]
+        low = float(positive.min()) if positive.size else 1e-6
+        ax.semilogy(f, np.clip(amp, low, None), lw=0.7, c="C0", label="spatial + temporal")
+        if level is not None and level > 0:
+            ax.axhline(level, ls="--", c="C3", lw=1.2, label=f"{name}1288 = {level:.3g} {unit}")
+        if floor is not None and floor > 0:
+            ax.axhline(floor, ls="-.", c="C2", lw=1.2,
+                       label=f"temporal floor {floor:.3g} {unit}")
+        ax.set_ylabel(f"{d} [{unit}]")
+        ax.grid(True, which="major", alpha=0.3)
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(_minor_log_label))
+    axes[0].set_title(f"Spectrogram {name}")
+    axes[-1].set_xlabel("spatial frequency [cycles/pixel]")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize="small")
+    return figure_png_b64(fig)
+
+
+def assumed_labels(assumed: dict) -> list[str]:
+    """Short labels of the assumed quantities (summary-table order; row/column/pixel parts
+    folded into their total)."""
+    out = []
+    for key, label, _, _ in SUMMARY_ROWS:
+        if key in assumed and not any(label.startswith(o) for o in out):
+            out.append(label)
+    return out
+
+
 def render_html(results: Emva1288Results, plots: dict[str, str], *, title: str = "") -> str:
-    """The self-contained HTML report."""
+    """The self-contained HTML report. Quantities listed in ``summary['assumed']`` (a twin's
+    value that comes from an assumption, not a datasheet) are marked † with the reason."""
     s = results.summary
+    assumed = s.get("assumed") or {}
+    reasons = list(dict.fromkeys(assumed.values()))
+
+    def mark(key):
+        if key not in assumed:
+            return ""
+        n = reasons.index(assumed[key]) + 1
+        return f" <span class=a title='{html.escape(assumed[key])}'>†{n} assumed</span>"
+
     rows = "\n".join(
         f"<tr><td>{html.escape(label)}</td><td class=n>{_fmt(s.get(key), fmt)}</td>"
-        f"<td>{html.escape(unit)}</td></tr>"
+        f"<td>{html.escape(unit)}{mark(key)}</td></tr>"
         for key, label, unit, fmt in SUMMARY_ROWS if key in s)
+    notes = "".join(f"<li>†{i} {html.escape(r)}</li>" for i, r in enumerate(reasons, 1))
+    if notes:
+        notes = ("<p><b>Assumed values.</b> This is a twin built from a datasheet; the values "
+                 "marked † do not come from it:</p><ul class=a>" + notes + "</ul>")
     figs = "\n".join(f"<figure><img alt='{html.escape(t)}' src='data:image/png;base64,{b}'>"
                      f"<figcaption>{html.escape(t)}</figcaption></figure>"
                      for t, b in plots.items())
@@ -205,7 +262,8 @@ def render_html(results: Emva1288Results, plots: dict[str, str], *, title: str =
 <style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}}
 table{{border-collapse:collapse}}td{{border-bottom:1px solid #ddd;padding:3px 10px}}
 td.n{{text-align:right;font-variant-numeric:tabular-nums}}
-figure{{display:inline-block;margin:8px}}img{{max-width:470px}}</style></head><body>
+figure{{display:inline-block;margin:8px}}img{{max-width:470px}}
+.a{{color:#a04000}}</style></head><body>
 <h1>{head}</h1>
 <p>{html.escape(s['standard'])}; channel {html.escape(str(s.get('channel')))},
 {s['width_px']}×{s['height_px']} pixels, {s['adc_bits']} bit, λ = {s['wavelength_nm']:.0f} nm,
@@ -214,6 +272,7 @@ figure{{display:inline-block;margin:8px}}img{{max-width:470px}}</style></head><b
 <table><tr><th>Quantity</th><th>Value</th><th>Unit</th></tr>
 {rows}
 </table>
+{notes}
 {figs}
 </body></html>
 """
@@ -255,4 +314,5 @@ def write_report(results: Emva1288Results, out_dir, *, title: str = "",
     return j, h
 
 
-__all__ = ["write_report", "make_plots", "render_html", "SUMMARY_ROWS", "SIGMA2_Q_DN2"]
+__all__ = ["write_report", "make_plots", "render_html", "assumed_labels", "SUMMARY_ROWS",
+           "SIGMA2_Q_DN2"]
