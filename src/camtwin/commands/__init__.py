@@ -4,6 +4,27 @@ Each module defines ``register(app, guard, fail, console)`` and is registered fr
 :mod:`camtwin.cli`; the shared error handling (one line, exit status 2) comes from there.
 """
 
+#: Largest ``--seed``: numpy's SeedSequence takes any integer ≥ 0, the pixel kernels' noise
+#: keys are signed 64-bit integers.
+SEED_MAX = 2**63 - 1
+
+
+def check_seed(value: int) -> int:
+    """Callback of every ``--seed`` option: 0 ≤ seed ≤ :data:`SEED_MAX`, else a usage error
+    naming the option, the value and the range (one line, exit status 2)."""
+    import typer
+
+    if not 0 <= value <= SEED_MAX:
+        raise typer.BadParameter(f"{value} is outside the valid range 0..2**63-1")
+    return value
+
+
+def seed_option(help: str):
+    """A ``--seed`` option (default 0) checked by :func:`check_seed`."""
+    import typer
+
+    return typer.Option(0, callback=check_seed, help=help)
+
 
 def name_table(title: str, name_header: str, names, columns, **kwargs):
     """A :class:`rich.table.Table` whose first column holds names a user types back (never

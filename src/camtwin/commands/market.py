@@ -133,21 +133,21 @@ def _audit(json_out, console):
 
 
 def _segments(json_out, console):
-    from rich.table import Table
-
     from ..market.segments import segment_table
 
     rows = segment_table()
     if json_out:
         console.print_json(json.dumps([r.as_dict() for r in rows], ensure_ascii=False))
         return
-    t = Table(title="report segments and the catalog parts in them")
-    for col in ("market", "by", "segment", "stated size / growth / share", "catalog sensors",
-                "catalog modules"):
-        t.add_column(col, overflow="fold")
+    from . import name_table
+
+    t = name_table("report segments and the catalog parts in them", "market",
+                   [r.segment.market for r in rows],
+                   ("by", "segment", "stated size / growth / share", "catalog sensors",
+                    "catalog modules"))
     for r in rows:
         stated = "; ".join(f"{s['value']} {s['when']}".strip() + f" ({s['source'][:3]})"
                            for s in r.stated) or "—"
         t.add_row(r.segment.market, r.segment.dimension, r.segment.label, stated,
-                  ", ".join(r.sensors) or "—", ", ".join(r.modules) or "—")
+                  "\n".join(r.sensors) or "—", "\n".join(r.modules) or "—")
     console.print(t)
