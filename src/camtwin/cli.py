@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ._io import check_outputs
+from .commands import seed_option
 from .errors import CamtwinError
 from .parts import MODULE_HELP
 
@@ -35,11 +36,6 @@ def _print_error(message: str) -> None:
     line = " ".join(str(message).split()) or "failed"
     err_console.print(Text.assemble(("error:", "bold red"), " ", line), highlight=False,
                       soft_wrap=True)
-
-
-#: Largest seed: numpy's SeedSequence takes any integer ≥ 0, the pixel kernels' keys are
-#: signed 64-bit.
-SEED_MAX = 2**63 - 1
 
 
 def _fail(message: str) -> None:
@@ -81,7 +77,7 @@ def capture(
                                                "light, whose level --lux sets."),
     out: Path = typer.Option(..., help="Rendered image (.png, .tif, .tiff)."),
     raw: Optional[Path] = typer.Option(None, help="Also save the raw frame (.dng, .tif, .npz)."),
-    seed: int = typer.Option(0, min=0, max=SEED_MAX, help="Seed of the temporal noise."),
+    seed: int = seed_option("Seed of the temporal noise."),
     json_out: bool = typer.Option(False, "--json", help="Print the measurements as JSON "
                                   "(with seconds per stage and peak memory)."),
     crop: Optional[str] = typer.Option(None, help="Centre crop of the sensor, W,H [px]."),
@@ -226,7 +222,7 @@ def _check_suffix(path: Path, valid, option: str) -> None:
 @app.command()
 def demo(out: Path = typer.Option(Path("camtwin-out"), help="Output folder."),
          module: str = typer.Option("default", help=MODULE_HELP),
-         seed: int = typer.Option(0, min=0, max=SEED_MAX, help="Seed of the temporal noise."),
+         seed: int = seed_option("Seed of the temporal noise."),
          crop: Optional[str] = typer.Option(None, help="Centre crop of the sensor, W,H [px]."),
          window: Optional[str] = typer.Option(None, help="Sensor window X,Y,W,H [px] at its "
                                               "true field position."),

@@ -31,7 +31,9 @@ class StageTimer:
         self._lock = threading.Lock()
 
     def __enter__(self):
-        if self._show:
+        # a progress display only on a terminal: piped or captured stderr keeps exactly the
+        # one error line (Rich's Progress.stop prints an empty line when not interactive)
+        if self._show and (self._console is None or self._console.is_interactive):
             from rich.progress import (BarColumn, Progress, TextColumn, TimeElapsedColumn)
 
             self._progress = Progress(TextColumn("{task.description}"), BarColumn(),

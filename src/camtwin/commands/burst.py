@@ -12,6 +12,7 @@ import typer
 
 from ..errors import ConfigError
 from ..parts import MODULE_HELP
+from . import seed_option
 
 
 def register(app, guard, fail, console) -> None:
@@ -28,7 +29,7 @@ def register(app, guard, fail, console) -> None:
         shift_px: float = typer.Option(8.0, help="Handheld shake: largest shift [px]."),
         rotation_deg: float = typer.Option(0.2, help="Handheld shake: largest roll [°]."),
         crop: int = typer.Option(256, help="Simulate a centred crop of this many pixels."),
-        seed: int = typer.Option(0, min=0, max=2**63 - 1, help="Seed of poses and noise."),
+        seed: int = seed_option("Seed of poses and noise."),
         json_out: bool = typer.Option(False, "--json", help="Print the measurements as JSON."),
     ):
         """Simulate a handheld raw burst, align and merge it (HDR+ style), and report the
@@ -46,7 +47,7 @@ def register(app, guard, fail, console) -> None:
         measure: str = typer.Option("tenengrad", help="Focus measure of contrast AF."),
         start_um: float = typer.Option(0.0, help="Initial lens position [µm from infinity]."),
         crop: int = typer.Option(128, help="AF window: a centred crop of this many pixels."),
-        seed: int = typer.Option(0, min=0, max=2**63 - 1, help="Seed of the noise."),
+        seed: int = seed_option("Seed of the noise."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ):
         """Simulate an autofocus run (VCM + frames) and report the final focus error."""

@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from ..parts import MODULE_HELP
+from . import seed_option
 
 
 _FAIL_HELP = ("Exit with status 1 when a requirement fails (--no-fail: exit 0 whenever the "
@@ -27,7 +28,7 @@ def register(app, guard, fail, console) -> None:
         json_out: bool = typer.Option(False, "--json", help="Print the verdicts as JSON."),
         report: Optional[Path] = typer.Option(None, help="Write report.html and "
                                                          "evaluation.json into this folder."),
-        seed: int = typer.Option(0, min=0, max=2**63 - 1, help="Seed of all simulated captures."),
+        seed: int = seed_option("Seed of all simulated captures."),
         fail_exit: bool = typer.Option(True, "--fail/--no-fail", help=_FAIL_HELP),
     ):
         """Does MODULE fit APPLICATION? Simulate the captures each requirement needs and
@@ -46,7 +47,7 @@ def register(app, guard, fail, console) -> None:
         report: Optional[Path] = typer.Option(None, help="Write report.html and "
                                                          "evaluation.json into this folder."),
         json_out: bool = typer.Option(False, "--json", help="Print the verdicts as JSON."),
-        seed: int = typer.Option(0, min=0, max=2**63 - 1, help="Seed of all simulated captures."),
+        seed: int = seed_option("Seed of all simulated captures."),
         fail_exit: bool = typer.Option(True, "--fail/--no-fail", help=_FAIL_HELP),
     ):
         """Evaluate several modules for one application, side by side. Exit status 1 when a
