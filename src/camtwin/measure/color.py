@@ -211,11 +211,46 @@ def verify_colorchecker(linear_srgb, patch_boxes) -> tuple[bool, str, float]:
         med - 20.0 * rho
 
 
-def find_colorchecker(linear_srgb, *, work_px: int = 640) -> dict:
+#: (long side [px], Gaussian σ [px]) of the searches :func:`find_colorchecker` tries in
+#: turn: fine first, then coarser and smoother for noisy (low-light) captures.
+SEARCH_SCALES = ((640, 1.0), (640, 2.5), (320, 2.0), (200, 1.5))
+
+
+def find_colorchecker(linear_srgb) -> dict:
     """Find and verify a ColorChecker Classic (4 × 6 patches) anywhere in an image.
 
+    Tries :func:`_find_colorchecker_at` at each of :data:`SEARCH_SCALES` (the image
+    downscaled and smoothed more each time, so noisy low-light captures segment) and keeps
+    the first chart found and verified.
+
+    Returns
+    -------
+    dict with ``boxes`` (24 pixel boxes (row0, row1, col0, col1), chart order), ``xywh``
+    (the patches' bounding outline x, y, w, h [px]), ``rotation_deg``, ``reading`` and
+    ``method``.
+
+    Raises
+    ------
+    NoColorChecker
+        "no ColorChecker found" with the reason (of the finest search).
+    """
+    img = np.clip(np.asarray(linear_srgb, dtype=np.float64), 0, None)
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    first = None
+    for work_px, sigma in SEARCH_SCALES:
+        try:
+            return _find_colorchecker_at(img, work_px=work_px, sigma_px=sigma)
+        except NoColorChecker as exc:
+            first = first or exc
+    raise first
+
+
+def _find_colorchecker_at(img, *, work_px: int, sigma_px: float) -> dict:
+    """One search of :func:`find_colorchecker`.
+
     Method: the image (downscaled to ≤ ``work_px`` on its long side, sRGB-encoded so dark
-    patches count) is smoothed (Gaussian σ = 1 px) and split into regions without edges
+    patches count) is smoothed (Gaussian σ = ``sigma_px``) and split into regions without edges
     (colour gradient below max(0.03, 4 × its median)); regions of patch-like shape (their
     minimum-area rectangle filled ≥ 75 %, sides within 1:2.5, 64 px … 1/24 of the image)
     and similar area (the largest group within ×/÷ 1.8 of each other, ≥ 12 of them) are
@@ -224,22 +259,9 @@ def find_colorchecker(linear_srgb, *, work_px: int = 640) -> dict:
     region centres (residual < 15 % of the pitch), which also places patches that did not
     segment (the black patch on a black frame). Each of the chart's readings (0°, 90°,
     180°, 270°) is verified (:func:`verify_colorchecker`) and the best that passes is kept.
-
-    Returns
-    -------
-    dict with ``boxes`` (24 pixel boxes (row0, row1, col0, col1), chart order), ``xywh``
-    (the patches' bounding outline x, y, w, h [px]), ``rotation_deg`` and ``method``.
-
-    Raises
-    ------
-    NoColorChecker
-        "no ColorChecker found" with the reason.
     """
     import cv2
 
-    img = np.clip(np.asarray(linear_srgb, dtype=np.float64), 0, None)
-    if img.ndim == 2:
-        img = np.repeat(img[..., None], 3, axis=2)
     h, w = img.shape[:2]
     scale = min(1.0, work_px / max(h, w))
     small = cv2.resize(img[..., :3].astype(np.float32), (max(1, round(w * scale)),
@@ -248,7 +270,7 @@ def find_colorchecker(linear_srgb, *, work_px: int = 640) -> dict:
         np.float32)
     top = float(np.percentile(small, 99.5)) or 1.0
     enc = np.sqrt(np.clip(small / top, 0, 1)).astype(np.float32)
-    enc = cv2.GaussianBlur(enc, (0, 0), 1.0)
+    enc = cv2.GaussianBlur(enc, (0, 0), sigma_px)
     grad = np.zeros(enc.shape[:2], np.float32)
     for c in range(3):
         gx = cv2.Sobel(enc[..., c], cv2.CV_32F, 1, 0, ksize=3) / 8
