@@ -21,8 +21,10 @@ The algorithm follows ISO 12233:2017 Annex D and its reference implementation ``
    removed: ``SFR(ν) /= sinc(2νΔ)`` (``np.sinc``; the 3-tap central difference of spacing Δ
    has transfer function sin(2πνΔ)/(2πνΔ)), capped at 10 as in sfrmat3 ``fir2fix``.
 
-Frequencies are in cycles per pixel measured perpendicular to the edge (sfrmat3 corrects its
-horizontal projection by cos θ to the same end). The sampling Nyquist frequency is
+Frequencies are in cycles per *sensor* pixel measured perpendicular to the edge (sfrmat3
+corrects its horizontal projection by cos θ to the same end); a raw CFA colour is binned at
+its own sensor sites through ``mask``, never subsampled to a colour plane, whose samples
+are 2 pixels apart for Bayer R/B. The sampling Nyquist frequency is
 0.5 cycles/pixel. ``MTF50`` is the first frequency where the SFR falls to 0.5 (linear
 interpolation between samples).
 
@@ -91,6 +93,10 @@ class SfrResult:
     esf: np.ndarray = field(repr=False)
     lsf: np.ndarray = field(repr=False)
     rows_used: int = 0
+
+    def __repr__(self) -> str:  # short: camtwin.report.notebook
+        from ..report.notebook import short_repr
+        return short_repr(self)
 
     def mtf_at(self, frequency_cy_px) -> np.ndarray:
         """SFR interpolated at ``frequency_cy_px`` [cycles/pixel] (linear)."""
