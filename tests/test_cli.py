@@ -481,3 +481,20 @@ def test_evaluate_exit_status_gates_ci(tmp_path, extra, code):
     write_yaml(path, app)
     result = run_cli("evaluate", "--module", "default", "--application", path, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("args, kind", [(("catalog", "list"), "sensors"),
+                                        (("catalog", "list", "--kind", "lenses"), "lenses"),
+                                        (("catalog", "list", "--kind", "modules"), "modules"),
+                                        (("applications",), None)])
+def test_listing_names_are_never_truncated(tmp_path, args, kind):
+    """At 80 columns `catalog list` showed 'ams-…' and 'koda…': a name the user must type
+    back was cut. Every name appears whole on one line; --json gives the same names."""
+    table = run_cli(*args, cwd=tmp_path, env_columns=80)
+    assert table.returncode == 0, table.stderr
+    listed = run_cli(*args, "--json", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    names = [r["name"] for r in json.loads(listed.stdout)]
+    assert names
+    for n in names:
+        assert re.search(rf"^│ {re.escape(n)}\s+│", table.stdout, flags=re.MULTILINE), n
