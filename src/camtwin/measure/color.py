@@ -8,6 +8,12 @@ The rendered image is linear sRGB (D65 white, 1.0 = perfect white diffuser). As 
 Colorcheck, exposure is normalised before ΔE: the measured luminances of the four middle
 neutral patches (neutral 8 … neutral 3.5) are scaled by one factor k to match the reference
 in least squares; ``exposure_error_stops = −log2(k)`` is reported alongside.
+
+The chart is found in any image by :func:`find_colorchecker` (uniform patch-like regions on
+a 4 × 6 grid, OpenCV only) and every placement is checked by :func:`verify_colorchecker`
+before a ΔE00 is reported. colour-checker-detection (0.2.3) was not used: it requires
+opencv-python < 5 and OpenImageIO, which would pull a second, older OpenCV next to the
+project's opencv-python-headless 5, and its learned detector downloads model weights.
 """
 
 from __future__ import annotations
