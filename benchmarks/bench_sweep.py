@@ -12,6 +12,11 @@ a fresh store in a temporary folder; the wall time includes starting the LocalCl
     /work/venv/bin/python benchmarks/bench_sweep.py                 # 64 pts ×{1,2} + 16/64/256
     /work/venv/bin/python benchmarks/bench_sweep.py --sizes 16 64   # shorter
     /work/venv/bin/python benchmarks/bench_sweep.py --skip-speedup  # sizes only
+    /work/venv/bin/python benchmarks/bench_sweep.py --compile 2000 --skip-speedup --sizes
+
+``--compile N`` also times :func:`camtwin.sweep.compile_sweep` on an N-point grid (every
+point's module built and validated, nothing run): CPU seconds and traced memory per point,
+the figures behind ``camtwin.sweep.spec.MAX_POINTS``.
 """
 
 from __future__ import annotations
@@ -59,6 +64,31 @@ def timed_run(n_points: int, workers: int, metrics: list[str], batch_size: int |
     return wall, busy, cpu, rows, out.batch_size
 
 
+def compile_cost(n_points: int) -> tuple[float, float, float]:
+    """(CPU s per point, wall s per point, peak traced kB per point) of compiling an
+    ``n_points`` grid (two parameters, √n values each)."""
+    import math
+    import tracemalloc
+
+    from camtwin.sweep import SweepSpec, compile_sweep
+
+    k = max(1, round(math.sqrt(n_points)))
+    spec = SweepSpec.from_dict({
+        "name": "compile", "parameters": {
+            "sensor.pixel_pitch_um": {"start": 1.0, "stop": 3.0, "num": k},
+            "lens.f_number": {"start": 1.4, "stop": 4.0, "num": k}},
+        "measurements": ["frame_rate_fps"]})
+    t0, c0 = time.perf_counter(), time.process_time()
+    n = len(compile_sweep(spec).points)
+    cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+    tracemalloc.start()            # a second compile: tracing slows the first one down
+    sweep = compile_sweep(spec)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    del sweep
+    return cpu / n, wall / n, peak / n / 1e3
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--speedup-points", type=int, default=64)
@@ -66,9 +96,19 @@ def main() -> None:
     ap.add_argument("--skip-speedup", action="store_true")
     ap.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS))
     ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--compile", type=int, default=0, metavar="N",
+                    help="also time compiling an N-point grid (no run)")
     args = ap.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.2f} "
           f"(1 min), CPUs: {len(os.sched_getaffinity(0))}")
+    if args.compile:
+        from camtwin.sweep.spec import MAX_POINTS
+
+        cpu, wall, kb = compile_cost(args.compile)
+        print(f"\ncompiling a {args.compile}-point grid: {cpu * 1e3:.2f} ms CPU "
+              f"({wall * 1e3:.2f} ms wall) and {kb:.1f} kB per point → the limit of "
+              f"{MAX_POINTS} points: {cpu * MAX_POINTS / 60:.1f} min CPU, "
+              f"{kb * MAX_POINTS / 1e6:.2f} GB")
 
     print(f"\n{args.speedup_points}-point sweep of {'+'.join(args.metrics)}: 1 vs 2 workers")
     print("| workers | batch | wall s | s/point | task wall s | task CPU s | speedup |")

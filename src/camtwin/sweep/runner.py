@@ -102,6 +102,14 @@ class SweepOutcome:
     lost_messages: list = field(default_factory=list)
     notices: list = field(default_factory=list)   # e.g. a stale lock taken over
 
+    def __repr__(self) -> str:  # short: camtwin.report.notebook
+        from ..report.notebook import short_repr
+        return short_repr(self)
+
+    def _repr_html_(self):  # notebook display: camtwin.report.notebook
+        from ..report.notebook import repr_html
+        return repr_html(self)
+
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in ("store", "total", "skipped", "computed",
                                               "errors", "lost", "seconds", "workers",
@@ -201,7 +209,9 @@ def _run_locked(sweep, store, t0, notices, *, scheduler, workers, batch_size, nu
     if scheduler is None:
         n = int(workers) if workers is not None else usable_cpus()
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=log_level,
+                               # loopback, any free port: never the 8787 another
+                               # cluster may hold (a warning), never all interfaces
+                               dashboard_address="127.0.0.1:0", silence_logs=log_level,
                                env=_worker_env(numba_threads))
         client = Client(cluster)
     else:

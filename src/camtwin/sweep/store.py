@@ -73,6 +73,20 @@ class SweepStore:
         self.local = isinstance(self.fs, LocalFileSystem)
         self.root = str(Path(root).resolve()) if self.local else root.rstrip("/")
 
+    def __repr__(self) -> str:  # short: camtwin.report.notebook
+        from ..report.notebook import short_repr
+        return short_repr(self)
+
+    def _repr_html_(self):  # notebook display: camtwin.report.notebook
+        from ..report.notebook import repr_html
+        return repr_html(self)
+
+    def to_pandas(self, columns: list[str] | None = None):
+        """The points table as a pandas DataFrame, each column's unit in
+        ``df.attrs['units']`` (from the Parquet field metadata; needs pandas)."""
+        from ..report.notebook import sweep_to_pandas
+        return sweep_to_pandas(self, columns)
+
     # -- paths ------------------------------------------------------------------------
     def _join(self, *parts) -> str:
         return posixpath.join(self.root, *parts) if not self.local else str(Path(self.root,
@@ -320,8 +334,8 @@ class StoreLock:
 
     A second writer gets a :class:`ConfigError` naming the holder. A lock file left behind
     by a process of this host that no longer runs is taken over; :attr:`notice` says so. A
-    lock file of another host that no longer holds the ``flock`` (or any remote lock
-    object) is refused, with how to remove it, since its process cannot be checked from here.
+    lock left by a process of another host is refused, with how to remove it, since that
+    process cannot be checked from here.
     """
 
     def __init__(self, store: SweepStore):
@@ -376,9 +390,13 @@ class StoreLock:
     def _acquire_local(self, data: bytes) -> None:
         import fcntl
 
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise OutputError(f"cannot create the store {self.store.url}: "
+                                  f"{exc.strerror or exc}") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
