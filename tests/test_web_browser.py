@@ -2,8 +2,10 @@
 driven by Playwright; .ci/install-browser.sh installs it in CI).
 
 A real uvicorn server on 127.0.0.1 serves the page; the test picks a module, captures,
-waits for the image and a metric, evaluates against an application, draws a plot, and
-triggers validation errors, reading what a person would read. Screenshots go to
+waits for the image and a metric (and where it comes from), evaluates against an
+application, draws a plot, downloads every file a job offers, switches module and checks
+that the earlier results are labelled stale, and triggers validation errors, reading what a
+person would read. Screenshots go to
 ``test-artifacts/web/`` (gitignored).
 """
 
@@ -79,9 +81,10 @@ def test_pick_a_module_and_capture(page):
     page.select_option("#scene-select", "colorchecker")
     page.fill("#lux", "300")
     page.click("#capture-btn")
-    page.wait_for_function("() => { const i = document.querySelector('#img-processed');"
-                           " return i.complete && i.naturalWidth > 0 && "
-                           "!document.querySelector('#capture-out').hidden; }")
+    page.wait_for_function("() => ['#img-processed', '#img-raw'].every((s) => {"
+                           " const i = document.querySelector(s);"
+                           " return i.complete && i.naturalWidth > 0; }) && "
+                           "!document.querySelector('#capture-out').hidden")
     assert page.evaluate("document.querySelector('#img-processed').naturalWidth") == 200
     assert page.evaluate("document.querySelector('#img-raw').naturalWidth") == 200
     page.wait_for_function("document.querySelector('#img-zoom').naturalWidth === 256")
@@ -90,6 +93,10 @@ def test_pick_a_module_and_capture(page):
     assert 0 <= _number(page.text_content("#metric-clipped")) <= 100
     assert 0 < _number(page.text_content("#metric-de")) < 30
     assert 0 < _number(page.text_content("#metric-mtf50")) < 1
+    # each number says where it comes from; MTF50 is not from this capture
+    assert "neutral 5 patch" in page.text_content("#metric-snr-source")
+    assert "separate simulation" in page.text_content("#metric-mtf50-source")
+    assert "this capture" in page.text_content("#metric-de-source")
     assert "endoscope" in page.text_content("#capture-notes")
     # clicking the processed image moves the 1:1 zoom there
     page.click("#img-processed", position={"x": 5, "y": 5})
@@ -110,6 +117,35 @@ def test_evaluate_and_plot(page):
     page.wait_for_function("() => { const i = document.querySelector('#plot-out img.plot-qe');"
                            " return i && i.complete && i.naturalWidth > 300; }")
     page.screenshot(path=str(ARTIFACTS / "evaluate.png"), full_page=True)
+
+
+def _download(page, selector: str):
+    """Click a download link; the file's suggested name and bytes."""
+    with page.expect_download() as info:
+        page.click(selector)
+    d = info.value
+    return d.suggested_filename, Path(d.path()).read_bytes()
+
+
+def test_downloads(page):
+    name, data = _download(page, "#capture-downloads a[data-key='raw_dng']")
+    assert name.endswith("raw.dng") and data[:4] in (b"II*\x00", b"MM\x00*")
+    assert len(data) > 200 * 200 * 2  # 16-bit samples of the 200×200 endoscope sensor
+    name, data = _download(page, "#capture-downloads a[data-key='processed_png']")
+    assert name.endswith("processed.png") and data.startswith(b"\x89PNG")
+    name, data = _download(page, "#capture-downloads a[data-key='processed_tiff']")
+    assert name.endswith("processed.tiff") and data[:4] in (b"II*\x00", b"MM\x00*")
+    name, data = _download(page, "#capture-downloads a[data-key='metrics_json']")
+    import json
+
+    assert json.loads(data)["metrics"]["mtf50_cy_px"] > 0
+    name, data = _download(page, "#capture-downloads a[data-key='report_html']")
+    assert name.endswith("report.html") and b"where it comes from" in data
+    name, data = _download(page, "#eval-out a[data-key='report_html']")
+    assert b"lux_at_snr10" in data
+    name, data = _download(page, "#plot-out a[data-key='plot_png']")
+    assert data.startswith(b"\x89PNG")
+    assert page.page_errors == []
 
 
 def test_upload_and_compare(page, tmp_path):
@@ -133,6 +169,53 @@ def test_upload_and_compare(page, tmp_path):
                            ".map(i => i.naturalWidth)")
     assert widths == [200, 200, 320, 320]  # endoscope full sensor; default cropped to 320
     page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
+    assert page.page_errors == []
+
+
+def test_switching_module_labels_earlier_results_stale(page):
+    for section in ("capture", "eval", "compare", "plot"):
+        assert page.is_hidden(f"#{section}-stale")
+    page.select_option("#module-select", "catalog:drone-ov9281-nav")
+    page.wait_for_function("document.querySelector('[data-path=\"sensor.width_px\"]')"
+                           ".value === '1280'")
+    for section in ("capture", "eval", "compare", "plot"):
+        note = page.locator(f"#{section}-stale")
+        note.wait_for(state="visible")
+        assert "made with catalog:endoscope-ov6948" in note.text_content()
+        assert "stale" in page.get_attribute(f"#{section}-result", "class")
+    page.screenshot(path=str(ARTIFACTS / "stale.png"), full_page=True)
+    # back to the module the results were made with: no longer stale
+    page.select_option("#module-select", "catalog:endoscope-ov6948")
+    page.wait_for_function("document.querySelector('#module-info').textContent"
+                           ".includes('200×200')")
+    page.wait_for_function("document.querySelector('#capture-stale').hidden")
+    # an edited parameter makes them stale again
+    field = page.locator('[data-path="sensor.read_noise_e"]')
+    field.fill("9")
+    field.dispatch_event("change")
+    page.locator("#capture-stale").wait_for(state="visible")
+    assert "edited parameters" not in page.text_content("#capture-stale")
+    page.click("#reset-params")
+    page.wait_for_function("document.querySelector('#capture-stale').hidden")
+    # a mono module: no colour error shown, the reason said instead
+    page.select_option("#scene-select", "colorchecker")
+    page.select_option("#module-select", "catalog:drone-ov9281-nav")
+    page.wait_for_function("document.querySelector('[data-path=\"sensor.width_px\"]')"
+                           ".value === '1280'")
+    page.fill("#crop-width", "160")
+    page.fill("#crop-height", "120")
+    page.click("#capture-btn")
+    page.wait_for_function("document.querySelector('#capture-notes').textContent"
+                           ".includes('drone')")
+    assert page.locator("#metric-de").count() == 0
+    assert "mono sensor has no colour" in page.text_content("#metrics")
+    assert page.is_hidden("#capture-stale")
+    page.screenshot(path=str(ARTIFACTS / "mono.png"), full_page=True)
+    page.fill("#crop-width", "320")
+    page.fill("#crop-height", "240")
+    page.select_option("#module-select", "catalog:endoscope-ov6948")
+    page.wait_for_function("document.querySelector('#module-info').textContent"
+                           ".includes('200×200')")
     assert page.page_errors == []
 
 

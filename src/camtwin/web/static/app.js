@@ -237,6 +237,7 @@ function conditions() {
 
 let validateTimer = null;
 function onParamChange() {
+  refreshStale();
   clearTimeout(validateTimer);
   validateTimer = setTimeout(validateNow, 150);
 }
@@ -267,6 +268,7 @@ async function selectModule() {
   const r = await api(`/api/modules/${encodeURIComponent(name)}`);
   state.base = r.spec;
   buildForm();
+  refreshStale();
   await validateNow();
 }
 
@@ -276,26 +278,87 @@ async function selectModule() {
 const fmt = (v, digits = 3) => (v === null || v === undefined) ? "n/a" :
   (Math.abs(v) >= 1000 ? v.toFixed(0) : Number(v).toPrecision(digits));
 
-function metricRows(m) {
-  return [
-    ["exposure", fmt(m.exposure_ms), "ms"],
-    ["SNR (grey patch; image: centre)", fmt(m.grey_snr_db), "dB", "metric-snr"],
-    ["clipped pixels", fmt(m.clipped_percent), "%", "metric-clipped"],
-    ["MTF50 (centre, raw e-SFR)", fmt(m.mtf50_cy_px), "cy/px", "metric-mtf50"],
-    ["MTF50", fmt(m.mtf50_lp_mm), "lp/mm"],
-    ["mean ΔE00 (ColorChecker)", fmt(m.delta_e00_mean), "", "metric-de"],
-    ["mean signal", fmt(m.mean_signal_e), "e⁻"],
-  ];
-}
+// [key, name, unit, element id]: a metric is shown only when the server measured it (a
+// value); otherwise the server's reason is listed under the table.
+const METRICS = [
+  ["exposure_ms", "exposure", "ms"],
+  ["grey_snr_db", "SNR of a grey region", "dB", "metric-snr"],
+  ["clipped_percent", "clipped pixels", "%", "metric-clipped"],
+  ["mtf50_cy_px", "MTF50 (centre, raw e-SFR)", "cy/px", "metric-mtf50"],
+  ["mtf50_lp_mm", "MTF50", "lp/mm"],
+  ["delta_e00_mean", "mean ΔE00 (ColorChecker)", "", "metric-de"],
+  ["mean_signal_e", "mean signal", "e⁻"],
+];
 
-function metricsTable(table, m) {
+function metricsTable(table, m, sources = {}) {
   table.replaceChildren();
-  const head = table.insertRow(); ["metric", "value", "unit"].forEach((h) => { const th = document.createElement("th"); th.textContent = h; head.append(th); });
-  for (const [name, value, unit, id] of metricRows(m)) {
+  const head = table.insertRow(); ["metric", "value", "unit", "where it comes from"].forEach((h) => { const th = document.createElement("th"); th.textContent = h; head.append(th); });
+  const missing = [];
+  for (const [key, name, unit, id] of METRICS) {
+    if (m[key] === null || m[key] === undefined) { missing.push(`${name}: ${(sources[key] || "not measured").replace(/^not shown: /, "")}`); continue; }
     const tr = table.insertRow();
     tr.insertCell().textContent = name;
-    const td = tr.insertCell(); td.textContent = value; td.className = "num"; if (id) td.id = id;
+    const td = tr.insertCell(); td.textContent = fmt(m[key]); td.className = "num"; if (id) td.id = id;
     tr.insertCell().textContent = unit;
+    const src = tr.insertCell(); src.textContent = sources[key] || ""; src.className = "source";
+    if (id) src.id = `${id}-source`;
+  }
+  if (missing.length) {
+    const tr = table.insertRow(); tr.className = "not-shown";
+    const td = tr.insertCell(); td.colSpan = 4; td.textContent = "Not shown — " + [...new Set(missing)].join("; ");
+  }
+}
+
+// Links to every file a finished job offers (raw DNG, processed PNG/TIFF, metrics JSON,
+// report HTML), each a download.
+const DOWNLOAD_LABELS = {raw_dng: "raw DNG", raw_tiff: "raw TIFF", processed_png: "processed PNG",
+  processed_tiff: "processed TIFF", metrics_json: "metrics JSON", report_html: "report HTML",
+  plot_png: "plot PNG"};
+
+function downloadLinks(job) {
+  const p = document.createElement("p");
+  p.className = "downloads";
+  p.append("Download: ");
+  Object.entries(job.downloads || {}).forEach(([key, url], i) => {
+    if (i) p.append(" · ");
+    const a = document.createElement("a");
+    a.href = url; a.download = ""; a.dataset.key = key;
+    const m = key.match(/^(m\d+)_(.+)$/);
+    a.textContent = m ? `${m[1] === "m0" ? "A" : "B"} ${DOWNLOAD_LABELS[m[2]] || m[2]}` : (DOWNLOAD_LABELS[key] || key);
+    p.append(a);
+  });
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------
+// stale results: each result remembers the module choice it was made with; when the
+// module, its parameters or the crop change, the result is labelled stale.
+// ---------------------------------------------------------------------------------------
+const made = {capture: null, eval: null, compare: null, plot: null};
+
+function choiceKey(section) {
+  const a = moduleChoice();
+  if (section === "eval") { a.crop_width_px = null; a.crop_height_px = null; }
+  const b = section === "compare" || (section === "plot" && $("#plot-with-b").checked) ? $("#module-b").value : null;
+  return JSON.stringify([a, b]);
+}
+
+function choiceLabel(section) {
+  const a = moduleChoice();
+  const edited = Object.keys(a.overrides).length ? " with edited parameters" : "";
+  const crop = section !== "eval" && (a.crop_width_px || a.crop_height_px) ? `, crop ${a.crop_width_px || "full"}×${a.crop_height_px || "full"}` : "";
+  const b = section === "compare" ? ` vs ${$("#module-b").value}` : "";
+  return `${a.name}${edited}${crop}${b}`;
+}
+
+function refreshStale() {
+  for (const [section, r] of Object.entries(made)) {
+    const note = $(`#${section}-stale`), out = $(`#${section}-result`);
+    if (!note || !out) continue;
+    const stale = r !== null && r.key !== choiceKey(section);
+    note.hidden = !stale;
+    note.textContent = stale ? `Stale: made with ${r.label}; the module or its parameters have changed since. Run it again for the current module.` : "";
+    out.classList.toggle("stale", stale);
   }
 }
 
@@ -318,10 +381,11 @@ function showCapture(job) {
   $("#img-processed").src = imageUrl(job.id, r.images.processed);
   $("#img-raw").src = imageUrl(job.id, r.images.raw);
   updateZoom();
-  metricsTable($("#metrics"), r.metrics);
+  metricsTable($("#metrics"), r.metrics, r.metric_sources);
   $("#capture-notes").textContent = `${r.module.name}: ${r.width_px}×${r.height_px} px, ${r.scene}, ` +
     `${r.illuminant} ${r.lux} lx, ${r.auto_exposure ? "auto exposure" : "fixed exposure"}, ` +
     `${r.temperature_c} °C, seed ${r.seed}` + (r.notes.length ? ` — ${r.notes.join("; ")}` : "");
+  $("#capture-downloads").replaceChildren(downloadLinks(job));
 }
 
 function verdictTable(ev) {
@@ -368,19 +432,24 @@ async function busy(button, fn) {
 }
 
 async function capture() {
+  const key = {key: choiceKey("capture"), label: choiceLabel("capture")};
   const job = await runJob("/api/capture", {module: moduleChoice(), ...conditions()});
   showCapture(job);
+  made.capture = key; refreshStale();
 }
 
 async function evaluate() {
+  const key = {key: choiceKey("eval"), label: choiceLabel("eval")};
   const job = await runJob("/api/evaluate", {
     module: {...moduleChoice(), crop_width_px: null, crop_height_px: null},
     application: $("#application").value, seed: numberOrNull("#seed") ?? 0});
   $("#eval-empty").hidden = true;
-  $("#eval-out").replaceChildren(verdictTable(job.result));
+  $("#eval-out").replaceChildren(verdictTable(job.result), downloadLinks(job));
+  made.eval = key; refreshStale();
 }
 
 async function compare() {
+  const key = {key: choiceKey("compare"), label: choiceLabel("compare")};
   const a = moduleChoice(), b = moduleChoice($("#module-b").value);
   const payload = {modules: [a, b], ...conditions()};
   if ($("#compare-eval").checked) payload.application = $("#application").value;
@@ -393,16 +462,18 @@ async function compare() {
     const h = document.createElement("h3"); h.textContent = `${i ? "B" : "A"}: ${c.label}`;
     const img = document.createElement("img"); img.src = imageUrl(job.id, c.images.processed); img.alt = `processed ${c.label}`;
     const raw = document.createElement("img"); raw.src = imageUrl(job.id, c.images.raw); raw.alt = `raw ${c.label}`;
-    const t = document.createElement("table"); metricsTable(t, c.metrics);
+    const t = document.createElement("table"); metricsTable(t, c.metrics, c.metric_sources);
     t.querySelectorAll("[id]").forEach((el) => el.removeAttribute("id"));
     col.append(h, img, raw, t);
     if (job.result.evaluations[i]) col.append(verdictTable(job.result.evaluations[i]));
     side.append(col);
   });
-  out.append(side);
+  out.append(side, downloadLinks(job));
+  made.compare = key; refreshStale();
 }
 
 async function plot(kind) {
+  const key = {key: choiceKey("plot"), label: choiceLabel("plot")};
   const mods = [moduleChoice()];
   if ($("#plot-with-b").checked) mods.push(moduleChoice($("#module-b").value));
   const job = await runJob("/api/plots", {kind, modules: mods, illuminant: $("#illuminant").value,
@@ -411,7 +482,10 @@ async function plot(kind) {
   img.src = imageUrl(job.id, job.result.images.plot);
   img.alt = `${kind} plot`;
   img.className = `plot-${kind}`;
-  $("#plot-out").prepend(img);
+  const fig = document.createElement("figure");
+  fig.append(img, downloadLinks(job));
+  $("#plot-out").prepend(fig);
+  made.plot = key; refreshStale();
 }
 
 async function upload(file) {
@@ -460,7 +534,8 @@ async function init() {
 document.addEventListener("DOMContentLoaded", () => {
   $("#module-select").addEventListener("change", () => selectModule().catch(showError));
   ["#crop-width", "#crop-height"].forEach((s) => $(s).addEventListener("change", onParamChange));
-  $("#reset-params").addEventListener("click", () => { buildForm(); validateNow(); });
+  ["#module-b", "#plot-with-b"].forEach((s) => $(s).addEventListener("change", refreshStale));
+  $("#reset-params").addEventListener("click", () => { buildForm(); refreshStale(); validateNow(); });
   document.querySelectorAll(".tab").forEach((t) => t.addEventListener("click", () => {
     document.querySelectorAll(".tab").forEach((x) => x.classList.toggle("active", x === t));
     document.querySelectorAll(".spec-form").forEach((f) => f.classList.toggle("hidden", f.dataset.section !== t.dataset.tab));
