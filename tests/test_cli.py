@@ -498,3 +498,18 @@ def test_listing_names_are_never_truncated(tmp_path, args, kind):
     assert names
     for n in names:
         assert re.search(rf"^│ {re.escape(n)}\s+│", table.stdout, flags=re.MULTILINE), n
+
+
+def test_capture_with_a_copied_catalog_module_yaml(tmp_path):
+    """A catalog module YAML copied out of the package (sensor, lens and ISP preset by name)
+    failed with 'Input should be a valid dictionary'; it now captures like catalog:NAME."""
+    src = resources.files("camtwin") / "data" / "catalog" / "modules" / "industrial-imx273-c16.yaml"
+    path = tmp_path / "mine.yaml"
+    path.write_text(src.read_text("utf-8"), encoding="utf-8")
+    runs = [run_cli("capture", "--module", m, "--scene", "uniform", "--crop", "96,64",
+                    "--out", tmp_path / f"{i}.png", "--json", cwd=tmp_path)
+            for i, m in enumerate((path, "catalog:industrial-imx273-c16"))]
+    for r in runs:
+        assert r.returncode == 0, r.stderr
+    a, b = (json.loads(r.stdout) for r in runs)
+    assert a["exposure_ms"] == b["exposure_ms"] and a["mean_signal_e"] == b["mean_signal_e"]
