@@ -162,3 +162,16 @@ def test_known_parts_lists_builtin_and_catalog():
     assert set(known_parts("lens")) == {"default", *(f"catalog:{n}" for n in cat.lenses)}
     with pytest.raises(UnknownNameError):
         known_parts("camera")
+
+
+def test_names_win_over_extensionless_files(tmp_path, monkeypatch):
+    """A file called `default` in the working directory does not shadow the built-in name;
+    an extensionless file that is no name is read as YAML."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "default").write_text("not: a module\n", encoding="utf-8")
+    assert resolve_module("default").name == "default"
+    (tmp_path / "mymodule").write_text(
+        (CATALOG / "modules" / "industrial-imx273-c16.yaml").read_text("utf-8"),
+        encoding="utf-8")
+    assert resolve_module("mymodule") == to_module("industrial-imx273-c16")
+    assert locate("module", "sub/none.yaml").source == "yaml"

@@ -138,13 +138,9 @@ def known_parts(kind: str) -> list[str]:
     return out
 
 
-def _is_path(text: str, base_dir: Path | None) -> Path | None:
+def _as_path(text: str, base_dir: Path | None) -> Path:
     p = Path(text)
-    if not p.is_absolute() and base_dir is not None:
-        p = Path(base_dir) / p
-    if p.suffix.lower() in _YAML_SUFFIXES or p.is_file():
-        return p
-    return None
+    return Path(base_dir) / p if base_dir is not None and not p.is_absolute() else p
 
 
 def locate(kind: str, ref: str | Path, base_dir: str | Path | None = None) -> PartRef:
@@ -173,11 +169,15 @@ def locate(kind: str, ref: str | Path, base_dir: str | Path | None = None) -> Pa
                 raise unknown_name(f"{kind}", text, known_parts(kind))
             canonical = name if source == "builtin" else prefix + name
             return PartRef(kind, source, name, canonical, alias)
-    path = _is_path(text, Path(base_dir) if base_dir is not None else None)
-    if path is not None:
+    base = Path(base_dir) if base_dir is not None else None
+    if Path(text).suffix.lower() in _YAML_SUFFIXES or "/" in text or "\\" in text:
+        path = _as_path(text, base)
         return PartRef(kind, "yaml", str(path), str(path), alias)
     hits = [s for s in SOURCES[kind] if text in _names(kind, s)]
     if not hits:
+        path = _as_path(text, base)
+        if path.is_file():      # an existing file without .yaml (names win over such files)
+            return PartRef(kind, "yaml", str(path), str(path), alias)
         raise unknown_name(f"{kind} (not a YAML file either)", text, known_parts(kind))
     if len(hits) > 1:
         cands = ", ".join(PREFIXES[s] + text for s in hits)
@@ -260,7 +260,8 @@ def resolve_lens(ref, base_dir: str | Path | None = None, *,
         elif loc.source == "catalog":
             from .catalog import to_lens_spec
 
-            return to_lens_spec(loc.key, object_distance_m=object_distance_m or 1.0)
+            return to_lens_spec(loc.key, object_distance_m=1.0 if object_distance_m is None
+                                else object_distance_m)
         else:
             lens = _lens_from_yaml(Path(loc.key))
     if object_distance_m is not None and lens.object_distance_m != object_distance_m:
