@@ -5,7 +5,10 @@ expression is "displayed" the way Jupyter would: its ``_repr_png_`` is written t
 ``OUT/cell-NN.png`` and its ``_repr_html_`` (or ``repr``) goes into ``OUT/index.html``,
 a self-contained page of the whole tour.
 
-    python examples/notebook_tour.py [--out notebook-tour]
+The cell tagged ``parameters`` (the papermill convention) holds the tour's knobs; values
+given to :func:`run_notebook` (``--crop W,H`` here) are assigned right after it.
+
+    python examples/notebook_tour.py [--out notebook-tour] [--crop 320,240]
 """
 
 from __future__ import annotations
@@ -19,8 +22,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def run_notebook(path: Path, out: Path) -> list[dict]:
-    """Execute the code cells of ``path``; write pictures and ``index.html`` into ``out``."""
+def run_notebook(path: Path, out: Path, parameters: dict | None = None) -> list[dict]:
+    """Execute the code cells of ``path``; write pictures and ``index.html`` into ``out``.
+
+    ``parameters`` (name → value) are set after the cell tagged ``parameters``. Returns one
+    entry per displayed value: cell index, type, whether it has HTML, its PNG file name."""
     nb = json.loads(path.read_text(encoding="utf-8"))
     out.mkdir(parents=True, exist_ok=True)
     namespace: dict = {"__name__": "__notebook__"}
@@ -33,6 +39,9 @@ def run_notebook(path: Path, out: Path) -> list[dict]:
         tree = ast.parse(src, filename=f"cell {i}")
         last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
         exec(compile(tree, f"cell {i}", "exec"), namespace)  # noqa: S102 - our own notebook
+        if "parameters" in cell.get("metadata", {}).get("tags", ()) and parameters:
+            namespace.update(parameters)
+            src += "".join(f"\n{k} = {v!r}   # injected" for k, v in parameters.items())
         page.append(f"<pre class='code'>{html.escape(src)}</pre>")
         if last is None:
             continue
@@ -54,14 +63,23 @@ def run_notebook(path: Path, out: Path) -> list[dict]:
     return shown
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--notebook", type=Path, default=HERE / "notebook_tour.ipynb")
     ap.add_argument("--out", type=Path, default=Path("notebook-tour"))
-    args = ap.parse_args()
-    for e in run_notebook(args.notebook, args.out):
+    ap.add_argument("--crop", default=None,
+                    help="Sensor crop W,H [px] of the tour (default: the notebook's CROP).")
+    args = ap.parse_args(argv)
+    params = {}
+    if args.crop:
+        import camtwin.crop
+
+        params["CROP"] = camtwin.crop.parse_crop(args.crop)
+    shown = run_notebook(args.notebook, args.out, params)
+    for e in shown:
         print(f"cell {e['cell']:2d}: {e['type']:<16} {e.get('png', '')}")
     print(f"wrote {args.out / 'index.html'}")
+    return shown
 
 
 if __name__ == "__main__":

@@ -8,6 +8,10 @@ smear of the bright half of the edge target biases the edge fit), and the column
 above the bright spot relative to the spot (CCD frame-transfer smear: analytic
 (h_spot·t_tr/H)/T). Prints a table and writes ``shutters.png``.
 
+Public API only: :func:`camtwin.load_module`, :func:`camtwin.crop_module`,
+:func:`camtwin.evaluate.measure`, :func:`camtwin.evaluate.image_speed_px_s`,
+:class:`camtwin.optics.OpticalImage`, :func:`camtwin.sensor.capture`.
+
     python examples/shutters_on_a_moving_target.py [--speed-m-s 1] [--distance-m 0.5]
 """
 
@@ -17,11 +21,9 @@ import argparse
 
 import numpy as np
 
-from camtwin.evaluate import measure
-from camtwin.evaluate.metrics import crop_module, image_speed_px_s
-from camtwin.module import load_module
-from camtwin.optics.image import OpticalImage
-from camtwin.report.figures import _figure, _save
+import camtwin
+from camtwin.evaluate import image_speed_px_s, measure
+from camtwin.optics import OpticalImage
 from camtwin.sensor import capture
 
 SHUTTERS = {
@@ -34,7 +36,7 @@ SHUTTERS = {
 def streak_fraction(module, seed: int) -> float:
     """Column streak / spot signal for an 8×8 px spot at 1 ms (a lamp in the scene), spot
     at ~40 % of full well so it does not clip."""
-    crop = crop_module(module, 128, 128)
+    crop = camtwin.crop_module(module, 128, 128)
     s = crop.sensor
     h, w = s.height_px, s.width_px
     wl = np.array([540.0, 550.0, 560.0])
@@ -49,16 +51,17 @@ def streak_fraction(module, seed: int) -> float:
     return above / spot
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[tuple]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--module", default="default")
+    ap.add_argument("--module", default="default",
+                    help="Module: built-in name, catalog:NAME or YAML file.")
     ap.add_argument("--speed-m-s", type=float, default=1.0)
     ap.add_argument("--distance-m", type=float, default=0.5)
     ap.add_argument("--out", default="shutters.png")
     ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
 
-    base = load_module(args.module)
+    base = camtwin.load_module(args.module)
     v = image_speed_px_s(base, args.speed_m_s, args.distance_m)
     print(f"target at {args.speed_m_s} m/s, {args.distance_m} m → {v:.0f} px/s on the sensor "
           f"({base.sensor.height_px} rows, line time {base.sensor.shutter.line_time_s * 1e6:.0f} µs)")
@@ -77,7 +80,9 @@ def main() -> None:
     for name, sk, an, st, sa in rows:
         print(f"{name:<14}{sk:>11.2f}{an:>10.2f}{st:>13.2e}{sa:>10.2e}")
 
-    fig = _figure((8.0, 3.4))
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8.0, 3.4), dpi=110, layout="constrained")
     ax1, ax2 = fig.subplots(1, 2)
     names = [r[0] for r in rows]
     ax1.bar(names, [r[1] for r in rows], color=["tab:red", "tab:green", "tab:blue"])
@@ -87,8 +92,9 @@ def main() -> None:
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3, axis="y")
         ax.tick_params(axis="x", labelsize=8)
-    _save(fig, args.out)
+    fig.savefig(args.out)
     print(f"wrote {args.out}")
+    return rows
 
 
 if __name__ == "__main__":

@@ -128,11 +128,14 @@ def test_notebook_tour_runs(tmp_path):
     spec.loader.exec_module(tour)
     shown = tour.run_notebook(here.with_suffix(".ipynb"), tmp_path)
     types = {e["type"] for e in shown}
-    assert {"Scene", "OpticalImage", "RawFrame", "RenderedImage", "Evaluation",
-            "Emva1288Results"} <= types
+    pictures = {"Scene", "OpticalImage", "Shot", "RawFrame", "RenderedImage", "Evaluation",
+                "Emva1288Results"}
+    assert pictures | {"ModuleSpec"} <= types
     for e in shown:
-        if e["type"] in types - {"tuple", "dict"}:
+        if e["type"] in pictures:
             assert e["html"] and (tmp_path / e["png"]).stat().st_size > 1000
+        elif e["type"] in ("ModuleSpec", "DataFrame", "DataArray"):
+            assert e["html"]
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
-    assert page.count("data:image/png;base64,") == 5  # the evaluation is a table
+    assert page.count("data:image/png;base64,") == 6  # the evaluation is a table
     assert "lux_at_snr10" in page and "System gain K" in page

@@ -213,6 +213,24 @@ class Shot:
             self._oi = form_image(self.scene, self.lens)
         return self._oi
 
+    def __repr__(self) -> str:  # short: camtwin.report.notebook
+        from .report.notebook import short_repr
+        return short_repr(self)
+
+    def _repr_html_(self):  # notebook display: camtwin.report.notebook
+        from .report.notebook import repr_html
+        return repr_html(self)
+
+    def _repr_png_(self):
+        from .report.notebook import repr_png
+        return repr_png(self)
+
+    def to_xarray(self):
+        """The raw frame as an ``xarray.DataArray`` of DN over (y, x), metadata and units
+        in ``attrs`` (:func:`camtwin.report.notebook.shot_to_xarray`; needs xarray)."""
+        from .report.notebook import shot_to_xarray
+        return shot_to_xarray(self)
+
 
 def scene_window(scene: Scene, module: ModuleSpec, window: SensorWindow) -> tuple[Scene, int]:
     """The part of ``scene`` (filling the full sensor of ``module`` at one sample per pixel,

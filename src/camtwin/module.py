@@ -32,6 +32,14 @@ class ModuleSpec(FrozenSpec):
     lens: LensSpec
     isp: IspSpec = IspSpec()
 
+    def __repr__(self) -> str:  # short: camtwin.report.notebook
+        from .report.notebook import short_repr
+        return short_repr(self)
+
+    def _repr_html_(self):  # notebook display: camtwin.report.notebook
+        from .report.notebook import repr_html
+        return repr_html(self)
+
     @model_validator(mode="after")
     def _fisheye_field(self):
         lens = self.lens

@@ -1,6 +1,14 @@
 """Rectangular regions of interest shared by the ISP (CCM fitting) and the measurements.
 
-A box is ``(row0, row1, col0, col1)`` in pixels, half-open: ``image[row0:row1, col0:col1]``.
+Two spellings of one region, converted only here:
+
+* **public** (CLI options ``--roi``, ``--chart-box``, ``--window`` and the top-level Python
+  functions :func:`camtwin.measure_file`, :func:`camtwin.window_module`): ``(x, y, w, h)``
+  in pixels — the left column, the top row, the width and the height;
+* **internal** (array code, e.g. :func:`camtwin.measure.sfr.esfr`'s ``roi``): a *box*
+  ``(row0, row1, col0, col1)``, half-open: ``image[row0:row1, col0:col1]``.
+
+``xywh_to_box((x, y, w, h)) == (y, y + h, x, x + w)``; :func:`box_to_xywh` is its inverse.
 """
 
 from __future__ import annotations
@@ -10,6 +18,30 @@ from typing import Sequence
 import numpy as np
 
 from .errors import ConfigError
+
+
+def xywh_to_box(xywh: Sequence[int], name: str = "region") -> tuple[int, int, int, int]:
+    """``(x, y, w, h)`` [px] → box ``(row0, row1, col0, col1)`` = ``(y, y + h, x, x + w)``.
+
+    Raises
+    ------
+    ConfigError
+        Not four integers, ``x`` or ``y`` < 0, or ``w`` or ``h`` ≤ 0.
+    """
+    try:
+        x, y, w, h = (int(v) for v in xywh)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} = {xywh!r}: expected four integers x, y, w, h") from None
+    if w <= 0 or h <= 0 or x < 0 or y < 0:
+        raise ConfigError(f"{name} = {tuple(xywh)!r}: need x, y >= 0 and w, h > 0")
+    return y, y + h, x, x + w
+
+
+def box_to_xywh(box: Sequence[int]) -> tuple[int, int, int, int]:
+    """Box ``(row0, row1, col0, col1)`` → ``(x, y, w, h)`` [px] (inverse of
+    :func:`xywh_to_box`)."""
+    r0, r1, c0, c1 = (int(v) for v in box)
+    return c0, r0, c1 - c0, r1 - r0
 
 
 def inset_box(box: Sequence[int], fraction: float = 0.2) -> tuple[int, int, int, int]:

@@ -78,6 +78,10 @@ class HdrResult:
     saturation_e: float
     frame: object
 
+    def __repr__(self) -> str:  # short: camtwin.report.notebook
+        from ..report.notebook import short_repr
+        return short_repr(self)
+
     @property
     def exposure_ratio(self) -> float:
         return max(self.exposures_s) / min(self.exposures_s)

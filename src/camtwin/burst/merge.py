@@ -87,6 +87,10 @@ class MergeResult:
     reference: int
     frame: object  # the reference RawFrame (metadata donor)
 
+    def __repr__(self) -> str:  # short: camtwin.report.notebook
+        from ..report.notebook import short_repr
+        return short_repr(self)
+
     def to_raw(self, *, headroom_bits: int = 4):
         """The merge as a 16-bit :class:`RawFrame` for the ISP: DN scaled by 2^headroom_bits
         (the averaged signal has finer steps than the ADC) with black, white and gain

@@ -85,6 +85,10 @@ class Burst:
     poses: np.ndarray
     object_boxes: list = field(default_factory=list)
 
+    def __repr__(self) -> str:  # short: camtwin.report.notebook
+        from ..report.notebook import short_repr
+        return short_repr(self)
+
     def true_displacement_px(self, z: int, rows, cols) -> tuple[np.ndarray, np.ndarray]:
         """Where frame-0 pixel positions (rows, cols) [px, array indices] appear in frame z,
         minus their frame-0 position: the displacement an aligner should find [px]."""

@@ -24,25 +24,17 @@ from ..errors import ConfigError
 
 
 def parse_xywh(text: str | None, option: str):
-    """``"x,y,w,h"`` (pixels) → box (row0, row1, col0, col1); None stays None."""
+    """``"x,y,w,h"`` (pixels) → the region (x, y, w, h), checked; None stays None."""
     if text is None:
         return None
+    from ..regions import xywh_to_box
+
     try:
         x, y, w, h = (int(v) for v in text.split(","))
     except ValueError:
         raise ConfigError(f"{option} = {text!r}: expected four integers x,y,w,h") from None
-    if w <= 0 or h <= 0 or x < 0 or y < 0:
-        raise ConfigError(f"{option} = {text!r}: need x, y >= 0 and w, h > 0")
-    return (y, y + h, x, x + w)
-
-
-def load_channel(path: Path, channel: str, encoding: str | None = None):
-    """One channel of an image or raw file through the one reader for measured images
-    (:func:`camtwin.measure.imread.read_measured_image`): (MeasuredImage, Plane)."""
-    from ..measure.imread import image_channel, read_measured_image
-
-    img = read_measured_image(path, encoding=encoding)
-    return img, image_channel(img, channel)
+    xywh_to_box((x, y, w, h), option)
+    return (x, y, w, h)
 
 
 def register(app, guard, fail, console) -> None:
@@ -84,24 +76,17 @@ def _sfr(image: Path, roi, channel, json_out, plot, console, encoding=None):
     from rich.markup import escape
 
     from .._io import check_outputs
-    from ..measure.sfr import auto_roi, esfr
+    from ..measure.files import sfr_of_file
 
     if plot is not None and plot.suffix.lower() != ".png":
         raise ConfigError(f"--plot = {str(plot)!r}: extension must be .png")
     check_outputs({"IMAGE": image}, {"--plot": plot})
-    img, plane = load_channel(image, channel, encoding)
-    box = parse_xywh(roi, "--roi")
-    if box is None:
-        box = auto_roi(plane.values, mask=plane.mask)
-    res = esfr(plane.values, roi=box, mask=plane.mask)
-    out = {"image": str(image), "channel": channel, "kind": img.kind,
-           "encoding": img.encoding, "encoding_source": img.encoding_source,
-           "source": plane.description, "frequency_unit": "cycles per sensor pixel",
-           **res.to_dict()}
+    res, out = sfr_of_file(image, roi=parse_xywh(roi, "--roi"), channel=channel,
+                           encoding=encoding)
     if plot is not None:
         from ..report.sfr_plot import plot_sfr
 
-        plot_sfr(res, plot, labels=[f"{image.name} ({channel}, {img.kind})"])
+        plot_sfr(res, plot, labels=[f"{image.name} ({channel}, {out['kind']})"])
         out["plot"] = str(plot)
     if json_out:
         print(json.dumps(out, indent=2))
@@ -110,24 +95,17 @@ def _sfr(image: Path, roi, channel, json_out, plot, console, encoding=None):
         console.print(escape(f"{image.name} [{channel}]: MTF50 {mtf50} cy/px, "
                              f"MTF(Nyq/2) {res.mtf_at_nyquist_half:.3f}, MTF(Nyq) "
                              f"{res.mtf_at_nyquist:.3f}, edge {res.edge_angle_deg:.2f}°"))
-        console.print(escape(f"  {img.describe()}; {plane.description}"))
+        console.print(escape(f"  encoding {out['encoding']} ({out['encoding_source']}); "
+                             f"{out['source']}"))
 
 
 def _colour(image: Path, chart_box, json_out, console, encoding=None):
     from rich.markup import escape
 
-    from ..measure.color import colorchecker_report
-    from ..measure.imread import read_measured_image
+    from ..measure.files import measure_colour_file
 
-    img = read_measured_image(image, encoding=encoding)
-    if img.kind == "raw":
-        raise ConfigError(f"IMAGE = {str(image)!r}: colour needs a rendered (white-balanced, "
-                          f"colour-corrected) image, not a raw file; render it first "
-                          f"(camtwin process)")
-    box = parse_xywh(chart_box, "--chart-box")
-    rep = colorchecker_report(img.linear, chart_box=box, detect=box is None)
-    out = {"image": str(image), "encoding": img.encoding,
-           "encoding_source": img.encoding_source, **rep}
+    rep = out = measure_colour_file(image, chart_box=parse_xywh(chart_box, "--chart-box"),
+                                    encoding=encoding)
     if json_out:
         print(json.dumps(out, indent=2))
     else:
@@ -135,4 +113,4 @@ def _colour(image: Path, chart_box, json_out, console, encoding=None):
                              f"exposure error {rep['exposure_error_stops']:+.2f} stops"))
         console.print(escape(f"  chart {rep['chart']['method']} at x,y,w,h "
                              f"{','.join(str(v) for v in rep['chart']['xywh'])}; "
-                             f"{img.describe()}"))
+                             f"encoding {out['encoding']} ({out['encoding_source']})"))

@@ -46,6 +46,10 @@ class Verdict:
     def passed(self) -> bool:
         return self.requirement.passes(self.value)
 
+    def __repr__(self) -> str:  # short: camtwin.report.notebook
+        from ..report.notebook import short_repr
+        return short_repr(self)
+
     def as_dict(self) -> dict:
         r = self.requirement
         return {"metric": r.metric, "conditions": dict(r.conditions), "limit": r.limit_text,
@@ -98,6 +102,16 @@ class Evaluation:
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), indent=2, ensure_ascii=False)
+
+    def to_pandas(self):
+        """One row per requirement: metric, conditions, value, unit, threshold, min, max,
+        margin, relative_margin, pass, basis, source (needs pandas)."""
+        from ..report.notebook import evaluation_to_pandas
+        return evaluation_to_pandas(self)
+
+    def __repr__(self) -> str:  # short: camtwin.report.notebook
+        from ..report.notebook import short_repr
+        return short_repr(self)
 
     def _repr_html_(self):  # notebook display: camtwin.report.notebook
         from ..report.notebook import repr_html

@@ -316,6 +316,10 @@ class AfResult:
     exposure_s: float
     extra: dict = field(default_factory=dict)
 
+    def __repr__(self) -> str:  # short: camtwin.report.notebook
+        from ..report.notebook import short_repr
+        return short_repr(self)
+
     @property
     def focus_error_um(self) -> float:
         return self.final_um - self.target_um

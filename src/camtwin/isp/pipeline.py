@@ -107,6 +107,10 @@ class RenderedImage:
     def shape(self) -> tuple[int, int]:
         return self.linear.shape[:2]
 
+    def __repr__(self) -> str:  # short: camtwin.report.notebook
+        from ..report.notebook import short_repr
+        return short_repr(self)
+
     def _repr_html_(self):  # notebook display: camtwin.report.notebook
         from ..report.notebook import repr_html
         return repr_html(self)

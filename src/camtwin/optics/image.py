@@ -79,6 +79,10 @@ class OpticalImage:
     def height_um(self) -> float:
         return self.irradiance.shape[1] * self.sample_pitch_um
 
+    def __repr__(self) -> str:  # short: camtwin.report.notebook
+        from ..report.notebook import short_repr
+        return short_repr(self)
+
     def _repr_html_(self):  # notebook display: camtwin.report.notebook
         from ..report.notebook import repr_html
         return repr_html(self)

@@ -114,6 +114,17 @@ class RawFrame:
         """A copy with some fields changed (the frame itself is immutable)."""
         return replace(self, **changes)
 
+    def __repr__(self) -> str:  # short: camtwin.report.notebook
+        from ..report.notebook import short_repr
+        return short_repr(self)
+
+    def to_xarray(self):
+        """``xarray.DataArray`` of DN over dims (y, x) with units, CFA, black/white level,
+        exposure and gain in ``attrs`` (:func:`camtwin.report.notebook.raw_to_xarray`;
+        needs xarray)."""
+        from ..report.notebook import raw_to_xarray
+        return raw_to_xarray(self)
+
     def _repr_html_(self):  # notebook display: camtwin.report.notebook
         from ..report.notebook import repr_html
         return repr_html(self)

@@ -199,6 +199,8 @@ def repr_png(obj) -> bytes | None:
     """PNG bytes of ``obj`` for a notebook (None if it has no picture)."""
     from ..evaluate.verdict import Evaluation
 
+    if type(obj).__name__ == "Shot":
+        obj = obj.rendered
     img = picture(obj)
     if img is not None:
         return png_bytes(img)
@@ -345,6 +347,9 @@ def repr_html(obj) -> str | None:
 
     if isinstance(obj, Evaluation):
         return _evaluation_html(obj)
+    special = _HTML.get(type(obj).__name__)
+    if special is not None:
+        return globals()[special](obj)
     emva = _emva_class()
     if emva is not None and isinstance(obj, emva):
         return _emva_html(obj)
@@ -353,3 +358,375 @@ def repr_html(obj) -> str | None:
         return None
     title, rows = _rows(obj)
     return _card(title, rows, png_bytes(img, max_side_px=480), title)
+
+
+# ---------------------------------------------------------------------------------------
+# more HTML cards: ModuleSpec, Shot, sweeps
+# ---------------------------------------------------------------------------------------
+def _module_rows(m) -> list:
+    s, lens = m.sensor, m.lens
+    return [("sensor", f"{s.width_px} × {s.height_px} px, {s.pixel_pitch_um:g} µm, {s.cfa}, "
+                       f"{s.adc_bits}-bit"),
+            ("full well [e⁻]", _fmt(s.full_well_e)),
+            ("read noise [e⁻]", _fmt(s.read_noise_e)),
+            ("lens", f"f = {lens.focal_length_mm:.4g} mm, f/{lens.f_number:g}, "
+                     f"{lens.projection}"),
+            ("field of view H × V [°]", f"{m.horizontal_fov_deg:.1f} × "
+                                        f"{m.vertical_fov_deg:.1f}"),
+            ("ISP", f"demosaic {m.isp.demosaic}, tone {m.isp.tone}"),
+            ("description", m.description or "—")]
+
+
+def module_html(m) -> str:
+    """HTML card of a :class:`~camtwin.ModuleSpec`: sensor, lens, field of view, ISP."""
+    return _card(f"ModuleSpec '{m.name}'", _module_rows(m), None, m.name)
+
+
+def shot_html(shot) -> str:
+    """HTML card of a :class:`~camtwin.Shot`: the rendered image and the raw frame's numbers."""
+    _, rows = _rows(shot.raw)
+    rows = [("scene", getattr(shot.scene, "name", None) or shot.raw.metadata.get("scene", "—"))]\
+        + rows[:7]
+    if shot.lens is not None:
+        rows.append(("lens", f"f = {shot.lens.focal_length_mm:.4g} mm, "
+                             f"f/{shot.lens.f_number:g}"))
+    return _card("Shot", rows, png_bytes(np.asarray(shot.rendered.srgb), max_side_px=480),
+                 "rendered image")
+
+
+def _table_html(columns, rows, units: dict, caption: str) -> str:
+    head = "".join(f"<th>{_esc(c)}{f' [{_esc(units[c])}]' if units.get(c) else ''}</th>"
+                   for c in columns)
+    body = "".join("<tr>" + "".join(f"<td class='n'>{_esc(_fmt(v))}</td>" for v in r) + "</tr>"
+                   for r in rows)
+    return (f"<div class='camtwin-nb'>{_CSS}<b>{_esc(caption)}</b>"
+            f"<table><tr>{head}</tr>{body}</table></div>")
+
+
+#: Rows of a sweep's points table shown in a notebook.
+MAX_TABLE_ROWS = 20
+
+
+def sweep_store_html(store) -> str:
+    """HTML of a :class:`~camtwin.sweep.SweepStore`: the first :data:`MAX_TABLE_ROWS`
+    points, column headers with their units."""
+    table = store.read_table()
+    units = sweep_units(table.schema)
+    cols = table.column_names
+    head = table.slice(0, MAX_TABLE_ROWS).to_pylist()
+    return _table_html(cols, [[r[c] for c in cols] for r in head], units,
+                       f"sweep store {store.url}: {table.num_rows} points"
+                       + (f" (first {MAX_TABLE_ROWS})" if table.num_rows > MAX_TABLE_ROWS
+                          else ""))
+
+
+def sweep_outcome_html(out) -> str:
+    """HTML of a :class:`~camtwin.sweep.SweepOutcome`: what the run did."""
+    d = out.as_dict()
+    rows = [(k.replace("_", " ") + (" [s]" if k == "seconds" else ""), _fmt(v))
+            for k, v in d.items()]
+    rows += [("lost batch", m) for m in out.lost_messages[:5]]
+    return _card("sweep run", rows, None, "sweep")
+
+
+#: Class name → the function here that draws its HTML card.
+_HTML = {"ModuleSpec": "module_html", "Shot": "shot_html", "SweepStore": "sweep_store_html",
+         "SweepOutcome": "sweep_outcome_html"}
+
+
+# ---------------------------------------------------------------------------------------
+# short text reprs: shape, dtype and key numbers, never an array dump
+# ---------------------------------------------------------------------------------------
+def _ms(t) -> str:
+    return "—" if t is None else f"{1e3 * float(t):.4g} ms"
+
+
+def _r_module(m) -> str:
+    s, lens = m.sensor, m.lens
+    return (f"ModuleSpec({m.name!r}: {s.width_px} × {s.height_px} px {s.cfa} "
+            f"{s.pixel_pitch_um:g} µm, f = {lens.focal_length_mm:.4g} mm f/{lens.f_number:g}, "
+            f"HFOV {m.horizontal_fov_deg:.1f}°)")
+
+
+def _r_raw(r) -> str:
+    h, w = r.shape
+    scene = r.metadata.get("scene")
+    return (f"RawFrame({w} × {h} px {r.dn.dtype} {r.cfa}, black {r.black_level_dn:g} / "
+            f"white {r.white_level_dn} DN, exposure {_ms(r.exposure_s)}, "
+            f"K {r.conversion_gain_dn_per_e:.4g} DN/e⁻, mean "
+            f"{float(np.mean(r.dn, dtype=np.float64)):.1f} DN"
+            + (f", scene {scene!r}" if scene else "") + ")")
+
+
+def _r_rendered(r) -> str:
+    h, w = r.shape
+    spec = r.spec
+    return (f"RenderedImage({w} × {h} px, linear/srgb (H, W, 3) {r.srgb.dtype}, "
+            f"WB gains {'/'.join(f'{g:.3g}' for g in np.ravel(r.wb_gains))}, exposure gain "
+            f"{r.exposure_gain:.3g}"
+            + (f", demosaic {spec.demosaic!r}, tone {spec.tone!r}" if spec is not None else "")
+            + (f", {len(r.notes)} notes" if r.notes else "") + ")")
+
+
+def _r_optical(o) -> str:
+    h, w = o.shape
+    return (f"OpticalImage({o.scene_name!r}, {w} × {h} samples × {len(o.wavelengths_nm)} bands "
+            f"{o.irradiance.dtype}, pitch {o.sample_pitch_um:.4g} µm, f = "
+            f"{o.lens.focal_length_mm:.4g} mm f/{o.lens.f_number:g}, illuminance "
+            f"{_fmt(o.illuminance_lux)} lx)")
+
+
+def _r_shot(s) -> str:
+    r = s.raw
+    h, w = r.shape
+    scene = getattr(s.scene, "name", None) or r.metadata.get("scene", "")
+    lens = (f", f = {s.lens.focal_length_mm:.4g} mm f/{s.lens.f_number:g}"
+            if s.lens is not None else "")
+    return (f"Shot({scene!r}, {w} × {h} px {r.cfa}, exposure {_ms(r.exposure_s)}, mean "
+            f"{float(np.mean(r.electrons(), dtype=np.float64)):.4g} e⁻, clipped "
+            f"{100 * r.clipped_fraction():.2g} %{lens}; .raw .rendered .optical_image)")
+
+
+def _r_evaluation(ev) -> str:
+    name = getattr(ev.module, "name", "module")
+    failed = [v.requirement.metric for v in ev.verdicts if not v.passed]
+    tail = f"; failed: {', '.join(failed[:4])}{' …' if len(failed) > 4 else ''}" if failed else ""
+    return (f"Evaluation({name!r} for {ev.application.name!r}: "
+            f"{'PASS' if ev.passed else 'FAIL'}, {ev.n_failed} of {len(ev.verdicts)} "
+            f"requirements failed, seed {ev.seed}{tail})")
+
+
+def _r_verdict(v) -> str:
+    r = v.requirement
+    from ..evaluate.verdict import format_value
+
+    return (f"Verdict({r.metric}: {format_value(v.value, r.unit)} vs {r.limit_text}, "
+            f"{'pass' if v.passed else 'FAIL'})")
+
+
+def _r_emva(res) -> str:
+    s = res.summary
+    parts = []
+    for key, label, unit in (("system_gain_dn_per_e", "K", "DN/e⁻"),
+                             ("quantum_efficiency", "QE", ""),
+                             ("temporal_dark_noise_e", "σ_d", "e⁻"),
+                             ("saturation_capacity_e", "μ_e.sat", "e⁻"),
+                             ("dynamic_range_db", "DR", "dB"),
+                             ("snr_max_db", "SNR_max", "dB")):
+        v = s.get(key)
+        if v is None:
+            continue
+        parts.append(f"{label} {100 * v:.1f} %" if key == "quantum_efficiency"
+                     else f"{label} {v:.4g} {unit}")
+    return (f"Emva1288Results({s.get('source', '')!r}, {s.get('steps', '?')} steps: "
+            f"{', '.join(parts)})")
+
+
+def _r_sfr(r) -> str:
+    return (f"SfrResult(MTF50 {r.mtf50_cy_px:.4g} cy/px, MTF(Nyq/2) "
+            f"{r.mtf_at_nyquist_half:.3g}, MTF(Nyq) {r.mtf_at_nyquist:.3g}, edge "
+            f"{r.edge_angle_deg:.2f}° {r.orientation}, roi (row0, row1, col0, col1) = "
+            f"{tuple(int(v) for v in r.roi)}, {len(r.frequencies_cy_px)} frequencies)")
+
+
+def _r_merge(m) -> str:
+    h, w = np.shape(m.mosaic_dn)
+    return (f"MergeResult({w} × {h} px {m.mosaic_dn.dtype}, {np.size(m.mean_weight)} frames, "
+            f"reference {m.reference}, mean weight "
+            f"{'/'.join(f'{x:.2f}' for x in np.ravel(m.mean_weight)[:8])})")
+
+
+def _r_hdr(r) -> str:
+    h, w = np.shape(r.electrons)
+    return (f"HdrResult({w} × {h} px {r.electrons.dtype} e⁻, exposures "
+            f"{', '.join(_ms(t) for t in r.exposures_s)} (ratio {r.exposure_ratio:.3g}), "
+            f"saturation {r.saturation_e:.4g} e⁻, "
+            f"{100 * float(np.mean(np.asarray(r.valid_frames) == 0)):.2g} % all clipped)")
+
+
+def _r_burst(b) -> str:
+    f0 = b.frames[0]
+    h, w = f0.shape
+    return (f"Burst({len(b.frames)} frames of {w} × {h} px {f0.cfa}, exposure "
+            f"{_ms(f0.exposure_s)}, {len(b.object_boxes)} moving objects)")
+
+
+def _r_af(r) -> str:
+    return (f"AfResult({r.method}/{r.measure}: error {r.focus_error_um:+.3g} µm = "
+            f"{r.focus_error_dof:.2f} DOF ({'in focus' if r.in_focus else 'out of focus'}), "
+            f"{r.frames} frames, {r.lens_moves} lens moves, {r.time_s * 1e3:.4g} ms, "
+            f"object at {r.distance_m:g} m)")
+
+
+def _r_outcome(o) -> str:
+    return (f"SweepOutcome({o.store!r}: {o.computed} computed, {o.skipped} skipped, "
+            f"{o.errors} errors, {o.lost} lost of {o.total} points, {o.seconds:.1f} s, "
+            f"{o.workers} workers)")
+
+
+def _r_store(s) -> str:
+    n = len(s.part_files()) if s.exists() else 0
+    return f"SweepStore({s.url!r}, {n} part files)"
+
+
+_REPRS = {"ModuleSpec": _r_module, "RawFrame": _r_raw, "RenderedImage": _r_rendered,
+          "OpticalImage": _r_optical, "Shot": _r_shot, "Evaluation": _r_evaluation,
+          "Verdict": _r_verdict, "Emva1288Results": _r_emva, "SfrResult": _r_sfr,
+          "MergeResult": _r_merge, "HdrResult": _r_hdr, "Burst": _r_burst,
+          "AfResult": _r_af, "SweepOutcome": _r_outcome, "SweepStore": _r_store}
+
+
+def short_repr(obj) -> str:
+    """A repr of at most a few lines — shape, dtype and key numbers, never an array dump —
+    for camtwin's data and result objects (the classes' ``__repr__`` call this)."""
+    for cls in type(obj).__mro__:
+        f = _REPRS.get(cls.__name__)
+        if f is not None:
+            try:
+                return f(obj)
+            except Exception as exc:  # noqa: BLE001 - a repr must never raise
+                return f"<{type(obj).__name__} ({type(exc).__name__} in repr)>"
+    return object.__repr__(obj)
+
+
+# ---------------------------------------------------------------------------------------
+# pandas / xarray (optional): imported inside, a one-line error when missing
+# ---------------------------------------------------------------------------------------
+def require(package: str, what: str):
+    """Import the optional ``package`` for ``what`` or raise a one-line ImportError that
+    names the install command."""
+    import importlib
+
+    try:
+        return importlib.import_module(package)
+    except ImportError:
+        raise ImportError(f"{what} needs {package}: pip install {package}") from None
+
+
+def evaluation_to_pandas(ev):
+    """One row per requirement: metric, conditions, value, unit, threshold (min, max and the
+    limit text), margin (metric unit), relative margin, pass, basis, source."""
+    pd = require("pandas", "Evaluation.to_pandas()")
+    rows = []
+    for v in ev.verdicts:
+        r = v.requirement
+        rows.append({"metric": r.metric,
+                     "conditions": ", ".join(f"{k}={c}" for k, c in r.conditions.items()),
+                     "value": float(v.value), "unit": r.unit, "threshold": r.limit_text,
+                     "min": r.min, "max": r.max, "margin": float(v.margin),
+                     "relative_margin": float(v.relative_margin), "pass": bool(v.passed),
+                     "basis": r.basis, "source": r.source})
+    df = pd.DataFrame(rows, columns=["metric", "conditions", "value", "unit", "threshold",
+                                     "min", "max", "margin", "relative_margin", "pass",
+                                     "basis", "source"])
+    df.attrs.update({"module": getattr(ev.module, "name", "module"),
+                     "application": ev.application.name, "seed": ev.seed,
+                     "passed": ev.passed})
+    return df
+
+
+#: Units of the per-step EMVA 1288 photon-transfer arrays (``Emva1288Results.curves``).
+PTC_UNITS = {"photons": "photons/pixel", "signal_dn": "DN", "variance_dn2": "DN²",
+             "mean_dn": "DN", "dark_mean_dn": "DN", "variance_total_dn2": "DN²",
+             "dark_variance_dn2": "DN²", "exposure_s": "s", "fit_mask": "",
+             "linearity_mask": "", "linearity_deviation_percent": "%"}
+
+
+def emva_summary_to_pandas(res):
+    """The EMVA 1288 summary table: one row per quantity (key, quantity, value, unit)."""
+    pd = require("pandas", "Emva1288Results.to_pandas()")
+    from ..measure.emva1288.report import SUMMARY_ROWS
+
+    rows = []
+    for key, label, unit, fmt in SUMMARY_ROWS:
+        if key not in res.summary:
+            continue
+        v = res.summary[key]
+        if v is not None and fmt == "pct":   # stored as a fraction, shown in %
+            v = 100.0 * v
+        rows.append({"key": key, "quantity": label, "value": v, "unit": unit})
+    df = pd.DataFrame(rows, columns=["key", "quantity", "value", "unit"])
+    df.attrs.update({"standard": res.summary.get("standard"),
+                     "source": res.summary.get("source")})
+    return df
+
+
+def _ptc(res) -> dict:
+    """The per-step photon-transfer arrays of ``res.curves`` (one value per step)."""
+    n = int(res.summary.get("steps", len(res.curves.get("signal_dn", ()))))
+    return {k: np.asarray(res.curves[k]) for k in PTC_UNITS
+            if k in res.curves and np.ndim(res.curves[k]) == 1 and len(res.curves[k]) == n}
+
+
+def emva_ptc_to_pandas(res):
+    """The photon-transfer data: one row per illumination step, one column per quantity;
+    units in ``df.attrs['units']``."""
+    pd = require("pandas", "Emva1288Results.to_pandas('ptc')")
+    cols = _ptc(res)
+    df = pd.DataFrame(cols)
+    df.attrs["units"] = {k: PTC_UNITS[k] for k in cols}
+    return df
+
+
+def emva_to_xarray(res):
+    """The photon-transfer data as an ``xarray.Dataset`` over dimension ``step``, each
+    variable's unit in its ``attrs['units']``, the summary numbers in the dataset's attrs."""
+    xr = require("xarray", "Emva1288Results.to_xarray()")
+    ds = xr.Dataset({k: ("step", v, {"units": PTC_UNITS[k]}) for k, v in _ptc(res).items()})
+    ds.attrs.update({k: v for k, v in res.summary.items()
+                     if isinstance(v, (int, float, str, bool)) and v is not None})
+    return ds
+
+
+def sweep_units(schema) -> dict:
+    """``{column: unit}`` of a sweep store's Arrow schema (from the fields' metadata)."""
+    from ..sweep.measurements import field_label_unit
+
+    return {f.name: field_label_unit(f)[1] for f in schema}
+
+
+def sweep_to_pandas(store, columns=None):
+    """The points table of a sweep store as a DataFrame; ``df.attrs['units']`` maps each
+    column to its unit (from the Parquet field metadata)."""
+    require("pandas", "SweepStore.to_pandas()")
+    table = store.read_table(columns)
+    df = table.to_pandas()
+    df.attrs["units"] = sweep_units(table.schema)
+    df.attrs["store"] = store.url
+    return df
+
+
+def raw_to_xarray(raw, **extra_attrs):
+    """A :class:`~camtwin.raw.RawFrame` as an ``xarray.DataArray`` of DN over dims
+    (``y``, ``x``) [pixel indices], with the frame's metadata in ``attrs`` (units, CFA,
+    black/white level [DN], exposure [s], system gain [DN/e⁻], ...)."""
+    xr = require("xarray", "to_xarray()")
+    h, w = raw.shape
+    attrs = {"units": "DN", "long_name": "raw digital number (black level included)",
+             "cfa": raw.cfa, "black_level_dn": float(raw.black_level_dn),
+             "white_level_dn": int(raw.white_level_dn), "exposure_s": float(raw.exposure_s),
+             "conversion_gain_dn_per_e": float(raw.conversion_gain_dn_per_e),
+             "analog_gain": float(raw.analog_gain), "temperature_c": float(raw.temperature_c),
+             "pixel_pitch_um": float(raw.pixel_pitch_um)}
+    if raw.illuminant:
+        attrs["illuminant"] = raw.illuminant
+    attrs.update({k: v for k, v in raw.metadata.items()
+                  if isinstance(v, (int, float, str, bool))})
+    attrs.update(extra_attrs)
+    return xr.DataArray(raw.dn, dims=("y", "x"),
+                        coords={"y": np.arange(h), "x": np.arange(w)}, name="dn",
+                        attrs=attrs)
+
+
+def shot_to_xarray(shot):
+    """The raw frame of a :class:`~camtwin.Shot` as an ``xarray.DataArray`` (see
+    :func:`raw_to_xarray`), with the scene and lens in ``attrs``."""
+    extra = {}
+    if shot.scene is not None:
+        extra["scene"] = shot.scene.name
+        if shot.scene.illuminance_lux is not None:
+            extra["illuminance_lux"] = float(shot.scene.illuminance_lux)
+    if shot.lens is not None:
+        extra.update(focal_length_mm=float(shot.lens.focal_length_mm),
+                     f_number=float(shot.lens.f_number))
+    return raw_to_xarray(shot.raw, **extra)

@@ -181,6 +181,26 @@ class Emva1288Results:
     def __getitem__(self, key):
         return self.summary[key]
 
+    def __repr__(self) -> str:  # short: camtwin.report.notebook
+        from ...report.notebook import short_repr
+        return short_repr(self)
+
+    def to_pandas(self, table: str = "summary"):
+        """``"summary"``: one row per EMVA 1288 quantity (key, quantity, value, unit);
+        ``"ptc"``: the photon-transfer data, one row per step, units in
+        ``df.attrs['units']`` (needs pandas)."""
+        from ...report.notebook import emva_ptc_to_pandas, emva_summary_to_pandas
+        if table not in ("summary", "ptc"):
+            from ...errors import ConfigError
+            raise ConfigError(f"table = {table!r}: valid choices are summary, ptc")
+        return emva_summary_to_pandas(self) if table == "summary" else emva_ptc_to_pandas(self)
+
+    def to_xarray(self):
+        """The photon-transfer data as an ``xarray.Dataset`` over ``step`` (units in each
+        variable's attrs, summary numbers in the dataset's attrs; needs xarray)."""
+        from ...report.notebook import emva_to_xarray
+        return emva_to_xarray(self)
+
     def _repr_html_(self):  # notebook display: camtwin.report.notebook
         from ...report.notebook import repr_html
         return repr_html(self)
