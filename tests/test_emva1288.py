@@ -248,7 +248,7 @@ def test_dark_current_vs_temperature_and_spectral_sweep():
 
 
 # --- published sensors -----------------------------------------------------------------
-@pytest.mark.parametrize("name", ["python1300", "ev76c570", "xgs20000"])
+@pytest.mark.parametrize("name", ["onsemi-python1300", "teledyne-ev76c570", "onsemi-xgs20000"])
 def test_published_sensor_twin_reproduces_datasheet(name):
     """Twin a real camera from its published EMVA 1288 summary (sources in
     camtwin/data/emva/<name>.yaml, from /work/shared/reference/sensors_published.csv) and
@@ -285,7 +285,7 @@ def test_builtin_summaries_are_sourced():
 
 
 def test_sensor_from_emva_maps_fields():
-    s = sensor_from_emva(load_summary("xgs20000"), width_px=64, height_px=48)
+    s = sensor_from_emva(load_summary("onsemi-xgs20000"), width_px=64, height_px=48)
     assert s.cfa == "mono" and s.adc_bits == 12
     assert float(s.qe.curve.sample([525.0])[0]) == pytest.approx(0.55, rel=1e-6)
     assert s.effective_read_noise_e == pytest.approx(4.0)
