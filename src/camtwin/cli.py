@@ -47,8 +47,15 @@ def _guard(fn, *args, **kwargs):
     """Run ``fn``; turn camtwin and OS errors into one line and exit status 2. A MemoryError
     that escaped the memory budget (:mod:`camtwin.memory`) and a RecursionError (input
     nested too deeply) become one line too."""
+    import logging
+
     from ._io import output_options
 
+    # tifffile logs every damaged tag/page of a corrupt file before it raises; the CLI
+    # reports the failure itself, as one line
+    quiet = logging.getLogger("tifffile")
+    drop = logging.Filter("camtwin-cli: dropped")  # a name no record has: drops them all
+    quiet.addFilter(drop)
     try:
         with output_options():
             return fn(*args, **kwargs)
@@ -61,6 +68,8 @@ def _guard(fn, *args, **kwargs):
               "machine's memory; use a smaller input, a crop or a lower resolution")
     except RecursionError:
         _fail("input nested too deeply to process")
+    finally:
+        quiet.removeFilter(drop)
 
 
 @app.command()

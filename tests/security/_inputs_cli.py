@@ -7,6 +7,7 @@ so that what C libraries print (libpng, libtiff, LibRaw) counts too.
 
 from __future__ import annotations
 
+import logging
 import struct
 import sys
 import zlib
@@ -38,6 +39,10 @@ def invoke(*args, env: dict | None = None) -> Run:
     runner = CliRunner(capture="fd")
     exc = None
     saved_argv = sys.argv
+    # as in the console script: no handler on the root logger, so a library's log record
+    # reaches stderr through logging.lastResort (pytest's capture handler would hide it)
+    root = logging.getLogger()
+    saved_handlers, root.handlers = root.handlers, []
     with runner.isolation(env=env) as (out, err, _):
         sys.argv = ["camtwin", *map(str, args)]
         try:
@@ -49,6 +54,7 @@ def invoke(*args, env: dict | None = None) -> Run:
             code, exc = 1, e
         finally:
             sys.argv = saved_argv
+            root.handlers = saved_handlers
     return Run(code, out.getvalue().decode("utf-8", "replace"),
                err.getvalue().decode("utf-8", "replace"), exc)
 

@@ -80,8 +80,10 @@ def read_tiff(path: str | os.PathLike) -> RawFrame:
     except (CamtwinError, MemoryError):
         raise
     except Exception as exc:  # a corrupt file can fail anywhere in the parser/decoder
-        raise ConfigError(f"cannot read TIFF file {path}: "
-                          f"{' '.join(str(exc).split()) or type(exc).__name__}") from None
+        msg = " ".join(str(exc).split())
+        if not isinstance(exc, (OSError, ValueError)) or len(msg) < 8:
+            msg = f"corrupt file structure ({type(exc).__name__}: {msg})"
+        raise ConfigError(f"cannot read TIFF file {path}: {msg}") from None
     return _frame(path, description, pages[0], pages[1] if len(pages) > 1 else None)
 
 
