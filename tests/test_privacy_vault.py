@@ -226,3 +226,11 @@ def test_copied_vault_keeps_working_and_erasure_is_independent(tmp_path, vault):
     shutil.copytree(vault.path, copy)
     vault.erase(rid)
     assert Vault.open(copy, KEY).read(rid).data == b"payload"  # a backup is NOT shredded
+
+
+def test_format_1_vault_is_refused_with_one_line(tmp_path, vault):
+    header = json.loads((vault.path / "vault.json").read_text())
+    (vault.path / "vault.json").write_text(json.dumps({**header, "version": 1}))
+    with pytest.raises(VaultError, match="format version 1 is not supported") as exc:
+        Vault.open(vault.path, KEY)
+    assert "\n" not in str(exc.value)

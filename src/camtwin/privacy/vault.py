@@ -466,7 +466,9 @@ class Vault:
             raise VaultIntegrityError(f"{hp}: not a camtwin vault header")
         if header.get("version") != VERSION:
             raise VaultError(f"{hp}: vault format version {header.get('version')!r} is not "
-                             f"supported (this camtwin reads {VERSION})")
+                             f"supported (this camtwin reads {VERSION}; format 1 derived its "
+                             "key-encryption key from the module key, so its erasures cannot "
+                             "be made to hold — read it with the camtwin that wrote it)")
         try:
             salt = bytes.fromhex(header["vault_id"])
             check = _hkdf(bytes(module_key), salt, "key-check").hex()
