@@ -433,8 +433,8 @@ def test_cli_sensor_writes_results_and_report(tmp_path):
     import json
 
     out = tmp_path / "out"
-    r = CliRunner().invoke(app, ["emva1288", "--sensor", "xgs20000", "--width", "160",
-                                 "--height", "120", "--out", str(out)])
+    r = CliRunner().invoke(app, ["emva1288", "--sensor", "emva:onsemi-xgs20000", "--width",
+                                 "160", "--height", "120", "--out", str(out)])
     assert r.exit_code == 0, r.output
     res = json.loads((out / "results.json").read_text())
     for key in ("quantum_efficiency", "wavelength_nm", "system_gain_dn_per_e",
