@@ -163,8 +163,8 @@ def locate(kind: str, ref: str | Path, base_dir: str | Path | None = None) -> Pa
         if text.startswith(prefix):
             name = text[len(prefix):]
             if source not in SOURCES[kind]:
-                raise UnknownNameError(f"{kind} {text!r}: {prefix} names only "
-                                       f"{' and '.join(k + 's' for k in KINDS if source in SOURCES[k])}")
+                kinds = " and ".join(k + "s" for k in KINDS if source in SOURCES[k])
+                raise UnknownNameError(f"{kind} {text!r}: {prefix} names only {kinds}")
             if name not in _names(kind, source):
                 raise unknown_name(f"{kind}", text, known_parts(kind))
             canonical = name if source == "builtin" else prefix + name
