@@ -175,3 +175,44 @@ def test_cli_refuses_reading_the_vault_key_with_one_line(env):
     assert SECRET not in res.output
     assert res.output.strip().startswith("error:")
     assert len(res.output.strip().splitlines()) == 1, res.output
+
+
+# statements built from the pieces of the attacks above, in random combinations
+_VERBS = ["SELECT * FROM", "SELECT content FROM", "COPY points TO", "COPY (SELECT 1) TO",
+          "ATTACH", "DETACH", "INSTALL", "LOAD", "EXPORT DATABASE", "IMPORT DATABASE",
+          "CREATE TABLE x AS SELECT * FROM", "DROP VIEW", "INSERT INTO points SELECT * FROM",
+          "SET", "RESET", "PRAGMA", "CALL", "USE", "CHECKPOINT", "EXPLAIN ANALYZE COPY points TO",
+          "WITH a AS (SELECT 1) SELECT * FROM", "SELECT * FROM query_table("]
+_OBJECTS = ["read_text({root}/module.key)", "read_csv({root}/module.key)",
+            "read_parquet({root}/other.parquet)", "{root}/other.parquet",
+            "{store}/points/part-new.parquet", "{store}/points.duckdb", "{part}", "points",
+            "points_arrow", "glob({root}/*)", "enable_external_access = true",
+            "lock_configuration = false", "httpfs", "{root}/x.duckdb_extension",
+            "(FORMAT parquet, USE_TMP_FILE false)", "memory", "db.points", ";"]
+
+
+def test_random_statements_never_leak_or_write(env):
+    """Any mix of the attack pieces: a result without the secret, or one line ``SQL: …``;
+    never another exception, never a change to the store."""
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    store = env / "store"
+    before = _snapshot(store)
+
+    @settings(max_examples=60, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(st.one_of(st.sampled_from(_VERBS), st.sampled_from(_OBJECTS)),
+                    min_size=1, max_size=6))
+    def check(pieces):
+        sql = _sql(" ".join(pieces), env)
+        try:
+            cols, rows = query(store, sql)
+        except ConfigError as exc:
+            assert "\n" not in str(exc) and SECRET not in str(exc)
+        else:
+            assert SECRET not in repr(rows)
+
+    check()
+    assert _snapshot(store) == before
+    assert not (store / "points" / "part-new.parquet").exists()
+    assert query(store, "SELECT count(*) FROM points")[1] == [(N_POINTS,)]
