@@ -194,7 +194,7 @@ def form_channel_image(scene, lens: LensSpec, sensor, *,
     def blur(planes: np.ndarray, lams) -> np.ndarray:
         if not diffraction:
             return planes
-        out = np.empty_like(planes)
+        out = planes  # in place: each plane is copied into the FFT buffer before it is written
         for i in range(planes.shape[0]):  # one plane at a time bounds the FFT buffers
             if lens.diffraction_limited:
                 out[i] = apply_diffraction(planes[i:i + 1], [lams[i]], pitch_um, nw,

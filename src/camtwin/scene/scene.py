@@ -42,7 +42,10 @@ class ReflectanceMap:
         per_k = (m @ self.table.astype(np.float64).T).astype(np.float32)  # (P, K)
         if self.index is not None:
             idx = self.index[rows, cols]
-            return np.stack([np.take(per_k[p], idx) for p in range(m.shape[0])])
+            out = np.empty((m.shape[0],) + idx.shape, dtype=np.float32)
+            for p in range(m.shape[0]):  # into place: no list of planes and stacked copy
+                np.take(per_k[p], idx, out=out[p])
+            return out
         wts = self.weights[:, rows, cols]
         k, h, w = wts.shape
         out = (per_k @ wts.reshape(k, h * w)).reshape(-1, h, w)
