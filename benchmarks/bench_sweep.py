@@ -110,9 +110,11 @@ def main() -> None:
               f"{MAX_POINTS} points: {cpu * MAX_POINTS / 60:.1f} min CPU, "
               f"{kb * MAX_POINTS / 1e6:.2f} GB")
 
-    print(f"\n{args.speedup_points}-point sweep of {'+'.join(args.metrics)}: 1 vs 2 workers")
-    print("| workers | batch | wall s | s/point | task wall s | task CPU s | speedup |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    if not args.skip_speedup:
+        print(f"\n{args.speedup_points}-point sweep of {'+'.join(args.metrics)}: "
+              "1 vs 2 workers")
+        print("| workers | batch | wall s | s/point | task wall s | task CPU s | speedup |")
+        print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     results = {}
     for w in (() if args.skip_speedup else (1, 2)):
         wall, busy, cpu, rows, bs = timed_run(args.speedup_points, w, args.metrics,
@@ -123,9 +125,10 @@ def main() -> None:
     if results:
         print(f"identical results with 1 and 2 workers: {results[1][1] == results[2][1]}")
 
-    print(f"\nseconds per point vs sweep size (2 workers, {'+'.join(args.metrics)})")
-    print("| points | batch | wall s | s/point | task wall s/point | task CPU s/point |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    if args.sizes:
+        print(f"\nseconds per point vs sweep size (2 workers, {'+'.join(args.metrics)})")
+        print("| points | batch | wall s | s/point | task wall s/point | task CPU s/point |")
+        print("| ---: | ---: | ---: | ---: | ---: | ---: |")
     walls = []
     for n in args.sizes:
         wall, busy, cpu, _, bs = timed_run(n, 2, args.metrics, args.batch_size)

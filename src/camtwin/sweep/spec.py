@@ -56,7 +56,8 @@ from .measurements import (Measurement, column_name, field_with_unit, label_from
 #: Version of the point identity: bump when the meaning of a stored result changes.
 HASH_VERSION = 1
 #: Most points a sweep may have: compiling builds and validates every point's module (about
-#: 7 ms and 14 kB each here), so 10⁵ points take minutes and 1.4 GB before anything runs.
+#: 0.6 ms of CPU and 13 kB each, ``benchmarks/bench_sweep.py --compile``), so 10⁵ points take
+#: a minute and 1.3 GB before anything runs; a grid is counted before it is expanded.
 MAX_POINTS = 100_000
 #: Parameters that replace a whole sub-spec, and the catalog kind each may select from.
 WHOLE_SPEC_PARAMS = {"module": "modules", "sensor": "sensors", "lens": "lenses"}
