@@ -44,7 +44,7 @@ class ReflectanceMap:
             idx = self.index[rows, cols]
             out = np.empty((m.shape[0],) + idx.shape, dtype=np.float32)
             for p in range(m.shape[0]):  # into place: no list of planes and stacked copy
-                np.take(per_k[p], idx, out=out[p])
+                np.take(per_k[p], idx, out=out[p], mode="clip")  # clip: no buffer
             return out
         wts = self.weights[:, rows, cols]
         k, h, w = wts.shape
