@@ -72,9 +72,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = ap.parse_args(argv)
     params = {}
     if args.crop:
-        import camtwin.crop
+        from camtwin.crop import parse_crop
 
-        params["CROP"] = camtwin.crop.parse_crop(args.crop)
+        params["CROP"] = parse_crop(args.crop)
     shown = run_notebook(args.notebook, args.out, params)
     for e in shown:
         print(f"cell {e['cell']:2d}: {e['type']:<16} {e.get('png', '')}")
