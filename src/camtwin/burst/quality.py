@@ -28,7 +28,8 @@ def _signal_mask(frame) -> np.ndarray:
 
 def region_noise(mosaic_dn: np.ndarray, frame, box) -> dict:
     """Mean [e⁻], plane-detrended std [e⁻] and SNR of the green (clear, mono) samples of
-    ``mosaic_dn`` (float, black level included, gain of ``frame``) inside ``box``."""
+    ``mosaic_dn`` (float, black level included, gain of ``frame``) inside ``box``
+    ``(row0, row1, col0, col1)`` [px, half-open; :mod:`camtwin.regions`]."""
     r0, r1, c0, c1 = box
     if not (0 <= r0 < r1 <= frame.shape[0] and 0 <= c0 < c1 <= frame.shape[1]):
         raise ConfigError(f"box {box} lies outside the {frame.shape[1]}×{frame.shape[0]} frame")

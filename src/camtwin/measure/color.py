@@ -108,7 +108,8 @@ def patch_snr(linear_image, boxes, *, inset: float = 0.2) -> list[dict]:
     """Per-patch mean, standard deviation and SNR of a linear image.
 
     For an RGB image the statistic is taken on the luminance Y = 0.2126 R + 0.7152 G +
-    0.0722 B (linear sRGB, IEC 61966-2-1). Each box is inset by ``inset`` per side. A plane
+    0.0722 B (linear sRGB, IEC 61966-2-1). Each box ``(row0, row1, col0, col1)`` [px] is
+    inset by ``inset`` per side. A plane
     a + b·x + c·y is fitted and removed before the standard deviation (illumination falloff
     is not noise). SNR = mean / std; SNR_dB = 20 log10(SNR).
     """
@@ -152,7 +153,8 @@ def _opponent(rgb: np.ndarray) -> np.ndarray:
 
 
 def verify_colorchecker(linear_srgb, patch_boxes) -> tuple[bool, str, float]:
-    """Is there a ColorChecker Classic at ``patch_boxes`` (24, chart order)?
+    """Is there a ColorChecker Classic at ``patch_boxes`` (24 boxes (row0, row1, col0, col1)
+    [px], chart order)?
 
     Tests, each against the reference (:func:`reference_linear_srgb`):
 
@@ -382,7 +384,8 @@ def colorchecker_report(linear_srgb, *, chart_box=None, detect: bool | None = No
     ColorChecker capture in linear sRGB.
 
     The chart is found by :func:`find_colorchecker` (default when ``chart_box`` is None), or
-    placed with ``chart_box`` (the pixel box of the chart's outer edge, camtwin's chart
+    placed with ``chart_box`` (the box ``(row0, row1, col0, col1)`` [px] of the chart's outer
+    edge — :func:`camtwin.measure_file` takes it as ``(x, y, w, h)`` — with camtwin's chart
     geometry :func:`colorchecker_boxes`); either way it is verified
     (:func:`verify_colorchecker`). ``detect=False`` without a box takes the whole image as
     the chart (camtwin's own renderings), still verified.

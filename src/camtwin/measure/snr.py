@@ -24,7 +24,9 @@ _CHANNELS = {"R": 0, "G": 1, "B": 2}
 
 def region_snr(raw: RawFrame, box, *, channel: str = "G", inset: float = 0.2,
                detrend: bool = True) -> dict:
-    """Mean [e⁻, DN above black], noise [e⁻] and SNR of one colour inside ``box``.
+    """Mean [e⁻, DN above black], noise [e⁻] and SNR of one colour inside ``box``
+    ``(row0, row1, col0, col1)`` [px, half-open; :func:`camtwin.regions.xywh_to_box` converts
+    an ``(x, y, w, h)`` region].
 
     ``channel`` is ``"R"``, ``"G"`` or ``"B"`` (ignored for mono). Returns a dict with
     ``mean_e``, ``mean_dn``, ``std_e``, ``snr``, ``snr_db``, ``n_pixels``.

@@ -127,7 +127,8 @@ class AnonymiseReport:
 
 
 def expand_box(box, margin_fraction: float, shape) -> tuple[int, int, int, int]:
-    """``box`` grown by ``margin_fraction`` of its size on every side, clipped to ``shape``."""
+    """``box`` ``(x, y, w, h)`` [px] grown by ``margin_fraction`` of its size on every side,
+    clipped to ``shape``; returned as ``(x, y, w, h)``."""
     x, y, w, h = box
     mx, my = w * margin_fraction, h * margin_fraction
     x0 = max(0, int(np.floor(x - mx)))
@@ -138,7 +139,7 @@ def expand_box(box, margin_fraction: float, shape) -> tuple[int, int, int, int]:
 
 
 def box_mask(shape, boxes) -> np.ndarray:
-    """Boolean (H, W) mask, True inside any of ``boxes``."""
+    """Boolean (H, W) mask, True inside any of ``boxes`` (each ``(x, y, w, h)`` [px])."""
     m = np.zeros(shape[:2], dtype=bool)
     for x, y, w, h in boxes:
         m[y:y + h, x:x + w] = True
@@ -146,7 +147,8 @@ def box_mask(shape, boxes) -> np.ndarray:
 
 
 def merge_boxes(boxes) -> list[tuple[int, int, int, int]]:
-    """Merge overlapping boxes into their bounding boxes until none overlap.
+    """Merge overlapping boxes ``(x, y, w, h)`` [px] into their bounding boxes until none
+    overlap.
 
     Disjoint boxes make the anonymisation independent of processing order (a blurred box
     never re-blurs part of another)."""

@@ -31,7 +31,8 @@ TEMPLATE_CELLS = 4
 
 
 def face_template(image: np.ndarray, box) -> np.ndarray:
-    """LBP-histogram face template (float32, 4·4·59 = 944 values) of ``box`` in ``image``."""
+    """LBP-histogram face template (float32, 4·4·59 = 944 values) of ``box`` ``(x, y, w, h)``
+    [px] in ``image``."""
     from skimage.feature import local_binary_pattern
 
     x, y, w, h = box
