@@ -157,3 +157,16 @@ def test_raw_is_linear_by_definition(tmp_path):
     assert plane.mask.mean() == pytest.approx(0.5) and "per sensor pixel" in plane.description
     res = runner.invoke(app, ["sfr", str(path), "--encoding", "srgb"])
     assert res.exit_code == 2 and "linear by definition" in res.output
+
+
+def test_camtwin_raw_tiff_is_raw_and_colour_refuses_a_raw(tmp_path):
+    from camtwin.raw import RawFrame, save_raw
+
+    dn = (64 + 2000 * gaussian_edge()).astype(np.uint16)
+    raw = RawFrame(dn=dn, cfa="RGGB", black_level_dn=64, white_level_dn=4095,
+                   exposure_s=0.01, conversion_gain_dn_per_e=0.5)
+    tif = save_raw(tmp_path / "edge_raw.tif", raw)
+    img = read_measured_image(tif)
+    assert img.kind == "raw" and img.raw.cfa == "RGGB"
+    res = runner.invoke(app, ["colour", str(tif)])
+    assert res.exit_code == 2 and "not a raw file" in res.output
