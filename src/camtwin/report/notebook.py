@@ -1,10 +1,21 @@
-"""Rich notebook display (Jupyter/IPython) of camtwin objects, in one place.
+"""Displays of camtwin objects — notebook cards, short reprs, pandas/xarray — in one place.
 
-The classes keep one-line ``_repr_html_`` / ``_repr_png_`` methods that call
-:func:`repr_html` / :func:`repr_png` here, so a cell ending in a :class:`~camtwin.scene.Scene`,
-:class:`~camtwin.optics.OpticalImage`, :class:`~camtwin.raw.RawFrame`,
-:class:`~camtwin.isp.RenderedImage`, :class:`~camtwin.evaluate.verdict.Evaluation` or an
-EMVA 1288 result shows a picture and its key numbers instead of a dataclass dump.
+The classes keep one-line ``_repr_html_`` / ``_repr_png_`` / ``__repr__`` / ``to_pandas`` /
+``to_xarray`` methods that call the functions here:
+
+* :func:`repr_html` / :func:`repr_png`: a cell ending in a :class:`~camtwin.ModuleSpec`,
+  :class:`~camtwin.scene.Scene`, :class:`~camtwin.optics.OpticalImage`,
+  :class:`~camtwin.Shot`, :class:`~camtwin.raw.RawFrame`, :class:`~camtwin.isp.RenderedImage`,
+  :class:`~camtwin.evaluate.verdict.Evaluation`, an EMVA 1288 result or a sweep store / run
+  shows a picture or table and its key numbers instead of a dataclass dump;
+* :func:`short_repr`: ``repr`` of every data and result object (shots, frames, images,
+  evaluations, EMVA 1288, e-SFR, burst merges, HDR, AF, sweeps) is one line with its size,
+  dtype and key numbers — never an array dump;
+* :func:`evaluation_to_pandas`, :func:`emva_summary_to_pandas`, :func:`emva_ptc_to_pandas`,
+  :func:`emva_to_xarray`, :func:`sweep_to_pandas`, :func:`raw_to_xarray`,
+  :func:`shot_to_xarray`: tables and arrays with their units (columns, ``attrs``). pandas
+  and xarray are optional: imported inside, a one-line ImportError naming
+  ``pip install pandas`` / ``xarray`` when missing (:func:`require`).
 
 Pictures
 --------
