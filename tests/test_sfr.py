@@ -223,3 +223,23 @@ def test_esfr_agrees_with_quickmtf_on_gaussian_rendering():
     ours = esfr(img, roi=ROI)
     theirs, _ = quickmtf_mtf50(img, ROI)
     assert ours.mtf50_cy_px == pytest.approx(theirs, rel=0.02)
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_auto_roi_centres_on_the_edge_in_a_large_frame(transpose):
+    # a 5° edge across a tall frame with a shading ramp (the edge travels 84 px over the
+    # frame; the whole-frame ROI of a real DNG read 0.03 instead of 0.43): the automatic ROI
+    # (128 px across, 512 rows along) keeps the analytic MTF50 of the Gaussian LSF,
+    # √(ln 2 / (2π²)) / σ
+    from camtwin.measure.sfr import auto_roi
+
+    img = erf_edge(0.8, shape=(960, 640))
+    img = img * np.linspace(1.0, 0.8, 640)[None, :] ** 2     # lens-shading-like falloff
+    if transpose:
+        img = img.T
+    roi = auto_roi(img)
+    r0, r1, c0, c1 = roi
+    across = (c1 - c0) if not transpose else (r1 - r0)
+    assert across == 128
+    expected = np.sqrt(np.log(2) / (2 * np.pi**2)) / 0.8
+    assert esfr(img, roi=roi).mtf50_cy_px == pytest.approx(expected, rel=0.03)
