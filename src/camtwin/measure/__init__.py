@@ -1,7 +1,17 @@
-"""Measurements on raw and rendered images."""
+"""Measurements on raw and rendered images.
 
-from .color import colorchecker_delta_e, reference_linear_srgb, reference_xyz_d65
+Files are read through one reader, :func:`read_measured_image` (input encoding from the
+file or given; raw files linear), which also backs ``camtwin sfr`` and ``camtwin colour``.
+"""
+
+from .color import (NoColorChecker, colorchecker_delta_e, colorchecker_report,
+                    find_colorchecker, reference_linear_srgb, reference_xyz_d65,
+                    verify_colorchecker)
+from .imread import MeasuredImage, image_channel, read_measured_image
+from .sfr import auto_roi, esfr
 from .snr import region_snr
 
-__all__ = ["colorchecker_delta_e", "reference_linear_srgb", "reference_xyz_d65",
-           "region_snr"]
+__all__ = ["MeasuredImage", "NoColorChecker", "auto_roi", "colorchecker_delta_e",
+           "colorchecker_report", "esfr", "find_colorchecker", "image_channel",
+           "read_measured_image", "reference_linear_srgb", "reference_xyz_d65",
+           "region_snr", "verify_colorchecker"]
