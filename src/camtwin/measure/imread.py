@@ -172,8 +172,8 @@ def read_measured_image(path, *, encoding: str | Encoding | None = None) -> Meas
         from ..raw import load_raw
 
         raw = load_raw(p)
-        return MeasuredImage(p, "raw", "linear", "raw file: linear by definition (DN − black "
-                             "level)", raw=raw, bits=16)
+        return MeasuredImage(p, "raw", "linear", "raw file, linear by definition: DN − black "
+                             "level", raw=raw, bits=16)
     values, meta = _read_pixels(p)
     if values.ndim == 3 and values.shape[2] == 4:
         values = values[..., :3]
