@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -374,6 +375,7 @@ def _table_encoding(table: np.ndarray):
     return None
 
 
+@lru_cache(maxsize=1)
 def srgb_icc_profile() -> bytes:
     """An sRGB ICC profile (littleCMS's built-in, via Pillow) to embed in rendered TIFFs."""
     from PIL import ImageCms
