@@ -30,10 +30,16 @@ console = Console()
 
 def _print_error(message: str) -> None:
     """Print ``error: MESSAGE`` on stderr as one line; the message is user text (paths,
-    names, values) and is printed literally, never read as Rich markup."""
+    names, values) and is printed literally, never read as Rich markup. Line breaks become
+    spaces; control and format characters (terminal escapes, bidi overrides) are shown
+    escaped (``\\x1b``, ``\\u202e``) instead of acting on the terminal."""
+    import unicodedata
+
     from rich.text import Text
 
     line = " ".join(str(message).split()) or "failed"
+    line = "".join(c if unicodedata.category(c) not in ("Cc", "Cf") else
+                   c.encode("unicode_escape").decode("ascii") for c in line)
     err_console.print(Text.assemble(("error:", "bold red"), " ", line), highlight=False,
                       soft_wrap=True)
 

@@ -331,3 +331,11 @@ def test_really_full_disk_names_the_file_and_option(work, tiny_tmpfs):
                  "--quiet")
     assert_one_line_error(run, f"cannot write {out} (--out): no space left on device")
     assert sorted(p.name for p in tiny_tmpfs.iterdir()) == ["filler"]
+
+
+def test_terminal_escapes_in_user_text_are_shown_escaped():
+    # an ANSI escape or a bidi override in a path must not act on the user's terminal
+    run = invoke("capture", "--module", "x\x1b[31my\u202ez.yaml", "--scene", "uniform",
+                 "--out", "x.png")
+    err = assert_one_line_error(run, r"x\x1b[31my\u202ez.yaml")
+    assert "\x1b" not in err and "\u202e" not in err
