@@ -12,6 +12,14 @@ the event loop stays responsive. Prints a Markdown table of latency percentiles:
 * health: GET /api/health while the jobs run.
 
     python benchmarks/bench_web.py [--requests 50] [--workers 2] [--module catalog:endoscope-ov6948]
+
+``--bombs`` instead measures the server's memory under hostile uploads (issue 22): N
+concurrent uploads of a small PNG that decodes to 5000 × 4999 pixels (accepted: below the
+25 MP limit), N of a 180 MP bomb (413 from the header), N oversized JSON bodies and N
+oversized uploads (413). It reads the server process's resident memory (``VmRSS``) before
+and after, and its peak (``VmHWM``), from ``/proc/PID/status``.
+
+    python benchmarks/bench_web.py --bombs 16
 """
 
 from __future__ import annotations
@@ -39,10 +47,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int, workers: int) -> subprocess.Popen:
+def start_server(port: int, workers: int, extra: tuple[str, ...] = ()) -> subprocess.Popen:
     cmd = [sys.executable, "-c", "from camtwin.cli import main; main()", "serve",
            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-           "--log-level", "warning"]
+           "--log-level", "warning", *extra]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -61,6 +69,8 @@ async def run_load(base: str, payloads: list[dict], *, timeout_s: float = 600.0)
     """Submit every payload at once, wait for all jobs; health-check meanwhile."""
     limits = httpx.Limits(max_connections=len(payloads) + 4)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+        # one client session (cookie) for every request: jobs belong to their session
+        (await client.get("/api/health")).raise_for_status()
         done = asyncio.Event()
         health: list[tuple[float, int, int]] = []  # (latency s, status, pending)
 
@@ -106,6 +116,98 @@ async def run_load(base: str, payloads: list[dict], *, timeout_s: float = 600.0)
     return {"results": results, "health": health, "wall_s": wall}
 
 
+def memory_mib(pid: int) -> dict:
+    """Resident memory of process ``pid`` now (VmRSS) and at its peak (VmHWM) [MiB]."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out[key] = int(value.split()[0]) / 1024  # kB → MiB
+    return out
+
+
+def bomb_pngs() -> dict[str, bytes]:
+    """Small files that decode to many pixels: 5000 × 4999 (25.0 MP, accepted by the
+    default limit) and 15000 × 12000 (180 MP, above Pillow's own bomb limit)."""
+    import io
+
+    from PIL import Image
+
+    out = {}
+    for name, size in (("25mp", (5000, 4999)), ("180mp", (15000, 12000))):
+        buf = io.BytesIO()
+        Image.new("L", size, 128).save(buf, "PNG", optimize=True)
+        out[name] = buf.getvalue()
+    return out
+
+
+async def run_bombs(base: str, n: int, *, max_upload_bytes: int, max_body_bytes: int,
+                    timeout_s: float = 600.0) -> dict:
+    """``n`` concurrent requests of each hostile kind; their status codes by kind."""
+    files = bomb_pngs()
+    limits = httpx.Limits(max_connections=4 * n + 4)
+    async with httpx.AsyncClient(base_url=base, timeout=timeout_s, limits=limits) as client:
+        (await client.get("/api/health")).raise_for_status()
+        png = {"content-type": "image/png"}
+        kinds = {
+            "upload 25 MP PNG": lambda: client.post("/api/uploads", content=files["25mp"],
+                                                    headers=png),
+            "upload 180 MP PNG": lambda: client.post("/api/uploads", content=files["180mp"],
+                                                     headers=png),
+            "oversized JSON body": lambda: client.post(
+                "/api/validate", content=b'{"name": "' + b"x" * (max_body_bytes + 1) + b'"}',
+                headers={"content-type": "application/json"}),
+            "oversized upload": lambda: client.post(
+                "/api/uploads", content=b"\x89PNG\r\n\x1a\n" + bytes(max_upload_bytes + 70_000),
+                headers=png),
+        }
+        order = [k for k in kinds for _ in range(n)]
+        t0 = time.perf_counter()
+        responses = await asyncio.gather(*(kinds[k]() for k in order))
+        wall = time.perf_counter() - t0
+    codes: dict[str, dict[int, int]] = {}
+    for k, r in zip(order, responses):
+        codes.setdefault(k, {}).setdefault(r.status_code, 0)
+        codes[k][r.status_code] += 1
+    return {"codes": codes, "wall_s": wall,
+            "sizes": {k: len(v) for k, v in files.items()}}
+
+
+def bombs_main(n: int, workers: int) -> None:
+    from camtwin.web import WebSettings
+
+    s = WebSettings()
+    port = free_port()
+    proc = start_server(port, workers)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        asyncio.run(run_bombs(base, 1, max_upload_bytes=s.max_upload_bytes,
+                              max_body_bytes=s.max_body_bytes))  # warm-up: imports, first decode
+        before = memory_mib(proc.pid)
+        res = asyncio.run(run_bombs(base, n, max_upload_bytes=s.max_upload_bytes,
+                                    max_body_bytes=s.max_body_bytes))
+        after = memory_mib(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        proc.stderr.close()
+    print(f"date: {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}; "
+          f"python {platform.python_version()}; nproc {os.cpu_count()}")
+    print(f"{n} concurrent requests of each kind (files: 25 MP PNG {res['sizes']['25mp']} B, "
+          f"180 MP PNG {res['sizes']['180mp']} B); decode budget "
+          f"{s.max_decode_bytes / 2**20:.0f} MiB; wall {res['wall_s']:.1f} s")
+    print()
+    print("| request | status codes |")
+    print("|---|---|")
+    for k, c in res["codes"].items():
+        print(f"| {k} | " + ", ".join(f"{code} × {cnt}" for code, cnt in sorted(c.items()))
+              + " |")
+    print()
+    print(f"server RSS: {before['VmRSS']:.0f} MiB before, peak {after['VmHWM']:.0f} MiB "
+          f"(+{after['VmHWM'] - before['VmRSS']:.0f}), {after['VmRSS']:.0f} MiB after")
+
+
 def payloads_for(n: int, module: str, crop: tuple[int, int] | None) -> list[dict]:
     m = {"name": module}
     if crop:
@@ -126,7 +228,11 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--module", default="catalog:endoscope-ov6948")
     ap.add_argument("--crop", default="", help="WxH centre crop, e.g. 160x120")
+    ap.add_argument("--bombs", type=int, default=0,
+                    help="measure memory under N concurrent hostile uploads of each kind")
     args = ap.parse_args()
+    if args.bombs:
+        return bombs_main(args.bombs, args.workers)
     crop = tuple(int(v) for v in args.crop.split("x")) if args.crop else None
 
     port = free_port()
@@ -139,6 +245,7 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        proc.stderr.close()
     rs = res["results"]
     errors = [r["error"] for r in rs if "error" in r]
     ok = [r for r in rs if "error" not in r]

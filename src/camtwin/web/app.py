@@ -12,8 +12,11 @@ passes :class:`camtwin.web.security.Guard` first (host, token, body size, sessio
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from importlib import resources
 
@@ -129,6 +132,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
                       max_stored=settings.max_stored_jobs)
     uploads = UploadStore(settings.max_uploads, settings.max_uploads_per_session)
     decode_budget = sv.DecodeBudget(settings.max_decode_bytes)
+    decode_pool = ThreadPoolExecutor(settings.decode_threads, thread_name_prefix="camtwin-decode")
 
     def _drop_session(token: str) -> None:
         uploads.drop_owner(token)
@@ -140,6 +144,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     async def lifespan(app):
         yield
         jobs.shutdown(wait=False)
+        decode_pool.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="camtwin workbench", version=__version__, lifespan=lifespan,
                   description="Simulate camera modules: capture, evaluate, compare, plot. "
@@ -274,11 +279,9 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
             return _error(422, "file: the upload is empty", "file")
         if len(data) > limit:
             return _error(413, too_big, "file")
-        from starlette.concurrency import run_in_threadpool
-
-        img = await run_in_threadpool(sv.decode_upload, data, max_pixels=settings.max_upload_pixels,
-                                      max_side_px=settings.upload_max_side_px,
-                                      budget=decode_budget)
+        img = await asyncio.get_running_loop().run_in_executor(decode_pool, functools.partial(
+            sv.decode_upload, data, max_pixels=settings.max_upload_pixels,
+            max_side_px=settings.upload_max_side_px, budget=decode_budget))
         key = uploads.add(img, session_of(request))
         return {"id": key, "scene": sv.UPLOAD_PREFIX + key, "width_px": int(img.shape[1]),
                 "height_px": int(img.shape[0])}

@@ -310,10 +310,11 @@ def clean(obj):
 #: Leading bytes of the accepted upload formats.
 _MAGIC = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"II*\x00": "TIFF",
           b"MM\x00*": "TIFF", b"BM": "BMP"}
-#: Bytes per decoded pixel of a Pillow mode (other modes: 4).
-_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 2, "PA": 2, "RGB": 3, "YCbCr": 3, "LAB": 3,
-               "HSV": 3, "RGBA": 4, "RGBX": 4, "CMYK": 4, "I;16": 2, "I;16B": 2, "I;16L": 2,
-               "I": 4, "F": 4}
+#: Bytes per pixel Pillow holds for a decoded image of a mode (every other mode, RGB
+#: included, is stored in 4 bytes per pixel).
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2}
+#: Modes :func:`_decode_reduced` reduces directly (others are converted to RGB(A) first).
+_REDUCIBLE_MODES = ("L", "RGB", "RGBA", "LA", "I", "F", "I;16")
 
 
 def upload_format(data: bytes) -> str:
@@ -326,10 +327,17 @@ def upload_format(data: bytes) -> str:
 
 
 def decode_cost_bytes(width: int, height: int, mode: str) -> int:
-    """Estimated peak memory of decoding one upload [bytes]: the decoded image (``width ×
-    height`` × bytes per pixel of ``mode``) plus an RGB copy of it (palette and
-    bilevel images are converted before they are reduced)."""
-    return int(width) * int(height) * (_MODE_BYTES.get(mode, 4) + 3)
+    """Estimated peak memory of decoding one upload [bytes]:
+
+    ``width × height × (b + c + 3)`` with ``b`` the bytes per pixel Pillow holds for
+    ``mode`` (1 for L/P/1, 2 for 16-bit grey, else 4), ``c = 4`` when the mode must be
+    converted to RGB before it is reduced (palette, bilevel, CMYK...) and 3 bytes per pixel
+    for the decoder's and the reduction's buffers. Measured peaks of a 5000 × 4999 PNG
+    (``benchmarks/bench_web.py``): L 49 MiB (estimate 95), RGB 150 (167), P and 1 174 (191).
+    """
+    b = _MODE_BYTES.get(mode, 4)
+    c = 0 if mode in _REDUCIBLE_MODES else 4
+    return int(width) * int(height) * (b + c + 3)
 
 
 class DecodeBudget:
@@ -408,7 +416,10 @@ def decode_upload(data: bytes, *, max_pixels: int, max_side_px: int,
                 raise _too_many_pixels(w, h, max_pixels)
             cost = decode_cost_bytes(w, h, img.mode)
             with budget.reserve(cost) if budget is not None else nullcontext():
-                arr = _decode_reduced(img, max_side_px)
+                try:
+                    arr = _decode_reduced(img, max_side_px)
+                finally:
+                    release_free_memory()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise WebInputError(f"upload: the image is larger than Pillow's decompression-bomb "
                             f"limit; this server's limit is {max_pixels / 1e6:.1f} MP",
@@ -421,6 +432,27 @@ def decode_upload(data: bytes, *, max_pixels: int, max_side_px: int,
     return np.ascontiguousarray(arr)
 
 
+def release_free_memory() -> None:
+    """Hand memory freed by the C heap back to the operating system (glibc's
+    ``malloc_trim``; nothing elsewhere). Without it each decoding thread's malloc arena
+    keeps the peak of its largest decode for the life of the process."""
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+@lru_cache(maxsize=1)
+def _libc():
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
 def _decode_reduced(img, max_side_px: int) -> np.ndarray:
     """Decode ``img`` (a lazily opened Pillow image) reduced to ``max_side_px``."""
     from PIL import Image
@@ -429,7 +461,7 @@ def _decode_reduced(img, max_side_px: int) -> np.ndarray:
     if img.format == "JPEG" and longest > max_side_px:
         img.draft("RGB", (max(1, img.size[0] * max_side_px // longest),
                           max(1, img.size[1] * max_side_px // longest)))
-    if img.mode not in ("L", "RGB", "RGBA", "LA", "I", "F", "I;16"):
+    if img.mode not in _REDUCIBLE_MODES:
         img = img.convert("RGBA" if "A" in img.mode or "transparency" in img.info else "RGB")
     if max(img.size) > max_side_px:
         img.thumbnail((max_side_px, max_side_px), Image.Resampling.BOX, reducing_gap=None)

@@ -41,6 +41,9 @@ class WebSettings:
         Memory budget of the upload decodes running at once [bytes]: each decode reserves
         its estimated peak (width × height × bytes per decoded pixel, see
         :func:`camtwin.web.service.decode_cost_bytes`) and waits while the budget is spent.
+    decode_threads : int
+        Threads that decode uploads (their own pool): at most this many decodes run at once,
+        and only this many threads' heaps ever hold decoded pixels.
     upload_max_side_px : int
         Uploaded images are reduced (area averaging) to at most this many pixels on their
         longest side when stored.
@@ -70,6 +73,7 @@ class WebSettings:
     max_upload_bytes: int = 8 * 1024 * 1024
     max_upload_pixels: int = 25_000_000
     max_decode_bytes: int = 512 * 1024 * 1024
+    decode_threads: int = 2
     upload_max_side_px: int = 2048
     max_uploads: int = 16
     max_uploads_per_session: int = 8
@@ -83,7 +87,7 @@ class WebSettings:
         if self.workers == 0:
             object.__setattr__(self, "workers", max(1, min(2, os.cpu_count() or 1)))
         for name in ("workers", "max_pending_jobs", "max_stored_jobs", "max_pixels",
-                     "max_upload_bytes", "max_upload_pixels", "max_decode_bytes",
+                     "max_upload_bytes", "max_upload_pixels", "max_decode_bytes", "decode_threads",
                      "upload_max_side_px", "max_uploads", "max_uploads_per_session",
                      "max_body_bytes", "session_ttl_s", "max_sessions"):
             value = getattr(self, name)
