@@ -32,6 +32,8 @@ def work(tmp_path_factory):
     assert run.code == 0, run.stderr
     (d / "events.csv").write_text("time,lat,lon,label\n1700000000,47.1,8.5,person\n",
                                   encoding="utf-8")
+    assert invoke("privacy", "vault", "keygen", d / "module.key").code == 0
+    assert invoke("privacy", "vault", "init", d / "vault", "--key-file", d / "module.key").code == 0
     return d
 
 
@@ -72,6 +74,10 @@ CASES = {
                                      ["OUT.csv", "EVENTS.csv"]),
     "evaluate --report MODULE": (["evaluate", "--module", "tiny.yaml", "--application", "x",
                                   "--report", "tiny.yaml"], ["--report", "--module"]),
+    "privacy vault read --out KEY": (["privacy", "vault", "read", "vault", "r1", "--key-file",
+                                      "module.key", "--out", "module.key"],
+                                     ["--out", "--key-file"]),
+    "sweep SPEC --out SPEC": (["sweep", "tiny.yaml", "--out", "tiny.yaml"], ["--out", "SPEC"]),
     "demo --out MODULE": (["demo", "--module", "tiny.yaml", "--out", "tiny.yaml"],
                           ["--out", "--module"]),
 }

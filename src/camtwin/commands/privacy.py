@@ -95,9 +95,10 @@ def register(app, guard, fail, console) -> None:
              key_file: Optional[Path] = typer.Option(None, help="Module key file.")):
         """Decrypt a record (the read is logged)."""
         def run():
-            from .._io import write_bytes_atomic
+            from .._io import check_outputs, write_bytes_atomic
             from ..privacy.vault import Vault, VaultError, load_module_key
 
+            check_outputs({"PATH": path, "--key-file": key_file}, {"--out": out})
             v = Vault.open(path, load_module_key(key_file))
             if out is not None and path.resolve() in out.resolve().parents:
                 raise VaultError(f"--out {out} is inside the vault folder; plaintext never "

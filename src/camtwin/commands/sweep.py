@@ -81,6 +81,9 @@ def _sweep(spec_path, out, scheduler, workers, batch_size, retry_errors, check, 
 
     from ..sweep import load_sweep, run_sweep
 
+    from .._io import check_outputs
+
+    check_outputs({"SPEC": spec_path}, {"--out": out})
     sw = load_sweep(spec_path)
     if check:
         console.print(f"{spec_path}: {len(sw.points)} points × {len(sw.measurements)} "
