@@ -170,3 +170,23 @@ def test_camtwin_raw_tiff_is_raw_and_colour_refuses_a_raw(tmp_path):
     assert img.kind == "raw" and img.raw.cfa == "RGGB"
     res = runner.invoke(app, ["colour", str(tif)])
     assert res.exit_code == 2 and "not a raw file" in res.output
+
+
+def test_colour_refuses_an_image_with_other_primaries_than_srgb(tmp_path):
+    # an Adobe RGB image decoded as if its primaries were sRGB's would score a wrong ΔE00:
+    # the profile's rXYZ colorant is replaced by Adobe RGB (1998)'s D50 red (0.6097,
+    # 0.3111, 0.0195; Adobe RGB 1998 specification, Annex, adapted to D50)
+    from camtwin.measure.imread import _icc_tags, icc_has_srgb_primaries
+
+    prof = bytearray(srgb_icc_profile())
+    off = prof.find(_icc_tags(bytes(prof))[b"rXYZ"])
+    prof[off + 8:off + 20] = struct.pack(">3i", *(round(v * 65536)
+                                                   for v in (0.6097, 0.3111, 0.0195)))
+    assert icc_has_srgb_primaries(srgb_icc_profile()) is True
+    assert icc_has_srgb_primaries(bytes(prof)) is False
+    path = tmp_path / "adobe.tif"
+    tifffile.imwrite(path, np.full((64, 64, 3), 30000, np.uint16), photometric="rgb",
+                     iccprofile=bytes(prof))
+    assert read_measured_image(path).srgb_primaries is False
+    res = runner.invoke(app, ["colour", str(path)])
+    assert res.exit_code == 2 and "other primaries than sRGB" in res.output

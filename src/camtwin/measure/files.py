@@ -125,6 +125,10 @@ def measure_colour_file(path, *, chart_box=None, encoding: str | None = None) ->
         raise ConfigError(f"IMAGE = {str(path)!r}: colour needs a rendered (white-balanced, "
                           f"colour-corrected) image, not a raw file; render it first "
                           f"(camtwin process)")
+    if img.srgb_primaries is False:
+        raise ConfigError(f"IMAGE = {str(path)!r}: its ICC profile has other primaries than "
+                          f"sRGB (e.g. Adobe RGB, Display P3) and ΔE00 here assumes sRGB; "
+                          f"convert the image to sRGB first")
     box = None if chart_box is None else xywh_to_box(chart_box, "chart_box")
     rep = colorchecker_report(img.linear, chart_box=box, detect=box is None)
     return {"image": str(path), "encoding": img.encoding,

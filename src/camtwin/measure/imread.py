@@ -123,6 +123,10 @@ class MeasuredImage:
         Raw files: the frame (DN, CFA, black/white level).
     bits : int
         Bits per sample of the file (16 for raw frames).
+    srgb_primaries : bool or None
+        Rendered images: False when an embedded ICC profile has other RGB colorants than
+        sRGB (Adobe RGB, Display P3, ...), True when they match, None when the file does
+        not say (taken as sRGB). Colour measurements need sRGB primaries.
     """
 
     path: Path
@@ -132,6 +136,7 @@ class MeasuredImage:
     linear: np.ndarray | None = None
     raw: object = None
     bits: int = 8
+    srgb_primaries: bool | None = None
 
     def describe(self) -> str:
         """One line for the CLI: the encoding used and why."""
@@ -195,7 +200,9 @@ def read_measured_image(path, *, encoding: str | Encoding | None = None) -> Meas
         source = "--encoding"
     else:
         enc, source = _default_encoding(suffix, values.dtype, meta)
-    return MeasuredImage(p, "rendered", str(enc), source, linear=enc.decode(v01), bits=bits)
+    prim = icc_has_srgb_primaries(meta["icc"]) if meta.get("icc") else None
+    return MeasuredImage(p, "rendered", str(enc), source, linear=enc.decode(v01), bits=bits,
+                         srgb_primaries=prim)
 
 
 def _is_camtwin_raw_tiff(path: Path) -> bool:
@@ -296,6 +303,41 @@ def _default_encoding(suffix: str, dtype, meta: dict) -> tuple[Encoding, str]:
 _SRGB_PARA = (2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045)
 
 
+def _icc_tags(profile: bytes) -> dict:
+    """ICC tag table: signature → tag data (ICC.1:2010 §7.3)."""
+    n = struct.unpack(">I", profile[128:132])[0]
+    tags = {}
+    for i in range(min(n, 200)):
+        sig, off, size = struct.unpack(">4sII", profile[132 + 12 * i:144 + 12 * i])
+        tags[sig] = profile[off:off + size]
+    return tags
+
+
+def _icc_colorants(profile: bytes) -> np.ndarray | None:
+    """(3, 3) PCS XYZ (D50) of the red, green, blue colorants (``rXYZ``, ``gXYZ``,
+    ``bXYZ``: s15Fixed16), or None (no matrix/TRC profile)."""
+    try:
+        tags = _icc_tags(profile)
+        rows = []
+        for sig in (b"rXYZ", b"gXYZ", b"bXYZ"):
+            t = tags.get(sig)
+            if t is None or t[:4] != b"XYZ ":
+                return None
+            rows.append([v / 65536.0 for v in struct.unpack(">3i", t[8:20])])
+        return np.array(rows)
+    except (struct.error, ValueError, IndexError):
+        return None
+
+
+def icc_has_srgb_primaries(profile: bytes) -> bool | None:
+    """True when the profile's colorants are sRGB's (within 0.005 in XYZ), False when they
+    differ (Adobe RGB, Display P3), None when the profile has none (grey, LUT-based)."""
+    mine = _icc_colorants(profile)
+    if mine is None:
+        return None
+    return bool(np.allclose(mine, _icc_colorants(srgb_icc_profile()), atol=5e-3))
+
+
 def icc_encoding(profile: bytes) -> tuple[Encoding, str] | None:
     """Encoding of an ICC profile's tone curve (``rTRC``, else ``kTRC`` / ``gTRC``).
 
@@ -305,11 +347,7 @@ def icc_encoding(profile: bytes) -> tuple[Encoding, str] | None:
     None when the profile has no tone curve or an unrecognised one (e.g. LUT-based).
     """
     try:
-        n = struct.unpack(">I", profile[128:132])[0]
-        tags = {}
-        for i in range(min(n, 200)):
-            sig, off, size = struct.unpack(">4sII", profile[132 + 12 * i:144 + 12 * i])
-            tags[sig] = profile[off:off + size]
+        tags = _icc_tags(profile)
         trc = tags.get(b"rTRC") or tags.get(b"kTRC") or tags.get(b"gTRC")
         if trc is None:
             return None
