@@ -190,3 +190,40 @@ def test_colour_refuses_an_image_with_other_primaries_than_srgb(tmp_path):
     assert read_measured_image(path).srgb_primaries is False
     res = runner.invoke(app, ["colour", str(path)])
     assert res.exit_code == 2 and "other primaries than sRGB" in res.output
+
+
+def _png_with_chunk(path, values, chunk_type: bytes, data: bytes):
+    """A 16-bit grey PNG (OpenCV) with one ancillary chunk inserted after IHDR."""
+    import zlib
+
+    import cv2
+
+    ok, buf = cv2.imencode(".png", values)
+    raw = buf.tobytes()
+    ihdr_end = 8 + 8 + 13 + 4
+    chunk = (struct.pack(">I", len(data)) + chunk_type + data
+             + struct.pack(">I", zlib.crc32(chunk_type + data) & 0xFFFFFFFF))
+    path.write_bytes(raw[:ihdr_end] + chunk + raw[ihdr_end:])
+
+
+@pytest.mark.parametrize("chunk, data, want", [
+    (b"gAMA", struct.pack(">I", 100000), "linear"),       # PNG gAMA 1.0: linear
+    (b"gAMA", struct.pack(">I", 45455), "gamma:2.2"),     # gAMA 1/2.2 (PNG spec §11.3.3.2)
+    (b"sRGB", b"\x00", "srgb"),                           # sRGB chunk, perceptual intent
+])
+def test_png_colour_chunks_choose_the_encoding(tmp_path, chunk, data, want):
+    path = tmp_path / "c.png"
+    _png_with_chunk(path, u16(gaussian_edge()), chunk, data)
+    img = read_measured_image(path)
+    assert img.encoding == want and "PNG" in img.encoding_source
+
+
+def test_jpeg_exif_srgb(tmp_path):
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0xA001] = 1    # ExifIFD ColorSpace = sRGB
+    path = tmp_path / "e.jpg"
+    Image.fromarray(np.full((16, 16, 3), 128, np.uint8)).save(path, exif=exif)
+    img = read_measured_image(path)
+    assert img.encoding == "srgb" and img.encoding_source == "EXIF ColorSpace = sRGB"
