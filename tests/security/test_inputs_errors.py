@@ -339,3 +339,17 @@ def test_terminal_escapes_in_user_text_are_shown_escaped():
                  "--out", "x.png")
     err = assert_one_line_error(run, r"x\x1b[31my\u202ez.yaml")
     assert "\x1b" not in err and "\u202e" not in err
+
+
+def test_tiff_with_a_broken_first_page_offset_is_one_line(work):
+    # found by test_fuzz_cli: one flipped bit in the header's byte order made tifffile log
+    # "invalid offset to first page" twice on stderr before the error line
+    run = invoke("capture", "--module", work / "tiny.yaml", "--scene", "uniform",
+                 "--out", work / "t.png", "--raw", work / "t.tif", "--quiet")
+    assert run.code == 0, run.stderr
+    data = bytearray((work / "t.tif").read_bytes())
+    data[2] ^= 1
+    (work / "flipped.tif").write_bytes(bytes(data))
+    assert_one_line_error(invoke("process", work / "flipped.tif", "--out", work / "f.png"),
+                          "flipped.tif", "corrupt file structure")
+    assert not (work / "f.png").exists()
