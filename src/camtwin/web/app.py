@@ -143,8 +143,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app):
         yield
-        jobs.shutdown(wait=False)
-        decode_pool.shutdown(wait=False, cancel_futures=True)
+        jobs.shutdown(wait=False)  # the decode pool's idle threads need no shutdown
 
     app = FastAPI(title="camtwin workbench", version=__version__, lifespan=lifespan,
                   description="Simulate camera modules: capture, evaluate, compare, plot. "
