@@ -112,7 +112,8 @@ def test_modules_lists_builtins_and_catalog(client):
 
 
 @pytest.mark.parametrize("name", ["src/camtwin/data/modules/default.yaml", "/etc/passwd",
-                                  "../../../etc/passwd", "endoscope-ov6948"])
+                                  "../../../etc/passwd", "default.yaml", "README.md",
+                                  "pyproject.toml"])
 def test_modules_never_read_paths(client, name):
     from urllib.parse import quote
 
@@ -122,6 +123,15 @@ def test_modules_never_read_paths(client, name):
         assert_error(r, 422, "module.name", "unknown module")
     r = client.post("/api/validate", json={"name": name})
     assert_error(r, 422, "module.name", "unknown module", repr(name))
+
+
+def test_modules_are_named_through_the_part_resolver(client):
+    # a bare catalog name (unambiguous) is the catalog module, as on the command line
+    r = client.post("/api/validate", json={"name": "endoscope-ov6948"})
+    assert r.status_code == 200, r.text
+    assert r.json()["module"]["width_px"] == 200
+    summary = client.get("/api/modules/endoscope-ov6948").json()["summary"]
+    assert summary["name"] == "catalog:endoscope-ov6948" and summary["source"] == "catalog"
 
 
 def test_schema_has_the_spec_sections(client):

@@ -207,7 +207,8 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
              summary="The full spec of one module (as its YAML would hold it)")
     def module_detail(name: str):
         m = sv.base_module(name)
-        return {"summary": sv.module_summary(name, m), "spec": m.model_dump(mode="json")}
+        return {"summary": sv.module_summary(sv.canonical_module(name), m),
+                "spec": m.model_dump(mode="json")}
 
     @app.get("/api/schema", tags=["modules"],
              summary="JSON schema of a module spec (sensor, lens, isp), for building forms")
@@ -222,7 +223,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         m = sv.resolve_module(choice)
         s = m.sensor
         n = s.width_px * s.height_px
-        return {"valid": True, "module": sv.module_summary(choice.name, m),
+        return {"valid": True, "module": sv.module_summary(sv.canonical_module(choice.name), m),
                 "capturable": n <= settings.max_pixels,
                 "max_pixels": settings.max_pixels}
 

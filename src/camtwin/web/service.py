@@ -149,25 +149,38 @@ class PlotRequest(_Body):
 # names the server owns
 # ---------------------------------------------------------------------------------------
 def module_names() -> list[str]:
-    """Every module a client may name: built-ins, then ``catalog:NAME``."""
-    from ..catalog import load_catalog
-    from ..module import CATALOG_PREFIX, builtin_modules
+    """Every module a client may name, in canonical form: built-ins, then ``catalog:NAME``
+    (:func:`camtwin.parts.known_parts`)."""
+    from ..parts import known_parts
 
-    return [*builtin_modules(), *(CATALOG_PREFIX + n for n in sorted(load_catalog().modules))]
+    return known_parts("module")
+
+
+def canonical_module(name: str) -> str:
+    """The canonical name of module ``name`` by the one part resolver
+    (:func:`camtwin.parts.locate`: built-in, ``catalog:NAME``, a bare catalog name when
+    unambiguous) — never a file: a YAML path is refused like an unknown name."""
+    from ..parts import locate
+
+    try:
+        ref = locate("module", name)
+    except ConfigError:
+        ref = None
+    if ref is None or ref.source == "yaml":
+        raise WebInputError(str(unknown_name("module", name, module_names())), "module.name")
+    return ref.name
 
 
 @lru_cache(maxsize=64)
-def _base_module(name: str):
-    from ..module import load_module
+def _base_module(canonical: str):
+    from ..parts import resolve_module
 
-    return load_module(name)
+    return resolve_module(canonical)
 
 
 def base_module(name: str):
-    """The named module (only names of :func:`module_names`)."""
-    if name not in module_names():
-        raise WebInputError(str(unknown_name("module", name, module_names())), "module.name")
-    return _base_module(name)
+    """The named module (a name :func:`canonical_module` accepts)."""
+    return _base_module(canonical_module(name))
 
 
 def chart_names() -> list[str]:
