@@ -117,8 +117,19 @@ def test_repr_of_a_large_frame_stays_short():
     assert_short(raw, "4000 × 3000 px", "mean 100.0 DN")
 
 
-def test_result_reprs_are_short(small):
+def test_result_reprs_are_short(small, shot, tmp_path):
+    from camtwin.evaluate import measure, snr_curve
+    from camtwin.isp import BUILTIN_PIPELINES, load_pipeline, run_pipeline
     from camtwin.measure.sfr import esfr
+
+    assert_short(measure(small, "hfov_deg"), "MetricResult(")
+    assert_short(snr_curve(small, levels=[1.0, 10.0, 100.0], rng=0), "3 levels", "lx")
+    assert_short(run_pipeline(shot.raw, load_pipeline(sorted(BUILTIN_PIPELINES)[0])),
+                 "PipelineResult(", "96 × 72 px")
+    tif = tmp_path / "grey.tif"
+    tifffile.imwrite(tif, np.full((40, 50), 1000, np.uint16))
+    assert_short(camtwin.read_measured_image(tif), "rendered 50 × 40 px", "16-bit",
+                 "encoding linear")
 
     y, x = np.mgrid[0:100, 0:80]
     r = esfr((0.2 + 0.6 * (x - 40 - 0.1 * (y - 50) > 0)).astype(float))

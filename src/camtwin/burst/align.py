@@ -285,6 +285,10 @@ class Alignment:
     displacement: np.ndarray
     grid: TileGrid
 
+    def __repr__(self) -> str:  # short: camtwin.report.notebook
+        from ..report.notebook import short_repr
+        return short_repr(self)
+
     def tile_centres_raw(self) -> tuple[np.ndarray, np.ndarray]:
         """Centre of every tile in raw pixel coordinates (rows, cols), (ny, nx) each."""
         g = self.grid

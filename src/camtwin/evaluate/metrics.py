@@ -97,6 +97,10 @@ class MetricResult:
         """False when the metric means nothing for the module (see ``reason``)."""
         return self.reason is None
 
+    def __repr__(self) -> str:  # short: camtwin.report.notebook
+        from ..report.notebook import short_repr
+        return short_repr(self)
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -208,6 +212,10 @@ class SnrCurve:
     noise_e: np.ndarray
     exposure_s: float
     unit: str
+
+    def __repr__(self) -> str:  # short: camtwin.report.notebook
+        from ..report.notebook import short_repr
+        return short_repr(self)
 
 
 def snr_curve(module, *, illuminant: str = "D65", reflectance: float = 0.18,

@@ -184,6 +184,10 @@ class PipelineResult:
     intermediates: dict = field(default_factory=dict)
     pipeline: PipelineSpec | None = None
 
+    def __repr__(self) -> str:  # short: camtwin.report.notebook
+        from ..report.notebook import short_repr
+        return short_repr(self)
+
 
 def _normalise(raw: RawFrame) -> np.ndarray:
     """Black level: ``(dn − black)/(white − black)`` as float32 (numba, one pass)."""

@@ -138,6 +138,10 @@ class MeasuredImage:
     bits: int = 8
     srgb_primaries: bool | None = None
 
+    def __repr__(self) -> str:  # short: camtwin.report.notebook
+        from ..report.notebook import short_repr
+        return short_repr(self)
+
     def describe(self) -> str:
         """One line for the CLI: the encoding used and why."""
         return f"encoding {self.encoding} ({self.encoding_source})"

@@ -580,11 +580,55 @@ def _r_store(s) -> str:
     return f"SweepStore({s.url!r}, {n} part files)"
 
 
+def _r_metric(r) -> str:
+    num = [k for k, v in r.details.items() if isinstance(v, (int, float))][:4]
+    extra = ", ".join(f"{k} {r.details[k]:.4g}" for k in num)
+    value = f"n/a ({r.reason})" if r.reason else f"{r.value:.4g}"
+    return (f"MetricResult({value}" + (f"; {extra}" if extra else "")
+            + (f"; {len(r.details) - len(num)} more details" if len(r.details) > len(num)
+               else "") + ")")[:390]
+
+
+def _r_snr_curve(c) -> str:
+    lv = np.asarray(c.level)
+    return (f"SnrCurve({lv.size} levels {lv.min():.3g}–{lv.max():.3g} {c.unit}, SNR "
+            f"{np.nanmin(c.snr):.3g}–{np.nanmax(c.snr):.3g}, exposure {_ms(c.exposure_s)})"
+            if lv.size else f"SnrCurve(no levels, {c.unit})")
+
+
+def _r_pipeline(r) -> str:
+    shown = next((a for a in (r.image, r.display, r.linear) if a is not None), None)
+    size = f"{shown.shape[1]} × {shown.shape[0]} px" if shown is not None else "no image"
+    return (f"PipelineResult({size}, {r.bits}-bit, WB gains "
+            f"{'/'.join(f'{g:.3g}' for g in np.ravel(r.wb_gains))}, exposure gain "
+            f"{r.exposure_gain:.3g}, {len(r.intermediates)} intermediates, "
+            f"{len(r.notes)} notes)")
+
+
+def _r_alignment(a) -> str:
+    d = np.asarray(a.displacement)
+    n, ny, nx = d.shape[:3]
+    return (f"Alignment({n} frames × {ny} × {nx} tiles of {a.grid.tile} samples, max |d| "
+            f"{float(np.abs(d).max()) if d.size else 0.0:.3g} samples)")
+
+
+def _r_measured(m) -> str:
+    if m.kind == "raw":
+        h, w = m.raw.shape
+        body = f"raw {w} × {h} px {m.raw.cfa}"
+    else:
+        h, w = m.linear.shape[:2]
+        body = f"rendered {w} × {h} px, {m.bits}-bit"
+    return f"MeasuredImage({m.path.name!r}, {body}, encoding {m.encoding})"
+
+
 _REPRS = {"ModuleSpec": _r_module, "RawFrame": _r_raw, "RenderedImage": _r_rendered,
           "OpticalImage": _r_optical, "Shot": _r_shot, "Evaluation": _r_evaluation,
           "Verdict": _r_verdict, "Emva1288Results": _r_emva, "SfrResult": _r_sfr,
           "MergeResult": _r_merge, "HdrResult": _r_hdr, "Burst": _r_burst,
-          "AfResult": _r_af, "SweepOutcome": _r_outcome, "SweepStore": _r_store}
+          "AfResult": _r_af, "SweepOutcome": _r_outcome, "SweepStore": _r_store,
+          "MetricResult": _r_metric, "SnrCurve": _r_snr_curve, "PipelineResult": _r_pipeline,
+          "Alignment": _r_alignment, "MeasuredImage": _r_measured}
 
 
 def short_repr(obj) -> str:
