@@ -45,7 +45,7 @@ def register(app, guard, fail, console) -> None:
         image: Path = typer.Argument(..., help="Image (.png/.tif/.jpg) or raw (.dng/.npz)."),
         roi: Optional[str] = typer.Option(
             None, help="Edge ROI x,y,w,h [px]; default: 128 px across the edge, centred on "
-                       "it, 90 % of its length."),
+                       "it, 512 px (at most 90 %) along it."),
         channel: str = typer.Option("g", help="r, g, b or y (luminance; images only); raw: a "
                                     "CFA colour, every site of it at its sensor position."),
         encoding: Optional[str] = typer.Option(

@@ -48,7 +48,8 @@ def measure_sfr_file(path, *, roi=None, channel: str = "g",
         Rendered image (PNG/TIFF/JPEG/BMP) or raw (DNG, camera raw, camtwin NPZ/raw TIFF).
     roi : (x, y, w, h), optional
         Edge region [px]: left column, top row, width, height. Default: 128 px across the
-        edge, centred on it, 90 % of its length (:func:`camtwin.measure.sfr.auto_roi`).
+        edge, centred on it, 512 px (at most 90 % of the image) along it
+        (:func:`camtwin.measure.sfr.auto_roi`).
     channel : str
         ``r``, ``g``, ``b`` or ``y`` (luminance) of an image; of a raw, a CFA colour with
         every site of it at its own sensor position.
