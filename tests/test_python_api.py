@@ -140,6 +140,37 @@ def test_result_reprs_are_short(small, shot, tmp_path):
                  "8 computed", "2 skipped")
 
 
+def test_burst_and_af_reprs_are_short(shot):
+    """Burst, merge, HDR and AF results built from their documented fields (the repr is
+    what is under test, not the algorithms)."""
+    from camtwin.burst.align import Alignment, tile_grid
+    from camtwin.burst.hdr import HdrResult
+    from camtwin.burst.merge import MergeResult
+    from camtwin.burst.simulate import Burst
+    from camtwin.focus.af import AfResult
+
+    raw = shot.raw
+    h, w = raw.shape
+    assert_short(Burst(frames=[raw] * 8, poses=np.zeros((8, 3))), "8 frames", "96 × 72 px")
+    grid = tile_grid((h // 2, w // 2))
+    ny, nx = grid.n_tiles
+    align = Alignment(displacement=np.full((8, ny, nx, 2), 0.25), grid=grid)
+    assert_short(align, "8 frames", "max |d| 0.25")
+    assert_short(MergeResult(mosaic_dn=raw.dn.astype(np.float32), alignment=align,
+                             mean_weight=np.full(8, 0.9), reference=0, frame=raw),
+                 "8 frames", "0.90")
+    valid = np.ones((h, w), np.uint8)
+    valid[:6] = 0                                    # 6 of 72 rows clipped in every frame
+    assert_short(HdrResult(electrons=np.zeros((h, w), np.float32), valid_frames=valid,
+                           exposures_s=(0.001, 0.004, 0.016), saturation_e=1e5, frame=raw),
+                 "ratio 16", f"{100 * 6 / 72:.2g} % all clipped")
+    assert_short(AfResult(method="hybrid", measure="tenengrad", target_um=20.0, final_um=21.0,
+                          dof_um=8.0, frames=5, lens_moves=3, time_s=0.2, distance_m=0.5,
+                          illuminance_lux=100.0, exposure_s=0.01,
+                          extra={"trace": np.arange(1000)}),
+                 "error +1 µm", "0.12 DOF", "in focus")
+
+
 # ---------------------------------------------------------------------------------------
 # notebook displays
 # ---------------------------------------------------------------------------------------
