@@ -4,20 +4,17 @@
 call the same functions, so a number printed by the CLI and one computed in a notebook come
 from one code path:
 
-==========  ====================================  =========================================
-kind        what                                  steps
-==========  ====================================  =========================================
-``sfr``     ISO 12233:2017 e-SFR of a slanted     :func:`~camtwin.measure.imread.read_measured_image`
-            edge: MTF50 [cycles per sensor        → one channel (:func:`~camtwin.measure.imread.image_channel`)
-            pixel], MTF at Nyquist/2 and Nyquist  → ROI (given, or :func:`~camtwin.measure.sfr.auto_roi`)
-                                                  → :func:`~camtwin.measure.sfr.esfr`
-``colour``  CIEDE2000 and per-patch SNR of a      :func:`~camtwin.measure.imread.read_measured_image`
-            ColorChecker Classic capture          → :func:`~camtwin.measure.color.colorchecker_report`
-==========  ====================================  =========================================
+* ``kind="sfr"`` — ISO 12233:2017 e-SFR of a slanted edge: MTF50 [cycles per sensor pixel],
+  MTF at Nyquist/2 and Nyquist. Steps: :func:`~camtwin.measure.imread.read_measured_image`
+  → one channel (:func:`~camtwin.measure.imread.image_channel`) → the ROI (given, or
+  :func:`~camtwin.measure.sfr.auto_roi`) → :func:`~camtwin.measure.sfr.esfr`.
+* ``kind="colour"`` — CIEDE2000 and per-patch SNR of a ColorChecker Classic capture. Steps:
+  :func:`~camtwin.measure.imread.read_measured_image` →
+  :func:`~camtwin.measure.color.colorchecker_report` (chart found and verified, or placed).
 
 Regions are ``(x, y, w, h)`` in pixels — left column, top row, width, height — as on the
-command line (:mod:`camtwin.regions`); results report them the same way (``roi_xywh``,
-``chart['xywh']``).
+command line (:mod:`camtwin.regions`); results report them the same way (``roi_xywh``: the
+edge region used; ``chart['xywh']``: the outline of the 24 patches found).
 
 Example
 -------
