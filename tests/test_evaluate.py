@@ -308,8 +308,13 @@ def test_colour_metric_of_a_mono_sensor_is_not_applicable(module):
     assert math.isnan(res.value) and not res.applicable and "mono" in res.reason
     app_ = ApplicationSpec(name="x", title="X", requirements=[
         {"metric": "delta_e00_mean", "max": 5, "basis": "practice", "source": "test case"}])
-    row = evaluate(mono, app_, seed=1).as_dict()["verdicts"][0]
+    ev = evaluate(mono, app_, seed=1)
+    row = ev.as_dict()["verdicts"][0]
     assert row["value"] is None and "mono" in row["not_applicable"]
+    # the verdict says n/a, and a module that cannot deliver colour does not pass a colour
+    # requirement (so `camtwin evaluate` still gates on it), with the reason beside it
+    assert row["status"] == "n/a" and row["passed"] is False and not ev.passed
+    assert ev.verdicts[0].status == "n/a"
 
 
 def test_shot_summary_reports_only_meaningful_numbers(module, tmp_path):

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 
 from ..parts import MODULE_HELP
 from . import seed_option
@@ -131,6 +132,9 @@ def _run(module_names, application, json_out, report, seed, console, err):
             cells = [label, r.limit_text]
             for e in evals:
                 v = e.verdicts[k]
+                if v.status == "n/a":
+                    cells += [f"[yellow]n/a[/] ({escape(str(v.result.reason))})", ""]
+                    continue
                 colour = "green" if v.passed else "red"
                 cells += [f"[{colour}]{format_value(v.value, r.unit)} "
                           f"{'pass' if v.passed else 'FAIL'}[/]", format_value(v.margin, r.unit)]

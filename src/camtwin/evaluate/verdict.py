@@ -44,7 +44,18 @@ class Verdict:
 
     @property
     def passed(self) -> bool:
-        return self.requirement.passes(self.value)
+        """Whether the requirement is met. A metric that does not apply to the module (e.g.
+        colour error of a mono sensor) does not meet it: the module cannot deliver what the
+        application asks for; :attr:`status` says "n/a" and ``result.reason`` why."""
+        return self.result.reason is None and self.requirement.passes(self.value)
+
+    @property
+    def status(self) -> str:
+        """"pass", "fail", or "n/a" (the metric means nothing for this module; counted as
+        not passed, with the reason in ``result.reason``)."""
+        if self.result.reason is not None:
+            return "n/a"
+        return "pass" if self.passed else "fail"
 
     def __repr__(self) -> str:  # short: camtwin.report.notebook
         from ..report.notebook import short_repr
@@ -55,7 +66,7 @@ class Verdict:
         return {"metric": r.metric, "conditions": dict(r.conditions), "limit": r.limit_text,
                 "min": r.min, "max": r.max, "unit": r.unit, "value": _num(self.value),
                 "margin": _num(self.margin), "relative_margin": _num(self.relative_margin),
-                "passed": self.passed, "basis": r.basis, "source": r.source,
+                "passed": self.passed, "status": self.status, "basis": r.basis, "source": r.source,
                 "measured_from": self.result.source, "not_applicable": self.result.reason,
                 "details": {k: _num(v) for k, v in self.result.details.items()
                             if isinstance(v, (int, float))}}

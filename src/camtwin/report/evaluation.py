@@ -131,6 +131,10 @@ def write_evaluation_report(evaluations, out_dir, *, rng=0, progress=None) -> Pa
         cells = [r.metric, _cond_text(r.conditions), r.limit_text]
         for ev in evals:
             v = ev.verdicts[k]
+            if v.status == "n/a":
+                cells.append(("html", f'<span class="fail">n/a — '
+                                      f'{escape(str(v.result.reason))}</span>'))
+                continue
             mark = "PASS" if v.passed else "FAIL"
             cells.append(("html", f'<span class="{"pass" if v.passed else "fail"}">'
                                   f'{escape(_fmt(v.value))} {escape(r.unit)} — {mark}'
