@@ -180,8 +180,8 @@ def geometry_source(shape, pitch_um: float, lens: LensSpec, full_field_um: float
         # radial distortion: the inverse scales the distorted radius alone. The forward map
         # r_d = r_u·(1 + k₁r_u² + k₂r_u⁴) is tabulated on INVERT_TABLE_SAMPLES radii and
         # inverted by interpolation (error ~1e-10, the fixed-point solver's tolerance); no
-        # iteration, and beyond the largest r_d the lens reaches (strong barrel distortion
-        # turns over past full field) the ray stays at that edge instead of diverging.
+        # iteration; beyond the largest r_d the lens reaches (strong barrel distortion turns
+        # over past full field) the ray keeps the edge's r_u/r_d ratio instead of diverging.
         rd = np.hypot(xn, yn)
         rd_max = float(rd.max(initial=0.0)) + 1e-12
         top = rd_max
