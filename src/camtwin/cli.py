@@ -169,7 +169,8 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
     from .memory import check_capture
 
     shot_mod = mod if win is None else window_module(mod, win.x, win.y, win.width, win.height)[0]
-    kind = "rgb" if Path(scene).suffix or Path(scene).is_file() else "index"
+    kind = ("rgb" if Path(scene).suffix or Path(scene).is_file()
+            else "index" if scene in ("colorchecker", "uniform") else "chart")
     check_capture(shot_mod, scene_kind=kind)  # before the scene is built
     with timer.stage("scene"):
         sc = module_scene(mod, scene, illuminant=illuminant, illuminance_lux=lux,
