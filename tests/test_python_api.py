@@ -203,6 +203,7 @@ def test_evaluation_to_pandas(evaluation):
     assert row["value"] == pytest.approx(96 * 72 / 1e6)
     assert row["margin"] == pytest.approx(96 * 72 / 1e6 - 1.0)
     assert row["unit"] == "MP" and not row["pass"] and row["threshold"].startswith("≥ 1")
+    assert row["status"] == "fail" and row["not_applicable"] is None
     assert bool(df.set_index("metric").loc["hfov_deg", "pass"])
     assert df.attrs["application"] == "api_test"
 

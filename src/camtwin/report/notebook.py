@@ -328,7 +328,8 @@ def _evaluation_html(ev) -> str:
                     f"<td>{_esc(r.limit_text)}</td>"
                     f"<td class='n'>{_esc(format_value(v.value, r.unit))}</td>"
                     f"<td class='n'>{_esc(format_value(v.margin, r.unit))}</td>"
-                    f"<td>{'pass' if v.passed else 'FAIL'}</td>"
+                    f"<td title='{_esc(v.result.reason or '')}'>"
+                    f"{_esc({'fail': 'FAIL'}.get(_status(v), _status(v)))}</td>"
                     f"<td title='{_esc(r.source)}'>{_esc(r.basis)}</td></tr>")
     name = getattr(ev.module, "name", "module")
     title = (f"{name} for {ev.application.title}: {'PASS' if ev.passed else 'FAIL'} "
@@ -512,7 +513,12 @@ def _r_verdict(v) -> str:
     from ..evaluate.verdict import format_value
 
     return (f"Verdict({r.metric}: {format_value(v.value, r.unit)} vs {r.limit_text}, "
-            f"{'pass' if v.passed else 'FAIL'})")
+            f"{_status(v)})")
+
+
+def _status(v) -> str:
+    """"pass", "fail" or "n/a" of a verdict (older verdicts without ``status``)."""
+    return getattr(v, "status", "pass" if v.passed else "fail")
 
 
 def _r_emva(res) -> str:
@@ -670,10 +676,11 @@ def evaluation_to_pandas(ev):
                      "value": float(v.value), "unit": r.unit, "threshold": r.limit_text,
                      "min": r.min, "max": r.max, "margin": float(v.margin),
                      "relative_margin": float(v.relative_margin), "pass": bool(v.passed),
+                     "status": _status(v), "not_applicable": v.result.reason,
                      "basis": r.basis, "source": r.source})
     df = pd.DataFrame(rows, columns=["metric", "conditions", "value", "unit", "threshold",
                                      "min", "max", "margin", "relative_margin", "pass",
-                                     "basis", "source"])
+                                     "status", "not_applicable", "basis", "source"])
     df.attrs.update({"module": getattr(ev.module, "name", "module"),
                      "application": ev.application.name, "seed": ev.seed,
                      "passed": ev.passed})
