@@ -12,6 +12,8 @@ from typing import Optional
 
 import typer
 
+from ..extras import require
+
 
 def register(app, guard, fail, console) -> None:
     priv = typer.Typer(no_args_is_help=True, help="On-module privacy: anonymise faces, "
@@ -20,6 +22,10 @@ def register(app, guard, fail, console) -> None:
                         "(AES-256-GCM, crypto-shredding, hash-chained audit log).")
     priv.add_typer(vault, name="vault")
     app.add_typer(priv, name="privacy")
+
+    @priv.callback()
+    def _privacy_extra():
+        guard(require, "privacy", "camtwin privacy")
 
     @priv.command("anonymise")
     def anonymise_cmd(

@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from ..extras import require
+
 
 def register(app, guard, fail, console) -> None:
     from rich.console import Console
@@ -32,6 +34,7 @@ def register(app, guard, fail, console) -> None:
     ):
         """Run a design-space sweep on Dask into a resumable Parquet store (points already
         in the store are skipped)."""
+        guard(require, "sweep", "camtwin sweep")
         code = guard(_sweep, spec, out, scheduler, workers, batch_size, retry_errors, check,
                      console, err)
         if code:
@@ -47,6 +50,7 @@ def register(app, guard, fail, console) -> None:
                                                         "mtf50:max, sensor_area_mm2:min)."),
     ):
         """Plots (metric vs parameter, Pareto front) and a summary table of a sweep store."""
+        guard(require, "sweep", "camtwin sweep-report")
         from .._io import check_outputs
         from ..sweep.report import write_sweep_report
 
@@ -66,6 +70,7 @@ def register(app, guard, fail, console) -> None:
         """Run DuckDB SQL over a sweep store (view ``points``: one row per point)."""
         if fmt not in ("table", "csv", "json"):
             fail(f"--format = {fmt!r}: valid choices: csv, json, table")
+        guard(require, "sweep", "camtwin query")
         from ..sweep.store import query as run_query
 
         cols, rows = guard(run_query, store, sql)

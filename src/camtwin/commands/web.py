@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import typer
 
+from ..extras import require
+
 
 def register(app, guard, fail, console) -> None:
     @app.command()
@@ -41,6 +43,7 @@ def register(app, guard, fail, console) -> None:
         log_level: str = typer.Option("info", help="uvicorn log level."),
     ):
         """Serve the web workbench and its JSON API (OpenAPI at /openapi.json, /docs)."""
+        guard(require, "web", "camtwin serve")
         guard(_serve, host, port, workers, max_megapixels, max_upload_mb, max_body_kb, token,
               allowed_host or [], no_auth, log_level, console)
 

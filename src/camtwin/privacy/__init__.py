@@ -95,6 +95,10 @@ Limits (not guaranteed):
   minimisation, encryption, erasure, logging).
 """
 
+from ..extras import require as _require
+
+_require("privacy", "camtwin.privacy")
+
 from .anonymise import (ANONYMISE_METHODS, AnonymiseReport, AnonymiseSpec, anonymise,
                         anonymise_frames, anonymise_rendered, render_anonymised)
 from .detect import FACE_DETECTORS, Detection, detect_faces

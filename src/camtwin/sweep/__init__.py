@@ -8,6 +8,10 @@
 * :func:`write_sweep_report` — plots, Pareto front and summary table (:mod:`.report`).
 """
 
+from ..extras import require as _require
+
+_require("sweep", "camtwin.sweep")
+
 from .measurements import EMVA_FIGURES, Measurement
 from .runner import SweepOutcome, run_sweep
 from .spec import CompiledSweep, Point, SweepSpec, compile_sweep, load_sweep

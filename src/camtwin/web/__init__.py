@@ -10,6 +10,10 @@ applications from the built-in profiles, scenes from the chart list or an upload
 (held in memory).
 """
 
+from ..extras import require as _require
+
+_require("web", "camtwin.web")
+
 from .app import create_app
 from .settings import WebSettings
 
