@@ -345,8 +345,8 @@ def decode_cost_bytes(width: int, height: int, mode: str) -> int:
     ``width × height × (b + c + 3)`` with ``b`` the bytes per pixel Pillow holds for
     ``mode`` (1 for L/P/1, 2 for 16-bit grey, else 4), ``c = 4`` when the mode must be
     converted to RGB before it is reduced (palette, bilevel, CMYK...) and 3 bytes per pixel
-    for the decoder's and the reduction's buffers. Measured peaks of a 5000 × 4999 PNG
-    (``benchmarks/bench_web.py``): L 49 MiB (estimate 95), RGB 150 (167), P and 1 174 (191).
+    for the decoder's and the reduction's buffers (an upper bound of the peak measured for
+    L, RGB, P and bilevel PNGs; ``benchmarks/bench_web.py --bombs`` measures the server).
     """
     b = _MODE_BYTES.get(mode, 4)
     c = 0 if mode in _REDUCIBLE_MODES else 4
