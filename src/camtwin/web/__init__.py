@@ -5,9 +5,11 @@ OpenAPI document at ``/openapi.json`` (interactive at ``/docs``). Simulations ru
 bounded worker pool (:mod:`camtwin.web.jobs`), never in the event loop; the page polls
 ``/api/jobs/{id}`` for progress.
 
-Clients never name server paths: modules come from the built-ins and the catalog,
-applications from the built-in profiles, scenes from the chart list or an uploaded image
-(held in memory).
+Clients never name server paths: modules come from the built-ins and the catalog (through
+:mod:`camtwin.parts`, file paths refused), applications from the built-in profiles, scenes
+from the chart list or an uploaded image (held in memory). Every request passes
+:class:`camtwin.web.security.Guard`: only the configured host names, the access token when
+one is set, bounded bodies, and a per-client session that owns its uploads and jobs.
 """
 
 from ..extras import require as _require

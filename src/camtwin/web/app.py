@@ -196,7 +196,10 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
                 "limits": {"max_pixels": settings.max_pixels,
                            "max_upload_bytes": settings.max_upload_bytes,
                            "max_upload_pixels": settings.max_upload_pixels,
-                           "max_pending_jobs": settings.max_pending_jobs}}
+                           "max_body_bytes": settings.max_body_bytes,
+                           "max_pending_jobs": settings.max_pending_jobs,
+                           "session_ttl_s": settings.session_ttl_s},
+                "token_required": settings.auth_token is not None}
 
     @app.get("/api/modules", tags=["modules"],
              summary="Built-in and catalog modules a request may name")
