@@ -9,6 +9,7 @@ specs as YAML files, and errors carry the same one-line messages as the CLI.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from contextlib import nullcontext
@@ -564,7 +565,9 @@ def run_capture(ci: CaptureInput, files: dict, progress, *, prefix: str = "",
     false_colour = raw_false_colour(raw)
     files[prefix + "processed"] = processed
     files[prefix + "raw"] = false_colour
-    files[prefix + RAW_FRAME] = raw
+    # the downloads need the digital numbers only: the noise-free mean (float32, twice the
+    # size) is not kept
+    files[prefix + RAW_FRAME] = dataclasses.replace(raw, mean_electrons=None)
     s = m.sensor
     return clean({
         "label": ci.label, "module": module_summary(ci.label or m.name, m),
