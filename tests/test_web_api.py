@@ -575,3 +575,12 @@ def test_metrics_shown_only_where_they_mean_something(client):
     assert m["delta_e00_mean"] is None and "needs the colorchecker scene" in src["delta_e00_mean"]
     assert m["mtf50_cy_px"] is None and "measure_mtf = false" in src["mtf50_cy_px"]
     assert src["clipped_percent"].startswith("this capture")
+
+
+def test_evaluation_of_a_mono_module_marks_colour_not_applicable(client):
+    job = submit(client, "/api/evaluate", {"module": {"name": "catalog:drone-ov9281-nav"},
+                                           "application": "endoscope"})
+    de = next(v for v in job["result"]["verdicts"] if v["metric"] == "delta_e00_mean")
+    assert de["status"] == "n/a" and not de["passed"] and de["not_applicable"]
+    page = client.get(job["downloads"]["report_html"]).text
+    assert "n/a" in page and de["not_applicable"][:30] in page

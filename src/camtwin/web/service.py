@@ -852,9 +852,12 @@ def report_html(kind: str, result: dict, files: dict) -> bytes:
     for ev in evaluations:
         body.append(f"<h2>{escape(ev['module'])} for {escape(ev['title'])}: "
                     f"{'PASS' if ev['passed'] else 'FAIL'}</h2>")
-        body.append(table(["requirement", "limit", "measured", "margin", "verdict", "basis"],
+        body.append(table(["requirement", "limit", "measured", "margin", "verdict", "basis",
+                           "where it comes from"],
                           [[v["metric"], v["limit"], v["value_text"], v["margin_text"],
-                            "pass" if v["passed"] else "FAIL", v["basis"]]
+                            {"pass": "pass", "fail": "FAIL", "n/a": "n/a"}.get(
+                                v.get("status"), "pass" if v["passed"] else "FAIL"),
+                            v["basis"], v.get("not_applicable") or v.get("measured_from") or ""]
                            for v in ev["verdicts"]],
                           row_classes=["pass" if v["passed"] else "fail"
                                        for v in ev["verdicts"]]))

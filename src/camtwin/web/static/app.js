@@ -398,17 +398,20 @@ function verdictTable(ev) {
   const t = document.createElement("table");
   t.className = "verdicts";
   const head = t.insertRow();
-  ["requirement", "limit", "measured", "margin", "verdict", "basis"].forEach((x) => { const th = document.createElement("th"); th.textContent = x; head.append(th); });
+  ["requirement", "limit", "measured", "margin", "verdict", "basis", "where it comes from"].forEach((x) => { const th = document.createElement("th"); th.textContent = x; head.append(th); });
   for (const v of ev.verdicts) {
     const tr = t.insertRow();
-    tr.className = v.passed ? "pass" : "fail";
+    const na = v.status === "n/a";
+    tr.className = na ? "na" : (v.passed ? "pass" : "fail");
     const cond = Object.entries(v.conditions).map(([k, x]) => `${k}=${x}`).join(", ");
     tr.insertCell().textContent = v.metric + (cond ? ` (${cond})` : "");
     tr.insertCell().textContent = v.limit;
-    const m = tr.insertCell(); m.textContent = v.value_text; m.className = "num";
-    const g = tr.insertCell(); g.textContent = v.margin_text; g.className = "num";
-    tr.insertCell().textContent = v.passed ? "pass" : "FAIL";
+    const m = tr.insertCell(); m.textContent = na ? "n/a" : v.value_text; m.className = "num";
+    const g = tr.insertCell(); g.textContent = na ? "" : v.margin_text; g.className = "num";
+    tr.insertCell().textContent = na ? "n/a (not passed)" : (v.passed ? "pass" : "FAIL");
     const b = tr.insertCell(); b.textContent = v.basis; b.title = v.source;
+    const src = tr.insertCell(); src.className = "source";
+    src.textContent = na ? (v.not_applicable || "") : (v.measured_from || "");
   }
   wrap.append(t);
   return wrap;
