@@ -118,8 +118,9 @@ def test_time_varying_scene_identical(small):
 def test_shoot_streams_and_keeps_its_optical_image(small):
     scene = module_scene(small, "colorchecker")
     timings = {}
-    shot = camtwin.shoot(small, scene, rng=0, timings=timings)
+    shot = camtwin.shoot(small, scene, rng=0, timings=timings, keep_optics=True)
     assert isinstance(shot.channel_image, ChannelImage)
+    assert camtwin.shoot(small, scene, rng=0).channel_image is None  # freed before the ISP
     assert {"optics_s", "sensor_s", "isp_s"} <= set(timings)
     # the spectral optical image is formed only on demand, and is the cube path's
     oi = shot.optical_image

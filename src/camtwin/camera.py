@@ -191,7 +191,8 @@ class Shot:
     ``optical_image`` is the spectral :class:`~camtwin.optics.OpticalImage`; a streamed
     shot never formed it and forms it on first access (checked against the memory
     budget). ``channel_image`` is what the sensor integrated (a
-    :class:`~camtwin.optics.stream.ChannelImage`, or the optical image itself).
+    :class:`~camtwin.optics.stream.ChannelImage`, or the optical image itself; None when
+    :func:`shoot` released it, see its ``keep_optics``).
     """
 
     __slots__ = ("_oi", "raw", "rendered", "scene", "lens", "channel_image")
@@ -381,7 +382,7 @@ def render(module: ModuleSpec, raw: RawFrame, *, ccm: np.ndarray | None = None) 
 def shoot(module: ModuleSpec, scene: Scene, *, exposure_s: float | None = None, rng=None,
           ccm: np.ndarray | None = None, window: SensorWindow | None = None,
           band_group_nm: float | None = DEFAULT_BAND_GROUP_NM, check_memory: bool = True,
-          timings: dict | None = None, progress=None) -> Shot:
+          timings: dict | None = None, progress=None, keep_optics: bool = False) -> Shot:
     """Scene → optical image → raw → rendered image with ``module`` (streamed optics).
 
     ``window`` images a window of the sensor at its true field position (``module`` the
@@ -390,7 +391,9 @@ def shoot(module: ModuleSpec, scene: Scene, *, exposure_s: float | None = None, 
     groups differ by < 0.5 %, :mod:`camtwin.optics.stream`). The working set is checked
     against the memory budget first (:func:`camtwin.memory.check_capture`); ``timings``
     (a dict) receives the seconds of each stage; ``progress(stage, done, total)`` is
-    called as the optics advance.
+    called as the optics advance. The streamed optical image (per-channel planes, 12 bytes
+    per pixel) is released before the ISP runs unless ``keep_optics`` (then it is
+    ``Shot.channel_image``); ``Shot.optical_image`` re-forms the spectral image on demand.
     """
     import time
 
@@ -417,6 +420,8 @@ def shoot(module: ModuleSpec, scene: Scene, *, exposure_s: float | None = None, 
     note("sensor")
     raw = expose(mod, oi, exposure_s=exposure_s, rng=rng)
     t["sensor_s"] = time.perf_counter() - t0
+    if not keep_optics:
+        oi = None  # the planes are not needed by the ISP: free them before it allocates
     if mod.isp.ccm == "fitted" and ccm is None and mod.sensor.cfa != "mono":
         t0 = time.perf_counter()
         note("colour matrix")
