@@ -31,8 +31,8 @@ the spectral collapse (2 per CFA channel), ``FFT`` the padded real and complex w
 buffers of one plane (≈ 12 bytes per sample), ``mosaic`` the float32/uint16 mosaics of
 the sensor chain plus the ISP's RGB output. The constants are fitted to measured peak RSS
 with a margin (benchmarks/RESULTS.md, ``bench_capture_scale.py``): 1.2 / 12 / 48 MP
-ColorChecker captures are estimated at 440 MiB / 1.2 GiB / 3.8 GiB and measured at 0.39 /
-0.99 / 3.02 GiB. The number of spectral bands does not appear — the spectral dimension is
+ColorChecker captures are estimated at 440 MiB / 1.2 GiB / 3.8 GiB and measured at 0.38 /
+0.91 / 2.51 GiB. The number of spectral bands does not appear — the spectral dimension is
 streamed.
 """
 
