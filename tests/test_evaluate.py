@@ -233,10 +233,8 @@ def test_a_crop_rendered_at_its_field_offset_equals_that_window_of_the_full_imag
     dy, dx = 80.0, 112.0                                  # crop centre − image centre [px]
     r0, c0 = int(288 / 2 + dy - 48), int(384 / 2 + dx - 64)
     window = full_scene.radiance[:, r0:r0 + 96, c0:c0 + 128]
-    from dataclasses import replace as dc_replace
-
-    crop_scene = dc_replace(full_scene, radiance=np.ascontiguousarray(window),
-                            width_m=full_scene.width_m * 128 / 384)
+    crop_scene = full_scene.replace(radiance=np.ascontiguousarray(window),
+                                    width_m=full_scene.width_m * 128 / 384)
     pitch = m.sensor.pixel_pitch_um
     ff = full_field_um((288, 384), pitch, m.lens)
     part = form_image(crop_scene, crop.lens, field_offset_um=(dy * pitch, dx * pitch),

@@ -103,3 +103,25 @@ def test_unknown_chart_and_bad_parameters():
         slanted_edge(shape=(10, 10), contrast=0.5, **GEOM)
     with pytest.raises(ConfigError, match="illuminance_lux"):
         uniform(shape=(10, 10), illuminance_lux=-1, **GEOM)
+
+
+def test_scene_replace_is_validated_and_keeps_the_rest():
+    # Scene stopped being a dataclass (streamed capture keeps a reflectance map instead of
+    # the cube); Scene.replace is its copy-with-changes
+    import pytest as _pytest
+
+    from camtwin.errors import ConfigError
+    from camtwin.scene import make_chart
+
+    sc = make_chart("colorchecker", shape=(24, 36), width_m=0.3, distance_m=1.0,
+                    illuminant="D65", illuminance_lux=100.0)
+    wider = sc.replace(width_m=0.6)
+    assert wider.width_m == 0.6 and wider.distance_m == sc.distance_m
+    assert wider.reflectance is sc.reflectance and wider.name == sc.name
+    cube = sc.radiance[:, :12, :18].copy()
+    part = sc.replace(radiance=cube, width_m=0.15)
+    assert part.shape == (12, 18) and part.reflectance is None
+    with _pytest.raises(ConfigError, match="unknown field"):
+        sc.replace(colour="red")
+    with _pytest.raises(ConfigError, match="must both be > 0"):
+        sc.replace(width_m=-1.0)

@@ -134,6 +134,27 @@ class Scene:
     def __setattr__(self, name, value):
         raise AttributeError(f"Scene is immutable: cannot set {name}")
 
+    def replace(self, **changes) -> "Scene":
+        """A new Scene with ``changes`` (any constructor argument: ``radiance``,
+        ``wavelengths_nm``, ``width_m``, ``distance_m``, ``name``, ``illuminant``,
+        ``illuminance_lux``, ``layout``, ``reflectance``), validated like a new one; the
+        Scene is immutable (the role ``dataclasses.replace`` had when it was a dataclass).
+        Giving ``radiance`` drops the reflectance map unless ``reflectance`` is given too."""
+        args = {"radiance": self._radiance, "wavelengths_nm": self.wavelengths_nm,
+                "width_m": self.width_m, "distance_m": self.distance_m, "name": self.name,
+                "illuminant": self.illuminant, "illuminance_lux": self.illuminance_lux,
+                "layout": self.layout, "reflectance": self.reflectance}
+        unknown = set(changes) - set(args)
+        if unknown:
+            raise ConfigError(f"Scene.replace: unknown field(s) {sorted(unknown)}; valid: "
+                              f"{', '.join(args)}")
+        if "radiance" in changes and "reflectance" not in changes:
+            args["reflectance"] = None
+        args.update(changes)
+        radiance = args.pop("radiance")
+        wavelengths = args.pop("wavelengths_nm")
+        return Scene(radiance, wavelengths, **args)
+
     def __reduce__(self):  # pickling (Dask workers, multiprocessing) through __init__
         return (_rebuild_scene, (self._radiance, self.wavelengths_nm, self.width_m,
                                  self.distance_m, self.name, self.illuminant,
