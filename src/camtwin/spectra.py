@@ -4,7 +4,11 @@ The default grid runs 380–1000 nm in 5 nm steps: visible plus the near infrare
 security, automotive and in-cabin cameras use (850 nm and 940 nm LEDs).
 
 All CIE data (illuminants, V(λ), colour-matching functions) comes from colour-science;
-nothing is retyped here. Data tabulated only up to 780/830 nm is extended into the NIR by a
+nothing is retyped here. The tables are copied once, at their native tabulation, into
+``camtwin/data/spectra/cie_tables.npz`` by ``tools/make_spectral_tables.py`` and read with
+NumPy (:func:`cie_table`): ``import colour`` imports matplotlib and pandas and would cost a
+CLI run ≈1.4 s; tests/test_spectral_tables.py checks the file equals colour-science's data.
+Data tabulated only up to 780/830 nm is extended into the NIR by a
 stated physical model per illuminant (see :data:`ILLUMINANTS`).
 
 Spectral power distributions are *relative* until scaled: :func:`scale_to_illuminance`
@@ -17,6 +21,7 @@ illuminance [lx] through
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -27,10 +32,47 @@ from .units import K_M_LM_PER_W, wavelength_step_nm
 DEFAULT_WAVELENGTHS_NM = np.arange(380.0, 1000.0 + 1e-9, 5.0)
 
 
-def _colour():
-    import colour  # imported lazily: colour-science takes ~1.5 s to import
+#: The shipped copy of colour-science's tables (see the module docstring).
+CIE_TABLES_PATH = Path(__file__).parent / "data" / "spectra" / "cie_tables.npz"
 
-    return colour
+
+@lru_cache(maxsize=None)
+def _cie_tables() -> dict[str, np.ndarray]:
+    with np.load(CIE_TABLES_PATH) as f:
+        out = {k: f[k] for k in f.files}
+    for a in out.values():
+        a.setflags(write=False)
+    return out
+
+
+def cie_table(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A tabulated spectrum copied from colour-science: (wavelengths [nm], values), read-only.
+
+    Names: ``D65``, ``FL11``, ``LED-B3`` (``SDS_ILLUMINANTS``), ``V1924`` (CIE 1924 photopic
+    V(λ), ``SDS_LEFS``), ``CMFS1931`` (CIE 1931 2° x̄ȳz̄, shape (N, 3)), ``MALLETT2019``
+    (sRGB basis spectra of Mallett & Yuksel 2019, (N, 3)), ``COLORCHECKER`` (BabelColor
+    average reflectances of the 24 patches in chart order, (24, N)).
+    """
+    t = _cie_tables()
+    if f"{name}_wl" not in t:
+        raise unknown_name("spectral table", name, sorted(k[:-3] for k in t if k.endswith("_wl")))
+    return t[f"{name}_wl"], t[f"{name}_values"]
+
+
+def cie_constant(name: str) -> np.ndarray:
+    """A colorimetric constant copied from colour-science (read-only array):
+
+    * ``D65_WHITE_XYZ`` — XYZ of the CIE 1931 2° D65 white point (x, y) = (0.3127, 0.3290), Y = 1;
+    * ``COLORCHECKER_REF_XYZ_D65`` — (24, 3) XYZ of ``CCS_COLOURCHECKERS["BabelColor Average"]``
+      adapted D50 → D65 by the Bradford transform (von Kries), Y of white diffuser = 1;
+    * ``SRGB_RGB_TO_XYZ`` / ``SRGB_XYZ_TO_RGB`` — the 3 × 3 matrices of linear sRGB
+      (IEC 61966-2-1 primaries, D65), as in ``colour.RGB_COLOURSPACES["sRGB"]``.
+    """
+    t = _cie_tables()
+    if name not in t or name.endswith(("_wl", "_values")):
+        raise unknown_name("colorimetric constant", name,
+                           sorted(k for k in t if not k.endswith(("_wl", "_values"))))
+    return t[name]
 
 
 def as_grid(wavelengths_nm=None) -> np.ndarray:
@@ -52,9 +94,13 @@ def resample_sd(sd, wavelengths_nm, *, right: str = "zero") -> np.ndarray:
     ``0`` (``right="zero"``) or held at the end value (``right="hold"``). The left side is
     always held (data starts at or below 380 nm for everything used here).
     """
+    return _resample(np.asarray(sd.wavelengths, dtype=np.float64),
+                     np.asarray(sd.values, dtype=np.float64), wavelengths_nm, right=right)
+
+
+def _resample(x, y, wavelengths_nm, *, right: str = "zero") -> np.ndarray:
+    """:func:`resample_sd` of a table given as (wavelengths x [nm], values y)."""
     wl = as_grid(wavelengths_nm)
-    x = np.asarray(sd.wavelengths, dtype=np.float64)
-    y = np.asarray(sd.values, dtype=np.float64)
     out = np.interp(wl, x, y)
     if right == "zero":
         out[wl > x[-1]] = 0.0
@@ -65,17 +111,13 @@ def resample_sd(sd, wavelengths_nm, *, right: str = "zero") -> np.ndarray:
 
 def photopic_v(wavelengths_nm=None) -> np.ndarray:
     """CIE 1924 photopic luminous efficiency V(λ) on the grid (0 beyond 830 nm)."""
-    return resample_sd(_colour().SDS_LEFS["CIE 1924 Photopic Standard Observer"],
-                       wavelengths_nm)
+    return _resample(*cie_table("V1924"), wavelengths_nm)
 
 
 def cie1931_cmfs(wavelengths_nm=None) -> np.ndarray:
     """CIE 1931 2° colour-matching functions x̄, ȳ, z̄ on the grid, shape (L, 3)."""
-    c = _colour()
-    cmfs = c.MSDS_CMFS["CIE 1931 2 Degree Standard Observer"]
+    x, vals = cie_table("CMFS1931")
     wl = as_grid(wavelengths_nm)
-    x = np.asarray(cmfs.wavelengths)
-    vals = np.asarray(cmfs.values)
     out = np.stack([np.interp(wl, x, vals[:, i]) for i in range(3)], axis=1)
     out[wl > x[-1]] = 0.0
     return out
@@ -102,14 +144,14 @@ def gaussian_led(wavelengths_nm, peak_nm: float, fwhm_nm: float) -> np.ndarray:
 
 def _daylight_with_nir(name: str, cct_k: float):
     def spd(wl):
-        sd = _colour().SDS_ILLUMINANTS[name]
-        out = resample_sd(sd, wl, right="hold")
-        top = float(sd.wavelengths[-1])
+        x, y = cie_table(name)
+        out = _resample(x, y, wl, right="hold")
+        top = float(x[-1])
         beyond = wl > top
         if np.any(beyond):
             # Extend past the CIE table with a black body of the same CCT, matched at the
             # last tabulated wavelength (daylight's NIR follows a Planckian shape closely).
-            ref = float(sd.values[-1]) / planck_spectral_radiance(top, cct_k)
+            ref = float(y[-1]) / planck_spectral_radiance(top, cct_k)
             out[beyond] = ref * planck_spectral_radiance(wl[beyond], cct_k)
         return out
 
@@ -117,18 +159,23 @@ def _daylight_with_nir(name: str, cct_k: float):
 
 
 def _illuminant_a(wl):
-    # CIE A is defined analytically (2856 K Planckian, CIE 015:2018 eq. 2.1) and so is valid
-    # in the NIR; colour-science evaluates it on a 1 nm grid which we interpolate.
-    c = _colour()
-    lo, hi = np.floor(wl[0]), np.ceil(wl[-1])
-    sd = c.sd_CIE_standard_illuminant_A(c.SpectralShape(lo, hi, 1))
-    return np.interp(wl, sd.wavelengths, sd.values)
+    """CIE standard illuminant A, defined analytically (CIE 015:2018 eq. 2.1), valid in the NIR:
+
+        S_A(λ) = 100 · (560/λ)⁵ · (exp(1.435e7 / (2848 · 560)) − 1) / (exp(1.435e7 / (2848 λ)) − 1)
+
+    with λ in nm (c₂ = 1.435e7 nm·K and T = 2848 K of the 1931 definition, ≈ 2856 K with
+    today's c₂); S_A(560 nm) = 100. Evaluated at the grid itself (colour-science's
+    ``sd_CIE_standard_illuminant_A`` evaluates the same formula; tests compare them).
+    """
+    lam = np.asarray(wl, dtype=np.float64)
+    c2_t = 1.435e7 / 2848.0
+    return 100.0 * (560.0 / lam) ** 5 * np.expm1(c2_t / 560.0) / np.expm1(c2_t / lam)
 
 
 def _tabulated(name: str):
     def spd(wl):
         # Fluorescent and phosphor-LED sources emit essentially nothing past 780 nm.
-        return resample_sd(_colour().SDS_ILLUMINANTS[name], wl, right="zero")
+        return _resample(*cie_table(name), wl, right="zero")
 
     return spd
 

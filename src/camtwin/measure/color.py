@@ -3,6 +3,15 @@
 Reference colours are colour-science's ``CCS_COLOURCHECKERS["BabelColor Average"]`` (CIE xyY
 under D50, computed by BabelColor from the same averaged spectra camtwin renders), adapted to
 D65 with the Bradford transform and expressed in CIELAB relative to the D65 white (Y = 100).
+The adapted XYZ, the D65 white and the sRGB matrices are colour-science's numbers, shipped
+with camtwin (:func:`camtwin.spectra.cie_constant`, checked against colour-science in
+tests/test_spectral_tables.py) so that a capture does not import colour-science (≈1.4 s,
+it imports matplotlib). CIELAB is CIE 015:2018 eq. 8.1–8.3:
+
+    L* = 116 f(Y/Yn) − 16,  a* = 500 (f(X/Xn) − f(Y/Yn)),  b* = 200 (f(Y/Yn) − f(Z/Zn)),
+    f(t) = t^(1/3) for t > (24/116)³, else (841/108) t + 16/116;
+
+CIEDE2000 (CIE 142-2001, Sharma et al. 2005) is scikit-image's ``deltaE_ciede2000``.
 
 The rendered image is linear sRGB (D65 white, 1.0 = perfect white diffuser). As in Imatest's
 Colorcheck, exposure is normalised before ΔE: the measured luminances of the four middle
@@ -30,21 +39,24 @@ NEUTRAL_FOR_EXPOSURE = (19, 20, 21, 22)
 
 def reference_xyz_d65() -> np.ndarray:
     """Reference XYZ (Y of white diffuser = 1) of the 24 patches under D65, shape (24, 3)."""
-    import colour
+    from ..spectra import cie_constant
 
-    cc = colour.CCS_COLOURCHECKERS[REFERENCE_SET]
-    xyy = np.array(list(cc.data.values()))
-    xyz_d50 = colour.xyY_to_XYZ(xyy)
-    d50 = colour.xy_to_XYZ(cc.illuminant)
-    d65 = colour.xy_to_XYZ(colour.CCS_ILLUMINANTS["CIE 1931 2 Degree Standard Observer"]["D65"])
-    return colour.chromatic_adaptation(xyz_d50, d50, d65, method="Von Kries", transform="Bradford")
+    return cie_constant("COLORCHECKER_REF_XYZ_D65").copy()
 
 
 def reference_linear_srgb() -> np.ndarray:
     """Reference linear sRGB of the 24 patches under D65 (may fall slightly outside 0..1)."""
-    import colour
+    from ..spectra import cie_constant
 
-    return colour.XYZ_to_RGB(reference_xyz_d65(), "sRGB", apply_cctf_encoding=False)
+    return reference_xyz_d65() @ cie_constant("SRGB_XYZ_TO_RGB").T
+
+
+def xyz_to_lab(xyz, white_xyz) -> np.ndarray:
+    """CIELAB (L* 0..100) of XYZ relative to the white ``white_xyz`` (module docstring)."""
+    t = np.asarray(xyz, dtype=np.float64) / np.asarray(white_xyz, dtype=np.float64)
+    f = np.where(t > (24 / 116) ** 3, np.cbrt(t), (841 / 108) * t + 16 / 116)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]),
+                     200 * (f[..., 1] - f[..., 2])], axis=-1)
 
 
 def colorchecker_delta_e(linear_srgb: np.ndarray, patch_boxes, *,
@@ -62,21 +74,23 @@ def colorchecker_delta_e(linear_srgb: np.ndarray, patch_boxes, *,
     -------
     dict with ``delta_e00`` (24 values), ``mean``, ``max``, ``exposure_error_stops``.
     """
-    import colour
+    from skimage.color import deltaE_ciede2000
+
+    from ..spectra import cie_constant
 
     if len(patch_boxes) != 24:
         raise ConfigError(f"need 24 ColorChecker patch boxes, got {len(patch_boxes)}")
     rgb = patch_means(linear_srgb, [inset_box(b) for b in patch_boxes])
-    xyz = colour.RGB_to_XYZ(rgb, "sRGB", apply_cctf_decoding=False)
+    xyz = np.asarray(rgb, dtype=np.float64) @ cie_constant("SRGB_RGB_TO_XYZ").T
     ref = reference_xyz_d65()
     k = 1.0
     if normalize_exposure:
         idx = list(NEUTRAL_FOR_EXPOSURE)
         k = float(np.dot(ref[idx, 1], xyz[idx, 1]) / np.dot(xyz[idx, 1], xyz[idx, 1]))
-    white = colour.xy_to_XYZ(colour.CCS_ILLUMINANTS["CIE 1931 2 Degree Standard Observer"]["D65"])
-    lab = colour.XYZ_to_Lab(xyz * k, colour.XYZ_to_xy(white))
-    lab_ref = colour.XYZ_to_Lab(ref, colour.XYZ_to_xy(white))
-    de = np.asarray(colour.delta_E(lab, lab_ref, method="CIE 2000"), dtype=np.float64)
+    white = cie_constant("D65_WHITE_XYZ")
+    lab = xyz_to_lab(xyz * k, white)
+    lab_ref = xyz_to_lab(ref, white)
+    de = np.asarray(deltaE_ciede2000(lab, lab_ref), dtype=np.float64)
     return {"delta_e00": de.tolist(), "mean": float(de.mean()), "max": float(de.max()),
             "exposure_error_stops": float(-np.log2(k)) if k > 0 else float("inf")}
 

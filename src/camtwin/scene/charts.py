@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError, unknown_name
-from ..spectra import as_grid
+from ..spectra import as_grid, cie_table
 from .scene import Scene, scene_from_reflectance
 
 #: ColorChecker patch names in chart order (row-major, dark skin top-left).
@@ -34,18 +34,15 @@ def _neutral(reflectance: float, wl) -> np.ndarray:
 
 
 def colorchecker_reflectances(wavelengths_nm=None) -> np.ndarray:
-    """Spectral reflectances of the 24 patches, shape (24, L), from colour-science.
+    """Spectral reflectances of the 24 patches, shape (24, L), from colour-science
+    (``SDS_COLOURCHECKERS[COLORCHECKER_DATASET]``, shipped as the ``COLORCHECKER`` table of
+    :func:`camtwin.spectra.cie_table`).
 
     Beyond 730 nm the last measured value is held (the data set stops at 730 nm).
     """
-    import colour
-
     wl = as_grid(wavelengths_nm)
-    sds = colour.SDS_COLOURCHECKERS[COLORCHECKER_DATASET]
-    out = []
-    for name in COLORCHECKER_NAMES:
-        sd = sds[name]
-        out.append(np.interp(wl, sd.wavelengths, sd.values))
+    x, values = cie_table("COLORCHECKER")
+    out = [np.interp(wl, x, v) for v in values]
     return np.clip(np.array(out), 0.0, 1.0)
 
 
@@ -218,7 +215,8 @@ def from_rgb(image, *, width_m, distance_m, illuminant="D65", illuminance_lux=50
 
     The sRGB values (8/16-bit integers or floats in 0..1) are linearised (IEC 61966-2-1) and
     taken as *reflectances*: each pixel's reflectance is ``r·B_r(λ) + g·B_g(λ) + b·B_b(λ)``
-    with the three basis spectra from colour-science (380–780 nm; held constant beyond). The
+    with the three basis spectra from colour-science (380–780 nm; held constant beyond;
+    shipped as the ``MALLETT2019`` table of :func:`camtwin.spectra.cie_table`). The
     basis is bounded in 0..1, so every sRGB colour maps to a physically valid reflectance, and
     under illuminant E the spectrum reproduces the sRGB colour. ``shape`` resizes first
     (area interpolation) without stretching: ``fit="crop"`` (default) fills the grid and
@@ -228,8 +226,6 @@ def from_rgb(image, *, width_m, distance_m, illuminant="D65", illuminance_lux=50
     Reference: I. Mallett, C. Yuksel, "Spectral Primary Decomposition for Rendering with sRGB
     Reflectance", EGSR 2019.
     """
-    import colour
-
     img = np.asarray(image)
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=2)
@@ -245,10 +241,13 @@ def from_rgb(image, *, width_m, distance_m, illuminant="D65", illuminance_lux=50
 
         img, placed = fit_image(img, _check_shape(shape), fit)
         layout["image"] = [placed.layout_box()]
-    lin = np.asarray(colour.cctf_decoding(img, function="sRGB"), dtype=np.float32)
+    # IEC 61966-2-1 sRGB decoding (the same function as colour.cctf_decoding(..., "sRGB")).
+    lin = np.where(img <= 0.04045, img / np.float32(12.92),
+                   ((img + np.float32(0.055)) / np.float32(1.055)) ** np.float32(2.4))
+    lin = lin.astype(np.float32)
     wl = as_grid(wavelengths_nm)
-    basis = colour.recovery.MSDS_BASIS_FUNCTIONS_sRGB_MALLETT2019
-    b = np.stack([np.interp(wl, basis.wavelengths, basis.values[:, i]) for i in range(3)])
+    bx, bv = cie_table("MALLETT2019")
+    b = np.stack([np.interp(wl, bx, bv[:, i]) for i in range(3)])
     weights = np.moveaxis(lin, 2, 0)
     return scene_from_reflectance(spectra=np.clip(b, 0, 1), weights=weights,
                                   illuminant=illuminant, illuminance_lux=illuminance_lux,
