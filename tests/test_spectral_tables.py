@@ -1,16 +1,11 @@
 """The CIE / ColorChecker tables shipped in camtwin/data/spectra equal colour-science's data
 (the reference: colour-science 0.4.x datasets, which reproduce CIE 015:2018, CIE S 017 and
-BabelColor's ColorChecker averages), and the capture path does not import colour-science."""
-
-import json
-import subprocess
-import sys
-from importlib import resources
+BabelColor's ColorChecker averages). That the capture path imports none of colour-science is
+tests/test_startup.py."""
 
 import colour
 import numpy as np
 import pytest
-import yaml
 
 from camtwin import spectra
 from camtwin.measure import color as mcolor
@@ -95,34 +90,3 @@ def test_from_rgb_linearisation_is_srgb_eotf():
     sc = charts.from_rgb(img, width_m=1.0, distance_m=2.0, illuminant="D65")
     lin = np.asarray(colour.cctf_decoding(img, function="sRGB"))
     np.testing.assert_allclose(np.moveaxis(np.asarray(sc.reflectance.weights), 0, -1), lin, atol=1e-6)
-
-
-HEAVY = ("colour", "matplotlib", "pandas", "dask", "fastapi", "duckdb", "cryptography")
-
-
-def test_capture_path_imports_no_colour_science(tmp_path):
-    data = yaml.safe_load((resources.files("camtwin") / "data" / "modules" / "default.yaml")
-                          .read_text("utf-8"))
-    data["sensor"].update(width_px=160, height_px=120)
-    module = tmp_path / "small.yaml"
-    module.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    code = f"""
-import json, sys
-import camtwin
-after_import = [m for m in {HEAVY!r} if m in sys.modules]
-from camtwin.cli import main
-sys.argv = ["camtwin", "capture", "--module", {str(module)!r}, "--scene", "colorchecker",
-            "--lux", "300", "--out", {str(tmp_path / 'cc.png')!r}]
-try:
-    main()
-except SystemExit as e:
-    assert not e.code, e.code
-print(json.dumps({{"import": after_import,
-                  "capture": [m for m in {HEAVY!r} if m in sys.modules]}}))
-"""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=600)
-    assert out.returncode == 0, out.stderr[-2000:]
-    got = json.loads(out.stdout.strip().splitlines()[-1])
-    assert got == {"import": [], "capture": []}
-    assert (tmp_path / "cc.png").stat().st_size > 0

@@ -117,10 +117,9 @@ def _names(kind: str, source: str) -> list[str]:
         from .measure.emva1288.datasheet import builtin_summaries
 
         return builtin_summaries()
-    from .catalog import load_catalog
+    from .catalog.loader import catalog_names  # file stems: no catalog file is read
 
-    cat = load_catalog()
-    return sorted({"module": cat.modules, "sensor": cat.sensors, "lens": cat.lenses}[kind])
+    return catalog_names({"module": "modules", "sensor": "sensors", "lens": "lenses"}[kind])
 
 
 def known_parts(kind: str) -> list[str]:
@@ -283,9 +282,9 @@ def _module_from_yaml(path: Path) -> "ModuleSpec":
 
 
 def _isp_preset(name: str, where: str):
-    from .catalog import load_catalog
+    from .catalog.loader import isp_presets
 
-    presets = load_catalog().isp_presets
+    presets = isp_presets()
     key = name[len(PREFIXES["catalog"]):] if name.startswith(PREFIXES["catalog"]) else name
     if key not in presets:
         raise unknown_name(f"ISP preset ({where}: isp)", name, presets)

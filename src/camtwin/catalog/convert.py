@@ -23,16 +23,15 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy.optimize import least_squares
 
-from ..errors import ConfigError
+from ..errors import ConfigError, unknown_name
 from ..module import ModuleSpec
 from ..optics.lens import IRCutSpec, LensSpec
 from ..sensor.pixel import PixelSpec
 from ..sensor.qe import pixel_qe
 from ..sensor.shutter import ShutterSpec
 from ..sensor.spec import QESpec, QuantumEfficiencyCurve, SensorSpec
-from .loader import get_lens, get_module, get_sensor, load_catalog
+from .loader import get_lens, get_module, get_sensor, isp_presets
 from .schema import LensEntry, SensorEntry
 
 #: Wavelength grid [nm] on which the modelled peak QE is searched (the camtwin default grid).
@@ -124,6 +123,8 @@ def fit_pixel(illumination: str, pitch_um: float, shutter: str, qe_peak: float,
             res.append((model - target) / 1e-3)
         prior = 0.3 * (x - x0) / scale
         return np.concatenate([np.asarray(res), prior])
+
+    from scipy.optimize import least_squares  # lazily: ≈0.25 s to import, only for fits
 
     sol = least_squares(residuals, x0, bounds=(lo, hi), x_scale=scale, xtol=1e-12,
                         ftol=1e-12, gtol=1e-12, max_nfev=2000)
@@ -289,14 +290,16 @@ def to_lens_spec(entry: LensEntry | str, *, object_distance_m: float = 1.0) -> L
 
 @lru_cache(maxsize=64)
 def _module(name: str, root) -> ModuleSpec:
-    cat = load_catalog(root)
     m = get_module(name, root)
-    sensor, lens = cat.sensors[m.sensor], cat.lenses[m.lens]
+    sensor, lens = get_sensor(m.sensor, root), get_lens(m.lens, root)
+    presets = isp_presets(root)
+    if m.isp not in presets:
+        raise unknown_name(f"ISP preset (catalog module {m.name!r}: isp)", m.isp, presets)
     return ModuleSpec(name=m.name, description=m.description or
                       f"{sensor.vendor} {sensor.part} + {lens.maker} {lens.part}",
                       sensor=to_sensor_spec(sensor),
                       lens=to_lens_spec(lens, object_distance_m=m.object_distance_m),
-                      isp=cat.isp_presets[m.isp].spec)
+                      isp=presets[m.isp].spec)
 
 
 def to_module(name: str, root=None) -> ModuleSpec:

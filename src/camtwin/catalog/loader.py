@@ -61,24 +61,60 @@ def catalog_root() -> Path:
     return Path(str(resources.files("camtwin") / "data" / "catalog"))
 
 
+def _read_entry(path: Path, kind: str):
+    """The validated entry of one catalog file (its ``name`` must equal the file stem)."""
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of fields, got "
+                          f"{type(data).__name__}")
+    label = f"{path} ({kind[:-1]} {data.get('name', path.stem)!r})"
+    entry = _MODELS[kind].from_dict(data, source=label)
+    if entry.name != path.stem:
+        raise ConfigError(f"{path}: name {entry.name!r} must equal the file name "
+                          f"{path.stem!r}")
+    return entry
+
+
 def _load_kind(root: Path, kind: str) -> dict:
     folder = root / kind
     if not folder.is_dir():
         raise ConfigError(f"catalog {root}: folder {kind}/ is missing")
-    model = _MODELS[kind]
     out = {}
     for path in sorted(folder.glob("*.yaml")):
-        data = read_yaml(path)
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: expected a mapping of fields, got "
-                              f"{type(data).__name__}")
-        label = f"{path} ({kind[:-1]} {data.get('name', path.stem)!r})"
-        entry = model.from_dict(data, source=label)
-        if entry.name != path.stem:
-            raise ConfigError(f"{path}: name {entry.name!r} must equal the file name "
-                              f"{path.stem!r}")
+        entry = _read_entry(path, kind)
         out[entry.name] = entry
     return out
+
+
+def _root(root) -> Path:
+    return Path(root).resolve() if root is not None else catalog_root()
+
+
+def catalog_names(kind: str, root=None) -> list[str]:
+    """Names of the ``kind`` entries at ``root`` without reading a file: a name is its file's
+    stem (:func:`load_catalog` enforces that), so resolving one name needs no full load."""
+    if kind not in KINDS:
+        raise unknown_name("catalog kind", kind, KINDS)
+    return sorted(p.stem for p in (_root(root) / kind).glob("*.yaml"))
+
+
+@lru_cache(maxsize=256)
+def _load_entry(root: Path, kind: str, name: str):
+    path = root / kind / f"{name}.yaml"
+    if name not in catalog_names(kind, root):
+        what = kind[:-1] if kind != "lenses" else "lens"
+        raise unknown_name(f"catalog {what}", name, catalog_names(kind, root))
+    return _read_entry(path, kind)
+
+
+@lru_cache(maxsize=8)
+def _presets(root: Path) -> dict[str, IspPreset]:
+    return _load_presets(root)
+
+
+def isp_presets(root=None) -> dict[str, IspPreset]:
+    """The catalog's ISP presets (``isp_presets.yaml`` only; cached)."""
+    return _presets(_root(root))
 
 
 def _load_presets(root: Path) -> dict[str, IspPreset]:
@@ -113,12 +149,14 @@ def _load(root: Path) -> Catalog:
 
 def load_catalog(root: str | Path | None = None) -> Catalog:
     """Load (once, cached per directory) and validate the catalog at ``root``."""
-    return _load(Path(root).resolve() if root is not None else catalog_root())
+    return _load(_root(root))
 
 
 def clear_cache() -> None:
     """Forget loaded catalogs (and fitted pixel models); for tests that edit files."""
     _load.cache_clear()
+    _load_entry.cache_clear()
+    _presets.cache_clear()
     from . import convert
 
     convert.fit_pixel.cache_clear()
@@ -126,10 +164,9 @@ def clear_cache() -> None:
 
 
 def _get(kind: str, name: str, root=None):
-    pool = load_catalog(root).entries(kind)
-    if name not in pool:
-        raise unknown_name(f"catalog {kind[:-1] if kind != 'lenses' else 'lens'}", name, pool)
-    return pool[name]
+    """One entry, reading only its own file (the whole catalog is validated by
+    :func:`load_catalog`, e.g. ``camtwin catalog``)."""
+    return _load_entry(_root(root), kind, name)
 
 
 def get_sensor(name: str, root=None) -> SensorEntry:
