@@ -49,6 +49,30 @@ print(json.dumps({{"import": after_import,
     assert (tmp_path / "cc.png").stat().st_size > 0
 
 
+def test_import_camtwin_and_help_import_no_simulation_stack():
+    # `import camtwin` names shoot/load_module/... lazily; `camtwin --help` lists commands only
+    code = """
+import sys
+import camtwin
+from camtwin.cli import app
+print(sorted(m for m in ("numba", "scipy", "cv2", "camtwin.camera", "camtwin.module",
+                         "colour", "matplotlib") if m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["[]"]
+
+
+def test_lazy_public_names_resolve():
+    import camtwin
+
+    assert camtwin.shoot is camtwin.camera.shoot
+    assert isinstance(camtwin.load_module("default"), camtwin.ModuleSpec)
+    assert {"shoot", "Shot", "render", "module_scene", "ModuleSpec", "load_module",
+            "load_sensor", "load_lens"} <= set(dir(camtwin)) & set(camtwin.__all__)
+
+
 @pytest.fixture
 def yaml_reads(monkeypatch):
     """Paths the catalog loader reads (caches cleared before and after)."""

@@ -35,15 +35,16 @@ import os as _os
 # NumPy work between kernels (3–4× slower on 2 cores); let them sleep unless the user chose.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from .camera import Shot, module_scene, render, shoot  # noqa: E402
 from .crop import crop_module, window_module  # noqa: E402
 from .errors import CamtwinError, ConfigError
-from .module import ModuleSpec, load_lens, load_module, load_sensor
 
 __version__ = "0.1.0"
 
 #: Public names imported on first use (``import camtwin`` stays fast): name → module.
-_LAZY = {"resolve_module": "parts", "resolve_sensor": "parts", "resolve_lens": "parts",
+_LAZY = {"Shot": "camera", "module_scene": "camera", "render": "camera", "shoot": "camera",
+         "ModuleSpec": "module", "load_lens": "module", "load_module": "module",
+         "load_sensor": "module",
+         "resolve_module": "parts", "resolve_sensor": "parts", "resolve_lens": "parts",
          "measure_file": "measure.files", "measure_sfr_file": "measure.files",
          "measure_colour_file": "measure.files", "read_measured_image": "measure.imread",
          "esfr": "measure.sfr", "colorchecker_report": "measure.color",
@@ -54,9 +55,9 @@ _LAZY = {"resolve_module": "parts", "resolve_sensor": "parts", "resolve_lens": "
 
 
 #: Subpackages reachable as ``camtwin.NAME`` without importing them first.
-_SUBPACKAGES = ("burst", "catalog", "evaluate", "focus", "isp", "market", "measure", "optics",
-                "parts", "privacy", "raw", "regions", "report", "scene", "sensor", "spectra",
-                "sweep", "units")
+_SUBPACKAGES = ("burst", "camera", "catalog", "evaluate", "focus", "isp", "market", "measure",
+                "module", "optics", "parts", "privacy", "raw", "regions", "report", "scene",
+                "sensor", "spectra", "sweep", "units")
 
 
 def __getattr__(name: str):
