@@ -6,7 +6,7 @@ features pull large dependencies and come as extras::
 
     pip install 'camtwin[web]'       # camtwin serve: the web workbench and its JSON API
     pip install 'camtwin[sweep]'     # camtwin sweep / sweep-report / query (Dask, Parquet, DuckDB)
-    pip install 'camtwin[privacy]'   # camtwin privacy ... (AES-GCM vault, face detector, geofence)
+    pip install 'camtwin[privacy]'   # camtwin privacy ... (AES-GCM vault, geofence)
     pip install 'camtwin[all]'       # all three
 
 :func:`require` is called where a feature starts (its CLI command and its package), so a
@@ -24,7 +24,7 @@ EXTRAS = {
     "web": ("fastapi", "starlette", "uvicorn", "python_multipart", "fastapi_offline",
             "imagesize"),
     "sweep": ("dask", "distributed", "pyarrow", "duckdb", "fsspec"),
-    "privacy": ("cryptography", "skimage", "shapely"),
+    "privacy": ("cryptography", "shapely"),
 }
 
 
