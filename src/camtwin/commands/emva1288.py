@@ -17,9 +17,13 @@ def _load_sensor(ref: str, note=None):
     (built-in module, ``catalog:NAME``, ``emva:NAME`` published EMVA 1288 summary, bare name,
     module / sensor / catalog-entry / EMVA-summary YAML). ``note`` receives the canonical
     name when an old name was used."""
+    from ..errors import UnknownNameError
     from ..parts import locate, resolve_sensor
 
-    loc = locate("sensor", ref)
+    try:
+        loc = locate("sensor", ref)
+    except UnknownNameError as exc:
+        raise UnknownNameError(f"--sensor = {ref!r}: {exc}") from None
     if loc.note and note is not None:
         note(loc.note)
     return resolve_sensor(ref)
