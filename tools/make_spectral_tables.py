@@ -2,7 +2,7 @@
 run time, copied from colour-science (run once; the file is committed).
 
 Why: ``import colour`` imports colour.plotting and with it matplotlib and pandas (≈1.4 s,
-≈100 MB); camtwin only needs a handful of tabulated spectra. Every array is stored at its
+≈110 MB); camtwin only needs a handful of tabulated spectra. Every array is stored at its
 native tabulation (no resampling), so :mod:`camtwin.spectra` and :mod:`camtwin.scene.charts`
 interpolate exactly the numbers they used to read from colour-science.
 tests/test_spectral_tables.py checks the shipped file against colour-science.
