@@ -169,11 +169,14 @@ def _run_cli(args, capsys):
 def test_cli_evaluate_json_and_errors(capsys):
     code, out, err = _run_cli(["evaluate", "--module", "default", "--application",
                                "industrial", "--json"], capsys)
-    assert code == 0
+    assert code == 1                     # a failed requirement gates CI (issue 18)
     data = json.loads(out)
     assert data["application"] == "industrial"
     skew = next(v for v in data["verdicts"] if v["metric"] == "motion_skew_px")
     assert skew["passed"] is False and skew["value"] > 0.5
+    code, out, err = _run_cli(["evaluate", "--module", "default", "--application",
+                               "industrial", "--json", "--no-fail"], capsys)
+    assert code == 0 and json.loads(out)["passed"] is False
     code, out, err = _run_cli(["evaluate", "--module", "default", "--application", "toaster"],
                               capsys)
     assert code == 2 and err.count("\n") == 1 and "valid choices" in err
