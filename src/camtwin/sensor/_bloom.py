@@ -62,16 +62,8 @@ def _union(parent, a, b):  # pragma: no cover - jit
 
 
 @nb.njit(cache=True)
-def _grown_i64(a, n):  # pragma: no cover - jit
-    if n < a.size:
-        return a
-    b = np.empty(max(2 * a.size, n + 1), a.dtype)
-    b[:a.size] = a
-    return b
-
-
-@nb.njit(cache=True)
-def _grown_f64(a, n):  # pragma: no cover - jit
+def _grown(a, n):  # pragma: no cover - jit
+    """``a``, or a copy with room for index ``n`` (doubling), same dtype."""
     if n < a.size:
         return a
     b = np.empty(max(2 * a.size, n + 1), a.dtype)
@@ -158,7 +150,7 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e):  # p
     while steps < max_iterations and pending_total > tolerance_e:
         steps += 1
         # pending charge per region
-        marked = _grown_i64(marked, n_pend)
+        marked = _grown(marked, n_pend)
         n_marked = 0
         for i in range(n_pend):
             r = _find(parent, lab[pend_pix[i]])
@@ -172,8 +164,8 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e):  # p
         # edges of each region to non-full pixels; drop pixels that are interior for good.
         # Each kept pixel remembers its non-full neighbours (bit k: neighbour k of
         # _neighbour) and, when its region has pending charge, the region's root.
-        b_mask = _grown_i64(b_mask, n_bound)
-        b_root = _grown_i64(b_root, n_bound)
+        b_mask = _grown(b_mask, n_bound)
+        b_root = _grown(b_root, n_bound)
         kept = 0
         for i in range(n_bound):
             p = boundary[i]
@@ -201,8 +193,8 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e):  # p
             kept += 1
         n_bound = kept
         # hand the pending charge out along the edges (≤ 4 receivers per boundary pixel)
-        recv_pix = _grown_i64(recv_pix, 4 * n_bound)
-        recv_inc = _grown_f64(recv_inc, 4 * n_bound)
+        recv_pix = _grown(recv_pix, 4 * n_bound)
+        recv_inc = _grown(recv_inc, 4 * n_bound)
         n_recv = 0
         for i in range(n_bound):
             r = b_root[i]
@@ -237,13 +229,13 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e):  # p
             node_sum[r] = 0.0
             node_edges[r] = 0
         # receivers: absorb up to full well, the rest is the next step's pending charge
-        pend_pix = _grown_i64(pend_pix, n_recv)
-        pend_val = _grown_f64(pend_val, n_recv)
-        parent = _grown_i64(parent, n_nodes + n_recv)
-        node_sum = _grown_f64(node_sum, n_nodes + n_recv)
-        node_edges = _grown_i64(node_edges, n_nodes + n_recv)
-        new_full = _grown_i64(new_full, n_recv)
-        boundary = _grown_i64(boundary, n_bound + n_recv)
+        pend_pix = _grown(pend_pix, n_recv)
+        pend_val = _grown(pend_val, n_recv)
+        parent = _grown(parent, n_nodes + n_recv)
+        node_sum = _grown(node_sum, n_nodes + n_recv)
+        node_edges = _grown(node_edges, n_nodes + n_recv)
+        new_full = _grown(new_full, n_recv)
+        boundary = _grown(boundary, n_bound + n_recv)
         n_pend = 0
         n_new = 0
         pending_total = 0.0
