@@ -209,7 +209,9 @@ def locate(zones, lon: float, lat: float, accuracy_m: float = 0.0, *,
     inside = tuple(z for z in zones if z.covers(lon, lat, tol=tol))
     if not accuracy_m > 0:
         return Location(inside, (), not inside)
-    radius = accuracy_m * (1.0 + DISTANCE_REL_ERROR)
+    # at least 1 mm: GEOS cannot buffer a subnormal radius (NaN vertices); a larger disc
+    # errs towards the zones
+    radius = max(accuracy_m * (1.0 + DISTANCE_REL_ERROR), 1e-3)
     ids = {id(z) for z in inside}
     near = tuple(z for z in zones if id(z) not in ids and z.distance_m(lon, lat) <= radius)
     hit = inside + near
