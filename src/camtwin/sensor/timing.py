@@ -17,9 +17,18 @@ Scene changes during the exposure:
   ≤ 0.1 px per step) and bilinear sampling — so a rolling shutter shears a moving vertical
   edge by exactly v_x·t_l per row. Content that moves in from beyond the optical image
   repeats its border pixels (the scene is taken to continue; no black bands).
-* Flicker: the illumination is modulated by m(t) with time mean 1 (:class:`Flicker`);
-  each row collects (1/T)∫ m dt over its window (analytic), which makes bands in a rolling
-  shutter and a frame-to-frame brightness change in a global shutter.
+* Flicker: the illumination is modulated by m(t) with time mean 1 (:class:`Flicker`, or
+  any waveform of :mod:`camtwin.scene.lights`: PWM with rise/fall ramps, rectified mains,
+  sine, constant); each row collects (1/T)∫ m dt over its own window, exactly, in closed
+  form (:func:`window_means`), which makes bands in a rolling shutter and a frame-to-frame
+  brightness change in a global shutter. A rolling shutter shows a waveform of period P as
+  bands of P / t_l rows.
+* Multiple exposures per row (staggered / DOL HDR): exposure e of row r integrates over
+  [t0_r + o_e(r), t0_r + o_e(r) + T_e] (:func:`exposure_windows`); the mean of m over each
+  is :func:`exposure_window_means`.
+* Light sources with their own waveforms (:mod:`camtwin.scene.lights`): the rate is
+  ė_steady + Σ_k m_k(t)·ė_k and row r collects T·[ė_steady + Σ_k ė_k·⟨m_k⟩_r]
+  (:func:`modulated_rate`; exact, since integration is linear in the rate).
 
 Time-varying scene: a callback gives the rate image at time t; it is sampled at the
 midpoints of N equal sub-intervals spanning every row's window (piecewise constant in
@@ -53,7 +62,13 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import ConfigError
+from ..scene.lights import PWM, Constant, RectifiedMains, Sinusoid, Waveform
 from .spec import SensorSpec
+
+__all__ = ["Flicker", "Waveform", "PWM", "RectifiedMains", "Sinusoid", "Constant",
+           "window_means", "exposure_windows", "exposure_window_means", "modulated_rate",
+           "row_start_times", "integrate_photo", "integrate_time_varying",
+           "storage_node_charge", "ccd_smear", "apply_cti"]
 
 
 @dataclass(frozen=True)
@@ -101,12 +116,163 @@ class Flicker:
         t0, t1 = np.asarray(t0, dtype=np.float64), np.asarray(t1, dtype=np.float64)
         return (self.integral(t1) - self.integral(t0)) / (t1 - t0)
 
+    def as_waveform(self) -> Waveform:
+        """The same modulation as a :mod:`camtwin.scene.lights` waveform (:class:`Sinusoid`
+        or an ideal :class:`PWM`); equal to this one to rounding."""
+        if self.waveform == "sine":
+            return Sinusoid(self.frequency_hz, self.depth, self.phase_rad)
+        return PWM(self.frequency_hz, self.duty, self.phase_rad)
+
     def at(self, t) -> np.ndarray:
         t = np.asarray(t, dtype=np.float64)
         if self.waveform == "sine":
             return 1 + self.depth * np.sin(2 * np.pi * self.frequency_hz * t + self.phase_rad)
         u = (t * self.frequency_hz + self.phase_rad / (2 * np.pi)) % 1.0
         return np.where(u < self.duty, 1.0 / self.duty, 0.0)
+
+
+def window_means(waveform, t0_s, t1_s, *, phase_rad=None) -> np.ndarray:
+    """Mean of the light modulation over each window, (1/(t1 − t0))·∫_{t0}^{t1} m dt.
+
+    Parameters
+    ----------
+    waveform : Waveform, Flicker or None
+        A mean-1 waveform (:mod:`camtwin.scene.lights`: :class:`PWM`,
+        :class:`RectifiedMains`, :class:`Sinusoid`, :class:`Constant`) or a :class:`Flicker`;
+        None means steady light (1 everywhere).
+    t0_s, t1_s : array_like
+        Window starts and ends [s], broadcast together (e.g. (H,) per row, (E, H) per
+        exposure and row); every t1 > t0.
+    phase_rad : array_like, optional
+        Extra phase [rad] of the waveform (2π = one period) broadcast with the times, e.g.
+        ``phase[:, None]`` against (H,) windows gives (P, H) — many random phases at once.
+
+    Returns
+    -------
+    ndarray float64
+        Mean of m per window (0 ≤ value ≤ peak of m; 1 for steady light). Exact: closed-form
+        integral with the period count kept separately (:mod:`camtwin.scene.lights`).
+
+    Raises
+    ------
+    ConfigError
+        A window of length ≤ 0.
+
+    Examples
+    --------
+    >>> from camtwin.sensor.timing import PWM, window_means
+    >>> float(window_means(PWM(90.0, 0.1), 0.0, 1 / 90.0))  # one full period: mean 1
+    1.0
+    """
+    t0 = np.asarray(t0_s, dtype=np.float64)
+    t1 = np.asarray(t1_s, dtype=np.float64)
+    if waveform is None:
+        if not np.all(t1 - t0 > 0):
+            raise ConfigError(f"window length t1_s − t0_s = {float(np.min(t1 - t0)):g} s: "
+                              "must be > 0")
+        shape = np.broadcast_shapes(t0.shape, t1.shape,
+                                    () if phase_rad is None else np.shape(phase_rad))
+        return np.ones(shape)
+    if isinstance(waveform, Flicker):
+        if phase_rad is None:
+            if not np.all(t1 - t0 > 0):
+                raise ConfigError(f"window length t1_s − t0_s = {float(np.min(t1 - t0)):g} s:"
+                                  " must be > 0")
+            return waveform.mean_over(t0, t1)  # unchanged behaviour of Flicker
+        waveform = waveform.as_waveform()
+    if not isinstance(waveform, Waveform):
+        raise ConfigError(f"waveform = {waveform!r}: must be a camtwin.scene.lights waveform "
+                          "(pwm, rectified_mains, sine, constant), a Flicker or None")
+    return waveform.mean_over(t0, t1, phase_rad=phase_rad)
+
+
+def exposure_windows(row_start_s, exposures_s, offsets_s=None) -> tuple[np.ndarray, np.ndarray]:
+    """Integration windows of E exposures of every row (staggered / DOL HDR).
+
+    Exposure e of row r integrates over [t0_r + o_e(r), t0_r + o_e(r) + T_e].
+
+    Parameters
+    ----------
+    row_start_s : array_like (H,)
+        Row start times t0_r [s] (:func:`row_start_times`).
+    exposures_s : array_like (E,)
+        Exposure times T_e [s], each > 0.
+    offsets_s : array_like (E,) or (E, H), optional
+        Start of exposure e relative to the row's start [s] (0 for all by default).
+
+    Returns
+    -------
+    (t0, t1) : float64 arrays (E, H)
+    """
+    rows = np.asarray(row_start_s, dtype=np.float64).reshape(1, -1)
+    exp = np.asarray(exposures_s, dtype=np.float64).reshape(-1)
+    if exp.size == 0 or not np.all(np.isfinite(exp) & (exp > 0)):
+        raise ConfigError(f"exposures_s = {exp.tolist()}: every exposure must be finite and > 0")
+    off = np.zeros((exp.size, 1)) if offsets_s is None else np.asarray(offsets_s,
+                                                                         dtype=np.float64)
+    if off.ndim == 1:
+        off = off[:, None]
+    if off.shape[0] != exp.size or off.shape[1] not in (1, rows.shape[1]):
+        raise ConfigError(f"offsets_s has shape {np.shape(offsets_s)}: valid shapes are "
+                          f"({exp.size},) or ({exp.size}, {rows.shape[1]})")
+    if not np.all(np.isfinite(off)):
+        raise ConfigError("offsets_s: every offset must be finite")
+    t0 = rows + off
+    return t0, t0 + exp[:, None]
+
+
+def exposure_window_means(waveform, row_start_s, exposures_s, offsets_s=None, *,
+                          phase_rad=None) -> np.ndarray:
+    """Mean of m over each exposure of each row, shape (E, H) — or (P, E, H) with
+    ``phase_rad`` of shape (P, 1, 1). Multiply by T_e·ė for the electrons of exposure e.
+
+    Windows as :func:`exposure_windows`; means as :func:`window_means`.
+    """
+    t0, t1 = exposure_windows(row_start_s, exposures_s, offsets_s)
+    return window_means(waveform, t0, t1, phase_rad=phase_rad)
+
+
+def modulated_rate(rate_steady, source_rates, waveforms, windows, *,
+                   phase_rad=None) -> np.ndarray:
+    """Mean electron rate of every pixel over its row's window with modulated sources [e⁻/s].
+
+        ė̄(r, c) = ė_steady(r, c) + Σ_k ė_k(r, c) · ⟨m_k⟩_[t0_r, t1_r]
+
+    Parameters
+    ----------
+    rate_steady : ndarray (H, W)
+        Rate of the steady part of the scene [e⁻/s] (None: 0).
+    source_rates : sequence of ndarray (H, W)
+        Rate ė_k of source k alone at its *time-mean* radiance [e⁻/s].
+    waveforms : sequence
+        Mean-1 waveform m_k of each source (:func:`window_means`).
+    windows : (t0, t1)
+        Window of each row [s], arrays broadcasting to (..., H) (e.g. (H,) or (P, H)).
+    phase_rad : array_like, optional
+        Extra phase of every waveform, broadcast with the windows (a (P, 1) array with (H,)
+        windows gives P phase-shifted frames).
+
+    Returns
+    -------
+    ndarray float32 (..., H, W)
+        Multiply by the window length T for the mean photo-electrons μ_ph.
+    """
+    rates = [np.asarray(r, dtype=np.float32) for r in source_rates]
+    wfs = list(waveforms)
+    if len(rates) != len(wfs):
+        raise ConfigError(f"modulated_rate: {len(rates)} source rates but {len(wfs)} waveforms; "
+                          "give one waveform per source")
+    t0, t1 = windows
+    out = None
+    if rate_steady is not None:
+        out = np.asarray(rate_steady, dtype=np.float32)
+    for r_k, w_k in zip(rates, wfs):
+        g = window_means(w_k, t0, t1, phase_rad=phase_rad).astype(np.float32)[..., None]
+        term = r_k * g
+        out = term if out is None else out + term
+    if out is None:
+        raise ConfigError("modulated_rate: give rate_steady or at least one source")
+    return out
 
 
 def row_start_times(sensor: SensorSpec, start_s: float = 0.0) -> np.ndarray:
@@ -119,13 +285,18 @@ def row_start_times(sensor: SensorSpec, start_s: float = 0.0) -> np.ndarray:
 
 def integrate_photo(rate: np.ndarray, sensor: SensorSpec, exposure_s: float, *,
                     motion_px_per_s: tuple[float, float] = (0.0, 0.0),
-                    flicker: Flicker | None = None, start_s: float = 0.0) -> np.ndarray:
-    """Mean photo-electrons [e⁻] per pixel over each row's integration window (float32)."""
+                    flicker: Flicker | Waveform | None = None,
+                    start_s: float = 0.0) -> np.ndarray:
+    """Mean photo-electrons [e⁻] per pixel over each row's integration window (float32).
+
+    ``flicker`` is a :class:`Flicker` or any :mod:`camtwin.scene.lights` waveform; without
+    motion each row gets T·(1/T)∫ m dt over its own window exactly (:func:`window_means`).
+    """
     t0 = row_start_times(sensor, start_s)
     vy, vx = (float(v) for v in motion_px_per_s)
     speed = np.hypot(vy, vx)
     if speed == 0:
-        gain = np.ones_like(t0) if flicker is None else flicker.mean_over(t0, t0 + exposure_s)
+        gain = window_means(flicker, t0, t0 + exposure_s)
         return (rate * (np.float32(exposure_s) * gain.astype(np.float32))[:, None]).astype(
             np.float32, copy=False)
     n_steps = max(1, int(np.ceil(speed * exposure_s / 0.1)))
