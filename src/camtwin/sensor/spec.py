@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from .._spec import FrozenSpec
 from ..errors import ConfigError
 from ..raw.cfa import CFA_LAYOUTS, cfa_layout
+from .hdr import HdrSpec
 from .noise import NoiseSpec
 from .pixel import PixelSpec
 from .shutter import ShutterSpec
@@ -139,6 +140,7 @@ class SensorSpec(FrozenSpec):
     black_level_dn: int = Field(64, ge=0)
     noise: NoiseSpec = NoiseSpec()
     shutter: ShutterSpec = ShutterSpec()
+    hdr: HdrSpec | None = None  # HDR readout mode (camtwin.sensor.hdr); None: single exposure
 
     @field_validator("cfa")
     @classmethod
@@ -166,6 +168,8 @@ class SensorSpec(FrozenSpec):
         if self.conversion_mode == "lcg" and self.lcg is None:
             raise ValueError("conversion_mode = 'lcg' needs an 'lcg' block "
                              "(conversion_gain_dn_per_e, read_noise_e, full_well_e)")
+        if self.hdr is not None:
+            self.hdr.check_sensor(self)
         return self
 
     # --- the active conversion-gain mode -------------------------------------------------

@@ -1,0 +1,798 @@
+"""HDR sensor modes: staggered (DOL) exposures, split pixel, LOFIC, dual conversion gain in
+one frame, on-sensor combination and piecewise-linear (PWL) companding.
+
+Every mode turns one scene (an electron-rate mosaic ė [e⁻/s], CFA, QE and optics already
+applied; :func:`camtwin.sensor.capture.electron_rate`) into several *components* — raw DN
+frames of the same pixels read with different exposure, photodiode or gain — each made by
+the existing per-pixel chain of :mod:`camtwin.sensor.pixels` (PRNU, dark map, shot noise,
+full well, read/row noise, FPN, gain, black, quantisation) with its own frame key. There is
+no second noise model here: a component that differs in full well, read noise or
+conversion gain is read with a derived :class:`~camtwin.sensor.spec.SensorSpec`
+(``model_copy(update=...)``).
+
+Reference channel. All combined values are in electrons of the *reference channel* — the
+long exposure (DOL), the large photodiode (split pixel), the high-gain read (LOFIC, DCG) —
+i.e. the linear scene-referred signal x [e⁻] the reference channel would collect without
+saturation. Component k with signal e_k [e⁻ of its own] estimates x_k = s_k·e_k, scale s_k:
+
+==============  ====================================================  ==================
+mode            components (most sensitive first)                     scale s_k
+==============  ====================================================  ==================
+``dol``         exposures T_0 > T_1 > … (2–4)                          T_0 / T_k
+``split_pixel`` large photodiode (LPD), small photodiode (SPD)        1, ρ (sens. ratio)
+``lofic``       high-gain read of the PD, low-gain read of PD + cap.  1, 1
+``dcg``         HCG read and LCG read of the same charge              1, 1
+``pwl``         one linear exposure (companded output only)           1
+==============  ====================================================  ==================
+
+Equations per mode (n ~ Poisson(μ) electrons; σ_k, K_k [DN/e⁻], FWC_k of component k):
+
+* **DOL** (digital overlap / staggered HDR): exposure k of row r integrates the window
+  [e_k(r) − T_k, e_k(r)], with T_k = T_0 / Π_{j≤k} r_j (``exposure_ratios`` r_j are the
+  ratios of *consecutive* exposures) or the given ``short_exposures_s``, and the
+  line-interleaved readout ends
+
+      e_0(r) = t_0(r) + T_0,     e_k(r) = e_{k−1}(r) + o_k·t_line      (k ≥ 1)
+
+  t_0(r) = start_s + r·t_line (rolling shutter), o_k = ``readout_offset_lines`` (default
+  ⌈T_k / t_line⌉: exposure k starts when exposure k−1 of the same row has been read — the
+  photodiode is reset by that read, so the windows never overlap). Each exposure is an
+  independent frame of the full chain: μ_k = ∫_{window_k(r)} ė dt + I_dark·T_k, so moving
+  objects and flickering light differ between the exposures of one row.
+* **Split pixel**: the large photodiode has the sensor's own FWC, σ and K; the small one
+  collects μ_SPD = ė·T/ρ + I_dark·T/ρ (dark current assumed to scale with the
+  photodiode's sensitivity), is clipped at its own ``full_well_e`` and read with its own
+  ``read_noise_e`` and ``conversion_gain_dn_per_e`` (independent shot noise: different
+  photons). Saturation in reference electrons: x_sat = ρ·min(FWC_SPD, (white − black)/K_SPD).
+* **LOFIC** (lateral overflow integration capacitor; Akahane, Sugawa et al., IEEE JSSC
+  41(4), 851–858, 2006): one charge n, q_pd = min(n, FWC_pd), overflow
+  q_ov = min((n − FWC_pd)⁺, C_cap) (beyond it the anti-blooming drain takes the excess);
+  the high-gain read sees q_pd (sensor's K, σ), the low-gain read sees the total
+  q_pd + q_ov on floating diffusion + capacitor (``lofic.conversion_gain_dn_per_e``,
+  ``lofic.read_noise_e``; full well FWC_pd + C_cap). Same charge → common shot noise,
+  independent read noise.
+* **DCG in one frame**: one charge n, limited (with blooming if on) at the LCG full well;
+  read at HCG (sensor's K, σ; clipped at the HCG full well) and at LCG (the sensor's
+  ``lcg`` block) with independent read noise. Common shot noise.
+* **PWL only**: a single linear exposure whose DN are companded.
+
+On-sensor combination (what the sensor sends as its linear HDR value): the first
+component k (most sensitive first) whose signal e_k is below ``switch_fraction`` of its
+saturation e_sat,k = min(FWC_k, (white − black)/K_k) is selected, x = s_k·e_k; the last
+component is used when all are above. (Real sensors decide on the component's own value,
+as here; this biases the mean slightly near the switch — the ISP merge in
+:mod:`camtwin.isp.hdr` avoids that.)
+
+PWL companding (:class:`PwlSpec`): the combined value becomes the linear code
+c = clip(rint(K_0·x) + black, 0, 2^input_bits − 1) (K_0 [DN/e⁻] and black level of the
+reference channel) and is companded through the knee table (x_i, y_i):
+
+    y = y_i + ⌊(c − x_i)·(y_{i+1} − y_i) / (x_{i+1} − x_i)⌋     for x_i ≤ c < x_{i+1}
+
+(integer arithmetic; y = y_last for c ≥ x_last). Slopes ≤ 1, so every output code has at
+least one input code; :func:`camtwin.isp.hdr.decompand` inverts it exactly.
+
+Not modelled here (integration is in :func:`camtwin.sensor.capture.capture`'s hands):
+global-shutter storage-node light and CCD smear/CTI; blooming between LOFIC pixels (the
+capacitor takes the overflow); crosstalk between the two photodiodes of a split pixel.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from pydantic import Field, field_validator, model_validator
+
+from .._spec import FrozenSpec
+from ..errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .spec import SensorSpec
+    from .timing import Flicker
+
+HDR_MODES = ("dol", "split_pixel", "lofic", "dcg", "pwl")
+
+#: Largest number of exposures of one DOL frame.
+MAX_DOL_EXPOSURES = 4
+
+
+# --------------------------------------------------------------------------------------
+# specs
+# --------------------------------------------------------------------------------------
+class DolSpec(FrozenSpec):
+    """Staggered / DOL multi-exposure: 2–4 exposures per frame, line-interleaved readout.
+
+    Give either ``exposure_ratios`` (consecutive ratios T_{k−1}/T_k, each > 1) or
+    ``short_exposures_s`` (absolute short exposures [s], strictly decreasing; each must be
+    shorter than the long exposure given at capture time).
+    ``readout_offset_lines`` (one per short exposure, ≥ 1): readout delay of exposure k
+    after exposure k−1 of the same row, in line times (default ⌈T_k / t_line⌉).
+    """
+
+    exposure_ratios: tuple[float, ...] | None = None
+    short_exposures_s: tuple[float, ...] | None = None
+    readout_offset_lines: tuple[int, ...] | None = None
+
+    @field_validator("exposure_ratios")
+    @classmethod
+    def _ratios(cls, v):
+        if v is None:
+            return v
+        _check_count(len(v), "exposure_ratios")
+        for i, r in enumerate(v):
+            if not (math.isfinite(r) and 1.0 < r <= 1e4):
+                raise ValueError(f"exposure_ratios[{i}] = {r}: each ratio T(k-1)/T(k) must "
+                                 f"be > 1 and <= 10000 (a short exposure is shorter than "
+                                 f"the one before)")
+        return v
+
+    @field_validator("short_exposures_s")
+    @classmethod
+    def _shorts(cls, v):
+        if v is None:
+            return v
+        _check_count(len(v), "short_exposures_s")
+        for i, t in enumerate(v):
+            if not (math.isfinite(t) and 0.0 < t <= 10.0):
+                raise ValueError(f"short_exposures_s[{i}] = {t}: valid range 0 < t <= 10 s")
+        for i in range(1, len(v)):
+            if not v[i] < v[i - 1]:
+                raise ValueError(f"short_exposures_s[{i}] = {v[i]} s is not shorter than "
+                                 f"short_exposures_s[{i - 1}] = {v[i - 1]} s (must decrease)")
+        return v
+
+    @field_validator("readout_offset_lines")
+    @classmethod
+    def _offsets(cls, v):
+        if v is None:
+            return v
+        for i, o in enumerate(v):
+            if not 1 <= o <= 100000:
+                raise ValueError(f"readout_offset_lines[{i}] = {o}: valid range 1..100000")
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.exposure_ratios is None) == (self.short_exposures_s is None):
+            raise ValueError("give exactly one of exposure_ratios (T(k-1)/T(k), each > 1) "
+                             "and short_exposures_s [s]")
+        n_short = len(self.exposure_ratios or self.short_exposures_s)
+        if self.readout_offset_lines is not None and len(self.readout_offset_lines) != n_short:
+            raise ValueError(f"readout_offset_lines has {len(self.readout_offset_lines)} "
+                             f"entries; needs one per short exposure ({n_short})")
+        return self
+
+    @property
+    def n_exposures(self) -> int:
+        return 1 + len(self.exposure_ratios or self.short_exposures_s)
+
+    def exposures_s(self, long_s: float) -> tuple[float, ...]:
+        """(T_0, T_1, …) [s] for the long exposure ``long_s``; raises if a given short
+        exposure is not shorter than the long one."""
+        if self.exposure_ratios is not None:
+            out = [float(long_s)]
+            for r in self.exposure_ratios:
+                out.append(out[-1] / r)
+            return tuple(out)
+        if not self.short_exposures_s[0] < long_s:
+            raise ConfigError(f"hdr.dol.short_exposures_s[0] = {self.short_exposures_s[0]} s "
+                              f"is not shorter than the long exposure_s = {long_s} s "
+                              f"(valid: 0 < short < long)")
+        return (float(long_s),) + tuple(float(t) for t in self.short_exposures_s)
+
+
+def _check_count(n: int, name: str) -> None:
+    if not 1 <= n <= MAX_DOL_EXPOSURES - 1:
+        raise ValueError(f"{name} has {n} entries ({n + 1} exposures): a DOL frame has "
+                         f"2..{MAX_DOL_EXPOSURES} exposures, i.e. 1..{MAX_DOL_EXPOSURES - 1} "
+                         f"entries")
+
+
+class SplitPixelSpec(FrozenSpec):
+    """The small photodiode (SPD) of a split pixel; the large one is the sensor's own.
+
+    ``sensitivity_ratio`` ρ = LPD / SPD sensitivity (> 1); the SPD has its own full well,
+    read noise and conversion gain (the sensor's ``analog_gain`` applies to both).
+    """
+
+    sensitivity_ratio: float = Field(gt=1.0, le=1e5)
+    full_well_e: float = Field(gt=0, le=1e7)
+    read_noise_e: float = Field(ge=0, le=1e4)
+    conversion_gain_dn_per_e: float = Field(gt=0, le=1000)
+
+    @model_validator(mode="after")
+    def _fw(self):
+        if self.full_well_e <= self.read_noise_e:
+            raise ValueError(f"split_pixel.full_well_e = {self.full_well_e} e- must exceed "
+                             f"its read_noise_e = {self.read_noise_e} e-")
+        return self
+
+
+class LoficSpec(FrozenSpec):
+    """Lateral overflow integration capacitor: capacity [e⁻] and the low-gain read of
+    floating diffusion + capacitor (its conversion gain and read noise)."""
+
+    capacitor_e: float = Field(gt=0, le=1e8)
+    conversion_gain_dn_per_e: float = Field(gt=0, le=1000)
+    read_noise_e: float = Field(ge=0, le=1e4)
+
+
+class PwlSpec(FrozenSpec):
+    """Piecewise-linear companding of a linear code (``input_bits``) to ``output_bits``.
+
+    ``knees``: (input code, output code) pairs, starting at (0, 0), strictly increasing in
+    both, each segment's slope Δout/Δin ≤ 1 (compression: no missing output codes), the
+    last input ≤ 2^input_bits − 1 and the last output ≤ 2^output_bits − 1. Inputs beyond
+    the last knee give the last output.
+    """
+
+    input_bits: int = Field(20, ge=12, le=32)
+    output_bits: int = Field(12, ge=12, le=16)
+    knees: tuple[tuple[int, int], ...] = Field(min_length=2, max_length=64)
+
+    @model_validator(mode="after")
+    def _check(self):
+        k = self.knees
+        if k[0] != (0, 0):
+            raise ValueError(f"knees[0] = {list(k[0])}: the table must start at [0, 0]")
+        for i in range(1, len(k)):
+            (x0, y0), (x1, y1) = k[i - 1], k[i]
+            if not x1 > x0:
+                raise ValueError(f"knees[{i}] input = {x1} is not above knees[{i - 1}] input "
+                                 f"= {x0}: the knee table must be strictly increasing")
+            if not y1 > y0:
+                raise ValueError(f"knees[{i}] output = {y1} is not above knees[{i - 1}] "
+                                 f"output = {y0}: the knee table must be strictly increasing")
+            if y1 - y0 > x1 - x0:
+                raise ValueError(f"knees[{i - 1}]..[{i}] slope = {(y1 - y0) / (x1 - x0):g}: "
+                                 f"valid range 0 < slope <= 1 (companding compresses)")
+        if k[-1][0] > 2**self.input_bits - 1:
+            raise ValueError(f"knees[{len(k) - 1}] input = {k[-1][0]} exceeds the "
+                             f"{self.input_bits}-bit input range 0..{2**self.input_bits - 1}")
+        if k[-1][1] > 2**self.output_bits - 1:
+            raise ValueError(f"knees[{len(k) - 1}] output = {k[-1][1]} exceeds the "
+                             f"{self.output_bits}-bit output range 0..{2**self.output_bits - 1}")
+        return self
+
+    @property
+    def knee_inputs(self) -> np.ndarray:
+        return np.array([a for a, _ in self.knees], dtype=np.int64)
+
+    @property
+    def knee_outputs(self) -> np.ndarray:
+        return np.array([b for _, b in self.knees], dtype=np.int64)
+
+    @property
+    def max_input(self) -> int:
+        return int(self.knees[-1][0])
+
+    @property
+    def max_output(self) -> int:
+        return int(self.knees[-1][1])
+
+
+class HdrSpec(FrozenSpec):
+    """An HDR readout mode (module docstring: equations per mode).
+
+    ``mode`` selects the block that must be given (``dol``, ``split_pixel``, ``lofic``;
+    ``dcg`` uses the sensor's ``lcg`` block; ``pwl`` a single exposure with ``pwl``
+    companding). ``pwl`` may be added to any mode: the combined value is then also sent
+    companded. ``switch_fraction``: the on-sensor combination leaves a component when its
+    signal reaches this fraction of its saturation.
+    """
+
+    mode: Literal["dol", "split_pixel", "lofic", "dcg", "pwl"]
+    dol: DolSpec | None = None
+    split_pixel: SplitPixelSpec | None = None
+    lofic: LoficSpec | None = None
+    pwl: PwlSpec | None = None
+    switch_fraction: float = Field(0.9, ge=0.25, le=1.0)
+
+    @model_validator(mode="after")
+    def _blocks(self):
+        blocks = {"dol": self.dol, "split_pixel": self.split_pixel, "lofic": self.lofic}
+        if self.mode in blocks and blocks[self.mode] is None:
+            raise ValueError(f"mode = {self.mode!r} needs a {self.mode!r} block")
+        if self.mode == "pwl" and self.pwl is None:
+            raise ValueError("mode = 'pwl' needs a 'pwl' block (input_bits, output_bits, knees)")
+        for name, b in blocks.items():
+            if b is not None and name != self.mode:
+                raise ValueError(f"a {name!r} block is given but mode = {self.mode!r}; "
+                                 f"valid: the block of the selected mode only")
+        return self
+
+    @property
+    def n_components(self) -> int:
+        if self.mode == "dol":
+            return self.dol.n_exposures
+        return 1 if self.mode == "pwl" else 2
+
+    # --- checks against the sensor (called by SensorSpec and hdr_expose) ---------------
+    def check_sensor(self, sensor) -> None:
+        """Raise :class:`ConfigError` (ValueError) if this mode does not fit ``sensor``."""
+        if sensor.shutter.type == "ccd":
+            raise ConfigError(f"hdr.mode = {self.mode!r}: HDR modes are modelled for CMOS "
+                              f"sensors; shutter.type = 'ccd' is not supported")
+        if self.mode == "dcg":
+            if sensor.lcg is None:
+                raise ConfigError("hdr.mode = 'dcg' needs the sensor's 'lcg' block "
+                                  "(conversion_gain_dn_per_e, read_noise_e, full_well_e)")
+            if not sensor.lcg.conversion_gain_dn_per_e < sensor.conversion_gain_dn_per_e:
+                raise ConfigError(f"hdr.mode = 'dcg': lcg.conversion_gain_dn_per_e = "
+                                  f"{sensor.lcg.conversion_gain_dn_per_e} must be below the "
+                                  f"HCG conversion_gain_dn_per_e = "
+                                  f"{sensor.conversion_gain_dn_per_e}")
+            if not sensor.lcg.full_well_e >= sensor.full_well_e:
+                raise ConfigError(f"hdr.mode = 'dcg': lcg.full_well_e = {sensor.lcg.full_well_e}"
+                                  f" e- must be at least the HCG full_well_e = "
+                                  f"{sensor.full_well_e} e-")
+        if self.mode == "lofic":
+            k_hg = sensor.active_mode.conversion_gain_dn_per_e
+            if not self.lofic.conversion_gain_dn_per_e < k_hg:
+                raise ConfigError(f"hdr.lofic.conversion_gain_dn_per_e = "
+                                  f"{self.lofic.conversion_gain_dn_per_e} must be below the "
+                                  f"photodiode's (high) conversion gain {k_hg} DN/e-")
+        if self.pwl is not None:
+            full = self.full_scale_e(sensor)
+            if full is not None:
+                code = full * _reference_gain(sensor, self) + sensor.black_level_dn
+                if code > 2**self.pwl.input_bits - 1:
+                    need = int(math.ceil(math.log2(code + 1)))
+                    raise ConfigError(f"hdr.pwl.input_bits = {self.pwl.input_bits}: the "
+                                      f"combined full scale {code:.4g} DN needs {need} bits "
+                                      f"(valid: input_bits >= {need})")
+
+    def full_scale_e(self, sensor, exposure_s: float | None = None) -> float | None:
+        """Largest combined value [reference e⁻] (None if it needs the exposure time)."""
+        sats = _saturations_e(sensor, self)
+        if self.mode == "dol":
+            if self.dol.exposure_ratios is None:
+                if exposure_s is None:
+                    return None
+                t = self.dol.exposures_s(exposure_s)
+                return sats[-1] * t[0] / t[-1]
+            return sats[-1] * float(np.prod(self.dol.exposure_ratios))
+        if self.mode == "split_pixel":
+            return sats[-1] * self.split_pixel.sensitivity_ratio
+        return sats[-1]
+
+
+def _reference_gain(sensor, hdr: HdrSpec) -> float:
+    """K_0 [DN/e⁻] of the reference channel."""
+    if hdr.mode == "dcg":
+        return sensor.conversion_gain_dn_per_e * sensor.analog_gain
+    return sensor.system_gain_dn_per_e
+
+
+def _saturation_e(full_well_e: float, gain: float, sensor) -> float:
+    return min(float(full_well_e), (sensor.white_level_dn - sensor.black_level_dn) / gain)
+
+
+def _saturations_e(sensor, hdr: HdrSpec) -> list[float]:
+    return [_saturation_e(s.effective_full_well_e, s.system_gain_dn_per_e, s)
+            for s in component_sensors(sensor, hdr)]
+
+
+# --------------------------------------------------------------------------------------
+# derived sensors, one per component
+# --------------------------------------------------------------------------------------
+#: Added to ``noise.fixed_pattern_seed`` for the fixed-pattern maps of a second photodiode.
+SPD_SEED_OFFSET = 7919
+
+
+def _derived(sensor, *, full_well_e, read_noise_e, conversion_gain_dn_per_e, seed=None):
+    update: dict[str, Any] = {"full_well_e": float(full_well_e),
+                              "read_noise_e": float(read_noise_e),
+                              "conversion_gain_dn_per_e": float(conversion_gain_dn_per_e),
+                              "lcg": None, "conversion_mode": "hcg"}
+    if "hdr" in type(sensor).model_fields:
+        update["hdr"] = None
+    if seed is not None:
+        update["noise"] = sensor.noise.model_copy(update={"fixed_pattern_seed": int(seed)})
+    return sensor.model_copy(update=update)
+
+
+@lru_cache(maxsize=32)
+def component_sensors(sensor, hdr: HdrSpec) -> tuple:
+    """The SensorSpec each component is read with (most sensitive first)."""
+    am = sensor.active_mode
+    base = _derived(sensor, full_well_e=am.full_well_e, read_noise_e=am.read_noise_e,
+                    conversion_gain_dn_per_e=am.conversion_gain_dn_per_e)
+    if hdr.mode == "dol":
+        return (base,) * hdr.dol.n_exposures
+    if hdr.mode == "pwl":
+        return (base,)
+    if hdr.mode == "split_pixel":
+        sp = hdr.split_pixel
+        spd = _derived(sensor, full_well_e=sp.full_well_e, read_noise_e=sp.read_noise_e,
+                       conversion_gain_dn_per_e=sp.conversion_gain_dn_per_e,
+                       seed=sensor.noise.fixed_pattern_seed + SPD_SEED_OFFSET)
+        return (base, spd)
+    if hdr.mode == "lofic":
+        lo = hdr.lofic
+        lg = _derived(sensor, full_well_e=am.full_well_e + lo.capacitor_e,
+                      read_noise_e=lo.read_noise_e,
+                      conversion_gain_dn_per_e=lo.conversion_gain_dn_per_e)
+        return (base, lg)
+    # dcg
+    hcg = _derived(sensor, full_well_e=sensor.full_well_e, read_noise_e=sensor.read_noise_e,
+                   conversion_gain_dn_per_e=sensor.conversion_gain_dn_per_e)
+    lcg = _derived(sensor, full_well_e=sensor.lcg.full_well_e,
+                   read_noise_e=sensor.lcg.read_noise_e,
+                   conversion_gain_dn_per_e=sensor.lcg.conversion_gain_dn_per_e)
+    return (hcg, lcg)
+
+
+# --------------------------------------------------------------------------------------
+# PWL companding
+# --------------------------------------------------------------------------------------
+def compand(code, pwl: PwlSpec) -> np.ndarray:
+    """Linear code → PWL output code (module docstring), integer arithmetic, uint16.
+
+    Parameters
+    ----------
+    code : array_like of int
+        Linear input codes (clipped to 0 … last knee input).
+    pwl : PwlSpec
+
+    Returns
+    -------
+    numpy.ndarray, uint16, same shape.
+    """
+    x = np.clip(np.asarray(code, dtype=np.int64), 0, pwl.max_input)
+    kx, ky = pwl.knee_inputs, pwl.knee_outputs
+    i = np.clip(np.searchsorted(kx, x, side="right") - 1, 0, len(kx) - 2)
+    dx = kx[i + 1] - kx[i]
+    dy = ky[i + 1] - ky[i]
+    y = ky[i] + ((x - kx[i]) * dy) // dx
+    return y.astype(np.uint16)
+
+
+# --------------------------------------------------------------------------------------
+# results
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class HdrComponent:
+    """One raw component of an HDR frame.
+
+    Attributes
+    ----------
+    name : str
+        ``"T0"``, ``"T1"``… (DOL), ``"lpd"``/``"spd"``, ``"hg"``/``"lg"``,
+        ``"hcg"``/``"lcg"``, ``"linear"``.
+    dn : uint16 (H, W)
+        Raw DN.
+    gain_dn_per_e, black_level_dn, white_level_dn
+        K_k [DN/e⁻] (conversion gain × analog gain), black and white level [DN].
+    scale : float
+        s_k: reference electrons per electron of this component.
+    saturation_e : float
+        min(FWC_k, (white − black)/K_k) [e⁻ of this component].
+    read_noise_e : float
+        σ_k [e⁻] (temporal, of this component's read).
+    exposure_s : float
+        Integration time [s].
+    shared_charge : bool
+        The component reads the same charge as component 0 (LOFIC, DCG: common shot noise).
+    window_end_s : float64 (H,)
+        End of each row's integration window [s].
+    mean_e : float32 (H, W)
+        Ground truth: expected electrons of this component (photo + dark, before noise,
+        full well and the fixed-pattern maps).
+    """
+
+    name: str
+    dn: np.ndarray
+    gain_dn_per_e: float
+    black_level_dn: float
+    white_level_dn: int
+    scale: float
+    saturation_e: float
+    read_noise_e: float
+    exposure_s: float
+    shared_charge: bool
+    window_end_s: np.ndarray
+    mean_e: np.ndarray
+
+    def electrons(self) -> np.ndarray:
+        """e_k = (DN − black)/K_k [e⁻], float32."""
+        return ((self.dn.astype(np.float32) - np.float32(self.black_level_dn))
+                / np.float32(self.gain_dn_per_e))
+
+    def reference_e(self) -> np.ndarray:
+        """x_k = s_k·e_k [reference e⁻], float32."""
+        return self.electrons() * np.float32(self.scale)
+
+
+@dataclass(frozen=True, eq=False)
+class HdrRaw:
+    """An HDR frame: its components, the on-sensor combined value and the PWL output.
+
+    Attributes
+    ----------
+    components : tuple of HdrComponent
+        Most sensitive first.
+    combined_e : float32 (H, W)
+        On-sensor combined linear value [reference e⁻] (switch selection).
+    linear_code : int64 (H, W) or None
+        With PWL: c = clip(rint(K_0·combined_e) + black, 0, 2^input_bits − 1).
+    pwl_dn : uint16 (H, W) or None
+        With PWL: the companded code.
+    hdr, sensor : HdrSpec, SensorSpec
+    exposure_s : float
+        Long (reference) exposure [s].
+    key : int
+        Frame key.
+    """
+
+    components: tuple
+    combined_e: np.ndarray
+    linear_code: np.ndarray | None
+    pwl_dn: np.ndarray | None
+    hdr: HdrSpec
+    sensor: Any
+    exposure_s: float
+    key: int
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def cfa(self) -> str:
+        return self.sensor.cfa
+
+    @property
+    def reference_gain_dn_per_e(self) -> float:
+        return self.components[0].gain_dn_per_e
+
+    @property
+    def black_level_dn(self) -> float:
+        return self.components[0].black_level_dn
+
+    @property
+    def full_scale_e(self) -> float:
+        """Largest combined value [reference e⁻]: s_last · e_sat,last."""
+        c = self.components[-1]
+        return c.scale * c.saturation_e
+
+
+# --------------------------------------------------------------------------------------
+# simulation
+# --------------------------------------------------------------------------------------
+def component_key(key: int, index: int) -> int:
+    """A 63-bit frame key for component ``index`` of frame ``key`` (SeedSequence mix;
+    distinct components never share a noise stream)."""
+    s = np.random.SeedSequence([int(key), 0x48445221, int(index)]).generate_state(2, np.uint32)
+    return int(((int(s[0]) << 32) | int(s[1])) & (2**63 - 1))
+
+
+def dol_windows(sensor, dol: DolSpec, exposure_s: float, start_s: float = 0.0):
+    """Exposure times and the integration window of every row for each DOL exposure.
+
+    Returns
+    -------
+    exposures_s : tuple of float
+        (T_0, T_1, …) [s].
+    starts_s : tuple of float
+        Start of row 0's window of each exposure [s] (row r starts r·t_line later for a
+        rolling shutter): e_k(0) − T_k.
+    offsets_lines : tuple of int
+        o_k (k ≥ 1).
+    """
+    ts = dol.exposures_s(exposure_s)
+    t_line = sensor.shutter.line_time_s
+    if dol.readout_offset_lines is None:
+        offs = tuple(int(math.ceil(t / t_line - 1e-9)) for t in ts[1:])
+    else:
+        offs = tuple(int(o) for o in dol.readout_offset_lines)
+        for k, (o, t) in enumerate(zip(offs, ts[1:]), start=1):
+            if o * t_line < t * (1 - 1e-9):
+                raise ConfigError(f"hdr.dol.readout_offset_lines[{k - 1}] = {o} lines = "
+                                  f"{o * t_line:.4g} s is shorter than exposure {k} "
+                                  f"({t:.4g} s): it can start only after exposure {k - 1} of "
+                                  f"its row is read (valid: >= {math.ceil(t / t_line - 1e-9)})")
+    ends = [start_s + ts[0]]
+    for o in offs:
+        ends.append(ends[-1] + o * t_line)
+    return ts, tuple(e - t for e, t in zip(ends, ts)), offs
+
+
+def hdr_expose(rate_e_per_s, sensor, hdr: HdrSpec | None = None,
+               exposure_s: float = 0.01, *, key: int,
+               dark_current_e_per_s: float | None = None, start_s: float = 0.0,
+               motion_px_per_s: tuple[float, float] = (0.0, 0.0),
+               flicker: Flicker | None = None, n_time_samples: int = 64,
+               fixed=None) -> HdrRaw:
+    """Expose ``sensor`` in its HDR mode and read every component (module docstring).
+
+    Parameters
+    ----------
+    rate_e_per_s : array_like (H, W) or callable
+        Mean photo-electron rate of the reference channel [e⁻/s] per pixel (the large
+        photodiode for a split pixel), or ``rate_at(t_s) -> (H, W)`` for a scene that
+        changes in time (integrated per row and exposure window with
+        :func:`camtwin.sensor.timing.integrate_time_varying`).
+    sensor : SensorSpec
+    hdr : HdrSpec, optional
+        Default ``sensor.hdr``.
+    exposure_s : float
+        Long / reference exposure T_0 [s], > 0.
+    key : int
+        Frame key 0 ≤ key < 2⁶³; component k uses :func:`component_key` (key, k).
+    dark_current_e_per_s : float, optional
+        Mean dark current of the reference photodiode [e⁻/s] (default
+        ``sensor.dark_current_at()``); each component collects it over its own exposure
+        (÷ ρ for the small photodiode).
+    start_s : float
+        Start of row 0's long exposure [s] (phase against ``flicker``).
+    motion_px_per_s, flicker
+        As for :func:`camtwin.sensor.timing.integrate_photo` (each exposure over its own
+        windows). Not with a callable rate.
+    n_time_samples : int
+        Samples of a callable rate over all windows of one exposure.
+    fixed : FixedPattern, optional
+        Maps of the reference photodiode (default ``fixed_pattern(sensor)``).
+
+    Returns
+    -------
+    HdrRaw
+
+    Raises
+    ------
+    ConfigError
+        No HDR mode, a mode that does not fit the sensor, a DOL short exposure not shorter
+        than ``exposure_s``, readout offsets shorter than the exposure they read, or a rate
+        of the wrong shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from camtwin.sensor import SensorSpec
+    >>> s = SensorSpec(width_px=64, height_px=48, pixel_pitch_um=3.0, full_well_e=10000,
+    ...                conversion_gain_dn_per_e=0.3, read_noise_e=2.0)
+    >>> hdr = HdrSpec(mode="dol", dol={"exposure_ratios": [16]})
+    >>> raw = hdr_expose(np.full((48, 64), 5e6, np.float32), s, hdr, 0.01, key=1)
+    >>> [c.name for c in raw.components], round(float(raw.combined_e.mean()), -3)
+    (['T0', 'T1'], 50000.0)
+    """
+    from .fixed_pattern import fixed_pattern
+    from .pixels import collect_charge, generate_charge, read_out, simulate_pixels
+    from .timing import integrate_photo, integrate_time_varying
+
+    hdr = sensor.hdr if hdr is None and hasattr(sensor, "hdr") else hdr
+    if hdr is None:
+        raise ConfigError("hdr_expose needs an HdrSpec (argument hdr or sensor.hdr); "
+                          f"valid modes: {', '.join(HDR_MODES)}")
+    if not isinstance(hdr, HdrSpec):
+        hdr = HdrSpec.from_dict(hdr)
+    hdr.check_sensor(sensor)
+    if not (np.isfinite(exposure_s) and exposure_s > 0):
+        raise ConfigError(f"exposure_s = {exposure_s}: must be > 0")
+    if not np.isfinite(start_s):
+        raise ConfigError(f"start_s = {start_s}: must be finite")
+    h, w = sensor.height_px, sensor.width_px
+    from ..memory import BYTES_PER_PIXEL_MOSAIC, check_budget, format_bytes
+
+    need = h * w * (BYTES_PER_PIXEL_MOSAIC + 14 * hdr.n_components)
+    check_budget(need, f"the HDR chain ({hdr.n_components} components) of a {w} × {h} px "
+                 f"frame ({format_bytes(need)})", "crop the sensor (camtwin.crop_module)")
+    sensors = component_sensors(sensor, hdr)
+    fp = fixed_pattern(sensor) if fixed is None else fixed
+    i_dark = sensor.dark_current_at() if dark_current_e_per_s is None else float(
+        dark_current_e_per_s)
+    if not (np.isfinite(i_dark) and i_dark >= 0):
+        raise ConfigError(f"dark_current_e_per_s = {dark_current_e_per_s}: must be >= 0")
+
+    time_varying = callable(rate_e_per_s)
+    if time_varying:
+        if flicker is not None or any(float(v) != 0 for v in motion_px_per_s):
+            raise ConfigError("a callable rate cannot be combined with motion_px_per_s or "
+                              "flicker; put the motion or the modulation into the callback")
+        rate = None
+    else:
+        rate = np.ascontiguousarray(rate_e_per_s, dtype=np.float32)
+        if rate.shape != (h, w):
+            raise ConfigError(f"rate_e_per_s has shape {rate.shape}; the sensor needs "
+                              f"({h}, {w}) (height_px, width_px)")
+
+    def photo(t_exp: float, t_start: float) -> np.ndarray:
+        if time_varying:
+            return integrate_time_varying(rate_e_per_s, sensor, t_exp,
+                                          n_samples=n_time_samples, start_s=t_start)
+        return integrate_photo(rate, sensor, t_exp, motion_px_per_s=motion_px_per_s,
+                               flicker=flicker, start_s=t_start)
+
+    from .timing import row_start_times
+
+    rows0 = row_start_times(sensor, 0.0)
+    keys = [component_key(key, i) for i in range(hdr.n_components)]
+    comps: list[HdrComponent] = []
+
+    def add(name, dn, s, scale, t_exp, t_start, shared, mean):
+        g = float(s.system_gain_dn_per_e)
+        comps.append(HdrComponent(
+            name=name, dn=dn, gain_dn_per_e=g, black_level_dn=float(s.black_level_dn),
+            white_level_dn=int(s.white_level_dn), scale=float(scale),
+            saturation_e=_saturation_e(s.effective_full_well_e, g, s),
+            read_noise_e=float(s.effective_read_noise_e) if s.noise.read else 0.0,
+            exposure_s=float(t_exp), shared_charge=shared,
+            window_end_s=rows0 + t_start + t_exp, mean_e=mean))
+
+    if hdr.mode == "dol":
+        ts, starts, offs = dol_windows(sensor, hdr.dol, exposure_s, start_s)
+        for k, (t, t0) in enumerate(zip(ts, starts)):
+            mu = photo(t, t0)
+            dark = np.float32(i_dark * t)
+            dn = simulate_pixels(mu, dark, sensors[k], key=keys[k], fixed=fp)
+            add(f"T{k}", dn, sensors[k], ts[0] / t, t, t0, False, mu + dark)
+    elif hdr.mode in ("pwl", "split_pixel"):
+        mu = photo(exposure_s, start_s)
+        dark = np.float32(i_dark * exposure_s)
+        dn = simulate_pixels(mu, dark, sensors[0], key=keys[0], fixed=fp)
+        add("linear" if hdr.mode == "pwl" else "lpd", dn, sensors[0], 1.0, exposure_s,
+            start_s, False, mu + dark)
+        if hdr.mode == "split_pixel":
+            rho = np.float32(hdr.split_pixel.sensitivity_ratio)
+            mu_s = mu / rho
+            dark_s = dark / rho
+            dn = simulate_pixels(mu_s, dark_s, sensors[1], key=keys[1])
+            add("spd", dn, sensors[1], float(rho), exposure_s, start_s, False, mu_s + dark_s)
+    else:  # lofic, dcg: one charge, two reads
+        mu = photo(exposure_s, start_s)
+        dark = np.float32(i_dark * exposure_s)
+        s_hi, s_lo = sensors
+        n = generate_charge(mu, dark, s_hi, key=keys[0], fixed=fp)
+        if hdr.mode == "lofic":
+            fw_pd = np.float32(s_hi.effective_full_well_e)
+            q_tot = np.minimum(n, np.float32(s_lo.effective_full_well_e))   # q_pd + q_ov
+            q_pd = np.minimum(q_tot, fw_pd)
+            names = ("hg", "lg")
+        else:
+            q_tot = collect_charge(n, s_lo)            # PD limited at the LCG full well
+            q_pd = q_tot                               # read_out clips at the HCG full well
+            names = ("hcg", "lcg")
+        del n
+        dn_hi = read_out(q_pd, s_hi, key=keys[0], fixed=fp)
+        dn_lo = read_out(q_tot, s_lo, key=keys[1])
+        add(names[0], dn_hi, s_hi, 1.0, exposure_s, start_s, False, mu + dark)
+        add(names[1], dn_lo, s_lo, 1.0, exposure_s, start_s, True, mu + dark)
+
+    comps_t = tuple(comps)
+    combined = combine_on_sensor(comps_t, hdr.switch_fraction)
+    code = pwl_dn = None
+    if hdr.pwl is not None:
+        k0, black = comps_t[0].gain_dn_per_e, comps_t[0].black_level_dn
+        if hdr.mode == "pwl":
+            code = comps_t[0].dn.astype(np.int64)
+        else:
+            code = np.rint(combined.astype(np.float64) * k0).astype(np.int64) + int(black)
+        full = hdr.full_scale_e(sensor, exposure_s) * k0 + black
+        if full > 2**hdr.pwl.input_bits - 1:
+            raise ConfigError(f"hdr.pwl.input_bits = {hdr.pwl.input_bits}: the combined full "
+                              f"scale {full:.4g} DN needs {int(math.ceil(math.log2(full + 1)))}"
+                              f" bits")
+        np.clip(code, 0, 2**hdr.pwl.input_bits - 1, out=code)
+        pwl_dn = compand(code, hdr.pwl)
+    return HdrRaw(components=comps_t, combined_e=combined, linear_code=code, pwl_dn=pwl_dn,
+                  hdr=hdr, sensor=sensor, exposure_s=float(exposure_s), key=int(key),
+                  metadata={"mode": hdr.mode,
+                            "exposures_s": [c.exposure_s for c in comps_t],
+                            "scales": [c.scale for c in comps_t]})
+
+
+def combine_on_sensor(components, switch_fraction: float) -> np.ndarray:
+    """On-sensor switch selection (module docstring) → combined value [reference e⁻].
+
+    Component k is used where its own e_k < ``switch_fraction``·e_sat,k and no more
+    sensitive component was; the last component elsewhere. float32 (H, W).
+    """
+    out = components[-1].reference_e()
+    chosen = np.zeros(out.shape, bool)
+    for c in components[:-1]:
+        e = c.electrons()
+        use = (e < np.float32(switch_fraction * c.saturation_e)) & ~chosen
+        out = np.where(use, e * np.float32(c.scale), out)
+        chosen |= use
+    return out.astype(np.float32, copy=False)
