@@ -315,3 +315,284 @@ def waveform_from_dict(spec: dict) -> Waveform:
         return cls(**args)
     except TypeError as exc:
         raise ConfigError(f"waveform {kind}: {exc}") from None
+
+
+# --------------------------------------------------------------------------- regions
+
+
+def _edges_overlap(n: int, lo: float, hi: float) -> np.ndarray:
+    """Fraction of each of n unit cells on [0, n) covered by [lo·n, hi·n] (exact, 1-D)."""
+    e = np.arange(n + 1, dtype=np.float64)
+    return np.clip(np.minimum(e[1:], hi * n) - np.maximum(e[:-1], lo * n), 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class Box:
+    """Axis-aligned box (y0, y1, x0, x1) in fractions of the scene height / width."""
+
+    y0: float
+    y1: float
+    x0: float
+    x1: float
+
+    def __post_init__(self):
+        for name in ("y0", "y1", "x0", "x1"):
+            v = _finite(f"box {name}", getattr(self, name))
+            if not 0.0 <= v <= 1.0:
+                raise ConfigError(f"box {name} = {v}: valid range is [0, 1] (scene fraction)")
+        if not (self.y0 < self.y1 and self.x0 < self.x1):
+            raise ConfigError(f"box (y0, y1, x0, x1) = ({self.y0}, {self.y1}, {self.x0}, "
+                              f"{self.x1}): needs y0 < y1 and x0 < x1")
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float]:
+        return (self.y0, self.y1, self.x0, self.x1)
+
+    def coverage(self, shape) -> np.ndarray:
+        """Exact covered fraction of each scene sample, (H, W) float32."""
+        h, w = shape
+        return np.outer(_edges_overlap(h, self.y0, self.y1),
+                        _edges_overlap(w, self.x0, self.x1)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Disc:
+    """Disc of centre (cy, cx) in fractions of the scene height / width and ``radius`` in
+    fractions of the scene *width* (round on the scene plane: square samples)."""
+
+    cy: float
+    cx: float
+    radius: float
+
+    def __post_init__(self):
+        for name in ("cy", "cx"):
+            v = _finite(f"disc {name}", getattr(self, name))
+            if not 0.0 <= v <= 1.0:
+                raise ConfigError(f"disc {name} = {v}: valid range is [0, 1] (scene fraction)")
+        r = _finite("disc radius", self.radius)
+        if not 0.0 < r <= 0.5:
+            raise ConfigError(f"disc radius = {r}: valid range is (0, 0.5] (fraction of the "
+                              "scene width)")
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float]:
+        """Bounding box in scene fractions for a square scene (see :meth:`bbox_for`)."""
+        return self.bbox_for((1, 1))
+
+    def bbox_for(self, shape) -> tuple[float, float, float, float]:
+        h, w = shape
+        ry = self.radius * w / h
+        return (max(0.0, self.cy - ry), min(1.0, self.cy + ry),
+                max(0.0, self.cx - self.radius), min(1.0, self.cx + self.radius))
+
+    def coverage(self, shape, ss: int = 8) -> np.ndarray:
+        """Covered fraction of each scene sample, (H, W) float32 (ss × ss supersampling of
+        the samples the circle crosses; area error ≲ 1/ss² of the rim samples)."""
+        h, w = shape
+        out = np.zeros((h, w), dtype=np.float32)
+        cy, cx, r = self.cy * h, self.cx * w, self.radius * w  # sample units
+        r0, r1 = max(0, int(np.floor(cy - r))), min(h, int(np.ceil(cy + r)) + 1)
+        c0, c1 = max(0, int(np.floor(cx - r))), min(w, int(np.ceil(cx + r)) + 1)
+        if r0 >= r1 or c0 >= c1:
+            return out
+        offs = (np.arange(ss) + 0.5) / ss
+        ys = (np.arange(r0, r1)[:, None] + offs[None, :]).ravel() - cy
+        xs = (np.arange(c0, c1)[:, None] + offs[None, :]).ravel() - cx
+        hit = (ys[:, None] ** 2 + xs[None, :] ** 2) <= r * r
+        out[r0:r1, c0:c1] = hit.reshape(r1 - r0, ss, c1 - c0, ss).mean(axis=(1, 3))
+        return out
+
+
+# --------------------------------------------------------------------------- sources
+
+#: LED colours → (peak nm, FWHM nm) of a Gaussian emission band, or a tabulated illuminant.
+#: Typical values for signal LEDs: AlInGaP red 625–630 nm / amber 590 nm (FWHM ≈ 15–20 nm),
+#: InGaN traffic-signal green ≈ 505 nm and blue ≈ 465 nm (FWHM ≈ 25–35 nm); white is a
+#: phosphor-converted LED (CIE LED-B3, CIE 015:2018).
+LED_COLOURS = {"red": (630.0, 18.0), "amber": (590.0, 15.0), "green": (505.0, 30.0),
+               "blue": (465.0, 25.0), "white": "LED"}
+
+
+def led_spectrum(colour, wavelengths_nm) -> np.ndarray:
+    """Relative SPD (L,) of an LED ``colour`` (a :data:`LED_COLOURS` name) or of a
+    ``(wavelengths_nm, values)`` table resampled onto ``wavelengths_nm`` (0 outside)."""
+    from ..spectra import as_grid, gaussian_led, illuminant_spd
+
+    wl = as_grid(wavelengths_nm)
+    if isinstance(colour, str):
+        if colour not in LED_COLOURS:
+            raise unknown_name("LED colour", colour, LED_COLOURS)
+        c = LED_COLOURS[colour]
+        return (np.array(illuminant_spd(c, wl), dtype=np.float64) if isinstance(c, str)
+                else gaussian_led(wl, *c))
+    try:
+        x, y = (np.asarray(v, dtype=np.float64) for v in colour)
+    except (TypeError, ValueError):
+        raise ConfigError(f"light spectrum = {colour!r}: give an LED colour name "
+                          f"({', '.join(LED_COLOURS)}) or (wavelengths_nm, values)") from None
+    if x.ndim != 1 or x.shape != y.shape or x.size < 2 or np.any(np.diff(x) <= 0):
+        raise ConfigError("light spectrum: (wavelengths_nm, values) must be 1-D, of equal "
+                          "length ≥ 2, wavelengths increasing")
+    if np.any(y < 0) or not np.all(np.isfinite(y)):
+        raise ConfigError("light spectrum: values must be finite and ≥ 0")
+    return np.interp(wl, x, y, left=0.0, right=0.0)
+
+
+@dataclass(frozen=True, eq=False)
+class LightSource:
+    """An emitting region of the scene with a time waveform.
+
+    Parameters
+    ----------
+    name : str
+        Label; its bounding box appears in the scene layout as ``"light:<name>"``.
+    region : Box or Disc
+        Where it emits, in scene fractions.
+    luminance_cd_m2 : float
+        Time-mean luminance L̄_v [cd/m²] of the emitting area, > 0 (added to the luminance
+        the scene has there).
+    waveform : Waveform
+        Mean-1 modulation m(t) (default :class:`Constant`).
+    spectrum : str or (wavelengths_nm, values)
+        LED colour name (:data:`LED_COLOURS`) or a relative SPD table.
+
+    Notes
+    -----
+    Spectral radiance L(λ, t) = m(t)·L̄_v·S(λ) / (683 lm/W · Σ S V Δλ) [W·sr⁻¹·m⁻²·nm⁻¹].
+    """
+
+    name: str
+    region: Box | Disc
+    luminance_cd_m2: float
+    waveform: Waveform = field(default_factory=Constant)
+    spectrum: object = "white"
+
+    def __post_init__(self):
+        if not isinstance(self.region, (Box, Disc)):
+            raise ConfigError(f"light {self.name!r} region = {self.region!r}: must be a Box or "
+                              "a Disc")
+        lv = _finite(f"light {self.name!r} luminance_cd_m2", self.luminance_cd_m2)
+        if not lv > 0:
+            raise ConfigError(f"light {self.name!r} luminance_cd_m2 = {lv}: must be > 0")
+        if not isinstance(self.waveform, Waveform):
+            object.__setattr__(self, "waveform", waveform_from_dict(self.waveform))
+
+    def radiance(self, wavelengths_nm) -> np.ndarray:
+        """Time-mean spectral radiance (L,) [W·sr⁻¹·m⁻²·nm⁻¹] on the grid."""
+        from ..spectra import scale_to_illuminance
+
+        s = led_spectrum(self.spectrum, wavelengths_nm)
+        if not np.any(s > 0):
+            raise ConfigError(f"light {self.name!r}: its spectrum is 0 on the scene's "
+                              "wavelength grid")
+        # luminance and illuminance are the same photometric sum 683·Σ X V Δλ
+        return scale_to_illuminance(s, self.luminance_cd_m2, wavelengths_nm)
+
+
+def traffic_light(colour: str = "red", *, centre=(0.5, 0.5), radius: float = 0.05,
+                  waveform: Waveform | dict | None = None, luminance_cd_m2: float = 1.0e4,
+                  name: str | None = None) -> LightSource:
+    """A round LED traffic-signal lens (disc). Default luminance 10⁴ cd/m²: ≈ 700 cd on
+    axis from a 300 mm lens (area 0.071 m²), the order of LED signal heads. Default
+    waveform: full-wave-rectified 50 Hz mains (100 Hz flicker), as AC-driven signal heads."""
+    return LightSource(name or f"traffic_{colour}", Disc(centre[0], centre[1], radius),
+                       luminance_cd_m2, RectifiedMains(50.0) if waveform is None else waveform,
+                       colour)
+
+
+def led_headlamp(*, centre=(0.5, 0.5), radius: float = 0.03,
+                 waveform: Waveform | dict | None = None, luminance_cd_m2: float = 1.0e6,
+                 name: str = "headlamp") -> LightSource:
+    """A white LED headlamp seen head-on (disc). Default 10⁶ cd/m²: ≈ 10 000 cd from a
+    0.01 m² lens, the order of a low beam towards an oncoming camera. Default waveform:
+    200 Hz PWM at 30 % (dimmed daytime-running / low-beam drivers use 100–500 Hz PWM)."""
+    return LightSource(name, Disc(centre[0], centre[1], radius), luminance_cd_m2,
+                       PWM(200.0, 0.3) if waveform is None else waveform, "white")
+
+
+def led_sign(box=(0.4, 0.6, 0.3, 0.7), *, colour: str = "amber",
+             waveform: Waveform | dict | None = None, luminance_cd_m2: float = 5.0e3,
+             name: str = "sign") -> LightSource:
+    """An LED sign / variable-message panel (box). Default 5000 cd/m² (daytime-readable LED
+    signs run at thousands of cd/m²) and a 90 Hz, 10 % PWM — the hard IEEE P2020 case."""
+    return LightSource(name, Box(*box), luminance_cd_m2,
+                       PWM(90.0, 0.1) if waveform is None else waveform, colour)
+
+
+# --------------------------------------------------------------------------- lit scenes
+
+
+@dataclass(frozen=True, eq=False)
+class LitScene:
+    """A steady :class:`~camtwin.scene.Scene` plus light sources with waveforms.
+
+    The steady scene keeps its own illumination (which a global ``flicker`` of
+    :func:`~camtwin.sensor.capture` may still modulate); each source adds L_k(λ)·m_k(t).
+    """
+
+    scene: object
+    lights: tuple = ()
+
+    def __post_init__(self):
+        from .scene import Scene
+
+        if not isinstance(self.scene, Scene):
+            raise ConfigError(f"LitScene scene = {type(self.scene).__name__}: must be a Scene")
+        lights = tuple(self.lights)
+        for lt in lights:
+            if not isinstance(lt, LightSource):
+                raise ConfigError(f"LitScene lights: {lt!r} is not a LightSource")
+        names = [lt.name for lt in lights]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"LitScene light names {names}: must be unique")
+        object.__setattr__(self, "lights", lights)
+
+    def coverage(self, k: int) -> np.ndarray:
+        """Covered fraction (H, W) of light k on the scene grid."""
+        return self.lights[k].region.coverage(self.scene.shape)
+
+    def layout(self) -> dict:
+        """The scene's layout plus ``"light:<name>": [bbox]`` for every light."""
+        out = dict(self.scene.layout)
+        for lt in self.lights:
+            reg = lt.region
+            out[f"light:{lt.name}"] = [reg.bbox_for(self.scene.shape) if isinstance(reg, Disc)
+                                       else reg.bbox]
+        return out
+
+    def steady_scene(self):
+        """The steady part (lights off), with the lights' boxes in its layout."""
+        return self.scene.replace(layout=self.layout())
+
+    def light_scene(self, k: int):
+        """Light k alone at its time-mean radiance (black elsewhere), on the scene's grid."""
+        from .scene import ReflectanceMap, Scene
+
+        lt, sc = self.lights[k], self.scene
+        table = lt.radiance(sc.wavelengths_nm).astype(np.float32)[None, :]
+        refl = ReflectanceMap(table, weights=self.coverage(k)[None])
+        return Scene(wavelengths_nm=sc.wavelengths_nm, width_m=sc.width_m,
+                     distance_m=sc.distance_m, name=f"{sc.name}:{lt.name}",
+                     illuminant=sc.illuminant, illuminance_lux=sc.illuminance_lux,
+                     layout={}, reflectance=refl)
+
+    def mean_scene(self):
+        """One steady Scene with every light at its time-mean radiance (a cube; for
+        previews and paths without time)."""
+        sc = self.scene
+        cube = np.array(sc.radiance, dtype=np.float32, copy=True)
+        for k, lt in enumerate(self.lights):
+            cube += (lt.radiance(sc.wavelengths_nm).astype(np.float32)[:, None, None]
+                     * self.coverage(k)[None])
+        return sc.replace(radiance=cube, layout=self.layout())
+
+    @property
+    def waveforms(self) -> list:
+        return [lt.waveform for lt in self.lights]
+
+
+def add_lights(scene, lights) -> LitScene:
+    """``scene`` with light sources: a :class:`LitScene` (lights added to those it has)."""
+    if isinstance(scene, LitScene):
+        return LitScene(scene.scene, scene.lights + tuple(lights))
+    return LitScene(scene, tuple(lights))
