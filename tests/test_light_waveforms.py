@@ -271,3 +271,104 @@ def test_waveform_from_dict_builds_each_kind():
                               ).frequency_hz == 120.0
     assert waveform_from_dict({"kind": "sine", "frequency_hz": 100}) == Sinusoid(100.0)
     assert isinstance(waveform_from_dict({"kind": "constant"}), Constant)
+
+
+# ------------------------------------------------------------------ light sources in a scene
+
+from camtwin.scene import uniform  # noqa: E402
+from camtwin.scene.lights import (Box, Disc, LightSource, add_lights, capture_lit,  # noqa: E402
+                                  led_headlamp, led_sign, lit_rates, traffic_light)
+from camtwin.spectra import illuminance_lux  # noqa: E402
+
+
+def test_regions_cover_their_areas():
+    shape = (120, 160)
+    box = Box(0.1, 0.35, 0.2, 0.62)
+    assert box.coverage(shape).sum(dtype=np.float64) == pytest.approx(
+        0.25 * 120 * 0.42 * 160, rel=1e-6)  # exact partial-sample overlaps
+    disc = Disc(0.5, 0.4, 0.1)
+    assert disc.coverage(shape).sum(dtype=np.float64) == pytest.approx(
+        np.pi * (0.1 * 160) ** 2, rel=2e-3)  # πr², r = 16 samples
+    assert disc.coverage(shape).max() == 1.0 and disc.coverage(shape).min() == 0.0
+
+
+def test_light_radiance_has_the_requested_luminance():
+    wl = np.arange(380.0, 1000.1, 5.0)
+    for lt in (traffic_light("red"), traffic_light("green"), led_headlamp(), led_sign(),
+               LightSource("table", Box(0, 1, 0, 1), 250.0, spectrum=([500, 550, 600],
+                                                                      [0.0, 1.0, 0.0]))):
+        # luminance L_v = 683·Σ L(λ) V(λ) Δλ (the photometric sum of illuminance_lux)
+        assert float(illuminance_lux(lt.radiance(wl), wl)) == pytest.approx(lt.luminance_cd_m2,
+                                                                            rel=1e-9)
+    red = traffic_light("red").radiance(wl)
+    assert wl[np.argmax(red)] == 630.0
+
+
+@pytest.fixture(scope="module")
+def lit_module():
+    from camtwin.module import load_module
+
+    m = load_module("default")
+    return m.replace(sensor={"width_px": 96, "height_px": 64},
+                     lens={"focal_length_mm": m.lens.focal_length_mm * 96 / 1280})
+
+
+def lit_scene_for(module, lights):
+    from camtwin.camera import module_scene
+
+    return add_lights(module_scene(module, "uniform", illuminance_lux=200.0), lights)
+
+
+def test_constant_light_equals_the_light_baked_into_the_scene(lit_module):
+    """Linearity: a source with m = 1 gives the electrons of the steady scene with the source's
+    radiance added to it (the ordinary, untimed capture path)."""
+    from camtwin.camera import form_module_image
+    from camtwin.sensor import capture
+
+    lit = lit_scene_for(lit_module, [LightSource("lamp", Disc(0.5, 0.5, 0.15), 2000.0,
+                                                 Constant(), "amber")])
+    t_exp = 2e-3
+    raw = capture_lit(lit_module, lit, exposure_s=t_exp, rng=1)
+    ref = capture(form_module_image(lit_module, lit.mean_scene()), lit_module.sensor, t_exp, 1)
+    np.testing.assert_allclose(raw.mean_electrons, ref.mean_electrons, rtol=2e-4,
+                               atol=1e-3 * float(ref.mean_electrons.max()))
+    assert "light:lamp" in raw.metadata["layout_px"]
+
+
+def test_pwm_light_rows_get_their_own_window_mean(lit_module):
+    """Rolling shutter: light electrons of row r = T·ė_light·⟨m⟩_[r·t_l, r·t_l + T] exactly."""
+    w = PWM(90.0, 0.1, phase_rad=1.3, rise_s=1e-4, fall_s=2e-4)
+    lit = lit_scene_for(lit_module, [led_sign((0.1, 0.9, 0.2, 0.8), waveform=w)])
+    t_exp, t_start = 1e-3, 7.0e-3  # pulse rises at 8.81 ms: rows 0… dark, rows 61… fully lit
+    s = lit_module.sensor
+    steady, (light,) = lit_rates(lit_module, lit)
+    raw = capture_lit(lit_module, lit, exposure_s=t_exp, rng=2, start_s=t_start)
+    rows = row_start_times(s, t_start)
+    dark = s.dark_current_at() * t_exp
+    expected = t_exp * modulated_rate(steady, [light], [w], (rows, rows + t_exp)) + dark
+    np.testing.assert_allclose(raw.mean_electrons, expected, rtol=1e-5, atol=1e-3)
+    # the light really is modulated row by row (1 ms window against 11.1 ms period)
+    m = w.mean_over(rows, rows + t_exp)
+    assert m.max() > 5 and m.min() == 0.0
+    # a global flicker modulates only the steady part
+    fl = Flicker(100.0, depth=0.5)
+    raw_f = capture_lit(lit_module, lit, exposure_s=t_exp, rng=2, start_s=t_start, flicker=fl)
+    expected_f = expected + t_exp * steady * (fl.mean_over(rows, rows + t_exp) - 1)[:, None]
+    np.testing.assert_allclose(raw_f.mean_electrons, expected_f, rtol=1e-5, atol=1e-3)
+
+
+def test_bad_light_sources_name_field_value_and_range():
+    cases = [(lambda: Box(0.5, 0.2, 0, 1), ["y0 < y1", "0.5"]),
+             (lambda: Box(0, 1.2, 0, 1), ["y1", "1.2", "[0, 1]"]),
+             (lambda: Disc(0.5, 0.5, 0.0), ["radius", "0.0", "(0, 0.5]"]),
+             (lambda: LightSource("x", Box(0, 1, 0, 1), -5.0), ["luminance_cd_m2", "-5.0", "> 0"]),
+             (lambda: traffic_light("purple").radiance(np.arange(400.0, 700.1, 5)),
+              ["purple", "red"]),
+             (lambda: LightSource("x", Box(0, 1, 0, 1), 10.0, {"kind": "pwm", "frequency_hz": 90,
+                                                               "duty": 2}),
+              ["duty", "2", "(0, 1]"])]
+    for make, words in cases:
+        with pytest.raises(ConfigError) as exc:
+            make()
+        for word in words:
+            assert word in str(exc.value), (word, str(exc.value))

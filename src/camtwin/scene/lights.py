@@ -596,3 +596,58 @@ def add_lights(scene, lights) -> LitScene:
     if isinstance(scene, LitScene):
         return LitScene(scene.scene, scene.lights + tuple(lights))
     return LitScene(scene, tuple(lights))
+
+
+# --------------------------------------------------------------------------- capture
+
+
+def lit_images(module, lit: LitScene, *, window=None):
+    """Streamed optical images through ``module``: ``(steady, [light k alone, …])``.
+
+    ``window`` as in :func:`camtwin.camera.shoot` (``module`` the full module, the scene
+    filling its full sensor). Each light costs one optical image (its blur and the lens's
+    relative illumination act on it as on the steady scene).
+    """
+    from ..camera import form_module_image
+
+    steady = form_module_image(module, lit.steady_scene(), window=window)
+    return steady, [form_module_image(module, lit.light_scene(k), window=window)
+                    for k in range(len(lit.lights))]
+
+
+def _sensor_of(module, window):
+    if window is None:
+        return module.sensor
+    from ..crop import window_module
+
+    return window_module(module, window.x, window.y, window.width, window.height)[0].sensor
+
+
+def lit_rates(module, lit: LitScene, *, window=None) -> tuple:
+    """Electron rates [e⁻/s] (H, W) float32: ``(steady, [light k alone at its mean, …])``.
+
+    Rates are computed once; many phases or exposures then cost only
+    :func:`camtwin.sensor.timing.modulated_rate` (MMP over random phases, DOL exposures).
+    """
+    from ..sensor.capture import electron_rate
+
+    sensor = _sensor_of(module, window)
+    steady, lights = lit_images(module, lit, window=window)
+    return electron_rate(steady, sensor), [electron_rate(o, sensor) for o in lights]
+
+
+def capture_lit(module, lit: LitScene, *, exposure_s: float, rng, start_s: float = 0.0,
+                flicker=None, motion_px_per_s=(0.0, 0.0), window=None):
+    """Raw frame of a :class:`LitScene`: the steady scene plus every light integrated with
+    its own waveform over each row's window (:func:`camtwin.sensor.capture`'s
+    ``modulated_light``). ``start_s`` is row 0's integration start [s] (the phase of the
+    capture against every waveform); ``flicker`` modulates the steady scene only. The raw's
+    ``metadata["layout_px"]`` holds each light's box as ``"light:<name>"``.
+    """
+    from ..sensor.capture import capture
+
+    sensor = _sensor_of(module, window)
+    steady, lights = lit_images(module, lit, window=window)
+    return capture(steady, sensor, exposure_s, rng, flicker=flicker, start_s=start_s,
+                   motion_px_per_s=motion_px_per_s,
+                   modulated_light=list(zip(lights, lit.waveforms)))

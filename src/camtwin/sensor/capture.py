@@ -184,7 +184,8 @@ def _as_rng(rng) -> np.random.Generator:
 
 def capture(oi: OpticalImage, sensor: SensorSpec, exposure_s: float, rng, *,
             motion_px_per_s: tuple[float, float] = (0.0, 0.0), flicker: Flicker | None = None,
-            start_s: float = 0.0, scene_at=None, n_time_samples: int = 64) -> RawFrame:
+            start_s: float = 0.0, scene_at=None, n_time_samples: int = 64,
+            modulated_light=()) -> RawFrame:
     """Expose ``sensor`` to ``oi`` for ``exposure_s`` seconds and read it out.
 
     Parameters
@@ -211,6 +212,12 @@ def capture(oi: OpticalImage, sensor: SensorSpec, exposure_s: float, rng, *,
         callback).
     n_time_samples : int
         Samples of ``scene_at``.
+    modulated_light : sequence of (optical image, waveform), optional
+        Light sources with their own time modulation (:mod:`camtwin.scene.lights`): each
+        optical image holds one source alone at its time-mean radiance, each waveform is its
+        mean-1 m_k(t); row r adds ∫_window(r) ė_k·m_k dt exactly (``flicker`` modulates
+        ``oi`` only; storage node and smear see the time-mean light).
+        :func:`camtwin.scene.lights.capture_lit` builds them from a ``LitScene``.
 
     Returns
     -------
@@ -231,9 +238,17 @@ def capture(oi: OpticalImage, sensor: SensorSpec, exposure_s: float, rng, *,
     gen = _as_rng(rng)
     key = int(gen.integers(0, 2**63 - 1))
     rate = electron_rate(oi, sensor)
+    lit = [(electron_rate(o, sensor), w) for o, w in modulated_light]
+    if lit and scene_at is not None:
+        raise ConfigError("scene_at cannot be combined with modulated_light; put the sources "
+                          "into the callback")
     if scene_at is None:
         photo = integrate_photo(rate, sensor, exposure_s, motion_px_per_s=motion_px_per_s,
                                 flicker=flicker, start_s=start_s)
+        for rate_k, wave_k in lit:  # integration is linear in the rate: one source at a time
+            photo += integrate_photo(rate_k, sensor, exposure_s, motion_px_per_s=motion_px_per_s,
+                                     flicker=wave_k, start_s=start_s)
+            rate = rate + rate_k  # time-mean light for the storage node / smear below
     else:
         if flicker is not None or any(float(v) != 0 for v in motion_px_per_s):
             raise ConfigError("scene_at cannot be combined with motion_px_per_s or flicker; "
