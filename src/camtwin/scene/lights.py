@@ -68,10 +68,13 @@ from ..errors import ConfigError, unknown_name
 _TWO_PI = 2.0 * np.pi
 
 
-def _finite(name: str, value, lo: str = "") -> float:
-    v = float(value)
+def _finite(name: str, value) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} = {value!r}: must be a number") from None
     if not np.isfinite(v):
-        raise ConfigError(f"{name} = {value}: must be finite{lo}")
+        raise ConfigError(f"{name} = {value}: must be finite")
     return v
 
 

@@ -16,7 +16,8 @@ Scene changes during the exposure:
   midpoint rule on K sub-steps of each row's *own* window (K chosen so the image moves
   ≤ 0.1 px per step) and bilinear sampling — so a rolling shutter shears a moving vertical
   edge by exactly v_x·t_l per row. Content that moves in from beyond the optical image
-  repeats its border pixels (the scene is taken to continue; no black bands).
+  repeats its border pixels (the scene is taken to continue; no black bands). With a
+  modulation m(t), sub-step k is weighted by the exact ∫ m dt over that sub-step.
 * Flicker: the illumination is modulated by m(t) with time mean 1 (:class:`Flicker`, or
   any waveform of :mod:`camtwin.scene.lights`: PWM with rise/fall ramps, rectified mains,
   sine, constant); each row collects (1/T)∫ m dt over its own window, exactly, in closed
@@ -73,7 +74,9 @@ __all__ = ["Flicker", "Waveform", "PWM", "RectifiedMains", "Sinusoid", "Constant
 
 @dataclass(frozen=True)
 class Flicker:
-    """Light modulation with time mean 1.
+    """Light modulation with time mean 1 (kept for compatibility; :mod:`camtwin.scene.lights`
+    has the general waveforms — PWM with rise/fall ramps, rectified mains — and
+    :meth:`as_waveform` converts this one).
 
     ``waveform="sine"``: m(t) = 1 + depth·sin(2π f t + phase) (mains-driven light: f = 100 Hz
     for 50 Hz mains, 120 Hz for 60 Hz). ``waveform="pwm"``: on for ``duty`` of each period
@@ -310,7 +313,10 @@ def integrate_photo(rate: np.ndarray, sensor: SensorSpec, exposure_s: float, *,
     dt = exposure_s / n_steps
     for k in range(n_steps):
         t = (t0 + (k + 0.5) * dt)[:, None]  # each row's own sample time
-        weight = dt if flicker is None else dt * flicker.at(t)
+        # exact time integral of m over the sub-step (the image position is held at its
+        # midpoint): a narrow PWM pulse between two midpoints is not missed
+        weight = dt if flicker is None else dt * window_means(flicker, t - 0.5 * dt,
+                                                              t + 0.5 * dt)
         coords = np.stack([np.broadcast_to(rows - vy * t, (h, w)),
                            np.broadcast_to(cols - vx * t, (h, w))])
         out += ndimage.map_coordinates(rate, coords, order=1, mode="nearest",
