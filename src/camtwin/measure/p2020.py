@@ -922,8 +922,8 @@ def snr_vs_luminance(luminance, mean, std, *, white_level: float | None = None,
     Notes
     -----
     **SNR dip** (P2020 White Paper 2018: the SNR drop where an HDR sensor switches from one
-    exposure / gain / photodiode to the next). Over the unsaturated patches in ascending
-    luminance, a dip is a maximal run of consecutive SNR decreases with a total drop ≥
+    exposure / gain / photodiode to the next). Over the unsaturated patches with SNR ≥
+    ``snr_threshold``, in ascending luminance, a dip is a maximal run of consecutive SNR decreases with a total drop ≥
     ``min_dip_db``. If one patch-to-patch drop holds ≥ half of it (kind "step": a switch),
     the transition lies between those two patches, L_d = √(L_k L_k+1) (log midpoint; the
     location is uncertain by the chart's spacing factor, reported as ``bracket``), and
@@ -976,7 +976,9 @@ def snr_vs_luminance(luminance, mean, std, *, white_level: float | None = None,
                        np.where(signal > 0, np.inf, 0.0))
         snr_db = np.where(snr > 0, 20 * np.log10(np.where(snr > 0, snr, 1.0)), -np.inf)
     sat = _saturation(lum, m, white_level, wf)
-    valid = ~sat & np.isfinite(snr_db)
+    # dips are sought within the dynamic range: below SNR = threshold the per-patch SNR
+    # estimate is dominated by the error of the mean (≈ 1/(SNR·√n)), not by the sensor
+    valid = ~sat & np.isfinite(snr_db) & (snr >= thr)
     dips = tuple(_find_dips(x, snr_db, valid, mdip, fp))
     dr = _dynamic_range(lum, snr_db, sat, m, 20 * np.log10(thr), white_level, wf, thr)
     return HdrSnrResult(lum, m, s, snr, snr_db, sat, dips, dr, bool(incremental))
