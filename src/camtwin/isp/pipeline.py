@@ -290,8 +290,15 @@ def _shading_gain(raw: RawFrame, stage, lens, sensor, shading_gain, notes) -> np
 
 
 def _front_end(raw: RawFrame, pipe: PipelineSpec, *, lens=None, sensor=None,
-               shading_gain=None, keep: dict | None = None):
-    """black_level … denoise: white-balanced camera RGB (H, W, 3) float32, gains, notes."""
+               shading_gain=None, keep: dict | None = None, wb_gains=None,
+               until: str | None = None):
+    """black_level … denoise: white-balanced camera RGB (H, W, 3) float32, gains, notes.
+
+    Overrides for strip rendering (:mod:`camtwin.isp.strips`): ``wb_gains`` — fixed (R, G,
+    B) gains instead of the frame's own estimate; ``until`` — ``"white_balance"`` returns
+    the mosaic the gains are estimated from (before white balance), ``"denoise"`` the RGB
+    before denoising.
+    """
     from ..sensor.characterize import clear_to_green_weights, ir_leakage
 
     notes: list[str] = []
@@ -318,9 +325,14 @@ def _front_end(raw: RawFrame, pipe: PipelineSpec, *, lens=None, sensor=None,
         mosaic = kept("ir_subtraction", subtract_ir(mosaic, raw.cfa, k))
         notes.append("RGB-IR: subtracted IR x (R, G, B) leakage "
                      f"({k[0]:.3f}, {k[1]:.3f}, {k[2]:.3f})" + (f" from the {note}" if note else ""))
+    if until == "white_balance":
+        return mosaic, None, notes
     st = pipe.stage("white_balance")
-    gains, wb_notes = _wb_gains(raw, mosaic, st)
-    notes += wb_notes
+    if wb_gains is None:
+        gains, wb_notes = _wb_gains(raw, mosaic, st)
+        notes += wb_notes
+    else:
+        gains = np.asarray(wb_gains, dtype=np.float64)
     if st is not None:
         # in place unless the previous stage's output is kept (it is a fresh array of ours)
         mosaic = kept("white_balance", _apply_gains(mosaic, raw.cfa, gains, st.clip_highlights,
@@ -337,7 +349,7 @@ def _front_end(raw: RawFrame, pipe: PipelineSpec, *, lens=None, sensor=None,
                      + (f" from the {note}" if note else ""))
     kept("demosaic", rgb)
     st = pipe.stage("denoise")
-    if st is not None:
+    if st is not None and until != "denoise":
         kwargs = {} if st.radius_px is None else {"radius_px": st.radius_px}
         rgb = kept("denoise", denoise(rgb, st.method, sigma=st.sigma, strength=st.strength,
                                       **kwargs))
@@ -372,11 +384,14 @@ def _resolve_ccm(raw: RawFrame, stage, ccm, notes: list[str]) -> np.ndarray:
     return np.array(matrix, dtype=np.float64)
 
 
-def _auto_gain(linear: np.ndarray, stage, notes: list[str], matrix=None) -> float:
+def _auto_gain(linear: np.ndarray, stage, notes: list[str], matrix=None, *,
+               step: int | None = None) -> float:
     """Auto-brightness gain; ``linear`` may be camera RGB with the CCM ``matrix`` still to
-    apply (the luminance is then taken of ``matrix @ rgb``)."""
+    apply (the luminance is then taken of ``matrix @ rgb``). ``step`` overrides the
+    subsampling step (1: ``linear`` is the subsample already, :mod:`camtwin.isp.strips`)."""
     h, w = linear.shape[:2]
-    step = max(1, int(math.sqrt(h * w / PERCENTILE_SAMPLES)))
+    if step is None:
+        step = max(1, int(math.sqrt(h * w / PERCENTILE_SAMPLES)))
     sample = linear[::step, ::step].reshape(-1, 3)
     weights = np.asarray(SRGB_LUMINANCE, dtype=np.float64)
     if matrix is not None:

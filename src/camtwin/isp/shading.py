@@ -88,7 +88,8 @@ def _check_max_gain(max_gain):
 
 
 def gain_from_lens(shape, pixel_pitch_um: float, lens, sensor=None, *,
-                   max_gain: float = DEFAULT_MAX_GAIN) -> np.ndarray:
+                   max_gain: float = DEFAULT_MAX_GAIN, offset_px=(0.0, 0.0),
+                   full_sensor_px=None, rows: slice | None = None) -> np.ndarray:
     """Gain map of a module from its lens (and sensor) specs.
 
     Relative illumination = the lens's model — cos⁴ of the chief-ray angle × mechanical
@@ -100,7 +101,8 @@ def gain_from_lens(shape, pixel_pitch_um: float, lens, sensor=None, *,
     Parameters
     ----------
     shape : (H, W)
-        Mosaic shape [px], centred on the optical axis.
+        Mosaic shape [px]: the whole sensor (centred on the optical axis), or a window of
+        a larger sensor placed by ``offset_px``.
     pixel_pitch_um : float
         Pixel pitch [µm].
     lens : LensSpec
@@ -109,26 +111,46 @@ def gain_from_lens(shape, pixel_pitch_um: float, lens, sensor=None, *,
         The module's sensor (adds the CRA acceptance).
     max_gain : float ≥ 1
         Upper bound of the gain.
+    offset_px : (dy, dx)
+        Offset [px] of the mosaic's centre from the full sensor's centre (the optical
+        axis), as :attr:`camtwin.crop.SensorWindow.offset_px`: a window gets the gain of its
+        true field position.
+    full_sensor_px : (H, W), optional
+        Size of the full sensor a window belongs to: sets the full-field image height of
+        the lens and the corner the microlens CRA design refers to (as
+        :func:`camtwin.sensor.cra_map`). Default: ``shape``.
+    rows : slice, optional
+        Compute only these rows of the map (a row strip), equal to slicing the whole map.
+
+    Returns
+    -------
+    ndarray of float32, shape (H, W) — or (len(rows), W)
     """
     if not (np.isfinite(pixel_pitch_um) and pixel_pitch_um > 0):
         raise ConfigError(f"pixel_pitch_um = {pixel_pitch_um!r}: lens-shading correction from "
                           "the lens needs the pixel pitch (> 0)")
     shape = tuple(int(n) for n in shape)
     pitch = float(pixel_pitch_um)
-    try:  # the optics' full model: cos⁴ of the chief-ray angle × mechanical vignetting
-        from ..optics import relative_illumination_map
-        from ..optics.image import full_field_um
+    dy, dx = float(offset_px[0]), float(offset_px[1])
+    full = shape if full_sensor_px is None else tuple(int(n) for n in full_sensor_px)
+    from ..optics import relative_illumination_map
+    from ..optics.image import full_field_um
 
-        ri = relative_illumination_map(shape, pitch, lens, full_field_um(shape, pitch, lens))
-    except ImportError:  # older optics: the thin-lens cos⁴ law only
-        from ..optics import relative_illumination_cos4
-
-        ri = relative_illumination_cos4(shape, pitch, lens)
+    ri = relative_illumination_map(shape, pitch, lens, full_field_um(full, pitch, lens),
+                                   (dy * pitch, dx * pitch), rows=rows)
     ri = np.asarray(ri, dtype=np.float32)
     if sensor is not None and (sensor.height_px, sensor.width_px) == tuple(shape):
         from ..sensor import cra_map
 
-        ri = ri * cra_map(sensor, lens)
+        if rows is None:
+            cra = cra_map(sensor, lens, offset_px=(dy, dx), full_sensor_px=full_sensor_px)
+        else:  # the strip as a window of the frame: same pixel coordinates, no full map
+            r0, r1, _ = rows.indices(shape[0])
+            n = max(r1 - r0, 0)
+            cra = cra_map(sensor.replace(height_px=n), lens,
+                          offset_px=(dy + r0 + n / 2.0 - shape[0] / 2.0, dx),
+                          full_sensor_px=full) if n else ri[:0]
+        ri = ri * cra
     return gain_from_relative_illumination(ri, max_gain=max_gain)
 
 

@@ -156,6 +156,15 @@ def gray_world_gains(mosaic, cfa: str, *, saturation: float = 0.98) -> np.ndarra
         ok = view < np.float32(saturation)
         sums[ch] += np.sum(view, where=ok, dtype=np.float64)
         counts[ch] += np.count_nonzero(ok)
+    return gray_world_from_sums(sums, counts)
+
+
+def gray_world_from_sums(sums, counts) -> np.ndarray:
+    """Gray-world gains ``mean_G / mean_c`` from per-colour sums and counts of the
+    unsaturated samples (the last step of :func:`gray_world_gains`; sums over row strips
+    add up, :mod:`camtwin.isp.strips`)."""
+    sums = np.asarray(sums, dtype=np.float64)
+    counts = np.asarray(counts, dtype=np.float64)
     if np.any(counts == 0):
         raise ConfigError("gray_world_gains: a colour channel has no unsaturated pixels")
     means = sums / counts
@@ -213,14 +222,26 @@ def white_patch_gains(mosaic, cfa: str, *, percentile: float = 99.0,
         cfa_phases(cfa)
         return np.ones(3)
     ph, pw = cfa_period(cfa)
-    step = max(1, int(np.sqrt(m.size / 4e6)))  # ≥ ~1 M samples per colour is plenty
+    step = white_patch_step(m.shape)
     values: list[list[np.ndarray]] = [[], [], []]
     for r, c, ch in cfa_phases(cfa):
         view = m[r::ph * step, c::pw * step].ravel()
         values[ch].append(view[view < np.float32(saturation)])
+    return white_patch_from_samples(values, percentile)
+
+
+def white_patch_step(shape) -> int:
+    """Subsampling step k of :func:`white_patch_gains`: every k-th tile in each direction
+    (≥ ~1 M samples per colour is plenty)."""
+    return max(1, int(np.sqrt(shape[0] * shape[1] / 4e6)))
+
+
+def white_patch_from_samples(values, percentile: float) -> np.ndarray:
+    """White-patch gains ``p_G / p_c`` from the unsaturated samples of each colour
+    (``values[c]``: list of 1-D arrays; the last step of :func:`white_patch_gains`)."""
     p = np.empty(3)
     for ch in range(3):
-        v = np.concatenate(values[ch])
+        v = np.concatenate(values[ch]) if len(values[ch]) else np.empty(0, np.float32)
         if v.size == 0:
             raise ConfigError("white_patch_gains: a colour channel has no unsaturated pixels")
         p[ch] = np.percentile(v, percentile)

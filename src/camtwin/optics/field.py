@@ -52,11 +52,12 @@ def _nodes(n: int, size: int) -> np.ndarray:
     return np.linspace(0.0, size - 1.0, n) if n > 1 else np.array([(size - 1) / 2.0])
 
 
-def _hat(coord: np.ndarray, nodes: np.ndarray, k: int) -> np.ndarray:
-    """Bilinear weight of node k at ``coord`` (1 everywhere for a single node)."""
-    if nodes.size == 1:
+def _hat(coord: np.ndarray, nodes: np.ndarray, k: int, step: float | None = None) -> np.ndarray:
+    """Bilinear weight of node k at ``coord`` (1 everywhere for a single node of a
+    one-node grid); ``step`` the node spacing when ``nodes`` is part of a larger grid."""
+    if nodes.size == 1 and step is None:
         return np.ones_like(coord)
-    step = nodes[1] - nodes[0]
+    step = nodes[1] - nodes[0] if step is None else step
     w = np.clip(1.0 - np.abs(coord - nodes[k]) / step, 0.0, 1.0)
     if k == 0:
         w[coord < nodes[0]] = 1.0
@@ -66,15 +67,30 @@ def _hat(coord: np.ndarray, nodes: np.ndarray, k: int) -> np.ndarray:
 
 
 def field_points(shape, pitch_um: float, lens: LensSpec, full_field_um: float,
-                 offset_um=(0.0, 0.0)):
+                 offset_um=(0.0, 0.0), grid_shape=None):
     """Field nodes as a list of ``(row, col, h, azimuth_rad)``: pixel position, normalised
     field height and azimuth of each PSF node (row-major, ``n × n`` or a single node).
     ``offset_um`` (dy, dx) is the position of the array centre relative to the optical
-    axis (a crop of a larger image)."""
+    axis (a crop of a larger image).
+
+    ``grid_shape`` (H, W): the array is a window of an H × W image (same pitch) and takes
+    that image's node grid — the nodes of the whole image whose interpolation support
+    reaches into the window — so a window (or strip) interpolates the same PSFs at each
+    point as the whole image does."""
     h_px, w_px = shape
     ab = lens.aberrations
     n = ab.field_samples if ab.field_dependent else 1
-    ys, xs = _nodes(n, h_px), _nodes(n, w_px)
+    if grid_shape is None or n == 1:
+        ys, xs = _nodes(n, h_px), _nodes(n, w_px)
+    else:
+        def local(n_full: int, n_loc: int, off: float) -> np.ndarray:
+            g = _nodes(n, n_full) - (n_full - 1) / 2.0 + (n_loc - 1) / 2.0 - off / pitch_um
+            step = g[1] - g[0]
+            keep = (g + step > 0) & (g - step < n_loc - 1)
+            return g[keep]
+
+        ys = local(int(grid_shape[0]), h_px, offset_um[0])
+        xs = local(int(grid_shape[1]), w_px, offset_um[1])
     out = []
     for y in ys:
         for x in xs:
@@ -86,7 +102,8 @@ def field_points(shape, pitch_um: float, lens: LensSpec, full_field_um: float,
 
 def apply_lens_blur(irradiance: np.ndarray, wavelengths_nm, pitch_um: float, lens: LensSpec,
                     full_field_um: float, *, workers: int = -1,
-                    offset_um=(0.0, 0.0), pad_for_nm: float | None = None) -> np.ndarray:
+                    offset_um=(0.0, 0.0), pad_for_nm: float | None = None,
+                    grid_shape=None) -> np.ndarray:
     """Blur (L, H, W) spectral irradiance with the lens's field-dependent pupil PSFs.
 
     Parameters
@@ -100,6 +117,9 @@ def apply_lens_blur(irradiance: np.ndarray, wavelengths_nm, pitch_um: float, len
     pad_for_nm : wavelength [nm] the reflected border is sized for (default: the longest
         of ``wavelengths_nm``); the streamed path passes its longest band so that a plane
         blurred alone gets the border the whole cube would.
+    grid_shape : (H, W) of the whole image when the array is a window of it: the PSF nodes
+        are the whole image's (:func:`field_points`), so the window interpolates the same
+        field PSFs at each point.
 
     Returns
     -------
@@ -108,7 +128,8 @@ def apply_lens_blur(irradiance: np.ndarray, wavelengths_nm, pitch_um: float, len
     n_bands, h, w = irradiance.shape
     wl = np.asarray(wavelengths_nm, dtype=np.float64)
     nw = lens.working_f_number
-    nodes, ys, xs = field_points((h, w), pitch_um, lens, full_field_um, offset_um)
+    nodes, ys, xs = field_points((h, w), pitch_um, lens, full_field_um, offset_um,
+                                 grid_shape=grid_shape)
     coeffs = [lens.zernike_um(hn) for _, _, hn, _ in nodes]
     blur_um = max(geometric_blur_radius_um(c, nw) for c in coeffs)
     lam_pad = wl.max() if pad_for_nm is None else float(pad_for_nm)
@@ -269,7 +290,8 @@ def forward_geometry(y_um, x_um, lens: LensSpec, full_field_um: float):
 
 
 def relative_illumination_map(shape, pitch_um: float, lens: LensSpec,
-                              full_field_um: float, offset_um=(0.0, 0.0)) -> np.ndarray:
+                              full_field_um: float, offset_um=(0.0, 0.0), *,
+                              rows: slice | None = None) -> np.ndarray:
     """Relative illumination (H, W) float32 of the lens: cos⁴θ_CRA × mechanical vignetting
     (:meth:`LensSpec.relative_illumination`), optical axis at the array centre shifted by
     ``offset_um`` (dy, dx).
@@ -277,16 +299,20 @@ def relative_illumination_map(shape, pitch_um: float, lens: LensSpec,
     RI depends on the image height only: it is evaluated on :data:`RI_TABLE_SAMPLES` radii
     from 0 to the farthest sample and interpolated linearly (error < 1e-7 for the smooth
     falloff, below float32 resolution), in row strips — a 48 MP map costs one table and one
-    interpolation instead of the lens model on every sample."""
+    interpolation instead of the lens model on every sample. ``rows`` (a slice) evaluates
+    only those rows of the map — bit-identical to slicing the whole map (same table), for
+    row-strip processing (:mod:`camtwin.isp.strips`)."""
     y = (np.arange(shape[0], dtype=np.float64) - (shape[0] - 1) / 2.0) * pitch_um + offset_um[0]
     x = (np.arange(shape[1], dtype=np.float64) - (shape[1] - 1) / 2.0) * pitch_um + offset_um[1]
     r_max_mm = float(np.hypot(np.abs(y).max(), np.abs(x).max())) * 1e-3
     grid = np.linspace(0.0, r_max_mm * (1 + 1e-9) + 1e-12, RI_TABLE_SAMPLES)
     table = lens.relative_illumination(grid, full_field_um * 1e-3)
-    out = np.empty(tuple(shape), dtype=np.float32)
+    if rows is not None:
+        y = y[rows]
+    out = np.empty((len(y), shape[1]), dtype=np.float32)
     x2 = (x * 1e-3) ** 2
     step = max(1, 4_000_000 // max(1, shape[1]))
-    for r0 in range(0, shape[0], step):
+    for r0 in range(0, len(y), step):
         r_mm = np.sqrt((y[r0:r0 + step, None] * 1e-3) ** 2 + x2[None, :])
         out[r0:r0 + step] = np.interp(r_mm, grid, table)
     return out
