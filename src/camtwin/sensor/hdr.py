@@ -59,9 +59,9 @@ Equations per mode (n ~ Poisson(μ) electrons; σ_k, K_k [DN/e⁻], FWC_k of com
 On-sensor combination (what the sensor sends as its linear HDR value): the first
 component k (most sensitive first) whose signal e_k is below ``switch_fraction`` of its
 saturation e_sat,k = min(FWC_k, (white − black)/K_k) is selected, x = s_k·e_k; the last
-component is used when all are above. (Real sensors decide on the component's own value,
-as here; this biases the mean slightly near the switch — the ISP merge in
-:mod:`camtwin.isp.hdr` avoids that.)
+component is used when all are above. Deciding on the component's own noisy value, as
+sensors do, lowers the mean by σ_k·φ(z) within a few σ_k of the switch (analysis in
+:mod:`camtwin.isp.hdr`, which merges the same way or by noise-optimal weights).
 
 PWL companding (:class:`PwlSpec`): the combined value becomes the linear code
 c = clip(rint(K_0·x) + black, 0, 2^input_bits − 1) (K_0 [DN/e⁻] and black level of the
