@@ -385,3 +385,28 @@ def test_motion_path_integrates_the_waveform_exactly_per_substep():
         moving = integrate_photo(rate, s, 1e-3, motion_px_per_s=v, flicker=w, start_s=5e-3)
         still = integrate_photo(rate, s, 1e-3, flicker=w, start_s=5e-3)
         np.testing.assert_allclose(moving, still, rtol=1e-5, atol=1e-4)
+
+
+def test_capture_lit_reuses_optical_images_across_phases(lit_module):
+    from camtwin.scene.lights import lit_images
+
+    lit = lit_scene_for(lit_module, [led_sign((0.2, 0.8, 0.2, 0.8))])
+    imgs = lit_images(lit_module, lit)
+    for start in (0.0, 4.4e-3):
+        a = capture_lit(lit_module, lit, exposure_s=1e-3, rng=3, start_s=start)
+        b = capture_lit(lit_module, lit, exposure_s=1e-3, rng=3, start_s=start, images=imgs)
+        np.testing.assert_array_equal(a.dn, b.dn)
+    with pytest.raises(ConfigError, match="light images"):
+        capture_lit(lit_module, lit, exposure_s=1e-3, rng=3, images=(imgs[0], []))
+
+
+def test_pwm_window_means_agree_with_the_p2020_reference():
+    """Independent implementation: camtwin.measure.p2020.pwm_captured_fraction (on-time count
+    N(u) = ⌊u⌋D + min(u − ⌊u⌋, D); Deegan, IS&T Electronic Imaging 2018)."""
+    from camtwin.measure.p2020 import pwm_captured_fraction, pwm_seen_probability
+
+    phases = np.random.default_rng(8).uniform(0, 2 * np.pi, 5000)
+    for t_exp, f, d in ((1e-3, 90.0, 0.1), (11e-3, 90.0, 0.1), (0.2e-3, 500.0, 0.05)):
+        ours = window_means(PWM(f, d), 0.0, t_exp, phase_rad=phases)
+        np.testing.assert_allclose(ours, pwm_captured_fraction(t_exp, f, d, phases), atol=1e-9)
+        assert np.mean(ours > 0) == pytest.approx(pwm_seen_probability(t_exp, f, d), abs=0.03)

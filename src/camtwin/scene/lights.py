@@ -640,17 +640,26 @@ def lit_rates(module, lit: LitScene, *, window=None) -> tuple:
 
 
 def capture_lit(module, lit: LitScene, *, exposure_s: float, rng, start_s: float = 0.0,
-                flicker=None, motion_px_per_s=(0.0, 0.0), window=None):
+                flicker=None, motion_px_per_s=(0.0, 0.0), window=None, images=None):
     """Raw frame of a :class:`LitScene`: the steady scene plus every light integrated with
     its own waveform over each row's window (:func:`camtwin.sensor.capture`'s
     ``modulated_light``). ``start_s`` is row 0's integration start [s] (the phase of the
     capture against every waveform); ``flicker`` modulates the steady scene only. The raw's
-    ``metadata["layout_px"]`` holds each light's box as ``"light:<name>"``.
+    ``metadata["layout_px"]`` holds each light's box as ``"light:<name>"`` (full-sensor
+    captures; a ``window`` capture carries no layout).
+
+    ``images`` — the result of :func:`lit_images` for this scene and window — skips the
+    optics: the images do not depend on the waveforms, so a capture per random phase (MMP)
+    reuses them with ``lit`` rebuilt with phase-shifted waveforms, or with a new
+    ``start_s``.
     """
     from ..sensor.capture import capture
 
     sensor = _sensor_of(module, window)
-    steady, lights = lit_images(module, lit, window=window)
+    steady, lights = lit_images(module, lit, window=window) if images is None else images
+    if len(lights) != len(lit.lights):
+        raise ConfigError(f"images hold {len(lights)} light images for {len(lit.lights)} "
+                          "lights; pass lit_images(module, lit, window=window)")
     return capture(steady, sensor, exposure_s, rng, flicker=flicker, start_s=start_s,
                    motion_px_per_s=motion_px_per_s,
                    modulated_light=list(zip(lights, lit.waveforms)))
