@@ -410,3 +410,20 @@ def test_pwm_window_means_agree_with_the_p2020_reference():
         ours = window_means(PWM(f, d), 0.0, t_exp, phase_rad=phases)
         np.testing.assert_allclose(ours, pwm_captured_fraction(t_exp, f, d, phases), atol=1e-9)
         assert np.mean(ours > 0) == pytest.approx(pwm_seen_probability(t_exp, f, d), abs=0.03)
+
+
+def test_light_from_dict():
+    from camtwin.scene.lights import light_from_dict
+
+    lt = light_from_dict({"name": "sign", "box": [0.4, 0.6, 0.3, 0.7], "luminance_cd_m2": 5000,
+                          "spectrum": "amber",
+                          "waveform": {"kind": "pwm", "frequency_hz": 90, "duty": 0.1}})
+    assert lt.region == Box(0.4, 0.6, 0.3, 0.7) and lt.waveform == PWM(90.0, 0.1)
+    assert isinstance(light_from_dict({"name": "l", "disc": [0.5, 0.5, 0.1],
+                                       "luminance_cd_m2": 1}).waveform, Constant)
+    for bad, word in (({"name": "l", "luminance_cd_m2": 1}, "exactly one region"),
+                      ({"name": "l", "disc": [0.5, 0.5], "luminance_cd_m2": 1}, "disc 3"),
+                      ({"name": "l", "box": [0, 1, 0, 1], "colour": "red",
+                        "luminance_cd_m2": 1}, "colour")):
+        with pytest.raises(ConfigError, match=word):
+            light_from_dict(bad)

@@ -492,6 +492,38 @@ class LightSource:
         return scale_to_illuminance(s, self.luminance_cd_m2, wavelengths_nm)
 
 
+def light_from_dict(spec: dict) -> LightSource:
+    """A light source from a YAML-style mapping::
+
+        {"name": "sign", "box": [y0, y1, x0, x1]            # or "disc": [cy, cx, radius]
+         "luminance_cd_m2": 5000, "spectrum": "amber",
+         "waveform": {"kind": "pwm", "frequency_hz": 90, "duty": 0.1}}
+    """
+    if isinstance(spec, LightSource):
+        return spec
+    if not isinstance(spec, dict):
+        raise ConfigError(f"light = {spec!r}: must be a mapping")
+    args = dict(spec)
+    known = {"name", "box", "disc", "luminance_cd_m2", "spectrum", "waveform"}
+    unknown = sorted(set(args) - known)
+    if unknown:
+        raise ConfigError(f"light: unknown field(s) {unknown}; valid: {', '.join(sorted(known))}")
+    if ("box" in args) == ("disc" in args):
+        raise ConfigError(f"light {args.get('name')!r}: give exactly one region, box: "
+                          "[y0, y1, x0, x1] or disc: [cy, cx, radius]")
+    try:
+        region = Box(*args.pop("box")) if "box" in args else Disc(*args.pop("disc"))
+    except TypeError:
+        raise ConfigError(f"light {args.get('name')!r}: box needs 4 numbers [y0, y1, x0, x1], "
+                          "disc 3 [cy, cx, radius]") from None
+    for req in ("name", "luminance_cd_m2"):
+        if req not in args:
+            raise ConfigError(f"light: missing field {req!r}")
+    wave = waveform_from_dict(args.pop("waveform", {"kind": "constant"}))
+    return LightSource(str(args.pop("name")), region, args.pop("luminance_cd_m2"), wave,
+                       args.pop("spectrum", "white"))
+
+
 def traffic_light(colour: str = "red", *, centre=(0.5, 0.5), radius: float = 0.05,
                   waveform: Waveform | dict | None = None, luminance_cd_m2: float = 1.0e4,
                   name: str | None = None) -> LightSource:
