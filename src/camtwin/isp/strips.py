@@ -66,12 +66,16 @@ from .denoise import _IMMERKAER, denoise
 from .pipeline import PERCENTILE_SAMPLES, _auto_gain, _front_end, _resolve_ccm
 from .spec import IspSpec
 from .stages import (gray_world_from_sums, to_uint, wb_gains_from_neutral,
-                     white_patch_from_samples, white_patch_step)
+                     white_patch_from_samples)
 from .tone import SRGB_LUMINANCE, srgb_encode_fast, tone_map, unsharp_mask
 
 #: Default working-set budget of one strip [bytes]: the default strip height keeps
 #: :func:`strip_working_bytes` near this.
 STRIP_BUDGET_BYTES = 256 * 2**20
+
+#: :func:`camtwin.isp.tone.tone_reinhard` takes its log-average luminance on every k-th
+#: pixel in each direction, k = ⌊√(H·W / this)⌋.
+REINHARD_SAMPLES = 1_000_000
 
 #: Pixels with the highest pre-gain luminance kept per strip to find the global maximum
 #: luminance after the exposure gain (Reinhard's L_white) exactly.
@@ -318,7 +322,9 @@ def _wb_gains_strips(fr: _Frame, strips, halo: int, notes: list[str]) -> tuple[n
     sat = np.float32(0.98)  # the default saturation of gray_world_gains/white_patch_gains
     sums, counts = np.zeros(3), np.zeros(3)
     patch = st.method == "white_patch"
-    step = white_patch_step((fr.h, fr.w))
+    from . import stages as _stages
+
+    step = _stages.white_patch_step((fr.h, fr.w))
     values: list[list[np.ndarray]] = [[], [], []]
     for r0, r1 in strips:
         a, b = max(0, r0 - halo), min(fr.h, r1 + halo)
@@ -569,18 +575,26 @@ def render_strips(raw: RawFrame, spec: IspSpec, *, ccm=None, lens=None, sensor=N
     log_avg = lw = None
     store = None
     if auto or reinhard:  # 2. the statistics of linear RGB: auto exposure, Reinhard
-        step = max(1, int(math.sqrt(h * w / PERCENTILE_SAMPLES)))
+        from . import pipeline as _pipeline
+
+        steps = {}  # subsampling steps of _auto_gain and tone_reinhard (full-image size)
+        if auto:
+            steps["ae"] = max(1, int(math.sqrt(h * w / _pipeline.PERCENTILE_SAMPLES)))
+        if reinhard:
+            steps["rh"] = max(1, int(math.sqrt(h * w / REINHARD_SAMPLES)))
         if spill is None:
             spill = _spill_fits(h, w)
         store = _Spill(w) if spill else None
         halo_lin = _round_up(exact_pre + sup["denoise"], ph)
-        samples, cands = [], []
+        samples: dict[int, list] = {k: [] for k in set(steps.values())}
+        cands = []
         w32 = np.asarray(SRGB_LUMINANCE, dtype=np.float32)
         try:
             for r0, r1 in strips:
                 a, b = max(0, r0 - halo_lin), min(h, r1 + halo_lin)
                 inner = linear_block(a, b)[r0 - a:r1 - a]
-                samples.append(inner[_gather_rows(r0, r1, 0, step), ::step].copy())
+                for k, lst in samples.items():
+                    lst.append(inner[_gather_rows(r0, r1, 0, k), ::k].copy())
                 if reinhard and (st_tone.white is None):
                     lum = (inner @ w32).ravel()
                     k = min(_TOP_CANDIDATES, lum.size)
@@ -595,11 +609,12 @@ def render_strips(raw: RawFrame, spec: IspSpec, *, ccm=None, lens=None, sensor=N
                 store.close()
             store = None
         passes += 1
-        sub = np.concatenate(samples, axis=0)
+        subs = {k: np.concatenate(lst, axis=0) for k, lst in samples.items()}
         del samples
         if auto:
-            gain = _auto_gain(sub, st_exp, ae_notes, step=1)
+            gain = _auto_gain(subs[steps["ae"]], st_exp, ae_notes, step=1)
         if reinhard:
+            sub = subs[steps["rh"]]
             xs = sub * np.float32(gain) if gain != 1.0 else sub
             lum = xs @ w32
             np.maximum(lum, np.float32(0), out=lum)
@@ -613,7 +628,7 @@ def render_strips(raw: RawFrame, spec: IspSpec, *, ccm=None, lens=None, sensor=N
             else:
                 lw = float(st_tone.white)
             lw = max(lw, 1e-6)
-        del sub
+        del subs
 
     # 3. render the strips
     out = np.empty((h, w, 3), dtype=np.uint8 if bits == 8 else np.uint16)
