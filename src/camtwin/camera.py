@@ -290,7 +290,7 @@ def scene_window(scene: Scene, module: ModuleSpec, window: SensorWindow) -> tupl
 
 def form_module_image(module: ModuleSpec, scene: Scene, *, window: SensorWindow | None = None,
                       band_group_nm: float | None = DEFAULT_BAND_GROUP_NM,
-                      progress=None) -> ChannelImage:
+                      progress=None, mean_spectrum=None) -> ChannelImage:
     """The streamed optical image (:class:`~camtwin.optics.stream.ChannelImage`) of
     ``scene`` through ``module``'s lens, for its sensor's channels.
 
@@ -301,7 +301,8 @@ def form_module_image(module: ModuleSpec, scene: Scene, *, window: SensorWindow 
     if window is None or (window.width, window.height) == (window.full_width,
                                                              window.full_height):
         return form_channel_image(scene, module.lens, module.sensor,
-                                  band_group_nm=band_group_nm, progress=progress)
+                                  band_group_nm=band_group_nm, progress=progress,
+                                  mean_spectrum=mean_spectrum)
     from .optics.image import full_field_um
 
     s = module.sensor
@@ -312,7 +313,8 @@ def form_module_image(module: ModuleSpec, scene: Scene, *, window: SensorWindow 
     return form_channel_image(sub, module.lens, s, band_group_nm=band_group_nm,
                               field_offset_um=(dy * pitch, dx * pitch),
                               full_field_um_override=ff, sensor_offset_px=(dy, dx),
-                              full_sensor_px=window.full_shape, progress=progress)
+                              full_sensor_px=window.full_shape, progress=progress,
+                              mean_spectrum=mean_spectrum)
 
 
 def expose(module: ModuleSpec, oi, *, exposure_s: float | None, rng) -> RawFrame:

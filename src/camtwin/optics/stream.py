@@ -154,11 +154,14 @@ def form_channel_image(scene, lens: LensSpec, sensor, *,
                        diffraction: bool = True, field_offset_um=(0.0, 0.0),
                        full_field_um_override: float | None = None,
                        sensor_offset_px=(0.0, 0.0), full_sensor_px=None,
-                       progress: Callable[[int, int], None] | None = None) -> ChannelImage:
+                       progress: Callable[[int, int], None] | None = None,
+                       mean_spectrum: np.ndarray | None = None) -> ChannelImage:
     """Scene → :class:`ChannelImage` through ``lens`` for ``sensor``'s channels, streamed
     over band groups (module docstring). Arguments as :func:`camtwin.optics.form_image`;
     ``band_group_nm=None`` is full spectral sampling. ``progress(done, total)`` is called
-    after each group."""
+    after each group. ``mean_spectrum`` (L,) overrides ``scene.mean_spectrum()`` — the
+    weights of a group's effective wavelength — so a strip of a scene is blurred at the
+    wavelengths of the whole scene (:mod:`camtwin.strips`)."""
     from ..sensor.response import electron_weights
     from .field import (apply_lens_blur, geometry_source, relative_illumination_map,
                         remap_plane, warp_maps)
@@ -187,7 +190,9 @@ def form_channel_image(scene, lens: LensSpec, sensor, *,
     groups = band_groups(wl, band_group_nm)
     if band_group_nm is not None:
         groups = merge_negligible_groups(groups, w * gain[:, None])
-    mean_l = scene.mean_spectrum() if band_group_nm is not None else None
+    mean_l = None
+    if band_group_nm is not None:
+        mean_l = scene.mean_spectrum() if mean_spectrum is None else np.asarray(mean_spectrum)
     nw = lens.working_f_number
     density = np.zeros((n_ch,) + shape, dtype=np.float32)
 
@@ -201,7 +206,8 @@ def form_channel_image(scene, lens: LensSpec, sensor, *,
                                            pad_for_nm=wl.max())[0]
             else:
                 out[i] = apply_lens_blur(planes[i:i + 1], [lams[i]], pitch_um, lens, ff_um,
-                                         offset_um=off, pad_for_nm=wl.max())[0]
+                                         offset_um=off, pad_for_nm=wl.max(),
+                                         grid_shape=full_sensor_px)[0]
         return out
 
     def warp(plane: np.ndarray, b: int | None) -> np.ndarray:

@@ -352,8 +352,9 @@ def _rtn_ov(m, i, j, x, half_e):
 
 
 @nb.njit(inline="always", cache=True, error_model="numpy")
-def _row_term(row_off, seed_row, i, row_noise_e):  # pragma: no cover - jit
-    zr, _ = normal_pair(draw(seed_row, i))
+def _row_term(row_off, seed_row, i, row_g, row_noise_e):  # pragma: no cover - jit
+    """Row offset of map row ``i`` + row noise of sensor row ``row_g`` [e⁻]."""
+    zr, _ = normal_pair(draw(seed_row, row_g))
     return _at(row_off, i, 0, _F0) + row_noise_e * zr
 
 
@@ -399,7 +400,8 @@ def _pixel_dn(n, x, i, j, row_e, offset, col_off, rtn, z_read, full_well, inv_fw
 @nb.njit(parallel=True, cache=True, error_model="numpy")
 def fused_chain(photo, dark, gain, dark_scale, offset, row_off, col_off, rtn,
                 seed_pix, seed_exact, seed_row, shot, full_well, inv_fw, nl, read_e,
-                rtn_half_e, row_noise_e, k_dn, black_dn, white_dn, out):  # pragma: no cover
+                rtn_half_e, row_noise_e, k_dn, black_dn, white_dn, row0,
+                out):  # pragma: no cover
     """Whole chain in one pass: mean → Poisson → full-well clip → nonlinearity → offsets,
     read noise, RTN, row noise → DN (uint16, written to ``out``).
 
@@ -412,11 +414,15 @@ def fused_chain(photo, dark, gain, dark_scale, offset, row_off, col_off, rtn,
     span of columns whose mean is below POISSON_EXACT_BELOW (selecting those pixels).
     Unsigned column indices in that pass let LLVM drop numba's negative-index wrap-around
     (which otherwise stops the loop from vectorising).
+
+    ``row0`` (int64) is the sensor row of the arrays' first row: the draws are keyed on the
+    sensor's pixel index (row0 + i)·W + j and row row0 + i, so a strip of rows gives the
+    same values as the whole frame (:mod:`camtwin.strips`).
     """
     h, w = photo.shape
     for i in prange(h):
-        row_e = _row_term(row_off, seed_row, i, row_noise_e)
-        base = i * w
+        row_e = _row_term(row_off, seed_row, i, row0 + i, row_noise_e)
+        base = (row0 + i) * w
         j0, j1 = _small_span(photo, dark, gain, dark_scale, i, w) if shot else (w, w)
         for j in range(w):
             lam = _mean_e(photo, dark, gain, dark_scale, i, j)
@@ -437,13 +443,13 @@ def fused_chain(photo, dark, gain, dark_scale, offset, row_off, col_off, rtn,
 
 
 @nb.njit(parallel=True, cache=True, error_model="numpy")
-def charge_chain(photo, dark, gain, dark_scale, seed_pix, seed_exact, shot,
+def charge_chain(photo, dark, gain, dark_scale, seed_pix, seed_exact, shot, row0,
                  out):  # pragma: no cover - jit
     """Collected charge before full well [e⁻] (float32): Poisson(photo·gain + dark·scale)
     (or the mean when ``shot`` is False). Same draws as :func:`fused_chain`."""
     h, w = photo.shape
     for i in prange(h):
-        base = i * w
+        base = (row0 + i) * w
         j0, j1 = _small_span(photo, dark, gain, dark_scale, i, w) if shot else (w, w)
         for j in range(w):
             lam = _mean_e(photo, dark, gain, dark_scale, i, j)
@@ -459,13 +465,13 @@ def charge_chain(photo, dark, gain, dark_scale, seed_pix, seed_exact, shot,
 @nb.njit(parallel=True, cache=True, error_model="numpy")
 def readout_chain(charge, offset, row_off, col_off, rtn, seed_pix, seed_row, full_well,
                   inv_fw, nl, read_e, rtn_half_e, row_noise_e, k_dn, black_dn, white_dn,
-                  out):  # pragma: no cover - jit
+                  row0, out):  # pragma: no cover - jit
     """Charge [e⁻] → DN (uint16), the second half of :func:`fused_chain` with the same
     draws (read-noise normal = second Box–Muller output of stream 0)."""
     h, w = charge.shape
     for i in prange(h):
-        row_e = _row_term(row_off, seed_row, i, row_noise_e)
-        base = i * w
+        row_e = _row_term(row_off, seed_row, i, row0 + i, row_noise_e)
+        base = (row0 + i) * w
         for j in range(w):
             x = draw(seed_pix, base + j)
             _, z_read = normal_pair(x)

@@ -121,7 +121,15 @@ def auto_exposure_s(oi: OpticalImage, sensor: SensorSpec, *, percentile: float =
                     min_exposure_s: float = 10e-6) -> float:
     """Exposure that puts the ``percentile`` of the expected signal at ``target_fraction`` of
     the usable range (min of full well and ADC range), clamped to [min, max] exposure."""
-    rate = electron_rate(oi, sensor)
+    return exposure_for_rate(electron_rate(oi, sensor), sensor, percentile=percentile,
+                             target_fraction=target_fraction, max_exposure_s=max_exposure_s,
+                             min_exposure_s=min_exposure_s)
+
+
+def exposure_for_rate(rate: np.ndarray, sensor: SensorSpec, *, percentile: float = 99.0,
+                      target_fraction: float = 0.6, max_exposure_s: float = 0.033,
+                      min_exposure_s: float = 10e-6) -> float:
+    """:func:`auto_exposure_s` from the electron-rate mosaic [e⁻/s] itself."""
     usable_e = min(sensor.effective_full_well_e,
                    (sensor.white_level_dn - sensor.black_level_dn) / sensor.system_gain_dn_per_e)
     p = float(np.percentile(rate, percentile)) + sensor.dark_current_at()

@@ -145,41 +145,73 @@ def fixed_pattern(sensor) -> FixedPattern:
 
 @lru_cache(maxsize=4)
 def _fixed_pattern(noise: NoiseSpec, h: int, w: int) -> FixedPattern:
-    seed = int(noise.fixed_pattern_seed)
-    f32 = np.float32
-    prnu = None
-    if noise.prnu_fraction > 0:
-        prnu = _rng(seed, "prnu").standard_normal((h, w), dtype=f32)
-        prnu *= f32(noise.prnu_fraction)
-        prnu += f32(1.0)
-        np.maximum(prnu, f32(0.0), out=prnu)
-    dark = None
-    if noise.dark_current_nonuniformity > 0:
-        s2 = np.log1p(noise.dark_current_nonuniformity ** 2)
-        dark = _rng(seed, "dark_nonuniformity").standard_normal((h, w), dtype=f32)
-        dark *= f32(np.sqrt(s2))
-        dark -= f32(s2 / 2)
-        np.exp(dark, out=dark)
-    if noise.hot_pixel_fraction > 0 and noise.hot_pixel_dark_multiplier != 1.0:
-        hot = _rng(seed, "hot").random((h, w), dtype=f32) < noise.hot_pixel_fraction
-        if dark is None:
-            dark = np.ones((h, w), f32)
-        dark[hot] *= f32(noise.hot_pixel_dark_multiplier)
-    offset = None
-    if noise.dsnu_offset_e > 0:
-        offset = _rng(seed, "dsnu").standard_normal((h, w), dtype=f32)
-        offset *= f32(noise.dsnu_offset_e)
-    rows = None
-    if noise.row_fpn_e > 0:
-        rows = _rng(seed, "row_fpn").standard_normal(h, dtype=f32) * f32(noise.row_fpn_e)
-    cols = None
-    if noise.column_fpn_e > 0:
-        cols = _rng(seed, "column_fpn").standard_normal(w, dtype=f32) * f32(noise.column_fpn_e)
-    dead = None
-    if noise.dead_pixel_fraction > 0:
-        dead = _rng(seed, "dead").random((h, w), dtype=f32) < noise.dead_pixel_fraction
-    rtn = None
-    if noise.rtn_pixel_fraction > 0 and noise.rtn_amplitude_e > 0:
-        rtn = _rng(seed, "rtn").random((h, w), dtype=f32) < noise.rtn_pixel_fraction
-    maps = [prnu, dark, offset, rows, cols, dead, rtn]
-    return FixedPattern(*[None if m is None else _ro(m) for m in maps])  # no copies
+    return FixedPatternRows(noise, h, w).take(h)
+
+
+class FixedPatternRows:
+    """The fixed-pattern maps of an (h, w) sensor drawn strip by strip, top to bottom.
+
+    ``take(n)`` returns a :class:`FixedPattern` of the next ``n`` rows (per-pixel maps of
+    shape (n, w), ``row_offset_e`` of those n rows, ``column_offset_e`` of all columns).
+    Each source keeps its own generator between strips, and NumPy's generators give the
+    same numbers whether a sequence is drawn at once or in consecutive pieces, so the
+    strips stacked are exactly :func:`fixed_pattern` of the whole sensor — without ever
+    holding the whole-sensor maps (:mod:`camtwin.strips`).
+    """
+
+    def __init__(self, noise: NoiseSpec, h: int, w: int):
+        self.noise, self.h, self.w = noise, int(h), int(w)
+        self.row = 0
+        seed = int(noise.fixed_pattern_seed)
+        n = noise
+        on = {"prnu": n.prnu_fraction > 0,
+              "dark_nonuniformity": n.dark_current_nonuniformity > 0,
+              "hot": n.hot_pixel_fraction > 0 and n.hot_pixel_dark_multiplier != 1.0,
+              "dsnu": n.dsnu_offset_e > 0, "dead": n.dead_pixel_fraction > 0,
+              "rtn": n.rtn_pixel_fraction > 0 and n.rtn_amplitude_e > 0}
+        self._gen = {k: _rng(seed, k) for k, v in on.items() if v}
+        f32 = np.float32
+        self._rows = (_rng(seed, "row_fpn").standard_normal(self.h, dtype=f32)
+                      * f32(n.row_fpn_e)) if n.row_fpn_e > 0 else None
+        self._cols = (_ro(_rng(seed, "column_fpn").standard_normal(self.w, dtype=f32)
+                          * f32(n.column_fpn_e))) if n.column_fpn_e > 0 else None
+
+    def take(self, n_rows: int) -> FixedPattern:
+        """Maps of the next ``n_rows`` rows (raises past the last row)."""
+        from ..errors import ConfigError
+
+        r0, r1 = self.row, self.row + int(n_rows)
+        if not (0 < n_rows and r1 <= self.h):
+            raise ConfigError(f"n_rows = {n_rows}: rows {r0}..{r1} outside the sensor's "
+                              f"{self.h} rows")
+        self.row = r1
+        noise, g, f32, shape = self.noise, self._gen, np.float32, (int(n_rows), self.w)
+        prnu = None
+        if "prnu" in g:
+            prnu = g["prnu"].standard_normal(shape, dtype=f32)
+            prnu *= f32(noise.prnu_fraction)
+            prnu += f32(1.0)
+            np.maximum(prnu, f32(0.0), out=prnu)
+        dark = None
+        if "dark_nonuniformity" in g:
+            s2 = np.log1p(noise.dark_current_nonuniformity ** 2)
+            dark = g["dark_nonuniformity"].standard_normal(shape, dtype=f32)
+            dark *= f32(np.sqrt(s2))
+            dark -= f32(s2 / 2)
+            np.exp(dark, out=dark)
+        if "hot" in g:
+            hot = g["hot"].random(shape, dtype=f32) < noise.hot_pixel_fraction
+            if dark is None:
+                dark = np.ones(shape, f32)
+            dark[hot] *= f32(noise.hot_pixel_dark_multiplier)
+        offset = None
+        if "dsnu" in g:
+            offset = g["dsnu"].standard_normal(shape, dtype=f32)
+            offset *= f32(noise.dsnu_offset_e)
+        rows = None if self._rows is None else np.array(self._rows[r0:r1])
+        dead = g["dead"].random(shape, dtype=f32) < noise.dead_pixel_fraction if "dead" in g \
+            else None
+        rtn = g["rtn"].random(shape, dtype=f32) < noise.rtn_pixel_fraction if "rtn" in g \
+            else None
+        maps = [prnu, dark, offset, rows, self._cols, dead, rtn]
+        return FixedPattern(*[None if m is None else _ro(m) for m in maps])  # no copies

@@ -110,6 +110,15 @@ def _fixed(sensor, fixed: FixedPattern | None) -> FixedPattern:
     return fixed
 
 
+def _row0(row0) -> np.int64:
+    """Sensor row of an array's first row (a strip of a larger frame: the noise draws are
+    keyed on the sensor's pixel and row indices, :mod:`camtwin.strips`)."""
+    if isinstance(row0, (bool, np.bool_)) or not isinstance(row0, (int, np.integer)) \
+            or int(row0) < 0:
+        raise ConfigError(f"row0 = {row0!r}: must be an int >= 0")
+    return np.int64(row0)
+
+
 def _readout_scalars(sensor) -> tuple:
     """(FWC, 1/FWC, nl, σ_read, A/2, σ_row, K, black, white) as float32."""
     n = sensor.noise
@@ -125,7 +134,7 @@ def _readout_scalars(sensor) -> tuple:
 # public API (numba)
 # --------------------------------------------------------------------------------------
 def generate_charge(photo_e, dark_e, sensor, *, key: int,
-                    fixed: FixedPattern | None = None) -> np.ndarray:
+                    fixed: FixedPattern | None = None, row0: int = 0) -> np.ndarray:
     """Collected charge before full well: n ~ Poisson(g·μ_photo + d·μ_dark) [e⁻].
 
     Parameters
@@ -161,7 +170,7 @@ def generate_charge(photo_e, dark_e, sensor, *, key: int,
     out = np.empty(photo.shape, np.float32)
     K.charge_chain(photo, dark, fp.photo_gain, fp.dark_scale,
                    K.stream_seed(k, K.STREAM_PIXEL), K.stream_seed(k, K.STREAM_EXACT_POISSON),
-                   bool(sensor.noise.shot), out)
+                   bool(sensor.noise.shot), _row0(row0), out)
     return out
 
 
@@ -339,7 +348,8 @@ def _bloom_step(q, pending, fw, structure, along_columns) -> float:
     return float(pending.sum())
 
 
-def read_out(charge, sensor, *, key: int, fixed: FixedPattern | None = None) -> np.ndarray:
+def read_out(charge, sensor, *, key: int, fixed: FixedPattern | None = None,
+             row0: int = 0) -> np.ndarray:
     """Charge → DN: nonlinearity, DSNU, read noise, RTN, row noise, row/column FPN, gain,
     black level, rounding and clipping (equations in the module docstring).
 
@@ -366,7 +376,8 @@ def read_out(charge, sensor, *, key: int, fixed: FixedPattern | None = None) -> 
     out = np.empty(q.shape, np.uint16)
     K.readout_chain(q, fp.offset_e, fp.row_offset_e, fp.column_offset_e, fp.rtn,
                     K.stream_seed(k, K.STREAM_PIXEL), K.stream_seed(k, K.STREAM_ROW),
-                    fw, inv_fw, nl, read_e, rtn_half, row_e, k_dn, black, white, out)
+                    fw, inv_fw, nl, read_e, rtn_half, row_e, k_dn, black, white,
+                    _row0(row0), out)
     return out
 
 
@@ -383,7 +394,7 @@ def blooming_possible(photo_e, dark_e, sensor, *, fixed: FixedPattern | None = N
 
 
 def simulate_pixels(photo_e, dark_e, sensor, *, key: int, fixed: FixedPattern | None = None,
-                    charge_hook: ChargeHook | None = None) -> np.ndarray:
+                    charge_hook: ChargeHook | None = None, row0: int = 0) -> np.ndarray:
     """The whole per-pixel chain, mean electrons → DN (uint16).
 
     One fused numba pass (shot + dark + PRNU + DSNU + read + RTN + row/column FPN +
@@ -400,6 +411,11 @@ def simulate_pixels(photo_e, dark_e, sensor, *, key: int, fixed: FixedPattern | 
     charge_hook : callable, optional
         ``charge_hook(charge) -> charge``: float32 (H, W) [e⁻] after full well/blooming,
         before read-out (e.g. CCD smear and CTI). Must return an array of the same shape.
+    row0 : int
+        Sensor row of the arrays' first row when they are a strip of a taller frame (with
+        ``fixed`` the strip's maps, :class:`~camtwin.sensor.fixed_pattern.FixedPatternRows`):
+        the draws are keyed on sensor pixel and row indices, so the strips of a frame give
+        exactly the DN of the whole frame. Blooming is then confined to the strip.
 
     Returns
     -------
@@ -418,11 +434,11 @@ def simulate_pixels(photo_e, dark_e, sensor, *, key: int, fixed: FixedPattern | 
     """
     fp = _fixed(sensor, fixed)
     if charge_hook is not None or blooming_possible(photo_e, dark_e, sensor, fixed=fp):
-        q = generate_charge(photo_e, dark_e, sensor, key=key, fixed=fp)
+        q = generate_charge(photo_e, dark_e, sensor, key=key, fixed=fp, row0=row0)
         q = collect_charge(q, sensor, along_columns=sensor.shutter.type == "ccd")
         if charge_hook is not None:
             q = charge_hook(q)
-        return read_out(q, sensor, key=key, fixed=fp)
+        return read_out(q, sensor, key=key, fixed=fp, row0=row0)
     photo = _as_image(photo_e, sensor, "photo_e")
     dark = _as_dark(dark_e, sensor)
     k = _key(key)
@@ -432,7 +448,7 @@ def simulate_pixels(photo_e, dark_e, sensor, *, key: int, fixed: FixedPattern | 
                   fp.column_offset_e, fp.rtn, K.stream_seed(k, K.STREAM_PIXEL),
                   K.stream_seed(k, K.STREAM_EXACT_POISSON), K.stream_seed(k, K.STREAM_ROW),
                   bool(sensor.noise.shot), fw, inv_fw, nl, read_e, rtn_half, row_e, k_dn,
-                  black, white, out)
+                  black, white, _row0(row0), out)
     return out
 
 

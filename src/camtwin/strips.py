@@ -1,0 +1,296 @@
+"""Row-strip capture: a sensor of any size in bounded memory, scene → raw → image file.
+
+:func:`camtwin.camera.shoot` forms the optical image of the whole sensor at once (12 bytes
+per pixel of channel planes plus the FFT buffers and the ISP's float images, ≈ 55 bytes per
+pixel: 11 GiB for a 200 MP sensor). This module runs the same physics strip by strip:
+
+1. **Optics, per strip.** The strip of rows [r0, r1) plus a halo of ``h`` rows is imaged as
+   a sensor window at its true field position (:func:`camtwin.camera.form_module_image`:
+   the scene part it needs, with the margin of the PSF support and of the lens geometry;
+   field-dependent PSF, distortion, lateral colour, relative illumination, CRA of its
+   place). The electron-rate mosaic ė'(p) [e⁻/s] of the strip (CFA, CRA, crosstalk) keeps
+   its interior rows, written into one float32 frame. The halo (≥ 2 CFA periods) covers
+   the crosstalk kernel, so the interior equals the whole-frame result. Band groups take
+   their effective wavelengths from the spectrum of the *whole* scene.
+2. **Exposure** from the whole rate frame (:func:`camtwin.sensor.capture.exposure_for_rate`).
+3. **Photo-charge, in place.** μ_ph = ė'·T·⟨m⟩_row (rolling shutter: row r integrates over
+   [start + r·t_l, … + T]; flicker m as :func:`camtwin.sensor.timing.integrate_photo`);
+   global shutter: + PLS·ė'·w_r with w_r = r·t_l, and storage dark current ·w_r.
+4. **Pixels, per strip.** The noise kernels draw from a counter-based stream keyed on the
+   *sensor's* pixel and row index (``row0``), and the fixed-pattern maps are drawn strip
+   after strip from the same generators (:class:`~camtwin.sensor.fixed_pattern.FixedPatternRows`),
+   so the strips give exactly the DN of the whole frame. When any pixel might exceed full
+   well (blooming on), the charge of the whole frame is generated strip by strip, bloomed
+   as one frame (blooming crosses strip boundaries) and read out strip by strip.
+5. **ISP, per strip** (:func:`camtwin.isp.strips.render_strips`) straight to the 8/16-bit
+   image, which is written atomically.
+
+Peak memory ≈ N_px·(4 rate/mean + 2 DN + 3 or 6 image + scene) + one strip's working set
+(+ 4·N_px of charge when the frame blooms), independent of the number of spectral bands.
+
+Not striped (the whole-frame path of :func:`camtwin.camera.shoot` is used, within the memory
+budget): CCD shutters (smear and CTI act along whole columns), image motion and time-varying
+scenes (content moves across strips), fisheye lenses (no off-axis windows).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ConfigError
+
+#: Optics working set a strip aims at [bytes] (sets the default strip height).
+STRIP_TARGET_BYTES = 192 * 2**20
+#: Bytes per optical-image sample of one strip's optics (scene, channel planes, FFT), and
+#: per pixel of the frame-size arrays (rate/mean float32, DN uint16, 8-bit RGB).
+STRIP_OPTICS_BYTES_PER_SAMPLE = 64
+FRAME_BYTES_PER_PIXEL = 4 + 2 + 3
+
+
+def strip_supported(module, *, motion_px_per_s=(0.0, 0.0), scene_at=None) -> str | None:
+    """None if ``module`` can be captured in strips, else the reason it cannot."""
+    if module.sensor.shutter.type == "ccd":
+        return "a CCD's smear and charge transfer act along whole columns"
+    if not module.lens.rectilinear:
+        return "off-axis windows are not modelled for a fisheye projection"
+    if scene_at is not None or any(float(v) != 0 for v in motion_px_per_s):
+        return "image motion moves content across strips"
+    return None
+
+
+def default_strip_rows(module) -> int:
+    """Strip height [rows]: about :data:`STRIP_TARGET_BYTES` of optics work, a multiple of
+    16 rows (every CFA period divides it), at least 64."""
+    w = module.sensor.width_px
+    rows = STRIP_TARGET_BYTES // max(1, w * STRIP_OPTICS_BYTES_PER_SAMPLE)
+    return int(max(64, rows // 16 * 16))
+
+
+def strip_bounds(height: int, rows: int) -> list[tuple[int, int]]:
+    """Consecutive (r0, r1) covering [0, height) in strips of ``rows`` rows."""
+    return [(r0, min(height, r0 + rows)) for r0 in range(0, height, rows)]
+
+
+def _period(sensor) -> int:
+    from .raw.cfa import cfa_layout
+
+    return int(cfa_layout(sensor.cfa).period[0])
+
+
+def estimate_strip_capture_bytes(module, *, strip_rows: int | None = None,
+                                 scene_kind: str = "chart", bits: int = 8,
+                                 include_fixed: bool = True) -> int:
+    """Peak working set [bytes] of :func:`shoot_to_file` (module docstring), counted for a
+    frame that blooms (the charge frame included)."""
+    from .memory import FIXED_BYTES, scene_bytes_per_sample
+    from .camera import scene_extent
+
+    s = module.sensor
+    n_px = int(s.width_px) * int(s.height_px)
+    rows = strip_rows or default_strip_rows(module)
+    (r, c), _ = scene_extent(module)
+    scene = r * c * scene_bytes_per_sample(scene_kind)
+    frame = n_px * (4 + 2 + 3 * bits // 8 + 4)  # rate/mean, DN, image, charge
+    from .isp.strips import strip_working_bytes
+
+    strip = max((rows + 64) * (s.width_px + 64) * STRIP_OPTICS_BYTES_PER_SAMPLE,
+                strip_working_bytes(s.width_px, rows, module.isp))
+    return int(scene + frame + strip + (FIXED_BYTES if include_fixed else 0))
+
+
+def _oi_geometry(module, scene):
+    """A stand-in for the whole-frame optical image: what
+    :func:`camtwin.sensor.capture.layout_to_pixels` reads (layout, lens, grid)."""
+    from types import SimpleNamespace
+
+    pitch = scene.sample_pitch_m * module.lens.magnification * 1e6
+    h, w = scene.shape
+    return SimpleNamespace(layout=dict(scene.layout), lens=module.lens, shape=(h, w),
+                           sample_pitch_um=pitch, height_um=h * pitch, width_um=w * pitch)
+
+
+@dataclass
+class StripTimings:
+    optics_s: float = 0.0
+    sensor_s: float = 0.0
+
+
+def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
+                   strip_rows: int | None = None, band_group_nm=None, flicker=None,
+                   start_s: float = 0.0, timings: dict | None = None, progress=None):
+    """Scene → :class:`~camtwin.raw.RawFrame` of ``module``'s whole sensor, strip by strip.
+
+    Same physics and the same frame as ``shoot(module, scene, …).raw`` (module docstring):
+    the DN are identical for the same ``rng`` and the mean electrons equal to float
+    rounding of the optics (the FFT of a strip is padded differently). ``scene`` fills the
+    full sensor at one sample per pixel (:func:`camtwin.camera.module_scene`).
+
+    Parameters
+    ----------
+    module : ModuleSpec
+    scene : Scene
+    exposure_s : float, optional
+        Integration time [s]; None = auto exposure (99th percentile of the rate at 60 % of
+        the usable range, :func:`camtwin.sensor.auto_exposure_s`).
+    rng : numpy.random.Generator or int
+        Draws the frame key, as :func:`camtwin.sensor.capture`.
+    strip_rows : int, optional
+        Rows per strip (a multiple of the CFA period); default :func:`default_strip_rows`.
+    band_group_nm : float or None
+        As :func:`camtwin.camera.shoot` (default its default).
+    flicker : camtwin.sensor.timing.Flicker, optional
+        Light modulation (rows integrate (1/T)∫m over their own window).
+    start_s : float
+        Row 0's integration start [s].
+    timings : dict, optional
+        Receives ``optics_s`` and ``sensor_s``.
+    progress : callable, optional
+        ``progress(stage, done, total)``.
+    """
+    from .camera import form_module_image
+    from .crop import window_module
+    from .optics.stream import DEFAULT_BAND_GROUP_NM
+    from .raw.frame import RawFrame
+    from .sensor.capture import (_as_rng, exposure_for_rate, layout_to_pixels,
+                                 rate_from_density)
+    from .sensor.characterize import camera_characterization
+    from .sensor.fixed_pattern import FixedPatternRows
+    from .sensor.pixels import (BLOOM_SAFETY_SIGMA, collect_charge, generate_charge, read_out,
+                                simulate_pixels)
+
+    reason = strip_supported(module)
+    if reason:
+        raise ConfigError(f"module {module.name} cannot be captured in strips: {reason}")
+    if exposure_s is not None and not (np.isfinite(exposure_s) and exposure_s > 0):
+        raise ConfigError(f"exposure_s = {exposure_s}: must be > 0")
+    if not np.isfinite(start_s):
+        raise ConfigError(f"start_s = {start_s}: must be finite")
+    s = module.sensor
+    h, w = int(s.height_px), int(s.width_px)
+    if tuple(scene.shape) != (h, w):
+        raise ConfigError(f"strips need the scene of the full sensor ({h} × {w} samples); "
+                          f"got {scene.shape}")
+    period = _period(s)
+    rows = default_strip_rows(module) if strip_rows is None else int(strip_rows)
+    if rows < period or rows % period:
+        raise ConfigError(f"strip_rows = {strip_rows}: must be a positive multiple of the "
+                          f"CFA period ({period} rows)")
+    bands = DEFAULT_BAND_GROUP_NM if band_group_nm is None else band_group_nm
+    bands = None if bands == 0 else bands
+    halo = max(4, 2 * period)
+    t = {} if timings is None else timings
+    note = progress or (lambda *a: None)
+    strips = strip_bounds(h, rows)
+    mean_l = scene.mean_spectrum() if bands is not None else None
+
+    # 1. optics → electron rate, strip by strip (interior rows kept)
+    t0 = time.perf_counter()
+    frame = np.empty((h, w), np.float32)  # rate [e⁻/s], then μ_ph, then μ_ph + μ_d
+    for k, (r0, r1) in enumerate(strips):
+        a, b = max(0, r0 - halo), min(h, r1 + halo)
+        sub, win = window_module(module, 0, a, w, b - a)
+        ci = form_module_image(module, scene, window=win, band_group_nm=bands,
+                               mean_spectrum=mean_l)
+        rate = rate_from_density(ci.density, ci.sample_pitch_um, sub.sensor, module.lens,
+                                 offset_px=ci.sensor_offset_px,
+                                 full_sensor_px=ci.full_sensor_px)
+        del ci
+        frame[r0:r1] = rate[r0 - a:r1 - a]
+        del rate
+        note("optics", k + 1, len(strips))
+    t["optics_s"] = time.perf_counter() - t0
+
+    # 2. exposure; 3. photo-charge in place
+    t0 = time.perf_counter()
+    if exposure_s is None:
+        exposure_s = exposure_for_rate(frame, s)
+    exposure_s = float(exposure_s)
+    gen = _as_rng(rng)
+    key = int(gen.integers(0, 2**63 - 1))
+    t_line = float(s.shutter.line_time_s) if s.shutter.type == "rolling" else 0.0
+    wait = dark_rows = None
+    if s.shutter.type == "global":  # storage node: row r waits w_r = r·t_l after the exposure
+        wait = (np.arange(h) * s.shutter.line_time_s).astype(np.float32)[:, None]
+        dark_rows = np.float32(s.shutter.storage_dark_current_e_per_s) * wait
+    for r0, r1 in strips:  # the operations of integrate_photo + storage_node_charge
+        block = frame[r0:r1]
+        pls = None if wait is None else block * (np.float32(s.shutter.pls) * wait[r0:r1])
+        if flicker is None:
+            block *= np.float32(exposure_s)
+        else:
+            t_row = start_s + np.arange(r0, r1) * t_line
+            gain = flicker.mean_over(t_row, t_row + exposure_s).astype(np.float32)
+            block *= (np.float32(exposure_s) * gain)[:, None]
+        if pls is not None:
+            block += pls
+    dark0 = np.float32(s.dark_current_at() * exposure_s)
+
+    def dark_of(r0, r1):
+        return dark0 if dark_rows is None else dark0 + dark_rows[r0:r1]
+
+    # 4. pixels: DN per strip (the whole-frame charge when anything may bloom)
+    bloom = False
+    if s.noise.blooming:
+        mx = float(frame.max(initial=0.0))
+        n = s.noise
+        g_max = 1.0 + 8.0 * n.prnu_fraction
+        d_max = float(dark0 if dark_rows is None else dark0 + dark_rows.max())
+        sd = math.sqrt(math.log1p(n.dark_current_nonuniformity ** 2))
+        d_scale = math.exp(8.0 * sd) * max(1.0, n.hot_pixel_dark_multiplier)
+        # ≥ every μ·g + d·scale the maps can give (an 8σ PRNU / dark draw: p ≈ 1e-15 per
+        # pixel); a frame sent to the charge path needlessly gets the same DN, only slower
+        m = mx * g_max + d_max * d_scale
+        bloom = m + BLOOM_SAFETY_SIGMA * (math.sqrt(m) + 1.0) > s.effective_full_well_e
+    dn = np.empty((h, w), np.uint16)
+    sub_sensor = {}
+
+    def strip_sensor(n_rows):
+        if n_rows not in sub_sensor:
+            sub_sensor[n_rows] = window_module(module, 0, 0, w, n_rows)[0].sensor
+        return sub_sensor[n_rows]
+
+    fpr = FixedPatternRows(s.noise, h, w)
+    if not bloom:
+        for k, (r0, r1) in enumerate(strips):
+            fp = fpr.take(r1 - r0)
+            dn[r0:r1] = simulate_pixels(frame[r0:r1], dark_of(r0, r1), strip_sensor(r1 - r0),
+                                        key=key, fixed=fp, row0=r0)
+            note("sensor", k + 1, len(strips))
+    else:
+        charge = np.empty((h, w), np.float32)
+        for r0, r1 in strips:
+            charge[r0:r1] = generate_charge(frame[r0:r1], dark_of(r0, r1),
+                                            strip_sensor(r1 - r0), key=key,
+                                            fixed=fpr.take(r1 - r0), row0=r0)
+        charge = collect_charge(charge, s, along_columns=False)
+        fpr = FixedPatternRows(s.noise, h, w)  # the same maps again, for the read-out
+        for k, (r0, r1) in enumerate(strips):
+            dn[r0:r1] = read_out(charge[r0:r1], strip_sensor(r1 - r0), key=key,
+                                 fixed=fpr.take(r1 - r0), row0=r0)
+            note("sensor", k + 1, len(strips))
+        del charge
+    for r0, r1 in strips:  # ground truth: μ_ph + μ_d
+        frame[r0:r1] += dark_of(r0, r1)
+    t["sensor_s"] = time.perf_counter() - t0
+
+    neutral, xyz_to_cam = (None, None)
+    if scene.illuminant is not None:
+        neutral, xyz_to_cam = camera_characterization(s, module.lens, scene.illuminant)
+    geo = _oi_geometry(module, scene)
+    return RawFrame(
+        dn=dn, cfa=s.cfa, black_level_dn=float(s.black_level_dn),
+        white_level_dn=s.white_level_dn, exposure_s=exposure_s,
+        conversion_gain_dn_per_e=float(s.system_gain_dn_per_e), analog_gain=s.analog_gain,
+        temperature_c=s.temperature_c, pixel_pitch_um=s.pixel_pitch_um,
+        illuminant=scene.illuminant, as_shot_neutral=neutral, xyz_to_camera=xyz_to_cam,
+        sensor=s, mean_electrons=frame,
+        metadata={"scene": scene.name, "illuminance_lux": scene.illuminance_lux,
+                  "layout_px": layout_to_pixels(geo.layout, geo, s),
+                  "shutter": s.shutter.type, "frame_key": key,
+                  "motion_px_per_s": [0.0, 0.0],
+                  "flicker_hz": None if flicker is None else flicker.frequency_hz,
+                  "strip_rows": rows})

@@ -1,0 +1,130 @@
+"""Row-strip capture (camtwin.strips) against the whole-frame capture it replaces at scale.
+
+Reference: ``camtwin.camera.shoot(...).raw`` — the streamed whole-frame path, itself tested
+against the spectral-cube path in test_streamed_capture.py. The strip path must give
+
+* the same electron means up to the truncation of the PSF's tails: each strip's FFT blur,
+  like the whole frame's, sees a reflected continuation beyond its margin of 6 Airy radii
+  (the Airy pattern keeps ≈ 2 % of its energy beyond that), so pixels differ by a few
+  10⁻³ of the frame maximum (measured ≤ 6e-3 on these charts; TAIL). On a uniform scene,
+  where the blur is exact, they are equal to the float32 round-off of FFTs of different
+  sizes (FLOAT);
+* the same DN for the same seed where the means are equal: the noise draws are keyed on
+  the sensor's pixel and row index and the fixed-pattern maps are drawn strip after strip
+  from the same generators; elsewhere the DN differ by no more than K·Δμ + 2 (the same
+  uniform draws through a Poisson quantile of a slightly different mean);
+* the same blooming (one whole-frame bloom across strip boundaries).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import camtwin
+from camtwin.camera import module_scene, shoot
+from camtwin.crop import crop_module
+from camtwin.sensor.fixed_pattern import FixedPatternRows, fixed_pattern
+from camtwin.strips import capture_strips, strip_bounds, strip_supported
+
+EXACT = 2e-6
+TAIL = 1e-2
+#: float32 FFTs of different sizes on a uniform plane (measured ≤ 6e-5)
+FLOAT = 2e-4
+
+VARIANTS = {
+    "diffraction": {},
+    "distortion": {"lens": {"distortion": {"percent": -8.0, "p1": 0.01}}},
+    "lateral_colour": {"lens": {"lateral_color_um": 3.0}},
+    "field_psfs": {"lens": {"f_number": 2.8, "aberrations": {
+        "field_samples": 3, "axis": {11: 0.05}, "full_field": {7: 0.3, 5: 0.2}}}},
+    "relative_illumination": {"lens": {"shading": {"vignetting_percent": 30.0}}},
+    "cra": {"sensor": {"pixel": {"design_cra_deg": 10.0}},
+            "lens": {"cra_full_field_deg": 30, "image_circle_mm": 0.4}},
+    "crosstalk": {"sensor": {"pixel": {"crosstalk_fraction": 0.2}}},
+    "global_shutter": {"sensor": {"shutter": {"type": "global", "pls": 1e-3,
+                                              "storage_dark_current_e_per_s": 50.0}}},
+    "fixed_pattern": {"sensor": {"noise": {"prnu_fraction": 0.02, "dsnu_offset_e": 3.0,
+                                           "row_fpn_e": 1.0, "column_fpn_e": 1.0,
+                                           "dark_current_nonuniformity": 0.3,
+                                           "hot_pixel_fraction": 1e-3, "dead_pixel_fraction": 1e-3,
+                                           "rtn_pixel_fraction": 1e-3, "rtn_amplitude_e": 4.0}}},
+}
+
+
+@pytest.fixture(scope="module")
+def small():
+    return crop_module(camtwin.load_module("default"), 96, 80)
+
+
+def _compare(mod, chart, strip_rows=16, lux=500.0, exposure_s=None, band_group_nm=0,
+             tol=TAIL):
+    scene = module_scene(mod, chart, illuminance_lux=lux)
+    ref = shoot(mod, scene, rng=7, exposure_s=exposure_s,
+                band_group_nm=None if band_group_nm == 0 else band_group_nm).raw
+    raw = capture_strips(mod, scene, rng=7, strip_rows=strip_rows, exposure_s=exposure_s,
+                         band_group_nm=band_group_nm)
+    assert raw.dn.shape == ref.dn.shape and raw.dn.dtype == np.uint16
+    assert raw.exposure_s == pytest.approx(ref.exposure_s, rel=tol)
+    me, mr = raw.mean_electrons, ref.mean_electrons
+    dmu = np.abs(me - mr)
+    assert float(dmu.max()) <= tol * float(np.abs(mr).max())
+    k = mod.sensor.system_gain_dn_per_e
+    ddn = np.abs(raw.dn.astype(float) - ref.dn.astype(float))
+    assert np.all(ddn <= k * dmu + 2)
+    # a DN rounding flips with probability ≈ K·Δμ: where the means agree, so do the DN
+    assert np.mean(ddn > 0) <= 2 * k * float(dmu.mean()) + 1e-3
+    assert raw.metadata["layout_px"] == ref.metadata["layout_px"]
+    return raw, ref
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_strips_equal_whole_frame(small, name):
+    mod = small.replace(**VARIANTS[name]) if VARIANTS[name] else small
+    _compare(mod, "slanted_edge" if name != "global_shutter" else "colorchecker")
+
+
+@pytest.mark.parametrize("name", ["fixed_pattern", "global_shutter"])
+def test_strips_exact_on_uniform_scene(small, name):
+    """No PSF tails to truncate: the strips give the whole frame's means and DN."""
+    _compare(small.replace(**VARIANTS[name]), "uniform", strip_rows=8, tol=FLOAT,
+             exposure_s=0.01)
+
+
+def test_strips_with_band_groups_equal_whole_frame(small):
+    """Band groups take their effective wavelengths from the whole scene's spectrum."""
+    mod = small.replace(**VARIANTS["field_psfs"])
+    _compare(mod, "colorchecker", band_group_nm=None)
+
+
+def test_strips_bloom_across_boundaries(small):
+    """An overexposed chart (blooming on) blooms as one frame: DN as the whole frame."""
+    mod = small.replace(sensor={"noise": {"blooming": True, "antiblooming_drain": 0.5}})
+    raw, ref = _compare(mod, "slanted_edge", strip_rows=8, exposure_s=0.5)
+    fw_dn = mod.sensor.effective_full_well_e * mod.sensor.system_gain_dn_per_e
+    assert np.mean(ref.dn > 0.9 * fw_dn) > 0.05  # it really saturates
+
+
+def test_fixed_pattern_rows_stack_to_whole_frame(small):
+    mod = small.replace(**VARIANTS["fixed_pattern"])
+    s = mod.sensor
+    whole = fixed_pattern(s)
+    rows = FixedPatternRows(s.noise, s.height_px, s.width_px)
+    parts = [rows.take(r1 - r0) for r0, r1 in strip_bounds(s.height_px, 24)]
+    for name in ("prnu_gain", "dark_scale", "offset_e", "row_offset_e", "dead", "rtn"):
+        got = np.concatenate([getattr(p, name) for p in parts])
+        np.testing.assert_array_equal(got, getattr(whole, name), err_msg=name)
+    np.testing.assert_array_equal(parts[-1].column_offset_e, whole.column_offset_e)
+    with pytest.raises(camtwin.ConfigError, match="n_rows"):
+        rows.take(1)
+
+
+def test_strip_validation(small):
+    scene = module_scene(small, "uniform")
+    with pytest.raises(camtwin.ConfigError, match="strip_rows"):
+        capture_strips(small, scene, rng=1, strip_rows=3)
+    ccd = small.replace(sensor={"shutter": {"type": "ccd"}, "noise": {
+        "row_fpn_e": 0.0, "column_fpn_e": 0.0, "row_noise_e": 0.0}})
+    assert "CCD" in strip_supported(ccd)
+    with pytest.raises(camtwin.ConfigError, match="strips"):
+        capture_strips(ccd, module_scene(ccd, "uniform"), rng=1)
