@@ -275,7 +275,6 @@ def test_waveform_from_dict_builds_each_kind():
 
 # ------------------------------------------------------------------ light sources in a scene
 
-from camtwin.scene import uniform  # noqa: E402
 from camtwin.scene.lights import (Box, Disc, LightSource, add_lights, capture_lit,  # noqa: E402
                                   led_headlamp, led_sign, lit_rates, traffic_light)
 from camtwin.spectra import illuminance_lux  # noqa: E402

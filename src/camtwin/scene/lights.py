@@ -347,8 +347,8 @@ class Box:
             raise ConfigError(f"box (y0, y1, x0, x1) = ({self.y0}, {self.y1}, {self.x0}, "
                               f"{self.x1}): needs y0 < y1 and x0 < x1")
 
-    @property
-    def bbox(self) -> tuple[float, float, float, float]:
+    def bbox_for(self, shape=None) -> tuple[float, float, float, float]:
+        """(y0, y1, x0, x1) in scene fractions (the box itself)."""
         return (self.y0, self.y1, self.x0, self.x1)
 
     def coverage(self, shape) -> np.ndarray:
@@ -377,12 +377,8 @@ class Disc:
             raise ConfigError(f"disc radius = {r}: valid range is (0, 0.5] (fraction of the "
                               "scene width)")
 
-    @property
-    def bbox(self) -> tuple[float, float, float, float]:
-        """Bounding box in scene fractions for a square scene (see :meth:`bbox_for`)."""
-        return self.bbox_for((1, 1))
-
     def bbox_for(self, shape) -> tuple[float, float, float, float]:
+        """Bounding box (y0, y1, x0, x1) in scene fractions on a scene of ``shape`` (H, W)."""
         h, w = shape
         ry = self.radius * w / h
         return (max(0.0, self.cy - ry), min(1.0, self.cy + ry),
@@ -590,9 +586,7 @@ class LitScene:
         """The scene's layout plus ``"light:<name>": [bbox]`` for every light."""
         out = dict(self.scene.layout)
         for lt in self.lights:
-            reg = lt.region
-            out[f"light:{lt.name}"] = [reg.bbox_for(self.scene.shape) if isinstance(reg, Disc)
-                                       else reg.bbox]
+            out[f"light:{lt.name}"] = [lt.region.bbox_for(self.scene.shape)]
         return out
 
     def steady_scene(self):
