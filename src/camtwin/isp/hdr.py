@@ -457,15 +457,19 @@ def tone_map_durand2002(rgb, *, base_contrast: float = 50.0, sigma_space_frac: f
 
 
 def tone_map_mertens2007(rgb, *, stops_step: float = 2.0, max_exposures: int = 10,
-                         contrast_weight: float = 1.0, saturation_weight: float = 1.0,
+                         contrast_weight: float = 1.0, saturation_weight: float = 0.0,
                          exposure_weight: float = 1.0) -> np.ndarray:
     """Exposure fusion of synthetic exposures of an HDR image (Mertens et al. 2007).
 
     Exposures E_j = srgb(clip(g_j·RGB, 0, 1)), g_j = 2^(j·``stops_step``)/P_99.9 for j = 0 …
     until the 1st-percentile luminance reaches middle grey (0.18) or ``max_exposures``;
     fused with per-pixel weights contrast^ω_c · saturation^ω_s · well-exposedness^ω_e over a
-    Laplacian pyramid (``cv2.createMergeMertens``). Output clipped to [0, 1] (display
-    values, already sRGB-like because the exposures are).
+    Laplacian pyramid (``cv2.createMergeMertens``, which reads its inputs on a 0–255
+    scale). Output divided by max(1, its 99.9th percentile) and clipped to [0, 1] (display
+    values, sRGB-encoded like the exposures).
+    ω_s defaults to 0 (the paper uses 1): the saturation measure (std of R, G, B) is 0 for
+    neutral content in every exposure, and a product weight of 0 everywhere degenerates
+    the fusion into a plain average of the exposures.
 
     References
     ----------
@@ -484,12 +488,15 @@ def tone_map_mertens2007(rgb, *, stops_step: float = 2.0, max_exposures: int = 1
     hi = max(float(np.percentile(lum, 99.9)), 1e-12)
     lo = max(float(np.percentile(lum, 1.0)), hi * 1e-7)
     n = int(np.clip(math.ceil(math.log2(0.18 * hi / lo) / stops_step) + 1, 2, max_exposures))
-    stack = [srgb_encode_fast(np.clip(x * np.float32(2.0 ** (j * stops_step) / hi), 0, 1)
+    stack = [255 * srgb_encode_fast(np.clip(x * np.float32(2.0 ** (j * stops_step) / hi), 0, 1)
                               .astype(np.float32)) for j in range(n)]
     fuse = cv2.createMergeMertens(float(contrast_weight), float(saturation_weight),
                                   float(exposure_weight))
     out = fuse.process(stack)
-    return np.clip(out, 0, 1).astype(np.float32)
+    # the pyramid blend overshoots 1 next to strong weight changes (≈ 20 % at a 80 dB
+    # step): scale its 99.9th percentile back to 1 before clipping
+    top = max(1.0, float(np.percentile(out, 99.9)))
+    return np.clip(out / np.float32(top), 0, 1).astype(np.float32)
 
 
 def _rgb(img) -> np.ndarray:
