@@ -19,8 +19,9 @@ import pytest
 from camtwin.errors import ConfigError
 from camtwin.isp import IspSpec, process, to_uint
 from camtwin.isp.shading import gain_from_lens
-from camtwin.isp.strips import (StripRendering, default_strip_rows, render_strips,
-                                strip_halo_rows, strip_working_bytes)
+from camtwin.isp.strips import (STRIP_BUDGET_BYTES, StripRendering, default_strip_rows,
+                                render_strips, stats_bytes, strip_halo_rows,
+                                strip_working_bytes)
 from camtwin.raw import CFA_PATTERNS, RawFrame, cfa_channel_index
 
 #: Largest share of pixels allowed to differ (by one code) from the full-frame image.
@@ -210,20 +211,47 @@ def test_halo_and_working_set():
     assert strip_working_bytes(4000, 512, heavy) > strip_working_bytes(4000, 512, spec)
     rows = default_strip_rows(16320, heavy)  # a 200 MP sensor's width
     assert rows >= 64 and rows % 2 == 0
-    assert strip_working_bytes(16320, rows, heavy) <= 320 * 2**20
+    assert strip_working_bytes(16320, rows, heavy) <= STRIP_BUDGET_BYTES + stats_bytes(heavy)
+    assert stats_bytes(heavy) < 0.5e9  # whatever the frame size
+
+
+@pytest.mark.parametrize("options", [{"exposure_gain": 1.0}, {}, {"denoise": "guided"},
+                                     {"denoise": "bilateral", "tone": "filmic"},
+                                     {"white_balance": "white_patch"},
+                                     {"demosaic": "directional_ri", "denoise": "guided",
+                                      "sharpen": 1.0, "tone": "reinhard"}])
+@pytest.mark.parametrize("cfa", ["RGGB", "QUADBAYER"])
+def test_working_set_estimate(cfa, options):
+    """strip_working_bytes bounds the measured peak (tracemalloc, output image excluded)
+    without overstating it more than 3×: a 1200 × 2000 frame in 200-row strips."""
+    h, w, rows = 1200, 2000, 200
+    raw = make_raw(cfa, h, w)
+    spec = IspSpec(ccm="identity", **options)
+    render_strips(make_raw(cfa), spec, strip_rows=16)  # compile (numba) before measuring
+    tracemalloc.start()
+    res = render_strips(raw, spec, strip_rows=rows, spill=False)
+    peak = tracemalloc.get_traced_memory()[1] - res.image.nbytes
+    tracemalloc.stop()
+    est = strip_working_bytes(w, rows, spec, cfa=cfa, height_px=h)
+    assert peak <= est <= 3 * peak
 
 
 def test_peak_memory_far_below_full_frame():
     """tracemalloc peak (NumPy and OpenCV output arrays) of a 12 MP render: the strip
-    renderer needs the output (3 B/px) plus strips; process() ~ 40 B/px."""
+    renderer needs the output (3 B/px), one strip and the statistics; process() ~ 75 B/px
+    with the guided filter."""
     h, w = 3000, 4000
     rng = np.random.default_rng(3)
     dn = (200 + rng.integers(0, 600, (h, w), dtype=np.uint16)).astype(np.uint16)
     raw = RawFrame(dn, "RGGB", 64, 1023, exposure_s=0.01, conversion_gain_dn_per_e=0.5,
                    as_shot_neutral=(0.6, 1.0, 0.8))
     spec = IspSpec(ccm="identity", denoise="guided")
+    render_strips(make_raw(), spec, strip_rows=16)  # compile (numba) before measuring
+    process(make_raw(), spec)
     peaks = {}
-    for name, fn in (("strips", lambda: render_strips(raw, spec, spill=False).image),
+    rows = 256
+    for name, fn in (("strips", lambda: render_strips(raw, spec, strip_rows=rows,
+                                                      spill=False).image),
                      ("process", lambda: to_uint(process(raw, spec).srgb, 8))):
         tracemalloc.start()
         img = fn()
@@ -232,8 +260,7 @@ def test_peak_memory_far_below_full_frame():
         del img
     assert peaks["process"] > 30 * h * w  # the full-frame float arrays
     assert peaks["strips"] < peaks["process"] / 4
-    assert peaks["strips"] < 3 * h * w + strip_working_bytes(w, default_strip_rows(w, spec),
-                                                             spec)
+    assert peaks["strips"] < 3 * h * w + strip_working_bytes(w, rows, spec, height_px=h)
 
 
 def test_bad_arguments():

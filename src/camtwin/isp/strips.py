@@ -84,11 +84,17 @@ _TOP_CANDIDATES = 64
 #: Support [rows] of the demosaic methods on a Bayer-like mosaic (one side).
 _DEMOSAIC_SUPPORT = {"bilinear": 1, "malvar2004": 2, "directional_ri": 12}
 
-#: Bytes per pixel of a strip (with halo) at the peak, measured with tracemalloc on
-#: 4000-px-wide strips (``tests/test_isp_strips.py`` checks the estimate): a base for the
-#: front end, CCM and tone, plus the extra of the costliest optional stages.
-_BYTES_PER_PX = {"base": 56, "guided": 72, "bilateral": 24, "directional_ri": 8,
-                 "periodic": 24, "reinhard": 24, "sharpen": 24}
+#: Bytes per pixel of a strip (with its halo) at the peak, from tracemalloc on 2000-px-wide
+#: strips (``tests/test_isp_strips.py`` checks the estimate against a measurement): the
+#: front end, CCM, tone and quantisation of a Bayer mosaic, plus the extra of each costlier
+#: option (summed, although their peaks do not coincide).
+_BYTES_PER_PX = {"base": 32, "periodic": 16, "guided": 48, "bilateral": 20,
+                 "directional_ri": 4, "filmic": 36, "reinhard": 48, "sharpen": 12}
+
+#: Bytes per sample of the global statistics: the auto-exposure subsample (12 B) and its
+#: luminance and percentile copies; Reinhard's luminance in float32 and float64 and its
+#: log; the white-patch samples, their per-colour concatenation and percentile copy.
+_STATS_BYTES_PER_SAMPLE = {"exposure": 20, "reinhard": 32, "white_patch": 12}
 
 
 @dataclass(frozen=True, eq=False)
@@ -180,21 +186,49 @@ def strip_halo_rows(spec: IspSpec, cfa: str) -> int:
 
 def _bytes_per_px(spec: IspSpec, cfa: str = "RGGB") -> int:
     b = _BYTES_PER_PX["base"]
+    if cfa != "mono" and not _bayer_like(cfa):
+        b += _BYTES_PER_PX["periodic"]
     if spec.denoise != "none":
         b += _BYTES_PER_PX[spec.denoise]
     if spec.demosaic == "directional_ri":
         b += _BYTES_PER_PX["directional_ri"]
-    if cfa != "mono" and not _bayer_like(cfa):
-        b += _BYTES_PER_PX["periodic"]
-    if spec.tone == "reinhard":
-        b += _BYTES_PER_PX["reinhard"]
+    if spec.tone in ("filmic", "reinhard"):
+        b += _BYTES_PER_PX[spec.tone]
     if spec.sharpen > 0:
         b += _BYTES_PER_PX["sharpen"]
     return b
 
 
+def _subsample_size(n_px: int | None, target: float) -> float:
+    """Samples of ``x[::k, ::k]`` with k = ⌊√(N/target)⌋: N/k² < 4·target (N unknown:
+    that bound)."""
+    if n_px is None:
+        return 4 * target
+    k = max(1, int(math.sqrt(n_px / target)))
+    return n_px / k**2
+
+
+def stats_bytes(spec: IspSpec, n_px: int | None = None) -> int:
+    """Bytes of the global statistics of :func:`render_strips` for a frame of ``n_px``
+    pixels (None: the bound for any size, ≤ 0.4 GB): auto-exposure and Reinhard
+    subsamples (≤ 4 M px each), or the white-patch samples (≤ 16 M), whichever is larger."""
+    from . import pipeline
+
+    b = [0.0]  # the white-patch samples are freed before the exposure statistics start
+    if spec.exposure_gain is None or spec.tone == "reinhard":
+        ae = _subsample_size(n_px, pipeline.PERCENTILE_SAMPLES)
+        b.append((_STATS_BYTES_PER_SAMPLE["exposure"] if spec.exposure_gain is None else 12)
+                 * ae)
+        if spec.tone == "reinhard":
+            b[-1] += _STATS_BYTES_PER_SAMPLE["reinhard"] * _subsample_size(n_px,
+                                                                           REINHARD_SAMPLES)
+    if spec.white_balance == "white_patch":
+        b.append(_STATS_BYTES_PER_SAMPLE["white_patch"] * _subsample_size(n_px, 4e6))
+    return int(max(b))
+
+
 def strip_working_bytes(width_px: int, strip_rows: int, spec: IspSpec, *,
-                        cfa: str = "RGGB") -> int:
+                        cfa: str = "RGGB", height_px: int | None = None) -> int:
     """Peak working set [bytes] of :func:`render_strips` besides its input and output.
 
     Parameters
@@ -208,23 +242,22 @@ def strip_working_bytes(width_px: int, strip_rows: int, spec: IspSpec, *,
     cfa : str
         CFA layout (larger periods need a larger halo and the normalised-convolution
         demosaic).
+    height_px : int, optional
+        Frame height [px]; sizes the global statistics (default: their bound for any
+        frame, :func:`stats_bytes`).
 
     Returns
     -------
     int
-        ``(strip_rows + 2·halo) · width_px · b`` with b ≈ 56–200 B/px by option, plus the
-        global statistics (subsamples ≤ 48 MB). The caller adds the raw frame (2 B/px)
-        and the output image (3 B/px at 8 bits, 6 B/px at 16 bits).
+        ``(strip_rows + 2·halo) · width_px · b`` with b ≈ 32–190 B/px by option
+        (:data:`_BYTES_PER_PX`), plus :func:`stats_bytes`. The caller adds the raw frame
+        (2 B/px) and the output image (3 B/px at 8 bits, 6 B/px at 16 bits).
     """
     if not isinstance(spec, IspSpec):
         raise ConfigError(f"spec must be an IspSpec, got {type(spec).__name__}")
     rows = int(strip_rows) + 2 * strip_halo_rows(spec, cfa)
-    stats = 0
-    if spec.exposure_gain is None or spec.tone == "reinhard":
-        stats += 4 * PERCENTILE_SAMPLES * 12
-    if spec.white_balance == "white_patch":
-        stats += 4_000_000 * 4 * 4
-    return rows * int(width_px) * _bytes_per_px(spec, cfa) + stats
+    n_px = None if height_px is None else int(height_px) * int(width_px)
+    return rows * int(width_px) * _bytes_per_px(spec, cfa) + stats_bytes(spec, n_px)
 
 
 def default_strip_rows(width_px: int, spec: IspSpec, *, cfa: str = "RGGB",
@@ -586,15 +619,20 @@ def render_strips(raw: RawFrame, spec: IspSpec, *, ccm=None, lens=None, sensor=N
             spill = _spill_fits(h, w)
         store = _Spill(w) if spill else None
         halo_lin = _round_up(exact_pre + sup["denoise"], ph)
-        samples: dict[int, list] = {k: [] for k in set(steps.values())}
+        # the subsamples linear[::k, ::k], filled strip by strip (≤ 4 M px each)
+        samples = {k: np.empty((-(-h // k), -(-w // k), 3), dtype=np.float32)
+                   for k in set(steps.values())}
         cands = []
         w32 = np.asarray(SRGB_LUMINANCE, dtype=np.float32)
         try:
             for r0, r1 in strips:
                 a, b = max(0, r0 - halo_lin), min(h, r1 + halo_lin)
                 inner = linear_block(a, b)[r0 - a:r1 - a]
-                for k, lst in samples.items():
-                    lst.append(inner[_gather_rows(r0, r1, 0, k), ::k].copy())
+                for k, sub in samples.items():
+                    rows_k = _gather_rows(r0, r1, 0, k)
+                    i0 = (r0 + rows_k.start) // k
+                    part = inner[rows_k, ::k]
+                    sub[i0:i0 + part.shape[0]] = part
                 if reinhard and (st_tone.white is None):
                     lum = (inner @ w32).ravel()
                     k = min(_TOP_CANDIDATES, lum.size)
@@ -609,14 +647,14 @@ def render_strips(raw: RawFrame, spec: IspSpec, *, ccm=None, lens=None, sensor=N
                 store.close()
             store = None
         passes += 1
-        subs = {k: np.concatenate(lst, axis=0) for k, lst in samples.items()}
-        del samples
         if auto:
-            gain = _auto_gain(subs[steps["ae"]], st_exp, ae_notes, step=1)
+            gain = _auto_gain(samples[steps["ae"]], st_exp, ae_notes, step=1)
         if reinhard:
-            sub = subs[steps["rh"]]
-            xs = sub * np.float32(gain) if gain != 1.0 else sub
+            xs = samples.pop(steps["rh"])
+            if gain != 1.0:
+                xs *= np.float32(gain)  # as linear *= gain in run_pipeline
             lum = xs @ w32
+            del xs
             np.maximum(lum, np.float32(0), out=lum)
             log_avg = float(np.exp(np.mean(np.log(1e-6 + lum.astype(np.float64)))))
             if st_tone.white is None:
@@ -628,7 +666,7 @@ def render_strips(raw: RawFrame, spec: IspSpec, *, ccm=None, lens=None, sensor=N
             else:
                 lw = float(st_tone.white)
             lw = max(lw, 1e-6)
-        del subs
+        del samples
 
     # 3. render the strips
     out = np.empty((h, w, 3), dtype=np.uint8 if bits == 8 else np.uint16)
@@ -670,5 +708,5 @@ def render_strips(raw: RawFrame, spec: IspSpec, *, ccm=None, lens=None, sensor=N
                           strip_rows=rows, halo_rows=halo, passes=passes)
 
 
-__all__ = ["STRIP_BUDGET_BYTES", "StripRendering", "default_strip_rows", "render_strips",
-           "strip_halo_rows", "strip_working_bytes"]
+__all__ = ["REINHARD_SAMPLES", "STRIP_BUDGET_BYTES", "StripRendering", "default_strip_rows",
+           "render_strips", "stats_bytes", "strip_halo_rows", "strip_working_bytes"]
