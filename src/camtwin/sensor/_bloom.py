@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
+from numba.typed import List
 
 
 @nb.njit(cache=True, inline="always")
@@ -86,12 +87,12 @@ def _neighbour(p, k, w, n_pix, along_columns):  # pragma: no cover - jit
 
 
 @nb.njit(cache=True)
-def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e):  # pragma: no cover - jit
-    """Collect charge in place: q (H, W) float32 [e⁻] → every pixel ≤ ``full_well``, the
-    excess bloomed as described in the module docstring.
+def _bloom_core(q, full_well, drain, along_columns, max_iterations, tolerance_e):  # pragma: no cover - jit
+    """The whole algorithm on one array (a frame, or a group's window treated as a frame):
+    q (h, w) float32 [e⁻] in place → every pixel ≤ ``full_well``.
 
-    Returns (steps, pending charge left [e⁻], charge lost [e⁻] in regions without a
-    non-full neighbour or after ``max_iterations`` steps).
+    Returns (steps, pending charge left [e⁻], charge lost [e⁻], lab, parent): ``lab[p]``
+    is the node id of full pixel p (−1 if not full), ``parent`` the union-find forest.
     """
     h, w = q.shape
     n_pix = h * w
@@ -104,7 +105,7 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e):  # p
         if flat[p] >= fw32:
             n_nodes += 1
     if n_nodes == 0:
-        return 0, 0.0, 0.0
+        return 0, 0.0, 0.0, np.full(1, -1, np.int32), np.zeros(1, np.int64)
     lab = np.full(n_pix, -1, np.int32)       # ≥ 0: node id of a full pixel; −1: not full;
     #                                          ≤ −2: receiver slot (−2 − slot) in a step
     cap = max(16, 2 * n_nodes)
@@ -267,4 +268,386 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e):  # p
                 nbr = _neighbour(p, k, w, n_pix, along_columns)
                 if nbr >= 0 and lab[nbr] >= 0:
                     _union(parent, lab[p], lab[nbr])
-    return steps, pending_total, lost
+    return steps, pending_total, lost, lab, parent
+
+
+# --------------------------------------------------------------------------------------
+# the frame: independent groups in local windows, in parallel
+# --------------------------------------------------------------------------------------
+@nb.njit(cache=True, parallel=True)
+def _over_full(q, fw32):  # pragma: no cover - jit
+    """Sorted flat indices of the pixels above full well (two passes, parallel over rows)."""
+    h, w = q.shape
+    counts = np.zeros(h + 1, np.int64)
+    for i in nb.prange(h):
+        c = 0
+        for j in range(w):
+            if q[i, j] > fw32:
+                c += 1
+        counts[i + 1] = c
+    for i in range(h):
+        counts[i + 1] += counts[i]
+    idx = np.empty(counts[h], np.int64)
+    for i in nb.prange(h):
+        k = counts[i]
+        if counts[i + 1] == k:
+            continue
+        for j in range(w):
+            if q[i, j] > fw32:
+                idx[k] = i * w + j
+                k += 1
+    return idx
+
+
+@nb.njit(cache=True)
+def _components(idx, w, along_columns):  # pragma: no cover - jit
+    """Component (the smallest member's position in ``idx``) of every over-full pixel:
+    4-connected, or along columns only."""
+    n = idx.size
+    parent = np.arange(n)
+    j = 0
+    for i in range(n):
+        p = idx[i]
+        if not along_columns and i > 0 and idx[i - 1] == p - 1 and p % w != 0:
+            _union(parent, i, i - 1)
+        t = p - w
+        if t >= 0:
+            while idx[j] < t:
+                j += 1
+            if idx[j] == t:
+                _union(parent, i, j)
+    for i in range(n):
+        parent[i] = _find(parent, i)
+    return parent
+
+
+@nb.njit(cache=True, parallel=True)
+def _run_groups(q, active, win, off, head, nxt, order, comp_start, comp_len, full_well,
+                drain, along_columns, max_iterations, tol, buf_pix, buf_val, status, fp_len,
+                st_steps, st_pend, st_lost):  # pragma: no cover - jit
+    """Bloom each group ``active[k]`` alone in its window ``win[k]`` (r0, r1, c0, c1) of the
+    unmodified frame ``q``: its own over-full pixels keep their charge, every other pixel
+    above full well is set to full well (full, nothing pending). The footprint — the full
+    pixels of the regions that held the group's charge and their neighbours (the only
+    pixels the group read or wrote) — goes to ``buf_pix``/``buf_val`` from ``off[k]``;
+    ``status[k]`` = 0 when that footprint reached a window edge inside the frame (the
+    window was too small), else 1."""
+    h, w = q.shape
+    flat = q.reshape(h * w)
+    fw32 = np.float32(full_well)
+    for k in nb.prange(active.size):
+        g = active[k]
+        r0, r1, c0, c1 = win[k, 0], win[k, 1], win[k, 2], win[k, 3]
+        hw, ww = r1 - r0, c1 - c0
+        lq = np.empty((hw, ww), np.float32)
+        for i in range(hw):
+            for j in range(ww):
+                v = q[r0 + i, c0 + j]
+                lq[i, j] = fw32 if v > fw32 else v
+        c = head[g]
+        while c >= 0:
+            for t in range(comp_start[c], comp_start[c] + comp_len[c]):
+                p = order[t]
+                lq[p // w - r0, p % w - c0] = flat[p]
+            c = nxt[c]
+        steps, pend, lost, lab, parent = _bloom_core(lq, fw32, drain, along_columns,
+                                                     max_iterations, tol[k])
+        is_active = np.zeros(parent.size, np.bool_)
+        c = head[g]
+        while c >= 0:
+            for t in range(comp_start[c], comp_start[c] + comp_len[c]):
+                p = order[t]
+                is_active[_find(parent, lab[(p // w - r0) * ww + p % w - c0])] = True
+            c = nxt[c]
+        n_loc = hw * ww
+        mark = np.zeros(n_loc, np.bool_)
+        ok = True
+        for lp in range(n_loc):
+            nid = lab[lp]
+            if nid < 0 or not is_active[_find(parent, nid)]:
+                continue
+            i = lp // ww
+            j = lp - i * ww
+            if (i == 0 and r0 > 0) or (i == hw - 1 and r1 < h) or (not along_columns and (
+                    (j == 0 and c0 > 0) or (j == ww - 1 and c1 < w))):
+                ok = False
+                break
+            mark[lp] = True
+            if i > 0:
+                mark[lp - ww] = True
+            if i < hw - 1:
+                mark[lp + ww] = True
+            if not along_columns:
+                if j > 0:
+                    mark[lp - 1] = True
+                if j < ww - 1:
+                    mark[lp + 1] = True
+        if not ok:
+            status[k] = 0
+            continue
+        lqf = lq.reshape(n_loc)
+        o = off[k]
+        n = 0
+        for lp in range(n_loc):
+            if mark[lp]:
+                i = lp // ww
+                buf_pix[o + n] = (r0 + i) * w + c0 + lp - i * ww
+                buf_val[o + n] = lqf[lp]
+                n += 1
+        status[k] = 1
+        fp_len[k] = n
+        st_steps[k] = steps
+        st_pend[k] = pend
+        st_lost[k] = lost
+
+
+@nb.njit(cache=True)
+def _merge(gp, a, b, head, tail, nxt, bbox, excess, margin):  # pragma: no cover - jit
+    """Union of groups a and b (roots kept in ``gp``), with their pixel lists, bounding
+    boxes, pending charge and margins."""
+    ra = _find(gp, a)
+    rb = _find(gp, b)
+    if ra == rb:
+        return
+    if rb < ra:
+        ra, rb = rb, ra
+    gp[rb] = ra
+    nxt[tail[ra]] = head[rb]
+    tail[ra] = tail[rb]
+    bbox[ra, 0] = min(bbox[ra, 0], bbox[rb, 0])
+    bbox[ra, 1] = max(bbox[ra, 1], bbox[rb, 1])
+    bbox[ra, 2] = min(bbox[ra, 2], bbox[rb, 2])
+    bbox[ra, 3] = max(bbox[ra, 3], bbox[rb, 3])
+    excess[ra] += excess[rb]
+    margin[ra] = max(margin[ra], margin[rb])
+
+
+@nb.njit(cache=True)
+def _first_margin(bh, bw, pending_e, full_well, along_columns):  # pragma: no cover - jit
+    """Window margin [px] for a group: room for twice the pixels its pending charge could
+    fill (receivers half full on average) around its bounding box, plus two."""
+    need = 2.0 * pending_e / full_well
+    if along_columns:
+        return int(2.0 * need / bw) + 2
+    d = 1
+    while (bh + 2 * d) * (bw + 2 * d) - bh * bw < 2.0 * need:
+        d += 1
+    return d + 2
+
+
+@nb.njit(cache=True, parallel=True)
+def _stamp(owner, active, off, status, fp_len, buf_pix, partner):  # pragma: no cover - jit
+    """Write group + 1 of each footprint into the free pixels of ``owner``;
+    ``partner[k]`` = a group whose footprint shares a pixel with group ``active[k]``'s (a
+    stamp found there, or one that overwrote its own), else −1.
+
+    A stamp is never overwritten once seen, so the stamps of accepted groups stay whole;
+    two groups of this round that both found a pixel free race (plain int32 stores) and
+    the one whose stamp did not survive sees the other in the second pass."""
+    for k in nb.prange(active.size):
+        partner[k] = -1
+        if status[k] == 0:
+            continue
+        mine = active[k] + 1
+        for t in range(off[k], off[k] + fp_len[k]):
+            p = buf_pix[t]
+            o = owner[p]
+            if o == 0:
+                owner[p] = mine
+            elif partner[k] < 0:
+                partner[k] = o - 1
+    for kk in nb.prange(active.size):
+        if status[kk] == 0 or partner[kk] >= 0:
+            continue
+        mine2 = active[kk] + 1
+        for tt in range(off[kk], off[kk] + fp_len[kk]):
+            o2 = owner[buf_pix[tt]]
+            if o2 != mine2:
+                partner[kk] = o2 - 1
+                break
+
+
+@nb.njit(cache=True, parallel=True)
+def _write_back(flat, keep, off, fp_len, buf_pix, buf_val):  # pragma: no cover - jit
+    for k in nb.prange(keep.size):
+        if keep[k]:
+            for t in range(off[k], off[k] + fp_len[k]):
+                flat[buf_pix[t]] = buf_val[t]
+
+
+@nb.njit(cache=True)
+def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e):  # pragma: no cover - jit
+    """Collect charge in place: q (H, W) float32 [e⁻] → every pixel ≤ ``full_well``, the
+    excess bloomed as described in the module docstring.
+
+    Returns (steps, pending charge left [e⁻], charge lost [e⁻] in regions without a
+    non-full neighbour or after ``max_iterations`` steps).
+    """
+    h, w = q.shape
+    fw32 = np.float32(full_well)
+    fw = np.float64(fw32)
+    keep = 1.0 - drain
+    idx = _over_full(q, fw32)
+    n = idx.size
+    if n == 0:
+        return 0, 0.0, 0.0
+    flat = q.reshape(h * w)
+    comp = _components(idx, w, along_columns)
+    # groups: one per component, named by its root; pixels listed by component
+    comp_len = np.zeros(n, np.int64)
+    for i in range(n):
+        comp_len[comp[i]] += 1
+    comp_start = np.zeros(n, np.int64)
+    roots = np.empty(n, np.int64)
+    n_groups = 0
+    acc = 0
+    for r in range(n):
+        if comp_len[r] > 0:
+            comp_start[r] = acc
+            acc += comp_len[r]
+            roots[n_groups] = r
+            n_groups += 1
+    fill = comp_start.copy()
+    order = np.empty(n, np.int64)
+    bbox = np.empty((n, 4), np.int64)
+    excess = np.zeros(n, np.float64)
+    for i in range(n):
+        r = comp[i]
+        p = idx[i]
+        order[fill[r]] = p
+        fill[r] += 1
+        row = p // w
+        col = p - row * w
+        if fill[r] - comp_start[r] == 1:
+            bbox[r, 0] = row
+            bbox[r, 1] = row + 1
+            bbox[r, 2] = col
+            bbox[r, 3] = col + 1
+        else:
+            bbox[r, 0] = min(bbox[r, 0], row)
+            bbox[r, 1] = max(bbox[r, 1], row + 1)
+            bbox[r, 2] = min(bbox[r, 2], col)
+            bbox[r, 3] = max(bbox[r, 3], col + 1)
+        excess[r] += (np.float64(flat[p]) - fw) * keep
+    total_excess = 0.0
+    head = np.arange(n)
+    tail = np.arange(n)
+    nxt = np.full(n, -1, np.int64)
+    gp = np.arange(n)
+    margin = np.zeros(n, np.int64)
+    for k in range(n_groups):
+        r = roots[k]
+        total_excess += excess[r]
+        margin[r] = _first_margin(bbox[r, 1] - bbox[r, 0], bbox[r, 3] - bbox[r, 2],
+                                  excess[r], fw, along_columns)
+    valid = np.zeros(n, np.bool_)
+    res_round = np.zeros(n, np.int64)
+    res_k = np.zeros(n, np.int64)
+    g_steps = np.zeros(n, np.int64)
+    g_pend = np.zeros(n, np.float64)
+    g_lost = np.zeros(n, np.float64)
+    owner = np.zeros(h * w, np.int32)           # group + 1 of the footprint holding a pixel
+    scheduled = np.zeros(n, np.bool_)
+    l_pix = List()
+    l_val = List()
+    l_off = List()
+    l_len = List()
+    l_act = List()
+    active = roots[:n_groups].copy()
+    rnd = 0
+    while active.size > 0:
+        n_act = active.size
+        win = np.empty((n_act, 4), np.int64)
+        off = np.zeros(n_act + 1, np.int64)
+        tol = np.empty(n_act, np.float64)
+        for k in range(n_act):
+            g = active[k]
+            m = margin[g]
+            win[k, 0] = max(bbox[g, 0] - m, 0)
+            win[k, 1] = min(bbox[g, 1] + m, h)
+            if along_columns:
+                win[k, 2] = bbox[g, 2]
+                win[k, 3] = bbox[g, 3]
+            else:
+                win[k, 2] = max(bbox[g, 2] - m, 0)
+                win[k, 3] = min(bbox[g, 3] + m, w)
+            off[k + 1] = off[k] + (win[k, 1] - win[k, 0]) * (win[k, 3] - win[k, 2])
+            tol[k] = tolerance_e * excess[g] / total_excess if total_excess > 0 else tolerance_e
+        buf_pix = np.empty(off[n_act], np.int64)
+        buf_val = np.empty(off[n_act], np.float32)
+        status = np.zeros(n_act, np.int64)
+        fp_len = np.zeros(n_act, np.int64)
+        st_steps = np.zeros(n_act, np.int64)
+        st_pend = np.zeros(n_act, np.float64)
+        st_lost = np.zeros(n_act, np.float64)
+        _run_groups(q, active, win, off, head, nxt, order, comp_start, comp_len, fw32, drain,
+                    along_columns, max_iterations, tol, buf_pix, buf_val, status, fp_len,
+                    st_steps, st_pend, st_lost)
+        partner = np.empty(n_act, np.int64)
+        _stamp(owner, active, off, status, fp_len, buf_pix, partner)
+        l_pix.append(buf_pix)
+        l_val.append(buf_val)
+        l_off.append(off)
+        l_len.append(fp_len)
+        l_act.append(active)
+        # accept the footprints; groups whose footprints share a pixel interacted: merge
+        # them (and drop their results and stamps), run the merged group next round
+        next_active = np.empty(n_act, np.int64)
+        n_next = 0
+        for k in range(n_act):
+            g = active[k]
+            if status[k] == 0:
+                margin[g] *= 2
+                next_active[n_next] = g
+                n_next += 1
+                continue
+            valid[g] = True
+            res_round[g] = rnd
+            res_k[g] = k
+            g_steps[g] = st_steps[k]
+            g_pend[g] = st_pend[k]
+            g_lost[g] = st_lost[k]
+        conflicted = np.empty(2 * n_act, np.int64)
+        n_conf = 0
+        for k in range(n_act):
+            if status[k] == 1 and partner[k] >= 0:
+                conflicted[n_conf] = active[k]
+                conflicted[n_conf + 1] = partner[k]
+                n_conf += 2
+                _merge(gp, active[k], partner[k], head, tail, nxt, bbox, excess, margin)
+        for i in range(n_conf):
+            c = conflicted[i]
+            if valid[c]:
+                valid[c] = False
+                bp = l_pix[res_round[c]]
+                o = l_off[res_round[c]][res_k[c]]
+                for t in range(o, o + l_len[res_round[c]][res_k[c]]):
+                    if owner[bp[t]] == c + 1:
+                        owner[bp[t]] = 0
+            r = _find(gp, c)
+            if not scheduled[r]:
+                scheduled[r] = True
+                next_active = _grown(next_active, n_next)
+                next_active[n_next] = r
+                n_next += 1
+        for i in range(n_next):
+            scheduled[next_active[i]] = False
+        active = next_active[:n_next].copy()
+        rnd += 1
+    steps = 0
+    pending = 0.0
+    lost = 0.0
+    for k in range(n_groups):
+        r = roots[k]
+        if valid[r]:
+            steps = max(steps, g_steps[r])
+            pending += g_pend[r]
+            lost += g_lost[r]
+    for i in range(rnd):
+        act = l_act[i]
+        keep_k = np.zeros(act.size, np.bool_)
+        for k in range(act.size):
+            g = act[k]
+            keep_k[k] = valid[g] and res_round[g] == i and res_k[g] == k
+        _write_back(flat, keep_k, l_off[i], l_len[i], l_pix[i], l_val[i])
+    return steps, pending, lost
