@@ -288,6 +288,7 @@ class _Frame:
             raise ConfigError("lens_shading source 'lens' needs the module's lens: pass lens= "
                               "(camtwin.camera.render does), or use source flat_field/gain_map")
         self.wb_gains = None
+        self.front_notes = None  # notes of the front end (IR, demosaic, RCCB), once
 
     def block(self, a: int, b: int) -> RawFrame:
         return self.raw.with_(dn=self.raw.dn[a:b], mean_electrons=None)
@@ -309,6 +310,8 @@ class _Frame:
         out, _, notes = _front_end(self.block(a, b), self.pipe, lens=self.lens,
                                    sensor=self.sensor, shading_gain=self._shading_gain(a, b),
                                    wb_gains=self.wb_gains, until=until)
+        if until == "denoise" and self.front_notes is None:
+            self.front_notes = list(notes)
         return out, notes
 
 
@@ -386,8 +389,10 @@ def _wb_gains_strips(fr: _Frame, strips, halo: int, notes: list[str]) -> tuple[n
         return np.ones(3), 1
 
 
-def _denoise_stats(fr: _Frame, strips, halo: int, st) -> tuple[float | None, tuple | None]:
-    """(noise σ or None, (min, max) of the denoise input or None), over strips."""
+def _denoise_stats(fr: _Frame, strips, halo: int, st,
+                   store=None) -> tuple[float | None, tuple | None]:
+    """(noise σ or None, (min, max) of the denoise input or None), over strips; the
+    denoise input is written to ``store`` (a :class:`_Spill`) if given."""
     need_sigma = isinstance(st.sigma, str)
     need_range = st.method == "bilateral"
     if not (need_sigma or need_range):
@@ -409,10 +414,12 @@ def _denoise_stats(fr: _Frame, strips, halo: int, st) -> tuple[float | None, tup
                 abs_sum += float(np.sum(np.abs(part), dtype=np.float64))
                 count += part.size
             del resp
+        inner = x[r0 - a:r1 - a]
         if need_range:
-            inner = x[r0 - a:r1 - a]
             lo, hi = min(lo, float(inner.min())), max(hi, float(inner.max()))
-        del rgb, x
+        if store is not None:
+            store.write(r0, inner)
+        del rgb, x, inner
     sigma = (float(math.sqrt(math.pi / 2.0) * (abs_sum / count) / 6.0) if need_sigma
              else None)
     return sigma, ((lo, hi) if need_range else None)
@@ -460,11 +467,20 @@ class _Spill:
     def __init__(self, width: int):
         self.row_bytes = width * 3 * 4
         self.width = width
+        self.failed = False
         self.f = tempfile.TemporaryFile(prefix="camtwin-strips-")
 
     def write(self, r0: int, rows: np.ndarray) -> None:
-        self.f.seek(r0 * self.row_bytes)
-        self.f.write(memoryview(np.ascontiguousarray(rows)).cast("B"))
+        """Write rows from row ``r0``; on an OS error (disk full) the file is dropped and
+        ``failed`` set: the caller recomputes instead."""
+        if self.failed:
+            return
+        try:
+            self.f.seek(r0 * self.row_bytes)
+            self.f.write(memoryview(np.ascontiguousarray(rows)).cast("B"))
+        except OSError:
+            self.failed = True
+            self.close()
 
     def read(self, a: int, b: int) -> np.ndarray:
         out = np.empty((b - a, self.width, 3), dtype=np.float32)
@@ -576,20 +592,34 @@ def render_strips(raw: RawFrame, spec: IspSpec, *, ccm=None, lens=None, sensor=N
     wb_notes: list[str] = []
     fr.wb_gains, passes = _wb_gains_strips(fr, strips, _round_up(sup["mosaic"], ph), wb_notes)
     st_dn = pipe.stage("denoise")
+    st_exp, st_tone = pipe.stage("exposure"), pipe.stage("tone")
+    st_sharp = pipe.stage("sharpen")
+    sharpen = st_sharp is not None and st_sharp.amount > 0
+    auto = st_exp is not None and st_exp.gain == "auto"
+    reinhard = st_tone is not None and st_tone.curve == "reinhard"
+    if spill is None:  # a spill pays when the front end is costlier than the file I/O
+        spill = ((st_dn is not None or spec.demosaic == "directional_ri")
+                 and _spill_fits(h, w))
     exact_pre = sup["mosaic"] + sup["demosaic"]  # rows of a cut edge not yet exact
     sigma = value_range = None
-    if st_dn is not None:
-        sigma, value_range = _denoise_stats(fr, strips, _round_up(exact_pre + 1, ph), st_dn)
-        passes += int(sigma is not None or value_range is not None)
-    front_notes: list[str] = []
+    pre = None  # spilled camera RGB before denoise (after the denoise statistics)
+    if st_dn is not None and (isinstance(st_dn.sigma, str) or st_dn.method == "bilateral"):
+        pre = _Spill(w) if spill else None
+        sigma, value_range = _denoise_stats(fr, strips, _round_up(exact_pre + 1, ph), st_dn,
+                                            pre)
+        passes += 1
+        if pre is not None and pre.failed:
+            pre = None
 
     def linear_block(a: int, b: int) -> np.ndarray:
-        """Linear sRGB before the exposure gain, raw rows [a, b)."""
-        rgb, fe = fr.front(a, b, "denoise")
-        if not front_notes:
-            front_notes.extend(fe or ["-"])
-        rgb = np.ascontiguousarray(rgb, dtype=np.float32)
-        rgb = _denoise_block(rgb, fr, a, b, st_dn, sigma, value_range, exact_pre)
+        """Linear sRGB before the exposure gain, rows [a, b) (exact away from a cut edge
+        by the summed support of the stages run here)."""
+        if pre is not None:
+            rgb, edge = pre.read(a, b), 0
+        else:
+            rgb, _ = fr.front(a, b, "denoise")
+            rgb, edge = np.ascontiguousarray(rgb, dtype=np.float32), exact_pre
+        rgb = _denoise_block(rgb, fr, a, b, st_dn, sigma, value_range, edge)
         if identity:
             return rgb
         from ._kernels import ccm_kernel
@@ -598,11 +628,10 @@ def render_strips(raw: RawFrame, spec: IspSpec, *, ccm=None, lens=None, sensor=N
         ccm_kernel(np.ascontiguousarray(rgb), m32, lin)
         return lin
 
-    st_exp, st_tone = pipe.stage("exposure"), pipe.stage("tone")
-    st_sharp = pipe.stage("sharpen")
-    sharpen = st_sharp is not None and st_sharp.amount > 0
-    auto = st_exp is not None and st_exp.gain == "auto"
-    reinhard = st_tone is not None and st_tone.curve == "reinhard"
+    # halo of linear_block's rows: the denoise support (+ 1 row for the bilateral filter's
+    # range sentinel at the block edge), plus the front end's unless spilled
+    den = sup["denoise"] + int(st_dn is not None and st_dn.method == "bilateral")
+    halo_lin = den if pre is not None else _round_up(exact_pre + den, ph)
     gain = 1.0 if st_exp is None or auto else float(st_exp.gain)
     ae_notes: list[str] = []
     log_avg = lw = None
@@ -615,38 +644,36 @@ def render_strips(raw: RawFrame, spec: IspSpec, *, ccm=None, lens=None, sensor=N
             steps["ae"] = max(1, int(math.sqrt(h * w / _pipeline.PERCENTILE_SAMPLES)))
         if reinhard:
             steps["rh"] = max(1, int(math.sqrt(h * w / REINHARD_SAMPLES)))
-        if spill is None:
-            spill = _spill_fits(h, w)
         store = _Spill(w) if spill else None
-        halo_lin = _round_up(exact_pre + sup["denoise"], ph)
+        used_pre = pre is not None
         # the subsamples linear[::k, ::k], filled strip by strip (≤ 4 M px each)
         samples = {k: np.empty((-(-h // k), -(-w // k), 3), dtype=np.float32)
                    for k in set(steps.values())}
         cands = []
         w32 = np.asarray(SRGB_LUMINANCE, dtype=np.float32)
-        try:
-            for r0, r1 in strips:
-                a, b = max(0, r0 - halo_lin), min(h, r1 + halo_lin)
-                inner = linear_block(a, b)[r0 - a:r1 - a]
-                for k, sub in samples.items():
-                    rows_k = _gather_rows(r0, r1, 0, k)
-                    i0 = (r0 + rows_k.start) // k
-                    part = inner[rows_k, ::k]
-                    sub[i0:i0 + part.shape[0]] = part
-                if reinhard and (st_tone.white is None):
-                    lum = (inner @ w32).ravel()
-                    k = min(_TOP_CANDIDATES, lum.size)
-                    idx = np.argpartition(lum, lum.size - k)[lum.size - k:]
-                    cands.append(inner.reshape(-1, 3)[idx])
-                    del lum
-                if store is not None:
-                    store.write(r0, inner)
-                del inner
-        except OSError:  # no room for the spill file after all: recompute instead
+        for r0, r1 in strips:
+            a, b = max(0, r0 - halo_lin), min(h, r1 + halo_lin)
+            inner = linear_block(a, b)[r0 - a:r1 - a]
+            for k, sub in samples.items():
+                rows_k = _gather_rows(r0, r1, 0, k)
+                i0 = (r0 + rows_k.start) // k
+                part = inner[rows_k, ::k]
+                sub[i0:i0 + part.shape[0]] = part
+            if reinhard and (st_tone.white is None):
+                lum = (inner @ w32).ravel()
+                k = min(_TOP_CANDIDATES, lum.size)
+                idx = np.argpartition(lum, lum.size - k)[lum.size - k:]
+                cands.append(inner.reshape(-1, 3)[idx])
+                del lum
             if store is not None:
-                store.close()
+                store.write(r0, inner)
+            del inner
+        if pre is not None and store is not None and not store.failed:
+            pre.close()
+            pre = None
+        if store is not None and store.failed:
             store = None
-        passes += 1
+        passes += int(not used_pre)
         if auto:
             gain = _auto_gain(samples[steps["ae"]], st_exp, ae_notes, step=1)
         if reinhard:
@@ -677,7 +704,8 @@ def render_strips(raw: RawFrame, spec: IspSpec, *, ccm=None, lens=None, sensor=N
                 a, b = max(0, r0 - hs), min(h, r1 + hs)
                 lin = store.read(a, b)
             else:
-                a, b = max(0, r0 - halo), min(h, r1 + halo)
+                hd = halo_lin + hs if pre is not None else halo  # whole CFA periods
+                a, b = max(0, r0 - hd), min(h, r1 + hd)
                 lin = linear_block(a, b)
             if gain != 1.0:
                 lin *= np.float32(gain)
@@ -697,10 +725,11 @@ def render_strips(raw: RawFrame, spec: IspSpec, *, ccm=None, lens=None, sensor=N
             out[r0:r1] = to_uint(disp[r0 - a:r1 - a], bits)
             del disp
     finally:
-        if store is not None:
-            store.close()
-    passes += int(store is None)
-    fe = [n for n in front_notes if n != "-"]
+        for f in (store, pre):
+            if f is not None:
+                f.close()
+    passes += int(store is None and pre is None)
+    fe = list(fr.front_notes or [])
     ir = [n for n in fe if n.startswith("RGB-IR")]
     notes = ir + wb_notes + [n for n in fe if n not in ir] + ccm_notes + ae_notes
     return StripRendering(image=out, wb_gains=np.asarray(fr.wb_gains, np.float64), ccm=m,
