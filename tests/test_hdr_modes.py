@@ -459,3 +459,73 @@ def test_hdr_mosaic_to_display():
     assert rgb.shape == (32, 64, 3) and float(rgb.max()) <= 1.0 + 1e-6
     out = tone_map_local(rgb)
     assert out[:, 40:].mean() > out[:, :24].mean() > 0.02
+
+
+# --------------------------------------------------------------------------------------
+# split pixel with a dual-gain large photodiode (LPD-HCG, LPD-LCG, SPD)
+# --------------------------------------------------------------------------------------
+def _split_dual_sensor():
+    return _sensor(full_well_e=6000, conversion_gain_dn_per_e=0.5, read_noise_e=1.2,
+                   lcg={"conversion_gain_dn_per_e": 0.08, "read_noise_e": 5.0,
+                        "full_well_e": 30000},
+                   hdr={"mode": "split_pixel",
+                        "split_pixel": {"sensitivity_ratio": 50, "full_well_e": 10000,
+                                        "read_noise_e": 3.0, "conversion_gain_dn_per_e": 0.4,
+                                        "lpd_dual_gain": True}})
+
+
+def _split_dual_variance(x, method):
+    """Written out: group 0 = LPD (HCG r_H, LCG r_L; common shot noise x), group 1 = SPD
+    (shot 50·x, read 50²·r_S); switch points 0.9·6000 and 0.9·30000 e⁻."""
+    r_h = 1.2**2 + 1 / (12 * 0.5**2)
+    r_l = 5.0**2 + 1 / (12 * 0.08**2)
+    v_s = 50 * x + 50**2 * (3.0**2 + 1 / (12 * 0.4**2))
+    if method == "selection":
+        return x + r_h if x < 5400 else (x + r_l if x < 27000 else v_s)
+    inv_read = (1 / r_h if x < 5400 else 0) + (1 / r_l if x < 27000 else 0)
+    if inv_read == 0:
+        return v_s
+    return 1 / (1 / (x + 1 / inv_read) + 1 / v_s)
+
+
+@pytest.mark.parametrize("method", sorted(HDR_MERGE_METHODS))
+def test_split_pixel_dual_gain_snr_at_both_switches(method):
+    """Mixed charge groups (GLS weights of camtwin.isp.hdr): measured SNR 5σ either side
+    of both switches (5400 e⁻: HCG → LCG, 27 000 e⁻: LPD → SPD) within 0.15 dB of the
+    written-out model."""
+    from camtwin.isp.hdr import merged_variance
+
+    s = _split_dual_sensor()
+    for x in (5400 - 5 * 74, 5400 + 5 * 74, 27000 - 5 * 165, 27000 + 5 * 165):
+        raw = hdr_expose(_flat(s, x), s, None, T, key=x)
+        assert [c.name for c in raw.components] == ["lpd_hcg", "lpd_lcg", "spd"]
+        want = 10 * math.log10(x**2 / _split_dual_variance(x, method))
+        assert float(10 * np.log10(x**2 / merged_variance(x, raw.components, method=method))) \
+            == pytest.approx(want, abs=1e-6)
+        got = _snr_db(merge_hdr(raw, method=method).linear_e)
+        assert got == pytest.approx(want, abs=0.15), (x, got, want)
+
+
+def test_component_models_and_switch_points():
+    """Noise-free component models (no capture) carry the same scalars as a capture's
+    components, and the switch points are 0.9·s_k·e_sat,k: 5400, 27 000 e⁻, then the SPD
+    saturation 50·10 000 e⁻."""
+    from camtwin.isp.hdr import switch_points_e
+    from camtwin.sensor.hdr import component_models
+
+    s = _split_dual_sensor()
+    models = component_models(s)
+    raw = hdr_expose(_flat(s, 100.0), s, None, T, key=1)
+    for m, c in zip(models, raw.components):
+        assert (m.name, m.scale, m.saturation_e, m.read_noise_e, m.gain_dn_per_e,
+                m.charge_group) == (c.name, c.scale, c.saturation_e, c.read_noise_e,
+                                    c.gain_dn_per_e, c.charge_group)
+        assert m.dn is None
+    assert np.allclose(switch_points_e(models), [5400, 27000, 500000])
+    dol = component_models(_sensor(), DOL3, exposure_s=T)
+    assert np.allclose(switch_points_e(dol), [18000, 288000, 5120000])
+    with pytest.raises(ConfigError, match="lpd_dual_gain = true needs the sensor's 'lcg'"):
+        _sensor(hdr={"mode": "split_pixel",
+                     "split_pixel": {"sensitivity_ratio": 50, "full_well_e": 10000,
+                                     "read_noise_e": 3.0, "conversion_gain_dn_per_e": 0.4,
+                                     "lpd_dual_gain": True}})

@@ -12,21 +12,30 @@ quantisation; EMVA 1288 R4.0 §2, eq. 9 with σ_q² = 1/12 DN²):
 
     var(x_k | x) = s_k·x + s_k²·(σ_k² + 1/(12·K_k²))                             [e⁻²]
 
-For components reading *the same charge* (DCG, LOFIC: ``shared_charge``) the shot term x
-is common to all of them and only the read terms are independent.
+Components reading *the same charge* (one ``charge_group``: DCG, LOFIC, the two gains of
+a large photodiode) share the shot term; only their read terms are independent.
+Different groups (the exposures of DOL, the two photodiodes of a split pixel) are
+independent.
 
 Merge methods (:data:`HDR_MERGE_METHODS`):
 
 * ``"selection"`` — the most sensitive component that is valid (below the switch
   threshold ``switch_fraction``·e_sat,k and not clipped), as the sensors do on chip.
-* ``"noise_optimal"`` (default) — every valid component, weighted w_k ∝ 1/var(x_k | x̂)
-  (x̂: the selection estimate). Why: in the overlap each valid component is an unbiased
-  estimate of the same x, and the inverse-variance weighted mean is the minimum-variance
-  unbiased linear combination (Gauss–Markov); components above the switch threshold get
-  weight 0, because near saturation they are biased (clipped) whatever their nominal
-  variance. For shared-charge modes the weights use the read terms only (the shot noise is
-  common and cannot be averaged away): var(merged) = x + 1/Σ_k 1/(s_k²(σ_k² + 1/(12K_k²))).
-  For independent components (DOL, split pixel): var(merged) = 1/Σ_k 1/var(x_k | x).
+* ``"noise_optimal"`` (default) — every valid component, weighted by the inverse of its
+  noise variance (x̂: the selection estimate). Why: in the overlap each valid component is
+  an unbiased estimate of the same x, and the inverse-variance weighted mean is the
+  minimum-variance unbiased linear combination (Gauss–Markov); components above the
+  switch threshold get weight 0, because near saturation they are biased (clipped)
+  whatever their nominal variance. With charge groups this is done in two steps, which is
+  the generalised-least-squares solution for the block covariance (common shot noise
+  inside a group, independent groups):
+
+      group g:   X_g = Σ_k x_k/r_k / Σ_k 1/r_k,   r_k = s_k²(σ_k² + 1/(12K_k²)),
+                 var(X_g) = s_g·x + 1/Σ_k 1/r_k          (the shot term cannot be averaged)
+      merged:    Σ_g X_g/var(X_g) / Σ_g 1/var(X_g),     var = 1/Σ_g 1/var(X_g).
+
+  DOL / split pixel without dual gain: one component per group, w_k ∝ 1/var(x_k | x);
+  DCG / LOFIC: one group, weights ∝ 1/r_k (only the read noise averages).
 
 Selection bias. A component is left when its *own* value e_k reaches the threshold t_k,
 so near t_k the pixels that fluctuated up are replaced by a less sensitive (unbiased)
@@ -141,8 +150,21 @@ def component_variance(x_e, component) -> np.ndarray:
     return component.scale * x + read_variance_e2(component)
 
 
-def _shared(components) -> bool:
-    return any(c.shared_charge for c in components)
+def _groups(components) -> dict[int, list[int]]:
+    """charge group → indices of its components (in order)."""
+    out: dict[int, list[int]] = {}
+    for k, c in enumerate(components):
+        out.setdefault(int(c.charge_group), []).append(k)
+    return out
+
+
+def switch_points_e(components, switch_fraction: float = 0.9) -> np.ndarray:
+    """Signals x [reference e⁻] at which the merge leaves component k (k < n−1):
+    t_k = ``switch_fraction``·s_k·e_sat,k — where the SNR dips. The last entry of the
+    returned array is the saturation of the last component, s_n·e_sat,n."""
+    t = [switch_fraction * c.scale * c.saturation_e for c in components[:-1]]
+    last = components[-1]
+    return np.array(t + [last.scale * last.saturation_e])
 
 
 def valid_at(x_e, components, switch_fraction: float) -> list[np.ndarray]:
@@ -159,7 +181,7 @@ def merged_variance(x_e, components, *, method: str = "noise_optimal",
     docstring), for a signal that sits deterministically on one side of each threshold.
 
     ``"selection"``: var(x_k* | x), k* the first valid component. ``"noise_optimal"``:
-    1/Σ_valid 1/var(x_k | x) (independent), x + 1/Σ_valid 1/(read var) (shared charge).
+    the charge-group formula of the module docstring over the valid components.
     """
     x = np.asarray(x_e, dtype=np.float64)
     valid = valid_at(x, components, switch_fraction)
@@ -170,12 +192,15 @@ def merged_variance(x_e, components, *, method: str = "noise_optimal",
         return out
     if method != "noise_optimal":
         raise unknown_name("HDR merge method", method, HDR_MERGE_METHODS)
-    if _shared(components):
-        inv = sum(np.where(v, 1.0 / read_variance_e2(c), 0.0) for v, c in zip(valid, components))
-        return np.maximum(x, 0.0) + 1.0 / inv
-    inv = sum(np.where(v, 1.0 / component_variance(x, c), 0.0)
-              for v, c in zip(valid, components))
-    return 1.0 / inv
+    inv_total = np.zeros(x.shape)
+    for idx in _groups(components).values():
+        inv_read = sum(np.where(valid[k], 1.0 / read_variance_e2(components[k]), 0.0)
+                       for k in idx)
+        any_valid = inv_read > 0
+        var_g = (components[idx[0]].scale * np.maximum(x, 0.0)
+                 + 1.0 / np.where(any_valid, inv_read, 1.0))
+        inv_total = inv_total + np.where(any_valid, 1.0 / var_g, 0.0)
+    return 1.0 / inv_total
 
 
 def analytic_snr_db(x_e, components, **kwargs) -> np.ndarray:
@@ -239,27 +264,42 @@ def merge_noise_optimal(xs, es, components, switch_fraction):
     uses = _decisions(xs, es, components, switch_fraction)
     x_hat, sel = _select(xs, uses)
     x_hat = np.maximum(x_hat, np.float32(0))
-    src = sel.copy()
-    shared = _shared(components)
-    num = np.zeros(x_hat.shape, np.float64)
-    den = np.zeros(x_hat.shape, np.float64)
-    best = np.zeros(x_hat.shape, np.float64)
+    n = len(components)
     last = components[-1]
-    for k, c in enumerate(components):
-        if k < len(components) - 1:
-            ok = uses[k]
-        else:
-            ok = (sel == k) | (es[k] < np.float32(0.5 * (1.0 + switch_fraction)
-                                                  * last.saturation_e))
-        var = (np.full(x_hat.shape, read_variance_e2(c)) if shared
-               else component_variance(x_hat, c))
-        wk = np.where(ok, 1.0 / var, 0.0)
-        num += wk * xs[k]
-        den += wk
-        better = wk > best
-        src[better] = k
-        best = np.maximum(best, wk)
+    oks = list(uses) + [(sel == n - 1) | (es[-1] < np.float32(0.5 * (1.0 + switch_fraction)
+                                                             * last.saturation_e))]
+    src = sel.copy()
+    num = np.zeros(x_hat.shape, np.float32)
+    den = np.zeros(x_hat.shape, np.float32)
+    best = np.zeros(x_hat.shape, np.float32)
+    for idx in _groups(components).values():
+        g_num = np.zeros(x_hat.shape, np.float32)
+        g_inv = np.zeros(x_hat.shape, np.float32)
+        for k in idx:
+            wr = np.where(oks[k], np.float32(1.0 / read_variance_e2(components[k])),
+                          np.float32(0))
+            g_num += wr * xs[k]
+            g_inv += wr
+        has = g_inv > 0
+        safe_inv = np.where(has, g_inv, np.float32(1))
+        x_g = g_num / safe_inv
+        var_g = np.float32(components[idx[0]].scale) * x_hat + np.float32(1) / safe_inv
+        w_g = np.where(has, np.float32(1) / var_g, np.float32(0))
+        num += w_g * x_g
+        den += w_g
+        better = w_g > best                 # source: the component of the heaviest group
+        if better.any():                    # its most sensitive valid member
+            src[better] = _lead(oks, idx, better)
+        best = np.maximum(best, w_g)
     return (num / den).astype(np.float32), src
+
+
+def _lead(oks, idx, where):
+    """Index of the first valid component of group ``idx`` at the pixels ``where``."""
+    out = np.full(int(where.sum()), idx[-1], np.uint8)
+    for k in reversed(idx):
+        out = np.where(oks[k][where], np.uint8(k), out)
+    return out
 
 
 #: Name → merge function ``f(xs, es, components, switch_fraction) -> (merged, source)``.
@@ -349,6 +389,8 @@ def _motion_fallback(merged, src, xs, es, comps, sf, k_sigma, cfa):
     for k in range(len(comps) - 1):
         c0, c1 = comps[k], comps[k + 1]
         guard = np.float32(0.5 * (1.0 + sf) * c0.saturation_e)
+        if c0.charge_group == c1.charge_group:
+            continue
         both = (es[k] < guard) & (xs[k] < np.float32(sf * c0.scale * c0.saturation_e))
         sigma = np.sqrt(component_variance(xs[k], c0) + component_variance(xs[k + 1], c1))
         flag = both & (np.abs(xs[k].astype(np.float64) - xs[k + 1]) > k_sigma * sigma)

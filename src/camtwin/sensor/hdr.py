@@ -197,12 +197,16 @@ class SplitPixelSpec(FrozenSpec):
 
     ``sensitivity_ratio`` ρ = LPD / SPD sensitivity (> 1); the SPD has its own full well,
     read noise and conversion gain (the sensor's ``analog_gain`` applies to both).
+    ``lpd_dual_gain``: the large photodiode's charge is read twice, at HCG (the sensor's
+    own conversion gain, read noise, full well) and at LCG (the sensor's ``lcg`` block),
+    as in split-pixel sensors that send LPD-HCG, LPD-LCG and SPD reads.
     """
 
     sensitivity_ratio: float = Field(gt=1.0, le=1e5)
     full_well_e: float = Field(gt=0, le=1e7)
     read_noise_e: float = Field(ge=0, le=1e4)
     conversion_gain_dn_per_e: float = Field(gt=0, le=1000)
+    lpd_dual_gain: bool = False
 
     @model_validator(mode="after")
     def _fw(self):
@@ -309,6 +313,8 @@ class HdrSpec(FrozenSpec):
     def n_components(self) -> int:
         if self.mode == "dol":
             return self.dol.n_exposures
+        if self.mode == "split_pixel" and self.split_pixel.lpd_dual_gain:
+            return 3
         return 1 if self.mode == "pwl" else 2
 
     # --- checks against the sensor (called by SensorSpec and hdr_expose) ---------------
@@ -317,17 +323,21 @@ class HdrSpec(FrozenSpec):
         if sensor.shutter.type == "ccd":
             raise ConfigError(f"hdr.mode = {self.mode!r}: HDR modes are modelled for CMOS "
                               f"sensors; shutter.type = 'ccd' is not supported")
-        if self.mode == "dcg":
+        dual = self.mode == "dcg" or (self.mode == "split_pixel"
+                                      and self.split_pixel.lpd_dual_gain)
+        what = ("hdr.mode = 'dcg'" if self.mode == "dcg"
+                else "hdr.split_pixel.lpd_dual_gain = true")
+        if dual:
             if sensor.lcg is None:
-                raise ConfigError("hdr.mode = 'dcg' needs the sensor's 'lcg' block "
+                raise ConfigError(f"{what} needs the sensor's 'lcg' block "
                                   "(conversion_gain_dn_per_e, read_noise_e, full_well_e)")
             if not sensor.lcg.conversion_gain_dn_per_e < sensor.conversion_gain_dn_per_e:
-                raise ConfigError(f"hdr.mode = 'dcg': lcg.conversion_gain_dn_per_e = "
+                raise ConfigError(f"{what}: lcg.conversion_gain_dn_per_e = "
                                   f"{sensor.lcg.conversion_gain_dn_per_e} must be below the "
                                   f"HCG conversion_gain_dn_per_e = "
                                   f"{sensor.conversion_gain_dn_per_e}")
             if not sensor.lcg.full_well_e >= sensor.full_well_e:
-                raise ConfigError(f"hdr.mode = 'dcg': lcg.full_well_e = {sensor.lcg.full_well_e}"
+                raise ConfigError(f"{what}: lcg.full_well_e = {sensor.lcg.full_well_e}"
                                   f" e- must be at least the HCG full_well_e = "
                                   f"{sensor.full_well_e} e-")
         if self.mode == "lofic":
@@ -363,9 +373,7 @@ class HdrSpec(FrozenSpec):
 
 def _reference_gain(sensor, hdr: HdrSpec) -> float:
     """K_0 [DN/e⁻] of the reference channel."""
-    if hdr.mode == "dcg":
-        return sensor.conversion_gain_dn_per_e * sensor.analog_gain
-    return sensor.system_gain_dn_per_e
+    return component_sensors(sensor, hdr)[0].system_gain_dn_per_e
 
 
 def _saturation_e(full_well_e: float, gain: float, sensor) -> float:
@@ -411,6 +419,8 @@ def component_sensors(sensor, hdr: HdrSpec) -> tuple:
         spd = _derived(sensor, full_well_e=sp.full_well_e, read_noise_e=sp.read_noise_e,
                        conversion_gain_dn_per_e=sp.conversion_gain_dn_per_e,
                        seed=sensor.noise.fixed_pattern_seed + SPD_SEED_OFFSET)
+        if sp.lpd_dual_gain:
+            return (*_hcg_lcg(sensor), spd)
         return (base, spd)
     if hdr.mode == "lofic":
         lo = hdr.lofic
@@ -418,7 +428,10 @@ def component_sensors(sensor, hdr: HdrSpec) -> tuple:
                       read_noise_e=lo.read_noise_e,
                       conversion_gain_dn_per_e=lo.conversion_gain_dn_per_e)
         return (base, lg)
-    # dcg
+    return _hcg_lcg(sensor)  # dcg
+
+
+def _hcg_lcg(sensor) -> tuple:
     hcg = _derived(sensor, full_well_e=sensor.full_well_e, read_noise_e=sensor.read_noise_e,
                    conversion_gain_dn_per_e=sensor.conversion_gain_dn_per_e)
     lcg = _derived(sensor, full_well_e=sensor.lcg.full_well_e,
@@ -476,13 +489,17 @@ class HdrComponent:
         σ_k [e⁻] (temporal, of this component's read).
     exposure_s : float
         Integration time [s].
-    shared_charge : bool
-        The component reads the same charge as component 0 (LOFIC, DCG: common shot noise).
-    window_end_s : float64 (H,)
+    charge_group : int
+        Components with the same group read the same charge (DCG, LOFIC, the two gains of
+        a large photodiode): their shot noise is common. Different groups: independent.
+    window_end_s : float64 (H,) or None
         End of each row's integration window [s].
-    mean_e : float32 (H, W)
+    mean_e : float32 (H, W) or None
         Ground truth: expected electrons of this component (photo + dark, before noise,
         full well and the fixed-pattern maps).
+
+    ``dn``, ``window_end_s`` and ``mean_e`` are None in the noise-free models of
+    :func:`component_models` (for analytic SNR curves without a capture).
     """
 
     name: str
@@ -494,9 +511,9 @@ class HdrComponent:
     saturation_e: float
     read_noise_e: float
     exposure_s: float
-    shared_charge: bool
-    window_end_s: np.ndarray
-    mean_e: np.ndarray
+    charge_group: int
+    window_end_s: np.ndarray | None = None
+    mean_e: np.ndarray | None = None
 
     def electrons(self) -> np.ndarray:
         """e_k = (DN − black)/K_k [e⁻], float32."""
@@ -710,15 +727,16 @@ def hdr_expose(rate_e_per_s, sensor, hdr: HdrSpec | None = None,
     keys = [component_key(key, i) for i in range(hdr.n_components)]
     comps: list[HdrComponent] = []
 
-    def add(name, dn, s, scale, t_exp, t_start, shared, mean):
-        g = float(s.system_gain_dn_per_e)
-        comps.append(HdrComponent(
-            name=name, dn=dn, gain_dn_per_e=g, black_level_dn=float(s.black_level_dn),
-            white_level_dn=int(s.white_level_dn), scale=float(scale),
-            saturation_e=_saturation_e(s.effective_full_well_e, g, s),
-            read_noise_e=float(s.effective_read_noise_e) if s.noise.read else 0.0,
-            exposure_s=float(t_exp), shared_charge=shared,
-            window_end_s=rows0 + t_start + t_exp, mean_e=mean))
+    def _add_spd(mu, dark):
+        """The small photodiode: 1/ρ of the light and dark charge, its own chain."""
+        rho = np.float32(hdr.split_pixel.sensitivity_ratio)
+        mu_s, dark_s = mu / rho, dark / rho
+        dn = simulate_pixels(mu_s, dark_s, sensors[-1], key=keys[-1])
+        add("spd", dn, sensors[-1], float(rho), exposure_s, start_s, 1, mu_s + dark_s)
+
+    def add(name, dn, s, scale, t_exp, t_start, group, mean):
+        comps.append(_component(name, dn, s, scale, t_exp, group,
+                                window_end_s=rows0 + t_start + t_exp, mean_e=mean))
 
     if hdr.mode == "dol":
         ts, starts, offs = dol_windows(sensor, hdr.dol, exposure_s, start_s)
@@ -726,19 +744,27 @@ def hdr_expose(rate_e_per_s, sensor, hdr: HdrSpec | None = None,
             mu = photo(t, t0)
             dark = np.float32(i_dark * t)
             dn = simulate_pixels(mu, dark, sensors[k], key=keys[k], fixed=fp)
-            add(f"T{k}", dn, sensors[k], ts[0] / t, t, t0, False, mu + dark)
-    elif hdr.mode in ("pwl", "split_pixel"):
+            add(f"T{k}", dn, sensors[k], ts[0] / t, t, t0, k, mu + dark)
+    elif hdr.mode == "pwl" or (hdr.mode == "split_pixel"
+                               and not hdr.split_pixel.lpd_dual_gain):
         mu = photo(exposure_s, start_s)
         dark = np.float32(i_dark * exposure_s)
         dn = simulate_pixels(mu, dark, sensors[0], key=keys[0], fixed=fp)
         add("linear" if hdr.mode == "pwl" else "lpd", dn, sensors[0], 1.0, exposure_s,
-            start_s, False, mu + dark)
+            start_s, 0, mu + dark)
         if hdr.mode == "split_pixel":
-            rho = np.float32(hdr.split_pixel.sensitivity_ratio)
-            mu_s = mu / rho
-            dark_s = dark / rho
-            dn = simulate_pixels(mu_s, dark_s, sensors[1], key=keys[1])
-            add("spd", dn, sensors[1], float(rho), exposure_s, start_s, False, mu_s + dark_s)
+            _add_spd(mu, dark)
+    elif hdr.mode == "split_pixel":   # LPD read at HCG and LCG, then the SPD
+        mu = photo(exposure_s, start_s)
+        dark = np.float32(i_dark * exposure_s)
+        s_hi, s_lo = sensors[:2]
+        q = collect_charge(generate_charge(mu, dark, s_hi, key=keys[0], fixed=fp), s_lo)
+        add("lpd_hcg", read_out(q, s_hi, key=keys[0], fixed=fp), s_hi, 1.0, exposure_s,
+            start_s, 0, mu + dark)
+        add("lpd_lcg", read_out(q, s_lo, key=keys[1]), s_lo, 1.0, exposure_s, start_s, 0,
+            mu + dark)
+        del q
+        _add_spd(mu, dark)
     else:  # lofic, dcg: one charge, two reads
         mu = photo(exposure_s, start_s)
         dark = np.float32(i_dark * exposure_s)
@@ -756,8 +782,8 @@ def hdr_expose(rate_e_per_s, sensor, hdr: HdrSpec | None = None,
         del n
         dn_hi = read_out(q_pd, s_hi, key=keys[0], fixed=fp)
         dn_lo = read_out(q_tot, s_lo, key=keys[1])
-        add(names[0], dn_hi, s_hi, 1.0, exposure_s, start_s, False, mu + dark)
-        add(names[1], dn_lo, s_lo, 1.0, exposure_s, start_s, True, mu + dark)
+        add(names[0], dn_hi, s_hi, 1.0, exposure_s, start_s, 0, mu + dark)
+        add(names[1], dn_lo, s_lo, 1.0, exposure_s, start_s, 0, mu + dark)
 
     comps_t = tuple(comps)
     combined = combine_on_sensor(comps_t, hdr.switch_fraction)
@@ -780,6 +806,47 @@ def hdr_expose(rate_e_per_s, sensor, hdr: HdrSpec | None = None,
                   metadata={"mode": hdr.mode,
                             "exposures_s": [c.exposure_s for c in comps_t],
                             "scales": [c.scale for c in comps_t]})
+
+
+def _component(name, dn, s, scale, t_exp, group, **arrays) -> HdrComponent:
+    g = float(s.system_gain_dn_per_e)
+    return HdrComponent(
+        name=name, dn=dn, gain_dn_per_e=g, black_level_dn=float(s.black_level_dn),
+        white_level_dn=int(s.white_level_dn), scale=float(scale),
+        saturation_e=_saturation_e(s.effective_full_well_e, g, s),
+        read_noise_e=float(s.effective_read_noise_e) if s.noise.read else 0.0,
+        exposure_s=float(t_exp), charge_group=int(group), **arrays)
+
+
+def component_names(hdr: HdrSpec) -> tuple[str, ...]:
+    """Names of the components of ``hdr``, most sensitive first."""
+    if hdr.mode == "dol":
+        return tuple(f"T{k}" for k in range(hdr.dol.n_exposures))
+    if hdr.mode == "split_pixel":
+        return ("lpd_hcg", "lpd_lcg", "spd") if hdr.split_pixel.lpd_dual_gain else ("lpd", "spd")
+    return {"pwl": ("linear",), "lofic": ("hg", "lg"), "dcg": ("hcg", "lcg")}[hdr.mode]
+
+
+def component_models(sensor, hdr: HdrSpec | None = None,
+                     exposure_s: float = 0.01) -> tuple[HdrComponent, ...]:
+    """The components of ``hdr`` on ``sensor`` without a capture (``dn`` etc. None): scale,
+    gain, saturation, read noise and charge group, for analytic SNR curves and transition
+    signals (:func:`camtwin.isp.hdr.merged_variance`, :func:`camtwin.isp.hdr.switch_points_e`).
+    """
+    hdr = sensor.hdr if hdr is None else hdr
+    if hdr is None:
+        raise ConfigError("component_models needs an HdrSpec (argument hdr or sensor.hdr)")
+    hdr.check_sensor(sensor)
+    sensors = component_sensors(sensor, hdr)
+    names = component_names(hdr)
+    if hdr.mode == "dol":
+        ts = hdr.dol.exposures_s(exposure_s)
+        return tuple(_component(n, None, s, ts[0] / t, t, k)
+                     for k, (n, s, t) in enumerate(zip(names, sensors, ts)))
+    groups = {"lpd": 0, "spd": 1, "lpd_hcg": 0, "lpd_lcg": 0}
+    rho = hdr.split_pixel.sensitivity_ratio if hdr.mode == "split_pixel" else 1.0
+    return tuple(_component(n, None, s, rho if n == "spd" else 1.0, exposure_s,
+                            groups.get(n, 0)) for n, s in zip(names, sensors))
 
 
 def combine_on_sensor(components, switch_fraction: float) -> np.ndarray:
