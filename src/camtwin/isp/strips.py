@@ -13,8 +13,8 @@ Method
 
    * white-balance gains — gray world: per-colour sums and counts of the unsaturated
      samples (additive); white patch: the samples of the same regular subsample
-     (:func:`~camtwin.isp.stages.white_patch_step`), gathered strip by strip (≤ ~4 M
-     float32 samples, ≤ 16 MB), then the percentile;
+     (:func:`~camtwin.isp.stages.white_patch_step`), gathered strip by strip (< 16 M
+     float32 samples, < 64 MB), then the percentile;
    * the denoise noise σ ("auto", :func:`~camtwin.isp.denoise.estimate_noise_sigma`): the
      sum of ``|N ⊛ I|`` over the valid region and its count (additive); for the bilateral
      filter also the global min/max of its input — OpenCV's bilateral filter scales its
@@ -41,17 +41,19 @@ except where a global sum (gray-world means, noise σ) or OpenCV's running box s
 (guided filter) are summed in another order — a last-bit difference that moves a code
 value by at most 1, rarely (``tests/test_isp_strips.py`` checks every option).
 
-Because the auto-exposure gain needs the front end of every strip before any strip can be
-finished, the front end either runs twice (``spill=False``) or the CCM output of each
-strip (12 B/px) is written to an unlinked temporary file with plain file writes (not a
-memory map: mapped pages would count in the resident set) and read back
-(``spill=True``), trading disk traffic for the second front end.
+Because the auto-exposure gain (and the denoise σ) need the front end of every strip
+before any strip can be finished, the front end either runs again for each later pass
+(``spill=False``) or the RGB of each strip (12 B/px: the denoise input after the σ pass,
+the linear RGB after the exposure pass) is written to an unlinked temporary file with plain
+file writes (not a memory map: mapped pages would count in the resident set) and read back
+(``spill=True``): the front end then runs once. Measured (``render_strips`` docstring):
+spilling pays when the front end is costly (denoise, ``directional_ri``) and costs time
+for the plain bilinear pipeline, so the default spills only then.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import tempfile
 from dataclasses import dataclass
 
@@ -63,7 +65,7 @@ from ..raw import RawFrame
 from ._cfa import cfa_period, interpolation_radius, ir_phases
 from .demosaic import _bayer_like
 from .denoise import _IMMERKAER, denoise
-from .pipeline import PERCENTILE_SAMPLES, _auto_gain, _front_end, _resolve_ccm
+from .pipeline import _auto_gain, _front_end, _resolve_ccm
 from .spec import IspSpec
 from .stages import (gray_world_from_sums, to_uint, wb_gains_from_neutral,
                      white_patch_from_samples)
@@ -158,11 +160,9 @@ def _supports(spec: IspSpec, cfa: str) -> dict[str, int]:
         mosaic += interpolation_radius(cfa, 255) + 1
     if cfa == "mono":
         dem = 0
-    elif _bayer_like(cfa) or cfa_period(cfa) == (2, 2):
-        dem = _DEMOSAIC_SUPPORT.get(spec.demosaic, 12) if _bayer_like(cfa) else 1
-        if spec.demosaic == "bilinear" and not _bayer_like(cfa):
-            dem = max(interpolation_radius(cfa, s) for s in range(3)) + 1
-    else:  # normalised convolution of any periodic layout
+    elif _bayer_like(cfa):  # Bayer phases and RCCB: the method's own kernels
+        dem = _DEMOSAIC_SUPPORT.get(spec.demosaic, 16)
+    else:  # normalised convolution of any periodic layout, whatever the method
         dem = max(interpolation_radius(cfa, s) for s in range(3)) + 1
     st = pipe.stage("denoise")
     den = 0
