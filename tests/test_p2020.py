@@ -7,7 +7,7 @@
   captured signal is a midpoint-rule integral of the square wave written in this file; the
   P2020 seen-probability min(1, D + T·f) (issue 19 goals: 90 Hz, 10 % duty, 11 ms / 1 ms).
 * HDR SNR: a simulated capture of a synthetic chart (Poisson shot noise + Gaussian read noise,
-  2–4 exposures merged by selection) against the closed-form SNR dip depth
+  2–4 exposures merged by selection on the noise-free or on each pixel's noisy value) against the closed-form SNR dip depth
   10·log10[r(S + rσ²)/(S + σ²)] and transition luminance s·FW·R/k, and the ISO 15739
   SNR = 1 dynamic range 20·log10(FW·R_last / S₁), S₁ = (1 + √(1 + 4σ²))/2 (all derived
   in the docstrings below). Issue 19 goal: location within 5 %, depth within 0.5 dB.
@@ -305,6 +305,22 @@ def simulate_chart(chart, ratios, rng):
     return np.minimum(r[j] * np.minimum(e, FW), FW * r[-1])
 
 
+def simulate_chart_measured_switch(chart, ratios, rng):
+    """As :func:`simulate_chart`, but each pixel's exposure is chosen as sensors do: the
+    longest exposure whose own noisy value is below s·FW (independent exposures, DOL)."""
+    s = K_E * chart.render()
+    r = np.concatenate([[1.0], ratios])
+    out = np.empty_like(s)
+    todo = np.ones(s.shape, dtype=bool)
+    for j, rj in enumerate(r):
+        e = np.minimum(rng.poisson(s / rj).astype(np.float64) + rng.normal(0.0, RN, s.shape),
+                       FW)
+        use = todo & ((e < SW * FW) | (j == r.size - 1))
+        out[use] = rj * e[use]
+        todo &= ~use
+    return out
+
+
 @pytest.mark.parametrize("ratios", [[16.0], [16.0, 256.0], [8.0, 64.0, 512.0]])
 def test_model_closed_form(ratios):
     trans, depth, dr = model_expectations(ratios)
@@ -327,6 +343,29 @@ def test_model_closed_form(ratios):
     assert shot["dip_depth_db"][0] == pytest.approx(10 * np.log10(16.0))
 
 
+@pytest.mark.parametrize("ratios,signal_e", [([16.0], 3500.0), ([16.0], 3650.0),
+                                             ([8.0, 64.0], 3600.0 * 8 * 1.02)])
+def test_model_measured_switch_moments(ratios, signal_e, rng):
+    """switch_on="measured": merged mean and σ against a Monte Carlo of Gaussian exposures
+    with the per-pixel decision (standard errors: σ/√n for the mean, σ/√(2n) for σ, with a
+    margin for the mixture's heavier tails)."""
+    n = 400_000
+    r = np.concatenate([[1.0], ratios])
+    out, todo = np.empty(n), np.ones(n, dtype=bool)
+    for j, rj in enumerate(r):
+        e = rng.normal(signal_e / rj, np.sqrt(signal_e / rj + RN**2), n)
+        e = np.minimum(e, FW) if j == r.size - 1 else e
+        use = todo & ((e < SW * FW) | (j == r.size - 1))
+        out[use] = rj * e[use]
+        todo &= ~use
+    m = multi_exposure_snr_model([signal_e / K_E], electrons_per_cd_m2=K_E,
+                                 exposure_ratios=ratios, full_well_e=FW, read_noise_e=RN,
+                                 switch_on="measured")
+    sd = out.std()
+    assert m["mean_e"][0] == pytest.approx(out.mean(), abs=5 * sd / np.sqrt(n))
+    assert m["std_e"][0] == pytest.approx(sd, rel=8 / np.sqrt(2 * n))
+
+
 @pytest.mark.parametrize("ratios", [[16.0], [16.0, 256.0], [8.0, 64.0, 512.0]])
 def test_dips_and_dr_noise_free_model(ratios):
     trans, depth, dr = model_expectations(ratios)
@@ -341,7 +380,8 @@ def test_dips_and_dr_noise_free_model(ratios):
     for dip, t, d in zip(res.dips, trans, depth):
         assert dip.kind == "step" and dip.bracket[0] < t <= dip.bracket[1]
         assert abs(dip.luminance / t - 1) < 0.05
-        assert dip.depth_db == pytest.approx(d, abs=0.05)
+        # straight lines over 0.25 decade of a curved SNR(L): bias ≈ 0.06 dB
+        assert dip.depth_db == pytest.approx(d, abs=0.1)
     # L_min is interpolated between patches 0.58 dB apart on a curved SNR: ~0.05 dB
     assert res.dynamic_range.dr_db == pytest.approx(dr, abs=0.1)
     assert not res.dynamic_range.limited_by_chart
@@ -371,6 +411,27 @@ def test_dips_and_dr_simulated_capture(ratios, seed):
     # the minimum SNR over the transition region is the bottom of a dip
     lo_snr, at = res.min_snr_db(trans[0] * 0.5, trans[0] * 2)
     assert at > trans[0] and lo_snr == pytest.approx(res.dips[0].snr_db_after)
+
+
+@pytest.mark.parametrize("ratios,seed", [([16.0], 4), ([8.0, 64.0, 512.0], 5)])
+def test_dips_with_per_pixel_switch_decisions(ratios, seed):
+    """Per-pixel decisions on noisy values mix the two exposures in patches within ~3σ of
+    a switch (σ/S ≈ 1.7 % here): the transition spreads over 1–2 patches, but the dip
+    location and the depth between the two exposures' SNR curves are unchanged — within
+    5 % and 0.5 dB of the ideal switch's closed form, as in the noise-free-decision case."""
+    rng = np.random.default_rng(seed)
+    trans, depth, dr = model_expectations(ratios)
+    lmax = 1.3 * FW * ratios[-1] / K_E * 10 ** rng.uniform(0, 0.03)
+    chart = hdr_test_chart(241, dynamic_range_db=140.0, max_luminance_cd_m2=lmax,
+                           patch_px=100, gap_px=2)
+    stats = snr_from_patches(simulate_chart_measured_switch(chart, ratios, rng), chart.boxes)
+    res = snr_vs_luminance(chart.luminance_cd_m2, stats.mean, stats.std,
+                           white_level=FW * ratios[-1])
+    assert len(res.dips) == len(trans), [(d.luminance, d.depth_db) for d in res.dips]
+    for dip, t, d in zip(res.dips, trans, depth):
+        assert abs(dip.luminance / t - 1) < 0.05
+        assert abs(dip.depth_db - d) < 0.5
+    assert res.dynamic_range.dr_db == pytest.approx(dr, abs=0.5)
 
 
 def test_single_exposure_has_no_dips_and_classic_dr(rng):

@@ -695,9 +695,10 @@ class SnrDip:
 
     ``luminance``: estimated location; ``bracket``: the luminances between which the
     transition lies; ``depth_db``: drop of SNR below the curve continued from below;
-    ``kind``: "step" (a jump between two patches, as a switch between exposures / gains)
-    or "trough" (spread over several patches, as a blended merge); ``index_before`` /
-    ``index_after``: patch indices (in ascending-luminance order) around the drop.
+    ``kind``: "step" (a jump between two neighbouring patches) or "spread" (over several
+    patches, e.g. a per-pixel merge decision mixing the exposures near the switch);
+    ``index_before`` / ``index_after``: patch indices (ascending luminance) where the SNR
+    starts and stops falling; ``snr_db_before`` / ``snr_db_after``: SNR there.
     """
 
     luminance: float
@@ -767,12 +768,12 @@ class HdrSnrResult:
         }
 
 
-def _line_at(x: np.ndarray, y: np.ndarray, x0: float) -> float:
-    """Least-squares line through (x, y) evaluated at x0 (a constant for one point)."""
+def _line(x: np.ndarray, y: np.ndarray):
+    """Least-squares line through (x, y) as a function (a constant for one point)."""
     if x.size == 1:
-        return float(y[0])
+        return lambda x0: float(y[0]) + 0.0 * np.asarray(x0, dtype=np.float64)
     slope, icpt = np.polyfit(x, y, 1)
-    return float(slope * x0 + icpt)
+    return lambda x0: slope * np.asarray(x0, dtype=np.float64) + icpt
 
 
 def _saturation(lum, mean, white_level, white_fraction):
@@ -797,8 +798,23 @@ def _saturation(lum, mean, white_level, white_fraction):
     return sat
 
 
-def _find_dips(x, y, valid, min_dip_db, fit_points):
-    """Dips of y(x) (x = ln L, y = SNR dB) over the valid (unsaturated, finite) patches."""
+def _side(xs, lo: int, hi: int, anchor: int, span: float, *, below: bool):
+    """Indices [a, b] (inclusive) of the patches within ``span`` (in ln L) of ``anchor``,
+    inside [lo, hi], on the side away from the dip; at least two if available."""
+    if below:
+        a = anchor
+        while a - 1 >= lo and (xs[anchor] - xs[a - 1] <= span or anchor - a < 1):
+            a -= 1
+        return a, anchor
+    b = anchor
+    while b + 1 <= hi and (xs[b + 1] - xs[anchor] <= span or b - anchor < 1):
+        b += 1
+    return anchor, b
+
+
+def _find_dips(x, y, valid, min_dip_db, fit_span):
+    """Dips of y(x) (x = ln L, y = SNR dB) over the valid patches (definition in
+    :func:`snr_vs_luminance`)."""
     idx = np.flatnonzero(valid)
     if idx.size < 3:
         return []
@@ -810,7 +826,7 @@ def _find_dips(x, y, valid, min_dip_db, fit_points):
             j = k
             while j + 1 < d.size and d[j + 1] < 0:
                 j += 1
-            runs.append((k, j + 1))  # drop from point k to point j+1
+            runs.append((k, j + 1))  # SNR falls from patch k to patch j+1
             k = j + 1
         else:
             k += 1
@@ -819,31 +835,33 @@ def _find_dips(x, y, valid, min_dip_db, fit_points):
     for r, (i, j) in enumerate(runs):
         prev_end = runs[r - 1][1] if r else 0
         next_start = runs[r + 1][0] if r + 1 < len(runs) else xs.size - 1
-        steps = -d[i:j]
-        s = i + int(np.argmax(steps))  # largest single drop s -> s+1
-        if steps.max() >= 0.5 * (ys[i] - ys[j]):
-            x0 = 0.5 * (xs[s] + xs[s + 1])
-            b0 = max(prev_end, s - fit_points + 1)
-            a1 = min(next_start, s + fit_points) + 1
-            before = _line_at(xs[b0:s + 1], ys[b0:s + 1], x0)
-            after = _line_at(xs[s + 1:a1], ys[s + 1:a1], x0)
-            dips.append(SnrDip(float(np.exp(x0)), (float(np.exp(xs[s])),
-                                                   float(np.exp(xs[s + 1]))),
-                               before - after, "step", int(idx[s]), int(idx[s + 1]),
-                               float(ys[s]), float(ys[s + 1])))
+        # one guard patch on each side (it may mix both exposures) when >= 2 remain
+        b1 = i - 1 if i - 1 > prev_end else i
+        a0 = j + 1 if j + 1 < next_start else j
+        b0, b1 = _side(xs, prev_end, b1, b1, fit_span, below=True)
+        a0, a1 = _side(xs, a0, next_start, a0, fit_span, below=False)
+        before = _line(xs[b0:b1 + 1], ys[b0:b1 + 1])
+        after = _line(xs[a0:a1 + 1], ys[a0:a1 + 1])
+        # where the curve crosses half-way between the two lines (first sign change of
+        # y − (before + after)/2 along the run; linear interpolation in ln L)
+        seg_x = xs[i:j + 1]
+        g = ys[i:j + 1] - 0.5 * (before(seg_x) + after(seg_x))
+        neg = np.flatnonzero(g <= 0)
+        m = int(neg[0]) if neg.size else g.size - 1
+        if m == 0:
+            x0 = float(seg_x[0])
         else:
-            x0 = xs[j]
-            b0 = max(prev_end, i - fit_points + 1)
-            before = _line_at(xs[b0:i + 1], ys[b0:i + 1], x0)
-            lo_b = float(np.exp(xs[j - 1]))
-            hi_b = float(np.exp(xs[min(j + 1, xs.size - 1)]))
-            dips.append(SnrDip(float(np.exp(x0)), (lo_b, hi_b), before - float(ys[j]),
-                               "trough", int(idx[i]), int(idx[j]), float(ys[i]),
-                               float(ys[j])))
+            t = g[m - 1] / (g[m - 1] - g[m])
+            x0 = float(seg_x[m - 1] + t * (seg_x[m] - seg_x[m - 1]))
+        depth = float(before(x0) - after(x0))
+        dips.append(SnrDip(float(np.exp(x0)), (float(np.exp(xs[i])), float(np.exp(xs[j]))),
+                           depth, "step" if j == i + 1 else "spread", int(idx[i]),
+                           int(idx[j]), float(ys[i]), float(ys[j])))
     return dips
 
 
-def _dynamic_range(lum, snr_db, sat, mean, thr_db, white_level, white_fraction, thr):
+def _dynamic_range(lum, snr_db, sat, mean, thr_db, white_level, white_fraction, thr,
+                   fit_span, dip_start):
     idx = np.flatnonzero(~sat)
     if idx.size == 0:
         return None
@@ -862,7 +880,19 @@ def _dynamic_range(lum, snr_db, sat, mean, thr_db, white_level, white_fraction, 
             lmin = float(lum[k])
         else:
             t = (thr_db - y0) / (y1 - y0)
-            lmin = float(np.exp(np.log(lum[k0]) + t * (np.log(lum[k]) - np.log(lum[k0]))))
+            x_lin = np.log(lum[k0]) + t * (np.log(lum[k]) - np.log(lum[k0]))
+            # a line through the patches within ±span/2 of the crossing averages the
+            # per-patch SNR scatter; the two-patch interpolation if it does not rise
+            x = np.log(lum)
+            near = idx[(np.abs(x[idx] - x_lin) <= fit_span / 2) & np.isfinite(snr_db[idx])]
+            near = near[near <= (dip_start if dip_start is not None else near.max())]
+            x_fit = x_lin
+            if near.size >= 3:
+                slope, icpt = np.polyfit(x[near], snr_db[near], 1)
+                if slope > 0:
+                    x_fit = (thr_db - icpt) / slope
+                    x_fit = x_fit if abs(x_fit - x_lin) <= fit_span / 2 else x_lin
+            lmin = float(np.exp(x_fit))
     unsat = np.flatnonzero(~sat)
     top = unsat[-1]
     if not sat.any():
@@ -890,7 +920,7 @@ def _dynamic_range(lum, snr_db, sat, mean, thr_db, white_level, white_fraction, 
 def snr_vs_luminance(luminance, mean, std, *, white_level: float | None = None,
                      white_fraction: float = 0.98, snr_threshold: float = 1.0,
                      incremental: bool = False, min_dip_db: float = 1.0,
-                     fit_points: int = 4) -> HdrSnrResult:
+                     fit_decades: float = 0.25) -> HdrSnrResult:
     """SNR curve, SNR dips and dynamic range of one HDR chart capture.
 
     Parameters
@@ -914,9 +944,10 @@ def snr_vs_luminance(luminance, mean, std, *, white_level: float | None = None,
     min_dip_db : float
         Smallest SNR drop reported as a dip (default 1 dB, above the scatter of per-patch
         SNR estimates, ≈ 8.7/√(2n) dB for n pixels).
-    fit_points : int
-        Patches used on each side to continue the SNR curve to the dip (straight line in
-        SNR_dB vs ln L).
+    fit_decades : float
+        Luminance span [decades] of the straight lines (SNR_dB vs ln L) that continue the
+        SNR curve on each side of a dip and that locate the SNR = threshold crossing (at
+        least two patches each). Default 0.25: ≈ 8 patches of a 30-per-decade chart.
 
     Returns
     -------
@@ -927,25 +958,29 @@ def snr_vs_luminance(luminance, mean, std, *, white_level: float | None = None,
     -----
     **SNR dip** (P2020 White Paper 2018: the SNR drop where an HDR sensor switches from one
     exposure / gain / photodiode to the next). Over the unsaturated patches with SNR ≥
-    ``snr_threshold``, in ascending luminance, a dip is a maximal run of consecutive SNR decreases with a total drop ≥
-    ``min_dip_db``. If one patch-to-patch drop holds ≥ half of it (kind "step": a switch),
-    the transition lies between those two patches, L_d = √(L_k L_k+1) (log midpoint; the
-    location is uncertain by the chart's spacing factor, reported as ``bracket``), and
+    ``snr_threshold``, in ascending luminance, a dip is a maximal run of consecutive SNR
+    decreases, from patch i to patch j, with a total drop ≥ ``min_dip_db``. The curve is
+    continued across it by least-squares lines in SNR_dB vs ln L: SNR_below through the
+    patches within ``fit_decades`` below patch i − 1, SNR_above through those within
+    ``fit_decades`` above patch j + 1 (one guard patch on each side, which may still mix
+    both exposures; never across a neighbouring dip; at least two patches). The dip lies where the measured curve (interpolated between the run's
+    patches) crosses half-way between the two lines, L_d, and
 
-        depth = SNR_below(L_d) − SNR_above(L_d)  [dB],
+        depth = SNR_below(L_d) − SNR_above(L_d)  [dB]
 
-    with SNR_below / SNR_above straight lines (in SNR_dB vs ln L) through up to
-    ``fit_points`` patches below and above the jump — the SNR drop relative to the curve
-    continued without the dip. For a switch from exposure k to k+1 with ratio R this is
-    10·log10(SNR²_below / SNR²_above) = 10·log10(R (S + Rσ_r²)/(S + σ_r²)) at signal S [e⁻,
-    long-exposure scale] (:func:`multi_exposure_snr_model`). Otherwise (kind "trough": a
-    blended merge) L_d is the patch at the bottom of the run and depth = SNR_below(L_d) −
-    SNR(L_d).
+    — the drop relative to the curve continued without the dip. ``bracket`` = (L_i, L_j)
+    holds the transition; ``kind`` is "step" for a jump between two neighbouring patches
+    (then L_d is their log midpoint) and "spread" for a transition over several patches,
+    e.g. a merge that decides per pixel on noisy values and so mixes the exposures of
+    patches within a few σ of the switch. For a switch from exposure k to k+1 (ratio r)
+    at signal S [e⁻ of exposure k] the depth is 10·log10(SNR²_below / SNR²_above) =
+    10·log10[r (S + rσ_r²)/(S + σ_r²)] (:func:`multi_exposure_snr_model`).
 
     **Dynamic range** (ISO 15739:2023 §6.4; EMVA 1288 R4.0 General for nonlinear sensors):
     DR = 20·log10(L_max / L_min) with L_min the lowest luminance at which SNR ≥
-    ``snr_threshold`` (interpolated linearly in SNR_dB vs ln L between the patches around the
-    crossing) and L_max the saturation luminance: with ``white_level``, the luminance at
+    ``snr_threshold`` (where a least-squares line in SNR_dB vs ln L through the patches
+    within ±``fit_decades``/2 of the first crossing reaches the threshold; the two patches
+    around the crossing if fewer than three) and L_max the saturation luminance: with ``white_level``, the luminance at
     which the response of the highest patches below 0.9·clip reaches the clip level
     (capped by the first clipped patch); without, the highest unclipped patch.
     """
@@ -966,9 +1001,8 @@ def snr_vs_luminance(luminance, mean, std, *, white_level: float | None = None,
                  rng_text="0 < white_fraction <= 1")
     if white_level is not None:
         white_level = _scalar(white_level, "white_level", lo=0.0, rng_text="white_level > 0")
-    fp = int(fit_points)
-    if fp < 1 or fp != fit_points:
-        raise ConfigError(f"fit_points = {fit_points!r}: valid range is an integer >= 1")
+    span = _scalar(fit_decades, "fit_decades", lo=0.0, rng_text="fit_decades > 0")
+    span *= np.log(10.0)
     order = np.argsort(lum, kind="stable")
     lum, m, s = lum[order], m[order], s[order]
     if np.any(np.diff(lum) == 0):
@@ -983,14 +1017,16 @@ def snr_vs_luminance(luminance, mean, std, *, white_level: float | None = None,
     # dips are sought within the dynamic range: below SNR = threshold the per-patch SNR
     # estimate is dominated by the error of the mean (≈ 1/(SNR·√n)), not by the sensor
     valid = ~sat & np.isfinite(snr_db) & (snr >= thr)
-    dips = tuple(_find_dips(x, snr_db, valid, mdip, fp))
-    dr = _dynamic_range(lum, snr_db, sat, m, 20 * np.log10(thr), white_level, wf, thr)
+    dips = tuple(_find_dips(x, snr_db, valid, mdip, span))
+    dr = _dynamic_range(lum, snr_db, sat, m, 20 * np.log10(thr), white_level, wf, thr, span,
+                        dips[0].index_before if dips else None)
     return HdrSnrResult(lum, m, s, snr, snr_db, sat, dips, dr, bool(incremental))
 
 
 def multi_exposure_snr_model(luminance, *, electrons_per_cd_m2: float,
                              exposure_ratios: Sequence[float], full_well_e: float,
-                             read_noise_e: float, switch_fraction: float = 0.9) -> dict:
+                             read_noise_e: float, switch_fraction: float = 0.9,
+                             switch_on: str = "signal") -> dict:
     """Analytic SNR of a multi-exposure HDR pixel with selection merge — the reference for
     SNR dips and HDR dynamic range.
 
@@ -1010,10 +1046,28 @@ def multi_exposure_snr_model(luminance, *, electrons_per_cd_m2: float,
     The output clips at FW·R_last (L_sat = FW·R_last/k); SNR = 1 at S = (1 + √(1 + 4σ_r²))/2
     in exposure 0 (if below the first switch), so DR = 20·log10(L_sat / L_1).
 
+    ``switch_on="signal"`` (default) decides on the noise-free S — the ideal model above.
+    ``switch_on="measured"`` decides, as sensors and ISP merges do, on each pixel's own noisy
+    value e_j < s·FW of independent exposures (DOL: different photons), e_j ~ N(S/R_j,
+    S/R_j + σ_r²) (Gaussian approximation of shot + read noise), the last one clipped at FW.
+    The merged moments follow exactly from truncated-normal moments,
+
+        E[Y_j^m] = R_j^m E[e_j^m; e_j < t_j] + P(e_j ≥ t_j) E[Y_j+1^m],   m = 1, 2,
+        E[e; e < t] = μΦ(z) − σφ(z),  E[e²; e < t] = (μ² + σ²)Φ(z) − σ(μ + t)φ(z),
+        z = (t − μ)/σ,
+
+    so within a few σ of a switch the patch mixes both exposures (a trough spread over
+    ±3σ_j/S instead of a step, and a mean biased low by the truncation). ``snr``, ``mean_e``
+    and ``std_e`` then hold this mixture; the closed-form ``transition_cd_m2`` and
+    ``dip_depth_db`` stay those of the ideal switch — compare a measured capture with
+    ``snr_vs_luminance(luminance, mean_e, std_e)`` of this model at the same patches.
+
     Returns a dict: ``snr`` (array like ``luminance``, 0 where clipped), ``mean_e``,
     ``std_e``, ``transition_cd_m2`` (J,), ``dip_depth_db`` (J,), ``saturation_cd_m2``,
     ``snr1_cd_m2``, ``dr_db``, ``white_level_e`` (= FW·R_last).
     """
+    if switch_on not in ("signal", "measured"):
+        raise unknown_name("switch_on", switch_on, ("signal", "measured"))
     lum = _data(luminance, "luminance")
     k = _scalar(electrons_per_cd_m2, "electrons_per_cd_m2", lo=0.0,
                 rng_text="electrons_per_cd_m2 > 0")
@@ -1035,15 +1089,47 @@ def multi_exposure_snr_model(luminance, *, electrons_per_cd_m2: float,
     clipped = sig >= white
     with np.errstate(divide="ignore", invalid="ignore"):
         snr = np.where(clipped | (var <= 0), 0.0, sig / np.sqrt(var))
+    if switch_on == "measured":
+        mean, var = _noisy_switch_moments(sig, ratios, fw, rn, sw)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            snr = np.where(var > 0, mean / np.sqrt(np.where(var > 0, var, 1.0)), 0.0)
+    else:
+        mean, var = np.where(clipped, white, sig), np.where(clipped, 0.0, var)
     sj = switch_e / ratios[:-1]  # signal of exposure j at its switch [e⁻]
     r = ratios[1:] / ratios[:-1]
     depth = 10 * np.log10(r * (sj + r * rn**2) / (sj + rn**2))
     s1 = (1 + np.sqrt(1 + 4 * rn**2)) / 2
-    return {"snr": snr, "mean_e": np.where(clipped, white, sig),
-            "std_e": np.where(clipped, 0.0, np.sqrt(var)),
+    return {"snr": snr, "mean_e": mean, "std_e": np.sqrt(np.maximum(var, 0.0)),
             "transition_cd_m2": switch_e / k, "dip_depth_db": depth,
             "saturation_cd_m2": white / k, "snr1_cd_m2": s1 / k,
             "dr_db": float(20 * np.log10(white / s1)), "white_level_e": white}
+
+
+def _below_moments(mu, sd, t):
+    """P(e < t), E[e; e < t], E[e²; e < t] for e ~ N(mu, sd²) (sd > 0)."""
+    z = (t - mu) / sd
+    cdf = ndtr(z)
+    pdf = np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
+    return cdf, mu * cdf - sd * pdf, (mu * mu + sd * sd) * cdf - sd * (mu + t) * pdf
+
+
+def _noisy_switch_moments(sig, ratios, fw, rn, sw):
+    """Mean and variance of the merge deciding on each exposure's own noisy value
+    (:func:`multi_exposure_snr_model`, ``switch_on="measured"``)."""
+    n = ratios.size
+    m1 = m2 = None
+    for j in range(n - 1, -1, -1):
+        mu = sig / ratios[j]
+        sd = np.sqrt(np.maximum(mu + rn**2, 1e-300))
+        if j == n - 1:  # last exposure: clipped at the full well
+            p, e1, e2 = _below_moments(mu, sd, fw)
+            m1 = ratios[j] * (e1 + (1 - p) * fw)
+            m2 = ratios[j] ** 2 * (e2 + (1 - p) * fw * fw)
+        else:
+            p, e1, e2 = _below_moments(mu, sd, sw * fw)
+            m1 = ratios[j] * e1 + (1 - p) * m1
+            m2 = ratios[j] ** 2 * e2 + (1 - p) * m2
+    return m1, np.maximum(m2 - m1 * m1, 0.0)
 
 
 # ---------------------------------------------------------------------------------------------
