@@ -21,6 +21,7 @@ from .pipeline import (IMAGE_EXTENSIONS, PipelineResult, RenderedImage, camera_r
 from .shading import (apply_shading_gain, gain_from_flat_field, gain_from_lens,
                       gain_from_relative_illumination, load_gain_map)
 from .spec import IspSpec
+from .strips import StripRendering, render_strips, strip_working_bytes
 from .stages import (apply_ccm, apply_white_balance, black_level, clip_highlights,
                      gray_world_gains, srgb_encode, to_uint, wb_gains_from_neutral,
                      white_patch_gains)
@@ -29,13 +30,14 @@ from .tone import TONE_CURVES, tone_map, unsharp_mask
 __all__ = [
     "BUILTIN_PIPELINES", "DEMOSAIC_METHODS", "DENOISE_METHODS", "IMAGE_EXTENSIONS",
     "IspSpec", "PipelineResult", "PipelineSpec", "RenderedImage", "STAGE_ORDER",
-    "STAGE_SPECS", "TONE_CURVES",
+    "STAGE_SPECS", "StripRendering", "TONE_CURVES",
     "apply_ccm", "apply_shading_gain", "apply_white_balance", "black_level", "calibrate_ccm",
     "camera_rgb", "ccm_from_color_matrix", "clip_highlights", "correct_defects", "demosaic",
     "demosaic_bilinear", "demosaic_directional_ri", "demosaic_malvar2004", "denoise",
     "estimate_noise_sigma", "fit_ccm", "gain_from_flat_field", "gain_from_lens",
     "gain_from_relative_illumination", "gray_world_gains", "load_gain_map", "load_pipeline",
-    "patch_means", "process", "run_pipeline", "save_intermediates", "srgb_encode",
+    "patch_means", "process", "render_strips", "run_pipeline", "save_intermediates",
+    "srgb_encode", "strip_working_bytes",
     "to_uint", "tone_map", "unsharp_mask", "wb_gains_from_neutral", "white_patch_gains",
     "write_image", "write_rgb",
 ]
