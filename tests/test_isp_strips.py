@@ -283,3 +283,27 @@ def test_bad_arguments():
         render_strips(raw, IspSpec())  # ccm 'fitted' without a matrix, as process()
     with pytest.raises(ConfigError, match="IspSpec"):
         render_strips(raw, {"ccm": "identity"})
+
+
+@pytest.mark.parametrize("cfa", ["QUADBAYER", "RGBIR", "RCCB"])
+def test_frame_size_not_a_multiple_of_the_period(cfa):
+    """102 rows is not a multiple of the 4-row tiles: the last strip ends mid-tile."""
+    raw = make_raw(cfa, 102, 126, neutral=False)
+    spec = IspSpec(ccm="identity", defect_pixel=True, denoise="guided", sharpen=1.0)
+    full, ref = reference(raw, spec)
+    res = render_strips(raw, spec, strip_rows=12)
+    assert_matches(res, ref)
+    assert res.notes == full.notes
+
+
+def test_black_frame_falls_back_as_the_full_frame():
+    """No signal: gray world cannot work (unit gains) and auto exposure finds no level
+    (gain 1) — the same decisions and notes as process()."""
+    raw = RawFrame(np.full((48, 64), 64, np.uint16), "RGGB", 64, 1023, exposure_s=0.01,
+                   conversion_gain_dn_per_e=0.5)
+    spec = IspSpec(ccm="identity", white_balance="white_patch", denoise="bilateral")
+    full, ref = reference(raw, spec)
+    res = render_strips(raw, spec, strip_rows=8)
+    np.testing.assert_array_equal(res.image, ref)
+    assert res.notes == full.notes and len(res.notes) >= 2
+    assert res.exposure_gain == 1.0 and np.all(res.wb_gains == 1.0)
