@@ -808,6 +808,41 @@ def hdr_expose(rate_e_per_s, sensor, hdr: HdrSpec | None = None,
                             "scales": [c.scale for c in comps_t]})
 
 
+def capture_hdr(oi, sensor, exposure_s: float, rng, *, hdr: HdrSpec | None = None,
+                motion_px_per_s: tuple[float, float] = (0.0, 0.0),
+                flicker: Flicker | None = None, start_s: float = 0.0, scene_at=None,
+                n_time_samples: int = 64) -> HdrRaw:
+    """OpticalImage → HdrRaw: :func:`camtwin.sensor.capture.electron_rate` (CFA, QE,
+    CRA, crosstalk) then :func:`hdr_expose` — the HDR counterpart of
+    :func:`camtwin.sensor.capture.capture` (same arguments; one 63-bit frame key drawn
+    from ``rng``). Storage-node light (global shutter) is not added.
+
+    ``metadata`` gets ``scene``, ``illuminance_lux``, ``layout_px`` (patch boxes in sensor
+    pixels) and ``frame_key`` as in a RawFrame.
+    """
+    from .capture import _as_rng, electron_rate, layout_to_pixels
+
+    gen = _as_rng(rng)
+    key = int(gen.integers(0, 2**63 - 1))
+    if scene_at is not None:
+        if flicker is not None or any(float(v) != 0 for v in motion_px_per_s):
+            raise ConfigError("scene_at cannot be combined with motion_px_per_s or flicker; "
+                              "put the motion or the modulation into the callback")
+
+        def rate(t):
+            return electron_rate(scene_at(t), sensor)
+    else:
+        rate = electron_rate(oi, sensor)
+    raw = hdr_expose(rate, sensor, hdr, exposure_s, key=key, start_s=start_s,
+                     motion_px_per_s=motion_px_per_s, flicker=flicker,
+                     n_time_samples=n_time_samples)
+    raw.metadata.update({"scene": oi.scene_name, "illuminance_lux": oi.illuminance_lux,
+                         "layout_px": layout_to_pixels(oi.layout, oi, sensor),
+                         "frame_key": key,
+                         "flicker_hz": None if flicker is None else flicker.frequency_hz})
+    return raw
+
+
 def _component(name, dn, s, scale, t_exp, group, **arrays) -> HdrComponent:
     g = float(s.system_gain_dn_per_e)
     return HdrComponent(
