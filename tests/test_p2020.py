@@ -480,6 +480,14 @@ def test_snr_from_patches_spatial_vs_temporal(rng):
     assert tmp.mean == pytest.approx(chart.luminance_cd_m2,
                                      abs=4 * np.sqrt(9 / n_px + 16 / (16 * n_px)))
     assert tmp.snr == pytest.approx(tmp.mean / tmp.std)
+    # a mask (e.g. one CFA colour) keeps only its pixels: every other column here
+    cols = np.zeros(truth.shape, dtype=bool)
+    cols[:, ::2] = True
+    half = snr_from_patches(frames, chart.boxes, mask=cols)
+    assert half.n_samples[0] == 32 * 16
+    assert half.mean == pytest.approx(tmp.mean, abs=4 * np.sqrt(2 * 9 / n_px))
+    with pytest.raises(ConfigError, match=r"mask of shape \(3, 3\)"):
+        snr_from_patches(frames, chart.boxes, mask=np.ones((3, 3), bool))
 
 
 def test_hdr_chart_layout():

@@ -642,7 +642,8 @@ def _frames(data, name: str) -> np.ndarray:
     return a
 
 
-def snr_from_patches(data, boxes: Sequence, *, inset: float = 0.1) -> PatchStats:
+def snr_from_patches(data, boxes: Sequence, *, inset: float = 0.1,
+                     mask=None) -> PatchStats:
     """Mean, noise and SNR of each patch of one image or of a frame stack (ISO 15739 §6.3).
 
     ``data`` (H, W): one image — per patch the mean and the spatial standard deviation
@@ -651,6 +652,9 @@ def snr_from_patches(data, boxes: Sequence, *, inset: float = 0.1) -> PatchStats
     σ = √(mean over pixels of the temporal variance, ddof = 1) — the temporal noise alone.
     Boxes are ``(row0, row1, col0, col1)`` [px], inset by ``inset`` of their size on each
     side (blurred edges excluded). Linear data (e⁻, DN above black, decompanded HDR).
+    ``mask`` (H, W) bool, optional: only these pixels count — e.g. the green sites of a
+    Bayer mosaic (``raw.channel_index == 1``), so colours of different sensitivity do not
+    add to σ.
     """
     a = _frames(data, "data")
     inset = _scalar(inset, "inset", lo=0.0, hi=0.5, lo_open=False, hi_open=True,
@@ -660,19 +664,26 @@ def snr_from_patches(data, boxes: Sequence, *, inset: float = 0.1) -> PatchStats
         raise ConfigError(f"data holds {a.shape[0]} frame; need >= 2 frames for temporal "
                           "noise (or pass one 2-D image)")
     bx = _boxes(boxes, a.shape[-2:], inset)
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != a.shape[-2:]:
+            raise ConfigError(f"mask of shape {mask.shape}: need the image shape "
+                              f"{a.shape[-2:]}")
     mean, std, n = (np.empty(len(bx)) for _ in range(3))
     for i, (r0, r1, c0, c1) in enumerate(bx):
         crop = a[..., r0:r1, c0:c1]
+        if mask is not None:
+            crop = crop[..., mask[r0:r1, c0:c1]]
+        crop = crop.reshape(crop.shape[0], -1) if temporal else crop.ravel()
+        if crop.shape[-1] < (1 if temporal else 2):
+            raise ConfigError(f"boxes[{i}] holds {crop.shape[-1]} pixel after the inset "
+                              f"and mask; need >= {1 if temporal else 2}")
         mean[i] = crop.mean()
         if temporal:
             std[i] = np.sqrt(crop.var(axis=0, ddof=1).mean())
-            n[i] = crop[0].size
         else:
-            if crop.size < 2:
-                raise ConfigError(f"boxes[{i}] holds {crop.size} pixel after the inset; "
-                                  "need >= 2")
             std[i] = crop.std(ddof=1)
-            n[i] = crop.size
+        n[i] = crop.shape[-1]
     return PatchStats(mean, std, n, temporal)
 
 
@@ -1157,8 +1168,12 @@ def plot_snr_vs_luminance(result: HdrSnrResult, path, *, title: str = "") -> Pat
         ax.annotate(f"dip {d.depth_db:.1f} dB", (d.luminance, d.snr_db_after),
                     xytext=(4, -12), textcoords="offset points", fontsize=7, color="tab:red")
     if dr is not None:
-        for v in (dr.luminance_min, dr.luminance_max):
+        for v, name in ((dr.luminance_min, f"SNR = {dr.snr_threshold:g}"),
+                        (dr.luminance_max, "saturation")):
             ax.axvline(v, color="tab:green", ls="-.", lw=1)
+            ax.annotate(name, (v, 1.0), xycoords=("data", "axes fraction"), rotation=90,
+                        xytext=(-10, -4), textcoords="offset points", fontsize=7,
+                        color="tab:green", ha="left", va="top")
         ax.axvspan(dr.luminance_min, dr.luminance_max, color="tab:green", alpha=0.06,
                    label=f"DR {dr.dr_db:.1f} dB" + (" (≥, chart-limited)"
                                                     if dr.limited_by_chart else ""))
