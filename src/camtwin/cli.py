@@ -171,16 +171,38 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
     shot_mod = mod if win is None else window_module(mod, win.x, win.y, win.width, win.height)[0]
     kind = ("rgb" if Path(scene).suffix or Path(scene).is_file()
             else "index" if scene in ("colorchecker", "uniform") else "chart")
-    check_capture(shot_mod, scene_kind=kind)  # before the scene is built
+    from .strips import estimate_strip_capture_bytes, shoot_strips, use_strips
+
+    strips = win is None and use_strips(mod)
+    if strips:  # a large sensor: row strips (camtwin.strips), the same physics
+        from .memory import capture_hint, check_budget
+
+        s = mod.sensor
+        check_budget(estimate_strip_capture_bytes(mod, scene_kind=kind,
+                                                  bits=mod.isp.output_bits),
+                     f"capture of {mod.name} ({s.width_px} × {s.height_px} px, in strips)",
+                     capture_hint(mod))
+    else:
+        check_capture(shot_mod, scene_kind=kind)  # before the scene is built
     with timer.stage("scene"):
         sc = module_scene(mod, scene, illuminant=illuminant, illuminance_lux=lux,
                           fit=scene_fit)
-    shot = shoot(mod, sc, exposure_s=None if exposure_ms is None else exposure_ms / 1e3, rng=seed,
-                 window=win, band_group_nm=band_group_nm or None, progress=timer.callback)
+    exposure_s = None if exposure_ms is None else exposure_ms / 1e3
+    if strips:
+        shot = shoot_strips(mod, sc, exposure_s=exposure_s, rng=seed, check_memory=False,
+                            band_group_nm=band_group_nm, progress=timer.callback)
+    else:
+        shot = shoot(mod, sc, exposure_s=exposure_s, rng=seed, window=win,
+                     band_group_nm=band_group_nm or None, progress=timer.callback)
     timer.start("write")
     written = []
     try:  # all or nothing: a failed second write removes the first output
-        written.append(write_image(out, shot.rendered))
+        if strips:
+            from .isp.pipeline import write_rgb
+
+            written.append(write_rgb(out, shot.image))
+        else:
+            written.append(write_image(out, shot.rendered))
         if raw_path is not None:
             written.append(save_raw(raw_path, shot.raw))
     except BaseException:

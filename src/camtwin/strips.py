@@ -102,6 +102,26 @@ def estimate_strip_capture_bytes(module, *, strip_rows: int | None = None,
     return int(scene + frame + strip + (FIXED_BYTES if include_fixed else 0))
 
 
+def _strip_window(module, a: int, b: int):
+    """(module of rows [a, b), its SensorWindow): the full width, whatever the CFA period
+    (a starts on a period; the sensor's own width and height need not be multiples)."""
+    from .crop import SensorWindow
+
+    s = module.sensor
+    win = SensorWindow(0, int(a), s.width_px, int(b - a), s.width_px, s.height_px)
+    if b - a == s.height_px:
+        return module, win
+    return module.replace(sensor={"height_px": int(b - a)}), win
+
+
+def _as_dark(dark, h: int, w: int):
+    """A strip's dark charge as the kernels take it: float32 scalar, (h,) or (h, w)."""
+    if np.ndim(dark) == 0:
+        return np.float32(dark)
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(dark, np.float32).reshape(h, -1)[:, 0],
+                                                (h,)))
+
+
 def _oi_geometry(module, scene):
     """A stand-in for the whole-frame optical image: what
     :func:`camtwin.sensor.capture.layout_to_pixels` reads (layout, lens, grid)."""
@@ -152,13 +172,13 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
         ``progress(stage, done, total)``.
     """
     from .camera import form_module_image
-    from .crop import window_module
     from .optics.stream import DEFAULT_BAND_GROUP_NM
     from .raw.frame import RawFrame
     from .sensor.capture import (_as_rng, exposure_for_rate, layout_to_pixels,
                                  rate_from_density)
     from .sensor.characterize import camera_characterization
     from .sensor.fixed_pattern import FixedPatternRows
+    from .sensor._kernels import max_mean_e
     from .sensor.pixels import (BLOOM_SAFETY_SIGMA, collect_charge, generate_charge, read_out,
                                 simulate_pixels)
 
@@ -192,7 +212,7 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
     frame = np.empty((h, w), np.float32)  # rate [e⁻/s], then μ_ph, then μ_ph + μ_d
     for k, (r0, r1) in enumerate(strips):
         a, b = max(0, r0 - halo), min(h, r1 + halo)
-        sub, win = window_module(module, 0, a, w, b - a)
+        sub, win = _strip_window(module, a, b)
         ci = form_module_image(module, scene, window=win, band_group_nm=bands,
                                mean_spectrum=mean_l)
         rate = rate_from_density(ci.density, ci.sample_pitch_um, sub.sensor, module.lens,
@@ -232,25 +252,24 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
     def dark_of(r0, r1):
         return dark0 if dark_rows is None else dark0 + dark_rows[r0:r1]
 
-    # 4. pixels: DN per strip (the whole-frame charge when anything may bloom)
+    # 4. pixels: DN per strip (the whole-frame charge when anything may bloom: the same
+    # test as simulate_pixels, max μ·g + d·scale + 8(√μ + 1) > FWC, with the real maps)
     bloom = False
     if s.noise.blooming:
-        mx = float(frame.max(initial=0.0))
-        n = s.noise
-        g_max = 1.0 + 8.0 * n.prnu_fraction
-        d_max = float(dark0 if dark_rows is None else dark0 + dark_rows.max())
-        sd = math.sqrt(math.log1p(n.dark_current_nonuniformity ** 2))
-        d_scale = math.exp(8.0 * sd) * max(1.0, n.hot_pixel_dark_multiplier)
-        # ≥ every μ·g + d·scale the maps can give (an 8σ PRNU / dark draw: p ≈ 1e-15 per
-        # pixel); a frame sent to the charge path needlessly gets the same DN, only slower
-        m = mx * g_max + d_max * d_scale
-        bloom = m + BLOOM_SAFETY_SIGMA * (math.sqrt(m) + 1.0) > s.effective_full_well_e
+        fpr = FixedPatternRows(s.noise, h, w)
+        m = 0.0
+        for r0, r1 in strips:
+            fp = fpr.take(r1 - r0)
+            m = max(m, float(max_mean_e(frame[r0:r1], _as_dark(dark_of(r0, r1), r1 - r0, w),
+                                        fp.photo_gain, fp.dark_scale)))
+        bloom = m + BLOOM_SAFETY_SIGMA * (math.sqrt(max(m, 0.0)) + 1.0) \
+            > s.effective_full_well_e
     dn = np.empty((h, w), np.uint16)
     sub_sensor = {}
 
     def strip_sensor(n_rows):
         if n_rows not in sub_sensor:
-            sub_sensor[n_rows] = window_module(module, 0, 0, w, n_rows)[0].sensor
+            sub_sensor[n_rows] = _strip_window(module, 0, n_rows)[0].sensor
         return sub_sensor[n_rows]
 
     fpr = FixedPatternRows(s.noise, h, w)
@@ -266,7 +285,7 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
             charge[r0:r1] = generate_charge(frame[r0:r1], dark_of(r0, r1),
                                             strip_sensor(r1 - r0), key=key,
                                             fixed=fpr.take(r1 - r0), row0=r0)
-        charge = collect_charge(charge, s, along_columns=False)
+        charge = collect_charge(charge, s, along_columns=False, in_place=True)
         fpr = FixedPatternRows(s.noise, h, w)  # the same maps again, for the read-out
         for k, (r0, r1) in enumerate(strips):
             dn[r0:r1] = read_out(charge[r0:r1], strip_sensor(r1 - r0), key=key,
@@ -294,3 +313,72 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
                   "motion_px_per_s": [0.0, 0.0],
                   "flicker_hz": None if flicker is None else flicker.frequency_hz,
                   "strip_rows": rows})
+
+
+#: Sensors above this many pixels are captured in strips by :func:`camtwin.camera` users
+#: that write files (``camtwin capture``): a fixed size, not the free memory, decides, so
+#: the same command gives the same image on every machine.
+STRIP_ABOVE_PX = 16_000_000
+
+
+def use_strips(module) -> bool:
+    """Whether ``camtwin capture`` takes the strip path for ``module`` (its sensor above
+    :data:`STRIP_ABOVE_PX` pixels and :func:`strip_supported`)."""
+    s = module.sensor
+    return s.width_px * s.height_px > STRIP_ABOVE_PX and strip_supported(module) is None
+
+
+@dataclass(frozen=True, eq=False)
+class StripShot:
+    """A strip capture: the raw frame, its 8/16-bit rendering
+    (:class:`camtwin.isp.strips.StripRendering`) and the scene. ``rendered`` is None —
+    no full-size float image exists; measurements use ``raw`` and ``rendering.image``."""
+
+    raw: object
+    rendering: object
+    scene: object = None
+    rendered: None = None
+    #: (24, 3) inset-patch means of the linear sRGB output of a ColorChecker, else None
+    patch_linear_means: np.ndarray | None = None
+
+    @property
+    def image(self) -> np.ndarray:
+        return self.rendering.image
+
+
+def shoot_strips(module, scene, *, exposure_s: float | None = None, rng=None,
+                 ccm: np.ndarray | None = None, strip_rows: int | None = None,
+                 band_group_nm=None, check_memory: bool = True, scene_kind: str = "chart",
+                 timings: dict | None = None, progress=None) -> StripShot:
+    """Scene → raw → 8/16-bit image of ``module``'s whole sensor in strips: the strip
+    counterpart of :func:`camtwin.camera.shoot` (module docstring), for sensors of any
+    size. The working set (:func:`estimate_strip_capture_bytes`) is checked against the
+    memory budget first."""
+    from .camera import calibration_module, module_ccm
+    from .isp.strips import render_strips
+    from .memory import capture_hint, check_budget
+
+    s = module.sensor
+    if check_memory:
+        check_budget(estimate_strip_capture_bytes(module, strip_rows=strip_rows,
+                                                  scene_kind=scene_kind,
+                                                  bits=module.isp.output_bits),
+                     f"strip capture of {module.name} ({s.width_px} × {s.height_px} px)",
+                     capture_hint(module))
+    t = {} if timings is None else timings
+    raw = capture_strips(module, scene, exposure_s=exposure_s, rng=rng,
+                         strip_rows=strip_rows, band_group_nm=band_group_nm, timings=t,
+                         progress=progress)
+    if module.isp.ccm == "fitted" and ccm is None and s.cfa != "mono":
+        t0 = time.perf_counter()
+        if progress:
+            progress("colour matrix", 0, None)
+        ccm = module_ccm(calibration_module(module))
+        t["ccm_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    if progress:
+        progress("isp", 0, None)
+    rendering = render_strips(raw, module.isp, ccm=ccm if module.isp.ccm == "fitted" else None,
+                              lens=module.lens, sensor=s)
+    t["isp_s"] = time.perf_counter() - t0
+    return StripShot(raw=raw, rendering=rendering, scene=scene)

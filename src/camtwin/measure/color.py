@@ -59,8 +59,8 @@ def xyz_to_lab(xyz, white_xyz) -> np.ndarray:
                      200 * (f[..., 1] - f[..., 2])], axis=-1)
 
 
-def colorchecker_delta_e(linear_srgb: np.ndarray, patch_boxes, *,
-                         normalize_exposure: bool = True) -> dict:
+def colorchecker_delta_e(linear_srgb: np.ndarray | None, patch_boxes, *,
+                         normalize_exposure: bool = True, patch_rgb=None) -> dict:
     """CIEDE2000 of the 24 patches of a rendered ColorChecker.
 
     Parameters
@@ -69,6 +69,9 @@ def colorchecker_delta_e(linear_srgb: np.ndarray, patch_boxes, *,
         Rendered image, linear sRGB, 1.0 = diffuse white.
     patch_boxes : sequence of 24 pixel boxes (y0, y1, x0, x1), chart order; each is inset
         by 20 % per side before averaging.
+    patch_rgb : array_like (24, 3), optional
+        The inset patch means of linear sRGB, already taken (``linear_srgb`` is then not
+        read; a strip capture keeps only these, :mod:`camtwin.strips`).
 
     Returns
     -------
@@ -80,7 +83,8 @@ def colorchecker_delta_e(linear_srgb: np.ndarray, patch_boxes, *,
 
     if len(patch_boxes) != 24:
         raise ConfigError(f"need 24 ColorChecker patch boxes, got {len(patch_boxes)}")
-    rgb = patch_means(linear_srgb, [inset_box(b) for b in patch_boxes])
+    rgb = (patch_means(linear_srgb, [inset_box(b) for b in patch_boxes]) if patch_rgb is None
+           else np.asarray(patch_rgb, dtype=np.float64).reshape(24, 3))
     xyz = np.asarray(rgb, dtype=np.float64) @ cie_constant("SRGB_RGB_TO_XYZ").T
     ref = reference_xyz_d65()
     k = 1.0

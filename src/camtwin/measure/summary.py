@@ -70,7 +70,12 @@ def shot_summary(shot, **extra) -> dict:
             sources["delta_e00_mean"] = (f"not meaningful: a {raw.cfa} sensor does not "
                                          f"reproduce colour")
         else:
-            de = colorchecker_delta_e(shot.rendered.linear, patches)
+            linear = getattr(shot.rendered, "linear", None)
+            means = getattr(shot, "patch_linear_means", None)
+            if linear is None and means is None:
+                raise ValueError("shot has neither a linear rendering nor patch means")
+            de = (colorchecker_delta_e(linear, patches) if linear is not None else
+                  colorchecker_delta_e(None, patches, patch_rgb=means))  # strip capture
             out["delta_e00_mean"] = de["mean"]
             out["delta_e00_max"] = de["max"]
             out["exposure_error_stops"] = de["exposure_error_stops"]

@@ -176,7 +176,8 @@ def generate_charge(photo_e, dark_e, sensor, *, key: int,
 
 def collect_charge(charge, sensor, *, along_columns: bool = False,
                    max_iterations: int = BLOOM_MAX_ITERATIONS,
-                   tolerance_e: float = BLOOM_TOLERANCE_E) -> np.ndarray:
+                   tolerance_e: float = BLOOM_TOLERANCE_E,
+                   in_place: bool = False) -> np.ndarray:
     """Limit charge to the full well of the active mode, blooming the excess.
 
     With ``sensor.noise.blooming`` off: q = min(n, FWC) (the excess is lost). With it on:
@@ -200,7 +201,7 @@ def collect_charge(charge, sensor, *, along_columns: bool = False,
     Parameters
     ----------
     charge : array_like (H, W)
-        Charge [e⁻], e.g. from :func:`generate_charge` (not modified).
+        Charge [e⁻], e.g. from :func:`generate_charge` (not modified unless ``in_place``).
     sensor : SensorSpec
     along_columns : bool
         Bloom along the column only (CCD).
@@ -208,6 +209,8 @@ def collect_charge(charge, sensor, *, along_columns: bool = False,
         Bound on the steps.
     tolerance_e : float
         Total pending charge [e⁻] below which the iteration stops.
+    in_place : bool
+        Work in ``charge`` itself (a writeable C-contiguous float32 array) and return it.
 
     Returns
     -------
@@ -224,7 +227,13 @@ def collect_charge(charge, sensor, *, along_columns: bool = False,
     """
     from ._bloom import bloom
 
-    q = np.array(charge, dtype=np.float32, order="C", copy=True)
+    if in_place:  # the caller's C-contiguous float32 frame (a 200 MP frame is 800 MB)
+        if not (isinstance(charge, np.ndarray) and charge.dtype == np.float32
+                and charge.flags.c_contiguous and charge.flags.writeable):
+            raise ConfigError("in_place needs a writeable C-contiguous float32 array")
+        q = charge
+    else:
+        q = np.array(charge, dtype=np.float32, order="C", copy=True)
     if q.ndim != 2:
         raise ConfigError(f"charge must be 2-D (H, W), got shape {q.shape}")
     fw32 = _f32(sensor.effective_full_well_e)
