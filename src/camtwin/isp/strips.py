@@ -321,18 +321,6 @@ def _gather_rows(r0: int, r1: int, phase: int, step: int) -> slice:
     return slice(first - r0, r1 - r0, step)
 
 
-def _wb_needs(raw: RawFrame, st) -> bool:
-    if raw.cfa == "mono" or st is None or st.method in ("none", "manual"):
-        return False
-    if st.method == "illuminant" and raw.as_shot_neutral is not None:
-        try:
-            wb_gains_from_neutral(raw.as_shot_neutral)
-            return False
-        except ConfigError:
-            return True
-    return True
-
-
 def _wb_gains_strips(fr: _Frame, strips, halo: int, notes: list[str]) -> tuple[np.ndarray, int]:
     """White-balance gains as :func:`camtwin.isp.pipeline._wb_gains`, statistics gathered
     over strips; returns (gains, passes over the frame)."""
