@@ -91,8 +91,9 @@ def _bloom_core(q, full_well, drain, along_columns, max_iterations, tolerance_e)
     """The whole algorithm on one array (a frame, or a group's window treated as a frame):
     q (h, w) float32 [e⁻] in place → every pixel ≤ ``full_well``.
 
-    Returns (steps, pending charge left [e⁻], charge lost [e⁻], lab, parent): ``lab[p]``
-    is the node id of full pixel p (−1 if not full), ``parent`` the union-find forest.
+    Returns (steps, pending charge left [e⁻], charge lost [e⁻], lab, parent, node_pixel,
+    n_nodes): ``lab[p]`` is the node id of full pixel p (−1 if not full), ``parent`` the
+    union-find forest over the nodes, ``node_pixel[i]`` the pixel of node i.
     """
     h, w = q.shape
     n_pix = h * w
@@ -100,44 +101,46 @@ def _bloom_core(q, full_well, drain, along_columns, max_iterations, tolerance_e)
     fw = np.float64(full_well)
     fw32 = np.float32(full_well)
     keep = 1.0 - drain
+    lab = np.empty(n_pix, np.int32)          # ≥ 0: node id of a full pixel; −1: not full;
+    #                                          ≤ −2: receiver slot (−2 − slot) in a step
+    node_pixel = np.empty(max(16, n_pix // 8), np.int64)
     n_nodes = 0
     for p in range(n_pix):
         if flat[p] >= fw32:
+            node_pixel = _grown(node_pixel, n_nodes)
+            node_pixel[n_nodes] = p
+            lab[p] = n_nodes
             n_nodes += 1
+        else:
+            lab[p] = -1
     if n_nodes == 0:
-        return 0, 0.0, 0.0, np.full(1, -1, np.int32), np.zeros(1, np.int64)
-    lab = np.full(n_pix, -1, np.int32)       # ≥ 0: node id of a full pixel; −1: not full;
-    #                                          ≤ −2: receiver slot (−2 − slot) in a step
+        return 0, 0.0, 0.0, lab, np.zeros(1, np.int64), node_pixel, 0
     cap = max(16, 2 * n_nodes)
-    node_pixel = np.empty(cap, np.int64)
+    node_pixel = _grown(node_pixel, cap - 1)
     parent = np.empty(cap, np.int64)
     node_sum = np.zeros(cap, np.float64)
     node_edges = np.zeros(cap, np.int64)
     pend_pix = np.empty(cap, np.int64)
     pend_val = np.empty(cap, np.float64)
     n_pend = 0
-    n_nodes = 0
     pending_total = 0.0
-    for p in range(n_pix):
-        v = flat[p]
-        if v >= fw32:
-            if v > fw32:
-                e = (np.float64(v) - fw) * keep
-                pend_pix[n_pend] = p
-                pend_val[n_pend] = e
-                n_pend += 1
-                pending_total += e
-                flat[p] = fw32
-            lab[p] = n_nodes
-            node_pixel[n_nodes] = p
-            parent[n_nodes] = n_nodes
-            n_nodes += 1
-    for i in range(n_nodes):        # connect the initial regions
+    for i in range(n_nodes):
+        parent[i] = i
         p = node_pixel[i]
-        for k in range(4):
-            nbr = _neighbour(p, k, w, n_pix, along_columns)
-            if nbr >= 0 and lab[nbr] >= 0:
-                _union(parent, i, lab[nbr])
+        v = flat[p]
+        if v > fw32:
+            e = (np.float64(v) - fw) * keep
+            pend_pix[n_pend] = p
+            pend_val[n_pend] = e
+            n_pend += 1
+            pending_total += e
+            flat[p] = fw32
+    for i in range(n_nodes):        # connect the initial regions (up and left suffice)
+        p = node_pixel[i]
+        if p >= w and lab[p - w] >= 0:
+            _union(parent, i, lab[p - w])
+        if not along_columns and p % w != 0 and lab[p - 1] >= 0:
+            _union(parent, i, lab[p - 1])
     boundary = node_pixel[:n_nodes].copy()
     n_bound = n_nodes
     marked = np.empty(cap, np.int64)
@@ -233,6 +236,7 @@ def _bloom_core(q, full_well, drain, along_columns, max_iterations, tolerance_e)
         pend_pix = _grown(pend_pix, n_recv)
         pend_val = _grown(pend_val, n_recv)
         parent = _grown(parent, n_nodes + n_recv)
+        node_pixel = _grown(node_pixel, n_nodes + n_recv)
         node_sum = _grown(node_sum, n_nodes + n_recv)
         node_edges = _grown(node_edges, n_nodes + n_recv)
         new_full = _grown(new_full, n_recv)
@@ -254,6 +258,7 @@ def _bloom_core(q, full_well, drain, along_columns, max_iterations, tolerance_e)
                 node_sum[n_nodes] = 0.0
                 node_edges[n_nodes] = 0
                 lab[p] = n_nodes
+                node_pixel[n_nodes] = p
                 n_nodes += 1
                 new_full[n_new] = p
                 n_new += 1
@@ -268,7 +273,7 @@ def _bloom_core(q, full_well, drain, along_columns, max_iterations, tolerance_e)
                 nbr = _neighbour(p, k, w, n_pix, along_columns)
                 if nbr >= 0 and lab[nbr] >= 0:
                     _union(parent, lab[p], lab[nbr])
-    return steps, pending_total, lost, lab, parent
+    return steps, pending_total, lost, lab, parent, node_pixel, n_nodes
 
 
 # --------------------------------------------------------------------------------------
@@ -350,50 +355,58 @@ def _run_groups(q, active, win, off, head, nxt, order, comp_start, comp_len, ful
                 p = order[t]
                 lq[p // w - r0, p % w - c0] = flat[p]
             c = nxt[c]
-        steps, pend, lost, lab, parent = _bloom_core(lq, fw32, drain, along_columns,
-                                                     max_iterations, tol[k])
-        is_active = np.zeros(parent.size, np.bool_)
+        steps, pend, lost, lab, parent, node_pixel, n_nodes = _bloom_core(
+            lq, fw32, drain, along_columns, max_iterations, tol[k])
+        is_active = np.zeros(n_nodes, np.bool_)
         c = head[g]
         while c >= 0:
             for t in range(comp_start[c], comp_start[c] + comp_len[c]):
                 p = order[t]
                 is_active[_find(parent, lab[(p // w - r0) * ww + p % w - c0])] = True
             c = nxt[c]
-        n_loc = hw * ww
-        mark = np.zeros(n_loc, np.bool_)
+        lqf = lq.reshape(hw * ww)
+        o = off[k]
+        n = 0
         ok = True
-        for lp in range(n_loc):
-            nid = lab[lp]
-            if nid < 0 or not is_active[_find(parent, nid)]:
+        for nd in range(n_nodes):
+            if not is_active[_find(parent, nd)]:
                 continue
+            lp = node_pixel[nd]
             i = lp // ww
             j = lp - i * ww
             if (i == 0 and r0 > 0) or (i == hw - 1 and r1 < h) or (not along_columns and (
                     (j == 0 and c0 > 0) or (j == ww - 1 and c1 < w))):
                 ok = False
                 break
-            mark[lp] = True
-            if i > 0:
-                mark[lp - ww] = True
-            if i < hw - 1:
-                mark[lp + ww] = True
+            gp0 = (r0 + i) * w + c0 + j
+            buf_pix[o + n] = gp0
+            buf_val[o + n] = lqf[lp]
+            n += 1
+            # non-full neighbours, each once (lab −3: listed)
+            if i > 0 and lab[lp - ww] == -1:
+                lab[lp - ww] = -3
+                buf_pix[o + n] = gp0 - w
+                buf_val[o + n] = lqf[lp - ww]
+                n += 1
+            if i < hw - 1 and lab[lp + ww] == -1:
+                lab[lp + ww] = -3
+                buf_pix[o + n] = gp0 + w
+                buf_val[o + n] = lqf[lp + ww]
+                n += 1
             if not along_columns:
-                if j > 0:
-                    mark[lp - 1] = True
-                if j < ww - 1:
-                    mark[lp + 1] = True
+                if j > 0 and lab[lp - 1] == -1:
+                    lab[lp - 1] = -3
+                    buf_pix[o + n] = gp0 - 1
+                    buf_val[o + n] = lqf[lp - 1]
+                    n += 1
+                if j < ww - 1 and lab[lp + 1] == -1:
+                    lab[lp + 1] = -3
+                    buf_pix[o + n] = gp0 + 1
+                    buf_val[o + n] = lqf[lp + 1]
+                    n += 1
         if not ok:
             status[k] = 0
             continue
-        lqf = lq.reshape(n_loc)
-        o = off[k]
-        n = 0
-        for lp in range(n_loc):
-            if mark[lp]:
-                i = lp // ww
-                buf_pix[o + n] = (r0 + i) * w + c0 + lp - i * ww
-                buf_val[o + n] = lqf[lp]
-                n += 1
         status[k] = 1
         fp_len[k] = n
         st_steps[k] = steps
@@ -475,6 +488,64 @@ def _write_back(flat, keep, off, fp_len, buf_pix, buf_val):  # pragma: no cover 
                 flat[buf_pix[t]] = buf_val[t]
 
 
+@nb.njit(cache=True, parallel=True)
+def _zeros_i32(n):  # pragma: no cover - jit
+    """np.zeros(n, int32), filled by all threads."""
+    a = np.empty(n, np.int32)
+    step = 1 << 16
+    for b in nb.prange((n + step - 1) // step):
+        a[b * step:min(n, (b + 1) * step)] = 0
+    return a
+
+
+@nb.njit(cache=True)
+def _premerge(roots, n_groups, bbox, margin, h, w, along_columns, gp, head, tail, nxt,
+              excess):  # pragma: no cover - jit
+    """Merge, before any run, the groups whose expected footprints (bounding box grown by
+    the margin less two) overlap: they would most likely conflict and run twice. Any
+    grouping is exact (merging is always allowed); this one only saves work."""
+    cell = 64
+    ny = (h + cell - 1) // cell
+    nx = (w + cell - 1) // cell
+    box = np.empty((n_groups, 4), np.int64)
+    cnt = np.zeros(ny * nx + 1, np.int64)
+    for k in range(n_groups):
+        r = roots[k]
+        d = max(margin[r] - 2, 0)
+        box[k, 0] = max(bbox[r, 0] - d, 0)
+        box[k, 1] = min(bbox[r, 1] + d, h)
+        dc = 0 if along_columns else d
+        box[k, 2] = max(bbox[r, 2] - dc, 0)
+        box[k, 3] = min(bbox[r, 3] + dc, w)
+        for cy in range(box[k, 0] // cell, (box[k, 1] - 1) // cell + 1):
+            for cx in range(box[k, 2] // cell, (box[k, 3] - 1) // cell + 1):
+                cnt[cy * nx + cx + 1] += 1
+    for c in range(ny * nx):
+        cnt[c + 1] += cnt[c]
+    members = np.empty(cnt[ny * nx], np.int64)
+    fill = cnt[:ny * nx].copy()
+    for k in range(n_groups):
+        for cy in range(box[k, 0] // cell, (box[k, 1] - 1) // cell + 1):
+            for cx in range(box[k, 2] // cell, (box[k, 3] - 1) // cell + 1):
+                members[fill[cy * nx + cx]] = k
+                fill[cy * nx + cx] += 1
+    for c in range(ny * nx):
+        for i in range(cnt[c], cnt[c + 1]):
+            a = members[i]
+            for j in range(i + 1, cnt[c + 1]):
+                b = members[j]
+                if box[a, 0] < box[b, 1] and box[b, 0] < box[a, 1] and \
+                        box[a, 2] < box[b, 3] and box[b, 2] < box[a, 3]:
+                    _merge(gp, roots[a], roots[b], head, tail, nxt, bbox, excess, margin)
+    n_new = 0
+    out = np.empty(n_groups, np.int64)
+    for k in range(n_groups):
+        if _find(gp, roots[k]) == roots[k]:
+            out[n_new] = roots[k]
+            n_new += 1
+    return out[:n_new].copy()
+
+
 @nb.njit(cache=True)
 def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e):  # pragma: no cover - jit
     """Collect charge in place: q (H, W) float32 [e⁻] → every pixel ≤ ``full_well``, the
@@ -546,14 +617,15 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e):  # p
     g_steps = np.zeros(n, np.int64)
     g_pend = np.zeros(n, np.float64)
     g_lost = np.zeros(n, np.float64)
-    owner = np.zeros(h * w, np.int32)           # group + 1 of the footprint holding a pixel
+    owner = _zeros_i32(h * w)                   # group + 1 of the footprint holding a pixel
     scheduled = np.zeros(n, np.bool_)
     l_pix = List()
     l_val = List()
     l_off = List()
     l_len = List()
     l_act = List()
-    active = roots[:n_groups].copy()
+    active = _premerge(roots, n_groups, bbox, margin, h, w, along_columns, gp, head, tail, nxt,
+                       excess)
     rnd = 0
     while active.size > 0:
         n_act = active.size
