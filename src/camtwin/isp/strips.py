@@ -554,7 +554,7 @@ def render_strips(raw: RawFrame, spec: IspSpec, *, ccm=None, lens=None, sensor=N
     12 MP       directional_ri + guided + sharpen    3.2 s, +0.85 GiB    1.8 s, +0.24 GiB
     48 MP       default                              7.8 s, +1.23 GiB    4.0 s, +0.40 GiB
     48 MP       directional_ri + guided + sharpen    21 s, +3.41 GiB     11 s, +0.27 GiB
-    200 MP      default                              (≈ 6 GiB, not run)  15 s, +0.86 GiB
+    200 MP      default                              (≈ 5 GiB, not run)  15 s, +0.86 GiB
     ==========  ===================================  ==================  ==================
 
     Recomputing instead of spilling: 48 MP default 4.0 s (spilled: 7.0 s); 48 MP with
