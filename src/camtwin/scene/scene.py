@@ -57,8 +57,15 @@ class ReflectanceMap:
         """Mean radiance spectrum over the scene (L,) float64."""
         t = self.table.astype(np.float64)
         if self.index is not None:
-            frac = np.bincount(self.index.ravel(), minlength=t.shape[0])[: t.shape[0]]
-            return (frac / self.index.size) @ t
+            idx = self.index.reshape(self.index.shape[0], -1)
+            step = max(1, 2**20 // max(1, idx.shape[1]))  # bincount casts to int64: in blocks
+            frac = np.zeros(max(t.shape[0], 256), dtype=np.int64)
+            for r in range(0, idx.shape[0], step):
+                blk = np.bincount(idx[r:r + step].ravel(), minlength=frac.size)
+                if blk.size > frac.size:
+                    frac = np.concatenate([frac, np.zeros(blk.size - frac.size, np.int64)])
+                frac[:blk.size] += blk
+            return (frac[: t.shape[0]] / self.index.size) @ t
         mean_w = self.weights.reshape(self.weights.shape[0], -1).mean(axis=1, dtype=np.float64)
         out = mean_w @ t
         return out if self.base is None else out + self.base
