@@ -7,8 +7,9 @@
   captured signal is a midpoint-rule integral of the square wave written in this file; the
   P2020 seen-probability min(1, D + T·f) (issue 19 goals: 90 Hz, 10 % duty, 11 ms / 1 ms).
 * HDR SNR: a simulated capture of a synthetic chart (Poisson shot noise + Gaussian read noise,
-  2–4 exposures merged by selection on the noise-free or on each pixel's noisy value) against the closed-form SNR dip depth
-  10·log10[r(S + rσ²)/(S + σ²)] and transition luminance s·FW·R/k, and the ISO 15739
+  2–4 exposures merged by selection on the noise-free or on each pixel's noisy value)
+  against the closed-form SNR dip depth 10·log10[r(S + rσ²)/(S + σ²)] and transition
+  luminance s·FW·R/k, and the ISO 15739
   SNR = 1 dynamic range 20·log10(FW·R_last / S₁), S₁ = (1 + √(1 + 4σ²))/2 (all derived
   in the docstrings below). Issue 19 goal: location within 5 %, depth within 0.5 dB.
 
@@ -23,7 +24,8 @@ import pytest
 from scipy.special import ndtr
 
 from camtwin.errors import ConfigError
-from camtwin.measure.p2020 import (cdp_gaussian, contrast_detection_probability,
+from camtwin.measure.p2020 import (cdp_gaussian, cdp_vs_luminance,
+                                   contrast_detection_probability,
                                    flicker_detection_index, flicker_modulation_index,
                                    hdr_test_chart, modulation_mitigation_probability,
                                    multi_exposure_snr_model, patch_time_series,
@@ -432,6 +434,33 @@ def test_dips_with_per_pixel_switch_decisions(ratios, seed):
         assert abs(dip.luminance / t - 1) < 0.05
         assert abs(dip.depth_db - d) < 0.5
     assert res.dynamic_range.dr_db == pytest.approx(dr, abs=0.5)
+
+
+@pytest.mark.parametrize("ratios", [[16.0], [8.0, 64.0]])
+@pytest.mark.parametrize("c", [0.05, 0.1, 0.5])
+def test_cdp_vs_luminance_matches_model(ratios, c):
+    """CDP of a Weber contrast c over luminance from the chart's SNR curve equals the
+    Gaussian CDP of the model's own statistics at L and L·(1 + c) — except where L·(1 + c)
+    falls inside a dip's bracket (the switch is only known to lie within it)."""
+    kw = dict(electrons_per_cd_m2=K_E, exposure_ratios=ratios, full_well_e=FW,
+              read_noise_e=RN)
+    chart = hdr_test_chart(241, dynamic_range_db=140.0,
+                           max_luminance_cd_m2=1.3 * FW * ratios[-1] / K_E)
+    m = multi_exposure_snr_model(chart.luminance_cd_m2, **kw)
+    res = snr_vs_luminance(chart.luminance_cd_m2, m["mean_e"], m["std_e"],
+                           white_level=m["white_level_e"])
+    lum, cdp = cdp_vs_luminance(res, contrast=c)
+    a, b = multi_exposure_snr_model(lum, **kw), multi_exposure_snr_model(lum * (1 + c), **kw)
+    ref = cdp_gaussian(a["mean_e"], a["std_e"], b["mean_e"], b["std_e"], contrast=c)
+    inside = np.zeros(lum.size, dtype=bool)
+    for d in res.dips:
+        inside |= (lum * (1 + c) > d.bracket[0]) & (lum * (1 + c) < d.bracket[1])
+    assert np.max(np.abs(cdp - ref)[~inside]) < 1e-3
+    # the contrast is hardest to detect just above a switch: CDP drops there
+    t = model_expectations(ratios)[0][0]
+    below = cdp[(lum < t / (1 + c)) & (lum > 0.8 * t / (1 + c))]
+    above = cdp[(lum > t) & (lum < 1.2 * t)]
+    assert above.max() < below.min()
 
 
 def test_single_exposure_has_no_dips_and_classic_dr(rng):

@@ -55,7 +55,8 @@ PAIRINGS = ("all", "matched")
 
 __all__ = [
     "CONTRAST_KINDS", "DynamicRange", "HdrChart", "HdrSnrResult", "PatchStats",
-    "PwmCapture", "SnrDip", "cdp_gaussian", "contrast_detection_probability",
+    "PwmCapture", "SnrDip", "cdp_gaussian", "cdp_vs_luminance",
+    "contrast_detection_probability",
     "flicker_detection_index", "flicker_modulation_index", "hdr_test_chart",
     "measured_contrast", "modulation_mitigation_probability", "multi_exposure_snr_model",
     "patch_time_series",
@@ -974,8 +975,9 @@ def snr_vs_luminance(luminance, mean, std, *, white_level: float | None = None,
     continued across it by least-squares lines in SNR_dB vs ln L: SNR_below through the
     patches within ``fit_decades`` below patch i − 1, SNR_above through those within
     ``fit_decades`` above patch j + 1 (one guard patch on each side, which may still mix
-    both exposures; never across a neighbouring dip; at least two patches). The dip lies where the measured curve (interpolated between the run's
-    patches) crosses half-way between the two lines, L_d, and
+    both exposures; never across a neighbouring dip; at least two patches). The dip lies
+    where the measured curve (interpolated between the run's patches) crosses half-way
+    between the two lines, L_d, and
 
         depth = SNR_below(L_d) − SNR_above(L_d)  [dB]
 
@@ -991,9 +993,10 @@ def snr_vs_luminance(luminance, mean, std, *, white_level: float | None = None,
     DR = 20·log10(L_max / L_min) with L_min the lowest luminance at which SNR ≥
     ``snr_threshold`` (where a least-squares line in SNR_dB vs ln L through the patches
     within ±``fit_decades``/2 of the first crossing reaches the threshold; the two patches
-    around the crossing if fewer than three) and L_max the saturation luminance: with ``white_level``, the luminance at
-    which the response of the highest patches below 0.9·clip reaches the clip level
-    (capped by the first clipped patch); without, the highest unclipped patch.
+    around the crossing if fewer than three) and L_max the saturation luminance: with
+    ``white_level``, the luminance at which the response of the highest patches below
+    0.9·clip reaches the clip level (capped by the first clipped patch); without, the
+    highest unclipped patch.
     """
     lum = _data(luminance, "luminance", min_size=2).ravel()
     m = _data(mean, "mean", min_size=2).ravel()
@@ -1141,6 +1144,67 @@ def _noisy_switch_moments(sig, ratios, fw, rn, sw):
             m1 = ratios[j] * e1 + (1 - p) * m1
             m2 = ratios[j] ** 2 * e2 + (1 - p) * m2
     return m1, np.maximum(m2 - m1 * m1, 0.0)
+
+
+def cdp_vs_luminance(result: HdrSnrResult, *, contrast: float, confidence: float = 0.5,
+                     kind: str = "weber") -> tuple[np.ndarray, np.ndarray]:
+    """CDP of a contrast C against scene luminance, predicted from one HDR chart capture.
+
+    For every unsaturated patch i (luminance L_i, mean μ_i, noise σ_i) taken as the dark
+    side, the bright side is the same camera at the luminance L_i·(1 + C_W) (Weber; for a
+    Michelson contrast C_M, L_i·(1 + C_M)/(1 − C_M)), whose mean and σ are interpolated
+    log-log along the measured curve (ln μ and ln σ linear in ln L between patches; never
+    across an SNR dip: on each side of the dip location the curve of that side is
+    continued, so a contrast straddling a switch sees the noisier exposure), and
+    CDP_i = :func:`cdp_gaussian` (μ_i, σ_i, μ_b, σ_b; C, ε). This is the
+    per-patch-statistics form of CDP (Geese et al., EI 2018; Artmann, Geese & Gäde, EI
+    2019: CDP over luminance, and the luminance range with CDP above a level as a
+    dynamic-range measure). The nominal contrast is the scene contrast ``contrast``.
+
+    Returns ``(luminance, cdp)`` for the patches whose bright partner is still below the
+    saturation (last unclipped patch) and whose means are > 0.
+    """
+    _kind(kind)
+    c = _nominal(contrast, None, None, kind)
+    factor = 1.0 + c if kind == "weber" else (1.0 + c) / (1.0 - c) if c < 1 else np.inf
+    ok = ~result.saturated & (result.mean > 0) & (result.std > 0)
+    lum, mu, sd = result.luminance[ok], result.mean[ok], result.std[ok]
+    if lum.size < 2:
+        raise ConfigError("result holds fewer than 2 unsaturated patches with signal; "
+                          "need >= 2 for CDP against luminance")
+    lb = lum * factor
+    keep = lb <= lum[-1]
+    if not np.any(keep):
+        raise ConfigError(f"contrast = {contrast!r}: the bright side L·{factor:.3g} lies "
+                          "above the brightest unsaturated patch for every patch")
+    xl, xb = np.log(lum), np.log(lb[keep])
+    lmu, lsd = np.log(mu), np.log(sd)
+    mu_b, sd_b = np.exp(np.interp(xb, xl, lmu)), np.exp(np.interp(xb, xl, lsd))
+    # never interpolate across an SNR dip: on each side of the dip location continue the
+    # curve of that side (log-log slope of its two nearest patches)
+    pos = np.flatnonzero(ok)
+    for d in result.dips:
+        i = np.searchsorted(pos, d.index_before)
+        j = np.searchsorted(pos, d.index_after)
+        if not (i < pos.size and j < pos.size and pos[i] == d.index_before
+                and pos[j] == d.index_after):
+            continue
+        xd = np.log(d.luminance)
+        sides = ((True, (max(i - 1, 0), i)), (False, (j, min(j + 1, pos.size - 1))))
+        for lo_side, (a, b) in sides:
+            # points of the run (i, j) on this side of x_d are continued from patch b (below)
+            # or a (above)
+            sel = (xb > xl[i]) & (xb < xl[j]) & ((xb < xd) if lo_side else (xb >= xd))
+            if not np.any(sel):
+                continue
+            ref = b if lo_side else a
+            span = xl[b] - xl[a]
+            for y, out in ((lmu, mu_b), (lsd, sd_b)):
+                slope = (y[b] - y[a]) / span if span > 0 else 0.0
+                out[sel] = np.exp(y[ref] + slope * (xb[sel] - xl[ref]))
+    cdp = cdp_gaussian(mu[keep], sd[keep], mu_b, sd_b, contrast=c, confidence=confidence,
+                       kind=kind)
+    return lum[keep], np.atleast_1d(cdp)
 
 
 # ---------------------------------------------------------------------------------------------
