@@ -45,12 +45,13 @@ negligible a few σ_k away. Deciding on the *less* sensitive component instead w
 by its σ_{k+1}, which is larger, so the own value is the better decision variable.
 The last component is weighted in only while it is not clipped (e < (1 + f)/2·e_sat).
 
-Motion (DOL): where two consecutive exposures are both valid, their disagreement
-|x_k − x_{k+1}| > k_σ·√(var(x_k | x_k⁺) + var(x_{k+1} | x_{k+1}⁺)) marks a moving object
-(or flicker); such pixels — dilated to whole CFA tiles so that colours stay consistent —
-fall back to the shorter exposure x_{k+1} alone (the exposure valid wherever the longer
-one is, with the least motion blur). False alarms per pixel and pair: 2·Φ(−k_σ)
-(5.7·10⁻⁷ for the default k_σ = 5).
+Motion (DOL): where the selected exposure k (the most sensitive valid one) disagrees
+with the next shorter one, |x_k − x_{k+1}| > k_σ·√(var(x_k | x_k⁺) + var(x_{k+1} | x_k⁺)),
+a moving object (or flicker) is assumed; such pixels — dilated to whole CFA tiles so that
+colours stay consistent — fall back to the shorter exposure x_{k+1} alone (valid wherever
+the longer one is, with the least motion blur). False alarms per pixel: 2·Φ(−k_σ) for
+Gaussian noise (2·10⁻⁹ for the default k_σ = 6); the Poisson tails of exposures with few
+electrons make it larger (measured: ≈ 10⁻⁷, ``tests/test_hdr_modes.py``).
 
 Local tone mapping (:data:`LOCAL_TONE_METHODS`): ``"Durand 2002"`` (bilateral base/detail
 decomposition of log luminance) and ``"Mertens 2007"`` (exposure fusion of synthetic
@@ -324,7 +325,7 @@ def _dilate_to_tiles(mask: np.ndarray, cfa: str) -> np.ndarray:
 
 def merge_hdr(raw: HdrRaw, *, method: str = "noise_optimal",
               switch_fraction: float | None = None,
-              motion_k_sigma: float | None = 5.0) -> HdrMerge:
+              motion_k_sigma: float | None = 6.0) -> HdrMerge:
     """Merge the components of an HDR frame into one linear HDR raw mosaic.
 
     Parameters
@@ -384,24 +385,31 @@ def merge_hdr(raw: HdrRaw, *, method: str = "noise_optimal",
 
 
 def _motion_fallback(merged, src, xs, es, comps, sf, k_sigma, cfa):
-    """Pixels whose consecutive valid exposures disagree beyond k_σ·σ → the shorter one."""
+    """Pixels whose selected exposure k disagrees with exposure k+1 beyond k_σ·σ → the
+    shorter one (module docstring)."""
+    _, sel = _select(xs, _decisions(xs, es, comps, sf))
     fallback = np.full(merged.shape, -1, np.int16)
     for k in range(len(comps) - 1):
         c0, c1 = comps[k], comps[k + 1]
-        guard = np.float32(0.5 * (1.0 + sf) * c0.saturation_e)
         if c0.charge_group == c1.charge_group:
             continue
-        both = (es[k] < guard) & (xs[k] < np.float32(sf * c0.scale * c0.saturation_e))
-        sigma = np.sqrt(component_variance(xs[k], c0) + component_variance(xs[k + 1], c1))
-        flag = both & (np.abs(xs[k].astype(np.float64) - xs[k + 1]) > k_sigma * sigma)
+        here = sel == k
+        if not here.any():
+            continue
+        # both variances at the more sensitive (less noisy) estimate x_k: under "no
+        # motion" it estimates the common x best; evaluating each at its own noisy value
+        # under-estimates σ where the short one fluctuated low (false alarms)
+        x0 = xs[k][here].astype(np.float64)
+        sigma = np.sqrt(component_variance(x0, c0) + component_variance(x0, c1))
+        flag = np.zeros(merged.shape, bool)
+        flag[here] = np.abs(x0 - xs[k + 1][here]) > k_sigma * sigma
         if flag.any():
             fallback[_dilate_to_tiles(flag, cfa)] = k + 1
     motion = fallback >= 0
     if not motion.any():
         return merged, src, motion
-    idx = np.maximum(fallback, src.astype(np.int16))       # never a more sensitive one
-    pick = np.stack(xs)[idx.clip(0), np.arange(idx.shape[0])[:, None],
-                        np.arange(idx.shape[1])[None, :]]
+    idx = np.maximum(fallback, sel.astype(np.int16))       # never a more sensitive one
+    pick = np.take_along_axis(np.stack(xs), idx[None].astype(np.intp), axis=0)[0]
     merged = np.where(motion, pick, merged).astype(np.float32)
     src = np.where(motion, idx, src).astype(np.uint8)
     return merged, src, motion
