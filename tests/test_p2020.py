@@ -202,6 +202,20 @@ def test_pwm_distribution_matches_monte_carlo(exposure_s, f_hz, duty, rng):
         assert abs(est - mmp) <= 4 * np.sqrt(max(mmp * (1 - mmp), 1 / n) / n)
 
 
+@pytest.mark.parametrize("exposure_s,f_hz,duty", PWM_CASES)
+def test_pwm_fraction_agrees_with_scene_lights(exposure_s, f_hz, duty, rng):
+    """A second, independent implementation: the mean-1 PWM waveform of
+    camtwin.scene.lights (closed-form window integrals, same phase convention) averaged over
+    the window by camtwin.sensor.timing.window_means — what a simulated capture collects."""
+    from camtwin.scene.lights import PWM
+    from camtwin.sensor.timing import window_means
+
+    phases = rng.uniform(0, 2 * np.pi, 5000)
+    q_lights = window_means(PWM(f_hz, duty), 0.0, exposure_s, phase_rad=phases)
+    assert pwm_captured_fraction(exposure_s, f_hz, duty, phases) == pytest.approx(
+        q_lights, abs=1e-9)
+
+
 def test_issue19_flicker_goals(rng):
     """90 Hz, 10 % duty: an 11 ms exposure always sees the LED (T·f + D = 1.09 >= 1: the
     window always overlaps a pulse), a 1 ms exposure only with probability 0.1 + 0.09."""

@@ -36,6 +36,23 @@ HDR SNR, SNR dips and dynamic range
     EMVA 1288 Release 4.0 *General* (nonlinear / HDR sensors: the same SNR = 1 criterion on
     the measured SNR curve, no linear model); IEEE P2020 White Paper (2018) on SNR drops at
     the transitions of multi-exposure / multi-gain HDR sensors. See :func:`snr_vs_luminance`.
+
+Feeding simulations (the sensor and ISP sides live in :mod:`camtwin.sensor.hdr`,
+:mod:`camtwin.isp.hdr`, :mod:`camtwin.scene.lights`)::
+
+    chart = hdr_test_chart(241, dynamic_range_db=140, max_luminance_cd_m2=1e4)
+    rate = chart.render() * e_per_s_per_cd_m2          # e⁻/s of the reference channel
+    raw = hdr_expose(rate, sensor, exposure_s=T, key=1)
+    merged = merge_hdr(raw, method="selection").linear_e
+    stats = snr_from_patches(merged, chart.boxes)
+    res = snr_vs_luminance(chart.luminance_cd_m2, stats.mean, stats.std,
+                           white_level=raw.full_scale_e)
+    res.dips, res.dynamic_range, cdp_vs_luminance(res, contrast=0.1)
+
+    # flicker: one capture per random phase of the LED, the LED's box mean per capture
+    q = patch_time_series(frames, [led_box])[:, 0] / steady_signal
+    flicker_modulation_index(q), modulation_mitigation_probability(q, 1.0, threshold=0.5)
+    pwm_capture_distribution(T, f, duty).mmp(0.5)        # the single-exposure reference
 """
 
 from __future__ import annotations
