@@ -7,17 +7,21 @@ never mixes in. Rows:
 * ``cube``     — the first versions' path: ``form_image`` builds the (bands, H, W) spectral
   cube, ``capture`` sums it, then the ISP (run only where the cube fits: ≈ 2 kB per pixel);
 * ``streamed`` — ``camtwin.shoot``: band groups summed into channel planes
-  (:mod:`camtwin.optics.stream`), the same sensor chain and ISP;
+  (:mod:`camtwin.optics.stream`), the same sensor chain and ISP, on the whole frame;
+* ``strips``   — ``camtwin.strips.shoot_strips``: the same physics in row strips (optics
+  per strip window, noise keyed on the sensor's pixel index, ISP per strip to the 8-bit
+  image); what ``camtwin capture`` runs above 16 MP;
 * floor ``spectral`` — the spectral integration alone (streamed optics without blur:
   collapse of the scene's bands into the channel planes);
 * floor ``noise``    — the sensor's pixel chain alone (``simulate_pixels`` on a mosaic);
 * ``cli``      — ``camtwin capture`` end to end in a fresh process (imports included),
   for the default module and the catalog modules (``--catalog``).
 
-Sizes are centre crops of the 48 MP catalog module ``phone-imx586-main`` (0.8 µm pixels).
+Sizes are centre crops of the 48 MP catalog module ``phone-imx586-main`` (0.8 µm pixels)
+and the 200 MP module ``phone-isocell-hp2-main`` (0.6 µm pixels).
 Usage::
 
-    python benchmarks/bench_capture_scale.py                 # 1.2, 12, 48 MP + default CLI
+    python benchmarks/bench_capture_scale.py                 # 1.2, 12, 48, 200 MP + default CLI
     python benchmarks/bench_capture_scale.py --catalog       # + every catalog module (CLI)
     python benchmarks/bench_capture_scale.py --sizes 1.2,12  # fewer sizes
 """
@@ -33,7 +37,9 @@ import tempfile
 import time
 
 MODULE = "catalog:phone-imx586-main"
-SIZES = {"1.2": (1280, 960), "12": (4000, 3000), "48": None}  # None: the full sensor
+#: size key → (module, centre crop W, H or None for the full sensor)
+SIZES = {"1.2": (MODULE, (1280, 960)), "12": (MODULE, (4000, 3000)), "48": (MODULE, None),
+         "200": ("catalog:phone-isocell-hp2-main", None)}
 #: Above this many pixels the cube path is not attempted (≈ 2 kB per pixel at peak).
 CUBE_MAX_PX = 1_500_000
 
@@ -78,6 +84,14 @@ photo = np.full((s.height_px, s.width_px), 0.3 * s.full_well_e, dtype=np.float32
 simulate_pixels(photo[:64, :64].copy(), np.float32(5.0), crop_module(mod, 64, 64).sensor, key=0)
 t1 = time.perf_counter()
 dn = simulate_pixels(photo, np.float32(5.0), s, key=1)
+""",
+    "strips": """
+from camtwin.camera import calibration_module, module_ccm, module_scene
+from camtwin.strips import shoot_strips
+sc = module_scene(mod, "colorchecker")
+module_ccm(calibration_module(mod))  # warm: the CCM comes from the disk cache
+t1 = time.perf_counter()
+shot = shoot_strips(mod, sc, rng=0)
 """,
 }
 
@@ -134,7 +148,8 @@ def fmt(r: dict) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sizes", default="1.2,12,48", help="comma-separated keys of SIZES (MP)")
+    ap.add_argument("--sizes", default="1.2,12,48,200",
+                    help="comma-separated keys of SIZES (MP)")
     ap.add_argument("--catalog", action="store_true", help="also every catalog module (CLI)")
     ap.add_argument("--timeout", type=float, default=1800.0)
     args = ap.parse_args()
@@ -143,14 +158,14 @@ def main() -> None:
     job("streamed", MODULE, (256, 192), args.timeout)
     rows = []
     for key in args.sizes.split(","):
-        crop = SIZES[key]
-        n = (crop[0] * crop[1]) if crop else 48_000_000
-        for kind in ("spectral", "noise", "streamed", "cube"):
+        module, crop = SIZES[key]
+        n = float(key) * 1e6
+        for kind in ("spectral", "noise", "streamed", "strips", "cube"):
             if kind == "cube" and n > CUBE_MAX_PX:
                 rows.append((f"{key} MP", kind, "skipped: the cube needs ≈ "
                              f"{2 * n / 2**20:.0f} MiB × 1 kB"))
                 continue
-            r = job(kind, MODULE, crop, args.timeout)
+            r = job(kind, module, crop, args.timeout)
             rows.append((f"{key} MP", kind, fmt(r)))
             print(f"{key:>4} MP  {kind:9s} {fmt(r)}", flush=True)
     modules = ["default"]

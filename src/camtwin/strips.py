@@ -330,13 +330,13 @@ def use_strips(module) -> bool:
 
 @dataclass(frozen=True, eq=False)
 class StripShot:
-    """A strip capture: the raw frame, its 8/16-bit rendering
-    (:class:`camtwin.isp.strips.StripRendering`) and the scene. ``rendered`` is None —
-    no full-size float image exists; measurements use ``raw`` and ``rendering.image``."""
+    """A strip capture: the raw frame and its 8/16-bit rendering
+    (:class:`camtwin.isp.strips.StripRendering`). ``rendered`` is None — no full-size
+    float image exists; measurements use ``raw``, ``rendering.image`` and, for a
+    ColorChecker, the inset patch means of the linear output (``patch_linear_means``)."""
 
     raw: object
     rendering: object
-    scene: object = None
     rendered: None = None
     #: (24, 3) inset-patch means of the linear sRGB output of a ColorChecker, else None
     patch_linear_means: np.ndarray | None = None
@@ -378,7 +378,11 @@ def shoot_strips(module, scene, *, exposure_s: float | None = None, rng=None,
     t0 = time.perf_counter()
     if progress:
         progress("isp", 0, None)
+    from .regions import inset_box
+
+    patches = raw.metadata.get("layout_px", {}).get("patches")
+    boxes = [inset_box(b) for b in patches] if patches else None
     rendering = render_strips(raw, module.isp, ccm=ccm if module.isp.ccm == "fitted" else None,
-                              lens=module.lens, sensor=s)
+                              lens=module.lens, sensor=s, mean_boxes=boxes)
     t["isp_s"] = time.perf_counter() - t0
-    return StripShot(raw=raw, rendering=rendering, scene=scene)
+    return StripShot(raw=raw, rendering=rendering, patch_linear_means=rendering.box_means)

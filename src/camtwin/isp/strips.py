@@ -120,6 +120,8 @@ class StripRendering:
         Rows per strip and halo rows on each side.
     passes : int
         Front-end passes over the raw frame (statistics and rendering).
+    box_means : ndarray of float64, shape (N, 3), or None
+        Mean linear sRGB in each of ``mean_boxes`` (:func:`render_strips`).
     """
 
     image: np.ndarray
@@ -131,6 +133,7 @@ class StripRendering:
     strip_rows: int = 0
     halo_rows: int = 0
     passes: int = 1
+    box_means: np.ndarray | None = None
 
     def __post_init__(self):
         for name in ("image", "wb_gains", "ccm"):
@@ -495,7 +498,7 @@ def _spill_fits(h: int, w: int) -> bool:
 def render_strips(raw: RawFrame, spec: IspSpec, *, ccm=None, lens=None, sensor=None,
                   bits: int | None = None, strip_rows: int | None = None,
                   offset_px=(0.0, 0.0), full_sensor_px=None,
-                  spill: bool | None = None) -> StripRendering:
+                  spill: bool | None = None, mean_boxes=None) -> StripRendering:
     """Render a raw frame to 8/16-bit RGB in row strips (no full-size float array).
 
     Parameters
@@ -519,6 +522,11 @@ def render_strips(raw: RawFrame, spec: IspSpec, *, ccm=None, lens=None, sensor=N
         shading then uses the gain of the window's true field position.
     full_sensor_px : (H, W), optional
         The full sensor's size for such a window (:attr:`camtwin.crop.SensorWindow.full_shape`).
+    mean_boxes : sequence of (y0, y1, x0, x1), optional
+        Pixel boxes whose mean linear sRGB (after CCM and exposure gain, unclipped: what
+        ``process(...).linear`` holds there) is accumulated strip by strip into
+        ``box_means`` — e.g. the ColorChecker patches for ΔE00, since no full-size linear
+        image exists.
     spill : bool, optional
         When a second pass over the frame is needed (auto exposure, Reinhard tone curve),
         keep the first pass's linear RGB in a temporary file (True) or recompute the front
@@ -702,6 +710,11 @@ def render_strips(raw: RawFrame, spec: IspSpec, *, ccm=None, lens=None, sensor=N
     # 3. render the strips
     out = np.empty((h, w, 3), dtype=np.uint8 if bits == 8 else np.uint16)
     hs = sup["sharpen"]
+    from ..regions import check_box
+
+    boxes = [check_box(bx, (h, w), f"mean_boxes[{i}]")
+             for i, bx in enumerate(mean_boxes or ())]
+    box_sums = np.zeros((len(boxes), 3))
     try:
         for r0, r1 in strips:
             if store is not None:
@@ -713,6 +726,11 @@ def render_strips(raw: RawFrame, spec: IspSpec, *, ccm=None, lens=None, sensor=N
                 lin = linear_block(a, b)
             if gain != 1.0:
                 lin *= np.float32(gain)
+            for i, (y0, y1, x0, x1) in enumerate(boxes):  # rows of the box in this strip
+                ya, yb = max(y0, r0), min(y1, r1)
+                if ya < yb:
+                    box_sums[i] += lin[ya - a:yb - a, x0:x1].reshape(-1, 3).sum(
+                        axis=0, dtype=np.float64)
             if st_tone is None:
                 disp = tone_map(lin, "linear")
             elif reinhard:
@@ -738,7 +756,10 @@ def render_strips(raw: RawFrame, spec: IspSpec, *, ccm=None, lens=None, sensor=N
     notes = ir + wb_notes + [n for n in fe if n not in ir] + ccm_notes + ae_notes
     return StripRendering(image=out, wb_gains=np.asarray(fr.wb_gains, np.float64), ccm=m,
                           exposure_gain=float(gain), notes=tuple(notes), spec=spec,
-                          strip_rows=rows, halo_rows=halo, passes=passes)
+                          strip_rows=rows, halo_rows=halo, passes=passes,
+                          box_means=(box_sums / np.array([[(y1 - y0) * (x1 - x0)] for
+                                                          y0, y1, x0, x1 in boxes])
+                                     if boxes else None))
 
 
 __all__ = ["REINHARD_SAMPLES", "STRIP_BUDGET_BYTES", "StripRendering", "default_strip_rows",
