@@ -605,3 +605,39 @@ def test_capture_hdr_from_an_optical_image_matches_capture():
     mu = float(single.mean_electrons.mean())
     assert 1000 < mu < 18000                     # the long exposure, below its switch
     assert x.mean() == pytest.approx(mu, abs=5 * math.sqrt((mu + 4) / x.size))
+
+
+def test_analytic_dips_and_dynamic_range():
+    """snr_dips: the 3-exposure DOL dips by 10·log10((16x + 256r)/(x + r)) at 18 000 e⁻
+    (selection; r = 4 + 1/(12·0.2²) e⁻²) — written out here; the analytic DR of the split
+    pixel of test_split_pixel_dynamic_range by both criteria: noise floor (σ_0) and SNR = 1
+    (x_min = (a + √(a² + 4b))/2, a ≈ 1 for the LPD-dominated floor)."""
+    from camtwin.isp.hdr import analytic_dynamic_range_db, snr_dips
+    from camtwin.sensor.hdr import component_models
+
+    r = 4 + 1 / (12 * 0.2**2)
+    x = 18000.0
+    dips = snr_dips(component_models(_sensor(), DOL3, exposure_s=T), method="selection")
+    assert [d["signal_e"] for d in dips] == pytest.approx([18000, 288000])
+    assert dips[0]["depth_db"] == pytest.approx(10 * math.log10((16 * x + 256 * r) / (x + r)),
+                                                abs=1e-6)
+    rho, fw_s, rn_s, k_s = 64.0, 8000.0, 3.0, 0.45
+    s = _sensor(full_well_e=12000, read_noise_e=1.5, conversion_gain_dn_per_e=0.5,
+                hdr={"mode": "split_pixel",
+                     "split_pixel": {"sensitivity_ratio": rho, "full_well_e": fw_s,
+                                     "read_noise_e": rn_s, "conversion_gain_dn_per_e": k_s}})
+    models = component_models(s)
+    v_l = 1.5**2 + 1 / (12 * 0.5**2)
+    v_s = rho**2 * (rn_s**2 + 1 / (12 * k_s**2))
+    b = 1 / (1 / v_l + 1 / v_s)
+    assert analytic_dynamic_range_db(models, criterion="noise_floor") == pytest.approx(
+        20 * math.log10(rho * fw_s / math.sqrt(b)), abs=1e-9)
+    # SNR = 1: solve x² = var(x) numerically with the written-out variance
+    from scipy.optimize import brentq
+
+    def var(x):
+        return 1 / (1 / (x + v_l) + 1 / (rho * x + v_s))
+
+    x_min = brentq(lambda x: x * x - var(x), 1e-6, 100)
+    assert analytic_dynamic_range_db(models) == pytest.approx(
+        20 * math.log10(rho * fw_s / x_min), abs=0.01)

@@ -210,6 +210,51 @@ def analytic_snr_db(x_e, components, **kwargs) -> np.ndarray:
     return 20.0 * np.log10(x / np.sqrt(merged_variance(x, components, **kwargs)))
 
 
+def snr_dips(components, *, method: str = "noise_optimal",
+             switch_fraction: float = 0.9) -> list[dict]:
+    """Analytic SNR dips at every switch point t_k (:func:`switch_points_e`): the SNR just
+    below and just above t_k [dB] and the dip depth = below − above [dB] (IEEE P2020 "SNR
+    drop at HDR transitions"; noise model of the module docstring)."""
+    out = []
+    for t in switch_points_e(components, switch_fraction)[:-1]:
+        lo, hi = np.nextafter(t, 0.0), np.nextafter(t, np.inf)
+        below = float(analytic_snr_db(lo, components, method=method,
+                                      switch_fraction=switch_fraction))
+        above = float(analytic_snr_db(hi, components, method=method,
+                                      switch_fraction=switch_fraction))
+        out.append({"signal_e": float(t), "snr_below_db": below, "snr_above_db": above,
+                    "depth_db": below - above})
+    return out
+
+
+def analytic_dynamic_range_db(components, *, method: str = "noise_optimal",
+                              switch_fraction: float = 0.9,
+                              criterion: str = "snr1") -> float:
+    """Dynamic range of the merged HDR signal [dB] from the noise model.
+
+    x_sat = s_n·e_sat,n (the last component's saturation, reference e⁻). The floor:
+
+    * ``"snr1"`` — the signal with SNR = 1 (ISO 15739 / EMVA 1288 R4.0 absolute
+      sensitivity threshold): var(x) = a·x + b near 0, so x_min = (a + √(a² + 4b))/2
+      (EMVA 1288 writes it for a = 1 as 1/2 + √(1/4 + σ_d²)) — a, b of the merged
+      variance at x → 0;
+    * ``"noise_floor"`` — the temporal dark noise √var(merged | 0).
+
+    DR = 20·log10(x_sat / floor).
+    """
+    x_sat = switch_points_e(components, switch_fraction)[-1]
+    b = float(merged_variance(0.0, components, method=method, switch_fraction=switch_fraction))
+    if criterion == "noise_floor":
+        floor = math.sqrt(b)
+    elif criterion == "snr1":
+        a = float(merged_variance(1.0, components, method=method,
+                                  switch_fraction=switch_fraction)) - b   # slope at 0
+        floor = 0.5 * (a + math.sqrt(a * a + 4.0 * b))
+    else:
+        raise unknown_name("dynamic-range criterion", criterion, ("snr1", "noise_floor"))
+    return 20.0 * math.log10(x_sat / floor)
+
+
 # --------------------------------------------------------------------------------------
 # merge
 # --------------------------------------------------------------------------------------
