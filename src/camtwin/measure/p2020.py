@@ -358,8 +358,11 @@ def flicker_detection_index(source, background, *, threshold: float, axis: int |
 
         FDI = (1/N) Σ_i [ S_i − B_i > threshold ],
 
-    the P2020 form (the source signal S_i against the background level B_i around it in the
-    same frame i; IEEE P2020 flicker subgroup, after Deegan, EI 2018). ``threshold`` is in the
+    with S_i the source signal and B_i the background level around it in the same frame i.
+    The P2020 flicker subgroup describes FDI as the camera's ability to distinguish a
+    flickering source from the background signal level (after Deegan, EI 2018); this
+    thresholded frame count is camtwin's reading of that description (the standard's text
+    was not available to check the exact threshold rule). ``threshold`` is in the
     signal's unit (≥ 0): e.g. k·σ_B for a k-sigma detection against background noise σ_B, or
     c·B for a Weber contrast c. ``source`` has shape ``(n_frames, …)``; ``background``
     broadcasts against it (per-frame array or a scalar). FDI = 1: the source is seen in
@@ -388,8 +391,10 @@ def modulation_mitigation_probability(signal, steady, *, threshold: float = 0.5,
     frame rate is not locked to the LED, or one simulated capture per phase). S_steady is
     the signal of the same source driven with its time-averaged (DC) intensity — for
     camtwin's :class:`~camtwin.sensor.timing.Flicker` (time mean 1) the unmodulated
-    capture. This is the one-sided P2020 form used here (IEEE P2020 flicker subgroup: MMP
-    quantifies how well a camera mitigates the source's modulation); θ → 0⁺ gives the
+    capture. The P2020 flicker subgroup describes MMP as the probability that the camera
+    mitigates the source's modulation; this one-sided form (at least θ of the steady
+    signal) is the definition camtwin uses — a two-sided tolerance band would also bound
+    over-bright captures (q ≤ 1/D for PWM). θ → 0⁺ gives the
     probability that the source is seen at all, which for a PWM source and a single
     exposure is :func:`pwm_seen_probability`.
 
