@@ -477,6 +477,49 @@ def test_cdp_vs_luminance_matches_model(ratios, c):
     assert above.max() < below.min()
 
 
+#: split pixel (large PD: FW 4000 e⁻, σ 3 e⁻; small PD ρ = 20: FW 10000 e⁻, σ 5 e⁻) and
+#: LOFIC (PD 4000 e⁻ read at high gain, σ 2 e⁻; PD + capacitor 400 000 e⁻ at low gain,
+#: σ 40 e⁻; same charge: ratio 1)
+MODES = {"split_pixel": ([20.0], [4000.0, 10000.0], [3.0, 5.0]),
+         "lofic": ([1.0], [4000.0, 400000.0], [2.0, 40.0])}
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_split_pixel_and_lofic_dips(mode):
+    """Per-component full wells and read noises: switch at s·FW_0·R_0 = 3600 e⁻ (36 cd/m²),
+    depth 10·log10[r(S' + rσ₁²)/(S' + σ₀²)] (split pixel 13.56 dB, LOFIC 1.59 dB), DR
+    20·log10(FW_1·R_1 / S₁). Noise-free model and a simulated capture (exposure chosen on
+    the noise-free signal; a LOFIC low-gain read of the same charge has the same statistics
+    for the chosen component)."""
+    ratios, fws, rns = MODES[mode]
+    r = np.concatenate([[1.0], ratios])
+    fw, rn = np.array(fws), np.array(rns)
+    s_sw = SW * fw[0]
+    depth = 10 * np.log10(r[1] * (s_sw + r[1] * rn[1] ** 2) / (s_sw + rn[0] ** 2))
+    dr = 20 * np.log10(fw[1] * r[1] / ((1 + np.sqrt(1 + 4 * rn[0] ** 2)) / 2))
+    kw = dict(electrons_per_cd_m2=K_E, exposure_ratios=ratios, full_well_e=fws,
+              read_noise_e=rns, switch_fraction=SW)
+    rng = np.random.default_rng(11)
+    lmax = 1.3 * fw[1] * r[1] / K_E * 10 ** rng.uniform(0, 0.03)
+    chart = hdr_test_chart(241, dynamic_range_db=130.0, max_luminance_cd_m2=lmax,
+                           patch_px=100, gap_px=2)
+    m = multi_exposure_snr_model(chart.luminance_cd_m2, **kw)
+    assert m["dip_depth_db"][0] == pytest.approx(depth) and m["dr_db"] == pytest.approx(dr)
+    assert m["transition_cd_m2"][0] == pytest.approx(s_sw / K_E)
+    # simulated capture
+    sig = K_E * chart.render()
+    j = (sig >= s_sw).astype(int)
+    e = rng.poisson(sig / r[j]).astype(np.float64) + rng.normal(0.0, 1.0, sig.shape) * rn[j]
+    img = r[j] * np.minimum(e, fw[j])
+    st = snr_from_patches(img, chart.boxes)
+    for mean, std, tol_db in ((m["mean_e"], m["std_e"], 0.1), (st.mean, st.std, 0.5)):
+        res = snr_vs_luminance(chart.luminance_cd_m2, mean, std, white_level=m["white_level_e"])
+        assert len(res.dips) == 1, [(d.luminance, d.depth_db) for d in res.dips]
+        assert abs(res.dips[0].luminance / (s_sw / K_E) - 1) < 0.05
+        assert res.dips[0].depth_db == pytest.approx(depth, abs=tol_db)
+        assert res.dynamic_range.dr_db == pytest.approx(dr, abs=tol_db)
+
+
 def test_single_exposure_has_no_dips_and_classic_dr(rng):
     chart = hdr_test_chart(121, dynamic_range_db=120.0, max_luminance_cd_m2=1.2 * FW / K_E,
                            patch_px=60, gap_px=0)
@@ -581,6 +624,12 @@ def test_hdr_bad_input():
         hdr_test_chart(1)
     with pytest.raises(ConfigError, match=r"dynamic_range_db = -3"):
         hdr_test_chart(10, dynamic_range_db=-3)
+    with pytest.raises(ConfigError, match=r"read_noise_e has 3 values; need 1 or one per "):
+        multi_exposure_snr_model([1.0], electrons_per_cd_m2=1.0, exposure_ratios=[16.0],
+                                 full_well_e=FW, read_noise_e=[1.0, 2.0, 3.0])
+    with pytest.raises(ConfigError, match=r"switch levels s·FW_j·R_j must increase"):
+        multi_exposure_snr_model([1.0], electrons_per_cd_m2=1.0, exposure_ratios=[1.0],
+                                 full_well_e=[4000.0, 3000.0], read_noise_e=RN)
     with pytest.raises(ConfigError, match=r"exposure_ratios = \[16.0, 4.0\]"):
         multi_exposure_snr_model([1.0], electrons_per_cd_m2=1.0, exposure_ratios=[16.0, 4.0],
                                  full_well_e=FW, read_noise_e=RN)

@@ -1060,39 +1060,47 @@ def snr_vs_luminance(luminance, mean, std, *, white_level: float | None = None,
 
 
 def multi_exposure_snr_model(luminance, *, electrons_per_cd_m2: float,
-                             exposure_ratios: Sequence[float], full_well_e: float,
-                             read_noise_e: float, switch_fraction: float = 0.9,
+                             exposure_ratios: Sequence[float],
+                             full_well_e: float | Sequence[float],
+                             read_noise_e: float | Sequence[float],
+                             switch_fraction: float = 0.9,
                              switch_on: str = "signal") -> dict:
-    """Analytic SNR of a multi-exposure HDR pixel with selection merge — the reference for
-    SNR dips and HDR dynamic range.
+    """Analytic SNR of a multi-component HDR pixel with selection merge — the reference for
+    SNR dips and HDR dynamic range (DOL exposures, split pixel, LOFIC, DCG).
 
-    Exposure 0 (long) collects S = k·L electrons (k = ``electrons_per_cd_m2``); exposure j
-    collects S/R_j (R_0 = 1 < R_1 < …, ``exposure_ratios`` = (R_1, …)), each with shot
-    noise and read noise σ_r, full well FW. The merge takes the longest exposure with
-    S/R_j < s·FW (s = ``switch_fraction``) and scales it by R_j, so in long-exposure
-    electrons
+    Component 0 (the reference: long exposure, large photodiode, high-gain read) collects
+    S = k·L electrons (k = ``electrons_per_cd_m2``); component j collects S/R_j, R_0 = 1 ≤
+    R_1 ≤ … (``exposure_ratios`` = (R_1, …): T_0/T_j for DOL, the sensitivity ratio ρ for
+    the small photodiode of a split pixel, 1 for the low-gain read of LOFIC / DCG, which
+    sees the same charge). Each has shot noise, read noise σ_j and full well FW_j
+    (``read_noise_e``, ``full_well_e``: one value for all or one per component). The merge
+    takes the first component with S/R_j < s·FW_j (s = ``switch_fraction``) and scales it
+    by R_j, so in reference electrons
 
-        mean = S,   σ² = R_j² (S/R_j + σ_r²),   SNR_j(S) = (S/R_j) / √(S/R_j + σ_r²).
+        mean = S,   σ² = R_j² (S/R_j + σ_j²),   SNR_j(S) = (S/R_j) / √(S/R_j + σ_j²).
 
-    Switch j → j+1 at S_j = s·FW·R_j, where the SNR drops by (closed form)
+    Switch j → j+1 at S_j = s·FW_j·R_j, where the SNR drops by (closed form; S' = s·FW_j,
+    the signal of component j there, r = R_j+1/R_j)
 
-        depth_j = 10·log10(SNR_j² / SNR_j+1²) = 10·log10[ r (S_j/R_j + r σ_r²)/(S_j/R_j + σ_r²) ]
-        with r = R_j+1 / R_j  (→ 10·log10 r when shot-noise limited).
+        depth_j = 10·log10(SNR_j² / SNR_j+1²) = 10·log10[ r (S' + r σ_j+1²) / (S' + σ_j²) ]
 
-    The output clips at FW·R_last (L_sat = FW·R_last/k); SNR = 1 at S = (1 + √(1 + 4σ_r²))/2
-    in exposure 0 (if below the first switch), so DR = 20·log10(L_sat / L_1).
+    (→ 10·log10 r for DOL when shot-noise limited; 10·log10[(S' + σ_LG²)/(S' + σ_HG²)] for
+    LOFIC / DCG, r = 1). The output clips at FW_last·R_last (L_sat = FW_last·R_last/k); SNR
+    = 1 at S = (1 + √(1 + 4σ_0²))/2 in component 0 (if below the first switch), so DR =
+    20·log10(L_sat / L_1).
 
     ``switch_on="signal"`` (default) decides on the noise-free S — the ideal model above.
     ``switch_on="measured"`` decides, as sensors and ISP merges do, on each pixel's own noisy
-    value e_j < s·FW of independent exposures (DOL: different photons), e_j ~ N(S/R_j,
-    S/R_j + σ_r²) (Gaussian approximation of shot + read noise), the last one clipped at FW.
-    The merged moments follow exactly from truncated-normal moments,
+    value e_j < s·FW_j, for independent components (DOL exposures, split-pixel photodiodes:
+    different photons; not LOFIC / DCG, whose reads share one charge), e_j ~ N(S/R_j,
+    S/R_j + σ_j²) (Gaussian approximation of shot + read noise), the last one clipped at its
+    full well. The merged moments follow exactly from truncated-normal moments,
 
         E[Y_j^m] = R_j^m E[e_j^m; e_j < t_j] + P(e_j ≥ t_j) E[Y_j+1^m],   m = 1, 2,
         E[e; e < t] = μΦ(z) − σφ(z),  E[e²; e < t] = (μ² + σ²)Φ(z) − σ(μ + t)φ(z),
         z = (t − μ)/σ,
 
-    so within a few σ of a switch the patch mixes both exposures (a trough spread over
+    so within a few σ of a switch the patch mixes both components (a transition spread over
     ±3σ_j/S instead of a step, and a mean biased low by the truncation). ``snr``, ``mean_e``
     and ``std_e`` then hold this mixture; the closed-form ``transition_cd_m2`` and
     ``dip_depth_db`` stay those of the ideal switch — compare a measured capture with
@@ -1100,28 +1108,31 @@ def multi_exposure_snr_model(luminance, *, electrons_per_cd_m2: float,
 
     Returns a dict: ``snr`` (array like ``luminance``, 0 where clipped), ``mean_e``,
     ``std_e``, ``transition_cd_m2`` (J,), ``dip_depth_db`` (J,), ``saturation_cd_m2``,
-    ``snr1_cd_m2``, ``dr_db``, ``white_level_e`` (= FW·R_last).
+    ``snr1_cd_m2``, ``dr_db``, ``white_level_e`` (= FW_last·R_last).
     """
     if switch_on not in ("signal", "measured"):
         raise unknown_name("switch_on", switch_on, ("signal", "measured"))
     lum = _data(luminance, "luminance")
     k = _scalar(electrons_per_cd_m2, "electrons_per_cd_m2", lo=0.0,
                 rng_text="electrons_per_cd_m2 > 0")
-    fw = _scalar(full_well_e, "full_well_e", lo=0.0, rng_text="full_well_e > 0")
-    rn = _scalar(read_noise_e, "read_noise_e", lo=0.0, lo_open=False,
-                 rng_text="read_noise_e >= 0")
     sw = _scalar(switch_fraction, "switch_fraction", lo=0.0, hi=1.0,
                  rng_text="0 < switch_fraction <= 1")
     ratios = np.concatenate([[1.0], _data(exposure_ratios, "exposure_ratios").ravel()])
-    if np.any(np.diff(ratios) <= 0):
-        raise ConfigError(f"exposure_ratios = {list(ratios[1:])}: valid range is strictly "
-                          "increasing values > 1 (long / shorter exposure)")
+    if np.any(np.diff(ratios) < 0):
+        raise ConfigError(f"exposure_ratios = {list(ratios[1:])}: valid range is "
+                          "non-decreasing values >= 1 (reference / component sensitivity)")
+    n = ratios.size
+    fw, rn = (_per_component(v, name, n, low) for v, name, low in
+              ((full_well_e, "full_well_e", False), (read_noise_e, "read_noise_e", True)))
     sig = k * lum
-    switch_e = sw * fw * ratios[:-1]
-    j = np.searchsorted(switch_e, sig, side="right")  # exposure in use
+    switch_e = sw * fw[:-1] * ratios[:-1]
+    if np.any(np.diff(np.concatenate([switch_e, [fw[-1] * ratios[-1]]])) <= 0):
+        raise ConfigError(f"full_well_e·exposure_ratios = {list(fw * ratios)}: the switch "
+                          "levels s·FW_j·R_j must increase from component to component")
+    j = np.searchsorted(switch_e, sig, side="right")  # component in use
     rj = ratios[j]
-    var = rj**2 * (sig / rj + rn**2)
-    white = fw * ratios[-1]
+    var = rj**2 * (sig / rj + rn[j] ** 2)
+    white = fw[-1] * ratios[-1]
     clipped = sig >= white
     with np.errstate(divide="ignore", invalid="ignore"):
         snr = np.where(clipped | (var <= 0), 0.0, sig / np.sqrt(var))
@@ -1131,14 +1142,27 @@ def multi_exposure_snr_model(luminance, *, electrons_per_cd_m2: float,
             snr = np.where(var > 0, mean / np.sqrt(np.where(var > 0, var, 1.0)), 0.0)
     else:
         mean, var = np.where(clipped, white, sig), np.where(clipped, 0.0, var)
-    sj = switch_e / ratios[:-1]  # signal of exposure j at its switch [e⁻]
+    sj = switch_e / ratios[:-1]  # signal of component j at its switch [e⁻]
     r = ratios[1:] / ratios[:-1]
-    depth = 10 * np.log10(r * (sj + r * rn**2) / (sj + rn**2))
-    s1 = (1 + np.sqrt(1 + 4 * rn**2)) / 2
+    depth = 10 * np.log10(r * (sj + r * rn[1:] ** 2) / (sj + rn[:-1] ** 2))
+    s1 = (1 + np.sqrt(1 + 4 * rn[0] ** 2)) / 2
     return {"snr": snr, "mean_e": mean, "std_e": np.sqrt(np.maximum(var, 0.0)),
             "transition_cd_m2": switch_e / k, "dip_depth_db": depth,
             "saturation_cd_m2": white / k, "snr1_cd_m2": s1 / k,
             "dr_db": float(20 * np.log10(white / s1)), "white_level_e": white}
+
+
+def _per_component(value, name: str, n: int, zero_ok: bool) -> np.ndarray:
+    """One value per component (a scalar is repeated), > 0 (or >= 0)."""
+    a = _data(value, name).ravel()
+    if a.size == 1:
+        a = np.full(n, a[0])
+    if a.size != n:
+        raise ConfigError(f"{name} has {a.size} values; need 1 or one per component ({n})")
+    if np.any(a < 0) or (not zero_ok and np.any(a == 0)):
+        raise ConfigError(f"{name} = {_short(value)}: valid range is {name} "
+                          f"{'>=' if zero_ok else '>'} 0")
+    return a
 
 
 def _below_moments(mu, sd, t):
@@ -1150,19 +1174,19 @@ def _below_moments(mu, sd, t):
 
 
 def _noisy_switch_moments(sig, ratios, fw, rn, sw):
-    """Mean and variance of the merge deciding on each exposure's own noisy value
-    (:func:`multi_exposure_snr_model`, ``switch_on="measured"``)."""
+    """Mean and variance of the merge deciding on each component's own noisy value
+    (:func:`multi_exposure_snr_model`, ``switch_on="measured"``; fw, rn per component)."""
     n = ratios.size
     m1 = m2 = None
     for j in range(n - 1, -1, -1):
         mu = sig / ratios[j]
-        sd = np.sqrt(np.maximum(mu + rn**2, 1e-300))
-        if j == n - 1:  # last exposure: clipped at the full well
-            p, e1, e2 = _below_moments(mu, sd, fw)
-            m1 = ratios[j] * (e1 + (1 - p) * fw)
-            m2 = ratios[j] ** 2 * (e2 + (1 - p) * fw * fw)
+        sd = np.sqrt(np.maximum(mu + rn[j] ** 2, 1e-300))
+        if j == n - 1:  # last component: clipped at its full well
+            p, e1, e2 = _below_moments(mu, sd, fw[j])
+            m1 = ratios[j] * (e1 + (1 - p) * fw[j])
+            m2 = ratios[j] ** 2 * (e2 + (1 - p) * fw[j] ** 2)
         else:
-            p, e1, e2 = _below_moments(mu, sd, sw * fw)
+            p, e1, e2 = _below_moments(mu, sd, sw * fw[j])
             m1 = ratios[j] * e1 + (1 - p) * m1
             m2 = ratios[j] ** 2 * e2 + (1 - p) * m2
     return m1, np.maximum(m2 - m1 * m1, 0.0)
