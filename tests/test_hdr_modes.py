@@ -464,6 +464,12 @@ def test_hdr_mosaic_to_display():
     assert rgb.shape == (32, 64, 3) and float(rgb.max()) <= 1.0 + 1e-6
     out = tone_map_local(rgb)
     assert out[:, 40:].mean() > out[:, :24].mean() > 0.02
+    from camtwin.isp.hdr import render_hdr
+
+    raw = hdr_expose(rate, s, DOL3, T, key=3)
+    assert np.array_equal(render_hdr(raw), out)                  # the same chain
+    warm = render_hdr(raw, wb_gains=(2.0, 1.0, 0.5))
+    assert warm[..., 0].mean() > out[..., 0].mean()
 
 
 # --------------------------------------------------------------------------------------

@@ -603,6 +603,19 @@ def _rgb(img) -> np.ndarray:
     return np.maximum(x, np.float32(0))
 
 
+def render_hdr(raw: HdrRaw, *, merge_method: str = "noise_optimal",
+               tone: str = "Durand 2002", demosaic_method: str = "bilinear",
+               wb_gains=None, **tone_kwargs) -> np.ndarray:
+    """HdrRaw → display image: :func:`merge_hdr` → :func:`hdr_to_rgb` (white balance
+    ``wb_gains`` or 1/``as_shot_neutral`` from the capture's metadata) →
+    :func:`tone_map_local`. Returns float32 (H, W, 3) display values in [0, 1]."""
+    merged = merge_hdr(raw, method=merge_method).linear_e
+    if wb_gains is None and raw.metadata.get("as_shot_neutral") is not None:
+        wb_gains = 1.0 / np.asarray(raw.metadata["as_shot_neutral"], dtype=np.float64)
+    rgb = hdr_to_rgb(merged, raw.cfa, demosaic_method=demosaic_method, wb_gains=wb_gains)
+    return tone_map_local(rgb, tone, **tone_kwargs)
+
+
 #: Name → local tone operator ``f(linear_rgb, **kwargs) -> display (H, W, 3) in [0, 1]``.
 LOCAL_TONE_METHODS: dict[str, Callable[..., np.ndarray]] = {
     "Durand 2002": tone_map_durand2002,

@@ -818,7 +818,8 @@ def capture_hdr(oi, sensor, exposure_s: float, rng, *, hdr: HdrSpec | None = Non
     from ``rng``). Storage-node light (global shutter) is not added.
 
     ``metadata`` gets ``scene``, ``illuminance_lux``, ``layout_px`` (patch boxes in sensor
-    pixels) and ``frame_key`` as in a RawFrame.
+    pixels), ``frame_key`` and, with a known illuminant, ``as_shot_neutral`` and
+    ``xyz_to_camera`` as in a RawFrame.
     """
     from .capture import _as_rng, electron_rate, layout_to_pixels
 
@@ -836,6 +837,12 @@ def capture_hdr(oi, sensor, exposure_s: float, rng, *, hdr: HdrSpec | None = Non
     raw = hdr_expose(rate, sensor, hdr, exposure_s, key=key, start_s=start_s,
                      motion_px_per_s=motion_px_per_s, flicker=flicker,
                      n_time_samples=n_time_samples)
+    if getattr(oi, "illuminant", None) is not None:
+        from .characterize import camera_characterization
+
+        neutral, xyz_to_cam = camera_characterization(sensor, oi.lens, oi.illuminant)
+        raw.metadata.update({"illuminant": oi.illuminant, "as_shot_neutral": neutral,
+                             "xyz_to_camera": xyz_to_cam})
     raw.metadata.update({"scene": oi.scene_name, "illuminance_lux": oi.illuminance_lux,
                          "layout_px": layout_to_pixels(oi.layout, oi, sensor),
                          "frame_key": key,
