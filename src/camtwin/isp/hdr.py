@@ -56,6 +56,15 @@ electrons make it larger (measured: ≈ 10⁻⁷, ``tests/test_hdr_modes.py``).
 Local tone mapping (:data:`LOCAL_TONE_METHODS`): ``"Durand 2002"`` (bilateral base/detail
 decomposition of log luminance) and ``"Mertens 2007"`` (exposure fusion of synthetic
 exposures of the HDR image, OpenCV's implementation).
+
+References
+----------
+EMVA Standard 1288 Release 4.0 (2021), §2 (linear noise model, quantisation noise) and
+the definitions of dynamic range and absolute sensitivity threshold (SNR = 1).
+D. X. D. Yang, A. El Gamal, "Comparative analysis of SNR for image sensors with enhanced
+dynamic range", Proc. SPIE 3649 (1999): DR = largest non-saturating signal / dark noise,
+and the SNR dips of multiple-exposure sensors.
+N. Akahane, S. Sugawa et al., IEEE J. Solid-State Circuits 41(4), 851–858 (2006) (LOFIC).
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ saturation. Component k with signal e_k [e⁻ of its own] estimates x_k = s_k·e
 mode            components (most sensitive first)                     scale s_k
 ==============  ====================================================  ==================
 ``dol``         exposures T_0 > T_1 > … (2–4)                          T_0 / T_k
-``split_pixel`` large photodiode (LPD), small photodiode (SPD)        1, ρ (sens. ratio)
+``split_pixel`` large photodiode (LPD; or LPD-HCG, LPD-LCG), small    1 (1), ρ (sens.
+                photodiode (SPD)                                      ratio)
 ``lofic``       high-gain read of the PD, low-gain read of PD + cap.  1, 1
 ``dcg``         HCG read and LCG read of the same charge              1, 1
 ``pwl``         one linear exposure (companded output only)           1
@@ -44,6 +45,7 @@ Equations per mode (n ~ Poisson(μ) electrons; σ_k, K_k [DN/e⁻], FWC_k of com
   photodiode's sensitivity), is clipped at its own ``full_well_e`` and read with its own
   ``read_noise_e`` and ``conversion_gain_dn_per_e`` (independent shot noise: different
   photons). Saturation in reference electrons: x_sat = ρ·min(FWC_SPD, (white − black)/K_SPD).
+  With ``lpd_dual_gain`` the LPD's charge is read at HCG and LCG as in DCG below.
 * **LOFIC** (lateral overflow integration capacitor; Akahane, Sugawa et al., IEEE JSSC
   41(4), 851–858, 2006): one charge n, q_pd = min(n, FWC_pd), overflow
   q_ov = min((n − FWC_pd)⁺, C_cap) (beyond it the anti-blooming drain takes the excess);
@@ -91,7 +93,6 @@ from .._spec import FrozenSpec
 from ..errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .spec import SensorSpec
     from .timing import Flicker
 
 HDR_MODES = ("dol", "split_pixel", "lofic", "dcg", "pwl")
