@@ -12,9 +12,12 @@ import math
 from importlib import resources
 from pathlib import Path
 
-from pydantic import model_validator
+from typing import Literal
+
+from pydantic import model_serializer, model_validator
 
 from ._spec import FrozenSpec
+from .daynight import DayNightSpec
 from .isp.spec import IspSpec
 from .optics.lens import LensSpec
 from .sensor.spec import SensorSpec
@@ -24,13 +27,45 @@ DEFAULT_MODULE = "default"
 
 
 class ModuleSpec(FrozenSpec):
-    """A complete camera module."""
+    """A complete camera module.
+
+    ``day_night`` (optional): a switchable IR-cut and an NIR illuminator; the module then
+    has a ``day`` state (the module as written, ``lens.ir_cut`` in) and a ``night`` state
+    (filter out, illuminator on), see :mod:`camtwin.daynight` and :meth:`in_state`.
+    """
 
     name: str = "module"
     description: str = ""
     sensor: SensorSpec
     lens: LensSpec
     isp: IspSpec = IspSpec()
+    day_night: DayNightSpec | None = None
+    state: Literal["day", "night"] = "day"
+
+    @model_validator(mode="after")
+    def _states(self):
+        from .daynight import check_module_states
+
+        check_module_states(self)
+        return self
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):
+        # a module without day/night switching dumps exactly as before the fields existed,
+        # so cache keys and sweep point hashes of existing modules do not change
+        data = handler(self)
+        if self.day_night is None and self.state == "day" and isinstance(data, dict):
+            data.pop("day_night", None)
+            data.pop("state", None)
+        return data
+
+    def in_state(self, state: str) -> "ModuleSpec":
+        """The frozen module in ``state`` ("day": IR-cut in; "night": IR-cut out,
+        illuminator on); a module without ``day_night`` is returned as is
+        (:func:`camtwin.daynight.module_in_state`)."""
+        from .daynight import module_in_state
+
+        return module_in_state(self, state)
 
     def __repr__(self) -> str:  # short: camtwin.report.notebook
         from .report.notebook import short_repr
