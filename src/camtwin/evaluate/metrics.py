@@ -24,6 +24,14 @@ Metrics (unit; conditions with defaults):
 ``nir_irradiance_at_snr10_mw_m2`` [mW/m²]
     The same for an NIR LED (``illuminant`` IR850 or IR940): total irradiance on the
     target at which SNR = 10 (lux means nothing for invisible light).
+``nir_illuminator_range_m`` [m]
+    Day/night modules (:mod:`camtwin.daynight`): the distance at which a target of
+    ``reflectance`` (0.5) facing the module reaches SNR 10 under the module's own NIR
+    illuminator alone, in the night state (IR-cut out): d₁₀ = √(I₀·cos^m θ / E₁₀) with I₀
+    the illuminator's on-axis radiant intensity [W/sr], cos^m θ its beam pattern at
+    ``off_axis_deg`` (0) and E₁₀ [W/m²] the measured ``nir_irradiance_at_snr10_mw_m2`` at
+    the illuminator's wavelength (inverse-square law; SNR depends on E alone, so E₁₀ holds
+    at every distance). n/a for a module without an illuminator.
 ``dynamic_range_db`` [dB]
     EMVA 1288 definition, measured: 20·log10(μ_sat / σ_d) with μ_sat the mean signal of a
     saturated uniform frame [e⁻] and σ_d the temporal dark noise from a dark frame pair
@@ -355,6 +363,27 @@ def _nir_at_snr(module, *, rng, illuminant, reflectance, exposure_s, snr,
                                f"irradiance sweep interpolated to SNR {snr:g}")
 
 
+def _illuminator_range(module, *, rng, reflectance, exposure_s, snr, output_mp,
+                       off_axis_deg) -> MetricResult:
+    """``nir_illuminator_range_m`` (module docstring; equations in :mod:`camtwin.daynight`)."""
+    dn = getattr(module, "day_night", None)
+    if dn is None or dn.illuminator is None:
+        why = "the module has no NIR illuminator (day_night.illuminator)"
+        return MetricResult(math.nan, {"reason": why}, source="not measured", reason=why)
+    ill = dn.illuminator
+    night = module.in_state("night")
+    e10 = _nir_at_snr(night, rng=rng, illuminant=ill.illuminant, reflectance=reflectance,
+                      exposure_s=exposure_s, snr=snr, output_mp=output_mp)
+    d = ill.distance_at_irradiance_m(e10.value * 1e-3, off_axis_deg)
+    return MetricResult(d, {"irradiance_at_snr_mw_m2": e10.value,
+                            "radiant_intensity_mw_sr": ill.radiant_intensity_mw_sr,
+                            "lambertian_order": ill.lambertian_order,
+                            "off_axis_deg": off_axis_deg, "curve": e10.details["curve"]},
+                        source=f"night state (IR-cut out): {e10.source}; d = √(I₀·cos^m θ / E) "
+                               f"with the {ill.illuminant} illuminator's "
+                               f"I₀ = {ill.radiant_intensity_mw_sr:g} mW/sr")
+
+
 def _dynamic_range(module, *, rng, exposure_s) -> MetricResult:
     from ..sensor import capture
 
@@ -563,6 +592,11 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            {"illuminant": "IR850", "reflectance": 0.5, "exposure_s": 1 / 30, "snr": 10.0,
             "output_mp": None},
            _nir_at_snr),
+    Metric("nir_illuminator_range_m", "m",
+           "distance of SNR 10 under the module's own NIR illuminator (night state)",
+           {"reflectance": 0.5, "exposure_s": 1 / 30, "snr": 10.0, "output_mp": None,
+            "off_axis_deg": 0.0},
+           _illuminator_range),
     Metric("dynamic_range_db", "dB", "single-exposure dynamic range (EMVA 1288)",
            {"exposure_s": 1e-3}, _dynamic_range),
     Metric("mtf50_cy_px", "cy/px", "e-SFR MTF50 of the raw green sites (per sensor pixel)",

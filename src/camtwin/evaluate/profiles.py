@@ -32,7 +32,13 @@ from ..errors import unknown_name
 
 
 class Requirement(FrozenSpec):
-    """One requirement: ``min ≤ metric(conditions) ≤ max``."""
+    """One requirement: ``min ≤ metric(conditions) ≤ max``.
+
+    ``state`` (optional): the state a day/night module is measured in ("day": IR-cut in,
+    "night": IR-cut out, NIR illuminator on). None: "night" for an NIR illuminant
+    (IR850/IR940) or a night metric, "day" otherwise (:func:`camtwin.daynight.
+    requirement_state`). Modules without day/night switching ignore it.
+    """
 
     metric: str
     min: float | None = None
@@ -41,6 +47,7 @@ class Requirement(FrozenSpec):
     basis: Literal["standard", "practice"]
     source: str = Field(min_length=3)
     note: str = ""
+    state: Literal["day", "night"] | None = None
 
     @field_validator("metric")
     @classmethod

@@ -28,6 +28,12 @@ class Verdict:
     requirement: Requirement
     value: float
     result: MetricResult = field(repr=False)
+    #: State of a day/night module the requirement was measured in ("day"/"night"); None
+    #: for a module without day/night switching (:mod:`camtwin.daynight`).
+    state: str | None = None
+    #: Why a module cannot meet the requirement, when the physics says so (an IR-cut that
+    #: blocks the NIR illuminant), else None.
+    note: str | None = None
 
     @property
     def margin(self) -> float:
@@ -68,6 +74,7 @@ class Verdict:
                 "margin": _num(self.margin), "relative_margin": _num(self.relative_margin),
                 "passed": self.passed, "status": self.status, "basis": r.basis, "source": r.source,
                 "measured_from": self.result.source, "not_applicable": self.result.reason,
+                "state": self.state, "note": self.note,
                 "details": {k: _num(v) for k, v in self.result.details.items()
                             if isinstance(v, (int, float))}}
 
@@ -134,8 +141,15 @@ class Evaluation:
 
 
 def evaluate(module, application: ApplicationSpec, *, seed: int = 0,
-             progress: Callable[[int, int, str], None] | None = None) -> Evaluation:
+             progress: Callable[[int, int, str], None] | None = None,
+             state: str | None = None) -> Evaluation:
     """Measure every requirement of ``application`` on ``module``.
+
+    A day/night module (``module.day_night``) is measured per requirement in the state
+    :func:`camtwin.daynight.requirement_state` gives (NIR requirements at night: IR-cut
+    out; everything else by day), or in ``state`` for all of them when given; each verdict
+    says its state. A requirement on an NIR illuminant that the module's IR-cut blocks
+    carries a :attr:`Verdict.note` saying so.
 
     Parameters
     ----------
@@ -145,19 +159,34 @@ def evaluate(module, application: ApplicationSpec, *, seed: int = 0,
         Root of the per-requirement random streams.
     progress : callable, optional
         ``progress(done, total, metric_name)`` after each measurement.
+    state : {"day", "night"}, optional
+        Measure every requirement in this state (default: per requirement).
     """
+    from ..daynight import STATES, nir_block_note, requirement_state
+
+    if state is not None and state not in STATES:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"state = {state!r}: valid choices are {', '.join(STATES)}")
     t0 = time.perf_counter()
     reqs = application.requirements
     children = np.random.SeedSequence(seed).spawn(len(reqs))
+    switching = getattr(module, "day_night", None) is not None
     cache: dict = {}
     rows = []
     for i, (req, child) in enumerate(zip(reqs, children)):
-        key = (req.metric, tuple(sorted(req.conditions.items())))
+        st = state or requirement_state(req)
+        m = module.in_state(st) if switching else module
+        key = (st if switching else None, req.metric, tuple(sorted(req.conditions.items())))
         if key not in cache:
-            cache[key] = measure(module, req.metric, dict(req.conditions),
+            cache[key] = measure(m, req.metric, dict(req.conditions),
                                  rng=np.random.default_rng(child))
         res = cache[key]
-        rows.append(Verdict(req, float(res.value), res))
+        illuminant = req.conditions.get("illuminant",
+                                        METRICS[req.metric].conditions.get("illuminant"))
+        note = nir_block_note(m, illuminant) if hasattr(m, "lens") else None
+        rows.append(Verdict(req, float(res.value), res, state=st if switching else None,
+                            note=note))
         if progress is not None:
             progress(i + 1, len(reqs), req.metric)
     return Evaluation(module, application, tuple(rows), int(seed), time.perf_counter() - t0)
