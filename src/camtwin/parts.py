@@ -314,6 +314,16 @@ def _module_from_mapping(data: dict, base_dir: Path | None, where: str) -> "Modu
             data["lens"] = {**value, "object_distance_m": float(distance)}
     if isinstance(data.get("isp"), str):
         data["isp"] = _isp_preset(data["isp"], where).model_dump()
+    dn = data.get("day_night")
+    if isinstance(dn, dict) and "ir_cut_switcher" in dn:  # a copied catalog module's block
+        from .catalog.convert import _day_night
+        from .catalog.schema import DayNightEntry
+        from .optics.lens import LensSpec
+
+        lens = LensSpec.from_dict(data.get("lens"), source=f"{where}: lens")
+        lens, spec = _day_night(DayNightEntry.from_dict(dn, source=f"{where}: day_night"),
+                                lens)
+        data["lens"], data["day_night"] = lens.model_dump(), spec.model_dump()
     return ModuleSpec.from_dict(data, source=where)
 
 

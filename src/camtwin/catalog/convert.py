@@ -295,11 +295,37 @@ def _module(name: str, root) -> ModuleSpec:
     presets = isp_presets(root)
     if m.isp not in presets:
         raise unknown_name(f"ISP preset (catalog module {m.name!r}: isp)", m.isp, presets)
+    lens_spec = to_lens_spec(lens, object_distance_m=m.object_distance_m)
+    extra = {}
+    if m.day_night is not None:
+        lens_spec, extra["day_night"] = _day_night(m.day_night, lens_spec)
     return ModuleSpec(name=m.name, description=m.description or
                       f"{sensor.vendor} {sensor.part} + {lens.maker} {lens.part}",
-                      sensor=to_sensor_spec(sensor),
-                      lens=to_lens_spec(lens, object_distance_m=m.object_distance_m),
-                      isp=presets[m.isp].spec)
+                      sensor=to_sensor_spec(sensor), lens=lens_spec,
+                      isp=presets[m.isp].spec, **extra)
+
+
+def _day_night(dn, lens_spec: LensSpec):
+    """(day lens, DayNightSpec) of a catalog module's ``day_night`` block: an IR-cut
+    switcher puts its day filter (``ir_cut_nm``, default 650 nm) in front of a lens that
+    has none; the LEDs become the illuminator (:mod:`camtwin.daynight`)."""
+    from ..daynight import DayNightSpec, IlluminatorSpec
+
+    switch = bool(dn.value("ir_cut_switcher"))
+    if switch and lens_spec.ir_cut is not None:
+        raise ConfigError(f"day_night.ir_cut_switcher = true: lens {lens_spec.name!r} has a "
+                          "fixed IR-cut (ir_cut: true) that a switcher cannot remove; valid: "
+                          "a lens without IR-cut (the switcher's filter: ir_cut_nm)")
+    if switch:
+        lens_spec = lens_spec.model_copy(update={
+            "ir_cut": IRCutSpec(cutoff_nm=float(dn.value("ir_cut_nm", 650.0)))})
+    ill = None
+    if dn.illuminator_nm is not None:
+        ill = IlluminatorSpec(
+            wavelength_nm=int(dn.value("illuminator_nm")),
+            radiant_intensity_mw_sr=float(dn.value("illuminator_radiant_intensity_mw_sr")),
+            beam_angle_deg=float(dn.value("illuminator_beam_angle_deg", 60.0)))
+    return lens_spec, DayNightSpec(ir_cut_switchable=switch, illuminator=ill)
 
 
 def to_module(name: str, root=None) -> ModuleSpec:

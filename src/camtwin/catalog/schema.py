@@ -108,6 +108,16 @@ LENS_FIGURES: dict[str, tuple] = {
 }
 
 
+#: Figures of a module's day/night block (:class:`DayNightEntry`).
+DAY_NIGHT_FIGURES: dict[str, tuple] = {
+    "ir_cut_switcher": ((bool,), None, None),
+    "ir_cut_nm": (_NUM, 550.0, 1000.0),
+    "illuminator_nm": ((int,), 850, 940),
+    "illuminator_radiant_intensity_mw_sr": (_NUM, 0.001, 1e5),
+    "illuminator_beam_angle_deg": (_NUM, 1.0, 179.0),
+}
+
+
 def _check_value(field: str, fig: Figure, rule: tuple) -> None:
     types, lo, hi = rule
     v = fig.value
@@ -232,6 +242,38 @@ class LensEntry(_Entry):
         return self
 
 
+class DayNightEntry(FrozenSpec):
+    """Day/night equipment of a catalog module (:mod:`camtwin.daynight`), sourced figures:
+    an IR-cut switcher (ICR) in the body with the 50 % point of its day filter, and the
+    module's NIR LEDs (peak wavelength 850/940 nm, on-axis radiant intensity of the array,
+    full beam angle at half intensity)."""
+
+    ir_cut_switcher: Figure
+    ir_cut_nm: Figure | None = None
+    illuminator_nm: Figure | None = None
+    illuminator_radiant_intensity_mw_sr: Figure | None = None
+    illuminator_beam_angle_deg: Figure | None = None
+
+    @model_validator(mode="after")
+    def _typed(self):
+        for field in type(self).model_fields:
+            fig = getattr(self, field)
+            if fig is not None:
+                _check_value(field, fig, DAY_NIGHT_FIGURES[field])
+        if self.illuminator_nm is not None:
+            if self.illuminator_nm.value not in (850, 940):
+                raise ValueError(f"illuminator_nm.value = {self.illuminator_nm.value!r}: "
+                                 "valid choices are 850, 940")
+            if self.illuminator_radiant_intensity_mw_sr is None:
+                raise ValueError("illuminator_nm is given: "
+                                 "illuminator_radiant_intensity_mw_sr is required")
+        return self
+
+    def value(self, field: str, default=None):
+        fig = getattr(self, field, None)
+        return default if fig is None else fig.value
+
+
 class ModuleEntry(_Entry):
     """A catalog module: a catalog sensor + a catalog lens + an ISP preset.
 
@@ -243,6 +285,7 @@ class ModuleEntry(_Entry):
     lens: str = Field(min_length=1)
     isp: str = Field(min_length=1)
     object_distance_m: float = Field(1.0, gt=0, le=1000)
+    day_night: DayNightEntry | None = None
 
     @field_validator("sensor", "lens", "isp")
     @classmethod

@@ -29,7 +29,9 @@ statement of NIR sensitivity (``nir_sensitive``).
   outer diameter).
 
 Lenses get tags too (field of view, IR cut); a module's applications are the sensor's tags
-that its lens does not rule out (:func:`module_applications`).
+that its lens does not rule out (:func:`module_applications`). An IR-cut rules out NIR
+applications only when it is fixed: a module with an IR-cut switcher (``day_night:
+ir_cut_switcher``, :mod:`camtwin.daynight`) swings it out at night.
 """
 
 from __future__ import annotations
@@ -121,17 +123,18 @@ def sensor_applications(s: SensorEntry) -> tuple[str, ...]:
     return tuple(a for a in APPLICATIONS if a in tags)
 
 
-def lens_excludes(lens: LensEntry) -> tuple[str, ...]:
+def lens_excludes(lens: LensEntry, *, ir_cut_switchable: bool = False) -> tuple[str, ...]:
     """Applications a lens rules out by its published figures.
 
-    * a lens with an IR-cut filter rules out "automotive in-cabin" (needs 850/940 nm);
+    * a lens with a fixed IR-cut filter rules out "automotive in-cabin" (needs 850/940 nm);
+      a switchable one (``ir_cut_switchable``: the filter leaves the path at night) does not;
     * a diagonal field of view > 150° (fisheye) rules out "mobile phone", "tablet/laptop"
       and "industrial" (rectilinear measurement optics);
     * a minimum object distance ≥ 0.1 m rules out "medical endoscopy" (scopes focus at mm);
     * a focal length > 8 mm rules out "mobile phone" and "tablet/laptop" (module height).
     """
     out = set()
-    if lens.value("ir_cut"):
+    if lens.value("ir_cut") and not ir_cut_switchable:
         out.add("automotive in-cabin")
     if lens.value("dfov_deg", 0.0) > 150.0:
         out |= {"mobile phone", "tablet/laptop", "industrial"}
@@ -142,7 +145,12 @@ def lens_excludes(lens: LensEntry) -> tuple[str, ...]:
     return tuple(a for a in APPLICATIONS if a in out)
 
 
-def module_applications(sensor: SensorEntry, lens: LensEntry) -> tuple[str, ...]:
-    """Sensor tags that the lens does not rule out (:func:`lens_excludes`)."""
-    ex = set(lens_excludes(lens))
+def module_applications(sensor: SensorEntry, lens: LensEntry, module=None
+                        ) -> tuple[str, ...]:
+    """Sensor tags that the lens does not rule out (:func:`lens_excludes`); ``module`` (a
+    :class:`~camtwin.catalog.schema.ModuleEntry`) with an IR-cut switcher keeps the NIR
+    applications."""
+    dn = getattr(module, "day_night", None)
+    switch = bool(dn is not None and dn.value("ir_cut_switcher"))
+    ex = set(lens_excludes(lens, ir_cut_switchable=switch))
     return tuple(a for a in sensor_applications(sensor) if a not in ex)

@@ -34,7 +34,7 @@ def _module_row(m, cat) -> dict:
     s, lens = cat.sensors[m.sensor], cat.lenses[m.lens]
     return {"name": m.name, "sensor": m.sensor, "lens": m.lens, "isp": m.isp,
             "resolution_class": resolution_class(s.value("width_px"), s.value("height_px")),
-            "applications": list(module_applications(s, lens)),
+            "applications": list(module_applications(s, lens, m)),
             "description": m.description}
 
 

@@ -98,7 +98,8 @@ def segment_table(data: MarketData | None = None, catalog=None) -> tuple[Segment
     module_facts = {}
     for name, m in cat.modules.items():
         f = dict(sensor_facts[m.sensor])
-        f["applications"] = set(module_applications(cat.sensors[m.sensor], cat.lenses[m.lens]))
+        f["applications"] = set(module_applications(cat.sensors[m.sensor], cat.lenses[m.lens],
+                                                    m))
         module_facts[name] = f
     rows = []
     for seg in data.segments:

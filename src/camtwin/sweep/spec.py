@@ -208,7 +208,8 @@ def _entry_field(kind: str, entry, key: str, where: str):
             return list(cat.sensor_applications(entry))
         if kind == "modules":
             c = cat.load_catalog()
-            return list(cat.module_applications(c.sensors[entry.sensor], c.lenses[entry.lens]))
+            return list(cat.module_applications(c.sensors[entry.sensor], c.lenses[entry.lens],
+                                                entry))
         raise ConfigError(f"{where}.application: lenses carry no application tags")
     if key not in type(entry).model_fields:
         raise unknown_name(f"{kind[:-1]} field ({where})", key, type(entry).model_fields)
