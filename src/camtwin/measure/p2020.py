@@ -773,6 +773,7 @@ class HdrSnrResult:
     dips: tuple[SnrDip, ...]
     dynamic_range: DynamicRange | None
     incremental: bool = False
+    min_dip_db: float = 1.0
 
     def min_snr_db(self, luminance_min: float, luminance_max: float) -> tuple[float, float]:
         """Lowest SNR [dB] of the unsaturated patches with luminance in [lo, hi] and its
@@ -953,7 +954,7 @@ def _dynamic_range(lum, snr_db, sat, mean, thr_db, white_level, white_fraction, 
 
 def snr_vs_luminance(luminance, mean, std, *, white_level: float | None = None,
                      white_fraction: float = 0.98, snr_threshold: float = 1.0,
-                     incremental: bool = False, min_dip_db: float = 1.0,
+                     incremental: bool = False, min_dip_db: float | None = None,
                      fit_decades: float = 0.25) -> HdrSnrResult:
     """SNR curve, SNR dips and dynamic range of one HDR chart capture.
 
@@ -975,9 +976,11 @@ def snr_vs_luminance(luminance, mean, std, *, white_level: float | None = None,
         ISO 15739 incremental SNR: SNR_i = L·(dmean/dL)/σ (derivative by finite differences
         in ln L) instead of mean/σ — needed for tone-mapped or companded (nonlinear) output;
         equal to mean/σ for a linear response.
-    min_dip_db : float
-        Smallest SNR drop reported as a dip (default 1 dB, above the scatter of per-patch
-        SNR estimates, ≈ 8.7/√(2n) dB for n pixels).
+    min_dip_db : float, optional
+        Smallest SNR drop reported as a dip. Default: 5·√2·σ̂ (at least 0.3 dB), σ̂ the
+        scatter of the per-patch SNR_dB estimates (≈ 8.7/√(2n) dB for n pixels), estimated
+        robustly from the curve itself: 1.4826·MAD of its second differences / √6 over the
+        patches with SNR ≥ threshold. Reported as ``HdrSnrResult.min_dip_db``.
     fit_decades : float
         Luminance span [decades] of the straight lines (SNR_dB vs ln L) that continue the
         SNR curve on each side of a dip and that locate the SNR = threshold crossing (at
@@ -1032,7 +1035,8 @@ def snr_vs_luminance(luminance, mean, std, *, white_level: float | None = None,
     if np.any(s < 0):
         raise ConfigError("std holds negative values; valid range is std >= 0")
     thr = _scalar(snr_threshold, "snr_threshold", lo=0.0, rng_text="snr_threshold > 0")
-    mdip = _scalar(min_dip_db, "min_dip_db", lo=0.0, rng_text="min_dip_db > 0")
+    if min_dip_db is not None:
+        min_dip_db = _scalar(min_dip_db, "min_dip_db", lo=0.0, rng_text="min_dip_db > 0")
     wf = _scalar(white_fraction, "white_fraction", lo=0.0, hi=1.0,
                  rng_text="0 < white_fraction <= 1")
     if white_level is not None:
@@ -1053,10 +1057,22 @@ def snr_vs_luminance(luminance, mean, std, *, white_level: float | None = None,
     # dips are sought within the dynamic range: below SNR = threshold the per-patch SNR
     # estimate is dominated by the error of the mean (≈ 1/(SNR·√n)), not by the sensor
     valid = ~sat & np.isfinite(snr_db) & (snr >= thr)
+    mdip = _auto_min_dip(snr_db[valid]) if min_dip_db is None else min_dip_db
     dips = tuple(_find_dips(x, snr_db, valid, mdip, span))
     dr = _dynamic_range(lum, snr_db, sat, m, 20 * np.log10(thr), white_level, wf, thr, span,
                         dips[0].index_before if dips else None)
-    return HdrSnrResult(lum, m, s, snr, snr_db, sat, dips, dr, bool(incremental))
+    return HdrSnrResult(lum, m, s, snr, snr_db, sat, dips, dr, bool(incremental),
+                        float(mdip))
+
+
+def _auto_min_dip(y: np.ndarray) -> float:
+    """5·√2·σ̂ (≥ 0.3 dB), σ̂ = 1.4826·MAD(Δ²y)/√6: the per-patch scatter of a smooth curve
+    with independent errors (a second difference has variance 6σ²; dips are outliers)."""
+    if y.size < 5:
+        return 1.0
+    d2 = np.diff(y, 2)
+    sigma = 1.4826 * np.median(np.abs(d2 - np.median(d2))) / np.sqrt(6.0)
+    return float(max(0.3, 5.0 * np.sqrt(2.0) * sigma))
 
 
 def multi_exposure_snr_model(luminance, *, electrons_per_cd_m2: float,
