@@ -647,3 +647,61 @@ def test_analytic_dips_and_dynamic_range():
     x_min = brentq(lambda x: x * x - var(x), 1e-6, 100)
     assert analytic_dynamic_range_db(models) == pytest.approx(
         20 * math.log10(rho * fw_s / x_min), abs=0.01)
+
+
+# --------------------------------------------------------------------------------------
+# a very short exposure added to DCG (HCG, LCG, VS)
+# --------------------------------------------------------------------------------------
+def test_dcg_with_very_short_exposure():
+    """DCG + VS (ratio 16, read at LCG): the VS integrates T/16 right after the main read
+    (row 0: [T + ⌈(T/16)/t_l⌉·t_l − T/16, T + ⌈(T/16)/t_l⌉·t_l]), extends the full scale to
+    16·20 000 e⁻, and around the LCG switch (18 000 e⁻) the merged SNR follows the
+    written-out model: below, LCG group (x + r_L) and VS (16x + 256 r_L) weighted; above,
+    the VS alone."""
+    s = _dcg_sensor().replace(hdr={"mode": "dcg", "very_short": {"ratio": 16}})
+    r_l = 4.0**2 + 1 / (12 * 0.01)
+    raw = hdr_expose(_flat(s, 1000.0), s, None, T, key=3)
+    assert [c.name for c in raw.components] == ["hcg", "lcg", "vs"]
+    vs = raw.components[2]
+    t_vs = T / 16
+    end0 = T + math.ceil(t_vs / 10e-6) * 10e-6
+    assert vs.window_end_s[0] == pytest.approx(end0, abs=1e-12)
+    assert float(vs.mean_e.mean()) == pytest.approx(1000.0 / 16, rel=1e-5)
+    assert raw.full_scale_e == pytest.approx(16 * 20000)
+    from camtwin.isp.hdr import switch_points_e
+    from camtwin.sensor.hdr import component_models
+
+    models = component_models(s, exposure_s=T)
+    assert [(m.scale, m.exposure_s, m.charge_group) for m in models] == [
+        (c.scale, c.exposure_s, c.charge_group) for c in raw.components]
+    assert np.allclose(switch_points_e(models), [3600, 18000, 320000])
+    sig = math.sqrt(18000 + r_l)
+    for x in (18000 - 5 * sig, 18000 + 5 * sig):
+        v_vs = 16 * x + 256 * r_l
+        want_var = 1 / (1 / (x + r_l) + 1 / v_vs) if x < 18000 else v_vs
+        raw = hdr_expose(_flat(s, x), s, None, T, key=int(x))
+        got = _snr_db(merge_hdr(raw).linear_e)
+        assert got == pytest.approx(10 * math.log10(x**2 / want_var), abs=0.15)
+
+
+@pytest.mark.parametrize("hdr, message", [
+    ({"mode": "dol", "dol": {"exposure_ratios": [4]}, "very_short": {"ratio": 8}},
+     "very_short is given but mode = 'dol'"),
+    ({"mode": "split_pixel", "split_pixel": {"sensitivity_ratio": 64, "full_well_e": 8000,
+                                             "read_noise_e": 3, "conversion_gain_dn_per_e": 0.4},
+      "very_short": {"ratio": 32}},
+     "very_short.ratio = 32.0 must exceed the split pixel's sensitivity_ratio = 64"),
+])
+def test_very_short_validation(hdr, message):
+    with pytest.raises(ConfigError) as exc:
+        HdrSpec(**hdr)
+    assert message in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_very_short_at_lcg_needs_lcg():
+    with pytest.raises(ConfigError, match="hdr.very_short.gain = 'lcg' needs the sensor's "
+                                          "'lcg' block"):
+        _sensor(hdr={"mode": "lofic", "lofic": {"capacitor_e": 1e5,
+                                                "conversion_gain_dn_per_e": 0.01,
+                                                "read_noise_e": 5},
+                     "very_short": {"ratio": 16}})

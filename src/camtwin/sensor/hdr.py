@@ -23,6 +23,7 @@ mode            components (most sensitive first)                     scale s_k
                 photodiode (SPD)                                      ratio)
 ``lofic``       high-gain read of the PD, low-gain read of PD + cap.  1, 1
 ``dcg``         HCG read and LCG read of the same charge              1, 1
+(+ ``vs``)      a very short exposure T/ratio after the main one      ratio (very_short)
 ``pwl``         one linear exposure (companded output only)           1
 ==============  ====================================================  ==================
 
@@ -57,6 +58,10 @@ Equations per mode (n ~ Poisson(μ) electrons; σ_k, K_k [DN/e⁻], FWC_k of com
   read at HCG (sensor's K, σ; clipped at the HCG full well) and at LCG (the sensor's
   ``lcg`` block) with independent read noise. Common shot noise.
 * **PWL only**: a single linear exposure whose DN are companded.
+* **Very short exposure** (``very_short``, with split pixel, LOFIC or DCG): one more
+  exposure T_VS = T/ratio of the reference photodiode, read (at LCG or the active gain)
+  o·t_line after the main read of its row (window [e_0(r) + o·t_line − T_VS,
+  e_0(r) + o·t_line], o = ⌈T_VS/t_line⌉ by default), scale = ratio, its own charge.
 
 On-sensor combination (what the sensor sends as its linear HDR value): the first
 component k (most sensitive first) whose signal e_k is below ``switch_fraction`` of its
@@ -280,13 +285,30 @@ class PwlSpec(FrozenSpec):
         return int(self.knees[-1][1])
 
 
+class VeryShortSpec(FrozenSpec):
+    """A very short exposure (VS) of the reference photodiode after the main one, added to
+    a split-pixel, LOFIC or DCG mode to extend its range (as sensors that combine a
+    dual-gain or split pixel with a very short capture do).
+
+    ``ratio`` = T / T_VS (> the largest scale of the mode's other components: 1, or ρ for
+    a split pixel); read at ``gain`` (``"lcg"``: the sensor's ``lcg`` block; ``"hcg"``:
+    the sensor's active mode) ``readout_offset_lines`` after the main read (default
+    ⌈T_VS / t_line⌉, as in DOL: it starts when the main exposure of its row is read).
+    """
+
+    ratio: float = Field(gt=1.0, le=1e6)
+    gain: Literal["hcg", "lcg"] = "lcg"
+    readout_offset_lines: int | None = Field(None, ge=1, le=100000)
+
+
 class HdrSpec(FrozenSpec):
     """An HDR readout mode (module docstring: equations per mode).
 
     ``mode`` selects the block that must be given (``dol``, ``split_pixel``, ``lofic``;
     ``dcg`` uses the sensor's ``lcg`` block; ``pwl`` a single exposure with ``pwl``
     companding). ``pwl`` may be added to any mode: the combined value is then also sent
-    companded. ``switch_fraction``: the on-sensor combination leaves a component when its
+    companded. ``very_short`` adds a very short exposure to ``split_pixel``, ``lofic`` or
+    ``dcg``. ``switch_fraction``: the on-sensor combination leaves a component when its
     signal reaches this fraction of its saturation.
     """
 
@@ -295,6 +317,7 @@ class HdrSpec(FrozenSpec):
     split_pixel: SplitPixelSpec | None = None
     lofic: LoficSpec | None = None
     pwl: PwlSpec | None = None
+    very_short: VeryShortSpec | None = None
     switch_fraction: float = Field(0.9, ge=0.25, le=1.0)
 
     @model_validator(mode="after")
@@ -308,15 +331,20 @@ class HdrSpec(FrozenSpec):
             if b is not None and name != self.mode:
                 raise ValueError(f"a {name!r} block is given but mode = {self.mode!r}; "
                                  f"valid: the block of the selected mode only")
+        if self.very_short is not None:
+            if self.mode in ("dol", "pwl"):
+                raise ValueError(f"very_short is given but mode = {self.mode!r}; valid with "
+                                 f"split_pixel, lofic, dcg (use dol's exposures instead)")
+            top = self.split_pixel.sensitivity_ratio if self.mode == "split_pixel" else 1.0
+            if not self.very_short.ratio > top:
+                raise ValueError(f"very_short.ratio = {self.very_short.ratio} must exceed the "
+                                 f"split pixel's sensitivity_ratio = {top} (the very short "
+                                 f"exposure must be the least sensitive component)")
         return self
 
     @property
     def n_components(self) -> int:
-        if self.mode == "dol":
-            return self.dol.n_exposures
-        if self.mode == "split_pixel" and self.split_pixel.lpd_dual_gain:
-            return 3
-        return 1 if self.mode == "pwl" else 2
+        return len(component_names(self))
 
     # --- checks against the sensor (called by SensorSpec and hdr_expose) ---------------
     def check_sensor(self, sensor) -> None:
@@ -328,6 +356,9 @@ class HdrSpec(FrozenSpec):
                                       and self.split_pixel.lpd_dual_gain)
         what = ("hdr.mode = 'dcg'" if self.mode == "dcg"
                 else "hdr.split_pixel.lpd_dual_gain = true")
+        if self.very_short is not None and self.very_short.gain == "lcg" and sensor.lcg is None:
+            raise ConfigError("hdr.very_short.gain = 'lcg' needs the sensor's 'lcg' block "
+                              "(or gain: hcg)")
         if dual:
             if sensor.lcg is None:
                 raise ConfigError(f"{what} needs the sensor's 'lcg' block "
@@ -367,6 +398,8 @@ class HdrSpec(FrozenSpec):
                 t = self.dol.exposures_s(exposure_s)
                 return sats[-1] * t[0] / t[-1]
             return sats[-1] * float(np.prod(self.dol.exposure_ratios))
+        if self.very_short is not None:
+            return sats[-1] * self.very_short.ratio
         if self.mode == "split_pixel":
             return sats[-1] * self.split_pixel.sensitivity_ratio
         return sats[-1]
@@ -408,6 +441,18 @@ def _derived(sensor, *, full_well_e, read_noise_e, conversion_gain_dn_per_e, see
 @lru_cache(maxsize=32)
 def component_sensors(sensor, hdr: HdrSpec) -> tuple:
     """The SensorSpec each component is read with (most sensitive first)."""
+    main = _main_sensors(sensor, hdr)
+    vs = hdr.very_short
+    if vs is None:
+        return main
+    if vs.gain == "lcg":
+        return main + (_hcg_lcg(sensor)[1],)
+    am = sensor.active_mode
+    return main + (_derived(sensor, full_well_e=am.full_well_e, read_noise_e=am.read_noise_e,
+                            conversion_gain_dn_per_e=am.conversion_gain_dn_per_e),)
+
+
+def _main_sensors(sensor, hdr: HdrSpec) -> tuple:
     am = sensor.active_mode
     base = _derived(sensor, full_well_e=am.full_well_e, read_noise_e=am.read_noise_e,
                     conversion_gain_dn_per_e=am.conversion_gain_dn_per_e)
@@ -725,15 +770,18 @@ def hdr_expose(rate_e_per_s, sensor, hdr: HdrSpec | None = None,
     from .timing import row_start_times
 
     rows0 = row_start_times(sensor, 0.0)
-    keys = [component_key(key, i) for i in range(hdr.n_components)]
+    names = component_names(hdr)
+    keys = [component_key(key, i) for i in range(len(names))]
+    by_name = {n: (sensors[i], keys[i]) for i, n in enumerate(names)}
     comps: list[HdrComponent] = []
 
     def _add_spd(mu, dark):
         """The small photodiode: 1/ρ of the light and dark charge, its own chain."""
         rho = np.float32(hdr.split_pixel.sensitivity_ratio)
         mu_s, dark_s = mu / rho, dark / rho
-        dn = simulate_pixels(mu_s, dark_s, sensors[-1], key=keys[-1])
-        add("spd", dn, sensors[-1], float(rho), exposure_s, start_s, 1, mu_s + dark_s)
+        s_spd, k_spd = by_name["spd"]
+        dn = simulate_pixels(mu_s, dark_s, s_spd, key=k_spd)
+        add("spd", dn, s_spd, float(rho), exposure_s, start_s, 1, mu_s + dark_s)
 
     def add(name, dn, s, scale, t_exp, t_start, group, mean):
         comps.append(_component(name, dn, s, scale, t_exp, group,
@@ -769,22 +817,39 @@ def hdr_expose(rate_e_per_s, sensor, hdr: HdrSpec | None = None,
     else:  # lofic, dcg: one charge, two reads
         mu = photo(exposure_s, start_s)
         dark = np.float32(i_dark * exposure_s)
-        s_hi, s_lo = sensors
+        s_hi, s_lo = sensors[:2]
         n = generate_charge(mu, dark, s_hi, key=keys[0], fixed=fp)
         if hdr.mode == "lofic":
             fw_pd = np.float32(s_hi.effective_full_well_e)
             q_tot = np.minimum(n, np.float32(s_lo.effective_full_well_e))   # q_pd + q_ov
             q_pd = np.minimum(q_tot, fw_pd)
-            names = ("hg", "lg")
+            pair = ("hg", "lg")
         else:
             q_tot = collect_charge(n, s_lo)            # PD limited at the LCG full well
             q_pd = q_tot                               # read_out clips at the HCG full well
-            names = ("hcg", "lcg")
+            pair = ("hcg", "lcg")
         del n
         dn_hi = read_out(q_pd, s_hi, key=keys[0], fixed=fp)
         dn_lo = read_out(q_tot, s_lo, key=keys[1])
-        add(names[0], dn_hi, s_hi, 1.0, exposure_s, start_s, 0, mu + dark)
-        add(names[1], dn_lo, s_lo, 1.0, exposure_s, start_s, 0, mu + dark)
+        add(pair[0], dn_hi, s_hi, 1.0, exposure_s, start_s, 0, mu + dark)
+        add(pair[1], dn_lo, s_lo, 1.0, exposure_s, start_s, 0, mu + dark)
+
+    vs = hdr.very_short
+    if vs is not None:        # after the main read of its row, like a DOL exposure
+        t_vs = exposure_s / vs.ratio
+        t_line = sensor.shutter.line_time_s
+        need = int(math.ceil(t_vs / t_line - 1e-9))
+        offs = need if vs.readout_offset_lines is None else int(vs.readout_offset_lines)
+        if offs < need:
+            raise ConfigError(f"hdr.very_short.readout_offset_lines = {offs} lines = "
+                              f"{offs * t_line:.4g} s is shorter than the very short exposure "
+                              f"({t_vs:.4g} s) (valid: >= {need})")
+        t0 = start_s + exposure_s + offs * t_line - t_vs
+        mu = photo(t_vs, t0)
+        dark = np.float32(i_dark * t_vs)
+        s_vs, k_vs = by_name["vs"]
+        add("vs", simulate_pixels(mu, dark, s_vs, key=k_vs, fixed=fp), s_vs, vs.ratio, t_vs,
+            t0, 2, mu + dark)
 
     comps_t = tuple(comps)
     combined = combine_on_sensor(comps_t, hdr.switch_fraction)
@@ -866,8 +931,10 @@ def component_names(hdr: HdrSpec) -> tuple[str, ...]:
     if hdr.mode == "dol":
         return tuple(f"T{k}" for k in range(hdr.dol.n_exposures))
     if hdr.mode == "split_pixel":
-        return ("lpd_hcg", "lpd_lcg", "spd") if hdr.split_pixel.lpd_dual_gain else ("lpd", "spd")
-    return {"pwl": ("linear",), "lofic": ("hg", "lg"), "dcg": ("hcg", "lcg")}[hdr.mode]
+        out = ("lpd_hcg", "lpd_lcg", "spd") if hdr.split_pixel.lpd_dual_gain else ("lpd", "spd")
+    else:
+        out = {"pwl": ("linear",), "lofic": ("hg", "lg"), "dcg": ("hcg", "lcg")}[hdr.mode]
+    return out + (("vs",) if hdr.very_short is not None else ())
 
 
 def component_models(sensor, hdr: HdrSpec | None = None,
@@ -886,9 +953,12 @@ def component_models(sensor, hdr: HdrSpec | None = None,
         ts = hdr.dol.exposures_s(exposure_s)
         return tuple(_component(n, None, s, ts[0] / t, t, k)
                      for k, (n, s, t) in enumerate(zip(names, sensors, ts)))
-    groups = {"lpd": 0, "spd": 1, "lpd_hcg": 0, "lpd_lcg": 0}
+    groups = {"lpd": 0, "spd": 1, "lpd_hcg": 0, "lpd_lcg": 0, "vs": 2}
     rho = hdr.split_pixel.sensitivity_ratio if hdr.mode == "split_pixel" else 1.0
-    return tuple(_component(n, None, s, rho if n == "spd" else 1.0, exposure_s,
+    vs_ratio = hdr.very_short.ratio if hdr.very_short is not None else 1.0
+    scales = {"spd": rho, "vs": vs_ratio}
+    times = {"vs": exposure_s / vs_ratio}
+    return tuple(_component(n, None, s, scales.get(n, 1.0), times.get(n, exposure_s),
                             groups.get(n, 0)) for n, s in zip(names, sensors))
 
 
