@@ -105,16 +105,19 @@ def capture(
     band_group_nm: float = typer.Option(160.0, help="Width of the spectral band groups [nm] "
                                         "(0: every band on its own, exact and slower)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+    state: str = typer.Option("day", "--state", help="day or night: state of a day/night "
+                              "module (night: IR-cut switched out); others are the same in "
+                              "both."),
 ):
     """Simulate one capture of a scene with a module and write the rendered image."""
     _guard(_capture, module, scene, lux, exposure_ms, illuminant, out, raw, seed, json_out,
            crop=crop, window=window, max_memory=max_memory, band_group_nm=band_group_nm,
-           quiet=quiet, scene_fit=scene_fit)
+           quiet=quiet, scene_fit=scene_fit, state=state)
 
 
 def _capture(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed, json_out, *,
              crop=None, window=None, max_memory=None, band_group_nm=160.0, quiet=False,
-             scene_fit="crop"):
+             scene_fit="crop", state="day"):
     from .memory import using_budget
     from .progress import StageTimer
 
@@ -122,7 +125,8 @@ def _capture(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed, j
     with using_budget(max_memory), StageTimer(show=not (quiet or json_out),
                                               console=err_console) as timer:
         _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed,
-                     json_out, crop, window, band_group_nm, timer, scene_fit=scene_fit)
+                     json_out, crop, window, band_group_nm, timer, scene_fit=scene_fit,
+                     state=state)
 
 
 def _crop_or_window(mod, crop, window):
@@ -141,7 +145,7 @@ def _crop_or_window(mod, crop, window):
 
 
 def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed, json_out,
-                 crop, window, band_group_nm, timer, scene_fit="crop"):
+                 crop, window, band_group_nm, timer, scene_fit="crop", state="day"):
     from .camera import module_scene, shoot
     from .isp import write_image
     from .module import load_module
@@ -164,7 +168,7 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
 
     if scene_fit not in FITS:
         raise ConfigError(f"--scene-fit = {scene_fit!r}: valid choices are {', '.join(FITS)}")
-    mod, win = _crop_or_window(load_module(module), crop, window)
+    mod, win = _crop_or_window(load_module(module).in_state(state), crop, window)
     from .crop import window_module
     from .memory import check_capture
 

@@ -14,6 +14,9 @@ from . import seed_option
 
 _FAIL_HELP = ("Exit with status 1 when a requirement fails (--no-fail: exit 0 whenever the "
               "evaluation ran).")
+_STATE_HELP = ("day or night: measure a day/night module (IR-cut switcher, NIR illuminator) "
+               "in this state for every requirement; default: NIR requirements at night "
+               "(IR-cut out), the others by day.")
 
 
 def register(app, guard, fail, console) -> None:
@@ -31,11 +34,13 @@ def register(app, guard, fail, console) -> None:
                                                          "evaluation.json into this folder."),
         seed: int = seed_option("Seed of all simulated captures."),
         fail_exit: bool = typer.Option(True, "--fail/--no-fail", help=_FAIL_HELP),
+        state: Optional[str] = typer.Option(None, "--state", help=_STATE_HELP),
     ):
         """Does MODULE fit APPLICATION? Simulate the captures each requirement needs and
         print requirement, measured value, margin and pass/fail. Exit status 1 when a
         requirement fails (for CI gates; --no-fail turns that off)."""
-        passed = guard(_run, [module], application, json_out, report, seed, console, err)
+        passed = guard(_run, [module], application, json_out, report, seed, console, err,
+                       state=state)
         if fail_exit and not passed:
             raise typer.Exit(code=1)
 
@@ -50,12 +55,14 @@ def register(app, guard, fail, console) -> None:
         json_out: bool = typer.Option(False, "--json", help="Print the verdicts as JSON."),
         seed: int = seed_option("Seed of all simulated captures."),
         fail_exit: bool = typer.Option(True, "--fail/--no-fail", help=_FAIL_HELP),
+        state: Optional[str] = typer.Option(None, "--state", help=_STATE_HELP),
     ):
         """Evaluate several modules for one application, side by side. Exit status 1 when a
         module fails a requirement (--no-fail turns that off)."""
         if len(modules) < 2:
             fail("compare needs at least two modules")
-        passed = guard(_run, list(modules), application, json_out, report, seed, console, err)
+        passed = guard(_run, list(modules), application, json_out, report, seed, console, err,
+                       state=state)
         if fail_exit and not passed:
             raise typer.Exit(code=1)
 
@@ -85,7 +92,7 @@ def _list(json_out, console):
     console.print(t)
 
 
-def _run(module_names, application, json_out, report, seed, console, err):
+def _run(module_names, application, json_out, report, seed, console, err, state=None):
     import json
 
     from rich.progress import Progress
@@ -97,6 +104,10 @@ def _run(module_names, application, json_out, report, seed, console, err):
     from ..evaluate import load_application
     from ..evaluate.verdict import evaluate, format_value
 
+    if state is not None and state not in ("day", "night"):
+        from ..errors import ConfigError
+
+        raise ConfigError(f"--state = {state!r}: valid choices are day, night")
     check_outputs({"--module": module_names, "--application": application},
                   {"--report": report})
     app = load_application(application)
@@ -105,7 +116,8 @@ def _run(module_names, application, json_out, report, seed, console, err):
     with Progress(console=err, transient=True) as progress:
         for m in modules:
             task = progress.add_task(f"{m.name}: measuring", total=len(app.requirements))
-            evals.append(evaluate(m, app, seed=seed, progress=lambda i, n, name, task=task:
+            evals.append(evaluate(m, app, seed=seed, state=state,
+                                  progress=lambda i, n, name, task=task:
                                   progress.update(task, completed=i,
                                                   description=f"{m.name}: {name}")))
         if report is not None:
@@ -136,10 +148,17 @@ def _run(module_names, application, json_out, report, seed, console, err):
                     cells += [f"[yellow]n/a[/] ({escape(str(v.result.reason))})", ""]
                     continue
                 colour = "green" if v.passed else "red"
+                st = f" ({v.state})" if getattr(v, "state", None) else ""
                 cells += [f"[{colour}]{format_value(v.value, r.unit)} "
-                          f"{'pass' if v.passed else 'FAIL'}[/]", format_value(v.margin, r.unit)]
+                          f"{'pass' if v.passed else 'FAIL'}[/]{st}",
+                          format_value(v.margin, r.unit)]
             t.add_row(*cells)
         console.print(t)
+        for e in evals:
+            for v in e.verdicts:
+                if getattr(v, "note", None):
+                    console.print(f"{escape(e.module.name)}: {v.requirement.metric}: "
+                                  f"{escape(v.note)}")
         console.print(" ".join(f"{e.module.name}: {e.seconds:.1f} s" for e in evals))
     if report is not None:
         console.print(f"wrote [bold]{Path(report) / 'report.html'}[/]")
