@@ -72,60 +72,73 @@ def _grown(a, n):  # pragma: no cover - jit
     return b
 
 
-@nb.njit(cache=True, inline="always")
-def _neighbour(p, k, w, n_pix, along_columns):  # pragma: no cover - jit
-    """Index of neighbour k (0: up, 1: down, 2: left, 3: right) of flat pixel p, or -1."""
-    if k == 0:
-        return p - w if p >= w else -1
-    if k == 1:
-        return p + w if p + w < n_pix else -1
-    if along_columns:
-        return -1
-    if k == 2:
-        return p - 1 if p % w != 0 else -1
-    return p + 1 if (p + 1) % w != 0 else -1
+#: Label of a padding cell at the frame edge (no neighbour there) and at a window edge
+#: inside the frame (a region reaching it makes the window too small); of a non-full pixel
+#: already listed in a footprint; receiver slot s during a step is −8 − s.
+_WALL_FRAME = -2
+_LISTED = -3
+_WALL_WINDOW = -5
+_SLOT0 = -8
+
+#: Windows of at most this many pixels get all work arrays at full size up front.
+_SMALL = 1 << 16
 
 
 @nb.njit(cache=True)
-def _bloom_core(q, full_well, drain, along_columns, max_iterations, tolerance_e):  # pragma: no cover - jit
-    """The whole algorithm on one array (a frame, or a group's window treated as a frame):
-    q (h, w) float32 [e⁻] in place → every pixel ≤ ``full_well``.
+def _bloom_window(flat, lab, node_pixel, n_nodes, stride, full_well, drain, along_columns,
+                  max_iterations, tolerance_e):  # pragma: no cover - jit
+    """The algorithm of the module docstring on one padded window, in place.
 
-    Returns (steps, pending charge left [e⁻], charge lost [e⁻], lab, parent, node_pixel,
-    n_nodes): ``lab[p]`` is the node id of full pixel p (−1 if not full), ``parent`` the
-    union-find forest over the nodes, ``node_pixel[i]`` the pixel of node i.
+    ``flat`` — charge [e⁻] of the window with a one-pixel padding ring, row stride
+    ``stride``; ``lab`` — per cell: node id (≥ 0) of a full pixel, −1 for a non-full pixel,
+    ``_WALL_FRAME`` / ``_WALL_WINDOW`` on the ring; ``node_pixel[:n_nodes]`` — the full
+    pixels. Pixels above ``full_well`` hold pending charge (after the drain). The walls
+    make neighbour look-ups free of bounds checks and divisions.
+
+    Returns (steps, pending left [e⁻], lost [e⁻], parent, node_pixel, n_nodes): the
+    union-find forest over the nodes and the node list, grown by the pixels that filled.
     """
-    h, w = q.shape
-    n_pix = h * w
-    flat = q.reshape(n_pix)
-    fw = np.float64(full_well)
+    n2 = flat.size
     fw32 = np.float32(full_well)
+    fw = np.float64(fw32)
     keep = 1.0 - drain
-    lab = np.empty(n_pix, np.int32)          # ≥ 0: node id of a full pixel; −1: not full;
-    #                                          ≤ −2: receiver slot (−2 − slot) in a step
-    node_pixel = np.empty(max(16, n_pix // 8), np.int64)
-    n_nodes = 0
-    for p in range(n_pix):
-        if flat[p] >= fw32:
-            node_pixel = _grown(node_pixel, n_nodes)
-            node_pixel[n_nodes] = p
-            lab[p] = n_nodes
-            n_nodes += 1
-        else:
-            lab[p] = -1
-    if n_nodes == 0:
-        return 0, 0.0, 0.0, lab, np.zeros(1, np.int64), node_pixel, 0
-    cap = max(16, 2 * n_nodes)
+    small = n2 <= _SMALL
+    cap = n2 if small else max(16, 2 * n_nodes)
     node_pixel = _grown(node_pixel, cap - 1)
-    parent = np.empty(cap, np.int64)
-    node_sum = np.zeros(cap, np.float64)
-    node_edges = np.zeros(cap, np.int64)
-    pend_pix = np.empty(cap, np.int64)
-    pend_val = np.empty(cap, np.float64)
+    if small:
+        ibuf = np.empty((9, cap), np.int64)
+        fbuf = np.empty((3, cap), np.float64)
+        parent = ibuf[0]
+        node_edges = ibuf[1]
+        pend_pix = ibuf[2]
+        boundary = ibuf[3]
+        marked = ibuf[4]
+        recv_pix = ibuf[5]
+        new_full = ibuf[6]
+        b_mask = ibuf[7]
+        b_root = ibuf[8]
+        node_sum = fbuf[0]
+        pend_val = fbuf[1]
+        recv_inc = fbuf[2]
+    else:
+        parent = np.empty(cap, np.int64)
+        node_edges = np.empty(cap, np.int64)
+        pend_pix = np.empty(cap, np.int64)
+        boundary = np.empty(cap, np.int64)
+        marked = np.empty(cap, np.int64)
+        recv_pix = np.empty(64, np.int64)
+        new_full = np.empty(64, np.int64)
+        b_mask = np.empty(64, np.int64)
+        b_root = np.empty(64, np.int64)
+        node_sum = np.empty(cap, np.float64)
+        pend_val = np.empty(cap, np.float64)
+        recv_inc = np.empty(64, np.float64)
     n_pend = 0
     pending_total = 0.0
     for i in range(n_nodes):
         parent[i] = i
+        node_sum[i] = 0.0
+        node_edges[i] = 0
         p = node_pixel[i]
         v = flat[p]
         if v > fw32:
@@ -137,18 +150,12 @@ def _bloom_core(q, full_well, drain, along_columns, max_iterations, tolerance_e)
             flat[p] = fw32
     for i in range(n_nodes):        # connect the initial regions (up and left suffice)
         p = node_pixel[i]
-        if p >= w and lab[p - w] >= 0:
-            _union(parent, i, lab[p - w])
-        if not along_columns and p % w != 0 and lab[p - 1] >= 0:
+        if lab[p - stride] >= 0:
+            _union(parent, i, lab[p - stride])
+        if not along_columns and lab[p - 1] >= 0:
             _union(parent, i, lab[p - 1])
-    boundary = node_pixel[:n_nodes].copy()
+    boundary[:n_nodes] = node_pixel[:n_nodes]
     n_bound = n_nodes
-    marked = np.empty(cap, np.int64)
-    recv_pix = np.empty(64, np.int64)
-    recv_inc = np.empty(64, np.float64)
-    new_full = np.empty(64, np.int64)
-    b_mask = np.empty(64, np.int64)
-    b_root = np.empty(64, np.int64)
     steps = 0
     lost = 0.0
     while steps < max_iterations and pending_total > tolerance_e:
@@ -166,23 +173,22 @@ def _bloom_core(q, full_well, drain, along_columns, max_iterations, tolerance_e)
         for i in range(n_marked):
             node_edges[marked[i]] = 0
         # edges of each region to non-full pixels; drop pixels that are interior for good.
-        # Each kept pixel remembers its non-full neighbours (bit k: neighbour k of
-        # _neighbour) and, when its region has pending charge, the region's root.
+        # Each kept pixel remembers its non-full neighbours (bit 0 up, 1 down, 2 left,
+        # 3 right) and, when its region has pending charge, the region's root.
         b_mask = _grown(b_mask, n_bound)
         b_root = _grown(b_root, n_bound)
         kept = 0
         for i in range(n_bound):
             p = boundary[i]
-            col = p % w
             mask = 0
-            if p >= w and lab[p - w] < 0:
+            if lab[p - stride] == -1:
                 mask |= 1
-            if p + w < n_pix and lab[p + w] < 0:
+            if lab[p + stride] == -1:
                 mask |= 2
             if not along_columns:
-                if col > 0 and lab[p - 1] < 0:
+                if lab[p - 1] == -1:
                     mask |= 4
-                if col < w - 1 and lab[p + 1] < 0:
+                if lab[p + 1] == -1:
                     mask |= 8
             if mask == 0:
                 continue
@@ -211,9 +217,9 @@ def _bloom_core(q, full_well, drain, along_columns, max_iterations, tolerance_e)
                 if (mask >> k) & 1 == 0:
                     continue
                 if k == 0:
-                    nbr = p - w
+                    nbr = p - stride
                 elif k == 1:
-                    nbr = p + w
+                    nbr = p + stride
                 elif k == 2:
                     nbr = p - 1
                 else:
@@ -222,10 +228,10 @@ def _bloom_core(q, full_well, drain, along_columns, max_iterations, tolerance_e)
                 if s == -1:
                     recv_pix[n_recv] = nbr
                     recv_inc[n_recv] = share
-                    lab[nbr] = -2 - n_recv
+                    lab[nbr] = _SLOT0 - n_recv
                     n_recv += 1
                 else:
-                    recv_inc[-2 - s] += share
+                    recv_inc[_SLOT0 - s] += share
         for i in range(n_marked):
             r = marked[i]
             if node_edges[r] == 0:
@@ -269,16 +275,148 @@ def _bloom_core(q, full_well, drain, along_columns, max_iterations, tolerance_e)
                 lab[p] = -1
         for i in range(n_new):          # new full pixels join their full neighbours
             p = new_full[i]
-            for k in range(4):
-                nbr = _neighbour(p, k, w, n_pix, along_columns)
-                if nbr >= 0 and lab[nbr] >= 0:
-                    _union(parent, lab[p], lab[nbr])
-    return steps, pending_total, lost, lab, parent, node_pixel, n_nodes
+            a = lab[p]
+            if lab[p - stride] >= 0:
+                _union(parent, a, lab[p - stride])
+            if lab[p + stride] >= 0:
+                _union(parent, a, lab[p + stride])
+            if not along_columns:
+                if lab[p - 1] >= 0:
+                    _union(parent, a, lab[p - 1])
+                if lab[p + 1] >= 0:
+                    _union(parent, a, lab[p + 1])
+    return steps, pending_total, lost, parent, node_pixel, n_nodes
 
 
-# --------------------------------------------------------------------------------------
-# the frame: independent groups in local windows, in parallel
-# --------------------------------------------------------------------------------------
+@nb.njit(cache=True, inline="always")
+def _row_of(lp, stride, inv_stride):  # pragma: no cover - jit
+    """lp // stride by a float reciprocal (exact after the ±1 correction)."""
+    i = int(lp * inv_stride)
+    if i * stride > lp:
+        i -= 1
+    elif (i + 1) * stride <= lp:
+        i += 1
+    return i
+
+
+@nb.njit(cache=True, parallel=True)
+def _run_groups(q, active, win, off, head, nxt, own_r, own_c, own_v, comp_start, comp_len,
+                full_well, drain, along_columns, max_iterations, tol, buf_pix, buf_val,
+                status, fp_len, st_steps, st_pend, st_lost):  # pragma: no cover - jit
+    """Bloom each group ``active[k]`` alone in its window ``win[k]`` (r0, r1, c0, c1) of the
+    unmodified frame ``q``: its own over-full pixels keep their charge, every other pixel
+    above full well is set to full well (full, nothing pending). The footprint — the full
+    pixels of the regions that held the group's charge and their neighbours (the only
+    pixels the group read or wrote) — goes to ``buf_pix``/``buf_val`` from ``off[k]``;
+    ``status[k]`` = 0 when that footprint reached a window edge inside the frame (the
+    window was too small), else 1."""
+    h, w = q.shape
+    fw32 = np.float32(full_well)
+    for k in nb.prange(active.size):
+        g = active[k]
+        r0, r1, c0, c1 = win[k, 0], win[k, 1], win[k, 2], win[k, 3]
+        hw, ww = r1 - r0, c1 - c0
+        stride = ww + 2
+        n2 = (hw + 2) * stride
+        lq = np.empty(n2, np.float32)
+        lab = np.empty(n2, np.int32)
+        node_pixel = np.empty(n2 if n2 <= _SMALL else max(16, n2 // 8), np.int64)
+        n_nodes = 0
+        top = _WALL_FRAME if r0 == 0 else _WALL_WINDOW
+        bottom = _WALL_FRAME if r1 == h else _WALL_WINDOW
+        left = _WALL_FRAME if c0 == 0 else _WALL_WINDOW
+        right = _WALL_FRAME if c1 == w else _WALL_WINDOW
+        for j in range(stride):
+            lq[j] = 0.0
+            lab[j] = top
+            lq[n2 - stride + j] = 0.0
+            lab[n2 - stride + j] = bottom
+        for i in range(hw):
+            base = (i + 1) * stride
+            lq[base] = 0.0
+            lab[base] = left
+            lq[base + ww + 1] = 0.0
+            lab[base + ww + 1] = right
+            for j in range(ww):
+                v = q[r0 + i, c0 + j]
+                lp = base + 1 + j
+                if v >= fw32:
+                    lq[lp] = fw32
+                    node_pixel = _grown(node_pixel, n_nodes)
+                    node_pixel[n_nodes] = lp
+                    lab[lp] = n_nodes
+                    n_nodes += 1
+                else:
+                    lq[lp] = v
+                    lab[lp] = -1
+        c = head[g]
+        while c >= 0:
+            for t in range(comp_start[c], comp_start[c] + comp_len[c]):
+                lq[(own_r[t] - r0 + 1) * stride + own_c[t] - c0 + 1] = own_v[t]
+            c = nxt[c]
+        steps, pend, lost, parent, node_pixel, n_nodes = _bloom_window(
+            lq, lab, node_pixel, n_nodes, stride, fw32, drain, along_columns,
+            max_iterations, tol[k])
+        is_active = np.zeros(n_nodes, np.bool_)
+        c = head[g]
+        while c >= 0:
+            for t in range(comp_start[c], comp_start[c] + comp_len[c]):
+                lp = (own_r[t] - r0 + 1) * stride + own_c[t] - c0 + 1
+                is_active[_find(parent, lab[lp])] = True
+            c = nxt[c]
+        inv = 1.0 / stride
+        o = off[k]
+        n = 0
+        ok = True
+        for nd in range(n_nodes):
+            if not is_active[_find(parent, nd)]:
+                continue
+            lp = node_pixel[nd]
+            up = lab[lp - stride]
+            down = lab[lp + stride]
+            lf = lab[lp - 1]
+            rt = lab[lp + 1]
+            if up == _WALL_WINDOW or down == _WALL_WINDOW or (not along_columns and (
+                    lf == _WALL_WINDOW or rt == _WALL_WINDOW)):
+                ok = False
+                break
+            i = _row_of(lp, stride, inv)
+            gi = (r0 + i - 1) * w + c0 + lp - i * stride - 1
+            buf_pix[o + n] = gi
+            buf_val[o + n] = lq[lp]
+            n += 1
+            # non-full neighbours, each once
+            if up == -1:
+                lab[lp - stride] = _LISTED
+                buf_pix[o + n] = gi - w
+                buf_val[o + n] = lq[lp - stride]
+                n += 1
+            if down == -1:
+                lab[lp + stride] = _LISTED
+                buf_pix[o + n] = gi + w
+                buf_val[o + n] = lq[lp + stride]
+                n += 1
+            if not along_columns:
+                if lf == -1:
+                    lab[lp - 1] = _LISTED
+                    buf_pix[o + n] = gi - 1
+                    buf_val[o + n] = lq[lp - 1]
+                    n += 1
+                if rt == -1:
+                    lab[lp + 1] = _LISTED
+                    buf_pix[o + n] = gi + 1
+                    buf_val[o + n] = lq[lp + 1]
+                    n += 1
+        if not ok:
+            status[k] = 0
+            continue
+        status[k] = 1
+        fp_len[k] = n
+        st_steps[k] = steps
+        st_pend[k] = pend
+        st_lost[k] = lost
+
+
 @nb.njit(cache=True, parallel=True)
 def _over_full(q, fw32):  # pragma: no cover - jit
     """Sorted flat indices of the pixels above full well (two passes, parallel over rows)."""
@@ -324,94 +462,6 @@ def _components(idx, w, along_columns):  # pragma: no cover - jit
     for i in range(n):
         parent[i] = _find(parent, i)
     return parent
-
-
-@nb.njit(cache=True, parallel=True)
-def _run_groups(q, active, win, off, head, nxt, order, comp_start, comp_len, full_well,
-                drain, along_columns, max_iterations, tol, buf_pix, buf_val, status, fp_len,
-                st_steps, st_pend, st_lost):  # pragma: no cover - jit
-    """Bloom each group ``active[k]`` alone in its window ``win[k]`` (r0, r1, c0, c1) of the
-    unmodified frame ``q``: its own over-full pixels keep their charge, every other pixel
-    above full well is set to full well (full, nothing pending). The footprint — the full
-    pixels of the regions that held the group's charge and their neighbours (the only
-    pixels the group read or wrote) — goes to ``buf_pix``/``buf_val`` from ``off[k]``;
-    ``status[k]`` = 0 when that footprint reached a window edge inside the frame (the
-    window was too small), else 1."""
-    h, w = q.shape
-    flat = q.reshape(h * w)
-    fw32 = np.float32(full_well)
-    for k in nb.prange(active.size):
-        g = active[k]
-        r0, r1, c0, c1 = win[k, 0], win[k, 1], win[k, 2], win[k, 3]
-        hw, ww = r1 - r0, c1 - c0
-        lq = np.empty((hw, ww), np.float32)
-        for i in range(hw):
-            for j in range(ww):
-                v = q[r0 + i, c0 + j]
-                lq[i, j] = fw32 if v > fw32 else v
-        c = head[g]
-        while c >= 0:
-            for t in range(comp_start[c], comp_start[c] + comp_len[c]):
-                p = order[t]
-                lq[p // w - r0, p % w - c0] = flat[p]
-            c = nxt[c]
-        steps, pend, lost, lab, parent, node_pixel, n_nodes = _bloom_core(
-            lq, fw32, drain, along_columns, max_iterations, tol[k])
-        is_active = np.zeros(n_nodes, np.bool_)
-        c = head[g]
-        while c >= 0:
-            for t in range(comp_start[c], comp_start[c] + comp_len[c]):
-                p = order[t]
-                is_active[_find(parent, lab[(p // w - r0) * ww + p % w - c0])] = True
-            c = nxt[c]
-        lqf = lq.reshape(hw * ww)
-        o = off[k]
-        n = 0
-        ok = True
-        for nd in range(n_nodes):
-            if not is_active[_find(parent, nd)]:
-                continue
-            lp = node_pixel[nd]
-            i = lp // ww
-            j = lp - i * ww
-            if (i == 0 and r0 > 0) or (i == hw - 1 and r1 < h) or (not along_columns and (
-                    (j == 0 and c0 > 0) or (j == ww - 1 and c1 < w))):
-                ok = False
-                break
-            gp0 = (r0 + i) * w + c0 + j
-            buf_pix[o + n] = gp0
-            buf_val[o + n] = lqf[lp]
-            n += 1
-            # non-full neighbours, each once (lab −3: listed)
-            if i > 0 and lab[lp - ww] == -1:
-                lab[lp - ww] = -3
-                buf_pix[o + n] = gp0 - w
-                buf_val[o + n] = lqf[lp - ww]
-                n += 1
-            if i < hw - 1 and lab[lp + ww] == -1:
-                lab[lp + ww] = -3
-                buf_pix[o + n] = gp0 + w
-                buf_val[o + n] = lqf[lp + ww]
-                n += 1
-            if not along_columns:
-                if j > 0 and lab[lp - 1] == -1:
-                    lab[lp - 1] = -3
-                    buf_pix[o + n] = gp0 - 1
-                    buf_val[o + n] = lqf[lp - 1]
-                    n += 1
-                if j < ww - 1 and lab[lp + 1] == -1:
-                    lab[lp + 1] = -3
-                    buf_pix[o + n] = gp0 + 1
-                    buf_val[o + n] = lqf[lp + 1]
-                    n += 1
-        if not ok:
-            status[k] = 0
-            continue
-        status[k] = 1
-        fp_len[k] = n
-        st_steps[k] = steps
-        st_pend[k] = pend
-        st_lost[k] = lost
 
 
 @nb.njit(cache=True)
@@ -564,61 +614,66 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e):  # p
         return 0, 0.0, 0.0
     flat = q.reshape(h * w)
     comp = _components(idx, w, along_columns)
-    # groups: one per component, named by its root; pixels listed by component
-    comp_len = np.zeros(n, np.int64)
-    for i in range(n):
-        comp_len[comp[i]] += 1
-    comp_start = np.zeros(n, np.int64)
-    roots = np.empty(n, np.int64)
+    # groups: one per component (compact ids 0 … n_groups − 1), pixels listed by group
+    gid = np.empty(n, np.int64)
     n_groups = 0
-    acc = 0
-    for r in range(n):
-        if comp_len[r] > 0:
-            comp_start[r] = acc
-            acc += comp_len[r]
-            roots[n_groups] = r
-            n_groups += 1
-    fill = comp_start.copy()
-    order = np.empty(n, np.int64)
-    bbox = np.empty((n, 4), np.int64)
-    excess = np.zeros(n, np.float64)
     for i in range(n):
-        r = comp[i]
+        if comp[i] == i:
+            gid[i] = n_groups
+            n_groups += 1
+    comp_len = np.zeros(n_groups, np.int64)
+    for i in range(n):
+        comp[i] = gid[comp[i]]      # a root precedes its members
+        comp_len[comp[i]] += 1
+    comp_start = np.zeros(n_groups, np.int64)
+    for g in range(1, n_groups):
+        comp_start[g] = comp_start[g - 1] + comp_len[g - 1]
+    fill = comp_start.copy()
+    own_r = np.empty(n, np.int64)
+    own_c = np.empty(n, np.int64)
+    own_v = np.empty(n, np.float32)
+    bbox = np.empty((n_groups, 4), np.int64)
+    excess = np.zeros(n_groups, np.float64)
+    for i in range(n):
+        g = comp[i]
         p = idx[i]
-        order[fill[r]] = p
-        fill[r] += 1
         row = p // w
         col = p - row * w
-        if fill[r] - comp_start[r] == 1:
-            bbox[r, 0] = row
-            bbox[r, 1] = row + 1
-            bbox[r, 2] = col
-            bbox[r, 3] = col + 1
+        t = fill[g]
+        fill[g] += 1
+        own_r[t] = row
+        own_c[t] = col
+        own_v[t] = flat[p]
+        if t == comp_start[g]:
+            bbox[g, 0] = row
+            bbox[g, 1] = row + 1
+            bbox[g, 2] = col
+            bbox[g, 3] = col + 1
         else:
-            bbox[r, 0] = min(bbox[r, 0], row)
-            bbox[r, 1] = max(bbox[r, 1], row + 1)
-            bbox[r, 2] = min(bbox[r, 2], col)
-            bbox[r, 3] = max(bbox[r, 3], col + 1)
-        excess[r] += (np.float64(flat[p]) - fw) * keep
+            bbox[g, 0] = min(bbox[g, 0], row)
+            bbox[g, 1] = max(bbox[g, 1], row + 1)
+            bbox[g, 2] = min(bbox[g, 2], col)
+            bbox[g, 3] = max(bbox[g, 3], col + 1)
+        excess[g] += (np.float64(flat[p]) - fw) * keep
+    roots = np.arange(n_groups)
     total_excess = 0.0
-    head = np.arange(n)
-    tail = np.arange(n)
-    nxt = np.full(n, -1, np.int64)
-    gp = np.arange(n)
-    margin = np.zeros(n, np.int64)
-    for k in range(n_groups):
-        r = roots[k]
-        total_excess += excess[r]
-        margin[r] = _first_margin(bbox[r, 1] - bbox[r, 0], bbox[r, 3] - bbox[r, 2],
-                                  excess[r], fw, along_columns)
-    valid = np.zeros(n, np.bool_)
-    res_round = np.zeros(n, np.int64)
-    res_k = np.zeros(n, np.int64)
-    g_steps = np.zeros(n, np.int64)
-    g_pend = np.zeros(n, np.float64)
-    g_lost = np.zeros(n, np.float64)
+    head = np.arange(n_groups)
+    tail = np.arange(n_groups)
+    nxt = np.full(n_groups, -1, np.int64)
+    gp = np.arange(n_groups)
+    margin = np.zeros(n_groups, np.int64)
+    for g in range(n_groups):
+        total_excess += excess[g]
+        margin[g] = _first_margin(bbox[g, 1] - bbox[g, 0], bbox[g, 3] - bbox[g, 2],
+                                  excess[g], fw, along_columns)
+    valid = np.zeros(n_groups, np.bool_)
+    res_round = np.zeros(n_groups, np.int64)
+    res_k = np.zeros(n_groups, np.int64)
+    g_steps = np.zeros(n_groups, np.int64)
+    g_pend = np.zeros(n_groups, np.float64)
+    g_lost = np.zeros(n_groups, np.float64)
     owner = _zeros_i32(h * w)                   # group + 1 of the footprint holding a pixel
-    scheduled = np.zeros(n, np.bool_)
+    scheduled = np.zeros(n_groups, np.bool_)
     l_pix = List()
     l_val = List()
     l_off = List()
@@ -652,9 +707,9 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e):  # p
         st_steps = np.zeros(n_act, np.int64)
         st_pend = np.zeros(n_act, np.float64)
         st_lost = np.zeros(n_act, np.float64)
-        _run_groups(q, active, win, off, head, nxt, order, comp_start, comp_len, fw32, drain,
-                    along_columns, max_iterations, tol, buf_pix, buf_val, status, fp_len,
-                    st_steps, st_pend, st_lost)
+        _run_groups(q, active, win, off, head, nxt, own_r, own_c, own_v, comp_start, comp_len,
+                    fw32, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
+                    fp_len, st_steps, st_pend, st_lost)
         partner = np.empty(n_act, np.int64)
         _stamp(owner, active, off, status, fp_len, buf_pix, partner)
         l_pix.append(buf_pix)
@@ -709,12 +764,11 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e):  # p
     steps = 0
     pending = 0.0
     lost = 0.0
-    for k in range(n_groups):
-        r = roots[k]
-        if valid[r]:
-            steps = max(steps, g_steps[r])
-            pending += g_pend[r]
-            lost += g_lost[r]
+    for g in range(n_groups):
+        if valid[g]:
+            steps = max(steps, g_steps[g])
+            pending += g_pend[g]
+            lost += g_lost[g]
     for i in range(rnd):
         act = l_act[i]
         keep_k = np.zeros(act.size, np.bool_)
