@@ -150,3 +150,33 @@ def test_shoot_strips_image_and_summary_match_shoot(small):
     strip = shot_summary(st)
     assert strip["delta_e00_mean"] == pytest.approx(whole["delta_e00_mean"], rel=1e-6)
     assert strip["grey_snr_db"] == pytest.approx(whole["grey_snr_db"])
+
+
+def test_cli_capture_takes_strips_above_threshold(tmp_path, monkeypatch):
+    """``camtwin capture`` shoots sensors above STRIP_ABOVE_PX in strips: same report
+    (ΔE00, grey SNR, stage times), an image of the sensor's size, close to the whole-frame
+    capture (the optics' PSF-tail difference, module docstring)."""
+    import json
+
+    import cv2
+    from typer.testing import CliRunner
+
+    import camtwin.strips as strips
+    from camtwin.cli import app
+
+    def run(name):
+        out = tmp_path / f"{name}.png"
+        res = CliRunner().invoke(app, ["capture", "--scene", "colorchecker", "--crop", "160,120",
+                                       "--out", str(out), "--json", "--seed", "5"])
+        assert res.exit_code == 0, res.output
+        return json.loads(res.stdout), cv2.imread(str(out))
+
+    whole, img_w = run("whole")
+    monkeypatch.setattr(strips, "STRIP_ABOVE_PX", 10_000)
+    monkeypatch.setattr(strips, "default_strip_rows", lambda module: 32)  # 4 strips
+    strip, img_s = run("strips")
+    assert img_s.shape == img_w.shape == (120, 160, 3)
+    assert {"optics", "sensor", "isp"} <= set(strip["stage_s"])
+    assert strip["delta_e00_mean"] == pytest.approx(whole["delta_e00_mean"], abs=0.3)
+    assert strip["grey_snr_db"] == pytest.approx(whole["grey_snr_db"], abs=0.3)
+    assert np.abs(img_s.astype(int) - img_w.astype(int)).mean() < 2.0

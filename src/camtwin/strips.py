@@ -44,7 +44,7 @@ import numpy as np
 from .errors import ConfigError
 
 #: Optics working set a strip aims at [bytes] (sets the default strip height).
-STRIP_TARGET_BYTES = 192 * 2**20
+STRIP_TARGET_BYTES = 512 * 2**20
 #: Bytes per optical-image sample of one strip's optics (scene, channel planes, FFT), and
 #: per pixel of the frame-size arrays (rate/mean float32, DN uint16, 8-bit RGB).
 STRIP_OPTICS_BYTES_PER_SAMPLE = 64
