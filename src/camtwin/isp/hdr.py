@@ -379,7 +379,8 @@ def _dilate_to_tiles(mask: np.ndarray, cfa: str) -> np.ndarray:
 
 def merge_hdr(raw: HdrRaw, *, method: str = "noise_optimal",
               switch_fraction: float | None = None,
-              motion_k_sigma: float | None = 6.0) -> HdrMerge:
+              motion_k_sigma: float | None = 6.0,
+              implementation: str = "numba") -> HdrMerge:
     """Merge the components of an HDR frame into one linear HDR raw mosaic.
 
     Parameters
@@ -393,6 +394,9 @@ def merge_hdr(raw: HdrRaw, *, method: str = "noise_optimal",
         (default: the sensor's ``hdr.switch_fraction``).
     motion_k_sigma : float or None
         DOL only: disagreement threshold k_σ (> 0) of the motion handling; None: off.
+    implementation : {"numba", "numpy"}
+        The fused kernel (:mod:`camtwin.isp._hdr_kernels`) or the NumPy reference
+        (:data:`HDR_MERGE_METHODS`); they agree to float32 rounding.
 
     Returns
     -------
@@ -424,48 +428,99 @@ def merge_hdr(raw: HdrRaw, *, method: str = "noise_optimal",
         raise ConfigError(f"switch_fraction = {switch_fraction}: valid range 0 < f <= 1")
     if motion_k_sigma is not None and not (math.isfinite(motion_k_sigma) and motion_k_sigma > 0):
         raise ConfigError(f"motion_k_sigma = {motion_k_sigma}: must be > 0 (or None: off)")
+    if implementation not in ("numba", "numpy"):
+        raise unknown_name("merge implementation", implementation, ("numba", "numpy"))
     comps = raw.components
-    es = [c.electrons() for c in comps]
-    xs = [e * np.float32(c.scale) for e, c in zip(es, comps)]
     if len(comps) == 1:
-        return HdrMerge(linear_e=xs[0], source=np.zeros(xs[0].shape, np.uint8), motion=None,
+        x0 = comps[0].reference_e()
+        return HdrMerge(linear_e=x0, source=np.zeros(x0.shape, np.uint8), motion=None,
                         method=method)
-    merged, src = fn(xs, es, comps, sf)
+    detect = raw.hdr.mode == "dol" and motion_k_sigma is not None
+    if implementation == "numpy":
+        es = [c.electrons() for c in comps]
+        xs = [e * np.float32(c.scale) for e, c in zip(es, comps)]
+        merged, src = fn(xs, es, comps, sf)
+        sel = _select(xs, _decisions(xs, es, comps, sf))[1]
+        flag = _motion_flags(sel, xs, comps, float(motion_k_sigma)) if detect else None
+    else:
+        merged, src, sel, flag = _merge_numba(comps, method, sf,
+                                              float(motion_k_sigma) if detect else 0.0)
     motion = None
-    if raw.hdr.mode == "dol" and motion_k_sigma is not None:
-        merged, src, motion = _motion_fallback(merged, src, xs, es, comps, sf,
-                                               float(motion_k_sigma), raw.cfa)
+    if detect:
+        merged, src, motion = _motion_fallback(merged, src, sel, flag, comps, raw.cfa)
     return HdrMerge(linear_e=merged, source=src, motion=motion, method=method)
 
 
-def _motion_fallback(merged, src, xs, es, comps, sf, k_sigma, cfa):
-    """Pixels whose selected exposure k disagrees with exposure k+1 beyond k_σ·σ → the
-    shorter one (module docstring)."""
-    _, sel = _select(xs, _decisions(xs, es, comps, sf))
-    fallback = np.full(merged.shape, -1, np.int16)
+def _merge_numba(comps, method, sf, k_sigma):
+    """:func:`camtwin.isp._hdr_kernels.merge_kernel` on the components →
+    (merged, src, sel, motion flags)."""
+    from ._hdr_kernels import merge_kernel
+
+    groups = [int(c.charge_group) for c in comps]
+    if any(g in groups[:i] and groups[i - 1] != g for i, g in enumerate(groups) if i):
+        raise ConfigError(f"charge groups {groups} are not contiguous")
+    f32 = np.float32
+    dn = np.ascontiguousarray(np.stack([c.dn for c in comps]))
+    h, w = dn.shape[1:]
+    out = np.empty((h, w), f32)
+    src = np.empty((h, w), np.uint8)
+    sel = np.empty((h, w), np.uint8)
+    flag = np.empty((h, w), np.uint8)
+    merge_kernel(dn, np.array([c.black_level_dn for c in comps], f32),
+                 np.array([1.0 / c.gain_dn_per_e for c in comps], f32),
+                 np.array([c.scale for c in comps], f32),
+                 np.array([sf * c.saturation_e for c in comps], f32),
+                 np.array([0.5 * (1.0 + sf) * c.saturation_e for c in comps], f32),
+                 np.array([read_variance_e2(c) for c in comps], f32),
+                 np.array(groups, np.int64), method == "noise_optimal", f32(k_sigma), out,
+                 src, sel, flag)
+    return out, src, sel, flag
+
+
+def _motion_flags(sel, xs, comps, k_sigma):
+    """k + 1 where the selected exposure k disagrees with exposure k+1 beyond
+    k_σ·√(var_k(x_k⁺) + var_{k+1}(x_k⁺)), else 0 (NumPy reference of the kernel's flags).
+
+    Both variances at the more sensitive (less noisy) estimate x_k: with no motion it
+    estimates the common x best; evaluating each at its own noisy value under-estimates σ
+    where the short one fluctuated low (false alarms)."""
+    flag = np.zeros(sel.shape, np.uint8)
     for k in range(len(comps) - 1):
         c0, c1 = comps[k], comps[k + 1]
-        if c0.charge_group == c1.charge_group:
-            continue
         here = sel == k
-        if not here.any():
+        if c0.charge_group == c1.charge_group or not here.any():
             continue
-        # both variances at the more sensitive (less noisy) estimate x_k: under "no
-        # motion" it estimates the common x best; evaluating each at its own noisy value
-        # under-estimates σ where the short one fluctuated low (false alarms)
-        x0 = xs[k][here].astype(np.float64)
-        sigma = np.sqrt(component_variance(x0, c0) + component_variance(x0, c1))
-        flag = np.zeros(merged.shape, bool)
-        flag[here] = np.abs(x0 - xs[k + 1][here]) > k_sigma * sigma
-        if flag.any():
-            fallback[_dilate_to_tiles(flag, cfa)] = k + 1
-    motion = fallback >= 0
-    if not motion.any():
+        x0 = np.maximum(xs[k][here], np.float32(0))
+        var = (np.float32(c0.scale + c1.scale) * x0
+               + np.float32(read_variance_e2(c0) + read_variance_e2(c1)))
+        d = xs[k][here] - xs[k + 1][here]
+        flag[here] = np.where(d * d > np.float32(k_sigma * k_sigma) * var, k + 1, 0)
+    return flag
+
+
+def _motion_fallback(merged, src, sel, flag, comps, cfa):
+    """Flagged pixels, dilated to whole CFA tiles, take exposure k+1 alone (never a more
+    sensitive one than their own selection) → (merged, src, motion)."""
+    motion = np.zeros(merged.shape, bool)
+    if not flag.any():
         return merged, src, motion
-    idx = np.maximum(fallback, sel.astype(np.int16))       # never a more sensitive one
-    pick = np.take_along_axis(np.stack(xs), idx[None].astype(np.intp), axis=0)[0]
-    merged = np.where(motion, pick, merged).astype(np.float32)
-    src = np.where(motion, idx, src).astype(np.uint8)
+    fallback = np.zeros(merged.shape, np.int16)
+    for v in np.unique(flag[flag > 0]):
+        grown = _dilate_to_tiles(flag == v, cfa)
+        fallback[grown] = np.maximum(fallback[grown], v)
+    motion = fallback > 0
+    idx = np.maximum(fallback[motion], sel[motion].astype(np.int16))
+    pick = np.empty(idx.shape, np.float32)
+    for k, c in enumerate(comps):
+        at = idx == k
+        if at.any():
+            dn = c.dn[motion][at].astype(np.float32)
+            pick[at] = ((dn - np.float32(c.black_level_dn)) / np.float32(c.gain_dn_per_e)
+                        * np.float32(c.scale))
+    merged = merged.copy()
+    src = src.copy()
+    merged[motion] = pick
+    src[motion] = idx.astype(np.uint8)
     return merged, src, motion
 
 
