@@ -136,10 +136,14 @@ def write_evaluation_report(evaluations, out_dir, *, rng=0, progress=None) -> Pa
                                       f'{escape(str(v.result.reason))}</span>'))
                 continue
             mark = "PASS" if v.passed else "FAIL"
+            state = getattr(v, "state", None)   # day/night modules (camtwin.daynight)
+            note = getattr(v, "note", None)
+            extra = (f' · {escape(state)} state' if state else "") + (
+                f'<br><span class="muted">{escape(note)}</span>' if note else "")
             cells.append(("html", f'<span class="{"pass" if v.passed else "fail"}">'
                                   f'{escape(_fmt(v.value))} {escape(r.unit)} — {mark}'
                                   f'<br><span class="muted">margin {escape(_fmt(v.margin))} '
-                                  f'{escape(r.unit)}</span></span>'))
+                                  f'{escape(r.unit)}{extra}</span></span>'))
         rows.append(cells)
         classes.append(None)
     verdict_rows = [[ev.module.name, "PASS" if ev.passed else f"FAIL ({ev.n_failed})",
