@@ -751,3 +751,21 @@ def test_numba_merge_matches_numpy_reference(method, case):
     assert (a.motion is None) == (b.motion is None)
     if a.motion is not None:
         assert np.array_equal(a.motion, b.motion)
+
+
+def test_time_varying_rate_per_exposure_window():
+    """A callable rate (a light switched on at t_on) is integrated over each exposure's own
+    windows: with t_on between the end of the long exposure and the start of the short
+    one of row 0, the long sees nothing and the short all of it (ground truth, no noise)."""
+    s = _sensor(width_px=4, height_px=4, noise={"shot": False, "read": False})
+    hdr = HdrSpec(mode="dol", dol={"exposure_ratios": [4], "readout_offset_lines": [400]})
+    t_on = T + 1e-3          # short of row 0: [T + 4 ms − 2.5 ms, T + 4 ms]
+
+    def rate_at(t):
+        return np.full((4, 4), 1e6 if t >= t_on else 0.0, np.float32)
+
+    raw = hdr_expose(rate_at, s, hdr, T, key=1, n_time_samples=4000)
+    assert float(raw.components[0].mean_e[0, 0]) == 0.0
+    assert float(raw.components[1].mean_e[0, 0]) == pytest.approx(1e6 * T / 4, rel=1e-3)
+    with pytest.raises(ConfigError, match="callable rate cannot be combined"):
+        hdr_expose(rate_at, s, hdr, T, key=1, flicker=Flicker(frequency_hz=100.0))
