@@ -336,3 +336,13 @@ def test_cli_state_option(tmp_path):
 
         outs[st] = load_raw(tmp_path / f"{st}.npz").dn.astype(float).mean()
     assert outs["night"] > outs["day"]      # tungsten's NIR passes with the filter out
+
+
+def test_metric_state_uses_the_metric_default_illuminant():
+    from camtwin.daynight import metric_state
+
+    assert metric_state("nir_irradiance_at_snr10_mw_m2", {}) == "night"      # IR850 default
+    assert metric_state("nir_irradiance_at_snr10_mw_m2", {"illuminant": "IR940"}) == "night"
+    assert metric_state("lux_at_snr10", {}) == "day"
+    assert metric_state("dynamic_range_db") == "day"
+    assert metric_state("nir_illuminator_range_m") == "night"

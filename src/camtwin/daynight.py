@@ -191,16 +191,28 @@ def module_in_state(module, state: str):
         "day_night": dn.model_copy(update={"day_lens": module.lens})})
 
 
+def metric_state(metric: str, conditions: dict | None = None) -> str:
+    """State a metric is measured in under ``conditions``: "night" for NIR illuminants
+    (:data:`NIR_ILLUMINANTS`, also a metric's default one) and night metrics
+    (:data:`NIGHT_METRICS`), "day" otherwise."""
+    if metric in NIGHT_METRICS:
+        return "night"
+    illuminant = (conditions or {}).get("illuminant")
+    if illuminant is None:
+        from .evaluate.metrics import METRICS
+
+        m = METRICS.get(metric)
+        illuminant = None if m is None else m.conditions.get("illuminant")
+    return "night" if illuminant in NIR_ILLUMINANTS else "day"
+
+
 def requirement_state(requirement) -> str:
-    """State a requirement is measured in: its ``state`` if given, else "night" for NIR
-    illuminants (:data:`NIR_ILLUMINANTS`) and night metrics (:data:`NIGHT_METRICS`),
-    "day" otherwise."""
+    """State a requirement is measured in: its ``state`` if given, else
+    :func:`metric_state` of its metric and conditions."""
     explicit = getattr(requirement, "state", None)
     if explicit is not None:
         return explicit
-    if requirement.metric in NIGHT_METRICS:
-        return "night"
-    return "night" if requirement.conditions.get("illuminant") in NIR_ILLUMINANTS else "day"
+    return metric_state(requirement.metric, requirement.conditions)
 
 
 def nir_block_note(module, illuminant: str | None) -> str | None:
@@ -221,4 +233,4 @@ def nir_block_note(module, illuminant: str | None) -> str | None:
 
 
 __all__ = ["STATES", "NIR_ILLUMINANTS", "NIGHT_METRICS", "IlluminatorSpec", "DayNightSpec",
-           "module_in_state", "requirement_state", "nir_block_note", "check_module_states"]
+           "module_in_state", "metric_state", "requirement_state", "nir_block_note", "check_module_states"]

@@ -228,6 +228,10 @@ class Measurement:
                        for (col, _), v in zip(self._margin_columns(), ev.verdicts)}}
         from ..evaluate.metrics import measure
 
+        if getattr(module, "day_night", None) is not None:  # NIR metrics at night, as evaluate
+            from ..daynight import metric_state
+
+            module = module.in_state(metric_state(self.kind, cond))
         return {self.column: float(measure(module, self.kind, cond, rng=rng).value)}
 
 
