@@ -83,10 +83,13 @@ _SLOT0 = -8
 #: Windows of at most this many pixels get all work arrays at full size up front.
 _SMALL = 1 << 16
 
+#: Groups are run in this many chunks (each with one work space), shared by the threads.
+_CHUNKS = 64
+
 
 @nb.njit(cache=True)
 def _bloom_window(flat, lab, node_pixel, n_nodes, stride, full_well, drain, along_columns,
-                  max_iterations, tolerance_e):  # pragma: no cover - jit
+                  max_iterations, tolerance_e, ibuf, fbuf):  # pragma: no cover - jit
     """The algorithm of the module docstring on one padded window, in place.
 
     ``flat`` — charge [e⁻] of the window with a one-pixel padding ring, row stride
@@ -97,17 +100,18 @@ def _bloom_window(flat, lab, node_pixel, n_nodes, stride, full_well, drain, alon
 
     Returns (steps, pending left [e⁻], lost [e⁻], parent, node_pixel, n_nodes): the
     union-find forest over the nodes and the node list, grown by the pixels that filled.
+    ``ibuf`` (9, ≥ cells) int64 and ``fbuf`` (3, ≥ cells) float64 are reused work space
+    when large enough (every list holds at most one entry per cell); else the arrays are
+    allocated and grown here.
     """
     n2 = flat.size
     fw32 = np.float32(full_well)
     fw = np.float64(fw32)
     keep = 1.0 - drain
-    small = n2 <= _SMALL
+    small = ibuf.shape[1] >= n2 and fbuf.shape[1] >= n2 and node_pixel.size >= n2
     cap = n2 if small else max(16, 2 * n_nodes)
     node_pixel = _grown(node_pixel, cap - 1)
     if small:
-        ibuf = np.empty((9, cap), np.int64)
-        fbuf = np.empty((3, cap), np.float64)
         parent = ibuf[0]
         node_edges = ibuf[1]
         pend_pix = ibuf[2]
@@ -312,109 +316,143 @@ def _run_groups(q, active, win, off, head, nxt, own_r, own_c, own_v, comp_start,
     window was too small), else 1."""
     h, w = q.shape
     fw32 = np.float32(full_well)
-    for k in nb.prange(active.size):
-        g = active[k]
-        r0, r1, c0, c1 = win[k, 0], win[k, 1], win[k, 2], win[k, 3]
-        hw, ww = r1 - r0, c1 - c0
-        stride = ww + 2
-        n2 = (hw + 2) * stride
+    n_act = active.size
+    n_chunks = min(n_act, _CHUNKS)
+    for ch in nb.prange(n_chunks):
+        k0 = ch * n_act // n_chunks
+        k1 = (ch + 1) * n_act // n_chunks
+        cells = 16
+        for k in range(k0, k1):
+            n2 = (win[k, 1] - win[k, 0] + 2) * (win[k, 3] - win[k, 2] + 2)
+            if n2 <= _SMALL:
+                cells = max(cells, n2)
+        # work space for the chunk's windows (a larger window allocates its own)
+        lq_ws = np.empty(cells, np.float32)
+        lab_ws = np.empty(cells, np.int32)
+        np_ws = np.empty(cells, np.int64)
+        act_ws = np.empty(cells, np.bool_)
+        ibuf = np.empty((9, cells), np.int64)
+        fbuf = np.empty((3, cells), np.float64)
+        for k in range(k0, k1):
+            _run_one(q, h, w, k, active[k], win, off, head, nxt, own_r, own_c, own_v,
+                     comp_start, comp_len, fw32, drain, along_columns, max_iterations, tol,
+                     buf_pix, buf_val, status, fp_len, st_steps, st_pend, st_lost,
+                     lq_ws, lab_ws, np_ws, act_ws, ibuf, fbuf)
+
+
+@nb.njit(cache=True)
+def _run_one(q, h, w, k, g, win, off, head, nxt, own_r, own_c, own_v, comp_start, comp_len,
+             fw32, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
+             fp_len, st_steps, st_pend, st_lost, lq_ws, lab_ws, np_ws, act_ws, ibuf,
+             fbuf):  # pragma: no cover - jit
+    """Group ``g`` = ``active[k]`` of :func:`_run_groups`."""
+    r0, r1, c0, c1 = win[k, 0], win[k, 1], win[k, 2], win[k, 3]
+    hw, ww = r1 - r0, c1 - c0
+    stride = ww + 2
+    n2 = (hw + 2) * stride
+    if n2 <= lq_ws.size:
+        lq = lq_ws[:n2]
+        lab = lab_ws[:n2]
+        node_pixel = np_ws
+    else:
         lq = np.empty(n2, np.float32)
         lab = np.empty(n2, np.int32)
-        node_pixel = np.empty(n2 if n2 <= _SMALL else max(16, n2 // 8), np.int64)
-        n_nodes = 0
-        top = _WALL_FRAME if r0 == 0 else _WALL_WINDOW
-        bottom = _WALL_FRAME if r1 == h else _WALL_WINDOW
-        left = _WALL_FRAME if c0 == 0 else _WALL_WINDOW
-        right = _WALL_FRAME if c1 == w else _WALL_WINDOW
-        for j in range(stride):
-            lq[j] = 0.0
-            lab[j] = top
-            lq[n2 - stride + j] = 0.0
-            lab[n2 - stride + j] = bottom
-        for i in range(hw):
-            base = (i + 1) * stride
-            lq[base] = 0.0
-            lab[base] = left
-            lq[base + ww + 1] = 0.0
-            lab[base + ww + 1] = right
-            for j in range(ww):
-                v = q[r0 + i, c0 + j]
-                lp = base + 1 + j
-                if v >= fw32:
-                    lq[lp] = fw32
-                    node_pixel = _grown(node_pixel, n_nodes)
-                    node_pixel[n_nodes] = lp
-                    lab[lp] = n_nodes
-                    n_nodes += 1
-                else:
-                    lq[lp] = v
-                    lab[lp] = -1
-        c = head[g]
-        while c >= 0:
-            for t in range(comp_start[c], comp_start[c] + comp_len[c]):
-                lq[(own_r[t] - r0 + 1) * stride + own_c[t] - c0 + 1] = own_v[t]
-            c = nxt[c]
-        steps, pend, lost, parent, node_pixel, n_nodes = _bloom_window(
-            lq, lab, node_pixel, n_nodes, stride, fw32, drain, along_columns,
-            max_iterations, tol[k])
-        is_active = np.zeros(n_nodes, np.bool_)
-        c = head[g]
-        while c >= 0:
-            for t in range(comp_start[c], comp_start[c] + comp_len[c]):
-                lp = (own_r[t] - r0 + 1) * stride + own_c[t] - c0 + 1
-                is_active[_find(parent, lab[lp])] = True
-            c = nxt[c]
-        inv = 1.0 / stride
-        o = off[k]
-        n = 0
-        ok = True
-        for nd in range(n_nodes):
-            if not is_active[_find(parent, nd)]:
-                continue
-            lp = node_pixel[nd]
-            up = lab[lp - stride]
-            down = lab[lp + stride]
-            lf = lab[lp - 1]
-            rt = lab[lp + 1]
-            if up == _WALL_WINDOW or down == _WALL_WINDOW or (not along_columns and (
-                    lf == _WALL_WINDOW or rt == _WALL_WINDOW)):
-                ok = False
-                break
-            i = _row_of(lp, stride, inv)
-            gi = (r0 + i - 1) * w + c0 + lp - i * stride - 1
-            buf_pix[o + n] = gi
-            buf_val[o + n] = lq[lp]
-            n += 1
-            # non-full neighbours, each once
-            if up == -1:
-                lab[lp - stride] = _LISTED
-                buf_pix[o + n] = gi - w
-                buf_val[o + n] = lq[lp - stride]
-                n += 1
-            if down == -1:
-                lab[lp + stride] = _LISTED
-                buf_pix[o + n] = gi + w
-                buf_val[o + n] = lq[lp + stride]
-                n += 1
-            if not along_columns:
-                if lf == -1:
-                    lab[lp - 1] = _LISTED
-                    buf_pix[o + n] = gi - 1
-                    buf_val[o + n] = lq[lp - 1]
-                    n += 1
-                if rt == -1:
-                    lab[lp + 1] = _LISTED
-                    buf_pix[o + n] = gi + 1
-                    buf_val[o + n] = lq[lp + 1]
-                    n += 1
-        if not ok:
-            status[k] = 0
+        node_pixel = np.empty(max(16, n2 // 8), np.int64)
+    n_nodes = 0
+    top = _WALL_FRAME if r0 == 0 else _WALL_WINDOW
+    bottom = _WALL_FRAME if r1 == h else _WALL_WINDOW
+    left = _WALL_FRAME if c0 == 0 else _WALL_WINDOW
+    right = _WALL_FRAME if c1 == w else _WALL_WINDOW
+    for j in range(stride):
+        lq[j] = 0.0
+        lab[j] = top
+        lq[n2 - stride + j] = 0.0
+        lab[n2 - stride + j] = bottom
+    for i in range(hw):
+        base = (i + 1) * stride
+        lq[base] = 0.0
+        lab[base] = left
+        lq[base + ww + 1] = 0.0
+        lab[base + ww + 1] = right
+        for j in range(ww):
+            v = q[r0 + i, c0 + j]
+            lp = base + 1 + j
+            if v >= fw32:
+                lq[lp] = fw32
+                node_pixel = _grown(node_pixel, n_nodes)
+                node_pixel[n_nodes] = lp
+                lab[lp] = n_nodes
+                n_nodes += 1
+            else:
+                lq[lp] = v
+                lab[lp] = -1
+    c = head[g]
+    while c >= 0:
+        for t in range(comp_start[c], comp_start[c] + comp_len[c]):
+            lq[(own_r[t] - r0 + 1) * stride + own_c[t] - c0 + 1] = own_v[t]
+        c = nxt[c]
+    steps, pend, lost, parent, node_pixel, n_nodes = _bloom_window(
+        lq, lab, node_pixel, n_nodes, stride, fw32, drain, along_columns,
+        max_iterations, tol[k], ibuf, fbuf)
+    is_active = act_ws if act_ws.size >= n_nodes else np.empty(n_nodes, np.bool_)
+    is_active[:n_nodes] = False
+    c = head[g]
+    while c >= 0:
+        for t in range(comp_start[c], comp_start[c] + comp_len[c]):
+            lp = (own_r[t] - r0 + 1) * stride + own_c[t] - c0 + 1
+            is_active[_find(parent, lab[lp])] = True
+        c = nxt[c]
+    inv = 1.0 / stride
+    o = off[k]
+    n = 0
+    ok = True
+    for nd in range(n_nodes):
+        if not is_active[_find(parent, nd)]:
             continue
-        status[k] = 1
-        fp_len[k] = n
-        st_steps[k] = steps
-        st_pend[k] = pend
-        st_lost[k] = lost
+        lp = node_pixel[nd]
+        up = lab[lp - stride]
+        down = lab[lp + stride]
+        lf = lab[lp - 1]
+        rt = lab[lp + 1]
+        if up == _WALL_WINDOW or down == _WALL_WINDOW or (not along_columns and (
+                lf == _WALL_WINDOW or rt == _WALL_WINDOW)):
+            ok = False
+            break
+        i = _row_of(lp, stride, inv)
+        gi = (r0 + i - 1) * w + c0 + lp - i * stride - 1
+        buf_pix[o + n] = gi
+        buf_val[o + n] = lq[lp]
+        n += 1
+        # non-full neighbours, each once
+        if up == -1:
+            lab[lp - stride] = _LISTED
+            buf_pix[o + n] = gi - w
+            buf_val[o + n] = lq[lp - stride]
+            n += 1
+        if down == -1:
+            lab[lp + stride] = _LISTED
+            buf_pix[o + n] = gi + w
+            buf_val[o + n] = lq[lp + stride]
+            n += 1
+        if not along_columns:
+            if lf == -1:
+                lab[lp - 1] = _LISTED
+                buf_pix[o + n] = gi - 1
+                buf_val[o + n] = lq[lp - 1]
+                n += 1
+            if rt == -1:
+                lab[lp + 1] = _LISTED
+                buf_pix[o + n] = gi + 1
+                buf_val[o + n] = lq[lp + 1]
+                n += 1
+    if not ok:
+        status[k] = 0
+        return
+    status[k] = 1
+    fp_len[k] = n
+    st_steps[k] = steps
+    st_pend[k] = pend
+    st_lost[k] = lost
 
 
 @nb.njit(cache=True, parallel=True)
