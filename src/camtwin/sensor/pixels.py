@@ -444,7 +444,8 @@ def simulate_pixels(photo_e, dark_e, sensor, *, key: int, fixed: FixedPattern | 
     fp = _fixed(sensor, fixed)
     if charge_hook is not None or blooming_possible(photo_e, dark_e, sensor, fixed=fp):
         q = generate_charge(photo_e, dark_e, sensor, key=key, fixed=fp, row0=row0)
-        q = collect_charge(q, sensor, along_columns=sensor.shutter.type == "ccd")
+        q = collect_charge(q, sensor, along_columns=sensor.shutter.type == "ccd",
+                           in_place=True)  # q is this call's own fresh array
         if charge_hook is not None:
             q = charge_hook(q)
         return read_out(q, sensor, key=key, fixed=fp, row0=row0)
