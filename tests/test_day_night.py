@@ -346,3 +346,30 @@ def test_metric_state_uses_the_metric_default_illuminant():
     assert metric_state("lux_at_snr10", {}) == "day"
     assert metric_state("dynamic_range_db") == "day"
     assert metric_state("nir_illuminator_range_m") == "night"
+
+
+def test_copied_catalog_module_yaml_keeps_its_day_night_block(tmp_path):
+    from importlib import resources
+
+    from camtwin.catalog.convert import to_module
+    from camtwin.parts import resolve_module
+
+    text = (resources.files("camtwin") / "data" / "catalog" / "modules" /
+            "security-imx462-night.yaml").read_text("utf-8")
+    path = tmp_path / "copy.yaml"
+    path.write_text(text, encoding="utf-8")
+    copied = resolve_module(str(path))
+    ref = to_module("security-imx462-night")
+    assert copied.day_night == ref.day_night and copied.lens == ref.lens
+    # a module YAML naming catalog parts, with a camtwin day_night block
+    dn = ("day_night:\n  ir_cut_switchable: true\n"
+          "  illuminator: {wavelength_nm: 940, radiant_intensity_mw_sr: 200}\n")
+    mod = tmp_path / "mod.yaml"
+    mod.write_text("name: m\nsensor: sony-imx462\nlens: electrodragon-m12-3.9mm-f1.0\n"
+                   "isp: security\n" + dn, encoding="utf-8")
+    with pytest.raises(ConfigError, match="lens.ir_cut is None"):
+        resolve_module(str(mod))     # the catalog lens has no IR-cut: nothing to switch
+    mod.write_text(mod.read_text().replace("ir_cut_switchable: true", "ir_cut_switchable: false"),
+                   encoding="utf-8")
+    m = resolve_module(str(mod))
+    assert m.day_night.illuminator.illuminant == "IR940" and m.lens.ir_cut is None
