@@ -98,6 +98,11 @@ def show_entry(name: str) -> dict:
                                  cat.sensors[entry.sensor].figures().items()}
         out["lens_figures"] = {k: f.model_dump() for k, f in
                                cat.lenses[entry.lens].figures().items()}
+        dn = getattr(entry, "day_night", None)   # IR-cut switcher, NIR LEDs (camtwin.daynight)
+        if dn is not None:
+            out["day_night_figures"] = {k: getattr(dn, k).model_dump()
+                                        for k in type(dn).model_fields
+                                        if getattr(dn, k) is not None}
         return out
     out["figures"] = {k: f.model_dump() for k, f in entry.figures().items()}
     if kind == "sensors":
@@ -156,6 +161,9 @@ def register(app, guard, fail, console) -> None:
         groups = ([("sensor " + info["sensor"], info["sensor_figures"]),
                    ("lens " + info["lens"], info["lens_figures"])]
                   if info["kind"] == "module" else [("figures", info["figures"])])
+        if info.get("day_night_figures"):
+            groups.append(("day/night (IR-cut switcher, NIR illuminator)",
+                           info["day_night_figures"]))
         for title, figs in groups:
             table = Table(title=title)
             for col in ("field", "value", "confidence", "source", "note"):
