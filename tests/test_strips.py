@@ -180,3 +180,20 @@ def test_cli_capture_takes_strips_above_threshold(tmp_path, monkeypatch):
     assert strip["delta_e00_mean"] == pytest.approx(whole["delta_e00_mean"], abs=0.3)
     assert strip["grey_snr_db"] == pytest.approx(whole["grey_snr_db"], abs=0.3)
     assert np.abs(img_s.astype(int) - img_w.astype(int)).mean() < 2.0
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_streamed_png_decodes_exactly(tmp_path, dtype, monkeypatch):
+    """The row-block PNG writer (large images) against two independent decoders."""
+    import cv2
+    from PIL import Image
+
+    from camtwin.isp import pipeline
+
+    img = (np.random.default_rng(1).random((301, 203, 3)) * np.iinfo(dtype).max).astype(dtype)
+    monkeypatch.setattr(pipeline, "STREAM_PNG_PX", 100)
+    path = pipeline.write_rgb(tmp_path / "x.png", img)
+    back = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)[:, :, ::-1]
+    np.testing.assert_array_equal(back, img)
+    if dtype == np.uint8:
+        np.testing.assert_array_equal(np.asarray(Image.open(path)), img)

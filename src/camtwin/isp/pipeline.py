@@ -62,6 +62,10 @@ from .tone import SRGB_LUMINANCE, tone_map, unsharp_mask
 #: File extensions :func:`write_image` understands.
 IMAGE_EXTENSIONS = (".png", ".tif", ".tiff")
 
+#: PNGs above this many pixels are written row block by row block (:func:`write_png_streamed`);
+#: smaller ones by OpenCV.
+STREAM_PNG_PX = 16_000_000
+
 #: Images larger than this many pixels have their auto-brightness percentile taken on a
 #: regular subsample (every k-th pixel in each direction, ≥ this many samples).
 PERCENTILE_SAMPLES = 1_000_000
@@ -654,6 +658,46 @@ def write_image(path: str | os.PathLike, rendered: RenderedImage, *,
     return write_rgb(target, to_uint(rendered.srgb, bits))
 
 
+def write_png_streamed(path: str | os.PathLike, image: np.ndarray, *, level: int = 1,
+                       rows_per_block: int = 256) -> None:
+    """Write an (H, W, 3) uint8/uint16 RGB array as a PNG, row block by row block.
+
+    The file is the PNG of the W3C PNG specification (2nd ed., 2003): signature, IHDR
+    (colour type 2, bit depth 8/16), one IDAT chunk per block of the zlib stream of the
+    filtered scanlines (filter type 0, i.e. each row prefixed by a 0 byte; 16-bit samples
+    big-endian), IEND. Memory: one block of rows and its compressed bytes — neither OpenCV
+    (a BGR copy and the whole encoded buffer) nor Pillow (a 4-byte-per-pixel copy) can
+    encode a 200 MP image without a full-size copy.
+    """
+    import struct
+    import zlib
+
+    img = np.asarray(image)
+    h, w = img.shape[:2]
+    depth = 8 if img.dtype == np.uint8 else 16
+
+    def chunk(f, kind: bytes, data: bytes) -> None:
+        f.write(struct.pack(">I", len(data)) + kind + data)
+        f.write(struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    comp = zlib.compressobj(level)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n")
+        chunk(f, b"IHDR", struct.pack(">IIBBBBB", w, h, depth, 2, 0, 0, 0))
+        for r0 in range(0, h, rows_per_block):
+            blk = img[r0:r0 + rows_per_block].reshape(-1, w * 3)
+            if depth == 16:
+                blk = blk.astype(">u2")
+            rows = np.empty((blk.shape[0], 1 + blk.shape[1] * blk.itemsize), np.uint8)
+            rows[:, 0] = 0
+            rows[:, 1:] = blk.view(np.uint8).reshape(blk.shape[0], -1)
+            data = comp.compress(rows.tobytes())
+            if data:
+                chunk(f, b"IDAT", data)
+        chunk(f, b"IDAT", comp.flush())
+        chunk(f, b"IEND", b"")
+
+
 def write_rgb(path: str | os.PathLike, image: np.ndarray) -> Path:
     """Write an (H, W, 3) uint8/uint16 RGB array as PNG or TIFF (by extension), atomically.
 
@@ -669,6 +713,10 @@ def write_rgb(path: str | os.PathLike, image: np.ndarray) -> Path:
     img = np.asarray(image)
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype not in (np.uint8, np.uint16):
         raise ConfigError(f"image must be (H, W, 3) uint8 or uint16, got {img.shape} {img.dtype}")
+    if suffix == ".png" and img.shape[0] * img.shape[1] > STREAM_PNG_PX:
+        with atomic_path(target) as tmp:
+            write_png_streamed(tmp, img)
+        return target
     if suffix == ".png":
         ok, buf = cv2.imencode(".png", np.ascontiguousarray(img[:, :, ::-1]))  # RGB → BGR
         if not ok:
