@@ -373,3 +373,35 @@ def test_copied_catalog_module_yaml_keeps_its_day_night_block(tmp_path):
                    encoding="utf-8")
     m = resolve_module(str(mod))
     assert m.day_night.illuminator.illuminant == "IR940" and m.lens.ir_cut is None
+
+
+def _analytic_nir_at_snr_mw_m2(module, *, target=10.0, reflectance=0.5, exposure_s=0.0333):
+    """Closed form of the NIR irradiance at SNR ``target`` on the centre pixel, written out
+    here (the camera equation and noise budget of camtwin.evaluate.metrics.
+    analytic_lux_at_snr, with IR850 scaled to 1 W/m² instead of 1 lx):
+    S₁ = A·t·Σ (ρE₁(λ)/π)·πT(λ)/(4N_w²)·QE_G(λ)·λ/(hc)·Δλ [e⁻ per W/m²];
+    noise² = S + D + σ_r² + σ_row² + σ_col² + σ_rowFPN² + σ_DSNU² + (PRNU·S)² + (1/K)²/12;
+    SNR = τ solves S²(1 − τ²p²) − τ²S − τ²N₀ = 0."""
+    from camtwin.sensor.response import electron_weights
+    from camtwin.spectra import DEFAULT_WAVELENGTHS_NM, illuminant_spd, scale_to_irradiance
+
+    s, lens = module.sensor, module.lens
+    wl = DEFAULT_WAVELENGTHS_NM
+    e1 = scale_to_irradiance(illuminant_spd("IR850", wl), 1.0, wl)
+    image_irr = reflectance * e1 * lens.spectral_transmission(wl) / (
+        4.0 * lens.working_f_number ** 2)
+    w = electron_weights(s, wl)[:, s.channels.index("G")]
+    s1 = s.pixel_area_m2 * exposure_s * float(np.sum(image_irr * w))
+    n = s.noise
+    n0 = (s.dark_current_at() * exposure_s + s.effective_read_noise_e ** 2 + n.row_noise_e ** 2
+          + n.column_fpn_e ** 2 + n.row_fpn_e ** 2 + n.dsnu_offset_e ** 2
+          + (1.0 / s.system_gain_dn_per_e) ** 2 / 12.0)
+    tau2, a = target ** 2, 1.0 - target ** 2 * n.prnu_fraction ** 2
+    sig = (tau2 + math.sqrt(tau2 ** 2 + 4 * a * tau2 * n0)) / (2 * a)
+    return sig / s1 * 1e3
+
+
+def test_night_state_nir_irradiance_matches_the_closed_form(day_night):
+    night = day_night.in_state("night")
+    measured = measure(night, "nir_irradiance_at_snr10_mw_m2", NIR, rng=11).value
+    assert measured == pytest.approx(_analytic_nir_at_snr_mw_m2(night), rel=0.10)
