@@ -64,6 +64,10 @@ Metrics (unit; conditions with defaults):
     Horizontal pixels per metre of a target at ``distance_m`` (IEC 62676-4 DORI metric).
 ``resolution_mp`` [MP]
     width × height / 10⁶.
+``snr_dip_depth_db``, ``hdr_snr_min_db``, ``cdp_at_contrast``, ``led_mmp``,
+``flicker_modulation_index``
+    IEEE P2020 metrics from a simulated HDR chart capture and from captures of a PWM LED
+    at random phases: :mod:`camtwin.evaluate.p2020_metrics`.
 """
 
 from __future__ import annotations
@@ -612,6 +616,12 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            {"distance_m": 5.0}, _pixel_density),
     Metric("resolution_mp", "MP", "pixel count", {}, _resolution),
 )}
+
+
+# IEEE P2020 metrics (SNR dips, HDR SNR, CDP, LED flicker): camtwin.evaluate.p2020_metrics
+from .p2020_metrics import P2020_METRICS  # noqa: E402  (needs Metric/MetricResult above)
+
+METRICS.update(P2020_METRICS)
 
 
 def measure(module, metric: str, conditions: dict | None = None, *, rng=0) -> MetricResult:
