@@ -53,6 +53,8 @@ FRAME_BYTES_PER_PIXEL = 4 + 2 + 3
 
 def strip_supported(module, *, motion_px_per_s=(0.0, 0.0), scene_at=None) -> str | None:
     """None if ``module`` can be captured in strips, else the reason it cannot."""
+    if module.sensor.hdr is not None:
+        return "HDR modes are captured on the whole frame"
     if module.sensor.shutter.type == "ccd":
         return "a CCD's smear and charge transfer act along whole columns"
     if not module.lens.rectilinear:

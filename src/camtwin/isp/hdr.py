@@ -694,3 +694,80 @@ def tone_map_local(rgb, method: str = "Durand 2002", **kwargs) -> np.ndarray:
     if fn is None:
         raise unknown_name("local tone mapping method", method, LOCAL_TONE_METHODS)
     return fn(rgb, **kwargs)
+
+
+def process_hdr(raw, spec=None, *, ccm=None, merge_method: str = "noise_optimal",
+                tone: str = "Durand 2002"):
+    """An HDR :class:`~camtwin.raw.RawFrame` → :class:`~camtwin.isp.RenderedImage`: the ISP
+    path :func:`camtwin.isp.process` takes for a frame of an HDR mode.
+
+    merge (:func:`merge_hdr` of ``raw.hdr``'s components, or the sensor's combined
+    ``raw.hdr_electrons`` when the frame was read from a file without components) →
+    demosaic → white balance → CCM (:func:`hdr_to_rgb`) → local tone mapping
+    (:func:`tone_map_local`, ``tone``) → display sRGB.
+
+    White balance per ``spec.white_balance``: ``"illuminant"`` 1/``raw.as_shot_neutral``
+    (gray world on the merged mosaic when the frame has none, noted), ``"gray_world"`` /
+    ``"white_patch"`` gray world (the mean of each CFA colour of the merged mosaic, G = 1),
+    ``"none"`` unit gains. CCM per ``spec.ccm`` as in :func:`camtwin.isp.process`
+    (``"fitted"`` needs ``ccm``). Mono frames: neither. ``spec.exposure_gain``, ``tone``,
+    ``sharpen``, denoise and lens shading of the single-exposure path do not apply (the
+    local tone map sets the brightness; noted).
+
+    Returns
+    -------
+    RenderedImage
+        ``linear``: scene-referred linear RGB normalised to the merged peak (= 1 before white
+        balance), float32 (H, W, 3); ``srgb``: the tone-mapped display image in [0, 1].
+    """
+    from ..raw.cfa import cfa_layout
+    from .pipeline import RenderedImage
+    from .spec import IspSpec
+
+    spec = IspSpec() if spec is None else spec
+    notes = []
+    if raw.hdr is not None:
+        merged = merge_hdr(raw.hdr, method=merge_method).linear_e
+        notes.append(f"HDR {raw.hdr.hdr.mode}: {len(raw.hdr.components)} components merged "
+                     f"({merge_method}), local tone map {tone}")
+    elif raw.hdr_electrons is not None:
+        merged = raw.hdr_electrons
+        notes.append(f"HDR: the sensor's combined value rendered (no components in the "
+                     f"frame), local tone map {tone}")
+    else:
+        raise ConfigError("process_hdr needs an HDR frame (raw.hdr or raw.hdr_electrons)")
+    mono = raw.cfa == "mono"
+    gains = np.ones(3)
+    if not mono and spec.white_balance != "none":
+        if spec.white_balance == "illuminant" and raw.as_shot_neutral is not None:
+            gains = 1.0 / np.asarray(raw.as_shot_neutral, dtype=np.float64)
+        else:
+            lay = cfa_layout(raw.cfa)
+            idx = raw.channel_index
+            m = np.asarray(merged, dtype=np.float64)
+            means = {c: float(m[idx == lay.channels.index(c)].mean())
+                     for c in ("R", "G", "B") if c in lay.channels}
+            if len(means) == 3 and all(v > 0 for v in means.values()):
+                gains = np.array([means["G"] / means["R"], 1.0, means["G"] / means["B"]])
+            if spec.white_balance == "illuminant":
+                notes.append("white balance: the frame has no as-shot neutral; gray world "
+                             "used")
+    if mono or spec.ccm == "identity":
+        matrix = None
+    elif spec.ccm == "fitted":
+        if ccm is None:
+            raise ConfigError("spec.ccm = 'fitted' needs a matrix: process(raw, spec, ccm=M) "
+                              "(camtwin.camera.render fits one)")
+        matrix = np.asarray(ccm, dtype=np.float64)
+    else:
+        matrix = np.asarray(spec.ccm, dtype=np.float64)
+    if ccm is not None and spec.ccm != "fitted":
+        raise ConfigError(f"a ccm was given but spec.ccm = {spec.ccm!r}; valid: "
+                          "spec.ccm = 'fitted' with ccm=M")
+    rgb = hdr_to_rgb(merged, raw.cfa, demosaic_method=spec.demosaic if raw.cfa in (
+        "RGGB", "GRBG", "GBRG", "BGGR", "mono") else "bilinear",
+                     wb_gains=None if mono else gains, ccm=matrix)
+    display = tone_map_local(rgb, tone)
+    return RenderedImage(linear=rgb, srgb=display, wb_gains=gains,
+                         ccm=np.eye(3) if matrix is None else matrix, exposure_gain=1.0,
+                         notes=tuple(notes), spec=spec)

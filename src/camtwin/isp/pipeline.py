@@ -612,12 +612,18 @@ def process(raw: RawFrame, spec: IspSpec = IspSpec(), *, ccm=None, lens=None, se
     * Monochrome frames: no white balance and no CCM (noted).
     * Every CFA layout is handled (module docstring). What was done is recorded in
       ``notes``.
+    * A frame of an HDR mode (``raw.is_hdr``) is merged and locally tone mapped instead
+      (:func:`camtwin.isp.hdr.process_hdr`).
 
     References
     ----------
     D. Coffin, *dcraw.c*: ``scale_colors()`` (white balance, highlight clip) and
     ``write_ppm_tiff()`` (auto brightness, 1 % of pixels at white by default).
     """
+    if raw.is_hdr:  # HDR mode: merge → local tone map (camtwin.isp.hdr.process_hdr)
+        from .hdr import process_hdr
+
+        return process_hdr(raw, spec, ccm=ccm)
     res = run_pipeline(raw, spec.to_pipeline(), ccm=ccm, lens=lens, sensor=sensor,
                        shading_gain=shading_gain, quantise=False)
     return RenderedImage(linear=res.linear, srgb=res.display, wb_gains=res.wb_gains,

@@ -8,6 +8,20 @@
   and ``meta`` (0-d unicode array holding the JSON); read with ``allow_pickle=False``.
 * DNG (``.dng``): see :mod:`camtwin.raw.dng`; other camera raw files are read through LibRaw.
 
+HDR frames (``RawFrame.hdr`` / ``hdr_electrons``, :mod:`camtwin.sensor.hdr`):
+
+* NPZ keeps everything the ISP and the measurements use: ``hdr_electrons`` (float32, the
+  sensor's combined linear value), every component's DN (``hdr_dn_0`` …, uint16), the PWL
+  output ``hdr_pwl_dn`` when the mode compands, and the HdrRaw's spec and component
+  scalars in the JSON (``"hdr_raw"``). Not kept: per-component ground truth (``mean_e``),
+  row window times and the PWL linear code (``linear_code``; recompute it with
+  :func:`camtwin.isp.hdr.decompand`).
+* TIFF keeps the same arrays as extra pages, named in order by the JSON key
+  ``"tiff_pages"`` (files without it: page 1 is ``mean_electrons``).
+* DNG keeps ``dn`` (the reference component, a valid linear raw) and the JSON (so the HDR
+  spec and the component scalars), not the other components nor ``hdr_electrons``: a
+  DNG of an HDR frame loads as its reference exposure. Use NPZ or TIFF for HDR.
+
 Every writer is atomic (:func:`camtwin._io.atomic_path`) and returns the target path.
 """
 
@@ -23,7 +37,7 @@ import tifffile
 
 from .._io import atomic_path
 from ..errors import CamtwinError, ConfigError
-from ._meta import frame_from_json, frame_to_json
+from ._meta import HDR_KEY, frame_from_json, frame_to_json, hdr_from_json, json_extras
 from .dng import check_complete, read_raw, write_dng
 from .frame import RawFrame
 
@@ -41,22 +55,56 @@ def _check_arrays_fit(path: Path, nbytes: int, shapes) -> None:
                  "frame or raise --max-memory")
 
 
-def _frame(path: Path, meta_json, dn: np.ndarray, mean_electrons: np.ndarray | None) -> RawFrame:
+def _frame(path: Path, meta_json, dn: np.ndarray, mean_electrons: np.ndarray | None,
+           extra: dict | None = None) -> RawFrame:
     kwargs = frame_from_json(meta_json)
     if kwargs is None:
         raise ConfigError(f"{path}: no camtwin metadata found (not written by camtwin?)")
     me = None if mean_electrons is None else np.asarray(mean_electrons, dtype=np.float32)
-    return RawFrame(dn=np.asarray(dn, dtype=np.uint16), mean_electrons=me, **kwargs)
+    extra = extra or {}
+    he = extra.get("hdr_electrons")
+    if he is not None:
+        he = np.asarray(he, dtype=np.float32)
+        if he.shape != np.shape(dn):
+            raise ConfigError(f"{path}: hdr_electrons has shape {he.shape}, dn {np.shape(dn)}")
+    n = 0
+    while f"hdr_dn_{n}" in extra:
+        n += 1
+    block = json_extras(meta_json).get(HDR_KEY)
+    hdr = hdr_from_json(block, kwargs.get("sensor"), [extra[f"hdr_dn_{k}"] for k in range(n)],
+                        extra.get("hdr_pwl_dn"), he)
+    return RawFrame(dn=np.asarray(dn, dtype=np.uint16), mean_electrons=me, hdr_electrons=he,
+                    hdr=hdr, **kwargs)
+
+
+def _hdr_arrays(raw: RawFrame) -> dict:
+    """Arrays of an HDR frame by storage name (module docstring), in storage order."""
+    out = {}
+    if raw.hdr_electrons is not None:
+        out["hdr_electrons"] = np.asarray(raw.hdr_electrons, dtype=np.float32)
+    if raw.hdr is not None:
+        for k, c in enumerate(raw.hdr.components):
+            out[f"hdr_dn_{k}"] = np.asarray(c.dn, dtype=np.uint16)
+        if raw.hdr.pwl_dn is not None:
+            out["hdr_pwl_dn"] = np.asarray(raw.hdr.pwl_dn, dtype=np.uint16)
+    return out
 
 
 def write_tiff(path: str | os.PathLike, raw: RawFrame) -> Path:
-    """Write ``raw`` as a uint16 TIFF (+ float32 ``mean_electrons`` page), atomically."""
+    """Write ``raw`` as a uint16 TIFF (+ float32 ``mean_electrons`` page, + the HDR pages of
+    an HDR frame named by ``"tiff_pages"`` in the JSON), atomically."""
+    pages = {"dn": raw.dn}
+    if raw.mean_electrons is not None:
+        pages["mean_electrons"] = np.asarray(raw.mean_electrons, dtype=np.float32)
+    pages.update(_hdr_arrays(raw))
+    extra = {"tiff_pages": list(pages)} if len(pages) > 2 or "hdr_electrons" in pages else None
     with atomic_path(path) as tmp:
-        tifffile.imwrite(tmp, raw.dn, photometric="minisblack", description=frame_to_json(raw),
-                         metadata=None, software="camtwin")
-        if raw.mean_electrons is not None:
-            tifffile.imwrite(tmp, np.asarray(raw.mean_electrons, dtype=np.float32), append=True,
-                             photometric="minisblack", metadata=None, software="camtwin")
+        tifffile.imwrite(tmp, raw.dn, photometric="minisblack",
+                         description=frame_to_json(raw, extra), metadata=None,
+                         software="camtwin")
+        for name, arr in list(pages.items())[1:]:
+            tifffile.imwrite(tmp, arr, append=True, photometric="minisblack", metadata=None,
+                             software="camtwin")
     return Path(path)
 
 
@@ -84,7 +132,12 @@ def read_tiff(path: str | os.PathLike) -> RawFrame:
         if not isinstance(exc, (OSError, ValueError)) or len(msg) < 8:
             msg = f"corrupt file structure ({type(exc).__name__}: {msg})"
         raise ConfigError(f"cannot read TIFF file {path}: {msg}") from None
-    return _frame(path, description, pages[0], pages[1] if len(pages) > 1 else None)
+    names = json_extras(description).get("tiff_pages")
+    if not isinstance(names, list) or len(names) != len(pages):
+        return _frame(path, description, pages[0], pages[1] if len(pages) > 1 else None)
+    named = dict(zip(names, pages))
+    return _frame(path, description, named.get("dn", pages[0]), named.get("mean_electrons"),
+                  named)
 
 
 def write_npz(path: str | os.PathLike, raw: RawFrame) -> Path:
@@ -92,6 +145,7 @@ def write_npz(path: str | os.PathLike, raw: RawFrame) -> Path:
     arrays = {"dn": raw.dn, "meta": np.array(frame_to_json(raw))}
     if raw.mean_electrons is not None:
         arrays["mean_electrons"] = np.asarray(raw.mean_electrons, dtype=np.float32)
+    arrays.update(_hdr_arrays(raw))
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, **arrays)
     return Path(path)
@@ -154,7 +208,7 @@ def read_npz(path: str | os.PathLike) -> RawFrame:
         raise ConfigError(f"{path}: NPZ has no 'dn' array (not a camtwin raw file?)")
     meta = arrays.get("meta")
     return _frame(path, None if meta is None else str(meta), arrays["dn"],
-                  arrays.get("mean_electrons"))
+                  arrays.get("mean_electrons"), arrays)
 
 
 #: Writers by file extension (lower case).

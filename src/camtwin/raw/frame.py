@@ -3,6 +3,13 @@
 ``dn`` is the uint16 image [DN] exactly as the ADC produced it (black level included).
 ``mean_electrons`` (optional ground truth) is the noise-free expected signal [e⁻] per pixel
 before full-well clipping, for evaluating ISP and measurement algorithms.
+
+HDR frames (a sensor with an HDR mode, :mod:`camtwin.sensor.hdr`): ``dn`` is the
+*reference component* (the long exposure, the large photodiode, the high-gain read — a
+valid linear single-exposure frame with the frame's black/white level and gain),
+``hdr_electrons`` the sensor's combined linear HDR value [reference e⁻] (float32, up to
+the mode's full scale, far above the white level of ``dn``) and ``hdr`` the
+:class:`~camtwin.sensor.hdr.HdrRaw` with every component (what the ISP merges).
 """
 
 from __future__ import annotations
@@ -55,6 +62,13 @@ class RawFrame:
         Ground truth: expected signal [e⁻] per pixel (photo + dark), before noise and clipping.
     metadata : dict
         Free-form extra information (scene name, lux, seed, camera make/model for real files).
+    hdr_electrons : ndarray of float32 or None
+        HDR frames only: the sensor's combined linear HDR signal [reference e⁻] per pixel
+        (:attr:`camtwin.sensor.hdr.HdrRaw.combined_e`), black removed, same CFA as ``dn``.
+    hdr : HdrRaw or None
+        HDR frames only: all components of the HDR readout (:mod:`camtwin.sensor.hdr`);
+        ``dn`` is its component 0. Kept by NPZ and TIFF files (component DN and their
+        scalars), not by DNG (see :mod:`camtwin.raw.files`).
     """
 
     dn: np.ndarray
@@ -72,6 +86,8 @@ class RawFrame:
     sensor: Any = None
     mean_electrons: np.ndarray | None = None
     metadata: dict = field(default_factory=dict)
+    hdr_electrons: np.ndarray | None = None
+    hdr: Any = None
 
     def __post_init__(self):
         dn = self.dn
@@ -85,6 +101,11 @@ class RawFrame:
                 "need 0 <= black < white <= 65535")
         if self.mean_electrons is not None and self.mean_electrons.shape != dn.shape:
             raise ConfigError("RawFrame.mean_electrons must have the shape of dn")
+        he = self.hdr_electrons
+        if he is not None and (not isinstance(he, np.ndarray) or he.shape != dn.shape
+                               or he.dtype != np.float32):
+            raise ConfigError("RawFrame.hdr_electrons must be a float32 array of the shape "
+                              "of dn")
         dn.setflags(write=False)
 
     @property
@@ -105,6 +126,11 @@ class RawFrame:
         """Signal converted back to electrons: ``(dn − black) / K`` [e⁻], float32."""
         return ((self.dn.astype(np.float32) - np.float32(self.black_level_dn))
                 / np.float32(self.conversion_gain_dn_per_e))
+
+    @property
+    def is_hdr(self) -> bool:
+        """True for a frame of an HDR mode (``hdr`` or ``hdr_electrons`` present)."""
+        return self.hdr is not None or self.hdr_electrons is not None
 
     def clipped_fraction(self) -> float:
         """Fraction of pixels at the white level (saturated ADC or full well)."""

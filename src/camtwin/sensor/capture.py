@@ -232,11 +232,26 @@ def capture(oi: OpticalImage, sensor: SensorSpec, exposure_s: float, rng, *,
     RawFrame
         ``mean_electrons`` is the ground truth: expected e⁻ per pixel (μ_ph + μ_d of the
         module docstring, before the fixed-pattern maps, noise, full well and quantisation).
+        A sensor with an HDR mode (``sensor.hdr``) is read by
+        :func:`camtwin.sensor.hdr.capture_hdr` instead (:func:`hdr_frame`): ``dn`` is the
+        reference component, ``hdr_electrons`` the combined HDR value, ``hdr`` all
+        components (``exposure_s`` is the long / reference exposure).
     """
     if not (np.isfinite(exposure_s) and exposure_s > 0):
         raise ConfigError(f"exposure_s = {exposure_s}: must be > 0")
     if not np.isfinite(start_s):
         raise ConfigError(f"start_s = {start_s}: must be finite")
+    if getattr(sensor, "hdr", None) is not None:
+        if len(modulated_light):
+            raise ConfigError("modulated_light is not supported with an HDR mode "
+                              f"(sensor.hdr.mode = {sensor.hdr.mode!r}); use flicker or "
+                              "scene_at with camtwin.sensor.hdr.capture_hdr")
+        from .hdr import capture_hdr
+
+        return hdr_frame(capture_hdr(oi, sensor, exposure_s, rng,
+                                     motion_px_per_s=motion_px_per_s, flicker=flicker,
+                                     start_s=start_s, scene_at=scene_at,
+                                     n_time_samples=n_time_samples))
     from ..memory import BYTES_PER_PIXEL_MOSAIC, check_budget, format_bytes
 
     n_px = sensor.width_px * sensor.height_px
@@ -294,3 +309,29 @@ def capture(oi: OpticalImage, sensor: SensorSpec, exposure_s: float, rng, *,
                   "shutter": shutter, "frame_key": key,
                   "motion_px_per_s": [float(v) for v in motion_px_per_s],
                   "flicker_hz": None if flicker is None else flicker.frequency_hz})
+
+
+def hdr_frame(raw) -> RawFrame:
+    """An :class:`~camtwin.sensor.hdr.HdrRaw` as a :class:`RawFrame`: ``dn`` = component 0
+    (the reference channel: long exposure, large photodiode or high-gain read, with its
+    black/white level and gain K_0), ``mean_electrons`` = its ground truth (photo + dark
+    [reference e⁻], which is also the truth of the combined signal), ``hdr_electrons`` =
+    the on-sensor combined value [reference e⁻], ``hdr`` = the HdrRaw itself."""
+    c0 = raw.components[0]
+    s = raw.sensor
+    md = dict(raw.metadata)
+    neutral = md.pop("as_shot_neutral", None)
+    xyz_to_cam = md.pop("xyz_to_camera", None)
+    illuminant = md.pop("illuminant", None)
+    md.update({"shutter": s.shutter.type, "hdr_mode": raw.hdr.mode,
+               "hdr_components": [c.name for c in raw.components]})
+    mean = None if c0.mean_e is None else np.ascontiguousarray(c0.mean_e, dtype=np.float32)
+    return RawFrame(
+        dn=c0.dn, cfa=s.cfa, black_level_dn=float(c0.black_level_dn),
+        white_level_dn=int(c0.white_level_dn), exposure_s=float(raw.exposure_s),
+        conversion_gain_dn_per_e=float(c0.gain_dn_per_e), analog_gain=s.analog_gain,
+        temperature_c=s.temperature_c, pixel_pitch_um=s.pixel_pitch_um,
+        illuminant=illuminant, as_shot_neutral=None if neutral is None else tuple(
+            float(v) for v in neutral),
+        xyz_to_camera=xyz_to_cam, sensor=s, mean_electrons=mean, metadata=md,
+        hdr_electrons=np.ascontiguousarray(raw.combined_e, dtype=np.float32), hdr=raw)
