@@ -233,4 +233,5 @@ def nir_block_note(module, illuminant: str | None) -> str | None:
 
 
 __all__ = ["STATES", "NIR_ILLUMINANTS", "NIGHT_METRICS", "IlluminatorSpec", "DayNightSpec",
-           "module_in_state", "metric_state", "requirement_state", "nir_block_note", "check_module_states"]
+           "module_in_state", "metric_state", "requirement_state", "nir_block_note",
+           "check_module_states"]
