@@ -16,6 +16,11 @@ What the simulator needs but a datasheet rarely prints is derived here, each rul
   :mod:`camtwin.sensor.pixel`) for sensors with a published NIR-sensitivity statement.
 * A measured QE curve (``qe_curve``) is used as is (:class:`~camtwin.sensor.spec.QESpec`
   ``curve``) and wins over the pixel model.
+* **HDR mode** (``hdr`` figure, :func:`hdr_spec_for`): written in catalog units — full
+  wells and read noises in e⁻, no DN — and turned into
+  :class:`~camtwin.sensor.hdr.HdrSpec` (+ the sensor's ``lcg`` block) with every extra
+  read's conversion gain from the same rule as the main one, K = (white − black)/FWC of
+  that read (each read's saturation at the ADC white level).
 """
 
 from __future__ import annotations
@@ -199,6 +204,64 @@ def black_level_dn(adc_bits: int) -> int:
     return 2 ** (adc_bits - 6)
 
 
+def hdr_spec_for(entry: SensorEntry):
+    """(HdrSpec, lcg ConversionMode or None) of a catalog sensor's ``hdr`` figure, or
+    (None, None) without one.
+
+    The figure's value holds ``mode`` and that mode's block as
+    :class:`~camtwin.sensor.hdr.HdrSpec` takes them, in catalog units:
+
+    * ``lcg: {full_well_e, read_noise_e}`` — a low-conversion-gain read of the (large)
+      photodiode: the sensor's ``lcg`` block; with ``mode: split_pixel`` it sets
+      ``lpd_dual_gain``; needed by ``mode: dcg``;
+    * ``split_pixel: {sensitivity_ratio, full_well_e, read_noise_e}`` and
+      ``lofic: {capacitor_e, read_noise_e}``, whose ``conversion_gain_dn_per_e`` (if not
+      given) follows :func:`conversion_gain_dn_per_e` of that read's full well
+      (FWC_SPD; FWC_PD + C_cap for LOFIC);
+    * ``dol``, ``pwl``, ``very_short``, ``switch_fraction`` as in HdrSpec.
+
+    Raises
+    ------
+    ConfigError
+        A value that does not make a valid HdrSpec for this sensor (message names
+        ``hdr.value`` and the field).
+    """
+    from ..sensor.hdr import HdrSpec
+    from ..sensor.spec import ConversionMode
+
+    if entry.hdr is None:
+        return None, None
+    value = dict(entry.value("hdr"))
+    bits = int(entry.value("adc_bits"))
+    try:
+        lcg = value.pop("lcg", None)
+        lcg_mode = None
+        if lcg is not None:
+            lcg = dict(lcg)
+            lcg_mode = ConversionMode(
+                conversion_gain_dn_per_e=lcg.pop(
+                    "conversion_gain_dn_per_e",
+                    conversion_gain_dn_per_e(float(lcg["full_well_e"]), bits)), **lcg)
+        if value.get("split_pixel") is not None:
+            sp = dict(value["split_pixel"])
+            sp.setdefault("conversion_gain_dn_per_e",
+                          conversion_gain_dn_per_e(float(sp["full_well_e"]), bits))
+            sp.setdefault("lpd_dual_gain", lcg_mode is not None)
+            value["split_pixel"] = sp
+        if value.get("lofic") is not None:
+            lo = dict(value["lofic"])
+            lo.setdefault("conversion_gain_dn_per_e", conversion_gain_dn_per_e(
+                float(entry.value("full_well_e")) + float(lo["capacitor_e"]), bits))
+            value["lofic"] = lo
+        spec = HdrSpec.from_dict(value, source=f"catalog sensor {entry.name!r}: hdr.value")
+    except ConfigError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"catalog sensor {entry.name!r}: hdr.value: "
+                          f"{' '.join(str(exc).split())[:300]}") from None
+    return spec, lcg_mode
+
+
 def to_sensor_spec(entry: SensorEntry | str) -> SensorSpec:
     """A :class:`~camtwin.sensor.spec.SensorSpec` from a catalog sensor (entry or name).
 
@@ -229,6 +292,11 @@ def to_sensor_spec(entry: SensorEntry | str) -> SensorSpec:
         dark_current_e_per_s=float(s.value("dark_current_e_per_s", 0.0)))
     if s.dark_reference_c is not None:
         fields["dark_reference_c"] = float(s.value("dark_reference_c"))
+    hdr, lcg = hdr_spec_for(s)
+    if hdr is not None:
+        fields["hdr"] = hdr
+        if lcg is not None:
+            fields["lcg"] = lcg
     return SensorSpec(**fields)
 
 

@@ -85,6 +85,8 @@ SENSOR_FIGURES: dict[str, tuple] = {
     "snr_max_db": (_NUM, 10.0, 80.0),
     "hdr_output_bits": ((int,), 8, 32),
     "automotive_grade": ((bool,), None, None),
+    "hdr": ((dict,), None, None),
+    "led_flicker_mitigation": ((bool,), None, None),
 }
 
 LENS_FIGURES: dict[str, tuple] = {
@@ -179,11 +181,19 @@ class SensorEntry(_Entry):
     snr_max_db: Figure | None = None
     hdr_output_bits: Figure | None = None
     automotive_grade: Figure | None = None
+    # HDR readout mode in catalog units (camtwin.catalog.convert.hdr_spec_for): mode,
+    # its block, an optional LCG read {full_well_e, read_noise_e}; published DR above
+    hdr: Figure | None = None
+    led_flicker_mitigation: Figure | None = None
 
     @model_validator(mode="after")
     def _typed(self):
         for field, fig in self.figures().items():
             _check_value(field, fig, SENSOR_FIGURES[field])
+        if self.hdr is not None:
+            from .convert import hdr_spec_for
+
+            hdr_spec_for(self)          # raises ConfigError (a ValueError) naming the field
         if self.qe_curve is not None:
             curve = self.qe_curve.value
             if set(curve) != {"wavelengths_nm", "values"}:

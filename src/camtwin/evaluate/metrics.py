@@ -35,7 +35,9 @@ Metrics (unit; conditions with defaults):
 ``dynamic_range_db`` [dB]
     EMVA 1288 definition, measured: 20·log10(μ_sat / σ_d) with μ_sat the mean signal of a
     saturated uniform frame [e⁻] and σ_d the temporal dark noise from a dark frame pair
-    (σ_d = std(A − B)/√2) at ``exposure_s`` (default 1 ms). Single exposure, linear readout.
+    (σ_d = std(A − B)/√2) at ``exposure_s`` (default 1 ms). Single exposure, linear readout;
+    a sensor with an HDR mode is measured the same way on its merged HDR signal
+    (:mod:`camtwin.evaluate.hdr_dr`).
 ``mtf50_cy_px`` [cycles/pixel]
     ISO 12233 e-SFR MTF50 of a slanted edge (5° tilt, a 0.8/0.2 reflectance edge) on the
     raw green sites (clear for RCCB, all pixels for mono) at their sensor positions —
@@ -389,6 +391,10 @@ def _illuminator_range(module, *, rng, reflectance, exposure_s, snr, output_mp,
 
 
 def _dynamic_range(module, *, rng, exposure_s) -> MetricResult:
+    if module.sensor.hdr is not None:  # HDR mode: DR of the merged signal
+        from .hdr_dr import hdr_dynamic_range
+
+        return hdr_dynamic_range(module, rng=rng, exposure_s=exposure_s)
     from ..sensor import capture
 
     gen = _rng(rng)
@@ -601,7 +607,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            {"reflectance": 0.5, "exposure_s": 1 / 30, "snr": 10.0, "output_mp": None,
             "off_axis_deg": 0.0},
            _illuminator_range),
-    Metric("dynamic_range_db", "dB", "single-exposure dynamic range (EMVA 1288)",
+    Metric("dynamic_range_db", "dB", "dynamic range (EMVA 1288; HDR modes: merged signal)",
            {"exposure_s": 1e-3}, _dynamic_range),
     Metric("mtf50_cy_px", "cy/px", "e-SFR MTF50 of the raw green sites (per sensor pixel)",
            {"field": 0.0, "lux": 1000.0}, _mtf50),
