@@ -55,7 +55,7 @@ import math
 import numpy as np
 
 from ..errors import ConfigError, unknown_name
-from .metrics import (CROP_PX, Metric, MetricResult, _rng, _signal_channel_mask, _signal_name,
+from .metrics import (CROP_PX, Metric, MetricResult, _rng,
                       _uniform_oi, crop_module)
 
 #: Merges of an HDR capture the P2020 metrics accept (``merge`` condition).
@@ -218,11 +218,18 @@ def chart_snr(module, *, exposure_s: float = 0.011, illuminant: str = "D65",
     full well, ADC; the HDR mode when ``capture`` dispatches on it). Lens blur and flare
     between patches are left out on purpose: a 160 dB chart through an FFT blur would leak
     float32 rounding of the brightest patches into the darkest, and P2020 measures inside
-    the patches. The linear signal (:func:`linear_signal_e`) is flat-fielded with the
-    module's noise-free uniform-field response (the lab flat field: shading is not noise),
-    and each patch's mean and spatial σ over the signal pixels (G / C / all,
-    inset :data:`PATCH_INSET`) feed :func:`camtwin.measure.p2020.snr_vs_luminance`
+    the patches. The patches are pre-compensated for the module's shading (each pixel's
+    irradiance divided by its noise-free uniform-field response relative to its channel's
+    median: relative illumination, CRA, crosstalk), so every pixel of a patch collects
+    the same signal k·L_i and switches HDR component at the same luminance — what a
+    flat-field-corrected lab capture shows. Each patch's mean and spatial σ over the
+    signal pixels (G / C / all, inset :data:`PATCH_INSET`) of the linear signal
+    (:func:`linear_signal_e`) feed :func:`camtwin.measure.p2020.snr_vs_luminance`
     (ISO 15739 DR by SNR ≥ 1, dips) with the capture's clip level as white level.
+
+    The sensor's blooming model acts as configured: a sensor whose saturated pixels spill
+    charge (``noise.blooming`` with ``antiblooming_drain`` < 1) floods dark patches from
+    patches far beyond its full well and measures a lower DR and deeper SNR losses.
     """
     from ..measure.p2020 import hdr_test_chart, snr_from_patches, snr_vs_luminance
     from ..sensor import capture
@@ -258,17 +265,15 @@ def chart_snr(module, *, exposure_s: float = 0.011, illuminant: str = "D65",
     s = crop.sensor
     lum_map = np.zeros((s.height_px, s.width_px), np.float32)
     lum_map[:h, :w] = chart.render()
-    oi_u = _uniform_oi(crop, illuminant=illuminant, reflectance=1.0)  # L = 1/π cd/m²
-    lum_oi = _to_oi_grid(lum_map, oi_u, s)
-    oi = dataclasses.replace(oi_u, irradiance=oi_u.irradiance * (np.float32(np.pi) * lum_oi),
-                             illuminance_lux=None, scene_name="p2020-hdr-chart")
+    shading = _image_plane(module, crop, oi_cal)        # uniform 1 lx field, L = 1/π cd/m²
+    flat_rate = electron_rate(shading, s)
+    mask = _mask_for(s)
+    centre = float(np.median(flat_rate[mask]))
+    flat = _channel_flat(flat_rate, s)
+    oi = dataclasses.replace(shading, irradiance=shading.irradiance * (
+        np.float32(np.pi) * lum_map / flat)[None], scene_name="p2020-hdr-chart")
     raw = capture(oi, s, t, gen)
     img, white, kind = linear_signal_e(raw, merge=merge)
-    flat_rate = electron_rate(oi_u, s)
-    mask = _signal_channel_mask_for(raw, s)
-    centre = float(np.median(flat_rate[mask]))
-    flat = np.where(flat_rate > 0, flat_rate / np.float32(centre), 1.0).astype(np.float32)
-    img = img / flat
     stats = snr_from_patches(img, chart.boxes, inset=PATCH_INSET, mask=mask)
     res = snr_vs_luminance(chart.luminance_cd_m2, stats.mean, stats.std, white_level=white)
     return ChartSnr(res, chart, float(centre * np.pi * t), white, kind, t)
@@ -292,25 +297,45 @@ def _mask_for(sensor) -> np.ndarray:
     return out
 
 
-def _signal_channel_mask_for(raw, sensor) -> np.ndarray:
-    try:
-        return _signal_channel_mask(raw)
-    except Exception:  # an HDR frame without RawFrame's CFA helpers
-        return _mask_for(sensor)
+def _channel_flat(rate: np.ndarray, sensor) -> np.ndarray:
+    """Noise-free response (H, W) of each pixel to a uniform field relative to the median
+    of its own CFA channel (the module's shading: relative illumination, CRA, crosstalk)."""
+    from ..raw.cfa import cfa_layout
+
+    out = np.ones_like(rate, dtype=np.float32)
+    if sensor.cfa == "mono":
+        med = float(np.median(rate))
+        return (rate / med).astype(np.float32) if med > 0 else out
+    lay = cfa_layout(sensor.cfa)
+    ph, pw = lay.period
+    for i in range(ph):
+        for j in range(pw):
+            sub = rate[i::ph, j::pw]
+            med = float(np.median(sub))
+            if med > 0:
+                out[i::ph, j::pw] = np.maximum(sub / med, 1e-6)
+    return out
 
 
-def _to_oi_grid(pixel_map: np.ndarray, oi, sensor) -> np.ndarray:
-    """A per-pixel map (H, W) sampled onto the optical image's grid (both centred on the
-    optical axis; each OI sample takes the value of the pixel it falls in, 0 outside)."""
-    ho, wo = oi.shape
-    p, q = sensor.pixel_pitch_um, oi.sample_pitch_um
-    y = ((np.arange(ho) + 0.5) * q - ho * q / 2 + sensor.height_px * p / 2) / p
-    x = ((np.arange(wo) + 0.5) * q - wo * q / 2 + sensor.width_px * p / 2) / p
-    iy, ix = np.floor(y).astype(int), np.floor(x).astype(int)
-    oky = (iy >= 0) & (iy < sensor.height_px)
-    okx = (ix >= 0) & (ix < sensor.width_px)
-    out = pixel_map[np.clip(iy, 0, sensor.height_px - 1)][:, np.clip(ix, 0, sensor.width_px - 1)]
-    return np.where(oky[:, None] & okx[None, :], out, 0.0).astype(np.float32)
+def _image_plane(module, crop, oi_axis):
+    """Optical image (on the crop's pixel grid) of a uniform white Lambertian target at
+    1 lx: the on-axis spectral irradiance of ``oi_axis`` (:func:`_uniform_oi` of a small
+    centre crop: lens transmission, working f-number) times the lens's relative
+    illumination at each pixel of the crop (cos⁴ and vignetting, the full module's field;
+    :func:`camtwin.optics.field.relative_illumination_map`). No blur: a uniform field has
+    none."""
+    from ..optics.field import relative_illumination_map
+    from ..optics.image import OpticalImage, full_field_um
+
+    s, pitch = crop.sensor, crop.sensor.pixel_pitch_um
+    _, ho, wo = oi_axis.irradiance.shape
+    e_axis = oi_axis.irradiance[:, ho // 2, wo // 2].astype(np.float32)
+    ff = full_field_um((module.sensor.height_px, module.sensor.width_px), pitch, crop.lens)
+    ri = relative_illumination_map((s.height_px, s.width_px), pitch, crop.lens, ff)
+    return OpticalImage(irradiance=e_axis[:, None, None] * ri[None], wavelengths_nm=
+                        oi_axis.wavelengths_nm, sample_pitch_um=pitch, lens=crop.lens,
+                        scene_name="uniform", illuminant=oi_axis.illuminant,
+                        illuminance_lux=1.0)
 
 
 def _chart_details(c: ChartSnr) -> dict:
@@ -328,7 +353,7 @@ def _chart_details(c: ChartSnr) -> dict:
 # --------------------------------------------------------------------------------------
 def _snr_dip_depth(module, *, rng, exposure_s, illuminant, merge) -> MetricResult:
     c = chart_snr(module, exposure_s=exposure_s, illuminant=illuminant, merge=merge, rng=rng)
-    dips = c.result.dips
+    dips = [d for d in c.result.dips if d.depth_db > 0]
     worst = max(dips, key=lambda d: d.depth_db) if dips else None
     det = _chart_details(c)
     det["dip_luminance_cd_m2"] = math.nan if worst is None else worst.luminance
