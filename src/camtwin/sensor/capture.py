@@ -97,8 +97,13 @@ def rate_from_density(density: np.ndarray, sample_pitch_um: float, sensor: Senso
     """
     h, w = sensor.height_px, sensor.width_px
     area = np.float32(sensor.pixel_area_m2)
-    same_grid = (density.shape[1:] == (h, w)
-                 and abs(sample_pitch_um / sensor.pixel_pitch_um - 1.0) < 1e-9)
+    same_pitch = abs(sample_pitch_um / sensor.pixel_pitch_um - 1.0) < 1e-9
+    dh, dw = density.shape[1] - h, density.shape[2] - w
+    if same_pitch and dh >= 0 and dw >= 0 and dh % 2 == 0 and dw % 2 == 0 and (dh or dw):
+        # the pixel grid is the middle of the sample grid (a window's margin): the exact
+        # area average is a crop
+        density = density[:, dh // 2:dh // 2 + h, dw // 2:dw // 2 + w]
+    same_grid = density.shape[1:] == (h, w) and same_pitch
     if not same_grid:
         ry = _overlap_matrix(h, sensor.pixel_pitch_um, density.shape[1], sample_pitch_um)
         rx = _overlap_matrix(w, sensor.pixel_pitch_um, density.shape[2], sample_pitch_um)
