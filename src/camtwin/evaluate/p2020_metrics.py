@@ -35,8 +35,7 @@ Metrics (unit; conditions with defaults):
 ``led_mmp`` [—, 0…1]
     Modulation mitigation probability (P2020 flicker metrics; Deegan, EI 2018/2020) of a
     PWM LED of ``frequency_hz`` (90), ``duty`` (0.1) and time-mean ``luminance_cd_m2``
-    (10⁴: an LED signal head, :func:`camtwin.scene.lights.traffic_light`) on a dim
-    background (18 % grey at 10 lx), seen by the module with exposure ``exposure_s``
+    (10⁴: an LED signal head, :func:`camtwin.scene.lights.traffic_light`), seen by the module with exposure ``exposure_s``
     (0.011) at ``phases`` (100) independent uniform random phases: the fraction of
     captures in which the LED's signal is at least ``threshold`` (0.5) of its
     steady-state signal (:func:`flicker_captures`). Reference for a single exposure with
@@ -72,8 +71,6 @@ FLICKER_CROP_PX = 256
 LED_BOX = (0.4375, 0.5625, 0.4375, 0.5625)
 #: Fraction of the LED box (per side) left out of its signal: edges blurred by the lens.
 LED_INSET = 0.25
-#: Background of the flicker scene: 18 % grey Lambertian target at 10 lx (dusk).
-FLICKER_BACKGROUND_LUX = 10.0
 
 
 # --------------------------------------------------------------------------------------
@@ -460,16 +457,21 @@ def flicker_captures(module, *, frequency_hz: float = 90.0, duty: float = 0.1,
                      rng=0) -> FlickerCaptures:
     """Captures of a PWM LED at ``phases`` uniform random phases (P2020 MMP / FMI input).
 
-    Scene: an 18 % grey target at :data:`FLICKER_BACKGROUND_LUX` filling a
-    :data:`FLICKER_CROP_PX` px centre crop of the module, and a white LED panel
-    (:data:`LED_BOX`, 1/8 of the crop square) of time-mean luminance ``luminance_cd_m2``
-    driven by :class:`camtwin.scene.lights.PWM` (f, D; ideal edges). The optics run once
-    (:func:`camtwin.scene.lights.lit_images`); capture k (:func:`camtwin.scene.lights.
-    capture_lit`, i.e. :func:`camtwin.sensor.capture` with the LED integrated exactly over
-    each row's — and each HDR exposure's — window) starts at t_k = u_k/f, u_k ~ U(0, 1).
-    The LED's signal S_k is the mean linear signal (:func:`linear_signal_e`) over the
-    central half of its box (:data:`LED_INSET`) minus that of a capture without the LED;
-    the steady-state signal S̄ the same for the LED driven at its time mean (m = 1).
+    Scene: a white LED panel (:data:`LED_BOX`, 1/8 of the side of a
+    :data:`FLICKER_CROP_PX` px centre crop of the module) of time-mean luminance
+    ``luminance_cd_m2``, driven by :class:`camtwin.scene.lights.PWM` (f, D; ideal edges),
+    on a black background. Its optical image is formed once
+    (:func:`camtwin.scene.lights.lit_images`); capture k is
+    :func:`camtwin.sensor.capture` of it with the waveform as ``flicker`` and row 0's
+    integration starting at t_k = u_k/f, u_k ~ U(0, 1): every row's window — and every
+    exposure's window of an HDR mode — integrates the PWM exactly. (This is
+    :func:`camtwin.scene.lights.capture_lit` of the LED alone; the whole-image ``flicker``
+    is used because the HDR capture path takes one waveform, not per-source light. A
+    background adds the same signal to every capture and is subtracted by the metric, so
+    it is left out.) The LED's signal S_k is the mean linear signal
+    (:func:`linear_signal_e`) over the central half of its box (:data:`LED_INSET`) minus
+    the expected dark signal; the steady-state signal S̄ the same for the LED at its time
+    mean (m = 1).
 
     For a single exposure whose LED rows share one window (global shutter, or a rolling
     shutter whose box rows span ≪ 1/f), q_k = S_k/S̄ follows the exact distribution
@@ -478,7 +480,7 @@ def flicker_captures(module, *, frequency_hz: float = 90.0, duty: float = 0.1,
     """
     from ..camera import module_scene
     from ..measure.p2020 import pwm_capture_distribution
-    from ..scene.lights import PWM, Box, Constant, LightSource, LitScene, capture_lit, lit_images
+    from ..scene.lights import PWM, Box, LightSource, LitScene, lit_images
     from ..sensor import capture
 
     t = _check_exposure(exposure_s)
@@ -488,27 +490,25 @@ def flicker_captures(module, *, frequency_hz: float = 90.0, duty: float = 0.1,
     gen = _rng(rng)
     crop = crop_module(module, FLICKER_CROP_PX)
     s = crop.sensor
-    bg = module_scene(crop, "uniform", illuminance_lux=FLICKER_BACKGROUND_LUX, reflectance=0.18)
-    led = LightSource("led", Box(*LED_BOX), lv, PWM(f, d), "white")
-    lit = LitScene(bg, (led,))
-    images = lit_images(crop, lit)
+    bg = module_scene(crop, "uniform", illuminance_lux=1.0, reflectance=0.18)
+    wave = PWM(f, d)
+    lit = LitScene(bg, (LightSource("led", Box(*LED_BOX), lv, wave, "white"),))
+    led_image = lit_images(crop, lit)[1][0]
     y0, y1, x0, x1 = LED_BOX
     h, w = s.height_px, s.width_px
     iy, ix = (y1 - y0) * h * LED_INSET, (x1 - x0) * w * LED_INSET
     box = (int(round(y0 * h + iy)), int(round(y1 * h - iy)), int(round(x0 * w + ix)),
            int(round(x1 * w - ix)))
+    dark_e = float(s.dark_current_at()) * t
 
-    def led_mean(raw) -> float:
+    def led_mean(raw):
         img, _, kind = linear_signal_e(raw, merge=merge)
-        return float(img[box[0]:box[1], box[2]:box[3]].mean(dtype=np.float64)), kind
+        return float(img[box[0]:box[1], box[2]:box[3]].mean(dtype=np.float64)) - dark_e, kind
 
-    background, kind = led_mean(capture(images[0], s, t, gen))
-    steady_lit = LitScene(bg, (LightSource("led", Box(*LED_BOX), lv, Constant(), "white"),))
-    steady = led_mean(capture_lit(crop, steady_lit, exposure_s=t, rng=gen, images=images))[0]
-    steady -= background
+    steady, kind = led_mean(capture(led_image, s, t, gen))
     starts = gen.uniform(0.0, 1.0 / f, n)
-    sig = np.array([led_mean(capture_lit(crop, lit, exposure_s=t, rng=gen, start_s=float(t0),
-                                         images=images))[0] for t0 in starts]) - background
+    sig = np.array([led_mean(capture(led_image, s, t, gen, flicker=wave,
+                                     start_s=float(t0)))[0] for t0 in starts])
     ref = pwm_capture_distribution(t, f, d) if kind.startswith("single") else None
     return FlickerCaptures(sig, float(steady), starts, kind, ref)
 
