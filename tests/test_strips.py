@@ -197,3 +197,20 @@ def test_streamed_png_decodes_exactly(tmp_path, dtype, monkeypatch):
     np.testing.assert_array_equal(back, img)
     if dtype == np.uint8:
         np.testing.assert_array_equal(np.asarray(Image.open(path)), img)
+
+
+def test_window_lens_shading_uses_true_field_position():
+    """A corner window of a vignetting lens is flat after the ISP's lens-shading correction
+    only if the correction is the gain of the corner, not of a centred sensor."""
+    from camtwin.crop import window_module
+
+    full = crop_module(camtwin.load_module("default"), 640, 480).replace(
+        lens={"shading": {"vignetting_percent": 40.0}},
+        isp={"lens_shading": "lens", "exposure_gain": 1.0, "ccm": "identity"})
+    scene = module_scene(full, "uniform", illuminance_lux=2000)
+    _, win = window_module(full, 0, 0, 128, 96)
+    lin = shoot(full, scene, rng=2, window=win, exposure_s=0.01).rendered.linear[..., 1]
+    left, right = float(lin[:, 8:40].mean()), float(lin[:, -40:-8].mean())
+    top, bottom = float(lin[8:30].mean()), float(lin[-30:-8].mean())
+    assert right / left == pytest.approx(1.0, abs=0.02)
+    assert bottom / top == pytest.approx(1.0, abs=0.02)

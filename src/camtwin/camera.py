@@ -372,13 +372,25 @@ def ccm_from_capture(module: ModuleSpec, raw: RawFrame) -> np.ndarray:
                          spec=module.isp, lens=module.lens, sensor=module.sensor)
 
 
-def render(module: ModuleSpec, raw: RawFrame, *, ccm: np.ndarray | None = None) -> RenderedImage:
-    """Run the module's ISP on ``raw``; a fitted CCM is computed (and cached) when needed."""
+def render(module: ModuleSpec, raw: RawFrame, *, ccm: np.ndarray | None = None,
+           window: SensorWindow | None = None) -> RenderedImage:
+    """Run the module's ISP on ``raw``; a fitted CCM is computed (and cached) when needed.
+
+    ``raw`` of a sensor ``window`` (``module`` then the window's module) gets the
+    lens-shading correction of the window's true field position."""
     spec = module.isp
     if spec.ccm == "fitted" and ccm is None:
         ccm = module_ccm(calibration_module(module))
+    gain = None
+    if window is not None and spec.lens_shading == "lens":
+        from .isp.config import LensShadingStage
+        from .isp.shading import gain_from_lens
+
+        gain = gain_from_lens(raw.shape, module.sensor.pixel_pitch_um, module.lens,
+                              module.sensor, max_gain=LensShadingStage().max_gain,
+                              offset_px=window.offset_px, full_sensor_px=window.full_shape)
     return process(raw, spec, ccm=ccm if spec.ccm == "fitted" else None, lens=module.lens,
-                   sensor=module.sensor)
+                   sensor=module.sensor, shading_gain=gain)
 
 
 def shoot(module: ModuleSpec, scene: Scene, *, exposure_s: float | None = None, rng=None,
@@ -431,7 +443,7 @@ def shoot(module: ModuleSpec, scene: Scene, *, exposure_s: float | None = None, 
         t["ccm_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     note("isp")
-    rendered = render(mod, raw, ccm=ccm)
+    rendered = render(mod, raw, ccm=ccm, window=window)
     t["isp_s"] = time.perf_counter() - t0
     return Shot(None, raw, rendered, scene=scene if window is None else None, lens=mod.lens,
                 channel_image=oi)
