@@ -16,6 +16,9 @@ from .defects import correct_defects
 from .demosaic import (DEMOSAIC_METHODS, demosaic, demosaic_bilinear, demosaic_directional_ri,
                        demosaic_malvar2004)
 from .denoise import DENOISE_METHODS, denoise, estimate_noise_sigma
+from .hdr import (HDR_MERGE_METHODS, LOCAL_TONE_METHODS, HdrMerge, analytic_dynamic_range_db,
+                  decompand, merge_hdr, merged_variance, process_hdr, render_hdr,
+                  switch_points_e, tone_map_local)
 from .pipeline import (IMAGE_EXTENSIONS, PipelineResult, RenderedImage, camera_rgb, process,
                        run_pipeline, save_intermediates, write_image, write_rgb)
 from .shading import (apply_shading_gain, gain_from_flat_field, gain_from_lens,
@@ -39,5 +42,7 @@ __all__ = [
     "patch_means", "process", "render_strips", "run_pipeline", "save_intermediates",
     "srgb_encode", "strip_working_bytes",
     "to_uint", "tone_map", "unsharp_mask", "wb_gains_from_neutral", "white_patch_gains",
-    "write_image", "write_rgb",
+    "write_image", "write_rgb", "HDR_MERGE_METHODS", "LOCAL_TONE_METHODS", "HdrMerge",
+    "analytic_dynamic_range_db", "decompand", "merge_hdr", "merged_variance", "process_hdr",
+    "render_hdr", "switch_points_e", "tone_map_local",
 ]

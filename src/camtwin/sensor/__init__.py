@@ -1,7 +1,9 @@
 """Image sensors: spec, spectral response, pixel physics, timing, capture."""
 
-from .capture import auto_exposure_s, capture, electron_rate
+from .capture import auto_exposure_s, capture, electron_rate, hdr_frame
 from .fixed_pattern import FixedPattern
+from .hdr import (HDR_MODES, DolSpec, HdrComponent, HdrRaw, HdrSpec, LoficSpec, PwlSpec,
+                  SplitPixelSpec, VeryShortSpec, capture_hdr, component_models, hdr_expose)
 from .noise import NoiseSpec
 from .optical import apply_crosstalk, cra_map, crosstalk_kernel
 from .pixel import PixelSpec
@@ -16,4 +18,6 @@ __all__ = ["SensorSpec", "QESpec", "ChannelCurves", "ConversionMode", "NoiseSpec
            "ShutterSpec", "SpectralCurve", "Flicker", "FixedPattern", "capture",
            "electron_rate", "auto_exposure_s", "channel_qe", "electron_weights", "pixel_qe",
            "load_qe_csv", "apply_crosstalk", "cra_map", "crosstalk_kernel",
-           "simulate_pixels", "simulate_pixels_reference"]
+           "simulate_pixels", "simulate_pixels_reference", "HDR_MODES", "HdrSpec", "DolSpec",
+           "SplitPixelSpec", "LoficSpec", "PwlSpec", "VeryShortSpec", "HdrComponent", "HdrRaw",
+           "capture_hdr", "hdr_expose", "component_models", "hdr_frame"]
