@@ -38,6 +38,8 @@ Memory: one int32 per pixel (node id / receiver slot) plus O(#full pixels).
 
 from __future__ import annotations
 
+import threading
+
 import numba as nb
 import numpy as np
 from numba.typed import List
@@ -74,10 +76,13 @@ def _grown(a, n):  # pragma: no cover - jit
 
 #: Label of a padding cell at the frame edge (no neighbour there) and at a window edge
 #: inside the frame (a region reaching it makes the window too small); of a non-full pixel
-#: already listed in a footprint; receiver slot s during a step is −8 − s.
+#: already listed in a footprint; of another group's over-full pixel (a wall: a region
+#: next to it lists it in its footprint, which then overlaps that group's, so the two are
+#: merged and rerun); receiver slot s during a step is −8 − s.
 _WALL_FRAME = -2
 _LISTED = -3
 _WALL_WINDOW = -5
+_FOREIGN = -6
 _SLOT0 = -8
 
 #: Windows of at most this many pixels get all work arrays at full size up front.
@@ -377,19 +382,24 @@ def _run_one(q, h, w, k, g, win, off, head, nxt, own_r, own_c, own_v, comp_start
         for j in range(ww):
             v = q[r0 + i, c0 + j]
             lp = base + 1 + j
-            if v >= fw32:
-                lq[lp] = fw32
+            lq[lp] = v
+            if v > fw32:
+                lab[lp] = _FOREIGN
+            elif v == fw32:
                 node_pixel = _grown(node_pixel, n_nodes)
                 node_pixel[n_nodes] = lp
                 lab[lp] = n_nodes
                 n_nodes += 1
             else:
-                lq[lp] = v
                 lab[lp] = -1
     c = head[g]
     while c >= 0:
         for t in range(comp_start[c], comp_start[c] + comp_len[c]):
-            lq[(own_r[t] - r0 + 1) * stride + own_c[t] - c0 + 1] = own_v[t]
+            lp = (own_r[t] - r0 + 1) * stride + own_c[t] - c0 + 1
+            node_pixel = _grown(node_pixel, n_nodes)
+            node_pixel[n_nodes] = lp
+            lab[lp] = n_nodes
+            n_nodes += 1
         c = nxt[c]
     steps, pend, lost, parent, node_pixel, n_nodes = _bloom_window(
         lq, lab, node_pixel, n_nodes, stride, fw32, drain, along_columns,
@@ -423,24 +433,24 @@ def _run_one(q, h, w, k, g, win, off, head, nxt, own_r, own_c, own_v, comp_start
         buf_pix[o + n] = gi
         buf_val[o + n] = lq[lp]
         n += 1
-        # non-full neighbours, each once
-        if up == -1:
+        # non-full neighbours (and other groups' pixels), each once
+        if up == -1 or up == _FOREIGN:
             lab[lp - stride] = _LISTED
             buf_pix[o + n] = gi - w
             buf_val[o + n] = lq[lp - stride]
             n += 1
-        if down == -1:
+        if down == -1 or down == _FOREIGN:
             lab[lp + stride] = _LISTED
             buf_pix[o + n] = gi + w
             buf_val[o + n] = lq[lp + stride]
             n += 1
         if not along_columns:
-            if lf == -1:
+            if lf == -1 or lf == _FOREIGN:
                 lab[lp - 1] = _LISTED
                 buf_pix[o + n] = gi - 1
                 buf_val[o + n] = lq[lp - 1]
                 n += 1
-            if rt == -1:
+            if rt == -1 or rt == _FOREIGN:
                 lab[lp + 1] = _LISTED
                 buf_pix[o + n] = gi + 1
                 buf_val[o + n] = lq[lp + 1]
@@ -537,14 +547,16 @@ def _first_margin(bh, bw, pending_e, full_well, along_columns):  # pragma: no co
 
 
 @nb.njit(cache=True, parallel=True)
-def _stamp(owner, active, off, status, fp_len, buf_pix, partner):  # pragma: no cover - jit
+def _stamp(owner, live, active, off, status, fp_len, buf_pix, partner):  # pragma: no cover - jit
     """Write group + 1 of each footprint into the free pixels of ``owner``;
     ``partner[k]`` = a group whose footprint shares a pixel with group ``active[k]``'s (a
     stamp found there, or one that overwrote its own), else −1.
 
-    A stamp is never overwritten once seen, so the stamps of accepted groups stay whole;
-    two groups of this round that both found a pixel free race (plain int32 stores) and
-    the one whose stamp did not survive sees the other in the second pass."""
+    A stamp counts only if it names a live group (accepted, or run in this round). A live
+    stamp is never overwritten, so the stamps of accepted groups stay whole; two groups of
+    this round that both found a pixel free race (plain int32 stores) and the one whose
+    stamp did not survive sees the other in the second pass."""
+    n_live = live.size
     for k in nb.prange(active.size):
         partner[k] = -1
         if status[k] == 0:
@@ -553,7 +565,7 @@ def _stamp(owner, active, off, status, fp_len, buf_pix, partner):  # pragma: no 
         for t in range(off[k], off[k] + fp_len[k]):
             p = buf_pix[t]
             o = owner[p]
-            if o == 0:
+            if o == mine or o < 1 or o > n_live or not live[o - 1]:
                 owner[p] = mine
             elif partner[k] < 0:
                 partner[k] = o - 1
@@ -569,21 +581,13 @@ def _stamp(owner, active, off, status, fp_len, buf_pix, partner):  # pragma: no 
 
 
 @nb.njit(cache=True, parallel=True)
-def _write_back(flat, keep, off, fp_len, buf_pix, buf_val):  # pragma: no cover - jit
+def _write_back(flat, owner, keep, off, fp_len, buf_pix, buf_val):  # pragma: no cover - jit
+    """Write the kept footprints into the frame and clear their stamps."""
     for k in nb.prange(keep.size):
         if keep[k]:
             for t in range(off[k], off[k] + fp_len[k]):
                 flat[buf_pix[t]] = buf_val[t]
-
-
-@nb.njit(cache=True, parallel=True)
-def _zeros_i32(n):  # pragma: no cover - jit
-    """np.zeros(n, int32), filled by all threads."""
-    a = np.empty(n, np.int32)
-    step = 1 << 16
-    for b in nb.prange((n + step - 1) // step):
-        a[b * step:min(n, (b + 1) * step)] = 0
-    return a
+                owner[buf_pix[t]] = 0
 
 
 @nb.njit(cache=True)
@@ -634,14 +638,36 @@ def _premerge(roots, n_groups, bbox, margin, h, w, along_columns, gp, head, tail
     return out[:n_new].copy()
 
 
-@nb.njit(cache=True)
-def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e):  # pragma: no cover - jit
-    """Collect charge in place: q (H, W) float32 [e⁻] → every pixel ≤ ``full_well``, the
-    excess bloomed as described in the module docstring.
+#: Frames of at most this many pixels reuse one zeroed ownership map per thread (64 MB);
+#: larger ones get a fresh one (calloc'd, so only its touched pages cost anything).
+_OWNER_CACHE_MAX = 1 << 24
+_tls = threading.local()
+
+
+def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e):
+    """Collect charge in place: q (H, W) C-contiguous float32 [e⁻] → every pixel ≤
+    ``full_well``, the excess bloomed as described in the module docstring.
 
     Returns (steps, pending charge left [e⁻], charge lost [e⁻] in regions without a
     non-full neighbour or after ``max_iterations`` steps).
     """
+    n = q.size
+    owner = getattr(_tls, "owner", None) if n <= _OWNER_CACHE_MAX else None
+    if owner is None or owner.size < n:
+        owner = np.zeros(max(n, 1), np.int32)
+    _tls.owner = None          # in use; given back only if left all zero
+    out = _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e,
+                       owner[:n])
+    if n <= _OWNER_CACHE_MAX:
+        _tls.owner = owner
+    return out
+
+
+@nb.njit(cache=True)
+def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e,
+                 owner):  # pragma: no cover - jit
+    """:func:`bloom` with ``owner``, an all-zero int32 map of the frame's pixels, left all
+    zero again."""
     h, w = q.shape
     fw32 = np.float32(full_well)
     fw = np.float64(fw32)
@@ -710,7 +736,7 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e):  # p
     g_steps = np.zeros(n_groups, np.int64)
     g_pend = np.zeros(n_groups, np.float64)
     g_lost = np.zeros(n_groups, np.float64)
-    owner = _zeros_i32(h * w)                   # group + 1 of the footprint holding a pixel
+    live = np.zeros(n_groups, np.bool_)          # accepted, or ok in this round
     scheduled = np.zeros(n_groups, np.bool_)
     l_pix = List()
     l_val = List()
@@ -748,8 +774,10 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e):  # p
         _run_groups(q, active, win, off, head, nxt, own_r, own_c, own_v, comp_start, comp_len,
                     fw32, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
                     fp_len, st_steps, st_pend, st_lost)
+        for k in range(n_act):
+            live[active[k]] = status[k] == 1
         partner = np.empty(n_act, np.int64)
-        _stamp(owner, active, off, status, fp_len, buf_pix, partner)
+        _stamp(owner, live, active, off, status, fp_len, buf_pix, partner)
         l_pix.append(buf_pix)
         l_val.append(buf_val)
         l_off.append(off)
@@ -784,6 +812,7 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e):  # p
             c = conflicted[i]
             if valid[c]:
                 valid[c] = False
+                live[c] = False
                 bp = l_pix[res_round[c]]
                 o = l_off[res_round[c]][res_k[c]]
                 for t in range(o, o + l_len[res_round[c]][res_k[c]]):
@@ -813,5 +842,5 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e):  # p
         for k in range(act.size):
             g = act[k]
             keep_k[k] = valid[g] and res_round[g] == i and res_k[g] == k
-        _write_back(flat, keep_k, l_off[i], l_len[i], l_pix[i], l_val[i])
+        _write_back(flat, owner, keep_k, l_off[i], l_len[i], l_pix[i], l_val[i])
     return steps, pending, lost
