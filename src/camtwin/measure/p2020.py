@@ -1122,6 +1122,17 @@ def multi_exposure_snr_model(luminance, *, electrons_per_cd_m2: float,
     ``dip_depth_db`` stay those of the ideal switch — compare a measured capture with
     ``snr_vs_luminance(luminance, mean_e, std_e)`` of this model at the same patches.
 
+    One noise model, two forms. The ``snr`` / ``std_e`` arrays of ``switch_on="signal"``
+    are not computed here: the components are handed as
+    :class:`~camtwin.sensor.hdr.HdrComponent` (scale R_j, saturation FW_j, read noise σ_j,
+    no quantisation, one charge group each) to :func:`camtwin.isp.hdr.merged_variance`
+    (``method="selection"``) — the implementation the ISP merge and
+    :func:`camtwin.sensor.hdr.component_models` use. What stays here is the *closed form*
+    of the switch luminances, dip depths and DR above, written out independently of that
+    code, so that tests check one against the other; and the truncated-normal mixture of
+    ``switch_on="measured"``, which the deterministic-switch variance of
+    :mod:`camtwin.isp.hdr` does not describe.
+
     Returns a dict: ``snr`` (array like ``luminance``, 0 where clipped), ``mean_e``,
     ``std_e``, ``transition_cd_m2`` (J,), ``dip_depth_db`` (J,), ``saturation_cd_m2``,
     ``snr1_cd_m2``, ``dr_db``, ``white_level_e`` (= FW_last·R_last).
@@ -1145,9 +1156,7 @@ def multi_exposure_snr_model(luminance, *, electrons_per_cd_m2: float,
     if np.any(np.diff(np.concatenate([switch_e, [fw[-1] * ratios[-1]]])) <= 0):
         raise ConfigError(f"full_well_e·exposure_ratios = {list(fw * ratios)}: the switch "
                           "levels s·FW_j·R_j must increase from component to component")
-    j = np.searchsorted(switch_e, sig, side="right")  # component in use
-    rj = ratios[j]
-    var = rj**2 * (sig / rj + rn[j] ** 2)
+    var = _merged_variance_model(sig, ratios, fw, rn, sw)
     white = fw[-1] * ratios[-1]
     clipped = sig >= white
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -1166,6 +1175,20 @@ def multi_exposure_snr_model(luminance, *, electrons_per_cd_m2: float,
             "transition_cd_m2": switch_e / k, "dip_depth_db": depth,
             "saturation_cd_m2": white / k, "snr1_cd_m2": s1 / k,
             "dr_db": float(20 * np.log10(white / s1)), "white_level_e": white}
+
+
+def _merged_variance_model(sig, ratios, fw, rn, sw) -> np.ndarray:
+    """var of the selection merge at signal ``sig`` [reference e⁻²] from
+    :func:`camtwin.isp.hdr.merged_variance` (components with scale R_j, saturation FW_j,
+    read noise σ_j, no quantisation noise: K = ∞; independent charges)."""
+    from ..isp.hdr import merged_variance
+    from ..sensor.hdr import HdrComponent
+
+    comps = [HdrComponent(name=f"c{j}", dn=None, gain_dn_per_e=np.inf, black_level_dn=0.0,
+                          white_level_dn=0, scale=float(r), saturation_e=float(f),
+                          read_noise_e=float(n), exposure_s=np.nan, charge_group=j)
+             for j, (r, f, n) in enumerate(zip(ratios, fw, rn))]
+    return merged_variance(sig, comps, method="selection", switch_fraction=sw)
 
 
 def _per_component(value, name: str, n: int, zero_ok: bool) -> np.ndarray:
