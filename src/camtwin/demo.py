@@ -5,16 +5,26 @@ scaled to each light level (exact: the camera equation and the OTF are linear in
 see :meth:`ChannelImage.scaled_to_illuminance`); every capture has its own noise draw. The
 optics take the streamed path (:mod:`camtwin.optics.stream`) and the job is checked against
 the memory budget before anything is built (:mod:`camtwin.memory`).
+
+A run is all or nothing: every file goes into a hidden staging folder next to the output
+(``.<out>.<random>.partial``), which becomes the output folder (one rename) only when the
+whole run has succeeded — or, if the output folder already exists, whose files then
+replace their namesakes in it (other files there are left alone). A run that fails or is
+interrupted removes its staging folder and leaves the output folder as it was.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from ._io import write_json_atomic
+from .errors import ConfigError, OutputError
 from .camera import (Shot, calibration_module, ccm_from_capture, expose, form_module_image,
                      module_ccm, module_scene, render)
 from .crop import SensorWindow, window_module
@@ -37,6 +47,9 @@ def run_demo(out: str | Path, *, module: str = "default", seed: int = 0,
     ``crop`` (W, H) shoots a centre crop of the sensor, ``window`` (X, Y, W, H) a window at
     its true field position (:mod:`camtwin.crop`). ``timer`` (a
     :class:`camtwin.progress.StageTimer`) records the seconds of each stage.
+
+    All or nothing (module docstring): a failed or interrupted run leaves ``out`` as it
+    was and no staging folder behind.
 
     Returns the summary dict (also written to ``summary.json``).
     """
@@ -61,6 +74,53 @@ def run_demo(out: str | Path, *, module: str = "default", seed: int = 0,
     check_capture(mod, frames=n_shots + len(DEMO_SCENES) * 2,
                   what=f"demo with {mod.name} ({mod.sensor.width_px} × {mod.sensor.height_px} "
                        f"px, {n_shots} frames)")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out = {str(out)!r} is a file; the demo writes a folder")
+    stage_dir = _staging_folder(out)
+    try:
+        summary = _run(stage_dir, full, mod, win, seed, progress, stage)
+        _commit(stage_dir, out)
+    except OutputError as exc:  # name the output folder, not the hidden staging folder
+        shutil.rmtree(stage_dir, ignore_errors=True)
+        raise OutputError(str(exc).replace(str(stage_dir), str(out))) from None
+    except BaseException:
+        shutil.rmtree(stage_dir, ignore_errors=True)
+        raise
+    progress("done")
+    return summary
+
+
+def _staging_folder(out: Path) -> Path:
+    """A new empty folder next to ``out`` (same file system, so it can be renamed)."""
+    parent = out.absolute().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        d = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=parent))
+    except OSError as exc:
+        raise OutputError(f"cannot write {out}: cannot create a folder in {parent} "
+                          f"({exc.strerror or exc})") from None
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(d, 0o777 & ~mask)            # mkdtemp makes it 0700; the usual permissions
+    return d
+
+
+def _commit(stage_dir: Path, out: Path) -> None:
+    """Make the staged files the output: rename the folder, or move its files into an
+    existing output folder (each replacing its namesake)."""
+    try:
+        if not out.exists():
+            os.rename(stage_dir, out)
+            return
+        for f in sorted(stage_dir.iterdir()):
+            os.replace(f, out / f.name)
+        stage_dir.rmdir()
+    except OSError as exc:
+        raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from None
+
+
+def _run(out: Path, full, mod, win, seed, progress, stage) -> dict:
+    """The demo proper, writing into ``out`` (the staging folder)."""
     seeds = np.random.SeedSequence(seed).spawn(len(DEMO_SCENES) * len(DEMO_LUX) + 1)
     ois = {}
     for name in DEMO_SCENES:
@@ -106,5 +166,4 @@ def run_demo(out: str | Path, *, module: str = "default", seed: int = 0,
     if win is not None:
         summary["window_px"] = [win.x, win.y, win.width, win.height]
     write_json_atomic(out / "summary.json", summary)
-    progress("done")
     return summary
