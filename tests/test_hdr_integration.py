@@ -257,3 +257,21 @@ def test_evaluate_api_dr_verdicts():
     ev = evaluate(to_module("adas-ar0820at-front"), app, seed=1)
     dr = next(v for v in ev.verdicts if v.requirement.metric == "dynamic_range_db")
     assert dr.passed and dr.value > 138.0
+
+
+def test_process_of_an_hdr_frame_is_render_hdr_with_the_module_isp():
+    """With an identity CCM and as-shot white balance, the ISP path of an HDR frame is
+    exactly isp.hdr.render_hdr (merge → RGB → Durand 2002) of its components."""
+    from camtwin.crop import crop_module
+    from camtwin.isp import IspSpec, process
+    from camtwin.isp.hdr import render_hdr
+    from camtwin.optics import form_image
+    from camtwin.camera import module_scene
+
+    m = crop_module(to_module(OX), 96, 64)
+    oi = form_image(module_scene(m, "colorchecker", illuminance_lux=2000.0), m.lens)
+    raw = capture(oi, m.sensor, 5e-3, 7)
+    assert raw.as_shot_neutral is not None
+    out = process(raw, IspSpec(ccm="identity"))
+    np.testing.assert_array_equal(out.srgb, render_hdr(raw.hdr))
+    np.testing.assert_allclose(out.wb_gains, 1.0 / np.asarray(raw.as_shot_neutral))
