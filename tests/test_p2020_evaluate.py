@@ -193,3 +193,32 @@ def test_profiles_validate_and_use_p2020_metrics(name):
     assert used, name
     for r in used:
         assert len(r.source) > 20 and r.basis in ("standard", "practice")
+
+
+def test_cli_evaluate_json_carries_the_p2020_metrics(tmp_path):
+    """`camtwin evaluate --json` (warnings as errors) reports the new metrics with their
+    values, units, conditions and sources."""
+    import json
+    import subprocess
+    import sys
+
+    import yaml
+
+    app = {"name": "p2020_probe", "title": "P2020 probe", "requirements": [
+        {"metric": "led_mmp", "min": 0.5, "basis": "practice", "source": "test profile",
+         "conditions": {"exposure_s": 0.011, "phases": 10, "luminance_cd_m2": 100.0}},
+        {"metric": "cdp_at_contrast", "min": 0.5, "basis": "practice",
+         "source": "test profile", "conditions": {"luminance_cd_m2": 10.0}}]}
+    path = tmp_path / "p2020.yaml"
+    path.write_text(yaml.safe_dump(app), encoding="utf-8")
+    out = subprocess.run([sys.executable, "-W", "error", "-m", "camtwin.cli", "evaluate",
+                          "--module", "default", "--application", str(path), "--json",
+                          "--no-fail"], capture_output=True, text=True, timeout=300,
+                         check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = {v["metric"]: v for v in json.loads(out.stdout)["verdicts"]}
+    assert set(rows) == {"led_mmp", "cdp_at_contrast"}
+    assert rows["led_mmp"]["value"] == 1.0 and rows["led_mmp"]["status"] == "pass"
+    assert rows["led_mmp"]["details"]["analytic_single_exposure_mmp"] == 1.0
+    assert 0.0 <= rows["cdp_at_contrast"]["value"] <= 1.0
+    assert "HDR chart" in rows["cdp_at_contrast"]["measured_from"]
