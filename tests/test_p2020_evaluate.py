@@ -83,7 +83,7 @@ def test_mmp_single_exposure_11ms_always_sees_the_led(single):
 def test_mmp_dol_misses_pulses_split_pixel_does_not(dol, single):
     """Issue 19: a bright 90 Hz LED saturates the long DOL exposures, the 43 µs exposure
     left sees it with probability ≈ D + T₂·f = 0.104 — MMP far below 1; a split pixel's
-    small photodiode integrates the whole 11 ms: MMP = 1."""
+    small photodiode and a LOFIC pixel integrate the whole 11 ms: MMP ≥ 0.99."""
     split = single.replace(sensor={"hdr": {"mode": "split_pixel", "split_pixel": {
         "sensitivity_ratio": 100.0, "full_well_e": 40000, "read_noise_e": 3.0,
         "conversion_gain_dn_per_e": 0.05}}})
@@ -93,6 +93,11 @@ def test_mmp_dol_misses_pulses_split_pixel_does_not(dol, single):
     assert r_dol.value <= (hi + 5) / 100     # a pulse can span the T₁/T₂ boundary
     r_sp = measure(split, "led_mmp", {"phases": 100}, rng=6)
     assert "HDR split_pixel" in r_sp.source and r_sp.value >= 0.99
+    # LOFIC: one 11 ms integration, the overflow kept in the capacitor (4·10⁶ e⁻ here)
+    lofic = single.replace(sensor={"hdr": {"mode": "lofic", "lofic": {
+        "capacitor_e": 4.0e6, "conversion_gain_dn_per_e": 0.001, "read_noise_e": 40.0}}})
+    r_lo = measure(lofic, "led_mmp", {"phases": 100, "luminance_cd_m2": 2000.0}, rng=6)
+    assert "HDR lofic" in r_lo.source and r_lo.value >= 0.99
 
 
 def test_dol_chart_dips_and_dr_match_the_noise_models(dol):
