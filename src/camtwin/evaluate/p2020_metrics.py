@@ -96,11 +96,11 @@ def _hdr_frame(raw):
 def linear_signal_e(raw, *, merge: str = "noise_optimal") -> tuple[np.ndarray, float, str]:
     """Linear signal of a capture in (reference) electrons, its clip level, and what it is.
 
-    HDR capture (an :class:`~camtwin.sensor.hdr.HdrRaw` found on ``raw``): ``merge`` of its
-    components — ``"noise_optimal"`` / ``"selection"`` (:func:`camtwin.isp.hdr.merge_hdr`)
+    HDR capture (an :class:`~camtwin.sensor.hdr.HdrRaw` found on ``raw``, e.g.
+    ``RawFrame.hdr``): ``merge`` of its components — ``"noise_optimal"`` / ``"selection"`` (:func:`camtwin.isp.hdr.merge_hdr`)
     or ``"on_sensor"`` (the sensor's switch combination ``combined_e``) — in electrons of
-    the reference component; clip level = s_last·e_sat,last (``full_scale_e``). Single
-    exposure: (DN − black)/K; clip level = min(full well, (white − black)/K).
+    the reference component; clip level = s_last·e_sat,last (``full_scale_e``). A frame
+    with ``hdr_electrons`` but no components: that combined value. Single exposure: (DN − black)/K; clip level = min(full well, (white − black)/K).
 
     Returns
     -------
@@ -117,6 +117,14 @@ def linear_signal_e(raw, *, merge: str = "noise_optimal") -> tuple[np.ndarray, f
 
             img = merge_hdr(hdr, method=merge).linear_e
         return img, float(hdr.full_scale_e), f"HDR {hdr.hdr.mode} capture, {merge} merge"
+    combined = getattr(raw, "hdr_electrons", None)
+    if combined is not None:   # an HDR frame without its components (read from a file)
+        s = raw.sensor
+        fs = (s.hdr.full_scale_e(s, raw.exposure_s) if s is not None
+              and getattr(s, "hdr", None) is not None else None)
+        return (np.asarray(combined, dtype=np.float32),
+                float(fs) if fs is not None else float(np.max(combined)),
+                "HDR capture, the sensor's combined output (no components to merge)")
     k = float(raw.conversion_gain_dn_per_e)
     img = ((raw.dn.astype(np.float32) - np.float32(raw.black_level_dn)) / np.float32(k))
     white = (raw.white_level_dn - raw.black_level_dn) / k
