@@ -85,6 +85,11 @@ _WALL_WINDOW = -5
 _FOREIGN = -6
 _SLOT0 = -8
 
+#: Lowest set bit of a 4-bit neighbour mask (bit 0 up, 1 down, 2 left, 3 right) and the
+#: sign of that neighbour's offset.
+_LOWEST_BIT = np.array([0, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0], np.int64)
+_OFFSET_SIGN = np.array([-1, 1, -1, 1], np.int64)
+
 #: Windows of at most this many pixels get all work arrays at full size up front.
 _SMALL = 1 << 16
 
@@ -189,23 +194,22 @@ def _bloom_window(flat, lab, node_pixel, n_nodes, stride, full_well, drain, alon
         kept = 0
         for i in range(n_bound):
             p = boundary[i]
-            mask = 0
-            if lab[p - stride] == -1:
-                mask |= 1
-            if lab[p + stride] == -1:
-                mask |= 2
-            if not along_columns:
-                if lab[p - 1] == -1:
-                    mask |= 4
-                if lab[p + 1] == -1:
-                    mask |= 8
-            if mask == 0:
+            e_up = np.int64(lab[p - stride] == -1)
+            e_dn = np.int64(lab[p + stride] == -1)
+            if along_columns:
+                e_lf = np.int64(0)
+                e_rt = np.int64(0)
+            else:
+                e_lf = np.int64(lab[p - 1] == -1)
+                e_rt = np.int64(lab[p + 1] == -1)
+            n_e = e_up + e_dn + e_lf + e_rt
+            if n_e == 0:
                 continue
             boundary[kept] = p
-            b_mask[kept] = mask
+            b_mask[kept] = e_up | (e_dn << 1) | (e_lf << 2) | (e_rt << 3)
             r = _find(parent, lab[p])
             if node_sum[r] > 0.0:
-                node_edges[r] += (mask & 1) + ((mask >> 1) & 1) + ((mask >> 2) & 1) + (mask >> 3)
+                node_edges[r] += n_e
                 b_root[kept] = r
             else:
                 b_root[kept] = -1
@@ -222,17 +226,10 @@ def _bloom_window(flat, lab, node_pixel, n_nodes, stride, full_well, drain, alon
             share = node_sum[r] / node_edges[r]
             p = boundary[i]
             mask = b_mask[i]
-            for k in range(4):
-                if (mask >> k) & 1 == 0:
-                    continue
-                if k == 0:
-                    nbr = p - stride
-                elif k == 1:
-                    nbr = p + stride
-                elif k == 2:
-                    nbr = p - 1
-                else:
-                    nbr = p + 1
+            while mask != 0:
+                k = _LOWEST_BIT[mask]
+                mask &= mask - 1
+                nbr = p + _OFFSET_SIGN[k] * (stride if k < 2 else 1)
                 s = lab[nbr]
                 if s == -1:
                     recv_pix[n_recv] = nbr
