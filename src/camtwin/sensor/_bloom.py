@@ -21,19 +21,39 @@ Charge is conserved apart from the drain and those losses:
 Algorithm
 ---------
 The reference relabels every region of the frame (``scipy.ndimage.label``) at every step,
-O(frame) per step. Here a pixel that is full stays full (its charge never decreases), so
-regions only ever merge: they are kept in an incremental union-find (path halving,
-union by index) over *compact node ids* (one per full pixel), and each step visits only
+O(frame) per step. Here:
 
-* the pixels holding pending charge (the ones that became full in the previous step),
-* the *boundary* full pixels (those with a non-full neighbour; a pixel whose neighbours
-  are all full never becomes a boundary pixel again and is dropped for good), and
-* the non-full pixels that receive charge,
+*Per window* (:func:`_bloom_window`). A pixel that is full stays full (its charge never
+decreases), so regions only ever merge: they are kept in an incremental union-find (path
+halving, union by index) over compact node ids (one per full pixel), and each step visits
+only the pixels holding pending charge, the *boundary* full pixels (those with a non-full
+neighbour; one whose neighbours are all full is dropped for good) and the non-full pixels
+that receive charge — O(boundary + new) per step. The window has a one-pixel ring of
+*walls* (frame edge, or window edge inside the frame), so neighbour look-ups need no bounds
+checks or divisions.
 
-so a step costs O(boundary + new), not O(frame). The frame is scanned once at the start.
+*Per frame* (:func:`bloom`). Charge only moves between a region and its neighbours, so
+blooms that never come within reach of each other are independent. The over-full pixels
+are split into *groups* (their 4-connected components; along columns for a CCD), merged up
+front when their expected blooms overlap (bounding box grown by an estimate of the bloom
+radius from the pending charge). Every group is bloomed alone, in parallel, in a window
+around it cut from the unmodified frame, where other groups' over-full pixels are walls.
+Its *footprint* — the full pixels of the regions that held its charge plus their
+neighbours, i.e. every pixel the group read or wrote — must not touch the window's inner
+edge (else the window is doubled and the group rerun). Footprints are then stamped into
+an ownership map: two groups whose footprints share a pixel interacted (or might have), so
+they are merged and rerun together; a group next to another's over-full pixel always
+lists that pixel, so it always conflicts. Repeat until no footprints overlap, then write
+the footprints into the frame. Each accepted group's result is exactly what the
+whole-frame algorithm computes for its pixels (same steps, same sums; the stop tolerance
+is shared out in proportion to the groups' pending charge), which ``tests/test_bloom.py``
+checks against the reference.
+
 Sums are in float64, as in the reference; the charges stay float32.
 
-Memory: one int32 per pixel (node id / receiver slot) plus O(#full pixels).
+Memory: the ownership map (one int32 per pixel; kept zeroed per thread for frames up to
+16 M pixels and reused), O(#over-full pixels) for the groups, and the windows' footprints
+(a few times the bloomed area).
 """
 
 from __future__ import annotations
