@@ -33,13 +33,17 @@ from camtwin.measure.p2020 import cdp_gaussian, multi_exposure_snr_model
 
 @pytest.fixture(scope="module")
 def single():
-    """The OX03C10 surround module read as one linear exposure (global shutter: every
-    row of the LED box shares one window, as the single-window reference assumes); no
-    blooming, so bright patches do not spill charge into dark ones."""
+    """The OX03C10 surround module's optics and geometry with a pinned linear pixel (FW
+    12000 e⁻, σ 2 e⁻, 0.3 DN/e⁻, no dark current: the references below do not move when
+    catalog estimates change), read as one exposure (global shutter: every row of the LED
+    box shares one window, as the single-window reference assumes); no blooming, so bright
+    patches do not spill charge into dark ones."""
     from camtwin.module import load_module
 
     return load_module("adas-ox03c10-surround").replace(
-        sensor={"hdr": None, "shutter": {"type": "global"}, "noise": {"blooming": False}})
+        sensor={"hdr": None, "shutter": {"type": "global"}, "noise": {"blooming": False},
+                "full_well_e": 12000.0, "read_noise_e": 2.0, "conversion_gain_dn_per_e": 0.3,
+                "dark_current_e_per_s": 0.0, "lcg": None})
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +106,14 @@ def test_mmp_dol_misses_pulses_split_pixel_does_not(dol, single):
 
 def test_dol_chart_dips_and_dr_match_the_noise_models(dol):
     """One chart capture of the DOL module: one dip per switch within 6 % of the analytic
-    transition luminance (patch spacing 12 %) and 0.6 dB of the closed-form depth; HDR DR
-    within 1 dB of 20·log10(FW·R_last/S₁) (σ = the read noise + quantisation)."""
+    transition luminance (patch spacing 12 %) and 0.8 dB of the closed-form depth; HDR DR
+    within 1 dB of 20·log10(FW·R_last/S₁) (σ = the read noise + quantisation).
+
+    Tolerance: the metric's 48 px patches (≈ 700 signal pixels after the inset) give a
+    per-patch SNR scatter of 8.69/√(2·700) = 0.23 dB; the depth, a difference of two line
+    fits over ~4 patches each, scatters by ≈ 0.25 dB (seeds 7–12: 11.6–12.7 dB against
+    12.07 dB), so 0.8 dB is ≈ 3σ. The issue's 0.5 dB goal is checked on 100 px patches in
+    tests/test_p2020.py."""
     from camtwin.isp.hdr import analytic_dynamic_range_db, snr_dips
     from camtwin.sensor.hdr import component_models
 
@@ -124,7 +134,7 @@ def test_dol_chart_dips_and_dr_match_the_noise_models(dol):
         assert abs(d.luminance / t - 1) < 0.06
         assert r["signal_e"] / k == pytest.approx(t, rel=1e-6)
         assert r["depth_db"] == pytest.approx(depth, abs=0.05)    # two models, one physics
-        assert abs(d.depth_db - depth) < 0.6
+        assert abs(d.depth_db - depth) < 0.8
     dr = c.result.dynamic_range.dr_db
     assert dr == pytest.approx(analytic_dynamic_range_db(comps, method="selection"), abs=1.0)
     r = measure(dol, "snr_dip_depth_db", {"merge": "selection"}, rng=7)
