@@ -1,7 +1,9 @@
 """The numba blooming kernel (camtwin.sensor._bloom) against its whole-frame NumPy/SciPy
 formulation ``collect_charge_reference`` (independent code: regions relabelled with
 scipy.ndimage.label at every step), and the conservation law of the model:
-Σq_out = Σn − d·Σ(n − FWC)⁺ when every region has room to spill into.
+Σq_out = Σn − d·Σ(n − FWC)⁺ when every region has room to spill into; and the kernel's
+splitting of the frame into groups bloomed in parallel against the same algorithm run as
+one window over the whole frame.
 The analytic single-pixel, square and CCD-column cases are in tests/test_noise.py."""
 
 import numpy as np
@@ -9,6 +11,7 @@ import pytest
 from scipy import ndimage
 
 from camtwin.sensor import SensorSpec
+from camtwin.sensor._bloom import bloom, bloom_whole_frame
 from camtwin.sensor.pixels import collect_charge, collect_charge_reference
 
 
@@ -86,3 +89,46 @@ def test_input_is_not_modified_and_shape_is_checked():
     np.testing.assert_array_equal(q, before)
     with pytest.raises(ValueError, match="2-D"):
         collect_charge(np.zeros(8, np.float32), s)
+
+
+def _whole_frame(q, fw, drain, along_columns, max_iterations=10000, tol=1e-3):
+    out = q.copy()
+    r = bloom_whole_frame(out, np.float32(fw), drain, along_columns, max_iterations, tol)
+    return out, r
+
+
+@pytest.mark.parametrize("along_columns", [False, True])
+def test_grouped_kernel_equals_the_whole_frame_kernel(along_columns):
+    """The frame is split into groups bloomed in parallel in their own windows, merged and
+    rerun when their footprints meet: the result must be the whole-frame algorithm's.
+    Dense blobs make many groups conflict; nearly full backgrounds make blooms outgrow
+    their first windows; some pixels sit exactly at full well (full, nothing pending)."""
+    rng = np.random.default_rng(3)
+    for trial in range(6):
+        h, w = int(rng.integers(60, 240)), int(rng.integers(60, 240))
+        q = _bright_blobs(rng, h, w, int(rng.integers(20, 120)), hi=float(rng.choice(
+            [3000.0, 30000.0, 300000.0])))
+        if trial % 2:
+            q = np.maximum(q, np.float32(990.0))          # little room: long blooms
+        q[rng.random((h, w)) < 0.01] = 1000.0
+        drain = (0.0, 0.3)[trial % 2]
+        want, (steps, pend, lost) = _whole_frame(q, 1000.0, drain, along_columns)
+        got = q.copy()
+        g_steps, g_pend, g_lost = bloom(got, np.float32(1000.0), drain, along_columns, 10000,
+                                        1e-3)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-2, err_msg=f"trial {trial}")
+        assert g_steps == steps
+        assert g_lost == pytest.approx(lost, abs=1e-2)
+        assert g_pend <= 1e-3
+
+
+def test_grouped_kernel_honours_max_iterations():
+    rng = np.random.default_rng(8)
+    q = _bright_blobs(rng, 120, 150, 40, hi=300000.0)
+    for it in (0, 1, 3):
+        want, (steps, pend, lost) = _whole_frame(q, 1000.0, 0.0, False, max_iterations=it)
+        got = q.copy()
+        g = bloom(got, np.float32(1000.0), 0.0, False, it, 1e-3)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-2)
+        assert g[0] == steps == it
+        assert g[1] == pytest.approx(pend, rel=1e-9)

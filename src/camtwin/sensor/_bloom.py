@@ -861,3 +861,37 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
             keep_k[k] = valid[g] and res_round[g] == i and res_k[g] == k
         _write_back(flat, owner, keep_k, l_off[i], l_len[i], l_pix[i], l_val[i])
     return steps, pending, lost
+
+
+@nb.njit(cache=True)
+def bloom_whole_frame(q, full_well, drain, along_columns, max_iterations,
+                      tolerance_e):  # pragma: no cover - jit
+    """The same as :func:`bloom`, as one window over the whole frame on one thread (the
+    kernel before the frame was split into groups): the oracle of the grouping in
+    ``tests/test_bloom.py``."""
+    h, w = q.shape
+    stride = w + 2
+    n2 = (h + 2) * stride
+    fw32 = np.float32(full_well)
+    lq = np.zeros(n2, np.float32)
+    lab = np.full(n2, _WALL_FRAME, np.int32)
+    node_pixel = np.empty(16, np.int64)
+    n_nodes = 0
+    for i in range(h):
+        for j in range(w):
+            lp = (i + 1) * stride + j + 1
+            lq[lp] = q[i, j]
+            if q[i, j] >= fw32:
+                node_pixel = _grown(node_pixel, n_nodes)
+                node_pixel[n_nodes] = lp
+                lab[lp] = n_nodes
+                n_nodes += 1
+            else:
+                lab[lp] = -1
+    steps, pend, lost, parent, node_pixel, n_nodes = _bloom_window(
+        lq, lab, node_pixel, n_nodes, stride, fw32, drain, along_columns, max_iterations,
+        tolerance_e, np.empty((9, 1), np.int64), np.empty((3, 1), np.float64))
+    for i in range(h):
+        for j in range(w):
+            q[i, j] = lq[(i + 1) * stride + j + 1]
+    return steps, pend, lost
