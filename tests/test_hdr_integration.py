@@ -275,3 +275,19 @@ def test_process_of_an_hdr_frame_is_render_hdr_with_the_module_isp():
     out = process(raw, IspSpec(ccm="identity"))
     np.testing.assert_array_equal(out.srgb, render_hdr(raw.hdr))
     np.testing.assert_allclose(out.wb_gains, 1.0 / np.asarray(raw.as_shot_neutral))
+
+
+def test_lens_shading_gain_applies_to_the_merged_mosaic():
+    """A gain map of 1 (left) and 2 (right) on a uniform HDR frame: the linear output of the
+    right half is twice the left (the correction multiplies the merged mosaic)."""
+    from camtwin.isp import IspSpec, process
+
+    s = _small(HdrSpec(mode="dol", dol={"exposure_ratios": [16]}), noise={"shot": False,
+                                                                          "read": False})
+    raw = hdr_frame(hdr_expose(np.full((48, 64), 3e5, np.float32), s, exposure_s=0.01, key=1))
+    gain = np.ones((48, 64), np.float32)
+    gain[:, 32:] = 2.0
+    out = process(raw, IspSpec(ccm="identity", white_balance="none"), shading_gain=gain)
+    left, right = out.linear[8:-8, 4:28].mean(), out.linear[8:-8, 36:-4].mean()
+    assert right / left == pytest.approx(2.0, rel=1e-3)
+    assert any("lens shading" in n for n in out.notes)

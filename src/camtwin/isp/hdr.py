@@ -696,8 +696,8 @@ def tone_map_local(rgb, method: str = "Durand 2002", **kwargs) -> np.ndarray:
     return fn(rgb, **kwargs)
 
 
-def process_hdr(raw, spec=None, *, ccm=None, merge_method: str = "noise_optimal",
-                tone: str = "Durand 2002"):
+def process_hdr(raw, spec=None, *, ccm=None, lens=None, sensor=None, shading_gain=None,
+                merge_method: str = "noise_optimal", tone: str = "Durand 2002"):
     """An HDR :class:`~camtwin.raw.RawFrame` → :class:`~camtwin.isp.RenderedImage`: the ISP
     path :func:`camtwin.isp.process` takes for a frame of an HDR mode.
 
@@ -710,9 +710,11 @@ def process_hdr(raw, spec=None, *, ccm=None, merge_method: str = "noise_optimal"
     (gray world on the merged mosaic when the frame has none, noted), ``"gray_world"`` /
     ``"white_patch"`` gray world (the mean of each CFA colour of the merged mosaic, G = 1),
     ``"none"`` unit gains. CCM per ``spec.ccm`` as in :func:`camtwin.isp.process`
-    (``"fitted"`` needs ``ccm``). Mono frames: neither. ``spec.exposure_gain``, ``tone``,
-    ``sharpen``, denoise and lens shading of the single-exposure path do not apply (the
-    local tone map sets the brightness; noted).
+    (``"fitted"`` needs ``ccm``). Mono frames: neither. Lens shading (``spec.lens_shading``
+    = ``"lens"``, or ``shading_gain``) multiplies the merged mosaic by the same gain map
+    as the single-exposure path (needs ``lens``/``sensor``). ``spec.exposure_gain``,
+    ``tone``, ``sharpen`` and denoise of the single-exposure path do not apply (the local
+    tone map sets the brightness).
 
     Returns
     -------
@@ -736,6 +738,14 @@ def process_hdr(raw, spec=None, *, ccm=None, merge_method: str = "noise_optimal"
                      f"frame), local tone map {tone}")
     else:
         raise ConfigError("process_hdr needs an HDR frame (raw.hdr or raw.hdr_electrons)")
+    stage = spec.to_pipeline().stage("lens_shading")
+    if stage is not None or shading_gain is not None:
+        from .pipeline import _shading_gain
+        from .shading import apply_shading_gain
+
+        g = _shading_gain(raw, stage, lens, sensor, shading_gain, notes)
+        merged = apply_shading_gain(merged, g)
+        notes.append("lens shading corrected on the merged mosaic")
     mono = raw.cfa == "mono"
     gains = np.ones(3)
     if not mono and spec.white_balance != "none":

@@ -623,7 +623,8 @@ def process(raw: RawFrame, spec: IspSpec = IspSpec(), *, ccm=None, lens=None, se
     if raw.is_hdr:  # HDR mode: merge → local tone map (camtwin.isp.hdr.process_hdr)
         from .hdr import process_hdr
 
-        return process_hdr(raw, spec, ccm=ccm)
+        return process_hdr(raw, spec, ccm=ccm, lens=lens, sensor=sensor,
+                           shading_gain=shading_gain)
     res = run_pipeline(raw, spec.to_pipeline(), ccm=ccm, lens=lens, sensor=sensor,
                        shading_gain=shading_gain, quantise=False)
     return RenderedImage(linear=res.linear, srgb=res.display, wb_gains=res.wb_gains,
