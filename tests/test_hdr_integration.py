@@ -97,6 +97,12 @@ def test_shoot_an_hdr_module_renders_a_tone_mapped_image(tmp_path):
     assert 0.05 < float(img.mean()) < 0.95                       # neither black nor white
     assert any("local tone map" in n for n in shot.rendered.notes)
     assert write_image(tmp_path / "hdr.png", shot.rendered).stat().st_size > 1000
+    from camtwin.measure.summary import shot_summary
+
+    summ = shot_summary(shot)
+    assert summ["hdr_mode"] == "split_pixel" and summ["hdr_components"][0] == "lpd_hcg"
+    assert summ["hdr_full_scale_e"] == pytest.approx(112 * 7900, rel=1e-6)
+    assert 0.0 <= summ["hdr_clipped_fraction"] <= summ["clipped_fraction"] + 1e-12
 
 
 def test_isp_keeps_both_ends_of_a_100_db_scene():

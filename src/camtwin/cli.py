@@ -234,6 +234,11 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
                       + ("n/a" if summary["grey_snr_db"] is None
                          else f"{summary['grey_snr_db']:.1f} dB") + ", "
                       f"clipped {100 * summary['clipped_fraction']:.2f} %")
+        if summary.get("hdr_mode"):
+            console.print(f"HDR {summary['hdr_mode']} ({', '.join(summary['hdr_components'])}):"
+                          f" the raw above is {summary['hdr_components'][0]}; combined full "
+                          f"scale {summary['hdr_full_scale_e']:.4g} e⁻, clipped "
+                          f"{100 * summary['hdr_clipped_fraction']:.2f} %")
         if summary.get("scene_fit"):
             console.print(escape(summary["scene_fit"]))
 

@@ -51,6 +51,16 @@ def shot_summary(shot, **extra) -> dict:
     }
     sources = {"mean_signal_e": "this capture: mean of every raw pixel (dark signal included)",
                "clipped_fraction": "this capture: raw pixels at the white level"}
+    hdr = getattr(raw, "hdr", None)
+    if hdr is not None:  # an HDR mode: dn is the reference component; add the HDR range
+        full = float(hdr.full_scale_e)
+        out.update(hdr_mode=hdr.hdr.mode, hdr_components=[c.name for c in hdr.components],
+                   hdr_full_scale_e=full, hdr_clipped_fraction=float(
+                       np.mean(hdr.combined_e >= np.float32(0.999 * full))))
+        for k in ("mean_signal_e", "clipped_fraction"):
+            sources[k] += f" of the reference component {hdr.components[0].name}"
+        sources["hdr_clipped_fraction"] = ("this capture: pixels whose combined HDR value is "
+                                           "at the mode's full scale")
     box = grey_box(raw)
     if box is None:
         sources["grey_snr"] = (f"not meaningful: the scene {scene!r} has no uniform grey "
