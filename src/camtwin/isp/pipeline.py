@@ -475,6 +475,9 @@ def run_pipeline(raw: RawFrame, pipeline: PipelineSpec, *, ccm=None, lens=None, 
     inter: dict | None = {} if keep else None
     rgb, gains, notes = _front_end(raw, pipeline, lens=lens, sensor=sensor,
                                    shading_gain=shading_gain, keep=inter)
+    if raw.is_hdr:
+        notes.append("HDR frame: this pipeline ran on its reference component (dn); "
+                     "camtwin.isp.process merges the components and tone-maps locally")
     m = _resolve_ccm(raw, pipeline.stage("ccm"), ccm, notes)
     out_stage, tone_stage = pipeline.stage("output"), pipeline.stage("tone")
     if (quantise and not keep and out_stage is not None and out_stage.bits == 8
