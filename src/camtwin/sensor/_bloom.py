@@ -552,13 +552,15 @@ def _merge(gp, a, b, head, tail, nxt, bbox, excess, margin):  # pragma: no cover
 
 @nb.njit(cache=True)
 def _first_margin(bh, bw, pending_e, full_well, along_columns):  # pragma: no cover - jit
-    """Window margin [px] for a group: room for twice the pixels its pending charge could
-    fill (receivers half full on average) around its bounding box, plus two."""
+    """Window margin [px] for a group: a ring around its bounding box with room for the
+    pixels its pending charge fills if they were half full on average, plus two. (A bloom
+    that outgrows its window is rerun in one twice as wide; a tighter first guess costs
+    more reruns, a wider one more pixels per window.)"""
     need = 2.0 * pending_e / full_well
     if along_columns:
-        return int(2.0 * need / bw) + 2
+        return int(need / bw) + 2
     d = 1
-    while (bh + 2 * d) * (bw + 2 * d) - bh * bw < 2.0 * need:
+    while (bh + 2 * d) * (bw + 2 * d) - bh * bw < need:
         d += 1
     return d + 2
 
