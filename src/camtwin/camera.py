@@ -211,7 +211,9 @@ class Shot:
         if self._oi is None:
             if self.scene is None:
                 raise ConfigError("this shot kept no scene to form its optical image from")
-            self._oi = form_image(self.scene, self.lens)
+            sc = self.scene  # a LitScene (camtwin.scene.lights): its lights at their means
+            self._oi = form_image(sc.mean_scene() if hasattr(sc, "mean_scene") else sc,
+                                  self.lens)
         return self._oi
 
     def __repr__(self) -> str:  # short: camtwin.report.notebook
@@ -396,7 +398,8 @@ def render(module: ModuleSpec, raw: RawFrame, *, ccm: np.ndarray | None = None,
 def shoot(module: ModuleSpec, scene: Scene, *, exposure_s: float | None = None, rng=None,
           ccm: np.ndarray | None = None, window: SensorWindow | None = None,
           band_group_nm: float | None = DEFAULT_BAND_GROUP_NM, check_memory: bool = True,
-          timings: dict | None = None, progress=None, keep_optics: bool = False) -> Shot:
+          timings: dict | None = None, progress=None, keep_optics: bool = False,
+          start_s: float = 0.0) -> Shot:
     """Scene → optical image → raw → rendered image with ``module`` (streamed optics).
 
     ``window`` images a window of the sensor at its true field position (``module`` the
@@ -408,17 +411,42 @@ def shoot(module: ModuleSpec, scene: Scene, *, exposure_s: float | None = None, 
     called as the optics advance. The streamed optical image (per-channel planes, 12 bytes
     per pixel) is released before the ISP runs unless ``keep_optics`` (then it is
     ``Shot.channel_image``); ``Shot.optical_image`` re-forms the spectral image on demand.
+
+    ``scene`` may be a :class:`~camtwin.scene.lights.LitScene` (light sources with
+    waveforms: traffic lights, LED headlamps, signs): each light is imaged on its own and
+    integrated with its waveform over each row's window (:func:`camtwin.scene.lights.
+    expose_lit`), ``start_s`` [s] being row 0's integration start (the phase against the
+    waveforms); with ``window`` only the lights that reach the window are imaged. The raw's
+    ``metadata["lights"]`` gives each light's box, signal and whether it was seen
+    (:func:`camtwin.scene.lights.light_signals`). ``channel_image`` is then the steady part.
     """
     import time
 
     from .memory import check_capture
+    from .scene.lights import LitScene
+
+    lit = scene if isinstance(scene, LitScene) else None
+    if lit is not None:
+        from .scene.lights import lights_reaching_window
+
+        if not np.isfinite(start_s):
+            raise ConfigError(f"start_s = {start_s}: must be finite")
+        lit_win = lights_reaching_window(module, lit, window)
+        scene = lit.scene
 
     mod = module if window is None else window_module(module, window.x, window.y,
                                                       window.width, window.height)[0]
     if check_memory:
         kind = "index" if (scene.reflectance is not None
                            and scene.reflectance.index is not None) else "rgb"
-        check_capture(mod, scene_kind=kind)
+        need = check_capture(mod, scene_kind=kind)
+        if lit is not None and lit_win.lights:
+            from .memory import capture_hint, check_budget
+            from .scene.lights import extra_light_bytes
+
+            check_budget(need + extra_light_bytes(mod, len(lit_win.lights)),
+                         f"capture of {mod.name} with {len(lit_win.lights)} light source(s)",
+                         capture_hint(mod))
     t = {} if timings is None else timings
 
     def note(stage: str, done: int = 0, total: int | None = None) -> None:
@@ -427,12 +455,25 @@ def shoot(module: ModuleSpec, scene: Scene, *, exposure_s: float | None = None, 
 
     t0 = time.perf_counter()
     note("optics")
-    oi = form_module_image(module, scene, window=window, band_group_nm=band_group_nm,
-                           progress=lambda d, n: note("optics", d, n))
+    if lit is None:
+        oi = form_module_image(module, scene, window=window, band_group_nm=band_group_nm,
+                               progress=lambda d, n: note("optics", d, n))
+    else:
+        from .scene.lights import lit_images
+
+        oi, light_ois = lit_images(module, lit_win, window=window, band_group_nm=band_group_nm,
+                                   progress=lambda d, n: note("optics", d, n))
     t["optics_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     note("sensor")
-    raw = expose(mod, oi, exposure_s=exposure_s, rng=rng)
+    if lit is None:
+        raw = expose(mod, oi, exposure_s=exposure_s, rng=rng)
+    else:
+        from .scene.lights import expose_lit
+
+        raw = expose_lit(module, lit, (oi, light_ois), exposure_s=exposure_s, rng=rng,
+                         start_s=start_s, window=window)
+        light_ois = None
     t["sensor_s"] = time.perf_counter() - t0
     if not keep_optics:
         oi = None  # the planes are not needed by the ISP: free them before it allocates
@@ -445,5 +486,5 @@ def shoot(module: ModuleSpec, scene: Scene, *, exposure_s: float | None = None, 
     note("isp")
     rendered = render(mod, raw, ccm=ccm, window=window)
     t["isp_s"] = time.perf_counter() - t0
-    return Shot(None, raw, rendered, scene=scene if window is None else None, lens=mod.lens,
-                channel_image=oi)
+    return Shot(None, raw, rendered, scene=(scene if lit is None else lit) if window is None
+                else None, lens=mod.lens, channel_image=oi)

@@ -630,17 +630,29 @@ def add_lights(scene, lights) -> LitScene:
 # --------------------------------------------------------------------------- capture
 
 
-def lit_images(module, lit: LitScene, *, window=None):
+def lit_images(module, lit: LitScene, *, window=None, band_group_nm="default", progress=None):
     """Streamed optical images through ``module``: ``(steady, [light k alone, …])``.
 
     ``window`` as in :func:`camtwin.camera.shoot` (``module`` the full module, the scene
     filling its full sensor). Each light costs one optical image (its blur and the lens's
-    relative illumination act on it as on the steady scene).
+    relative illumination act on it as on the steady scene). ``band_group_nm`` as in
+    :func:`camtwin.camera.form_module_image` ("default": its default);
+    ``progress(done, total)`` counts band groups over all the images.
     """
     from ..camera import form_module_image
 
-    steady = form_module_image(module, lit.steady_scene(), window=window)
-    return steady, [form_module_image(module, lit.light_scene(k), window=window)
+    kw = {} if isinstance(band_group_nm, str) else {"band_group_nm": band_group_nm}
+    n = len(lit.lights) + 1
+
+    def step(k):
+        if progress is None:
+            return None
+        return lambda d, total: progress(k * total + d, n * total)
+
+    steady = form_module_image(module, lit.steady_scene(), window=window, progress=step(0),
+                               **kw)
+    return steady, [form_module_image(module, lit.light_scene(k), window=window,
+                                      progress=step(k + 1), **kw)
                     for k in range(len(lit.lights))]
 
 
@@ -689,3 +701,331 @@ def capture_lit(module, lit: LitScene, *, exposure_s: float, rng, start_s: float
     return capture(steady, sensor, exposure_s, rng, flicker=flicker, start_s=start_s,
                    motion_px_per_s=motion_px_per_s,
                    modulated_light=list(zip(lights, lit.waveforms)))
+
+
+# --------------------------------------------------------------------------- shoot / windows
+
+
+def lights_reaching_window(module, lit: LitScene, window) -> LitScene:
+    """The lights of ``lit`` that can put light into a sensor ``window``: those whose region
+    covers any scene sample of the window's scene part (the window plus the margin M of
+    :func:`camtwin.camera.scene_window`, which holds the blur and the lens geometry). The
+    others are not imaged (their optics would be zeros). ``module`` is the full module;
+    ``lit.scene`` fills its full sensor at one sample per pixel."""
+    if window is None or not lit.lights or (window.width, window.height) == (
+            window.full_width, window.full_height):
+        return lit
+    from ..camera import scene_window
+
+    _, m = scene_window(lit.light_scene(0), module, window)
+    r0, r1 = max(0, window.y - m), window.y + window.height + m
+    c0, c1 = max(0, window.x - m), window.x + window.width + m
+    keep = tuple(lt for k, lt in enumerate(lit.lights)
+                 if np.any(lit.coverage(k)[r0:r1, c0:c1] > 0))
+    return LitScene(lit.scene, keep)
+
+
+def light_boxes_px(module, lit: LitScene, *, window=None, sample_pitch_um: float) -> dict:
+    """``name → (r0, r1, c0, c1)`` pixel box of each light's bounding box in the capture:
+    the full sensor's pixels (:func:`camtwin.sensor.capture.layout_to_pixels` on the whole
+    scene, through the lens geometry), shifted into a ``window``'s pixels and clipped to it;
+    None for a light whose box misses the window. ``sample_pitch_um`` is the optical
+    image's sample pitch [µm] (:attr:`ChannelImage.sample_pitch_um`)."""
+    from types import SimpleNamespace
+
+    from ..sensor.capture import layout_to_pixels
+
+    h, w = lit.scene.shape
+    full = SimpleNamespace(shape=(h, w), sample_pitch_um=float(sample_pitch_um),
+                           height_um=h * float(sample_pitch_um),
+                           width_um=w * float(sample_pitch_um), lens=module.lens)
+    layout = {lt.name: [lt.region.bbox_for(lit.scene.shape)] for lt in lit.lights}
+    boxes = layout_to_pixels(layout, full, module.sensor)
+    s = module.sensor
+    y, x, hh, ww = ((0, 0, s.height_px, s.width_px) if window is None
+                    else (window.y, window.x, window.height, window.width))
+    out = {}
+    for name, ((r0, r1, c0, c1),) in boxes.items():
+        r0, r1 = max(0, r0 - y), min(hh, r1 - y)
+        c0, c1 = max(0, c0 - x), min(ww, c1 - x)
+        out[name] = (r0, r1, c0, c1) if (r0 < r1 and c0 < c1) else None
+    return out
+
+
+def _waveform_dict(wave) -> dict:
+    from dataclasses import asdict
+
+    return {"kind": wave.kind, **{k: float(v) for k, v in asdict(wave).items()}}
+
+
+#: A light is "seen" when its signal in its box is at least this fraction of the signal the
+#: same light would give if it were steady (m = 1).
+SEEN_FRACTION = 0.5
+
+
+def light_signals(sensor, lit: LitScene, rates, boxes: dict, *, exposure_s: float,
+                  start_s: float = 0.0, imaged=None) -> list[dict]:
+    """Per light: its box, its expected signal and whether the capture saw it.
+
+    In the light's pixel box B (rows r, row windows [t_r, t_r + T] of
+    :func:`camtwin.sensor.timing.row_start_times`) the light alone gives (noiseless, before
+    full well)
+
+        S = (1/|B|) Σ_B T·ė_k(p)·⟨m_k⟩_[t_r, t_r+T]     and, were it steady,   S₀ = (T/|B|) Σ_B ė_k(p)
+
+    with ė_k its electron-rate mosaic at its time-mean radiance (``rates[k]``) and ⟨m_k⟩ the
+    exact window mean of its waveform (:func:`camtwin.sensor.timing.window_means`). The
+    light is *seen* when S ≥ :data:`SEEN_FRACTION`·S₀. ``imaged`` names the lights that
+    were imaged (default all); the others (outside a window) are reported with None.
+    """
+    from ..regions import box_to_xywh
+    from ..sensor.timing import row_start_times, window_means
+
+    t0 = row_start_times(sensor, start_s)
+    names = [lt.name for lt in lit.lights] if imaged is None else list(imaged)
+    out = []
+    for lt in lit.lights:
+        box = boxes.get(lt.name)
+        entry = {"name": lt.name, "waveform": _waveform_dict(lt.waveform),
+                 "luminance_cd_m2": float(lt.luminance_cd_m2),
+                 "spectrum": lt.spectrum if isinstance(lt.spectrum, str) else "table",
+                 "box_px": None, "box_xywh": None, "mean_signal_e": None,
+                 "steady_signal_e": None, "relative_signal": None, "seen": None}
+        if box is not None and lt.name in names:
+            r0, r1, c0, c1 = box
+            rate = np.asarray(rates[names.index(lt.name)][r0:r1, c0:c1], dtype=np.float64)
+            m = window_means(lt.waveform, t0[r0:r1], t0[r0:r1] + exposure_s)
+            steady = float(exposure_s * rate.mean())
+            signal = float(exposure_s * (rate * m[:, None]).mean())
+            rel = signal / steady if steady > 0 else None
+            entry.update(box_px=[int(v) for v in box], box_xywh=list(box_to_xywh(box)),
+                         mean_signal_e=signal, steady_signal_e=steady, relative_signal=rel,
+                         seen=None if rel is None else bool(rel >= SEEN_FRACTION))
+        out.append(entry)
+    return out
+
+
+def expose_lit(module, lit: LitScene, images, *, exposure_s: float | None, rng,
+               start_s: float = 0.0, window=None):
+    """The sensor stage of :func:`camtwin.camera.shoot` for a :class:`LitScene`.
+
+    ``images`` = :func:`lit_images` of ``lit`` (already restricted to the lights that reach
+    ``window``, :func:`lights_reaching_window`); ``module`` is the full module. Auto
+    exposure (``exposure_s=None``) meters the time-mean light: ė_steady + Σ_k ė_k
+    (:func:`camtwin.sensor.capture.exposure_for_rate`). The raw frame's metadata gains
+    ``"light:<name>"`` boxes in ``layout_px`` (window pixels for a window), ``start_s`` and
+    ``lights`` (:func:`light_signals`, every light of ``lit``).
+    """
+    from ..sensor.capture import capture, electron_rate, exposure_for_rate
+
+    steady, light_images = images
+    sensor = _sensor_of(module, window)
+    imaged = lit if window is None else lights_reaching_window(module, lit, window)
+    if len(light_images) != len(imaged.lights):
+        raise ConfigError(f"images hold {len(light_images)} light images for "
+                          f"{len(imaged.lights)} lights reaching the capture")
+    rates = [electron_rate(o, sensor) for o in light_images]
+    if exposure_s is None:
+        total = electron_rate(steady, sensor)
+        for r in rates:
+            total += r
+        exposure_s = exposure_for_rate(total, sensor)
+    raw = capture(steady, sensor, exposure_s, rng, start_s=start_s,
+                  modulated_light=list(zip(light_images, imaged.waveforms)))
+    boxes = light_boxes_px(module, lit, window=window, sample_pitch_um=steady.sample_pitch_um)
+    layout = raw.metadata.setdefault("layout_px", {})
+    for name, box in boxes.items():
+        layout.pop(f"light:{name}", None)
+        if box is not None:
+            layout[f"light:{name}"] = [tuple(box)]
+    raw.metadata["start_s"] = float(start_s)
+    raw.metadata["lights"] = light_signals(sensor, lit, rates, boxes, exposure_s=exposure_s,
+                                           start_s=start_s,
+                                           imaged=[lt.name for lt in imaged.lights])
+    return raw
+
+
+def extra_light_bytes(module, n_lights: int) -> int:
+    """Working set [bytes] the ``n_lights`` light images add to a streamed capture of
+    ``module`` (as cropped): per light one coverage map (4 B per scene sample), its channel
+    planes (4 B per channel and sample) and its electron-rate mosaic (4 B per pixel, twice:
+    the capture's and :func:`light_signals`')."""
+    from ..camera import scene_extent
+
+    s = module.sensor
+    (rows, cols), _ = scene_extent(module)
+    n_ch = 1 if s.cfa == "mono" else 3
+    return int(n_lights * (rows * cols * (4 + 4 * n_ch) + 8 * s.width_px * s.height_px))
+
+
+# --------------------------------------------------------------------------- CLI text
+
+#: ``--light`` presets: name → (factory, default size [fraction of the scene width]).
+LIGHT_PRESETS = {"traffic_light": traffic_light, "led_headlamp": led_headlamp,
+                 "led_sign": led_sign}
+#: ``--light`` keys: key → (meaning, unit / valid range text, check).
+_LIGHT_KEYS = {
+    "x": ("centre, fraction of the scene width", "[0, 1]", lambda v: 0 <= v <= 1),
+    "y": ("centre, fraction of the scene height", "[0, 1]", lambda v: 0 <= v <= 1),
+    "size": ("diameter (disc) or width (sign), fraction of the scene width", "(0, 1]",
+             lambda v: 0 < v <= 1),
+    "height": ("sign height, fraction of the scene height", "(0, 1]", lambda v: 0 < v <= 1),
+    "cd": ("time-mean luminance [cd/m²]", "(0, 1e9]", lambda v: 0 < v <= 1e9),
+    "hz": ("PWM frequency, or the mains frequency for wave=mains [Hz]", "(0, 100000]",
+           lambda v: 0 < v <= 1e5),
+    "duty": ("PWM duty cycle [%]", "(0, 100]", lambda v: 0 < v <= 100),
+    "phase": ("waveform phase [degrees]", "[-360, 360]", lambda v: -360 <= v <= 360),
+    "rise_us": ("PWM rise time [µs]", "[0, 1e6]", lambda v: 0 <= v <= 1e6),
+    "fall_us": ("PWM fall time [µs]", "[0, 1e6]", lambda v: 0 <= v <= 1e6),
+    "dc": ("steady part of a mains-driven light [%]", "[0, 100]", lambda v: 0 <= v <= 100),
+}
+_LIGHT_WORDS = {"colour": LED_COLOURS, "color": LED_COLOURS,
+                "wave": ("pwm", "mains", "constant"), "name": None}
+
+LIGHT_HELP = ("A light source (repeatable): PRESET[:key=value,...] with PRESET one of "
+              "traffic_light, led_headlamp, led_sign and keys x, y (centre, scene "
+              "fractions), size (diameter or sign width, fraction of the width), height (sign, "
+              "fraction of the height), cd (luminance cd/m²), colour (red, amber, green, blue, "
+              "white), wave (pwm, mains, constant), hz, duty (%), phase (deg), rise_us, "
+              "fall_us, dc (mains steady part %), name; e.g. "
+              "traffic_light:x=0.3,y=0.4,size=0.05,hz=90,duty=10. Or a YAML file with a "
+              "list 'lights:' of {name, box|disc, luminance_cd_m2, spectrum, waveform}.")
+
+
+def parse_light(text: str) -> LightSource:
+    """A light from the ``--light`` text ``PRESET[:key=value,...]`` (:data:`LIGHT_HELP`).
+
+    Positions and sizes are fractions of the scene (the captured field: the cropped one with
+    ``--crop``, the full sensor's with ``--window``); a sign's box is clipped to the scene.
+    Any of ``wave``/``hz``/``duty``/``rise_us``/``fall_us`` replaces the preset's waveform
+    (``hz``/``duty`` alone: PWM; the defaults are the preset's PWM or 90 Hz, 10 %).
+
+    Raises
+    ------
+    ConfigError
+        One line naming the ``--light`` text, the key, its value and the valid range.
+    """
+    where = f"--light {text!r}"
+    preset, _, rest = str(text).strip().partition(":")
+    if preset not in LIGHT_PRESETS:
+        raise ConfigError(f"{where}: unknown preset {preset!r}; valid: "
+                          f"{', '.join(LIGHT_PRESETS)} (or a .yaml file of lights)")
+    vals: dict = {}
+    for item in filter(None, (p.strip() for p in rest.split(","))) if rest else ():
+        key, eq, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not eq or not key:
+            raise ConfigError(f"{where}: {item!r} is not key=value")
+        if key not in _LIGHT_KEYS and key not in _LIGHT_WORDS:
+            raise ConfigError(f"{where}: unknown key {key!r}; valid keys: "
+                              f"{', '.join([*_LIGHT_KEYS, 'colour', 'wave', 'name'])}")
+        if key in vals:
+            raise ConfigError(f"{where}: key {key!r} given twice")
+        if key in _LIGHT_KEYS:
+            meaning, rng_text, ok = _LIGHT_KEYS[key]
+            try:
+                v = float(value)
+            except ValueError:
+                v = float("nan")
+            if not (np.isfinite(v) and ok(v)):
+                raise ConfigError(f"{where}: {key} = {value!r}: valid range is {rng_text} "
+                                  f"({meaning})")
+            vals[key] = v
+        else:
+            choices = _LIGHT_WORDS[key]
+            if choices is not None and value not in choices:
+                raise ConfigError(f"{where}: {key} = {value!r}: valid choices are "
+                                  f"{', '.join(choices)}")
+            if not value:
+                raise ConfigError(f"{where}: {key} is empty")
+            vals["colour" if key == "color" else key] = value
+    if "height" in vals and preset != "led_sign":
+        raise ConfigError(f"{where}: height applies to led_sign only (a {preset} is a disc; "
+                          "size is its diameter)")
+    if "colour" in vals and preset == "led_headlamp" and vals["colour"] != "white":
+        raise ConfigError(f"{where}: colour = {vals['colour']!r}: an led_headlamp is white")
+    base = LIGHT_PRESETS[preset]()
+    wave = base.waveform
+    timing = {"wave", "hz", "duty", "rise_us", "fall_us", "dc", "phase"} & set(vals)
+    if timing:
+        kind = vals.get("wave") or ("pwm" if {"hz", "duty", "rise_us", "fall_us"} & timing
+                                    else {"pwm": "pwm", "rectified_mains": "mains"}.get(
+                                        wave.kind, "constant"))
+        bad = sorted({"pwm": {"dc"}, "mains": {"duty", "rise_us", "fall_us"},
+                      "constant": {"hz", "duty", "rise_us", "fall_us", "dc", "phase"}}[kind]
+                     & timing)
+        if bad:
+            raise ConfigError(f"{where}: {', '.join(bad)} do(es) not apply to wave={kind}")
+        phase = np.deg2rad(vals.get("phase", 0.0))
+        try:
+            if kind == "pwm":
+                pwm = wave if isinstance(wave, PWM) else PWM(90.0, 0.1)
+                wave = PWM(vals.get("hz", pwm.frequency_hz), vals.get("duty", 100 * pwm.duty)
+                           / 100.0, phase, vals.get("rise_us", 0.0) * 1e-6,
+                           vals.get("fall_us", 0.0) * 1e-6)
+            elif kind == "mains":
+                wave = RectifiedMains(vals.get("hz", 50.0), vals.get("dc", 0.0) / 100.0, phase)
+            else:
+                wave = Constant()
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    cy, cx = vals.get("y", 0.5), vals.get("x", 0.5)
+    colour = vals.get("colour", base.spectrum)
+    lum = vals.get("cd", base.luminance_cd_m2)
+    name = vals.get("name") or (f"traffic_{colour}" if preset == "traffic_light"
+                                else base.name)
+    if preset == "led_sign":
+        y0, y1, x0, x1 = base.region.bbox_for(None)
+        sw, sh = vals.get("size", x1 - x0), vals.get("height", y1 - y0)
+        box = (max(0.0, cy - sh / 2), min(1.0, cy + sh / 2),
+               max(0.0, cx - sw / 2), min(1.0, cx + sw / 2))
+        if not (box[0] < box[1] and box[2] < box[3]):
+            raise ConfigError(f"{where}: the sign's box {box} lies outside the scene")
+        region = Box(*box)
+    else:
+        radius = vals.get("size", 2 * base.region.radius) / 2
+        region = Disc(cy, cx, radius)
+    return LightSource(str(name), region, lum, wave, colour)
+
+
+def load_lights(path) -> list[LightSource]:
+    """Light sources from a YAML file: ``lights:`` (or the top level) a list of mappings
+    for :func:`light_from_dict`."""
+    from pathlib import Path
+
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"--light file {str(p)!r} does not exist")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--light file {str(p)!r} is not valid YAML "
+                          f"({' '.join(str(exc).split())})") from None
+    items = data.get("lights") if isinstance(data, dict) else data
+    if not isinstance(items, list) or not items:
+        raise ConfigError(f"--light file {str(p)!r}: needs a non-empty list 'lights:' of "
+                          "light mappings")
+    try:
+        return [light_from_dict(it) for it in items]
+    except ConfigError as exc:
+        raise ConfigError(f"--light file {str(p)!r}: {exc}") from None
+
+
+def lights_from_options(values) -> list[LightSource]:
+    """``--light`` values (preset texts or YAML paths) → light sources with unique names
+    (a repeated default name gets ``_2``, ``_3``, …)."""
+    out, seen = [], {}
+    for text in values or ():
+        t = str(text).strip()
+        new = (load_lights(t) if t.lower().endswith((".yaml", ".yml"))
+               else [parse_light(t)])
+        for lt in new:
+            n = seen.get(lt.name, 0) + 1
+            seen[lt.name] = n
+            if n > 1:
+                lt = LightSource(f"{lt.name}_{n}", lt.region, lt.luminance_cd_m2, lt.waveform,
+                                 lt.spectrum)
+            out.append(lt)
+    return out
