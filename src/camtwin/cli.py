@@ -80,6 +80,16 @@ def _guard(fn, *args, **kwargs):
         quiet.removeFilter(drop)
 
 
+_LIGHT_HELP = ("A light source (repeatable): PRESET[:key=value,...] with PRESET one of "
+              "traffic_light, led_headlamp, led_sign and keys x, y (centre, scene "
+              "fractions), size (diameter or sign width, fraction of the width), height (sign, "
+              "fraction of the height), cd (luminance cd/m²), colour (red, amber, green, blue, "
+              "white), wave (pwm, mains, constant), hz, duty (%), phase (deg), rise_us, "
+              "fall_us, dc (mains steady part %), name; e.g. "
+              "traffic_light:x=0.3,y=0.4,size=0.05,hz=90,duty=10. Or a YAML file with a "
+              "list 'lights:' of {name, box|disc, luminance_cd_m2, spectrum, waveform}.")
+
+
 @app.command()
 def capture(
     module: str = typer.Option("default", help=MODULE_HELP),
@@ -108,16 +118,21 @@ def capture(
     state: str = typer.Option("day", "--state", help="day or night: state of a day/night "
                               "module (night: IR-cut switched out); others are the same in "
                               "both."),
+    light: Optional[list[str]] = typer.Option(None, "--light", help=_LIGHT_HELP,
+                                              metavar="PRESET:K=V,...|FILE.yaml"),
+    start_ms: float = typer.Option(0.0, "--start-ms", help="Start of row 0's integration "
+                                   "[ms]: the phase of the capture against the --light "
+                                   "waveforms."),
 ):
     """Simulate one capture of a scene with a module and write the rendered image."""
     _guard(_capture, module, scene, lux, exposure_ms, illuminant, out, raw, seed, json_out,
            crop=crop, window=window, max_memory=max_memory, band_group_nm=band_group_nm,
-           quiet=quiet, scene_fit=scene_fit, state=state)
+           quiet=quiet, scene_fit=scene_fit, state=state, lights=light, start_ms=start_ms)
 
 
 def _capture(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed, json_out, *,
              crop=None, window=None, max_memory=None, band_group_nm=160.0, quiet=False,
-             scene_fit="crop", state="day"):
+             scene_fit="crop", state="day", lights=None, start_ms=0.0):
     from .memory import using_budget
     from .progress import StageTimer
 
@@ -126,7 +141,7 @@ def _capture(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed, j
                                               console=err_console) as timer:
         _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed,
                      json_out, crop, window, band_group_nm, timer, scene_fit=scene_fit,
-                     state=state)
+                     state=state, lights=lights, start_ms=start_ms)
 
 
 def _crop_or_window(mod, crop, window):
@@ -145,7 +160,8 @@ def _crop_or_window(mod, crop, window):
 
 
 def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed, json_out,
-                 crop, window, band_group_nm, timer, scene_fit="crop", state="day"):
+                 crop, window, band_group_nm, timer, scene_fit="crop", state="day",
+                 lights=None, start_ms=0.0):
     from .camera import module_scene, shoot
     from .isp import write_image
     from .module import load_module
@@ -168,6 +184,11 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
 
     if scene_fit not in FITS:
         raise ConfigError(f"--scene-fit = {scene_fit!r}: valid choices are {', '.join(FITS)}")
+    if not math.isfinite(start_ms):
+        raise ConfigError(f"--start-ms = {start_ms}: must be a finite number [ms]")
+    from .scene.lights import lights_from_options
+
+    light_sources = lights_from_options(lights)  # validated before any work
     mod, win = _crop_or_window(load_module(module).in_state(state), crop, window)
     from .crop import window_module
     from .memory import check_capture
@@ -177,7 +198,7 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
             else "index" if scene in ("colorchecker", "uniform") else "chart")
     from .strips import estimate_strip_capture_bytes, shoot_strips, use_strips
 
-    strips = win is None and use_strips(mod)
+    strips = win is None and not light_sources and use_strips(mod)  # lights: whole frame
     if strips:  # a large sensor: row strips (camtwin.strips), the same physics
         from .memory import capture_hint, check_budget
 
@@ -192,12 +213,17 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
         sc = module_scene(mod, scene, illuminant=illuminant, illuminance_lux=lux,
                           fit=scene_fit)
     exposure_s = None if exposure_ms is None else exposure_ms / 1e3
+    if light_sources:
+        from .scene.lights import add_lights
+
+        sc = add_lights(sc, light_sources)
     if strips:
         shot = shoot_strips(mod, sc, exposure_s=exposure_s, rng=seed, check_memory=False,
                             band_group_nm=band_group_nm, progress=timer.callback)
     else:
         shot = shoot(mod, sc, exposure_s=exposure_s, rng=seed, window=win,
-                     band_group_nm=band_group_nm or None, progress=timer.callback)
+                     band_group_nm=band_group_nm or None, progress=timer.callback,
+                     start_s=start_ms / 1e3)
     timer.start("write")
     written = []
     try:  # all or nothing: a failed second write removes the first output
@@ -215,6 +241,9 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
         raise
     timer.finish()
     summary = shot_summary(shot, image=str(out), raw=str(raw_path) if raw_path else None)
+    if light_sources:
+        _light_summary(summary, shot.raw, start_ms)
+        sc = sc.scene
     if "image" in sc.layout:  # a photo: say how it was fitted to the view
         from .scene.rgb import describe_photo_fit
 
@@ -241,6 +270,36 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
                           f"{100 * summary['hdr_clipped_fraction']:.2f} %")
         if summary.get("scene_fit"):
             console.print(escape(summary["scene_fit"]))
+        for lt in summary.get("lights", ()):
+            console.print(escape(
+                f"light {lt['name']}: " + ("outside the window" if lt["box_xywh"] is None else
+                f"box x,y,w,h {','.join(map(str, lt['box_xywh']))}, signal "
+                f"{lt['mean_signal_e']:.4g} e⁻ = {lt['relative_signal']:.3g} × steady "
+                f"{lt['steady_signal_e']:.4g} e⁻ → " + ("seen" if lt["seen"] else "not seen"))))
+
+
+def _light_summary(summary: dict, raw, start_ms: float) -> None:
+    """Add the ``--light`` results (``raw.metadata["lights"]``) to a capture summary."""
+    from .scene.lights import SEEN_FRACTION
+
+    summary["start_ms"] = float(start_ms)
+    summary["lights"] = raw.metadata.get("lights", [])
+    summary["sources"]["lights"] = (
+        "this capture's model, noiseless: mean_signal_e = mean over the light's box of "
+        "T·(its electron rate)·(exact mean of its waveform over each row's window); "
+        "steady_signal_e = the same light held steady; seen = relative_signal ≥ "
+        f"{SEEN_FRACTION:g}; box in pixels of this capture (null: outside the window)")
+    grey = summary.get("grey_snr") is not None and raw.metadata.get("layout_px", {})
+    if grey:
+        from .measure.summary import grey_box
+
+        g = grey_box(raw)
+        hit = [lt["name"] for lt in summary["lights"] if lt["box_px"] and g and not (
+            lt["box_px"][1] <= g[0] or lt["box_px"][0] >= g[1] or lt["box_px"][3] <= g[2]
+            or lt["box_px"][2] >= g[3])]
+        if hit:
+            summary["sources"]["grey_snr"] += f" (light(s) {', '.join(hit)} overlap it)"
+            summary["sources"]["grey_snr_db"] = summary["sources"]["grey_snr"]
 
 
 def _check_lux_illuminant(illuminant: str) -> None:

@@ -882,18 +882,9 @@ _LIGHT_KEYS = {
 _LIGHT_WORDS = {"colour": LED_COLOURS, "color": LED_COLOURS,
                 "wave": ("pwm", "mains", "constant"), "name": None}
 
-LIGHT_HELP = ("A light source (repeatable): PRESET[:key=value,...] with PRESET one of "
-              "traffic_light, led_headlamp, led_sign and keys x, y (centre, scene "
-              "fractions), size (diameter or sign width, fraction of the width), height (sign, "
-              "fraction of the height), cd (luminance cd/m²), colour (red, amber, green, blue, "
-              "white), wave (pwm, mains, constant), hz, duty (%), phase (deg), rise_us, "
-              "fall_us, dc (mains steady part %), name; e.g. "
-              "traffic_light:x=0.3,y=0.4,size=0.05,hz=90,duty=10. Or a YAML file with a "
-              "list 'lights:' of {name, box|disc, luminance_cd_m2, spectrum, waveform}.")
-
 
 def parse_light(text: str) -> LightSource:
-    """A light from the ``--light`` text ``PRESET[:key=value,...]`` (:data:`LIGHT_HELP`).
+    """A light from the ``--light`` text ``PRESET[:key=value,...]`` (``camtwin capture --help``).
 
     Positions and sizes are fractions of the scene (the captured field: the cropped one with
     ``--crop``, the full sensor's with ``--window``); a sign's box is clipped to the scene.
