@@ -51,8 +51,11 @@ STRIP_OPTICS_BYTES_PER_SAMPLE = 64
 FRAME_BYTES_PER_PIXEL = 4 + 2 + 3
 
 
-def strip_supported(module, *, motion_px_per_s=(0.0, 0.0), scene_at=None) -> str | None:
-    """None if ``module`` can be captured in strips, else the reason it cannot."""
+def strip_supported(module, *, motion_px_per_s=(0.0, 0.0), scene_at=None,
+                    scene=None) -> str | None:
+    """None if ``module`` (and ``scene``) can be captured in strips, else the reason."""
+    if getattr(scene, "lights", None):  # a camtwin.scene.lights.LitScene
+        return "time-modulated light sources are captured on the whole frame"
     if module.sensor.hdr is not None:
         return "HDR modes are captured on the whole frame"
     if module.sensor.shutter.type == "ccd":
@@ -184,7 +187,7 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
     from .sensor.pixels import (BLOOM_SAFETY_SIGMA, collect_charge, generate_charge, read_out,
                                 simulate_pixels)
 
-    reason = strip_supported(module)
+    reason = strip_supported(module, scene=scene)
     if reason:
         raise ConfigError(f"module {module.name} cannot be captured in strips: {reason}")
     if exposure_s is not None and not (np.isfinite(exposure_s) and exposure_s > 0):

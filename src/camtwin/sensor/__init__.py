@@ -12,7 +12,8 @@ from .qe import load_qe_csv, pixel_qe
 from .response import channel_qe, electron_weights
 from .shutter import ShutterSpec
 from .spec import ChannelCurves, ConversionMode, QESpec, SensorSpec, SpectralCurve
-from .timing import Flicker
+from .timing import (Flicker, exposure_window_means, exposure_windows, modulated_rate,
+                     row_start_times, window_means)
 
 __all__ = ["SensorSpec", "QESpec", "ChannelCurves", "ConversionMode", "NoiseSpec", "PixelSpec",
            "ShutterSpec", "SpectralCurve", "Flicker", "FixedPattern", "capture",
@@ -20,4 +21,6 @@ __all__ = ["SensorSpec", "QESpec", "ChannelCurves", "ConversionMode", "NoiseSpec
            "load_qe_csv", "apply_crosstalk", "cra_map", "crosstalk_kernel",
            "simulate_pixels", "simulate_pixels_reference", "HDR_MODES", "HdrSpec", "DolSpec",
            "SplitPixelSpec", "LoficSpec", "PwlSpec", "VeryShortSpec", "HdrComponent", "HdrRaw",
-           "capture_hdr", "hdr_expose", "component_models", "hdr_frame"]
+           "capture_hdr", "hdr_expose", "component_models", "hdr_frame",
+           "window_means", "exposure_windows", "exposure_window_means", "modulated_rate",
+           "row_start_times"]
