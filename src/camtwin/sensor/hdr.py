@@ -721,7 +721,6 @@ def hdr_expose(rate_e_per_s, sensor, hdr: HdrSpec | None = None,
     (['T0', 'T1'], 50000.0)
     """
     from .fixed_pattern import fixed_pattern
-    from .pixels import collect_charge, generate_charge, read_out, simulate_pixels
     from .timing import integrate_photo, integrate_time_varying
 
     hdr = sensor.hdr if hdr is None and hasattr(sensor, "hdr") else hdr
@@ -772,87 +771,14 @@ def hdr_expose(rate_e_per_s, sensor, hdr: HdrSpec | None = None,
     rows0 = row_start_times(sensor, 0.0)
     names = component_names(hdr)
     keys = [component_key(key, i) for i in range(len(names))]
-    by_name = {n: (sensors[i], keys[i]) for i, n in enumerate(names)}
-    comps: list[HdrComponent] = []
-
-    def _add_spd(mu, dark):
-        """The small photodiode: 1/ρ of the light and dark charge, its own chain."""
-        rho = np.float32(hdr.split_pixel.sensitivity_ratio)
-        mu_s, dark_s = mu / rho, dark / rho
-        s_spd, k_spd = by_name["spd"]
-        dn = simulate_pixels(mu_s, dark_s, s_spd, key=k_spd)
-        add("spd", dn, s_spd, float(rho), exposure_s, start_s, 1, mu_s + dark_s)
-
-    def add(name, dn, s, scale, t_exp, t_start, group, mean):
-        comps.append(_component(name, dn, s, scale, t_exp, group,
-                                window_end_s=rows0 + t_start + t_exp, mean_e=mean))
-
-    if hdr.mode == "dol":
-        ts, starts, offs = dol_windows(sensor, hdr.dol, exposure_s, start_s)
-        for k, (t, t0) in enumerate(zip(ts, starts)):
-            mu = photo(t, t0)
-            dark = np.float32(i_dark * t)
-            dn = simulate_pixels(mu, dark, sensors[k], key=keys[k], fixed=fp)
-            add(f"T{k}", dn, sensors[k], ts[0] / t, t, t0, k, mu + dark)
-    elif hdr.mode == "pwl" or (hdr.mode == "split_pixel"
-                               and not hdr.split_pixel.lpd_dual_gain):
-        mu = photo(exposure_s, start_s)
-        dark = np.float32(i_dark * exposure_s)
-        dn = simulate_pixels(mu, dark, sensors[0], key=keys[0], fixed=fp)
-        add("linear" if hdr.mode == "pwl" else "lpd", dn, sensors[0], 1.0, exposure_s,
-            start_s, 0, mu + dark)
-        if hdr.mode == "split_pixel":
-            _add_spd(mu, dark)
-    elif hdr.mode == "split_pixel":   # LPD read at HCG and LCG, then the SPD
-        mu = photo(exposure_s, start_s)
-        dark = np.float32(i_dark * exposure_s)
-        s_hi, s_lo = sensors[:2]
-        q = collect_charge(generate_charge(mu, dark, s_hi, key=keys[0], fixed=fp), s_lo)
-        add("lpd_hcg", read_out(q, s_hi, key=keys[0], fixed=fp), s_hi, 1.0, exposure_s,
-            start_s, 0, mu + dark)
-        add("lpd_lcg", read_out(q, s_lo, key=keys[1]), s_lo, 1.0, exposure_s, start_s, 0,
-            mu + dark)
-        del q
-        _add_spd(mu, dark)
-    else:  # lofic, dcg: one charge, two reads
-        mu = photo(exposure_s, start_s)
-        dark = np.float32(i_dark * exposure_s)
-        s_hi, s_lo = sensors[:2]
-        n = generate_charge(mu, dark, s_hi, key=keys[0], fixed=fp)
-        if hdr.mode == "lofic":
-            fw_pd = np.float32(s_hi.effective_full_well_e)
-            q_tot = np.minimum(n, np.float32(s_lo.effective_full_well_e))   # q_pd + q_ov
-            q_pd = np.minimum(q_tot, fw_pd)
-            pair = ("hg", "lg")
-        else:
-            q_tot = collect_charge(n, s_lo)            # PD limited at the LCG full well
-            q_pd = q_tot                               # read_out clips at the HCG full well
-            pair = ("hcg", "lcg")
-        del n
-        dn_hi = read_out(q_pd, s_hi, key=keys[0], fixed=fp)
-        dn_lo = read_out(q_tot, s_lo, key=keys[1])
-        add(pair[0], dn_hi, s_hi, 1.0, exposure_s, start_s, 0, mu + dark)
-        add(pair[1], dn_lo, s_lo, 1.0, exposure_s, start_s, 0, mu + dark)
-
-    vs = hdr.very_short
-    if vs is not None:        # after the main read of its row, like a DOL exposure
-        t_vs = exposure_s / vs.ratio
-        t_line = sensor.shutter.line_time_s
-        need = int(math.ceil(t_vs / t_line - 1e-9))
-        offs = need if vs.readout_offset_lines is None else int(vs.readout_offset_lines)
-        if offs < need:
-            raise ConfigError(f"hdr.very_short.readout_offset_lines = {offs} lines = "
-                              f"{offs * t_line:.4g} s is shorter than the very short exposure "
-                              f"({t_vs:.4g} s) (valid: >= {need})")
-        t0 = start_s + exposure_s + offs * t_line - t_vs
-        mu = photo(t_vs, t0)
-        dark = np.float32(i_dark * t_vs)
-        s_vs, k_vs = by_name["vs"]
-        add("vs", simulate_pixels(mu, dark, s_vs, key=k_vs, fixed=fp), s_vs, vs.ratio, t_vs,
-            t0, 2, mu + dark)
-
+    static = not time_varying and all(float(v) == 0 for v in motion_px_per_s)
+    groups = _plan_groups(hdr, sensor, sensors, names, exposure_s, start_s, i_dark, fp)
+    comps = _expose_groups(groups, names, keys, sensors, rate, photo, static, flicker,
+                           sensor, rows0, hdr.switch_fraction)
+    combined = comps.pop() if isinstance(comps[-1], np.ndarray) else None
     comps_t = tuple(comps)
-    combined = combine_on_sensor(comps_t, hdr.switch_fraction)
+    if combined is None:
+        combined = combine_on_sensor(comps_t, hdr.switch_fraction)
     code = pwl_dn = None
     if hdr.pwl is not None:
         k0, black = comps_t[0].gain_dn_per_e, comps_t[0].black_level_dn
@@ -872,6 +798,222 @@ def hdr_expose(rate_e_per_s, sensor, hdr: HdrSpec | None = None,
                   metadata={"mode": hdr.mode,
                             "exposures_s": [c.exposure_s for c in comps_t],
                             "scales": [c.scale for c in comps_t]})
+
+
+# --------------------------------------------------------------------------------------
+# charge groups: the fused kernel (sensor/_hdr_kernels.py) or the per-component chain
+# --------------------------------------------------------------------------------------
+@dataclass
+class _Group:
+    """One independent charge of an HDR frame and its reads (component indices)."""
+
+    t: float                  # integration time [s]
+    t0: float                 # start of row 0's window [s]
+    div: np.float32           # ρ (small photodiode) or 1
+    dark: np.float32          # mean dark electrons of this photodiode [e⁻]
+    fixed: Any                # FixedPattern of the charge (PRNU, dark map)
+    kind: str                 # "single", "shared" (DCG-like, may bloom), "lofic"
+    reads: tuple              # ((component index, FixedPattern of the read), ...)
+    scale: float
+    number: int               # HdrComponent.charge_group
+
+
+def _plan_groups(hdr, sensor, sensors, names, exposure_s, start_s, i_dark, fp):
+    """The charge groups of ``hdr`` (module docstring: equations per mode)."""
+    from .fixed_pattern import fixed_pattern
+
+    one = np.float32(1.0)
+    dark0 = np.float32(i_dark * exposure_s)
+    idx = {n: i for i, n in enumerate(names)}
+    out = []
+    if hdr.mode == "dol":
+        ts, starts, _ = dol_windows(sensor, hdr.dol, exposure_s, start_s)
+        for k, (t, t0) in enumerate(zip(ts, starts)):
+            out.append(_Group(t, t0, one, np.float32(i_dark * t), fp, "single",
+                              ((k, fp),), ts[0] / t, k))
+    elif hdr.mode == "pwl" or (hdr.mode == "split_pixel"
+                               and not hdr.split_pixel.lpd_dual_gain):
+        out.append(_Group(exposure_s, start_s, one, dark0, fp, "single", ((0, fp),), 1.0, 0))
+    else:   # one charge read twice: LPD at HCG and LCG, LOFIC, DCG
+        kind = "lofic" if hdr.mode == "lofic" else "shared"
+        out.append(_Group(exposure_s, start_s, one, dark0, fp, kind,
+                          ((0, fp), (1, fixed_pattern(sensors[1]))), 1.0, 0))
+    if hdr.mode == "split_pixel":       # the small photodiode: 1/ρ of light and dark
+        rho = np.float32(hdr.split_pixel.sensitivity_ratio)
+        i = idx["spd"]
+        f_spd = fixed_pattern(sensors[i])
+        out.append(_Group(exposure_s, start_s, rho, dark0 / rho, f_spd, "single",
+                          ((i, f_spd),), float(rho), 1))
+    vs = hdr.very_short
+    if vs is not None:        # after the main read of its row, like a DOL exposure
+        t_vs = exposure_s / vs.ratio
+        t_line = sensor.shutter.line_time_s
+        need = int(math.ceil(t_vs / t_line - 1e-9))
+        offs = need if vs.readout_offset_lines is None else int(vs.readout_offset_lines)
+        if offs < need:
+            raise ConfigError(f"hdr.very_short.readout_offset_lines = {offs} lines = "
+                              f"{offs * t_line:.4g} s is shorter than the very short exposure "
+                              f"({t_vs:.4g} s) (valid: >= {need})")
+        t0 = start_s + exposure_s + offs * t_line - t_vs
+        out.append(_Group(t_vs, t0, one, np.float32(i_dark * t_vs), fp, "single",
+                          ((idx["vs"], fp),), vs.ratio, 2))
+    return out
+
+
+def _row_coef(sensor, flicker, t: float, t0: float) -> np.ndarray:
+    """c(i) = T·(window mean of the modulation) per row, float32 — the factor of
+    :func:`camtwin.sensor.timing.integrate_photo` without motion (same operations)."""
+    from .timing import row_start_times, window_means
+
+    r0 = row_start_times(sensor, t0)
+    return np.float32(t) * window_means(flicker, r0, r0 + t).astype(np.float32)
+
+
+def _may_bloom(g: _Group, sensors, bound_photo: float) -> bool:
+    """Whether the charge of ``g`` can reach the full well that blooms (the pixels' test:
+    λ_max + 8(√λ_max + 1) > FWC), from an upper bound of its largest photo mean."""
+    if g.kind == "lofic":
+        return False                      # the capacitor takes the overflow
+    s = sensors[g.reads[-1][0]]           # LCG full well for a shared charge
+    if not s.noise.blooming:
+        return False
+    from .pixels import BLOOM_SAFETY_SIGMA
+
+    m = max(bound_photo * g.fixed.max_photo_gain + float(g.dark) * g.fixed.max_dark_scale,
+            0.0)
+    return m + BLOOM_SAFETY_SIGMA * (math.sqrt(m) + 1.0) > s.effective_full_well_e
+
+
+def _stack(maps, shape, fill, dtype):
+    """Stack optional maps to (n, *shape) with ``fill`` for the missing; None if none."""
+    if all(m is None for m in maps):
+        return None
+    out = np.empty((len(maps),) + shape, dtype)
+    for k, m in enumerate(maps):
+        out[k] = fill if m is None else m
+    return out
+
+
+def _expose_groups(groups, names, keys, sensors, rate, photo, static, flicker, sensor,
+                   rows0, switch_fraction):
+    """Components (in ``names`` order) of every group; the combined value appended when
+    the fused kernel drew all of them. Groups that can bloom take the per-component chain
+    of :mod:`camtwin.sensor.pixels` (blooming there); the others one pass of
+    :func:`camtwin.sensor._hdr_kernels.hdr_chain`."""
+    from . import _kernels as K
+    from ._hdr_kernels import hdr_chain
+    from .pixels import (_readout_scalars, collect_charge, generate_charge, read_out,
+                         simulate_pixels)
+
+    h, w = sensor.height_px, sensor.width_px
+    blooms = any(sensors[i].noise.blooming for g in groups for i, _ in g.reads)
+    # sources and per-row factors of every group
+    coefs, srcs = [], []
+    row_max = None
+    for g in groups:
+        if static:
+            c = _row_coef(sensor, flicker, g.t, g.t0)
+            coefs.append(c)
+            srcs.append(None)
+            if blooms and row_max is None:
+                row_max = rate.max(axis=1)
+        else:
+            coefs.append(None)
+            srcs.append(photo(g.t, g.t0))
+    fused, slow = [], []
+    for k, g in enumerate(groups):
+        if not blooms:
+            fused.append(k)
+            continue
+        if static:
+            bound = float(np.max(row_max * coefs[k])) / float(g.div)
+        else:
+            bound = float(srcs[k].max(initial=0.0)) / float(g.div)
+        (slow if _may_bloom(g, sensors, bound) else fused).append(k)
+
+    comps: dict[int, HdrComponent] = {}
+
+    def add(i, dn, g, mean):
+        s = sensors[i]
+        comps[i] = _component(names[i], dn, s, g.scale, g.t, g.number,
+                              window_end_s=rows0 + g.t0 + g.t, mean_e=mean)
+
+    for k in slow:             # the per-component chain, with blooming
+        g = groups[k]
+        mu = srcs[k] if srcs[k] is not None else (rate * coefs[k][:, None])
+        if g.div != 1:
+            mu = mu / g.div
+        mean = mu + g.dark
+        (i0, f0), *rest = g.reads
+        if not rest:
+            add(i0, simulate_pixels(mu, g.dark, sensors[i0], key=keys[i0], fixed=f0), g, mean)
+            continue
+        (i1, f1), = rest
+        s_hi, s_lo = sensors[i0], sensors[i1]
+        q = collect_charge(generate_charge(mu, g.dark, s_hi, key=keys[i0], fixed=g.fixed),
+                           s_lo, in_place=True)
+        add(i0, read_out(q, s_hi, key=keys[i0], fixed=f0), g, mean)
+        add(i1, read_out(q, s_lo, key=keys[i1], fixed=f1), g, mean)
+        del q
+
+    combined = None
+    if fused:
+        fg = [groups[k] for k in fused]
+        if static:
+            src_arr = rate[None]
+            src = np.zeros(len(fg), np.int64)
+            coef = np.stack([coefs[k] for k in fused])
+        else:
+            src_arr = np.stack([srcs[k] for k in fused])
+            src = np.arange(len(fg), dtype=np.int64)
+            coef = np.ones((len(fg), h), np.float32)
+        reads = [(gi, i, f) for gi, g in enumerate(fg) for i, f in g.reads]
+        n_r = len(reads)
+        first = np.array([fg[gi].reads[0][0] == i for gi, i, _ in reads])
+        read_group = np.array([gi for gi, _, _ in reads], np.int64)
+        gkeys = [keys[g.reads[0][0]] for g in fg]
+        inf = np.float32(np.inf)
+        clip = np.array([np.float32(sensors[g.reads[-1][0]].effective_full_well_e)
+                         if len(g.reads) > 1 else inf for g in fg], np.float32)
+        read_par = np.array([_readout_scalars(sensors[i]) for _, i, _ in reads], np.float32)
+        do_comb = len(fused) == len(groups)
+        comb_par = np.zeros((n_r, 4), np.float32)
+        for r, (gi, i, _) in enumerate(reads):
+            s = sensors[i]
+            gain = float(s.system_gain_dn_per_e)
+            sat = _saturation_e(s.effective_full_well_e, gain, s)
+            comb_par[r] = (np.float32(float(s.black_level_dn)), np.float32(gain),
+                           np.float32(switch_fraction * sat), np.float32(fg[gi].scale))
+        out_dn = np.empty((n_r, h, w), np.uint16)
+        out_mean = np.empty((len(fg), h, w), np.float32)
+        out_comb = np.empty((h, w) if do_comb else (1, 1), np.float32)
+        hdr_chain(src_arr, src, coef, np.array([g.div for g in fg], np.float32),
+                  np.array([g.dark for g in fg], np.float32),
+                  _stack([g.fixed.photo_gain for g in fg], (h, w), 1.0, np.float32),
+                  _stack([g.fixed.dark_scale for g in fg], (h, w), 1.0, np.float32),
+                  np.array([K.stream_seed(k, K.STREAM_PIXEL) for k in gkeys], np.uint64),
+                  np.array([K.stream_seed(k, K.STREAM_EXACT_POISSON) for k in gkeys],
+                           np.uint64),
+                  clip, read_group, first,
+                  np.array([K.stream_seed(keys[i], K.STREAM_PIXEL) for _, i, _ in reads],
+                           np.uint64),
+                  np.array([K.stream_seed(keys[i], K.STREAM_ROW) for _, i, _ in reads],
+                           np.uint64),
+                  read_par,
+                  _stack([f.offset_e for _, _, f in reads], (h, w), 0.0, np.float32),
+                  _stack([f.row_offset_e for _, _, f in reads], (h,), 0.0, np.float32),
+                  _stack([f.column_offset_e for _, _, f in reads], (w,), 0.0, np.float32),
+                  _stack([f.rtn for _, _, f in reads], (h, w), False, np.bool_),
+                  bool(sensor.noise.shot),
+                  comb_par, do_comb, np.int64(0), out_dn, out_mean, out_comb)
+        for r, (gi, i, _) in enumerate(reads):
+            add(i, out_dn[r], fg[gi], out_mean[gi])
+        if do_comb:
+            combined = out_comb
+    out: list = [comps[i] for i in range(len(names))]
+    if combined is not None:
+        out.append(combined)
+    return out
 
 
 def capture_hdr(oi, sensor, exposure_s: float, rng, *, hdr: HdrSpec | None = None,

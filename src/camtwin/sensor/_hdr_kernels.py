@@ -1,0 +1,276 @@
+"""Fused numba kernel of the HDR sensor modes (:mod:`camtwin.sensor.hdr`): every component
+of a pixel drawn in one pass over the rows.
+
+The frame is described by *charge groups* g (an independent charge: a DOL exposure, the
+large or the small photodiode, the very short exposure) and *reads* r of a group (one, or
+two for a charge read at two gains: DCG, LOFIC, LPD at HCG and LCG). Per row i and group g:
+
+    μ_photo(i,j) = P_src(g)(i,j) · c_g(i) / ρ_g           (c_g: T_g × window mean of the row)
+    mean_e(i,j)  = μ_photo + μ_dark,g                      (ground truth, written out)
+    λ(i,j)       = g_map·μ_photo + d_map·μ_dark,g          (PRNU, dark map of the group)
+    n(i,j)       ~ Poisson(λ)                              (stream words of the group's key)
+    q(i,j)       = min(n, clip_g)                          (LCG/LOFIC full well of a shared
+                                                            charge; +∞ for a single read)
+
+and per read r of group g: DN = :func:`camtwin.sensor._kernels._to_dn` of q with the read's
+full well, nonlinearity, offsets, row noise, read noise, K, black and white level.
+
+Random streams are exactly those of the per-component chain (:func:`camtwin.sensor.pixels.
+simulate_pixels`, ``generate_charge`` + ``read_out``): group g draws its charge from the
+streams of the key of its first read (pixel word: z_shot and that read's z_read; exact
+Poisson word for λ < 16 e⁻); a second read of the same charge takes the second normal of
+its own key's pixel word; row noise from each read's row stream. Counter-based, so the
+output depends on the key only, never on the thread count.
+
+Exact Poisson for λ < 16 e⁻ (:func:`camtwin.sensor._kernels.poisson_inversion`, the same
+inversion of the same uniform) counted over K = 16, 24, 40 or 56 terms, the smallest K
+with P(N > K) < 10⁻¹⁴ for the largest small mean of the row (λ < 1.14, 3.16, 9.13, 16.7;
+Poisson tail computed with scipy.stats.poisson.sf) — the same 10⁻¹⁴ truncation as the
+56-term count, at a fraction of the cost for the short exposures and small photodiodes
+whose means are all small.
+
+On-sensor combination (:func:`camtwin.sensor.hdr.combine_on_sensor`) in the same pass when
+every component is drawn here: the first read r (most sensitive first) with
+e_r = (DN − black_r)/K_r < thr_r is used, x = s_r·e_r; the last read otherwise (float32,
+the same operations as the NumPy version, so the same bits).
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+from numba import prange, types
+from numba.extending import overload
+
+from ._kernels import (_F0, _F1, _T_EXACT, _inversion_block, _to_dn, draw, exp_neg_f64,
+                       normal_pair, poisson_cornish_fisher)
+
+_U11 = np.uint64(11)
+_U32 = np.uint64(32)
+_U1 = np.uint64(1)
+_F2 = np.float32(2.0)
+_TWO_M53 = 2.0 ** -53
+_INF32 = np.float32(np.inf)
+
+#: Largest small mean of a row [e⁻] for which 16, 24, 40 terms of the CDF leave
+#: P(N > K) < 10⁻¹⁴ (scipy.stats.poisson.sf(K, λ) = 10⁻¹⁴ at λ = 1.148, 3.165, 9.133).
+INVERSION_LIMITS = (np.float32(1.14), np.float32(3.16), np.float32(9.13))
+
+
+# ---- stacked optional maps: None → neutral value (compile-time) -------------------------
+def _m3(m, k, i, j, default):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(_m3, inline="always")
+def _m3_ov(m, k, i, j, default):
+    if isinstance(m, types.NoneType):
+        return lambda m, k, i, j, default: default
+    return lambda m, k, i, j, default: np.float32(m[k, i, j])
+
+
+def _m2(m, k, i, default):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(_m2, inline="always")
+def _m2_ov(m, k, i, default):
+    if isinstance(m, types.NoneType):
+        return lambda m, k, i, default: default
+    return lambda m, k, i, default: m[k, i]
+
+
+def _rtn3(m, r, i, j, x, half_e):  # pragma: no cover - replaced by the overload
+    raise NotImplementedError
+
+
+@overload(_rtn3, inline="always")
+def _rtn3_ov(m, r, i, j, x, half_e):
+    if isinstance(m, types.NoneType):
+        return lambda m, r, i, j, x, half_e: _F0
+
+    def impl(m, r, i, j, x, half_e):
+        sign = np.float32((x >> _U32) & _U1) * _F2 - _F1
+        return np.float32(m[r, i, j]) * sign * half_e
+    return impl
+
+
+# ---- exact Poisson with K = 8·nblocks terms ---------------------------------------------
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def _inv_start(lam, x):  # pragma: no cover - jit
+    u = np.float64(x >> _U11) * _TWO_M53
+    lam64 = np.float64(lam)
+    p = exp_neg_f64(lam64)
+    rem = u - p
+    cnt = 1.0 if rem >= 0.0 else 0.0
+    return p, rem, cnt, lam64
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def _inv16(lam, x):  # pragma: no cover - jit
+    p, rem, cnt, l64 = _inv_start(lam, x)
+    for b in range(2):
+        p, rem, cnt = _inversion_block(p, rem, cnt, l64, 8 * b)
+    return np.float32(cnt)
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def _inv24(lam, x):  # pragma: no cover - jit
+    p, rem, cnt, l64 = _inv_start(lam, x)
+    for b in range(3):
+        p, rem, cnt = _inversion_block(p, rem, cnt, l64, 8 * b)
+    return np.float32(cnt)
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def _inv40(lam, x):  # pragma: no cover - jit
+    p, rem, cnt, l64 = _inv_start(lam, x)
+    for b in range(5):
+        p, rem, cnt = _inversion_block(p, rem, cnt, l64, 8 * b)
+    return np.float32(cnt)
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def _inv56(lam, x):  # pragma: no cover - jit
+    p, rem, cnt, l64 = _inv_start(lam, x)
+    for b in range(7):
+        p, rem, cnt = _inversion_block(p, rem, cnt, l64, 8 * b)
+    return np.float32(cnt)
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def _exact_span(lam_b, n_b, seed_exact, base, j0, j1, lim):  # pragma: no cover - jit
+    """n_b[j] ← exact Poisson(lam_b[j]) where lam_b[j] < 16, j0 ≤ j < j1 (K by ``lim``)."""
+    if lim < INVERSION_LIMITS[0]:
+        for j in range(j0, j1):
+            lam = lam_b[j]
+            n = _inv16(lam, draw(seed_exact, base + j))
+            n_b[j] = n if lam < _T_EXACT else n_b[j]
+    elif lim < INVERSION_LIMITS[1]:
+        for j in range(j0, j1):
+            lam = lam_b[j]
+            n = _inv24(lam, draw(seed_exact, base + j))
+            n_b[j] = n if lam < _T_EXACT else n_b[j]
+    elif lim < INVERSION_LIMITS[2]:
+        for j in range(j0, j1):
+            lam = lam_b[j]
+            n = _inv40(lam, draw(seed_exact, base + j))
+            n_b[j] = n if lam < _T_EXACT else n_b[j]
+    else:
+        for j in range(j0, j1):
+            lam = lam_b[j]
+            n = _inv56(lam, draw(seed_exact, base + j))
+            n_b[j] = n if lam < _T_EXACT else n_b[j]
+
+
+# ---- the kernel -------------------------------------------------------------------------
+@nb.njit(parallel=True, cache=True, error_model="numpy")
+def hdr_chain(photo, src, coef, div, dark, gain, dark_scale, seed_pix, seed_exact, clip,
+              read_group, read_first, read_seed_pix, read_seed_row, read_par, offset,
+              row_off, col_off, rtn, shot, comb_par, do_comb, row0, out_dn, out_mean,
+              out_comb):  # pragma: no cover - jit
+    """All groups and reads of an HDR frame, one pass over the rows (module docstring).
+
+    photo       float32 (S, H, W)  photo-electron sources (rate or per-window means)
+    src         int64 (G,)         source of each group
+    coef        float32 (G, H)     per-row factor c_g(i) [s, or 1 for per-window means]
+    div         float32 (G,)       ρ_g (1 except the small photodiode)
+    dark        float32 (G,)       mean dark electrons of the group [e⁻]
+    gain, dark_scale  float32 (G, H, W) or None   PRNU×alive and dark maps per group
+    seed_pix, seed_exact  uint64 (G,)             charge streams (key of the first read)
+    clip        float32 (G,)       charge limit of the group [e⁻]
+    read_group  int64 (R,); read_first bool (R,): the read takes the z of its charge word
+    read_seed_pix, read_seed_row  uint64 (R,)
+    read_par    float32 (R, 9)     FWC, 1/FWC, nl, σ_read, A/2, σ_row, K, black, white
+    offset (R, H, W), row_off (R, H), col_off (R, W) float32, rtn bool (R, H, W): or None
+    comb_par    float32 (R, 4)     black, K, threshold [e⁻], scale of each read
+    out_dn uint16 (R, H, W); out_mean float32 (G, H, W); out_comb float32 (H, W)
+    """
+    n_src, h, w = photo.shape
+    n_g = src.shape[0]
+    n_r = read_group.shape[0]
+    for i in prange(h):
+        base = (row0 + i) * w
+        lam_b = np.empty(w, np.float32)
+        n_b = np.empty((n_g, w), np.float32)
+        z_b = np.empty((n_g, w), np.float32)
+        for g in range(n_g):
+            s = src[g]
+            c = coef[g, i]
+            dv = div[g]
+            dk = dark[g]
+            sp = seed_pix[g]
+            # pass A: means, ground truth, span of small means
+            jmin = w
+            jmax = -1
+            lim = _F0
+            for j in range(w):
+                ph = photo[s, i, j] * c / dv
+                out_mean[g, i, j] = ph + dk
+                lam = ph * _m3(gain, g, i, j, _F1) + dk * _m3(dark_scale, g, i, j, _F1)
+                lam_b[j] = lam
+                small = lam < _T_EXACT
+                jmin = min(jmin, j if small else w)
+                jmax = max(jmax, j if small else -1)
+                lim = max(lim, lam if small else _F0)
+            j0, j1 = (jmin, jmax + 1) if shot else (w, w)
+            # pass B: the pixel word → z_shot (Cornish–Fisher) and z_read of the first read
+            nrow = n_b[g]
+            zrow = z_b[g]
+            if shot and j0 == 0 and j1 == w:
+                for j in range(w):
+                    _, zr = normal_pair(draw(sp, base + j))
+                    zrow[j] = zr
+            else:
+                for j in range(w):
+                    zs, zr = normal_pair(draw(sp, base + j))
+                    zrow[j] = zr
+                    lam = lam_b[j]
+                    nrow[j] = poisson_cornish_fisher(max(lam, _T_EXACT), zs) if shot else lam
+            # pass C: exact draws where λ < 16 e⁻
+            if j1 > j0:
+                _exact_span(lam_b, nrow, seed_exact[g], base, j0, j1, lim)
+            cl = clip[g]
+            for j in range(w):
+                nrow[j] = min(nrow[j], cl)
+        # reads
+        for r in range(n_r):
+            g = read_group[r]
+            fw, inv_fw, nl, read_e, rtn_half = (read_par[r, 0], read_par[r, 1],
+                                                read_par[r, 2], read_par[r, 3],
+                                                read_par[r, 4])
+            row_e_sig, k_dn, black, white = (read_par[r, 5], read_par[r, 6],
+                                             read_par[r, 7], read_par[r, 8])
+            sp = read_seed_pix[r]
+            zr_row, _ = normal_pair(draw(read_seed_row[r], row0 + i))
+            row_e = _m2(row_off, r, i, _F0) + row_e_sig * zr_row
+            nrow = n_b[g]
+            if read_first[r]:
+                zrow = z_b[g]
+                for j in range(w):
+                    x = draw(sp, base + j)
+                    add_e = (_m3(offset, r, i, j, _F0) + row_e + _m2(col_off, r, j, _F0)
+                             + _rtn3(rtn, r, i, j, x, rtn_half))
+                    out_dn[r, i, j] = _to_dn(nrow[j], add_e, zrow[j], fw, inv_fw, nl, read_e,
+                                             k_dn, black, white)
+            else:
+                for j in range(w):
+                    x = draw(sp, base + j)
+                    _, z = normal_pair(x)
+                    add_e = (_m3(offset, r, i, j, _F0) + row_e + _m2(col_off, r, j, _F0)
+                             + _rtn3(rtn, r, i, j, x, rtn_half))
+                    out_dn[r, i, j] = _to_dn(nrow[j], add_e, z, fw, inv_fw, nl, read_e,
+                                             k_dn, black, white)
+        # on-sensor combination
+        if do_comb:
+            last = n_r - 1
+            for j in range(w):
+                val = ((np.float32(out_dn[last, i, j]) - comb_par[last, 0])
+                       / comb_par[last, 1]) * comb_par[last, 3]
+                chosen = False
+                for r in range(last):
+                    e = (np.float32(out_dn[r, i, j]) - comb_par[r, 0]) / comb_par[r, 1]
+                    use = (e < comb_par[r, 2]) and not chosen
+                    val = e * comb_par[r, 3] if use else val
+                    chosen = chosen or use
+                out_comb[i, j] = val
