@@ -21,6 +21,9 @@ What the simulator needs but a datasheet rarely prints is derived here, each rul
   :class:`~camtwin.sensor.hdr.HdrSpec` (+ the sensor's ``lcg`` block) with every extra
   read's conversion gain from the same rule as the main one, K = (white − black)/FWC of
   that read (each read's saturation at the ADC white level).
+* **Anti-blooming drain** (``antiblooming_drain`` figure): the fraction of the charge
+  beyond full well that the pixel's drain removes → ``noise.antiblooming_drain``; without
+  the figure the :class:`~camtwin.sensor.noise.NoiseSpec` default holds.
 """
 
 from __future__ import annotations
@@ -292,6 +295,8 @@ def to_sensor_spec(entry: SensorEntry | str) -> SensorSpec:
         dark_current_e_per_s=float(s.value("dark_current_e_per_s", 0.0)))
     if s.dark_reference_c is not None:
         fields["dark_reference_c"] = float(s.value("dark_reference_c"))
+    if s.antiblooming_drain is not None:
+        fields["noise"] = {"antiblooming_drain": float(s.value("antiblooming_drain"))}
     hdr, lcg = hdr_spec_for(s)
     if hdr is not None:
         fields["hdr"] = hdr

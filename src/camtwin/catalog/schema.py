@@ -87,6 +87,7 @@ SENSOR_FIGURES: dict[str, tuple] = {
     "automotive_grade": ((bool,), None, None),
     "hdr": ((dict,), None, None),
     "led_flicker_mitigation": ((bool,), None, None),
+    "antiblooming_drain": (_NUM, 0.0, 1.0),
 }
 
 LENS_FIGURES: dict[str, tuple] = {
@@ -185,6 +186,9 @@ class SensorEntry(_Entry):
     # its block, an optional LCG read {full_well_e, read_noise_e}; published DR above
     hdr: Figure | None = None
     led_flicker_mitigation: Figure | None = None
+    # fraction of the charge beyond full well removed by the pixel's anti-blooming /
+    # overflow drain (SensorSpec noise.antiblooming_drain; absent: the NoiseSpec default)
+    antiblooming_drain: Figure | None = None
 
     @model_validator(mode="after")
     def _typed(self):
