@@ -20,9 +20,8 @@ import argparse
 import numpy as np
 
 import camtwin
-from camtwin.camera import module_scene
 from camtwin.crop import parse_crop
-from camtwin.scene.lights import PWM, add_lights, capture_lit, led_sign, lit_images
+from camtwin.scene import PWM, add_lights, capture_lit, led_sign, lit_images
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -38,7 +37,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.crop:
         module = camtwin.crop_module(module, *parse_crop(args.crop))
     f, duty = 90.0, 0.1
-    lit = add_lights(module_scene(module, "uniform", illuminance_lux=100.0),
+    lit = add_lights(camtwin.module_scene(module, "uniform", illuminance_lux=100.0),
                      [led_sign((0.35, 0.65, 0.25, 0.75), waveform=PWM(f, duty),
                                luminance_cd_m2=250.0)])  # below full well at 11 ms
     images = lit_images(module, lit)
@@ -69,9 +68,9 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"T = {t_exp * 1e3:4.1f} ms: sign seen in {seen}/{n} captures = {seen / n:.3f}; "
               f"analytic min(1, D + T·f) = {p:.3f} (binomial σ {np.sqrt(p * (1 - p) / n):.3f})")
 
-    from camtwin.report.figures import new_figure, save_figure
+    from matplotlib.figure import Figure
 
-    fig = new_figure((12, 5))
+    fig = Figure(figsize=(12, 5), dpi=100, layout="constrained")
     axes = fig.subplots(2, 1)
     for ax, (t_exp, strip) in zip(axes, strips.items()):
         ax.imshow(np.clip(strip, 0, 1) ** (1 / 2.2), cmap="gray", vmin=0, vmax=1)
@@ -79,7 +78,7 @@ def main(argv: list[str] | None = None) -> dict:
         ax.set_title(f"{t_exp * 1e3:.0f} ms exposure, 6 random phases (raw mosaic): sign seen "
                      f"{seen:.2f} of captures, analytic {p:.2f}")
         ax.axis("off")
-    save_figure(fig, args.out)
+    fig.savefig(args.out)
     print(f"wrote {args.out}")
     return {"seen_1ms": result[1e-3][0], "analytic_1ms": result[1e-3][1],
             "seen_11ms": result[11e-3][0], "analytic_11ms": result[11e-3][1]}

@@ -300,11 +300,11 @@ def _example_imports(path: Path) -> list[tuple[str, str]]:
 #: (their __init__ exports), plus the few documented modules the tour uses.
 PUBLIC_MODULES = {"camtwin", "camtwin.evaluate", "camtwin.optics", "camtwin.sensor",
                   "camtwin.spectra", "camtwin.measure", "camtwin.isp", "camtwin.crop",
-                  "camtwin.measure.summary", "camtwin.web.server"}
+                  "camtwin.measure.summary", "camtwin.web.server", "camtwin.scene"}
 
 
 @pytest.mark.parametrize("name", ["bsi_vs_fsi_low_light.py", "shutters_on_a_moving_target.py",
-                                  "notebook_tour.py", "notebook_tour.ipynb"])
+                                  "notebook_tour.py", "notebook_tour.ipynb", "led_flicker.py"])
 def test_examples_use_public_api_only(name):
     for module, attr in _example_imports(EXAMPLES / name):
         if not module.startswith("camtwin"):
@@ -350,6 +350,17 @@ def test_shutters_example_runs(tmp_path):
     # the CCD's frame-transfer smear against its analytic value (h·t_tr/H)/T
     assert by["CCD"][3] == pytest.approx(by["CCD"][4], rel=0.35)
     assert out.stat().st_size > 10_000
+
+
+def test_led_flicker_example_runs(tmp_path):
+    out = tmp_path / "led_flicker.png"
+    res = _load_example("led_flicker.py").main(["--phases", "40", "--crop", "96,64", "--out",
+                                                 str(out)])
+    # 90 Hz, 10 % PWM: 1 ms sees it with probability D + T·f = 0.19 (40 random phases:
+    # binomial σ 0.062), 11 ms always
+    assert res["analytic_1ms"] == pytest.approx(0.19)
+    assert abs(res["seen_1ms"] - 0.19) < 4 * 0.062
+    assert res["seen_11ms"] == 1.0 and out.stat().st_size > 10_000
 
 
 def test_notebook_tour_runs_small(tmp_path):
