@@ -143,24 +143,28 @@ def _exact_span(lam_b, n_b, seed_exact, base, j0, j1, lim):  # pragma: no cover 
     """n_b[j] ← exact Poisson(lam_b[j]) where lam_b[j] < 16, j0 ≤ j < j1 (K by ``lim``)."""
     if lim < INVERSION_LIMITS[0]:
         for j in range(j0, j1):
-            lam = lam_b[j]
+            ju = np.uint64(j)       # unsigned: no wrap-around test, the loop vectorises
+            lam = lam_b[ju]
             n = _inv16(lam, draw(seed_exact, base + j))
-            n_b[j] = n if lam < _T_EXACT else n_b[j]
+            n_b[ju] = n if lam < _T_EXACT else n_b[ju]
     elif lim < INVERSION_LIMITS[1]:
         for j in range(j0, j1):
-            lam = lam_b[j]
+            ju = np.uint64(j)       # unsigned: no wrap-around test, the loop vectorises
+            lam = lam_b[ju]
             n = _inv24(lam, draw(seed_exact, base + j))
-            n_b[j] = n if lam < _T_EXACT else n_b[j]
+            n_b[ju] = n if lam < _T_EXACT else n_b[ju]
     elif lim < INVERSION_LIMITS[2]:
         for j in range(j0, j1):
-            lam = lam_b[j]
+            ju = np.uint64(j)       # unsigned: no wrap-around test, the loop vectorises
+            lam = lam_b[ju]
             n = _inv40(lam, draw(seed_exact, base + j))
-            n_b[j] = n if lam < _T_EXACT else n_b[j]
+            n_b[ju] = n if lam < _T_EXACT else n_b[ju]
     else:
         for j in range(j0, j1):
-            lam = lam_b[j]
+            ju = np.uint64(j)       # unsigned: no wrap-around test, the loop vectorises
+            lam = lam_b[ju]
             n = _inv56(lam, draw(seed_exact, base + j))
-            n_b[j] = n if lam < _T_EXACT else n_b[j]
+            n_b[ju] = n if lam < _T_EXACT else n_b[ju]
 
 
 # ---- the kernel -------------------------------------------------------------------------
