@@ -267,3 +267,35 @@ def test_bad_start_ms(tmp_path):
     r = cli("capture", "--scene", "uniform", "--out", tmp_path / "o.png", "--start-ms", "nan",
             ok=False)
     assert r.exit_code == 2 and "--start-ms = nan" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_auto_exposure_meters_the_time_mean_light(small):
+    """exposure_s=None meters ė_steady + Σ ė_k (the lights at their time means): a bright
+    sign covering a large part of the view shortens the exposure."""
+    from camtwin.sensor.capture import exposure_for_rate
+
+    scene = camtwin.module_scene(small, "uniform", illuminance_lux=200.0)
+    lit = add_lights(scene, [parse_light("led_sign:size=0.9,height=0.9,cd=3000")])
+    plain = camtwin.shoot(small, scene, rng=1).raw.exposure_s
+    got = camtwin.shoot(small, lit, rng=1, start_s=1e-3).raw.exposure_s
+    steady, (light,) = lit_rates(small, lit)
+    assert got == pytest.approx(exposure_for_rate(steady + light, small.sensor), rel=1e-6)
+    assert got < 0.5 * plain
+
+
+def test_capture_lit_window_keeps_light_boxes(small):
+    from camtwin.scene import capture_lit
+
+    lit = add_lights(camtwin.module_scene(small, "uniform"),
+                     [LightSource("lamp", Disc(0.5, 0.5, 0.1), 900.0, PWM(90.0, 0.5))])
+    full = capture_lit(small, lit, exposure_s=1e-3, rng=1)
+    _, win = camtwin.window_module(small, 24, 16, 48, 32)
+    part = capture_lit(small, lit, exposure_s=1e-3, rng=1, window=win)
+    r0, r1, c0, c1 = full.metadata["layout_px"]["light:lamp"][0]
+    assert part.metadata["layout_px"]["light:lamp"] == [(r0 - 16, r1 - 16, c0 - 24, c1 - 24)]
+
+
+def test_hdr_module_with_lights_is_one_line(tmp_path):
+    r = cli("capture", "--module", "adas-ox03c10-surround", "--crop", "96,64", "--scene",
+            "uniform", "--out", tmp_path / "o.png", "--light", "led_sign", ok=False)
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1 and "HDR mode" in r.stderr

@@ -198,6 +198,10 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
             else "index" if scene in ("colorchecker", "uniform") else "chart")
     from .strips import estimate_strip_capture_bytes, shoot_strips, use_strips
 
+    if light_sources and mod.sensor.hdr is not None:
+        raise ConfigError(f"--light: {mod.name} has the HDR mode {mod.sensor.hdr.mode!r}; "
+                          "light sources with waveforms are captured by single-exposure "
+                          "sensors only (the HDR modes take a global flicker)")
     strips = win is None and not light_sources and use_strips(mod)  # lights: whole frame
     if strips:  # a large sensor: row strips (camtwin.strips), the same physics
         from .memory import capture_hint, check_budget

@@ -683,8 +683,8 @@ def capture_lit(module, lit: LitScene, *, exposure_s: float, rng, start_s: float
     its own waveform over each row's window (:func:`camtwin.sensor.capture`'s
     ``modulated_light``). ``start_s`` is row 0's integration start [s] (the phase of the
     capture against every waveform); ``flicker`` modulates the steady scene only. The raw's
-    ``metadata["layout_px"]`` holds each light's box as ``"light:<name>"`` (full-sensor
-    captures; a ``window`` capture carries no layout).
+    ``metadata["layout_px"]`` holds each light's box as ``"light:<name>"`` (for a ``window``:
+    in window pixels, lights whose box misses the window left out).
 
     ``images`` — the result of :func:`lit_images` for this scene and window — skips the
     optics: the images do not depend on the waveforms, so a capture per random phase (MMP)
@@ -698,9 +698,15 @@ def capture_lit(module, lit: LitScene, *, exposure_s: float, rng, start_s: float
     if len(lights) != len(lit.lights):
         raise ConfigError(f"images hold {len(lights)} light images for {len(lit.lights)} "
                           "lights; pass lit_images(module, lit, window=window)")
-    return capture(steady, sensor, exposure_s, rng, flicker=flicker, start_s=start_s,
-                   motion_px_per_s=motion_px_per_s,
-                   modulated_light=list(zip(lights, lit.waveforms)))
+    raw = capture(steady, sensor, exposure_s, rng, flicker=flicker, start_s=start_s,
+                  motion_px_per_s=motion_px_per_s,
+                  modulated_light=list(zip(lights, lit.waveforms)))
+    if window is not None:  # the window's optical image has no layout: map the boxes
+        boxes = light_boxes_px(module, lit, window=window,
+                               sample_pitch_um=steady.sample_pitch_um)
+        layout = raw.metadata.setdefault("layout_px", {})
+        layout.update({f"light:{k}": [tuple(b)] for k, b in boxes.items() if b is not None})
+    return raw
 
 
 # --------------------------------------------------------------------------- shoot / windows
