@@ -121,8 +121,8 @@ def capture(
     light: Optional[list[str]] = typer.Option(None, "--light", help=_LIGHT_HELP,
                                               metavar="PRESET:K=V,...|FILE.yaml"),
     start_ms: float = typer.Option(0.0, "--start-ms", help="Start of row 0's integration "
-                                   "[ms]: the phase of the capture against the --light "
-                                   "waveforms."),
+                                   "[ms] (with --window: the window's first row): the phase "
+                                   "of the capture against the --light waveforms."),
 ):
     """Simulate one capture of a scene with a module and write the rendered image."""
     _guard(_capture, module, scene, lux, exposure_ms, illuminant, out, raw, seed, json_out,

@@ -777,7 +777,9 @@ def light_signals(sensor, lit: LitScene, rates, boxes: dict, *, exposure_s: floa
     :func:`camtwin.sensor.timing.row_start_times`) the light alone gives (noiseless, before
     full well)
 
-        S = (1/|B|) Σ_B T·ė_k(p)·⟨m_k⟩_[t_r, t_r+T]     and, were it steady,   S₀ = (T/|B|) Σ_B ė_k(p)
+        S = (1/|B|) Σ_B T·ė_k(p)·⟨m_k⟩_[t_r, t_r+T]
+
+    and, were it steady, S₀ = (T/|B|) Σ_B ė_k(p),
 
     with ė_k its electron-rate mosaic at its time-mean radiance (``rates[k]``) and ⟨m_k⟩ the
     exact window mean of its waveform (:func:`camtwin.sensor.timing.window_means`). The
