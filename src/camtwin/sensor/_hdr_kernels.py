@@ -207,6 +207,7 @@ def hdr_chain(photo, src, coef, div, dark, gain, dark_scale, seed_pix, seed_exac
             # pass A: means, ground truth, span of small means
             jmin = w
             jmax = -1
+            n_small = 0
             lim = _F0
             for j in range(w):
                 ph = photo[s, i, j] * c / dv
@@ -216,12 +217,13 @@ def hdr_chain(photo, src, coef, div, dark, gain, dark_scale, seed_pix, seed_exac
                 small = lam < _T_EXACT
                 jmin = min(jmin, j if small else w)
                 jmax = max(jmax, j if small else -1)
+                n_small += 1 if small else 0
                 lim = max(lim, lam if small else _F0)
             j0, j1 = (jmin, jmax + 1) if shot else (w, w)
             # pass B: the pixel word → z_shot (Cornish–Fisher) and z_read of the first read
             nrow = n_b[g]
             zrow = z_b[g]
-            if shot and j0 == 0 and j1 == w:
+            if shot and n_small == w:        # every pixel gets its exact draw in pass C
                 for j in range(w):
                     _, zr = normal_pair(draw(sp, base + j))
                     zrow[j] = zr
