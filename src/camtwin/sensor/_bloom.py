@@ -62,7 +62,6 @@ import threading
 
 import numba as nb
 import numpy as np
-from numba.typed import List
 
 
 @nb.njit(cache=True, inline="always")
@@ -600,13 +599,16 @@ def _stamp(owner, live, active, off, status, fp_len, buf_pix, partner):  # pragm
 
 
 @nb.njit(cache=True, parallel=True)
-def _write_back(flat, owner, keep, off, fp_len, buf_pix, buf_val):  # pragma: no cover - jit
-    """Write the kept footprints into the frame and clear their stamps."""
-    for k in nb.prange(keep.size):
-        if keep[k]:
-            for t in range(off[k], off[k] + fp_len[k]):
-                flat[buf_pix[t]] = buf_val[t]
-                owner[buf_pix[t]] = 0
+def _write_back(flat, owner, valid, where, off, length, pix0, val0, pix1,
+                val1):  # pragma: no cover - jit
+    """Write the accepted footprints into the frame and clear their stamps."""
+    for g in nb.prange(valid.size):
+        if valid[g]:
+            pix = pix0 if where[g] == 0 else pix1
+            val = val0 if where[g] == 0 else val1
+            for t in range(off[g], off[g] + length[g]):
+                flat[pix[t]] = val[t]
+                owner[pix[t]] = 0
 
 
 @nb.njit(cache=True)
@@ -750,18 +752,18 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         margin[g] = _first_margin(bbox[g, 1] - bbox[g, 0], bbox[g, 3] - bbox[g, 2],
                                   excess[g], fw, along_columns)
     valid = np.zeros(n_groups, np.bool_)
-    res_round = np.zeros(n_groups, np.int64)
-    res_k = np.zeros(n_groups, np.int64)
+    # accepted footprints: the first round's buffers as they are, later rounds' copied
+    res_where = np.zeros(n_groups, np.int64)    # 0: pix0/val0, 1: pix1/val1
+    res_off = np.zeros(n_groups, np.int64)
+    res_len = np.zeros(n_groups, np.int64)
+    pix1 = np.empty(16, np.int64)
+    val1 = np.empty(16, np.float32)
+    n1 = 0
     g_steps = np.zeros(n_groups, np.int64)
     g_pend = np.zeros(n_groups, np.float64)
     g_lost = np.zeros(n_groups, np.float64)
     live = np.zeros(n_groups, np.bool_)          # accepted, or ok in this round
     scheduled = np.zeros(n_groups, np.bool_)
-    l_pix = List()
-    l_val = List()
-    l_off = List()
-    l_len = List()
-    l_act = List()
     active = _premerge(roots, n_groups, bbox, margin, h, w, along_columns, gp, head, tail, nxt,
                        excess)
     rnd = 0
@@ -797,11 +799,9 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
             live[active[k]] = status[k] == 1
         partner = np.empty(n_act, np.int64)
         _stamp(owner, live, active, off, status, fp_len, buf_pix, partner)
-        l_pix.append(buf_pix)
-        l_val.append(buf_val)
-        l_off.append(off)
-        l_len.append(fp_len)
-        l_act.append(active)
+        if rnd == 0:
+            pix0 = buf_pix
+            val0 = buf_val
         # accept the footprints; groups whose footprints share a pixel interacted: merge
         # them (and drop their results and stamps), run the merged group next round
         next_active = np.empty(n_act, np.int64)
@@ -814,8 +814,18 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
                 n_next += 1
                 continue
             valid[g] = True
-            res_round[g] = rnd
-            res_k[g] = k
+            res_len[g] = fp_len[k]
+            if rnd == 0:
+                res_where[g] = 0
+                res_off[g] = off[k]
+            else:
+                res_where[g] = 1
+                res_off[g] = n1
+                pix1 = _grown(pix1, n1 + fp_len[k])
+                val1 = _grown(val1, n1 + fp_len[k])
+                pix1[n1:n1 + fp_len[k]] = buf_pix[off[k]:off[k] + fp_len[k]]
+                val1[n1:n1 + fp_len[k]] = buf_val[off[k]:off[k] + fp_len[k]]
+                n1 += fp_len[k]
             g_steps[g] = st_steps[k]
             g_pend[g] = st_pend[k]
             g_lost[g] = st_lost[k]
@@ -832,9 +842,8 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
             if valid[c]:
                 valid[c] = False
                 live[c] = False
-                bp = l_pix[res_round[c]]
-                o = l_off[res_round[c]][res_k[c]]
-                for t in range(o, o + l_len[res_round[c]][res_k[c]]):
+                bp = pix0 if res_where[c] == 0 else pix1
+                for t in range(res_off[c], res_off[c] + res_len[c]):
                     if owner[bp[t]] == c + 1:
                         owner[bp[t]] = 0
             r = _find(gp, c)
@@ -855,13 +864,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
             steps = max(steps, g_steps[g])
             pending += g_pend[g]
             lost += g_lost[g]
-    for i in range(rnd):
-        act = l_act[i]
-        keep_k = np.zeros(act.size, np.bool_)
-        for k in range(act.size):
-            g = act[k]
-            keep_k[k] = valid[g] and res_round[g] == i and res_k[g] == k
-        _write_back(flat, owner, keep_k, l_off[i], l_len[i], l_pix[i], l_val[i])
+    _write_back(flat, owner, valid, res_where, res_off, res_len, pix0, val0, pix1, val1)
     return steps, pending, lost
 
 
