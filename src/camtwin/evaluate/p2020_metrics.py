@@ -20,7 +20,8 @@ Metrics (unit; conditions with defaults):
     (0.011: the long exposure that covers one period of a 90 Hz LED), ``illuminant``
     (D65: the spectrum of the chart's patches), ``merge`` (``noise_optimal``,
     ``selection``: the ISP merges of :mod:`camtwin.isp.hdr`; ``on_sensor``: the sensor's
-    own switch combination).
+    own switch combination, decompanded when it is sent PWL-companded — the camera's
+    output for sensors that combine on chip, as the automotive profiles state).
 ``hdr_snr_min_db`` [dB]
     Lowest SNR of the chart's patches with luminance in [``luminance_min_cd_m2``,
     ``luminance_max_cd_m2``] (1 … 10⁴ cd/m²) — P2020's minimum SNR over the HDR range of a
@@ -98,8 +99,10 @@ def linear_signal_e(raw, *, merge: str = "noise_optimal") -> tuple[np.ndarray, f
 
     HDR capture (an :class:`~camtwin.sensor.hdr.HdrRaw` found on ``raw``, e.g.
     ``RawFrame.hdr``): ``merge`` of its components — ``"noise_optimal"`` / ``"selection"`` (:func:`camtwin.isp.hdr.merge_hdr`)
-    or ``"on_sensor"`` (the sensor's switch combination ``combined_e``) — in electrons of
-    the reference component; clip level = s_last·e_sat,last (``full_scale_e``). A frame
+    or ``"on_sensor"`` (the sensor's switch combination ``combined_e``; when the sensor
+    compands it (``hdr.pwl``), the decompanded PWL stream x = (decompand(y) − black)/K_0,
+    :func:`camtwin.isp.hdr.pwl_to_linear_e`, which is what the camera's ISP receives) — in
+    electrons of the reference component; clip level = s_last·e_sat,last (``full_scale_e``). A frame
     with ``hdr_electrons`` but no components: that combined value. Single exposure: (DN − black)/K; clip level = min(full well, (white − black)/K).
 
     Returns
@@ -110,6 +113,14 @@ def linear_signal_e(raw, *, merge: str = "noise_optimal") -> tuple[np.ndarray, f
         raise unknown_name("merge", merge, MERGES)
     hdr = _hdr_frame(raw)
     if hdr is not None:
+        if merge == "on_sensor" and getattr(hdr, "pwl_dn", None) is not None:
+            # what the sensor sends: the PWL-companded combination, decompanded by the ISP
+            from ..isp.hdr import pwl_to_linear_e
+
+            img = pwl_to_linear_e(hdr)
+            return (img, float(hdr.full_scale_e),
+                    f"HDR {hdr.hdr.mode} capture, on-sensor combination sent "
+                    f"{hdr.hdr.pwl.output_bits}-bit PWL-companded, decompanded")
         if merge == "on_sensor":
             img = np.asarray(hdr.combined_e, dtype=np.float32)
         else:
@@ -392,6 +403,9 @@ def _hdr_snr_min(module, *, rng, exposure_s, illuminant, merge, luminance_min_cd
     if np.any(clipped):
         at = float(r.luminance[np.argmax(clipped)])
         det["clipped_from_cd_m2"] = at
+        if np.any(inside & ~r.saturated):     # what the unclipped part of the range holds
+            det["min_snr_unclipped_db"], det["min_snr_unclipped_at_cd_m2"] = r.min_snr_db(
+                lo, min(hi, float(r.luminance[~r.saturated][-1])))
         return MetricResult(-math.inf, det, source=src + f" (clipped from {at:.3g} cd/m²: "
                                                          "SNR 0 there)")
     value, at = r.min_snr_db(lo, hi)
