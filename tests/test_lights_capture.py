@@ -193,19 +193,58 @@ def test_cli_window_reports_window_boxes(tmp_path):
     assert lt["steady_signal_e"] == pytest.approx(full["steady_signal_e"], rel=0.02)
 
 
-def test_lit_scenes_take_the_whole_frame_path(small, tmp_path, monkeypatch):
+@pytest.mark.parametrize("shutter", ["rolling", "global"])
+def test_strips_with_lights_equal_the_whole_frame(small, shutter):
+    """Row strips (camtwin.strips, sensors above 16 MP) image each light per strip: the same
+    means as the whole frame up to the PSF tails a strip truncates (≤ 1e-2 of the maximum,
+    as tests/test_strips.py), the same boxes, signals and verdicts; global shutter: the
+    storage node sees the time-mean light."""
+    from camtwin.strips import capture_strips, strip_supported
+
+    mod = small if shutter == "rolling" else small.replace(sensor={"shutter": {
+        "type": "global", "pls": 1e-3}})
+    lit = add_lights(camtwin.module_scene(mod, "uniform", illuminance_lux=200.0),
+                     [parse_light(TRAFFIC), parse_light("led_sign:y=0.8,cd=300,wave=mains")])
+    assert strip_supported(mod, scene=lit) is None
+    for start_s in (0.0, 9.6e-3) if shutter == "rolling" else (10.5e-3,):
+        ref = camtwin.shoot(mod, lit, exposure_s=T_EXP, rng=5, start_s=start_s,
+                            band_group_nm=None).raw
+        raw = capture_strips(mod, lit, exposure_s=T_EXP, rng=5, start_s=start_s,
+                             strip_rows=16, band_group_nm=0)
+        mr, me = ref.mean_electrons, raw.mean_electrons
+        assert float(np.abs(me - mr).max()) <= 1e-2 * float(mr.max())
+        assert raw.metadata["layout_px"] == ref.metadata["layout_px"]
+        for a, b in zip(raw.metadata["lights"], ref.metadata["lights"]):
+            assert a["box_px"] == b["box_px"] and a["seen"] == b["seen"]
+            assert a["relative_signal"] == pytest.approx(b["relative_signal"], rel=1e-3,
+                                                         abs=1e-6)
+        # DN: the same noise draws (keyed on the pixel) where the means agree
+        # (tests/test_strips.py); a bright light's flare moves the means near strip edges
+        # a DN rounding flips with probability ≈ K·Δμ (clipped at 1 for large Δμ)
+        k = mod.sensor.system_gain_dn_per_e
+        dmu = np.abs(me - mr)
+        flip = np.minimum(1.0, 2 * k * dmu + 1e-3)
+        assert np.mean(raw.dn != ref.dn) <= float(flip.mean()) + 0.01
+
+
+def test_cli_strips_with_lights(tmp_path, monkeypatch):
+    """Above the strip size the CLI captures a lit scene in strips, --start-ms included."""
     from camtwin import strips
 
-    lit = add_lights(camtwin.module_scene(small, "uniform"), [parse_light("led_sign")])
-    assert strips.strip_supported(small) is None
-    assert "light" in strips.strip_supported(small, scene=lit)
-    with pytest.raises(ConfigError, match="light sources are captured on the whole frame"):
-        strips.capture_strips(small, lit, exposure_s=1e-3, rng=1)
-    # a sensor "above the strip size": with --light the capture still runs whole-frame
     monkeypatch.setattr(strips, "STRIP_ABOVE_PX", 100)
-    assert strips.use_strips(small)
-    out = capture_json(tmp_path, "--exposure-ms", 1, "--light", "led_sign:wave=constant")
-    assert out["lights"][0]["seen"]
+    calls = []
+    orig = strips.capture_strips
+    monkeypatch.setattr(strips, "capture_strips",
+                        lambda *a, **k: calls.append(k["start_s"]) or orig(*a, **k))
+    out = capture_json(tmp_path, "--exposure-ms", 1, "--light", TRAFFIC, "--start-ms", 10.5)
+    assert calls == [pytest.approx(10.5e-3)]
+    monkeypatch.setattr(strips, "STRIP_ABOVE_PX", 10**9)
+    whole = capture_json(tmp_path, "--exposure-ms", 1, "--light", TRAFFIC, "--start-ms",
+                         10.5)
+    assert len(calls) == 1  # the whole-frame path
+    assert out["lights"][0]["seen"] == whole["lights"][0]["seen"]
+    assert out["lights"][0]["relative_signal"] == pytest.approx(
+        whole["lights"][0]["relative_signal"], rel=1e-3)
 
 
 def test_lights_yaml_file_and_unique_names(tmp_path):

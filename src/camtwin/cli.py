@@ -202,13 +202,15 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
         raise ConfigError(f"--light: {mod.name} has the HDR mode {mod.sensor.hdr.mode!r}; "
                           "light sources with waveforms are captured by single-exposure "
                           "sensors only (the HDR modes take a global flicker)")
-    strips = win is None and not light_sources and use_strips(mod)  # lights: whole frame
+    strips = win is None and use_strips(mod)
     if strips:  # a large sensor: row strips (camtwin.strips), the same physics
         from .memory import capture_hint, check_budget
 
         s = mod.sensor
         check_budget(estimate_strip_capture_bytes(mod, scene_kind=kind,
-                                                  bits=mod.isp.output_bits),
+                                                  bits=mod.isp.output_bits)
+                     # + per light a rate frame and a coverage map, + one mean-rate strip
+                     + (8 * len(light_sources) + 4) * s.width_px * s.height_px,
                      f"capture of {mod.name} ({s.width_px} × {s.height_px} px, in strips)",
                      capture_hint(mod))
     else:
@@ -223,7 +225,8 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
         sc = add_lights(sc, light_sources)
     if strips:
         shot = shoot_strips(mod, sc, exposure_s=exposure_s, rng=seed, check_memory=False,
-                            band_group_nm=band_group_nm, progress=timer.callback)
+                            band_group_nm=band_group_nm, progress=timer.callback,
+                            start_s=start_ms / 1e3)
     else:
         shot = shoot(mod, sc, exposure_s=exposure_s, rng=seed, window=win,
                      band_group_nm=band_group_nm or None, progress=timer.callback,

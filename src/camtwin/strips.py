@@ -53,9 +53,8 @@ FRAME_BYTES_PER_PIXEL = 4 + 2 + 3
 
 def strip_supported(module, *, motion_px_per_s=(0.0, 0.0), scene_at=None,
                     scene=None) -> str | None:
-    """None if ``module`` (and ``scene``) can be captured in strips, else the reason."""
-    if getattr(scene, "lights", None):  # a camtwin.scene.lights.LitScene
-        return "time-modulated light sources are captured on the whole frame"
+    """None if ``module`` (and ``scene``) can be captured in strips, else the reason
+    (a :class:`~camtwin.scene.lights.LitScene` can: its lights are imaged per strip)."""
     if module.sensor.hdr is not None:
         return "HDR modes are captured on the whole frame"
     if module.sensor.shutter.type == "ccd":
@@ -157,7 +156,10 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
     Parameters
     ----------
     module : ModuleSpec
-    scene : Scene
+    scene : Scene or camtwin.scene.lights.LitScene
+        A lit scene's lights are imaged strip by strip (those reaching each strip's window)
+        and integrated with their waveforms over each row's window, as
+        :func:`camtwin.scene.lights.expose_lit`; the raw's metadata gains ``lights``.
     exposure_s : float, optional
         Integration time [s]; None = auto exposure (99th percentile of the rate at 60 % of
         the usable range, :func:`camtwin.sensor.auto_exposure_s`).
@@ -190,6 +192,16 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
     reason = strip_supported(module, scene=scene)
     if reason:
         raise ConfigError(f"module {module.name} cannot be captured in strips: {reason}")
+    from .scene.lights import LitScene
+
+    lit = scene if isinstance(scene, LitScene) else None  # lights: imaged per strip too
+    if lit is not None:
+        from .scene.lights import light_boxes_px, light_signals, lights_reaching_window
+        from .sensor.timing import window_means
+
+        scene = lit.steady_scene()
+        light_scenes = [lit.light_scene(j) for j in range(len(lit.lights))]
+        light_frames = [np.zeros(scene.shape, np.float32) for _ in lit.lights]
     if exposure_s is not None and not (np.isfinite(exposure_s) and exposure_s > 0):
         raise ConfigError(f"exposure_s = {exposure_s}: must be > 0")
     if not np.isfinite(start_s):
@@ -226,13 +238,31 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
         del ci
         frame[r0:r1] = rate[r0 - a:r1 - a]
         del rate
+        if lit is not None:  # each light reaching the strip: its own image, its own rate
+            reach = {lt.name for lt in lights_reaching_window(module, lit, win).lights}
+            for j, lt in enumerate(lit.lights):
+                if lt.name not in reach:
+                    continue
+                ci = form_module_image(module, light_scenes[j], window=win, band_group_nm=bands)
+                rate_j = rate_from_density(ci.density, ci.sample_pitch_um, sub.sensor,
+                                           module.lens, offset_px=ci.sensor_offset_px,
+                                           full_sensor_px=ci.full_sensor_px)
+                light_frames[j][r0:r1] = rate_j[r0 - a:r1 - a]
+                del ci, rate_j
         note("optics", k + 1, len(strips))
     t["optics_s"] = time.perf_counter() - t0
 
     # 2. exposure; 3. photo-charge in place
     t0 = time.perf_counter()
     if exposure_s is None:
-        exposure_s = exposure_for_rate(frame, s)
+        if lit is None:
+            exposure_s = exposure_for_rate(frame, s)
+        else:  # the time-mean light, as camtwin.scene.lights.expose_lit
+            total = frame.copy()
+            for f in light_frames:
+                total += f
+            exposure_s = exposure_for_rate(total, s)
+            del total
     exposure_s = float(exposure_s)
     gen = _as_rng(rng)
     key = int(gen.integers(0, 2**63 - 1))
@@ -243,13 +273,22 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
         dark_rows = np.float32(s.shutter.storage_dark_current_e_per_s) * wait
     for r0, r1 in strips:  # the operations of integrate_photo + storage_node_charge
         block = frame[r0:r1]
-        pls = None if wait is None else block * (np.float32(s.shutter.pls) * wait[r0:r1])
+        mean_rate = block  # the time-mean light (storage node), as sensor.capture
+        if lit is not None:
+            for f in light_frames:
+                mean_rate = mean_rate + f[r0:r1]
+        pls = None if wait is None else mean_rate * (np.float32(s.shutter.pls) * wait[r0:r1])
         if flicker is None:
             block *= np.float32(exposure_s)
         else:
             t_row = start_s + np.arange(r0, r1) * t_line
             gain = flicker.mean_over(t_row, t_row + exposure_s).astype(np.float32)
             block *= (np.float32(exposure_s) * gain)[:, None]
+        if lit is not None:  # + T·ė_k·⟨m_k⟩ of each row's window (integrate_photo)
+            t_row = start_s + np.arange(r0, r1) * t_line
+            for lt, f in zip(lit.lights, light_frames):
+                m = window_means(lt.waveform, t_row, t_row + exposure_s)
+                block += f[r0:r1] * (np.float32(exposure_s) * m.astype(np.float32))[:, None]
         if pls is not None:
             block += pls
     dark0 = np.float32(s.dark_current_at() * exposure_s)
@@ -305,6 +344,13 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
     if scene.illuminant is not None:
         neutral, xyz_to_cam = camera_characterization(s, module.lens, scene.illuminant)
     geo = _oi_geometry(module, scene)
+    lit_md = {}
+    if lit is not None:
+        boxes = light_boxes_px(module, lit, sample_pitch_um=geo.sample_pitch_um)
+        lit_md = {"start_s": float(start_s),
+                  "lights": light_signals(s, lit, light_frames, boxes, exposure_s=exposure_s,
+                                          start_s=start_s)}
+        del light_frames
     return RawFrame(
         dn=dn, cfa=s.cfa, black_level_dn=float(s.black_level_dn),
         white_level_dn=s.white_level_dn, exposure_s=exposure_s,
@@ -317,7 +363,7 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
                   "shutter": s.shutter.type, "frame_key": key,
                   "motion_px_per_s": [0.0, 0.0],
                   "flicker_hz": None if flicker is None else flicker.frequency_hz,
-                  "strip_rows": rows})
+                  "strip_rows": rows, **lit_md})
 
 
 #: Sensors above this many pixels are captured in strips by :func:`camtwin.camera` users
@@ -354,7 +400,7 @@ class StripShot:
 def shoot_strips(module, scene, *, exposure_s: float | None = None, rng=None,
                  ccm: np.ndarray | None = None, strip_rows: int | None = None,
                  band_group_nm=None, check_memory: bool = True, scene_kind: str = "chart",
-                 timings: dict | None = None, progress=None) -> StripShot:
+                 timings: dict | None = None, progress=None, start_s: float = 0.0) -> StripShot:
     """Scene → raw → 8/16-bit image of ``module``'s whole sensor in strips: the strip
     counterpart of :func:`camtwin.camera.shoot` (module docstring), for sensors of any
     size. The working set (:func:`estimate_strip_capture_bytes`) is checked against the
@@ -373,7 +419,7 @@ def shoot_strips(module, scene, *, exposure_s: float | None = None, rng=None,
     t = {} if timings is None else timings
     raw = capture_strips(module, scene, exposure_s=exposure_s, rng=rng,
                          strip_rows=strip_rows, band_group_nm=band_group_nm, timings=t,
-                         progress=progress)
+                         progress=progress, start_s=start_s)
     if module.isp.ccm == "fitted" and ccm is None and s.cfa != "mono":
         t0 = time.perf_counter()
         if progress:
