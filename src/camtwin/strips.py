@@ -15,7 +15,10 @@ pixel: 11 GiB for a 200 MP sensor). This module runs the same physics strip by s
 2. **Exposure** from the whole rate frame (:func:`camtwin.sensor.capture.exposure_for_rate`).
 3. **Photo-charge, in place.** μ_ph = ė'·T·⟨m⟩_row (rolling shutter: row r integrates over
    [start + r·t_l, … + T]; flicker m as :func:`camtwin.sensor.timing.integrate_photo`);
-   global shutter: + PLS·ė'·w_r with w_r = r·t_l, and storage dark current ·w_r.
+   global shutter: + PLS·ė'·w_r with w_r = r·t_l, and storage dark current ·w_r. Light
+   sources of a :class:`~camtwin.scene.lights.LitScene` are imaged per strip like the
+   scene (each alone, where it reaches the strip) and add T·ė_k·⟨m_k⟩_row; the storage
+   node and auto exposure see their time mean.
 4. **Pixels, per strip.** The noise kernels draw from a counter-based stream keyed on the
    *sensor's* pixel and row index (``row0``), and the fixed-pattern maps are drawn strip
    after strip from the same generators (:class:`~camtwin.sensor.fixed_pattern.FixedPatternRows`),
