@@ -338,3 +338,15 @@ def test_hdr_module_with_lights_is_one_line(tmp_path):
     r = cli("capture", "--module", "adas-ox03c10-surround", "--crop", "96,64", "--scene",
             "uniform", "--out", tmp_path / "o.png", "--light", "led_sign", ok=False)
     assert r.exit_code == 2 and r.stderr.count("\n") == 1 and "HDR mode" in r.stderr
+
+
+def test_shot_of_a_lit_scene_displays_and_re_forms_its_optics(small):
+    """Shot.optical_image of a lit scene holds the lights at their time means; the notebook
+    displays name the steady scene."""
+    lit = add_lights(camtwin.module_scene(small, "uniform", illuminance_lux=100.0),
+                     [parse_light("traffic_light:size=0.4,wave=constant,cd=5000")])
+    shot = camtwin.shoot(small, lit, exposure_s=1e-3, rng=1)
+    irr = shot.optical_image.irradiance.sum(axis=0)
+    h, w = irr.shape
+    assert irr[h // 2, w // 2] > 5 * irr[2, 2]  # the light is in the re-formed image
+    assert shot.to_xarray().attrs["scene"] == "uniform" and "uniform" in repr(shot)

@@ -578,6 +578,20 @@ class LitScene:
             raise ConfigError(f"LitScene light names {names}: must be unique")
         object.__setattr__(self, "lights", lights)
 
+    @property
+    def name(self) -> str:
+        """The steady scene's name (reports, notebook displays)."""
+        return self.scene.name
+
+    @property
+    def illuminance_lux(self):
+        """The steady scene's illuminance [lx] (the lights add their own luminance)."""
+        return self.scene.illuminance_lux
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.scene.shape)
+
     def coverage(self, k: int) -> np.ndarray:
         """Covered fraction (H, W) of light k on the scene grid."""
         return self.lights[k].region.coverage(self.scene.shape)
