@@ -117,3 +117,26 @@ def test_the_sun_still_blooms_a_split_pixel_reference_read():
     q, a = _spill(s, 3.5e6, 8)
     fw = s.effective_full_well_e
     assert float(q[a - 5, a + 4]) >= 0.99 * fw           # 5 px above the disc: bloomed
+
+
+# --------------------------------------------------------------------------- PWL
+def test_ox03c10_pwl_table_keeps_quantisation_under_a_quarter_of_the_shot_noise():
+    """The estimated knee table (catalog note): on every segment the step Δ = Δx/Δy DN
+    adds Δ²/12 DN² of quantisation noise, which must stay ≤ (σ_shot/4)² with the HCG shot
+    noise σ_shot² = K_0·(c − black) DN² at the segment's start c (EMVA 1288 R4.0 §2:
+    σ_q² = Δ²/12); slope-1 segments add nothing. The combined full scale fits the table
+    and every output code decompands to a code that compands back to it."""
+    from camtwin.isp.hdr import decompand
+    from camtwin.sensor.hdr import compand
+
+    s = to_sensor_spec("omnivision-ox03c10")
+    pwl = s.hdr.pwl
+    k0, black = s.system_gain_dn_per_e, s.black_level_dn
+    kx, ky = pwl.knee_inputs, pwl.knee_outputs
+    for i in range(len(kx) - 1):
+        step = (kx[i + 1] - kx[i]) / (ky[i + 1] - ky[i])
+        if step > 1:
+            assert step**2 / 12 <= k0 * (kx[i] - black) / 16 + 1e-9, (i, step)
+    assert s.hdr.full_scale_e(s) * k0 + black <= pwl.max_input
+    y = np.arange(pwl.max_output + 1)
+    assert np.array_equal(compand(decompand(y, pwl), pwl), y)
