@@ -379,7 +379,7 @@ def _run_one(q, h, w, k, g, win, off, head, nxt, own_r, own_c, own_v, comp_start
         lq = np.empty(n2, np.float32)
         lab = np.empty(n2, np.int32)
         node_pixel = np.empty(max(16, n2 // 8), np.int64)
-    n_nodes = 0
+    n_nodes = np.int64(0)       # not a literal: one compiled signature downstream
     top = _WALL_FRAME if r0 == 0 else _WALL_WINDOW
     bottom = _WALL_FRAME if r1 == h else _WALL_WINDOW
     left = _WALL_FRAME if c0 == 0 else _WALL_WINDOW
@@ -701,7 +701,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     comp = _components(idx, w, along_columns)
     # groups: one per component (compact ids 0 … n_groups − 1), pixels listed by group
     gid = np.empty(n, np.int64)
-    n_groups = 0
+    n_groups = np.int64(0)      # not a literal: one compiled signature downstream
     for i in range(n):
         if comp[i] == i:
             gid[i] = n_groups
@@ -881,7 +881,7 @@ def bloom_whole_frame(q, full_well, drain, along_columns, max_iterations,
     lq = np.zeros(n2, np.float32)
     lab = np.full(n2, _WALL_FRAME, np.int32)
     node_pixel = np.empty(16, np.int64)
-    n_nodes = 0
+    n_nodes = np.int64(0)
     for i in range(h):
         for j in range(w):
             lp = (i + 1) * stride + j + 1
