@@ -140,3 +140,44 @@ def test_ox03c10_pwl_table_keeps_quantisation_under_a_quarter_of_the_shot_noise(
     assert s.hdr.full_scale_e(s) * k0 + black <= pwl.max_input
     y = np.arange(pwl.max_output + 1)
     assert np.array_equal(compand(decompand(y, pwl), pwl), y)
+
+
+# --------------------------------------------------------------------------- verdict metrics
+def test_ox03c10_led_flicker_on_its_own_output_is_the_small_photodiodes_window():
+    """At 10⁴ cd/m² the OX03C10's large photodiode is saturated and its on-chip
+    combination selects the small photodiode, which integrates the whole 11 ms: a 90 Hz,
+    10 % PWM LED (T·f = 0.99) is captured with on-time between D/f − (1/f − T) and D/f,
+    q = on-time/(D·T) ∈ [0.909, 1.010], so FMI = (1.010 − 0.909)/(1.010 + 0.909) = 0.053
+    (worked by hand from the PWM waveform) and every capture is seen (MMP = 1)."""
+    from camtwin.catalog.convert import to_module
+    from camtwin.evaluate import measure
+
+    m = to_module("adas-ox03c10-surround")
+    t, f, d = 0.011, 90.0, 0.1
+    q_max = d / f / (d * t)
+    q_min = (d / f - (1 / f - t)) / (d * t)
+    fmi_ref = (q_max - q_min) / (q_max + q_min)
+    cond = {"frequency_hz": f, "duty": d, "exposure_s": t, "luminance_cd_m2": 1e4,
+            "phases": 40, "merge": "on_sensor"}
+    r = measure(m, "flicker_modulation_index", cond)
+    assert abs(r.value - fmi_ref) < 0.02, (r.value, fmi_ref)
+    assert r.details["q_min"] > 0.85
+    assert measure(m, "led_mmp", cond).value == 1.0
+
+
+def test_ox03c10_chart_is_not_flooded_and_its_worst_snr_is_the_dark_end():
+    """With the catalog drain the P2020 chart's dark patches are not flooded by the
+    patches far above full well: the lowest SNR over 1–10⁴ cd/m² is at the dark end, where
+    the large photodiode's shot + read noise sets it: SNR = kL/√(kL + σ²) with k the
+    chart's reference electrons per cd/m² and σ = 0.83 e⁻ (HCG read noise, catalog)."""
+    from camtwin.catalog.convert import to_module
+    from camtwin.evaluate import measure
+
+    r = measure(to_module("adas-ox03c10-surround"), "hdr_snr_min_db",
+                {"merge": "on_sensor"})
+    k, lum = r.details["electrons_per_cd_m2"], r.details["at_luminance_cd_m2"]
+    assert lum < 1.3
+    s = k * lum
+    ref = 20 * math.log10(s / math.sqrt(s + 0.83**2))
+    # per-patch SNR estimate from ~500 G pixels: σ(SNR_dB) ≈ 8.7/√(2n) ≈ 0.3 dB
+    assert abs(r.value - ref) < 1.2, (r.value, ref)
