@@ -208,9 +208,8 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
 
         s = mod.sensor
         check_budget(estimate_strip_capture_bytes(mod, scene_kind=kind,
-                                                  bits=mod.isp.output_bits)
-                     # + per light a rate frame and a coverage map, + one mean-rate strip
-                     + (8 * len(light_sources) + 4) * s.width_px * s.height_px,
+                                                  bits=mod.isp.output_bits,
+                                                  n_lights=len(light_sources)),
                      f"capture of {mod.name} ({s.width_px} × {s.height_px} px, in strips)",
                      capture_hint(mod))
     else:

@@ -101,6 +101,16 @@ def peak_rss_bytes() -> int:
     return int(ru if sys.platform == "darwin" else ru * 1024)
 
 
+def current_rss_bytes() -> int:
+    """Resident set size of this process now [bytes] (psutil; the peak so far without it)."""
+    try:
+        import psutil
+
+        return int(psutil.Process().memory_info().rss)
+    except ImportError:  # pragma: no cover - psutil ships with the test extras
+        return peak_rss_bytes()
+
+
 def available_bytes() -> int:
     """Memory this process may still grow into [bytes]: the system's available memory plus
     the process's own resident set (psutil; ``os.sysconf`` if psutil is missing)."""

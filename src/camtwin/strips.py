@@ -89,10 +89,13 @@ def _period(sensor) -> int:
 
 
 def estimate_strip_capture_bytes(module, *, strip_rows: int | None = None,
-                                 scene_kind: str = "chart", bits: int = 8,
+                                 scene_kind: str = "chart", bits: int = 8, n_lights: int = 0,
                                  include_fixed: bool = True) -> int:
-    """Peak working set [bytes] of :func:`shoot_to_file` (module docstring), counted for a
-    frame that blooms (the charge frame included)."""
+    """Peak working set [bytes] of :func:`shoot_strips` (module docstring): the scene, the
+    frame-size arrays (rate/mean electrons, DN, output image), one strip's optics or ISP,
+    per light source its rate frame and coverage map (+ one time-mean frame). A frame that
+    blooms needs 4 bytes per pixel more for its charge: that is checked against the budget
+    when the capture finds it blooms (before the charge frame is allocated)."""
     from .memory import FIXED_BYTES, scene_bytes_per_sample
     from .camera import scene_extent
 
@@ -101,7 +104,9 @@ def estimate_strip_capture_bytes(module, *, strip_rows: int | None = None,
     rows = strip_rows or default_strip_rows(module)
     (r, c), _ = scene_extent(module)
     scene = r * c * scene_bytes_per_sample(scene_kind)
-    frame = n_px * (4 + 2 + 3 * bits // 8 + 4)  # rate/mean, DN, image, charge
+    frame = n_px * (4 + 2 + 3 * bits // 8)  # rate/mean, DN, image
+    if n_lights:
+        frame += n_px * (8 * n_lights + 4)
     from .isp.strips import strip_working_bytes
 
     strip = max((rows + 64) * (s.width_px + 64) * STRIP_OPTICS_BYTES_PER_SAMPLE,
@@ -327,6 +332,14 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
                                         key=key, fixed=fp, row0=r0)
             note("sensor", k + 1, len(strips))
     else:
+        from .memory import capture_hint, check_budget, current_rss_bytes, format_bytes
+
+        # the whole-frame charge (blooming crosses strips): checked before it is allocated;
+        # the ISP's strips come after it is freed
+        rss = current_rss_bytes()
+        check_budget(rss + 4 * h * w,
+                     f"the blooming charge frame of {module.name} ({format_bytes(4 * h * w)} "
+                     f"on top of {format_bytes(rss)} in use)", capture_hint(module))
         charge = np.empty((h, w), np.float32)
         for r0, r1 in strips:
             charge[r0:r1] = generate_charge(frame[r0:r1], dark_of(r0, r1),
@@ -414,8 +427,11 @@ def shoot_strips(module, scene, *, exposure_s: float | None = None, rng=None,
 
     s = module.sensor
     if check_memory:
+        from .scene.lights import LitScene
+
+        n_lights = len(scene.lights) if isinstance(scene, LitScene) else 0
         check_budget(estimate_strip_capture_bytes(module, strip_rows=strip_rows,
-                                                  scene_kind=scene_kind,
+                                                  scene_kind=scene_kind, n_lights=n_lights,
                                                   bits=module.isp.output_bits),
                      f"strip capture of {module.name} ({s.width_px} × {s.height_px} px)",
                      capture_hint(module))
