@@ -33,7 +33,9 @@ the sensor chain plus the ISP's RGB output. The constants are fitted to measured
 with a margin (benchmarks/RESULTS.md, ``bench_capture_scale.py``): 1.2 / 12 / 48 MP
 ColorChecker captures are estimated at 440 MiB / 1.2 GiB / 3.8 GiB and measured at 0.38 /
 0.91 / 2.51 GiB. The number of spectral bands does not appear — the spectral dimension is
-streamed.
+streamed. Sensors captured in row strips (``camtwin capture`` above 16 MP,
+:mod:`camtwin.strips`) have their own model, :func:`camtwin.strips.estimate_strip_capture_bytes`
+(frame-size arrays of ≈ 9 bytes per pixel plus one strip's working set).
 """
 
 from __future__ import annotations
