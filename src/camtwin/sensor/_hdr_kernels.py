@@ -52,9 +52,6 @@ _F2 = np.float32(2.0)
 _TWO_M53 = 2.0 ** -53
 _INF32 = np.float32(np.inf)
 
-#: Largest small mean of a row [e⁻] for which 16, 24, 40 terms of the CDF leave
-#: P(N > K) < 10⁻¹⁴ (scipy.stats.poisson.sf(K, λ) = 10⁻¹⁴ at λ = 1.148, 3.165, 9.133).
-INVERSION_LIMITS = (np.float32(1.14), np.float32(3.16), np.float32(9.13))
 
 
 # ---- stacked optional maps: None → neutral value (compile-time) -------------------------
@@ -95,76 +92,74 @@ def _rtn3_ov(m, r, i, j, x, half_e):
     return impl
 
 
-# ---- exact Poisson with K = 8·nblocks terms ---------------------------------------------
-@nb.njit(inline="always", cache=True, error_model="numpy")
-def _inv_start(lam, x):  # pragma: no cover - jit
-    u = np.float64(x >> _U11) * _TWO_M53
-    lam64 = np.float64(lam)
-    p = exp_neg_f64(lam64)
-    rem = u - p
-    cnt = 1.0 if rem >= 0.0 else 0.0
-    return p, rem, cnt, lam64
+# ---- exact Poisson, chunks of lanes with an early exit -----------------------------------
+#: Columns per chunk of the exact inversion (two AVX-512 / four AVX2 float64 vectors).
+CHUNK = 16
 
 
 @nb.njit(inline="always", cache=True, error_model="numpy")
-def _inv16(lam, x):  # pragma: no cover - jit
-    p, rem, cnt, l64 = _inv_start(lam, x)
-    for b in range(2):
-        p, rem, cnt = _inversion_block(p, rem, cnt, l64, 8 * b)
-    return np.float32(cnt)
+def _alive(st_rem):  # pragma: no cover - jit
+    """Whether a lane of the chunk still has u − F(k) ≥ 0 (its count may still grow)."""
+    mx = -1.0
+    for ll in range(CHUNK):
+        mx = max(mx, st_rem[ll])
+    return mx >= 0.0
 
 
 @nb.njit(inline="always", cache=True, error_model="numpy")
-def _inv24(lam, x):  # pragma: no cover - jit
-    p, rem, cnt, l64 = _inv_start(lam, x)
-    for b in range(3):
-        p, rem, cnt = _inversion_block(p, rem, cnt, l64, 8 * b)
-    return np.float32(cnt)
+def _stage(st_p, st_rem, st_cnt, st_lam, k0):  # pragma: no cover - jit
+    """Terms k0+1 … k0+8 for every lane (``k0`` a literal: the loop unrolls and
+    vectorises over the lanes)."""
+    for ll in range(CHUNK):
+        p, rem, cnt = _inversion_block(st_p[ll], st_rem[ll], st_cnt[ll], st_lam[ll], k0)
+        st_p[ll] = p
+        st_rem[ll] = rem
+        st_cnt[ll] = cnt
 
 
 @nb.njit(inline="always", cache=True, error_model="numpy")
-def _inv40(lam, x):  # pragma: no cover - jit
-    p, rem, cnt, l64 = _inv_start(lam, x)
-    for b in range(5):
-        p, rem, cnt = _inversion_block(p, rem, cnt, l64, 8 * b)
-    return np.float32(cnt)
+def _exact_span(lam_b, n_b, seed_exact, base, j0, j1, st_p, st_rem, st_cnt,
+                st_lam):  # pragma: no cover - jit
+    """n_b[j] ← exact Poisson(lam_b[j]) where lam_b[j] < 16 e⁻, j0 ≤ j < j1.
 
-
-@nb.njit(inline="always", cache=True, error_model="numpy")
-def _inv56(lam, x):  # pragma: no cover - jit
-    p, rem, cnt, l64 = _inv_start(lam, x)
-    for b in range(7):
-        p, rem, cnt = _inversion_block(p, rem, cnt, l64, 8 * b)
-    return np.float32(cnt)
-
-
-@nb.njit(inline="always", cache=True, error_model="numpy")
-def _exact_span(lam_b, n_b, seed_exact, base, j0, j1, lim):  # pragma: no cover - jit
-    """n_b[j] ← exact Poisson(lam_b[j]) where lam_b[j] < 16, j0 ≤ j < j1 (K by ``lim``)."""
-    if lim < INVERSION_LIMITS[0]:
-        for j in range(j0, j1):
-            ju = np.uint64(j)       # unsigned: no wrap-around test, the loop vectorises
-            lam = lam_b[ju]
-            n = _inv16(lam, draw(seed_exact, base + j))
-            n_b[ju] = n if lam < _T_EXACT else n_b[ju]
-    elif lim < INVERSION_LIMITS[1]:
-        for j in range(j0, j1):
-            ju = np.uint64(j)       # unsigned: no wrap-around test, the loop vectorises
-            lam = lam_b[ju]
-            n = _inv24(lam, draw(seed_exact, base + j))
-            n_b[ju] = n if lam < _T_EXACT else n_b[ju]
-    elif lim < INVERSION_LIMITS[2]:
-        for j in range(j0, j1):
-            ju = np.uint64(j)       # unsigned: no wrap-around test, the loop vectorises
-            lam = lam_b[ju]
-            n = _inv40(lam, draw(seed_exact, base + j))
-            n_b[ju] = n if lam < _T_EXACT else n_b[ju]
-    else:
-        for j in range(j0, j1):
-            ju = np.uint64(j)       # unsigned: no wrap-around test, the loop vectorises
-            lam = lam_b[ju]
-            n = _inv56(lam, draw(seed_exact, base + j))
-            n_b[ju] = n if lam < _T_EXACT else n_b[ju]
+    The counting inversion of :func:`camtwin.sensor._kernels.poisson_inversion` (same
+    uniform, same float64 terms, same cap at 57) on ``CHUNK`` columns at a time, 8 terms per
+    step, stopping when every lane's remainder u − F(k) is negative: the remainder only
+    decreases, so the later terms cannot change the count and the result is the 56-term
+    count's, bit for bit. Lanes with λ ≥ 16 e⁻ (and the padding after j1) run with λ = 0
+    and finish at once. Expected cost ≈ the terms up to the largest draw of the chunk
+    (≈ λ + 3√λ) instead of 56."""
+    for c0 in range(j0, j1, CHUNK):
+        for ll in range(CHUNK):
+            j = c0 + ll
+            jj = np.uint64(j if j < j1 else j0)
+            lam = lam_b[jj]
+            lam = lam if (j < j1 and lam < _T_EXACT) else _F0
+            u = np.float64(draw(seed_exact, base + j) >> _U11) * _TWO_M53
+            lam64 = np.float64(lam)
+            p = exp_neg_f64(lam64)
+            rem = u - p
+            st_p[ll] = p
+            st_rem[ll] = rem
+            st_cnt[ll] = 1.0 if rem >= 0.0 else 0.0
+            st_lam[ll] = lam64
+        if _alive(st_rem):
+            _stage(st_p, st_rem, st_cnt, st_lam, 0)
+        if _alive(st_rem):
+            _stage(st_p, st_rem, st_cnt, st_lam, 8)
+        if _alive(st_rem):
+            _stage(st_p, st_rem, st_cnt, st_lam, 16)
+        if _alive(st_rem):
+            _stage(st_p, st_rem, st_cnt, st_lam, 24)
+        if _alive(st_rem):
+            _stage(st_p, st_rem, st_cnt, st_lam, 32)
+        if _alive(st_rem):
+            _stage(st_p, st_rem, st_cnt, st_lam, 40)
+        if _alive(st_rem):
+            _stage(st_p, st_rem, st_cnt, st_lam, 48)
+        for ll in range(min(CHUNK, j1 - c0)):
+            ju = np.uint64(c0 + ll)
+            n_b[ju] = np.float32(st_cnt[ll]) if lam_b[ju] < _T_EXACT else n_b[ju]
 
 
 # ---- the kernel -------------------------------------------------------------------------
@@ -198,6 +193,10 @@ def hdr_chain(photo, src, coef, div, dark, gain, dark_scale, seed_pix, seed_exac
         lam_b = np.empty(w, np.float32)
         n_b = np.empty((n_g, w), np.float32)
         z_b = np.empty((n_g, w), np.float32)
+        st_p = np.empty(CHUNK, np.float64)
+        st_rem = np.empty(CHUNK, np.float64)
+        st_cnt = np.empty(CHUNK, np.float64)
+        st_lam = np.empty(CHUNK, np.float64)
         for g in range(n_g):
             s = src[g]
             c = coef[g, i]
@@ -208,7 +207,6 @@ def hdr_chain(photo, src, coef, div, dark, gain, dark_scale, seed_pix, seed_exac
             jmin = w
             jmax = -1
             n_small = 0
-            lim = _F0
             for j in range(w):
                 ph = photo[s, i, j] * c / dv
                 out_mean[g, i, j] = ph + dk
@@ -218,7 +216,6 @@ def hdr_chain(photo, src, coef, div, dark, gain, dark_scale, seed_pix, seed_exac
                 jmin = min(jmin, j if small else w)
                 jmax = max(jmax, j if small else -1)
                 n_small += 1 if small else 0
-                lim = max(lim, lam if small else _F0)
             j0, j1 = (jmin, jmax + 1) if shot else (w, w)
             # pass B: the pixel word → z_shot (Cornish–Fisher) and z_read of the first read
             nrow = n_b[g]
@@ -235,7 +232,8 @@ def hdr_chain(photo, src, coef, div, dark, gain, dark_scale, seed_pix, seed_exac
                     nrow[j] = poisson_cornish_fisher(max(lam, _T_EXACT), zs) if shot else lam
             # pass C: exact draws where λ < 16 e⁻
             if j1 > j0:
-                _exact_span(lam_b, nrow, seed_exact[g], base, j0, j1, lim)
+                _exact_span(lam_b, nrow, seed_exact[g], base, j0, j1, st_p, st_rem, st_cnt,
+                            st_lam)
             cl = clip[g]
             for j in range(w):
                 nrow[j] = min(nrow[j], cl)
@@ -280,3 +278,30 @@ def hdr_chain(photo, src, coef, div, dark, gain, dark_scale, seed_pix, seed_exac
                     val = e * comb_par[r, 3] if use else val
                     chosen = chosen or use
                 out_comb[i, j] = val
+
+
+# ---- PWL companding (camtwin.sensor.hdr.compand) ----------------------------------------
+@nb.njit(parallel=True, cache=True, error_model="numpy")
+def linear_code(combined, k0, black, top, out):  # pragma: no cover - jit
+    """out = clip(rint(K_0·x) + black, 0, top) (int64) for x = ``combined`` (float32,
+    widened to float64 before the product, as the NumPy version)."""
+    h, w = combined.shape
+    for i in prange(h):
+        for j in range(w):
+            c = np.int64(np.rint(np.float64(combined[i, j]) * k0)) + black
+            out[i, j] = min(max(c, 0), top)
+
+
+@nb.njit(parallel=True, cache=True, error_model="numpy")
+def compand_flat(code, kx, ky, max_input, out):  # pragma: no cover - jit
+    """PWL output code (uint16) of every linear code: x = clip(c, 0, last knee input),
+    segment i = #{interior knees ≤ x} (= searchsorted(kx, x, 'right') − 1 clipped to
+    0 … n−2), y = y_i + ⌊(x − x_i)(y_{i+1} − y_i)/(x_{i+1} − x_i)⌋ (integers)."""
+    n = code.shape[0]
+    nk = kx.shape[0]
+    for p in prange(n):
+        x = min(max(code[p], 0), max_input)
+        i = 0
+        for k in range(1, nk - 1):
+            i += 1 if x >= kx[k] else 0
+        out[p] = np.uint16(ky[i] + ((x - kx[i]) * (ky[i + 1] - ky[i])) // (kx[i + 1] - kx[i]))

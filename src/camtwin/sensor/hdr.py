@@ -502,13 +502,13 @@ def compand(code, pwl: PwlSpec) -> np.ndarray:
     -------
     numpy.ndarray, uint16, same shape.
     """
-    x = np.clip(np.asarray(code, dtype=np.int64), 0, pwl.max_input)
-    kx, ky = pwl.knee_inputs, pwl.knee_outputs
-    i = np.clip(np.searchsorted(kx, x, side="right") - 1, 0, len(kx) - 2)
-    dx = kx[i + 1] - kx[i]
-    dy = ky[i + 1] - ky[i]
-    y = ky[i] + ((x - kx[i]) * dy) // dx
-    return y.astype(np.uint16)
+    from ._hdr_kernels import compand_flat
+
+    x = np.ascontiguousarray(code, dtype=np.int64)
+    out = np.empty(x.shape, np.uint16)
+    compand_flat(x.reshape(-1), pwl.knee_inputs, pwl.knee_outputs, np.int64(pwl.max_input),
+                 out.reshape(-1))
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -782,16 +782,20 @@ def hdr_expose(rate_e_per_s, sensor, hdr: HdrSpec | None = None,
     code = pwl_dn = None
     if hdr.pwl is not None:
         k0, black = comps_t[0].gain_dn_per_e, comps_t[0].black_level_dn
-        if hdr.mode == "pwl":
-            code = comps_t[0].dn.astype(np.int64)
-        else:
-            code = np.rint(combined.astype(np.float64) * k0).astype(np.int64) + int(black)
         full = hdr.full_scale_e(sensor, exposure_s) * k0 + black
         if full > 2**hdr.pwl.input_bits - 1:
             raise ConfigError(f"hdr.pwl.input_bits = {hdr.pwl.input_bits}: the combined full "
                               f"scale {full:.4g} DN needs {int(math.ceil(math.log2(full + 1)))}"
                               f" bits")
-        np.clip(code, 0, 2**hdr.pwl.input_bits - 1, out=code)
+        if hdr.mode == "pwl":
+            code = comps_t[0].dn.astype(np.int64)
+            np.clip(code, 0, 2**hdr.pwl.input_bits - 1, out=code)
+        else:     # clip(rint(K_0·x) + black, 0, 2^bits − 1) in one numba pass
+            from ._hdr_kernels import linear_code
+
+            code = np.empty(combined.shape, np.int64)
+            linear_code(np.ascontiguousarray(combined, dtype=np.float32), float(k0),
+                        np.int64(int(black)), np.int64(2**hdr.pwl.input_bits - 1), code)
         pwl_dn = compand(code, hdr.pwl)
     return HdrRaw(components=comps_t, combined_e=combined, linear_code=code, pwl_dn=pwl_dn,
                   hdr=hdr, sensor=sensor, exposure_s=float(exposure_s), key=int(key),
