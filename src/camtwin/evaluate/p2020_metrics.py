@@ -24,8 +24,9 @@ Metrics (unit; conditions with defaults):
     output for sensors that combine on chip, as the automotive profiles state).
 ``hdr_snr_min_db`` [dB]
     Lowest SNR of the chart's patches with luminance in [``luminance_min_cd_m2``,
-    ``luminance_max_cd_m2``] (1 … 10⁴ cd/m²) — P2020's minimum SNR over the HDR range of a
-    use case, dips included. A clipped patch inside the range carries no information: the
+    ``luminance_max_cd_m2``] (1 … 10⁴ cd/m²), and of the curve at the two ends themselves
+    (local line through the patches within ±1/8 decade) — P2020's minimum SNR over the
+    HDR range of a use case, dips included. A clipped patch inside the range carries no information: the
     value is then −∞ (the module cannot deliver the range).
 ``cdp_at_contrast`` [—, 0…1]
     Contrast detection probability (Geese, Seger & Paolillo, EI 2018; P2020 White Paper
