@@ -305,3 +305,16 @@ def compand_flat(code, kx, ky, max_input, out):  # pragma: no cover - jit
         for k in range(1, nk - 1):
             i += 1 if x >= kx[k] else 0
         out[p] = np.uint16(ky[i] + ((x - kx[i]) * (ky[i + 1] - ky[i])) // (kx[i + 1] - kx[i]))
+
+
+@nb.njit(parallel=True, cache=True, error_model="numpy")
+def linear_code_lut(combined, k0, black, top, lut, out, out_pwl):  # pragma: no cover - jit
+    """:func:`linear_code` and the PWL output through a table of every input code
+    (``lut[c]`` = the companded value of c, c ≤ the last knee; clipped there) in one pass."""
+    h, w = combined.shape
+    last = lut.shape[0] - 1
+    for i in prange(h):
+        for j in range(w):
+            c = min(max(np.int64(np.rint(np.float64(combined[i, j]) * k0)) + black, 0), top)
+            out[i, j] = c
+            out_pwl[i, j] = lut[min(c, last)]

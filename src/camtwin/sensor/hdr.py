@@ -505,9 +505,32 @@ def compand(code, pwl: PwlSpec) -> np.ndarray:
     from ._hdr_kernels import compand_flat
 
     x = np.ascontiguousarray(code, dtype=np.int64)
+    lut = _pwl_table(pwl)
+    if lut is not None:       # every input code's output, computed once per knee table
+        return lut[np.clip(x, 0, pwl.max_input)]
     out = np.empty(x.shape, np.uint16)
     compand_flat(x.reshape(-1), pwl.knee_inputs, pwl.knee_outputs, np.int64(pwl.max_input),
                  out.reshape(-1))
+    return out
+
+
+#: Knee tables up to this last input code get a lookup table of every code (uint16;
+#: 32 MiB at 2²⁴ codes, built once per knee table).
+PWL_TABLE_MAX_INPUT = 2**24
+
+
+@lru_cache(maxsize=4)
+def _pwl_table(pwl: PwlSpec) -> np.ndarray | None:
+    """The companded value of every input code 0 … last knee (uint16), or None when the
+    table would exceed ``PWL_TABLE_MAX_INPUT`` codes."""
+    from ._hdr_kernels import compand_flat
+
+    if pwl.max_input > PWL_TABLE_MAX_INPUT:
+        return None
+    x = np.arange(pwl.max_input + 1, dtype=np.int64)
+    out = np.empty(x.shape, np.uint16)
+    compand_flat(x, pwl.knee_inputs, pwl.knee_outputs, np.int64(pwl.max_input), out)
+    out.flags.writeable = False
     return out
 
 
@@ -790,13 +813,20 @@ def hdr_expose(rate_e_per_s, sensor, hdr: HdrSpec | None = None,
         if hdr.mode == "pwl":
             code = comps_t[0].dn.astype(np.int64)
             np.clip(code, 0, 2**hdr.pwl.input_bits - 1, out=code)
-        else:     # clip(rint(K_0·x) + black, 0, 2^bits − 1) in one numba pass
-            from ._hdr_kernels import linear_code
+            pwl_dn = compand(code, hdr.pwl)
+        else:     # clip(rint(K_0·x) + black, 0, 2^bits − 1) and its PWL code, one pass
+            from ._hdr_kernels import linear_code, linear_code_lut
 
             code = np.empty(combined.shape, np.int64)
-            linear_code(np.ascontiguousarray(combined, dtype=np.float32), float(k0),
-                        np.int64(int(black)), np.int64(2**hdr.pwl.input_bits - 1), code)
-        pwl_dn = compand(code, hdr.pwl)
+            args = (np.ascontiguousarray(combined, dtype=np.float32), float(k0),
+                    np.int64(int(black)), np.int64(2**hdr.pwl.input_bits - 1))
+            lut = _pwl_table(hdr.pwl)
+            if lut is None:
+                linear_code(*args, code)
+                pwl_dn = compand(code, hdr.pwl)
+            else:
+                pwl_dn = np.empty(combined.shape, np.uint16)
+                linear_code_lut(*args, lut, code, pwl_dn)
     return HdrRaw(components=comps_t, combined_e=combined, linear_code=code, pwl_dn=pwl_dn,
                   hdr=hdr, sensor=sensor, exposure_s=float(exposure_s), key=int(key),
                   metadata={"mode": hdr.mode,
