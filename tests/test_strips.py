@@ -26,22 +26,15 @@ from camtwin.camera import module_scene, shoot
 from camtwin.crop import crop_module
 from camtwin.sensor.fixed_pattern import FixedPatternRows, fixed_pattern
 from camtwin.strips import capture_strips, strip_bounds, strip_supported
+from test_streamed_capture import VARIANTS as _OPTICS_VARIANTS
 
-EXACT = 2e-6
 TAIL = 1e-2
 #: float32 FFTs of different sizes on a uniform plane (measured ≤ 6e-5)
 FLOAT = 2e-4
 
-VARIANTS = {
-    "diffraction": {},
-    "distortion": {"lens": {"distortion": {"percent": -8.0, "p1": 0.01}}},
-    "lateral_colour": {"lens": {"lateral_color_um": 3.0}},
-    "field_psfs": {"lens": {"f_number": 2.8, "aberrations": {
-        "field_samples": 3, "axis": {11: 0.05}, "full_field": {7: 0.3, 5: 0.2}}}},
-    "relative_illumination": {"lens": {"shading": {"vignetting_percent": 30.0}}},
-    "cra": {"sensor": {"pixel": {"design_cra_deg": 10.0}},
-            "lens": {"cra_full_field_deg": 30, "image_circle_mm": 0.4}},
-    "crosstalk": {"sensor": {"pixel": {"crosstalk_fraction": 0.2}}},
+#: every optics feature of the streamed-capture tests (fisheye: no off-axis windows, so not
+#: striped) plus the sensor features the strips must key per sensor row and pixel
+VARIANTS = {k: v for k, v in _OPTICS_VARIANTS.items() if k != "fisheye"} | {
     "global_shutter": {"sensor": {"shutter": {"type": "global", "pls": 1e-3,
                                               "storage_dark_current_e_per_s": 50.0}}},
     "fixed_pattern": {"sensor": {"noise": {"prnu_fraction": 0.02, "dsnu_offset_e": 3.0,
