@@ -6,7 +6,8 @@ Run:  .venv/bin/python benchmarks/bench_hdr.py [--repeat 3] [--phases 100]
 Module: the catalog ``adas-ox03c10-surround`` (OX03C10, 1920×1280, 3.0 µm), read
 * as one linear exposure (``sensor.hdr = None``),
 * as a 3-exposure DOL sensor (exposure ratios 16, 16; line-interleaved windows),
-* in its catalog split-pixel mode (LPD at HCG + LCG, SPD: 3 reads of 2 photodiodes).
+* as a plain split pixel (the catalog's LPD + SPD, one read each, no very short capture),
+* in its catalog split-pixel mode (LPD at HCG + LCG, SPD, very short: 4 reads).
 The optical image of a uniform 18 % grey scene at 200 lx is formed once; each row times
 ``camtwin.sensor.capture`` (the same entry ``camtwin evaluate`` uses; it dispatches on
 ``sensor.hdr``) alone and capture + ISP merge (``camtwin.isp.hdr.merge_hdr``,
@@ -32,7 +33,11 @@ def _modules():
     m = load_module("adas-ox03c10-surround")
     single = m.replace(sensor={"hdr": None})
     dol = single.replace(sensor={"hdr": {"mode": "dol", "dol": {"exposure_ratios": [16, 16]}}})
+    sp = m.sensor.hdr.split_pixel
+    two = single.replace(sensor={"hdr": {"mode": "split_pixel", "split_pixel": {
+        **sp.model_dump(), "lpd_dual_gain": False}}})
     return {"single exposure": single, "DOL, 3 exposures": dol,
+            "split pixel, 2 photodiodes (LPD + SPD)": two,
             f"split pixel ({m.sensor.hdr.mode}, catalog)": m}
 
 
