@@ -15,19 +15,21 @@ two for a charge read at two gains: DCG, LOFIC, LPD at HCG and LCG). Per row i a
 and per read r of group g: DN = :func:`camtwin.sensor._kernels._to_dn` of q with the read's
 full well, nonlinearity, offsets, row noise, read noise, K, black and white level.
 
-Random streams are exactly those of the per-component chain (:func:`camtwin.sensor.pixels.
+Random streams are those of the per-component chain (:func:`camtwin.sensor.pixels.
 simulate_pixels`, ``generate_charge`` + ``read_out``): group g draws its charge from the
 streams of the key of its first read (pixel word: z_shot and that read's z_read; exact
 Poisson word for λ < 16 e⁻); a second read of the same charge takes the second normal of
-its own key's pixel word; row noise from each read's row stream. Counter-based, so the
-output depends on the key only, never on the thread count.
+its own key's pixel word; row noise from each read's row stream. One exception, to halve
+the Box–Muller work of the short exposures and small photodiodes: in a row where *every*
+λ < 16 e⁻ (no z_shot needed) the first read's z_read of columns 2m and 2m + 1 are the two
+normals of pixel word 2m (independent N(0, 1), Box & Muller 1958); such rows differ
+sample by sample — not in distribution — from the per-component chain. Counter-based, so
+the output depends on the key only, never on the thread count.
 
-Exact Poisson for λ < 16 e⁻ (:func:`camtwin.sensor._kernels.poisson_inversion`, the same
-inversion of the same uniform) counted over K = 16, 24, 40 or 56 terms, the smallest K
-with P(N > K) < 10⁻¹⁴ for the largest small mean of the row (λ < 1.14, 3.16, 9.13, 16.7;
-Poisson tail computed with scipy.stats.poisson.sf) — the same 10⁻¹⁴ truncation as the
-56-term count, at a fraction of the cost for the short exposures and small photodiodes
-whose means are all small.
+Exact Poisson for λ < 16 e⁻: the counting inversion of
+:func:`camtwin.sensor._kernels.poisson_inversion` (same uniform, same float64 terms, same
+cap) on chunks of 16 columns with an early exit once every lane's remainder is negative —
+bit-identical to the 56-term count, at ≈ λ + 3√λ terms instead of 56.
 
 On-sensor combination (:func:`camtwin.sensor.hdr.combine_on_sensor`) in the same pass when
 every component is drawn here: the first read r (most sensitive first) with
@@ -207,23 +209,38 @@ def hdr_chain(photo, src, coef, div, dark, gain, dark_scale, seed_pix, seed_exac
             jmin = w
             jmax = -1
             n_small = 0
-            for j in range(w):
-                ph = photo[s, i, j] * c / dv
-                out_mean[g, i, j] = ph + dk
-                lam = ph * _m3(gain, g, i, j, _F1) + dk * _m3(dark_scale, g, i, j, _F1)
-                lam_b[j] = lam
-                small = lam < _T_EXACT
-                jmin = min(jmin, j if small else w)
-                jmax = max(jmax, j if small else -1)
-                n_small += 1 if small else 0
+            if dv == _F1:    # x / 1 = x exactly: skip the division
+                for j in range(w):
+                    ph = photo[s, i, j] * c
+                    out_mean[g, i, j] = ph + dk
+                    lam = ph * _m3(gain, g, i, j, _F1) + dk * _m3(dark_scale, g, i, j, _F1)
+                    lam_b[j] = lam
+                    small = lam < _T_EXACT
+                    jmin = min(jmin, j if small else w)
+                    jmax = max(jmax, j if small else -1)
+                    n_small += 1 if small else 0
+            else:
+                for j in range(w):
+                    ph = photo[s, i, j] * c / dv
+                    out_mean[g, i, j] = ph + dk
+                    lam = ph * _m3(gain, g, i, j, _F1) + dk * _m3(dark_scale, g, i, j, _F1)
+                    lam_b[j] = lam
+                    small = lam < _T_EXACT
+                    jmin = min(jmin, j if small else w)
+                    jmax = max(jmax, j if small else -1)
+                    n_small += 1 if small else 0
             j0, j1 = (jmin, jmax + 1) if shot else (w, w)
             # pass B: the pixel word → z_shot (Cornish–Fisher) and z_read of the first read
             nrow = n_b[g]
             zrow = z_b[g]
-            if shot and n_small == w:        # every pixel gets its exact draw in pass C
-                for j in range(w):
-                    _, zr = normal_pair(draw(sp, base + j))
-                    zrow[j] = zr
+            if shot and n_small == w:        # every pixel gets its exact draw in pass C:
+                for m in range(w // 2):      # both normals of word 2m (module docstring)
+                    za, zb = normal_pair(draw(sp, base + 2 * m))
+                    zrow[2 * m] = za
+                    zrow[2 * m + 1] = zb
+                if w % 2 == 1:
+                    _, zr = normal_pair(draw(sp, base + w - 1))
+                    zrow[w - 1] = zr
             else:
                 for j in range(w):
                     zs, zr = normal_pair(draw(sp, base + j))
@@ -234,9 +251,6 @@ def hdr_chain(photo, src, coef, div, dark, gain, dark_scale, seed_pix, seed_exac
             if j1 > j0:
                 _exact_span(lam_b, nrow, seed_exact[g], base, j0, j1, st_p, st_rem, st_cnt,
                             st_lam)
-            cl = clip[g]
-            for j in range(w):
-                nrow[j] = min(nrow[j], cl)
         # reads
         for r in range(n_r):
             g = read_group[r]
@@ -249,22 +263,23 @@ def hdr_chain(photo, src, coef, div, dark, gain, dark_scale, seed_pix, seed_exac
             zr_row, _ = normal_pair(draw(read_seed_row[r], row0 + i))
             row_e = _m2(row_off, r, i, _F0) + row_e_sig * zr_row
             nrow = n_b[g]
+            cl = clip[g]
             if read_first[r]:
                 zrow = z_b[g]
                 for j in range(w):
                     x = draw(sp, base + j)
                     add_e = (_m3(offset, r, i, j, _F0) + row_e + _m2(col_off, r, j, _F0)
                              + _rtn3(rtn, r, i, j, x, rtn_half))
-                    out_dn[r, i, j] = _to_dn(nrow[j], add_e, zrow[j], fw, inv_fw, nl, read_e,
-                                             k_dn, black, white)
+                    out_dn[r, i, j] = _to_dn(min(nrow[j], cl), add_e, zrow[j], fw, inv_fw,
+                                             nl, read_e, k_dn, black, white)
             else:
                 for j in range(w):
                     x = draw(sp, base + j)
                     _, z = normal_pair(x)
                     add_e = (_m3(offset, r, i, j, _F0) + row_e + _m2(col_off, r, j, _F0)
                              + _rtn3(rtn, r, i, j, x, rtn_half))
-                    out_dn[r, i, j] = _to_dn(nrow[j], add_e, z, fw, inv_fw, nl, read_e,
-                                             k_dn, black, white)
+                    out_dn[r, i, j] = _to_dn(min(nrow[j], cl), add_e, z, fw, inv_fw, nl,
+                                             read_e, k_dn, black, white)
         # on-sensor combination
         if do_comb:
             last = n_r - 1
