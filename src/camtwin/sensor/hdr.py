@@ -3,12 +3,22 @@ one frame, on-sensor combination and piecewise-linear (PWL) companding.
 
 Every mode turns one scene (an electron-rate mosaic ė [e⁻/s], CFA, QE and optics already
 applied; :func:`camtwin.sensor.capture.electron_rate`) into several *components* — raw DN
-frames of the same pixels read with different exposure, photodiode or gain — each made by
-the existing per-pixel chain of :mod:`camtwin.sensor.pixels` (PRNU, dark map, shot noise,
-full well, read/row noise, FPN, gain, black, quantisation) with its own frame key. There is
-no second noise model here: a component that differs in full well, read noise or
-conversion gain is read with a derived :class:`~camtwin.sensor.spec.SensorSpec`
-(``model_copy(update=...)``).
+frames of the same pixels read with different exposure, photodiode or gain — each drawn
+with the per-pixel chain of :mod:`camtwin.sensor.pixels` (PRNU, dark map, shot noise,
+full well, read/row noise, FPN, gain, black, quantisation) and its own frame key. A
+component that differs in full well, read noise or conversion gain is read with a derived
+:class:`~camtwin.sensor.spec.SensorSpec` (``model_copy(update=...)``).
+
+Implementation: every independent charge (*group*: a DOL exposure, a photodiode, the very
+short capture) and each of its reads are drawn in one parallel pass over the rows by
+:func:`camtwin.sensor._hdr_kernels.hdr_chain` — the same equations, the same
+counter-based noise streams as :func:`~camtwin.sensor.pixels.simulate_pixels` (so the same
+DN, except that rows whose means are all below 16 e⁻ take the read noise of two columns
+from one Box–Muller pair), with the on-sensor combination in the same pass. A group
+whose charge can reach the full well of a blooming sensor (the test of
+:func:`~camtwin.sensor.pixels.blooming_possible`, on an upper bound of its means) is drawn
+by the per-component chain instead (``generate_charge`` → ``collect_charge`` →
+``read_out``), blooming included.
 
 Reference channel. All combined values are in electrons of the *reference channel* — the
 long exposure (DOL), the large photodiode (split pixel), the high-gain read (LOFIC, DCG) —
