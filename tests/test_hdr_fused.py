@@ -134,3 +134,29 @@ def test_independent_of_thread_count():
     for ca, cb in zip(a.components, b.components):
         assert np.array_equal(ca.dn, cb.dn)
     assert np.array_equal(a.combined_e, b.combined_e)
+
+
+def test_blooming_group_takes_the_per_component_chain():
+    """Blooming on, the long exposure over full well in a bright spot: that exposure is
+    drawn with blooming (simulate_pixels' bloom path: charge spills into the neighbours),
+    the short ones in the fused kernel; all equal the per-component chain (where the
+    streams match), and the combination is combine_on_sensor's."""
+    from camtwin.sensor.hdr import combine_on_sensor
+
+    s = _sensor(width_px=160, height_px=64, full_well_e=5000,
+                noise={"blooming": True, "antiblooming_drain": 0.5})
+    hdr = HdrSpec(mode="dol", dol={"exposure_ratios": [16, 16]})
+    rate = np.tile(np.logspace(2, 5, s.width_px, dtype=np.float32), (s.height_px, 1))
+    rate[30:34, 100:104] = 5e6                      # 50 000 e⁻ in T0: blooms
+    raw = hdr_expose(rate, s, hdr, T, key=8)
+    ts, starts, _ = dol_windows(s, hdr.dol, T)
+    for k, c in enumerate(raw.components):
+        mu = integrate_photo(rate, s, ts[k], start_s=starts[k])
+        ref = simulate_pixels(mu, np.float32(0.0), component_sensors(s, hdr)[k],
+                              key=component_key(8, k))
+        # T2's rows outside the spot have every mean < 16 e⁻ (paired read-noise normals,
+        # module docstring of camtwin.sensor._hdr_kernels): compare the spot's rows there
+        rows = slice(30, 34) if k == 2 else slice(None)
+        assert np.array_equal(c.dn[rows], ref[rows]), c.name
+    assert (raw.components[0].dn[30:34, 96:100] > raw.components[0].dn[20, 96:100]).any()
+    assert np.array_equal(raw.combined_e, combine_on_sensor(raw.components, 0.9))
