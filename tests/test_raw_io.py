@@ -245,3 +245,17 @@ def test_unserialisable_metadata(tmp_path):
     with pytest.raises(ConfigError, match="JSON"):
         write_npz(tmp_path / "f.npz", make_frame(17, metadata={"fn": print}))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_dng_dimensions_checked_against_the_memory_budget(tmp_path, monkeypatch):
+    """The header's sizes are checked before LibRaw unpacks: over budget → one-line
+    MemoryBudgetError naming the file and its size, nothing decoded."""
+    from camtwin.memory import MemoryBudgetError
+
+    path = write_dng(tmp_path / "big.dng", make_frame(3, shape=(1600, 2400), bits=12))
+    monkeypatch.setenv("CAMTWIN_MAX_MEMORY", "16M")  # 2·3.84 MP + 6·3.84 MP bytes > 16 MiB
+    with pytest.raises(MemoryBudgetError, match=r"big\.dng \(2400 × 1600 px\)") as exc:
+        read_raw(path)
+    assert "\n" not in str(exc.value)
+    monkeypatch.setenv("CAMTWIN_MAX_MEMORY", "64M")
+    assert read_raw(path).shape == (1600, 2400)

@@ -262,6 +262,14 @@ def read_raw(path: str | os.PathLike) -> RawFrame:
         tags = _ifd0_tags(path)
     try:
         with rawpy.imread(os.fspath(path)) as rp:
+            # the header's sizes before LibRaw unpacks anything: a small file that decodes
+            # to gigabytes is refused with one line (camtwin.memory)
+            from ..memory import check_budget
+
+            sz = rp.sizes
+            check_budget(2 * sz.raw_height * sz.raw_width + 6 * sz.height * sz.width,
+                         f"reading raw file {path} ({sz.width} × {sz.height} px)",
+                         "use a smaller file or raise --max-memory")
             cfa = _cfa_name(path, rp.raw_pattern, rp.color_desc, rp.num_colors, tags)
             dn = np.array(rp.raw_image_visible, dtype=np.uint16, copy=True)
             blacks = [float(b) for b in rp.black_level_per_channel]
