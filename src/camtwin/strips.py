@@ -38,20 +38,18 @@ scenes (content moves across strips), fisheye lenses (no off-axis windows).
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from .crop import _period
 from .errors import ConfigError
 
 #: Optics working set a strip aims at [bytes] (sets the default strip height).
 STRIP_TARGET_BYTES = 512 * 2**20
-#: Bytes per optical-image sample of one strip's optics (scene, channel planes, FFT), and
-#: per pixel of the frame-size arrays (rate/mean float32, DN uint16, 8-bit RGB).
+#: Bytes per optical-image sample of one strip's optics (scene, channel planes, FFT).
 STRIP_OPTICS_BYTES_PER_SAMPLE = 64
-FRAME_BYTES_PER_PIXEL = 4 + 2 + 3
 
 
 def strip_supported(module, *, motion_px_per_s=(0.0, 0.0), scene_at=None,
@@ -82,12 +80,6 @@ def strip_bounds(height: int, rows: int) -> list[tuple[int, int]]:
     return [(r0, min(height, r0 + rows)) for r0 in range(0, height, rows)]
 
 
-def _period(sensor) -> int:
-    from .raw.cfa import cfa_layout
-
-    return int(cfa_layout(sensor.cfa).period[0])
-
-
 def estimate_strip_capture_bytes(module, *, strip_rows: int | None = None,
                                  scene_kind: str = "chart", bits: int = 8, n_lights: int = 0,
                                  include_fixed: bool = True) -> int:
@@ -107,10 +99,11 @@ def estimate_strip_capture_bytes(module, *, strip_rows: int | None = None,
     frame = n_px * (4 + 2 + 3 * bits // 8)  # rate/mean, DN, image
     if n_lights:
         frame += n_px * (8 * n_lights + 4)
-    from .isp.strips import strip_working_bytes
+    from .isp.strips import default_strip_rows as isp_rows, strip_working_bytes
 
-    strip = max((rows + 64) * (s.width_px + 64) * STRIP_OPTICS_BYTES_PER_SAMPLE,
-                strip_working_bytes(s.width_px, rows, module.isp))
+    isp = strip_working_bytes(s.width_px, isp_rows(s.width_px, module.isp, cfa=s.cfa),
+                              module.isp, cfa=s.cfa, height_px=s.height_px)
+    strip = max((rows + 64) * (s.width_px + 64) * STRIP_OPTICS_BYTES_PER_SAMPLE, isp)
     return int(scene + frame + strip + (FIXED_BYTES if include_fixed else 0))
 
 
@@ -126,14 +119,6 @@ def _strip_window(module, a: int, b: int):
     return module.replace(sensor={"height_px": int(b - a)}), win
 
 
-def _as_dark(dark, h: int, w: int):
-    """A strip's dark charge as the kernels take it: float32 scalar, (h,) or (h, w)."""
-    if np.ndim(dark) == 0:
-        return np.float32(dark)
-    return np.ascontiguousarray(np.broadcast_to(np.asarray(dark, np.float32).reshape(h, -1)[:, 0],
-                                                (h,)))
-
-
 def _oi_geometry(module, scene):
     """A stand-in for the whole-frame optical image: what
     :func:`camtwin.sensor.capture.layout_to_pixels` reads (layout, lens, grid)."""
@@ -145,20 +130,16 @@ def _oi_geometry(module, scene):
                            sample_pitch_um=pitch, height_um=h * pitch, width_um=w * pitch)
 
 
-@dataclass
-class StripTimings:
-    optics_s: float = 0.0
-    sensor_s: float = 0.0
-
-
 def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
                    strip_rows: int | None = None, band_group_nm=None, flicker=None,
                    start_s: float = 0.0, timings: dict | None = None, progress=None):
     """Scene → :class:`~camtwin.raw.RawFrame` of ``module``'s whole sensor, strip by strip.
 
     Same physics and the same frame as ``shoot(module, scene, …).raw`` (module docstring):
-    the DN are identical for the same ``rng`` and the mean electrons equal to float
-    rounding of the optics (the FFT of a strip is padded differently). ``scene`` fills the
+    the mean electrons agree up to the truncation of the PSF's tails at each strip's margin
+    (≤ 1 % of the frame maximum; float rounding on a uniform scene) and the DN, drawn from
+    the same per-pixel streams, are identical wherever the means are
+    (``tests/test_strips.py``). ``scene`` fills the
     full sensor at one sample per pixel (:func:`camtwin.camera.module_scene`).
 
     Parameters
@@ -193,8 +174,7 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
                                  rate_from_density)
     from .sensor.characterize import camera_characterization
     from .sensor.fixed_pattern import FixedPatternRows
-    from .sensor._kernels import max_mean_e
-    from .sensor.pixels import (BLOOM_SAFETY_SIGMA, collect_charge, generate_charge, read_out,
+    from .sensor.pixels import (blooming_possible, collect_charge, generate_charge, read_out,
                                 simulate_pixels)
 
     reason = strip_supported(module, scene=scene)
@@ -219,7 +199,7 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
     if tuple(scene.shape) != (h, w):
         raise ConfigError(f"strips need the scene of the full sensor ({h} × {w} samples); "
                           f"got {scene.shape}")
-    period = _period(s)
+    period = _period(module)
     rows = default_strip_rows(module) if strip_rows is None else int(strip_rows)
     if rows < period or rows % period:
         raise ConfigError(f"strip_rows = {strip_rows}: must be a positive multiple of the "
@@ -304,19 +284,6 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
     def dark_of(r0, r1):
         return dark0 if dark_rows is None else dark0 + dark_rows[r0:r1]
 
-    # 4. pixels: DN per strip (the whole-frame charge when anything may bloom: the same
-    # test as simulate_pixels, max μ·g + d·scale + 8(√μ + 1) > FWC, with the real maps)
-    bloom = False
-    if s.noise.blooming:
-        fpr = FixedPatternRows(s.noise, h, w)
-        m = 0.0
-        for r0, r1 in strips:
-            fp = fpr.take(r1 - r0)
-            m = max(m, float(max_mean_e(frame[r0:r1], _as_dark(dark_of(r0, r1), r1 - r0, w),
-                                        fp.photo_gain, fp.dark_scale)))
-        bloom = m + BLOOM_SAFETY_SIGMA * (math.sqrt(max(m, 0.0)) + 1.0) \
-            > s.effective_full_well_e
-    dn = np.empty((h, w), np.uint16)
     sub_sensor = {}
 
     def strip_sensor(n_rows):
@@ -324,6 +291,17 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
             sub_sensor[n_rows] = _strip_window(module, 0, n_rows)[0].sensor
         return sub_sensor[n_rows]
 
+    # 4. pixels: DN per strip — the whole-frame charge when any strip may bloom
+    # (simulate_pixels' own test, with the strip's real maps)
+    bloom = False
+    if s.noise.blooming:
+        fpr = FixedPatternRows(s.noise, h, w)
+        for r0, r1 in strips:
+            if blooming_possible(frame[r0:r1], dark_of(r0, r1), strip_sensor(r1 - r0),
+                                 fixed=fpr.take(r1 - r0)):
+                bloom = True
+                break
+    dn = np.empty((h, w), np.uint16)
     fpr = FixedPatternRows(s.noise, h, w)
     if not bloom:
         for k, (r0, r1) in enumerate(strips):
