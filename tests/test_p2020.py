@@ -403,20 +403,17 @@ def test_dips_and_dr_noise_free_model(ratios):
     assert not res.dynamic_range.limited_by_chart
 
 
-@pytest.mark.parametrize("ratios,seed", [([16.0], 1), ([16.0, 256.0], 2),
-                                         ([8.0, 64.0, 512.0], 3)])
-def test_dips_and_dr_simulated_capture(ratios, seed):
-    """Issue 19 goal on a simulated chart capture: dip location within 5 %, depth within
-    0.5 dB of the analytic model. 241 patches over 140 dB (spacing 1.069: location error
-    <= 3.4 %); 100×100-px patches (80×80 after the inset): per-patch SNR scatter
-    8.69/√(2·6400) = 0.077 dB, depth scatter ≈ 0.1 dB, so 0.5 dB is ≈ 5σ."""
+def _check_dips_on_chart(simulate, ratios, seed):
+    """Simulate the 241-patch 140 dB chart with ``simulate(chart, ratios, rng)`` and check
+    each dip's location (5 %) and depth (0.5 dB) and the DR (0.5 dB) against the closed
+    form; returns (result, transitions)."""
     rng = np.random.default_rng(seed)
     trans, depth, dr = model_expectations(ratios)
     # an arbitrary offset of the chart against the transitions
     lmax = 1.3 * FW * ratios[-1] / K_E * 10 ** rng.uniform(0, 0.03)
     chart = hdr_test_chart(241, dynamic_range_db=140.0, max_luminance_cd_m2=lmax,
                            patch_px=100, gap_px=2)
-    stats = snr_from_patches(simulate_chart(chart, ratios, rng), chart.boxes)
+    stats = snr_from_patches(simulate(chart, ratios, rng), chart.boxes)
     res = snr_vs_luminance(chart.luminance_cd_m2, stats.mean, stats.std,
                            white_level=FW * ratios[-1])
     assert len(res.dips) == len(trans), [(d.luminance, d.depth_db) for d in res.dips]
@@ -424,6 +421,17 @@ def test_dips_and_dr_simulated_capture(ratios, seed):
         assert abs(dip.luminance / t - 1) < 0.05
         assert abs(dip.depth_db - d) < 0.5
     assert res.dynamic_range.dr_db == pytest.approx(dr, abs=0.5)
+    return res, trans
+
+
+@pytest.mark.parametrize("ratios,seed", [([16.0], 1), ([16.0, 256.0], 2),
+                                         ([8.0, 64.0, 512.0], 3)])
+def test_dips_and_dr_simulated_capture(ratios, seed):
+    """Issue 19 goal on a simulated chart capture: dip location within 5 %, depth within
+    0.5 dB of the analytic model. 241 patches over 140 dB (spacing 1.069: location error
+    <= 3.4 %); 100×100-px patches (80×80 after the inset): per-patch SNR scatter
+    8.69/√(2·6400) = 0.077 dB, depth scatter ≈ 0.1 dB, so 0.5 dB is ≈ 5σ."""
+    res, trans = _check_dips_on_chart(simulate_chart, ratios, seed)
     # the minimum SNR over the transition region is the bottom of a dip
     lo_snr, at = res.min_snr_db(trans[0] * 0.5, trans[0] * 2)
     assert at > trans[0] and lo_snr == pytest.approx(res.dips[0].snr_db_after)
@@ -435,19 +443,7 @@ def test_dips_with_per_pixel_switch_decisions(ratios, seed):
     a switch (σ/S ≈ 1.7 % here): the transition spreads over 1–2 patches, but the dip
     location and the depth between the two exposures' SNR curves are unchanged — within
     5 % and 0.5 dB of the ideal switch's closed form, as in the noise-free-decision case."""
-    rng = np.random.default_rng(seed)
-    trans, depth, dr = model_expectations(ratios)
-    lmax = 1.3 * FW * ratios[-1] / K_E * 10 ** rng.uniform(0, 0.03)
-    chart = hdr_test_chart(241, dynamic_range_db=140.0, max_luminance_cd_m2=lmax,
-                           patch_px=100, gap_px=2)
-    stats = snr_from_patches(simulate_chart_measured_switch(chart, ratios, rng), chart.boxes)
-    res = snr_vs_luminance(chart.luminance_cd_m2, stats.mean, stats.std,
-                           white_level=FW * ratios[-1])
-    assert len(res.dips) == len(trans), [(d.luminance, d.depth_db) for d in res.dips]
-    for dip, t, d in zip(res.dips, trans, depth):
-        assert abs(dip.luminance / t - 1) < 0.05
-        assert abs(dip.depth_db - d) < 0.5
-    assert res.dynamic_range.dr_db == pytest.approx(dr, abs=0.5)
+    _check_dips_on_chart(simulate_chart_measured_switch, ratios, seed)
 
 
 @pytest.mark.parametrize("ratios", [[16.0], [8.0, 64.0]])
