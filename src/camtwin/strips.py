@@ -1,8 +1,8 @@
 """Row-strip capture: a sensor of any size in bounded memory, scene → raw → image file.
 
 :func:`camtwin.camera.shoot` forms the optical image of the whole sensor at once (12 bytes
-per pixel of channel planes plus the FFT buffers and the ISP's float images, ≈ 55 bytes per
-pixel: 11 GiB for a 200 MP sensor). This module runs the same physics strip by strip:
+per pixel of channel planes plus the FFT buffers and the ISP's float images: 9.3 GiB measured
+for a 200 MP sensor, benchmarks/RESULTS.md). This module runs the same physics strip by strip:
 
 1. **Optics, per strip.** The strip of rows [r0, r1) plus a halo of ``h`` rows is imaged as
    a sensor window at its true field position (:func:`camtwin.camera.form_module_image`:
