@@ -1,0 +1,195 @@
+"""Fused numba kernel of the CW-iToF pixel (:mod:`camtwin.depth.itof`).
+
+One pass per pixel: mean tap charges of every phase frame (k×k sub-pixel sum, optional
+second return) → Poisson → ambient suppression → full-well clip → read noise → ADC →
+differential phasor → phase, amplitude, intensity, confidence → unwrapping. It implements
+the same model as :func:`camtwin.depth.itof.simulate_itof_reference` (the NumPy
+reference); ``tests/depth/test_itof.py`` asserts that the two agree exactly without noise
+and statistically with noise.
+
+Random numbers: the counter-based SplitMix64 streams and the Poisson/normal draws of the
+sensor chain (:mod:`camtwin.sensor._kernels`: ``draw``, ``normal_pair``,
+``poisson_cornish_fisher`` for μ ≥ 16 e⁻, exact ``poisson_inversion`` below), keyed on
+the tap-sample index p = ((n·2 + tap)·H + i)·W + j, so the result does not depend on the
+number of threads. Stream 0 gives the normal pair (z_shot, z_read) of each tap sample,
+stream 1 the uniform of the exact small-mean Poisson.
+
+Mean charges, phases and accumulations in float64 (the phase 4πfd/c reaches ~30 rad);
+random draws in float32 as in the sensor chain.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+from numba import prange
+
+from ..sensor._kernels import (POISSON_EXACT_BELOW, draw, normal_pair, poisson_cornish_fisher,
+                               poisson_inversion, stream_seed)
+from ..units import SPEED_OF_LIGHT_M_S
+
+__all__ = ["itof_kernel", "stream_seed"]
+
+_C = SPEED_OF_LIGHT_M_S
+_TWO_PI = 2.0 * math.pi
+_T_EXACT = np.float32(POISSON_EXACT_BELOW)
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def _g(x, square):  # pragma: no cover - jit
+    """Correlation waveform: cos x, or the triangle 1 − 2|x̃|/π (x̃ = x wrapped to [−π, π))."""
+    if square:
+        w = x - _TWO_PI * math.floor((x + math.pi) / _TWO_PI)
+        return 1.0 - 2.0 * abs(w) / math.pi
+    return math.cos(x)
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def _poisson(mu, z, seed_exact, p):  # pragma: no cover - jit
+    m = np.float32(mu)
+    if m < _T_EXACT:
+        return np.float64(poisson_inversion(m, draw(seed_exact, p)))
+    return np.float64(poisson_cornish_fisher(m, z))
+
+
+@nb.njit(parallel=True, cache=True, error_model="numpy")
+def itof_kernel(ea, eb, dist, mp_extra, mp_amp, k, freqs, drift, weights, n_phases, r,
+                n_cand, cdm, square, e_dark, supp, fw, read_e, q_e, black, top, var_floor,
+                noise, seeds, keep_taps, min_conf, depth, amp, inten, phase, conf, sat,
+                taps):  # pragma: no cover - jit
+    """Whole iToF depth frame.
+
+    ea, eb   (n_r, kH, kW) float32  active / ambient e⁻ per tap per phase frame (n_r = 1 or
+             F·N)
+    dist     (n_d, kH, kW) float64  radial distance [m] (inf → no return)
+    mp_extra (kH, kW) float64 [m], mp_amp (kH, kW) float32, or (0, 0) arrays: second return
+    freqs (F,) [Hz], drift (F,) [rad], weights (F,) unwrapping weights (sum 1)
+    r, n_cand: index of the lowest frequency and its number of wrap candidates
+    Scalars: cdm = c_d·m, e_dark [e⁻/tap], supp, fw [e⁻], read_e [e⁻], q_e [e⁻/DN],
+    black/top [DN], var_floor = σ_r² + Δ²/12 [e⁻²], seeds (2,) uint64.
+    Outputs (written in place): depth (H, W), amp/inten/phase (F, H, W), conf (H, W),
+    sat (H, W) bool, taps (F·N, 2, H, W) uint16 when keep_taps.
+    """
+    nF = freqs.shape[0]
+    H, W = depth.shape
+    n_frames = nF * n_phases
+    nr = ea.shape[0]
+    nd = dist.shape[0]
+    has_mp = mp_amp.shape[0] > 0
+    seed0 = seeds[0]
+    seed1 = seeds[1]
+    HW = H * W
+    sq_n = math.sqrt(n_phases)
+    for i in prange(H):
+        re = np.zeros(nF)
+        im = np.zeros(nF)
+        tot = np.zeros(nF)
+        d0 = np.zeros(nF)
+        dj = np.zeros(nF)
+        L = np.empty(nF)
+        for fj in range(nF):
+            L[fj] = _C / (2.0 * freqs[fj])
+        for j in range(W):
+            for fj in range(nF):
+                re[fj] = 0.0
+                im[fj] = 0.0
+                tot[fj] = 0.0
+            s = False
+            for n in range(n_frames):
+                fj = n // n_phases
+                kk = n - fj * n_phases
+                theta = _TWO_PI * kk / n_phases
+                f = freqs[fj]
+                off = drift[fj] - theta
+                ir = n if nr > 1 else 0
+                idd = n if nd > 1 else 0
+                dc = 0.0
+                corr = 0.0
+                for u in range(k):
+                    y = i * k + u
+                    for v in range(k):
+                        x = j * k + v
+                        e = np.float64(ea[ir, y, x])
+                        dc += eb[ir, y, x]
+                        d = dist[idd, y, x]
+                        if e > 0.0 and math.isfinite(d):
+                            dc += e
+                            corr += e * _g(2.0 * _TWO_PI * f * d / _C + off, square)
+                            if has_mp:
+                                a2 = e * mp_amp[y, x]
+                                dc += a2
+                                corr += a2 * _g(_TWO_PI * f * (2.0 * d + mp_extra[y, x]) / _C
+                                                + off, square)
+                dc += e_dark
+                corr *= cdm
+                mu_a = dc + corr
+                mu_b = dc - corr
+                pa = ((n * 2) * H + i) * W + j
+                pb = pa + HW
+                if noise:
+                    za, zra = normal_pair(draw(seed0, pa))
+                    zb, zrb = normal_pair(draw(seed0, pb))
+                    qa = _poisson(mu_a, za, seed1, pa)
+                    qb = _poisson(mu_b, zb, seed1, pb)
+                else:
+                    zra = np.float32(0.0)
+                    zrb = np.float32(0.0)
+                    qa = mu_a
+                    qb = mu_b
+                cm = supp * min(qa, qb)
+                qa -= cm
+                qb -= cm
+                if qa >= fw or qb >= fw:
+                    s = True
+                qa = min(qa, fw) + read_e * zra
+                qb = min(qb, fw) + read_e * zrb
+                dna = min(max(np.rint(qa / q_e) + black, 0.0), top)
+                dnb = min(max(np.rint(qb / q_e) + black, 0.0), top)
+                if dna >= top or dnb >= top:
+                    s = True
+                if keep_taps:
+                    taps[n, 0, i, j] = np.uint16(dna)
+                    taps[n, 1, i, j] = np.uint16(dnb)
+                diff = (dna - dnb) * q_e
+                re[fj] += diff * math.cos(theta)
+                im[fj] += diff * math.sin(theta)
+                tot[fj] += dna + dnb
+            cmin = np.inf
+            for fj in range(nF):
+                ph = math.atan2(im[fj], re[fj])
+                if ph < 0.0:
+                    ph += _TWO_PI
+                if ph >= _TWO_PI:
+                    ph -= _TWO_PI
+                a = math.sqrt(re[fj] * re[fj] + im[fj] * im[fj]) / n_phases
+                ii = (tot[fj] / (2.0 * n_phases) - black) * q_e
+                phase[fj, i, j] = ph
+                amp[fj, i, j] = a
+                inten[fj, i, j] = ii
+                cmin = min(cmin, a * sq_n / math.sqrt(max(ii, 0.0) + var_floor))
+                d0[fj] = ph / _TWO_PI * L[fj]
+            if nF == 1:
+                out = d0[0]
+            else:
+                best = np.inf
+                out = 0.0
+                for c in range(n_cand):
+                    dr = d0[r] + c * L[r]
+                    mean = 0.0
+                    for fj in range(nF):
+                        if fj == r:
+                            dj[fj] = dr
+                        else:
+                            dj[fj] = d0[fj] + np.rint((dr - d0[fj]) / L[fj]) * L[fj]
+                        mean += weights[fj] * dj[fj]
+                    cost = 0.0
+                    for fj in range(nF):
+                        cost += weights[fj] * (dj[fj] - mean) ** 2
+                    if cost < best:
+                        best = cost
+                        out = mean
+            sat[i, j] = s
+            conf[i, j] = 0.0 if s else cmin
+            depth[i, j] = np.nan if (s or cmin < min_conf) else out
