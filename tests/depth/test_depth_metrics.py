@@ -238,6 +238,10 @@ def test_max_range_never_always_and_nan():
     # first crossing wins over a later dip below the limit
     assert max_range_at_precision([1, 2, 3, 4], [0.5, 2.0, 0.5, 0.5], 1.0,
                                   interpolation="linear") == pytest.approx(1 + 0.5 / 1.5)
+    # zero precision at the near end: log undefined, linear fallback 1 + (1 − 0)/(2 − 0) = 1.5
+    assert max_range_at_precision([1, 2], [0.0, 2.0], 1.0) == pytest.approx(1.5)
+    with pytest.raises(ConfigError, match=">= 0 %"):
+        max_range_at_precision([1, 2], [-0.1, 0.2], 1.0)
     with pytest.raises(ConfigError, match="same length"):
         max_range_at_precision([1, 2], [0.1], 1.0)
     with pytest.raises(ConfigError, match="limit_pct"):

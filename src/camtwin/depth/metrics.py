@@ -466,6 +466,9 @@ def max_range_at_precision(distances_m, precision_pct, limit_pct: float, *,
         raise ConfigError(f"distances_m: min {np.nanmin(d):g}; distances must be finite and > 0 m")
     if not (np.isfinite(limit_pct) and limit_pct > 0):
         raise ConfigError(f"limit_pct = {limit_pct!r}; valid range: > 0 %")
+    if np.any(p[~np.isnan(p)] < 0):
+        raise ConfigError(f"precision_pct: min {np.nanmin(p):g}; valid range: >= 0 % (NaN = no "
+                          "valid depth)")
     if interpolation not in _INTERPOLATIONS:
         raise ConfigError(f"interpolation = {interpolation!r}; valid choices: "
                           f"{', '.join(_INTERPOLATIONS)}")
@@ -481,11 +484,10 @@ def max_range_at_precision(distances_m, precision_pct, limit_pct: float, *,
     d0, d1, p0, p1 = d[k - 1], d[k], p[k - 1], p[k]
     if not np.isfinite(p1):  # no depth at d1: the range ends somewhere in (d0, d1); say d0
         return float(d0)
-    if interpolation == "linear":
+    if interpolation == "linear" or p0 <= 0:  # log of a zero precision: fall back to linear
         x0, x1, y0, y1, y = d0, d1, p0, p1, limit_pct
+        interpolation = "linear"
     else:
-        if p0 <= 0:
-            return float(d0)
         y0, y1, y = np.log(p0), np.log(p1), np.log(limit_pct)
         x0, x1 = (np.log(d0), np.log(d1)) if interpolation == "loglog" else (d0, d1)
     x = x0 + (y - y0) * (x1 - x0) / (y1 - y0) if y1 != y0 else x1
