@@ -237,3 +237,14 @@ def test_colormap_values_invalid_black_and_png(tmp_path):
         np.testing.assert_array_equal(np.asarray(im), rgb)
     with pytest.raises(ConfigError, match="colormap"):
         dio.depth_colormap(d, cmap="nope")
+
+
+def test_png16_round_trip_through_scene_from_files(tmp_path):
+    scene_mod = pytest.importorskip("camtwin.depth.scene")
+    g = scene_mod.PinholeGeometry(width_px=32, height_px=24, pixel_pitch_um=5.0,
+                                  focal_length_mm=2.0, f_number=1.2)
+    sc = scene_mod.slanted_plane(g, 1.2, 20.0)
+    p = dio.write_depth_png16(tmp_path / "d.png", sc.distance_m)
+    back = scene_mod.scene_from_files(p, 0.5, g, unit="mm", depth_type="radial")
+    # 1 mm counts: rounding error ≤ 0.5 mm
+    np.testing.assert_allclose(back.distance_m, sc.distance_m, atol=0.5e-3 + 1e-12)

@@ -321,3 +321,34 @@ def test_plane_fit_of_flat_wall_through_point_cloud():
     assert fit.offset_m == pytest.approx(-2.0)
     with pytest.raises(ConfigError, match=">= 3"):
         plane_fit_residual(np.ones((2, 3)))
+
+
+# ------------------------------------------------------------------------------ with depth.scene
+
+def test_slanted_plane_scene_point_cloud_recovers_its_plane():
+    scene_mod = pytest.importorskip("camtwin.depth.scene")
+    g = scene_mod.PinholeGeometry(width_px=64, height_px=48, pixel_pitch_um=5.0,
+                                  focal_length_mm=2.0, f_number=1.2)
+    tilt, dist = 30.0, 1.5
+    sc = scene_mod.slanted_plane(g, dist, tilt)
+    pts = depth_to_point_cloud(sc.distance_m, g.focal_px)
+    np.testing.assert_allclose(pts, depth_to_point_cloud(sc.distance_m, rays=g.ray_directions()),
+                               atol=1e-12)
+    fit = plane_fit_residual(pts)
+    th = math.radians(tilt)
+    # plane z = D + x·tanθ: normal (sinθ, 0, −cosθ), n·P = −D·cosθ (scene.slanted_plane docs)
+    np.testing.assert_allclose(fit.normal, [math.sin(th), 0, -math.cos(th)], atol=1e-12)
+    assert fit.offset_m == pytest.approx(-dist * math.cos(th), rel=1e-12)
+    assert fit.rms_m < 1e-12
+
+
+def test_step_edge_scene_perfect_depth_has_no_flying_pixels():
+    scene_mod = pytest.importorskip("camtwin.depth.scene")
+    g = scene_mod.PinholeGeometry(width_px=40, height_px=30, pixel_pitch_um=5.0,
+                                  focal_length_mm=2.0, f_number=1.2)
+    sc = scene_mod.step_edge(g, 1.0, 2.0)
+    assert flying_pixel_fraction(sc.distance_m, sc.distance_m) == 0.0
+    mixed = sc.distance_m.copy()
+    band_cols = np.flatnonzero(np.abs(np.diff(sc.distance_m[15])) > 0.5)   # the edge column
+    mixed[:, band_cols] = 1.5                 # mid-way: flying
+    assert flying_pixel_fraction(mixed, sc.distance_m) > 0.0
