@@ -100,10 +100,10 @@ def plot_dtof_histogram(counts, bin_width_s: float, *, corrected=None,
     """Photon-timing histogram of one dToF pixel/zone: counts against arrival time.
 
     Bin k spans [k·Δt, (k+1)·Δt) and is drawn at its centre t_k = (k + ½)·Δt [ns]; the top
-    axis converts time to distance d = c·t/2. ``corrected`` (e.g. the Coates-corrected
-    histogram from ``camtwin.depth.dtof.coates_correct``, in the same units: detections
-    expected per bin without pile-up) is overlaid; ``true_distance_m`` is marked at
-    t = 2d/c.
+    axis converts time to distance d = c·t/2. ``corrected`` is overlaid in the same units
+    (detections expected per bin without pile-up): ``camtwin.depth.dtof.coates_correct``
+    returns λ̂ per bin per cycle, so pass ``coates_correct(h, N) * N``. ``true_distance_m`` is
+    marked at t = 2d/c.
 
     References
     ----------
