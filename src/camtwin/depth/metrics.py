@@ -19,7 +19,8 @@ Definitions and sources
   of N frames minus the ground truth, averaged over the ROI. This is the usual ToF-datasheet
   meaning (accuracy = closeness of the averaged measurement to the true distance; noise
   averaged out), e.g. Basler, "Depth Quality Metrics" (docs.baslerweb.com/depth-quality-metrics:
-  depth accuracy = deviation of the depth data from the ground truth), Intel RealSense
+  depth accuracy = deviation of the depth data from the ground truth; Basler takes the median
+  deviation, camtwin the mean, as the profiles' ``accuracy_pct`` asks), Intel RealSense
   "Camera Depth Testing Methodology" rev 1.0 (2018), "Z accuracy"; the camtwin profiles use
   ``accuracy_pct = |mean error| / distance`` (coord/DEPTH_API.md).
 * *Precision* (temporal noise, "depth resolution", "repeatability"): the per-pixel temporal
