@@ -129,7 +129,7 @@ DEPTH_SENSOR_FIGURES: dict[str, tuple] = {
     # geometry and readout
     "width_px": ((int,), 1, 20000),
     "height_px": ((int,), 1, 20000),
-    "pixel_pitch_um": (_NUM, 0.3, 500.0),
+    "pixel_pitch_um": (_NUM, 0.3, 100.0),
     "optical_format": ((str,), None, None),
     "illumination": ((str,), ("bsi", "fsi"), None),
     "pixel_type": ((str,), None, None),
@@ -167,6 +167,8 @@ DEPTH_SENSOR_FIGURES: dict[str, tuple] = {
     "detection": ((str,), ("first_photon", "multi_event"), None),
     "crosstalk": (_NUM, 0.0, 1.0),
     "spad_count": ((int,), 1, 10**8),
+    "zones_h": ((int,), 1, 10000),
+    "zones_v": ((int,), 1, 10000),
     "fov_h_deg": (_NUM, 0.1, 180.0),
     "fov_v_deg": (_NUM, 0.1, 180.0),
     "fov_diag_deg": (_NUM, 0.1, 180.0),
@@ -255,6 +257,8 @@ class DepthSensorEntry(_DepthEntry):
     detection: Figure | None = None
     crosstalk: Figure | None = None
     spad_count: Figure | None = None
+    zones_h: Figure | None = None
+    zones_v: Figure | None = None
     fov_h_deg: Figure | None = None
     fov_v_deg: Figure | None = None
     fov_diag_deg: Figure | None = None
@@ -265,7 +269,8 @@ class DepthSensorEntry(_DepthEntry):
     def _typed(self):
         for field, fig in self.figures().items():
             _check(field, fig, DEPTH_SENSOR_FIGURES)
-        required = _ITOF_REQUIRED if self.kind == "itof" else _DTOF_REQUIRED
+        required = _ITOF_REQUIRED if self.kind == "itof" else _DTOF_REQUIRED + ("zones_h",
+                                                                                "zones_v")
         missing = [f for f in required if getattr(self, f) is None]
         if missing:
             raise ValueError(f"a {self.kind} sensor needs {missing[0]} (required: "
@@ -286,6 +291,14 @@ class DepthSensorEntry(_DepthEntry):
                 if not lo <= f <= hi:
                     raise ValueError(f"modulation_frequencies_mhz.value: {f} MHz outside the "
                                      f"part's range {lo}..{hi} MHz")
+        else:   # dToF: the geometry grid is the SPAD array, zones of zone_size_px² SPADs
+            z = self.value("zone_size_px")
+            for axis, n_px, n_zones in (("width_px", self.value("width_px"), self.value("zones_h")),
+                                        ("height_px", self.value("height_px"),
+                                         self.value("zones_v"))):
+                if n_zones * z > n_px:
+                    raise ValueError(f"{axis} ({n_px} SPADs) is smaller than zones x "
+                                     f"zone_size_px = {n_zones} x {z}")
         return self
 
 
