@@ -187,15 +187,19 @@ def _shape(profile: str, fh: float, fv: float, tx: np.ndarray, ty: np.ndarray) -
 @lru_cache(maxsize=256)
 def _beam_solid_angle(profile: str, fov_h_deg: float, fov_v_deg: float) -> float:
     """∬ I/I₀ dΩ [sr] for the beam shape (closed form for flat, 2-D midpoint rule on a
-    2001×2001 grid of (θx, θy) ∈ (−π/2, π/2)² for gaussian; relative error < 1e-6)."""
+    2001×2001 grid of (θx, θy), each within ±min(π/2, 6 FWHM), for gaussian)."""
     fh, fv = np.radians(fov_h_deg), np.radians(fov_v_deg)
     if profile == "flat":
         return float(4.0 * np.arcsin(np.sin(fh / 2) * np.sin(fv / 2)))
     n = 2001
-    edges = np.linspace(-np.pi / 2, np.pi / 2, n + 1)
-    t = (edges[:-1] + edges[1:]) / 2
-    dt = edges[1] - edges[0]
-    tx, ty = t[None, :], t[:, None]
+
+    def axis(fwhm):  # beyond 6 FWHM the Gaussian is below e^-99
+        half = min(np.pi / 2, 6.0 * fwhm)
+        edges = np.linspace(-half, half, n + 1)
+        return (edges[:-1] + edges[1:]) / 2, edges[1] - edges[0]
+
+    (tx, dx), (ty, dy) = axis(fh), axis(fv)
+    tx, ty = tx[None, :], ty[:, None]
     a2, b2 = np.tan(tx) ** 2, np.tan(ty) ** 2
     jac = (1 + a2) * (1 + b2) / (1 + a2 + b2) ** 1.5  # sec²θx sec²θy / (1+a²+b²)^{3/2}
-    return float(np.sum(_shape(profile, fh, fv, tx, ty) * jac) * dt * dt)
+    return float(np.sum(_shape(profile, fh, fv, tx, ty) * jac) * dx * dy)
