@@ -82,6 +82,20 @@ def itof_kernel(ea, eb, dist, mp_extra, mp_amp, k, freqs, drift, weights, n_phas
     seed1 = seeds[1]
     HW = H * W
     sq_n = math.sqrt(n_phases)
+    # per-frame constants: 4πf/c, 2πf/c, the phase offset δ_j − θ_k, cos θ_k, sin θ_k
+    om = np.empty(n_frames)
+    om2 = np.empty(n_frames)
+    offs = np.empty(n_frames)
+    cth = np.empty(n_frames)
+    sth = np.empty(n_frames)
+    for n in range(n_frames):
+        fj = n // n_phases
+        theta = _TWO_PI * (n - fj * n_phases) / n_phases
+        om[n] = 2.0 * _TWO_PI * freqs[fj] / _C
+        om2[n] = _TWO_PI * freqs[fj] / _C
+        offs[n] = drift[fj] - theta
+        cth[n] = math.cos(theta)
+        sth[n] = math.sin(theta)
     for i in prange(H):
         re = np.zeros(nF)
         im = np.zeros(nF)
@@ -99,10 +113,7 @@ def itof_kernel(ea, eb, dist, mp_extra, mp_amp, k, freqs, drift, weights, n_phas
             s = False
             for n in range(n_frames):
                 fj = n // n_phases
-                kk = n - fj * n_phases
-                theta = _TWO_PI * kk / n_phases
-                f = freqs[fj]
-                off = drift[fj] - theta
+                off = offs[n]
                 ir = n if nr > 1 else 0
                 idd = n if nd > 1 else 0
                 dc = 0.0
@@ -114,14 +125,14 @@ def itof_kernel(ea, eb, dist, mp_extra, mp_amp, k, freqs, drift, weights, n_phas
                         e = np.float64(ea[ir, y, x])
                         dc += eb[ir, y, x]
                         d = dist[idd, y, x]
-                        if e > 0.0 and math.isfinite(d):
+                        if e > 0.0 and d < np.inf:
                             dc += e
-                            corr += e * _g(2.0 * _TWO_PI * f * d / _C + off, square)
+                            corr += e * _g(om[n] * d + off, square)
                             if has_mp:
                                 a2 = e * mp_amp[y, x]
                                 dc += a2
-                                corr += a2 * _g(_TWO_PI * f * (2.0 * d + mp_extra[y, x]) / _C
-                                                + off, square)
+                                corr += a2 * _g(om2[n] * (2.0 * d + mp_extra[y, x]) + off,
+                                                square)
                 dc += e_dark
                 corr *= cdm
                 mu_a = dc + corr
@@ -153,8 +164,8 @@ def itof_kernel(ea, eb, dist, mp_extra, mp_amp, k, freqs, drift, weights, n_phas
                     taps[n, 0, i, j] = np.uint16(dna)
                     taps[n, 1, i, j] = np.uint16(dnb)
                 diff = (dna - dnb) * q_e
-                re[fj] += diff * math.cos(theta)
-                im[fj] += diff * math.sin(theta)
+                re[fj] += diff * cth[n]
+                im[fj] += diff * sth[n]
                 tot[fj] += dna + dnb
             cmin = np.inf
             for fj in range(nF):

@@ -54,14 +54,17 @@ noise component of Z perpendicular to its mean has variance Σ_k 2B sin²(θ_k �
 
     σ_φ = √B / (√N · a),     σ_d = c/(4π f) · √B / (√N · c_d · m · e_a)     (sine)
 
-This is the form of Lange & Seitz (IEEE J. Quantum Electron. 37(3), 390–397, 2001, eq. for
-the range resolution ΔL = L/√8 · √B/(c_demod·A), L = c/2f, for N = 4 single-tap samples)
-with A and B in this model's units: A → e_a (active electrons per tap per phase frame),
-B → per-tap total electrons per phase frame plus read and quantisation variance, and the
-√N for N phase frames (Hansard et al., "Time-of-Flight Cameras", Springer 2012, §1.4; Li,
-TI SLOA190B 2014, §4). :func:`analytic_depth_sigma_m` evaluates it with ``a`` and ``B``
-taken from the exact mean tap charges (so multipath and the square-wave amplitude ripple
-are included).
+This is the shot-noise form σ_d ∝ (c/4πf)·√B/A of Lange & Seitz (IEEE J. Quantum Electron.
+37(3), 390–397, 2001, range-resolution equation ΔL = (L/√8)·√B/(…·A), L = c/2f, for four
+single-tap samples, with A and B the sampled amplitude and offset in their own units) and
+of Hansard et al. ("Time-of-Flight Cameras", Springer 2012, ch. 1) and Li (TI SLOA190B,
+2014); the constants above are derived for THIS model's taps: A → c_d·m·e_a (correlation
+amplitude per tap per phase frame), B → per-tap total electrons per phase frame plus the
+read and quantisation variance, √N for N phase frames. (The exact typography of the
+published equations was not re-checked here; the simulation tests validate the form
+above directly.) :func:`analytic_depth_sigma_m` evaluates it with ``a`` and ``B`` taken
+from the exact mean tap charges (so multipath and the square-wave amplitude ripple are
+included).
 
 Unwrapping (F ≥ 2): unambiguous range ``R = c / (2·gcd(f_1 … f_F))`` (gcd on whole Hz).
 For the lowest frequency r every wrap count n_r = 0 … f_r/gcd − 1 is a candidate
