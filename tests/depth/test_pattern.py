@@ -29,7 +29,8 @@ def test_pattern_larger_than_field_is_one_line_error():
     with pytest.raises(ConfigError) as e:
         DotPattern(n_dots=200000, fov_h_deg=10, fov_v_deg=10, dot_divergence_mrad=2.0)
     msg = str(e.value)
-    assert "n_dots = 200000" in msg and "cells" in msg and "\n" not in msg
+    assert msg.startswith("DotPattern: n_dots = 200000: ") and "cells" in msg
+    assert "\n" not in msg
     with pytest.raises(ConfigError, match=r"fov_h_deg = 200: .*\(0, 180\)"):
         DotPattern(fov_h_deg=200)
     with pytest.raises(ConfigError, match="optical_power_w"):
@@ -68,7 +69,7 @@ def test_dots_land_on_the_plane(geom):
 
 
 def _one_dot(**kw):
-    return DotPattern(n_dots=1, layout="grid", fov_h_deg=1, fov_v_deg=1,
+    return DotPattern(n_dots=1, layout="grid", fov_h_deg=5, fov_v_deg=5,
                       dot_divergence_mrad=2.0, optical_power_w=0.01, wavelength_nm=940, **kw)
 
 
@@ -102,7 +103,7 @@ def test_spot_size_grows_with_divergence(geom):
     sig_diff = 0.42 * 0.94 * 2.0 / 6.0
     expected = sig_spot**2 + sig_diff**2 + 1 / 12
     assert var == pytest.approx(expected, rel=0.05)
-    assert m == pytest.approx((geom.width_px - 1) / 2, abs=1e-6)  # on axis
+    assert m == pytest.approx((geom.width_px - 1) / 2, abs=1e-3)  # on axis (window ±4σ)
 
 
 def test_dot_power_falls_with_distance_squared(geom):

@@ -83,7 +83,7 @@ from functools import lru_cache
 from typing import Literal
 
 import numpy as np
-from pydantic import field_validator, model_validator
+from pydantic import field_validator
 from scipy.special import erf
 
 from .._spec import FrozenSpec
@@ -134,11 +134,11 @@ class DotPattern(FrozenSpec):
     ((30000, 2), 3.33)
     """
 
-    n_dots: int = 30000
     layout: Literal["random", "grid"] = "random"
     fov_h_deg: float = 60.0
     fov_v_deg: float = 45.0
     dot_divergence_mrad: float = 1.0
+    n_dots: int = 30000  # after the field and divergence: its check needs them
     exit_diameter_mm: float = 0.1
     optical_power_w: float = 0.1
     wavelength_nm: float = 940.0
@@ -146,9 +146,18 @@ class DotPattern(FrozenSpec):
 
     @field_validator("n_dots")
     @classmethod
-    def _n(cls, v):
+    def _n(cls, v, info):
         if not 1 <= v <= 10_000_000:
             raise ValueError("valid range 1..10000000 dots")
+        d = info.data
+        if all(k in d for k in ("fov_h_deg", "fov_v_deg", "dot_divergence_mrad")):
+            cells = _cells(d["fov_h_deg"], d["fov_v_deg"], d["dot_divergence_mrad"])
+            if v > cells:
+                raise ValueError(
+                    f"more dots than the field of projection resolves: valid range "
+                    f"1..{int(cells)} cells of dot_divergence_mrad = "
+                    f"{d['dot_divergence_mrad']:g} in {d['fov_h_deg']:g} x "
+                    f"{d['fov_v_deg']:g} deg")
         return v
 
     @field_validator("fov_h_deg", "fov_v_deg")
@@ -193,16 +202,6 @@ class DotPattern(FrozenSpec):
             raise ValueError("seed must be >= 0")
         return v
 
-    @model_validator(mode="after")
-    def _fits(self):
-        cells = self.resolvable_cells
-        if self.n_dots > cells:
-            raise ValueError(
-                f"n_dots = {self.n_dots}: more dots than the field of projection resolves "
-                f"(at most {int(cells)} cells of dot_divergence_mrad = "
-                f"{self.dot_divergence_mrad:g} in {self.fov_h_deg:g} x {self.fov_v_deg:g} deg)")
-        return self
-
     @property
     def tan_half_fov(self) -> tuple[float, float]:
         """(tan(h/2), tan(v/2)) of the field of projection."""
@@ -212,9 +211,7 @@ class DotPattern(FrozenSpec):
     @property
     def resolvable_cells(self) -> float:
         """Number of dot-sized cells in the field: (2 tan(h/2)/θ)·(2 tan(v/2)/θ)."""
-        tx, ty = self.tan_half_fov
-        th = self.dot_divergence_mrad * 1e-3
-        return (2 * tx / th) * (2 * ty / th)
+        return _cells(self.fov_h_deg, self.fov_v_deg, self.dot_divergence_mrad)
 
     def tangents(self) -> np.ndarray:
         """Dot directions (tan θx, tan θy) in the projector frame, shape (N, 2), float64
@@ -257,6 +254,12 @@ class DotPattern(FrozenSpec):
         view = None if camera_x_m == 0 else view_from_offset(surf, camera_x_m, col0=0,
                                                               width=surf.shape[1])
         return dot_image(self, hits, surf, camera_x_m=camera_x_m, view=view)
+
+
+def _cells(fov_h_deg: float, fov_v_deg: float, divergence_mrad: float) -> float:
+    th = divergence_mrad * 1e-3
+    return (2 * math.tan(math.radians(fov_h_deg) / 2) / th) * (
+        2 * math.tan(math.radians(fov_v_deg) / 2) / th)
 
 
 @lru_cache(maxsize=16)

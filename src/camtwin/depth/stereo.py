@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from pydantic import field_validator, model_validator
+from pydantic import field_validator
 
 from .._spec import FrozenSpec
 from ..errors import ConfigError
@@ -95,7 +95,7 @@ class StereoSpec(FrozenSpec):
     matcher: Literal["sgbm", "bm"] = "sgbm"
     num_disparities: int = 64
     min_disparity: int = 0
-    block_size: int = 5
+    block_size: int = 5  # after matcher: its range depends on it
     uniqueness_ratio: int = 10
     disp12_max_diff: int = 1
     speckle_window_size: int = 100
@@ -208,19 +208,22 @@ class StereoSpec(FrozenSpec):
             raise ValueError("valid range 8..16 bits")
         return v
 
-    @model_validator(mode="after")
-    def _consistent(self):
-        bs = self.block_size
-        lo, hi = (1, 51) if self.matcher == "sgbm" else (5, 255)
-        if not (lo <= bs <= hi and bs % 2 == 1):
-            raise ValueError(f"block_size = {bs}: must be odd in {lo}..{hi} px for "
-                             f"matcher {self.matcher!r}")
-        if self.projector_x_mm is not None and not (
-                math.isfinite(self.projector_x_mm)
-                and abs(self.projector_x_mm) <= 10 * self.baseline_mm):
-            raise ValueError(f"projector_x_mm = {self.projector_x_mm}: must be within "
-                             f"±10·baseline_mm = ±{10 * self.baseline_mm:g} mm")
-        return self
+    @field_validator("block_size")
+    @classmethod
+    def _bs(cls, v, info):
+        matcher = info.data.get("matcher", "sgbm")
+        lo, hi = (1, 51) if matcher == "sgbm" else (5, 255)
+        if not (lo <= v <= hi and v % 2 == 1):
+            raise ValueError(f"must be odd in {lo}..{hi} px for matcher {matcher!r}")
+        return v
+
+    @field_validator("projector_x_mm")
+    @classmethod
+    def _px(cls, v, info):
+        b = info.data.get("baseline_mm")
+        if v is not None and b is not None and not (math.isfinite(v) and abs(v) <= 10 * b):
+            raise ValueError(f"valid range ±10·baseline_mm = ±{10 * b:g} mm")
+        return v
 
     @property
     def baseline_m(self) -> float:
