@@ -40,25 +40,24 @@ radius from the pending charge). Every group is bloomed alone, in parallel, in a
 around it cut from the unmodified frame, where other groups' over-full pixels are walls.
 Its *footprint* — the full pixels of the regions that held its charge plus their
 neighbours, i.e. every pixel the group read or wrote — must not touch the window's inner
-edge (else the window is doubled and the group rerun). Footprints are then stamped into
-an ownership map: two groups whose footprints share a pixel interacted (or might have), so
-they are merged and rerun together; a group next to another's over-full pixel always
-lists that pixel, so it always conflicts. Repeat until no footprints overlap, then write
-the footprints into the frame. Each accepted group's result is exactly what the
+edge (else the window is doubled and the group rerun). Two accepted groups whose
+footprints' bounding boxes overlap may have interacted (footprints that share a pixel
+always do), so they are merged and rerun together; a group next to another's over-full
+pixel always lists that pixel, so it always conflicts. (Box overlap is a conservative
+test: it may merge groups that did not interact, which is always exact, and it needs no
+per-pixel map.) Repeat until no footprint boxes overlap, then write the footprints into
+the frame. Each accepted group's result is exactly what the
 whole-frame algorithm computes for its pixels (same steps, same sums; the stop tolerance
 is shared out in proportion to the groups' pending charge), which ``tests/test_bloom.py``
 checks against the reference.
 
 Sums are in float64, as in the reference; the charges stay float32.
 
-Memory: the ownership map (one int32 per pixel; kept zeroed per thread for frames up to
-16 M pixels and reused), O(#over-full pixels) for the groups, and the windows' footprints
-(a few times the bloomed area).
+Memory: O(#over-full pixels) for the groups and the windows' footprints (a few times the
+bloomed area); nothing per frame pixel.
 """
 
 from __future__ import annotations
-
-import threading
 
 import numba as nb
 import numpy as np
@@ -327,13 +326,13 @@ def _row_of(lp, stride, inv_stride):  # pragma: no cover - jit
 @nb.njit(cache=True, parallel=True)
 def _run_groups(q, active, win, off, head, nxt, own_r, own_c, own_v, comp_start, comp_len,
                 full_well, drain, along_columns, max_iterations, tol, buf_pix, buf_val,
-                status, fp_len, st_steps, st_pend, st_lost):  # pragma: no cover - jit
+                status, fp_len, fbox, st_steps, st_pend, st_lost):  # pragma: no cover - jit
     """Bloom each group ``active[k]`` alone in its window ``win[k]`` (r0, r1, c0, c1) of the
     unmodified frame ``q``: its own over-full pixels keep their charge, every other pixel
     above full well is set to full well (full, nothing pending). The footprint — the full
     pixels of the regions that held the group's charge and their neighbours (the only
-    pixels the group read or wrote) — goes to ``buf_pix``/``buf_val`` from ``off[k]``;
-    ``status[k]`` = 0 when that footprint reached a window edge inside the frame (the
+    pixels the group read or wrote) — goes to ``buf_pix``/``buf_val`` from ``off[k]``, its
+    bounding box (r0, r1, c0, c1) to ``fbox[k]``; ``status[k]`` = 0 when that footprint reached a window edge inside the frame (the
     window was too small), else 1."""
     h, w = q.shape
     fw32 = np.float32(full_well)
@@ -357,14 +356,14 @@ def _run_groups(q, active, win, off, head, nxt, own_r, own_c, own_v, comp_start,
         for k in range(k0, k1):
             _run_one(q, h, w, k, active[k], win, off, head, nxt, own_r, own_c, own_v,
                      comp_start, comp_len, fw32, drain, along_columns, max_iterations, tol,
-                     buf_pix, buf_val, status, fp_len, st_steps, st_pend, st_lost,
+                     buf_pix, buf_val, status, fp_len, fbox, st_steps, st_pend, st_lost,
                      lq_ws, lab_ws, np_ws, act_ws, ibuf, fbuf)
 
 
 @nb.njit(cache=True)
 def _run_one(q, h, w, k, g, win, off, head, nxt, own_r, own_c, own_v, comp_start, comp_len,
              fw32, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
-             fp_len, st_steps, st_pend, st_lost, lq_ws, lab_ws, np_ws, act_ws, ibuf,
+             fp_len, fbox, st_steps, st_pend, st_lost, lq_ws, lab_ws, np_ws, act_ws, ibuf,
              fbuf):  # pragma: no cover - jit
     """Group ``g`` = ``active[k]`` of :func:`_run_groups`."""
     r0, r1, c0, c1 = win[k, 0], win[k, 1], win[k, 2], win[k, 3]
@@ -432,6 +431,7 @@ def _run_one(q, h, w, k, g, win, off, head, nxt, own_r, own_c, own_v, comp_start
     o = off[k]
     n = 0
     ok = True
+    b0, b1, b2, b3 = r1, r0, c1, c0     # window-relative footprint rows/cols, grown below
     for nd in range(n_nodes):
         if not is_active[_find(parent, nd)]:
             continue
@@ -445,7 +445,18 @@ def _run_one(q, h, w, k, g, win, off, head, nxt, own_r, own_c, own_v, comp_start
             ok = False
             break
         i = _row_of(lp, stride, inv)
-        gi = (r0 + i - 1) * w + c0 + lp - i * stride - 1
+        jj = lp - i * stride - 1
+        gi = (r0 + i - 1) * w + c0 + jj
+        # the footprint is this node and its 4 neighbours: box of rows i−2 … i, cols jj−1 …
+        # jj+1 in frame coordinates (clipped below); along columns the row ±1 only
+        b0 = min(b0, r0 + i - 2)
+        b1 = max(b1, r0 + i + 1)
+        if along_columns:
+            b2 = min(b2, c0 + jj)
+            b3 = max(b3, c0 + jj + 1)
+        else:
+            b2 = min(b2, c0 + jj - 1)
+            b3 = max(b3, c0 + jj + 2)
         buf_pix[o + n] = gi
         buf_val[o + n] = lq[lp]
         n += 1
@@ -476,22 +487,32 @@ def _run_one(q, h, w, k, g, win, off, head, nxt, own_r, own_c, own_v, comp_start
         return
     status[k] = 1
     fp_len[k] = n
+    fbox[k, 0] = max(b0, 0)
+    fbox[k, 1] = min(b1, h)
+    fbox[k, 2] = max(b2, 0)
+    fbox[k, 3] = min(b3, w)
     st_steps[k] = steps
     st_pend[k] = pend
     st_lost[k] = lost
 
 
 @nb.njit(cache=True, parallel=True)
-def _over_full(q, fw32):  # pragma: no cover - jit
-    """Sorted flat indices of the pixels above full well (two passes, parallel over rows)."""
+def _over_full(q, fw32, known):  # pragma: no cover - jit
+    """Sorted flat indices of the pixels above full well (two passes, parallel over rows;
+    the first, a count per row, is skipped when ``known`` (H + 1) holds those counts in
+    ``known[1:]``, e.g. from :func:`camtwin.sensor._kernels.charge_chain`)."""
     h, w = q.shape
-    counts = np.zeros(h + 1, np.int64)
-    for i in nb.prange(h):
-        c = 0
-        for j in range(w):
-            if q[i, j] > fw32:
-                c += 1
-        counts[i + 1] = c
+    if known.size == h + 1:
+        counts = known.copy()
+        counts[0] = 0
+    else:
+        counts = np.zeros(h + 1, np.int64)
+        for i in nb.prange(h):
+            c = 0
+            for j in range(w):
+                if q[i, j] > fw32:
+                    c += 1
+            counts[i + 1] = c
     for i in range(h):
         counts[i + 1] += counts[i]
     idx = np.empty(counts[h], np.int64)
@@ -500,7 +521,7 @@ def _over_full(q, fw32):  # pragma: no cover - jit
         if counts[i + 1] == k:
             continue
         for j in range(w):
-            if q[i, j] > fw32:
+            if q[i, j] > fw32 and k < counts[i + 1]:    # (bounded: counts may be given)
                 idx[k] = i * w + j
                 k += 1
     return idx
@@ -565,50 +586,64 @@ def _first_margin(bh, bw, pending_e, full_well, along_columns):  # pragma: no co
 
 
 @nb.njit(cache=True, parallel=True)
-def _stamp(owner, live, active, off, status, fp_len, buf_pix, partner):  # pragma: no cover - jit
-    """Write group + 1 of each footprint into the free pixels of ``owner``;
-    ``partner[k]`` = a group whose footprint shares a pixel with group ``active[k]``'s (a
-    stamp found there, or one that overwrote its own), else −1.
-
-    A stamp counts only if it names a live group (accepted, or run in this round). A live
-    stamp is never overwritten, so the stamps of accepted groups stay whole; two groups of
-    this round that both found a pixel free race (plain int32 stores) and the one whose
-    stamp did not survive sees the other in the second pass."""
-    n_live = live.size
-    for k in nb.prange(active.size):
-        partner[k] = -1
-        if status[k] == 0:
-            continue
-        mine = active[k] + 1
-        for t in range(off[k], off[k] + fp_len[k]):
-            p = buf_pix[t]
-            o = owner[p]
-            if o == mine or o < 1 or o > n_live or not live[o - 1]:
-                owner[p] = mine
-            elif partner[k] < 0:
-                partner[k] = o - 1
-    for kk in nb.prange(active.size):
-        if status[kk] == 0 or partner[kk] >= 0:
-            continue
-        mine2 = active[kk] + 1
-        for tt in range(off[kk], off[kk] + fp_len[kk]):
-            o2 = owner[buf_pix[tt]]
-            if o2 != mine2:
-                partner[kk] = o2 - 1
-                break
-
-
-@nb.njit(cache=True, parallel=True)
-def _write_back(flat, owner, valid, where, off, length, pix0, val0, pix1,
+def _write_back(flat, valid, where, off, length, pix0, val0, pix1,
                 val1):  # pragma: no cover - jit
-    """Write the accepted footprints into the frame and clear their stamps."""
+    """Write the accepted footprints (pairwise disjoint) into the frame."""
     for g in nb.prange(valid.size):
         if valid[g]:
             pix = pix0 if where[g] == 0 else pix1
             val = val0 if where[g] == 0 else val1
             for t in range(off[g], off[g] + length[g]):
                 flat[pix[t]] = val[t]
-                owner[pix[t]] = 0
+
+
+@nb.njit(cache=True)
+def _box_pairs(box, is_new, h, w):  # pragma: no cover - jit
+    """Pairs (a, b) of overlapping boxes ``box[k]`` = (r0, r1, c0, c1) (half-open) of which
+    at least one ``is_new``, each pair once: boxes are binned into 64-pixel cells and a
+    pair is reported in the cell that holds the corner (max r0, max c0) of their
+    intersection."""
+    cell = 64
+    n = box.shape[0]
+    ny = (h + cell - 1) // cell
+    nx = (w + cell - 1) // cell
+    cnt = np.zeros(ny * nx + 1, np.int64)
+    for k in range(n):
+        for cy in range(box[k, 0] // cell, (box[k, 1] - 1) // cell + 1):
+            for cx in range(box[k, 2] // cell, (box[k, 3] - 1) // cell + 1):
+                cnt[cy * nx + cx + 1] += 1
+    for c in range(ny * nx):
+        cnt[c + 1] += cnt[c]
+    members = np.empty(cnt[ny * nx], np.int64)
+    fill = cnt[:ny * nx].copy()
+    for k in range(n):
+        for cy in range(box[k, 0] // cell, (box[k, 1] - 1) // cell + 1):
+            for cx in range(box[k, 2] // cell, (box[k, 3] - 1) // cell + 1):
+                members[fill[cy * nx + cx]] = k
+                fill[cy * nx + cx] += 1
+    pairs = np.empty((16, 2), np.int64)
+    n_pairs = 0
+    for c in range(ny * nx):
+        cy = c // nx
+        cx = c - cy * nx
+        for i in range(cnt[c], cnt[c + 1]):
+            a = members[i]
+            for j in range(i + 1, cnt[c + 1]):
+                b = members[j]
+                if not (is_new[a] or is_new[b]):
+                    continue
+                if box[a, 0] < box[b, 1] and box[b, 0] < box[a, 1] and \
+                        box[a, 2] < box[b, 3] and box[b, 2] < box[a, 3] and \
+                        max(box[a, 0], box[b, 0]) // cell == cy and \
+                        max(box[a, 2], box[b, 2]) // cell == cx:
+                    if n_pairs == pairs.shape[0]:
+                        grown = np.empty((2 * n_pairs, 2), np.int64)
+                        grown[:n_pairs] = pairs
+                        pairs = grown
+                    pairs[n_pairs, 0] = a
+                    pairs[n_pairs, 1] = b
+                    n_pairs += 1
+    return pairs[:n_pairs]
 
 
 @nb.njit(cache=True)
@@ -617,11 +652,7 @@ def _premerge(roots, n_groups, bbox, margin, h, w, along_columns, gp, head, tail
     """Merge, before any run, the groups whose expected footprints (bounding box grown by
     the margin less two) overlap: they would most likely conflict and run twice. Any
     grouping is exact (merging is always allowed); this one only saves work."""
-    cell = 64
-    ny = (h + cell - 1) // cell
-    nx = (w + cell - 1) // cell
     box = np.empty((n_groups, 4), np.int64)
-    cnt = np.zeros(ny * nx + 1, np.int64)
     for k in range(n_groups):
         r = roots[k]
         d = max(margin[r] - 2, 0)
@@ -630,26 +661,10 @@ def _premerge(roots, n_groups, bbox, margin, h, w, along_columns, gp, head, tail
         dc = 0 if along_columns else d
         box[k, 2] = max(bbox[r, 2] - dc, 0)
         box[k, 3] = min(bbox[r, 3] + dc, w)
-        for cy in range(box[k, 0] // cell, (box[k, 1] - 1) // cell + 1):
-            for cx in range(box[k, 2] // cell, (box[k, 3] - 1) // cell + 1):
-                cnt[cy * nx + cx + 1] += 1
-    for c in range(ny * nx):
-        cnt[c + 1] += cnt[c]
-    members = np.empty(cnt[ny * nx], np.int64)
-    fill = cnt[:ny * nx].copy()
-    for k in range(n_groups):
-        for cy in range(box[k, 0] // cell, (box[k, 1] - 1) // cell + 1):
-            for cx in range(box[k, 2] // cell, (box[k, 3] - 1) // cell + 1):
-                members[fill[cy * nx + cx]] = k
-                fill[cy * nx + cx] += 1
-    for c in range(ny * nx):
-        for i in range(cnt[c], cnt[c + 1]):
-            a = members[i]
-            for j in range(i + 1, cnt[c + 1]):
-                b = members[j]
-                if box[a, 0] < box[b, 1] and box[b, 0] < box[a, 1] and \
-                        box[a, 2] < box[b, 3] and box[b, 2] < box[a, 3]:
-                    _merge(gp, roots[a], roots[b], head, tail, nxt, bbox, excess, margin)
+    pairs = _box_pairs(box, np.ones(n_groups, np.bool_), h, w)
+    for i in range(pairs.shape[0]):
+        _merge(gp, roots[pairs[i, 0]], roots[pairs[i, 1]], head, tail, nxt, bbox, excess,
+               margin)
     n_new = 0
     out = np.empty(n_groups, np.int64)
     for k in range(n_groups):
@@ -659,41 +674,32 @@ def _premerge(roots, n_groups, bbox, margin, h, w, along_columns, gp, head, tail
     return out[:n_new].copy()
 
 
-#: Frames of at most this many pixels reuse one zeroed ownership map per thread (64 MB);
-#: larger ones get a fresh one (calloc'd, so only its touched pages cost anything).
-_OWNER_CACHE_MAX = 1 << 24
-_tls = threading.local()
-
-
-def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e):
+def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, counts=None):
     """Collect charge in place: q (H, W) C-contiguous float32 [e⁻] → every pixel ≤
-    ``full_well``, the excess bloomed as described in the module docstring.
+    ``full_well``, the excess bloomed as described in the module docstring. ``counts``
+    (int64, H + 1): optional per-row numbers of pixels above full well in ``counts[1:]``
+    (as :func:`camtwin.sensor._kernels.charge_chain` gives them).
 
     Returns (steps, pending charge left [e⁻], charge lost [e⁻] in regions without a
     non-full neighbour or after ``max_iterations`` steps).
     """
-    n = q.size
-    owner = getattr(_tls, "owner", None) if n <= _OWNER_CACHE_MAX else None
-    if owner is None or owner.size < n:
-        owner = np.zeros(max(n, 1), np.int32)
-    _tls.owner = None          # in use; given back only if left all zero
-    out = _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e,
-                       owner[:n])
-    if n <= _OWNER_CACHE_MAX:
-        _tls.owner = owner
-    return out
+    known = _NO_COUNTS if counts is None else np.ascontiguousarray(counts, np.int64)
+    return _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e,
+                        known)
+
+
+_NO_COUNTS = np.zeros(0, np.int64)
 
 
 @nb.njit(cache=True)
 def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e,
-                 owner):  # pragma: no cover - jit
-    """:func:`bloom` with ``owner``, an all-zero int32 map of the frame's pixels, left all
-    zero again."""
+                 known):  # pragma: no cover - jit
+    """:func:`bloom` (``known``: the per-row counts, or empty)."""
     h, w = q.shape
     fw32 = np.float32(full_well)
     fw = np.float64(fw32)
     keep = 1.0 - drain
-    idx = _over_full(q, fw32)
+    idx = _over_full(q, fw32, known)
     n = idx.size
     if n == 0:
         return 0, 0.0, 0.0
@@ -762,7 +768,8 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     g_steps = np.zeros(n_groups, np.int64)
     g_pend = np.zeros(n_groups, np.float64)
     g_lost = np.zeros(n_groups, np.float64)
-    live = np.zeros(n_groups, np.bool_)          # accepted, or ok in this round
+    g_box = np.empty((n_groups, 4), np.int64)    # footprint box of an accepted group
+    fresh = np.zeros(n_groups, np.bool_)         # accepted in this round
     scheduled = np.zeros(n_groups, np.bool_)
     active = _premerge(roots, n_groups, bbox, margin, h, w, along_columns, gp, head, tail, nxt,
                        excess)
@@ -789,21 +796,18 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         buf_val = np.empty(off[n_act], np.float32)
         status = np.zeros(n_act, np.int64)
         fp_len = np.zeros(n_act, np.int64)
+        fbox = np.zeros((n_act, 4), np.int64)
         st_steps = np.zeros(n_act, np.int64)
         st_pend = np.zeros(n_act, np.float64)
         st_lost = np.zeros(n_act, np.float64)
         _run_groups(q, active, win, off, head, nxt, own_r, own_c, own_v, comp_start, comp_len,
                     fw32, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
-                    fp_len, st_steps, st_pend, st_lost)
-        for k in range(n_act):
-            live[active[k]] = status[k] == 1
-        partner = np.empty(n_act, np.int64)
-        _stamp(owner, live, active, off, status, fp_len, buf_pix, partner)
+                    fp_len, fbox, st_steps, st_pend, st_lost)
         if rnd == 0:
             pix0 = buf_pix
             val0 = buf_val
-        # accept the footprints; groups whose footprints share a pixel interacted: merge
-        # them (and drop their results and stamps), run the merged group next round
+        # accept the footprints; groups whose footprints' boxes overlap may have interacted:
+        # merge them (and drop their results), run the merged group next round
         next_active = np.empty(n_act, np.int64)
         n_next = 0
         for k in range(n_act):
@@ -814,6 +818,8 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
                 n_next += 1
                 continue
             valid[g] = True
+            fresh[g] = True
+            g_box[g] = fbox[k]
             res_len[g] = fp_len[k]
             if rnd == 0:
                 res_where[g] = 0
@@ -829,23 +835,30 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
             g_steps[g] = st_steps[k]
             g_pend[g] = st_pend[k]
             g_lost[g] = st_lost[k]
-        conflicted = np.empty(2 * n_act, np.int64)
+        n_acc = 0
+        for g in range(n_groups):
+            n_acc += valid[g]
+        acc = np.empty(n_acc, np.int64)
+        n_acc = 0
+        for g in range(n_groups):
+            if valid[g]:
+                acc[n_acc] = g
+                n_acc += 1
+        pairs = _box_pairs(g_box[acc], fresh[acc], h, w)
+        conflicted = np.empty(2 * pairs.shape[0], np.int64)
         n_conf = 0
-        for k in range(n_act):
-            if status[k] == 1 and partner[k] >= 0:
-                conflicted[n_conf] = active[k]
-                conflicted[n_conf + 1] = partner[k]
-                n_conf += 2
-                _merge(gp, active[k], partner[k], head, tail, nxt, bbox, excess, margin)
+        for i in range(pairs.shape[0]):
+            a = acc[pairs[i, 0]]
+            b = acc[pairs[i, 1]]
+            conflicted[n_conf] = a
+            conflicted[n_conf + 1] = b
+            n_conf += 2
+            _merge(gp, a, b, head, tail, nxt, bbox, excess, margin)
+        for g in range(n_acc):
+            fresh[acc[g]] = False
         for i in range(n_conf):
             c = conflicted[i]
-            if valid[c]:
-                valid[c] = False
-                live[c] = False
-                bp = pix0 if res_where[c] == 0 else pix1
-                for t in range(res_off[c], res_off[c] + res_len[c]):
-                    if owner[bp[t]] == c + 1:
-                        owner[bp[t]] = 0
+            valid[c] = False
             r = _find(gp, c)
             if not scheduled[r]:
                 scheduled[r] = True
@@ -864,7 +877,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
             steps = max(steps, g_steps[g])
             pending += g_pend[g]
             lost += g_lost[g]
-    _write_back(flat, owner, valid, res_where, res_off, res_len, pix0, val0, pix1, val1)
+    _write_back(flat, valid, res_where, res_off, res_len, pix0, val0, pix1, val1)
     return steps, pending, lost
 
 
