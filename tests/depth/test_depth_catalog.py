@@ -187,7 +187,9 @@ def test_every_catalog_entry_builds_the_simulator_specs(cat):
     from camtwin.depth.dtof import DTofSpec
     from camtwin.depth.illuminator import Illuminator
     from camtwin.depth.itof import ITofSpec
+    from camtwin.depth.pattern import DotPattern
     from camtwin.depth.scene import PinholeGeometry
+    from camtwin.depth.stereo import StereoSpec
 
     for name, s in cat["sensors"].items():
         spec = (ITofSpec(**dc.itof_spec_fields(name)) if s.kind == "itof"
@@ -199,8 +201,11 @@ def test_every_catalog_entry_builds_the_simulator_specs(cat):
         specs = dc.build_depth_specs(name)
         assert isinstance(specs["geometry"], PinholeGeometry)
         assert isinstance(specs["illuminator"], Illuminator)
-        want = {"itof": ITofSpec, "dtof": DTofSpec, "stereo": dict}[m.kind]
+        want = {"itof": ITofSpec, "dtof": DTofSpec, "stereo": StereoSpec}[m.kind]
         assert isinstance(specs["pixel"], want), name
+        if m.kind == "stereo":
+            assert isinstance(specs["pixel"].projector, DotPattern)
+            assert specs["pixel"].baseline_mm == m.value("baseline_mm")
 
 
 # ------------------------------------------------------------------ bad input

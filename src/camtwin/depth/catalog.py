@@ -672,11 +672,31 @@ def stereo_spec_fields(module, root=None) -> dict:
     s = get_sensor(m.sensor)
     out = {"baseline_mm": m.value("baseline_mm"), "full_well_e": s.value("full_well_e"),
            "read_noise_e": s.value("read_noise_e"), "adc_bits": s.value("adc_bits")}
+    if s.value("dark_current_e_per_s") is not None:
+        out["dark_current_e_per_s"] = s.value("dark_current_e_per_s")
     if m.quantum_efficiency is not None:
         out["quantum_efficiency"] = m.value("quantum_efficiency")
     if m.exposure_s is not None:
         out["exposure_s"] = m.value("exposure_s")
+    if m.illuminator is not None:
+        out["wavelength_nm"] = illuminator_entry(m.illuminator, root).value("wavelength_nm")
+    elif m.filter_center_nm is not None:
+        out["wavelength_nm"] = m.value("filter_center_nm")
+    if m.illuminator_offset_mm is not None:
+        out["projector_x_mm"] = m.value("illuminator_offset_mm")
     return out
+
+
+def dot_pattern_fields(entry, root=None) -> dict:
+    """``DotPattern`` keyword arguments (depth/pattern.py) of a dot projector (by entry or
+    name): number of dots, field of projection, optical power while on, wavelength."""
+    ill = entry if isinstance(entry, IlluminatorEntry) else illuminator_entry(str(entry), root)
+    if ill.value("pattern") != "dots":
+        raise ConfigError(f"illuminator {ill.name!r} is a {ill.value('pattern')} emitter, not a "
+                          "dot projector")
+    return {"n_dots": ill.value("n_dots"), "fov_h_deg": ill.value("fov_h_deg"),
+            "fov_v_deg": ill.value("fov_v_deg"), "optical_power_w": ill.value("optical_power_w"),
+            "wavelength_nm": ill.value("wavelength_nm")}
 
 
 # ----------------------------------------------------------------------------------------
@@ -684,9 +704,9 @@ def stereo_spec_fields(module, root=None) -> dict:
 # ----------------------------------------------------------------------------------------
 def build_depth_specs(module, root=None) -> dict:
     """The simulator's spec objects of a module: ``geometry`` (PinholeGeometry),
-    ``illuminator`` (Illuminator or None) and ``pixel`` (ITofSpec / DTofSpec; for stereo
-    modules the keyword arguments of :func:`stereo_spec_fields`, since a StereoSpec also
-    needs matcher settings)."""
+    ``illuminator`` (Illuminator or None) and ``pixel`` (ITofSpec / DTofSpec / StereoSpec —
+    the stereo matcher keeps StereoSpec's defaults, a simulation choice; its dot projector
+    becomes a DotPattern)."""
     from .illuminator import Illuminator
     from .scene import PinholeGeometry
 
@@ -703,7 +723,14 @@ def build_depth_specs(module, root=None) -> dict:
 
         out["pixel"] = DTofSpec(**dtof_spec_fields(m, root=root))
     else:
-        out["pixel"] = stereo_spec_fields(m, root)
+        from .pattern import DotPattern
+        from .stereo import StereoSpec
+
+        fields = stereo_spec_fields(m, root)
+        if m.illuminator is not None and illuminator_entry(m.illuminator, root).value(
+                "pattern") == "dots":
+            fields["projector"] = DotPattern(**dot_pattern_fields(m.illuminator, root))
+        out["pixel"] = StereoSpec(**fields)
     return out
 
 
@@ -781,6 +808,6 @@ __all__ = ["CLAIM_METRICS", "DEPTH_KINDS", "DEPTH_METRICS", "DepthApplicationSpe
            "IlluminatorEntry", "PerformanceClaim", "build_depth_specs",
            "builtin_depth_applications", "clear_depth_cache", "depth_application",
            "depth_catalog_names", "depth_catalog_root", "depth_module_entry",
-           "depth_sensor_entry", "dtof_spec_fields", "geometry_fields", "illuminator_entry",
+           "depth_sensor_entry", "dot_pattern_fields", "dtof_spec_fields", "geometry_fields", "illuminator_entry",
            "illuminator_fields", "itof_spec_fields", "load_depth_catalog",
            "module_hfov_deg", "module_illuminator_fields", "stereo_spec_fields"]
