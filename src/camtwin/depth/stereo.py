@@ -6,7 +6,8 @@ Pipeline
 1. :func:`render_stereo_pair` — the reference (left) camera sits at the origin, the right
    camera at (b, 0, 0), both with the scene geometry's intrinsics (rectified: same rows).
    Each camera sees
-   * the scene texture under ambient light: a Lambertian surface of reflectance ρ under
+   * the scene texture under ambient light (each pixel integrates the texture over its
+     footprint: :func:`~camtwin.depth.pattern.pixel_texture`): a Lambertian surface of reflectance ρ under
      in-band irradiance E_amb [W/m²] has radiance L = ρ·E_amb/π, and the camera equation
      (Horn 1986, §10.3) gives the image irradiance
          E_img = π·L·T·cos⁴α / (4N²) = ρ·E_amb·T·cos⁴α / (4N²)   [W/m²],
@@ -62,7 +63,7 @@ from .._spec import FrozenSpec
 from ..errors import ConfigError
 from ..units import watts_to_photons_per_s
 from .pattern import (VISIBILITY_TOL, DotPattern, Surface, dot_hits, dot_image,
-                      view_from_offset)
+                      pixel_texture, view_from_offset)
 
 __all__ = ["StereoSpec", "StereoPair", "StereoFrame", "render_stereo_pair", "disparity_map",
            "depth_from_disparity", "analytic_depth_sigma_m", "simulate_stereo"]
@@ -359,8 +360,8 @@ def render_stereo_pair(scene, spec: StereoSpec, rng: np.random.Generator, *,
              * (surf.pixel_pitch_um * 1e-6) ** 2 * surf.fill_factor)
     k_amb = float(watts_to_photons_per_s(k_amb, spec.wavelength_nm))
     cos4 = _cos4((h, w), f)
-    refl_r = _fill_far(right.sample(surf.reflectance), np.nan_to_num(right.inv_z, nan=0.0))
-    phot_l = k_amb * surf.reflectance * cos4
+    refl_r = _fill_far(pixel_texture(surf, right), np.nan_to_num(right.inv_z, nan=0.0))
+    phot_l = k_amb * pixel_texture(surf) * cos4
     phot_r = k_amb * refl_r * cos4
     if projector_on and spec.projector is not None:
         hits = dot_hits(spec.projector, surf, spec.projector_x_m)
