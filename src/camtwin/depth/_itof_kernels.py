@@ -35,6 +35,7 @@ __all__ = ["itof_kernel", "stream_seed"]
 _C = SPEED_OF_LIGHT_M_S
 _TWO_PI = 2.0 * math.pi
 _T_EXACT = np.float32(POISSON_EXACT_BELOW)
+_F0 = np.float32(0.0)
 
 
 @nb.njit(inline="always", cache=True, error_model="numpy")
@@ -82,6 +83,12 @@ def itof_kernel(ea, eb, dist, mp_extra, mp_amp, k, freqs, drift, weights, n_phas
     seed1 = seeds[1]
     HW = H * W
     sq_n = math.sqrt(n_phases)
+    fw = np.float32(fw)
+    read_e = np.float32(read_e)
+    supp = np.float32(supp)
+    inv_q = np.float32(1.0 / q_e)
+    black = np.float32(black)
+    top = np.float32(top)
     # per-frame constants: 4πf/c, 2πf/c, the phase offset δ_j − θ_k, cos θ_k, sin θ_k
     om = np.empty(n_frames)
     om2 = np.empty(n_frames)
@@ -97,85 +104,113 @@ def itof_kernel(ea, eb, dist, mp_extra, mp_amp, k, freqs, drift, weights, n_phas
         cth[n] = math.cos(theta)
         sth[n] = math.sin(theta)
     for i in prange(H):
-        re = np.zeros(nF)
-        im = np.zeros(nF)
-        tot = np.zeros(nF)
+        re = np.zeros((nF, W))
+        im = np.zeros((nF, W))
+        tot = np.zeros((nF, W))
+        srow = np.zeros(W, dtype=np.bool_)
+        mu_a = np.empty(W, dtype=np.float32)
+        mu_b = np.empty(W, dtype=np.float32)
+        qa_r = np.empty(W, dtype=np.float32)
+        qb_r = np.empty(W, dtype=np.float32)
         d0 = np.zeros(nF)
         dj = np.zeros(nF)
         L = np.empty(nF)
         for fj in range(nF):
             L[fj] = _C / (2.0 * freqs[fj])
-        for j in range(W):
-            for fj in range(nF):
-                re[fj] = 0.0
-                im[fj] = 0.0
-                tot[fj] = 0.0
-            s = False
-            for n in range(n_frames):
-                fj = n // n_phases
-                off = offs[n]
-                ir = n if nr > 1 else 0
-                idd = n if nd > 1 else 0
+        for n in range(n_frames):
+            fj = n // n_phases
+            off = offs[n]
+            ir = n if nr > 1 else 0
+            idd = n if nd > 1 else 0
+            # 1) mean tap charges of this row (k×k sub-pixel sums, second return)
+            for j in range(W):
                 dc = 0.0
                 corr = 0.0
                 for u in range(k):
                     y = i * k + u
                     for v in range(k):
                         x = j * k + v
-                        e = np.float64(ea[ir, y, x])
-                        dc += eb[ir, y, x]
                         d = dist[idd, y, x]
-                        if e > 0.0 and d < np.inf:
-                            dc += e
-                            corr += e * _g(om[n] * d + off, square)
-                            if has_mp:
-                                a2 = e * mp_amp[y, x]
-                                dc += a2
-                                corr += a2 * _g(om2[n] * (2.0 * d + mp_extra[y, x]) + off,
-                                                square)
+                        ret = d < np.inf
+                        e = np.float64(ea[ir, y, x]) if ret else 0.0
+                        d = d if ret else 0.0
+                        dc += eb[ir, y, x] + e
+                        corr += e * _g(om[n] * d + off, square)
+                        if has_mp:
+                            a2 = e * mp_amp[y, x]
+                            dc += a2
+                            corr += a2 * _g(om2[n] * (2.0 * d + mp_extra[y, x]) + off,
+                                            square)
                 dc += e_dark
                 corr *= cdm
-                mu_a = dc + corr
-                mu_b = dc - corr
-                pa = ((n * 2) * H + i) * W + j
-                pb = pa + HW
+                mu_a[j] = dc + corr
+                mu_b[j] = dc - corr
+            # 2) collected charge: Cornish–Fisher Poisson everywhere (vectorised), then the
+            #    exact inversion over the span of columns with a mean below 16 e⁻
+            pa0 = ((n * 2) * H + i) * W
+            pb0 = pa0 + HW
+            if noise:
+                jmin = W
+                jmax = -1
+                for j in range(W):
+                    za, _ = normal_pair(draw(seed0, pa0 + j))
+                    zb, _ = normal_pair(draw(seed0, pb0 + j))
+                    qa_r[j] = poisson_cornish_fisher(max(mu_a[j], _T_EXACT), za)
+                    qb_r[j] = poisson_cornish_fisher(max(mu_b[j], _T_EXACT), zb)
+                    small = min(mu_a[j], mu_b[j]) < _T_EXACT
+                    jmin = min(jmin, j if small else W)
+                    jmax = max(jmax, j if small else -1)
+                for j in range(jmin, jmax + 1):
+                    if mu_a[j] < _T_EXACT:
+                        qa_r[j] = poisson_inversion(mu_a[j], draw(seed1, pa0 + j))
+                    if mu_b[j] < _T_EXACT:
+                        qb_r[j] = poisson_inversion(mu_b[j], draw(seed1, pb0 + j))
+            else:
+                for j in range(W):
+                    qa_r[j] = mu_a[j]
+                    qb_r[j] = mu_b[j]
+            # 3) suppression, full well, read noise, ADC, differential phasor (vectorised)
+            ct = cth[n]
+            st = sth[n]
+            for j in range(W):
                 if noise:
-                    za, zra = normal_pair(draw(seed0, pa))
-                    zb, zrb = normal_pair(draw(seed0, pb))
-                    qa = _poisson(mu_a, za, seed1, pa)
-                    qb = _poisson(mu_b, zb, seed1, pb)
+                    _, zra = normal_pair(draw(seed0, pa0 + j))
+                    _, zrb = normal_pair(draw(seed0, pb0 + j))
                 else:
-                    zra = np.float32(0.0)
-                    zrb = np.float32(0.0)
-                    qa = mu_a
-                    qb = mu_b
+                    zra = _F0
+                    zrb = _F0
+                qa = qa_r[j]
+                qb = qb_r[j]
                 cm = supp * min(qa, qb)
-                qa -= cm
-                qb -= cm
-                if qa >= fw or qb >= fw:
-                    s = True
+                qa = qa - cm
+                qb = qb - cm
+                hit = (qa >= fw) | (qb >= fw)
                 qa = min(qa, fw) + read_e * zra
                 qb = min(qb, fw) + read_e * zrb
-                dna = min(max(np.rint(qa / q_e) + black, 0.0), top)
-                dnb = min(max(np.rint(qb / q_e) + black, 0.0), top)
-                if dna >= top or dnb >= top:
-                    s = True
-                if keep_taps:
-                    taps[n, 0, i, j] = np.uint16(dna)
-                    taps[n, 1, i, j] = np.uint16(dnb)
-                diff = (dna - dnb) * q_e
-                re[fj] += diff * cth[n]
-                im[fj] += diff * sth[n]
-                tot[fj] += dna + dnb
+                dna = min(max(np.rint(qa * inv_q) + black, _F0), top)
+                dnb = min(max(np.rint(qb * inv_q) + black, _F0), top)
+                srow[j] = srow[j] | hit | (dna >= top) | (dnb >= top)
+                qa_r[j] = dna          # the row buffers now hold the codes (for taps)
+                qb_r[j] = dnb
+                diff = np.float64(dna - dnb) * q_e
+                re[fj, j] += diff * ct
+                im[fj, j] += diff * st
+                tot[fj, j] += np.float64(dna + dnb)
+            if keep_taps:
+                for j in range(W):
+                    taps[n, 0, i, j] = np.uint16(qa_r[j])
+                    taps[n, 1, i, j] = np.uint16(qb_r[j])
+        # 4) per pixel: phase, amplitude, intensity, confidence, unwrapping
+        for j in range(W):
             cmin = np.inf
             for fj in range(nF):
-                ph = math.atan2(im[fj], re[fj])
+                ph = math.atan2(im[fj, j], re[fj, j])
                 if ph < 0.0:
                     ph += _TWO_PI
                 if ph >= _TWO_PI:
                     ph -= _TWO_PI
-                a = math.sqrt(re[fj] * re[fj] + im[fj] * im[fj]) / n_phases
-                ii = (tot[fj] / (2.0 * n_phases) - black) * q_e
+                a = math.sqrt(re[fj, j] ** 2 + im[fj, j] ** 2) / n_phases
+                ii = (tot[fj, j] / (2.0 * n_phases) - black) * q_e
                 phase[fj, i, j] = ph
                 amp[fj, i, j] = a
                 inten[fj, i, j] = ii
@@ -201,6 +236,7 @@ def itof_kernel(ea, eb, dist, mp_extra, mp_amp, k, freqs, drift, weights, n_phas
                     if cost < best:
                         best = cost
                         out = mean
+            s = srow[j]
             sat[i, j] = s
             conf[i, j] = 0.0 if s else cmin
             depth[i, j] = np.nan if (s or cmin < min_conf) else out
