@@ -58,7 +58,10 @@ CW-modulated emitters (``cw_sine``, ``cw_square``) are treated as CW at
 periods into one Ti, so the standard sums them into CW-equivalent pulses. A frame-level
 ``duty_cycle`` < 1 lowers the exposure only if the burst length is given (``burst_s``:
 then the bursts are evaluated as a pulse train); without it the emitter is judged as if
-always on (conservative).
+always on. That is conservative for the average-power requirement only: for an extended
+source, bursts longer than Ti meet a C6 capped by α_max(t_burst) and a C5 down to 0.2, so
+the pulse-train requirement can be stricter than CW at the same on-power (a 2 W, 20 mrad
+flood at 10 % duty in 1 ms bursts: AE/AEL 0.72 as bursts vs 0.50 as CW).
 
 LEDs
 ----
@@ -222,6 +225,8 @@ class EyeSafetyResult:
         "pulse train"
     ael_single_pulse_j, ael_pulse_train_j, pulse_energy_j : requirement 1 and 3 (pulsed)
     c4, c5, c6, c7, t2_s, alpha_mrad, n_pulses, time_base_s : the factors used
+    ratios : AE/AEL per requirement, condition 3 ({"average power": …, "single pulse": …,
+        "pulse train": …})
     standard : "IEC 60825-1:2014" or "IEC 62471:2006 (+ IEC 60825-1:2014 bound)"
     iec62471_group : LEDs: "exempt", "RG1", "RG2" or "RG3" from E_IR; None for lasers
     irradiance_200mm_w_m2 : LEDs: E_IR at 200 mm [W/m²]
@@ -247,6 +252,7 @@ class EyeSafetyResult:
     n_pulses: float | None
     time_base_s: float
     standard: str
+    ratios: dict = field(default_factory=dict)
     iec62471_group: str | None = None
     irradiance_200mm_w_m2: float | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -391,5 +397,5 @@ def eye_safety(illuminator: Illuminator, *, apparent_source_mm: float | None = N
         ratio=ratio, limiting=limiting if ratio3 >= ratio1 else max(ratios_c1, key=ratios_c1.get),
         ael_single_pulse_j=ael_single, ael_pulse_train_j=ael_train, pulse_energy_j=q,
         c4=k4, c5=k5, c6=k6, c7=k7, t2_s=t2, alpha_mrad=alpha, n_pulses=n, time_base_s=tb,
-        standard=standard, iec62471_group=group, irradiance_200mm_w_m2=e_ir,
+        standard=standard, ratios=dict(ratios), iec62471_group=group, irradiance_200mm_w_m2=e_ir,
         notes=tuple(notes))
