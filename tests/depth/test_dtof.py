@@ -362,3 +362,21 @@ def test_same_rng_same_frame():
     a = simulate_dtof(*args, np.random.default_rng(15), pulse_width_s=PW, repetition_rate_hz=F_REP)
     b = simulate_dtof(*args, np.random.default_rng(15), pulse_width_s=PW, repetition_rate_hz=F_REP)
     np.testing.assert_array_equal(a.histograms, b.histograms)
+
+
+@pytest.mark.parametrize("n,p", [(2000, 0.0025), (40, 0.3), (300, 0.97), (5000, 0.02)])
+def test_binomial_sampler_is_exact(n, p):
+    """The kernel's binomial (BINV inversion; BTPE above n·p = 30) vs scipy's pmf."""
+    import numba as nb
+
+    @nb.njit
+    def draw(rng, n, p, m):
+        out = np.empty(m, np.int64)
+        for i in range(m):
+            out[i] = K.binomial(rng, n, p)
+        return out
+
+    x = draw(np.random.default_rng(16), n, p, 40000)
+    ks = np.arange(n + 1)
+    obs = np.bincount(x, minlength=n + 1)
+    assert _pearson(obs, 40000 * stats.binom.pmf(ks, n, p)) > P_MIN
