@@ -160,7 +160,7 @@ def part_accuracy(quick: bool):
 
 def part_pileup():
     print("## Pile-up bias at 0.6 m (1.5 ns FWHM, 40×40 SPADs, 1000 pulses, ambient 2e7 ph/s, "
-          "PDE 1, 64 × 100 ps bins)")
+          "PDE 1, 128 × 100 ps bins)")
     print()
     print("| signal e⁻/cycle | bias sim, raw (mm) | bias analytic, raw (mm) | "
           "bias sim, Coates (mm) | bias analytic, Coates (mm) | valid raw / Coates |")
@@ -172,7 +172,7 @@ def part_pileup():
         row, valid = [f"{mu}"], []
         for coates in (False, True):
             spec = DTofSpec(photon_detection_efficiency=1.0, dead_time_ns=100, tdc_bin_ps=100,
-                            n_bins=64, pulses_per_frame=1000, coates_correction=coates)
+                            n_bins=128, pulses_per_frame=1000, coates_correction=coates)
             act = mu * 20e6
             frame = simulate_dtof(_rates(shape, act, 2e7), np.full(shape, 0.6), spec, rng, **kw)
             ref = analytic_range_error(act, 2e7, 0.6, spec, **kw)

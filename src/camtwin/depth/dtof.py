@@ -575,6 +575,17 @@ def simulate_dtof(rates, distance_m, spec: DTofSpec, rng: np.random.Generator, *
     ------
     ConfigError : pulse width or repetition rate ≤ 0, window longer than the period,
         negative rates or distances, mismatched shapes, zone larger than the array.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> spec = DTofSpec(photon_detection_efficiency=0.2, dead_time_ns=10, tdc_bin_ps=250,
+    ...                 n_bins=128, pulses_per_frame=2000, zone_size_px=4)
+    >>> rates = SimpleNamespace(active=np.full((32, 32), 2e7), ambient=np.full((32, 32), 5e7))
+    >>> frame = simulate_dtof(rates, np.full((32, 32), 2.0), spec, np.random.default_rng(0),
+    ...                       pulse_width_s=1e-9, repetition_rate_hz=10e6)
+    >>> frame.depth_m.shape, bool(abs(np.nanmean(frame.depth_m) - 2.0) < 0.01)
+    ((8, 8), True)
     """
     shape, sigma, width, reach, period = _pulse_params(spec, pulse_width_s, repetition_rate_hz,
                                                        pulse_shape)
