@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from camtwin.errors import ConfigError
 from camtwin.sensor import SensorSpec
 from camtwin.sensor._bloom import bloom, bloom_whole_frame
 from camtwin.sensor.pixels import collect_charge, collect_charge_reference
@@ -132,3 +133,26 @@ def test_grouped_kernel_honours_max_iterations():
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-2)
         assert g[0] == steps == it
         assert g[1] == pytest.approx(pend, rel=1e-9)
+
+
+def test_simulate_pixels_blooming_path_equals_the_split_chain():
+    """simulate_pixels' blooming path (per-row over-full counts from the charge kernel, a
+    reused per-thread charge buffer) gives exactly the DN of generate_charge →
+    collect_charge → read_out, call after call (the buffer is reused, not carried over)."""
+    from camtwin.sensor.pixels import generate_charge, read_out, simulate_pixels
+
+    rng = np.random.default_rng(21)
+    s = _sensor(90, 130, 0.2)
+    photo = _bright_blobs(rng, 90, 130, 25, hi=20000.0)
+    want = read_out(collect_charge(generate_charge(photo, 3.0, s, key=4), s), s, key=4)
+    for _ in range(3):
+        np.testing.assert_array_equal(simulate_pixels(photo, 3.0, s, key=4), want)
+    other = simulate_pixels(photo * 0.5, 3.0, s, key=5)      # same buffer, other frame
+    np.testing.assert_array_equal(
+        other, read_out(collect_charge(generate_charge(photo * 0.5, 3.0, s, key=5), s), s,
+                        key=5))
+    # generate_charge(out=) writes into the caller's array, and checks it
+    buf = np.empty((90, 130), np.float32)
+    assert generate_charge(photo, 3.0, s, key=4, out=buf) is buf
+    with pytest.raises(ConfigError, match="out must be"):
+        generate_charge(photo, 3.0, s, key=4, out=np.empty((90, 130), np.float64))

@@ -41,12 +41,11 @@ around it cut from the unmodified frame, where other groups' over-full pixels ar
 Its *footprint* — the full pixels of the regions that held its charge plus their
 neighbours, i.e. every pixel the group read or wrote — must not touch the window's inner
 edge (else the window is doubled and the group rerun). Two accepted groups whose
-footprints' bounding boxes overlap may have interacted (footprints that share a pixel
-always do), so they are merged and rerun together; a group next to another's over-full
-pixel always lists that pixel, so it always conflicts. (Box overlap is a conservative
-test: it may merge groups that did not interact, which is always exact, and it needs no
-per-pixel map.) Repeat until no footprint boxes overlap, then write the footprints into
-the frame. Each accepted group's result is exactly what the
+footprints share a pixel interacted (or might have), so they are merged and rerun
+together; a group next to another's over-full pixel always lists that pixel, so it always
+conflicts. Candidate pairs are the footprints whose bounding boxes overlap (binned on a
+coarse grid), checked pixel by pixel on their boxes' intersection — no per-frame map.
+Repeat until no footprints overlap, then write the footprints into the frame. Each accepted group's result is exactly what the
 whole-frame algorithm computes for its pixels (same steps, same sums; the stop tolerance
 is shared out in proportion to the groups' pending charge), which ``tests/test_bloom.py``
 checks against the reference.
@@ -647,6 +646,32 @@ def _box_pairs(box, is_new, h, w):  # pragma: no cover - jit
 
 
 @nb.njit(cache=True)
+def _footprints_meet(a, b, g_box, w, where, off, length, pix0,
+                     pix1):  # pragma: no cover - jit
+    """Whether the footprints of accepted groups a and b (whose boxes overlap) share a
+    pixel: a's pixels inside the boxes' intersection are marked on a map of it."""
+    r0 = max(g_box[a, 0], g_box[b, 0])
+    r1 = min(g_box[a, 1], g_box[b, 1])
+    c0 = max(g_box[a, 2], g_box[b, 2])
+    c1 = min(g_box[a, 3], g_box[b, 3])
+    cw = c1 - c0
+    seen = np.zeros((r1 - r0) * cw, np.bool_)
+    pix = pix0 if where[a] == 0 else pix1
+    for t in range(off[a], off[a] + length[a]):
+        r = pix[t] // w
+        c = pix[t] - r * w
+        if r0 <= r < r1 and c0 <= c < c1:
+            seen[(r - r0) * cw + c - c0] = True
+    pix = pix0 if where[b] == 0 else pix1
+    for t in range(off[b], off[b] + length[b]):
+        r = pix[t] // w
+        c = pix[t] - r * w
+        if r0 <= r < r1 and c0 <= c < c1 and seen[(r - r0) * cw + c - c0]:
+            return True
+    return False
+
+
+@nb.njit(cache=True)
 def _premerge(roots, n_groups, bbox, margin, h, w, along_columns, gp, head, tail, nxt,
               excess):  # pragma: no cover - jit
     """Merge, before any run, the groups whose expected footprints (bounding box grown by
@@ -850,6 +875,8 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         for i in range(pairs.shape[0]):
             a = acc[pairs[i, 0]]
             b = acc[pairs[i, 1]]
+            if not _footprints_meet(a, b, g_box, w, res_where, res_off, res_len, pix0, pix1):
+                continue
             conflicted[n_conf] = a
             conflicted[n_conf + 1] = b
             n_conf += 2
