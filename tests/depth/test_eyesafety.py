@@ -174,10 +174,14 @@ def test_bursts_and_duty_cycle():
 
 
 def test_higher_classes():
-    # 0.3 W into a 2° beam: far above 5× Class 1, total ≤ 0.5 W → 3B; 1 W → 4
+    # 0.3 W into a 2° beam (1.2e-3 sr, all of it through the 7 mm aperture at 100 mm): far
+    # above 5× Class 1, ≤ 0.5 W → 3B; 1 W → 4. A 2 W wide flood is 3B, not 4: only
+    # 2 W × 3.84e-3/1.43 sr ≈ 5 mW enters the eye.
     assert eye_safety(_ill(optical_power_w=0.3, fov_h_deg=2, fov_v_deg=2)).laser_class == "3B"
     assert eye_safety(_ill(optical_power_w=1.0, fov_h_deg=2, fov_v_deg=2)).laser_class == "4"
     assert eye_safety(_ill(optical_power_w=1e-4)).laser_class == "1"
+    assert eye_safety(_ill(optical_power_w=2.0, wavelength_nm=850, fov_h_deg=75,
+                           fov_v_deg=58)).laser_class == "3B"
 
 
 def test_led_iec62471():

@@ -50,8 +50,11 @@ most hazardous position and accommodation, and fault conditions.
 
 **Classes** reported: Class 1 (both conditions ≤ AEL), 1M (condition 3 ≤ AEL, condition 1
 above), 3R (≤ 5 × the Class 1 AEL: the definition of Class 3R for invisible radiation),
-3B (total average power ≤ 0.5 W and, for pulses, pulse energy ≤ 0.03·C4 J (700–1050 nm)
-/ 0.15 J (1050–1400 nm), Table 8), else 4.
+3B (average power ≤ 0.5 W and, for pulses, pulse energy ≤ 0.03·C4 J (700–1050 nm)
+/ 0.15 J (1050–1400 nm), Table 8; taken through the same condition-3 aperture), else 4.
+Class 1M cannot arise here: every beam is modelled as diverging from a point at the
+emitter, so the condition-3 aperture (3.8e-3 sr) always collects at least the fraction of
+condition 1 (4.9e-4 sr); 1M is for wide collimated beams.
 
 CW-modulated emitters (``cw_sine``, ``cw_square``) are treated as CW at
 ``optical_power_w`` (the power while on): iToF modulation at MHz rates puts hundreds of
@@ -377,10 +380,10 @@ def eye_safety(illuminator: Illuminator, *, apparent_source_mm: float | None = N
         cls = "3R"
     else:
         q_max = 0.03 * k4 if lam < 1050 else 0.15
-        ok_pulse = q is None or q <= q_max
-        cls = "3B" if p_avg <= CLASS_3B_CW_W and ok_pulse else "4"
-        notes.append("3B/4 judged on the total power and pulse energy (Table 8), not through "
-                     "an aperture")
+        ok_pulse = q is None or q * f3 <= q_max
+        cls = "3B" if p_avg * f3 <= CLASS_3B_CW_W and ok_pulse else "4"
+        notes.append("3B/4 judged with the condition-3 aperture as for the lower classes "
+                     "(Table 8 limits: 0.5 W, pulses 0.03·C4 J / 0.15 J)")
     group = e_ir = None
     standard = "IEC 60825-1:2014"
     if ill.kind == "led":
