@@ -417,3 +417,43 @@ def test_bad_inputs_to_simulate():
         simulate_itof(rates, -np.ones((4, 4)), spec, rng)
     with pytest.raises(ConfigError, match="modulation_depth"):
         simulate_itof(rates, np.ones((4, 4)), spec, rng, modulation_depth=0.0)
+
+
+def test_amplitude_intensity_confidence_definitions():
+    spec = spec_of(adc_bits=16)
+    ea, eb = 2500.0, 1200.0
+    rates = rates_for(spec, np.full((2, 3), ea), eb)
+    fr = simulate_itof(rates, np.full((2, 3), 2.2), spec, np.random.default_rng(0),
+                       noise=False)
+    e_dark = spec.dark_current_e_s * spec.integration_time_s
+    np.testing.assert_allclose(fr.amplitude_e, spec.demodulation_contrast * ea, rtol=1e-3)
+    np.testing.assert_allclose(fr.intensity_e, ea + eb + e_dark, rtol=1e-3)
+    q = spec.electrons_per_dn
+    snr = spec.demodulation_contrast * ea * 2 / math.sqrt(ea + eb + e_dark + 36 + q * q / 12)
+    np.testing.assert_allclose(fr.confidence, snr, rtol=1e-3)
+    # the sensor's confidence is the phase SNR: σ_φ = 1/confidence → σ_d at 100 MHz
+    sig100 = analytic_depth_sigma_m(rates, np.full((2, 3), 2.2), spec, per_frequency=True)[1]
+    np.testing.assert_allclose(sig100, C / (4 * np.pi * 100e6) / snr, rtol=1e-3)
+
+
+def test_result_does_not_depend_on_the_thread_count():
+    import numba
+
+    spec, rates, dist, k, mp = _feature_case(np.random.default_rng(12))
+    n0 = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        a = simulate_itof(rates, dist, spec, np.random.default_rng(3), supersample=k, **mp)
+        numba.set_num_threads(n0)
+        b = simulate_itof(rates, dist, spec, np.random.default_rng(3), supersample=k, **mp)
+    finally:
+        numba.set_num_threads(n0)
+    np.testing.assert_array_equal(a.taps, b.taps)
+    np.testing.assert_array_equal(a.depth_m, b.depth_m)
+
+
+def test_analytic_accepts_scalars():
+    spec = spec_of()
+    s = spec.quantum_efficiency * spec.integration_time_s / 2
+    sig = analytic_depth_sigma_m(NS(active=2000 / s, ambient=500 / s), 1.5, spec)
+    assert float(sig) == pytest.approx(float(sigma_by_hand(spec, 2000.0, 500.0)), rel=1e-9)

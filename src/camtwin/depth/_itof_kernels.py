@@ -1,8 +1,12 @@
 """Fused numba kernel of the CW-iToF pixel (:mod:`camtwin.depth.itof`).
 
-One pass per pixel: mean tap charges of every phase frame (k×k sub-pixel sum, optional
-second return) → Poisson → ambient suppression → full-well clip → read noise → ADC →
-differential phasor → phase, amplitude, intensity, confidence → unwrapping. It implements
+``prange`` over output rows; per row and phase frame three passes over the columns (the
+structure of the sensor chain, :func:`camtwin.sensor._kernels.fused_chain`): (1) mean tap
+charges (k×k sub-pixel sum, optional second return); (2) Poisson draws — Cornish–Fisher
+for every column (branch-free), then the exact inversion over the span of columns whose
+mean is below 16 e⁻; (3) ambient suppression → full-well clip → read noise → ADC →
+differential phasor accumulation. Then per pixel: phase, amplitude, intensity,
+confidence, unwrapping. It implements
 the same model as :func:`camtwin.depth.itof.simulate_itof_reference` (the NumPy
 reference); ``tests/depth/test_itof.py`` asserts that the two agree exactly without noise
 and statistically with noise.

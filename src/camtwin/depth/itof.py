@@ -533,14 +533,17 @@ def analytic_depth_sigma_m(rates, distance_m, spec: ITofSpec, *, second_path_m=N
         σ = √(Σ w_j² σ_j²) / Σ w_j,   w_j = f_j²   (the unwrapped weighted mean)
 
     with μ the exact mean tap charges (:func:`itof_tap_means_e`, no supersampling, a
-    static scene). ``rates`` may hold scalars or (H, W) arrays; returns (H, W) (or (F, H, W)
-    with ``per_frequency``). Valid where the phase SNR a√N/√B ≳ 10 and no tap saturates.
+    static scene). ``rates`` and ``distance_m`` may be scalars or arrays of any broadcastable
+    shape S; returns S (or (F,) + S with ``per_frequency``). Valid where the phase SNR a√N/√B ≳ 10 and no tap saturates.
 
     References: Lange & Seitz 2001 (IEEE JQE 37(3) 390), Hansard et al. 2012 §1.4.
     """
-    act = np.atleast_2d(np.asarray(rates.active, dtype=np.float64))
-    amb = np.broadcast_to(np.asarray(rates.ambient, dtype=np.float64), act.shape)
-    dist = np.broadcast_to(np.asarray(distance_m, dtype=np.float64), act.shape)
+    shape = np.broadcast_shapes(np.shape(rates.active), np.shape(rates.ambient),
+                                np.shape(distance_m))
+    shape2 = shape if len(shape) == 2 else (1, int(np.prod(shape)))
+    act = np.broadcast_to(np.asarray(rates.active, dtype=np.float64), shape).reshape(shape2)
+    amb = np.broadcast_to(np.asarray(rates.ambient, dtype=np.float64), shape).reshape(shape2)
+    dist = np.broadcast_to(np.asarray(distance_m, dtype=np.float64), shape).reshape(shape2)
 
     class _R:
         active, ambient = act, amb
@@ -558,6 +561,6 @@ def analytic_depth_sigma_m(rates, distance_m, spec: ITofSpec, *, second_path_m=N
     f = spec.frequencies_hz[:, None, None]
     sig = _C / (4 * np.pi * f) * np.sqrt(B) / (math.sqrt(N) * a)
     if per_frequency:
-        return sig
+        return sig.reshape((F,) + shape)
     w = spec.unwrap_weights()[:, None, None]
-    return np.sqrt(np.sum(w ** 2 * sig ** 2, axis=0)) / np.sum(w, axis=0)
+    return (np.sqrt(np.sum(w ** 2 * sig ** 2, axis=0)) / np.sum(w, axis=0)).reshape(shape)
