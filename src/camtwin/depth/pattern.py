@@ -384,6 +384,16 @@ class OffsetView:
         out[self.hole] = np.nan
         return out
 
+    def sample_at(self, arr: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """:meth:`sample` at target pixels (rows, cols) only (NaN in holes)."""
+        a = np.asarray(arr, dtype=np.float64)
+        own = self.owner[rows, cols]
+        t = self.t[rows, cols].reshape(own.shape + (1,) * (a.ndim - 2))
+        out = a[rows, np.maximum(own, 0)] * (1 - t) + a[rows, np.maximum(
+            self.nbr[rows, cols], 0)] * t
+        out[own < 0] = np.nan
+        return out
+
 
 def _continuous(w_a: np.ndarray, w_b: np.ndarray) -> np.ndarray:
     """True where two adjacent samples of 1/Z belong to one surface (both hit, relative
@@ -395,7 +405,7 @@ def _continuous(w_a: np.ndarray, w_b: np.ndarray) -> np.ndarray:
 
 
 def view_from_offset(surface: Surface, offset_m: float, *, col0: int | None = None,
-                     width: int | None = None) -> OffsetView:
+                     width: int | None = None, use_numba: bool = True) -> OffsetView:
     """Render the viewpoint at baseline offset ``offset_m`` [m] by inverting eq. (1) along
     each row with a z-buffer.
 
@@ -406,6 +416,7 @@ def view_from_offset(surface: Surface, offset_m: float, *, col0: int | None = No
     nearest (largest 1/Z) wins (occlusion); target pixels no segment covers are holes
     (surface the reference camera does not see). Default grid: the reference grid
     (``col0 = 0``, ``width = W``) for a camera; pass a wider one for a projector.
+    ``use_numba=False`` runs the pure-NumPy reference (same result).
     """
     w = surface.inv_z
     h, wd = w.shape
@@ -424,6 +435,18 @@ def view_from_offset(surface: Surface, offset_m: float, *, col0: int | None = No
     w_r[:, :-1] = np.where(cont_r[:, :-1], (w[:, :-1] + w[:, 1:]) / 2, w[:, :-1])
     w_l = w.copy()
     w_l[:, 1:] = np.where(cont_l[:, 1:], (w[:, 1:] + w[:, :-1]) / 2, w[:, 1:])
+    if use_numba:
+        from ._pattern_kernels import run
+
+        owner, nbr, tt, inv, xref = run(w, w_l, w_r, cont_l, cont_r, f * s, col0, width)
+        return OffsetView(s, int(col0), owner, nbr, tt, inv, xref)
+    return _view_numpy(w, w_l, w_r, cont_l, cont_r, f, s, col0, width)
+
+
+def _view_numpy(w, w_l, w_r, cont_l, cont_r, f, s, col0, width) -> OffsetView:
+    """Pure-NumPy reference of the view kernel (half-segments expanded with np.repeat,
+    z-buffer by np.maximum.at)."""
+    h, wd = w.shape
     idx = np.flatnonzero(w.ravel() > 0)
     r1 = idx // wd
     i1 = idx - r1 * wd
@@ -582,14 +605,19 @@ def dot_hits(pattern: DotPattern, surface: Surface, projector_x_m: float) -> Dot
             (corners.max(0) - corners.min(0)) <= SURFACE_JUMP * corners.max(0))
     rn = np.where(fr < 0.5, r0, r0 + 1)
     cn = np.where(fc < 0.5, c0, c0 + 1)
-    refl_g = view.sample(surface.reflectance)
-    nrm_g = view.sample(surface.normal)
     if h == 1:
-        refl_g = np.vstack([refl_g, refl_g])
-        nrm_g = np.concatenate([nrm_g, nrm_g])
+        r0 = np.zeros_like(r0)
+        rn = np.zeros_like(rn)
     w_dot = np.where(smooth, _bilinear(inv, r0, c0, fr, fc), inv[rn, cn])
-    rho = np.where(smooth, _bilinear(refl_g, r0, c0, fr, fc), refl_g[rn, cn])
-    nrm = np.where(smooth[:, None], _bilinear(nrm_g, r0, c0, fr, fc), nrm_g[rn, cn])
+    # ρ and n with the same weights (nearest corner where not smooth)
+    frr = np.where(smooth, fr, (rn - r0).astype(np.float64))
+    fcc = np.where(smooth, fc, (cn - c0).astype(np.float64))
+    r1 = np.minimum(r0 + 1, h - 1)
+    rho, nrm = 0.0, 0.0
+    for rr, cc, wgt in ((r0, c0, (1 - frr) * (1 - fcc)), (r0, c0 + 1, (1 - frr) * fcc),
+                        (r1, c0, frr * (1 - fcc)), (r1, c0 + 1, frr * fcc)):
+        rho = rho + wgt * np.nan_to_num(view.sample_at(surface.reflectance, rr, cc))
+        nrm = nrm + wgt[:, None] * np.nan_to_num(view.sample_at(surface.normal, rr, cc))
     ok = np.isfinite(w_dot) & (w_dot > 0)
     t, w_dot, rho, nrm = t[ok], w_dot[ok], rho[ok], nrm[ok]
     z = 1.0 / w_dot
