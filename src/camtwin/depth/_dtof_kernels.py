@@ -10,7 +10,8 @@ Random numbers come from a :class:`numpy.random.Generator` passed into the kerne
 implements ``Generator.binomial`` — NumPy's BTPE/inversion algorithms — and
 ``standard_exponential`` on the same bit generator). The host splits the zone rows into a
 fixed number of blocks, each with its own child generator (``rng.spawn``), so the result
-depends on ``rng`` only, never on the number of threads.
+depends on ``rng`` only, never on the number of threads. All kernels release the GIL and
+run on a plain thread pool (no numba ``parallel``: safe to call from several threads).
 
 Pulse-shape codes: 0 = Gaussian (σ = FWHM/2.3548 ⊕ jitter σ), 1 = rectangular of full width
 ``width_s`` convolved with a Gaussian jitter of σ ``sigma_s`` (σ may be 0).
@@ -204,20 +205,20 @@ def multi_event_block(rng, bg, sig, tau, xtalk, zone, zr0, zr1, n_cycles, bin_s,
                         carry = t - period_s if t > period_s else 0.0
 
 
-@nb.njit(cache=True, parallel=True)
-def process_block(hist, n_cycles, dead_bins, coates, kernel, half, guard, bin_s, snr_thr,
-                  t_out, peak_out, sig_out, bg_out, snr_out):  # pragma: no cover - jit
+@nb.njit(cache=True, nogil=True)
+def process_block(hist, zr0, zr1, n_cycles, dead_bins, coates, kernel, half, guard, bin_s,
+                  snr_thr, t_out, peak_out, sig_out, bg_out, snr_out):  # pragma: no cover
     """Per zone: (1) pile-up correction (Coates for ``dead_bins < 0``; the dead-time
     window generalisation for ``dead_bins ≥ 1``; none for ``dead_bins == 0`` or
     ``coates`` False), (2) matched filter argmax, (3) background = mean of the corrected
     bins outside the peak window ± guard, (4) background-subtracted centroid in the window
     of ±``half`` bins, (5) SNR = S/√(Σ_window Var ĉ_k). ``t_out`` is NaN where invalid."""
-    hz, wz, n = hist.shape
+    _hz, wz, n = hist.shape
     nk = kernel.size
     nn = float(n_cycles)
-    for zr in nb.prange(hz):
-        c = np.empty(n)
-        v = np.empty(n)
+    c = np.empty(n)
+    v = np.empty(n)
+    for zr in range(zr0, zr1):
         for zc in range(wz):
             h = hist[zr, zc]
             # (1) corrected counts c_k = N·λ̂_k and their variance

@@ -535,10 +535,30 @@ def process_histograms(histograms, n_cycles: int, spec: DTofSpec, *, pulse_width
         raise ConfigError(f"histograms: shape {h.shape} must be (H, W, n_bins)")
     ker, half = _matched_kernel(shape, sigma, width, spec.bin_s)
     outs = [np.empty(h.shape[:2]) for _ in range(5)]
-    _k.process_block(np.ascontiguousarray(h), int(n_cycles), spec.dead_bins,
-                     bool(spec.coates_correction), ker, half, 1, spec.bin_s,
-                     float(spec.peak_snr_threshold), *outs)
+    h = np.ascontiguousarray(h)
+
+    def run(r0, r1, _b):
+        _k.process_block(h, r0, r1, int(n_cycles), spec.dead_bins,
+                         bool(spec.coates_correction), ker, half, 1, spec.bin_s,
+                         float(spec.peak_snr_threshold), *outs)
+
+    _run_blocks(run, h.shape[0])
     return tuple(outs)
+
+
+def _run_blocks(fn, n_rows: int) -> None:
+    """Call ``fn(r0, r1, block)`` for a fixed split of the rows into ≤ ``_N_BLOCKS`` blocks,
+    on a thread pool of ≤ cpu_count workers (the kernels release the GIL)."""
+    n_blocks = max(1, min(_N_BLOCKS, n_rows))
+    bounds = np.linspace(0, n_rows, n_blocks + 1).astype(int)
+    jobs = [(int(bounds[b]), int(bounds[b + 1]), b) for b in range(n_blocks)]
+    workers = max(1, min(n_blocks, os.cpu_count() or 1))
+    if workers == 1:
+        for job in jobs:
+            fn(*job)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(lambda job: fn(*job), jobs))
 
 
 def _zone_mean_finite(dist, z, hz, wz):
@@ -602,13 +622,13 @@ def simulate_dtof(rates, distance_m, spec: DTofSpec, rng: np.random.Generator, *
     hz, wz = hh // z, ww // z
     bg, sig, tau = _per_spad_inputs(active, ambient, dist, spec, period, repetition_rate_hz)
     hist = np.zeros((hz, wz, spec.n_bins), dtype=np.int32)
-    n_blocks = min(_N_BLOCKS, hz)
-    bounds = np.linspace(0, hz, n_blocks + 1).astype(int)
-    children = rng.spawn(n_blocks)
+    children = rng.spawn(max(1, min(_N_BLOCKS, hz)))
     xt = float(spec.crosstalk)
+    n_cycles = spec.pulses_per_frame * z * z
+    ker, half = _matched_kernel(shape, sigma, width, spec.bin_s)
+    outs = [np.empty((hz, wz)) for _ in range(5)]
 
-    def run(b):
-        r0, r1 = int(bounds[b]), int(bounds[b + 1])
+    def run(r0, r1, b):
         if spec.detection == "first_photon":
             _k.first_photon_block(children[b], bg, sig, tau, xt, z, r0, r1,
                                   int(spec.pulses_per_frame), spec.bin_s, shape, sigma, width,
@@ -617,18 +637,11 @@ def simulate_dtof(rates, distance_m, spec: DTofSpec, rng: np.random.Generator, *
             _k.multi_event_block(children[b], bg, sig, tau, xt, z, r0, r1,
                                  int(spec.pulses_per_frame), spec.bin_s, shape, sigma, width,
                                  reach, spec.dead_time_ns * 1e-9, period, hist)
+        _k.process_block(hist, r0, r1, n_cycles, spec.dead_bins, bool(spec.coates_correction),
+                         ker, half, 1, spec.bin_s, float(spec.peak_snr_threshold), *outs)
 
-    workers = max(1, min(n_blocks, os.cpu_count() or 1))
-    if workers == 1:
-        for b in range(n_blocks):
-            run(b)
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(run, range(n_blocks)))
-    n_cycles = spec.pulses_per_frame * z * z
-    t_hat, peak, s, bmean, snr = process_histograms(
-        hist, n_cycles, spec, pulse_width_s=pulse_width_s,
-        repetition_rate_hz=repetition_rate_hz, pulse_shape=pulse_shape)
+    _run_blocks(run, hz)
+    t_hat, peak, s, bmean, snr = outs
     valid = np.isfinite(t_hat)
     return DTofFrame(depth_m=SPEED_OF_LIGHT_M_S * t_hat / 2.0, histograms=hist,
                      peak_counts=peak, signal_counts=s, background_counts_per_bin=bmean,
