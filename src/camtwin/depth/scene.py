@@ -180,8 +180,9 @@ class DepthScene:
         if not np.isfinite(refl[hit]).all() or (refl[hit] < 0).any() or (refl[hit] > 1).any():
             raise ConfigError("DepthScene.reflectance: values must be in [0, 1]; "
                               f"got range {np.nanmin(refl)}..{np.nanmax(refl)}")
-        nn = np.linalg.norm(nrm[hit], axis=-1)
-        if nn.size and not np.allclose(nn, 1.0, atol=1e-6):
+        nn2 = np.einsum("hwc,hwc->hw", nrm, nrm)[hit]
+        if nn2.size and not np.abs(nn2 - 1.0).max() <= 2e-6:
+            nn = np.sqrt(nn2)
             raise ConfigError("DepthScene.normal: normals must be unit vectors where "
                               f"distance_m is finite; got norms {nn.min():.3g}..{nn.max():.3g}")
         nrm[~hit] = np.nan
@@ -254,9 +255,10 @@ def _compose(geom: PinholeGeometry, layers) -> DepthScene:
     refl = np.zeros(shape)
     for t, n, r in layers:
         closer = t < dist
-        dist = np.where(closer, t, dist)
-        nrm = np.where(closer[..., None], np.broadcast_to(n, shape + (3,)), nrm)
-        refl = np.where(closer, r, refl)
+        dist[closer] = t[closer]
+        n = np.asarray(n, dtype=np.float64)
+        nrm[closer] = n if n.ndim == 1 else n[closer]
+        refl[closer] = r[closer]
     return DepthScene(geom, dist, nrm, refl)
 
 
@@ -352,24 +354,29 @@ def box(geom: PinholeGeometry, distance_m: float, size_m=(0.3, 0.3, 0.3), reflec
         raise ConfigError(f"box.wall_distance_m = {wall_distance_m!r}: must be > "
                           f"distance_m + depth = {z0 + size[2]:g} m")
     d = geom.ray_directions()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t1 = lo / d
-        t2 = hi / d
-    tmin = np.fmin(t1, t2)
-    tmax = np.fmax(t1, t2)
-    # a ray parallel to a slab (d_a = 0) is inside it for all t if lo_a < 0 < hi_a
-    par = d == 0
-    inside = (lo < 0) & (hi > 0)
-    tmin = np.where(par, np.where(inside, -np.inf, np.inf), tmin)
-    tmax = np.where(par, np.where(inside, np.inf, -np.inf), tmax)
-    axis_in = np.argmax(tmin, axis=-1)
-    t_in = np.max(tmin, axis=-1)
-    t_out = np.min(tmax, axis=-1)
+    t_in = np.full(geom.shape, -np.inf)
+    t_out = np.full(geom.shape, np.inf)
+    axis_in = np.zeros(geom.shape, dtype=np.int8)
+    for a in range(3):
+        da = d[..., a]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t1, t2 = lo[a] / da, hi[a] / da
+        tmin, tmax = np.fmin(t1, t2), np.fmax(t1, t2)
+        par = da == 0  # parallel to the slab: inside it for all t iff lo_a < 0 < hi_a
+        if par.any():
+            inside = lo[a] < 0 < hi[a]
+            tmin[par] = -np.inf if inside else np.inf
+            tmax[par] = np.inf if inside else -np.inf
+        later = tmin > t_in
+        t_in[later] = tmin[later]
+        axis_in[later] = a
+        np.minimum(t_out, tmax, out=t_out)
     hit = (t_in <= t_out) & (t_in > 0)
     t_box = np.where(hit, t_in, np.inf)
     n_box = np.zeros(d.shape)
-    sign = -np.sign(np.take_along_axis(d, axis_in[..., None], axis=-1))[..., 0]
-    np.put_along_axis(n_box, axis_in[..., None], sign[..., None], axis=-1)
+    for a in range(3):
+        m = axis_in == a
+        n_box[m, a] = -np.sign(d[m, a])
     _, wall = _wall(geom, d, zw, wall_reflectance, "box")
     refl = _reflectance_map("box.reflectance", reflectance, geom.shape)
     return _compose(geom, [wall, (t_box, n_box, refl)])
