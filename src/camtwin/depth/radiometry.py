@@ -44,8 +44,8 @@ illuminator's Gaussian spectrum (FWHM = ``bandwidth_nm``) inside the band,
 erf(B / (2√2 σ)), σ = FWHM / (2√(2 ln 2)).
 
 Sunlight at 940 nm is ~1.9× darker than at 850 nm (G173 global: 0.472 vs 0.894 W/m²/nm)
-because of the water-vapour absorption band around 900–980 nm; that is why outdoor ToF
-cameras use 940 nm.
+because of the water-vapour absorption band around 900–980 nm (in a 30 nm filter band:
+26.9 vs 10.1 W/m² per 100 klx, 2.7× less); that is why outdoor ToF cameras use 940 nm.
 
 References
 ----------
@@ -231,7 +231,8 @@ def radiance_to_pixel_photons(radiance_w_m2_sr, geom: PinholeGeometry,
 
 @dataclass(frozen=True, eq=False)
 class PhotonRates:
-    """Photons/s arriving on one pixel's photosensitive area (before QE), (H, W) each.
+    """Photons/s arriving on one pixel's photosensitive area (before QE), (H, W) each
+    ((frames, H, W) is accepted too, e.g. one map per iToF phase frame of a moving scene).
 
     active : the illuminator's light, time-averaged over the modulation period while the
         emitter is on (not multiplied by the frame-level ``duty_cycle``; photons per pulse
@@ -253,9 +254,9 @@ class PhotonRates:
         b = np.array(self.ambient, dtype=np.float64)
         if b.ndim == 0:
             b = np.full(a.shape, float(b))
-        if a.shape != b.shape or a.ndim != 2:
+        if a.shape != b.shape or a.ndim not in (2, 3):
             raise ConfigError(f"PhotonRates: active {a.shape} and ambient {b.shape} must be "
-                              "(H, W) arrays of the same shape")
+                              "(H, W) arrays (or (frames, H, W)) of the same shape")
         for name, x in (("active", a), ("ambient", b)):
             if not np.isfinite(x).all() or (x < 0).any():
                 raise ConfigError(f"PhotonRates.{name}: photon rates must be finite and >= 0 "
