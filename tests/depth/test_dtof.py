@@ -380,3 +380,17 @@ def test_binomial_sampler_is_exact(n, p):
     ks = np.arange(n + 1)
     obs = np.bincount(x, minlength=n + 1)
     assert _pearson(obs, 40000 * stats.binom.pmf(ks, n, p)) > P_MIN
+
+
+def test_rectangular_pulse_range_error_matches_analytic():
+    spec = _spec(pulses_per_frame=400, timing_jitter_ps=50.0)
+    kw = dict(pulse_width_s=1.2e-9, repetition_rate_hz=F_REP, pulse_shape="rectangular")
+    shape = (40, 40)
+    act, amb, d = 0.3 * F_REP, 3e7, 0.37
+    frame = simulate_dtof(_rates(shape, act, amb), np.full(shape, d), spec,
+                          np.random.default_rng(17), **kw)
+    ref = analytic_range_error(act, amb, d, spec, **kw)
+    err = frame.depth_m[frame.valid] - d
+    assert frame.valid.mean() > 0.995
+    assert abs(err.std(ddof=1) / ref.sigma_m - 1) < 0.10
+    assert abs(err.mean() - ref.bias_m) < 4 * err.std(ddof=1) / math.sqrt(err.size) + 1e-4
