@@ -112,7 +112,26 @@ def _common_divisor_hz(freqs_mhz) -> int:
 
 
 class ITofSpec(FrozenSpec):
-    """Pixel and timing of a two-tap CW-iToF sensor (field names fixed in DEPTH_API.md)."""
+    """Pixel and timing of a two-tap CW-iToF sensor (field names fixed in DEPTH_API.md).
+
+    Fields
+    ------
+    modulation_frequencies_mhz : 1–3 distinct values in (0, 500] MHz; several need a common
+        divisor with min(f)/gcd ≤ ``MAX_UNWRAP_CANDIDATES``.
+    phases : 4 | 8 phase steps θ_k = 2πk/N per frequency.
+    demodulation_contrast : c_d in (0, 1] (scales the correlation amplitude).
+    quantum_efficiency : η in (0, 1] at the illuminator wavelength.
+    full_well_e : (0, 1e7] e⁻ per tap.  read_noise_e : [0, 1e4] e⁻ per tap read.
+    dark_current_e_s : [0, 1e7] e⁻/s per tap.
+    integration_time_s : (0, 1] s per phase frame.
+    phase_frame_interval_s : start-to-start of phase frames, ≥ integration_time_s
+        (None = back to back).
+    ambient_suppression : [0, 1) fraction of the common-mode charge removed in the pixel.
+    adc_bits : 8–16 (black level 2^(bits−6) DN).
+    phase_drift_deg_per_k : [−10, 10] deg/K at the highest frequency;
+        reference_temperature_c, temperature_c : [−60, 150] °C.
+    waveform : "sine" | "square" (square light and gate: triangular correlation).
+    """
 
     modulation_frequencies_mhz: list[Annotated[float, Field(gt=0, le=500)]] = Field(
         min_length=1, max_length=3)
@@ -482,6 +501,25 @@ def simulate_itof(rates: Any, distance_m: np.ndarray | Callable[[float], np.ndar
     Raises
     ------
     ConfigError on inconsistent shapes, negative rates or distances, bad options.
+
+    Notes
+    -----
+    Valid ranges: rates ≥ 0 photons/s; distance > 0 m; outputs: depth in
+    [≈0, unambiguous_range_m) (slightly outside near the ends by noise), amplitude and
+    intensity ≥ 0 e⁻ (intensity can dip below 0 by read noise in the dark), confidence ≥ 0.
+    The analytic precision holds where the phase SNR (confidence) ≳ 10; below that the
+    atan2 is non-linear and multi-frequency unwrapping starts to pick wrong wrap counts.
+
+    Example
+    -------
+    >>> from types import SimpleNamespace
+    >>> spec = ITofSpec(modulation_frequencies_mhz=[80, 100], demodulation_contrast=0.8,
+    ...                 quantum_efficiency=0.35, full_well_e=40000, read_noise_e=6,
+    ...                 integration_time_s=250e-6)
+    >>> rates = SimpleNamespace(active=np.full((4, 4), 3e7), ambient=np.full((4, 4), 1e7))
+    >>> frame = simulate_itof(rates, np.full((4, 4), 2.0), spec, np.random.default_rng(0))
+    >>> bool(abs(np.mean(frame.depth_m) - 2.0) < 0.01), round(frame.unambiguous_range_m, 2)
+    (True, 7.49)
     """
     from . import _itof_kernels as K
 
