@@ -82,9 +82,16 @@ IEC 60825-1:2014 (Ed. 3), *Safety of laser products – Part 1*: 4.3 e) time bas
 repetitive pulses, Table 2 (Ti), Table 3 / Table 4 (Class 1 AEL), Table 8 (Class 3B),
 Table 9 (C4–C7, T2, α_min/α_max), Table 10 (measurement apertures and distances).
 IEC 62471:2006, *Photobiological safety of lamps and lamp systems*, §4.3.7, Table 6.1.
-Cross-checked against two independent open implementations of the Ed. 3 tables (a Python
-``tables.py`` of the 700–1050 nm rows, and a TypeScript laser-safety calculator), and
-K. Schulmeister, "The new edition of IEC 60825-1", Seibersdorf white paper (2017).
+The standard itself could not be consulted here; the figures were taken from memory of
+Ed. 3 and cross-checked against two independent open implementations of its tables: a
+Python ``tables.py`` (700–1050 nm rows of Tables 3, 4, 9 and the C5 rules of 4.3 f, which
+this module follows) and a TypeScript laser-safety calculator (same Table 10 apertures,
+Ti of Table 2 and 100 s time base; its C5 rule for pulses longer than Ti is simpler and was
+not followed). IEC 62471 §4.3.7 limits (100 W/m², 18000·t^−0.75 W/m²) as quoted by an open
+IEC 62471 evaluation script of an IR eye-tracking illuminator. Background: K. Schulmeister,
+"The new edition of the international laser product safety standard IEC 60825-1",
+Seibersdorf Labor white paper (2017). Items to verify against the printed standard: the
+C5 = 1 rule for α > 100 mrad, the 3B pulse-energy limits.
 """
 
 from __future__ import annotations
