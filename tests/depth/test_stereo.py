@@ -226,3 +226,19 @@ def test_occlusion_at_a_step_edge_is_invalid(geom):
     elsewhere = np.concatenate([fr.valid[:, 60:edge - 18].ravel(),
                                 fr.valid[:, edge + 4:].ravel()])
     assert elsewhere.mean() > 0.9
+
+
+def test_ambient_photons_agree_with_depth_radiometry(geom):
+    """Sunlight on a uniform plane: the left camera's mean signal equals QE·t times the
+    ambient photon rate of camtwin.depth.radiometry.photon_rates (independent code, same
+    camera equation, same sunlight table)."""
+    from camtwin.depth.illuminator import Illuminator
+    from camtwin.depth.radiometry import photon_rates
+
+    scene = plane(geom, 1.5, 0.4)
+    spec = _spec(filter_bandwidth_nm=30.0, wavelength_nm=940.0)
+    pair = render_stereo_pair(scene, spec, np.random.default_rng(0), ambient_klx=20.0)
+    ill = Illuminator(optical_power_w=0.0, wavelength_nm=940, fov_h_deg=60, fov_v_deg=45)
+    ref = photon_rates(scene, ill, ambient_klx=20.0, filter_bandwidth_nm=30.0).ambient
+    mine = pair.left_e / (spec.quantum_efficiency * spec.exposure_s)
+    assert np.allclose(mine, ref, rtol=1e-6)

@@ -84,6 +84,8 @@ class StereoSpec(FrozenSpec):
     speckle_window_size : 0 (off)..10000 — smallest connected disparity region kept [px].
     speckle_range : 0..64 — max disparity variation inside such a region [px].
     wavelength_nm : [400, 2000] — centre of the cameras' pass band (ambient photons).
+    filter_bandwidth_nm : (0, 300] — width of the cameras' rectangular band-pass filter
+        (how much sunlight gets in, see ``ambient_klx`` of :func:`render_stereo_pair`).
     quantum_efficiency : (0, 1] at that wavelength.
     full_well_e : (0, 1e7]; read_noise_e : [0, 1e4]; dark_current_e_per_s : [0, 1e7].
     exposure_s : (0, 10]; adc_bits : 8..16 (full well → 2^bits − 1 DN).
@@ -102,6 +104,7 @@ class StereoSpec(FrozenSpec):
     speckle_window_size: int = 100
     speckle_range: int = 2
     wavelength_nm: float = 940.0
+    filter_bandwidth_nm: float = 30.0
     quantum_efficiency: float = 0.35
     full_well_e: float = 10000.0
     read_noise_e: float = 3.0
@@ -165,6 +168,13 @@ class StereoSpec(FrozenSpec):
     def _wl(cls, v):
         if not (math.isfinite(v) and 400 <= v <= 2000):
             raise ValueError("valid range [400, 2000] nm")
+        return v
+
+    @field_validator("filter_bandwidth_nm")
+    @classmethod
+    def _fb(cls, v):
+        if not (math.isfinite(v) and 0 < v <= 300):
+            raise ValueError("valid range (0, 300] nm")
         return v
 
     @field_validator("quantum_efficiency")
@@ -329,7 +339,7 @@ def _expose(photons_per_s: np.ndarray, spec: StereoSpec, rng: np.random.Generato
 
 
 def render_stereo_pair(scene, spec: StereoSpec, rng: np.random.Generator, *,
-                       ambient_irradiance_w_m2: float = 0.0,
+                       ambient_irradiance_w_m2: float = 0.0, ambient_klx: float = 0.0,
                        projector_on: bool = True) -> StereoPair:
     """Render a rectified left/right NIR pair of ``scene`` (see the module docstring).
 
@@ -341,6 +351,10 @@ def render_stereo_pair(scene, spec: StereoSpec, rng: np.random.Generator, *,
     rng : numpy Generator for the sensor noise of both frames.
     ambient_irradiance_w_m2 : in-band ambient irradiance on the scene [W/m²] (in the
         cameras' pass band, ≥ 0); converted to photons at ``spec.wavelength_nm``.
+    ambient_klx : sunlight illuminance on the scene [klx], [0, 200]; its in-band part
+        (ASTM G173 spectrum of :func:`camtwin.depth.radiometry.solar_spectral_irradiance`
+        through the rectangular filter ``spec.wavelength_nm`` ± ``spec.filter_bandwidth_nm``/2,
+        integrated in photons ∫E(λ)·λ/(hc) dλ on ≤ 0.1 nm steps) adds to the ambient light.
     projector_on : False renders the pair without the dot projector (passive stereo).
 
     Returns
@@ -355,10 +369,20 @@ def render_stereo_pair(scene, spec: StereoSpec, rng: np.random.Generator, *,
     f = surf.focal_px
     b = spec.baseline_m
     right = view_from_offset(surf, b, col0=0, width=w)
-    # ambient texture: photons/s per pixel = ρ·E·T·cos⁴α·p²·FF/(4N²)·λ/(hc)
-    k_amb = (ambient_irradiance_w_m2 * surf.lens_transmission / (4 * surf.f_number**2)
+    # ambient texture: photons/s per pixel = ρ·q·T·cos⁴α·p²·FF/(4N²)
+    # photon irradiance on the scene [photons/s/m²]: the given in-band W/m² at the band
+    # centre, plus sunlight integrated over the band, ∫ E_sun(λ)·λ/(hc) dλ
+    q = float(watts_to_photons_per_s(ambient_irradiance_w_m2, spec.wavelength_nm))
+    if ambient_klx:
+        from .radiometry import solar_spectral_irradiance
+
+        lo = spec.wavelength_nm - spec.filter_bandwidth_nm / 2
+        wl = np.linspace(lo, lo + spec.filter_bandwidth_nm,
+                         max(int(np.ceil(spec.filter_bandwidth_nm / 0.1)), 2) + 1)
+        q += float(np.trapezoid(watts_to_photons_per_s(
+            solar_spectral_irradiance(wl, ambient_klx), wl), wl))
+    k_amb = (q * surf.lens_transmission / (4 * surf.f_number**2)
              * (surf.pixel_pitch_um * 1e-6) ** 2 * surf.fill_factor)
-    k_amb = float(watts_to_photons_per_s(k_amb, spec.wavelength_nm))
     cos4 = _cos4((h, w), f)
     refl_r = _fill_far(pixel_texture(surf, right), np.nan_to_num(right.inv_z, nan=0.0))
     phot_l = k_amb * pixel_texture(surf) * cos4
@@ -476,12 +500,12 @@ def analytic_depth_sigma_m(z_m, f_px: float, baseline_m: float, sigma_d_px):
 
 
 def simulate_stereo(scene, spec: StereoSpec, rng: np.random.Generator, *,
-                    ambient_irradiance_w_m2: float = 0.0,
+                    ambient_irradiance_w_m2: float = 0.0, ambient_klx: float = 0.0,
                     projector_on: bool = True) -> StereoFrame:
     """Render a pair, match it and triangulate: :func:`render_stereo_pair` →
     :func:`disparity_map` → :func:`depth_from_disparity` (radial, NaN invalid)."""
     pair = render_stereo_pair(scene, spec, rng, ambient_irradiance_w_m2=ambient_irradiance_w_m2,
-                              projector_on=projector_on)
+                              ambient_klx=ambient_klx, projector_on=projector_on)
     d = disparity_map(pair.left_dn, pair.right_dn, spec)
     z = depth_from_disparity(d, pair.focal_px, pair.baseline_m, radial=False)
     r = z * _radial_factor(z.shape, pair.focal_px)
