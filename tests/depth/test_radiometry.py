@@ -228,3 +228,18 @@ def test_illuminator_validation(kw, match):
     with pytest.raises(ConfigError, match=match) as exc:
         _ill(**kw)
     assert "\n" not in str(exc.value)
+
+
+def test_power_on_a_plane_equals_beam_power():
+    # Σ over pixels of the target irradiance E_t times each pixel's footprint on the plane
+    # z = D, (D·p/f)², is the beam power that lands on the plane: for a Gaussian beam
+    # (FWHM 20°×15°) well inside a ±60° view that is all of it. E_t is recovered from the
+    # photon rate through the camera factor: E_t = π·N_ph / (ρ · N_ph(L = 1 W/(m²·sr))).
+    g = PinholeGeometry(width_px=401, height_px=401, pixel_pitch_um=10.0,
+                        focal_length_mm=200 / np.tan(np.radians(60)) * 1e-2, f_number=2.0)
+    ill = _ill(optical_power_w=1.7, profile="gaussian", fov_h_deg=20, fov_v_deg=15)
+    d_m, rho = 2.0, 0.5
+    r = photon_rates(plane(g, d_m, rho), ill)
+    e_t = np.pi * r.active / (rho * radiance_to_pixel_photons(1.0, g, ill.wavelength_nm))
+    footprint_m2 = (d_m / g.focal_px) ** 2
+    assert np.sum(e_t) * footprint_m2 == pytest.approx(1.7, rel=1e-3)
