@@ -169,7 +169,7 @@ def test_no_return_and_back_facing_get_nothing():
     # rays outside a narrow beam get no active light
     narrow = photon_rates(plane(GEOM, 1.0), _ill(fov_h_deg=1, fov_v_deg=1)).active
     assert narrow[C] > 0 and narrow[0, 0] == 0.0
-    sp = slanted_plane(GEOM, 1.0, 88.9)  # tilt + half FOV 1.3° > 90°: rays past grazing: no return → 0
+    sp = slanted_plane(GEOM, 1.0, 88.9)  # tilt + half FOV 1.3° > 90°: past grazing: no return → 0
     rr = photon_rates(sp, _ill(fov_h_deg=120, fov_v_deg=120), ambient_klx=10)
     miss = ~np.isfinite(sp.distance_m)
     assert miss.any() and (rr.active[miss] == 0).all() and (rr.ambient[miss] == 0).all()

@@ -173,9 +173,9 @@ class DepthScene:
         if refl.shape != shape:
             raise ConfigError(f"DepthScene.reflectance: shape {refl.shape}, expected {shape}")
         if np.isnan(dist).any() or (dist <= 0).any():
+            low = np.nanmin(dist) if not np.isnan(dist).all() else np.nan
             raise ConfigError("DepthScene.distance_m: values must be > 0 m or inf (no return); "
-                              f"got min {np.nanmin(dist) if np.isfinite(dist).any() else dist.min()}"
-                              f"{' and NaN' if np.isnan(dist).any() else ''}")
+                              f"got min {low:g}{' and NaN' if np.isnan(dist).any() else ''}")
         hit = np.isfinite(dist)
         if not np.isfinite(refl[hit]).all() or (refl[hit] < 0).any() or (refl[hit] > 1).any():
             raise ConfigError("DepthScene.reflectance: values must be in [0, 1]; "
