@@ -130,6 +130,15 @@ def test_sunlight_reference_values():
         solar_band_irradiance_w_m2(850, 30, 100) / 2, rel=1e-12)
 
 
+def test_vendored_g173_table_intact():
+    # ∫_{700}^{1400} E_G173,global dλ = 415.13873 W/m² (trapezoidal, 1 nm), computed from the
+    # ASTM G173-03 table as shipped with pvlib-python (data/ASTMG173.csv, 'global' column)
+    from camtwin.depth.radiometry import _G173, _G173_WL
+
+    assert _G173.size == 701 and _G173_WL[0] == 700 and _G173_WL[-1] == 1400
+    assert np.trapezoid(_G173, _G173_WL) == pytest.approx(415.13873, rel=1e-7)
+
+
 def test_ambient_940_darker_than_850():
     s = plane(GEOM, 1.0, 0.5)
     a850 = photon_rates(s, _ill(wavelength_nm=850), ambient_klx=100).ambient[C]
