@@ -214,3 +214,17 @@ def test_short_pulses_above_1050_nm_not_implemented():
                repetition_rate_hz=1e3)
     with pytest.raises(ConfigError, match="not implemented"):
         eye_safety(ill)
+
+
+def test_catalog_parts_claimed_class1_are_class1():
+    # ST FlightSense dToF emitters are published as "Class 1 (IEC 60825-1:2014)" (ST
+    # VL53L0X/VL53L1X datasheets, quoted with their source in the depth catalog); the model
+    # must agree even as a point source (its most restrictive assumption)
+    from camtwin.depth import catalog
+
+    claimed = [n for n in catalog.depth_catalog_names("illuminators")
+               if "Class 1" in str(catalog.illuminator_entry(n).value("laser_class") or "")]
+    assert claimed
+    for name in claimed:
+        r = eye_safety(Illuminator(**catalog.illuminator_fields(name)))
+        assert r.is_class1, (name, r.ratio, r.limiting)
