@@ -13,7 +13,7 @@ import pytest
 from camtwin.depth.illuminator import Illuminator
 from camtwin.depth.radiometry import (
     SOLAR_ILLUMINANCE_LX, PhotonRates, photon_rates, radiance_to_pixel_photons,
-    solar_band_irradiance_w_m2, solar_spectral_irradiance,
+    solar_band_irradiance_w_m2, solar_spectral_irradiance, target_irradiance_w_m2,
 )
 from camtwin.depth.scene import PinholeGeometry, bin_pixels, plane, slanted_plane, sphere
 from camtwin.errors import ConfigError
@@ -252,3 +252,5 @@ def test_power_on_a_plane_equals_beam_power():
     e_t = np.pi * r.active / (rho * radiance_to_pixel_photons(1.0, g, ill.wavelength_nm))
     footprint_m2 = (d_m / g.focal_px) ** 2
     assert np.sum(e_t) * footprint_m2 == pytest.approx(1.7, rel=1e-6)  # midpoint rule, smooth
+    np.testing.assert_allclose(target_irradiance_w_m2(plane(g, d_m, rho), ill), e_t,
+                               rtol=1e-10)

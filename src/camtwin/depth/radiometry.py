@@ -71,7 +71,7 @@ from .scene import DepthScene, PinholeGeometry
 
 __all__ = [
     "PhotonRates", "photon_rates", "solar_spectral_irradiance", "solar_band_irradiance_w_m2",
-    "radiance_to_pixel_photons", "default_filter_bandwidth_nm", "SOLAR_ILLUMINANCE_LX",
+    "radiance_to_pixel_photons", "target_irradiance_w_m2", "default_filter_bandwidth_nm", "SOLAR_ILLUMINANCE_LX",
     "DEFAULT_FILTER_BANDWIDTH_NM",
 ]
 
@@ -266,6 +266,29 @@ class PhotonRates:
         return self.active + self.ambient
 
 
+def target_irradiance_w_m2(scene: DepthScene, illuminator: Illuminator, *,
+                           offset_mm=(0.0, 0.0, 0.0)) -> np.ndarray:
+    """Irradiance of the illuminator on the surface seen by each pixel [W/m²], (H, W):
+    E_t = I(θx, θy) · max(0, cos θ_i) / |v|², v = P − o (0 where nothing is hit). Time
+    average while on; all of the illuminator's spectrum (no filter). Useful for second
+    bounces (multipath): the surface there is a Lambertian source of radiance ρE_t/π."""
+    o = np.asarray(offset_mm, dtype=np.float64)
+    if o.shape != (3,) or not np.isfinite(o).all() or np.linalg.norm(o) > 1000:
+        raise ConfigError(f"offset_mm = {offset_mm!r}: must be three finite numbers (x, y, z) "
+                          "in mm with length <= 1000 mm")
+    o = o * 1e-3
+    hit = np.isfinite(scene.distance_m)
+    r = np.where(hit, scene.distance_m, 0.0)
+    v = r[..., None] * scene.geometry.ray_directions() - o
+    dist2 = np.einsum("hwc,hwc->hw", v, v)
+    n = np.where(hit[..., None], scene.normal, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cos_i = np.where(hit, -np.einsum("hwc,hwc->hw", n, v) / np.sqrt(dist2), 0.0)
+        e_t = np.where(hit, illuminator.radiant_intensity_w_sr(v) * np.clip(cos_i, 0, None)
+                       / dist2, 0.0)
+    return e_t
+
+
 def photon_rates(scene: DepthScene, illuminator: Illuminator, *, ambient_klx: float = 0.0,
                  filter_bandwidth_nm: float | None = None,
                  offset_mm=(0.0, 0.0, 0.0)) -> PhotonRates:
@@ -305,11 +328,6 @@ def photon_rates(scene: DepthScene, illuminator: Illuminator, *, ambient_klx: fl
         if not np.isfinite(bw) or not 0 < bw <= 300:
             raise ConfigError(f"filter_bandwidth_nm = {filter_bandwidth_nm!r}: must be in "
                               "(0, 300] nm")
-    o = np.asarray(offset_mm, dtype=np.float64)
-    if o.shape != (3,) or not np.isfinite(o).all() or np.linalg.norm(o) > 1000:
-        raise ConfigError(f"offset_mm = {offset_mm!r}: must be three finite numbers (x, y, z) "
-                          "in mm with length <= 1000 mm")
-    o = o * 1e-3
     geom = scene.geometry
     lam = illuminator.wavelength_nm
     hit = np.isfinite(scene.distance_m)
@@ -318,16 +336,7 @@ def photon_rates(scene: DepthScene, illuminator: Illuminator, *, ambient_klx: fl
     to_photons = (lam * 1e-9) / (PLANCK_J_S * SPEED_OF_LIGHT_M_S)
 
     # active: E_t = I cos θ_i / |v|², L = ρ E_t / π
-    r = np.where(hit, scene.distance_m, 0.0)
-    p = r[..., None] * geom.ray_directions()
-    v = p - o
-    dist2 = np.einsum("hwc,hwc->hw", v, v)
-    dist = np.sqrt(dist2)
-    n = np.where(hit[..., None], scene.normal, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cos_i = np.where(hit, -np.einsum("hwc,hwc->hw", n, v) / dist, 0.0)
-        e_t = np.where(hit, illuminator.radiant_intensity_w_sr(v) * np.clip(cos_i, 0, None)
-                       / dist2, 0.0)
+    e_t = target_irradiance_w_m2(scene, illuminator, offset_mm=offset_mm)
     sigma = illuminator.bandwidth_nm / (2.0 * sqrt(2.0 * np.log(2.0)))
     in_band = erf(bw / (2.0 * sqrt(2.0) * sigma))
     active = rho * e_t / np.pi * cam * to_photons * in_band
