@@ -376,10 +376,18 @@ def test_binomial_sampler_is_exact(n, p):
             out[i] = K.binomial(rng, n, p)
         return out
 
-    x = draw(np.random.default_rng(16), n, p, 40000)
+    @nb.njit
+    def draw_hazard(rng, n, lam, m):
+        out = np.empty(m, np.int64)
+        for i in range(m):
+            out[i] = K.binomial_hazard(rng, n, lam)
+        return out
+
     ks = np.arange(n + 1)
-    obs = np.bincount(x, minlength=n + 1)
-    assert _pearson(obs, 40000 * stats.binom.pmf(ks, n, p)) > P_MIN
+    for x in (draw(np.random.default_rng(16), n, p, 40000),
+              draw_hazard(np.random.default_rng(18), n, -math.log1p(-p), 40000)):
+        obs = np.bincount(x, minlength=n + 1)
+        assert _pearson(obs, 40000 * stats.binom.pmf(ks, n, p)) > P_MIN
 
 
 def test_rectangular_pulse_range_error_matches_analytic():

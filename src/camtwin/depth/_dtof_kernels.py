@@ -123,6 +123,30 @@ def binomial(rng, n, p):  # pragma: no cover - jit
     return n - x if flip else x
 
 
+@nb.njit(cache=True)
+def binomial_hazard(rng, n, lam):  # pragma: no cover - jit
+    """Binomial(n, 1 − e^{−λ}) — :func:`binomial` with (1 − p)^n = e^{−nλ} taken from λ
+    directly (one ``log1p`` fewer per TDC bin)."""
+    if n <= 0 or lam <= 0.0:
+        return 0
+    p = -math.expm1(-lam)
+    if p > 0.5 or n * p >= 30.0:
+        return binomial(rng, n, p)
+    s = p / (1.0 - p)
+    a = (n + 1) * s
+    r = math.exp(-n * lam)
+    u = rng.random()
+    x = 0
+    while u > r:
+        u -= r
+        x += 1
+        if x >= n:
+            x = n
+            break
+        r *= a / x - s
+    return x
+
+
 @nb.njit(cache=True, nogil=True)
 def first_photon_block(rng, bg, sig, tau, xtalk, zone, zr0, zr1, n_cycles, bin_s, shape,
                        sigma_s, width_s, reach_s, out):  # pragma: no cover - jit
@@ -147,10 +171,9 @@ def first_photon_block(rng, bg, sig, tau, xtalk, zone, zr0, zr1, n_cycles, bin_s
                     for i in range(n):
                         if rem <= 0:
                             break
-                        q = -math.expm1(-lam[i])
-                        if q <= 0.0:
+                        if lam[i] <= 0.0:
                             continue
-                        k = binomial(rng, rem, q)
+                        k = binomial_hazard(rng, rem, lam[i])
                         out[zr, zc, i] += k
                         rem -= k
 
