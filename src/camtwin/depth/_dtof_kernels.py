@@ -26,6 +26,8 @@ import numpy as np
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
+#: 1/x for the inversion loop (a multiply instead of a divide on the dependency chain)
+_RECIP = 1.0 / np.arange(1, 129, dtype=np.float64)
 
 
 @nb.njit(cache=True, inline="always")
@@ -119,7 +121,7 @@ def binomial(rng, n, p):  # pragma: no cover - jit
         if x >= n:
             x = n
             break
-        r *= a / x - s
+        r *= (a * _RECIP[x - 1] if x <= 128 else a / x) - s
     return n - x if flip else x
 
 
@@ -143,7 +145,7 @@ def binomial_hazard(rng, n, lam):  # pragma: no cover - jit
         if x >= n:
             x = n
             break
-        r *= a / x - s
+        r *= (a * _RECIP[x - 1] if x <= 128 else a / x) - s
     return x
 
 
