@@ -85,8 +85,12 @@ Limits (measured, ``benchmarks/bench_dtof.py``)
   real sensors attenuate or gate there.
 * A zone is Coates-corrected as one detector of N = z²·pulses cycles: exact for uniform
   zones; approximate where the SPADs of a zone see different flux.
-* Speed (2 cores, quiet machine): 320×240 SPADs, 128 bins, 2000 pulses ≈ 0.5 s;
-  256 bins ≈ 0.8 s; the multi-event Monte-Carlo is ~10× slower (≈ 5 s, event by event).
+* Speed, 320×240 SPADs, first-photon, incl. processing: 0.61 CPU-s (128 bins, 2000
+  pulses), 1.1–1.2 CPU-s (256 bins, 2000–5000 pulses); the two row-block threads give
+  wall ≈ CPU/2 on 2 free cores (0.63 s measured for 256 bins × 5000 pulses). The
+  multi-event Monte-Carlo costs ≈ 5.4 CPU-s (event by event, ∝ detections).
+* The multi-event dead-time correction ignores dead time carried over from the previous
+  cycle (a detection near the end of the period blocking the first bins of the next).
 
 References
 ----------
