@@ -479,7 +479,8 @@ def simulate_multi_event_reference(lam, n_cycles: int, rng: np.random.Generator,
         while np.any(active):
             ia = rows[active]
             b = np.minimum((t[ia] / bin_s).astype(np.int64), n - 1)
-            target = cum[ia, b] + lam[ia, b] * (t[ia] / bin_s - b) + rng.standard_exponential(ia.size)
+            target = (cum[ia, b] + lam[ia, b] * (t[ia] / bin_s - b)
+                      + rng.standard_exponential(ia.size))
             hit = target < total[ia]
             ih, th = ia[hit], target[hit]
             k = np.array([np.searchsorted(cum[r], v, side="right") - 1 for r, v in zip(ih, th)],
