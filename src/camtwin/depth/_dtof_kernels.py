@@ -180,6 +180,40 @@ def first_photon_block(rng, bg, sig, tau, xtalk, zone, zr0, zr1, n_cycles, bin_s
                         rem -= k
 
 
+@nb.njit(cache=True)
+def _fire_at(target, cum, lam, bin_s, n, b0, dead_s, hist_row):  # pragma: no cover - jit
+    """Record the detection where the cumulative hazard reaches ``target`` (searching bins
+    ≥ b0) and return the re-arm time (detection time + dead time)."""
+    lo = b0
+    hi = n
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if cum[mid] <= target:
+            lo = mid
+        else:
+            hi = mid
+    k = lo
+    frac = (target - cum[k]) / lam[k] if lam[k] > 0.0 else 0.0
+    hist_row[k] += 1
+    return (k + frac) * bin_s + dead_s
+
+
+@nb.njit(cache=True)
+def _events_from(rng, t, cum, lam, bin_s, n, window, total, dead_s,
+                 hist_row):  # pragma: no cover - jit
+    """Continue a cycle from arm time ``t``: fire at Λ(t_d) = Λ(t) + E, E ~ Exp(1), until
+    the hazard left in the window is exhausted; return the last arm time."""
+    while t < window:
+        b = int(t / bin_s)
+        if b >= n:
+            break
+        target = cum[b] + lam[b] * (t / bin_s - b) + rng.standard_exponential()
+        if target >= total:
+            break
+        t = _fire_at(target, cum, lam, bin_s, n, b, dead_s, hist_row)
+    return t
+
+
 @nb.njit(cache=True, nogil=True)
 def multi_event_block(rng, bg, sig, tau, xtalk, zone, zr0, zr1, n_cycles, bin_s, shape,
                       sigma_s, width_s, reach_s, dead_s, period_s, out):  # pragma: no cover
@@ -187,7 +221,13 @@ def multi_event_block(rng, bg, sig, tau, xtalk, zone, zr0, zr1, n_cycles, bin_s,
     from time t_a, fires at the first arrival of the inhomogeneous Poisson process with
     rate λ_i/Δ in bin i (piecewise constant): Λ(t_d) = Λ(t_a) + E, E ~ Exp(1); then it is
     dead for ``dead_s``; a dead time running past the laser period carries into the next
-    cycle. Photons outside the histogram window [0, n·Δ) are not detected (gated SPAD)."""
+    cycle. Photons outside the histogram window [0, n·Δ) are not detected (gated SPAD).
+
+    Empty cycles are skipped exactly: from a fresh (armed at 0) state the number of cycles
+    without any detection before the next one with a detection is geometric,
+    G = ⌊E/Λ⌋ (P(G ≥ g) = e^{−gΛ}, Λ = Σλ_i), and in that cycle the first detection has
+    the conditional hazard Λ₁ = −ln(1 − u·(1 − e^{−Λ})); the cost is ∝ detections, not
+    cycles."""
     n = out.shape[2]
     wz = out.shape[1]
     lam = np.empty(n)
@@ -195,6 +235,7 @@ def multi_event_block(rng, bg, sig, tau, xtalk, zone, zr0, zr1, n_cycles, bin_s,
     window = n * bin_s
     for zr in range(zr0, zr1):
         for zc in range(wz):
+            hist_row = out[zr, zc]
             for dy in range(zone):
                 for dx in range(zone):
                     y = zr * zone + dy
@@ -205,29 +246,27 @@ def multi_event_block(rng, bg, sig, tau, xtalk, zone, zr0, zr1, n_cycles, bin_s,
                     for i in range(n):
                         cum[i + 1] = cum[i] + lam[i]
                     total = cum[n]
+                    if total <= 0.0:
+                        continue
+                    p_any = -math.expm1(-total)
+                    c = 0
                     carry = 0.0
-                    for _c in range(n_cycles):
-                        t = carry
-                        while t < window:
-                            b = int(t / bin_s)
-                            if b >= n:
+                    while c < n_cycles:
+                        if carry > 0.0:  # dead time from the previous cycle: no skipping
+                            t = _events_from(rng, carry, cum, lam, bin_s, n, window, total,
+                                             dead_s, hist_row)
+                        else:
+                            c += int(math.floor(rng.standard_exponential() / total))
+                            if c >= n_cycles:
                                 break
-                            target = cum[b] + lam[b] * (t / bin_s - b) + rng.standard_exponential()
-                            if target >= total:
-                                break
-                            lo = b
-                            hi = n
-                            while hi - lo > 1:
-                                mid = (lo + hi) >> 1
-                                if cum[mid] <= target:
-                                    lo = mid
-                                else:
-                                    hi = mid
-                            k = lo
-                            frac = (target - cum[k]) / lam[k] if lam[k] > 0.0 else 0.0
-                            out[zr, zc, k] += 1
-                            t = (k + frac) * bin_s + dead_s
+                            target = -math.log1p(-rng.random() * p_any)
+                            if target >= total:  # rounding guard
+                                target = total * (1.0 - 1e-15)
+                            t = _fire_at(target, cum, lam, bin_s, n, 0, dead_s, hist_row)
+                            t = _events_from(rng, t, cum, lam, bin_s, n, window, total,
+                                             dead_s, hist_row)
                         carry = t - period_s if t > period_s else 0.0
+                        c += 1
 
 
 @nb.njit(cache=True, nogil=True)
