@@ -436,6 +436,7 @@ from .commands import sweep as _sweep_cmds; _sweep_cmds.register(app, _guard, _f
 _evaluate_cmds.register(app, _guard, _fail, console)
 from .commands import burst as _burst_cmds; _burst_cmds.register(app, _guard, _fail, console)  # noqa: E402,E702
 from .commands import cache as _cache_cmds; _cache_cmds.register(app, _guard, _fail, console)  # noqa: E402,E702
+from .commands import depth as _depth_cmds; _depth_cmds.register(app, _guard, _fail, console)  # noqa: E402,E702
 # (end of command registrations)
 
 
