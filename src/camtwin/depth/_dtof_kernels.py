@@ -270,15 +270,20 @@ def multi_event_block(rng, bg, sig, tau, xtalk, zone, zr0, zr1, n_cycles, bin_s,
 
 
 @nb.njit(cache=True, nogil=True)
-def process_block(hist, zr0, zr1, n_cycles, dead_bins, coates, kernel, half, guard, bin_s,
-                  snr_thr, t_out, peak_out, sig_out, bg_out, snr_out):  # pragma: no cover
-    """Per zone: (1) pile-up correction (Coates for ``dead_bins < 0``; the dead-time
-    window generalisation for ``dead_bins ≥ 1``; none for ``dead_bins == 0`` or
-    ``coates`` False), (2) matched filter argmax, (3) background = mean of the corrected
-    bins outside the peak window ± guard, (4) background-subtracted centroid in the window
-    of ±``half`` bins, (5) SNR = S/√(Σ_window Var ĉ_k). ``t_out`` is NaN where invalid."""
+def process_block(hist, zr0, zr1, n_cycles, correct, m_full, plags, pweights, log_form, kernel,
+                  half, guard, bin_s, snr_thr, t_out, peak_out, sig_out, bg_out,
+                  snr_out):  # pragma: no cover - jit
+    """Per zone: (1) pile-up correction (if ``correct``): armed cycles at bin i
+    R_i = N − B_i with B_i = Σ_{j<i} h_j (Coates, ``m_full`` < 0) or
+    B_i = Σ_{L=1..m_full} h_{i−L} + Σ_p w_p·h_{i−L_p} (dead-time window with the partial
+    lags ``plags``/``pweights``); λ̂ = −ln(1 − h/R) (``log_form``: at most one detection
+    per bin and cycle) or h/R; (2) matched filter argmax, (3) background = mean of the
+    corrected bins outside the peak window ± guard, (4) background-subtracted centroid in
+    the window of ±``half`` bins, (5) SNR = S/√(Σ_window Var ĉ_k). ``t_out`` NaN if
+    invalid."""
     _hz, wz, n = hist.shape
     nk = kernel.size
+    npl = plags.size
     nn = float(n_cycles)
     c = np.empty(n)
     v = np.empty(n)
@@ -286,17 +291,25 @@ def process_block(hist, zr0, zr1, n_cycles, dead_bins, coates, kernel, half, gua
         for zc in range(wz):
             h = hist[zr, zc]
             # (1) corrected counts c_k = N·λ̂_k and their variance
-            run = 0.0  # detections that block bin i: all earlier bins (Coates) or the
-            for i in range(n):  # last ``dead_bins`` bins (dead-time window)
+            run = 0.0  # detections in the fully blocking lags (all earlier bins for Coates)
+            for i in range(n):
                 hi_ = float(h[i])
-                if coates and dead_bins != 0:
-                    if dead_bins > 0 and i - 1 - dead_bins >= 0:
-                        run -= float(h[i - 1 - dead_bins])
-                    r = nn - run
+                if correct:
+                    if m_full >= 0 and i - 1 - m_full >= 0:
+                        run -= float(h[i - 1 - m_full])
+                    blocked = run
+                    for q in range(npl):
+                        j = i - plags[q]
+                        if j >= 0:
+                            blocked += pweights[q] * float(h[j])
+                    r = nn - blocked
                     run += hi_
                     if r <= 0.0:
                         c[i] = 0.0
                         v[i] = 0.0
+                    elif not log_form:
+                        c[i] = nn * hi_ / r
+                        v[i] = nn * nn * hi_ / (r * r)
                     elif hi_ < r:
                         c[i] = -nn * math.log1p(-hi_ / r)
                         v[i] = nn * nn * hi_ / (r * (r - hi_))
