@@ -438,3 +438,15 @@ def test_multi_event_range_error_matches_dead_window_analytic():
     err = frame.depth_m[frame.valid] - d
     assert frame.valid.mean() > 0.995
     assert abs(err.std(ddof=1) / ref.sigma_m - 1) < 0.10
+
+
+@pytest.mark.parametrize("m", [1.0, 2.5, 8.0, 40.3])
+def test_dead_time_weights_conserve_dead_time(m):
+    """A detection uniformly placed in its bin keeps the SPAD dead for m bins, of which on
+    average ½ bin falls in its own bin: Σ_L w_L = m − ½ (m ≥ 1); weights in (0, 1]."""
+    from camtwin.depth.dtof import dead_time_weights
+
+    m_full, lags, weights = dead_time_weights(m)
+    assert m_full + weights.sum() == pytest.approx(m - 0.5, abs=1e-12)
+    assert np.all((weights > 0) & (weights <= 1)) and np.all(lags > m_full)
+    assert dead_time_weights(math.inf)[0] == -1
