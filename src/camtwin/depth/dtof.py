@@ -87,10 +87,12 @@ Limits (measured, ``benchmarks/bench_dtof.py``)
   real sensors attenuate or gate there.
 * A zone is Coates-corrected as one detector of N = z²·pulses cycles: exact for uniform
   zones; approximate where the SPADs of a zone see different flux.
-* Speed, 320×240 SPADs, first-photon, incl. processing: 0.61 CPU-s (128 bins, 2000
-  pulses), 1.1–1.2 CPU-s (256 bins, 2000–5000 pulses); the two row-block threads give
-  wall ≈ CPU/2 on 2 free cores (0.63 s measured for 256 bins × 5000 pulses). The
-  multi-event Monte-Carlo costs ≈ 5.4 CPU-s (event by event, ∝ detections).
+* Speed, 320×240 SPADs, first-photon, incl. processing: 0.66–0.74 CPU-s (128 bins,
+  2000–5000 pulses), 1.15–1.35 CPU-s (256 bins); the two row-block threads give
+  wall ≈ CPU/2 on 2 free cores (0.63 s measured for 256 bins × 5000 pulses); the NumPy
+  per-bin reference of the same model takes 2.5–8 s. The multi-event Monte-Carlo costs
+  ≈ 80 ns per detection (7 CPU-s for 0.57 detections per cycle on this frame; 1.3 s for
+  the st-vl53l5cx catalog part, 32×32 SPADs × 400 000 pulses).
 * The multi-event dead-time correction ignores dead time carried over from the previous
   cycle (a detection near the end of the period blocking the first bins of the next). Its
   analytic σ (dead-window variance) is within 10 % up to ~2 detections per cycle (0.8–3 ns
