@@ -450,3 +450,17 @@ def test_dead_time_weights_conserve_dead_time(m):
     assert m_full + weights.sum() == pytest.approx(m - 0.5, abs=1e-12)
     assert np.all((weights > 0) & (weights <= 1)) and np.all(lags > m_full)
     assert dead_time_weights(math.inf)[0] == -1
+
+
+def test_zone_range_error_matches_analytic():
+    """Zones of 3×3 SPADs: the analytic model with N = 9·pulses SPAD-cycles per zone."""
+    spec = _spec(zone_size_px=3, pulses_per_frame=100, peak_snr_threshold=3.0)
+    kw = dict(pulse_width_s=PW, repetition_rate_hz=F_REP)
+    shape = (120, 120)  # 40×40 zones
+    act, amb, d = 0.5 * F_REP, 5e7, 0.52
+    frame = simulate_dtof(_rates(shape, act, amb), np.full(shape, d), spec,
+                          np.random.default_rng(22), **kw)
+    ref = analytic_range_error(act, amb, d, spec, **kw)
+    err = frame.depth_m[frame.valid] - d
+    assert frame.valid.mean() > 0.995 and frame.depth_m.shape == (40, 40)
+    assert abs(err.std(ddof=1) / ref.sigma_m - 1) < 0.10
