@@ -33,8 +33,9 @@ Detection
   the SPAD fires at the first arrival of the inhomogeneous Poisson process of rate λ_i/Δ
   (piecewise constant over a bin), is dead for ``dead_time_ns`` (non-paralysable), re-arms
   and can fire again in the same cycle; a dead time running past the period carries into
-  the next cycle; the SPAD is gated to the histogram window. With dead time 0 the bins are
-  independent Poisson counts with mean N·λ_i.
+  the next cycle; the SPAD is gated to the histogram window. Runs of empty cycles are
+  skipped exactly (geometric count, then a conditioned first arrival), so the cost is per
+  detection. With dead time 0 the bins are independent Poisson counts with mean N·λ_i.
 
 Zones: ``zone_size_px`` = z sums the histograms of z×z SPADs (macro-pixels, as the 8×8 zones
 of ST FlightSense multizone sensors); the output has H' = ⌊H/z⌋ × W' = ⌊W/z⌋ zones (a
@@ -70,21 +71,25 @@ propagation (delta method) of the bin variances through the estimator,
 
 with v_k = N·(e^{λ_k} − 1)·e^{Σ_{j<k} λ_j} for Coates-corrected first-photon histograms (the
 inverse Fisher information of the product of conditional binomials; → N·λ_k without
-pile-up), v_k = N·λ_k for Poisson (multi_event, zero dead time), and the full multinomial
-covariance N(diag p − p pᵀ) for uncorrected first-photon histograms. Without background and
-for Δ ≪ σ this reduces to the textbook σ_t = σ/√N_s (N_s = detected signal photons), the
-leading term of the centroid precision models of Koerner (2021); the background terms are
-the k² growth of the window centroid variance discussed there. Range error σ_d = c·σ_t/2.
+pile-up), v_k = N·λ_k for Poisson (multi_event, zero dead time), the same form with the
+sum over the dead-time window for multi_event with 0 < τ_dead < window (approximate), and
+the full multinomial covariance N(diag p − p pᵀ) for uncorrected first-photon histograms.
+Without background and for Δ ≪ σ this reduces to the textbook σ_t = σ/√N_s (N_s = detected
+signal photons; ``tests/depth/test_dtof.py`` checks the limit). Koerner (2021) analyses the
+precision of such histogram-centroid estimators including background; the closed form
+here is derived independently (delta method) and was not checked term by term against
+that paper. Range error σ_d = c·σ_t/2.
 
 Limits (measured, ``benchmarks/bench_dtof.py``)
 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
 * The delta-method σ holds (sim/analytic 0.98–1.04 over 27 points of distance 0.5–4 m,
   reflectivity 0.1–0.9, ambient 0–2e8 photons/s) while the peak is well above threshold
   (≥ 99 % valid). Near the SNR threshold the valid pixels are a biased selection.
-* Coates' correction needs R_i ≫ 1 armed cycles through the pulse: at ≳ 4 signal e⁻ per
-  cycle (R ≈ N·e^{−4}) a second-order bias of ~1 % of the uncorrected pile-up bias remains,
-  and at ≳ 7 e⁻/cycle the estimate breaks down (validity drops, σ no longer analytic) —
-  real sensors attenuate or gate there.
+* Coates' correction needs R_i ≫ 1 armed cycles through the pulse: at 4 signal e⁻ per
+  cycle (R ≈ N·e^{−4}) the corrected bias is +0.1 mm with N = 1000 but +2 mm with N = 300
+  (uncorrected: −96 mm); at ≳ 7 e⁻/cycle with N = 2000 the estimate breaks down (valid
+  fraction 0.83–0.90, σ below the delta-method value) — real sensors attenuate or gate
+  there.
 * A zone is Coates-corrected as one detector of N = z²·pulses cycles: exact for uniform
   zones; approximate where the SPADs of a zone see different flux.
 * Speed, 320×240 SPADs, first-photon, incl. processing: 0.66–0.74 CPU-s (128 bins,
