@@ -135,8 +135,9 @@ from . import _dtof_kernels as _k
 __all__ = [
     "DTofSpec", "DTofFrame", "RangeError", "simulate_dtof", "expected_counts_per_cycle",
     "first_photon_probabilities", "coates_correct", "process_histograms",
-    "analytic_range_error", "analytic_depth_sigma_m", "dead_time_weights", "simulate_first_photon_reference",
-    "simulate_multi_event_reference", "process_histograms_reference",
+    "analytic_range_error", "analytic_depth_sigma_m", "dead_time_weights",
+    "simulate_first_photon_reference", "simulate_multi_event_reference",
+    "process_histograms_reference",
 ]
 
 _FWHM_TO_SIGMA = 1.0 / (2.0 * math.sqrt(2.0 * math.log(2.0)))
