@@ -282,14 +282,20 @@ class RangeError:
 # --------------------------------------------------------------------------------------
 # checks and shared preparation
 # --------------------------------------------------------------------------------------
+def _positive_scalar(name: str, value, unit: str) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        x = math.nan
+    if not (math.isfinite(x) and x > 0):
+        raise ConfigError(f"{name} = {value!r}: must be a finite number > 0 {unit}")
+    return x
+
+
 def _pulse_params(spec: DTofSpec, pulse_width_s, repetition_rate_hz, pulse_shape):
-    if not (isinstance(pulse_width_s, (int, float)) and math.isfinite(pulse_width_s)
-            and pulse_width_s > 0):
-        raise ConfigError(f"pulse_width_s = {pulse_width_s!r}: must be > 0 s "
-                          "(Gaussian FWHM or rectangular full width)")
-    if not (isinstance(repetition_rate_hz, (int, float)) and math.isfinite(repetition_rate_hz)
-            and repetition_rate_hz > 0):
-        raise ConfigError(f"repetition_rate_hz = {repetition_rate_hz!r}: must be > 0 Hz")
+    pulse_width_s = _positive_scalar("pulse_width_s", pulse_width_s,
+                                     "s (Gaussian FWHM or rectangular full width)")
+    repetition_rate_hz = _positive_scalar("repetition_rate_hz", repetition_rate_hz, "Hz")
     if pulse_shape not in _SHAPES:
         raise ConfigError(f"pulse_shape = {pulse_shape!r}: must be one of "
                           f"{', '.join(sorted(_SHAPES))}")
