@@ -295,8 +295,11 @@ def compile_sweep(spec: SweepSpec, *, base_dir: str | Path | None = None,
     validated here, before anything runs)."""
     from ..module import ModuleSpec
     from ..parts import resolve_lens, resolve_module, resolve_sensor
+    from .depth import compile_depth_sweep, is_depth_sweep
 
     base_dir = Path(base_dir) if base_dir is not None else None
+    if is_depth_sweep(spec, base_dir):   # depth modules × depth metrics (sweep/depth.py)
+        return compile_depth_sweep(spec, base_dir=base_dir, source=source)
     try:
         base = resolve_module(spec.base, base_dir)
     except ConfigError as exc:
@@ -432,6 +435,10 @@ def compile_sweep(spec: SweepSpec, *, base_dir: str | Path | None = None,
 
 def descriptors(module) -> dict:
     """The descriptor columns of a module (cost proxy: sensor area)."""
+    if hasattr(module, "geometry"):      # a depth module (sweep/depth.py)
+        from .depth import depth_descriptors
+
+        return depth_descriptors(module)
     s, lens = module.sensor, module.lens
     return {"module_name": module.name,
             "sensor_area_mm2": float(s.width_mm * s.height_mm),
