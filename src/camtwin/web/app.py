@@ -428,6 +428,9 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         return Response(sv.png_bytes(sv.zoom(data, x=x, y=y, size=size, scale=scale)),
                         media_type=_PNG)
 
+    from .depth import add_depth_routes
+
+    add_depth_routes(app, jobs, settings)   # /api/depth/*: depth modules (web/depth.py)
     return app
 
 

@@ -751,6 +751,10 @@ def capture_downloads(prefix: str, raw) -> dict:
 
 def job_downloads(kind: str, result: dict) -> dict:
     """Every download of a finished job: {key: file name}; names are unique per job."""
+    if kind.startswith("depth_"):        # depth jobs: camtwin.web.depth
+        from .depth import depth_job_downloads
+
+        return depth_job_downloads(kind, result)
     out = {}
     captures = ([result] if kind == "capture" else
                 result.get("captures", []) if kind == "compare" else [])
@@ -772,6 +776,10 @@ def render_download(kind: str, result: dict, files: dict, name: str) -> tuple[by
     import os
     import tempfile
 
+    if kind.startswith("depth_"):        # depth jobs: camtwin.web.depth
+        from .depth import render_depth_download
+
+        return render_depth_download(kind, result, files, name)
     if name not in job_downloads(kind, result).values():
         raise WebInputError(f"this {kind} job has no download {name!r}; it offers "
                             f"{', '.join(job_downloads(kind, result).values())}", "name", 404)
