@@ -19,7 +19,8 @@ mutually visible where both face each other, true of a concave scene such as a c
     α(P)     = E_ind(P) / E_dir(P),     ℓ(P) = Σ_Q w_Q (|Q| + |QP| − |P|) / Σ_Q w_Q
 
 with E_dir the illuminator's irradiance (I(θ) cos θ_i / d²), A_Q the area of Q's sample
-(d² Ω_pix / cos θ_view), w_Q the terms of the sum; α is the second return's amplitude
+(d² Ω_pix / cos θ_view), w_Q the terms of the sum, Q running over the scene's surfaces on
+a coarse grid over the whole illuminated field (not only the camera's crop); α is the second return's amplitude
 relative to the first and ℓ its extra round-trip path (camera and illuminator at the
 origin), the "two-path" model of Fuchs (ICPR 2010, "Multipath interference compensation in
 time-of-flight camera images") with the path spread collapsed to its mean. The iToF pixel
@@ -29,6 +30,7 @@ takes them as ``second_path_amplitude`` / ``second_path_m``; dToF and stereo ign
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -188,18 +190,41 @@ def _direct_irradiance(scene: DepthScene, illuminator) -> np.ndarray:
     return np.where(hit, illuminator.radiant_intensity_w_sr(v) * cos_i / r ** 2, 0.0)
 
 
-def interreflection(scene: DepthScene, illuminator, *, samples: int = 48
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def coverage_geometry(camera: PinholeGeometry, illuminator, samples: int = 64
+                      ) -> PinholeGeometry:
+    """A coarse pinhole grid (≈ ``samples`` across) over the larger of the camera's field
+    and the illuminator's (a Gaussian beam: twice its FWHM; at most 160°): where the light
+    that can reach a pixel by one interreflection comes from."""
+    fh, fv = camera.fov_deg
+    gauss = 2.0 if illuminator.profile == "gaussian" else 1.0
+    fh = min(max(fh, gauss * illuminator.fov_h_deg), 160.0)
+    fv = min(max(fv, gauss * illuminator.fov_v_deg), 160.0)
+    f_mm = 1.0
+    th, tv = math.tan(math.radians(fh / 2)), math.tan(math.radians(fv / 2))
+    pitch_mm = 2 * f_mm * max(th, tv) / samples
+    return PinholeGeometry(width_px=max(2, int(round(2 * f_mm * th / pitch_mm))),
+                           height_px=max(2, int(round(2 * f_mm * tv / pitch_mm))),
+                           pixel_pitch_um=pitch_mm * 1e3, focal_length_mm=f_mm,
+                           f_number=camera.f_number)
+
+
+def interreflection(scene: DepthScene, illuminator, *, samples: int = 48,
+                    sources: DepthScene | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(α, ℓ) per pixel of ``scene``: the relative amplitude and the extra round-trip path
-    [m] of the one-bounce diffuse interreflection (module docstring). The scene is sampled
-    for Q on a coarse grid of about ``samples`` × ``samples`` points over the same field
-    of view. α = 0 where nothing reflects onto P."""
-    g = scene.geometry
-    k = max(1, int(round(max(g.width_px, g.height_px) / samples)))
+    [m] of the one-bounce diffuse interreflection (module docstring). Q runs over
+    ``sources`` — the same surfaces seen on a coarse grid over the whole illuminated field
+    (:func:`coverage_geometry`), used as is — or, by default, over ``scene`` itself binned
+    to about ``samples`` × ``samples`` points (then only what the camera sees can light
+    P). α = 0 where nothing reflects onto P."""
     P, rays_p, ok_p = _points(scene)
     n_p = scene.normal
     e_p = _direct_irradiance(scene, illuminator)         # E_dir(P) [W/m²]
-    # Q: the scene itself on a k× coarser grid (block means of points, normals, ρ, E)
+    src = scene if sources is None else sources
+    g = src.geometry
+    k = 1 if sources is not None else max(1, int(round(max(g.width_px, g.height_px) / samples)))
+    pq, _, okq_full = (P, rays_p, ok_p) if sources is None else _points(src)
+    e_q = e_p if sources is None else _direct_irradiance(src, illuminator)
+    # Q: the source scene on a k× coarser grid (block means of points, normals, ρ, E)
     hq, wq = g.height_px // k, g.width_px // k
     crop = (slice(0, hq * k), slice(0, wq * k))
 
@@ -209,12 +234,12 @@ def interreflection(scene: DepthScene, illuminator, *, samples: int = 48
             return np.stack([bin_pixels(a[..., i], k) for i in range(a.shape[-1])], -1)
         return bin_pixels(a, k)
 
-    okq = coarse(ok_p.astype(float)) > 0.999
-    Q = coarse(P)[okq]
-    nq = coarse(n_p)[okq]
+    okq = coarse(okq_full.astype(float)) > 0.999
+    Q = coarse(pq)[okq]
+    nq = coarse(np.where(okq_full[..., None], src.normal, 0.0))[okq]
     nq /= np.maximum(np.linalg.norm(nq, axis=-1, keepdims=True), 1e-12)
-    rho_q = coarse(scene.reflectance)[okq]
-    eq = coarse(np.where(ok_p, e_p, 0.0))[okq]
+    rho_q = coarse(src.reflectance)[okq]
+    eq = coarse(np.where(okq_full, e_q, 0.0))[okq]
     dq = np.linalg.norm(Q, axis=-1)
     # sample area A_Q = d² Ω / cos θ_view, Ω = (k·pitch/f)² (the coarse pixel's solid angle)
     omega = (k * g.pixel_pitch_um * 1e-3 / g.focal_length_mm) ** 2
@@ -314,12 +339,17 @@ def capture_depth(module, scene: DepthScene | str = "plane", *, ambient_klx: flo
     if not 1 <= k <= 8:
         raise ConfigError(f"supersample = {supersample} is outside the valid range 1 … 8")
     geom = m.geometry.supersampled(k) if k > 1 else m.geometry
+    sources = None
     if isinstance(scene, str):
         name = scene
         scene = make_scene(geom, scene, distance_m=distance_m, reflectance=reflectance,
                            supersample=k, **(scene_options or {}))
         if multipath is None:
             multipath = name == "corner"
+        if multipath and m.kind == "itof":
+            cov = coverage_geometry(m.geometry, m.illuminator)
+            sources = make_scene(cov, name, distance_m=distance_m, reflectance=reflectance,
+                                 **(scene_options or {}))
     elif scene.geometry != geom:
         raise ConfigError("the scene's geometry is not the module's (supersampled "
                           f"{k}×): build it on module.geometry" + (".supersampled(k)" if k > 1
@@ -333,7 +363,7 @@ def capture_depth(module, scene: DepthScene | str = "plane", *, ambient_klx: flo
                          filter_bandwidth_nm=m.filter_bandwidth_nm)
     if m.kind == "itof":
         return _capture_itof(m, scene, rates, float(ambient_klx), int(frames), rng, k,
-                             bool(multipath), bool(auto_exposure), bool(calibrated))
+                             bool(multipath), bool(auto_exposure), bool(calibrated), sources)
     return _capture_dtof(m, scene, rates, float(ambient_klx), int(frames), rng, k)
 
 
@@ -428,12 +458,12 @@ def calibrated_depth(frame, spec) -> np.ndarray:
 
 
 def _capture_itof(m, scene, rates, klx, n, rng, k, multipath, auto_exposure_on=True,
-                  calibrated=True):
+                  calibrated=True, sources=None):
     from .itof import simulate_itof
 
     extra = {}
     if multipath:
-        alpha, ell = interreflection(scene, m.illuminator)
+        alpha, ell = interreflection(scene, m.illuminator, sources=sources)
         extra = {"second_path_m": ell, "second_path_amplitude": alpha}
     spec = m.pixel
     if auto_exposure_on:
@@ -455,7 +485,8 @@ def _capture_dtof(m, scene, rates, klx, n, rng, k):
 
     ill = m.illuminator
     kw = {"pulse_width_s": float(ill.pulse_width_ns) * 1e-9,
-          "repetition_rate_hz": float(ill.repetition_rate_hz)}
+          "repetition_rate_hz": float(ill.repetition_rate_hz),
+          "pulse_shape": "rectangular"}   # the Illuminator's pulse: on for pulse_width_ns
     if k > 1:   # the SPAD array sums sub-pixels exactly like a zone: fold k into the zones
         raise ConfigError("supersample is not used for dToF: a zone already sums its "
                           "SPADs (mixed returns appear as two peaks)")
