@@ -169,3 +169,45 @@ def test_depth_jobs_belong_to_their_session(client):
     wait(client, job_id)
     other = TestClient(client.app, base_url=BASE_URL)
     assert other.get(f"/api/jobs/{job_id}").status_code == 404
+
+
+def test_depth_panel_in_a_real_browser():
+    """The page's depth panel in headless Chromium (skipped where there is none): pick an
+    iToF module, capture, read the metrics table and the image; a bad distance shows the
+    server's one-line message."""
+    import shutil
+    from pathlib import Path
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).is_file():
+        pytest.skip("no chromium (bash .ci/install-browser.sh)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from camtwin.web.server import BackgroundServer
+
+    args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-dev-shm-usage"]
+    with BackgroundServer(WebSettings(workers=1)) as srv, sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=args)
+        pg = browser.new_page()
+        pg.set_default_timeout(120_000)
+        page_errors: list[str] = []
+        pg.on("pageerror", lambda e: page_errors.append(str(e)))
+        pg.goto(srv.url)
+        pg.wait_for_selector("#depth[data-ready='1']")
+        pg.select_option("#depth-module", ITOF)
+        pg.fill("#depth-crop-w", "32")
+        pg.fill("#depth-crop-h", "24")
+        pg.fill("#depth-frames", "2")
+        pg.click("#depth-capture-btn")
+        pg.wait_for_selector("#depth-metrics")
+        text = pg.inner_text("#depth-metrics")
+        assert "precision_pct" in text and "valid_fraction\t1" in text
+        pg.wait_for_function("document.querySelector('#depth-img-depth').naturalWidth === 32")
+        assert pg.locator("#depth-out .downloads a").count() == 6
+        pg.fill("#depth-distance", "0")
+        pg.click("#depth-capture-btn")
+        pg.wait_for_selector("#depth-error:not([hidden])")
+        assert "distance_m = 0" in pg.inner_text("#depth-error")
+        browser.close()
+        assert page_errors == []
