@@ -270,8 +270,8 @@ def _run_depth(module_names, application, json_out, report, seed, console, err):
             t.add_row(*cells)
         console.print(t)
         console.print(" ".join(f"{e.module}: {e.seconds:.1f} s" for e in evals))
-    if report is not None:
-        console.print(f"wrote [bold]{Path(report) / 'evaluation.json'}[/]")
+        if report is not None:
+            console.print(f"wrote [bold]{Path(report) / 'evaluation.json'}[/]")
     return all(e.passed for e in evals)
 
 
