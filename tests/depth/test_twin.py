@@ -169,3 +169,19 @@ def test_bad_requests_are_one_line_errors():
         capture_depth("dtof-vl53l1x", "plane", ambient_klx=-1)
     with pytest.raises(ConfigError, match="depth scene"):
         capture_depth("dtof-vl53l1x", "table")
+
+
+def test_depth_image_normals_stay_on_their_surface_at_a_step(tmp_path):
+    """A z-depth image with a step: the pixels on both sides of the step keep the normal of
+    their own (fronto-parallel) surface, not the grazing one a central difference across
+    the step would give — those pixels then range like their neighbours."""
+    from camtwin.depth.scene import scene_from_files
+
+    g = _geom()
+    z = np.full((g.height_px, g.width_px), 1.5)
+    z[:, g.width_px // 2:] = 2.5
+    np.save(tmp_path / "z.npy", z)
+    sc = scene_from_files(tmp_path / "z.npy", 0.5, g)
+    cols = [g.width_px // 2 - 1, g.width_px // 2]
+    nz = sc.normal[:, cols, 2]
+    np.testing.assert_allclose(nz, -1.0, atol=1e-9)

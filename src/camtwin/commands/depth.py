@@ -23,12 +23,15 @@ def register(app, guard, fail, console) -> None:
     def depth(
         module: str = typer.Option("phone-rear-itof-imx556", help=DEPTH_MODULE_HELP),
         scene: str = typer.Option("plane", help="plane, slanted_plane, step_edge, box, sphere, "
-                                  "corner or face."),
+                                  "corner, face, or a depth image (.npy/.tif/16-bit .png, "
+                                  "z-depth at the module's resolution; integers in mm)."),
         distance_m: float = typer.Option(1.0, help="Distance of the plane / object / near "
                                          "side [m]."),
         far_m: Optional[float] = typer.Option(None, help="Back wall / far side [m] "
                                               "(default 1.5 × distance)."),
         reflectance: float = typer.Option(0.5, help="NIR reflectance of the scene (0..1]."),
+        reflectance_image: Optional[Path] = typer.Option(None, help="Reflectance image for a "
+                                                         "depth-image scene (same size)."),
         ambient_klx: float = typer.Option(0.0, help="Sunlight on the scene [klx], 0..200."),
         frames: int = typer.Option(4, help="Depth frames (precision needs ≥ 2), 1..64."),
         out: Path = typer.Option(..., help="Output folder: depth.png (16-bit mm), "
@@ -44,7 +47,7 @@ def register(app, guard, fail, console) -> None:
         depth map, point cloud and metrics against the ground truth; with --app, the
         verdicts of an application profile."""
         guard(_depth, module, scene, distance_m, far_m, reflectance, ambient_klx, frames, out,
-              app_name, seed, json_out, console)
+              app_name, seed, json_out, console, reflectance_image)
 
     @app.command("depth-modules")
     def depth_modules(json_out: bool = typer.Option(False, "--json",
@@ -61,7 +64,7 @@ def _finite(option: str, value: float, lo: float, hi: float, *, lo_open=False) -
 
 
 def _depth(module, scene, distance_m, far_m, reflectance, ambient_klx, n_frames, out,
-           app_name, seed, json_out, console):
+           app_name, seed, json_out, console, reflectance_image=None):
     import numpy as np
 
     from .._io import check_outputs
@@ -79,18 +82,32 @@ def _depth(module, scene, distance_m, far_m, reflectance, ambient_klx, n_frames,
     _finite("--ambient-klx", ambient_klx, 0.0, 200.0)
     if not 1 <= n_frames <= 64:
         raise ConfigError(f"--frames = {n_frames}: valid range is 1..64")
-    if scene not in SCENES:
-        raise ConfigError(f"--scene = {scene!r}: valid choices are {', '.join(SCENES)}")
+    from_file = Path(scene).suffix.lower() in (".npy", ".tif", ".tiff", ".png")
+    if from_file and not Path(scene).is_file():
+        raise ConfigError(f"--scene = {scene!r}: no such depth image")
+    if not from_file and scene not in SCENES:
+        raise ConfigError(f"--scene = {scene!r}: valid choices are {', '.join(SCENES)}, or a "
+                          "depth image (.npy, .tif, .png)")
+    if reflectance_image is not None and not from_file:
+        raise ConfigError("--reflectance-image needs a depth-image --scene")
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out = {str(out)!r} is a file; give a folder")
     files = {name: out / name for name in ("depth.png", "depth_color.png", "depth.npy",
                                            "cloud.ply", "metrics.json")}
-    check_outputs({"--module": module, "--app": app_name}, {"--out": list(files.values())})
+    check_outputs({"--module": module, "--app": app_name, "--scene": scene if from_file else None,
+                   "--reflectance-image": reflectance_image},
+                  {"--out": list(files.values())})
     t0 = time.perf_counter()
     m = load_depth_module(module)
     options = {"far_m": far_m} if far_m is not None else {}
     k = 4 if (m.kind == "itof" and scene in ("step_edge", "box", "sphere")) else 1
-    c = capture_depth(m, scene, distance_m=distance_m, reflectance=reflectance,
+    target = scene
+    if from_file:
+        from ..depth.scene import scene_from_files
+
+        target = scene_from_files(scene, reflectance_image if reflectance_image is not None
+                                  else reflectance, m.geometry)
+    c = capture_depth(m, target, distance_m=distance_m, reflectance=reflectance,
                       ambient_klx=ambient_klx, frames=n_frames, seed=seed, supersample=k,
                       scene_options=options)
     t_cap = time.perf_counter() - t0

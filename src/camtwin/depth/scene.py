@@ -612,7 +612,10 @@ def scene_from_files(depth_path, reflectance_path, geom: PinholeGeometry, *,
 
 def _grad(p: np.ndarray, valid: np.ndarray, axis: int) -> np.ndarray:
     """Finite difference of points p (H, W, 3) along ``axis`` using only valid samples:
-    central where both neighbours are valid, else one-sided, else NaN."""
+    where both neighbours are valid, the central difference, unless the two one-sided
+    differences disagree by more than 2× in length (a depth step: the pixel belongs to one
+    surface, so the shorter one-sided difference, which stays on it); else one-sided, else
+    NaN."""
     fwd = np.full(p.shape, np.nan)
     bwd = np.full(p.shape, np.nan)
     sl_a = [slice(None)] * 3
@@ -623,5 +626,11 @@ def _grad(p: np.ndarray, valid: np.ndarray, axis: int) -> np.ndarray:
     fwd[tuple(sl_a)] = diff
     bwd[tuple(sl_b)] = diff
     both = np.isfinite(fwd[..., 0]) & np.isfinite(bwd[..., 0])
-    g = np.where(both[..., None], (fwd + bwd) / 2, np.where(np.isfinite(fwd), fwd, bwd))
+    with np.errstate(invalid="ignore"):
+        lf = np.linalg.norm(fwd, axis=-1)
+        lb = np.linalg.norm(bwd, axis=-1)
+        step = both & ((lf > 2 * lb) | (lb > 2 * lf))
+    short = np.where((lf <= lb)[..., None], fwd, bwd)
+    g = np.where(both[..., None], np.where(step[..., None], short, (fwd + bwd) / 2),
+                 np.where(np.isfinite(fwd), fwd, bwd))
     return g
