@@ -187,3 +187,29 @@ def test_depth_module_yaml_path_in_a_sweep(tmp_path):
     assert a["status"] == b["status"] == "ok"
     # other point identity (the name), same physics
     assert a["precision_pct"] == pytest.approx(b["precision_pct"], rel=0.3)
+
+
+def test_depth_evaluation_in_a_sweep_has_one_margin_per_requirement():
+    from camtwin.depth.catalog import depth_application
+
+    app = depth_application("ar_vr")
+    req = next(r for r in app.requirements if r.metric == "max_range_m")
+    sw = _compile(parameters={"frames": [2]}, base="dtof-vl53l5cx",
+                  measurements=[{"evaluate": "ar_vr"},
+                                {"metric": "max_range_m", "conditions": dict(req.conditions)}])
+    row = run_point(sw.points[0], sw.measurements, sw.spec.seed)
+    assert row["status"] == "ok", row["error"]
+    margins = [v for k, v in row.items() if k.startswith("ar_vr_margin_")]
+    assert len(margins) == len(app.requirements)
+    # a requirement with a negative margin (in the metric's unit) fails; one without a
+    # value (NaN margin: nothing measurable at its condition) fails or is n/a
+    negative = sum(1 for m in margins if math.isfinite(m) and m < 0)
+    unknown = sum(1 for m in margins if not math.isfinite(m))
+    assert negative >= 1                       # the VL53L5CX reaches < 5 m (AR/VR limit)
+    assert negative <= row["ar_vr_failed"] <= negative + unknown
+    assert row["ar_vr_passed"] == all(math.isfinite(m) and m >= 0 for m in margins)
+    # the max-range margin is the range measured under the same conditions (other noise
+    # draws) minus the requirement's lower limit
+    assert req.min is not None
+    assert row["ar_vr_margin_max_range_m"] + req.min == pytest.approx(row["max_range_m"],
+                                                                      rel=0.1)
