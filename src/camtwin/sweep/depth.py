@@ -328,7 +328,7 @@ def _depth_catalog_selection(raw: dict) -> list[str]:
     return chosen
 
 
-def _with_paths(module, paths: dict, where: str):
+def _with_paths(module, paths: dict):
     """``module`` with dotted parameters applied to its geometry / pixel / illuminator."""
     if not paths:
         return module
@@ -500,7 +500,7 @@ def compile_depth_sweep(spec, *, base_dir=None, source: str = "<spec>"):
         paths = {n: copy.deepcopy(v) for n, v in params.items() if kinds[n] == "path"}
         conditions = {n: v for n, v in params.items() if kinds[n] == "condition"}
         try:
-            module = _with_paths(module, paths, "parameters")
+            module = _with_paths(module, paths)
         except ConfigError as exc:
             shown = ", ".join(f"{k}={v}" for k, v in params.items())
             raise ConfigError(f"point {idx} ({shown}): {exc}") from None
