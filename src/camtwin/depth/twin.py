@@ -171,22 +171,15 @@ def make_scene(geometry: PinholeGeometry, name: str = "plane", *, distance_m: fl
 # --------------------------------------------------------------------------------------
 # multipath: one diffuse interreflection
 # --------------------------------------------------------------------------------------
-def _points(scene: DepthScene):
-    rays = scene.geometry.ray_directions()
-    d = scene.distance_m
-    ok = np.isfinite(d)
-    p = rays * np.where(ok, d, 0.0)[..., None]
-    return p, rays, ok
-
-
-def _direct_irradiance(scene: DepthScene, illuminator) -> np.ndarray:
+def _direct_irradiance(rays: np.ndarray, distance_m: np.ndarray, normal: np.ndarray,
+                       illuminator) -> np.ndarray:
     """E_dir = I(θ) cos θ_i / d² [W/m²] at each sample (illuminator at the origin; 0 where
     there is no surface or it faces away)."""
-    hit = np.isfinite(scene.distance_m)
-    r = np.where(hit, scene.distance_m, 1.0)
-    v = r[..., None] * scene.geometry.ray_directions()
-    cos_i = np.clip(-np.einsum("hwc,hwc->hw", np.where(hit[..., None], scene.normal, 0.0),
-                               v) / r, 0.0, None)
+    hit = np.isfinite(distance_m)
+    r = np.where(hit, distance_m, 1.0)
+    v = r[..., None] * rays
+    cos_i = np.clip(-np.einsum("...c,...c->...", np.where(hit[..., None], normal, 0.0), v) / r,
+                    0.0, None)
     return np.where(hit, illuminator.radiant_intensity_w_sr(v) * cos_i / r ** 2, 0.0)
 
 
@@ -208,6 +201,68 @@ def coverage_geometry(camera: PinholeGeometry, illuminator, samples: int = 64
                            f_number=camera.f_number)
 
 
+def _sources(src: DepthScene, illuminator, k: int):
+    """Q samples of ``src`` on a k× coarser grid (blocks whose pixels all see a surface):
+    points Q, unit normals, ρ_Q·E_dir(Q)/π·A_Q [W/sr] and |Q|."""
+    g = src.geometry
+    rays = g.ray_directions()
+    hit = np.isfinite(src.distance_m)
+    e = _direct_irradiance(rays, src.distance_m, src.normal, illuminator)
+    pts = np.where(hit, src.distance_m, 0.0)[..., None] * rays
+    h, w = g.height_px // k, g.width_px // k
+    cut = (slice(0, h * k), slice(0, w * k))
+
+    def coarse(a):
+        a = a[cut]
+        if a.ndim == 3:
+            return np.stack([bin_pixels(a[..., i], k) for i in range(a.shape[-1])], -1)
+        return bin_pixels(a, k)
+
+    ok = coarse(hit.astype(float)) > 0.999
+    Q = coarse(pts)[ok]
+    nq = coarse(np.where(hit[..., None], src.normal, 0.0))[ok]
+    nq /= np.maximum(np.linalg.norm(nq, axis=-1, keepdims=True), 1e-12)
+    rho = coarse(np.where(hit, src.reflectance, 0.0))[ok]
+    eq = coarse(np.where(hit, e, 0.0))[ok]
+    dq = np.linalg.norm(Q, axis=-1)
+    # sample area A_Q = d² Ω / cos θ_view, Ω = (k·pitch/f)² (the coarse pixel's solid angle)
+    omega = (k * g.pixel_pitch_um * 1e-3 / g.focal_length_mm) ** 2
+    cos_view = np.abs(np.einsum("qi,qi->q", nq, -Q / dq[:, None]))
+    area = dq ** 2 * omega / np.maximum(cos_view, 0.05)
+    return Q, nq, rho * eq / np.pi * area, dq
+
+
+def _receive(P, n_p, e_p, Q, nq, lq, dq):
+    """(α, ℓ) at receiving points P (N, 3) with normals n_p and E_dir(P) e_p (N,)."""
+    a_out = np.zeros(len(P))
+    l_out = np.zeros(len(P))
+    chunk = max(1, int(2e6 // max(len(Q), 1)))
+    for s in range(0, len(P), chunk):
+        p = P[s:s + chunk]
+        v = Q[None, :, :] - p[:, None, :]                   # P → Q
+        r2 = np.einsum("pqi,pqi->pq", v, v)
+        r = np.sqrt(r2)
+        u = v / np.maximum(r, 1e-9)[..., None]
+        cos_p = np.einsum("pqi,pi->pq", u, n_p[s:s + chunk])
+        cos_q = -np.einsum("pqi,qi->pq", u, nq)
+        wgt = np.where((cos_p > 0) & (cos_q > 0) & (r2 > 1e-8),
+                       lq[None, :] * cos_p * cos_q / np.maximum(r2, 1e-8), 0.0)
+        tot = wgt.sum(axis=1)
+        a_out[s:s + chunk] = tot
+        path = dq[None, :] + r - np.linalg.norm(p, axis=-1)[:, None]
+        l_out[s:s + chunk] = np.where(tot > 0, (wgt * path).sum(axis=1)
+                                      / np.where(tot > 0, tot, 1.0), 0.0)
+    e = e_p
+    alpha = np.where(e > 0, a_out / np.where(e > 0, e, 1.0), 0.0)
+    return alpha, l_out
+
+
+#: Most receiving points P of :func:`interreflection` computed directly; a larger scene is
+#: computed on a sub-grid of pixels and interpolated bilinearly (α and ℓ vary slowly along a
+#: surface; near depth edges the interpolation blends the two sides).
+INTERREFLECTION_MAX_P = 96 * 72
+
+
 def interreflection(scene: DepthScene, illuminator, *, samples: int = 48,
                     sources: DepthScene | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(α, ℓ) per pixel of ``scene``: the relative amplitude and the extra round-trip path
@@ -215,63 +270,42 @@ def interreflection(scene: DepthScene, illuminator, *, samples: int = 48,
     ``sources`` — the same surfaces seen on a coarse grid over the whole illuminated field
     (:func:`coverage_geometry`), used as is — or, by default, over ``scene`` itself binned
     to about ``samples`` × ``samples`` points (then only what the camera sees can light
-    P). α = 0 where nothing reflects onto P."""
-    P, rays_p, ok_p = _points(scene)
-    n_p = scene.normal
-    e_p = _direct_irradiance(scene, illuminator)         # E_dir(P) [W/m²]
-    src = scene if sources is None else sources
-    g = src.geometry
-    k = 1 if sources is not None else max(1, int(round(max(g.width_px, g.height_px) / samples)))
-    pq, _, okq_full = (P, rays_p, ok_p) if sources is None else _points(src)
-    e_q = e_p if sources is None else _direct_irradiance(src, illuminator)
-    # Q: the source scene on a k× coarser grid (block means of points, normals, ρ, E)
-    hq, wq = g.height_px // k, g.width_px // k
-    crop = (slice(0, hq * k), slice(0, wq * k))
+    P). P: every pixel, or, above :data:`INTERREFLECTION_MAX_P` pixels, a sub-grid
+    interpolated bilinearly. α = 0 where nothing reflects onto P."""
+    g = scene.geometry
+    if sources is None:
+        k = max(1, int(round(max(g.width_px, g.height_px) / samples)))
+        Q, nq, lq, dq = _sources(scene, illuminator, k)
+    else:
+        Q, nq, lq, dq = _sources(sources, illuminator, 1)
+    rays = g.ray_directions()
+    step = int(math.ceil(math.sqrt(g.width_px * g.height_px / INTERREFLECTION_MAX_P)))
+    rows = np.arange(min(step // 2, g.height_px - 1), g.height_px, step)
+    cols = np.arange(min(step // 2, g.width_px - 1), g.width_px, step)
+    ix = np.ix_(rows, cols)
+    d, n, ray = scene.distance_m[ix], scene.normal[ix], rays[ix]
+    ok = np.isfinite(d)
+    e = _direct_irradiance(ray, d, n, illuminator)
+    P = (np.where(ok, d, 0.0)[..., None] * ray)[ok]
+    a_sub = np.zeros(d.shape)
+    l_sub = np.zeros(d.shape)
+    a_sub[ok], l_sub[ok] = _receive(P, n[ok], e[ok], Q, nq, lq, dq)
+    if step == 1:
+        return a_sub, l_sub
+    from scipy.interpolate import RegularGridInterpolator
 
-    def coarse(a):
-        a = a[crop]
-        if a.ndim == 3:
-            return np.stack([bin_pixels(a[..., i], k) for i in range(a.shape[-1])], -1)
-        return bin_pixels(a, k)
-
-    okq = coarse(okq_full.astype(float)) > 0.999
-    Q = coarse(pq)[okq]
-    nq = coarse(np.where(okq_full[..., None], src.normal, 0.0))[okq]
-    nq /= np.maximum(np.linalg.norm(nq, axis=-1, keepdims=True), 1e-12)
-    rho_q = coarse(src.reflectance)[okq]
-    eq = coarse(np.where(okq_full, e_q, 0.0))[okq]
-    dq = np.linalg.norm(Q, axis=-1)
-    # sample area A_Q = d² Ω / cos θ_view, Ω = (k·pitch/f)² (the coarse pixel's solid angle)
-    omega = (k * g.pixel_pitch_um * 1e-3 / g.focal_length_mm) ** 2
-    cos_view = np.abs(np.einsum("qi,qi->q", nq, -Q / dq[:, None]))
-    area = dq ** 2 * omega / np.maximum(cos_view, 0.05)
-    lq = rho_q * eq / np.pi * area                           # radiance × area per Q
-    alpha = np.zeros(P.shape[:2])
-    extra = np.zeros(P.shape[:2])
-    flat_p = P[ok_p]
-    flat_n = n_p[ok_p]
-    a_out = np.zeros(len(flat_p))
-    l_out = np.zeros(len(flat_p))
-    step = max(1, int(2e6 // max(len(Q), 1)))
-    for s in range(0, len(flat_p), step):
-        p = flat_p[s:s + step]
-        v = Q[None, :, :] - p[:, None, :]                   # P → Q
-        r2 = np.einsum("pqi,pqi->pq", v, v)
-        r = np.sqrt(r2)
-        u = v / np.maximum(r, 1e-9)[..., None]
-        cos_p = np.einsum("pqi,pi->pq", u, flat_n[s:s + step])
-        cos_q = -np.einsum("pqi,qi->pq", u, nq)
-        wgt = np.where((cos_p > 0) & (cos_q > 0) & (r2 > 1e-8),
-                       lq[None, :] * cos_p * cos_q / np.maximum(r2, 1e-8), 0.0)
-        tot = wgt.sum(axis=1)
-        a_out[s:s + step] = tot
-        path = dq[None, :] + r - np.linalg.norm(p, axis=-1)[:, None]
-        l_out[s:s + step] = np.where(tot > 0, (wgt * path).sum(axis=1) / np.where(
-            tot > 0, tot, 1.0), 0.0)
-    e_flat = e_p[ok_p]
-    alpha[ok_p] = np.where(e_flat > 0, a_out / np.where(e_flat > 0, e_flat, 1.0), 0.0)
-    extra[ok_p] = l_out
-    return alpha, extra
+    rr, cc = np.meshgrid(np.clip(np.arange(g.height_px), rows[0], rows[-1]),
+                         np.clip(np.arange(g.width_px), cols[0], cols[-1]), indexing="ij")
+    pts = np.stack([rr, cc], -1)
+    hit = np.isfinite(scene.distance_m)
+    out = []
+    for v in (a_sub, l_sub):
+        if len(rows) < 2 or len(cols) < 2:
+            full = np.full(g.shape, float(v.mean()))
+        else:
+            full = RegularGridInterpolator((rows, cols), v, method="linear")(pts)
+        out.append(np.where(hit, full, 0.0))
+    return out[0], out[1]
 
 
 # --------------------------------------------------------------------------------------
