@@ -273,11 +273,15 @@ def measure_depth_metric(module, metric: str, conditions: dict | None = None, *,
         key = "accuracy_pct" if metric == "accuracy_pct" else "precision_pct"
         if st["valid_fraction"] == 0:      # measured: the module returns no depth → fails
             st = dict(st, note="no valid depth")
+        elif not math.isfinite(st[key]):
+            st = dict(st, note="too few pixels with two valid frames")
         return DepthMetricResult(st[key], unit, st)
     if metric == "max_range_m":
         r = max_range(m, precision_pct=float(cond.get("precision_pct", 1.0)), reflectance=rho,
                       ambient_klx=klx, detection_rate=float(cond.get("detection_rate", 0.9)),
                       frames=frames, seed=seed)
+        if math.isnan(r["max_range_m"]):
+            r = dict(r, note="no valid depth at any distance")
         return DepthMetricResult(r["max_range_m"], unit, r)
     if metric == "multipath_error_pct":
         d = float(cond.get("distance_m", 1.0))
