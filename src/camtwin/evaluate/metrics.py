@@ -628,6 +628,10 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
 from .p2020_metrics import P2020_METRICS  # noqa: E402  (needs Metric/MetricResult above)
 
 METRICS.update(P2020_METRICS)
+# CSI-2 link, power, self-heating and module size: camtwin.budget.metrics
+from ..budget.metrics import BUDGET_METRICS  # noqa: E402  (needs Metric/MetricResult above)
+
+METRICS.update(BUDGET_METRICS)
 
 
 def measure(module, metric: str, conditions: dict | None = None, *, rng=0) -> MetricResult:
