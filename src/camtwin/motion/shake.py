@@ -135,9 +135,9 @@ SHAKE_PRESETS: dict[str, ShakeSpec] = {s.name: s for s in (
         # residual floor / mirror-shutter shock ringing of a tripod head
         ShakeComponent(kind="resonance", frequency_hz=20.0, q=5.0, omega_rms_deg_s=0.01),)),
     ShakeSpec(name="handheld", components=(
-        ShakeComponent(kind="lowpass", frequency_hz=1.0, omega_rms_deg_s=1.2),
-        ShakeComponent(kind="resonance", frequency_hz=4.0, q=1.5, omega_rms_deg_s=1.5),
-        ShakeComponent(kind="resonance", frequency_hz=10.0, q=2.5, omega_rms_deg_s=1.5),)),
+        ShakeComponent(kind="lowpass", frequency_hz=1.0, omega_rms_deg_s=2.4),
+        ShakeComponent(kind="resonance", frequency_hz=4.0, q=1.5, omega_rms_deg_s=3.0),
+        ShakeComponent(kind="resonance", frequency_hz=10.0, q=2.5, omega_rms_deg_s=3.0),)),
     ShakeSpec(name="walking", components=(
         ShakeComponent(kind="lowpass", frequency_hz=0.5, omega_rms_deg_s=3.0),
         ShakeComponent(kind="resonance", frequency_hz=2.0, q=4.0, omega_rms_deg_s=8.0),
