@@ -88,6 +88,12 @@ SENSOR_FIGURES: dict[str, tuple] = {
     "hdr": ((dict,), None, None),
     "led_flicker_mitigation": ((bool,), None, None),
     "antiblooming_drain": (_NUM, 0.0, 1.0),
+    # output interface (camtwin.budget.link): PHY, data lanes / C-PHY trios, Gb/s per lane
+    # (D-PHY) or Gsym/s per trio (C-PHY) of the published mode
+    "interface": ((str,), ("mipi_dphy", "mipi_cphy", "parallel", "hispi", "lvds", "slvs-ec"),
+                  None),
+    "mipi_lanes": ((int,), 1, 4),
+    "mipi_lane_rate_gbps": (_NUM, 0.01, 10.0),
 }
 
 LENS_FIGURES: dict[str, tuple] = {
@@ -189,6 +195,10 @@ class SensorEntry(_Entry):
     # fraction of the charge beyond full well removed by the pixel's anti-blooming /
     # overflow drain (SensorSpec noise.antiblooming_drain; absent: the NoiseSpec default)
     antiblooming_drain: Figure | None = None
+    # CSI-2 output link of a published mode (camtwin.budget.link.catalog_link)
+    interface: Figure | None = None
+    mipi_lanes: Figure | None = None
+    mipi_lane_rate_gbps: Figure | None = None
 
     @model_validator(mode="after")
     def _typed(self):
