@@ -632,6 +632,10 @@ METRICS.update(P2020_METRICS)
 from ..budget.metrics import BUDGET_METRICS  # noqa: E402  (needs Metric/MetricResult above)
 
 METRICS.update(BUDGET_METRICS)
+# hand shake, OIS / EIS stabilisation: camtwin.motion.metrics
+from ..motion.metrics import MOTION_METRICS  # noqa: E402
+
+METRICS.update(MOTION_METRICS)
 
 
 def measure(module, metric: str, conditions: dict | None = None, *, rng=0) -> MetricResult:
