@@ -13,7 +13,8 @@ Metrics (unit; conditions with defaults) — all computed from the spec, no capt
 ``link_max_fps`` [fps]
     Highest frame rate the link carries for the full-resolution mode.
 ``sensor_power_mw`` [mW]
-    :func:`camtwin.budget.power.sensor_power_mw` (generic model, I/O of the link when known).
+    :func:`camtwin.budget.power.sensor_power_mw` at ``frame_rate_fps``; ``power_model``
+    ``stacked`` (default) or ``legacy`` (calibrated generic models); I/O of the link when known.
 ``die_temperature_c`` [°C]
     ``ambient_c`` (25) + R_th(``housing``: open/closed/metal/phone, default closed) × power;
     at ``time_s`` after switch-on (None: steady state).
@@ -30,7 +31,7 @@ import math
 
 from ..evaluate.metrics import Metric, MetricResult
 from .link import (link_max_fps, link_utilisation, mode_for, module_link, required_gbps)
-from .power import power_breakdown_mw
+from .power import power_breakdown_mw, power_model
 from .size import module_size_mm
 from .thermal import dark_current_rise_x, die_temperature_c, housing
 
@@ -84,32 +85,35 @@ def _max_fps(module, *, rng, bits_per_pixel, h_blank_px, v_blank_lines, phy, lan
                         source=_link_src(link, lanes is None and lane_rate_gbps is None))
 
 
-def _power(module, frame_rate_fps, bits_per_pixel) -> dict:
+def _power(module, frame_rate_fps, bits_per_pixel, model) -> dict:
     m = _mode(module, frame_rate_fps, bits_per_pixel, 0, 0)
-    return power_breakdown_mw(m, module_link(module))
+    return power_breakdown_mw(m, module_link(module), power_model(model))
 
 
-def _sensor_power(module, *, rng, frame_rate_fps, bits_per_pixel):
-    b = _power(module, frame_rate_fps, bits_per_pixel)
-    return MetricResult(b["total"], {"breakdown_mw": b},
-                        source="generic sensor power model (camtwin.budget.power) calibrated "
-                               "to a published total (AR0130CS 270 mW at 720p60)")
+def _sensor_power(module, *, rng, frame_rate_fps, bits_per_pixel, power_model):
+    b = _power(module, frame_rate_fps, bits_per_pixel, power_model)
+    return MetricResult(b["total"], {"breakdown_mw": b, "power_model": str(power_model)},
+                        source=f"generic sensor power model {power_model!r} "
+                               "(camtwin.budget.power), calibrated to a published total")
 
 
-def _die_t(module, frame_rate_fps, bits_per_pixel, ambient_c, housing_, time_s):
-    p = _power(module, frame_rate_fps, bits_per_pixel)["total"]
+def _die_t(module, frame_rate_fps, bits_per_pixel, power_model, ambient_c, housing_, time_s):
+    p = _power(module, frame_rate_fps, bits_per_pixel, power_model)["total"]
     return p, die_temperature_c(p, float(ambient_c), housing(housing_), time_s)
 
 
-def _die_temperature(module, *, rng, frame_rate_fps, bits_per_pixel, ambient_c, housing,
-                     time_s):
-    p, t = _die_t(module, frame_rate_fps, bits_per_pixel, ambient_c, housing, time_s)
+def _die_temperature(module, *, rng, frame_rate_fps, bits_per_pixel, power_model, ambient_c,
+                     housing, time_s):
+    p, t = _die_t(module, frame_rate_fps, bits_per_pixel, power_model, ambient_c, housing,
+                  time_s)
     return MetricResult(t, {"power_mw": p, "ambient_c": ambient_c, "housing": str(housing)},
                         source="T_die = T_ambient + R_th·P (camtwin.budget.thermal)")
 
 
-def _dark_rise(module, *, rng, frame_rate_fps, bits_per_pixel, ambient_c, housing, time_s):
-    p, t = _die_t(module, frame_rate_fps, bits_per_pixel, ambient_c, housing, time_s)
+def _dark_rise(module, *, rng, frame_rate_fps, bits_per_pixel, power_model, ambient_c, housing,
+               time_s):
+    p, t = _die_t(module, frame_rate_fps, bits_per_pixel, power_model, ambient_c, housing,
+                  time_s)
     s = module.sensor
     x = dark_current_rise_x(t - float(ambient_c), s.dark_doubling_c)
     return MetricResult(x, {"die_temperature_c": t, "power_mw": p,
@@ -127,7 +131,8 @@ def _footprint(module, *, rng, form, ttl_mm):
     return MetricResult(d["footprint_mm2"], d, source="module size model (camtwin.budget.size)")
 
 
-_THERMAL = {"frame_rate_fps": None, "bits_per_pixel": None, "ambient_c": 25.0,
+_THERMAL = {"frame_rate_fps": None, "bits_per_pixel": None, "power_model": "stacked",
+            "ambient_c": 25.0,
             "housing": "closed", "time_s": None}
 _SIZE = {"form": "phone", "ttl_mm": None}
 
@@ -139,7 +144,8 @@ BUDGET_METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("link_max_fps", "fps", "highest full-resolution frame rate the CSI-2 link carries",
            {k: v for k, v in {**_MODE, **_LINK}.items() if k != "frame_rate_fps"}, _max_fps),
     Metric("sensor_power_mw", "mW", "sensor power while streaming",
-           {"frame_rate_fps": None, "bits_per_pixel": None}, _sensor_power),
+           {"frame_rate_fps": None, "bits_per_pixel": None, "power_model": "stacked"},
+           _sensor_power),
     Metric("die_temperature_c", "°C", "self-heated die temperature", dict(_THERMAL),
            _die_temperature),
     Metric("dark_current_rise_x", "×", "dark current rise from self-heating", dict(_THERMAL),

@@ -20,14 +20,27 @@ While streaming at ``fps`` frames per second::
 
 Standby (``standby_mw``) is what the part draws when not streaming (software standby).
 
-Generic figures (:data:`GENERIC_POWER`) are calibrated to one published total: onsemi
-AR0130CS, 1.2 MP 1/3-inch, "Power Consumption 270 mW (1280 x 720 60 fps)" (AR0130CS/D
-datasheet Rev. 15, Table 1, https://www.onsemi.com/pdf/datasheet/ar0130cs-d.pdf), with the
-static share (50 mW) and the analog : digital split (60 : 40) *estimated*; the I/O figures
-(5 pJ/bit, 2 mW per lane) are engineering estimates for a D-PHY transmitter. The AR0130 is
-a 2012-generation part with a parallel output: stacked sensors of later generations spend
-less energy per pixel, so for a specific part use :func:`calibrate_power` with its published
-total (a catalog ``power_mw`` figure where one exists).
+Two generic models (:data:`POWER_MODELS`), each calibrated to one published total; the
+static share, the analog : digital split (60 : 40) and the I/O figures (5 pJ/bit, 2 mW per
+lane incl. the D-PHY clock lane) are *engineering estimates*:
+
+* ``stacked`` (default, :data:`GENERIC_POWER`) — a recent 3D-stacked BSI sensor:
+  STMicroelectronics VD55G4/VD65G4, 804 × 704 px, 1-lane MIPI CSI-2 RAW10, "Consumption –
+  35 mW typical @ 60 fps, … 0.8 mW in standby" (ST datasheet figures as listed by
+  CNX Software, 30 Apr 2026, https://www.cnx-software.com/2026/04/30/stmicro-vd65g4-and-
+  vd55g4-0-56mp-global-shutter-image-sensors-enable-ultra-low-power-always-on-event-driven-
+  vision/); static share estimated 5 mW → 0.72 nJ per pixel read;
+* ``legacy`` — a 2012-generation front-side-illuminated part with a parallel output:
+  onsemi AR0130CS, 1.2 MP, "Power Consumption 270 mW (1280 x 720 60 fps)" (AR0130CS/D
+  datasheet Rev. 15, Table 1, https://www.onsemi.com/pdf/datasheet/ar0130cs-d.pdf); static
+  share estimated 50 mW, its parallel I/O lumped into the per-pixel energy → 3.8 nJ/px.
+
+Sensor generations differ by ~5× in energy per pixel; for a specific part use
+:func:`calibrate_power` with its published total. Power efficiency figures of merit of
+sensors published 1999–2018 (Y. Yamashita & S. Sugawa, "Power efficiency figure of merit
+for image sensors", IEEE Trans. Electron Devices 66(1), 512–517, 2019) show that power
+grows less than linearly with the pixel rate across designs; within one design at fixed
+clocks the linear model above holds.
 """
 
 from __future__ import annotations
@@ -37,37 +50,45 @@ from pydantic import Field
 from .._spec import FrozenSpec
 from .link import LinkSpec, ReadoutMode, required_gbps
 
-#: Calibration point of the generic model: AR0130CS datasheet (see module docstring).
-GENERIC_CALIBRATION = {"power_mw": 270.0, "width_px": 1280, "height_px": 720, "fps": 60.0,
-                       "source": "https://www.onsemi.com/pdf/datasheet/ar0130cs-d.pdf"}
-
-
 class PowerSpec(FrozenSpec):
     """Coefficients of the sensor power model (module docstring)."""
 
-    static_mw: float = Field(50.0, ge=0, le=1e5)
-    analog_nj_per_px: float = Field(2.28, ge=0, le=1e3)
-    digital_nj_per_px: float = Field(1.52, ge=0, le=1e3)
+    name: str = "custom"
+    static_mw: float = Field(5.0, ge=0, le=1e5)
+    analog_nj_per_px: float = Field(0.43, ge=0, le=1e3)
+    digital_nj_per_px: float = Field(0.29, ge=0, le=1e3)
     io_pj_per_bit: float = Field(5.0, ge=0, le=1e3)
     lane_mw: float = Field(2.0, ge=0, le=1e3)
-    standby_mw: float = Field(2.0, ge=0, le=1e5)
+    standby_mw: float = Field(1.0, ge=0, le=1e5)
+    calibration: str = ""
 
 
-def _generic() -> PowerSpec:
-    c = GENERIC_CALIBRATION
-    e_px_nj = (c["power_mw"] - 50.0) * 1e-3 / (c["width_px"] * c["height_px"] * c["fps"]) * 1e9
-    return PowerSpec(static_mw=50.0, analog_nj_per_px=0.6 * e_px_nj,
-                     digital_nj_per_px=0.4 * e_px_nj)
+#: Published totals the generic models are calibrated to (module docstring).
+CALIBRATIONS = {
+    "stacked": {"power_mw": 35.0, "width_px": 804, "height_px": 704, "fps": 60.0,
+                "bits_per_pixel": 10, "lanes": 1, "static_mw": 5.0, "standby_mw": 0.8,
+                "source": "ST VD55G4/VD65G4: 35 mW typical @ 60 fps (via CNX Software 2026)"},
+    "legacy": {"power_mw": 270.0, "width_px": 1280, "height_px": 720, "fps": 60.0,
+               "bits_per_pixel": 12, "lanes": None, "static_mw": 50.0, "standby_mw": 2.0,
+               "source": "onsemi AR0130CS datasheet: 270 mW (1280 x 720 60 fps)"},
+}
 
 
-#: The generic model, calibrated to the AR0130CS total (3.80 nJ per pixel read).
-GENERIC_POWER = _generic()
+def _calibrated(name: str) -> PowerSpec:
+    c = CALIBRATIONS[name]
+    base = PowerSpec(name=name, static_mw=c["static_mw"], standby_mw=c["standby_mw"],
+                     analog_nj_per_px=0.6, digital_nj_per_px=0.4, calibration=c["source"])
+    mode = ReadoutMode(name=name, width_px=c["width_px"], height_px=c["height_px"],
+                       bits_per_pixel=c["bits_per_pixel"], fps=c["fps"])
+    link = LinkSpec(lanes=c["lanes"], lane_rate_gbps=1.0) if c["lanes"] else None
+    return calibrate_power(c["power_mw"], mode, link, base)
 
 
 def power_breakdown_mw(mode: ReadoutMode, link: LinkSpec | None = None,
-                       spec: PowerSpec = GENERIC_POWER) -> dict[str, float]:
+                       spec: PowerSpec | None = None) -> dict[str, float]:
     """Power of each part [mW] while streaming ``mode`` over ``link`` (None: no high-speed
     serial link, I/O lumped into the per-pixel energies as for the calibration part)."""
+    spec = GENERIC_POWER if spec is None else spec
     px_rate = mode.width_px * mode.height_px * mode.fps
     out = {"static": spec.static_mw,
            "analog": spec.analog_nj_per_px * 1e-9 * px_rate * 1e3,
@@ -82,15 +103,16 @@ def power_breakdown_mw(mode: ReadoutMode, link: LinkSpec | None = None,
 
 
 def sensor_power_mw(mode: ReadoutMode, link: LinkSpec | None = None,
-                    spec: PowerSpec = GENERIC_POWER) -> float:
+                    spec: PowerSpec | None = None) -> float:
     """Total sensor power while streaming [mW] (module docstring)."""
     return power_breakdown_mw(mode, link, spec)["total"]
 
 
 def calibrate_power(total_mw: float, mode: ReadoutMode, link: LinkSpec | None = None,
-                    spec: PowerSpec = GENERIC_POWER) -> PowerSpec:
+                    spec: PowerSpec | None = None) -> PowerSpec:
     """``spec`` with its per-pixel energies scaled so that the model gives the published
     ``total_mw`` for ``mode`` (static and I/O parts kept)."""
+    spec = GENERIC_POWER if spec is None else spec
     b = power_breakdown_mw(mode, link, spec)
     px = b["analog"] + b["digital"]
     rest = b["total"] - px
@@ -103,5 +125,21 @@ def calibrate_power(total_mw: float, mode: ReadoutMode, link: LinkSpec | None = 
                         digital_nj_per_px=spec.digital_nj_per_px * k)
 
 
-__all__ = ["PowerSpec", "GENERIC_POWER", "GENERIC_CALIBRATION", "power_breakdown_mw",
-           "sensor_power_mw", "calibrate_power"]
+#: Generic models by name; ``stacked`` is the default (:data:`GENERIC_POWER`).
+POWER_MODELS: dict[str, PowerSpec] = {n: _calibrated(n) for n in CALIBRATIONS}
+GENERIC_POWER = POWER_MODELS["stacked"]
+
+
+def power_model(name_or_spec) -> PowerSpec:
+    """A :class:`PowerSpec` by name (``stacked``, ``legacy``) or the spec itself."""
+    from ..errors import unknown_name
+
+    if isinstance(name_or_spec, PowerSpec):
+        return name_or_spec
+    if name_or_spec not in POWER_MODELS:
+        raise unknown_name("power model", str(name_or_spec), POWER_MODELS)
+    return POWER_MODELS[name_or_spec]
+
+
+__all__ = ["PowerSpec", "GENERIC_POWER", "POWER_MODELS", "CALIBRATIONS", "power_model",
+           "power_breakdown_mw", "sensor_power_mw", "calibrate_power"]
