@@ -437,6 +437,7 @@ _evaluate_cmds.register(app, _guard, _fail, console)
 from .commands import burst as _burst_cmds; _burst_cmds.register(app, _guard, _fail, console)  # noqa: E402,E702
 from .commands import cache as _cache_cmds; _cache_cmds.register(app, _guard, _fail, console)  # noqa: E402,E702
 from .commands import depth as _depth_cmds; _depth_cmds.register(app, _guard, _fail, console)  # noqa: E402,E702
+from .commands import yield_cmd as _yield_cmd; _yield_cmd.register(app, _guard, _fail, console)  # noqa: E402,E702
 # (end of command registrations)
 
 
