@@ -3,7 +3,9 @@
 Optical image stabilisation (:func:`ois_residual`)
 --------------------------------------------------
 The gyroscope reads the camera's angular velocity with white noise of density n
-[°/s/√Hz] (variance n²·f_s/2 per sample at sample rate f_s) and a bias b [°/s]:
+[°/s/√Hz] (one-sided, the datasheet convention RMS = n·√bandwidth: variance n²·f_s/2 per
+sample at sample rate f_s, so the integrated angle random walk has Var θ(T) = n²·T/2)
+and a bias b [°/s]:
 ω_m = ω + b + noise. The controller integrates it to an angle and high-passes it at f_hp
 (first order; removes the bias ramp and lets the photographer's slow re-aiming through):
 θ_m = HP_{f_hp}[∫ω_m dt]. The actuator (lens-shift or sensor-shift) is commanded to move
@@ -206,6 +208,18 @@ def _crossing(exposures, blur, threshold) -> float:
                                                                math.log(exposures[i - 1]))))
 
 
+def cipa_gain(exposures_s, blur_off, blur_on, threshold) -> tuple[float, float, float]:
+    """(T_off, T_on, stops): the exposures at which the IS-off and IS-on blur curves
+    (rising with exposure, any unit) reach ``threshold`` (log–log interpolation) and
+    log₂(T_on/T_off) — CIPA DC-011's stabilisation performance. NaN stops when a curve
+    never crosses on the grid (or is already above it at the shortest exposure)."""
+    exp = np.asarray(exposures_s, dtype=np.float64)
+    t_off = _crossing(exp, np.asarray(blur_off, dtype=np.float64), threshold)
+    t_on = _crossing(exp, np.asarray(blur_on, dtype=np.float64), threshold)
+    ok = 0 < t_off < math.inf and 0 < t_on < math.inf
+    return t_off, t_on, (math.log2(t_on / t_off) if ok else math.nan)
+
+
 @dataclass(frozen=True)
 class StabilisationGain:
     """Result of :func:`stabilisation_gain`.
@@ -264,9 +278,9 @@ def stabilisation_gain(shake="handheld", ois="phone", *, focal_length_mm: float,
     # µm at f → µm on the 35 mm frame: × f35/f (the threshold is stated there)
     off = blur_amount_um(traj, exp, f35, skip_s=warm)
     on = blur_amount_um(res, exp, f35, skip_s=warm)
-    t_off, t_on = _crossing(exp, off, threshold_um), _crossing(exp, on, threshold_um)
-    stops = (math.log2(t_on / t_off) if 0 < t_off < math.inf and 0 < t_on < math.inf
-             else (0.0 if ois_spec(ois) is None else math.nan))
+    t_off, t_on, stops = cipa_gain(exp, off, on, threshold_um)
+    if ois_spec(ois) is None:
+        stops = 0.0
     # equal-blur gain per exposure: T_eq where off(T_eq) = on(T) (off is monotonic)
     lo, lb = np.log(exp), np.log(np.maximum.accumulate(np.maximum(off, 1e-300)))
     t_eq = np.exp(np.interp(np.log(np.maximum(on, 1e-300)), lb, lo))
@@ -342,5 +356,5 @@ def eis_residual(traj_px, t_s, eis, *, frame_rate_fps: float, n_frames: int,
 
 
 __all__ = ["OisSpec", "EisSpec", "OIS_PRESETS", "ois_spec", "ois_residual",
-           "equivalent_focal_length_mm", "blur_amount_um", "stabilisation_gain",
+           "equivalent_focal_length_mm", "blur_amount_um", "stabilisation_gain", "cipa_gain",
            "StabilisationGain", "eis_residual", "EisResult", "CIPA_BLUR_THRESHOLD_UM"]
