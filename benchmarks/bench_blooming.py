@@ -15,8 +15,14 @@ machine load hits both alike, and the ratio is given of the medians and of the b
 times. The load average (1/5/15 min) is printed at the start and the end because the
 machine may be shared.
 
+``--patterns`` adds the same ratio for other shapes of saturation at the same 1.5 %: one
+square lamp, a band of sky along the top edge, 1×3 streaks at 2× full well, and isolated
+single pixels (the blob case is the issue's; the others show where the cost goes: one large
+bloom runs on one core, and many tiny groups cost their per-group overhead).
+
     .venv/bin/python benchmarks/bench_blooming.py
     .venv/bin/python benchmarks/bench_blooming.py --repeats 5 --skip-reference
+    .venv/bin/python benchmarks/bench_blooming.py --repeats 5 --skip-reference --patterns
 """
 
 from __future__ import annotations
@@ -43,6 +49,30 @@ def frames(saturated: float, seed: int = 0):
     sat = base.copy()
     sat[mask] = 5 * FWC
     return base, sat, float(mask.mean())
+
+
+def patterns(base: np.ndarray, fraction: float, seed: int = 1) -> dict:
+    """Other shapes of saturation covering ``fraction`` of the frame (5× full well unless
+    stated)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    a = base.copy()
+    n = int(math.sqrt(fraction * H * W))
+    a[1000:1000 + n, 1500:1500 + n] = 5 * FWC
+    out["one square lamp"] = a
+    a = base.copy()
+    a[:int(round(fraction * H)), :] = 5 * FWC
+    out["sky band along the top edge"] = a
+    a = base.copy()
+    m = rng.random((H, W)) < fraction / 3
+    m[:, 1:] |= m[:, :-1]
+    m[:, 2:] |= m[:, :-2]
+    a[m] = 2 * FWC
+    out["1×3 streaks at 2× full well"] = a
+    a = base.copy()
+    a[rng.random((H, W)) < fraction] = 5 * FWC
+    out["isolated single pixels"] = a
+    return out
 
 
 def timed_alternately(fns, repeats):
@@ -72,6 +102,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--saturated", type=float, default=0.015)
+    ap.add_argument("--patterns", action="store_true",
+                    help="also time other shapes of saturation (see the module docstring)")
     ap.add_argument("--skip-reference", action="store_true",
                     help="skip the NumPy/SciPy reference (≈ 10–20 s per call)")
     args = ap.parse_args()
@@ -113,6 +145,15 @@ def main() -> None:
     if not args.skip_reference:
         print(f"kernel speed-up over the NumPy/SciPy formulation: {t_ref[0] / t_kernel[0]:.1f}×;"
               f" largest difference {agree:.2e} e⁻")
+    if args.patterns:
+        print("\n| saturation pattern | % above full well | plain s | saturated s | ratio |")
+        print("|---|---|---|---|---|")
+        for name, sat_p in patterns(base, args.saturated).items():
+            (tp, _), (ts, _) = timed_alternately(
+                [lambda: simulate_pixels(base, 0.0, s, key=1),
+                 lambda sat_p=sat_p: simulate_pixels(sat_p, 0.0, s, key=1)], args.repeats)
+            print(f"| {name} | {100 * float((sat_p > FWC).mean()):.2f} | {tp:.3f} | {ts:.3f} | "
+                  f"{ts / tp:.2f}× |")
 
 
 if __name__ == "__main__":

@@ -570,16 +570,23 @@ def _merge(gp, a, b, head, tail, nxt, bbox, excess, margin):  # pragma: no cover
 
 
 @nb.njit(cache=True)
-def _first_margin(bh, bw, pending_e, full_well, along_columns):  # pragma: no cover - jit
-    """Window margin [px] for a group: a ring around its bounding box with room for the
-    pixels its pending charge fills if they were half full on average, plus two. (A bloom
-    that outgrows its window is rerun in one twice as wide; a tighter first guess costs
-    more reruns, a wider one more pixels per window.)"""
+def _first_margin(r0, r1, c0, c1, h, w, pending_e, full_well,
+                  along_columns):  # pragma: no cover - jit
+    """Window margin [px] for a group with bounding box rows r0…r1, columns c0…c1 in an
+    H × W frame: a ring with room, inside the frame, for the pixels its pending charge
+    fills if they were half full on average, plus two (a bloom against the frame edge
+    spreads the other way). (A bloom that outgrows its window is rerun in one twice as
+    wide; a tighter first guess costs more reruns, a wider one more pixels per window.)"""
     need = 2.0 * pending_e / full_well
-    if along_columns:
-        return int(need / bw) + 2
+    area0 = (r1 - r0) * (c1 - c0)
     d = 1
-    while (bh + 2 * d) * (bw + 2 * d) - bh * bw < need:
+    while True:
+        rows = min(r1 + d, h) - max(r0 - d, 0)
+        cols = (c1 - c0) if along_columns else min(c1 + d, w) - max(c0 - d, 0)
+        if rows * cols - area0 >= need:
+            break
+        if r0 - d <= 0 and r1 + d >= h and (along_columns or (c0 - d <= 0 and c1 + d >= w)):
+            break
         d += 1
     return d + 2
 
@@ -599,11 +606,14 @@ def _write_back(flat, valid, where, off, length, pix0, val0, pix1,
 @nb.njit(cache=True)
 def _box_pairs(box, is_new, h, w):  # pragma: no cover - jit
     """Pairs (a, b) of overlapping boxes ``box[k]`` = (r0, r1, c0, c1) (half-open) of which
-    at least one ``is_new``, each pair once: boxes are binned into 64-pixel cells and a
-    pair is reported in the cell that holds the corner (max r0, max c0) of their
-    intersection."""
-    cell = 64
+    at least one ``is_new``, each pair once: boxes are binned into square cells (twice the
+    mean box side, 8…256 px: a cell holds a few boxes, a box a few cells) and a pair is
+    reported in the cell that holds the corner (max r0, max c0) of their intersection."""
     n = box.shape[0]
+    side = 0.0
+    for k in range(n):
+        side += max(box[k, 1] - box[k, 0], box[k, 3] - box[k, 2])
+    cell = min(256, max(8, int(2.0 * side / max(n, 1))))
     ny = (h + cell - 1) // cell
     nx = (w + cell - 1) // cell
     cnt = np.zeros(ny * nx + 1, np.int64)
@@ -780,7 +790,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     margin = np.zeros(n_groups, np.int64)
     for g in range(n_groups):
         total_excess += excess[g]
-        margin[g] = _first_margin(bbox[g, 1] - bbox[g, 0], bbox[g, 3] - bbox[g, 2],
+        margin[g] = _first_margin(bbox[g, 0], bbox[g, 1], bbox[g, 2], bbox[g, 3], h, w,
                                   excess[g], fw, along_columns)
     valid = np.zeros(n_groups, np.bool_)
     # accepted footprints: the first round's buffers as they are, later rounds' copied
