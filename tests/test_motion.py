@@ -292,3 +292,44 @@ def test_motion_metrics_in_evaluate():
     assert 0 <= loss_on.value < loss.value <= 1
     with pytest.raises(ConfigError, match="exposure_s"):
         measure(m, "shake_blur_px", {"exposure_s": -1})
+
+
+# ----------------------------------------------------------------------------- burst path
+def test_burst_poses_follow_the_shake_model():
+    """Burst poses under ``shake``: frames 1 s apart are nearly independent draws of the
+    image displacement, so the spread of t_col about its mean is k·θ_rms, k = f/p
+    (θ_rms² = ∫ S_θ df of the yaw PSD)."""
+    from camtwin.burst.simulate import HandheldMotion, draw_poses
+
+    spec = shake_spec("handheld")
+    f = np.linspace(0, 500, 2000001)
+    theta_rms = math.sqrt(np.trapezoid(spec.angle_psd(f, "yaw"), f))
+    motion = HandheldMotion(shake="handheld", frame_interval_s=1.0)
+    poses = draw_poses(400, motion, np.random.default_rng(4), focal_length_mm=4.0,
+                       pixel_pitch_um=1.0, exposure_s=1e-3)
+    k = 4.0e3 / 1.0
+    assert np.std(poses[:, 2]) == pytest.approx(k * theta_rms, rel=0.15)
+    assert np.std(poses[:, 1]) == pytest.approx(k * theta_rms, rel=0.15)
+    assert np.std(poses[:, 0]) == pytest.approx(0.5 * theta_rms, rel=0.15)   # roll
+    assert np.all(poses[0] == 0)
+
+
+def test_burst_with_shake_blurs_long_frames():
+    from camtwin.burst import HandheldMotion, burst_optical_image, simulate_burst
+    from camtwin.evaluate.metrics import crop_module
+    from camtwin.module import load_module
+
+    mod = crop_module(load_module(), 64, 48)
+    oi = burst_optical_image(mod, "slanted_edge", illuminance_lux=500.0, margin_px=16)
+    short = simulate_burst(mod, oi, 2, 1e-4, 3, motion=HandheldMotion(shake="walking"))
+    long = simulate_burst(mod, oi, 2, 0.1, 3, motion=HandheldMotion(shake="walking"))
+    assert np.any(short.poses[1] != 0)
+
+    def grad_energy(raw):
+        img = raw.dn.astype(float) - raw.black_level_dn
+        return np.mean(np.abs(np.diff(img[::2, ::2], axis=1))) / max(img.mean(), 1e-9)
+
+    # the 0.1 s walking frame moves tens of pixels during the exposure: edges smear
+    assert grad_energy(long.frames[1]) < 0.7 * grad_energy(short.frames[1])
+    with pytest.raises(UnknownNameError, match="handheld"):
+        simulate_burst(mod, oi, 2, 0.01, 3, motion=HandheldMotion(shake="jog"))

@@ -11,8 +11,16 @@ so a scene point imaged at p_0 in frame 0 lands at p_z in frame z. Miniature-cam
 handshake over a burst is dominated by translation (tens of pixels for a phone at 1/10 s
 frame spacing) with roll of a few tenths of a degree; t_z is drawn uniformly in
 [−``shift_px``, ``shift_px``]² and θ_z uniformly in [−``rotation_deg``, ``rotation_deg``],
-from the caller's Generator. Motion *during* an exposure (blur) is not modelled: burst
-frames are short.
+from the caller's Generator.
+
+With ``shake`` set (a preset of :mod:`camtwin.motion.shake`: ``handheld``, ``walking``, …),
+the poses come from the same hand-shake model as the rest of camtwin instead: one seeded
+camera-rotation trajectory spans the burst (frames start every ``frame_interval_s``), each
+frame's pose is the centroid of the image motion during its exposure (f·θ/pitch in pixels,
+roll as θ_z), relative to frame 0's, and the frame is blurred by the occupancy kernel of
+the motion about that centroid (:mod:`camtwin.motion.blur`). The rolling-shutter row
+dependence of the motion within a frame is not applied here (the warp is one affine per
+frame).
 
 Rendering
 ---------
@@ -46,10 +54,15 @@ class HandheldMotion(FrozenSpec):
 
     ``shift_px``: largest translation of a frame relative to frame 0 along each axis
     [sensor pixels]; ``rotation_deg``: largest roll [°]. Zero for both is a tripod.
+    ``shake``: a :mod:`camtwin.motion.shake` preset name; when set, it replaces the two
+    uniform ranges (poses and in-exposure blur from the shake trajectory, frames every
+    ``frame_interval_s`` seconds).
     """
 
     shift_px: float = Field(0.0, ge=0, le=200)
     rotation_deg: float = Field(0.0, ge=0, le=5)
+    shake: str | None = None
+    frame_interval_s: float = Field(1 / 30, gt=0, le=10)
 
 
 class MovingObject(FrozenSpec):
@@ -100,8 +113,59 @@ class Burst:
         return (s * x + c * y + ty) - y, (c * x - s * y + tx) - x
 
 
-def draw_poses(n_frames: int, motion: HandheldMotion, rng: np.random.Generator) -> np.ndarray:
-    """(N, 3) poses (θ [rad], t_row, t_col [px]); frame 0 is the identity."""
+def shake_poses(n_frames: int, motion: HandheldMotion, rng: np.random.Generator, *,
+                focal_length_mm: float, pixel_pitch_um: float, exposure_s: float,
+                oversample: float = 1.0):
+    """Poses and blur kernels of a burst under ``motion.shake`` (module docstring).
+
+    Returns ``(poses (N, 3), kernels)``: poses (θ [rad], t_row, t_col [px]) are each
+    frame's centroid of motion relative to frame 0's; ``kernels[z]`` is the occupancy of the
+    image motion about that centroid on a grid of ``oversample`` samples per pixel (odd
+    size, zero displacement at the centre) or None when it moves < 0.05 px.
+    """
+    from ..motion.shake import shake_trajectory
+
+    dur = (n_frames - 1) * motion.frame_interval_s + exposure_s
+    traj = shake_trajectory(motion.shake, dur + 0.01, rng)
+    d = traj.image_px(focal_length_mm, pixel_pitch_um)
+    k = max(16, int(math.ceil(exposure_s / traj.dt_s)) + 1)
+    poses, kernels = np.zeros((n_frames, 3)), []
+    for z in range(n_frames):
+        tm = z * motion.frame_interval_s + (np.arange(k) + 0.5) * exposure_s / k
+        dz = np.column_stack([np.interp(tm, traj.t_s, d[:, j]) for j in range(2)])
+        roll = np.interp(tm, traj.t_s, traj.angles_rad[:, 2])
+        cen = dz.mean(axis=0)
+        poses[z] = (roll.mean(), cen[0], cen[1])
+        rel = (dz - cen) * oversample
+        half = np.ceil(np.abs(rel).max(axis=0)).astype(int) + 1
+        if np.abs(rel).max() < 0.05 * oversample:
+            kernels.append(None)
+            continue
+        ker = np.zeros((2 * half[0] + 1, 2 * half[1] + 1))
+        g = rel + half
+        i0 = np.floor(g).astype(int)
+        fr = g - i0
+        for di in (0, 1):
+            for dj in (0, 1):
+                w = (fr[:, 0] if di else 1 - fr[:, 0]) * (fr[:, 1] if dj else 1 - fr[:, 1])
+                np.add.at(ker, (i0[:, 0] + di, i0[:, 1] + dj), w / k)
+        kernels.append(ker.astype(np.float32))
+    poses -= poses[0]
+    return poses, kernels
+
+
+def draw_poses(n_frames: int, motion: HandheldMotion, rng: np.random.Generator, *,
+               focal_length_mm: float | None = None, pixel_pitch_um: float | None = None,
+               exposure_s: float = 1e-3) -> np.ndarray:
+    """(N, 3) poses (θ [rad], t_row, t_col [px]); frame 0 is the identity. With
+    ``motion.shake`` the module's focal length and pixel pitch are needed
+    (:func:`shake_poses`)."""
+    if motion.shake is not None:
+        if focal_length_mm is None or pixel_pitch_um is None:
+            raise ConfigError("HandheldMotion.shake needs the module's focal_length_mm and "
+                              "pixel_pitch_um")
+        return shake_poses(n_frames, motion, rng, focal_length_mm=focal_length_mm,
+                           pixel_pitch_um=pixel_pitch_um, exposure_s=exposure_s)[0]
     poses = np.zeros((n_frames, 3))
     if n_frames > 1:
         poses[1:, 0] = np.radians(rng.uniform(-1, 1, n_frames - 1) * motion.rotation_deg)
@@ -171,6 +235,18 @@ def warp_optical_image(oi: OpticalImage, pose, pixel_pitch_um: float, sensor_sha
     return replace(oi, irradiance=np.ascontiguousarray(irr, dtype=np.float32)), boxes
 
 
+def _blur_optical_image(oi: OpticalImage, kernel: np.ndarray) -> OpticalImage:
+    """Every band convolved with the motion kernel (out(x) = Σ_u k(u)·E(x − u); OpenCV
+    filter2D correlates, hence the flipped kernel), borders reflected."""
+    import cv2
+
+    kf = np.ascontiguousarray(kernel[::-1, ::-1], dtype=np.float32)
+    irr = np.empty_like(oi.irradiance)
+    for b in range(oi.irradiance.shape[0]):
+        cv2.filter2D(oi.irradiance[b], -1, kf, dst=irr[b], borderType=cv2.BORDER_REFLECT)
+    return replace(oi, irradiance=irr)
+
+
 def burst_optical_image(module, scene, *, illuminance_lux: float, margin_px: int = 32,
                         oversample: int = 2, illuminant: str = "D65") -> OpticalImage:
     """Optical image of ``scene`` (chart name, image path or a :class:`Scene`) covering the
@@ -222,11 +298,20 @@ def simulate_burst(module, oi: OpticalImage, n_frames: int, exposure_s: float, r
         raise ConfigError(f"n_frames = {n_frames}: must be an integer >= 1")
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     s = module.sensor
-    poses = draw_poses(int(n_frames), motion, gen)
+    kernels = [None] * int(n_frames)
+    if motion.shake is not None:
+        poses, kernels = shake_poses(int(n_frames), motion, gen,
+                                     focal_length_mm=module.lens.focal_length_mm,
+                                     pixel_pitch_um=s.pixel_pitch_um, exposure_s=exposure_s,
+                                     oversample=s.pixel_pitch_um / oi.sample_pitch_um)
+    else:
+        poses = draw_poses(int(n_frames), motion, gen)
     frames, boxes = [], [[] for _ in objects]
     for z in range(int(n_frames)):
         oi_z, b = warp_optical_image(oi, poses[z], s.pixel_pitch_um, (s.height_px, s.width_px),
                                      objects=tuple(objects), frame=z)
+        if kernels[z] is not None:
+            oi_z = _blur_optical_image(oi_z, kernels[z])
         frames.append(capture(oi_z, s, exposure_s, gen))
         for k, box in enumerate(b):
             boxes[k].append(box)
