@@ -8,12 +8,13 @@ turns pydantic's multi-line report into one readable line naming field, value an
 from __future__ import annotations
 
 import json
+import math
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from .errors import ConfigError
 
@@ -69,6 +70,50 @@ class FrozenSpec(BaseModel):
         data = self.model_dump()
         deep_merge(data, changes)
         return type(self).from_dict(data)
+
+
+def valid_range(*, gt: float | None = None, ge: float | None = None, lt: float | None = None,
+                le: float | None = None, unit: str = "", note: str = "") -> AfterValidator:
+    """A field constraint whose error states the whole valid range, for ``Annotated``:
+
+    >>> class P(FrozenSpec):
+    ...     optical_power_w: Annotated[float, valid_range(gt=0, le=10, unit="W")] = 0.1
+
+    ``P(optical_power_w=20)`` raises the one-line :class:`ConfigError`
+    ``P: optical_power_w = 20: valid range (0, 10] W`` (pydantic's own ``Field(gt=, le=)``
+    names only the bound that failed). Integers read ``lo..hi`` (``valid range 8..16 bits``),
+    floats in interval notation; NaN and ±inf are always outside the range; None (an
+    optional field left unset) passes. ``note`` is appended in parentheses.
+    """
+    lo, lo_open = (gt, True) if gt is not None else (ge, False)
+    hi, hi_open = (lt, True) if lt is not None else (le, False)
+
+    def check(v):
+        if v is None:  # an optional field's "not set"
+            return v
+        ok = (math.isfinite(v) and (lo is None or (v > lo if lo_open else v >= lo))
+              and (hi is None or (v < hi if hi_open else v <= hi)))
+        if not ok:
+            raise ValueError(" ".join(filter(None, [
+                "valid range", _interval(lo, lo_open, hi, hi_open, isinstance(v, int)), unit,
+                f"({note})" if note else ""])))
+        return v
+
+    return AfterValidator(check)
+
+
+def _interval(lo, lo_open: bool, hi, hi_open: bool, integer: bool) -> str:
+    """``(0, 10]``, ``8..16`` (integers, closed), ``> 0``, ``<= 5``."""
+    def num(x):  # bounds given as int print in full (10000000), floats as %g (1e7)
+        return str(x) if isinstance(x, int) else f"{x:g}".replace("e+0", "e").replace("e+", "e")
+
+    if lo is None or hi is None:
+        op, bound = ((">" if lo_open else ">=", lo) if hi is None
+                     else ("<" if hi_open else "<=", hi))
+        return f"{op} {num(bound)}"
+    if integer and not lo_open and not hi_open:
+        return f"{num(lo)}..{num(hi)}"
+    return f"{'(' if lo_open else '['}{num(lo)}, {num(hi)}{')' if hi_open else ']'}"
 
 
 def _frozen(value: Any) -> Any:

@@ -44,7 +44,7 @@ PROJECTOR = DotPattern(n_dots=15000, fov_h_deg=70, fov_v_deg=55, optical_power_w
 # --------------------------------------------------------------------------- validation
 
 @pytest.mark.parametrize("kw, text", [
-    (dict(baseline_mm=0), "baseline_mm = 0: valid range 0 < baseline_mm"),
+    (dict(baseline_mm=0), "baseline_mm = 0: valid range (0, 2000] mm"),
     (dict(baseline_mm=-5.0), "baseline_mm = -5.0"),
     (dict(baseline_mm=50, num_disparities=50), "num_disparities = 50: must be a multiple of 16"),
     (dict(baseline_mm=50, block_size=4), "block_size = 4: must be odd in 1..51"),

@@ -80,13 +80,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import field_validator
 from scipy.special import erf
 
-from .._spec import FrozenSpec
+from .._spec import FrozenSpec, valid_range
 from ..errors import ConfigError
 from ..units import watts_to_photons_per_s
 
@@ -135,20 +135,19 @@ class DotPattern(FrozenSpec):
     """
 
     layout: Literal["random", "grid"] = "random"
-    fov_h_deg: float = 60.0
-    fov_v_deg: float = 45.0
-    dot_divergence_mrad: float = 1.0
-    n_dots: int = 30000  # after the field and divergence: its check needs them
-    exit_diameter_mm: float = 0.1
-    optical_power_w: float = 0.1
-    wavelength_nm: float = 940.0
-    seed: int = 0
+    fov_h_deg: Annotated[float, valid_range(gt=0, lt=180, unit="deg")] = 60.0
+    fov_v_deg: Annotated[float, valid_range(gt=0, lt=180, unit="deg")] = 45.0
+    dot_divergence_mrad: Annotated[float, valid_range(gt=0, le=100, unit="mrad")] = 1.0
+    # after the field and divergence: its check needs them
+    n_dots: Annotated[int, valid_range(ge=1, le=10_000_000, unit="dots")] = 30000
+    exit_diameter_mm: Annotated[float, valid_range(ge=0, le=10, unit="mm")] = 0.1
+    optical_power_w: Annotated[float, valid_range(gt=0, le=10, unit="W")] = 0.1
+    wavelength_nm: Annotated[float, valid_range(ge=400, le=2000, unit="nm")] = 940.0
+    seed: Annotated[int, valid_range(ge=0)] = 0
 
     @field_validator("n_dots")
     @classmethod
     def _n(cls, v, info):
-        if not 1 <= v <= 10_000_000:
-            raise ValueError("valid range 1..10000000 dots")
         d = info.data
         if all(k in d for k in ("fov_h_deg", "fov_v_deg", "dot_divergence_mrad")):
             cells = _cells(d["fov_h_deg"], d["fov_v_deg"], d["dot_divergence_mrad"])
@@ -158,48 +157,6 @@ class DotPattern(FrozenSpec):
                     f"1..{int(cells)} cells of dot_divergence_mrad = "
                     f"{d['dot_divergence_mrad']:g} in {d['fov_h_deg']:g} x "
                     f"{d['fov_v_deg']:g} deg")
-        return v
-
-    @field_validator("fov_h_deg", "fov_v_deg")
-    @classmethod
-    def _fov(cls, v):
-        if not (math.isfinite(v) and 0 < v < 180):
-            raise ValueError("field of projection must be in (0, 180) deg")
-        return v
-
-    @field_validator("dot_divergence_mrad")
-    @classmethod
-    def _div(cls, v):
-        if not (math.isfinite(v) and 0 < v <= 100):
-            raise ValueError("valid range (0, 100] mrad")
-        return v
-
-    @field_validator("exit_diameter_mm")
-    @classmethod
-    def _d0(cls, v):
-        if not (math.isfinite(v) and 0 <= v <= 10):
-            raise ValueError("valid range [0, 10] mm")
-        return v
-
-    @field_validator("optical_power_w")
-    @classmethod
-    def _pw(cls, v):
-        if not (math.isfinite(v) and 0 < v <= 10):
-            raise ValueError("valid range (0, 10] W")
-        return v
-
-    @field_validator("wavelength_nm")
-    @classmethod
-    def _wl(cls, v):
-        if not (math.isfinite(v) and 400 <= v <= 2000):
-            raise ValueError("valid range [400, 2000] nm")
-        return v
-
-    @field_validator("seed")
-    @classmethod
-    def _seed(cls, v):
-        if v < 0:
-            raise ValueError("seed must be >= 0")
         return v
 
     @property

@@ -70,12 +70,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import field_validator
 
-from .._spec import FrozenSpec
+from .._spec import FrozenSpec, valid_range
 from ..errors import ConfigError
 from ..units import watts_to_photons_per_s
 from .pattern import (VISIBILITY_TOL, DotPattern, Surface, dot_hits, dot_image,
@@ -110,129 +110,32 @@ class StereoSpec(FrozenSpec):
         (default: midway, baseline_mm/2); |value| ≤ 10·baseline_mm.
     """
 
-    baseline_mm: float
+    baseline_mm: Annotated[float, valid_range(gt=0, le=2000, unit="mm",
+                                              note="two distinct cameras")]
     matcher: Literal["sgbm", "bm"] = "sgbm"
     num_disparities: int = 64
-    min_disparity: int = 0
+    min_disparity: Annotated[int, valid_range(ge=-1024, le=1024, unit="px")] = 0
     block_size: int = 5  # after matcher: its range depends on it
-    uniqueness_ratio: int = 10
-    disp12_max_diff: int = 1
-    speckle_window_size: int = 100
-    speckle_range: int = 2
-    wavelength_nm: float = 940.0
-    filter_bandwidth_nm: float = 30.0
-    quantum_efficiency: float = 0.35
-    full_well_e: float = 10000.0
-    read_noise_e: float = 3.0
-    dark_current_e_per_s: float = 0.0
-    exposure_s: float = 0.01
-    adc_bits: int = 10
+    uniqueness_ratio: Annotated[int, valid_range(ge=0, le=100, unit="%")] = 10
+    disp12_max_diff: Annotated[int, valid_range(ge=-1, le=1000, unit="px", note="-1: off")] = 1
+    speckle_window_size: Annotated[int, valid_range(ge=0, le=10000, unit="px")] = 100
+    speckle_range: Annotated[int, valid_range(ge=0, le=64, unit="px")] = 2
+    wavelength_nm: Annotated[float, valid_range(ge=400, le=2000, unit="nm")] = 940.0
+    filter_bandwidth_nm: Annotated[float, valid_range(gt=0, le=300, unit="nm")] = 30.0
+    quantum_efficiency: Annotated[float, valid_range(gt=0, le=1)] = 0.35
+    full_well_e: Annotated[float, valid_range(gt=0, le=1e7, unit="e-")] = 10000.0
+    read_noise_e: Annotated[float, valid_range(ge=0, le=1e4, unit="e-")] = 3.0
+    dark_current_e_per_s: Annotated[float, valid_range(ge=0, le=1e7, unit="e-/s")] = 0.0
+    exposure_s: Annotated[float, valid_range(gt=0, le=10, unit="s")] = 0.01
+    adc_bits: Annotated[int, valid_range(ge=8, le=16, unit="bits")] = 10
     projector: DotPattern | None = None
     projector_x_mm: float | None = None
-
-    @field_validator("baseline_mm")
-    @classmethod
-    def _b(cls, v):
-        if not (math.isfinite(v) and 0 < v <= 2000):
-            raise ValueError("valid range 0 < baseline_mm <= 2000 mm (two distinct cameras)")
-        return v
 
     @field_validator("num_disparities")
     @classmethod
     def _nd(cls, v):
         if not (16 <= v <= 1024 and v % 16 == 0):
             raise ValueError("must be a multiple of 16 in 16..1024 px (OpenCV)")
-        return v
-
-    @field_validator("min_disparity")
-    @classmethod
-    def _md(cls, v):
-        if not -1024 <= v <= 1024:
-            raise ValueError("valid range -1024..1024 px")
-        return v
-
-    @field_validator("uniqueness_ratio")
-    @classmethod
-    def _ur(cls, v):
-        if not 0 <= v <= 100:
-            raise ValueError("valid range 0..100 %")
-        return v
-
-    @field_validator("disp12_max_diff")
-    @classmethod
-    def _d12(cls, v):
-        if not -1 <= v <= 1000:
-            raise ValueError("valid range -1 (off) or 0..1000 px")
-        return v
-
-    @field_validator("speckle_window_size")
-    @classmethod
-    def _sw(cls, v):
-        if not 0 <= v <= 10000:
-            raise ValueError("valid range 0..10000 px")
-        return v
-
-    @field_validator("speckle_range")
-    @classmethod
-    def _sr(cls, v):
-        if not 0 <= v <= 64:
-            raise ValueError("valid range 0..64 px")
-        return v
-
-    @field_validator("wavelength_nm")
-    @classmethod
-    def _wl(cls, v):
-        if not (math.isfinite(v) and 400 <= v <= 2000):
-            raise ValueError("valid range [400, 2000] nm")
-        return v
-
-    @field_validator("filter_bandwidth_nm")
-    @classmethod
-    def _fb(cls, v):
-        if not (math.isfinite(v) and 0 < v <= 300):
-            raise ValueError("valid range (0, 300] nm")
-        return v
-
-    @field_validator("quantum_efficiency")
-    @classmethod
-    def _qe(cls, v):
-        if not (math.isfinite(v) and 0 < v <= 1):
-            raise ValueError("valid range (0, 1]")
-        return v
-
-    @field_validator("full_well_e")
-    @classmethod
-    def _fw(cls, v):
-        if not (math.isfinite(v) and 0 < v <= 1e7):
-            raise ValueError("valid range (0, 1e7] e-")
-        return v
-
-    @field_validator("read_noise_e")
-    @classmethod
-    def _rn(cls, v):
-        if not (math.isfinite(v) and 0 <= v <= 1e4):
-            raise ValueError("valid range [0, 1e4] e-")
-        return v
-
-    @field_validator("dark_current_e_per_s")
-    @classmethod
-    def _dc(cls, v):
-        if not (math.isfinite(v) and 0 <= v <= 1e7):
-            raise ValueError("valid range [0, 1e7] e-/s")
-        return v
-
-    @field_validator("exposure_s")
-    @classmethod
-    def _ex(cls, v):
-        if not (math.isfinite(v) and 0 < v <= 10):
-            raise ValueError("valid range (0, 10] s")
-        return v
-
-    @field_validator("adc_bits")
-    @classmethod
-    def _adc(cls, v):
-        if not 8 <= v <= 16:
-            raise ValueError("valid range 8..16 bits")
         return v
 
     @field_validator("block_size")
