@@ -270,6 +270,9 @@ def test_module_size_hand_calculation():
     assert measure(m, "module_z_height_mm", {"form": "wearable"}).value < est
     with pytest.raises(ConfigError, match="ttl_mm = -1"):
         module_size_mm(m, ttl_mm=-1.0)
+    fish = m.replace(lens={"projection": "equidistant"})   # fisheye: no TTL estimate from f
+    assert not measure(fish, "module_z_height_mm").applicable
+    assert measure(fish, "module_z_height_mm", {"ttl_mm": 15.0}).value == pytest.approx(16.0)
 
 
 # ---------------------------------------------------------------------------------------

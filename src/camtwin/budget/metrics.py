@@ -22,7 +22,8 @@ Metrics (unit; conditions with defaults) — all computed from the spec, no capt
     Dark current at that die temperature over dark current at ambient: 2^(ΔT/T_d).
 ``module_z_height_mm`` [mm], ``module_footprint_mm2`` [mm²]
     :func:`camtwin.budget.size.module_size_mm` for ``form`` (phone/wearable/board) and
-    ``ttl_mm`` (None: estimated from the focal length).
+    ``ttl_mm`` (None: estimated from the focal length; n/a for a fisheye lens, whose track
+    length is not a multiple of its focal length).
 """
 
 from __future__ import annotations
@@ -121,12 +122,25 @@ def _dark_rise(module, *, rng, frame_rate_fps, bits_per_pixel, power_model, ambi
                         source="2^(ΔT/T_d) with the self-heating ΔT = R_th·P")
 
 
+def _fisheye(module, ttl_mm):
+    if ttl_mm is None and not module.lens.rectilinear:
+        return MetricResult(math.nan, source="module size model (camtwin.budget.size)",
+                            reason=f"lens projection {module.lens.projection!r}: a fisheye's "
+                                   "track length is not a multiple of its focal length; give "
+                                   "the condition ttl_mm")
+    return None
+
+
 def _z(module, *, rng, form, ttl_mm):
+    if (na := _fisheye(module, ttl_mm)) is not None:
+        return na
     d = module_size_mm(module, form=form, ttl_mm=ttl_mm)
     return MetricResult(d["z_mm"], d, source="module size model (camtwin.budget.size)")
 
 
 def _footprint(module, *, rng, form, ttl_mm):
+    if (na := _fisheye(module, ttl_mm)) is not None:
+        return na
     d = module_size_mm(module, form=form, ttl_mm=ttl_mm)
     return MetricResult(d["footprint_mm2"], d, source="module size model (camtwin.budget.size)")
 
