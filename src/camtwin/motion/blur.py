@@ -191,4 +191,94 @@ def shake_image(image: np.ndarray, traj_px, t_s, row_start_s, exposure_s: float,
 
 
 __all__ = ["blur_kernel", "kernel_mtf", "trajectory_otf", "blur_extent_px", "mtf50",
-           "row_motion", "shake_image"]
+           "row_motion", "shake_image", "capture_shaken"]
+
+
+def capture_shaken(module, oi, exposure_s: float, rng, *, shake="handheld", ois=None,
+                   trajectory=None, n_time_samples: int = 64, warmup_s: float = 2.0):
+    """Capture ``oi`` with the module's sensor while the camera shakes: blur and, on a
+    rolling shutter, the row-dependent wobble, through the sensor's own time integration.
+
+    The optical image is moved rigidly by the image motion of the trajectory — translation
+    f·θ/pitch and roll about the array centre (the optical axis) — and handed to
+    :func:`camtwin.sensor.capture` as ``scene_at(t)``, which integrates every row over its
+    own window (``n_time_samples`` piecewise-constant samples spanning all rows' windows,
+    :func:`camtwin.sensor.timing.integrate_time_varying`). Motion is relative to the
+    camera pose at the start of the capture.
+
+    Parameters
+    ----------
+    module : ModuleSpec
+        Focal length, pixel pitch and the sensor that captures (crop it for speed).
+    oi : OpticalImage
+        Irradiance at the sensor (e.g. :func:`camtwin.camera.form_module_image`); borders
+        are reflected where the motion reveals beyond it.
+    exposure_s : float
+        Exposure [s].
+    rng : numpy.random.Generator or int
+        Draws the trajectory (unless given), the gyro noise and the frame noise.
+    shake : preset name or ShakeSpec
+        Ignored when ``trajectory`` is given.
+    ois : OIS preset / OisSpec / None
+        Stabiliser (:func:`camtwin.motion.stabilise.ois_residual`).
+    trajectory : Trajectory, optional
+        Use this camera rotation instead of drawing one (time 0 = start of row 0 after
+        ``warmup_s``).
+    warmup_s : float
+        Trajectory time before the capture (lets the OIS filters settle).
+
+    Returns
+    -------
+    RawFrame
+        ``metadata['shake']``: the shake and OIS names and the trajectory start time.
+    """
+    import math
+
+    import cv2
+
+    from ..sensor import capture
+    from .shake import shake_trajectory
+    from .stabilise import ois_residual
+
+    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    s = module.sensor
+    line = s.shutter.line_time_s if s.shutter.type == "rolling" else 0.0
+    span = s.height_px * line + exposure_s
+    if trajectory is None:
+        trajectory = shake_trajectory(shake, warmup_s + span + 0.05, gen)
+        t_start = warmup_s
+    else:
+        t_start = float(trajectory.t_s[0]) + (warmup_s if trajectory.t_s[-1] - trajectory.t_s[0]
+                                              > warmup_s + span else 0.0)
+    traj = ois_residual(trajectory, ois, module.lens.focal_length_mm, gen)
+    if t_start + span > traj.t_s[-1] + 1e-9:
+        raise ConfigError(f"the trajectory ends at {traj.t_s[-1]:g} s; the capture needs it "
+                          f"until {t_start + span:g} s")
+    d = traj.image_px(module.lens.focal_length_mm, s.pixel_pitch_um)
+    a0 = traj.at(t_start)
+    d0 = np.array([np.interp(t_start, traj.t_s, d[:, j]) for j in range(2)])
+    ovs = s.pixel_pitch_um / oi.sample_pitch_um
+    n_b, h, w = oi.irradiance.shape
+    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
+
+    def scene_at(t):
+        tt = t_start + float(t)
+        dy, dx = (np.interp(tt, traj.t_s, d[:, j]) - d0[j] for j in range(2))
+        th = float(np.interp(tt, traj.t_s, traj.angles_rad[:, 2]) - a0[2])
+        c, sn = math.cos(th), math.sin(th)
+        m = np.array([[c, -sn, cx - c * cx + sn * cy + dx * ovs],
+                      [sn, c, cy - sn * cx - c * cy + dy * ovs]], dtype=np.float64)
+        irr = np.empty_like(oi.irradiance)
+        for b in range(n_b):
+            cv2.warpAffine(oi.irradiance[b], m, (w, h), dst=irr[b], flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REFLECT)
+        from dataclasses import replace
+
+        return replace(oi, irradiance=irr)
+
+    raw = capture(oi, s, exposure_s, gen, scene_at=scene_at, n_time_samples=n_time_samples)
+    if isinstance(getattr(raw, "metadata", None), dict):   # JSON-safe scalars only
+        raw.metadata["shake"] = {"shake": shake if isinstance(shake, str) else "custom",
+                                 "ois": ois if isinstance(ois, str) or ois is None else "custom",
+                                 "trajectory_start_s": t_start}
+    return raw
