@@ -164,6 +164,15 @@ def test_power_is_affine_in_frame_rate_with_the_static_part_as_intercept():
     assert b["total"] == pytest.approx(sum(v for k, v in b.items() if k != "total"))
 
 
+def test_hdr_reads_multiply_the_analog_part_only():
+    m = ReadoutMode(width_px=1920, height_px=1280, bits_per_pixel=12, fps=30.0)
+    one, three = power_breakdown_mw(m), power_breakdown_mw(m.replace(reads_per_pixel=3))
+    assert three["analog"] == pytest.approx(3 * one["analog"], rel=1e-12)
+    assert three["digital"] == one["digital"] and three["static"] == one["static"]
+    ar = to_module("adas-ar0820at-front")                 # 3-exposure DOL: 3 reads
+    assert mode_for(ar.sensor).reads_per_pixel == ar.sensor.hdr.n_components == 3
+
+
 def test_calibrate_power_hits_a_published_total():
     m = ReadoutMode(width_px=3840, height_px=2160, bits_per_pixel=10, fps=60.0)
     link = LinkSpec(lanes=4, lane_rate_gbps=2.0)

@@ -109,6 +109,9 @@ class ReadoutMode(FrozenSpec):
     h_blank_px: int = Field(0, ge=0, le=100000)
     v_blank_lines: int = Field(0, ge=0, le=100000)
     line_sync_packets: bool = False
+    reads_per_pixel: int = Field(1, ge=1, le=8, description=(
+        "ADC conversions per output pixel (HDR components read and combined on the sensor); "
+        "used by the power model, not by the link"))
 
     def describe(self) -> str:
         return (f"{self.name} {self.width_px}x{self.height_px} RAW{self.bits_per_pixel} "
@@ -169,12 +172,16 @@ def mode_for(sensor, *, fps: float | None = None, bits_per_pixel: int | None = N
     """The full-resolution output mode of a :class:`~camtwin.sensor.spec.SensorSpec`.
 
     ``bits_per_pixel`` defaults to the sensor's ``adc_bits`` (RAW10/RAW12 output), ``fps``
-    to its readout-limited frame rate.
+    to its readout-limited frame rate. An HDR sensor (``sensor.hdr``) is taken to combine
+    its components on the chip and send one stream of ``bits_per_pixel`` (give the width
+    of its PWL output if it differs); each component is one ADC read (``reads_per_pixel``,
+    for the power model). Line-interleaved output of every exposure is not modelled.
     """
+    reads = sensor.hdr.n_components if sensor.hdr is not None else 1
     return ReadoutMode(name=sensor.name, width_px=sensor.width_px, height_px=sensor.height_px,
                        bits_per_pixel=bits_per_pixel or sensor.adc_bits,
                        fps=fps or readout_limited_fps(sensor), h_blank_px=h_blank_px,
-                       v_blank_lines=v_blank_lines)
+                       v_blank_lines=v_blank_lines, reads_per_pixel=max(1, min(reads, 8)))
 
 
 def catalog_link(sensor_name: str) -> LinkSpec | None:

@@ -11,7 +11,9 @@ While streaming at ``fps`` frames per second::
   analog readout, digital control/processing, I/O and an idle part that does not shrink with
   the frame rate);
 * ``e_analog`` [nJ per pixel read] — column amplifier + ADC energy per conversion; with
-  column-parallel ADCs the conversion rate is ``columns × line rate = W·H·fps``;
+  column-parallel ADCs the conversion rate is ``columns × line rate = W·H·fps`` (× the
+  reads per pixel ``n_r`` of an HDR mode that converts each component:
+  ``ReadoutMode.reads_per_pixel``);
 * ``e_digital`` [nJ per pixel] — digital pipeline (black level, defect correction,
   packing, HDR combination);
 * ``e_io`` [pJ/bit] × ``R_link`` [Gb/s, :func:`camtwin.budget.link.required_gbps`] — the
@@ -91,7 +93,7 @@ def power_breakdown_mw(mode: ReadoutMode, link: LinkSpec | None = None,
     spec = GENERIC_POWER if spec is None else spec
     px_rate = mode.width_px * mode.height_px * mode.fps
     out = {"static": spec.static_mw,
-           "analog": spec.analog_nj_per_px * 1e-9 * px_rate * 1e3,
+           "analog": spec.analog_nj_per_px * 1e-9 * px_rate * mode.reads_per_pixel * 1e3,
            "digital": spec.digital_nj_per_px * 1e-9 * px_rate * 1e3,
            "io": 0.0}
     if link is not None:
