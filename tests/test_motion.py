@@ -379,3 +379,18 @@ def test_capture_shaken_rolling_shutter_wobble_matches_row_centroids():
     pred = cen[:, 1]
     assert np.ptp(pred) > 1.0                      # the wobble is visible …
     assert np.max(np.abs((pos - pos.mean()) - (pred - pred.mean()))) < 0.05   # … and right
+
+
+def test_phone_profile_requirement_through_evaluate():
+    """Issue 21's phone requirement (≥ 3 stops OIS at 1/4 s) as an application profile."""
+    from camtwin.evaluate import ApplicationSpec, evaluate
+    from camtwin.module import load_module
+
+    src = {"basis": "practice", "source": "issue 21: phone, >= 3 stops OIS at 1/4 s"}
+    app = ApplicationSpec.from_dict({"name": "phone_ois", "title": "phone OIS", "requirements": [
+        {"metric": "ois_gain_stops", "min": 3.0,
+         "conditions": {"ois": "phone", "exposure_s": 0.25}, **src},
+        {"metric": "ois_gain_stops", "min": 3.0, "conditions": {"exposure_s": 0.25}, **src}]})
+    ev = evaluate(load_module(), app, seed=1)
+    texts = [str(v) for v in ev.verdicts]
+    assert "pass" in texts[0] and "fail" in texts[1]      # no stabiliser: 0 stops

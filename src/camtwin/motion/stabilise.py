@@ -75,7 +75,7 @@ from scipy import signal
 
 from .._spec import FrozenSpec
 from ..errors import ConfigError, unknown_name
-from .shake import Trajectory, shake_spec, shake_trajectory
+from .shake import Trajectory, shake_trajectory
 
 #: CIPA DC-011 / ISO 20954-1 handheld blur threshold: 63 µm on a 24 × 36 mm frame.
 CIPA_BLUR_THRESHOLD_UM = 63.0
