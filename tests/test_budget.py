@@ -96,6 +96,17 @@ def test_ox03c10_link_matches_hand_calculation_with_both_blankings():
     assert link_utilisation(mode, link) == pytest.approx(1.21513779 / 1.536, rel=HAND)
 
 
+def test_module_check_names_mode_and_rates():
+    from camtwin.budget.link import check_module_link
+
+    phone = to_module("phone-imx586-main")      # Sony's 30 fps full-res over the driver's link
+    with pytest.raises(ConfigError, match=r"mode sony-imx586 8000x6000 RAW10 @ 30 fps cannot "
+                                          r"be streamed: it needs 14\.4\d\d Gb/s"):
+        check_module_link(phone)
+    assert check_module_link(phone, fps=9.7) < 1.0
+    assert check_module_link(to_module("adas-ar0820at-front")) is None
+
+
 def test_line_sync_packets_and_odd_payload_bytes():
     # 3 px × 10 bit = 30 bit → 4 bytes payload; + 6 B long-packet overhead + 8 B LS/LE
     m = ReadoutMode(width_px=3, height_px=1, bits_per_pixel=10, fps=1.0, line_sync_packets=True)

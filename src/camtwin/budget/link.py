@@ -217,6 +217,20 @@ def module_link(module, *, phy=None, lanes=None, lane_rate_gbps=None) -> LinkSpe
     return LinkSpec(**base)
 
 
-__all__ = ["LinkSpec", "ReadoutMode", "line_bits", "frame_bits", "required_gbps",
+def check_module_link(module, *, fps: float | None = None,
+                      bits_per_pixel: int | None = None, h_blank_px: int = 0,
+                      v_blank_lines: int = 0, link: LinkSpec | None = None) -> float | None:
+    """Check that a module's full-resolution mode streams over its link (``link`` or the
+    catalog sensor's published one): the utilisation, None when no link is known, or a
+    one-line :class:`ConfigError` naming the mode, the Gb/s it needs and the link's."""
+    link = link if link is not None else module_link(module)
+    if link is None:
+        return None
+    mode = mode_for(module.sensor, fps=fps, bits_per_pixel=bits_per_pixel,
+                    h_blank_px=h_blank_px, v_blank_lines=v_blank_lines)
+    return check_link(mode, link)
+
+
+__all__ = ["check_module_link", "LinkSpec", "ReadoutMode", "line_bits", "frame_bits", "required_gbps",
            "link_utilisation", "link_max_fps", "check_link", "mode_for", "catalog_link",
            "module_link", "readout_limited_fps", "CPHY_BITS_PER_SYMBOL"]
