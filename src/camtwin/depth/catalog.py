@@ -44,7 +44,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from .._spec import FrozenSpec, read_yaml
-from ..catalog.schema import Figure, _check_value
+from ..catalog.schema import Figure, _check_value, _Entry
 from ..errors import ConfigError, unknown_name
 from ..evaluate.profiles import Requirement
 
@@ -198,19 +198,11 @@ def _check(field: str, fig: Figure, rules: dict) -> None:
     _check_value(field, fig, (types, lo, hi))
 
 
-class _DepthEntry(FrozenSpec):
-    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9._-]*$")
-    description: str = ""
+class _DepthEntry(_Entry):
+    """The 2D catalog's entry (name, description, figures(), value()) with the part's own
+    performance claims."""
+
     published_performance: tuple[PerformanceClaim, ...] = ()
-
-    def figures(self) -> dict[str, Figure]:
-        """The sourced figures of this entry by field name (absent ones left out)."""
-        return {k: getattr(self, k) for k in type(self).model_fields
-                if isinstance(getattr(self, k), Figure)}
-
-    def value(self, field: str, default=None):
-        fig = getattr(self, field, None)
-        return default if fig is None else fig.value
 
 
 class DepthSensorEntry(_DepthEntry):
@@ -750,18 +742,8 @@ class DepthRequirement(Requirement):
                              f"{', '.join(sorted(DEPTH_METRICS))}")
         return value
 
-    @model_validator(mode="after")
-    def _has_limit(self):
-        if self.min is None and self.max is None:
-            raise ValueError(f"requirement on {self.metric} needs a min or a max")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"{self.metric}: min = {self.min} exceeds max = {self.max}")
-        allowed = DEPTH_METRICS[self.metric][1]
-        bad = sorted(set(self.conditions) - set(allowed))
-        if bad:
-            raise ValueError(f"{self.metric}: unknown condition {bad[0]!r}; valid: "
-                             f"{', '.join(allowed) or 'none'}")
-        return self
+    def _allowed_conditions(self) -> tuple[str, ...]:
+        return DEPTH_METRICS[self.metric][1]
 
     @property
     def unit(self) -> str:
