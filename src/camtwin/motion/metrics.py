@@ -72,9 +72,14 @@ def _ois_gain(module, *, rng, exposure_s, preset, ois):
     g = stabilisation_gain(preset, spec, focal_length_mm=f, sensor_diagonal_mm=diag,
                            rng=_rng(rng))
     value = g.stops if exposure_s is None else (0.0 if spec is None else g.gain_at(exposure_s))
+    if not math.isfinite(value):
+        why = (f"the {preset} shake never reaches the 63 µm blur threshold between "
+               f"{g.exposures_s[0]:.2g} and {g.exposures_s[-1]:.2g} s: nothing to stabilise")
+        return _result(math.nan, {"reason": why, "curve": g}, source="not measured", reason=why)
     how = ("log2(T_on/T_off) at the 63 µm blur threshold (CIPA DC-011)" if exposure_s is None
            else f"equal-blur exposure ratio at {exposure_s:g} s")
     return _result(float(value), {"t_off_s": g.t_off_s, "t_on_s": g.t_on_s,
+                                  "lower_bound": g.stops_is_lower_bound and exposure_s is None,
                                        "curve": g, "ois": ois if isinstance(ois, str) else "spec"},
                         source=f"{preset} shake model, {ois if isinstance(ois, str) else 'custom'}"
                                f" stabiliser, f = {f:g} mm: {how}"

@@ -18,7 +18,7 @@ image shift (a saturated actuator stays at the stop):
 For a tone at frequency ν the residual without noise/clipping is
 |1 − H_lp(ν)·H_hp(ν)|·f·θ: ≈ ν/f_bw at mid frequencies, → 1 below f_hp. Lens-shift OIS
 corrects pitch and yaw only; sensor-shift (IBIS) can also rotate the sensor against roll
-(``corrects_roll``). The shift is taken to move the image 1:1 (sensor shift; a lens
+(``corrects_roll``, within ±``roll_stroke_deg``). The shift is taken to move the image 1:1 (sensor shift; a lens
 group with decentre sensitivity 1).
 
 Typical phone figures (defaults of ``PHONE_OIS``): MEMS gyro noise density
@@ -93,6 +93,7 @@ class OisSpec(FrozenSpec):
     highpass_hz: float = Field(0.1, ge=0, le=10)
     stroke_um: float = Field(100.0, ge=0, le=5000)
     corrects_roll: bool = False
+    roll_stroke_deg: float = Field(1.0, ge=0, le=10)
 
 
 class EisSpec(FrozenSpec):
@@ -151,7 +152,7 @@ def ois_residual(traj: Trajectory, ois, focal_length_mm: float, rng) -> Trajecto
             theta_m = signal.lfilter([a_hp, -a_hp], [1.0, -a_hp], theta_m - theta_m[0])
         if ax == 2:  # roll: the sensor rotates by −θ_m (angle, no focal length)
             cmd = signal.lfilter([alpha], [1.0, alpha - 1.0], -theta_m)
-            stroke = spec.stroke_um / (0.5 * f_um)  # rough angular limit of a sensor-shift
+            stroke = math.radians(spec.roll_stroke_deg)
             out[:, ax] = theta[:, ax] + np.clip(cmd, -stroke, stroke)
             continue
         cmd = signal.lfilter([alpha], [1.0, alpha - 1.0], -f_um * theta_m)   # µm
@@ -226,7 +227,9 @@ class StabilisationGain:
 
     ``exposures_s`` grid; ``blur_off_um``, ``blur_on_um``: blur amount in µm of the
     35 mm-equivalent frame; ``t_off_s``, ``t_on_s``: threshold crossings; ``stops``:
-    log₂(t_on/t_off) (CIPA); ``stops_at``: gain at each exposure (equal-blur ratio).
+    log₂(t_on/t_off) (CIPA); ``stops_at``: gain at each exposure (equal-blur ratio);
+    ``stops_is_lower_bound``: the IS-on blur stayed below the threshold up to the longest
+    exposure of the grid, and ``stops`` is log₂(T_max/t_off).
     """
 
     exposures_s: np.ndarray
@@ -237,6 +240,7 @@ class StabilisationGain:
     t_on_s: float
     stops: float
     stops_at: np.ndarray = field(repr=False)
+    stops_is_lower_bound: bool = False
 
     def gain_at(self, exposure_s: float) -> float:
         """Equal-blur gain [stops] at ``exposure_s`` (log-interpolated on the grid)."""
@@ -279,8 +283,11 @@ def stabilisation_gain(shake="handheld", ois="phone", *, focal_length_mm: float,
     off = blur_amount_um(traj, exp, f35, skip_s=warm)
     on = blur_amount_um(res, exp, f35, skip_s=warm)
     t_off, t_on, stops = cipa_gain(exp, off, on, threshold_um)
+    lower_bound = False
     if ois_spec(ois) is None:
         stops = 0.0
+    elif t_on == math.inf and 0 < t_off < math.inf:   # sharp at the longest exposure tried
+        stops, lower_bound = math.log2(exp[-1] / t_off), True
     # equal-blur gain per exposure: T_eq where off(T_eq) = on(T) (off is monotonic)
     lo, lb = np.log(exp), np.log(np.maximum.accumulate(np.maximum(off, 1e-300)))
     t_eq = np.exp(np.interp(np.log(np.maximum(on, 1e-300)), lb, lo))
@@ -289,7 +296,8 @@ def stabilisation_gain(shake="handheld", ois="phone", *, focal_length_mm: float,
         stops_at = np.zeros_like(exp)
     return StabilisationGain(exposures_s=exp, blur_off_um=off, blur_on_um=on,
                              threshold_um=float(threshold_um), t_off_s=t_off, t_on_s=t_on,
-                             stops=float(stops), stops_at=stops_at)
+                             stops=float(stops), stops_at=stops_at,
+                             stops_is_lower_bound=lower_bound)
 
 
 @dataclass(frozen=True)
