@@ -255,6 +255,18 @@ def test_dark_current_rise_metric_follows_the_power_of_the_frame_rate():
     assert 1.0 < slow < x
 
 
+def test_heated_module_carries_the_die_temperature_into_its_sensor():
+    from camtwin.budget.thermal import heated_module
+
+    m = to_module("security-imx415-zoom").replace(sensor={"dark_current_e_per_s": 5.0})
+    hot = heated_module(m, frame_rate_fps=30.0, ambient_c=40.0, thermal="closed")
+    t = measure(m, "die_temperature_c", {"frame_rate_fps": 30.0, "ambient_c": 40.0}).value
+    assert hot.sensor.temperature_c == pytest.approx(t, abs=1e-5)
+    assert hot.lens == m.lens and hot.sensor.width_px == m.sensor.width_px
+    ratio = hot.sensor.dark_current_at() / m.sensor.dark_current_at(40.0)
+    assert ratio == pytest.approx(2 ** ((t - 40.0) / m.sensor.dark_doubling_c), rel=1e-5)
+
+
 @pytest.mark.parametrize("kw, words", [
     ({"r_th_k_per_w": -1.0}, ["r_th_k_per_w = -1", "greater than or equal to 0"]),
     ({"r_th_k_per_w": 10.0, "c_th_j_per_k": 0.0}, ["c_th_j_per_k = 0", "greater than 0"]),

@@ -19,8 +19,8 @@ Data rate of a mode (bits per second on the wire, all lanes together)::
 
 Reference: MIPI Alliance, *Specification for Camera Serial Interface 2 (CSI-2)* v1.3–v3.0,
 §9 "Low Level Protocol": long packet = 32-bit header + payload + 16-bit footer (§9.1.1);
-short packet = 32 bits (§9.1.2); frame start/end and line start/end are short packets
-(§9.8). Lane distribution (§8) stripes the packet bytes over the lanes, so the lanes share
+short packet = 32 bits (§9.1.2); frame start/end and line start/end are the
+synchronization short packets (data types 0x00–0x03). Lane distribution (§8) stripes the packet bytes over the lanes, so the lanes share
 ``R`` equally. Not modelled: the D-PHY low-power ↔ high-speed transitions between packets
 (SoT/EoT, a few hundred ns per line, which the horizontal blanking normally covers) and
 embedded-data / PDAF lines (add them to ``v_blank_lines`` as extra sent lines if needed).
@@ -28,13 +28,23 @@ embedded-data / PDAF lines (add them to ``v_blank_lines`` as extra sent lines if
 Link capacity::
 
     D-PHY: C = N_lanes · r_lane             (r_lane in Gb/s per data lane, 8 bits/byte, no
-                                             line coding; v1.2: ≤ 2.5, v2.x: ≤ 4.5 Gb/s)
+                                             line coding; v1.2: ≤ 2.5, v2.0–2.5: ≤ 4.5 Gb/s)
     C-PHY: C = N_trios · r_sym · 16/7       (r_sym in Gsym/s per trio; 16 bits per 7
-                                             symbols = 2.28 bits/symbol; v1.x ≤ 2.5, v2.0 ≤ 6)
+                                             symbols = 2.28 bits/symbol; v1.0: ≤ 2.5,
+                                             v1.2: ≤ 3.5, v2.0: ≤ 6 Gsym/s)
 
-(MIPI D-PHY v2.5 §1–2 and C-PHY v2.0 §8 mapping of 16-bit words onto 7 symbols, as
-summarised in the MIPI Alliance's PHY overviews.) Lane counts: 1–4 data lanes (D-PHY), 1–3
-trios (C-PHY), what CSI-2 image sensors use.
+(MIPI Alliance D-PHY and C-PHY specifications: the C-PHY maps each 16-bit word onto 7
+three-level symbols of a trio.) Lane counts: 1–4 data lanes (D-PHY), 1–3 trios (C-PHY),
+what CSI-2 image sensors use.
+
+Example::
+
+    >>> from camtwin.budget import LinkSpec, ReadoutMode, link_max_fps
+    >>> link = LinkSpec(phy="dphy", lanes=4, lane_rate_gbps=0.891)   # IMX415, Linux driver
+    >>> mode = ReadoutMode(width_px=3864, height_px=2192, bits_per_pixel=10, fps=30,
+    ...                    v_blank_lines=58)
+    >>> round(link_max_fps(mode, link), 2)
+    40.94
 
 The maximum frame rate the link allows is ``C / (R/fps)`` (the bits of one frame, blanking
 included); a mode whose ``R > C`` cannot be streamed: :func:`check_link` raises a one-line

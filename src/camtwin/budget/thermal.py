@@ -104,5 +104,25 @@ def self_heated(sensor, power_mw: float, ambient_c: float, thermal, t_s=None):
     return sensor.replace(temperature_c=round(float(t), 6))
 
 
-__all__ = ["ThermalSpec", "HOUSINGS", "housing", "die_temperature_c", "dark_current_rise_x",
+def heated_module(module, *, frame_rate_fps: float | None = None, ambient_c: float = 25.0,
+                  thermal="closed", power_model="stacked", t_s=None):
+    """The module with its sensor at the die temperature it reaches streaming its
+    full-resolution mode at ``frame_rate_fps`` (None: the readout-limited rate) in
+    ``thermal`` at ``ambient_c`` (power: :mod:`camtwin.budget.power` with the module's
+    CSI-2 link when known). Every capture of the returned module — and so every evaluate
+    metric — sees the self-heated dark current.
+
+    Example: ``evaluate(heated_module(m, frame_rate_fps=60), load_application("security"))``.
+    """
+    from .link import mode_for, module_link
+    from .power import power_model as _model
+    from .power import sensor_power_mw
+
+    p = sensor_power_mw(mode_for(module.sensor, fps=frame_rate_fps), module_link(module),
+                        _model(power_model))
+    t = self_heated(module.sensor, p, ambient_c, thermal, t_s).temperature_c
+    return module.replace(sensor={"temperature_c": t})
+
+
+__all__ = ["heated_module", "ThermalSpec", "HOUSINGS", "housing", "die_temperature_c", "dark_current_rise_x",
            "self_heated"]
