@@ -20,9 +20,9 @@ mutually visible where both face each other, true of a concave scene such as a c
 
 with E_dir the illuminator's irradiance (I(θ) cos θ_i / d²), A_Q the area of Q's sample
 (d² Ω_pix / cos θ_view), w_Q the terms of the sum, Q running over the scene's surfaces on
-a coarse grid over the whole illuminated field (not only the camera's crop); α is the second return's amplitude
-relative to the first and ℓ its extra round-trip path (camera and illuminator at the
-origin), the "two-path" model of Fuchs (ICPR 2010, "Multipath interference compensation in
+a coarse grid over the whole illuminated field (not only the camera's crop); α is the
+second return's amplitude relative to the first and ℓ its extra round-trip path (camera
+and illuminator at the origin), the "two-path" model of Fuchs (ICPR 2010, "Multipath interference compensation in
 time-of-flight camera images") with the path spread collapsed to its mean. The iToF pixel
 takes them as ``second_path_amplitude`` / ``second_path_m``; dToF and stereo ignore them
 (a second peak well behind the first does not move a dToF peak; stereo matches texture).
@@ -80,10 +80,7 @@ class DepthModule:
         pixel: the centre of the field, where datasheets quote depth noise)."""
         g = self.geometry
         w, h = min(int(width_px), g.width_px), min(int(height_px), g.height_px)
-        geom = g.model_copy(update={"width_px": w, "height_px": h})
-        return DepthModule(self.name, self.kind, geom, self.pixel, self.illuminator,
-                           self.filter_bandwidth_nm, self.frame_rate_fps, self.power_mw,
-                           self.sensor_power_mw, self.illuminator_electrical_w, self.entry)
+        return replace(self, geometry=g.model_copy(update={"width_px": w, "height_px": h}))
 
 
 def depth_module_names() -> list[str]:
@@ -553,9 +550,7 @@ def stereo_for_distance(m: DepthModule, nearest_m: float) -> DepthModule:
     n = min(n, 1024, 16 * (m.geometry.width_px // 32))
     if n <= p.num_disparities:
         return m
-    return DepthModule(m.name, m.kind, m.geometry, p.model_copy(update={"num_disparities": n}),
-                       m.illuminator, m.filter_bandwidth_nm, m.frame_rate_fps, m.power_mw,
-                       m.sensor_power_mw, m.illuminator_electrical_w, m.entry)
+    return replace(m, pixel=p.model_copy(update={"num_disparities": n}))
 
 
 def _capture_stereo(m, scene, klx, n, rng):
