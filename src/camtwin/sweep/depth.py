@@ -35,9 +35,8 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import itertools
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +44,7 @@ import pyarrow as pa
 
 from .._spec import deep_merge, read_yaml
 from ..errors import ConfigError, unknown_name
-from .measurements import column_name, field_with_unit, label_from_name
+from .measurements import Measurement, column_name, field_with_unit
 
 #: Condition defaults of the depth measurements (None: the metric's own default, see
 #: :func:`camtwin.depth.evaluate.measure_depth_metric`); ``frames`` is captures per condition.
@@ -141,16 +140,11 @@ def is_depth_sweep(spec, base_dir=None) -> bool:
 # measurements
 # --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class DepthMeasurement:
+class DepthMeasurement(Measurement):
     """A depth metric (``kind`` in :data:`~camtwin.depth.catalog.DEPTH_METRICS`) or a
-    depth application's verdict (``kind == "evaluate"``) measured at every point; the
-    interface of :class:`camtwin.sweep.measurements.Measurement`."""
-
-    kind: str
-    column: str
-    conditions: tuple = ()
-    application: str | None = None
-    _app: object = field(default=None, compare=False, repr=False)
+    depth application's verdict (``kind == "evaluate"``) measured at every point: a
+    :class:`camtwin.sweep.measurements.Measurement` (same fields, result columns and
+    margin columns of an evaluation) with the depth metrics' conditions and runs."""
 
     def condition_defaults(self) -> dict:
         from ..depth.catalog import DEPTH_METRICS
@@ -160,42 +154,20 @@ class DepthMeasurement:
         return {**{c: DEPTH_CONDITION_DEFAULTS.get(c) for c in DEPTH_METRICS[self.kind][1]},
                 "frames": DEPTH_CONDITION_DEFAULTS["frames"]}
 
-    def columns(self) -> list[tuple[str, pa.DataType]]:
-        return [(f.name, f.type) for f in self.fields()]
-
-    def _margin_columns(self) -> list[tuple[str, object]]:
-        out, seen = [], {}
-        for r in self._app.requirements:
-            seen[r.metric] = seen.get(r.metric, 0) + 1
-            suffix = "" if seen[r.metric] == 1 else f"_{seen[r.metric]}"
-            out.append((f"{self.column}_margin_{column_name(r.metric)}{suffix}", r))
-        return out
-
     def fields(self) -> list[pa.Field]:
         from ..depth.catalog import DEPTH_METRICS
 
+        if self.kind == "evaluate":   # passed, failed, one margin per requirement
+            return super().fields()
         cond = ", ".join(f"{k} = {v}" for k, v in self.conditions)
         at = f" ({cond})" if cond else ""
-        if self.kind == "evaluate":
-            app = self._app.name
-            return [field_with_unit(f"{self.column}_passed", pa.bool_(),
-                                    f"{app}: every requirement met", ""),
-                    field_with_unit(f"{self.column}_failed", pa.int64(),
-                                    f"{app}: requirements failed", "count"),
-                    *(field_with_unit(col, pa.float64(),
-                                      f"{app} margin: {r.metric} ({r.limit_text})", r.unit)
-                      for col, r in self._margin_columns())]
         unit = DEPTH_METRICS[self.kind][0]
         return [field_with_unit(self.column, pa.float64(), f"{DEPTH_LABELS[self.kind]}{at}",
                                 unit)]
 
     def identity(self) -> dict:
-        ident = {"kind": f"depth:{self.kind}", "column": self.column,
-                 "conditions": [list(c) for c in self.conditions],
-                 "application": None if self._app is None else self._app.model_dump(mode="json")}
-        if self.kind == "evaluate":
-            ident["columns"] = [c for c, _ in self.columns()]
-        return ident
+        # the kind is prefixed: a depth and a 2D metric of one name never share a hash
+        return {**super().identity(), "kind": f"depth:{self.kind}"}
 
     def run(self, module, swept: dict, rng: np.random.Generator) -> dict:
         """Measure on the :class:`~camtwin.depth.twin.DepthModule` ``module`` with the
@@ -393,8 +365,8 @@ def depth_descriptors(module) -> dict:
 # --------------------------------------------------------------------------------------
 def compile_depth_sweep(spec, *, base_dir=None, source: str = "<spec>"):
     """:func:`camtwin.sweep.spec.compile_sweep` for a depth sweep (module docstring)."""
-    from .spec import (DESCRIPTOR_COLUMNS, MAX_POINTS, META_COLUMNS, CompiledSweep, Point,
-                       _arrow_type, _column_value, _expand_values)
+    from .spec import (Point, _column_value, _combinations, _compiled, _expand_values,
+                       _param_columns)
 
     base_dir = Path(base_dir) if base_dir is not None else None
     metric_where = None
@@ -465,33 +437,8 @@ def compile_depth_sweep(spec, *, base_dir=None, source: str = "<spec>"):
         values[name] = _expand_values(name, raw, base_dir)
 
     names = list(values)
-    lengths = {n: len(values[n]) for n in names}
-    if spec.combine == "zip" and names:
-        if len(set(lengths.values())) > 1:
-            raise ConfigError("combine: zip needs equal numbers of values; got " + ", ".join(
-                f"{n}: {k}" for n, k in lengths.items()))
-        n_points = next(iter(lengths.values()))
-    else:
-        n_points = math.prod(lengths.values())
-    if n_points > MAX_POINTS:
-        raise ConfigError(f"parameters: the grid has {n_points} points; at most {MAX_POINTS} "
-                          "points per sweep — split it into several sweeps into one store")
-    combos = (list(zip(*(values[n] for n in names))) if spec.combine == "zip" and names
-              else list(itertools.product(*(values[n] for n in names))))
-
-    param_columns = {n: column_name(n) for n in names}
-    meta_names = {c for c, _ in META_COLUMNS + DESCRIPTOR_COLUMNS}
-    seen: dict[str, str] = {}
-    for label, col in [*((f"parameter {n}", c) for n, c in param_columns.items()),
-                       *((f"measurement {m.kind}", c) for m in measurements
-                         for c, _ in m.columns())]:
-        if col in meta_names:
-            raise ConfigError(f"{label}: column {col!r} is reserved; rename it (measurements "
-                              "take 'as: NAME')")
-        if col in seen:
-            raise ConfigError(f"{label}: column {col!r} is also used by {seen[col]}; rename "
-                              "one (measurements take 'as: NAME')")
-        seen[col] = label
+    combos = _combinations(spec.combine, values)
+    param_columns = _param_columns(names, measurements)
 
     points = []
     for idx, combo in enumerate(combos):
@@ -508,17 +455,4 @@ def compile_depth_sweep(spec, *, base_dir=None, source: str = "<spec>"):
         points.append(Point(index=idx, params=stored, module=module, conditions=conditions,
                             hash=depth_point_hash(module, conditions, stored, measurements,
                                                   spec.seed)))
-    dup = len(points) - len({p.hash for p in points})
-    if dup:
-        raise ConfigError(f"parameters: {dup} point(s) repeat another point exactly")
-
-    def described(name, dtype, label_of=None):
-        return field_with_unit(name, dtype, *label_from_name(label_of or name))
-
-    schema = pa.schema(
-        [*(described(c, t) if t == pa.float64() else pa.field(c, t) for c, t in META_COLUMNS),
-         *(described(param_columns[n], _arrow_type(values[n]), n) for n in names),
-         *(described(c, t) for c, t in DESCRIPTOR_COLUMNS),
-         *(f for m in measurements for f in m.fields())])
-    return CompiledSweep(spec=spec, source=source, base=base, measurements=measurements,
-                         param_columns=param_columns, points=tuple(points), schema=schema)
+    return _compiled(spec, source, base, measurements, param_columns, values, points)

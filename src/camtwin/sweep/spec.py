@@ -339,38 +339,8 @@ def compile_sweep(spec: SweepSpec, *, base_dir: str | Path | None = None,
             from_catalog[name] = set(values[name])
 
     names = list(values)
-    lengths = {n: len(values[n]) for n in names}
-    if spec.combine == "zip" and names:
-        if len(set(lengths.values())) > 1:
-            raise ConfigError("combine: zip needs equal numbers of values; got " + ", ".join(
-                f"{n}: {k}" for n, k in lengths.items()))
-        n_points = next(iter(lengths.values()))
-    else:
-        n_points = math.prod(lengths.values())
-    if n_points > MAX_POINTS:   # counted before anything is expanded
-        raise ConfigError(f"parameters: the grid has {n_points} points ("
-                          + (" × ".join(f"{n}: {k}" for n, k in lengths.items())
-                             if spec.combine == "product" else "combine: zip") +
-                          f"); at most {MAX_POINTS} points per sweep — split it into "
-                          "several sweeps into one store")
-    if spec.combine == "zip" and names:
-        combos = list(zip(*(values[n] for n in names)))
-    else:
-        combos = list(itertools.product(*(values[n] for n in names)))
-
-    param_columns = {n: column_name(n) for n in names}
-    meta_names = {c for c, _ in META_COLUMNS + DESCRIPTOR_COLUMNS}
-    seen: dict[str, str] = {}
-    for label, col in [*((f"parameter {n}", c) for n, c in param_columns.items()),
-                       *((f"measurement {m.kind}", c) for m in measurements
-                         for c, _ in m.columns())]:
-        if col in meta_names:
-            raise ConfigError(f"{label}: column {col!r} is reserved; rename it (measurements "
-                              "take 'as: NAME')")
-        if col in seen:
-            raise ConfigError(f"{label}: column {col!r} is also used by {seen[col]}; rename "
-                              "one (measurements take 'as: NAME')")
-        seen[col] = label
+    combos = _combinations(spec.combine, values)
+    param_columns = _param_columns(names, measurements)
 
     whole_cache: dict = {}
 
@@ -418,15 +388,66 @@ def compile_sweep(spec: SweepSpec, *, base_dir: str | Path | None = None,
         points.append(Point(index=idx, params=stored, module=module, conditions=conditions,
                             hash=point_hash(module, conditions, stored, measurements,
                                             spec.seed)))
+    return _compiled(spec, source, base, measurements, param_columns, values, points)
+
+
+def _combinations(combine: str, values: dict[str, list]) -> list[tuple]:
+    """The points' parameter values, one tuple per point in the order of ``values``:
+    the grid (``combine: product``) or the values side by side (``zip``); at most
+    :data:`MAX_POINTS` (counted before anything is expanded)."""
+    names = list(values)
+    lengths = {n: len(values[n]) for n in names}
+    if combine == "zip" and names:
+        if len(set(lengths.values())) > 1:
+            raise ConfigError("combine: zip needs equal numbers of values; got " + ", ".join(
+                f"{n}: {k}" for n, k in lengths.items()))
+        n_points = next(iter(lengths.values()))
+    else:
+        n_points = math.prod(lengths.values())
+    if n_points > MAX_POINTS:
+        raise ConfigError(f"parameters: the grid has {n_points} points ("
+                          + (" × ".join(f"{n}: {k}" for n, k in lengths.items())
+                             if combine == "product" else "combine: zip") +
+                          f"); at most {MAX_POINTS} points per sweep — split it into "
+                          "several sweeps into one store")
+    if combine == "zip" and names:
+        return list(zip(*(values[n] for n in names)))
+    return list(itertools.product(*(values[n] for n in names)))
+
+
+def _param_columns(names: list[str], measurements) -> dict[str, str]:
+    """Parameter name → result column; every parameter and measurement column must be
+    unique and none may take a reserved (meta or descriptor) column's name."""
+    param_columns = {n: column_name(n) for n in names}
+    meta_names = {c for c, _ in META_COLUMNS + DESCRIPTOR_COLUMNS}
+    seen: dict[str, str] = {}
+    for label, col in [*((f"parameter {n}", c) for n, c in param_columns.items()),
+                       *((f"measurement {m.kind}", c) for m in measurements
+                         for c, _ in m.columns())]:
+        if col in meta_names:
+            raise ConfigError(f"{label}: column {col!r} is reserved; rename it (measurements "
+                              "take 'as: NAME')")
+        if col in seen:
+            raise ConfigError(f"{label}: column {col!r} is also used by {seen[col]}; rename "
+                              "one (measurements take 'as: NAME')")
+        seen[col] = label
+    return param_columns
+
+
+def _compiled(spec, source: str, base, measurements, param_columns: dict, values: dict,
+              points: list) -> CompiledSweep:
+    """The compiled sweep (no two points alike) with its Arrow result schema: meta,
+    parameter, descriptor and measurement columns, each with its label and unit."""
     dup = len(points) - len({p.hash for p in points})
     if dup:
         raise ConfigError(f"parameters: {dup} point(s) repeat another point exactly")
+
     def described(name, dtype, label_of=None):
         return field_with_unit(name, dtype, *label_from_name(label_of or name))
 
     schema = pa.schema(
         [*(described(c, t) if t == pa.float64() else pa.field(c, t) for c, t in META_COLUMNS),
-         *(described(param_columns[n], _arrow_type(values[n]), n) for n in names),
+         *(described(param_columns[n], _arrow_type(values[n]), n) for n in values),
          *(described(c, t) for c, t in DESCRIPTOR_COLUMNS),
          *(f for m in measurements for f in m.fields())])
     return CompiledSweep(spec=spec, source=source, base=base, measurements=measurements,
