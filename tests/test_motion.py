@@ -302,15 +302,16 @@ def test_burst_poses_follow_the_shake_model():
     from camtwin.burst.simulate import HandheldMotion, draw_poses
 
     spec = shake_spec("handheld")
-    f = np.linspace(0, 500, 2000001)
+    f = np.linspace(0, 200, 200001)
     theta_rms = math.sqrt(np.trapezoid(spec.angle_psd(f, "yaw"), f))
     motion = HandheldMotion(shake="handheld", frame_interval_s=1.0)
-    poses = draw_poses(400, motion, np.random.default_rng(4), focal_length_mm=4.0,
+    poses = draw_poses(200, motion, np.random.default_rng(4), focal_length_mm=4.0,
                        pixel_pitch_um=1.0, exposure_s=1e-3)
     k = 4.0e3 / 1.0
-    assert np.std(poses[:, 2]) == pytest.approx(k * theta_rms, rel=0.15)
-    assert np.std(poses[:, 1]) == pytest.approx(k * theta_rms, rel=0.15)
-    assert np.std(poses[:, 0]) == pytest.approx(0.5 * theta_rms, rel=0.15)   # roll
+    # std of ~200 nearly independent samples: ±5 % (1σ); tolerance 20 %
+    assert np.std(poses[:, 2]) == pytest.approx(k * theta_rms, rel=0.2)
+    assert np.std(poses[:, 1]) == pytest.approx(k * theta_rms, rel=0.2)
+    assert np.std(poses[:, 0]) == pytest.approx(0.5 * theta_rms, rel=0.2)   # roll
     assert np.all(poses[0] == 0)
 
 

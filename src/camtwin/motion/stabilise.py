@@ -71,7 +71,7 @@ from typing import Literal
 
 import numpy as np
 from pydantic import Field
-from scipy import signal
+from scipy import ndimage, signal
 
 from .._spec import FrozenSpec
 from ..errors import ConfigError, unknown_name
@@ -171,8 +171,13 @@ def _mean_peak_to_peak(x: np.ndarray, n_win: int, stride: int) -> float:
     """Mean over window starts (every ``stride`` samples) of max − min over ``n_win``."""
     if n_win < 2:
         return 0.0
-    win = np.lib.stride_tricks.sliding_window_view(x, n_win)[::stride]
-    return float(np.mean(win.max(axis=1) - win.min(axis=1)))
+    # running max/min (van Herk–Gil-Werman, O(N)); the centred filter's output at
+    # i + n//2 covers the window [i, i + n − 1]
+    valid = x.size - n_win + 1
+    c = n_win // 2
+    hi = ndimage.maximum_filter1d(x, n_win, mode="nearest")[c:c + valid:stride]
+    lo = ndimage.minimum_filter1d(x, n_win, mode="nearest")[c:c + valid:stride]
+    return float(np.mean(hi - lo))
 
 
 def blur_amount_um(traj: Trajectory, exposures_s, focal_length_mm: float, *,
@@ -188,8 +193,7 @@ def blur_amount_um(traj: Trajectory, exposures_s, focal_length_mm: float, *,
         if n_win > ang.shape[0] // 4:
             raise ConfigError(f"exposure {t:g} s is too long for a "
                               f"{ang.shape[0] * traj.dt_s:g} s trajectory (needs ≥ 4 windows)")
-        stride = max(1, n_win // 8)
-        pp = [_mean_peak_to_peak(ang[:, k], n_win, stride) for k in range(2)]
+        pp = [_mean_peak_to_peak(ang[:, k], n_win, 1) for k in range(2)]
         out.append(focal_length_mm * 1e3 * 0.5 * (pp[0] + pp[1]))
     return np.asarray(out)
 
