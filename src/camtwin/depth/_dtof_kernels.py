@@ -95,6 +95,23 @@ def fill_lambda(lam, bg, sig, tau, y, x, xtalk, bin_s, shape, sigma_s, width_s,
                            width_s, reach_s)
 
 
+@nb.njit(cache=True, inline="always")
+def _binv(rng, n, s, r):  # pragma: no cover - jit
+    """The inversion loop of BINV: the smallest x with U ≤ F(x) for one uniform U, walking
+    the pmf from f(0) = ``r`` by f(x) = f(x−1)·((n+1)/x − 1)·s, s = p/(1−p)."""
+    a = (n + 1) * s
+    u = rng.random()
+    x = 0
+    while u > r:
+        u -= r
+        x += 1
+        if x >= n:
+            x = n
+            break
+        r *= (a * _RECIP[x - 1] if x <= 128 else a / x) - s
+    return x
+
+
 @nb.njit(cache=True)
 def binomial(rng, n, p):  # pragma: no cover - jit
     """Exact Binomial(n, p) draw. n·min(p, 1−p) < 30: inversion from 0 with the pmf
@@ -110,18 +127,7 @@ def binomial(rng, n, p):  # pragma: no cover - jit
     pp = 1.0 - p if flip else p
     if n * pp >= 30.0:
         return rng.binomial(n, p)
-    s = pp / (1.0 - pp)
-    a = (n + 1) * s
-    r = math.exp(n * math.log1p(-pp))
-    u = rng.random()
-    x = 0
-    while u > r:
-        u -= r
-        x += 1
-        if x >= n:
-            x = n
-            break
-        r *= (a * _RECIP[x - 1] if x <= 128 else a / x) - s
+    x = _binv(rng, n, pp / (1.0 - pp), math.exp(n * math.log1p(-pp)))
     return n - x if flip else x
 
 
@@ -134,19 +140,7 @@ def binomial_hazard(rng, n, lam):  # pragma: no cover - jit
     p = -math.expm1(-lam)
     if p > 0.5 or n * p >= 30.0:
         return binomial(rng, n, p)
-    s = p / (1.0 - p)
-    a = (n + 1) * s
-    r = math.exp(-n * lam)
-    u = rng.random()
-    x = 0
-    while u > r:
-        u -= r
-        x += 1
-        if x >= n:
-            x = n
-            break
-        r *= (a * _RECIP[x - 1] if x <= 128 else a / x) - s
-    return x
+    return _binv(rng, n, p / (1.0 - p), math.exp(-n * lam))
 
 
 @nb.njit(cache=True, nogil=True)

@@ -363,6 +363,24 @@ def _matched_kernel(shape, sigma, width, bin_s):
     return ker, half
 
 
+def _peak_window(c, ker, half: int):
+    """The matched-filter peak of histograms ``c`` (..., n_bins): correlate with the pulse
+    kernel ``ker`` (bins −half..half), take the argmax; return the bin indices, the signal
+    window |k − peak| ≤ half and the background bins |k − peak| > half + 1 (boolean
+    (..., n_bins) masks)."""
+    nb = c.shape[-1]
+    corr = np.zeros_like(c)
+    for j, kv in enumerate(ker):
+        off = j - half
+        lo, hi = max(0, -off), min(nb, nb - off)
+        corr[..., lo:hi] += kv * c[..., lo + off:hi + off]
+    peak = np.argmax(corr, axis=-1)[..., None]
+    idx = np.arange(nb)
+    win = (idx >= peak - half) & (idx <= peak + half)
+    bgm = (idx < peak - half - 1) | (idx > peak + half + 1)
+    return idx, win, bgm
+
+
 # --------------------------------------------------------------------------------------
 # analytic model (pure NumPy)
 # --------------------------------------------------------------------------------------
@@ -468,17 +486,7 @@ def analytic_range_error(active, ambient, distance_m, spec: DTofSpec, *,
         c = n * p
         cov_diag = None
         multinomial = p
-    ker, half = _matched_kernel(shape, sigma, width, spec.bin_s)
-    nb = spec.n_bins
-    corr = np.zeros_like(c)
-    for j, kv in enumerate(ker):
-        off = j - half
-        lo, hi = max(0, -off), min(nb, nb - off)
-        corr[..., lo:hi] += kv * c[..., lo + off:hi + off]
-    peak = np.argmax(corr, axis=-1)[..., None]
-    idx = np.arange(nb)
-    win = (idx >= peak - half) & (idx <= peak + half)
-    bgm = (idx < peak - half - 1) | (idx > peak + half + 1)
+    idx, win, bgm = _peak_window(c, *_matched_kernel(shape, sigma, width, spec.bin_s))
     m = bgm.sum(axis=-1, keepdims=True)
     b = np.where(m > 0, (c * bgm).sum(-1, keepdims=True) / np.maximum(m, 1), 0.0)
     t = (idx + 0.5) * spec.bin_s
@@ -575,17 +583,7 @@ def process_histograms_reference(histograms, n_cycles: int, spec: DTofSpec, *,
         c, v = n * lam, n * n * var
     else:
         c, v = h, h
-    ker, half = _matched_kernel(shape, sigma, width, spec.bin_s)
-    nb = h.shape[-1]
-    corr = np.zeros_like(c)
-    for j, kv in enumerate(ker):
-        off = j - half
-        lo, hi = max(0, -off), min(nb, nb - off)
-        corr[..., lo:hi] += kv * c[..., lo + off:hi + off]
-    peak = np.argmax(corr, axis=-1)[..., None]
-    idx = np.arange(nb)
-    win = (idx >= peak - half) & (idx <= peak + half)
-    bgm = (idx < peak - half - 1) | (idx > peak + half + 1)
+    idx, win, bgm = _peak_window(c, *_matched_kernel(shape, sigma, width, spec.bin_s))
     m = bgm.sum(-1)
     bmean = np.where(m > 0, (c * bgm).sum(-1) / np.maximum(m, 1), 0.0)
     var_b = np.where(m > 0, (v * bgm).sum(-1) / np.maximum(m, 1) ** 2, 0.0)
