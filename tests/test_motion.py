@@ -233,6 +233,10 @@ def test_eis_per_row_beats_per_frame_on_rolling_shutter():
     assert row.jitter_px < frame.jitter_px < none.jitter_px
     assert row.jitter_px < 0.05 * row.unstabilised_px
     assert none.jitter_px == pytest.approx(none.unstabilised_px)
+    # a noise-free gyro and an unclipped per-row warp leave exactly the intended path
+    ideal = eis_residual(d, t, EisSpec(margin_px=400.0, gyro_noise_density_deg_s_rthz=0.0),
+                         **rolling)
+    assert ideal.jitter_px < 1e-9 < row.jitter_px
     # global shutter: all rows at one time, per-row = per-frame
     g_row = eis_residual(d, t, EisSpec(margin_px=400.0, mode="per_row"), line_time_s=0.0, **kw)
     g_frame = eis_residual(d, t, EisSpec(margin_px=400.0, mode="per_frame"), line_time_s=0.0,

@@ -60,7 +60,10 @@ ahead), and each frame is re-cropped by c = S − P_m, limited to ±``margin_px`
 margin). ``per_frame``: one shift per frame, taken at the middle row's mid-exposure time —
 a rolling shutter's intra-frame wobble stays. ``per_row``: every row shifted for its own
 time (a rolling-shutter-aware warp). The residual jitter is the RMS over frames and rows of
-P(t_r) + c_r − S(t_r), in pixels. EIS cannot remove the blur within an exposure.
+P(t_r) + c_r − S̃(t_r) in pixels, S̃ the same low-pass of the *true* path (the smooth
+motion the viewer should see); without clipping it is the high-passed integrated gyro
+noise (per row) plus, per frame, the intra-frame wobble. EIS cannot remove the blur within
+an exposure.
 """
 
 from __future__ import annotations
@@ -342,7 +345,8 @@ def eis_residual(traj_px, t_s, eis, *, frame_rate_fps: float, n_frames: int,
         meas = meas + np.cumsum(sigma * gen.standard_normal(d.shape), axis=0) * dt * \
             focal_length_px
     b, a = signal.butter(2, spec.smoothing_hz, fs=1.0 / dt)
-    smooth = signal.filtfilt(b, a, meas, axis=0)
+    smooth = signal.filtfilt(b, a, meas, axis=0)         # the path EIS aims for
+    intended = signal.filtfilt(b, a, d, axis=0)          # the true smooth camera path
     rows = np.linspace(0, height_px - 1, int(n_rows))
     t_rows = (np.arange(int(n_frames))[:, None] / frame_rate_fps + rows[None, :] * line_time_s
               + 0.5 * exposure_s) + t_s[0]
@@ -352,7 +356,8 @@ def eis_residual(traj_px, t_s, eis, *, frame_rate_fps: float, n_frames: int,
     def at(x, t):
         return np.stack([np.interp(t, t_s, x[:, k]) for k in range(2)], axis=-1)
 
-    p, pm, s = at(d, t_rows), at(meas, t_rows), at(smooth, t_rows)
+    p, pm, s, ref = (at(d, t_rows), at(meas, t_rows), at(smooth, t_rows),
+                     at(intended, t_rows))
     if spec.mode == "per_frame":
         mid = t_rows[:, [len(rows) // 2]]
         corr = np.broadcast_to(at(smooth, mid) - at(meas, mid), p.shape)
@@ -360,8 +365,8 @@ def eis_residual(traj_px, t_s, eis, *, frame_rate_fps: float, n_frames: int,
         corr = s - pm
     clipped = np.abs(corr) >= spec.margin_px
     corr = np.clip(corr, -spec.margin_px, spec.margin_px)
-    resid = p + corr - s
-    base = p - s
+    resid = p + corr - ref
+    base = p - ref
     return EisResult(jitter_px=float(np.sqrt(np.mean(np.sum(resid ** 2, axis=-1)))),
                      unstabilised_px=float(np.sqrt(np.mean(np.sum(base ** 2, axis=-1)))),
                      clipped_fraction=float(np.mean(clipped)), residual_px=resid)
