@@ -36,7 +36,19 @@ ranked by the tolerances that drive them, active alignment, plots and a report.
 * **Report** (:func:`write_yield_report`): ``yield.png`` (yield with its interval, as built
   and aligned), ``sensitivity.png`` (ΔD share per tolerance and failure mode),
   ``scatter.png`` (the dominant tolerance against the metric it drives, pass/fail and
-  the limit), ``yield.json`` and a self-contained ``report.html``.
+  the limit), ``yield.json`` and ``report.html`` (showing the PNGs next to it).
+
+Example (Python; ``camtwin yield SPEC --draws N --out STORE`` does the same)::
+
+    from camtwin.sweep.tolerance import load_tolerance
+    from camtwin.sweep.yields import analyse_yield, run_yield, write_yield_report
+
+    c = load_tolerance("examples/yield_phone_1inch.yaml", draws=100)
+    run_yield(c, "yield-store", workers=2)          # Dask; resumable
+    r = analyse_yield(c, "yield-store")
+    r.built.value, (r.built.low, r.built.high)       # yield and its 95 % Wilson interval
+    r.aligned.value, r.dominant("any")               # after active alignment; main driver
+    write_yield_report(c, r, "yield-store/report")
 """
 
 from __future__ import annotations
