@@ -68,6 +68,38 @@ F_REP = 20e6  # Hz; the 6.4 ns window of _spec fits in the 50 ns period
 PW = 0.5e-9  # s, Gaussian FWHM
 
 
+def _sigma_vs_analytic(spec, act, amb, d, shape, seed, **kw):
+    """Simulate a flat target at ``d`` [m] (uniform photon rates) and compare with
+    :func:`analytic_range_error`: ≥ 99.5 % valid zones and the temporal σ within 10 % of the
+    analytic σ. Returns (frame, analytic result, depth errors of the valid zones [m])."""
+    frame = simulate_dtof(_rates(shape, act, amb), np.full(shape, d), spec,
+                          np.random.default_rng(seed), **kw)
+    ref = analytic_range_error(act, amb, d, spec, **kw)
+    err = frame.depth_m[frame.valid] - d
+    assert frame.valid.mean() > 0.995
+    assert abs(err.std(ddof=1) / ref.sigma_m - 1) < 0.10
+    return frame, ref, err
+
+
+def _multi_event_vs_reference(spec, act, amb, d, seeds):
+    """Zone-summed histograms of the multi-event kernel on 12×12 SPADs vs the NumPy
+    cycle-by-cycle reference (same λ): one distribution by a χ² contingency test. Returns
+    (the kernel's summed histogram, λ per bin and cycle of each SPAD)."""
+    kw = dict(pulse_width_s=PW, repetition_rate_hz=F_REP)
+    shape = (12, 12)
+    frame = simulate_dtof(_rates(shape, act, amb), np.full(shape, d), spec,
+                          np.random.default_rng(seeds[0]), **kw)
+    lam = expected_counts_per_cycle(np.full(144, act), amb, d, spec, **kw)
+    ref = simulate_multi_event_reference(lam, spec.pulses_per_frame,
+                                         np.random.default_rng(seeds[1]), bin_s=spec.bin_s,
+                                         dead_time_s=spec.dead_time_ns * 1e-9,
+                                         period_s=1 / F_REP)
+    a = frame.histograms.reshape(-1, spec.n_bins).sum(0).astype(float)
+    b = ref.sum(0).astype(float)
+    assert stats.chi2_contingency(np.vstack([a, b]))[1] > P_MIN
+    return a, lam
+
+
 # ---------------------------------------------------------------- bad input
 @pytest.mark.parametrize("field,value", [
     ("tdc_bin_ps", 0.0), ("tdc_bin_ps", -5.0), ("photon_detection_efficiency", 0.0),
@@ -208,17 +240,9 @@ CASES = [  # (distance m, active photons/s, ambient photons/s, pulses, coates)
 @pytest.mark.parametrize("d,act,amb,pulses,coates", CASES)
 def test_range_error_matches_analytic(d, act, amb, pulses, coates):
     spec = _spec(pulses_per_frame=pulses, coates_correction=coates, peak_snr_threshold=3.0)
-    shape = (48, 48)
-    kw = dict(pulse_width_s=PW, repetition_rate_hz=F_REP)
-    frame = simulate_dtof(_rates(shape, act, amb), np.full(shape, d), spec,
-                          np.random.default_rng(5), **kw)
-    assert frame.valid.mean() > 0.995
-    err = frame.depth_m[frame.valid] - d
-    ref = analytic_range_error(act, amb, d, spec, **kw)
-    n = err.size
-    sd = err.std(ddof=1)
-    assert abs(sd / ref.sigma_m - 1) < 0.10
-    assert abs(err.mean() - ref.bias_m) < 4 * sd / math.sqrt(n) + 1e-4
+    frame, ref, err = _sigma_vs_analytic(spec, act, amb, d, (48, 48), 5, pulse_width_s=PW,
+                                         repetition_rate_hz=F_REP)
+    assert abs(err.mean() - ref.bias_m) < 4 * err.std(ddof=1) / math.sqrt(err.size) + 1e-4
     # signal estimate: corrected counts vs expected N_s (Coates-corrected: unbiased)
     assert abs(frame.signal_counts.mean() / ref.signal_counts - 1) < 0.03
 
@@ -290,17 +314,8 @@ def test_multi_event_long_dead_time_equals_first_photon():
 
 def test_multi_event_kernel_matches_reference_and_dead_window_correction():
     spec = _spec(detection="multi_event", dead_time_ns=0.8, n_bins=32, pulses_per_frame=150)
-    shape = (12, 12)
     act, amb, d = 1.5 * F_REP, 2.0 / 32 / spec.bin_s, 0.2  # 3.5 photons per cycle
-    kw = dict(pulse_width_s=PW, repetition_rate_hz=F_REP)
-    frame = simulate_dtof(_rates(shape, act, amb), np.full(shape, d), spec,
-                          np.random.default_rng(9), **kw)
-    lam = expected_counts_per_cycle(np.full(144, act), amb, d, spec, **kw)
-    ref = simulate_multi_event_reference(lam, 150, np.random.default_rng(10), bin_s=spec.bin_s,
-                                         dead_time_s=0.8e-9, period_s=1 / F_REP)
-    a = frame.histograms.reshape(-1, 32).sum(0).astype(float)
-    b = ref.sum(0).astype(float)
-    assert stats.chi2_contingency(np.vstack([a, b]))[1] > P_MIN
+    a, lam = _multi_event_vs_reference(spec, act, amb, d, seeds=(9, 10))
     # dead time blocks counts after the peak; the dead-window correction restores λ (the
     # correction is approximate within a bin: 10 % on the total photon number)
     n_tot = 144 * 150
@@ -393,14 +408,8 @@ def test_binomial_sampler_is_exact(n, p):
 def test_rectangular_pulse_range_error_matches_analytic():
     spec = _spec(pulses_per_frame=400, timing_jitter_ps=50.0)
     kw = dict(pulse_width_s=1.2e-9, repetition_rate_hz=F_REP, pulse_shape="rectangular")
-    shape = (40, 40)
     act, amb, d = 0.3 * F_REP, 3e7, 0.37
-    frame = simulate_dtof(_rates(shape, act, amb), np.full(shape, d), spec,
-                          np.random.default_rng(17), **kw)
-    ref = analytic_range_error(act, amb, d, spec, **kw)
-    err = frame.depth_m[frame.valid] - d
-    assert frame.valid.mean() > 0.995
-    assert abs(err.std(ddof=1) / ref.sigma_m - 1) < 0.10
+    _, ref, err = _sigma_vs_analytic(spec, act, amb, d, (40, 40), 17, **kw)
     assert abs(err.mean() - ref.bias_m) < 4 * err.std(ddof=1) / math.sqrt(err.size) + 1e-4
 
 
@@ -409,17 +418,8 @@ def test_multi_event_dead_time_carried_into_next_cycle():
     the next cycle; the kernel (with exact skipping of empty cycles) vs the NumPy
     cycle-by-cycle reference, and fewer early counts than without the carry."""
     spec = _spec(detection="multi_event", dead_time_ns=48.0, n_bins=32, pulses_per_frame=300)
-    kw = dict(pulse_width_s=PW, repetition_rate_hz=F_REP)
-    shape = (12, 12)
     act, amb, d = 0.3 * F_REP, 1.0 / 32 / spec.bin_s, 0.25
-    frame = simulate_dtof(_rates(shape, act, amb), np.full(shape, d), spec,
-                          np.random.default_rng(19), **kw)
-    lam = expected_counts_per_cycle(np.full(144, act), amb, d, spec, **kw)
-    ref = simulate_multi_event_reference(lam, 300, np.random.default_rng(20), bin_s=spec.bin_s,
-                                         dead_time_s=48e-9, period_s=1 / F_REP)
-    a = frame.histograms.reshape(-1, 32).sum(0).astype(float)
-    b = ref.sum(0).astype(float)
-    assert stats.chi2_contingency(np.vstack([a, b]))[1] > P_MIN
+    a, lam = _multi_event_vs_reference(spec, act, amb, d, seeds=(19, 20))
     p = first_photon_probabilities(lam[0])  # no carry-over: first-photon distribution
     assert a[:4].sum() < 0.95 * 144 * 300 * p[:4].sum()
 
@@ -429,15 +429,9 @@ def test_multi_event_range_error_matches_dead_window_analytic():
     dead-window approximation of analytic_range_error."""
     spec = _spec(detection="multi_event", dead_time_ns=0.8, pulses_per_frame=200,
                  peak_snr_threshold=3.0)
-    kw = dict(pulse_width_s=PW, repetition_rate_hz=F_REP)
-    shape = (40, 40)
     act, amb, d = 1.0 * F_REP, 0.5 / spec.n_bins / spec.bin_s, 0.45
-    frame = simulate_dtof(_rates(shape, act, amb), np.full(shape, d), spec,
-                          np.random.default_rng(21), **kw)
-    ref = analytic_range_error(act, amb, d, spec, **kw)
-    err = frame.depth_m[frame.valid] - d
-    assert frame.valid.mean() > 0.995
-    assert abs(err.std(ddof=1) / ref.sigma_m - 1) < 0.10
+    _sigma_vs_analytic(spec, act, amb, d, (40, 40), 21, pulse_width_s=PW,
+                       repetition_rate_hz=F_REP)
 
 
 @pytest.mark.parametrize("m", [1.0, 2.5, 8.0, 40.3])
@@ -455,12 +449,7 @@ def test_dead_time_weights_conserve_dead_time(m):
 def test_zone_range_error_matches_analytic():
     """Zones of 3×3 SPADs: the analytic model with N = 9·pulses SPAD-cycles per zone."""
     spec = _spec(zone_size_px=3, pulses_per_frame=100, peak_snr_threshold=3.0)
-    kw = dict(pulse_width_s=PW, repetition_rate_hz=F_REP)
-    shape = (120, 120)  # 40×40 zones
     act, amb, d = 0.5 * F_REP, 5e7, 0.52
-    frame = simulate_dtof(_rates(shape, act, amb), np.full(shape, d), spec,
-                          np.random.default_rng(22), **kw)
-    ref = analytic_range_error(act, amb, d, spec, **kw)
-    err = frame.depth_m[frame.valid] - d
-    assert frame.valid.mean() > 0.995 and frame.depth_m.shape == (40, 40)
-    assert abs(err.std(ddof=1) / ref.sigma_m - 1) < 0.10
+    frame, _, _ = _sigma_vs_analytic(spec, act, amb, d, (120, 120), 22, pulse_width_s=PW,
+                                     repetition_rate_hz=F_REP)  # 40×40 zones
+    assert frame.depth_m.shape == (40, 40)
