@@ -15,8 +15,8 @@ and its optical transfer function is the time average of the phase factor,
 
 * uniform linear motion of length L [px]:  MTF(f) = |sinc(π f L)| = |sin(π f L)/(π f L)|;
 * sinusoidal vibration x = A sin(2π ν t) over whole periods:  MTF(f) = |J₀(2π f A)|
-  (the arcsine occupancy; e.g. Hadar, Dror & Kopeika, *Opt. Eng.* 33, 566 (1994) and
-  Holst, *Electro-Optical Imaging System Performance*, the "sinusoidal vibration MTF").
+  (the arcsine occupancy; the image-motion / vibration MTFs of Hadar, Dror & Kopeika,
+  *Optical Engineering* 1994, and Holst, *Electro-Optical Imaging System Performance*).
 
 Rolling shutter: row r integrates over [t₀ + r·t_l, t₀ + r·t_l + T] (:func:`camtwin.sensor.
 timing.row_start_times`), so each row has its own kernel; its centroid d̄_r (the mean

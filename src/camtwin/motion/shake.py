@@ -28,8 +28,9 @@ Sources
   diploma thesis, Cologne UAS 2006 (review of the tremor literature, §2); Gavant,
   Alacoque, Dupret & David, "A physiological camera shake model for image stabilization
   systems", IEEE Sensors 2011, doi:10.1109/ICSENS.2011.6127172 (tremor + drift model).
-* Camera-holding vibration components at ≈ 2 Hz (shutter press) and ≈ 4 Hz (hand
-  micro-vibration): Yamada et al., *Japanese J. Ergonomics* 31(6) 399 (1995).
+* Camera-holding vibration components at ≈ 2 Hz (the shutter-press action) and ≈ 4 Hz
+  (hand micro-vibration and forearm tremor), from accelerometers on hand-held cameras:
+  *Japanese Journal of Ergonomics* 31(6), 399 (1995) (J-STAGE jje1965/31/6/31_6_399).
 * Amplitude calibration of ``handheld``: the reciprocal rule (a still camera is sharp
   hand-held at exposures up to ≈ 1/f₃₅ s) with the CIPA DC-011 / ISO 20954-1:2019 blur
   threshold (63 µm on a 24 × 36 mm frame): with f₃₅ = 50 mm the CIPA blur amount

@@ -21,9 +21,12 @@ corrects pitch and yaw only; sensor-shift (IBIS) can also rotate the sensor agai
 (``corrects_roll``, within ±``roll_stroke_deg``). The shift is taken to move the image 1:1 (sensor shift; a lens
 group with decentre sensitivity 1).
 
-Typical phone figures (defaults of ``PHONE_OIS``): MEMS gyro noise density
-0.0028–0.007 °/s/√Hz (TDK ICM-42688-P: 0.0028; Bosch BMI270: 0.007 datasheets), VCM OIS
-stroke ±0.8…1.5° (≈ ±100 µm at f = 4–6 mm), loop bandwidth tens to 100 Hz.
+Typical phone figures (defaults of :class:`OisSpec`, preset ``phone``): MEMS gyro noise
+density 0.0028–0.007 °/s/√Hz (TDK ICM-42688-P: 0.0028; Bosch BMI270 datasheet
+BST-BMI270-DS000, performance mode: 0.007); bias 0.05 °/s is a *residual after the
+phone's offset calibration* (the BMI270's zero-rate offset is specified ±0.5 °/s);
+VCM OIS stroke ±100 µm of image shift (≈ ±1.3° at f = 4.4 mm); loop bandwidth 60 Hz.
+These are engineering assumptions, not one product's data.
 
 Stabilisation gain in stops (:func:`stabilisation_gain`) — after CIPA DC-011 / ISO 20954-1
 -----------------------------------------------------------------------------------------
