@@ -411,18 +411,21 @@ def plot_yield(result: YieldResult, path) -> Path:
     return Path(path)
 
 
-def plot_sensitivity(result: YieldResult, path) -> Path:
+def plot_sensitivity(result: YieldResult, path, *, aligned: bool = False) -> Path:
+    """Share of the likelihood-ratio drop per tolerance, one panel per failure mode (as
+    built, or after active alignment with ``aligned``)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    modes = [m for m, r in result.sensitivity.items() if r]
+    sens = result.sensitivity_aligned if aligned else result.sensitivity
+    modes = [m for m, r in sens.items() if r]
     names = [t["name"] for t in result.tolerances]
     fig, axes = plt.subplots(1, max(1, len(modes)), figsize=(3.2 * max(1, len(modes)) + 1.5,
                                                              0.35 * len(names) + 1.6),
                              sharey=True, squeeze=False)
     for ax, mode in zip(axes[0], modes or ["any"]):
-        r = result.sensitivity.get(mode) or {}
+        r = sens.get(mode) or {}
         share = [100 * r.get(nm, {}).get("share", 0.0) for nm in names]
         sig = [r.get(nm, {}).get("significant", False) for nm in names]
         ax.barh(range(len(names)), share, color=["#cc3311" if s else "#bbbbbb" for s in sig])
@@ -431,8 +434,9 @@ def plot_sensitivity(result: YieldResult, path) -> Path:
         ax.set_xlim(0, 100)
     axes[0][0].set_yticks(range(len(names)), names, fontsize=8)
     axes[0][0].invert_yaxis()
-    fig.suptitle("failure drivers (likelihood-ratio drop; grey: ΔD < 5.99, not significant)",
-                 fontsize=9)
+    fig.suptitle(("after active alignment — " if aligned else "as built — ")
+                 + "failure drivers (likelihood-ratio drop; grey: ΔD < 5.99, not "
+                 "significant)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -494,6 +498,9 @@ def write_yield_report(compiled, result: YieldResult, out_dir) -> Path:
     figs = [plot_yield(result, out / "yield.png"),
             plot_sensitivity(result, out / "sensitivity.png"),
             plot_scatter(compiled, result, out / "scatter.png")]
+    if result.aligned is not None and any(result.sensitivity_aligned.values()):
+        figs.insert(2, plot_sensitivity(result, out / "sensitivity_aligned.png",
+                                        aligned=True))
     write_bytes_atomic(out / "yield.json",
                        json.dumps(result.as_dict(), indent=1, default=float).encode())
 
