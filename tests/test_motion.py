@@ -327,7 +327,8 @@ def test_burst_with_shake_blurs_long_frames():
     mod = crop_module(load_module(), 64, 48)
     oi = burst_optical_image(mod, "slanted_edge", illuminance_lux=500.0, margin_px=16)
     short = simulate_burst(mod, oi, 2, 1e-4, 3, motion=HandheldMotion(shake="walking"))
-    long = simulate_burst(mod, oi, 2, 0.1, 3, motion=HandheldMotion(shake="walking"))
+    long = simulate_burst(mod, oi, 2, 0.1, 3,
+                          motion=HandheldMotion(shake="walking", frame_interval_s=0.1))
     assert np.any(short.poses[1] != 0)
 
     def grad_energy(raw):
@@ -338,6 +339,8 @@ def test_burst_with_shake_blurs_long_frames():
     assert grad_energy(long.frames[1]) < 0.7 * grad_energy(short.frames[1])
     with pytest.raises(UnknownNameError, match="handheld"):
         simulate_burst(mod, oi, 2, 0.01, 3, motion=HandheldMotion(shake="jog"))
+    with pytest.raises(ConfigError, match="frame_interval_s"):
+        simulate_burst(mod, oi, 2, 0.1, 3, motion=HandheldMotion(shake="walking"))
 
 
 def test_capture_shaken_rolling_shutter_wobble_matches_row_centroids():

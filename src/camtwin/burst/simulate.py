@@ -125,6 +125,9 @@ def shake_poses(n_frames: int, motion: HandheldMotion, rng: np.random.Generator,
     """
     from ..motion.shake import shake_trajectory
 
+    if n_frames > 1 and exposure_s > motion.frame_interval_s * (1 + 1e-9):
+        raise ConfigError(f"exposure_s = {exposure_s:g}: must not exceed the burst's "
+                          f"frame_interval_s = {motion.frame_interval_s:g} s")
     dur = (n_frames - 1) * motion.frame_interval_s + exposure_s
     traj = shake_trajectory(motion.shake, dur + 0.01, rng)
     d = traj.image_px(focal_length_mm, pixel_pitch_um)
