@@ -74,10 +74,10 @@ class FrozenSpec(BaseModel):
 
 def valid_range(*, gt: float | None = None, ge: float | None = None, lt: float | None = None,
                 le: float | None = None, unit: str = "", note: str = "") -> AfterValidator:
-    """A field constraint whose error states the whole valid range, for ``Annotated``:
+    """A field constraint whose error states the whole valid range, for ``Annotated``::
 
-    >>> class P(FrozenSpec):
-    ...     optical_power_w: Annotated[float, valid_range(gt=0, le=10, unit="W")] = 0.1
+        class P(FrozenSpec):
+            optical_power_w: Annotated[float, valid_range(gt=0, le=10, unit="W")] = 0.1
 
     ``P(optical_power_w=20)`` raises the one-line :class:`ConfigError`
     ``P: optical_power_w = 20: valid range (0, 10] W`` (pydantic's own ``Field(gt=, le=)``
@@ -91,7 +91,8 @@ def valid_range(*, gt: float | None = None, ge: float | None = None, lt: float |
     def check(v):
         if v is None:  # an optional field's "not set"
             return v
-        ok = (math.isfinite(v) and (lo is None or (v > lo if lo_open else v >= lo))
+        finite = not isinstance(v, float) or math.isfinite(v)  # (ints: no overflow)
+        ok = (finite and (lo is None or (v > lo if lo_open else v >= lo))
               and (hi is None or (v < hi if hi_open else v <= hi)))
         if not ok:
             raise ValueError(" ".join(filter(None, [

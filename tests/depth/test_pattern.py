@@ -39,6 +39,24 @@ def test_pattern_larger_than_field_is_one_line_error():
     assert DotPattern(n_dots=30000).resolvable_cells > 9e5
 
 
+@pytest.mark.parametrize("kw, text", [
+    (dict(optical_power_w=20), "optical_power_w = 20: valid range (0, 10] W"),
+    (dict(optical_power_w=math.nan), "optical_power_w = nan: valid range (0, 10] W"),
+    (dict(wavelength_nm=math.inf), "wavelength_nm = inf: valid range [400, 2000] nm"),
+    (dict(exit_diameter_mm=-1e-3), "exit_diameter_mm = -0.001: valid range [0, 10] mm"),
+    (dict(n_dots=0), "n_dots = 0: valid range 1..10000000 dots"),
+    (dict(n_dots=10**30), "valid range 1..10000000 dots"),  # no int → float overflow
+    (dict(seed=-1), "seed = -1: valid range >= 0"),
+])
+def test_out_of_range_names_field_value_and_whole_range(kw, text):
+    """Every numeric field (one shared constraint, camtwin._spec.valid_range) rejects NaN,
+    ±inf and out-of-range values in one line with both ends of the valid range."""
+    with pytest.raises(ConfigError) as e:
+        DotPattern(**kw)
+    msg = str(e.value)
+    assert msg.startswith("DotPattern: ") and text in msg and "\n" not in msg
+
+
 def test_layouts_fill_the_field():
     p = DotPattern(n_dots=20000, fov_h_deg=60, fov_v_deg=40, seed=3)
     t = p.tangents()
