@@ -68,12 +68,20 @@ F_REP = 20e6  # Hz; the 6.4 ns window of _spec fits in the 50 ns period
 PW = 0.5e-9  # s, Gaussian FWHM
 
 
+def _flat(spec, shape, act, amb, d, seed, **kw):
+    """:func:`simulate_dtof` of a flat target at ``d`` [m] under uniform photon rates
+    (``act``, ``amb`` photons/s per SPAD), with pulse ``PW`` at ``F_REP`` unless ``kw``
+    says otherwise, from ``default_rng(seed)``."""
+    kw = {"pulse_width_s": PW, "repetition_rate_hz": F_REP, **kw}
+    return simulate_dtof(_rates(shape, act, amb), np.full(shape, d), spec,
+                         np.random.default_rng(seed), **kw)
+
+
 def _sigma_vs_analytic(spec, act, amb, d, shape, seed, **kw):
     """Simulate a flat target at ``d`` [m] (uniform photon rates) and compare with
     :func:`analytic_range_error`: ≥ 99.5 % valid zones and the temporal σ within 10 % of the
     analytic σ. Returns (frame, analytic result, depth errors of the valid zones [m])."""
-    frame = simulate_dtof(_rates(shape, act, amb), np.full(shape, d), spec,
-                          np.random.default_rng(seed), **kw)
+    frame = _flat(spec, shape, act, amb, d, seed, **kw)
     ref = analytic_range_error(act, amb, d, spec, **kw)
     err = frame.depth_m[frame.valid] - d
     assert frame.valid.mean() > 0.995
@@ -86,9 +94,7 @@ def _multi_event_vs_reference(spec, act, amb, d, seeds):
     cycle-by-cycle reference (same λ): one distribution by a χ² contingency test. Returns
     (the kernel's summed histogram, λ per bin and cycle of each SPAD)."""
     kw = dict(pulse_width_s=PW, repetition_rate_hz=F_REP)
-    shape = (12, 12)
-    frame = simulate_dtof(_rates(shape, act, amb), np.full(shape, d), spec,
-                          np.random.default_rng(seeds[0]), **kw)
+    frame = _flat(spec, (12, 12), act, amb, d, seeds[0])
     lam = expected_counts_per_cycle(np.full(144, act), amb, d, spec, **kw)
     ref = simulate_multi_event_reference(lam, spec.pulses_per_frame,
                                          np.random.default_rng(seeds[1]), bin_s=spec.bin_s,
@@ -162,8 +168,7 @@ def test_first_photon_histogram_is_coates_multinomial(lam_total):
     act = 0.75 * lam_total * F_REP
     amb = bg_per_bin / spec.bin_s
     shape = (32, 32)
-    frame = simulate_dtof(_rates(shape, act, amb), np.full(shape, 0.45), spec,
-                          np.random.default_rng(1), pulse_width_s=PW, repetition_rate_hz=F_REP)
+    frame = _flat(spec, shape, act, amb, 0.45, 1)
     lam = expected_counts_per_cycle(act, amb, 0.45, spec, pulse_width_s=PW,
                                     repetition_rate_hz=F_REP)
     assert lam.sum() == pytest.approx(lam_total, rel=1e-6)
@@ -195,8 +200,7 @@ def test_kernel_histograms_match_numpy_reference():
     spec = _spec(pulses_per_frame=300)
     shape = (24, 24)
     act, amb, d = 1.2 * F_REP, 0.3 / spec.n_bins / spec.bin_s, 0.3
-    frame = simulate_dtof(_rates(shape, act, amb), np.full(shape, d), spec,
-                          np.random.default_rng(2), pulse_width_s=PW, repetition_rate_hz=F_REP)
+    frame = _flat(spec, shape, act, amb, d, 2)
     lam = expected_counts_per_cycle(np.full(shape, act), amb, d, spec, pulse_width_s=PW,
                                     repetition_rate_hz=F_REP)
     ref = simulate_first_photon_reference(lam, spec.pulses_per_frame, np.random.default_rng(3))
@@ -254,8 +258,7 @@ def test_pileup_bias_without_coates_matches_analytic():
     kw = dict(pulse_width_s=1.5e-9, repetition_rate_hz=F_REP)
     shape = (40, 40)
     raw = _spec(pulses_per_frame=300, coates_correction=False)
-    frame = simulate_dtof(_rates(shape, act, amb), np.full(shape, d), raw,
-                          np.random.default_rng(6), **kw)
+    frame = _flat(raw, shape, act, amb, d, 6, **kw)
     ref = analytic_range_error(act, amb, d, raw, **kw)
     err = frame.depth_m[frame.valid] - d
     assert ref.bias_m < -0.02  # pile-up pulls the centroid to shorter range
@@ -286,8 +289,7 @@ def test_multi_event_zero_dead_time_is_poisson():
     spec = _spec(detection="multi_event", dead_time_ns=0.0, n_bins=32, pulses_per_frame=200)
     shape = (16, 16)
     act, amb, d = 1.0 * F_REP, 0.5 / 32 / spec.bin_s, 0.2
-    frame = simulate_dtof(_rates(shape, act, amb), np.full(shape, d), spec,
-                          np.random.default_rng(7), pulse_width_s=PW, repetition_rate_hz=F_REP)
+    frame = _flat(spec, shape, act, amb, d, 7)
     lam = expected_counts_per_cycle(act, amb, d, spec, pulse_width_s=PW,
                                     repetition_rate_hz=F_REP)
     h = frame.histograms.reshape(-1, 32).astype(float)
@@ -303,8 +305,7 @@ def test_multi_event_long_dead_time_equals_first_photon():
     spec = _spec(detection="multi_event", dead_time_ns=10.0, n_bins=32, pulses_per_frame=200)
     shape = (16, 16)
     act, amb, d = 1.5 * F_REP, 0.5 / 32 / spec.bin_s, 0.2
-    frame = simulate_dtof(_rates(shape, act, amb), np.full(shape, d), spec,
-                          np.random.default_rng(8), pulse_width_s=PW, repetition_rate_hz=F_REP)
+    frame = _flat(spec, shape, act, amb, d, 8)
     p = first_photon_probabilities(expected_counts_per_cycle(
         act, amb, d, spec, pulse_width_s=PW, repetition_rate_hz=F_REP))
     n_tot = 256 * 200
@@ -328,8 +329,7 @@ def test_zone_binning_sums_spads():
     spec = _spec(zone_size_px=4, pulses_per_frame=200)
     shape = (18, 17)  # remainder rows/columns dropped → 4×4 zones
     act, amb, d = 0.5 * F_REP, 1e8, 0.35
-    frame = simulate_dtof(_rates(shape, act, amb), np.full(shape, d), spec,
-                          np.random.default_rng(11), pulse_width_s=PW, repetition_rate_hz=F_REP)
+    frame = _flat(spec, shape, act, amb, d, 11)
     assert frame.histograms.shape == (4, 4, spec.n_bins) and frame.n_cycles == 16 * 200
     p = first_photon_probabilities(expected_counts_per_cycle(
         act, amb, d, spec, pulse_width_s=PW, repetition_rate_hz=F_REP))
@@ -351,8 +351,7 @@ def test_no_return_is_invalid_and_aliasing_wraps():
     assert frame.valid.mean() < 0.02 and np.isnan(frame.distance_true_m).all()
     # a target one ambiguity range (c/2f) further appears at the near distance
     d_amb = C / (2 * F_REP)
-    frame = simulate_dtof(_rates(shape, 1e7, amb), np.full(shape, d_amb + 0.4), spec,
-                          np.random.default_rng(13), pulse_width_s=PW, repetition_rate_hz=F_REP)
+    frame = _flat(spec, shape, 1e7, amb, d_amb + 0.4, 13)
     assert np.nanmedian(frame.depth_m) == pytest.approx(0.4, abs=0.01)
 
 
