@@ -83,7 +83,9 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
     den = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / den
     half = z / den * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    lo, hi = max(0.0, centre - half), min(1.0, centre + half)
+    # k = 0 or k = n: the bound is exact (rounding would leave it a hair inside)
+    return (0.0 if k == 0 else min(lo, p), 1.0 if k == n else max(hi, p))
 
 
 def clopper_pearson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -397,8 +399,8 @@ def plot_yield(result: YieldResult, path) -> Path:
     fig, ax = plt.subplots(figsize=(5, 3.6))
     for i, (label, e) in enumerate(est):
         ax.bar(i, 100 * e.value, color=("#4477aa", "#228833")[i], width=0.6)
-        ax.errorbar(i, 100 * e.value, yerr=[[100 * (e.value - e.low)], [100 * (e.high - e.value)]],
-                    color="k", capsize=6)
+        err = [[100 * max(0.0, e.value - e.low)], [100 * max(0.0, e.high - e.value)]]
+        ax.errorbar(i, 100 * e.value, yerr=err, color="k", capsize=6)
         ax.text(i, 100 * e.high + 2, f"{100 * e.value:.1f} %\n[{100 * e.low:.1f}, "
                 f"{100 * e.high:.1f}]", ha="center", va="bottom", fontsize=8)
     ax.set_xticks(range(len(est)), [label for label, _ in est])
