@@ -40,3 +40,14 @@ def name_table(title: str, name_header: str, names, columns, **kwargs):
         table.add_column(col[1:] if right else col, overflow="fold",
                          justify="right" if right else "left")
     return table
+
+
+def points_progress(console):
+    """The progress bar of a run of sweep points (``sweep``, ``yield``): done / total,
+    errors so far, elapsed and remaining time, on ``console`` (stderr)."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[errors]} errors"), TimeElapsedColumn(),
+                    TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=False)

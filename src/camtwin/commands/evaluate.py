@@ -97,6 +97,12 @@ def _list(json_out, console):
         console.print(t)
 
 
+def _requirement_label(r) -> str:
+    """A table row's name: the metric and its conditions."""
+    return r.metric + (f" ({', '.join(f'{a}={b}' for a, b in r.conditions.items())})"
+                       if r.conditions else "")
+
+
 def _is_depth_module(name: str) -> bool:
     """A catalog depth module (``NAME``/``catalog:NAME``) or a YAML module of kind
     itof/dtof/stereo."""
@@ -179,9 +185,7 @@ def _run(module_names, application, json_out, report, seed, console, err, state=
             t.add_column("margin", justify="right")
         for k, v0 in enumerate(evals[0].verdicts):
             r = v0.requirement
-            label = r.metric + (f" ({', '.join(f'{a}={b}' for a, b in r.conditions.items())})"
-                                if r.conditions else "")
-            cells = [label, r.limit_text]
+            cells = [_requirement_label(r), r.limit_text]
             for e in evals:
                 v = e.verdicts[k]
                 if v.status == "n/a":
@@ -255,9 +259,7 @@ def _run_depth(module_names, application, json_out, report, seed, console, err):
             t.add_column(e.module, justify="right")
         for k, v0 in enumerate(evals[0].verdicts):
             r = v0.requirement
-            label = r.metric + (f" ({', '.join(f'{a}={b}' for a, b in r.conditions.items())})"
-                                if r.conditions else "")
-            cells = [label, r.limit_text]
+            cells = [_requirement_label(r), r.limit_text]
             for e in evals:
                 v = e.verdicts[k]
                 d = v.as_dict()

@@ -81,9 +81,8 @@ def _sweep(spec_path, out, scheduler, workers, batch_size, retry_errors, check, 
     import time
 
     from rich.markup import escape
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
 
+    from . import points_progress
     from ..sweep import load_sweep, run_sweep
 
     from .._io import check_outputs
@@ -97,10 +96,7 @@ def _sweep(spec_path, out, scheduler, workers, batch_size, retry_errors, check, 
     t0 = time.perf_counter()
     # the bar starts with the first progress report: after the store's lock is taken and its
     # files are read, so a refusal is one line
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                        MofNCompleteColumn(), TextColumn("{task.fields[errors]} errors"),
-                        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                        console=err, transient=False)
+    progress = points_progress(err)
     task = None
 
     def on_progress(n, total, errors):

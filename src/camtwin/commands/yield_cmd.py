@@ -51,9 +51,8 @@ def _run(spec_path, out, draws, workers, seed, scheduler, report, interval, chec
     import time
 
     from rich.markup import escape
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
 
+    from . import points_progress
     from .._io import check_outputs
     from ..errors import ConfigError
     from ..sweep.tolerance import load_tolerance
@@ -71,10 +70,7 @@ def _run(spec_path, out, draws, workers, seed, scheduler, report, interval, chec
                       f"tolerances × {len(compiled.measurements)} judged columns — valid",
                       markup=False, highlight=False)
         return 0
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                        MofNCompleteColumn(), TextColumn("{task.fields[errors]} errors"),
-                        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                        console=err, transient=False)
+    progress = points_progress(err)
     task = None
 
     def on_progress(n, total, errors):
