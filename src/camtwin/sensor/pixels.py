@@ -36,7 +36,6 @@ K, dark current, DSNU/PRNU); J. Janesick, *Photon Transfer* (SPIE, 2007), ch. 4â
 from __future__ import annotations
 
 import threading
-
 from typing import Callable
 
 import numpy as np
