@@ -235,13 +235,10 @@ def _run_depth(module_names, application, json_out, report, seed, console, err):
     with Progress(console=err, transient=True) as progress:
         for m in modules:
             task = progress.add_task(f"{m.name}: measuring", total=len(app.requirements))
-            done = [0]
-
-            def step(name, task=task, m=m, done=done):
-                progress.update(task, completed=done[0], description=f"{m.name}: {name}")
-                done[0] += 1
-
-            evals.append(evaluate_depth(m, app, seed=seed, progress=step))
+            evals.append(evaluate_depth(m, app, seed=seed,
+                                        progress=lambda i, n, name, task=task, m=m:
+                                        progress.update(task, completed=i,
+                                                        description=f"{m.name}: {name}")))
     payload = evals[0].as_dict() if len(evals) == 1 else [e.as_dict() for e in evals]
     if report is not None:
         Path(report).mkdir(parents=True, exist_ok=True)

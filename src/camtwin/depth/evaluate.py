@@ -328,17 +328,19 @@ def frame_rate_fps(module) -> float:
 
 def evaluate_depth(module, application: DepthApplicationSpec | str, *,
                    frames: int = DEFAULT_FRAMES, seed: int = 0,
-                   progress: Callable[[str], None] | None = None) -> DepthEvaluation:
-    """Every requirement of a depth application measured on ``module``."""
+                   progress: Callable[[int, int, str], None] | None = None
+                   ) -> DepthEvaluation:
+    """Every requirement of a depth application measured on ``module``;
+    ``progress(done, total, metric_name)`` before each measurement."""
     m = load_depth_module(module)
     app = application if isinstance(application, DepthApplicationSpec) else \
         depth_application(application)
     t0 = time.perf_counter()
     seeds = np.random.SeedSequence(int(seed)).spawn(len(app.requirements))
     verdicts = []
-    for req, s in zip(app.requirements, seeds):
+    for i, (req, s) in enumerate(zip(app.requirements, seeds)):
         if progress is not None:
-            progress(req.metric)
+            progress(i, len(app.requirements), req.metric)
         res = measure_depth_metric(m, req.metric, req.conditions, frames=frames,
                                    seed=int(s.generate_state(1)[0]))
         verdicts.append(DepthVerdict(req, res))

@@ -263,12 +263,8 @@ def run_depth_capture(module, req: DepthCaptureRequest, files: dict, progress) -
 def run_depth_evaluate(module, app, frames: int, seed: int, progress) -> dict:
     from ..depth.evaluate import evaluate_depth
 
-    n = len(app.requirements)
-    done = [0]
-
-    def step(metric):
-        progress(done[0] / n, f"{module.name}: {metric} ({done[0] + 1}/{n})")
-        done[0] += 1
+    def step(done, n, metric):
+        progress(done / n, f"{module.name}: {metric} ({done + 1}/{n})")
 
     ev = evaluate_depth(module, app, frames=frames, seed=seed, progress=step)
     return sv.clean({**ev.as_dict(), "title": app.title, "frames": frames, "seed": seed})
