@@ -65,15 +65,11 @@ def _finite(option: str, value: float, lo: float, hi: float, *, lo_open=False) -
 
 def _depth(module, scene, distance_m, far_m, reflectance, ambient_klx, n_frames, out,
            app_name, seed, json_out, console, reflectance_image=None):
-    import numpy as np
-
     from .._io import check_outputs
     from ..depth.evaluate import evaluate_depth
-    from ..depth.eyesafety import eye_safety
     from ..depth.io import (jsonable, write_depth_colormap_png, write_depth_npy,
                             write_depth_png16, write_metrics_json, write_point_cloud_ply)
-    from ..depth.metrics import depth_accuracy, depth_precision, valid_fraction
-    from ..depth.twin import SCENES, capture_depth, load_depth_module, module_power_mw
+    from ..depth.twin import SCENES, capture_depth, load_depth_module
 
     _finite("--distance-m", distance_m, 0.05, 100.0)
     if far_m is not None:
@@ -111,61 +107,33 @@ def _depth(module, scene, distance_m, far_m, reflectance, ambient_klx, n_frames,
                       ambient_klx=ambient_klx, frames=n_frames, seed=seed, supersample=k,
                       scene_options=options)
     t_cap = time.perf_counter() - t0
-    import warnings
-
-    with warnings.catch_warnings():     # pixels without any valid frame stay NaN
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mean_depth = np.nanmean(c.depth_m, axis=0) if n_frames > 1 else c.depth_m[0]
-        mean_amp = np.nanmean(c.amplitude, axis=0)
-    with np.errstate(invalid="ignore"):
-        acc = depth_accuracy(c.depth_m, c.truth_m) if np.isfinite(c.depth_m).any() else None
-    prec = None
-    if n_frames > 1:
-        try:
-            prec = depth_precision(c.depth_m, c.truth_m)
-        except ConfigError:
-            prec = None
     metrics = {
         "module": m.name, "kind": m.kind, "scene": scene, "distance_m": distance_m,
         "far_m": far_m, "reflectance": reflectance, "ambient_klx": ambient_klx,
         "frames": n_frames, "seed": seed, "grid": list(c.truth_m.shape),
-        "valid_fraction": valid_fraction(c.depth_m[0]),
-        "accuracy_pct": None if acc is None else abs(acc.accuracy_pct),
-        "mean_error_m": None if acc is None else acc.mean_error_m,
-        "precision_pct": None if prec is None else prec.precision_pct,
-        "precision_m": None if prec is None else prec.sigma_m,
-        "power_mw": module_power_mw(m),
-        "capture_s": round(t_cap, 3),
+        **c.summary(flying_pixels=scene == "step_edge"), "capture_s": round(t_cap, 3),
     }
-    if m.kind == "itof":
-        metrics["integration_time_s"] = c.module.pixel.integration_time_s
-        metrics["unambiguous_range_m"] = float(c.last.unambiguous_range_m)
-    if scene == "step_edge":
-        metrics["flying_pixel_fraction"] = c.flying_pixel_fraction()
-    if m.illuminator is not None:
-        es = eye_safety(m.illuminator)
-        metrics["laser_class"] = es.laser_class
-        metrics["eye_safety_ratio"] = es.ratio
     if app_name is not None:
         ev = evaluate_depth(m, app_name, seed=seed)
         metrics["evaluation"] = ev.as_dict()
     out.mkdir(parents=True, exist_ok=True)
+    mean_depth = c.mean_depth_m
     write_depth_png16(files["depth.png"], mean_depth)
     write_depth_colormap_png(files["depth_color.png"], mean_depth)
     write_depth_npy(files["depth.npy"], mean_depth)
-    ok = np.isfinite(mean_depth)
-    pts = mean_depth[ok][:, None] * c.rays[ok]
-    write_point_cloud_ply(files["cloud.ply"], pts, intensity=mean_amp[ok])
+    pts, intensity = c.point_cloud()
+    write_point_cloud_ply(files["cloud.ply"], pts, intensity=intensity)
     write_metrics_json(files["metrics.json"], metrics)
     if json_out:
         print(json.dumps(jsonable(metrics), indent=2))
         return
     line = (f"wrote [bold]{out}[/]: {m.name} ({m.kind}) on {scene} at {distance_m:g} m, "
             f"ρ {reflectance:g}, {ambient_klx:g} klx — valid {100 * metrics['valid_fraction']:.0f} %")
-    if acc is not None:
+    if metrics["accuracy_pct"] is not None:
         line += f", accuracy {metrics['accuracy_pct']:.2f} %"
-    if prec is not None:
-        line += f", precision {metrics['precision_pct']:.2f} % (σ {1e3 * prec.sigma_m:.2f} mm)"
+    if metrics["precision_pct"] is not None:
+        line += (f", precision {metrics['precision_pct']:.2f} % "
+                 f"(σ {1e3 * metrics['precision_m']:.2f} mm)")
     console.print(line)
     if app_name is not None:
         ev = metrics["evaluation"]

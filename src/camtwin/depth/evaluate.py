@@ -236,14 +236,6 @@ def max_range(module, *, precision_pct: float, reflectance: float = 0.5,
             "precision_pct": [None if not math.isfinite(x) else x for x in prec]}
 
 
-def _frame_mean(frames: np.ndarray) -> np.ndarray:
-    """Per-pixel mean over the valid frames (NaN where none is valid, without a warning)."""
-    ok = np.isfinite(frames)
-    n = ok.sum(axis=0)
-    total = np.where(ok, frames, 0.0).sum(axis=0)
-    return np.where(n > 0, total / np.maximum(n, 1), np.nan)
-
-
 def _entropy(seed) -> int:
     if isinstance(seed, np.random.Generator):
         return int(seed.integers(0, 2 ** 63))
@@ -289,7 +281,7 @@ def measure_depth_metric(module, metric: str, conditions: dict | None = None, *,
         c = capture_depth(mm, "corner", distance_m=d, reflectance=rho, frames=max(2, frames),
                           seed=seed, scene_options={"opening_deg": float(
                               cond.get("opening_deg", 90.0))})
-        r = multipath_error(_frame_mean(c.depth_m), c.truth_m, _roi(c.truth_m.shape))
+        r = multipath_error(c.mean_depth_m, c.truth_m, _roi(c.truth_m.shape))
         return DepthMetricResult(abs(r.multipath_error_pct), unit,
                                  {"mean_error_m": r.mean_error_m})
     if metric == "flying_pixel_fraction":

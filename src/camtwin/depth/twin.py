@@ -338,6 +338,63 @@ class DepthCapture:
         rz = self.rays[..., 2]
         return float(flying_pixel_fraction(self.depth_m * rz, self.truth_m * rz, band_px=1))
 
+    @property
+    def mean_depth_m(self) -> np.ndarray:
+        """(H', W') mean over the frames with a valid depth [m] (NaN where none is)."""
+        return frame_mean(self.depth_m)
+
+    def point_cloud(self) -> tuple[np.ndarray, np.ndarray]:
+        """Points (N, 3) [m] of the valid pixels of :attr:`mean_depth_m` (distance × unit
+        ray) and their mean amplitude (N,)."""
+        d = self.mean_depth_m
+        ok = np.isfinite(d)
+        return d[ok][:, None] * self.rays[ok], frame_mean(self.amplitude)[ok]
+
+    def summary(self, *, flying_pixels: bool = False) -> dict:
+        """The capture against its truth: valid fraction (first frame), accuracy (|mean
+        error| of the time-averaged depth, % and m) and precision (median temporal σ, % and
+        m; None with one frame) from :mod:`camtwin.depth.metrics`, the module's power, for
+        iToF the integration time used and the unambiguous range, the flying-pixel fraction
+        when asked (a step-edge scene), and the illuminator's laser class (IEC 60825-1)."""
+        from .eyesafety import eye_safety
+        from .metrics import depth_accuracy, depth_precision, valid_fraction
+
+        acc = prec = None
+        if np.isfinite(self.depth_m).any():
+            with np.errstate(invalid="ignore"):
+                acc = depth_accuracy(self.depth_m, self.truth_m)
+            if self.frames > 1:
+                try:
+                    prec = depth_precision(self.depth_m, self.truth_m)
+                except ConfigError:     # too few pixels with two valid frames
+                    prec = None
+        m = self.module
+        out = {"valid_fraction": valid_fraction(self.depth_m[0]),
+               "accuracy_pct": None if acc is None else abs(acc.accuracy_pct),
+               "mean_error_m": None if acc is None else acc.mean_error_m,
+               "precision_pct": None if prec is None else prec.precision_pct,
+               "precision_m": None if prec is None else prec.sigma_m,
+               "power_mw": module_power_mw(m)}
+        if m.kind == "itof":
+            out["integration_time_s"] = m.pixel.integration_time_s
+            out["unambiguous_range_m"] = float(self.last.unambiguous_range_m)
+        if flying_pixels:
+            out["flying_pixel_fraction"] = self.flying_pixel_fraction()
+        if m.illuminator is not None:
+            es = eye_safety(m.illuminator)
+            out["laser_class"] = es.laser_class
+            out["eye_safety_ratio"] = es.ratio
+        return out
+
+
+def frame_mean(frames: np.ndarray) -> np.ndarray:
+    """Per-pixel mean over the frames where the value is finite (NaN where none is),
+    without NumPy's empty-slice warning."""
+    ok = np.isfinite(frames)
+    n = ok.sum(axis=0)
+    total = np.where(ok, frames, 0.0).sum(axis=0)
+    return np.where(n > 0, total / np.maximum(n, 1), np.nan)
+
 
 def _rng(seed) -> np.random.Generator:
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)

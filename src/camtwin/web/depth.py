@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 
 import numpy as np
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from ..errors import ConfigError, unknown_name
+from ..errors import unknown_name
 from . import service as sv
 from .security import session_of
 
@@ -193,10 +192,8 @@ def _grey(a: np.ndarray) -> np.ndarray:
 
 def run_depth_capture(module, req: DepthCaptureRequest, files: dict, progress) -> dict:
     """Capture, measure against the ground truth, keep the images and arrays."""
-    from ..depth.eyesafety import eye_safety
     from ..depth.io import depth_colormap
-    from ..depth.metrics import depth_accuracy, depth_precision, valid_fraction
-    from ..depth.twin import capture_depth, module_power_mw
+    from ..depth.twin import capture_depth, frame_mean
 
     m = module
     k = 4 if (m.kind == "itof" and req.scene in EDGE_SCENES) else 1
@@ -208,44 +205,30 @@ def run_depth_capture(module, req: DepthCaptureRequest, files: dict, progress) -
                       supersample=k, scene_options=options)
     t_cap = time.perf_counter() - t0
     progress(0.8, "measuring")
-    with warnings.catch_warnings():     # pixels without a valid frame stay NaN
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mean_depth = np.nanmean(c.depth_m, axis=0) if c.frames > 1 else c.depth_m[0]
-        mean_amp = np.nanmean(c.amplitude, axis=0)
-    any_valid = bool(np.isfinite(c.depth_m).any())
-    with np.errstate(invalid="ignore"):
-        acc = depth_accuracy(c.depth_m, c.truth_m) if any_valid else None
-    prec = None
-    if c.frames > 1 and any_valid:
-        try:
-            prec = depth_precision(c.depth_m, c.truth_m)
-        except ConfigError:
-            prec = None
-    metrics = {"valid_fraction": valid_fraction(c.depth_m[0]),
-               "accuracy_pct": None if acc is None else abs(acc.accuracy_pct),
-               "mean_error_mm": None if acc is None else 1e3 * acc.mean_error_m,
-               "precision_pct": None if prec is None else prec.precision_pct,
-               "precision_mm": None if prec is None else 1e3 * prec.sigma_m,
-               "power_mw": module_power_mw(m), "capture_s": round(t_cap, 3)}
+    summary = c.summary(flying_pixels=req.scene == "step_edge")
+    metrics = {k: summary[k] for k in ("valid_fraction", "accuracy_pct", "precision_pct",
+                                       "power_mw")}
+    for key, out_key in (("mean_error_m", "mean_error_mm"), ("precision_m", "precision_mm")):
+        metrics[out_key] = None if summary[key] is None else 1e3 * summary[key]
+    metrics["capture_s"] = round(t_cap, 3)
     notes = []
     if c.frames < 2:
         notes.append("precision needs ≥ 2 frames")
     if m.kind == "itof":
-        metrics["integration_time_us"] = 1e6 * c.module.pixel.integration_time_s
-        metrics["unambiguous_range_m"] = float(c.last.unambiguous_range_m)
-    if req.scene == "step_edge":
-        metrics["flying_pixel_fraction"] = c.flying_pixel_fraction()
-    if m.illuminator is not None:
-        es = eye_safety(m.illuminator)
-        metrics["laser_class"] = es.laser_class
-        metrics["eye_safety_ratio"] = es.ratio
+        metrics["integration_time_us"] = 1e6 * summary["integration_time_s"]
+        metrics["unambiguous_range_m"] = summary["unambiguous_range_m"]
+    for key in ("flying_pixel_fraction", "laser_class", "eye_safety_ratio"):
+        if key in summary:
+            metrics[key] = summary[key]
     progress(0.9, "encoding images")
+    mean_depth = c.mean_depth_m
     ok = np.isfinite(mean_depth)
+    points, intensity = c.point_cloud()
     files["depth"] = depth_colormap(mean_depth)
-    files["amplitude"] = sv.to_uint8(_grey(mean_amp))
+    files["amplitude"] = sv.to_uint8(_grey(frame_mean(c.amplitude)))
     files[DEPTH_ARRAYS] = {"depth_m": np.asarray(mean_depth, np.float32),
-                           "points": (mean_depth[ok][:, None] * c.rays[ok]).astype(np.float32),
-                           "intensity": np.asarray(mean_amp[ok], np.float32)}
+                           "points": points.astype(np.float32),
+                           "intensity": np.asarray(intensity, np.float32)}
     g = c.truth_m.shape
     lo = float(np.nanmin(mean_depth)) if ok.any() else None
     hi = float(np.nanmax(mean_depth)) if ok.any() else None
