@@ -19,6 +19,7 @@ from pydantic import model_serializer, model_validator
 from ._spec import FrozenSpec
 from .daynight import DayNightSpec
 from .isp.spec import IspSpec
+from .motion.stabilise import StabiliserSpec
 from .optics.lens import LensSpec
 from .sensor.spec import SensorSpec
 
@@ -41,6 +42,7 @@ class ModuleSpec(FrozenSpec):
     isp: IspSpec = IspSpec()
     day_night: DayNightSpec | None = None
     state: Literal["day", "night"] = "day"
+    stabiliser: StabiliserSpec | None = None
 
     @model_validator(mode="after")
     def _states(self):
@@ -57,6 +59,8 @@ class ModuleSpec(FrozenSpec):
         if self.day_night is None and self.state == "day" and isinstance(data, dict):
             data.pop("day_night", None)
             data.pop("state", None)
+        if self.stabiliser is None and isinstance(data, dict):
+            data.pop("stabiliser", None)
         return data
 
     def in_state(self, state: str) -> "ModuleSpec":

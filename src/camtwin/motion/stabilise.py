@@ -76,7 +76,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 from scipy import ndimage, signal
 
 from .._spec import FrozenSpec
@@ -118,6 +118,35 @@ OIS_PRESETS: dict[str, OisSpec | None] = {
     "sensor_shift": OisSpec(kind="sensor_shift", bandwidth_hz=100.0, stroke_um=1000.0,
                             gyro_noise_density_deg_s_rthz=0.003, corrects_roll=True),
 }
+
+
+class StabiliserSpec(FrozenSpec):
+    """The image stabilisation a module has (``ModuleSpec.stabiliser``).
+
+    ``ois``: an :class:`OisSpec`, or a preset name of :data:`OIS_PRESETS` (``phone``,
+    ``sensor_shift``; ``none`` = no OIS); ``eis``: an :class:`EisSpec` or None;
+    ``source``: where the module's stabilisation is documented (a product page or
+    datasheet; the OIS parameters themselves are the preset's stated assumptions unless
+    given). A module without the field has no stabiliser (0 stops).
+    """
+
+    ois: OisSpec | None = None
+    eis: EisSpec | None = None
+    source: str = ""
+
+    @field_validator("ois", mode="before")
+    @classmethod
+    def _preset(cls, v):
+        if isinstance(v, str):
+            if v not in OIS_PRESETS:
+                raise ValueError(f"unknown OIS preset {v!r}; valid: {', '.join(OIS_PRESETS)}")
+            return OIS_PRESETS[v]
+        return v
+
+
+def module_stabiliser(module) -> "StabiliserSpec | None":
+    """The module's :class:`StabiliserSpec` (None when it has none)."""
+    return getattr(module, "stabiliser", None)
 
 
 def ois_spec(ois) -> OisSpec | None:
