@@ -399,7 +399,7 @@ def shoot(module: ModuleSpec, scene: Scene, *, exposure_s: float | None = None, 
           ccm: np.ndarray | None = None, window: SensorWindow | None = None,
           band_group_nm: float | None = DEFAULT_BAND_GROUP_NM, check_memory: bool = True,
           timings: dict | None = None, progress=None, keep_optics: bool = False,
-          start_s: float = 0.0) -> Shot:
+          start_s: float = 0.0, shake=None, ois="module") -> Shot:
     """Scene → optical image → raw → rendered image with ``module`` (streamed optics).
 
     ``window`` images a window of the sensor at its true field position (``module`` the
@@ -419,6 +419,17 @@ def shoot(module: ModuleSpec, scene: Scene, *, exposure_s: float | None = None, 
     waveforms); with ``window`` only the lights that reach the window are imaged. The raw's
     ``metadata["lights"]`` gives each light's box, signal and whether it was seen
     (:func:`camtwin.scene.lights.light_signals`). ``channel_image`` is then the steady part.
+
+    ``shake`` (a preset of :data:`camtwin.motion.SHAKE_PRESETS`, a ShakeSpec or a camera
+    rotation :class:`~camtwin.motion.Trajectory`) rotates the camera during the exposure:
+    the channel image is warped rigidly at each time sample and every row integrates it
+    over its own window — blur, and on a rolling shutter the row-to-row wobble
+    (:mod:`camtwin.motion.capture`). ``ois``: ``"module"`` (the module's
+    ``stabiliser.ois``; none without one), a preset of :data:`camtwin.motion.OIS_PRESETS`,
+    an OisSpec or None. The trajectory and gyro noise come from a generator spawned from
+    ``rng``, so the frame noise is that of the unshaken capture of the same seed. The raw's
+    ``metadata["shake"]`` records the shake, the OIS and the blur and wobble in pixels.
+    Not combined with light sources (a LitScene).
     """
     import time
 
@@ -426,6 +437,16 @@ def shoot(module: ModuleSpec, scene: Scene, *, exposure_s: float | None = None, 
     from .scene.lights import LitScene
 
     lit = scene if isinstance(scene, LitScene) else None
+    if shake is None and not (ois is None or ois in ("module", "none")):
+        raise ConfigError(f"ois = {ois!r} needs a shake (shake = None: the camera is still)")
+    if shake is not None:
+        from .motion.capture import resolve_ois, shake_option
+
+        shake = shake_option(shake, option="shake")
+        resolve_ois(module, ois)  # an unknown preset fails before any work
+        if lit is not None:
+            raise ConfigError("shake with light sources (a LitScene) is not supported: "
+                              "capture the lights without shake")
     if lit is not None:
         from .scene.lights import lights_reaching_window
 
@@ -440,6 +461,13 @@ def shoot(module: ModuleSpec, scene: Scene, *, exposure_s: float | None = None, 
         kind = "index" if (scene.reflectance is not None
                            and scene.reflectance.index is not None) else "rgb"
         need = check_capture(mod, scene_kind=kind)
+        if shake is not None:
+            from .memory import capture_hint, check_budget
+            from .motion.capture import shake_extra_bytes
+
+            check_budget(need + shake_extra_bytes(mod), f"shaken capture of {mod.name} "
+                         f"({mod.sensor.width_px} × {mod.sensor.height_px} px)",
+                         capture_hint(mod))
         if lit is not None and lit_win.lights:
             from .memory import capture_hint, check_budget
             from .scene.lights import extra_light_bytes
@@ -466,7 +494,17 @@ def shoot(module: ModuleSpec, scene: Scene, *, exposure_s: float | None = None, 
     t["optics_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     note("sensor")
-    if lit is None:
+    if shake is not None:
+        from .motion.capture import capture_moving, shake_motion, shake_rng
+
+        gen, shake_gen = shake_rng(rng)
+        if exposure_s is None:
+            exposure_s = auto_exposure_s(oi, mod.sensor)
+        motion = shake_motion(module, exposure_s, shake_gen, shake=shake, ois=ois,
+                              sensor=mod.sensor)
+        raw = capture_moving(oi, mod.sensor, exposure_s, gen, motion, start_s=start_s,
+                             progress=lambda d, n: note("sensor", d, n))
+    elif lit is None:
         raw = expose(mod, oi, exposure_s=exposure_s, rng=rng)
     else:
         from .scene.lights import expose_lit

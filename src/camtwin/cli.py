@@ -123,16 +123,24 @@ def capture(
     start_ms: float = typer.Option(0.0, "--start-ms", help="Start of row 0's integration "
                                    "[ms] (with --window: the window's first row): the phase "
                                    "of the capture against the --light waveforms."),
+    shake: Optional[str] = typer.Option(None, "--shake", help="Camera shake during the "
+                                        "exposure: tripod, handheld, walking or vehicle "
+                                        "(blur and rolling-shutter wobble)."),
+    ois: str = typer.Option("module", "--ois", help="With --shake: module (the module's "
+                            "own stabiliser, none without one), none, phone or "
+                            "sensor_shift."),
 ):
     """Simulate one capture of a scene with a module and write the rendered image."""
     _guard(_capture, module, scene, lux, exposure_ms, illuminant, out, raw, seed, json_out,
            crop=crop, window=window, max_memory=max_memory, band_group_nm=band_group_nm,
-           quiet=quiet, scene_fit=scene_fit, state=state, lights=light, start_ms=start_ms)
+           quiet=quiet, scene_fit=scene_fit, state=state, lights=light, start_ms=start_ms,
+           shake=shake, ois=ois)
 
 
 def _capture(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed, json_out, *,
              crop=None, window=None, max_memory=None, band_group_nm=160.0, quiet=False,
-             scene_fit="crop", state="day", lights=None, start_ms=0.0):
+             scene_fit="crop", state="day", lights=None, start_ms=0.0, shake=None,
+             ois="module"):
     from .memory import using_budget
     from .progress import StageTimer
 
@@ -141,7 +149,7 @@ def _capture(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed, j
                                               console=err_console) as timer:
         _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed,
                      json_out, crop, window, band_group_nm, timer, scene_fit=scene_fit,
-                     state=state, lights=lights, start_ms=start_ms)
+                     state=state, lights=lights, start_ms=start_ms, shake=shake, ois=ois)
 
 
 def _crop_or_window(mod, crop, window):
@@ -161,7 +169,7 @@ def _crop_or_window(mod, crop, window):
 
 def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, seed, json_out,
                  crop, window, band_group_nm, timer, scene_fit="crop", state="day",
-                 lights=None, start_ms=0.0):
+                 lights=None, start_ms=0.0, shake=None, ois="module"):
     from .camera import module_scene, shoot
     from .isp import write_image
     from .module import load_module
@@ -189,6 +197,14 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
     from .scene.lights import lights_from_options
 
     light_sources = lights_from_options(lights)  # validated before any work
+    from .motion.capture import ois_option, shake_option
+
+    shake, ois = shake_option(shake), ois_option(ois)
+    if shake is None and ois != "module":
+        raise ConfigError(f"--ois = {ois!r} needs --shake (without it the camera is still)")
+    if shake is not None and light_sources:
+        raise ConfigError("--shake with --light: light sources are captured without shake; "
+                          "give one of them")
     mod, win = _crop_or_window(load_module(module).in_state(state), crop, window)
     from .crop import window_module
     from .memory import check_capture
@@ -203,6 +219,11 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
                           "light sources with waveforms are captured by single-exposure "
                           "sensors only (the HDR modes take a global flicker)")
     strips = win is None and use_strips(mod)
+    if strips and shake is not None:
+        s = mod.sensor
+        raise ConfigError(f"--shake: {mod.name} ({s.width_px} × {s.height_px} px) is "
+                          "captured in row strips, which take no shake; use --crop or "
+                          "--window")
     if strips:  # a large sensor: row strips (camtwin.strips), the same physics
         from .memory import capture_hint, check_budget
 
@@ -214,6 +235,13 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
                      capture_hint(mod))
     else:
         check_capture(shot_mod, scene_kind=kind)  # before the scene is built
+        if shake is not None:
+            from .memory import capture_hint, check_budget, estimate_capture_bytes
+            from .motion.capture import shake_extra_bytes
+
+            check_budget(estimate_capture_bytes(shot_mod, scene_kind=kind)
+                         + shake_extra_bytes(shot_mod),
+                         f"shaken capture of {shot_mod.name}", capture_hint(shot_mod))
     with timer.stage("scene"):
         sc = module_scene(mod, scene, illuminant=illuminant, illuminance_lux=lux,
                           fit=scene_fit)
@@ -229,7 +257,7 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
     else:
         shot = shoot(mod, sc, exposure_s=exposure_s, rng=seed, window=win,
                      band_group_nm=band_group_nm or None, progress=timer.callback,
-                     start_s=start_ms / 1e3)
+                     start_s=start_ms / 1e3, shake=shake, ois=ois)
     timer.start("write")
     written = []
     try:  # all or nothing: a failed second write removes the first output
@@ -250,6 +278,13 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
     if light_sources:
         _light_summary(summary, shot.raw, start_ms)
         sc = sc.scene
+    if shake is not None:
+        summary["shake"] = shot.raw.metadata["shake"]
+        summary["sources"]["shake"] = (
+            "this capture's model: seeded shake trajectory (camtwin.motion.shake) minus the "
+            "OIS correction; blur_px = peak-to-peak image motion (rows, cols) at the optical "
+            "axis during a row's exposure, mean over rows; wobble_px = peak-to-peak over rows "
+            "of each row's motion centroid")
     if "image" in sc.layout:  # a photo: say how it was fitted to the view
         from .scene.rgb import describe_photo_fit
 
@@ -276,6 +311,11 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
                           f"{100 * summary['hdr_clipped_fraction']:.2f} %")
         if summary.get("scene_fit"):
             console.print(escape(summary["scene_fit"]))
+        if summary.get("shake"):
+            sh = summary["shake"]
+            console.print(escape(f"shake {sh['shake']}, OIS {sh['ois']}: blur "
+                                 f"{sh['blur_px'][1]:.2f} × {sh['blur_px'][0]:.2f} px "
+                                 f"(cols × rows), wobble {max(sh['wobble_px']):.2f} px"))
         for lt in summary.get("lights", ()):
             console.print(escape(
                 f"light {lt['name']}: " + ("outside the window" if lt["box_xywh"] is None else

@@ -200,17 +200,19 @@ def capture_shaken(module, oi, exposure_s: float, rng, *, shake="handheld", ois=
     rolling shutter, the row-dependent wobble, through the sensor's own time integration.
 
     The optical image is moved rigidly by the image motion of the trajectory — translation
-    f·θ/pitch and roll about the array centre (the optical axis) — and handed to
+    f·θ/pitch and roll about the optical axis — and handed to
     :func:`camtwin.sensor.capture` as ``scene_at(t)``, which integrates every row over its
     own window (``n_time_samples`` piecewise-constant samples spanning all rows' windows,
     :func:`camtwin.sensor.timing.integrate_time_varying`). Motion is relative to the
-    camera pose at the start of the capture.
+    camera pose at the start of the capture. One implementation with
+    :func:`camtwin.camera.shoot` ``(shake=…)``: :func:`camtwin.motion.capture.capture_moving`
+    (which also takes the streamed :class:`~camtwin.optics.stream.ChannelImage`).
 
     Parameters
     ----------
     module : ModuleSpec
         Focal length, pixel pitch and the sensor that captures (crop it for speed).
-    oi : OpticalImage
+    oi : OpticalImage or ChannelImage
         Irradiance at the sensor (e.g. :func:`camtwin.camera.form_module_image`); borders
         are reflected where the motion reveals beyond it.
     exposure_s : float
@@ -230,55 +232,14 @@ def capture_shaken(module, oi, exposure_s: float, rng, *, shake="handheld", ois=
     Returns
     -------
     RawFrame
-        ``metadata['shake']``: the shake and OIS names and the trajectory start time.
+        ``metadata['shake']``: the shake and OIS names, the trajectory start time and the
+        blur and wobble in pixels (:func:`camtwin.motion.capture.motion_summary`).
     """
-    import math
-
-    import cv2
-
-    from ..sensor import capture
-    from .shake import shake_trajectory
-    from .stabilise import ois_residual
+    from .capture import capture_moving, shake_motion
 
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    s = module.sensor
-    line = s.shutter.line_time_s if s.shutter.type == "rolling" else 0.0
-    span = s.height_px * line + exposure_s
-    if trajectory is None:
-        trajectory = shake_trajectory(shake, warmup_s + span + 0.05, gen)
-        t_start = warmup_s
-    else:
-        t_start = float(trajectory.t_s[0]) + (warmup_s if trajectory.t_s[-1] - trajectory.t_s[0]
-                                              > warmup_s + span else 0.0)
-    traj = ois_residual(trajectory, ois, module.lens.focal_length_mm, gen)
-    if t_start + span > traj.t_s[-1] + 1e-9:
-        raise ConfigError(f"the trajectory ends at {traj.t_s[-1]:g} s; the capture needs it "
-                          f"until {t_start + span:g} s")
-    d = traj.image_px(module.lens.focal_length_mm, s.pixel_pitch_um)
-    a0 = traj.at(t_start)
-    d0 = np.array([np.interp(t_start, traj.t_s, d[:, j]) for j in range(2)])
-    ovs = s.pixel_pitch_um / oi.sample_pitch_um
-    n_b, h, w = oi.irradiance.shape
-    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
-
-    def scene_at(t):
-        tt = t_start + float(t)
-        dy, dx = (np.interp(tt, traj.t_s, d[:, j]) - d0[j] for j in range(2))
-        th = float(np.interp(tt, traj.t_s, traj.angles_rad[:, 2]) - a0[2])
-        c, sn = math.cos(th), math.sin(th)
-        m = np.array([[c, -sn, cx - c * cx + sn * cy + dx * ovs],
-                      [sn, c, cy - sn * cx - c * cy + dy * ovs]], dtype=np.float64)
-        irr = np.empty_like(oi.irradiance)
-        for b in range(n_b):
-            cv2.warpAffine(oi.irradiance[b], m, (w, h), dst=irr[b], flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REFLECT)
-        from dataclasses import replace
-
-        return replace(oi, irradiance=irr)
-
-    raw = capture(oi, s, exposure_s, gen, scene_at=scene_at, n_time_samples=n_time_samples)
-    if isinstance(getattr(raw, "metadata", None), dict):   # JSON-safe scalars only
-        raw.metadata["shake"] = {"shake": shake if isinstance(shake, str) else "custom",
-                                 "ois": ois if isinstance(ois, str) or ois is None else "custom",
-                                 "trajectory_start_s": t_start}
-    return raw
+    motion = shake_motion(module, exposure_s, gen,
+                          shake=shake if trajectory is None else trajectory, ois=ois,
+                          warmup_s=warmup_s)
+    return capture_moving(oi, module.sensor, exposure_s, gen, motion,
+                          n_time_samples=n_time_samples)
