@@ -28,6 +28,11 @@ def register(app, guard, fail, console) -> None:
                                                     "default: auto, at most 100 ms."),
         shift_px: float = typer.Option(8.0, help="Handheld shake: largest shift [px]."),
         rotation_deg: float = typer.Option(0.2, help="Handheld shake: largest roll [°]."),
+        shake: Optional[str] = typer.Option(None, "--shake", help="Shake model instead of "
+                                            "--shift-px/--rotation-deg: tripod, handheld, "
+                                            "walking or vehicle (poses and in-exposure blur "
+                                            "from one seeded trajectory, frames every "
+                                            "max(1/30 s, exposure))."),
         crop: int = typer.Option(256, help="Simulate a centred crop of this many pixels."),
         seed: int = seed_option("Seed of poses and noise."),
         json_out: bool = typer.Option(False, "--json", help="Print the measurements as JSON."),
@@ -35,7 +40,7 @@ def register(app, guard, fail, console) -> None:
         """Simulate a handheld raw burst, align and merge it (HDR+ style), and report the
         SNR of one frame against the merge on a flat region."""
         guard(_burst, module, scene, lux, frames, out, exposure_ms, shift_px, rotation_deg,
-              crop, seed, json_out, console)
+              crop, seed, json_out, console, shake=shake)
 
     @app.command()
     def autofocus(
@@ -60,8 +65,26 @@ def _check_suffix(path: Path, valid, option: str) -> None:
         raise ConfigError(f"{option} = {str(path)!r}: extension must be one of {', '.join(valid)}")
 
 
+def _shake_margin_px(shake: str, mod) -> int:
+    """Margin [px] around a burst's optical image for the ``shake`` poses: 4 σ of the image
+    displacement, σ = (f/p)·θ_rms with θ_rms² = ∫ S_θ df of the yaw PSD (the stationary
+    angle spread, an upper bound over a burst of any length), plus the roll at the corner.
+    Content beyond it is mirrored (:func:`camtwin.burst.simulate.warp_optical_image`)."""
+    import numpy as np
+
+    from ..motion.shake import shake_spec
+
+    spec = shake_spec(shake)
+    f = np.linspace(0.0, 500.0, 50001)
+    theta = float(np.sqrt(np.trapezoid(spec.angle_psd(f, "yaw"), f)))
+    roll = float(np.sqrt(np.trapezoid(spec.angle_psd(f, "roll"), f)))
+    k = mod.lens.focal_length_mm * 1e3 / mod.sensor.pixel_pitch_um
+    half = 0.5 * math.hypot(mod.sensor.width_px, mod.sensor.height_px)
+    return int(math.ceil(4.0 * (k * theta + roll * half))) + 8
+
+
 def _burst(module, scene, lux, n_frames, out, exposure_ms, shift_px, rotation_deg, crop, seed,
-           json_out, console):
+           json_out, console, shake=None):
     import numpy as np
 
     from .._io import check_outputs
@@ -86,10 +109,15 @@ def _burst(module, scene, lux, n_frames, out, exposure_ms, shift_px, rotation_de
         raise ConfigError(f"--crop = {crop}: valid range is 64..4096")
     _check_suffix(out, (".png", ".tif", ".tiff"), "--out")
     check_outputs({"--module": module, "--scene": scene}, {"--out": out})
+    from ..motion.capture import shake_option
+
+    shake = shake_option(shake)
     motion = HandheldMotion(shift_px=shift_px, rotation_deg=rotation_deg)
     t0 = time.perf_counter()
     mod = crop_module(load_module(module), crop)
     margin = int(math.ceil(shift_px + 0.01 * math.radians(rotation_deg) * crop)) + 8
+    if shake is not None:
+        margin = _shake_margin_px(shake, mod)
     if scene == "burst_target":
         sc = burst_target(mod, illuminance_lux=lux, seed=seed, margin_px=margin)
         oi = burst_optical_image(mod, sc, illuminance_lux=lux, margin_px=margin)
@@ -97,6 +125,8 @@ def _burst(module, scene, lux, n_frames, out, exposure_ms, shift_px, rotation_de
         oi = burst_optical_image(mod, scene, illuminance_lux=lux, margin_px=margin)
     exposure_s = (exposure_ms / 1e3 if exposure_ms is not None
                   else auto_exposure_s(oi, mod.sensor, max_exposure_s=0.1))
+    if shake is not None:
+        motion = HandheldMotion(shake=shake, frame_interval_s=max(1 / 30, exposure_s))
     b = simulate_burst(mod, oi, n_frames, exposure_s, seed, motion=motion)
     t_sim = time.perf_counter() - t0
     t1 = time.perf_counter()
@@ -118,6 +148,15 @@ def _burst(module, scene, lux, n_frames, out, exposure_ms, shift_px, rotation_de
         "mean_merge_weight": [float(v) for v in merged.mean_weight],
         "simulate_s": t_sim, "align_merge_s": t_merge, "image": str(out),
     }
+    if shake is not None:
+        summary.pop("shift_px")
+        summary.pop("rotation_deg")
+        summary["shake"] = {
+            "shake": shake, "frame_interval_s": motion.frame_interval_s,
+            "pose_range_px": [float(np.ptp(b.poses[:, 1])), float(np.ptp(b.poses[:, 2]))],
+            "pose_range_deg": float(np.degrees(np.ptp(b.poses[:, 0]))), "margin_px": margin,
+            "source": "this burst's seeded shake trajectory (camtwin.motion.shake): peak-to-"
+                      "peak over frames of each frame's motion centroid (rows, cols) and roll"}
     if json_out:
         print(json.dumps(summary, indent=2))
     else:
