@@ -104,7 +104,7 @@ def test_module_check_names_mode_and_rates():
                                           r"be streamed: it needs 14\.4\d\d Gb/s"):
         check_module_link(phone)
     assert check_module_link(phone, fps=9.7) < 1.0
-    assert check_module_link(to_module("adas-ar0820at-front")) is None
+    assert check_module_link(to_module("adas-imx490-front")) is None     # lane rate unpublished
 
 
 def test_line_sync_packets_and_odd_payload_bytes():
@@ -127,7 +127,7 @@ def test_link_metrics_use_catalog_link_or_conditions_or_say_na():
     r = measure(ox, "link_max_fps")
     assert r.applicable and "catalog" in r.source and r.value == pytest.approx(
         1.536e9 / frame_bits(mode_for(ox.sensor)), rel=1e-12)
-    ar = to_module("adas-ar0820at-front")
+    ar = to_module("adas-imx490-front")          # IMX490: lanes published, lane rate not
     na = measure(ar, "link_utilisation")
     assert not na.applicable and math.isnan(na.value) and "lanes" in na.reason
     given = measure(ar, "link_utilisation", {"lanes": 4, "lane_rate_gbps": 2.0,

@@ -14,7 +14,10 @@ Metrics (unit; conditions with defaults) — all computed from the spec, no capt
     Highest frame rate the link carries for the full-resolution mode.
 ``sensor_power_mw`` [mW]
     :func:`camtwin.budget.power.sensor_power_mw` at ``frame_rate_fps``; ``power_model``
-    ``stacked`` (default) or ``legacy`` (calibrated generic models); I/O of the link when known.
+    ``stacked`` (default) or ``legacy`` (calibrated generic models), calibrated to the
+    catalog sensor's published typical power in its published mode when it has one
+    (:func:`camtwin.budget.power.module_power`; the source says which); I/O of the link
+    when known.
 ``die_temperature_c`` [°C]
     ``ambient_c`` (25) + R_th(``housing``: open/closed/metal/phone, default closed) × power;
     at ``time_s`` after switch-on (None: steady state).
@@ -32,7 +35,7 @@ import math
 
 from ..evaluate.metrics import Metric, MetricResult
 from .link import (link_max_fps, link_utilisation, mode_for, module_link, required_gbps)
-from .power import power_breakdown_mw, power_model
+from .power import module_power, power_breakdown_mw
 from .size import module_size_mm
 from .thermal import dark_current_rise_x, die_temperature_c, housing
 
@@ -86,20 +89,20 @@ def _max_fps(module, *, rng, bits_per_pixel, h_blank_px, v_blank_lines, phy, lan
                         source=_link_src(link, lanes is None and lane_rate_gbps is None))
 
 
-def _power(module, frame_rate_fps, bits_per_pixel, model) -> dict:
+def _power(module, frame_rate_fps, bits_per_pixel, model) -> tuple[dict, str]:
     m = _mode(module, frame_rate_fps, bits_per_pixel, 0, 0)
-    return power_breakdown_mw(m, module_link(module), power_model(model))
+    spec, source = module_power(module, model)
+    return power_breakdown_mw(m, module_link(module), spec), source
 
 
 def _sensor_power(module, *, rng, frame_rate_fps, bits_per_pixel, power_model):
-    b = _power(module, frame_rate_fps, bits_per_pixel, power_model)
+    b, source = _power(module, frame_rate_fps, bits_per_pixel, power_model)
     return MetricResult(b["total"], {"breakdown_mw": b, "power_model": str(power_model)},
-                        source=f"generic sensor power model {power_model!r} "
-                               "(camtwin.budget.power), calibrated to a published total")
+                        source=source)
 
 
 def _die_t(module, frame_rate_fps, bits_per_pixel, power_model, ambient_c, housing_, time_s):
-    p = _power(module, frame_rate_fps, bits_per_pixel, power_model)["total"]
+    p = _power(module, frame_rate_fps, bits_per_pixel, power_model)[0]["total"]
     return p, die_temperature_c(p, float(ambient_c), housing(housing_), time_s)
 
 

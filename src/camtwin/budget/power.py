@@ -38,7 +38,13 @@ lane incl. the D-PHY clock lane) are *engineering estimates*:
   share estimated 50 mW, its parallel I/O lumped into the per-pixel energy → 3.8 nJ/px.
 
 Sensor generations differ by ~5× in energy per pixel; for a specific part use
-:func:`calibrate_power` with its published total. Power efficiency figures of merit of
+:func:`calibrate_power` with its published total. A catalog sensor with a sourced typical
+power (figures ``power_mw`` + ``power_mode``, the mode it was measured in: frame rate, size,
+bits, ADC reads per pixel; optional ``standby_mw``) gets that calibration automatically
+(:func:`catalog_power`, :func:`module_power`): the per-pixel energies are scaled so that the
+model gives the published total in the published mode, keeping the static share and the I/O
+of the chosen generic model (and the part's published CSI-2 lane count, when known), so the
+part's power at any other frame rate or size follows the affine law above. Power efficiency figures of merit of
 sensors published 1999–2018 (Y. Yamashita & S. Sugawa, "Power efficiency figure of merit
 for image sensors", IEEE Trans. Electron Devices 66(1), 512–517, 2019) show that power
 grows less than linearly with the pixel rate across designs; within one design at fixed
@@ -127,6 +133,65 @@ def calibrate_power(total_mw: float, mode: ReadoutMode, link: LinkSpec | None = 
                         digital_nj_per_px=spec.digital_nj_per_px * k)
 
 
+def published_power_mode(entry) -> ReadoutMode | None:
+    """The readout mode a catalog sensor's published power was measured in (figure
+    ``power_mode``: ``fps``; size default the full array, bits default ``adc_bits``, one ADC
+    read per pixel unless ``reads_per_pixel`` is given), or None without a power figure."""
+    if entry.power_mode is None:
+        return None
+    m = entry.power_mode.value
+    return ReadoutMode(name=entry.name, width_px=int(m.get("width_px", entry.value("width_px"))),
+                       height_px=int(m.get("height_px", entry.value("height_px"))),
+                       bits_per_pixel=int(m.get("bits_per_pixel", entry.value("adc_bits"))),
+                       fps=float(m["fps"]), reads_per_pixel=int(m.get("reads_per_pixel", 1)))
+
+
+def catalog_power(sensor_name: str, base: PowerSpec | None = None) -> PowerSpec | None:
+    """``base`` (default :data:`GENERIC_POWER`) calibrated to the published typical power of
+    the catalog sensor ``sensor_name`` in its published mode (:func:`calibrate_power`, with
+    the part's published CSI-2 link for the I/O term when known), with its published
+    standby power when given; None when the sensor is not in the catalog or publishes no
+    power figure. ``calibration`` of the result names the figure, its mode and source."""
+    from ..catalog.loader import get_sensor
+    from .link import catalog_link
+
+    try:
+        entry = get_sensor(sensor_name)
+    except (KeyError, ValueError):
+        return None
+    mode = published_power_mode(entry)
+    if mode is None:
+        return None
+    base = GENERIC_POWER if base is None else base
+    fig = entry.power_mw
+    total = float(fig.value)
+    spec = base.replace(
+        name=entry.name, standby_mw=float(entry.value("standby_mw", base.standby_mw)),
+        calibration=(f"{entry.vendor} {entry.part}: {total:g} mW typical at "
+                     f"{mode.width_px}x{mode.height_px} RAW{mode.bits_per_pixel} "
+                     f"{mode.fps:g} fps ({fig.confidence}, {fig.source})"))
+    return calibrate_power(total, mode, catalog_link(entry.name), spec)
+
+
+def module_power(module, model="stacked") -> tuple[PowerSpec, str]:
+    """The power model of a module's sensor and a sentence saying where it comes from.
+
+    ``model``: a :class:`PowerSpec` (used as given) or a generic model name; a named model
+    is calibrated to the sensor's published typical power when the catalog has one
+    (:func:`catalog_power`), else used as is."""
+    if isinstance(model, PowerSpec):
+        return model, f"given sensor power model {model.name!r} (camtwin.budget.power)"
+    base = power_model(model)
+    part = catalog_power(module.sensor.name, base)
+    if part is not None:
+        return part, (f"sensor power model (camtwin.budget.power) calibrated to the part's "
+                      f"published figure - {part.calibration}; static share and I/O of the "
+                      f"generic model {base.name!r}")
+    return base, (f"generic sensor power model {base.name!r} (camtwin.budget.power) "
+                  f"calibrated to {base.calibration}; no published power figure for sensor "
+                  f"{module.sensor.name!r}")
+
+
 #: Generic models by name; ``stacked`` is the default (:data:`GENERIC_POWER`).
 POWER_MODELS: dict[str, PowerSpec] = {n: _calibrated(n) for n in CALIBRATIONS}
 GENERIC_POWER = POWER_MODELS["stacked"]
@@ -144,4 +209,5 @@ def power_model(name_or_spec) -> PowerSpec:
 
 
 __all__ = ["PowerSpec", "GENERIC_POWER", "POWER_MODELS", "CALIBRATIONS", "power_model",
-           "power_breakdown_mw", "sensor_power_mw", "calibrate_power"]
+           "power_breakdown_mw", "sensor_power_mw", "calibrate_power", "catalog_power",
+           "module_power", "published_power_mode"]

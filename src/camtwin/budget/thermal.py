@@ -115,11 +115,10 @@ def heated_module(module, *, frame_rate_fps: float | None = None, ambient_c: flo
     Example: ``evaluate(heated_module(m, frame_rate_fps=60), load_application("security"))``.
     """
     from .link import mode_for, module_link
-    from .power import power_model as _model
-    from .power import sensor_power_mw
+    from .power import module_power, sensor_power_mw
 
     p = sensor_power_mw(mode_for(module.sensor, fps=frame_rate_fps), module_link(module),
-                        _model(power_model))
+                        module_power(module, power_model)[0])
     t = self_heated(module.sensor, p, ambient_c, thermal, t_s).temperature_c
     return module.replace(sensor={"temperature_c": t})
 

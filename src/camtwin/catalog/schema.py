@@ -94,6 +94,22 @@ SENSOR_FIGURES: dict[str, tuple] = {
                   None),
     "mipi_lanes": ((int,), 1, 4),
     "mipi_lane_rate_gbps": (_NUM, 0.01, 10.0),
+    # typical power while streaming the mode ``power_mode`` (camtwin.budget.power.
+    # catalog_power) and in software standby
+    "power_mw": (_NUM, 0.01, 1e5),
+    "power_mode": ((dict,), None, None),
+    "standby_mw": (_NUM, 0.0, 1e4),
+}
+
+#: Keys of the ``power_mode`` figure (the mode a published power figure was measured in):
+#: ``fps`` required; size defaults to the full array, bits to ``adc_bits``, one ADC read
+#: per pixel (an HDR mode that converts each component states ``reads_per_pixel``).
+POWER_MODE_KEYS: dict[str, tuple] = {
+    "fps": (_NUM, 0.01, 1e5),
+    "width_px": ((int,), 1, 20000),
+    "height_px": ((int,), 1, 20000),
+    "bits_per_pixel": ((int,), 6, 32),
+    "reads_per_pixel": ((int,), 1, 8),
 }
 
 LENS_FIGURES: dict[str, tuple] = {
@@ -128,18 +144,40 @@ DAY_NIGHT_FIGURES: dict[str, tuple] = {
 
 
 def _check_value(field: str, fig: Figure, rule: tuple) -> None:
+    _check_item(f"{field}.value", fig.value, rule)
+
+
+def _check_item(name: str, v, rule: tuple) -> None:
+    """One-line ValueError naming ``name``, the value and its valid type/range/choices."""
     types, lo, hi = rule
-    v = fig.value
     if isinstance(v, bool) and bool not in types:
-        raise ValueError(f"{field}.value = {v!r}: must be a number")
+        raise ValueError(f"{name} = {v!r}: must be a number")
     if not isinstance(v, types) or (types == (int,) and isinstance(v, bool)):
         names = "/".join(t.__name__ for t in types)
-        raise ValueError(f"{field}.value = {v!r}: must be of type {names}")
+        raise ValueError(f"{name} = {v!r}: must be of type {names}")
     if isinstance(lo, tuple):
         if v not in lo:
-            raise ValueError(f"{field}.value = {v!r}: valid choices are {', '.join(lo)}")
+            raise ValueError(f"{name} = {v!r}: valid choices are {', '.join(lo)}")
     elif lo is not None and not lo <= v <= hi:
-        raise ValueError(f"{field}.value = {v!r}: valid range is {lo}..{hi}")
+        raise ValueError(f"{name} = {v!r}: valid range is {lo}..{hi}")
+
+
+def _check_power_mode(power_mw, power_mode) -> None:
+    """``power_mw`` and ``power_mode`` come together; the mode's keys and values are valid."""
+    if (power_mw is None) != (power_mode is None):
+        given, missing = (("power_mw", "power_mode") if power_mode is None
+                          else ("power_mode", "power_mw"))
+        raise ValueError(f"{given} is given: {missing} is required (a power figure is only "
+                         "usable with the mode it was measured in)")
+    if power_mode is None:
+        return
+    mode = power_mode.value
+    unknown = sorted(set(mode) - set(POWER_MODE_KEYS))
+    if unknown or "fps" not in mode:
+        raise ValueError(f"power_mode.value keys {sorted(mode)}: 'fps' is required, valid keys "
+                         f"are {', '.join(POWER_MODE_KEYS)}")
+    for k, v in mode.items():
+        _check_item(f"power_mode.value.{k}", v, POWER_MODE_KEYS[k])
 
 
 class _Entry(FrozenSpec):
@@ -199,11 +237,18 @@ class SensorEntry(_Entry):
     interface: Figure | None = None
     mipi_lanes: Figure | None = None
     mipi_lane_rate_gbps: Figure | None = None
+    # typical power [mW] while streaming the mode ``power_mode`` ({fps, width_px, height_px,
+    # bits_per_pixel, reads_per_pixel}: POWER_MODE_KEYS) and in standby
+    # (camtwin.budget.power.catalog_power calibrates the power model to them)
+    power_mw: Figure | None = None
+    power_mode: Figure | None = None
+    standby_mw: Figure | None = None
 
     @model_validator(mode="after")
     def _typed(self):
         for field, fig in self.figures().items():
             _check_value(field, fig, SENSOR_FIGURES[field])
+        _check_power_mode(self.power_mw, self.power_mode)
         if self.hdr is not None:
             from .convert import hdr_spec_for
 
