@@ -324,6 +324,13 @@ def _module_from_mapping(data: dict, base_dir: Path | None, where: str) -> "Modu
         lens, spec = _day_night(DayNightEntry.from_dict(dn, source=f"{where}: day_night"),
                                 lens)
         data["lens"], data["day_night"] = lens.model_dump(), spec.model_dump()
+    st = data.get("stabiliser")
+    if isinstance(st, dict) and isinstance(st.get("ois"), dict) and "value" in st["ois"]:
+        from .catalog.convert import _stabiliser   # a copied catalog module's sourced block
+        from .catalog.schema import StabiliserEntry
+
+        entry = StabiliserEntry.from_dict(st, source=f"{where}: stabiliser")
+        data["stabiliser"] = _stabiliser(entry).model_dump()
     return ModuleSpec.from_dict(data, source=where)
 
 

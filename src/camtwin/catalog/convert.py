@@ -372,6 +372,8 @@ def _module(name: str, root) -> ModuleSpec:
     extra = {}
     if m.day_night is not None:
         lens_spec, extra["day_night"] = _day_night(m.day_night, lens_spec)
+    if m.stabiliser is not None:
+        extra["stabiliser"] = _stabiliser(m.stabiliser)
     return ModuleSpec(name=m.name, description=m.description or
                       f"{sensor.vendor} {sensor.part} + {lens.maker} {lens.part}",
                       sensor=to_sensor_spec(sensor), lens=lens_spec,
@@ -399,6 +401,15 @@ def _day_night(dn, lens_spec: LensSpec):
             radiant_intensity_mw_sr=float(dn.value("illuminator_radiant_intensity_mw_sr")),
             beam_angle_deg=float(dn.value("illuminator_beam_angle_deg", 60.0)))
     return lens_spec, DayNightSpec(ir_cut_switchable=switch, illuminator=ill)
+
+
+def _stabiliser(st):
+    """StabiliserSpec of a catalog module's ``stabiliser`` block: the ``ois`` figure's
+    preset, with the figure's source as the stabiliser's source (the note stays in the
+    catalog entry)."""
+    from ..motion.stabilise import StabiliserSpec
+
+    return StabiliserSpec(ois=st.ois.value, source=st.ois.source)
 
 
 def to_module(name: str, root=None) -> ModuleSpec:

@@ -142,6 +142,12 @@ DAY_NIGHT_FIGURES: dict[str, tuple] = {
     "illuminator_beam_angle_deg": (_NUM, 1.0, 179.0),
 }
 
+#: Figures of a module's stabiliser block (:class:`StabiliserEntry`): the OIS preset of
+#: :data:`camtwin.motion.stabilise.OIS_PRESETS` the module's documented OIS is modelled by.
+STABILISER_FIGURES: dict[str, tuple] = {
+    "ois": ((str,), ("none", "phone", "sensor_shift"), None),
+}
+
 
 def _check_value(field: str, fig: Figure, rule: tuple) -> None:
     _check_item(f"{field}.value", fig.value, rule)
@@ -343,6 +349,20 @@ class DayNightEntry(FrozenSpec):
         return default if fig is None else fig.value
 
 
+class StabiliserEntry(FrozenSpec):
+    """Image stabilisation of a catalog module (:mod:`camtwin.motion.stabilise`), as sourced
+    figures: ``ois`` is the preset (``phone``: lens-shift VCM OIS; ``sensor_shift``;
+    ``none``) standing for the OIS a maker's page says the camera has — the source documents
+    *that* it has OIS, the preset's parameters are its stated engineering assumptions."""
+
+    ois: Figure
+
+    @model_validator(mode="after")
+    def _typed(self):
+        _check_value("ois", self.ois, STABILISER_FIGURES["ois"])
+        return self
+
+
 class ModuleEntry(_Entry):
     """A catalog module: a catalog sensor + a catalog lens + an ISP preset.
 
@@ -355,6 +375,7 @@ class ModuleEntry(_Entry):
     isp: str = Field(min_length=1)
     object_distance_m: float = Field(1.0, gt=0, le=1000)
     day_night: DayNightEntry | None = None
+    stabiliser: StabiliserEntry | None = None
 
     @field_validator("sensor", "lens", "isp")
     @classmethod
