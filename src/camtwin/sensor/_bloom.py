@@ -325,12 +325,15 @@ def _row_of(lp, stride, inv_stride):  # pragma: no cover - jit
 @nb.njit(cache=True, parallel=True)
 def _run_groups(q, active, win, off, head, nxt, own_r, own_c, own_v, comp_start, comp_len,
                 full_well, drain, along_columns, max_iterations, tol, buf_pix, buf_val,
-                status, fp_len, fbox, st_steps, st_pend, st_lost):  # pragma: no cover - jit
+                status, fp_off, fp_len, fbox, st_steps, st_pend,
+                st_lost):  # pragma: no cover - jit
     """Bloom each group ``active[k]`` alone in its window ``win[k]`` (r0, r1, c0, c1) of the
     unmodified frame ``q``: its own over-full pixels keep their charge, every other pixel
     above full well is set to full well (full, nothing pending). The footprint — the full
     pixels of the regions that held the group's charge and their neighbours (the only
-    pixels the group read or wrote) — goes to ``buf_pix``/``buf_val`` from ``off[k]``, its
+    pixels the group read or wrote) — goes to ``buf_pix``/``buf_val`` from ``fp_off[k]``
+    (packed one after the other within a chunk's share ``off[k0]`` … of the buffer, which
+    bounds them by the windows' sizes: only the footprints' pages are touched), its
     bounding box (r0, r1, c0, c1) to ``fbox[k]``; ``status[k]`` = 0 when that footprint reached a window edge inside the frame (the
     window was too small), else 1."""
     h, w = q.shape
@@ -352,19 +355,23 @@ def _run_groups(q, active, win, off, head, nxt, own_r, own_c, own_v, comp_start,
         act_ws = np.empty(cells, np.bool_)
         ibuf = np.empty((9, cells), np.int64)
         fbuf = np.empty((3, cells), np.float64)
+        cursor = off[k0]
         for k in range(k0, k1):
-            _run_one(q, h, w, k, active[k], win, off, head, nxt, own_r, own_c, own_v,
+            fp_off[k] = cursor
+            _run_one(q, h, w, k, active[k], win, cursor, head, nxt, own_r, own_c, own_v,
                      comp_start, comp_len, fw32, drain, along_columns, max_iterations, tol,
                      buf_pix, buf_val, status, fp_len, fbox, st_steps, st_pend, st_lost,
                      lq_ws, lab_ws, np_ws, act_ws, ibuf, fbuf)
+            if status[k] == 1:
+                cursor += fp_len[k]
 
 
 @nb.njit(cache=True)
-def _run_one(q, h, w, k, g, win, off, head, nxt, own_r, own_c, own_v, comp_start, comp_len,
+def _run_one(q, h, w, k, g, win, o, head, nxt, own_r, own_c, own_v, comp_start, comp_len,
              fw32, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
              fp_len, fbox, st_steps, st_pend, st_lost, lq_ws, lab_ws, np_ws, act_ws, ibuf,
              fbuf):  # pragma: no cover - jit
-    """Group ``g`` = ``active[k]`` of :func:`_run_groups`."""
+    """Group ``g`` = ``active[k]`` of :func:`_run_groups`; footprint written from ``o``."""
     r0, r1, c0, c1 = win[k, 0], win[k, 1], win[k, 2], win[k, 3]
     hw, ww = r1 - r0, c1 - c0
     stride = ww + 2
@@ -427,7 +434,6 @@ def _run_one(q, h, w, k, g, win, off, head, nxt, own_r, own_c, own_v, comp_start
             is_active[_find(parent, lab[lp])] = True
         c = nxt[c]
     inv = 1.0 / stride
-    o = off[k]
     n = 0
     ok = True
     b0, b1, b2, b3 = r1, r0, c1, c0     # window-relative footprint rows/cols, grown below
@@ -830,6 +836,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         buf_pix = np.empty(off[n_act], np.int64)
         buf_val = np.empty(off[n_act], np.float32)
         status = np.zeros(n_act, np.int64)
+        fp_off = np.zeros(n_act, np.int64)
         fp_len = np.zeros(n_act, np.int64)
         fbox = np.zeros((n_act, 4), np.int64)
         st_steps = np.zeros(n_act, np.int64)
@@ -837,7 +844,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         st_lost = np.zeros(n_act, np.float64)
         _run_groups(q, active, win, off, head, nxt, own_r, own_c, own_v, comp_start, comp_len,
                     fw32, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
-                    fp_len, fbox, st_steps, st_pend, st_lost)
+                    fp_off, fp_len, fbox, st_steps, st_pend, st_lost)
         if rnd == 0:
             pix0 = buf_pix
             val0 = buf_val
@@ -858,14 +865,14 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
             res_len[g] = fp_len[k]
             if rnd == 0:
                 res_where[g] = 0
-                res_off[g] = off[k]
+                res_off[g] = fp_off[k]
             else:
                 res_where[g] = 1
                 res_off[g] = n1
                 pix1 = _grown(pix1, n1 + fp_len[k])
                 val1 = _grown(val1, n1 + fp_len[k])
-                pix1[n1:n1 + fp_len[k]] = buf_pix[off[k]:off[k] + fp_len[k]]
-                val1[n1:n1 + fp_len[k]] = buf_val[off[k]:off[k] + fp_len[k]]
+                pix1[n1:n1 + fp_len[k]] = buf_pix[fp_off[k]:fp_off[k] + fp_len[k]]
+                val1[n1:n1 + fp_len[k]] = buf_val[fp_off[k]:fp_off[k] + fp_len[k]]
                 n1 += fp_len[k]
             g_steps[g] = st_steps[k]
             g_pend[g] = st_pend[k]
