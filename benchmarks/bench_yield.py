@@ -15,6 +15,13 @@ compile, store), b the marginal seconds per draw; the projection is a + 1000·b.
 
     .venv/bin/python benchmarks/bench_yield.py                  # 20 and 40 draws, 2 workers
     .venv/bin/python benchmarks/bench_yield.py --sizes 40 80 --aa
+    .venv/bin/python benchmarks/bench_yield.py --compare 6      # + lux metric old vs new
+
+``--compare N`` also times the ``lux_at_snr10`` measurement of the first N draws inline on
+one core both ways — the closed-form uniform-target image (the default since the metric
+stopped forming a 125-band cube) and the full optics path it replaced (``snr_curve(...,
+full_optics=True)``) — with the same noise key, and prints seconds per draw and the
+relative difference of the two lux values.
 """
 
 from __future__ import annotations
@@ -67,13 +74,44 @@ def run(n: int, workers: int, aa: bool) -> dict:
             "yield": res.built.value, "errors": out.errors}
 
 
+def compare_lux(n: int) -> None:
+    """Seconds per draw of the lux_at_snr10 measurement, closed form vs full optics."""
+    import numpy as np
+
+    from camtwin.evaluate.metrics import level_at_snr, snr_curve
+    from camtwin.sweep.tolerance import compile_tolerance, module_at_point
+
+    c = compile_tolerance(dict(SPEC, draws=n))
+    zero = {k: 0.0 for k in ("dx_um", "dy_um", "tau_x_deg", "tau_y_deg", "focus_um")}
+    t = {False: 0.0, True: 0.0}
+    diff = []
+    for p in c.sweep.points:
+        mod, _ = module_at_point(p.module, {**zero, **(p.conditions.get("assembly") or {})},
+                                 None)
+        lux = {}
+        for full in (True, False):   # full first: it pays any one-time warm-up
+            t0 = time.perf_counter()
+            lux[full] = level_at_snr(snr_curve(mod, rng=int(p.conditions.get("noise_key", 0)),
+                                               full_optics=full))
+            t[full] += time.perf_counter() - t0
+        diff.append(lux[False] / lux[True] - 1)
+    print(f"\nlux_at_snr10 per draw, inline on one core ({n} draws): full optics "
+          f"{t[True] / n:.3f} s, closed form {t[False] / n:.3f} s "
+          f"({t[True] / max(t[False], 1e-9):.1f}x); lux difference max "
+          f"{np.max(np.abs(diff)) * 100:.3f} %")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", type=int, nargs=2, default=[20, 40])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--aa", action="store_true", help="with an active-alignment step")
+    ap.add_argument("--compare", type=int, default=0, metavar="N",
+                    help="also time lux_at_snr10 on N draws, closed form vs full optics")
     args = ap.parse_args()
     print(f"load average before: {os.getloadavg()}")
+    if args.compare:
+        compare_lux(args.compare)
     rows = [run(n, args.workers, args.aa) for n in args.sizes]
     print("\n| draws | wall [s] | compile [s] | worker s/draw | worker CPU s/draw | "
           "wall s/draw | yield | errors |")
