@@ -216,3 +216,54 @@ def test_random_statements_never_leak_or_write(env):
     assert _snapshot(store) == before
     assert not (store / "points" / "part-new.parquet").exists()
     assert query(store, "SELECT count(*) FROM points")[1] == [(N_POINTS,)]
+
+
+# -- bounded: time, memory, result size (a SELECT that never ends or eats the machine) --
+
+def test_runaway_query_is_stopped_after_the_timeout(env):
+    """A cross join of ranges would run for hours; the timer interrupts DuckDB (reference:
+    the wall clock — the call must return well before the query could finish)."""
+    import time
+
+    t0 = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"^SQL: stopped after 0.5 s \(--timeout\)") as exc:
+        query(env / "store", "SELECT count(*) FROM range(100000000000) a", timeout_s=0.5)
+    assert "\n" not in str(exc.value)
+    assert time.perf_counter() - t0 < 20.0
+    # the store still answers afterwards
+    assert query(env / "store", "SELECT count(*) FROM points")[1] == [(N_POINTS,)]
+
+
+def test_query_memory_is_bounded_by_the_budget(env):
+    """A 50-million-element list (≥ 400 MB) under a 128 MB budget: DuckDB's own limit
+    refuses it and nothing spills to a temporary directory."""
+    before = set(Path.cwd().iterdir())
+    with pytest.raises(ConfigError, match=r"^SQL: the query needs more than the memory "
+                                          r"budget \(0\.1 GiB"):
+        query(env / "store", "SELECT max(x) FROM (SELECT list(range(50000000)) x)",
+              max_memory="128M")
+    assert set(Path.cwd().iterdir()) == before     # no .tmp spill folder
+
+
+def test_too_many_rows_are_refused_not_printed(env):
+    with pytest.raises(ConfigError, match=r"more than 1000 rows \(--max-rows\); add LIMIT"):
+        query(env / "store", "SELECT * FROM range(5000)", max_rows=1000)
+    cols, rows = query(env / "store", "SELECT * FROM range(1000)", max_rows=1000)
+    assert len(rows) == 1000
+
+
+@pytest.mark.parametrize("kwargs, field", [({"timeout_s": 0}, "timeout_s"),
+                                           ({"timeout_s": -1}, "timeout_s"),
+                                           ({"max_rows": 0}, "max_rows")])
+def test_bad_limits_are_one_line_errors(env, kwargs, field):
+    with pytest.raises(ConfigError, match=rf"^{field} = .*valid range"):
+        query(env / "store", "SELECT 1", **kwargs)
+
+
+def test_cli_timeout_exits_2_with_one_line(env):
+    res = CliRunner().invoke(app, ["query", str(env / "store"),
+                                   "SELECT count(*) FROM range(100000000000) a",
+                                   "--timeout", "0.5"])
+    assert res.exit_code == 2
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "stopped after 0.5 s" in lines[0]

@@ -66,14 +66,25 @@ def register(app, guard, fail, console) -> None:
         store: str = typer.Argument(..., help="Results store of 'camtwin sweep'."),
         sql: str = typer.Argument(..., help="DuckDB SQL over the view 'points'."),
         fmt: str = typer.Option("table", "--format", help="table, csv or json."),
+        timeout: float = typer.Option(60.0, "--timeout",
+                                      help="Stop the query after this many seconds."),
+        max_rows: int = typer.Option(100_000, "--max-rows",
+                                     help="Refuse results with more rows (add LIMIT)."),
+        max_memory: str = typer.Option(None, "--max-memory",
+                                       help="Memory budget, e.g. 2G (default: "
+                                            "CAMTWIN_MAX_MEMORY or a fraction of free RAM)."),
     ):
-        """Run DuckDB SQL over a sweep store (view ``points``: one row per point)."""
+        """Run DuckDB SQL over a sweep store (view ``points``: one row per point).
+
+        Read-only and sandboxed: SELECT only, no file access, bounded time, memory and
+        result size."""
         if fmt not in ("table", "csv", "json"):
             fail(f"--format = {fmt!r}: valid choices: csv, json, table")
         guard(require, "sweep", "camtwin query")
         from ..sweep.store import query as run_query
 
-        cols, rows = guard(run_query, store, sql)
+        cols, rows = guard(run_query, store, sql, timeout_s=timeout, max_rows=max_rows,
+                           max_memory=max_memory)
         _print_rows(cols, rows, fmt, console)
 
 

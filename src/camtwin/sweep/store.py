@@ -287,16 +287,22 @@ class SweepStore:
                 con.close()
         return target
 
-    def connect(self):
+    def connect(self, *, memory_limit: int | None = None):
         """An in-memory DuckDB connection with the view ``points`` over this store, in the
         sandbox of :func:`query`: external access off (no file system, ``COPY``,
-        ``ATTACH``, extensions) and the configuration locked."""
+        ``ATTACH``, extensions), no temporary directory (nothing spills to disk), at most
+        ``memory_limit`` bytes (DuckDB's own limit, when given) and the configuration
+        locked."""
         import duckdb
 
         d = self.dataset()
         if d is None:
             raise ConfigError(f"store {self.url}: no results yet (run 'camtwin sweep' first)")
-        con = duckdb.connect(":memory:", config=SANDBOX_CONFIG)
+        # bounded: memory from camtwin's budget, no spilling to a temporary directory
+        config = {**SANDBOX_CONFIG, "temp_directory": ""}
+        if memory_limit:
+            config["memory_limit"] = f"{max(64 << 20, int(memory_limit))}B"
+        con = duckdb.connect(":memory:", config=config)
         try:
             con.register("points_arrow", d)
             con.execute("CREATE VIEW points AS SELECT * FROM points_arrow")
@@ -464,14 +470,36 @@ def open_store(url: str | Path, *, must_exist: bool = False) -> SweepStore:
     return store
 
 
-def query(url: str | Path, sql: str) -> tuple[list[str], list[tuple]]:
+#: Default limits of :func:`query` (``camtwin query --timeout / --max-rows``).
+QUERY_TIMEOUT_S = 60.0
+QUERY_MAX_ROWS = 100_000
+
+
+def query(url: str | Path, sql: str, *, timeout_s: float | None = QUERY_TIMEOUT_S,
+          max_rows: int | None = QUERY_MAX_ROWS,
+          max_memory: str | int | None = None) -> tuple[list[str], list[tuple]]:
     """Run DuckDB ``sql`` over the view ``points`` of a store → (column names, rows).
 
     Only ``SELECT`` statements run (``WITH``, ``DESCRIBE``, ``SUMMARIZE``, ``SHOW`` are
     SELECTs to DuckDB), in the sandbox of :meth:`SweepStore.connect`; anything else, and any
-    file access, is a :class:`ConfigError` ``SQL: …`` of one line.
+    file access, is a :class:`ConfigError` ``SQL: …`` of one line. The query is also
+    bounded: it is interrupted after ``timeout_s`` seconds, DuckDB may use at most the
+    memory budget of :func:`camtwin.memory.budget_bytes` (``max_memory``,
+    ``CAMTWIN_MAX_MEMORY``; nothing spills to disk) and a result of more than
+    ``max_rows`` rows is refused (add ``LIMIT``) — each a one-line ``SQL: …`` error.
+    ``None`` lifts the time or row limit.
     """
+    import threading
+
     import duckdb
+
+    from ..memory import budget_bytes
+
+    if timeout_s is not None and not 0 < timeout_s <= 86400:
+        raise ConfigError(f"timeout_s = {timeout_s}: valid range is 0 < timeout ≤ 86400 s")
+    if max_rows is not None and not 1 <= max_rows <= 100_000_000:
+        raise ConfigError(f"max_rows = {max_rows}: valid range is 1..100000000")
+    memory = budget_bytes(max_memory)
 
     try:
         statements = duckdb.extract_statements(sql)
@@ -484,17 +512,35 @@ def query(url: str | Path, sql: str) -> tuple[list[str], list[tuple]]:
             raise ConfigError(f"SQL: {st.type.name} statements are not allowed; a store is "
                               "queried read-only (SELECT, WITH, DESCRIBE, SUMMARIZE)")
     store = open_store(url, must_exist=True)
-    con = store.connect()
+    con = store.connect(memory_limit=memory)
+    timer = threading.Timer(timeout_s, con.interrupt) if timeout_s is not None else None
     try:
+        if timer is not None:
+            timer.daemon = True
+            timer.start()
         rel = con.execute(sql)
         cols = [d[0] for d in rel.description] if rel.description else []
-        rows = rel.fetchall() if rel.description else []
+        if not rel.description:
+            return cols, []
+        rows = rel.fetchmany(max_rows + 1) if max_rows is not None else rel.fetchall()
+        if max_rows is not None and len(rows) > max_rows:
+            raise ConfigError(f"SQL: the result has more than {max_rows} rows (--max-rows); "
+                              "add LIMIT or aggregate")
         return cols, rows
+    except duckdb.InterruptException:
+        raise ConfigError(f"SQL: stopped after {timeout_s:g} s (--timeout); narrow the query "
+                          "or raise the limit") from None
+    except duckdb.OutOfMemoryException:
+        raise ConfigError(f"SQL: the query needs more than the memory budget "
+                          f"({memory / 2**30:.1f} GiB; --max-memory / CAMTWIN_MAX_MEMORY); "
+                          "narrow it or add LIMIT") from None
     except duckdb.Error as exc:
         if "registered as 'points_arrow' failed" in str(exc):   # a damaged part file
             raise store.damage_error(exc) from None
         raise ConfigError(f"SQL: {_first_line(exc)}") from None
     finally:
+        if timer is not None:
+            timer.cancel()
         con.close()
 
 
