@@ -501,7 +501,7 @@ def shoot(module: ModuleSpec, scene: Scene, *, exposure_s: float | None = None, 
         if exposure_s is None:
             exposure_s = auto_exposure_s(oi, mod.sensor)
         motion = shake_motion(module, exposure_s, shake_gen, shake=shake, ois=ois,
-                              sensor=mod.sensor)
+                              sensor=mod.sensor, start_s=start_s)
         raw = capture_moving(oi, mod.sensor, exposure_s, gen, motion, start_s=start_s,
                              progress=lambda d, n: note("sensor", d, n))
     elif lit is None:

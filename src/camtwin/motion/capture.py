@@ -11,8 +11,10 @@ seeded :func:`camtwin.motion.shake.shake_trajectory`, or a given
 
     p(t) = R(θ_r(t) − θ_r(t₀))·(p₀ − a) + a + (f/p_px)·(θ_p(t) − θ_p(t₀), θ_y(t) − θ_y(t₀))
 
-with a the optical axis, f the focal length [mm → µm], p_px the pixel pitch [µm] and t₀ the
-start of row 0's integration (motion relative to the pose at the start of the capture).
+with a the optical axis, f the focal length [mm → µm], p_px the pixel pitch [µm] and t₀ = 0
+on the capture's clock (:func:`camtwin.camera.shoot`'s ``start_s`` is row 0's integration
+start on that clock; a sensor window starting at ``start_s`` = y·t_l sees the motion the
+full frame's row y sees).
 Every plane of the optical image — the per-channel electron-rate densities D_c of the
 streamed path (:class:`~camtwin.optics.stream.ChannelImage`, C planes instead of the
 spectral bands) or the spectral irradiance of an :class:`~camtwin.optics.OpticalImage` — is
@@ -64,8 +66,9 @@ WARMUP_S = 2.0
 class ShakeMotion:
     """The camera motion of one capture (after stabilisation).
 
-    ``trajectory`` the residual camera rotation; ``t_start_s`` its time at the start of row
-    0's integration; ``focal_length_mm``, ``pixel_pitch_um`` convert angles to pixels;
+    ``trajectory`` the residual camera rotation; ``t_start_s`` its time at clock time 0
+    (the start of row 0's integration of a capture with ``start_s`` = 0);
+    ``focal_length_mm``, ``pixel_pitch_um`` convert angles to pixels;
     ``shake``, ``ois`` the names for the metadata (``custom`` for a spec or trajectory).
     """
 
@@ -81,8 +84,8 @@ class ShakeMotion:
         return self.trajectory.image_px(self.focal_length_mm, self.pixel_pitch_um)
 
     def pose(self, t_s) -> np.ndarray:
-        """(Δrow [px], Δcol [px], θ_roll [rad]) at capture times ``t_s`` [s] (0 = start of
-        row 0's integration) relative to the pose at 0, shape (…, 3)."""
+        """(Δrow [px], Δcol [px], θ_roll [rad]) at clock times ``t_s`` [s] relative to the
+        pose at clock time 0, shape (…, 3)."""
         t = np.asarray(t_s, dtype=np.float64) + self.t_start_s
         tr = self.trajectory
         k = self.focal_length_mm * 1e3 / self.pixel_pitch_um
@@ -114,7 +117,7 @@ def resolve_ois(module, ois="module"):
 
 
 def shake_motion(module, exposure_s: float, rng, *, shake="handheld", ois="module",
-                 warmup_s: float = WARMUP_S, sensor=None) -> ShakeMotion:
+                 warmup_s: float = WARMUP_S, sensor=None, start_s: float = 0.0) -> ShakeMotion:
     """Draw (or take) the camera motion of one capture.
 
     Parameters
@@ -133,6 +136,9 @@ def shake_motion(module, exposure_s: float, rng, *, shake="handheld", ois="modul
     sensor : SensorSpec, optional
         The sensor that captures (a window's; default ``module.sensor``): its shutter and
         height set the time span.
+    start_s : float
+        Row 0's integration start on the capture clock [s] (a drawn trajectory is made long
+        enough to reach it).
 
     Raises
     ------
@@ -145,7 +151,7 @@ def shake_motion(module, exposure_s: float, rng, *, shake="handheld", ois="modul
     if not (np.isfinite(exposure_s) and exposure_s > 0):
         raise ConfigError(f"exposure_s = {exposure_s}: must be > 0")
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    span = capture_span_s(s, exposure_s)
+    span = capture_span_s(s, exposure_s) + max(float(start_s), 0.0)
     spec = resolve_ois(module, ois)
     if isinstance(shake, Trajectory):
         traj, name = shake, "custom"
@@ -155,9 +161,10 @@ def shake_motion(module, exposure_s: float, rng, *, shake="handheld", ois="modul
         sh = shake_spec(shake)
         traj = shake_trajectory(sh, warmup_s + span + 0.05, gen)
         name, t_start = _name(shake if isinstance(shake, str) else sh, SHAKE_PRESETS), warmup_s
-    if t_start + span > traj.t_s[-1] + 1e-9:
-        raise ConfigError(f"the shake trajectory ends at {traj.t_s[-1]:g} s; the capture needs "
-                          f"it until {t_start + span:g} s")
+    if t_start + span > traj.t_s[-1] + 1e-9 or t_start + start_s < traj.t_s[0] - 1e-12:
+        raise ConfigError(f"the shake trajectory covers {traj.t_s[0]:g} … {traj.t_s[-1]:g} s; "
+                          f"the capture needs {t_start + min(start_s, 0.0):g} … "
+                          f"{t_start + span:g} s")
     res = ois_residual(traj, spec, module.lens.focal_length_mm, gen)
     return ShakeMotion(trajectory=res, t_start_s=t_start,
                        focal_length_mm=float(module.lens.focal_length_mm),
@@ -173,12 +180,12 @@ def capture_span_s(sensor, exposure_s: float) -> float:
     return (sensor.height_px - 1) * line + float(exposure_s)
 
 
-def time_samples(motion: ShakeMotion, sensor, exposure_s: float, *,
+def time_samples(motion: ShakeMotion, sensor, exposure_s: float, *, start_s: float = 0.0,
                  max_step_px: float = MAX_STEP_PX) -> tuple[int, float]:
     """(N, step [px]): samples so that the image moves ≤ ``max_step_px`` between two, at the
     sensor corner (roll included), within [MIN_TIME_SAMPLES, MAX_TIME_SAMPLES]."""
     span = capture_span_s(sensor, exposure_s)
-    p = motion.pose(np.linspace(0.0, span, 4097))
+    p = motion.pose(start_s + np.linspace(0.0, span, 4097))
     corner = 0.5 * math.hypot(sensor.height_px, sensor.width_px)
     path = float(np.sum(np.hypot(np.diff(p[:, 0]), np.diff(p[:, 1]))
                         + np.abs(np.diff(p[:, 2])) * corner))
@@ -193,7 +200,7 @@ def motion_summary(motion: ShakeMotion, sensor, exposure_s: float, *, start_s: f
     from ..sensor.timing import row_start_times
     from .blur import blur_extent_px, row_motion
 
-    t_rows = row_start_times(sensor, 0.0)
+    t_rows = row_start_times(sensor, start_s)
     rows = np.unique(np.linspace(0, t_rows.size - 1, min(n_rows, t_rows.size)).round()
                      .astype(int))
     tr = motion.trajectory
@@ -202,7 +209,7 @@ def motion_summary(motion: ShakeMotion, sensor, exposure_s: float, *, start_s: f
                     for r in rows])
     cen, _ = row_motion(d, tr.t_s, motion.t_start_s + t_rows[rows], exposure_s)
     span = capture_span_s(sensor, exposure_s)
-    roll = motion.pose(np.linspace(0.0, span, 1025))[:, 2]
+    roll = motion.pose(start_s + np.linspace(0.0, span, 1025))[:, 2]
     return {"shake": motion.shake, "ois": motion.ois,
             "trajectory_start_s": float(motion.t_start_s), "start_s": float(start_s),
             "blur_px": [float(v) for v in ext.mean(axis=0)],
@@ -252,7 +259,7 @@ def capture_moving(oi, sensor, exposure_s: float, rng, motion: ShakeMotion, *,
         From :func:`shake_motion`.
     start_s : float
         Time of row 0's integration start on the capture's clock [s] (the motion is
-        relative to it).
+        relative to the pose at clock time 0).
     n_time_samples : int, optional
         Fixed N; default :func:`time_samples`.
     progress : callable, optional
@@ -267,7 +274,8 @@ def capture_moving(oi, sensor, exposure_s: float, rng, motion: ShakeMotion, *,
     from ..optics.stream import ChannelImage
     from ..sensor import capture
 
-    n, step = time_samples(motion, sensor, exposure_s, max_step_px=max_step_px)
+    n, step = time_samples(motion, sensor, exposure_s, start_s=start_s,
+                           max_step_px=max_step_px)
     if n_time_samples is not None:
         if not 1 <= int(n_time_samples) <= 100000:
             raise ConfigError(f"n_time_samples = {n_time_samples}: valid range is 1..100000")
@@ -281,7 +289,7 @@ def capture_moving(oi, sensor, exposure_s: float, rng, motion: ShakeMotion, *,
     done = [0]
 
     def scene_at(t):
-        dy, dx, th = (float(v) for v in motion.pose(float(t) - start_s))
+        dy, dx, th = (float(v) for v in motion.pose(float(t)))
         moved = replace(oi, **{attr: warp_planes(planes, dy, dx, th, axis_rc=axis,
                                                  samples_per_px=ovs)})
         done[0] += 1
