@@ -6,6 +6,9 @@
   row, a capture through the sensor chain while the camera shakes.
 * :mod:`.stabilise` — OIS (gyro noise and bias, loop bandwidth, stroke) and EIS (crop
   margin, per-frame or per-row), stabilisation gain in stops after CIPA DC-011 / ISO 20954-1.
+* :mod:`.capture` — a capture while the camera shakes (:func:`camtwin.camera.shoot`
+  ``shake=``, ``ois=``; ``camtwin capture --shake``): the channel image warped per time
+  sample, every row integrated over its own window.
 * :mod:`.metrics` — ``MOTION_METRICS`` for :mod:`camtwin.evaluate` (``ois_gain_stops``,
   ``shake_blur_px``, ``mtf50_loss_shake``, ``eis_jitter_px``).
 

@@ -31,6 +31,14 @@ at the sensor corner, roll included — between samples (8 ≤ N ≤ 1024; the m
 N and the achieved step). With a piecewise-constant image per sub-interval the blur kernel
 is the trajectory's occupancy sampled on that grid.
 
+Approximations: the bilinear warp of a plane sampled at the pixel pitch smooths a shift by
+a fraction u of a sample with the two-tap kernel (1 − u, u), i.e. adds a variance u(1 − u)
+≤ 1/4 px² (over many time samples about 1/6 px²) to the motion's — visible only when the
+motion blur itself is below ≈ 0.5 px, and /oversample² for an oversampled image. Content
+that the motion brings in from beyond the optical image is the image mirrored at its border
+(the whole sensor has no margin; a window has its optics margin, :func:`camtwin.camera.
+scene_window`), so the outermost ≈ blur_px pixels are not the scene's.
+
 Metadata (``raw.metadata["shake"]``, JSON-safe; :func:`motion_summary`): the shake and OIS
 names, the trajectory time of the start, ``blur_px`` — the peak-to-peak image motion
 (Δrow, Δcol) [px] at the optical axis during the exposure window of a row, averaged over
