@@ -31,8 +31,17 @@ def field_centre_px(module, field: float) -> tuple[float, float]:
     return field * s.height_px / 2.0, field * s.width_px / 2.0
 
 
-def slanted_edge_mtf(module, *, field: float = 0.0, lux: float = 1000.0, rng=0) -> MetricResult:
-    """MTF50 [cy/px] of the module at ``field`` from a simulated slanted-edge capture."""
+def slanted_edge_mtf(module, *, field: float = 0.0, lux: float = 1000.0, rng=0,
+                     band_group_nm: float | None = 160.0) -> MetricResult:
+    """MTF50 [cy/px] of the module at ``field`` from a simulated slanted-edge capture.
+
+    The edge is imaged by the streamed formation with spectral band groups of
+    ``band_group_nm`` (:func:`camtwin.optics.stream.form_channel_image`, as
+    :func:`camtwin.shoot`); ``None`` forms the full 125-band cube
+    (:func:`camtwin.optics.form_image`). 160 nm groups change MTF50 by < 0.05 % (measured
+    on defocused, tilted, aberrated, off-axis and fisheye lenses,
+    ``tests/test_lux_snr_fast.py``; its seed-to-seed scatter is ~5 %) for 1/4 to 1/20 of
+    the cost."""
     from ..camera import module_scene
     from ..measure.sfr import esfr
     from ..sensor import auto_exposure_s, capture
@@ -50,7 +59,7 @@ def slanted_edge_mtf(module, *, field: float = 0.0, lux: float = 1000.0, rng=0) 
     crop = crop_module(module, EDGE_CROP_PX)
     offset = field_centre_px(module, field)
     scene = module_scene(crop, "slanted_edge", illuminance_lux=lux)
-    oi = _form_at_field(scene, crop, module, offset)
+    oi = _form_at_field(scene, crop, module, offset, band_group_nm)
     s = crop.sensor
     raw = capture(oi, s, auto_exposure_s(oi, s), gen)
     h, w = s.height_px, s.width_px
@@ -83,17 +92,21 @@ def _shading(module, crop, offset_px) -> np.ndarray:
                                      (offset_px[0] * pitch, offset_px[1] * pitch))
 
 
-def _form_at_field(scene, crop, module, offset_px):
+def _form_at_field(scene, crop, module, offset_px, band_group_nm=None):
     """Optical image of ``scene`` seen by the crop of ``module`` displaced by ``offset_px``
-    from the optical axis."""
+    from the optical axis: the full spectral cube (``band_group_nm`` None) or the crop's
+    channel image formed in band groups of ``band_group_nm``."""
     from ..optics import form_image
+    from ..optics.stream import form_channel_image
 
     dy, dx = offset_px
-    if dy == 0 and dx == 0:
-        return form_image(scene, crop.lens)
-    from ..optics.image import full_field_um
+    kw = {}
+    if dy != 0 or dx != 0:
+        from ..optics.image import full_field_um
 
-    pitch = module.sensor.pixel_pitch_um
-    ff = full_field_um((module.sensor.height_px, module.sensor.width_px), pitch, crop.lens)
-    return form_image(scene, crop.lens, field_offset_um=(dy * pitch, dx * pitch),
-                      full_field_um_override=ff)
+        pitch = module.sensor.pixel_pitch_um
+        kw = dict(field_offset_um=(dy * pitch, dx * pitch), full_field_um_override=full_field_um(
+            (module.sensor.height_px, module.sensor.width_px), pitch, crop.lens))
+    if band_group_nm is None:
+        return form_image(scene, crop.lens, **kw)
+    return form_channel_image(scene, crop.lens, crop.sensor, band_group_nm=band_group_nm, **kw)
