@@ -334,3 +334,19 @@ def test_window_sees_the_motion_of_its_rows_in_the_full_frame():
     # a roll about the window centre instead of the axis (37 px away) would be off by
     # ≈ 2 rad/s · 13 ms · 37 px ≈ 1 px at the end of the capture
     assert sub.raw.metadata["shake"]["roll_deg"] > 1.0
+
+
+def test_module_stabiliser_is_the_default_ois():
+    """``ois="module"`` takes ``module.stabiliser.ois``: the same shake as ``ois="phone"``
+    (same seed: same trajectory and gyro noise); ``ois=None`` switches it off."""
+    d = crop_module(load_module(), 48, 48).model_dump()
+    d["stabiliser"] = {"ois": "phone"}
+    mod = ModuleSpec.model_validate(d)
+    sc = edge_scene(mod)
+    own, phone, off = (shoot(mod, sc, exposure_s=0.05, rng=4, ccm=np.eye(3), shake="handheld",
+                             ois=o) for o in ("module", "phone", None))
+    assert own.raw.metadata["shake"] == phone.raw.metadata["shake"]
+    assert np.array_equal(own.raw.dn, phone.raw.dn)
+    assert off.raw.metadata["shake"]["ois"] == "none"
+    assert np.hypot(*off.raw.metadata["shake"]["blur_px"]) > 2 * np.hypot(
+        *own.raw.metadata["shake"]["blur_px"])
