@@ -156,6 +156,34 @@ def test_window_at_true_field_position_matches_full_capture():
     assert _rel(centre[inner], want[inner]) > 1e-2
 
 
+def test_centre_crop_is_the_centre_of_the_same_image():
+    """``crop_module`` (``--crop``) of a lens that states no image circle keeps the full
+    sensor's full field: its relative illumination, distortion and chief-ray angles are the
+    full frame's centre, i.e. the centred window of the full capture (reference: the
+    window path, checked against the full frame in the test above). The old behaviour — a
+    smaller module whose corners are full field — is ``same_image=False`` and differs."""
+    full = crop_module(camtwin.load_module("default"), 256, 192, same_image=False).replace(
+        lens={"distortion": {"percent": -6.0}, "shading": {"vignetting_percent": 40.0},
+              "cra_full_field_deg": 30}, sensor={"pixel": {"design_cra_deg": 10.0}})
+    assert full.lens.image_circle_mm is None
+    scene = module_scene(full, "uniform")
+    sub, win = window_module(full, 96, 72, 64, 48)
+    want = electron_rate(form_module_image(full, scene, window=win, band_group_nm=None),
+                         sub.sensor)
+    crop = crop_module(full, 64, 48)
+    assert crop.lens.image_circle_mm == pytest.approx(np.hypot(256, 192) * 2e-3)
+    got = electron_rate(form_module_image(crop, module_scene(crop, "uniform"),
+                                          band_group_nm=None), crop.sensor)
+    inner = (slice(2, -2), slice(2, -2))
+    small = crop_module(full, 64, 48, same_image=False)
+    old = electron_rate(form_module_image(small, module_scene(small, "uniform"),
+                                          band_group_nm=None), small.sensor)
+    # corner/centre shading of the crop = that of the centre window of the full frame
+    ratio = lambda a: float(a[inner][:4, :4].mean() / a[22:26, 30:34].mean())  # noqa: E731
+    assert ratio(got) == pytest.approx(ratio(want), abs=2e-3)
+    assert ratio(old) < ratio(want) - 0.05     # the smaller module vignettes in its corners
+
+
 def test_window_validation(small):
     with pytest.raises(camtwin.ConfigError, match="--window"):
         window_module(small, 90, 0, 16, 16)

@@ -1,7 +1,13 @@
 """Sensor crops: a centre crop or a window at its true field position.
 
 A **centre crop** (:func:`crop_module`) keeps the central ``W × H`` pixels: the cropped
-module is a smaller sensor on the optical axis with the same pitch, lens and noise model.
+module is a smaller sensor on the optical axis with the same pitch, lens and noise model,
+and — by default — the same image: the lens's full field stays the full sensor's
+half-diagonal (a lens without ``image_circle_mm`` gets the full sensor's diagonal), so the
+crop's pixels see the distortion, relative illumination and chief-ray angles they have in
+the full frame, and the microlens shift (``pixel.design_cra_deg``) is scaled to the crop's
+corner so the chief-ray mismatch is the full sensor's. ``same_image=False`` gives a smaller module instead: a lens that states no
+image circle then covers the smaller sensor (its corners are full field).
 
 A **window** (:func:`window_module`) keeps the pixels ``[y, y + H) × [x, x + W)`` of the
 full sensor *where they are*: the capture sees the part of the scene that falls there and
@@ -14,6 +20,7 @@ aligned to the CFA period so the window keeps the sensor's colour phase.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .errors import ConfigError
@@ -25,9 +32,12 @@ def _period(module) -> int:
     return max(cfa_layout(module.sensor.cfa).period)
 
 
-def crop_module(module, width_px: int, height_px: int | None = None):
+def crop_module(module, width_px: int, height_px: int | None = None, *,
+                same_image: bool = True):
     """The module with its sensor cropped to the central ``width_px × height_px`` pixels
-    (same pitch, lens, noise model; sizes rounded down to the CFA period)."""
+    (same pitch, lens, noise model; sizes rounded down to the CFA period). With
+    ``same_image`` (default) the crop keeps the full sensor's full field (module
+    docstring): the centre of the same picture, not a smaller module."""
     s = module.sensor
     period = _period(module)
     h = height_px if height_px is not None else width_px
@@ -35,7 +45,17 @@ def crop_module(module, width_px: int, height_px: int | None = None):
     h = max(period, min(s.height_px, int(h)) // period * period)
     if (w, h) == (s.width_px, s.height_px):
         return module
-    return module.replace(sensor={"width_px": w, "height_px": h})
+    update = {"sensor": {"width_px": w, "height_px": h}}
+    if same_image:
+        if not module.lens.image_circle_mm:
+            update["lens"] = {"image_circle_mm": math.hypot(s.width_mm, s.height_mm)}
+        if s.pixel.design_cra_deg:
+            # the microlens shift grows linearly with image height up to the full sensor's
+            # corner (tan θ_d = b·r): the crop keeps b, so its own corner has a smaller angle
+            t = math.tan(math.radians(s.pixel.design_cra_deg)) * math.hypot(w, h) / math.hypot(
+                s.width_px, s.height_px)
+            update["sensor"]["pixel"] = {"design_cra_deg": math.degrees(math.atan(t))}
+    return module.replace(**update)
 
 
 @dataclass(frozen=True)

@@ -674,7 +674,7 @@ def compile_tolerance(spec: ToleranceSpec | dict, *, base_dir=None, source: str 
             raise ConfigError(f"crop = {list(spec.crop)}: width and height must be ≥ 16")
         from ..crop import crop_module
 
-        base = crop_module(base, w, h)
+        base = crop_module(base, w, h, same_image=False)   # a smaller module (spec 'crop')
     dump = base.model_dump()
     tols = [parse_tolerance(t, i, dump) for i, t in enumerate(spec.tolerances)]
     names = [t.name for t in tols]
