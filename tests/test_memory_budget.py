@@ -128,3 +128,44 @@ def test_cli_refuses_over_budget_job_with_exit_2_and_one_line(tmp_path):
     assert not out.exists()
     peak_kib = int(res.stdout.strip().splitlines()[-1])
     assert peak_kib < 1024 * 1024  # far below the job's ~3 GiB: refused before allocating
+
+
+# -- the allocator: freed frame-sized blocks are kept for reuse (camtwin.memory.tune_allocator)
+
+def test_sweep_workers_start_with_heap_slack_and_keep_dasks_settings():
+    """Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536 (its nanny's
+    pre-spawn-environ); glibc reads MALLOC_* only at process start, so the slack must be in
+    the environment *before* the worker spawns. Reference: the worker's own os.environ and
+    the Dask default it keeps."""
+    import os as _os
+
+    pytest.importorskip("distributed")
+    from distributed import Client
+
+    from camtwin.memory import ALLOCATOR_TOP_PAD_BYTES
+    from camtwin.sweep.runner import local_cluster
+
+    cluster = local_cluster(1)
+    try:
+        with Client(cluster) as client:
+            env = next(iter(client.run(lambda: {k: v for k, v in _os.environ.items()
+                                               if k.startswith(("MALLOC_", "NUMBA_"))})
+                            .values()))
+    finally:
+        cluster.close()
+    assert env["MALLOC_TOP_PAD_"] == str(ALLOCATOR_TOP_PAD_BYTES)
+    assert env.get("MALLOC_TRIM_THRESHOLD_") == "65536"       # Dask's own, untouched
+    assert env["NUMBA_NUM_THREADS"] == "1"
+
+
+def test_tune_allocator_respects_a_users_setting(monkeypatch):
+    import camtwin.memory as mem
+
+    monkeypatch.setattr(mem, "_tuned", False)
+    monkeypatch.setenv("MALLOC_TOP_PAD_", "1048576")
+    assert mem.tune_allocator() is False          # the user's value stands
+    monkeypatch.delenv("MALLOC_TOP_PAD_")
+    import platform
+
+    expected = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert mem.tune_allocator() is expected

@@ -544,6 +544,9 @@ _escape_help_markup(app)
 def main() -> None:
     """Console-script entry point. Usage errors (unknown option, bad number) are reported as
     one line too, instead of click's multi-line box."""
+    from .memory import tune_allocator
+
+    tune_allocator()
     try:
         code = app(standalone_mode=False, prog_name="camtwin")
     except Exception as exc:  # click's UsageError/Abort (vendored in newer typer releases)

@@ -124,6 +124,43 @@ def available_bytes() -> int:
         return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
 
 
+#: Slack glibc's malloc keeps at the top of each heap/arena [bytes] (``M_TOP_PAD``), see
+#: :func:`tune_allocator`.
+ALLOCATOR_TOP_PAD_BYTES = 256 * 2**20
+_M_TOP_PAD = -2     # glibc <malloc.h>
+_tuned = False
+
+
+def tune_allocator() -> bool:
+    """Keep freed memory for reuse instead of returning it to the kernel at once (glibc).
+
+    camtwin allocates and frees frame-sized arrays (FFT buffers, per-band planes) many
+    times per capture. Dask's nanny starts its workers with ``MALLOC_TRIM_THRESHOLD_=65536``
+    (``distributed.nanny.pre-spawn-environ``), so glibc trims every freed block above 64 KiB
+    at the top of a heap and the next allocation of the same size faults every page in
+    again: a Monte-Carlo yield run spent 45 % of its CPU in the kernel (119 M minor page
+    faults for 200 draws). ``mallopt(M_TOP_PAD, 256 MiB)`` keeps that much slack when a
+    heap grows or is trimmed: the same run spends ~5 % in the kernel and takes ~40 % less
+    wall time (``benchmarks/RESULTS.md``, module engineering); peak RSS does not grow (the
+    slack is reused, not added). Applied by the CLI, in the environment of LocalCluster
+    workers and at the start of every sweep/yield task (remote workers too); a user's own
+    ``MALLOC_TOP_PAD_`` is respected. Returns True when applied (glibc only; elsewhere a
+    no-op)."""
+    global _tuned
+    if _tuned:
+        return True
+    if "MALLOC_TOP_PAD_" in os.environ:
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        _tuned = bool(libc.mallopt(_M_TOP_PAD, ALLOCATOR_TOP_PAD_BYTES))
+    except (OSError, AttributeError):
+        return False
+    return _tuned
+
+
 def budget_bytes(max_memory: str | int | None = None) -> int:
     """The memory budget [bytes] (module docstring for the precedence)."""
     if max_memory is not None:

@@ -74,6 +74,9 @@ def run_batch(points: list[Point], measurements, seed: int, sweep_name: str,
     """The Dask task: the rows of ``points`` (see :func:`run_point`)."""
     import numba
 
+    from ..memory import tune_allocator
+
+    tune_allocator()        # also on workers of a remote cluster
     numba.set_num_threads(max(1, min(int(numba_threads), numba.config.NUMBA_NUM_THREADS)))
     rows = []
     for p in points:
@@ -126,6 +129,34 @@ def _worker_env(numba_threads: int) -> dict:
     n = str(numba_threads)
     return {"NUMBA_NUM_THREADS": n, "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n,
             "OPENBLAS_NUM_THREADS": n}
+
+
+def _pre_spawn_environ() -> dict:
+    """Dask's environment for new worker processes (set before they start, where glibc
+    reads it) plus glibc heap slack against its ``MALLOC_TRIM_THRESHOLD_=65536``
+    (:func:`camtwin.memory.tune_allocator`)."""
+    import dask
+
+    from ..memory import ALLOCATOR_TOP_PAD_BYTES
+
+    env = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
+    env.setdefault("MALLOC_TOP_PAD_", os.environ.get("MALLOC_TOP_PAD_",
+                                                     str(ALLOCATOR_TOP_PAD_BYTES)))
+    return env
+
+
+def local_cluster(n_workers: int, *, numba_threads: int = 1, log_level: int = logging.ERROR):
+    """The LocalCluster of a sweep: ``n_workers`` single-threaded worker processes on the
+    loopback interface (any free dashboard port: never the 8787 another cluster may hold,
+    never all interfaces), with numba/BLAS threads and glibc heap slack set before they
+    start (:func:`_pre_spawn_environ`)."""
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": _pre_spawn_environ()}):
+        return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                            dashboard_address="127.0.0.1:0", silence_logs=log_level,
+                            env=_worker_env(numba_threads))
 
 
 def run_sweep(sweep: CompiledSweep, store_url, *, scheduler: str | None = None,
@@ -203,16 +234,12 @@ def _run_locked(sweep, store, t0, notices, *, scheduler, workers, batch_size, nu
         out.seconds = time.perf_counter() - t0
         return out
 
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import Client, as_completed
 
     cluster = None
     if scheduler is None:
         n = int(workers) if workers is not None else usable_cpus()
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               # loopback, any free port: never the 8787 another
-                               # cluster may hold (a warning), never all interfaces
-                               dashboard_address="127.0.0.1:0", silence_logs=log_level,
-                               env=_worker_env(numba_threads))
+        cluster = local_cluster(n, numba_threads=numba_threads, log_level=log_level)
         client = Client(cluster)
     else:
         try:
