@@ -256,7 +256,7 @@ def test_too_many_rows_are_refused_not_printed(env):
                                            ({"timeout_s": -1}, "timeout_s"),
                                            ({"max_rows": 0}, "max_rows")])
 def test_bad_limits_are_one_line_errors(env, kwargs, field):
-    with pytest.raises(ConfigError, match=rf"^{field} = .*valid range"):
+    with pytest.raises(ConfigError, match=rf"\({field}\) = .*valid range"):
         query(env / "store", "SELECT 1", **kwargs)
 
 

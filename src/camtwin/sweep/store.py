@@ -496,9 +496,10 @@ def query(url: str | Path, sql: str, *, timeout_s: float | None = QUERY_TIMEOUT_
     from ..memory import budget_bytes
 
     if timeout_s is not None and not 0 < timeout_s <= 86400:
-        raise ConfigError(f"timeout_s = {timeout_s}: valid range is 0 < timeout ≤ 86400 s")
+        raise ConfigError(f"--timeout (timeout_s) = {timeout_s}: valid range is 0 < timeout ≤ "
+                          "86400 s")
     if max_rows is not None and not 1 <= max_rows <= 100_000_000:
-        raise ConfigError(f"max_rows = {max_rows}: valid range is 1..100000000")
+        raise ConfigError(f"--max-rows (max_rows) = {max_rows}: valid range is 1..100000000")
     memory = budget_bytes(max_memory)
 
     try:
