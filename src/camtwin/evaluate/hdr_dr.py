@@ -51,13 +51,13 @@ def hdr_dynamic_range(module, *, rng, exposure_s: float):
     from ..sensor import capture
     from ..sensor.hdr import component_models
     from .metrics import (CROP_PX, MetricResult, _centre_box, _rng, _scaled,
-                          _signal_channel_mask, _uniform_oi, crop_module)
+                          _signal_channel_mask, _uniform_channel_image, crop_module)
 
     gen = _rng(rng)
     crop = crop_module(module, CROP_PX)
     s = crop.sensor
     hdr = s.hdr
-    oi1 = _uniform_oi(crop, illuminant="D65", reflectance=0.9)
+    oi1 = _uniform_channel_image(crop, illuminant="D65", reflectance=0.9)   # closed form
     r0, r1, c0, c1 = _centre_box((s.height_px, s.width_px))
 
     def signals(raw) -> dict[str, np.ndarray]:
@@ -68,7 +68,7 @@ def hdr_dynamic_range(module, *, rng, exposure_s: float):
     whole = module.sensor
     dark = crop_module(module, min(DARK_CROP_PX, whole.width_px),
                        min(DARK_CROP_PX, whole.height_px))
-    oi0 = _scaled(_uniform_oi(dark, illuminant="D65", reflectance=0.9), 0.0)
+    oi0 = _scaled(_uniform_channel_image(dark, illuminant="D65", reflectance=0.9), 0.0)
     a = capture(oi0, dark.sensor, exposure_s, gen)
     b = capture(oi0, dark.sensor, exposure_s, gen)
     dmask = _signal_channel_mask(a)

@@ -470,7 +470,9 @@ def _dynamic_range(module, *, rng, exposure_s) -> MetricResult:
     gen = _rng(rng)
     crop = crop_module(module, CROP_PX)
     s = crop.sensor
-    oi1 = _uniform_oi(crop, illuminant="D65", reflectance=0.9)
+    # the uniform target in closed form (:func:`_uniform_channel_image`, = the full optics
+    # to < 0.5 %): only its level matters here
+    oi1 = _uniform_channel_image(crop, illuminant="D65", reflectance=0.9)
     box = _centre_box((s.height_px, s.width_px))
     a = capture(_scaled(oi1, 0.0), s, exposure_s, gen)
     b = capture(_scaled(oi1, 0.0), s, exposure_s, gen)
