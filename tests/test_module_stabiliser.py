@@ -186,3 +186,12 @@ def test_module_without_stabiliser_dumps_and_hashes_as_before(plain, with_ois):
     assert cache_key("m", plain) == cache_key("m", plain_fields)
     assert cache_key("m", with_ois) != cache_key("m", plain)
     assert ModuleSpec.from_dict(with_ois.model_dump()) == with_ois
+
+
+def test_catalog_show_lists_the_stabiliser_figure_with_its_source():
+    from camtwin.commands.catalog import show_entry
+
+    info = show_entry("catalog:phone-isocell-hp2-main")
+    fig = info["stabiliser_figures"]["ois"]
+    assert fig["value"] == "phone" and fig["source"].startswith("https://")
+    assert "stabiliser_figures" not in show_entry("phone-imx586-main")   # none sourced

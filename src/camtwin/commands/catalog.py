@@ -103,6 +103,11 @@ def show_entry(name: str) -> dict:
             out["day_night_figures"] = {k: getattr(dn, k).model_dump()
                                         for k in type(dn).model_fields
                                         if getattr(dn, k) is not None}
+        st = getattr(entry, "stabiliser", None)  # OIS (camtwin.motion.stabilise)
+        if st is not None:
+            out["stabiliser_figures"] = {k: getattr(st, k).model_dump()
+                                         for k in type(st).model_fields
+                                         if getattr(st, k) is not None}
         return out
     out["figures"] = {k: f.model_dump() for k, f in entry.figures().items()}
     if kind == "sensors":
@@ -164,6 +169,8 @@ def register(app, guard, fail, console) -> None:
         if info.get("day_night_figures"):
             groups.append(("day/night (IR-cut switcher, NIR illuminator)",
                            info["day_night_figures"]))
+        if info.get("stabiliser_figures"):
+            groups.append(("stabiliser (OIS)", info["stabiliser_figures"]))
         for title, figs in groups:
             table = Table(title=title)
             for col in ("field", "value", "confidence", "source", "note"):
