@@ -116,7 +116,8 @@ _CHUNKS = 64
 
 @nb.njit(cache=True)
 def _bloom_window(flat, lab, node_pixel, n_nodes, stride, full_well, drain, along_columns,
-                  max_iterations, tolerance_e, ibuf, fbuf):  # pragma: no cover - jit
+                  max_iterations, tolerance_e, ibuf, fbuf,
+                  single=False):  # pragma: no cover - jit
     """The algorithm of the module docstring on one padded window, in place.
 
     ``flat`` — charge [e⁻] of the window with a one-pixel padding ring, row stride
@@ -130,6 +131,11 @@ def _bloom_window(flat, lab, node_pixel, n_nodes, stride, full_well, drain, alon
     ``ibuf`` (9, ≥ cells) int64 and ``fbuf`` (3, ≥ cells) float64 are reused work space
     when large enough (every list holds at most one entry per cell); else the arrays are
     allocated and grown here.
+
+    ``single``: the caller knows that the full pixels form one region and always will (one
+    connected group, no other full pixel in the window: every pixel that fills touches the
+    region) — the union-find is skipped (every node's root is node 0, also in the returned
+    forest); the sums, their order and so the result are the same.
     """
     n2 = flat.size
     fw32 = np.float32(full_well)
@@ -179,7 +185,7 @@ def _bloom_window(flat, lab, node_pixel, n_nodes, stride, full_well, drain, alon
             n_pend += 1
             pending_total += e
             flat[p] = fw32
-    for i in range(n_nodes):        # connect the initial regions (up and left suffice)
+    for i in range(0 if single else n_nodes):   # connect the initial regions (up, left)
         p = node_pixel[i]
         if lab[p - stride] >= 0:
             _union(parent, i, lab[p - stride])
@@ -195,7 +201,7 @@ def _bloom_window(flat, lab, node_pixel, n_nodes, stride, full_well, drain, alon
         marked = _grown(marked, n_pend)
         n_marked = 0
         for i in range(n_pend):
-            r = _find(parent, lab[pend_pix[i]])
+            r = 0 if single else _find(parent, lab[pend_pix[i]])
             if node_sum[r] == 0.0 and node_edges[r] == 0:
                 marked[n_marked] = r
                 n_marked += 1
@@ -224,7 +230,7 @@ def _bloom_window(flat, lab, node_pixel, n_nodes, stride, full_well, drain, alon
                 continue
             boundary[kept] = p
             b_mask[kept] = e_up | (e_dn << 1) | (e_lf << 2) | (e_rt << 3)
-            r = _find(parent, lab[p])
+            r = 0 if single else _find(parent, lab[p])
             if node_sum[r] > 0.0:
                 node_edges[r] += n_e
                 b_root[kept] = r
@@ -296,7 +302,7 @@ def _bloom_window(flat, lab, node_pixel, n_nodes, stride, full_well, drain, alon
             else:
                 flat[p] = np.float32(v)
                 lab[p] = -1
-        for i in range(n_new):          # new full pixels join their full neighbours
+        for i in range(0 if single else n_new):   # new full pixels join their neighbours
             p = new_full[i]
             a = lab[p]
             if lab[p - stride] >= 0:
@@ -308,6 +314,8 @@ def _bloom_window(flat, lab, node_pixel, n_nodes, stride, full_well, drain, alon
                     _union(parent, a, lab[p - 1])
                 if lab[p + 1] >= 0:
                     _union(parent, a, lab[p + 1])
+    if single:
+        parent[:n_nodes] = 0
     return steps, pending_total, lost, parent, node_pixel, n_nodes
 
 
@@ -413,6 +421,8 @@ def _run_one(q, h, w, k, g, win, o, head, nxt, own_r, own_c, own_v, comp_start, 
                 n_nodes += 1
             else:
                 lab[lp] = -1
+    # one component and no other full pixel: one region for good (_bloom_window, single)
+    single = n_nodes == 0 and nxt[head[g]] < 0
     c = head[g]
     while c >= 0:
         for t in range(comp_start[c], comp_start[c] + comp_len[c]):
@@ -424,7 +434,7 @@ def _run_one(q, h, w, k, g, win, o, head, nxt, own_r, own_c, own_v, comp_start, 
         c = nxt[c]
     steps, pend, lost, parent, node_pixel, n_nodes = _bloom_window(
         lq, lab, node_pixel, n_nodes, stride, fw32, drain, along_columns,
-        max_iterations, tol[k], ibuf, fbuf)
+        max_iterations, tol[k], ibuf, fbuf, single)
     is_active = act_ws if act_ws.size >= n_nodes else np.empty(n_nodes, np.bool_)
     is_active[:n_nodes] = False
     c = head[g]
@@ -952,7 +962,7 @@ def bloom_whole_frame(q, full_well, drain, along_columns, max_iterations,
                 lab[lp] = -1
     steps, pend, lost, parent, node_pixel, n_nodes = _bloom_window(
         lq, lab, node_pixel, n_nodes, stride, fw32, drain, along_columns, max_iterations,
-        tolerance_e, np.empty((9, 1), np.int64), np.empty((3, 1), np.float64))
+        tolerance_e, np.empty((9, 1), np.int64), np.empty((3, 1), np.float64), False)
     for i in range(h):
         for j in range(w):
             q[i, j] = lq[(i + 1) * stride + j + 1]
