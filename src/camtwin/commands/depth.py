@@ -42,12 +42,15 @@ def register(app, guard, fail, console) -> None:
                                                "incabin_occupant, or a YAML)."),
         seed: int = seed_option("Seed of the noise."),
         json_out: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+        min_confidence: str = typer.Option("0", "--min-confidence", help="iToF: pixels with a "
+                                           "phase SNR below this are invalid; 'auto' = the "
+                                           "level where unwrapping fails ≤ 1e-3 per pixel."),
     ):
         """Capture a depth module (iToF, SPAD dToF or active stereo) on a scene with depth:
         depth map, point cloud and metrics against the ground truth; with --app, the
         verdicts of an application profile."""
         guard(_depth, module, scene, distance_m, far_m, reflectance, ambient_klx, frames, out,
-              app_name, seed, json_out, console, reflectance_image)
+              app_name, seed, json_out, console, reflectance_image, min_confidence)
 
     @app.command("depth-modules")
     def depth_modules(json_out: bool = typer.Option(False, "--json",
@@ -63,8 +66,19 @@ def _finite(option: str, value: float, lo: float, hi: float, *, lo_open=False) -
         raise ConfigError(f"{option} = {value}: valid range is {lo_s}, {hi:g}]")
 
 
+def _min_conf_used(m, min_conf) -> float | None:
+    """The iToF confidence threshold a capture applied (None for other kinds)."""
+    if m.kind != "itof":
+        return None
+    if min_conf == "auto":
+        from ..depth.itof import unwrap_confidence_threshold
+
+        return round(unwrap_confidence_threshold(m.pixel), 3)
+    return float(min_conf)
+
+
 def _depth(module, scene, distance_m, far_m, reflectance, ambient_klx, n_frames, out,
-           app_name, seed, json_out, console, reflectance_image=None):
+           app_name, seed, json_out, console, reflectance_image=None, min_confidence="0"):
     from .._io import check_outputs
     from ..depth.evaluate import evaluate_depth
     from ..depth.io import (jsonable, write_depth_colormap_png, write_depth_npy,
@@ -78,6 +92,15 @@ def _depth(module, scene, distance_m, far_m, reflectance, ambient_klx, n_frames,
     _finite("--ambient-klx", ambient_klx, 0.0, 200.0)
     if not 1 <= n_frames <= 64:
         raise ConfigError(f"--frames = {n_frames}: valid range is 1..64")
+    if str(min_confidence).strip().lower() == "auto":
+        min_conf = "auto"
+    else:
+        try:
+            min_conf = float(min_confidence)
+        except ValueError:
+            raise ConfigError(f"--min-confidence = {min_confidence!r}: valid: 'auto' or a "
+                              "phase SNR 0..1e6") from None
+        _finite("--min-confidence", min_conf, 0.0, 1e6)
     from_file = Path(scene).suffix.lower() in (".npy", ".tif", ".tiff", ".png")
     if from_file and not Path(scene).is_file():
         raise ConfigError(f"--scene = {scene!r}: no such depth image")
@@ -105,12 +128,13 @@ def _depth(module, scene, distance_m, far_m, reflectance, ambient_klx, n_frames,
                                   else reflectance, m.geometry)
     c = capture_depth(m, target, distance_m=distance_m, reflectance=reflectance,
                       ambient_klx=ambient_klx, frames=n_frames, seed=seed, supersample=k,
-                      scene_options=options)
+                      scene_options=options, min_confidence=min_conf)
     t_cap = time.perf_counter() - t0
     metrics = {
         "module": m.name, "kind": m.kind, "scene": scene, "distance_m": distance_m,
         "far_m": far_m, "reflectance": reflectance, "ambient_klx": ambient_klx,
         "frames": n_frames, "seed": seed, "grid": list(c.truth_m.shape),
+        "min_confidence": _min_conf_used(m, min_conf),
         **c.summary(flying_pixels=scene == "step_edge"), "capture_s": round(t_cap, 3),
     }
     if app_name is not None:

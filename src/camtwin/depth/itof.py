@@ -396,6 +396,43 @@ def unwrap_distances(d0: np.ndarray, spec: ITofSpec) -> np.ndarray:
     return out
 
 
+#: Per-pixel probability of a wrong unwrap that :func:`unwrap_confidence_threshold` allows.
+UNWRAP_ERROR_PROBABILITY = 1e-3
+
+
+def unwrap_confidence_threshold(spec: ITofSpec,
+                                p_error: float = UNWRAP_ERROR_PROBABILITY) -> float:
+    """Smallest confidence (phase SNR 1/σ_φ, :class:`ITofFrame`) at which the frequencies
+    unwrap wrongly with probability ≤ ``p_error`` per pixel; 0 for one frequency.
+
+    Two frequencies f₁ = n₁g, f₂ = n₂g (g their greatest common divisor): the noiseless
+    phase pair (φ₁, φ₂) = 2πt(f₁, f₂) traces a line that winds n₁ and n₂ times around the
+    (2π)² phase torus before it closes at the unambiguous range c/(2g); its neighbouring
+    windings — the wrong unwraps — lie 2π/√(n₁² + n₂²) away, so the decision boundary is
+    m = π/√(n₁² + n₂²) from the true point. Independent phase noises of σ_j ≤ σ_φ give a
+    perpendicular noise ≤ σ_φ, and an error needs it beyond ±m:
+    P ≈ 2·Q(m/σ_φ) ≤ p  ⇔  1/σ_φ ≥ z/m,  z = Q⁻¹(p/2) (3.29 for p = 10⁻³).
+    More frequencies: the smallest of the pairwise thresholds (any pair that alone unwraps
+    correctly pins the candidate). Depth cameras flag such pixels invalid (low
+    confidence / amplitude) rather than report a distance a whole period wrong.
+    """
+    from scipy.stats import norm
+
+    if not 0 < p_error < 1:
+        raise ConfigError(f"p_error = {p_error}: valid range is 0 < p < 1")
+    f = [int(round(x * 1e6)) for x in spec.modulation_frequencies_mhz]
+    if len(f) < 2:
+        return 0.0
+    z = float(norm.isf(p_error / 2))
+    best = math.inf
+    for i in range(len(f)):
+        for j in range(i + 1, len(f)):
+            g = math.gcd(f[i], f[j])
+            n1, n2 = f[i] // g, f[j] // g
+            best = min(best, z * math.hypot(n1, n2) / math.pi)
+    return best
+
+
 def _noise_var_floor(spec: ITofSpec) -> float:
     q = spec.electrons_per_dn
     return spec.read_noise_e ** 2 + q * q / 12.0

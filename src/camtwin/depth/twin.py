@@ -404,7 +404,7 @@ def capture_depth(module, scene: DepthScene | str = "plane", *, ambient_klx: flo
                   frames: int = 1, seed=0, distance_m: float = 1.0, reflectance: float = 0.5,
                   multipath: bool | None = None, supersample: int = 1,
                   scene_options: dict | None = None, auto_exposure: bool = True,
-                  calibrated: bool = True) -> DepthCapture:
+                  calibrated: bool = True, min_confidence=0.0) -> DepthCapture:
     """Capture ``frames`` depth frames of ``scene`` (a :class:`DepthScene` on the module's
     geometry, or a name from :data:`SCENES` built with ``distance_m``/``reflectance``).
 
@@ -415,8 +415,13 @@ def capture_depth(module, scene: DepthScene | str = "plane", *, ambient_klx: flo
     ``geometry.supersampled(k)``. iToF: ``auto_exposure`` shortens the integration time
     to keep the taps below full well (:func:`auto_exposure`; the capture's ``module.pixel``
     is the spec used), ``calibrated`` applies the wiggling calibration
-    (:func:`calibrated_depth`) as a module's depth output does. Deterministic for a given
-    ``seed``.
+    (:func:`calibrated_depth`) as a module's depth output does. ``min_confidence``: iToF
+    pixels whose phase SNR is below it are invalid (NaN), as a depth camera's confidence
+    filter does — ``"auto"``: the level at which the frequencies unwrap wrongly with
+    probability ≤ 10⁻³ (:func:`camtwin.depth.itof.unwrap_confidence_threshold`; 0 for one
+    frequency); 0 (default) keeps every pixel, wrong unwraps included (the raw sensor
+    output; the evaluation's figures are of it).
+    Deterministic for a given ``seed``.
     """
     m = load_depth_module(module)
     if not 1 <= int(frames) <= 10000:
@@ -450,8 +455,21 @@ def capture_depth(module, scene: DepthScene | str = "plane", *, ambient_klx: flo
     rates = photon_rates(scene, m.illuminator, ambient_klx=float(ambient_klx),
                          filter_bandwidth_nm=m.filter_bandwidth_nm)
     if m.kind == "itof":
+        from .itof import unwrap_confidence_threshold
+
+        if isinstance(min_confidence, str) and min_confidence == "auto":
+            min_conf = unwrap_confidence_threshold(m.pixel)
+        else:
+            try:
+                min_conf = float(min_confidence)
+            except (TypeError, ValueError):
+                min_conf = -1.0
+            if not 0 <= min_conf <= 1e6:
+                raise ConfigError(f"min_confidence = {min_confidence!r}: valid: 'auto' or a "
+                                  "phase SNR 0 … 1e6")
         return _capture_itof(m, scene, rates, float(ambient_klx), int(frames), rng, k,
-                             bool(multipath), bool(auto_exposure), bool(calibrated), sources)
+                             bool(multipath), bool(auto_exposure), bool(calibrated), sources,
+                             min_conf)
     return _capture_dtof(m, scene, rates, float(ambient_klx), int(frames), rng, k)
 
 
@@ -546,7 +564,7 @@ def calibrated_depth(frame, spec) -> np.ndarray:
 
 
 def _capture_itof(m, scene, rates, klx, n, rng, k, multipath, auto_exposure_on=True,
-                  calibrated=True, sources=None):
+                  calibrated=True, sources=None, min_confidence=0.0):
     from .itof import simulate_itof
 
     extra = {}
@@ -560,7 +578,7 @@ def _capture_itof(m, scene, rates, klx, n, rng, k, multipath, auto_exposure_on=T
     last = None
     for _ in range(n):
         last = simulate_itof(rates, scene.distance_m, spec, rng, supersample=k,
-                             keep_taps=False, **extra)
+                             keep_taps=False, min_confidence=min_confidence, **extra)
         depth.append(calibrated_depth(last, spec) if calibrated else last.depth_m)
         amp.append(last.amplitude_e)
     mm = m if spec is m.pixel else replace(m, pixel=spec)
