@@ -18,8 +18,8 @@ application — as jobs of the same :class:`~camtwin.web.jobs.JobManager`, behin
 Every name a client sends is checked against a list the server owns (catalog depth module
 names — never a file path —, scene names, depth application names). Limits: the module's
 pixel grid (after the optional centre crop) must fit the server's ``max_pixels``; a capture
-takes at most :data:`MAX_FRAMES` frames; the corner scene (whose one-bounce interreflection
-costs pixels × 48² operations) at most :data:`MAX_MULTIPATH_PIXELS` pixels.
+takes at most :data:`MAX_FRAMES` frames; the corner scene (with its one-bounce interreflection)
+at most :data:`MAX_MULTIPATH_PIXELS` pixels.
 """
 
 from __future__ import annotations
@@ -40,9 +40,11 @@ from .security import session_of
 MAX_FRAMES = 16
 #: Frames per condition of a depth evaluation: default and most.
 EVALUATE_FRAMES, MAX_EVALUATE_FRAMES = 8, 16
-#: Most pixels of a capture of the ``corner`` scene (the interreflection is O(pixels × 48²);
-#: 320 × 240 takes about 10 s on one core, 640 × 480 about 40 s).
-MAX_MULTIPATH_PIXELS = 320 * 240
+#: Most pixels of a capture of the ``corner`` scene: the one-bounce interreflection on a
+#: sub-grid with interpolation (camtwin.depth.twin.interreflection) takes 1–2 s for a
+#: 640 × 480 catalog ToF module with 4 frames (2026-12-02), so every VGA-class sensor fits;
+#: larger grids must be cropped.
+MAX_MULTIPATH_PIXELS = 640 * 480
 #: Scenes whose depth edges an iToF pixel integrates over 4 × 4 sub-pixels (mixed returns:
 #: flying pixels), as ``camtwin depth`` does.
 EDGE_SCENES = ("step_edge", "box", "sphere")
