@@ -242,31 +242,19 @@ def _uniform_channel_image(module, *, illuminant: str, reflectance: float,
       whose RI curves fastest.
 
     The pixel-aperture average, chief-ray-angle loss, crosstalk and the whole noise chain
-    then run unchanged in :func:`camtwin.sensor.capture.capture`. Cost: one RI map and a
-    (L, C) weight sum instead of a (L, H, W) cube blurred band by band; the measured lux
-    at SNR 10 agrees with the full path within 0.5 % (``tests/test_lux_snr_fast.py``),
-    well inside the seed-to-seed scatter of the estimate itself (rel. SD ≈ 4 %).
+    then run unchanged in :func:`camtwin.sensor.capture.capture`. It is the streamed
+    formation itself (:func:`camtwin.optics.stream.form_channel_image`) with all bands in
+    one group and no blur: one (C, L) weight sum instead of a (L, H, W) cube blurred band
+    by band; the measured lux at SNR 10 agrees with the full path within 0.5 %
+    (``tests/test_lux_snr_fast.py``), well inside the seed-to-seed scatter of the estimate
+    itself (rel. SD ≈ 4 %).
     """
-    from ..optics.field import relative_illumination_map
-    from ..optics.image import full_field_um
-    from ..optics.stream import ChannelImage
-    from ..sensor.response import electron_weights
+    from ..optics.stream import form_channel_image
 
     scene = _uniform_scene(module, illuminant=illuminant, reflectance=reflectance,
                            irradiance_w_m2=irradiance_w_m2)
-    lens = module.lens
-    wl = np.asarray(scene.wavelengths_nm, dtype=np.float64)
-    shape = tuple(scene.shape)
-    pitch_um = scene.sample_pitch_m * lens.magnification * 1e6
-    band_gain = np.pi * lens.spectral_transmission(wl) / (4.0 * lens.working_f_number**2)
-    w = electron_weights(module.sensor, wl)  # (L, C) [e⁻ per J·nm⁻¹], channels order
-    per_channel = (w * (band_gain * scene.mean_spectrum())[:, None]).sum(axis=0)  # (C,)
-    ri = relative_illumination_map(shape, pitch_um, lens, full_field_um(shape, pitch_um, lens))
-    density = per_channel.astype(np.float32)[:, None, None] * ri[None]
-    return ChannelImage(density=density, channels=tuple(module.sensor.channels),
-                        sample_pitch_um=pitch_um, lens=lens, wavelengths_nm=wl,
-                        scene_name=scene.name, illuminant=scene.illuminant,
-                        illuminance_lux=scene.illuminance_lux, layout=dict(scene.layout))
+    return form_channel_image(scene, module.lens, module.sensor, band_group_nm=math.inf,
+                              diffraction=False)
 
 
 def _scaled(oi, factor: float):
