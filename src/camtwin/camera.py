@@ -440,7 +440,8 @@ def shoot(module: ModuleSpec, scene: Scene, *, exposure_s: float | None = None, 
     if shake is None and not (ois is None or ois in ("module", "none")):
         raise ConfigError(f"ois = {ois!r} needs a shake (shake = None: the camera is still)")
     if shake is not None:
-        from .motion.capture import resolve_ois, shake_option
+        from .motion.capture import shake_option
+        from .motion.stabilise import resolve_ois
 
         shake = shake_option(shake, option="shake")
         resolve_ois(module, ois)  # an unknown preset fails before any work

@@ -197,9 +197,10 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
     from .scene.lights import lights_from_options
 
     light_sources = lights_from_options(lights)  # validated before any work
-    from .motion.capture import ois_option, shake_option
+    from .motion.capture import shake_option
+    from .motion.stabilise import ois_option
 
-    shake, ois = shake_option(shake), ois_option(ois)
+    shake, ois = shake_option(shake), ois_option(ois, option="--ois")
     if shake is None and ois != "module":
         raise ConfigError(f"--ois = {ois!r} needs --shake (without it the camera is still)")
     if shake is not None and light_sources:

@@ -21,12 +21,14 @@ from .shake import (SHAKE_PRESETS, ShakeComponent, ShakeSpec, Trajectory, shake_
                     shake_trajectory, synthesise)
 from .stabilise import (CIPA_BLUR_THRESHOLD_UM, OIS_PRESETS, EisResult, EisSpec, OisSpec,
                         StabilisationGain, StabiliserSpec, blur_amount_um, cipa_gain, eis_residual,
-                        equivalent_focal_length_mm, module_stabiliser, ois_residual, ois_spec,
-                        stabilisation_gain)
+                        equivalent_focal_length_mm, module_stabiliser, ois_option, ois_residual,
+                        ois_spec, preset_name, resolve_ois, stabilisation_gain)
 
 __all__ = ["SHAKE_PRESETS", "ShakeComponent", "ShakeSpec", "Trajectory", "shake_spec",
            "shake_trajectory", "synthesise", "blur_kernel", "kernel_mtf", "trajectory_otf",
            "blur_extent_px", "mtf50", "row_motion", "shake_image", "capture_shaken",
            "CIPA_BLUR_THRESHOLD_UM", "OIS_PRESETS", "OisSpec", "EisSpec", "EisResult",
-           "StabilisationGain", "StabiliserSpec", "module_stabiliser", "ois_spec", "ois_residual", "equivalent_focal_length_mm",
+           "StabilisationGain", "StabiliserSpec", "module_stabiliser", "ois_option",
+           "resolve_ois", "preset_name", "ois_spec", "ois_residual",
+           "equivalent_focal_length_mm",
            "blur_amount_um", "cipa_gain", "stabilisation_gain", "eis_residual"]

@@ -60,7 +60,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .shake import SHAKE_PRESETS, ShakeSpec, Trajectory, shake_spec, shake_trajectory
-from .stabilise import OIS_PRESETS, OisSpec, module_stabiliser, ois_residual, ois_spec
+from .stabilise import OIS_PRESETS, ois_residual, preset_name, resolve_ois
 
 #: Largest image motion [px] between two time samples (module docstring).
 MAX_STEP_PX = 0.25
@@ -101,27 +101,6 @@ class ShakeMotion:
         a0 = tr.at(self.t_start_s)
         return np.stack([k * (a[..., 0] - a0[0]), k * (a[..., 1] - a0[1]), a[..., 2] - a0[2]],
                         axis=-1)
-
-
-def _name(value, presets: dict) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, str):
-        return value
-    for name, spec in presets.items():
-        if spec is not None and spec == value:
-            return name
-    return getattr(value, "name", None) or "custom"
-
-
-def resolve_ois(module, ois="module"):
-    """The OIS of a capture: ``"module"`` → the module's own (``module.stabiliser.ois``,
-    None when it has none); else a preset name of :data:`OIS_PRESETS`, an
-    :class:`OisSpec`, a dict or None."""
-    if isinstance(ois, str) and ois == "module":
-        stab = module_stabiliser(module)
-        return None if stab is None else stab.ois
-    return ois_spec(ois_option(ois, option="ois"))
 
 
 def shake_motion(module, exposure_s: float, rng, *, shake="handheld", ois="module",
@@ -168,7 +147,8 @@ def shake_motion(module, exposure_s: float, rng, *, shake="handheld", ois="modul
     else:
         sh = shake_spec(shake)
         traj = shake_trajectory(sh, warmup_s + span + 0.05, gen)
-        name, t_start = _name(shake if isinstance(shake, str) else sh, SHAKE_PRESETS), warmup_s
+        name = preset_name(shake if isinstance(shake, str) else sh, SHAKE_PRESETS)
+        t_start = warmup_s
     if t_start + span > traj.t_s[-1] + 1e-9 or t_start + start_s < traj.t_s[0] - 1e-12:
         raise ConfigError(f"the shake trajectory covers {traj.t_s[0]:g} … {traj.t_s[-1]:g} s; "
                           f"the capture needs {t_start + min(start_s, 0.0):g} … "
@@ -177,8 +157,8 @@ def shake_motion(module, exposure_s: float, rng, *, shake="handheld", ois="modul
     return ShakeMotion(trajectory=res, t_start_s=t_start,
                        focal_length_mm=float(module.lens.focal_length_mm),
                        pixel_pitch_um=float(s.pixel_pitch_um), shake=name,
-                       ois=_name(ois if isinstance(ois, str) and ois != "module" else spec,
-                                 OIS_PRESETS))
+                       ois=preset_name(ois if isinstance(ois, str) and ois != "module" else spec,
+                                       OIS_PRESETS))
 
 
 def capture_span_s(sensor, exposure_s: float) -> float:
@@ -352,17 +332,6 @@ def shake_option(value, *, option: str = "--shake"):
     return value
 
 
-def ois_option(value, *, option: str = "--ois"):
-    """An OIS value checked once: ``module``, a preset name of :data:`OIS_PRESETS`, an
-    :class:`OisSpec` or None (one-line :class:`ConfigError` naming ``option`` otherwise)."""
-    if value is None or value == "module" or isinstance(value, (OisSpec, dict)):
-        return value
-    if value not in OIS_PRESETS:
-        raise ConfigError(f"{option} = {value!r}: valid choices are module, "
-                          f"{', '.join(OIS_PRESETS)}")
-    return value
-
-
-__all__ = ["ShakeMotion", "shake_motion", "resolve_ois", "capture_span_s", "time_samples",
+__all__ = ["ShakeMotion", "shake_motion", "capture_span_s", "time_samples",
            "motion_summary", "warp_planes", "capture_moving", "shake_rng", "shake_extra_bytes",
-           "shake_option", "ois_option", "MAX_STEP_PX"]
+           "shake_option", "MAX_STEP_PX"]

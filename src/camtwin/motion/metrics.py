@@ -42,11 +42,12 @@ import math
 
 import numpy as np
 
-from ..errors import ConfigError, unknown_name
+from ..errors import ConfigError
 from .blur import mtf50, trajectory_otf
 from .shake import shake_trajectory
 from .stabilise import (OIS_PRESETS, EisSpec, OisSpec, blur_amount_um, eis_residual,
-                        module_stabiliser, ois_residual, ois_spec, stabilisation_gain)
+                        module_stabiliser, ois_residual, preset_name, resolve_ois,
+                        stabilisation_gain)
 
 
 def _rng(rng) -> np.random.Generator:
@@ -72,24 +73,20 @@ def _check_exposure(exposure_s) -> float:
 
 
 def _ois(module, ois) -> tuple[OisSpec | None, str]:
-    """(OIS spec or None, its description for the source text) of the ``ois`` condition:
-    ``module`` → the module's own OIS (``module.stabiliser.ois``), else a preset name, a
-    dict of :class:`OisSpec` fields or a spec (module docstring)."""
-    if ois is None or isinstance(ois, (dict, OisSpec)):
-        spec = ois_spec(ois)
-        return spec, ("no OIS" if spec is None else "a custom OIS")
-    if not isinstance(ois, str) or (ois != "module" and ois not in OIS_PRESETS):
-        raise unknown_name("ois condition", str(ois), ["module", *OIS_PRESETS])
-    if ois != "module":
-        spec = OIS_PRESETS[ois]
-        return spec, ("no OIS (ois: none)" if spec is None else f"the {ois} OIS preset")
+    """(OIS spec or None, its description for the source text) of the ``ois`` condition
+    (:func:`camtwin.motion.stabilise.resolve_ois`: ``module`` → the module's own OIS, else a
+    preset name, a dict of :class:`OisSpec` fields or a spec)."""
+    spec = resolve_ois(module, ois)
+    if not (isinstance(ois, str) and ois == "module"):
+        if spec is None:
+            return None, "no OIS (ois: none)"
+        return spec, (f"the {ois} OIS preset" if isinstance(ois, str) else "a custom OIS")
     st = module_stabiliser(module)
-    if st is None or st.ois is None:
+    if spec is None:
         return None, ("no OIS (the module has no stabiliser)" if st is None else
                       "no OIS (the module's stabiliser has none)")
-    name = next((k for k, v in OIS_PRESETS.items() if v is not None and v == st.ois), "custom")
-    return st.ois, (f"the module's OIS ({name} preset"
-                    + (f"; source: {st.source})" if st.source else ")"))
+    return spec, (f"the module's OIS ({preset_name(spec, OIS_PRESETS)} preset"
+                  + (f"; source: {st.source})" if st.source else ")"))
 
 
 def _ois_gain(module, *, rng, exposure_s, preset, ois):

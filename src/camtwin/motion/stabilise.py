@@ -80,7 +80,7 @@ from pydantic import Field, field_validator
 from scipy import ndimage, signal
 
 from .._spec import FrozenSpec
-from ..errors import ConfigError, unknown_name
+from ..errors import ConfigError, UnknownNameError, unknown_name
 from .shake import Trajectory, shake_trajectory
 
 #: CIPA DC-011 / ISO 20954-1 handheld blur threshold: 63 µm on a 24 × 36 mm frame.
@@ -147,6 +147,41 @@ class StabiliserSpec(FrozenSpec):
 def module_stabiliser(module) -> "StabiliserSpec | None":
     """The module's :class:`StabiliserSpec` (None when it has none)."""
     return getattr(module, "stabiliser", None)
+
+
+def ois_option(value, *, option: str = "ois"):
+    """An OIS choice checked once: ``module``, a preset name of :data:`OIS_PRESETS`, a dict
+    of :class:`OisSpec` fields, a spec or None (a one-line :class:`ConfigError` naming
+    ``option``, the value and the valid choices otherwise)."""
+    if value is None or value == "module" or isinstance(value, (OisSpec, dict)):
+        return value
+    if value not in OIS_PRESETS:
+        raise UnknownNameError(f"{option} = {value!r}: valid choices are module, "
+                               f"{', '.join(OIS_PRESETS)}")
+    return value
+
+
+def resolve_ois(module, ois="module", *, option: str = "ois") -> OisSpec | None:
+    """The OIS a capture or metric uses: ``"module"`` → the module's own
+    (``module.stabiliser.ois``; None when it has none), else :func:`ois_option`'s choices
+    as :func:`ois_spec` reads them."""
+    if isinstance(ois, str) and ois == "module":
+        stab = module_stabiliser(module)
+        return None if stab is None else stab.ois
+    return ois_spec(ois_option(ois, option=option))
+
+
+def preset_name(value, presets: dict) -> str:
+    """Name of ``value`` for metadata and sources: itself when a name, ``none`` for None,
+    the preset it equals, else its ``name`` or ``custom``."""
+    if value is None:
+        return "none"
+    if isinstance(value, str):
+        return value
+    for name, spec in presets.items():
+        if spec is not None and spec == value:
+            return name
+    return getattr(value, "name", None) or "custom"
 
 
 def ois_spec(ois) -> OisSpec | None:
