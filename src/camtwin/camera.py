@@ -461,14 +461,14 @@ def shoot(module: ModuleSpec, scene: Scene, *, exposure_s: float | None = None, 
     if check_memory:
         kind = "index" if (scene.reflectance is not None
                            and scene.reflectance.index is not None) else "rgb"
-        need = check_capture(mod, scene_kind=kind)
+        extra, what = 0, None
         if shake is not None:
-            from .memory import capture_hint, check_budget
             from .motion.capture import shake_extra_bytes
 
-            check_budget(need + shake_extra_bytes(mod), f"shaken capture of {mod.name} "
-                         f"({mod.sensor.width_px} × {mod.sensor.height_px} px)",
-                         capture_hint(mod))
+            extra = shake_extra_bytes(mod)
+            what = (f"shaken capture of {mod.name} ({mod.sensor.width_px} × "
+                    f"{mod.sensor.height_px} px)")
+        need = check_capture(mod, scene_kind=kind, extra_bytes=extra, what=what)
         if lit is not None and lit_win.lights:
             from .memory import capture_hint, check_budget
             from .scene.lights import extra_light_bytes

@@ -235,14 +235,13 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
                      f"capture of {mod.name} ({s.width_px} × {s.height_px} px, in strips)",
                      capture_hint(mod))
     else:
-        check_capture(shot_mod, scene_kind=kind)  # before the scene is built
+        extra, what = 0, None
         if shake is not None:
-            from .memory import capture_hint, check_budget, estimate_capture_bytes
             from .motion.capture import shake_extra_bytes
 
-            check_budget(estimate_capture_bytes(shot_mod, scene_kind=kind)
-                         + shake_extra_bytes(shot_mod),
-                         f"shaken capture of {shot_mod.name}", capture_hint(shot_mod))
+            extra, what = shake_extra_bytes(shot_mod), f"shaken capture of {shot_mod.name}"
+        check_capture(shot_mod, scene_kind=kind, extra_bytes=extra,
+                      what=what)  # before the scene is built
     with timer.stage("scene"):
         sc = module_scene(mod, scene, illuminant=illuminant, illuminance_lux=lux,
                           fit=scene_fit)

@@ -235,10 +235,12 @@ def capture_hint(module) -> str:
 
 
 def check_capture(module, *, frames: int = 1, oversample: int = 1, scene_kind: str = "chart",
-                  what: str | None = None) -> int:
-    """Check a capture of ``module`` against the budget; return its estimate [bytes]."""
+                  what: str | None = None, extra_bytes: float = 0) -> int:
+    """Check a capture of ``module`` against the budget; return its estimate [bytes].
+    ``extra_bytes``: what a variant of the capture adds (e.g. the planes of a shaken
+    capture, :func:`camtwin.motion.capture.shake_extra_bytes`)."""
     need = estimate_capture_bytes(module, frames=frames, oversample=oversample,
-                                  scene_kind=scene_kind)
+                                  scene_kind=scene_kind) + int(extra_bytes)
     s = module.sensor
     label = what or (f"capture of {module.name} ({s.width_px} × {s.height_px} px"
                      + (f", {frames} frames" if frames > 1 else "") + ")")
