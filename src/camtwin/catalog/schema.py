@@ -25,6 +25,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from .._spec import FrozenSpec
+from ..motion.stabilise import OIS_PRESETS
 from ..optics.lens import PROJECTIONS
 
 #: Allowed confidence levels of a figure (see the module docstring).
@@ -145,7 +146,7 @@ DAY_NIGHT_FIGURES: dict[str, tuple] = {
 #: Figures of a module's stabiliser block (:class:`StabiliserEntry`): the OIS preset of
 #: :data:`camtwin.motion.stabilise.OIS_PRESETS` the module's documented OIS is modelled by.
 STABILISER_FIGURES: dict[str, tuple] = {
-    "ois": ((str,), ("none", "phone", "sensor_shift"), None),
+    "ois": ((str,), tuple(OIS_PRESETS), None),
 }
 
 
