@@ -66,24 +66,14 @@ def _finite(option: str, value: float, lo: float, hi: float, *, lo_open=False) -
         raise ConfigError(f"{option} = {value}: valid range is {lo_s}, {hi:g}]")
 
 
-def _min_conf_used(m, min_conf) -> float | None:
-    """The iToF confidence threshold a capture applied (None for other kinds)."""
-    if m.kind != "itof":
-        return None
-    if min_conf == "auto":
-        from ..depth.itof import unwrap_confidence_threshold
-
-        return round(unwrap_confidence_threshold(m.pixel), 3)
-    return float(min_conf)
-
-
 def _depth(module, scene, distance_m, far_m, reflectance, ambient_klx, n_frames, out,
            app_name, seed, json_out, console, reflectance_image=None, min_confidence="0"):
     from .._io import check_outputs
     from ..depth.evaluate import evaluate_depth
     from ..depth.io import (jsonable, write_depth_colormap_png, write_depth_npy,
                             write_depth_png16, write_metrics_json, write_point_cloud_ply)
-    from ..depth.twin import SCENES, capture_depth, load_depth_module
+    from ..depth.twin import (SCENES, capture_depth, load_depth_module,
+                              resolve_min_confidence)
 
     _finite("--distance-m", distance_m, 0.05, 100.0)
     if far_m is not None:
@@ -92,15 +82,6 @@ def _depth(module, scene, distance_m, far_m, reflectance, ambient_klx, n_frames,
     _finite("--ambient-klx", ambient_klx, 0.0, 200.0)
     if not 1 <= n_frames <= 64:
         raise ConfigError(f"--frames = {n_frames}: valid range is 1..64")
-    if str(min_confidence).strip().lower() == "auto":
-        min_conf = "auto"
-    else:
-        try:
-            min_conf = float(min_confidence)
-        except ValueError:
-            raise ConfigError(f"--min-confidence = {min_confidence!r}: valid: 'auto' or a "
-                              "phase SNR 0..1e6") from None
-        _finite("--min-confidence", min_conf, 0.0, 1e6)
     from_file = Path(scene).suffix.lower() in (".npy", ".tif", ".tiff", ".png")
     if from_file and not Path(scene).is_file():
         raise ConfigError(f"--scene = {scene!r}: no such depth image")
@@ -118,6 +99,7 @@ def _depth(module, scene, distance_m, far_m, reflectance, ambient_klx, n_frames,
                   {"--out": list(files.values())})
     t0 = time.perf_counter()
     m = load_depth_module(module)
+    min_conf = resolve_min_confidence(m, min_confidence, option="--min-confidence")
     options = {"far_m": far_m} if far_m is not None else {}
     k = 4 if (m.kind == "itof" and scene in ("step_edge", "box", "sphere")) else 1
     target = scene
@@ -134,7 +116,7 @@ def _depth(module, scene, distance_m, far_m, reflectance, ambient_klx, n_frames,
         "module": m.name, "kind": m.kind, "scene": scene, "distance_m": distance_m,
         "far_m": far_m, "reflectance": reflectance, "ambient_klx": ambient_klx,
         "frames": n_frames, "seed": seed, "grid": list(c.truth_m.shape),
-        "min_confidence": _min_conf_used(m, min_conf),
+        "min_confidence": round(min_conf, 3) if m.kind == "itof" else None,
         **c.summary(flying_pixels=scene == "step_edge"), "capture_s": round(t_cap, 3),
     }
     if app_name is not None:

@@ -455,22 +455,28 @@ def capture_depth(module, scene: DepthScene | str = "plane", *, ambient_klx: flo
     rates = photon_rates(scene, m.illuminator, ambient_klx=float(ambient_klx),
                          filter_bandwidth_nm=m.filter_bandwidth_nm)
     if m.kind == "itof":
-        from .itof import unwrap_confidence_threshold
-
-        if isinstance(min_confidence, str) and min_confidence == "auto":
-            min_conf = unwrap_confidence_threshold(m.pixel)
-        else:
-            try:
-                min_conf = float(min_confidence)
-            except (TypeError, ValueError):
-                min_conf = -1.0
-            if not 0 <= min_conf <= 1e6:
-                raise ConfigError(f"min_confidence = {min_confidence!r}: valid: 'auto' or a "
-                                  "phase SNR 0 … 1e6")
         return _capture_itof(m, scene, rates, float(ambient_klx), int(frames), rng, k,
                              bool(multipath), bool(auto_exposure), bool(calibrated), sources,
-                             min_conf)
+                             resolve_min_confidence(m, min_confidence))
     return _capture_dtof(m, scene, rates, float(ambient_klx), int(frames), rng, k)
+
+
+def resolve_min_confidence(module, value, *, option: str = "min_confidence") -> float:
+    """The iToF confidence threshold (phase SNR) of ``value``: ``"auto"`` →
+    :func:`camtwin.depth.itof.unwrap_confidence_threshold` of the module's pixel, else a
+    number 0 … 10⁶ (a one-line :class:`ConfigError` naming ``option`` otherwise)."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        from .itof import unwrap_confidence_threshold
+
+        m = load_depth_module(module)
+        return unwrap_confidence_threshold(m.pixel) if m.kind == "itof" else 0.0
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = math.nan
+    if not 0 <= v <= 1e6:
+        raise ConfigError(f"{option} = {value!r}: valid: 'auto' or a phase SNR 0..1e6")
+    return v
 
 
 def _truth_binned(scene: DepthScene, k: int) -> np.ndarray:
