@@ -60,6 +60,31 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+
+@intrinsic
+def _prefetch(typingctx, arr, idx):  # pragma: no cover - jit
+    """``_prefetch(a, i)``: ask the CPU to bring the cache line of ``a[i]`` in (LLVM's
+    ``llvm.prefetch``, read, high locality; a hint: no effect on the result)."""
+    if not isinstance(arr, types.Array) or not isinstance(idx, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]],
+                                       wraparound=False)
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(fn, [ptr, i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.void(arr, idx), codegen
 
 
 @nb.njit(cache=True, inline="always")
@@ -109,6 +134,9 @@ _OFFSET_SIGN = np.array([-1, 1, -1, 1], np.int64)
 
 #: Windows of at most this many pixels get all work arrays at full size up front.
 _SMALL = 1 << 16
+
+#: Windows of at most this many cells have all their frame rows prefetched (L2-sized).
+_PREFETCH_CELLS = 1 << 14
 
 #: Groups are run in this many chunks (each with one work space), shared by the threads.
 _CHUNKS = 64
@@ -330,22 +358,60 @@ def _row_of(lp, stride, inv_stride):  # pragma: no cover - jit
     return i
 
 
+#: Number of set bits of a 4-bit neighbour mask.
+_POPCOUNT = np.array([0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4], np.int64)
+#: Bit, in a neighbour's mask, of the direction back from neighbour k (up ↔ down, left ↔
+#: right).
+_OPPOSITE_BIT = np.array([2, 1, 8, 4], np.int64)
+
+#: Label of a window cell not looked at yet (:func:`_run_one`; the cells of the window
+#: kernel :func:`_bloom_window` use −1 for a non-full pixel instead).
+_UNSEEN = -1
+
+#: Rows of the int32 work space of :func:`_run_one`: node pixel, union-find parent, edge
+#: count (of a root), frontier pixel, frontier mask, root with pending charge, listed
+#: foreign pixel; and of the float64 one: pending charge (of a root), share per edge (of a
+#: root), frontier charge, excess of a node that just filled.
+_I_NODE, _I_PARENT, _I_EDGES, _I_FRONT, _I_MASK, _I_ROOTS, _I_FOREIGN = range(7)
+_F_PEND, _F_SHARE, _F_VAL, _F_EXC = range(4)
+
+
+@nb.njit(cache=True, inline="always")
+def _frame_index(lp, stride, inv, r0, c0, w):  # pragma: no cover - jit
+    """Frame index of window cell ``lp`` (padded window at frame row r0, column c0)."""
+    i = _row_of(lp, stride, inv)
+    return (r0 + i - 1) * w + c0 + lp - i * stride - 1
+
+
+@nb.njit(cache=True, inline="always")
+def _union_edges(parent, edges, pend, a, b):  # pragma: no cover - jit
+    """Union of the regions of nodes a and b (union by index) with their edge counts and
+    pending charge."""
+    ra = _find(parent, a)
+    rb = _find(parent, b)
+    if ra != rb:
+        if rb < ra:
+            ra, rb = rb, ra
+        parent[rb] = ra
+        edges[ra] += edges[rb]
+        pend[ra] += pend[rb]
+
+
 @nb.njit(cache=True, parallel=True)
 def _run_groups(q, active, win, off, head, nxt, own_r, own_c, own_v, comp_start, comp_len,
                 full_well, drain, along_columns, max_iterations, tol, buf_pix, buf_val,
                 status, fp_off, fp_len, fbox, st_steps, st_pend,
                 st_lost):  # pragma: no cover - jit
     """Bloom each group ``active[k]`` alone in its window ``win[k]`` (r0, r1, c0, c1) of the
-    unmodified frame ``q``: its own over-full pixels keep their charge, every other pixel
-    above full well is set to full well (full, nothing pending). The footprint — the full
-    pixels of the regions that held the group's charge and their neighbours (the only
-    pixels the group read or wrote) — goes to ``buf_pix``/``buf_val`` from ``fp_off[k]``
-    (packed one after the other within a chunk's share ``off[k0]`` … of the buffer, which
-    bounds them by the windows' sizes: only the footprints' pages are touched), its
-    bounding box (r0, r1, c0, c1) to ``fbox[k]``; ``status[k]`` = 0 when that footprint reached a window edge inside the frame (the
-    window was too small), else 1."""
+    unmodified frame ``q`` (:func:`_run_one`). The footprint — the full pixels of the
+    regions that held the group's charge and their neighbours (the only pixels the group
+    read or wrote) — goes to ``buf_pix``/``buf_val`` from ``fp_off[k]`` (packed one after
+    the other within a chunk's share ``off[k0]`` … of the buffer, which bounds them by the
+    windows' sizes: only the footprints' pages are touched), its bounding box (r0, r1, c0,
+    c1) to ``fbox[k]``; ``status[k]`` = 0 when the bloom reached a window edge inside the
+    frame (the window was too small), else 1."""
     h, w = q.shape
-    fw32 = np.float32(full_well)
+    qf = q.reshape(h * w)
     n_act = active.size
     n_chunks = min(n_act, _CHUNKS)
     for ch in nb.prange(n_chunks):
@@ -356,158 +422,284 @@ def _run_groups(q, active, win, off, head, nxt, own_r, own_c, own_v, comp_start,
             n2 = (win[k, 1] - win[k, 0] + 2) * (win[k, 3] - win[k, 2] + 2)
             if n2 <= _SMALL:
                 cells = max(cells, n2)
-        # work space for the chunk's windows (a larger window allocates its own)
-        lq_ws = np.empty(cells, np.float32)
+        # work space for the chunk's windows (a larger window allocates its own cells;
+        # the lists are doubled, and the group rerun, when a group needs more)
         lab_ws = np.empty(cells, np.int32)
-        np_ws = np.empty(cells, np.int64)
-        act_ws = np.empty(cells, np.bool_)
-        ibuf = np.empty((9, cells), np.int64)
-        fbuf = np.empty((3, cells), np.float64)
+        cap = cells
+        iw = np.empty((7, cap), np.int32)
+        fw_ = np.empty((4, cap), np.float64)
         cursor = off[k0]
         for k in range(k0, k1):
             fp_off[k] = cursor
-            _run_one(q, h, w, k, active[k], win, cursor, head, nxt, own_r, own_c, own_v,
-                     comp_start, comp_len, fw32, drain, along_columns, max_iterations, tol,
-                     buf_pix, buf_val, status, fp_len, fbox, st_steps, st_pend, st_lost,
-                     lq_ws, lab_ws, np_ws, act_ws, ibuf, fbuf)
+            n2 = (win[k, 1] - win[k, 0] + 2) * (win[k, 3] - win[k, 2] + 2)
+            if n2 > cap:    # a large window: its margin leaves room for twice the bloom
+                cap = max(cap, n2 // 2)
+                iw = np.empty((7, cap), np.int32)
+                fw_ = np.empty((4, cap), np.float64)
+            while True:
+                _run_one(qf, h, w, k, active[k], win, cursor, head, nxt, own_r, own_c,
+                         own_v, comp_start, comp_len, full_well, drain, along_columns,
+                         max_iterations, tol, buf_pix, buf_val, status, fp_len, fbox,
+                         st_steps, st_pend, st_lost, lab_ws, iw[0], iw[1], iw[2], iw[3],
+                         iw[4], iw[5], iw[6], fw_[0], fw_[1], fw_[2], fw_[3])
+                if status[k] != 2:
+                    break
+                cap *= 2
+                iw = np.empty((7, cap), np.int32)
+                fw_ = np.empty((4, cap), np.float64)
             if status[k] == 1:
                 cursor += fp_len[k]
 
 
 @nb.njit(cache=True)
-def _run_one(q, h, w, k, g, win, o, head, nxt, own_r, own_c, own_v, comp_start, comp_len,
-             fw32, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
-             fp_len, fbox, st_steps, st_pend, st_lost, lq_ws, lab_ws, np_ws, act_ws, ibuf,
-             fbuf):  # pragma: no cover - jit
-    """Group ``g`` = ``active[k]`` of :func:`_run_groups`; footprint written from ``o``."""
+def _run_one(qf, h, w, k, g, win, o, head, nxt, own_r, own_c, own_v, comp_start, comp_len,
+             full_well, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
+             fp_len, fbox, st_steps, st_pend, st_lost, lab_ws, node, parent, edges, front,
+             fmask, roots, foreign, pend, share, fval, exc):  # pragma: no cover - jit
+    """Group ``g`` = ``active[k]`` of :func:`_run_groups`, bloomed by its *frontier*;
+    footprint written from ``o``. The work lists (``node`` … ``exc``, one length) hold one
+    entry per window cell looked at; ``status[k]`` = 2 when they are too short (the caller
+    doubles them and reruns the group: no array is grown in here, whose reassignment in a
+    loop costs reference counting at every iteration).
+
+    Only cells next to the group's full pixels are ever looked at: a window cell is
+    classified from the frame ``qf`` the first time a full pixel is next to it — a
+    non-full pixel joins the *frontier*, a pixel exactly at full well (full, nothing
+    pending) becomes a node of the region it touches, another group's over-full pixel is
+    listed (its footprint then meets this one's: the two are merged and rerun), a window
+    edge inside the frame stops the run (window too small). Each frontier pixel keeps a
+    mask of its full neighbours, each region (union-find over the nodes, skipped when the
+    group is one component: one region for good) its number of edges to the frontier, so
+    a step is one pass over the frontier — a pixel receives Σ over its mask of its
+    neighbours' regions' share P_R / E_R — plus the pixels that filled (E updated: their
+    edges from the old nodes go, their edges to the frontier come). The same steps and
+    stop rule as :func:`_bloom_window` (the charges are summed in float64 throughout)."""
     r0, r1, c0, c1 = win[k, 0], win[k, 1], win[k, 2], win[k, 3]
     hw, ww = r1 - r0, c1 - c0
     stride = ww + 2
     n2 = (hw + 2) * stride
-    if n2 <= lq_ws.size:
-        lq = lq_ws[:n2]
-        lab = lab_ws[:n2]
-        node_pixel = np_ws
-    else:
-        lq = np.empty(n2, np.float32)
-        lab = np.empty(n2, np.int32)
-        node_pixel = np.empty(max(16, n2 // 8), np.int64)
-    n_nodes = np.int64(0)       # not a literal: one compiled signature downstream
+    inv = 1.0 / stride
+    if n2 <= _PREFETCH_CELLS:
+        # the frame's window rows are read in no particular order below: ask for all of
+        # their cache lines at once (independent loads overlap; one by one, each waits)
+        for i in range(hw):
+            base = (r0 + i) * w + c0
+            for j in range(0, ww, 16):
+                _prefetch(qf, base + j)
+            _prefetch(qf, base + ww - 1)
+    lab = lab_ws[:n2] if n2 <= lab_ws.size else np.empty(n2, np.int32)
     top = _WALL_FRAME if r0 == 0 else _WALL_WINDOW
     bottom = _WALL_FRAME if r1 == h else _WALL_WINDOW
     left = _WALL_FRAME if c0 == 0 else _WALL_WINDOW
     right = _WALL_FRAME if c1 == w else _WALL_WINDOW
     for j in range(stride):
-        lq[j] = 0.0
         lab[j] = top
-        lq[n2 - stride + j] = 0.0
         lab[n2 - stride + j] = bottom
-    for i in range(hw):
-        base = (i + 1) * stride
-        lq[base] = 0.0
+    for i in range(1, hw + 1):
+        base = i * stride
         lab[base] = left
-        lq[base + ww + 1] = 0.0
+        lab[base + 1:base + ww + 1] = _UNSEEN
         lab[base + ww + 1] = right
-        for j in range(ww):
-            v = q[r0 + i, c0 + j]
-            lp = base + 1 + j
-            lq[lp] = v
-            if v > fw32:
-                lab[lp] = _FOREIGN
-            elif v == fw32:
-                node_pixel = _grown(node_pixel, n_nodes)
-                node_pixel[n_nodes] = lp
-                lab[lp] = n_nodes
-                n_nodes += 1
-            else:
-                lab[lp] = -1
-    # one component and no other full pixel: one region for good (_bloom_window, single)
-    single = n_nodes == 0 and nxt[head[g]] < 0
+    fw32 = np.float32(full_well)
+    fw = np.float64(fw32)
+    keep = 1.0 - drain
+    single = nxt[head[g]] < 0
+    n_dirs = 2 if along_columns else 4
+    cap = node.size
+    # the group's own over-full pixels: the first nodes, their excess pending
+    n_nodes = 0
     c = head[g]
     while c >= 0:
         for t in range(comp_start[c], comp_start[c] + comp_len[c]):
+            if n_nodes >= cap:
+                status[k] = 2
+                return
             lp = (own_r[t] - r0 + 1) * stride + own_c[t] - c0 + 1
-            node_pixel = _grown(node_pixel, n_nodes)
-            node_pixel[n_nodes] = lp
             lab[lp] = n_nodes
+            node[n_nodes] = lp
+            parent[n_nodes] = n_nodes
+            edges[n_nodes] = 0
+            pend[n_nodes] = 0.0
+            share[n_nodes] = 0.0
+            exc[n_nodes] = (np.float64(own_v[t]) - fw) * keep
             n_nodes += 1
         c = nxt[c]
-    steps, pend, lost, parent, node_pixel, n_nodes = _bloom_window(
-        lq, lab, node_pixel, n_nodes, stride, fw32, drain, along_columns,
-        max_iterations, tol[k], ibuf, fbuf, single)
-    is_active = act_ws if act_ws.size >= n_nodes else np.empty(n_nodes, np.bool_)
-    is_active[:n_nodes] = False
-    c = head[g]
-    while c >= 0:
-        for t in range(comp_start[c], comp_start[c] + comp_len[c]):
-            lp = (own_r[t] - r0 + 1) * stride + own_c[t] - c0 + 1
-            is_active[_find(parent, lab[lp])] = True
-        c = nxt[c]
-    inv = 1.0 / stride
-    n = 0
-    ok = True
-    b0, b1, b2, b3 = r1, r0, c1, c0     # window-relative footprint rows/cols, grown below
-    for nd in range(n_nodes):
-        if not is_active[_find(parent, nd)]:
-            continue
-        lp = node_pixel[nd]
-        up = lab[lp - stride]
-        down = lab[lp + stride]
-        lf = lab[lp - 1]
-        rt = lab[lp + 1]
-        if up == _WALL_WINDOW or down == _WALL_WINDOW or (not along_columns and (
-                lf == _WALL_WINDOW or rt == _WALL_WINDOW)):
-            ok = False
+    n_seen = n_nodes
+    n_front = 0
+    n_fg = 0
+    n_roots = 0
+    edges0 = 0                  # single: the region's edge count and pending charge
+    pend0 = 0.0
+    first = 0                   # nodes first .. n_nodes − 1 are new: look around them
+    steps = 0
+    lost = 0.0
+    pending_total = 0.0
+    while True:
+        # the new nodes' neighbours (a pixel exactly at full well joins and is looked
+        # around in turn)
+        qi = first
+        while qi < n_nodes:
+            lpn = node[qi]
+            for d in range(n_dirs):
+                gp = lpn + _OFFSET_SIGN[d] * (stride if d < 2 else 1)
+                cl = lab[gp]
+                if cl >= 0:
+                    if not single:
+                        _union_edges(parent, edges, pend, qi, cl)
+                elif cl <= _SLOT0:
+                    fmask[_SLOT0 - cl] |= _OPPOSITE_BIT[d]
+                    if single:
+                        edges0 += 1
+                    else:
+                        edges[_find(parent, qi)] += 1
+                elif cl == _UNSEEN:
+                    if n_seen >= cap:
+                        status[k] = 2
+                        return
+                    n_seen += 1
+                    v = qf[_frame_index(gp, stride, inv, r0, c0, w)]
+                    if v > fw32:
+                        lab[gp] = _LISTED
+                        foreign[n_fg] = gp
+                        n_fg += 1
+                    elif v == fw32:
+                        lab[gp] = n_nodes
+                        node[n_nodes] = gp
+                        parent[n_nodes] = n_nodes
+                        edges[n_nodes] = 0
+                        pend[n_nodes] = 0.0
+                        share[n_nodes] = 0.0
+                        exc[n_nodes] = 0.0
+                        n_nodes += 1
+                    else:
+                        lab[gp] = _SLOT0 - n_front
+                        front[n_front] = gp
+                        fmask[n_front] = _OPPOSITE_BIT[d]
+                        fval[n_front] = v
+                        n_front += 1
+                        if single:
+                            edges0 += 1
+                        else:
+                            edges[_find(parent, qi)] += 1
+                elif cl == _WALL_WINDOW:
+                    status[k] = 0
+                    return
+            qi += 1
+        # their excess is the pending charge of their regions
+        pending_total = 0.0
+        for nd in range(first, n_nodes):
+            e = exc[nd]
+            if e > 0.0:
+                pending_total += e
+                if single:
+                    pend0 += e
+                else:
+                    r = _find(parent, nd)
+                    if pend[r] == 0.0:
+                        roots[n_roots] = r
+                        n_roots += 1
+                    pend[r] += e
+        first = n_nodes
+        if steps >= max_iterations or pending_total <= tol[k]:
             break
-        i = _row_of(lp, stride, inv)
-        jj = lp - i * stride - 1
-        gi = (r0 + i - 1) * w + c0 + jj
-        # the footprint is this node and its 4 neighbours: box of rows i−2 … i, cols jj−1 …
-        # jj+1 in frame coordinates (clipped below); along columns the row ±1 only
-        b0 = min(b0, r0 + i - 2)
-        b1 = max(b1, r0 + i + 1)
-        if along_columns:
-            b2 = min(b2, c0 + jj)
-            b3 = max(b3, c0 + jj + 1)
+        steps += 1
+        # share per edge of every region with pending charge (spent now)
+        share0 = 0.0
+        if single:
+            if edges0 == 0:
+                lost += pend0
+            else:
+                share0 = pend0 / edges0
+            pend0 = 0.0
         else:
-            b2 = min(b2, c0 + jj - 1)
-            b3 = max(b3, c0 + jj + 2)
+            for t in range(n_roots):
+                r = roots[t]
+                if edges[r] == 0:
+                    lost += pend[r]
+                else:
+                    share[r] = pend[r] / edges[r]
+                pend[r] = 0.0
+        # one pass over the frontier: receive, fill (→ node), or keep (compacted)
+        kept = 0
+        for i in range(n_front):
+            lpf = front[i]
+            mask = fmask[i]
+            if single:
+                inc = share0 * _POPCOUNT[mask]
+            else:
+                inc = 0.0
+                m = mask
+                while m != 0:
+                    b = _LOWEST_BIT[m]
+                    m &= m - 1
+                    nb_ = lab[lpf + _OFFSET_SIGN[b] * (stride if b < 2 else 1)]
+                    inc += share[_find(parent, nb_)]
+            v = fval[i] + inc
+            if v >= fw:
+                # full: a new node; its edges from the old nodes are gone
+                lab[lpf] = n_nodes
+                node[n_nodes] = lpf
+                parent[n_nodes] = n_nodes
+                edges[n_nodes] = 0
+                pend[n_nodes] = 0.0
+                share[n_nodes] = 0.0
+                exc[n_nodes] = v - fw
+                n_nodes += 1
+                if single:
+                    edges0 -= _POPCOUNT[mask]
+                else:
+                    m = mask
+                    while m != 0:
+                        b = _LOWEST_BIT[m]
+                        m &= m - 1
+                        nb_ = lab[lpf + _OFFSET_SIGN[b] * (stride if b < 2 else 1)]
+                        edges[_find(parent, nb_)] -= 1
+                continue
+            if kept != i:
+                front[kept] = lpf
+                fmask[kept] = mask
+                lab[lpf] = _SLOT0 - kept
+            fval[kept] = v
+            kept += 1
+        n_front = kept
+        if not single:
+            for t in range(n_roots):
+                share[roots[t]] = 0.0
+            n_roots = 0
+    # footprint: the nodes (full), the frontier, the listed foreign pixels
+    n = 0
+    b0, b1, b2, b3 = h, 0, w, 0
+    for t in range(n_nodes + n_front + n_fg):
+        if t < n_nodes:
+            lp = node[t]
+            val = fw32
+        elif t < n_nodes + n_front:
+            lp = front[t - n_nodes]
+            val = np.float32(fval[t - n_nodes])
+        else:
+            lp = foreign[t - n_nodes - n_front]
+            val = np.float32(0.0)
+        i = _row_of(lp, stride, inv)
+        row = r0 + i - 1
+        col = c0 + lp - i * stride - 1
+        gi = row * w + col
+        if t >= n_nodes + n_front:
+            val = qf[gi]
+        b0 = min(b0, row)
+        b1 = max(b1, row + 1)
+        b2 = min(b2, col)
+        b3 = max(b3, col + 1)
         buf_pix[o + n] = gi
-        buf_val[o + n] = lq[lp]
+        buf_val[o + n] = val
         n += 1
-        # non-full neighbours (and other groups' pixels), each once
-        if up == -1 or up == _FOREIGN:
-            lab[lp - stride] = _LISTED
-            buf_pix[o + n] = gi - w
-            buf_val[o + n] = lq[lp - stride]
-            n += 1
-        if down == -1 or down == _FOREIGN:
-            lab[lp + stride] = _LISTED
-            buf_pix[o + n] = gi + w
-            buf_val[o + n] = lq[lp + stride]
-            n += 1
-        if not along_columns:
-            if lf == -1 or lf == _FOREIGN:
-                lab[lp - 1] = _LISTED
-                buf_pix[o + n] = gi - 1
-                buf_val[o + n] = lq[lp - 1]
-                n += 1
-            if rt == -1 or rt == _FOREIGN:
-                lab[lp + 1] = _LISTED
-                buf_pix[o + n] = gi + 1
-                buf_val[o + n] = lq[lp + 1]
-                n += 1
-    if not ok:
-        status[k] = 0
-        return
     status[k] = 1
     fp_len[k] = n
-    fbox[k, 0] = max(b0, 0)
-    fbox[k, 1] = min(b1, h)
-    fbox[k, 2] = max(b2, 0)
-    fbox[k, 3] = min(b3, w)
+    fbox[k, 0] = b0
+    fbox[k, 1] = b1
+    fbox[k, 2] = b2
+    fbox[k, 3] = b3
     st_steps[k] = steps
-    st_pend[k] = pend
+    st_pend[k] = pending_total
     st_lost[k] = lost
 
 
