@@ -370,17 +370,14 @@ _UNSEEN = -1
 
 #: Rows of the int32 work space of :func:`_run_one`: node pixel, union-find parent, edge
 #: count (of a root), frontier pixel, frontier mask, root with pending charge, listed
-#: foreign pixel; and of the float64 one: pending charge (of a root), share per edge (of a
-#: root), frontier charge, excess of a node that just filled.
-_I_NODE, _I_PARENT, _I_EDGES, _I_FRONT, _I_MASK, _I_ROOTS, _I_FOREIGN = range(7)
+#: foreign pixel, free frontier slot; and of the float64 one: pending charge (of a root),
+#: share per edge (of a root), frontier charge, excess of a node that just filled.
+_I_NODE, _I_PARENT, _I_EDGES, _I_FRONT, _I_MASK, _I_ROOTS, _I_FOREIGN, _I_FREE = range(8)
+_N_IROWS = 8
+
+#: Charge of a free frontier slot: never reaches full well, whatever it receives (none).
+_DEAD = -1e300
 _F_PEND, _F_SHARE, _F_VAL, _F_EXC = range(4)
-
-
-@nb.njit(cache=True, inline="always")
-def _frame_index(lp, stride, inv, r0, c0, w):  # pragma: no cover - jit
-    """Frame index of window cell ``lp`` (padded window at frame row r0, column c0)."""
-    i = _row_of(lp, stride, inv)
-    return (r0 + i - 1) * w + c0 + lp - i * stride - 1
 
 
 @nb.njit(cache=True, inline="always")
@@ -395,6 +392,17 @@ def _union_edges(parent, edges, pend, a, b):  # pragma: no cover - jit
         parent[rb] = ra
         edges[ra] += edges[rb]
         pend[ra] += pend[rb]
+
+
+@nb.njit(cache=True, inline="always")
+def _window_shape(win, k):  # pragma: no cover - jit
+    """(rows, columns, log2 row stride) of the padded cell array of window ``win[k]``: the
+    stride is a power of two ≥ columns + 2, so a cell's row and column are a shift and a
+    mask."""
+    sh = 2
+    while (1 << sh) < win[k, 3] - win[k, 2] + 2:
+        sh += 1
+    return win[k, 1] - win[k, 0], win[k, 3] - win[k, 2], sh
 
 
 @nb.njit(cache=True, parallel=True)
@@ -419,33 +427,37 @@ def _run_groups(q, active, win, off, head, nxt, own_r, own_c, own_v, comp_start,
         k1 = (ch + 1) * n_act // n_chunks
         cells = 16
         for k in range(k0, k1):
-            n2 = (win[k, 1] - win[k, 0] + 2) * (win[k, 3] - win[k, 2] + 2)
+            hw, ww, sh = _window_shape(win, k)
+            n2 = (hw + 2) << sh
             if n2 <= _SMALL:
                 cells = max(cells, n2)
-        # work space for the chunk's windows (a larger window allocates its own cells;
-        # the lists are doubled, and the group rerun, when a group needs more)
+        # work space for the chunk's windows (a larger window allocates its own cells);
+        # the lists hold one entry per cell looked at: doubled, and the group rerun, when
+        # a group needs more
         lab_ws = np.empty(cells, np.int32)
         cap = cells
-        iw = np.empty((7, cap), np.int32)
+        iw = np.empty((_N_IROWS, cap), np.int32)
         fw_ = np.empty((4, cap), np.float64)
         cursor = off[k0]
         for k in range(k0, k1):
             fp_off[k] = cursor
-            n2 = (win[k, 1] - win[k, 0] + 2) * (win[k, 3] - win[k, 2] + 2)
+            hw, ww, sh = _window_shape(win, k)
+            n2 = (hw + 2) * (ww + 2)
             if n2 > cap:    # a large window: its margin leaves room for twice the bloom
                 cap = max(cap, n2 // 2)
-                iw = np.empty((7, cap), np.int32)
+                iw = np.empty((_N_IROWS, cap), np.int32)
                 fw_ = np.empty((4, cap), np.float64)
             while True:
                 _run_one(qf, h, w, k, active[k], win, cursor, head, nxt, own_r, own_c,
                          own_v, comp_start, comp_len, full_well, drain, along_columns,
                          max_iterations, tol, buf_pix, buf_val, status, fp_len, fbox,
                          st_steps, st_pend, st_lost, lab_ws, iw[0], iw[1], iw[2], iw[3],
-                         iw[4], iw[5], iw[6], fw_[0], fw_[1], fw_[2], fw_[3])
+                         iw[4], iw[5], iw[6], iw[7], fw_[0], fw_[1], fw_[2],
+                         fw_[3])
                 if status[k] != 2:
                     break
                 cap *= 2
-                iw = np.empty((7, cap), np.int32)
+                iw = np.empty((_N_IROWS, cap), np.int32)
                 fw_ = np.empty((4, cap), np.float64)
             if status[k] == 1:
                 cursor += fp_len[k]
@@ -455,7 +467,7 @@ def _run_groups(q, active, win, off, head, nxt, own_r, own_c, own_v, comp_start,
 def _run_one(qf, h, w, k, g, win, o, head, nxt, own_r, own_c, own_v, comp_start, comp_len,
              full_well, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
              fp_len, fbox, st_steps, st_pend, st_lost, lab_ws, node, parent, edges, front,
-             fmask, roots, foreign, pend, share, fval, exc):  # pragma: no cover - jit
+             fmask, roots, foreign, free, pend, share, fval, exc):  # pragma: no cover - jit
     """Group ``g`` = ``active[k]`` of :func:`_run_groups`, bloomed by its *frontier*;
     footprint written from ``o``. The work lists (``node`` … ``exc``, one length) hold one
     entry per window cell looked at; ``status[k]`` = 2 when they are too short (the caller
@@ -467,18 +479,21 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own_r, own_c, own_v, comp_start,
     non-full pixel joins the *frontier*, a pixel exactly at full well (full, nothing
     pending) becomes a node of the region it touches, another group's over-full pixel is
     listed (its footprint then meets this one's: the two are merged and rerun), a window
-    edge inside the frame stops the run (window too small). Each frontier pixel keeps a
-    mask of its full neighbours, each region (union-find over the nodes, skipped when the
-    group is one component: one region for good) its number of edges to the frontier, so
-    a step is one pass over the frontier — a pixel receives Σ over its mask of its
-    neighbours' regions' share P_R / E_R — plus the pixels that filled (E updated: their
-    edges from the old nodes go, their edges to the frontier come). The same steps and
-    stop rule as :func:`_bloom_window` (the charges are summed in float64 throughout)."""
+    edge inside the frame stops the run (window too small). Each frontier pixel keeps its
+    edges from full pixels (their number when the group is one component, which is one
+    region for good; else a mask of the directions, the regions being a union-find over
+    the nodes), each region its number of edges to the frontier, so a step is one pass
+    over the frontier — a pixel receives, per edge, its region's share P_R / E_R — plus
+    the pixels that filled (E updated: their edges from the old nodes go, their edges to
+    the frontier come). A frontier pixel keeps its slot until it fills (the slot is then
+    free for the next new one): no relabelling of the cells (scattered writes) per step. The same steps and stop rule as :func:`_bloom_window` (the charges
+    are summed in float64 throughout)."""
     r0, r1, c0, c1 = win[k, 0], win[k, 1], win[k, 2], win[k, 3]
-    hw, ww = r1 - r0, c1 - c0
-    stride = ww + 2
-    n2 = (hw + 2) * stride
-    inv = 1.0 / stride
+    hw, ww, sh = _window_shape(win, k)
+    stride = 1 << sh
+    msk = stride - 1
+    n2 = (hw + 2) << sh
+    gbase = (r0 - 1) * w + c0 - 1           # frame index of cell 0 (row << sh | column)
     if n2 <= _PREFETCH_CELLS:
         # the frame's window rows are read in no particular order below: ask for all of
         # their cache lines at once (independent loads overlap; one by one, each waits)
@@ -492,11 +507,12 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own_r, own_c, own_v, comp_start,
     bottom = _WALL_FRAME if r1 == h else _WALL_WINDOW
     left = _WALL_FRAME if c0 == 0 else _WALL_WINDOW
     right = _WALL_FRAME if c1 == w else _WALL_WINDOW
-    for j in range(stride):
+    last = (hw + 1) << sh
+    for j in range(ww + 2):
         lab[j] = top
-        lab[n2 - stride + j] = bottom
+        lab[last + j] = bottom
     for i in range(1, hw + 1):
-        base = i * stride
+        base = i << sh
         lab[base] = left
         lab[base + 1:base + ww + 1] = _UNSEEN
         lab[base + ww + 1] = right
@@ -508,32 +524,38 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own_r, own_c, own_v, comp_start,
     cap = node.size
     # the group's own over-full pixels: the first nodes, their excess pending
     n_nodes = 0
+    edges0 = 0                  # single: the region's edge count and pending charge
+    pend0 = 0.0
+    pending_total = 0.0
     c = head[g]
     while c >= 0:
         for t in range(comp_start[c], comp_start[c] + comp_len[c]):
             if n_nodes >= cap:
                 status[k] = 2
                 return
-            lp = (own_r[t] - r0 + 1) * stride + own_c[t] - c0 + 1
+            lp = ((own_r[t] - r0 + 1) << sh) + own_c[t] - c0 + 1
             lab[lp] = n_nodes
             node[n_nodes] = lp
-            parent[n_nodes] = n_nodes
-            edges[n_nodes] = 0
-            pend[n_nodes] = 0.0
-            share[n_nodes] = 0.0
-            exc[n_nodes] = (np.float64(own_v[t]) - fw) * keep
+            e = (np.float64(own_v[t]) - fw) * keep
+            if single:          # one region: only its sums (no union-find, no per-node sums)
+                pend0 += e
+                pending_total += e
+            else:
+                parent[n_nodes] = n_nodes
+                edges[n_nodes] = 0
+                pend[n_nodes] = 0.0
+                share[n_nodes] = 0.0
+                exc[n_nodes] = e
             n_nodes += 1
         c = nxt[c]
     n_seen = n_nodes
-    n_front = 0
+    n_front = 0                 # frontier slots in use or free (free: mask 0, charge _DEAD)
+    n_free = 0
     n_fg = 0
     n_roots = 0
-    edges0 = 0                  # single: the region's edge count and pending charge
-    pend0 = 0.0
-    first = 0                   # nodes first .. n_nodes − 1 are new: look around them
+    first = 0                   # nodes first … n_nodes − 1 are new: look around them
     steps = 0
     lost = 0.0
-    pending_total = 0.0
     while True:
         # the new nodes' neighbours (a pixel exactly at full well joins and is looked
         # around in turn)
@@ -541,23 +563,24 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own_r, own_c, own_v, comp_start,
         while qi < n_nodes:
             lpn = node[qi]
             for d in range(n_dirs):
-                gp = lpn + _OFFSET_SIGN[d] * (stride if d < 2 else 1)
+                gp = lpn + (_OFFSET_SIGN[d] << sh if d < 2 else _OFFSET_SIGN[d])
                 cl = lab[gp]
                 if cl >= 0:
                     if not single:
                         _union_edges(parent, edges, pend, qi, cl)
                 elif cl <= _SLOT0:
-                    fmask[_SLOT0 - cl] |= _OPPOSITE_BIT[d]
                     if single:
+                        fmask[_SLOT0 - cl] += 1
                         edges0 += 1
                     else:
+                        fmask[_SLOT0 - cl] |= _OPPOSITE_BIT[d]
                         edges[_find(parent, qi)] += 1
                 elif cl == _UNSEEN:
                     if n_seen >= cap:
                         status[k] = 2
                         return
                     n_seen += 1
-                    v = qf[_frame_index(gp, stride, inv, r0, c0, w)]
+                    v = qf[gbase + (gp >> sh) * w + (gp & msk)]
                     if v > fw32:
                         lab[gp] = _LISTED
                         foreign[n_fg] = gp
@@ -565,35 +588,40 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own_r, own_c, own_v, comp_start,
                     elif v == fw32:
                         lab[gp] = n_nodes
                         node[n_nodes] = gp
-                        parent[n_nodes] = n_nodes
-                        edges[n_nodes] = 0
-                        pend[n_nodes] = 0.0
-                        share[n_nodes] = 0.0
-                        exc[n_nodes] = 0.0
+                        if not single:
+                            parent[n_nodes] = n_nodes
+                            edges[n_nodes] = 0
+                            pend[n_nodes] = 0.0
+                            share[n_nodes] = 0.0
+                            exc[n_nodes] = 0.0
                         n_nodes += 1
                     else:
-                        lab[gp] = _SLOT0 - n_front
-                        front[n_front] = gp
-                        fmask[n_front] = _OPPOSITE_BIT[d]
-                        fval[n_front] = v
-                        n_front += 1
+                        if n_free > 0:
+                            n_free -= 1
+                            sl = free[n_free]
+                        else:
+                            sl = n_front
+                            n_front += 1
+                        lab[gp] = _SLOT0 - sl
+                        front[sl] = gp
+                        fval[sl] = v
                         if single:
+                            fmask[sl] = 1
                             edges0 += 1
                         else:
+                            fmask[sl] = _OPPOSITE_BIT[d]
                             edges[_find(parent, qi)] += 1
                 elif cl == _WALL_WINDOW:
                     status[k] = 0
                     return
             qi += 1
-        # their excess is the pending charge of their regions
-        pending_total = 0.0
-        for nd in range(first, n_nodes):
-            e = exc[nd]
-            if e > 0.0:
-                pending_total += e
-                if single:
-                    pend0 += e
-                else:
+        # their excess is the pending charge of their regions (one region: summed already)
+        if not single:
+            pending_total = 0.0
+            for nd in range(first, n_nodes):
+                e = exc[nd]
+                if e > 0.0:
+                    pending_total += e
                     r = _find(parent, nd)
                     if pend[r] == 0.0:
                         roots[n_roots] = r
@@ -603,13 +631,14 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own_r, own_c, own_v, comp_start,
         if steps >= max_iterations or pending_total <= tol[k]:
             break
         steps += 1
-        # share per edge of every region with pending charge (spent now)
-        share0 = 0.0
+        # hand out the pending charge (spent now) over the frontier's edges
         if single:
             if edges0 == 0:
                 lost += pend0
             else:
                 share0 = pend0 / edges0
+                for i in range(n_front):        # (vectorised)
+                    fval[i] += share0 * fmask[i]
             pend0 = 0.0
         else:
             for t in range(n_roots):
@@ -619,85 +648,83 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own_r, own_c, own_v, comp_start,
                 else:
                     share[r] = pend[r] / edges[r]
                 pend[r] = 0.0
-        # one pass over the frontier: receive, fill (→ node), or keep (compacted)
-        kept = 0
-        for i in range(n_front):
-            lpf = front[i]
-            mask = fmask[i]
-            if single:
-                inc = share0 * _POPCOUNT[mask]
-            else:
+            for i in range(n_front):
+                lpf = front[i]
+                m = fmask[i]
                 inc = 0.0
-                m = mask
                 while m != 0:
                     b = _LOWEST_BIT[m]
                     m &= m - 1
-                    nb_ = lab[lpf + _OFFSET_SIGN[b] * (stride if b < 2 else 1)]
-                    inc += share[_find(parent, nb_)]
-            v = fval[i] + inc
-            if v >= fw:
-                # full: a new node; its edges from the old nodes are gone
-                lab[lpf] = n_nodes
-                node[n_nodes] = lpf
-                parent[n_nodes] = n_nodes
-                edges[n_nodes] = 0
-                pend[n_nodes] = 0.0
-                share[n_nodes] = 0.0
-                exc[n_nodes] = v - fw
-                n_nodes += 1
-                if single:
-                    edges0 -= _POPCOUNT[mask]
-                else:
-                    m = mask
-                    while m != 0:
-                        b = _LOWEST_BIT[m]
-                        m &= m - 1
-                        nb_ = lab[lpf + _OFFSET_SIGN[b] * (stride if b < 2 else 1)]
-                        edges[_find(parent, nb_)] -= 1
-                continue
-            if kept != i:
-                front[kept] = lpf
-                fmask[kept] = mask
-                lab[lpf] = _SLOT0 - kept
-            fval[kept] = v
-            kept += 1
-        n_front = kept
-        if not single:
+                    inc += share[_find(parent, lab[lpf + (_OFFSET_SIGN[b] << sh if b < 2
+                                                          else _OFFSET_SIGN[b])])]
+                fval[i] += inc
             for t in range(n_roots):
                 share[roots[t]] = 0.0
             n_roots = 0
+        # the pixels that filled become nodes (their edges from the old nodes are gone),
+        # their slots free
+        pending_total = 0.0
+        for i in range(n_front):
+            v = fval[i]
+            if v >= fw:
+                lpf = front[i]
+                m = fmask[i]
+                fmask[i] = 0
+                fval[i] = _DEAD
+                free[n_free] = i
+                n_free += 1
+                lab[lpf] = n_nodes
+                node[n_nodes] = lpf
+                n_nodes += 1
+                if single:
+                    edges0 -= m
+                    pend0 += v - fw
+                    pending_total += v - fw
+                else:
+                    nd = n_nodes - 1
+                    parent[nd] = nd
+                    edges[nd] = 0
+                    pend[nd] = 0.0
+                    share[nd] = 0.0
+                    exc[nd] = v - fw
+                    while m != 0:
+                        b = _LOWEST_BIT[m]
+                        m &= m - 1
+                        edges[_find(parent, lab[lpf + (_OFFSET_SIGN[b] << sh if b < 2
+                                                       else _OFFSET_SIGN[b])])] -= 1
     # footprint: the nodes (full), the frontier, the listed foreign pixels
     n = 0
-    b0, b1, b2, b3 = h, 0, w, 0
+    b0, b1, b2, b3 = n2, 0, stride, 0
     for t in range(n_nodes + n_front + n_fg):
         if t < n_nodes:
             lp = node[t]
-            val = fw32
         elif t < n_nodes + n_front:
+            if fmask[t - n_nodes] == 0:
+                continue
             lp = front[t - n_nodes]
-            val = np.float32(fval[t - n_nodes])
         else:
             lp = foreign[t - n_nodes - n_front]
-            val = np.float32(0.0)
-        i = _row_of(lp, stride, inv)
-        row = r0 + i - 1
-        col = c0 + lp - i * stride - 1
-        gi = row * w + col
-        if t >= n_nodes + n_front:
-            val = qf[gi]
-        b0 = min(b0, row)
-        b1 = max(b1, row + 1)
-        b2 = min(b2, col)
-        b3 = max(b3, col + 1)
+        i = lp >> sh
+        j = lp & msk
+        gi = gbase + i * w + j
+        if t < n_nodes:
+            buf_val[o + n] = fw32
+        elif t < n_nodes + n_front:
+            buf_val[o + n] = np.float32(fval[t - n_nodes])
+        else:
+            buf_val[o + n] = qf[gi]
         buf_pix[o + n] = gi
-        buf_val[o + n] = val
+        b0 = min(b0, i)
+        b1 = max(b1, i)
+        b2 = min(b2, j)
+        b3 = max(b3, j)
         n += 1
     status[k] = 1
     fp_len[k] = n
-    fbox[k, 0] = b0
-    fbox[k, 1] = b1
-    fbox[k, 2] = b2
-    fbox[k, 3] = b3
+    fbox[k, 0] = r0 - 1 + b0
+    fbox[k, 1] = r0 + b1
+    fbox[k, 2] = c0 - 1 + b2
+    fbox[k, 3] = c0 + b3
     st_steps[k] = steps
     st_pend[k] = pending_total
     st_lost[k] = lost
@@ -740,10 +767,12 @@ def _components(idx, w, along_columns):  # pragma: no cover - jit
     4-connected, or along columns only."""
     n = idx.size
     parent = np.arange(n)
+    inv_w = 1.0 / w
     j = 0
     for i in range(n):
         p = idx[i]
-        if not along_columns and i > 0 and idx[i - 1] == p - 1 and p % w != 0:
+        if not along_columns and i > 0 and idx[i - 1] == p - 1 and \
+                p != _row_of(p, w, inv_w) * w:
             _union(parent, i, i - 1)
         t = p - w
         if t >= 0:
@@ -968,10 +997,11 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     own_v = np.empty(n, np.float32)
     bbox = np.empty((n_groups, 4), np.int64)
     excess = np.zeros(n_groups, np.float64)
+    inv_w = 1.0 / w
     for i in range(n):
         g = comp[i]
         p = idx[i]
-        row = p // w
+        row = _row_of(p, w, inv_w)      # (a 64-bit division costs ~40 cycles)
         col = p - row * w
         t = fill[g]
         fill[g] += 1
