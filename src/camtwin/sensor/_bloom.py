@@ -368,22 +368,15 @@ _OPPOSITE_BIT = np.array([2, 1, 8, 4], np.int64)
 #: kernel :func:`_bloom_window` use −1 for a non-full pixel instead).
 _UNSEEN = -1
 
-#: Rows of the int32 work space of :func:`_run_one`: node pixel, union-find parent, edge
-#: count (of a root), frontier pixel, frontier mask, root with pending charge, listed
-#: foreign pixel, free frontier slot; and of the float64 one: pending charge (of a root),
-#: share per edge (of a root), frontier charge, excess of a node that just filled.
-_I_NODE, _I_PARENT, _I_EDGES, _I_FRONT, _I_MASK, _I_ROOTS, _I_FOREIGN, _I_FREE = range(8)
-_N_IROWS = 8
 
 #: Charge of a free frontier slot: never reaches full well, whatever it receives (none).
 _DEAD = -1e300
-_F_PEND, _F_SHARE, _F_VAL, _F_EXC = range(4)
 
 
 @nb.njit(cache=True, inline="always")
 def _union_edges(parent, edges, pend, a, b):  # pragma: no cover - jit
-    """Union of the regions of nodes a and b (union by index) with their edge counts and
-    pending charge."""
+    """Union of regions a and b (union by index) with their edge counts and pending
+    charge."""
     ra = _find(parent, a)
     rb = _find(parent, b)
     if ra != rb:
@@ -436,8 +429,8 @@ def _run_groups(q, active, win, off, head, nxt, own_r, own_c, own_v, comp_start,
         # a group needs more
         lab_ws = np.empty(cells, np.int32)
         cap = cells
-        iw = np.empty((_N_IROWS, cap), np.int32)
-        fw_ = np.empty((4, cap), np.float64)
+        iw = np.empty((7, cap), np.int32)
+        fw_ = np.empty((3, cap), np.float64)
         cursor = off[k0]
         for k in range(k0, k1):
             fp_off[k] = cursor
@@ -445,20 +438,19 @@ def _run_groups(q, active, win, off, head, nxt, own_r, own_c, own_v, comp_start,
             n2 = (hw + 2) * (ww + 2)
             if n2 > cap:    # a large window: its margin leaves room for twice the bloom
                 cap = max(cap, n2 // 2)
-                iw = np.empty((_N_IROWS, cap), np.int32)
-                fw_ = np.empty((4, cap), np.float64)
+                iw = np.empty((7, cap), np.int32)
+                fw_ = np.empty((3, cap), np.float64)
             while True:
                 _run_one(qf, h, w, k, active[k], win, cursor, head, nxt, own_r, own_c,
                          own_v, comp_start, comp_len, full_well, drain, along_columns,
                          max_iterations, tol, buf_pix, buf_val, status, fp_len, fbox,
                          st_steps, st_pend, st_lost, lab_ws, iw[0], iw[1], iw[2], iw[3],
-                         iw[4], iw[5], iw[6], iw[7], fw_[0], fw_[1], fw_[2],
-                         fw_[3])
+                         iw[4], iw[5], iw[6], fw_[0], fw_[1], fw_[2])
                 if status[k] != 2:
                     break
                 cap *= 2
-                iw = np.empty((_N_IROWS, cap), np.int32)
-                fw_ = np.empty((4, cap), np.float64)
+                iw = np.empty((7, cap), np.int32)
+                fw_ = np.empty((3, cap), np.float64)
             if status[k] == 1:
                 cursor += fp_len[k]
 
@@ -466,28 +458,31 @@ def _run_groups(q, active, win, off, head, nxt, own_r, own_c, own_v, comp_start,
 @nb.njit(cache=True)
 def _run_one(qf, h, w, k, g, win, o, head, nxt, own_r, own_c, own_v, comp_start, comp_len,
              full_well, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
-             fp_len, fbox, st_steps, st_pend, st_lost, lab_ws, node, parent, edges, front,
-             fmask, roots, foreign, free, pend, share, fval, exc):  # pragma: no cover - jit
+             fp_len, fbox, st_steps, st_pend, st_lost, lab_ws, node, front, fmask, foreign,
+             free, parent, edges, pend, share, fval):  # pragma: no cover - jit
     """Group ``g`` = ``active[k]`` of :func:`_run_groups`, bloomed by its *frontier*;
-    footprint written from ``o``. The work lists (``node`` … ``exc``, one length) hold one
-    entry per window cell looked at; ``status[k]`` = 2 when they are too short (the caller
-    doubles them and reruns the group: no array is grown in here, whose reassignment in a
-    loop costs reference counting at every iteration).
+    footprint written from ``o``. The work lists hold one entry per window cell looked at
+    (``node`` … ``free``, ``fval``) or per region (``parent`` … ``share``), all of one
+    length; ``status[k]`` = 2 when that is too short (the caller doubles them and reruns
+    the group: no array is grown in here, whose reassignment in a loop costs reference
+    counting at every iteration).
 
     Only cells next to the group's full pixels are ever looked at: a window cell is
     classified from the frame ``qf`` the first time a full pixel is next to it — a
     non-full pixel joins the *frontier*, a pixel exactly at full well (full, nothing
-    pending) becomes a node of the region it touches, another group's over-full pixel is
-    listed (its footprint then meets this one's: the two are merged and rerun), a window
-    edge inside the frame stops the run (window too small). Each frontier pixel keeps its
-    edges from full pixels (their number when the group is one component, which is one
-    region for good; else a mask of the directions, the regions being a union-find over
-    the nodes), each region its number of edges to the frontier, so a step is one pass
-    over the frontier — a pixel receives, per edge, its region's share P_R / E_R — plus
-    the pixels that filled (E updated: their edges from the old nodes go, their edges to
-    the frontier come). A frontier pixel keeps its slot until it fills (the slot is then
-    free for the next new one): no relabelling of the cells (scattered writes) per step. The same steps and stop rule as :func:`_bloom_window` (the charges
-    are summed in float64 throughout)."""
+    pending) joins the region it touches, another group's over-full pixel is listed (its
+    footprint then meets this one's: the two are merged and rerun), a window edge inside
+    the frame stops the run (window too small). The regions start as the group's
+    components and only ever merge (a union-find over them, not over pixels: a full cell's
+    label is its region); each keeps its pending charge P_R and its number of edges E_R
+    to the frontier, and each frontier pixel its edges from full pixels (their number
+    when the group is one component — one region for good — else a mask of their
+    directions). A step is one pass over the frontier — a pixel receives, per edge, its
+    region's share P_R / E_R — plus the pixels that filled: their edges from full pixels
+    go, their edges to the frontier come, their excess is their region's next P_R. A
+    frontier pixel keeps its slot until it fills (the slot is then free for the next new
+    one): no relabelling of cells (scattered writes) per step. The same steps and stop
+    rule as :func:`_bloom_window` (the charges are summed in float64 throughout)."""
     r0, r1, c0, c1 = win[k, 0], win[k, 1], win[k, 2], win[k, 3]
     hw, ww, sh = _window_shape(win, k)
     stride = 1 << sh
@@ -522,37 +517,34 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own_r, own_c, own_v, comp_start,
     single = nxt[head[g]] < 0
     n_dirs = 2 if along_columns else 4
     cap = node.size
-    # the group's own over-full pixels: the first nodes, their excess pending
+    # the group's own over-full pixels: the first nodes, one region per component, their
+    # excess pending
     n_nodes = 0
-    edges0 = 0                  # single: the region's edge count and pending charge
-    pend0 = 0.0
+    n_reg = 0
     pending_total = 0.0
     c = head[g]
     while c >= 0:
+        parent[n_reg] = n_reg
+        edges[n_reg] = 0
+        pend[n_reg] = 0.0
+        share[n_reg] = 0.0
         for t in range(comp_start[c], comp_start[c] + comp_len[c]):
             if n_nodes >= cap:
                 status[k] = 2
                 return
             lp = ((own_r[t] - r0 + 1) << sh) + own_c[t] - c0 + 1
-            lab[lp] = n_nodes
+            lab[lp] = n_reg
             node[n_nodes] = lp
-            e = (np.float64(own_v[t]) - fw) * keep
-            if single:          # one region: only its sums (no union-find, no per-node sums)
-                pend0 += e
-                pending_total += e
-            else:
-                parent[n_nodes] = n_nodes
-                edges[n_nodes] = 0
-                pend[n_nodes] = 0.0
-                share[n_nodes] = 0.0
-                exc[n_nodes] = e
             n_nodes += 1
+            e = (np.float64(own_v[t]) - fw) * keep
+            pend[n_reg] += e
+            pending_total += e
+        n_reg += 1
         c = nxt[c]
     n_seen = n_nodes
     n_front = 0                 # frontier slots in use or free (free: mask 0, charge _DEAD)
     n_free = 0
     n_fg = 0
-    n_roots = 0
     first = 0                   # nodes first … n_nodes − 1 are new: look around them
     steps = 0
     lost = 0.0
@@ -562,19 +554,19 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own_r, own_c, own_v, comp_start,
         qi = first
         while qi < n_nodes:
             lpn = node[qi]
+            rq = lab[lpn]
             for d in range(n_dirs):
                 gp = lpn + (_OFFSET_SIGN[d] << sh if d < 2 else _OFFSET_SIGN[d])
                 cl = lab[gp]
                 if cl >= 0:
                     if not single:
-                        _union_edges(parent, edges, pend, qi, cl)
+                        _union_edges(parent, edges, pend, rq, cl)
                 elif cl <= _SLOT0:
                     if single:
                         fmask[_SLOT0 - cl] += 1
-                        edges0 += 1
                     else:
                         fmask[_SLOT0 - cl] |= _OPPOSITE_BIT[d]
-                        edges[_find(parent, qi)] += 1
+                    edges[_find(parent, rq)] += 1
                 elif cl == _UNSEEN:
                     if n_seen >= cap:
                         status[k] = 2
@@ -586,14 +578,8 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own_r, own_c, own_v, comp_start,
                         foreign[n_fg] = gp
                         n_fg += 1
                     elif v == fw32:
-                        lab[gp] = n_nodes
+                        lab[gp] = rq
                         node[n_nodes] = gp
-                        if not single:
-                            parent[n_nodes] = n_nodes
-                            edges[n_nodes] = 0
-                            pend[n_nodes] = 0.0
-                            share[n_nodes] = 0.0
-                            exc[n_nodes] = 0.0
                         n_nodes += 1
                     else:
                         if n_free > 0:
@@ -605,49 +591,33 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own_r, own_c, own_v, comp_start,
                         lab[gp] = _SLOT0 - sl
                         front[sl] = gp
                         fval[sl] = v
-                        if single:
-                            fmask[sl] = 1
-                            edges0 += 1
-                        else:
-                            fmask[sl] = _OPPOSITE_BIT[d]
-                            edges[_find(parent, qi)] += 1
+                        fmask[sl] = 1 if single else _OPPOSITE_BIT[d]
+                        edges[_find(parent, rq)] += 1
                 elif cl == _WALL_WINDOW:
                     status[k] = 0
                     return
             qi += 1
-        # their excess is the pending charge of their regions (one region: summed already)
-        if not single:
-            pending_total = 0.0
-            for nd in range(first, n_nodes):
-                e = exc[nd]
-                if e > 0.0:
-                    pending_total += e
-                    r = _find(parent, nd)
-                    if pend[r] == 0.0:
-                        roots[n_roots] = r
-                        n_roots += 1
-                    pend[r] += e
         first = n_nodes
         if steps >= max_iterations or pending_total <= tol[k]:
             break
         steps += 1
         # hand out the pending charge (spent now) over the frontier's edges
         if single:
-            if edges0 == 0:
-                lost += pend0
+            if edges[0] == 0:
+                lost += pend[0]
             else:
-                share0 = pend0 / edges0
+                share0 = pend[0] / edges[0]
                 for i in range(n_front):        # (vectorised)
                     fval[i] += share0 * fmask[i]
-            pend0 = 0.0
+            pend[0] = 0.0
         else:
-            for t in range(n_roots):
-                r = roots[t]
-                if edges[r] == 0:
-                    lost += pend[r]
-                else:
-                    share[r] = pend[r] / edges[r]
-                pend[r] = 0.0
+            for r in range(n_reg):
+                if parent[r] == r and pend[r] > 0.0:
+                    if edges[r] == 0:
+                        lost += pend[r]
+                    else:
+                        share[r] = pend[r] / edges[r]
+                    pend[r] = 0.0
             for i in range(n_front):
                 lpf = front[i]
                 m = fmask[i]
@@ -658,11 +628,10 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own_r, own_c, own_v, comp_start,
                     inc += share[_find(parent, lab[lpf + (_OFFSET_SIGN[b] << sh if b < 2
                                                           else _OFFSET_SIGN[b])])]
                 fval[i] += inc
-            for t in range(n_roots):
-                share[roots[t]] = 0.0
-            n_roots = 0
-        # the pixels that filled become nodes (their edges from the old nodes are gone),
-        # their slots free
+            for r in range(n_reg):
+                share[r] = 0.0
+        # the pixels that filled become nodes of their region (their edges from full
+        # pixels are gone, their excess is the region's), their slots free
         pending_total = 0.0
         for i in range(n_front):
             v = fval[i]
@@ -673,25 +642,22 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own_r, own_c, own_v, comp_start,
                 fval[i] = _DEAD
                 free[n_free] = i
                 n_free += 1
-                lab[lpf] = n_nodes
-                node[n_nodes] = lpf
-                n_nodes += 1
                 if single:
-                    edges0 -= m
-                    pend0 += v - fw
-                    pending_total += v - fw
+                    r = 0
+                    edges[0] -= m
                 else:
-                    nd = n_nodes - 1
-                    parent[nd] = nd
-                    edges[nd] = 0
-                    pend[nd] = 0.0
-                    share[nd] = 0.0
-                    exc[nd] = v - fw
+                    r = -1
                     while m != 0:
                         b = _LOWEST_BIT[m]
                         m &= m - 1
-                        edges[_find(parent, lab[lpf + (_OFFSET_SIGN[b] << sh if b < 2
-                                                       else _OFFSET_SIGN[b])])] -= 1
+                        r = _find(parent, lab[lpf + (_OFFSET_SIGN[b] << sh if b < 2
+                                                     else _OFFSET_SIGN[b])])
+                        edges[r] -= 1
+                lab[lpf] = r
+                node[n_nodes] = lpf
+                n_nodes += 1
+                pend[r] += v - fw
+                pending_total += v - fw
     # footprint: the nodes (full), the frontier, the listed foreign pixels
     n = 0
     b0, b1, b2, b3 = n2, 0, stride, 0
