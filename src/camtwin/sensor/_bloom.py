@@ -23,37 +23,46 @@ Algorithm
 The reference relabels every region of the frame (``scipy.ndimage.label``) at every step,
 O(frame) per step. Here:
 
-*Per window* (:func:`_bloom_window`). A pixel that is full stays full (its charge never
-decreases), so regions only ever merge: they are kept in an incremental union-find (path
-halving, union by index) over compact node ids (one per full pixel), and each step visits
-only the pixels holding pending charge, the *boundary* full pixels (those with a non-full
-neighbour; one whose neighbours are all full is dropped for good) and the non-full pixels
-that receive charge — O(boundary + new) per step. The window has a one-pixel ring of
-*walls* (frame edge, or window edge inside the frame), so neighbour look-ups need no bounds
-checks or divisions.
-
 *Per frame* (:func:`bloom`). Charge only moves between a region and its neighbours, so
 blooms that never come within reach of each other are independent. The over-full pixels
 are split into *groups* (their 4-connected components; along columns for a CCD), merged up
 front when their expected blooms overlap (bounding box grown by an estimate of the bloom
 radius from the pending charge). Every group is bloomed alone, in parallel, in a window
-around it cut from the unmodified frame, where other groups' over-full pixels are walls.
-Its *footprint* — the full pixels of the regions that held its charge plus their
+around it of the unmodified frame, where other groups' over-full pixels are walls. Its
+*footprint* — the full pixels of the regions that held its charge plus their
 neighbours, i.e. every pixel the group read or wrote — must not touch the window's inner
 edge (else the window is doubled and the group rerun). Two accepted groups whose
 footprints share a pixel interacted (or might have), so they are merged and rerun
 together; a group next to another's over-full pixel always lists that pixel, so it always
 conflicts. Candidate pairs are the footprints whose bounding boxes overlap (binned on a
 coarse grid), checked pixel by pixel on their boxes' intersection — no per-frame map.
-Repeat until no footprints overlap, then write the footprints into the frame. Each accepted group's result is exactly what the
-whole-frame algorithm computes for its pixels (same steps, same sums; the stop tolerance
-is shared out in proportion to the groups' pending charge), which ``tests/test_bloom.py``
-checks against the reference.
+Repeat until no footprints overlap, then write the footprints into the frame. Each
+accepted group's result is what the whole-frame algorithm computes for its pixels (same
+steps, same sums up to their order; the stop tolerance is shared out in proportion to the
+groups' pending charge), which ``tests/test_bloom.py`` checks against the reference.
+
+*Per group* (:func:`_run_one`): by its *frontier*. A pixel that is full stays full (its
+charge never decreases), so regions only ever merge: they start as the group's
+components and are kept in a union-find over regions (a full cell's label is its region).
+Only the cells next to full pixels are ever looked at, each classified from the frame the
+first time (no copy of the window): non-full → frontier, exactly full → joins the region
+it touches, another group's over-full pixel → listed (a conflict), window edge → the
+window was too small. Each frontier pixel keeps its edges from full pixels (a count for a
+one-component group, else a direction mask), each region its edge count E_R and pending
+charge P_R, so a step is one pass over the frontier (P_R / E_R per edge; vectorised for
+one region) plus the pixels that filled — O(frontier + new) per step, nothing per full
+pixel. The window's cells are a power-of-two-wide array padded with a ring of walls (no
+bounds checks; row and column by shift and mask); its frame rows are prefetched.
+
+:func:`_bloom_window` is the previous per-window kernel (boundary scan, union-find over
+pixels, the window copied first); :func:`bloom_whole_frame` runs it as one window over the
+whole frame on one thread: the oracle of the grouping and of the frontier steps in the
+tests.
 
 Sums are in float64, as in the reference; the charges stay float32.
 
 Memory: O(#over-full pixels) for the groups and the windows' footprints (a few times the
-bloomed area); nothing per frame pixel.
+bloomed area) and one int32 cell per window pixel; nothing per frame pixel.
 """
 
 from __future__ import annotations
@@ -117,14 +126,13 @@ def _grown(a, n):  # pragma: no cover - jit
 
 
 #: Label of a padding cell at the frame edge (no neighbour there) and at a window edge
-#: inside the frame (a region reaching it makes the window too small); of a non-full pixel
-#: already listed in a footprint; of another group's over-full pixel (a wall: a region
-#: next to it lists it in its footprint, which then overlaps that group's, so the two are
-#: merged and rerun); receiver slot s during a step is −8 − s.
+#: inside the frame (a region reaching it makes the window too small); of another group's
+#: over-full pixel, listed in the footprint (a wall: its footprint then overlaps that
+#: group's, so the two are merged and rerun); frontier slot s (receiver slot s during a
+#: step of :func:`_bloom_window`) is −8 − s.
 _WALL_FRAME = -2
 _LISTED = -3
 _WALL_WINDOW = -5
-_FOREIGN = -6
 _SLOT0 = -8
 
 #: Lowest set bit of a 4-bit neighbour mask (bit 0 up, 1 down, 2 left, 3 right) and the
@@ -132,7 +140,8 @@ _SLOT0 = -8
 _LOWEST_BIT = np.array([0, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0], np.int64)
 _OFFSET_SIGN = np.array([-1, 1, -1, 1], np.int64)
 
-#: Windows of at most this many pixels get all work arrays at full size up front.
+#: Windows of at most this many cells share their chunk's work space, sized for the largest
+#: of them (a bloom cannot outgrow it: one entry per cell); a larger one gets its own.
 _SMALL = 1 << 16
 
 #: Windows of at most this many cells have all their frame rows prefetched (L2-sized).
@@ -144,9 +153,12 @@ _CHUNKS = 64
 
 @nb.njit(cache=True)
 def _bloom_window(flat, lab, node_pixel, n_nodes, stride, full_well, drain, along_columns,
-                  max_iterations, tolerance_e, ibuf, fbuf,
-                  single=False):  # pragma: no cover - jit
-    """The algorithm of the module docstring on one padded window, in place.
+                  max_iterations, tolerance_e):  # pragma: no cover - jit
+    """The steps of the module docstring on one padded window, in place, by the previous
+    kernel's method (the oracle of :func:`bloom_whole_frame`): a union-find over the full
+    *pixels*, and per step a scan of the region boundaries (the full pixels with a non-full
+    neighbour; one whose neighbours are all full is dropped for good), the pixels holding
+    pending charge and the receivers — O(boundary + new) per step.
 
     ``flat`` — charge [e⁻] of the window with a one-pixel padding ring, row stride
     ``stride``; ``lab`` — per cell: node id (≥ 0) of a full pixel, −1 for a non-full pixel,
@@ -156,48 +168,25 @@ def _bloom_window(flat, lab, node_pixel, n_nodes, stride, full_well, drain, alon
 
     Returns (steps, pending left [e⁻], lost [e⁻], parent, node_pixel, n_nodes): the
     union-find forest over the nodes and the node list, grown by the pixels that filled.
-    ``ibuf`` (9, ≥ cells) int64 and ``fbuf`` (3, ≥ cells) float64 are reused work space
-    when large enough (every list holds at most one entry per cell); else the arrays are
-    allocated and grown here.
-
-    ``single``: the caller knows that the full pixels form one region and always will (one
-    connected group, no other full pixel in the window: every pixel that fills touches the
-    region) — the union-find is skipped (every node's root is node 0, also in the returned
-    forest); the sums, their order and so the result are the same.
     """
     n2 = flat.size
     fw32 = np.float32(full_well)
     fw = np.float64(fw32)
     keep = 1.0 - drain
-    small = ibuf.shape[1] >= n2 and fbuf.shape[1] >= n2 and node_pixel.size >= n2
-    cap = n2 if small else max(16, 2 * n_nodes)
+    cap = max(16, 2 * n_nodes)
     node_pixel = _grown(node_pixel, cap - 1)
-    if small:
-        parent = ibuf[0]
-        node_edges = ibuf[1]
-        pend_pix = ibuf[2]
-        boundary = ibuf[3]
-        marked = ibuf[4]
-        recv_pix = ibuf[5]
-        new_full = ibuf[6]
-        b_mask = ibuf[7]
-        b_root = ibuf[8]
-        node_sum = fbuf[0]
-        pend_val = fbuf[1]
-        recv_inc = fbuf[2]
-    else:
-        parent = np.empty(cap, np.int64)
-        node_edges = np.empty(cap, np.int64)
-        pend_pix = np.empty(cap, np.int64)
-        boundary = np.empty(cap, np.int64)
-        marked = np.empty(cap, np.int64)
-        recv_pix = np.empty(64, np.int64)
-        new_full = np.empty(64, np.int64)
-        b_mask = np.empty(64, np.int64)
-        b_root = np.empty(64, np.int64)
-        node_sum = np.empty(cap, np.float64)
-        pend_val = np.empty(cap, np.float64)
-        recv_inc = np.empty(64, np.float64)
+    parent = np.empty(cap, np.int64)
+    node_edges = np.empty(cap, np.int64)
+    pend_pix = np.empty(cap, np.int64)
+    boundary = np.empty(cap, np.int64)
+    marked = np.empty(cap, np.int64)
+    recv_pix = np.empty(64, np.int64)
+    new_full = np.empty(64, np.int64)
+    b_mask = np.empty(64, np.int64)
+    b_root = np.empty(64, np.int64)
+    node_sum = np.empty(cap, np.float64)
+    pend_val = np.empty(cap, np.float64)
+    recv_inc = np.empty(64, np.float64)
     n_pend = 0
     pending_total = 0.0
     for i in range(n_nodes):
@@ -213,7 +202,7 @@ def _bloom_window(flat, lab, node_pixel, n_nodes, stride, full_well, drain, alon
             n_pend += 1
             pending_total += e
             flat[p] = fw32
-    for i in range(0 if single else n_nodes):   # connect the initial regions (up, left)
+    for i in range(n_nodes):   # connect the initial regions (up, left)
         p = node_pixel[i]
         if lab[p - stride] >= 0:
             _union(parent, i, lab[p - stride])
@@ -229,7 +218,7 @@ def _bloom_window(flat, lab, node_pixel, n_nodes, stride, full_well, drain, alon
         marked = _grown(marked, n_pend)
         n_marked = 0
         for i in range(n_pend):
-            r = 0 if single else _find(parent, lab[pend_pix[i]])
+            r = _find(parent, lab[pend_pix[i]])
             if node_sum[r] == 0.0 and node_edges[r] == 0:
                 marked[n_marked] = r
                 n_marked += 1
@@ -258,7 +247,7 @@ def _bloom_window(flat, lab, node_pixel, n_nodes, stride, full_well, drain, alon
                 continue
             boundary[kept] = p
             b_mask[kept] = e_up | (e_dn << 1) | (e_lf << 2) | (e_rt << 3)
-            r = 0 if single else _find(parent, lab[p])
+            r = _find(parent, lab[p])
             if node_sum[r] > 0.0:
                 node_edges[r] += n_e
                 b_root[kept] = r
@@ -330,7 +319,7 @@ def _bloom_window(flat, lab, node_pixel, n_nodes, stride, full_well, drain, alon
             else:
                 flat[p] = np.float32(v)
                 lab[p] = -1
-        for i in range(0 if single else n_new):   # new full pixels join their neighbours
+        for i in range(n_new):   # new full pixels join their neighbours
             p = new_full[i]
             a = lab[p]
             if lab[p - stride] >= 0:
@@ -342,8 +331,6 @@ def _bloom_window(flat, lab, node_pixel, n_nodes, stride, full_well, drain, alon
                     _union(parent, a, lab[p - 1])
                 if lab[p + 1] >= 0:
                     _union(parent, a, lab[p + 1])
-    if single:
-        parent[:n_nodes] = 0
     return steps, pending_total, lost, parent, node_pixel, n_nodes
 
 
@@ -358,8 +345,6 @@ def _row_of(lp, stride, inv_stride):  # pragma: no cover - jit
     return i
 
 
-#: Number of set bits of a 4-bit neighbour mask.
-_POPCOUNT = np.array([0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4], np.int64)
 #: Bit, in a neighbour's mask, of the direction back from neighbour k (up ↔ down, left ↔
 #: right).
 _OPPOSITE_BIT = np.array([2, 1, 8, 4], np.int64)
@@ -1150,7 +1135,7 @@ def bloom_whole_frame(q, full_well, drain, along_columns, max_iterations,
                 lab[lp] = -1
     steps, pend, lost, parent, node_pixel, n_nodes = _bloom_window(
         lq, lab, node_pixel, n_nodes, stride, fw32, drain, along_columns, max_iterations,
-        tolerance_e, np.empty((9, 1), np.int64), np.empty((3, 1), np.float64), False)
+        tolerance_e)
     for i in range(h):
         for j in range(w):
             q[i, j] = lq[(i + 1) * stride + j + 1]
