@@ -794,79 +794,94 @@ def _write_back(flat, valid, where, off, length, pix0, val0, pix1,
 @nb.njit(cache=True)
 def _box_pairs(box, is_new, h, w):  # pragma: no cover - jit
     """Pairs (a, b) of overlapping boxes ``box[k]`` = (r0, r1, c0, c1) (half-open) of which
-    at least one ``is_new``, each pair once: boxes are binned into square cells (twice the
-    mean box side, 8…256 px: a cell holds a few boxes, a box a few cells) and a pair is
-    reported in the cell that holds the corner (max r0, max c0) of their intersection."""
+    at least one ``is_new``, each pair once: boxes are binned into square cells (a power of
+    two near twice the mean box side, 8…256 px: a cell holds a few boxes, a box a few
+    cells; cell coordinates by shifts, not divisions) and a pair is reported in the cell
+    that holds the corner (max r0, max c0) of their intersection."""
     n = box.shape[0]
     side = 0.0
     for k in range(n):
         side += max(box[k, 1] - box[k, 0], box[k, 3] - box[k, 2])
-    cell = min(256, max(8, int(2.0 * side / max(n, 1))))
-    ny = (h + cell - 1) // cell
-    nx = (w + cell - 1) // cell
+    sh = 3
+    while sh < 8 and (1 << (sh + 1)) <= 2.0 * side / max(n, 1):
+        sh += 1
+    ny = ((h - 1) >> sh) + 1
+    nx = ((w - 1) >> sh) + 1
     cnt = np.zeros(ny * nx + 1, np.int64)
     for k in range(n):
-        for cy in range(box[k, 0] // cell, (box[k, 1] - 1) // cell + 1):
-            for cx in range(box[k, 2] // cell, (box[k, 3] - 1) // cell + 1):
+        for cy in range(box[k, 0] >> sh, ((box[k, 1] - 1) >> sh) + 1):
+            for cx in range(box[k, 2] >> sh, ((box[k, 3] - 1) >> sh) + 1):
                 cnt[cy * nx + cx + 1] += 1
     for c in range(ny * nx):
         cnt[c + 1] += cnt[c]
     members = np.empty(cnt[ny * nx], np.int64)
     fill = cnt[:ny * nx].copy()
     for k in range(n):
-        for cy in range(box[k, 0] // cell, (box[k, 1] - 1) // cell + 1):
-            for cx in range(box[k, 2] // cell, (box[k, 3] - 1) // cell + 1):
+        for cy in range(box[k, 0] >> sh, ((box[k, 1] - 1) >> sh) + 1):
+            for cx in range(box[k, 2] >> sh, ((box[k, 3] - 1) >> sh) + 1):
                 members[fill[cy * nx + cx]] = k
                 fill[cy * nx + cx] += 1
     pairs = np.empty((16, 2), np.int64)
     n_pairs = 0
-    for c in range(ny * nx):
-        cy = c // nx
-        cx = c - cy * nx
-        for i in range(cnt[c], cnt[c + 1]):
-            a = members[i]
-            for j in range(i + 1, cnt[c + 1]):
-                b = members[j]
-                if not (is_new[a] or is_new[b]):
-                    continue
-                if box[a, 0] < box[b, 1] and box[b, 0] < box[a, 1] and \
-                        box[a, 2] < box[b, 3] and box[b, 2] < box[a, 3] and \
-                        max(box[a, 0], box[b, 0]) // cell == cy and \
-                        max(box[a, 2], box[b, 2]) // cell == cx:
-                    if n_pairs == pairs.shape[0]:
-                        grown = np.empty((2 * n_pairs, 2), np.int64)
-                        grown[:n_pairs] = pairs
-                        pairs = grown
-                    pairs[n_pairs, 0] = a
-                    pairs[n_pairs, 1] = b
-                    n_pairs += 1
+    for cy in range(ny):
+        for cx in range(nx):
+            c = cy * nx + cx
+            for i in range(cnt[c], cnt[c + 1]):
+                a = members[i]
+                for j in range(i + 1, cnt[c + 1]):
+                    b = members[j]
+                    if not (is_new[a] or is_new[b]):
+                        continue
+                    if box[a, 0] < box[b, 1] and box[b, 0] < box[a, 1] and \
+                            box[a, 2] < box[b, 3] and box[b, 2] < box[a, 3] and \
+                            max(box[a, 0], box[b, 0]) >> sh == cy and \
+                            max(box[a, 2], box[b, 2]) >> sh == cx:
+                        if n_pairs == pairs.shape[0]:
+                            grown = np.empty((2 * n_pairs, 2), np.int64)
+                            grown[:n_pairs] = pairs
+                            pairs = grown
+                        pairs[n_pairs, 0] = a
+                        pairs[n_pairs, 1] = b
+                        n_pairs += 1
     return pairs[:n_pairs]
 
 
 @nb.njit(cache=True)
-def _footprints_meet(a, b, g_box, w, where, off, length, pix0,
-                     pix1):  # pragma: no cover - jit
+def _footprints_meet(a, b, g_box, w, where, off, length, pix0, pix1, seen,
+                     stamp):  # pragma: no cover - jit
     """Whether the footprints of accepted groups a and b (whose boxes overlap) share a
-    pixel: a's pixels inside the boxes' intersection are marked on a map of it."""
+    pixel. Small footprints are compared pixel by pixel; otherwise a's pixels inside the
+    boxes' intersection are stamped (``stamp``, unique per call) on ``seen``, a map of
+    that intersection reused between calls (returned, grown when too small), and b's are
+    looked up. Returns (meet, seen)."""
+    pa = pix0 if where[a] == 0 else pix1
+    pb = pix0 if where[b] == 0 else pix1
+    if length[a] * length[b] <= 1024:
+        for t in range(off[a], off[a] + length[a]):
+            x = pa[t]
+            for u in range(off[b], off[b] + length[b]):
+                if pb[u] == x:
+                    return True, seen
+        return False, seen
     r0 = max(g_box[a, 0], g_box[b, 0])
     r1 = min(g_box[a, 1], g_box[b, 1])
     c0 = max(g_box[a, 2], g_box[b, 2])
     c1 = min(g_box[a, 3], g_box[b, 3])
     cw = c1 - c0
-    seen = np.zeros((r1 - r0) * cw, np.bool_)
-    pix = pix0 if where[a] == 0 else pix1
+    if (r1 - r0) * cw > seen.size:
+        seen = np.zeros(2 * (r1 - r0) * cw, np.int64)
+    inv_w = 1.0 / w
     for t in range(off[a], off[a] + length[a]):
-        r = pix[t] // w
-        c = pix[t] - r * w
+        r = _row_of(pa[t], w, inv_w)
+        c = pa[t] - r * w
         if r0 <= r < r1 and c0 <= c < c1:
-            seen[(r - r0) * cw + c - c0] = True
-    pix = pix0 if where[b] == 0 else pix1
+            seen[(r - r0) * cw + c - c0] = stamp
     for t in range(off[b], off[b] + length[b]):
-        r = pix[t] // w
-        c = pix[t] - r * w
-        if r0 <= r < r1 and c0 <= c < c1 and seen[(r - r0) * cw + c - c0]:
-            return True
-    return False
+        r = _row_of(pb[t], w, inv_w)
+        c = pb[t] - r * w
+        if r0 <= r < r1 and c0 <= c < c1 and seen[(r - r0) * cw + c - c0] == stamp:
+            return True, seen
+    return False, seen
 
 
 @nb.njit(cache=True)
@@ -997,6 +1012,8 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     scheduled = np.zeros(n_groups, np.bool_)
     active = _premerge(roots, n_groups, bbox, margin, h, w, along_columns, gp, head, tail, nxt,
                        excess)
+    seen = np.zeros(4096, np.int64)       # footprint map of _footprints_meet (stamped)
+    n_checks = 0
     rnd = 0
     while active.size > 0:
         n_act = active.size
@@ -1075,7 +1092,10 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         for i in range(pairs.shape[0]):
             a = acc[pairs[i, 0]]
             b = acc[pairs[i, 1]]
-            if not _footprints_meet(a, b, g_box, w, res_where, res_off, res_len, pix0, pix1):
+            n_checks += 1
+            meet, seen = _footprints_meet(a, b, g_box, w, res_where, res_off, res_len, pix0,
+                                          pix1, seen, n_checks)
+            if not meet:
                 continue
             conflicted[n_conf] = a
             conflicted[n_conf + 1] = b
