@@ -327,7 +327,7 @@ def test_random_operations_with_random_failures_keep_the_vault_consistent(tmp_pa
     of its transaction; after every operation the vault verifies, holds exactly the records
     a plain dict model holds, and an operation that raised changed no byte (unless it had
     already committed, which only a failure after the commit point can do)."""
-    from hypothesis import HealthCheck, given, settings
+    from hypothesis import HealthCheck, example, given, settings
     from hypothesis import strategies as hs
 
     ops = hs.lists(hs.tuples(hs.sampled_from(["store", "read", "erase"]),
@@ -336,6 +336,13 @@ def test_random_operations_with_random_failures_keep_the_vault_consistent(tmp_pa
 
     @settings(max_examples=40, deadline=None, database=None, derandomize=True,
               suppress_health_check=[HealthCheck.function_scoped_fixture])
+    # every kind of outcome at least once, whatever the draws: derandomized, the test
+    # alone reached all four, but the same test in a full-suite run (same source, same
+    # environment) reached no erase failing after its commit
+    @example([("store", 0, 1)])
+    @example([("store", None, 1), ("read", 0, 0)])
+    @example([("store", None, 1), ("erase", 0, 0)])
+    @example([("store", None, 1), ("erase", len(_STEPS) - 1, 0)])
     @given(ops)
     def run(sequence):
         folder = tmp_path / f"v{run.n}"
@@ -389,7 +396,7 @@ def test_random_operations_with_random_failures_keep_the_vault_consistent(tmp_pa
             assert v.read(rid).data == data
     run.n, run.seen = 0, set()
     run()
-    # the draws (fixed by derandomize) reached every kind of outcome
+    # every kind of outcome was reached (the explicit examples make sure of it)
     assert run.seen == {("undone", "store"), ("undone", "read"), ("undone", "erase"),
                         ("completed by recover", "erase")}
 
