@@ -158,24 +158,28 @@ def test_simulate_pixels_blooming_path_equals_the_split_chain():
         generate_charge(photo, 3.0, s, key=4, out=np.empty((90, 130), np.float64))
 
 
-@pytest.mark.parametrize("along_columns", [False, True])
-def test_grouped_kernel_on_large_windows_equals_the_whole_frame_kernel(along_columns):
+@pytest.mark.parametrize("case", ["two squares", "one square", "CCD bar"])
+def test_grouped_kernel_on_large_windows_equals_the_whole_frame_kernel(case):
     """Windows above the small-window work space (2¹⁶ cells) start with work lists for
     half their cells and double them (rerunning the group) when a bloom needs more: on a
     nearly full background two bright squares (CMOS) bloom over most of a 420×460 frame,
     meet and outgrow their first windows (one capacity rerun, checked by hand with a
-    counter); a CCD bar blooms up and down 380 columns."""
+    counter); one square is the frame's only group, whose result goes straight into the
+    frame (no footprint); a CCD bar blooms up and down 380 columns."""
     rng = np.random.default_rng(17)
     q = rng.uniform(950.0, 995.0, (420, 460)).astype(np.float32)
-    if along_columns:
+    if case == "CCD bar":
         q[200:203, 40:420] = 4000.0
     else:
         q[100:130, 80:110] = 4000.0
-        q[300:305, 350:356] = 30000.0
-    q[rng.random(q.shape) < 0.002] = 1000.0               # exactly full: join on contact
+        if case == "two squares":
+            q[300:305, 350:356] = 30000.0
+    if case != "one square":
+        q[rng.random(q.shape) < 0.002] = 1000.0           # exactly full: join on contact
+    along_columns = case == "CCD bar"
     want, (steps, pend, lost) = _whole_frame(q, 1000.0, 0.1, along_columns)
     got = q.copy()
     g_steps, g_pend, g_lost = bloom(got, np.float32(1000.0), 0.1, along_columns, 10000, 1e-3)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-2)
     assert g_steps == steps and lost == 0.0 and g_lost == 0.0
-    assert (got >= 1000.0).mean() > 0.5                   # the blooms are large
+    assert (got >= 1000.0).mean() > 0.3                   # the blooms are large

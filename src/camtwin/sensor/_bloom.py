@@ -384,7 +384,7 @@ def _window_shape(win, k):  # pragma: no cover - jit
 
 
 @nb.njit(cache=True, parallel=True)
-def _run_groups(q, active, win, off, head, nxt, own_r, own_c, own_v, comp_start, comp_len,
+def _run_groups(q, active, win, off, head, nxt, own, comp_start, comp_len,
                 full_well, drain, along_columns, max_iterations, tol, buf_pix, buf_val,
                 status, fp_off, fp_len, fbox, st_steps, st_pend,
                 st_lost):  # pragma: no cover - jit
@@ -426,8 +426,8 @@ def _run_groups(q, active, win, off, head, nxt, own_r, own_c, own_v, comp_start,
                 iw = np.empty((7, cap), np.int32)
                 fw_ = np.empty((3, cap), np.float64)
             while True:
-                _run_one(qf, h, w, k, active[k], win, cursor, head, nxt, own_r, own_c,
-                         own_v, comp_start, comp_len, full_well, drain, along_columns,
+                _run_one(qf, h, w, k, active[k], win, cursor, head, nxt, own, comp_start,
+                         comp_len, full_well, drain, along_columns,
                          max_iterations, tol, buf_pix, buf_val, status, fp_len, fbox,
                          st_steps, st_pend, st_lost, lab_ws, iw[0], iw[1], iw[2], iw[3],
                          iw[4], iw[5], iw[6], fw_[0], fw_[1], fw_[2])
@@ -441,7 +441,7 @@ def _run_groups(q, active, win, off, head, nxt, own_r, own_c, own_v, comp_start,
 
 
 @nb.njit(cache=True)
-def _run_one(qf, h, w, k, g, win, o, head, nxt, own_r, own_c, own_v, comp_start, comp_len,
+def _run_one(qf, h, w, k, g, win, o, head, nxt, own, comp_start, comp_len,
              full_well, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
              fp_len, fbox, st_steps, st_pend, st_lost, lab_ws, node, front, fmask, foreign,
              free, parent, edges, pend, share, fval):  # pragma: no cover - jit
@@ -502,6 +502,7 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own_r, own_c, own_v, comp_start,
     single = nxt[head[g]] < 0
     n_dirs = 2 if along_columns else 4
     cap = node.size
+    inv_w = 1.0 / w
     # the group's own over-full pixels: the first nodes, one region per component, their
     # excess pending
     n_nodes = 0
@@ -517,11 +518,13 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own_r, own_c, own_v, comp_start,
             if n_nodes >= cap:
                 status[k] = 2
                 return
-            lp = ((own_r[t] - r0 + 1) << sh) + own_c[t] - c0 + 1
+            p = own[t]
+            row = _row_of(p, w, inv_w)
+            lp = ((row - r0 + 1) << sh) + p - row * w - c0 + 1
             lab[lp] = n_reg
             node[n_nodes] = lp
             n_nodes += 1
-            e = (np.float64(own_v[t]) - fw) * keep
+            e = (np.float64(qf[p]) - fw) * keep
             pend[n_reg] += e
             pending_total += e
         n_reg += 1
@@ -643,7 +646,9 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own_r, own_c, own_v, comp_start,
                 n_nodes += 1
                 pend[r] += v - fw
                 pending_total += v - fw
-    # footprint: the nodes (full), the frontier, the listed foreign pixels
+    # footprint: the nodes (full), the frontier, the listed foreign pixels — or, with no
+    # footprint buffer, written straight into the frame
+    direct = buf_pix.size == 0
     n = 0
     b0, b1, b2, b3 = n2, 0, stride, 0
     for t in range(n_nodes + n_front + n_fg):
@@ -658,6 +663,9 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own_r, own_c, own_v, comp_start,
         i = lp >> sh
         j = lp & msk
         gi = gbase + i * w + j
+        if direct:              # the frame's only group: its result is final
+            qf[gi] = fw32 if t < n_nodes else np.float32(fval[t - n_nodes])
+            continue
         if t < n_nodes:
             buf_val[o + n] = fw32
         elif t < n_nodes + n_front:
@@ -958,9 +966,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     for g in range(1, n_groups):
         comp_start[g] = comp_start[g - 1] + comp_len[g - 1]
     fill = comp_start.copy()
-    own_r = np.empty(n, np.int64)
-    own_c = np.empty(n, np.int64)
-    own_v = np.empty(n, np.float32)
+    own = np.empty(n, np.int64)     # the over-full pixels (frame index), group by group
     bbox = np.empty((n_groups, 4), np.int64)
     excess = np.zeros(n_groups, np.float64)
     inv_w = 1.0 / w
@@ -971,9 +977,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         col = p - row * w
         t = fill[g]
         fill[g] += 1
-        own_r[t] = row
-        own_c[t] = col
-        own_v[t] = flat[p]
+        own[t] = p
         if t == comp_start[g]:
             bbox[g, 0] = row
             bbox[g, 1] = row + 1
@@ -1033,8 +1037,11 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
                 win[k, 3] = min(bbox[g, 3] + m, w)
             off[k + 1] = off[k] + (win[k, 1] - win[k, 0]) * (win[k, 3] - win[k, 2])
             tol[k] = tolerance_e * excess[g] / total_excess if total_excess > 0 else tolerance_e
-        buf_pix = np.empty(off[n_act], np.int64)
-        buf_val = np.empty(off[n_act], np.float32)
+        # the frame's only group (nothing accepted, nothing else to run) writes its result
+        # straight into the frame: no footprint buffer, no write-back
+        direct = n_act == 1 and not valid.any()
+        buf_pix = np.empty(0 if direct else off[n_act], np.int64)
+        buf_val = np.empty(0 if direct else off[n_act], np.float32)
         status = np.zeros(n_act, np.int64)
         fp_off = np.zeros(n_act, np.int64)
         fp_len = np.zeros(n_act, np.int64)
@@ -1042,9 +1049,11 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         st_steps = np.zeros(n_act, np.int64)
         st_pend = np.zeros(n_act, np.float64)
         st_lost = np.zeros(n_act, np.float64)
-        _run_groups(q, active, win, off, head, nxt, own_r, own_c, own_v, comp_start, comp_len,
+        _run_groups(q, active, win, off, head, nxt, own, comp_start, comp_len,
                     fw32, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
                     fp_off, fp_len, fbox, st_steps, st_pend, st_lost)
+        if direct and status[0] == 1:
+            return st_steps[0], st_pend[0], st_lost[0]
         if rnd == 0:
             pix0 = buf_pix
             val0 = buf_val
