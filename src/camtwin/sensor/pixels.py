@@ -238,9 +238,10 @@ def collect_charge(charge, sensor, *, along_columns: bool = False,
 
     Notes
     -----
-    A numba kernel (:func:`camtwin.sensor._bloom.bloom`: incremental union-find over the
-    full pixels, each step visiting only the region boundaries and the receiving pixels),
-    used by both the numba chain and the reference chain. It matches the whole-frame
+    A numba kernel (:func:`camtwin.sensor._bloom.bloom`: independent blooms run in
+    parallel, each by its frontier — regions in a union-find that only merges, each step
+    one pass over the non-full pixels next to them, nothing per full pixel), used by both
+    the numba chain and the reference chain. It matches the whole-frame
     NumPy/SciPy formulation :func:`collect_charge_reference` to float rounding
     (``tests/test_bloom.py``).
     """
