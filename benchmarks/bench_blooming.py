@@ -20,17 +20,26 @@ square lamp, a band of sky along the top edge, 1×3 streaks at 2× full well, an
 single pixels (the blob case is the issue's; the others show where the cost goes: one large
 bloom runs on one core, and many tiny groups cost their per-group overhead).
 
+``--large`` blooms 48 MP frames (8000×6000, FWC 6000 e⁻) in fresh processes and prints the
+time and the growth of peak RSS over the frame itself: every pixel at 5× full well (one
+region, nowhere to spill: the worst case for memory), and a 1500×1500 lamp at 5× full well
+on the uniform 200…3000 e⁻ background.
+
     .venv/bin/python benchmarks/bench_blooming.py
     .venv/bin/python benchmarks/bench_blooming.py --repeats 5 --skip-reference
     .venv/bin/python benchmarks/bench_blooming.py --repeats 5 --skip-reference --patterns
+    .venv/bin/python benchmarks/bench_blooming.py --large --skip-reference --repeats 1
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import statistics
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -75,6 +84,41 @@ def patterns(base: np.ndarray, fraction: float, seed: int = 1) -> dict:
     return out
 
 
+_LARGE = """
+import json, resource, time, numpy as np
+from camtwin.sensor._bloom import bloom
+h, w, fw = 6000, 8000, np.float32(6000.0)
+if {case!r} == "all":
+    q = np.full((h, w), 5 * fw, np.float32)
+else:
+    q = np.random.default_rng(0).random((h, w), dtype=np.float32)   # (no temporaries:
+    q *= 2800.0                                                        # the peak is the
+    q += 200.0                                                         # frame's own)
+    q[2000:3500, 2000:3500] = 5 * fw
+bloom(np.full((8, 8), 5 * fw, np.float32), fw, 0.0, False, 10000, 1e-3)   # compile/load
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = time.perf_counter()
+steps, pend, lost = bloom(q, fw, 0.0, False, 10000, 1e-3)
+dt = time.perf_counter() - t
+grow = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base
+print(json.dumps({{"s": dt, "rss_growth_mb": grow / 1024, "steps": int(steps),
+                  "full": float((q >= fw).mean())}}))
+"""
+
+
+def large_cases():
+    """(name, seconds, peak-RSS growth MB, steps, full fraction) of the 48 MP cases, each
+    in a fresh process (peak RSS is per process)."""
+    rows = []
+    for case, name in (("all", "48 MP, every pixel at 5× full well"),
+                       ("lamp", "48 MP, one 1500×1500 lamp at 5× full well")):
+        out = subprocess.run([sys.executable, "-c", _LARGE.format(case=case)],
+                             capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        rows.append((name, r["s"], r["rss_growth_mb"], r["steps"], r["full"]))
+    return rows
+
+
 def timed_alternately(fns, repeats):
     """(median, best) seconds of each of ``fns``, called in turn ``repeats`` times."""
     for fn in fns:
@@ -104,6 +148,8 @@ def main() -> None:
     ap.add_argument("--saturated", type=float, default=0.015)
     ap.add_argument("--patterns", action="store_true",
                     help="also time other shapes of saturation (see the module docstring)")
+    ap.add_argument("--large", action="store_true",
+                    help="also bloom 48 MP frames in fresh processes (time, peak-RSS growth)")
     ap.add_argument("--skip-reference", action="store_true",
                     help="skip the NumPy/SciPy reference (≈ 10–20 s per call)")
     args = ap.parse_args()
@@ -154,6 +200,11 @@ def main() -> None:
                  lambda sat_p=sat_p: simulate_pixels(sat_p, 0.0, s, key=1)], args.repeats)
             print(f"| {name} | {100 * float((sat_p > FWC).mean()):.2f} | {tp:.3f} | {ts:.3f} | "
                   f"{ts / tp:.2f}× |")
+    if args.large:
+        print("\n| 48 MP frame (fresh process) | s | peak RSS growth MB | steps | full after |")
+        print("|---|---|---|---|---|")
+        for name, dt, grow, steps, full in large_cases():
+            print(f"| {name} | {dt:.2f} | {grow:.0f} | {steps} | {100 * full:.1f} % |")
 
 
 if __name__ == "__main__":
