@@ -20,6 +20,10 @@ square lamp, a band of sky along the top edge, 1×3 streaks at 2× full well, an
 single pixels (the blob case is the issue's; the others show where the cost goes: one large
 bloom runs on one core, and many tiny groups cost their per-group overhead).
 
+``--against-git REV`` times the kernel alone (``camtwin.sensor._bloom.bloom``, in place on
+the same generated charge) against the kernel of git revision REV (its ``_bloom.py``,
+loaded from ``git show``), alternately, on the blob frame and every pattern.
+
 ``--large`` blooms 48 MP frames (8000×6000, FWC 6000 e⁻) in fresh processes and prints the
 time and the growth of peak RSS over the frame itself: every pixel at 5× full well (one
 region, nowhere to spill: the worst case for memory), and a 1500×1500 lamp at 5× full well
@@ -29,6 +33,7 @@ on the uniform 200…3000 e⁻ background.
     .venv/bin/python benchmarks/bench_blooming.py --repeats 5 --skip-reference
     .venv/bin/python benchmarks/bench_blooming.py --repeats 5 --skip-reference --patterns
     .venv/bin/python benchmarks/bench_blooming.py --large --skip-reference --repeats 1
+    .venv/bin/python benchmarks/bench_blooming.py --against-git e586bd0 --skip-reference
 """
 
 from __future__ import annotations
@@ -119,6 +124,23 @@ def large_cases():
     return rows
 
 
+def kernel_at(rev: str):
+    """``camtwin.sensor._bloom`` as of git revision ``rev`` (a module loaded from a
+    temporary file; numba caches its compiled code next to it, i.e. not at all)."""
+    import importlib.util
+    import tempfile
+    src = subprocess.run(["git", "show", f"{rev}:src/camtwin/sensor/_bloom.py"],
+                         capture_output=True, text=True, check=True,
+                         cwd=os.path.dirname(os.path.abspath(__file__))).stdout
+    path = os.path.join(tempfile.mkdtemp(), f"_bloom_{rev}.py")
+    with open(path, "w") as f:
+        f.write(src)
+    spec = importlib.util.spec_from_file_location(f"_bloom_{rev}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def timed_alternately(fns, repeats):
     """(median, best) seconds of each of ``fns``, called in turn ``repeats`` times."""
     for fn in fns:
@@ -148,6 +170,8 @@ def main() -> None:
     ap.add_argument("--saturated", type=float, default=0.015)
     ap.add_argument("--patterns", action="store_true",
                     help="also time other shapes of saturation (see the module docstring)")
+    ap.add_argument("--against-git", metavar="REV",
+                    help="also time the kernel alone against the kernel of git revision REV")
     ap.add_argument("--large", action="store_true",
                     help="also bloom 48 MP frames in fresh processes (time, peak-RSS growth)")
     ap.add_argument("--skip-reference", action="store_true",
@@ -200,6 +224,27 @@ def main() -> None:
                  lambda sat_p=sat_p: simulate_pixels(sat_p, 0.0, s, key=1)], args.repeats)
             print(f"| {name} | {100 * float((sat_p > FWC).mean()):.2f} | {tp:.3f} | {ts:.3f} | "
                   f"{ts / tp:.2f}× |")
+    if args.against_git:
+        old = kernel_at(args.against_git)
+        from camtwin.sensor._bloom import bloom
+        print(f"\n| kernel alone (in place), saturation pattern | git {args.against_git} s | "
+              f"this tree s | speed-up | largest difference e⁻ |")
+        print("|---|---|---|---|---|")
+        work = np.empty_like(base)
+        for name, img in {"5×5 blobs": sat, **patterns(base, args.saturated)}.items():
+            q0 = generate_charge(img, 0.0, s, key=1)
+            outs, ts = {}, {"old": [], "new": []}
+            for i in range(max(args.repeats, 5) + 1):     # the first call of each untimed
+                for tag, fn in (("old", old.bloom), ("new", bloom)):
+                    work[...] = q0                      # (the copy is not timed)
+                    t = time.perf_counter()
+                    fn(work, np.float32(FWC), 0.0, False, 10000, 1e-3)
+                    if i:
+                        ts[tag].append(time.perf_counter() - t)
+                    outs.setdefault(tag, work.copy())
+            t_old, t_new = statistics.median(ts["old"]), statistics.median(ts["new"])
+            diff = float(np.abs(outs["old"] - outs["new"]).max())
+            print(f"| {name} | {t_old:.3f} | {t_new:.3f} | {t_old / t_new:.2f}× | {diff:.1e} |")
     if args.large:
         print("\n| 48 MP frame (fresh process) | s | peak RSS growth MB | steps | full after |")
         print("|---|---|---|---|---|")
