@@ -708,7 +708,7 @@ def _over_full(q, fw32, known):  # pragma: no cover - jit
             counts[i + 1] = c
     for i in range(h):
         counts[i + 1] += counts[i]
-    idx = np.empty(counts[h], np.int64)
+    idx = np.empty(counts[h], np.int32)     # (frames of < 2³¹ pixels: see bloom)
     for i in nb.prange(h):
         k = counts[i]
         if counts[i + 1] == k:
@@ -725,7 +725,9 @@ def _components(idx, w, along_columns):  # pragma: no cover - jit
     """Component (the smallest member's position in ``idx``) of every over-full pixel:
     4-connected, or along columns only."""
     n = idx.size
-    parent = np.arange(n)
+    parent = np.empty(n, np.int32)
+    for i in range(n):
+        parent[i] = i
     inv_w = 1.0 / w
     j = 0
     for i in range(n):
@@ -929,6 +931,10 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
     Returns (steps, pending charge left [e⁻], charge lost [e⁻] in regions without a
     non-full neighbour or after ``max_iterations`` steps).
     """
+    if q.size >= 2 ** 31:   # pixel indices are int32 (half the memory of a saturated frame)
+        from ..errors import ConfigError
+        raise ConfigError(f"blooming works on frames of fewer than 2^31 pixels, got "
+                          f"{q.shape[0]}×{q.shape[1]}")
     known = _NO_COUNTS if counts is None else np.ascontiguousarray(counts, np.int64)
     return _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e,
                         known)
@@ -952,7 +958,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     flat = q.reshape(h * w)
     comp = _components(idx, w, along_columns)
     # groups: one per component (compact ids 0 … n_groups − 1), pixels listed by group
-    gid = np.empty(n, np.int64)
+    gid = np.empty(n, np.int32)
     n_groups = np.int64(0)      # not a literal: one compiled signature downstream
     for i in range(n):
         if comp[i] == i:
@@ -966,7 +972,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     for g in range(1, n_groups):
         comp_start[g] = comp_start[g - 1] + comp_len[g - 1]
     fill = comp_start.copy()
-    own = np.empty(n, np.int64)     # the over-full pixels (frame index), group by group
+    own = np.empty(n, np.int32)     # the over-full pixels (frame index), group by group
     bbox = np.empty((n_groups, 4), np.int64)
     excess = np.zeros(n_groups, np.float64)
     inv_w = 1.0 / w
