@@ -183,3 +183,45 @@ def test_grouped_kernel_on_large_windows_equals_the_whole_frame_kernel(case):
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-2)
     assert g_steps == steps and lost == 0.0 and g_lost == 0.0
     assert (got >= 1000.0).mean() > 0.3                   # the blooms are large
+
+
+@pytest.mark.parametrize("case", ["all over full", "one lamp"])
+def test_work_space_estimate_bounds_the_measured_peak(case):
+    """``work_bytes`` (what the strips capture checks against the memory budget before
+    blooming) is at least the kernel's measured peak-RSS growth, in a fresh process with
+    the peak reset just before the call (Linux ``/proc/self/clear_refs``), and not wildly
+    above it (≤ 3×)."""
+    import json
+    import subprocess
+    import sys
+
+    code = f"""
+import json, numpy as np
+from camtwin.sensor._bloom import bloom, work_bytes
+def status(key):
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith(key)) * 1024
+h, w, fw = 2000, 2100, np.float32(1000.0)     # (cells 4096 wide: the most padding)
+if {case!r} == "all over full":
+    q = np.full((h, w), 5 * fw, np.float32)
+else:
+    q = np.random.default_rng(0).random((h, w), dtype=np.float32)
+    q *= 900.0
+    q[700:1100, 700:1100] = 5 * fw
+over = q[q > fw]
+est = work_bytes(over.size, float(over.sum(dtype=np.float64)) - over.size * float(fw),
+                 float(fw), q.size)
+del over
+bloom(np.full((8, 8), 5 * fw, np.float32), fw, 0.0, False, 10000, 1e-3)
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")
+base = status("VmRSS:")
+bloom(q, fw, 0.0, False, 10000, 1e-3)
+print(json.dumps({{"grew": status("VmHWM:") - base, "est": est, "full": float((q >= fw).mean())}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert r["full"] > 0.2
+    assert r["grew"] <= r["est"] <= 3 * max(r["grew"], 1)

@@ -29,7 +29,10 @@ for a 200 MP sensor, benchmarks/RESULTS.md). This module runs the same physics s
    image, which is written atomically.
 
 Peak memory ≈ N_px·(4 rate/mean + 2 DN + 3 or 6 image + scene) + one strip's working set
-(+ 4·N_px of charge when the frame blooms), independent of the number of spectral bands.
+(+ 4·N_px of charge when the frame blooms, and the blooming kernel's work space, checked
+against the budget once the charge shows how much blooms: ≈ 16 B per pixel that ends up
+full, :func:`camtwin.sensor._bloom.work_bytes`), independent of the number of spectral
+bands.
 
 Not striped (the whole-frame path of :func:`camtwin.camera.shoot` is used, within the memory
 budget): CCD shutters (smear and CTI act along whole columns), image motion and time-varying
@@ -311,6 +314,7 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
             note("sensor", k + 1, len(strips))
     else:
         from .memory import capture_hint, check_budget, current_rss_bytes, format_bytes
+        from .sensor._bloom import work_bytes as bloom_work_bytes
 
         # the whole-frame charge (blooming crosses strips): checked before it is allocated;
         # the ISP's strips come after it is freed
@@ -323,6 +327,21 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
             charge[r0:r1] = generate_charge(frame[r0:r1], dark_of(r0, r1),
                                             strip_sensor(r1 - r0), key=key,
                                             fixed=fpr.take(r1 - r0), row0=r0)
+        # the kernel's work space grows with what blooms: checked before it runs
+        fw32 = np.float32(s.effective_full_well_e)
+        n_over, excess = 0, 0.0
+        for r0, r1 in strips:
+            over = charge[r0:r1][charge[r0:r1] > fw32]
+            n_over += over.size
+            excess += float(over.sum(dtype=np.float64)) - over.size * float(fw32)
+        need = bloom_work_bytes(n_over, excess, float(fw32), h * w,
+                                s.noise.antiblooming_drain)
+        if need:
+            rss = current_rss_bytes()
+            check_budget(rss + need,
+                         f"blooming {n_over} pixels above full well in {module.name} "
+                         f"({format_bytes(need)} of work space on top of {format_bytes(rss)} "
+                         f"in use)", capture_hint(module))
         charge = collect_charge(charge, s, along_columns=False, in_place=True)
         fpr = FixedPatternRows(s.noise, h, w)  # the same maps again, for the read-out
         for k, (r0, r1) in enumerate(strips):

@@ -942,6 +942,28 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
 
 _NO_COUNTS = np.zeros(0, np.int64)
 
+#: Work space of :func:`bloom` per pixel that ends up full [bytes], an upper bound: the
+#: int32 lists of the over-full pixels and their groups (≈ 12), the windows' int32 cells
+#: (a power of two wide: up to 8 per pixel) and the node list (4). Measured peak-RSS
+#: growth: 554 MB with all of a 8000×6000 frame over full well (11.5 B/px; stride 8192),
+#: 152 MB for a lamp there that fills 14.5 M (10.5 B/px) (``benchmarks/bench_blooming.py
+#: --large``); 15.5 B/px for a 2100 × 2000 frame all over full (stride 4096, the most
+#: padding), ``tests/test_bloom.py`` (which checks measured ≤ estimate ≤ 3 × measured).
+WORK_BYTES_PER_FULL_PIXEL = 24
+
+
+def work_bytes(n_over: int, excess_e: float, full_well_e: float, n_px: int,
+               drain: float = 0.0) -> float:
+    """Estimated work space [bytes] of :func:`bloom` on a frame of ``n_px`` pixels of which
+    ``n_over`` hold ``excess_e`` [e⁻] above full well in total: the pixels that end up full
+    are taken as the over-full ones plus the room the pending charge (1 − drain)·excess
+    needs if the receivers were half full on average (the window heuristic of
+    :func:`_first_margin`), at most the frame, × :data:`WORK_BYTES_PER_FULL_PIXEL`."""
+    if n_over <= 0:
+        return 0.0
+    full = min(float(n_px), n_over + 2.0 * (1.0 - drain) * excess_e / full_well_e)
+    return WORK_BYTES_PER_FULL_PIXEL * full
+
 
 @nb.njit(cache=True)
 def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e,
