@@ -948,8 +948,13 @@ _NO_COUNTS = np.zeros(0, np.int64)
 #: growth: 554 MB with all of a 8000×6000 frame over full well (11.5 B/px; stride 8192),
 #: 152 MB for a lamp there that fills 14.5 M (10.5 B/px) (``benchmarks/bench_blooming.py
 #: --large``); 15.5 B/px for a 2100 × 2000 frame all over full (stride 4096, the most
-#: padding), ``tests/test_bloom.py`` (which checks measured ≤ estimate ≤ 3 × measured).
+#: padding). ``tests/test_bloom.py`` checks measured ≤ estimate on 16 MP frames.
 WORK_BYTES_PER_FULL_PIXEL = 24
+
+#: Plus a fixed allowance [bytes] for the per-thread work spaces and the allocator's
+#: granularity (a 400×400 lamp on a 2100 × 2000 frame grew 22.8 MB here and 37.5 MB in a
+#: full CI run: 17 and 28 B per full pixel).
+WORK_BYTES_FIXED = 64 * 2 ** 20
 
 
 def work_bytes(n_over: int, excess_e: float, full_well_e: float, n_px: int,
@@ -958,11 +963,12 @@ def work_bytes(n_over: int, excess_e: float, full_well_e: float, n_px: int,
     ``n_over`` hold ``excess_e`` [e⁻] above full well in total: the pixels that end up full
     are taken as the over-full ones plus the room the pending charge (1 − drain)·excess
     needs if the receivers were half full on average (the window heuristic of
-    :func:`_first_margin`), at most the frame, × :data:`WORK_BYTES_PER_FULL_PIXEL`."""
+    :func:`_first_margin`), at most the frame, × :data:`WORK_BYTES_PER_FULL_PIXEL`, plus
+    :data:`WORK_BYTES_FIXED`."""
     if n_over <= 0:
         return 0.0
     full = min(float(n_px), n_over + 2.0 * (1.0 - drain) * excess_e / full_well_e)
-    return WORK_BYTES_PER_FULL_PIXEL * full
+    return WORK_BYTES_PER_FULL_PIXEL * full + WORK_BYTES_FIXED
 
 
 @nb.njit(cache=True)
