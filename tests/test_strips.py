@@ -211,21 +211,23 @@ def test_window_lens_shading_uses_true_field_position():
 
 def test_strips_bloom_work_space_is_checked_against_the_budget(small, monkeypatch):
     """Once the charge shows how much blooms, the blooming kernel's work space
-    (``camtwin.sensor._bloom.work_bytes``: 24 B per pixel that ends up full) is checked
-    against the memory budget before the kernel runs: a frame all over full well under a
-    budget that holds its charge frame but not that work space is refused with one line;
-    with room for it, the same capture runs."""
+    (``camtwin.sensor._bloom.work_bytes``: 24 B per pixel that ends up full + a fixed
+    allowance) is checked against the memory budget before the kernel runs: a frame all
+    over full well under a budget one byte short of it (which holds the charge frame) is
+    refused with one line; one byte more and the same capture runs."""
     from camtwin.memory import MemoryBudgetError, using_budget
+    from camtwin.sensor._bloom import WORK_BYTES_FIXED, WORK_BYTES_PER_FULL_PIXEL
 
     mod = small.replace(sensor={"noise": {"blooming": True}})
     h, w = mod.sensor.height_px, mod.sensor.width_px
     monkeypatch.setattr("camtwin.memory.current_rss_bytes", lambda: 10 ** 9)  # (steady)
+    need = 10 ** 9 + WORK_BYTES_PER_FULL_PIXEL * h * w + WORK_BYTES_FIXED
     scene = module_scene(mod, "uniform", illuminance_lux=500.0)
-    with using_budget(10 ** 9 + 12 * h * w), pytest.raises(MemoryBudgetError) as exc:
+    with using_budget(need - 1), pytest.raises(MemoryBudgetError) as exc:
         capture_strips(mod, scene, rng=1, strip_rows=16, exposure_s=5.0)
     msg = str(exc.value)
     assert "\n" not in msg and msg.startswith(f"blooming {h * w} pixels above full well")
-    with using_budget(10 ** 9 + 30 * h * w):
+    with using_budget(need + 1):
         raw = capture_strips(mod, scene, rng=1, strip_rows=16, exposure_s=5.0)
     fw_dn = mod.sensor.effective_full_well_e * mod.sensor.system_gain_dn_per_e
     assert np.mean(raw.dn > 0.9 * fw_dn) == 1.0     # it ran: every pixel full
