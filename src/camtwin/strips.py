@@ -30,9 +30,9 @@ for a 200 MP sensor, benchmarks/RESULTS.md). This module runs the same physics s
 
 Peak memory ≈ N_px·(4 rate/mean + 2 DN + 3 or 6 image + scene) + one strip's working set
 (+ 4·N_px of charge when the frame blooms, and the blooming kernel's work space, checked
-against the budget once the charge shows how much blooms: at most 24 B per pixel that
-ends up full, 11–16 B measured, :func:`camtwin.sensor._bloom.work_bytes`), independent of
-the number of spectral bands.
+against the budget once the charge shows how much blooms: 24 B per pixel that ends up
+full + 64 MB, against 11–18 B measured, :func:`camtwin.sensor._bloom.work_bytes`),
+independent of the number of spectral bands.
 
 Not striped (the whole-frame path of :func:`camtwin.camera.shoot` is used, within the memory
 budget): CCD shutters (smear and CTI act along whole columns), image motion and time-varying
