@@ -169,7 +169,6 @@ def _bloom_window(flat, lab, node_pixel, n_nodes, stride, full_well, drain, alon
     Returns (steps, pending left [e⁻], lost [e⁻], parent, node_pixel, n_nodes): the
     union-find forest over the nodes and the node list, grown by the pixels that filled.
     """
-    n2 = flat.size
     fw32 = np.float32(full_well)
     fw = np.float64(fw32)
     keep = 1.0 - drain
