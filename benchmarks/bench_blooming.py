@@ -25,10 +25,9 @@ the same generated charge) against the kernel of git revision REV (its ``_bloom.
 loaded from ``git show``), alternately, on the blob frame and every pattern.
 
 ``--large`` blooms 48 MP frames (8000×6000, FWC 6000 e⁻) in fresh processes and prints the
-time and the growth of peak RSS during the call (Linux: the peak is reset through
-``/proc/self/clear_refs`` just before it, so compilation does not hide it): every pixel at 5× full well (one
-region, nowhere to spill: the worst case for memory), and a 1500×1500 lamp at 5× full well
-on the uniform 200…3000 e⁻ background.
+time and the growth of peak RSS during the call (``camtwin.memory.call_peak_growth``):
+every pixel at 5× full well (one region, nowhere to spill: the worst case for memory), and
+a 1500×1500 lamp at 5× full well on the uniform 200…3000 e⁻ background.
 
     .venv/bin/python benchmarks/bench_blooming.py
     .venv/bin/python benchmarks/bench_blooming.py --repeats 5 --skip-reference
@@ -92,10 +91,8 @@ def patterns(base: np.ndarray, fraction: float, seed: int = 1) -> dict:
 
 _LARGE = """
 import json, time, numpy as np
+from camtwin.memory import call_peak_growth
 from camtwin.sensor._bloom import bloom
-def status(key):
-    with open("/proc/self/status") as f:
-        return next(int(l.split()[1]) for l in f if l.startswith(key))  # kB
 h, w, fw = 6000, 8000, np.float32(6000.0)
 if {case!r} == "all":
     q = np.full((h, w), 5 * fw, np.float32)
@@ -105,14 +102,10 @@ else:
     q += 200.0
     q[2000:3500, 2000:3500] = 5 * fw
 bloom(np.full((8, 8), 5 * fw, np.float32), fw, 0.0, False, 10000, 1e-3)   # compile/load
-with open("/proc/self/clear_refs", "w") as f:    # reset the peak (VmHWM) to the current RSS
-    f.write("5")
-base = status("VmRSS:")
 t = time.perf_counter()
-steps, pend, lost = bloom(q, fw, 0.0, False, 10000, 1e-3)
+(steps, pend, lost), grow = call_peak_growth(bloom, q, fw, 0.0, False, 10000, 1e-3)
 dt = time.perf_counter() - t
-grow = status("VmHWM:") - base
-print(json.dumps({{"s": dt, "rss_growth_mb": grow / 1024, "steps": int(steps),
+print(json.dumps({{"s": dt, "rss_growth_mb": grow / 2 ** 20, "steps": int(steps),
                   "full": float((q >= fw).mean())}}))
 """
 
@@ -256,7 +249,8 @@ def main() -> None:
                     fn(work, np.float32(FWC), 0.0, False, 10000, 1e-3)
                     if i:
                         ts[tag].append(time.perf_counter() - t)
-                    outs.setdefault(tag, work.copy())
+                    if tag not in outs:
+                        outs[tag] = work.copy()
             t_old, t_new = statistics.median(ts["old"]), statistics.median(ts["new"])
             diff = float(np.abs(outs["old"] - outs["new"]).max())
             print(f"| {name} | {t_old:.3f} | {t_new:.3f} | {t_old / t_new:.2f}× | {diff:.1e} |")
