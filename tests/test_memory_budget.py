@@ -169,3 +169,22 @@ def test_tune_allocator_respects_a_users_setting(monkeypatch):
 
     expected = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
     assert mem.tune_allocator() is expected
+
+
+def test_call_peak_growth_sees_the_call_not_earlier_peaks():
+    """A call that touches 64 MB grows the peak by about that much, even after an earlier,
+    larger peak (which ru_maxrss would keep reporting)."""
+    import sys
+
+    import numpy as np
+    from camtwin.memory import call_peak_growth
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the peak is reset through /proc/self/clear_refs (Linux)")
+    big = np.ones(40 * 2 ** 20)          # 320 MB, freed: an earlier peak
+    del big
+    out, grew = call_peak_growth(lambda: float(np.ones(8 * 2 ** 20).sum()))   # 64 MB
+    assert out == 8 * 2 ** 20
+    assert 60 * 2 ** 20 <= grew <= 160 * 2 ** 20
+    _, small = call_peak_growth(lambda: None)
+    assert small < 16 * 2 ** 20
