@@ -946,13 +946,14 @@ _NO_COUNTS = np.zeros(0, np.int64)
 #: (a power of two wide: up to 8 per pixel) and the node list (4). Measured peak-RSS
 #: growth: 554 MB with all of a 8000×6000 frame over full well (11.5 B/px; stride 8192),
 #: 152 MB for a lamp there that fills 14.5 M (10.5 B/px) (``benchmarks/bench_blooming.py
-#: --large``); 15.5 B/px for a 2100 × 2000 frame all over full (stride 4096, the most
-#: padding). ``tests/test_bloom.py`` checks measured ≤ estimate on 16 MP frames.
+#: --large``); 13 B/px for a 4100 × 4000 frame all over full (cells 8192 wide, the most
+#: padding) and 18 B/px for a lamp there (``tests/test_bloom.py``, which checks measured
+#: ≤ estimate).
 WORK_BYTES_PER_FULL_PIXEL = 24
 
 #: Plus a fixed allowance [bytes] for the per-thread work spaces and the allocator's
-#: granularity (a 400×400 lamp on a 2100 × 2000 frame grew 22.8 MB here and 37.5 MB in a
-#: full CI run: 17 and 28 B per full pixel).
+#: granularity (seen once: a 400×400 lamp on a 2100 × 2000 frame grew 22.8 MB alone and
+#: 37.5 MB in a full test run, 17 and 28 B per full pixel).
 WORK_BYTES_FIXED = 64 * 2 ** 20
 
 
