@@ -15,7 +15,20 @@ def pytest_configure(config):
     import tempfile
 
     if "CAMTWIN_CACHE_DIR" not in os.environ:
-        os.environ["CAMTWIN_CACHE_DIR"] = tempfile.mkdtemp(prefix="camtwin-test-cache-")
+        config._camtwin_cache_dir = tempfile.mkdtemp(prefix="camtwin-test-cache-")
+        os.environ["CAMTWIN_CACHE_DIR"] = config._camtwin_cache_dir
+
+
+def pytest_unconfigure(config):
+    """Remove the run's own cache directory (a run used to leave one in the temp directory)."""
+    import os
+    import shutil
+
+    path = getattr(config, "_camtwin_cache_dir", None)
+    if path is not None:
+        shutil.rmtree(path, ignore_errors=True)
+        if os.environ.get("CAMTWIN_CACHE_DIR") == path:
+            del os.environ["CAMTWIN_CACHE_DIR"]
 
 
 @pytest.fixture(scope="session")
