@@ -150,6 +150,11 @@ _PREFETCH_CELLS = 1 << 14
 #: Groups are run in this many chunks (each with one work space), shared by the threads.
 _CHUNKS = 64
 
+#: How many over-full pixels ahead the group set-up asks for a pixel's charge: read by
+#: index only when needed, each of the ~36 000 short runs of over-full pixels of a 12 MP
+#: blob frame waited for memory (~100 ns; the set-up took 4.6 ms that way, 1.4 ms now).
+_AHEAD = 32
+
 
 @nb.njit(cache=True)
 def _bloom_window(flat, lab, node_pixel, n_nodes, stride, full_well, drain, along_columns,
@@ -383,7 +388,7 @@ def _window_shape(win, k):  # pragma: no cover - jit
 
 
 @nb.njit(cache=True, parallel=True)
-def _run_groups(q, active, win, off, head, nxt, own, own_val, comp_start, comp_len,
+def _run_groups(q, active, win, off, head, nxt, own, comp_start, comp_len,
                 full_well, drain, along_columns, max_iterations, tol, buf_pix, buf_val,
                 status, fp_off, fp_len, fbox, st_steps, st_pend,
                 st_lost):  # pragma: no cover - jit
@@ -425,8 +430,7 @@ def _run_groups(q, active, win, off, head, nxt, own, own_val, comp_start, comp_l
                 iw = np.empty((7, cap), np.int32)
                 fw_ = np.empty((3, cap), np.float64)
             while True:
-                _run_one(qf, h, w, k, active[k], win, cursor, head, nxt, own, own_val,
-                         comp_start,
+                _run_one(qf, h, w, k, active[k], win, cursor, head, nxt, own, comp_start,
                          comp_len, full_well, drain, along_columns,
                          max_iterations, tol, buf_pix, buf_val, status, fp_len, fbox,
                          st_steps, st_pend, st_lost, lab_ws, iw[0], iw[1], iw[2], iw[3],
@@ -441,7 +445,7 @@ def _run_groups(q, active, win, off, head, nxt, own, own_val, comp_start, comp_l
 
 
 @nb.njit(cache=True)
-def _run_one(qf, h, w, k, g, win, o, head, nxt, own, own_val, comp_start, comp_len,
+def _run_one(qf, h, w, k, g, win, o, head, nxt, own, comp_start, comp_len,
              full_well, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
              fp_len, fbox, st_steps, st_pend, st_lost, lab_ws, node, front, fmask, foreign,
              free, parent, edges, pend, share, fval):  # pragma: no cover - jit
@@ -524,7 +528,7 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own, own_val, comp_start, comp_l
             lab[lp] = n_reg
             node[n_nodes] = lp
             n_nodes += 1
-            e = (np.float64(own_val[t]) - fw) * keep
+            e = (np.float64(qf[p]) - fw) * keep
             pend[n_reg] += e
             pending_total += e
         n_reg += 1
@@ -691,13 +695,9 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own, own_val, comp_start, comp_l
 
 @nb.njit(cache=True, parallel=True)
 def _over_full(q, fw32, known):  # pragma: no cover - jit
-    """Sorted flat indices of the pixels above full well and their charges (two passes,
-    parallel over rows; the first, a count per row, is skipped when ``known`` (H + 1)
-    holds those counts in ``known[1:]``, e.g. from
-    :func:`camtwin.sensor._kernels.charge_chain`). The charges are read here, row by row,
-    because reading them later by index waits for memory at every short run of over-full
-    pixels (~100 ns each: the group set-up of a 12 MP blob frame, 180 000 pixels in
-    36 000 runs, took 4.6 ms that way, 1.0 ms now)."""
+    """Sorted flat indices of the pixels above full well (two passes, parallel over rows;
+    the first, a count per row, is skipped when ``known`` (H + 1) holds those counts in
+    ``known[1:]``, e.g. from :func:`camtwin.sensor._kernels.charge_chain`)."""
     h, w = q.shape
     if known.size == h + 1:
         counts = known.copy()
@@ -713,7 +713,6 @@ def _over_full(q, fw32, known):  # pragma: no cover - jit
     for i in range(h):
         counts[i + 1] += counts[i]
     idx = np.empty(counts[h], np.int32)     # (frames of < 2³¹ pixels: see bloom)
-    val = np.empty(counts[h], np.float32)
     for i in nb.prange(h):
         k = counts[i]
         if counts[i + 1] == k:
@@ -721,9 +720,8 @@ def _over_full(q, fw32, known):  # pragma: no cover - jit
         for j in range(w):
             if q[i, j] > fw32 and k < counts[i + 1]:    # (bounded: counts may be given)
                 idx[k] = i * w + j
-                val[k] = q[i, j]
                 k += 1
-    return idx, val
+    return idx
 
 
 @nb.njit(cache=True)
@@ -986,7 +984,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     fw32 = np.float32(full_well)
     fw = np.float64(fw32)
     keep = 1.0 - drain
-    idx, idx_val = _over_full(q, fw32, known)
+    idx = _over_full(q, fw32, known)
     n = idx.size
     if n == 0:
         return 0, 0.0, 0.0
@@ -1008,11 +1006,12 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         comp_start[g] = comp_start[g - 1] + comp_len[g - 1]
     fill = comp_start.copy()
     own = np.empty(n, np.int32)     # the over-full pixels (frame index), group by group
-    own_val = np.empty(n, np.float32)   # and their charges
     bbox = np.empty((n_groups, 4), np.int64)
     excess = np.zeros(n_groups, np.float64)
     inv_w = 1.0 / w
     for i in range(n):
+        if i + _AHEAD < n:  # (else each short run of over-full pixels waits for memory)
+            _prefetch(flat, idx[i + _AHEAD])
         g = comp[i]
         p = idx[i]
         row = _row_of(p, w, inv_w)      # (a 64-bit division costs ~40 cycles)
@@ -1020,7 +1019,6 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         t = fill[g]
         fill[g] += 1
         own[t] = p
-        own_val[t] = idx_val[i]
         if t == comp_start[g]:
             bbox[g, 0] = row
             bbox[g, 1] = row + 1
@@ -1031,7 +1029,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
             bbox[g, 1] = max(bbox[g, 1], row + 1)
             bbox[g, 2] = min(bbox[g, 2], col)
             bbox[g, 3] = max(bbox[g, 3], col + 1)
-        excess[g] += (np.float64(idx_val[i]) - fw) * keep
+        excess[g] += (np.float64(flat[p]) - fw) * keep
     roots = np.arange(n_groups)
     total_excess = 0.0
     head = np.arange(n_groups)
@@ -1092,7 +1090,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         st_steps = np.zeros(n_act, np.int64)
         st_pend = np.zeros(n_act, np.float64)
         st_lost = np.zeros(n_act, np.float64)
-        _run_groups(q, active, win, off, head, nxt, own, own_val, comp_start, comp_len,
+        _run_groups(q, active, win, off, head, nxt, own, comp_start, comp_len,
                     fw32, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
                     fp_off, fp_len, fbox, st_steps, st_pend, st_lost)
         if direct and status[0] == 1:
