@@ -152,7 +152,7 @@ _CHUNKS = 64
 
 #: How many over-full pixels ahead the group set-up asks for a pixel's charge: read by
 #: index only when needed, each of the ~36 000 short runs of over-full pixels of a 12 MP
-#: blob frame waited for memory (~100 ns; the set-up took 4.6 ms that way, 1.4 ms now).
+#: blob frame waited for memory (~100 ns; the set-up took 4.6 ms that way, 1.2 ms now).
 _AHEAD = 32
 
 
