@@ -179,7 +179,7 @@ def main() -> None:
 
     from camtwin.sensor import SensorSpec
     from camtwin.sensor.pixels import (blooming_possible, collect_charge,
-                                       collect_charge_reference, generate_charge, read_out,
+                                       collect_charge_reference, generate_charge,
                                        simulate_pixels)
 
     s = SensorSpec(width_px=W, height_px=H, pixel_pitch_um=1.4, full_well_e=FWC,
@@ -196,14 +196,45 @@ def main() -> None:
     rows.append((f"simulate_pixels, {100 * frac:.2f} % above full well", *t_sat))
     t_kernel = timed(lambda: collect_charge(charge, s), args.repeats)
     rows.append(("collect_charge (numba kernel, with its 48 MB copy) alone", *t_kernel))
-    # the saturated path's other stages (simulate_pixels: check, charge, bloom, read-out)
-    work = np.empty_like(sat)
-    rows.append(("  its other stages: blooming_possible (both paths pay it)",
+    # the saturated path's stages (simulate_pixels: check, the fused pass keeping the
+    # charge, the kernel in place, the footprint boxes read out again)
+    from camtwin.sensor import _kernels as K
+    from camtwin.sensor._bloom import bloom
+    from camtwin.sensor.pixels import _fixed, _readout_scalars
+
+    fp = _fixed(s, None)
+    fw, inv_fw, nl, read_e, rtn_half, row_e, k_dn, black, white = _readout_scalars(s)
+    seeds = (K.stream_seed(1, K.STREAM_PIXEL), K.stream_seed(1, K.STREAM_EXACT_POISSON),
+             K.stream_seed(1, K.STREAM_ROW))
+    work, dn = np.empty_like(sat), np.empty(sat.shape, np.uint16)
+    counts = np.zeros(H + 1, np.int64)
+
+    def fused_keep():
+        K.fused_chain_keep(sat, np.float32(0.0), fp.photo_gain, fp.dark_scale, fp.offset_e,
+                           fp.row_offset_e, fp.column_offset_e, fp.rtn, *seeds, True, fw,
+                           inv_fw, nl, read_e, rtn_half, row_e, k_dn, black, white,
+                           np.int64(0), dn, work, counts)
+
+    rows.append(("  its stages: blooming_possible (both paths pay it)",
                  *timed(lambda: blooming_possible(sat, 0.0, s), args.repeats)))
-    rows.append(("  generate_charge (into a reused frame)",
-                 *timed(lambda: generate_charge(sat, 0.0, s, key=1, out=work), args.repeats)))
-    bloomed = collect_charge(charge, s)
-    rows.append(("  read_out", *timed(lambda: read_out(bloomed, s, key=1), args.repeats)))
+    rows.append(("  the fused pass, keeping the charge (fused_chain_keep)",
+                 *timed(fused_keep, args.repeats)))
+    kept = work.copy()
+    t_list = []
+    for _ in range(args.repeats + 1):
+        work[...] = kept                        # (the copy is not timed)
+        t = time.perf_counter()
+        boxes = bloom(work, fw, 0.0, False, 10000, 1e-3, counts, boxes=True)[3]
+        t_list.append(time.perf_counter() - t)
+    rows.append(("  the kernel, in place, with the over-full counts of that pass",
+                 statistics.median(t_list[1:]), min(t_list[1:])))
+    n_box = int(((boxes[:, 1] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 2])).sum())
+    rows.append((f"  the footprints' boxes read out again ({len(boxes)} boxes, {n_box} px)",
+                 *timed(lambda: K.readout_boxes(work, boxes, fp.offset_e, fp.row_offset_e,
+                                                fp.column_offset_e, fp.rtn, seeds[0],
+                                                seeds[2], fw, inv_fw, nl, read_e, rtn_half,
+                                                row_e, k_dn, black, white, np.int64(0), dn),
+                        args.repeats)))
     if not args.skip_reference:
         t_ref = timed(lambda: collect_charge_reference(charge, s), 1)
         rows.append(("collect_charge_reference (NumPy/SciPy, previous) alone", *t_ref))

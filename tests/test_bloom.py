@@ -158,6 +158,48 @@ def test_simulate_pixels_blooming_path_equals_the_split_chain():
         generate_charge(photo, 3.0, s, key=4, out=np.empty((90, 130), np.float64))
 
 
+@pytest.mark.parametrize("case", ["CMOS, every map", "strip (row0)", "CCD", "narrow"])
+def test_simulate_pixels_reads_out_again_only_what_blooming_changed(case):
+    """simulate_pixels keeps the fused pass's DN wherever blooming changed no charge and
+    reads out the blooms' footprint boxes again (16 pixels at a time, some pixels twice):
+    exactly the DN of generate_charge → collect_charge → read_out, with every per-pixel
+    map (PRNU, dark map, DSNU, RTN, row/column FPN, row noise, nonlinearity), for a
+    strip of a taller frame, a CCD (blooming along columns) and a frame narrower than
+    the 16-pixel run. A bug in the boxes (a changed pixel outside them) leaves that
+    pixel's unbloomed DN and fails the comparison."""
+    from camtwin.sensor.fixed_pattern import FixedPatternRows
+    from camtwin.sensor.pixels import generate_charge, read_out, simulate_pixels
+
+    h, w = {"narrow": (70, 9)}.get(case, (90, 130))
+    noise = {"blooming": True, "antiblooming_drain": 0.2, "prnu_fraction": 0.02,
+             "dark_current_nonuniformity": 0.3, "dsnu_offset_e": 3.0,
+             "rtn_pixel_fraction": 0.05, "rtn_amplitude_e": 4.0, "nonlinearity": 0.05}
+    if case != "CCD":
+        noise.update(row_fpn_e=1.5, column_fpn_e=2.0, row_noise_e=1.0)
+    kw = {"shutter": {"type": "ccd"}} if case == "CCD" else {}
+    s = SensorSpec(width_px=w, height_px=h, pixel_pitch_um=2.0, full_well_e=1000.0,
+                   conversion_gain_dn_per_e=0.4, read_noise_e=2.0, noise=noise, **kw)
+    rng = np.random.default_rng(33)
+    photo = _bright_blobs(rng, h, w, 12, hi=20000.0)
+    photo[rng.random((h, w)) < 0.002] = 9000.0      # single over-full pixels too
+    fixed, row0 = None, 0
+    if case == "strip (row0)":      # rows 40…129 of a 200-row sensor
+        full = s.replace(height_px=200)
+        fixed = FixedPatternRows(full.noise, 200, w)
+        fixed.take(40)
+        fixed, row0 = fixed.take(h), 40
+    got = simulate_pixels(photo, 2.0, s, key=7, fixed=fixed, row0=row0)
+    ccd = case == "CCD"
+    want = read_out(collect_charge(generate_charge(photo, 2.0, s, key=7, fixed=fixed,
+                                                   row0=row0), s, along_columns=ccd),
+                    s, key=7, fixed=fixed, row0=row0)
+    np.testing.assert_array_equal(got, want)
+    # and blooming did change pixels that were not over full (else the test is empty)
+    q0 = generate_charge(photo, 2.0, s, key=7, fixed=fixed, row0=row0)
+    changed = collect_charge(q0, s, along_columns=ccd) != np.minimum(q0, np.float32(1000.0))
+    assert changed.sum() > 20
+
+
 @pytest.mark.parametrize("case", ["two squares", "one square", "CCD bar"])
 def test_grouped_kernel_on_large_windows_equals_the_whole_frame_kernel(case):
     """Windows above the small-window work space (2¹⁶ cells) start with work lists for

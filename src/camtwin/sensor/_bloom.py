@@ -667,6 +667,10 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own, comp_start, comp_len,
         i = lp >> sh
         j = lp & msk
         gi = gbase + i * w + j
+        b0 = min(b0, i)
+        b1 = max(b1, i)
+        b2 = min(b2, j)
+        b3 = max(b3, j)
         if direct:              # the frame's only group: its result is final
             qf[gi] = fw32 if t < n_nodes else np.float32(fval[t - n_nodes])
             continue
@@ -677,10 +681,6 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own, comp_start, comp_len,
         else:
             buf_val[o + n] = qf[gi]
         buf_pix[o + n] = gi
-        b0 = min(b0, i)
-        b1 = max(b1, i)
-        b2 = min(b2, j)
-        b3 = max(b3, j)
         n += 1
     status[k] = 1
     fp_len[k] = n
@@ -926,22 +926,27 @@ def _premerge(roots, n_groups, bbox, margin, h, w, along_columns, gp, head, tail
     return out[:n_new].copy()
 
 
-def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, counts=None):
+def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, counts=None,
+          boxes=False):
     """Collect charge in place: q (H, W) C-contiguous float32 [e⁻] → every pixel ≤
     ``full_well``, the excess bloomed as described in the module docstring. ``counts``
     (int64, H + 1): optional per-row numbers of pixels above full well in ``counts[1:]``
     (as :func:`camtwin.sensor._kernels.charge_chain` gives them).
 
     Returns (steps, pending charge left [e⁻], charge lost [e⁻] in regions without a
-    non-full neighbour or after ``max_iterations`` steps).
+    non-full neighbour or after ``max_iterations`` steps); with ``boxes`` also the
+    bounding boxes (r0, r1, c0, c1), int64 (n, 4), half-open, of the blooms' footprints:
+    every pixel whose charge blooming changed lies in one of them (any other pixel only
+    had its charge limited to ``full_well``).
     """
     if q.size >= 2 ** 31:   # pixel indices are int32 (half the memory of a saturated frame)
         from ..errors import ConfigError
         raise ConfigError(f"blooming works on frames of fewer than 2^31 pixels, got "
                           f"{q.shape[0]}×{q.shape[1]}")
     known = _NO_COUNTS if counts is None else np.ascontiguousarray(counts, np.int64)
-    return _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e,
-                        known)
+    out = _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e,
+                       known)
+    return out if boxes else out[:3]
 
 
 _NO_COUNTS = np.zeros(0, np.int64)
@@ -979,7 +984,8 @@ def work_bytes(n_over: int, excess_e: float, full_well_e: float, n_px: int,
 @nb.njit(cache=True)
 def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e,
                  known):  # pragma: no cover - jit
-    """:func:`bloom` (``known``: the per-row counts, or empty)."""
+    """:func:`bloom` (``known``: the per-row counts, or empty), with the footprints'
+    bounding boxes as a fourth element."""
     h, w = q.shape
     fw32 = np.float32(full_well)
     fw = np.float64(fw32)
@@ -987,7 +993,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     idx = _over_full(q, fw32, known)
     n = idx.size
     if n == 0:
-        return 0, 0.0, 0.0
+        return 0, 0.0, 0.0, np.empty((0, 4), np.int64)
     flat = q.reshape(h * w)
     comp = _components(idx, w, along_columns)
     # groups: one per component (compact ids 0 … n_groups − 1), pixels listed by group;
@@ -1097,7 +1103,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
                     fw32, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
                     fp_off, fp_len, fbox, st_steps, st_pend, st_lost)
         if direct and status[0] == 1:
-            return st_steps[0], st_pend[0], st_lost[0]
+            return st_steps[0], st_pend[0], st_lost[0], fbox[:1].copy()
         if rnd == 0:
             pix0 = buf_pix
             val0 = buf_val
@@ -1178,7 +1184,16 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
             pending += g_pend[g]
             lost += g_lost[g]
     _write_back(flat, valid, res_where, res_off, res_len, pix0, val0, pix1, val1)
-    return steps, pending, lost
+    n_valid = 0
+    for g in range(n_groups):
+        n_valid += valid[g]
+    boxes = np.empty((n_valid, 4), np.int64)
+    n_valid = 0
+    for g in range(n_groups):
+        if valid[g]:
+            boxes[n_valid] = g_box[g]
+            n_valid += 1
+    return steps, pending, lost, boxes
 
 
 @nb.njit(cache=True)

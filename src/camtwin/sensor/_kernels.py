@@ -397,6 +397,45 @@ def _pixel_dn(n, x, i, j, row_e, offset, col_off, rtn, z_read, full_well, inv_fw
     return _to_dn(n, add_e, z_read, full_well, inv_fw, nl, read_e, k_dn, black_dn, white_dn)
 
 
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def _fused_row(photo, dark, gain, dark_scale, offset, row_off, col_off, rtn, seed_pix,
+               seed_exact, seed_row, shot, full_well, inv_fw, nl, read_e, rtn_half_e,
+               row_noise_e, k_dn, black_dn, white_dn, row0, i, out, charge,
+               keep):  # pragma: no cover - jit
+    """Row i of :func:`fused_chain`; with ``keep`` (a constant at each call site) the
+    charge before full well also goes to ``charge[i]`` and the row's number of pixels
+    above full well is returned (else 0)."""
+    w = photo.shape[1]
+    row_e = _row_term(row_off, seed_row, i, row0 + i, row_noise_e)
+    base = (row0 + i) * w
+    j0, j1 = _small_span(photo, dark, gain, dark_scale, i, w) if shot else (w, w)
+    for j in range(w):
+        lam = _mean_e(photo, dark, gain, dark_scale, i, j)
+        x = draw(seed_pix, base + j)
+        z_shot, z_read = normal_pair(x)
+        n = poisson_cornish_fisher(max(lam, _T_EXACT), z_shot) if shot else lam
+        if keep:
+            charge[i, j] = n
+        out[i, j] = _pixel_dn(n, x, i, j, row_e, offset, col_off, rtn, z_read, full_well,
+                              inv_fw, nl, read_e, rtn_half_e, k_dn, black_dn, white_dn)
+    for j in range(j0, j1):  # exact draws where μ < 16 e⁻
+        ju = np.uint64(j)
+        lam = _mean_e(photo, dark, gain, dark_scale, i, ju)
+        x = draw(seed_pix, base + j)
+        _, z_read = normal_pair(x)
+        n = poisson_inversion(lam, draw(seed_exact, base + j))
+        dn = _pixel_dn(n, x, i, ju, row_e, offset, col_off, rtn, z_read, full_well,
+                       inv_fw, nl, read_e, rtn_half_e, k_dn, black_dn, white_dn)
+        out[i, ju] = dn if lam < _T_EXACT else out[i, ju]
+        if keep:
+            charge[i, ju] = n if lam < _T_EXACT else charge[i, ju]
+    c = 0
+    if keep:
+        for j in range(w):
+            c += charge[i, j] > full_well
+    return c
+
+
 @nb.njit(parallel=True, cache=True, error_model="numpy")
 def fused_chain(photo, dark, gain, dark_scale, offset, row_off, col_off, rtn,
                 seed_pix, seed_exact, seed_row, shot, full_well, inv_fw, nl, read_e,
@@ -419,27 +458,28 @@ def fused_chain(photo, dark, gain, dark_scale, offset, row_off, col_off, rtn,
     sensor's pixel index (row0 + i)·W + j and row row0 + i, so a strip of rows gives the
     same values as the whole frame (:mod:`camtwin.strips`).
     """
-    h, w = photo.shape
-    for i in prange(h):
-        row_e = _row_term(row_off, seed_row, i, row0 + i, row_noise_e)
-        base = (row0 + i) * w
-        j0, j1 = _small_span(photo, dark, gain, dark_scale, i, w) if shot else (w, w)
-        for j in range(w):
-            lam = _mean_e(photo, dark, gain, dark_scale, i, j)
-            x = draw(seed_pix, base + j)
-            z_shot, z_read = normal_pair(x)
-            n = poisson_cornish_fisher(max(lam, _T_EXACT), z_shot) if shot else lam
-            out[i, j] = _pixel_dn(n, x, i, j, row_e, offset, col_off, rtn, z_read, full_well,
-                                  inv_fw, nl, read_e, rtn_half_e, k_dn, black_dn, white_dn)
-        for j in range(j0, j1):  # exact draws where μ < 16 e⁻
-            ju = np.uint64(j)
-            lam = _mean_e(photo, dark, gain, dark_scale, i, ju)
-            x = draw(seed_pix, base + j)
-            _, z_read = normal_pair(x)
-            n = poisson_inversion(lam, draw(seed_exact, base + j))
-            dn = _pixel_dn(n, x, i, ju, row_e, offset, col_off, rtn, z_read, full_well,
-                           inv_fw, nl, read_e, rtn_half_e, k_dn, black_dn, white_dn)
-            out[i, ju] = dn if lam < _T_EXACT else out[i, ju]
+    for i in prange(photo.shape[0]):
+        _fused_row(photo, dark, gain, dark_scale, offset, row_off, col_off, rtn, seed_pix,
+                   seed_exact, seed_row, shot, full_well, inv_fw, nl, read_e, rtn_half_e,
+                   row_noise_e, k_dn, black_dn, white_dn, row0, i, out, out, False)
+
+
+@nb.njit(parallel=True, cache=True, error_model="numpy")
+def fused_chain_keep(photo, dark, gain, dark_scale, offset, row_off, col_off, rtn,
+                     seed_pix, seed_exact, seed_row, shot, full_well, inv_fw, nl, read_e,
+                     rtn_half_e, row_noise_e, k_dn, black_dn, white_dn, row0, out, charge,
+                     counts):  # pragma: no cover
+    """:func:`fused_chain` that also keeps the charge before full well [e⁻] in ``charge``
+    (float32 (H, W), as :func:`charge_chain` gives it) and the number of pixels of row i
+    above ``full_well`` in ``counts[i + 1]`` (int64, H + 1). The DN of every pixel that
+    blooming leaves alone are then final; only the pixels it changes are read out again
+    (:func:`readout_boxes`) — one draw of the per-pixel normal pair for most pixels, not
+    two as in :func:`charge_chain` + :func:`readout_chain`."""
+    for i in prange(photo.shape[0]):
+        counts[i + 1] = _fused_row(photo, dark, gain, dark_scale, offset, row_off, col_off,
+                                   rtn, seed_pix, seed_exact, seed_row, shot, full_well,
+                                   inv_fw, nl, read_e, rtn_half_e, row_noise_e, k_dn,
+                                   black_dn, white_dn, row0, i, out, charge, True)
 
 
 @nb.njit(parallel=True, cache=True, error_model="numpy")
@@ -488,6 +528,50 @@ def readout_chain(charge, offset, row_off, col_off, rtn, seed_pix, seed_row, ful
             out[i, j] = _pixel_dn(charge[i, j], x, i, j, row_e, offset, col_off, rtn, z_read,
                                   full_well, inv_fw, nl, read_e, rtn_half_e, k_dn, black_dn,
                                   white_dn)
+
+
+@nb.njit(parallel=True, cache=True, error_model="numpy")
+def readout_boxes(charge, box, offset, row_off, col_off, rtn, seed_pix, seed_row, full_well,
+                  inv_fw, nl, read_e, rtn_half_e, row_noise_e, k_dn, black_dn, white_dn,
+                  row0, out):  # pragma: no cover - jit
+    """:func:`readout_chain` inside the boxes ``box[b]`` = (r0, r1, c0, c1) (int64, rows
+    r0 ≤ i < r1, columns c0 ≤ j < c1; they may overlap) only: ``out`` ← the DN of
+    ``charge`` there, with the same draws. A box row is read out 16 pixels at a time in a
+    loop of fixed length (the last 16 end at c1 or the frame's edge; a few pixels right
+    of c1 are read out again, to the same DN), which LLVM vectorises whole: a short loop
+    of variable length would run in the scalar remainder of the vectorised one, 3× slower
+    per pixel."""
+    h, w = charge.shape
+    row_e = np.empty(h, np.float32)
+    for i in prange(h):
+        row_e[i] = _row_term(row_off, seed_row, i, row0 + i, row_noise_e)
+    for b in prange(box.shape[0]):
+        for i in range(box[b, 0], box[b, 1]):
+            re = row_e[i]
+            rb = (row0 + i) * w
+            c = box[b, 2]
+            while c < box[b, 3]:
+                if w >= _RUN:
+                    j0 = min(c, w - _RUN)
+                    for u in range(_RUN):
+                        ju = np.uint64(j0 + u)      # (unsigned: no wrap-around check)
+                        x = draw(seed_pix, rb + j0 + u)
+                        _, z_read = normal_pair(x)
+                        out[i, ju] = _pixel_dn(charge[i, ju], x, i, ju, re, offset, col_off,
+                                               rtn, z_read, full_well, inv_fw, nl, read_e,
+                                               rtn_half_e, k_dn, black_dn, white_dn)
+                    c = j0 + _RUN
+                else:
+                    x = draw(seed_pix, rb + c)
+                    _, z_read = normal_pair(x)
+                    out[i, c] = _pixel_dn(charge[i, c], x, i, c, re, offset, col_off, rtn,
+                                          z_read, full_well, inv_fw, nl, read_e, rtn_half_e,
+                                          k_dn, black_dn, white_dn)
+                    c += 1
+
+
+#: Pixels per run of :func:`readout_boxes`.
+_RUN = 16
 
 
 @nb.njit(parallel=True, cache=True, error_model="numpy")

@@ -427,11 +427,14 @@ def simulate_pixels(photo_e, dark_e, sensor, *, key: int, fixed: FixedPattern | 
     """The whole per-pixel chain, mean electrons → DN (uint16).
 
     One fused numba pass (shot + dark + PRNU + DSNU + read + RTN + row/column FPN +
-    full-well clip + nonlinearity + quantisation) when blooming cannot matter — blooming
-    is off, or no mean is within 8√μ + 8 e⁻ of full well — and ``charge_hook`` is None.
-    Otherwise :func:`generate_charge` → :func:`collect_charge` (along the column for a
-    CCD shutter) → ``charge_hook(charge)`` → :func:`read_out`. Both paths use the same
-    draws: for a frame that does not bloom they return identical DN.
+    full-well clip + nonlinearity + quantisation). When blooming can matter (it is on
+    and some mean is within 8√μ + 8 e⁻ of full well) the pass also keeps the charge and
+    counts the pixels above full well; blooming (the kernel of :func:`collect_charge`,
+    along the column for a CCD shutter) then changes the charge inside its footprints'
+    bounding boxes only, and those alone are read out again. With ``charge_hook``:
+    :func:`generate_charge` → :func:`collect_charge` → ``charge_hook(charge)`` →
+    :func:`read_out`. Every path uses the same draws: the same charge gives the same DN
+    (``generate_charge`` → ``collect_charge`` → ``read_out`` returns exactly this).
 
     Parameters
     ----------
@@ -462,28 +465,43 @@ def simulate_pixels(photo_e, dark_e, sensor, *, key: int, fixed: FixedPattern | 
     (dtype('uint16'), 400)
     """
     fp = _fixed(sensor, fixed)
-    if charge_hook is not None or blooming_possible(photo_e, dark_e, sensor, fixed=fp):
-        # the charge frame is this call's own (a reused per-thread buffer for frames up to
-        # 16 MP when no hook can keep it); the per-row over-full counts come with it
-        shape = np.shape(photo_e)
-        counts = np.zeros(shape[0] + 1, np.int64) if len(shape) == 2 else _NO_COUNTS
-        buf = _charge_buffer(shape) if charge_hook is None else None
-        q = _charge(photo_e, dark_e, sensor, key, fp, row0, buf, counts)
-        q = collect_charge(q, sensor, along_columns=sensor.shutter.type == "ccd",
-                           in_place=True, _counts=counts)
-        if charge_hook is not None:
-            q = charge_hook(q)
+    if charge_hook is not None:     # the hook gets the charge frame after blooming
+        q = _charge(photo_e, dark_e, sensor, key, fp, row0, None, _NO_COUNTS)
+        q = charge_hook(collect_charge(q, sensor, along_columns=sensor.shutter.type == "ccd",
+                                       in_place=True))
         return read_out(q, sensor, key=key, fixed=fp, row0=row0)
     photo = _as_image(photo_e, sensor, "photo_e")
     dark = _as_dark(dark_e, sensor)
     k = _key(key)
     fw, inv_fw, nl, read_e, rtn_half, row_e, k_dn, black, white = _readout_scalars(sensor)
     out = np.empty(photo.shape, np.uint16)
-    K.fused_chain(photo, dark, fp.photo_gain, fp.dark_scale, fp.offset_e, fp.row_offset_e,
-                  fp.column_offset_e, fp.rtn, K.stream_seed(k, K.STREAM_PIXEL),
-                  K.stream_seed(k, K.STREAM_EXACT_POISSON), K.stream_seed(k, K.STREAM_ROW),
-                  bool(sensor.noise.shot), fw, inv_fw, nl, read_e, rtn_half, row_e, k_dn,
-                  black, white, _row0(row0), out)
+    seeds = (K.stream_seed(k, K.STREAM_PIXEL), K.stream_seed(k, K.STREAM_EXACT_POISSON),
+             K.stream_seed(k, K.STREAM_ROW))
+    if not blooming_possible(photo, dark, sensor, fixed=fp):
+        K.fused_chain(photo, dark, fp.photo_gain, fp.dark_scale, fp.offset_e, fp.row_offset_e,
+                      fp.column_offset_e, fp.rtn, *seeds, bool(sensor.noise.shot), fw, inv_fw,
+                      nl, read_e, rtn_half, row_e, k_dn, black, white, _row0(row0), out)
+        return out
+    # the same pass also keeps the charge (in a reused per-thread buffer for frames up to
+    # 16 MP) and counts the pixels above full well per row; blooming then changes the
+    # charge inside its footprints' boxes only, which alone are read out again
+    from ._bloom import bloom
+
+    q = _charge_buffer(photo.shape)
+    if q is None:
+        q = np.empty(photo.shape, np.float32)
+    counts = np.zeros(photo.shape[0] + 1, np.int64)
+    K.fused_chain_keep(photo, dark, fp.photo_gain, fp.dark_scale, fp.offset_e,
+                       fp.row_offset_e, fp.column_offset_e, fp.rtn, *seeds,
+                       bool(sensor.noise.shot), fw, inv_fw, nl, read_e, rtn_half, row_e, k_dn,
+                       black, white, _row0(row0), out, q, counts)
+    if counts[1:].any():
+        boxes = bloom(q, fw, float(sensor.noise.antiblooming_drain),
+                      sensor.shutter.type == "ccd", BLOOM_MAX_ITERATIONS, BLOOM_TOLERANCE_E,
+                      counts, boxes=True)[3]
+        K.readout_boxes(q, boxes, fp.offset_e, fp.row_offset_e, fp.column_offset_e, fp.rtn,
+                        seeds[0], seeds[2], fw, inv_fw, nl, read_e, rtn_half, row_e, k_dn,
+                        black, white, _row0(row0), out)
     return out
 
 
