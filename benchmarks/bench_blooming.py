@@ -9,7 +9,8 @@ read noise 2 e⁻, blooming on, no drain) in which ``--saturated`` of the pixels
 1.5 %) lie in 5×5 blobs at 30000 e⁻ (5× full well), like lamps in a night scene. The issue's
 goal: the saturated frame within 2× the time of the unsaturated one.
 
-Timing: warm (one untimed call first), median and best of ``--repeats`` calls; the two
+Timing: glibc's allocator tuned as the CLI tunes it (``camtwin.memory.tune_allocator``);
+warm (one untimed call first), median and best of ``--repeats`` calls; the two
 ``simulate_pixels`` jobs run alternately (plain, saturated, plain, …) so that a change of
 machine load hits both alike, and the ratio is given of the medians and of the best
 times. The load average (1/5/15 min) is printed at the start and the end because the
@@ -177,7 +178,13 @@ def main() -> None:
                     help="skip the NumPy/SciPy reference (≈ 10–20 s per call)")
     args = ap.parse_args()
 
+    from camtwin.memory import tune_allocator
     from camtwin.sensor import SensorSpec
+
+    # glibc keeps freed memory for reuse, as in the CLI: otherwise, depending on what the
+    # process freed before, a 24 MB output array may fault in every page again (seen:
+    # the plain frame 0.043 s instead of 0.015 s after the isolated-pixel frames)
+    tune_allocator()
     from camtwin.sensor.pixels import (blooming_possible, collect_charge,
                                        collect_charge_reference, generate_charge,
                                        simulate_pixels)
