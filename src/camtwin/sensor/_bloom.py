@@ -1055,7 +1055,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     res_where = np.zeros(n_groups, np.int64)    # 0: pix0/val0, 1: pix1/val1
     res_off = np.zeros(n_groups, np.int64)
     res_len = np.zeros(n_groups, np.int64)
-    pix1 = np.empty(16, np.int64)
+    pix1 = np.empty(16, np.int32)
     val1 = np.empty(16, np.float32)
     n1 = 0
     g_steps = np.zeros(n_groups, np.int64)
@@ -1090,7 +1090,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         # the frame's only group (nothing accepted, nothing else to run) writes its result
         # straight into the frame: no footprint buffer, no write-back
         direct = n_act == 1 and not valid.any()
-        buf_pix = np.empty(0 if direct else off[n_act], np.int64)
+        buf_pix = np.empty(0 if direct else off[n_act], np.int32)
         buf_val = np.empty(0 if direct else off[n_act], np.float32)
         status = np.zeros(n_act, np.int64)
         fp_off = np.zeros(n_act, np.int64)
