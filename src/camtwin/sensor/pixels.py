@@ -22,7 +22,8 @@ Two implementations of the same chain:
   counter-based SplitMix64 stream keyed on (``key``, pixel, stream) — the output depends
   on ``key`` only, never on the thread count. Exact Poisson below 16 e⁻, a fourth-order
   Cornish–Fisher approximation above (validated in ``tests/test_noise.py``).
-  :func:`simulate_pixels` runs everything in one fused pass when blooming cannot occur.
+  :func:`simulate_pixels` runs everything in one fused pass; when blooming can occur the
+  pass also keeps the charge, and only the blooms' footprint boxes are read out again.
 * :func:`simulate_pixels_reference`: plain NumPy with a ``numpy.random.Generator`` seeded
   from ``key`` (exact Poisson everywhere). Same distribution, different samples.
 
@@ -44,9 +45,10 @@ from ..errors import ConfigError
 from . import _kernels as K
 from .fixed_pattern import FixedPattern, fixed_pattern
 
-#: The fused pass is used (with blooming on) when every mean μ has μ + s·(√μ + 1) ≤ FWC,
-#: s = BLOOM_SAFETY_SIGMA: a draw then exceeds full well with probability < 10⁻¹⁵ per pixel
-#: (and never for μ ≥ 16 e⁻, whose sampler is bounded at ≈ μ + 6.7√μ + 8).
+#: The fused pass alone is used (with blooming on) when every mean μ has
+#: μ + s·(√μ + 1) ≤ FWC, s = BLOOM_SAFETY_SIGMA: a draw then exceeds full well with
+#: probability < 10⁻¹⁵ per pixel (and never for μ ≥ 16 e⁻, whose sampler is bounded at
+#: ≈ μ + 6.7√μ + 8); otherwise it also keeps the charge for blooming.
 BLOOM_SAFETY_SIGMA = 8.0
 
 #: Default bound on the steps and tolerance [e⁻] of the blooming (:func:`collect_charge`).
