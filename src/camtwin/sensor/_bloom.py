@@ -697,7 +697,7 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own, comp_start, comp_len,
 def _over_full(q, fw32, known):  # pragma: no cover - jit
     """Sorted flat indices of the pixels above full well (two passes, parallel over rows;
     the first, a count per row, is skipped when ``known`` (H + 1) holds those counts in
-    ``known[1:]``, e.g. from :func:`camtwin.sensor._kernels.charge_chain`)."""
+    ``known[1:]``, e.g. from :func:`camtwin.sensor._kernels.fused_chain_keep`)."""
     h, w = q.shape
     if known.size == h + 1:
         counts = known.copy()
@@ -931,7 +931,7 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
     """Collect charge in place: q (H, W) C-contiguous float32 [e⁻] → every pixel ≤
     ``full_well``, the excess bloomed as described in the module docstring. ``counts``
     (int64, H + 1): optional per-row numbers of pixels above full well in ``counts[1:]``
-    (as :func:`camtwin.sensor._kernels.charge_chain` gives them).
+    (as :func:`camtwin.sensor._kernels.fused_chain_keep` gives them).
 
     Returns (steps, pending charge left [e⁻], charge lost [e⁻] in regions without a
     non-full neighbour or after ``max_iterations`` steps); with ``boxes`` also the

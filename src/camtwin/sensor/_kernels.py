@@ -484,15 +484,10 @@ def fused_chain_keep(photo, dark, gain, dark_scale, offset, row_off, col_off, rt
 
 @nb.njit(parallel=True, cache=True, error_model="numpy")
 def charge_chain(photo, dark, gain, dark_scale, seed_pix, seed_exact, shot, row0,
-                 full_well, counts, out):  # pragma: no cover - jit
+                 out):  # pragma: no cover - jit
     """Collected charge before full well [e⁻] (float32): Poisson(photo·gain + dark·scale)
-    (or the mean when ``shot`` is False). Same draws as :func:`fused_chain`.
-
-    ``counts`` (int64, H + 1, or empty to skip): ``counts[i + 1]`` = the number of pixels of
-    row i above ``full_well`` (float32) — the first pass of the blooming kernel's search
-    for over-full pixels, done here while the row is in cache."""
+    (or the mean when ``shot`` is False). Same draws as :func:`fused_chain`."""
     h, w = photo.shape
-    count = counts.size > 0
     for i in prange(h):
         base = (row0 + i) * w
         j0, j1 = _small_span(photo, dark, gain, dark_scale, i, w) if shot else (w, w)
@@ -505,11 +500,6 @@ def charge_chain(photo, dark, gain, dark_scale, seed_pix, seed_exact, shot, row0
             lam = _mean_e(photo, dark, gain, dark_scale, i, ju)
             n = poisson_inversion(lam, draw(seed_exact, base + j))
             out[i, ju] = n if lam < _T_EXACT else out[i, ju]
-        if count:
-            c = 0
-            for j in range(w):
-                c += out[i, j] > full_well
-            counts[i + 1] = c
 
 
 @nb.njit(parallel=True, cache=True, error_model="numpy")

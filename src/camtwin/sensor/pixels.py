@@ -169,15 +169,7 @@ def generate_charge(photo_e, dark_e, sensor, *, key: int,
     (:mod:`camtwin.sensor._kernels`). Inputs are not checked for NaN or negative values
     (they would yield 0 e⁻).
     """
-    return _charge(photo_e, dark_e, sensor, key, _fixed(sensor, fixed), row0, out, _NO_COUNTS)
-
-
-_NO_COUNTS = np.zeros(0, np.int64)
-
-
-def _charge(photo_e, dark_e, sensor, key, fp, row0, out, counts):
-    """:func:`generate_charge`; ``counts`` (H + 1 int64, or empty) receives the number of
-    pixels above full well per row in ``counts[1:]`` (for :func:`collect_charge`)."""
+    fp = _fixed(sensor, fixed)
     photo = _as_image(photo_e, sensor, "photo_e")
     dark = _as_dark(dark_e, sensor)
     k = _key(key)
@@ -190,15 +182,14 @@ def _charge(photo_e, dark_e, sensor, key, fp, row0, out, counts):
                           f"{photo.shape}")
     K.charge_chain(photo, dark, fp.photo_gain, fp.dark_scale,
                    K.stream_seed(k, K.STREAM_PIXEL), K.stream_seed(k, K.STREAM_EXACT_POISSON),
-                   bool(sensor.noise.shot), _row0(row0), _f32(sensor.effective_full_well_e),
-                   counts, out)
+                   bool(sensor.noise.shot), _row0(row0), out)
     return out
 
 
 def collect_charge(charge, sensor, *, along_columns: bool = False,
                    max_iterations: int = BLOOM_MAX_ITERATIONS,
                    tolerance_e: float = BLOOM_TOLERANCE_E,
-                   in_place: bool = False, _counts=None) -> np.ndarray:
+                   in_place: bool = False) -> np.ndarray:
     """Limit charge to the full well of the active mode, blooming the excess.
 
     With ``sensor.noise.blooming`` off: q = min(n, FWC) (the excess is lost). With it on:
@@ -263,7 +254,7 @@ def collect_charge(charge, sensor, *, along_columns: bool = False,
         np.minimum(q, fw32, out=q)
         return q
     bloom(q, fw32, float(sensor.noise.antiblooming_drain), bool(along_columns),
-          int(max_iterations), float(tolerance_e), _counts)
+          int(max_iterations), float(tolerance_e))
     return q
 
 
@@ -468,7 +459,7 @@ def simulate_pixels(photo_e, dark_e, sensor, *, key: int, fixed: FixedPattern | 
     """
     fp = _fixed(sensor, fixed)
     if charge_hook is not None:     # the hook gets the charge frame after blooming
-        q = _charge(photo_e, dark_e, sensor, key, fp, row0, None, _NO_COUNTS)
+        q = generate_charge(photo_e, dark_e, sensor, key=key, fixed=fp, row0=row0)
         q = charge_hook(collect_charge(q, sensor, along_columns=sensor.shutter.type == "ccd",
                                        in_place=True))
         return read_out(q, sensor, key=key, fixed=fp, row0=row0)
