@@ -47,11 +47,11 @@ components and are kept in a union-find over regions (a full cell's label is its
 Only the cells next to full pixels are ever looked at, each classified from the frame the
 first time (no copy of the window): non-full → frontier, exactly full → joins the region
 it touches, another group's over-full pixel → listed (a conflict), window edge → the
-window was too small. Each frontier pixel keeps its edges from full pixels (a count for a
-one-component group, else a direction mask), each region its edge count E_R and pending
-charge P_R, so a step is one pass over the frontier (P_R / E_R per edge; vectorised for
-one region) plus the pixels that filled — O(frontier + new) per step, nothing per full
-pixel. The window's cells are a power-of-two-wide array padded with a ring of walls (no
+window was too small. Each frontier pixel keeps the number of its edges from full pixels
+(and, while the group has several regions, which region they come from), each region its
+edge count E_R and pending charge P_R, so a step is one pass over the frontier (P_R / E_R
+per edge; vectorised once one region is left) plus the pixels that filled —
+O(frontier + new) per step, nothing per full pixel. The window's cells are a power-of-two-wide array padded with a ring of walls (no
 bounds checks; row and column by shift and mask); its frame rows are prefetched.
 
 :func:`_bloom_window` is the previous per-window kernel (boundary scan, union-find over
@@ -349,10 +349,6 @@ def _row_of(lp, stride, inv_stride):  # pragma: no cover - jit
     return i
 
 
-#: Bit, in a neighbour's mask, of the direction back from neighbour k (up ↔ down, left ↔
-#: right).
-_OPPOSITE_BIT = np.array([2, 1, 8, 4], np.int64)
-
 #: Label of a window cell not looked at yet (:func:`_run_one`; the cells of the window
 #: kernel :func:`_bloom_window` use −1 for a non-full pixel instead).
 _UNSEEN = -1
@@ -365,7 +361,8 @@ _DEAD = -1e300
 @nb.njit(cache=True, inline="always")
 def _union_edges(parent, edges, pend, a, b):  # pragma: no cover - jit
     """Union of regions a and b (union by index) with their edge counts and pending
-    charge."""
+    charge. (No return value: one that returned whether they merged kept its arrays'
+    reference counts — atomic — updated at every call in the hot loop: 3× slower.)"""
     ra = _find(parent, a)
     rb = _find(parent, b)
     if ra != rb:
@@ -385,6 +382,183 @@ def _window_shape(win, k):  # pragma: no cover - jit
     while (1 << sh) < win[k, 3] - win[k, 2] + 2:
         sh += 1
     return win[k, 1] - win[k, 0], win[k, 3] - win[k, 2], sh
+
+
+#: Outcomes of :func:`_grow` (0 and 2 are also :func:`_run_one`'s statuses).
+_WINDOW_EDGE = 0
+_DONE = 1
+_NO_ROOM = 2
+_MERGED = 3
+
+
+@nb.njit(cache=True, inline="always")
+def _grow(single, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iterations, tol,
+          node, front, fmask, freg, foreign, free, parent, edges, pend, share, fval,
+          rlist):  # pragma: no cover - jit
+    """The steps of :func:`_run_one` from ``state`` (n_nodes, n_seen, n_front, n_free,
+    n_fg, first, steps, lost, pending_total, n_live) until the stop rule
+    (:data:`_DONE`), a window edge (:data:`_WINDOW_EDGE`), full work lists
+    (:data:`_NO_ROOM`) or — several regions, ``single`` False — all regions merged into
+    region 0 (:data:`_MERGED`; union by index: 0 is the last root), after which the caller
+    goes on with ``single`` True. Called with a literal ``single`` and inlined, so each
+    mode is compiled without the other's branches.
+
+    A frontier slot keeps the number of its edges from full pixels (``fmask``) and, with
+    several regions, the region they come from (``freg``; −1 once they come from two
+    regions not merged then: its share is then summed over its full neighbours)."""
+    n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost, pending_total, n_live = state
+    fw = np.float64(fw32)
+    cap = node.size
+    while True:
+        # the new nodes' neighbours (a pixel exactly at full well joins and is looked
+        # around in turn)
+        qi = first
+        while qi < n_nodes:
+            lpn = node[qi]
+            rq = lab[lpn]
+            for d in range(n_dirs):
+                gp = lpn + (_OFFSET_SIGN[d] << sh if d < 2 else _OFFSET_SIGN[d])
+                cl = lab[gp]
+                if cl >= 0:
+                    if not single:
+                        _union_edges(parent, edges, pend, rq, cl)
+                elif cl <= _SLOT0:
+                    sl = _SLOT0 - cl
+                    fmask[sl] += 1
+                    if single:
+                        edges[0] += 1
+                    else:
+                        rr = _find(parent, rq)
+                        edges[rr] += 1
+                        fr = freg[sl]
+                        if fr >= 0 and fr != rr:
+                            if _find(parent, fr) != rr:
+                                freg[sl] = -1
+                elif cl == _UNSEEN:
+                    if n_seen >= cap:
+                        return _NO_ROOM, (n_nodes, n_seen, n_front, n_free, n_fg, first,
+                                          steps, lost, pending_total, n_live)
+                    n_seen += 1
+                    v = qf[gbase + (gp >> sh) * w + (gp & msk)]
+                    if v > fw32:
+                        lab[gp] = _LISTED
+                        foreign[n_fg] = gp
+                        n_fg += 1
+                    elif v == fw32:
+                        lab[gp] = rq
+                        node[n_nodes] = gp
+                        n_nodes += 1
+                    else:
+                        if n_free > 0:
+                            n_free -= 1
+                            sl = free[n_free]
+                        else:
+                            sl = n_front
+                            n_front += 1
+                        lab[gp] = _SLOT0 - sl
+                        front[sl] = gp
+                        fval[sl] = v
+                        fmask[sl] = 1
+                        if single:
+                            edges[0] += 1
+                        else:
+                            rr = _find(parent, rq)
+                            freg[sl] = rr
+                            edges[rr] += 1
+                elif cl == _WALL_WINDOW:
+                    return _WINDOW_EDGE, (n_nodes, n_seen, n_front, n_free, n_fg, first,
+                                          steps, lost, pending_total, n_live)
+            qi += 1
+        first = n_nodes
+        if not single:  # the roots (the list compacted as regions merge)
+            nl = 0
+            for t in range(n_live):
+                r = rlist[t]
+                if parent[r] == r:
+                    rlist[nl] = r
+                    nl += 1
+            n_live = nl
+        if not single and n_live == 1:
+            return _MERGED, (n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost,
+                             pending_total, n_live)
+        if steps >= max_iterations or pending_total <= tol:
+            return _DONE, (n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost,
+                           pending_total, n_live)
+        steps += 1
+        # hand out the pending charge (spent now) over the frontier's edges
+        if single:
+            if edges[0] == 0:
+                lost += pend[0]
+            else:
+                share0 = pend[0] / edges[0]
+                for i in range(n_front):        # (vectorised)
+                    fval[i] += share0 * fmask[i]
+            pend[0] = 0.0
+        else:
+            for t in range(n_live):     # the roots' shares
+                r = rlist[t]
+                if pend[r] > 0.0:
+                    if edges[r] == 0:
+                        lost += pend[r]
+                    else:
+                        share[r] = pend[r] / edges[r]
+                    pend[r] = 0.0
+            for i in range(n_front):
+                fr = freg[i]
+                if fr >= 0:
+                    if parent[fr] != fr:     # its region merged: keep the root
+                        fr = _find(parent, fr)
+                        freg[i] = fr
+                    fval[i] += share[fr] * fmask[i]
+                else:                       # edges from several regions
+                    lpf = front[i]
+                    inc = 0.0
+                    for d in range(n_dirs):
+                        cl = lab[lpf + (_OFFSET_SIGN[d] << sh if d < 2 else _OFFSET_SIGN[d])]
+                        if cl >= 0:
+                            inc += share[_find(parent, cl)]
+                    fval[i] += inc
+            for t in range(n_live):
+                share[rlist[t]] = 0.0
+        # the pixels that filled become nodes of their region (their edges from full
+        # pixels are gone, their excess is the region's), their slots free
+        pending_total = 0.0
+        free0 = n_free
+        for i in range(n_front):
+            v = fval[i]
+            if v >= fw:
+                lpf = front[i]
+                m = fmask[i]
+                fmask[i] = 0
+                fval[i] = _DEAD
+                free[n_free] = i
+                n_free += 1
+                if single:
+                    r = 0
+                    edges[0] -= m
+                    lab[lpf] = 0
+                else:   # (labelled below: a full neighbour here had its edge counted)
+                    r = freg[i]
+                    if r >= 0:
+                        edges[r] -= m       # (a root: resolved in the step above)
+                    else:
+                        for d in range(n_dirs):
+                            cl = lab[lpf + (_OFFSET_SIGN[d] << sh if d < 2
+                                            else _OFFSET_SIGN[d])]
+                            if cl >= 0:
+                                r = _find(parent, cl)
+                                edges[r] -= 1
+                        freg[i] = r
+                node[n_nodes] = lpf
+                n_nodes += 1
+                pend[r] += v - fw
+                pending_total += v - fw
+        if not single:
+            for t in range(free0, n_free):
+                i = free[t]
+                lab[front[i]] = freg[i]
+                freg[i] = 0
+
 
 
 @nb.njit(cache=True, parallel=True)
@@ -418,7 +592,7 @@ def _run_groups(q, active, win, off, head, nxt, own, comp_start, comp_len,
         # a group needs more
         lab_ws = np.empty(cells, np.int32)
         cap = cells
-        iw = np.empty((7, cap), np.int32)
+        iw = np.empty((9, cap), np.int32)
         fw_ = np.empty((3, cap), np.float64)
         cursor = off[k0]
         for k in range(k0, k1):
@@ -427,18 +601,18 @@ def _run_groups(q, active, win, off, head, nxt, own, comp_start, comp_len,
             n2 = (hw + 2) * (ww + 2)
             if n2 > cap:    # a large window: its margin leaves room for twice the bloom
                 cap = max(cap, n2 // 2)
-                iw = np.empty((7, cap), np.int32)
+                iw = np.empty((9, cap), np.int32)
                 fw_ = np.empty((3, cap), np.float64)
             while True:
                 _run_one(qf, h, w, k, active[k], win, cursor, head, nxt, own, comp_start,
                          comp_len, full_well, drain, along_columns,
                          max_iterations, tol, buf_pix, buf_val, status, fp_len, fbox,
                          st_steps, st_pend, st_lost, lab_ws, iw[0], iw[1], iw[2], iw[3],
-                         iw[4], iw[5], iw[6], fw_[0], fw_[1], fw_[2])
+                         iw[4], iw[5], iw[6], iw[7], fw_[0], fw_[1], fw_[2], iw[8])
                 if status[k] != 2:
                     break
                 cap *= 2
-                iw = np.empty((7, cap), np.int32)
+                iw = np.empty((9, cap), np.int32)
                 fw_ = np.empty((3, cap), np.float64)
             if status[k] == 1:
                 cursor += fp_len[k]
@@ -447,8 +621,8 @@ def _run_groups(q, active, win, off, head, nxt, own, comp_start, comp_len,
 @nb.njit(cache=True)
 def _run_one(qf, h, w, k, g, win, o, head, nxt, own, comp_start, comp_len,
              full_well, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
-             fp_len, fbox, st_steps, st_pend, st_lost, lab_ws, node, front, fmask, foreign,
-             free, parent, edges, pend, share, fval):  # pragma: no cover - jit
+             fp_len, fbox, st_steps, st_pend, st_lost, lab_ws, node, front, fmask, freg,
+             foreign, free, parent, edges, pend, share, fval, rlist):  # pragma: no cover - jit
     """Group ``g`` = ``active[k]`` of :func:`_run_groups`, bloomed by its *frontier*;
     footprint written from ``o``. The work lists hold one entry per window cell looked at
     (``node`` … ``free``, ``fval``) or per region (``parent`` … ``share``), all of one
@@ -464,9 +638,10 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own, comp_start, comp_len,
     the frame stops the run (window too small). The regions start as the group's
     components and only ever merge (a union-find over them, not over pixels: a full cell's
     label is its region); each keeps its pending charge P_R and its number of edges E_R
-    to the frontier, and each frontier pixel its edges from full pixels (their number
-    when the group is one component — one region for good — else a mask of their
-    directions). A step is one pass over the frontier — a pixel receives, per edge, its
+    to the frontier, and each frontier pixel the number of its edges from full pixels
+    and, while there are several regions, the region they come from (or that they come
+    from several: :func:`_grow`). Once all regions have merged, the steps go on in the
+    one-region form, compiled separately (no region look-ups). A step is one pass over the frontier — a pixel receives, per edge, its
     region's share P_R / E_R — plus the pixels that filled: their edges from full pixels
     go, their edges to the frontier come, their excess is their region's next P_R. A
     frontier pixel keeps its slot until it fills (the slot is then free for the next new
@@ -503,7 +678,6 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own, comp_start, comp_len,
     fw32 = np.float32(full_well)
     fw = np.float64(fw32)
     keep = 1.0 - drain
-    single = nxt[head[g]] < 0
     n_dirs = 2 if along_columns else 4
     cap = node.size
     inv_w = 1.0 / w
@@ -534,122 +708,30 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own, comp_start, comp_len,
         n_reg += 1
         c = nxt[c]
     n_seen = n_nodes
-    n_front = 0                 # frontier slots in use or free (free: mask 0, charge _DEAD)
+    n_front = 0                 # frontier slots in use or free (free: count 0, charge _DEAD)
     n_free = 0
     n_fg = 0
     first = 0                   # nodes first … n_nodes − 1 are new: look around them
     steps = 0
     lost = 0.0
-    while True:
-        # the new nodes' neighbours (a pixel exactly at full well joins and is looked
-        # around in turn)
-        qi = first
-        while qi < n_nodes:
-            lpn = node[qi]
-            rq = lab[lpn]
-            for d in range(n_dirs):
-                gp = lpn + (_OFFSET_SIGN[d] << sh if d < 2 else _OFFSET_SIGN[d])
-                cl = lab[gp]
-                if cl >= 0:
-                    if not single:
-                        _union_edges(parent, edges, pend, rq, cl)
-                elif cl <= _SLOT0:
-                    if single:
-                        fmask[_SLOT0 - cl] += 1
-                    else:
-                        fmask[_SLOT0 - cl] |= _OPPOSITE_BIT[d]
-                    edges[_find(parent, rq)] += 1
-                elif cl == _UNSEEN:
-                    if n_seen >= cap:
-                        status[k] = 2
-                        return
-                    n_seen += 1
-                    v = qf[gbase + (gp >> sh) * w + (gp & msk)]
-                    if v > fw32:
-                        lab[gp] = _LISTED
-                        foreign[n_fg] = gp
-                        n_fg += 1
-                    elif v == fw32:
-                        lab[gp] = rq
-                        node[n_nodes] = gp
-                        n_nodes += 1
-                    else:
-                        if n_free > 0:
-                            n_free -= 1
-                            sl = free[n_free]
-                        else:
-                            sl = n_front
-                            n_front += 1
-                        lab[gp] = _SLOT0 - sl
-                        front[sl] = gp
-                        fval[sl] = v
-                        fmask[sl] = 1 if single else _OPPOSITE_BIT[d]
-                        edges[_find(parent, rq)] += 1
-                elif cl == _WALL_WINDOW:
-                    status[k] = 0
-                    return
-            qi += 1
-        first = n_nodes
-        if steps >= max_iterations or pending_total <= tol[k]:
-            break
-        steps += 1
-        # hand out the pending charge (spent now) over the frontier's edges
-        if single:
-            if edges[0] == 0:
-                lost += pend[0]
-            else:
-                share0 = pend[0] / edges[0]
-                for i in range(n_front):        # (vectorised)
-                    fval[i] += share0 * fmask[i]
-            pend[0] = 0.0
-        else:
-            for r in range(n_reg):
-                if parent[r] == r and pend[r] > 0.0:
-                    if edges[r] == 0:
-                        lost += pend[r]
-                    else:
-                        share[r] = pend[r] / edges[r]
-                    pend[r] = 0.0
-            for i in range(n_front):
-                lpf = front[i]
-                m = fmask[i]
-                inc = 0.0
-                while m != 0:
-                    b = _LOWEST_BIT[m]
-                    m &= m - 1
-                    inc += share[_find(parent, lab[lpf + (_OFFSET_SIGN[b] << sh if b < 2
-                                                          else _OFFSET_SIGN[b])])]
-                fval[i] += inc
-            for r in range(n_reg):
-                share[r] = 0.0
-        # the pixels that filled become nodes of their region (their edges from full
-        # pixels are gone, their excess is the region's), their slots free
-        pending_total = 0.0
-        for i in range(n_front):
-            v = fval[i]
-            if v >= fw:
-                lpf = front[i]
-                m = fmask[i]
-                fmask[i] = 0
-                fval[i] = _DEAD
-                free[n_free] = i
-                n_free += 1
-                if single:
-                    r = 0
-                    edges[0] -= m
-                else:
-                    r = -1
-                    while m != 0:
-                        b = _LOWEST_BIT[m]
-                        m &= m - 1
-                        r = _find(parent, lab[lpf + (_OFFSET_SIGN[b] << sh if b < 2
-                                                     else _OFFSET_SIGN[b])])
-                        edges[r] -= 1
-                lab[lpf] = r
-                node[n_nodes] = lpf
-                n_nodes += 1
-                pend[r] += v - fw
-                pending_total += v - fw
+    n_live = n_reg              # rlist[:n_live] holds every region root (and some merged)
+    for r in range(n_reg):
+        rlist[r] = r
+    state = (n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost, pending_total,
+             n_live)
+    code = _MERGED
+    if n_reg > 1:   # several regions: until they have all merged into region 0
+        code, state = _grow(False, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs,
+                            max_iterations, tol[k], node, front, fmask, freg, foreign, free,
+                            parent, edges, pend, share, fval, rlist)
+    if code == _MERGED:
+        code, state = _grow(True, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs,
+                            max_iterations, tol[k], node, front, fmask, freg, foreign, free,
+                            parent, edges, pend, share, fval, rlist)
+    if code != _DONE:
+        status[k] = code
+        return
+    n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost, pending_total = state[:9]
     # footprint: the nodes (full), the frontier, the listed foreign pixels — or, with no
     # footprint buffer, written straight into the frame
     direct = buf_pix.size == 0
@@ -659,7 +741,7 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own, comp_start, comp_len,
         if t < n_nodes:
             lp = node[t]
         elif t < n_nodes + n_front:
-            if fmask[t - n_nodes] == 0:
+            if fmask[t - n_nodes] == 0:     # a free slot
                 continue
             lp = front[t - n_nodes]
         else:
