@@ -603,12 +603,13 @@ def _run_groups(q, active, win, off, head, nxt, own, comp_start, comp_len,
                 cap = max(cap, n2 // 2)
                 iw = np.empty((9, cap), np.int32)
                 fw_ = np.empty((3, cap), np.float64)
+            if (hw + 2) << sh > lab_ws.size:
+                lab_ws = np.empty((hw + 2) << sh, np.int32)
             while True:
                 _run_one(qf, h, w, k, active[k], win, cursor, head, nxt, own, comp_start,
                          comp_len, full_well, drain, along_columns,
                          max_iterations, tol, buf_pix, buf_val, status, fp_len, fbox,
-                         st_steps, st_pend, st_lost, lab_ws, iw[0], iw[1], iw[2], iw[3],
-                         iw[4], iw[5], iw[6], iw[7], fw_[0], fw_[1], fw_[2], iw[8])
+                         st_steps, st_pend, st_lost, lab_ws, iw, fw_)
                 if status[k] != 2:
                     break
                 cap *= 2
@@ -618,11 +619,10 @@ def _run_groups(q, active, win, off, head, nxt, own, comp_start, comp_len,
                 cursor += fp_len[k]
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, _nrt=False)
 def _run_one(qf, h, w, k, g, win, o, head, nxt, own, comp_start, comp_len,
              full_well, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
-             fp_len, fbox, st_steps, st_pend, st_lost, lab_ws, node, front, fmask, freg,
-             foreign, free, parent, edges, pend, share, fval, rlist):  # pragma: no cover - jit
+             fp_len, fbox, st_steps, st_pend, st_lost, lab_ws, iw, fw_):  # pragma: no cover - jit
     """Group ``g`` = ``active[k]`` of :func:`_run_groups`, bloomed by its *frontier*;
     footprint written from ``o``. The work lists hold one entry per window cell looked at
     (``node`` … ``free``, ``fval``) or per region (``parent`` … ``share``), all of one
@@ -661,7 +661,10 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own, comp_start, comp_len,
             for j in range(0, ww, 16):
                 _prefetch(qf, base + j)
             _prefetch(qf, base + ww - 1)
-    lab = lab_ws[:n2] if n2 <= lab_ws.size else np.empty(n2, np.int32)
+    lab = lab_ws[:n2]
+    node, front, fmask, freg, foreign, free, parent, edges, rlist = (
+        iw[0], iw[1], iw[2], iw[3], iw[4], iw[5], iw[6], iw[7], iw[8])
+    pend, share, fval = fw_[0], fw_[1], fw_[2]
     top = _WALL_FRAME if r0 == 0 else _WALL_WINDOW
     bottom = _WALL_FRAME if r1 == h else _WALL_WINDOW
     left = _WALL_FRAME if c0 == 0 else _WALL_WINDOW
