@@ -265,3 +265,36 @@ print(json.dumps({{"grew": grew, "est": est, "full": float((q >= fw).mean())}}))
     assert r["full"] > 0.2 and r["grew"] is not None
     from camtwin.sensor._bloom import WORK_BYTES_FIXED
     assert r["grew"] <= r["est"] <= 3 * r["grew"] + WORK_BYTES_FIXED
+
+
+@pytest.mark.parametrize("along_columns", [False, True])
+@pytest.mark.parametrize("drain", [0.0, 0.3])
+def test_a_frame_all_above_full_well_takes_the_short_path_to_the_same_result(along_columns,
+                                                                             drain):
+    # every pixel above full well: one region (a column each for a CCD) with nowhere to
+    # spill, so its pending charge is lost in step 1 — the short path (no lists, no
+    # windows) against the whole-frame window kernel, with and without per-row counts
+    rng = np.random.default_rng(5)
+    q = rng.uniform(1000.5, 9000.0, (37, 53)).astype(np.float32)
+    want = q.copy()
+    steps, pend, lost = bloom_whole_frame(want, 1000.0, drain, along_columns, 10000, 1e-3)
+    assert (steps, pend) == (1, 0.0)
+    np.testing.assert_allclose(lost, (1 - drain) * float((q.astype(np.float64) - 1000).sum()),
+                               rtol=1e-12)
+    counts = np.zeros(38, np.int64)
+    counts[1:] = (q > 1000.0).sum(axis=1)
+    for known in (None, counts):
+        got = q.copy()
+        out = bloom(got, np.float32(1000.0), drain, along_columns, 10000, 1e-3, known,
+                    boxes=True)
+        np.testing.assert_array_equal(got, want)
+        assert out[:2] == (1, 0.0)
+        np.testing.assert_allclose(out[2], lost, rtol=1e-12)
+        np.testing.assert_array_equal(out[3], [[0, 37, 0, 53]])
+    # a pending total within the tolerance is left pending (no step), as in the kernel
+    q = np.full((6, 7), 1000.0001, np.float32)
+    want = q.copy()
+    ref = bloom_whole_frame(want, 1000.0, 0.0, along_columns, 10000, 1.0)
+    got = q.copy()
+    assert bloom(got, np.float32(1000.0), 0.0, along_columns, 10000, 1.0)[0] == ref[0] == 0
+    np.testing.assert_array_equal(got, want)

@@ -810,6 +810,31 @@ def _over_full(q, fw32, known):  # pragma: no cover - jit
 
 
 @nb.njit(cache=True)
+def _all_over_full(q, fw32, known):  # pragma: no cover - jit
+    """Whether every pixel of ``q`` is above full well (from the per-row counts ``known``
+    when given; else a scan that stops at the first pixel that is not)."""
+    h, w = q.shape
+    if known.size == h + 1:
+        return known[1:].sum() == h * w
+    for i in range(h):
+        for j in range(w):
+            if not q[i, j] > fw32:
+                return False
+    return True
+
+
+@nb.njit(cache=True, parallel=True)
+def _clip_all(flat, fw32, keep):  # pragma: no cover - jit
+    """Every pixel set to full well; returns Σ(q − FWC)·keep [e⁻] (float64)."""
+    fw = np.float64(fw32)
+    total = 0.0
+    for p in nb.prange(flat.size):
+        total += (np.float64(flat[p]) - fw) * keep
+        flat[p] = fw32
+    return total
+
+
+@nb.njit(cache=True)
 def _components(idx, w, along_columns):  # pragma: no cover - jit
     """Component (the smallest member's position in ``idx``) of every over-full pixel:
     4-connected, or along columns only."""
@@ -1059,8 +1084,9 @@ def work_bytes(n_over: int, excess_e: float, full_well_e: float, n_px: int,
     are taken as the over-full ones plus the room the pending charge (1 − drain)·excess
     needs if the receivers were half full on average (the window heuristic of
     :func:`_first_margin`), at most the frame, × :data:`WORK_BYTES_PER_FULL_PIXEL`, plus
-    :data:`WORK_BYTES_FIXED`."""
-    if n_over <= 0:
+    :data:`WORK_BYTES_FIXED`. Zero when nothing is over full or everything is (the short
+    path of a frame with nowhere to spill: no lists)."""
+    if n_over <= 0 or n_over >= n_px:
         return 0.0
     full = min(float(n_px), n_over + 2.0 * (1.0 - drain) * excess_e / full_well_e)
     return WORK_BYTES_PER_FULL_PIXEL * full + WORK_BYTES_FIXED
@@ -1075,11 +1101,20 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     fw32 = np.float32(full_well)
     fw = np.float64(fw32)
     keep = 1.0 - drain
+    flat = q.reshape(h * w)
+    if _all_over_full(q, fw32, known):
+        # one region (a column each for a CCD) with nowhere to spill: its pending charge is
+        # lost in the first step — without the lists, work space and time of the general
+        # path (16.8 s and +2.4 GB for an over-exposed 200 MP frame)
+        pending = _clip_all(flat, fw32, keep)
+        box = np.array([[0, h, 0, w]], np.int64)
+        if max_iterations < 1 or pending <= tolerance_e:
+            return 0, pending, 0.0, box
+        return 1, 0.0, pending, box
     idx = _over_full(q, fw32, known)
     n = idx.size
     if n == 0:
         return 0, 0.0, 0.0, np.empty((0, 4), np.int64)
-    flat = q.reshape(h * w)
     comp = _components(idx, w, along_columns)
     # groups: one per component (compact ids 0 … n_groups − 1), pixels listed by group;
     # renumbered in place (a root precedes its members, so its new id is there first): no
