@@ -27,7 +27,8 @@ loaded from ``git show``), alternately, on the blob frame and every pattern.
 
 ``--large`` blooms 48 MP frames (8000×6000, FWC 6000 e⁻) in fresh processes and prints the
 time and the growth of peak RSS during the call (``camtwin.memory.call_peak_growth``):
-every pixel at 5× full well (one region, nowhere to spill: the worst case for memory), and
+every pixel but one at 5× full well (one region, one pixel to spill into: the worst case
+for memory), every pixel at 5× full well (nowhere to spill: the kernel's short path), and
 a 1500×1500 lamp at 5× full well on the uniform 200…3000 e⁻ background.
 
     .venv/bin/python benchmarks/bench_blooming.py
@@ -95,8 +96,10 @@ import json, time, numpy as np
 from camtwin.memory import call_peak_growth
 from camtwin.sensor._bloom import bloom
 h, w, fw = 6000, 8000, np.float32(6000.0)
-if {case!r} == "all":
+if {case!r} in ("all", "all but one"):
     q = np.full((h, w), 5 * fw, np.float32)
+    if {case!r} == "all but one":
+        q[h // 2, w // 2] = 0.5 * fw
 else:
     q = np.random.default_rng(0).random((h, w), dtype=np.float32)   # (no temporaries)
     q *= 2800.0
@@ -115,7 +118,8 @@ def large_cases():
     """(name, seconds, peak-RSS growth MB, steps, full fraction) of the 48 MP cases, each
     in a fresh process (peak RSS is per process)."""
     rows = []
-    for case, name in (("all", "48 MP, every pixel at 5× full well"),
+    for case, name in (("all but one", "48 MP, every pixel but one at 5× full well"),
+                       ("all", "48 MP, every pixel at 5× full well (short path)"),
                        ("lamp", "48 MP, one 1500×1500 lamp at 5× full well")):
         out = subprocess.run([sys.executable, "-c", _LARGE.format(case=case)],
                              capture_output=True, text=True, check=True)

@@ -212,22 +212,35 @@ def test_window_lens_shading_uses_true_field_position():
 def test_strips_bloom_work_space_is_checked_against_the_budget(small, monkeypatch):
     """Once the charge shows how much blooms, the blooming kernel's work space
     (``camtwin.sensor._bloom.work_bytes``: 24 B per pixel that ends up full + a fixed
-    allowance) is checked against the memory budget before the kernel runs: a frame all
-    over full well under a budget one byte short of it (which holds the charge frame) is
-    refused with one line; one byte more and the same capture runs."""
+    allowance) is checked against the memory budget before the kernel runs: an
+    over-exposed ColorChecker (most pixels, not all, over full well) under a budget one
+    byte short of the charge frame's resident set + that estimate is refused with one line;
+    one byte more and the same capture runs. A frame all over full well needs no work
+    space (the kernel's short path): it runs within the charge frame's budget."""
+    import camtwin.sensor._bloom as bloom_mod
     from camtwin.memory import MemoryBudgetError, using_budget
-    from camtwin.sensor._bloom import WORK_BYTES_FIXED, WORK_BYTES_PER_FULL_PIXEL
 
     mod = small.replace(sensor={"noise": {"blooming": True}})
     h, w = mod.sensor.height_px, mod.sensor.width_px
     monkeypatch.setattr("camtwin.memory.current_rss_bytes", lambda: 10 ** 9)  # (steady)
-    need = 10 ** 9 + WORK_BYTES_PER_FULL_PIXEL * h * w + WORK_BYTES_FIXED
-    scene = module_scene(mod, "uniform", illuminance_lux=500.0)
+    asked = []
+    real = bloom_mod.work_bytes
+    monkeypatch.setattr(bloom_mod, "work_bytes",
+                        lambda *a, **k: asked.append((a[0], real(*a, **k))) or asked[-1][1])
+    scene = module_scene(mod, "colorchecker", illuminance_lux=500.0)
+    capture_strips(mod, scene, rng=1, strip_rows=16, exposure_s=0.8)
+    n_over, work = asked[-1]
+    assert 0.3 * h * w < n_over < h * w and work > bloom_mod.WORK_BYTES_FIXED
+    need = 10 ** 9 + work
     with using_budget(need - 1), pytest.raises(MemoryBudgetError) as exc:
-        capture_strips(mod, scene, rng=1, strip_rows=16, exposure_s=5.0)
+        capture_strips(mod, scene, rng=1, strip_rows=16, exposure_s=0.8)
     msg = str(exc.value)
-    assert "\n" not in msg and msg.startswith(f"blooming {h * w} pixels above full well")
+    assert "\n" not in msg and msg.startswith(f"blooming {n_over} pixels above full well")
     with using_budget(need + 1):
-        raw = capture_strips(mod, scene, rng=1, strip_rows=16, exposure_s=5.0)
+        capture_strips(mod, scene, rng=1, strip_rows=16, exposure_s=0.8)
+    uniform = module_scene(mod, "uniform", illuminance_lux=500.0)
+    with using_budget(10 ** 9 + 4 * h * w + 1):
+        raw = capture_strips(mod, uniform, rng=1, strip_rows=16, exposure_s=5.0)
+    assert asked[-1] == (h * w, 0.0)
     fw_dn = mod.sensor.effective_full_well_e * mod.sensor.system_gain_dn_per_e
     assert np.mean(raw.dn > 0.9 * fw_dn) == 1.0     # it ran: every pixel full
