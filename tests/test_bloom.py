@@ -12,7 +12,7 @@ from scipy import ndimage
 
 from camtwin.errors import ConfigError
 from camtwin.sensor import SensorSpec
-from camtwin.sensor._bloom import bloom, bloom_whole_frame
+from camtwin.sensor._bloom import _one_step, bloom, bloom_whole_frame
 from camtwin.sensor.pixels import collect_charge, collect_charge_reference
 
 
@@ -302,3 +302,46 @@ def test_a_frame_all_above_full_well_takes_the_short_path_to_the_same_result(alo
     got = q.copy()
     assert bloom(got, np.float32(1000.0), 0.0, along_columns, 10000, 1.0)[0] == ref[0] == 0
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("along_columns", [False, True])
+@pytest.mark.parametrize("drain", [0.0, 0.3])
+def test_isolated_pixels_that_bloom_in_one_step_take_the_stencil_path(along_columns, drain):
+    """Over-full pixels with no full neighbour whose receivers all stay below full well
+    (hot pixels; a Bayer green channel just over full well, the checkerboard) are bloomed
+    as one stencil step without groups: the same charges as the whole-frame kernel and the
+    NumPy reference, one step, and every changed pixel inside a returned box. One receiver
+    more (pushed to full well) and the frame takes the general path, still equal."""
+    rng = np.random.default_rng(8)
+    for pattern in ("hot pixels", "checkerboard", "corner", "receiver fills"):
+        h, w = 41, 57
+        q = rng.uniform(0.0, 300.0, (h, w)).astype(np.float32)
+        if pattern == "hot pixels":    # (a receiver gets ≤ 4 × 125 e⁻: stays below 1000)
+            q[rng.random((h, w)) < 0.05] = 1500.0
+            q[(np.roll(q, 1, 0) > 1000) | (np.roll(q, 1, 1) > 1000)] = 100.0  # isolate
+        elif pattern == "checkerboard":
+            q[0::2, 0::2] = 1300.0
+            q[1::2, 1::2] = 1300.0
+        elif pattern == "corner":
+            q[0, 0] = q[-1, -1] = q[0, -1] = 1500.0
+        else:
+            q[20, 20] = 4000.0
+            q[19, 20] = 999.0          # fills from 20,20's share: general path
+        s = _sensor(h, w, drain)
+        over = np.flatnonzero(q > 1000.0).astype(np.int32)
+        assert _one_step(q, over, np.float32(1000.0), 1 - drain, along_columns) == (
+            pattern != "receiver fills"), pattern
+        want = q.copy()
+        steps, _, _ = bloom_whole_frame(want, 1000.0, drain, along_columns, 10000, 1e-3)
+        got = q.copy()
+        g_steps, pend, lost, boxes = bloom(got, np.float32(1000.0), drain, along_columns,
+                                           10000, 1e-3, boxes=True)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-3, err_msg=pattern)
+        ref = collect_charge_reference(q, s, along_columns=along_columns)
+        np.testing.assert_allclose(got, ref, rtol=0, atol=2e-3 * 1000.0, err_msg=pattern)
+        assert g_steps == steps and (pattern == "receiver fills") == (steps > 1)
+        assert pend == 0.0 and lost == 0.0
+        inside = np.zeros((h, w), bool)
+        for r0, r1, c0, c1 in boxes:
+            inside[r0:r1, c0:c1] = True
+        assert inside[got != np.minimum(q, 1000.0)].all(), pattern
