@@ -227,7 +227,8 @@ def test_grouped_kernel_on_large_windows_equals_the_whole_frame_kernel(case):
     assert (got >= 1000.0).mean() > 0.3                   # the blooms are large
 
 
-@pytest.mark.parametrize("case", ["all over full but one pixel", "one lamp"])
+@pytest.mark.parametrize("case", ["all over full but one pixel", "one lamp",
+                                  "green channel over full, neighbours fill"])
 def test_work_space_estimate_bounds_the_measured_peak(case):
     """``work_bytes`` (what the strips capture checks against the memory budget before
     blooming) is at least the kernel's measured peak-RSS growth, in a fresh process with
@@ -236,7 +237,9 @@ def test_work_space_estimate_bounds_the_measured_peak(case):
     most padding), so that the per-pixel term dominates the fixed allowance (measured here:
     13 B per full pixel all over full but one pixel — one region, the general path's worst
     case; a frame *all* over full takes a short path without work space —, 18 B for the
-    lamp, against the 24 B bound)."""
+    lamp, against the 24 B bound; 39 B per pixel for a green channel at 3× full well
+    whose neighbours fill, bloomed as one group of 8 M regions, against ≈ 52 B from
+    ``DENSE_BYTES``)."""
     import json
     import subprocess
     import sys
@@ -249,14 +252,22 @@ h, w, fw = 4000, 4100, np.float32(1000.0)
 if {case!r} == "all over full but one pixel":
     q = np.full((h, w), 5 * fw, np.float32)
     q[h // 2, w // 2] = 0.5 * fw
+elif {case!r} == "green channel over full, neighbours fill":   # one group, 8 M regions
+    q = np.full((h, w), 0.5 * fw, np.float32)
+    q[0::2, 0::2] = 3 * fw
+    q[1::2, 1::2] = 3 * fw
 else:
     q = np.random.default_rng(0).random((h, w), dtype=np.float32)
     q *= 900.0
     q[1600:2400, 1600:2400] = 5 * fw
-over = q[q > fw]
+m = q > fw
+starts = m.copy()
+starts[:, 1:] &= ~m[:, :-1]
+starts[1:] &= ~m[:-1]
+over = q[m]
 est = work_bytes(over.size, float(over.sum(dtype=np.float64)) - over.size * float(fw),
-                 float(fw), q.size)
-del over
+                 float(fw), q.size, 0.0, int(starts.sum()))
+del over, m, starts
 bloom(np.full((8, 8), 5 * fw, np.float32), fw, 0.0, False, 10000, 1e-3)
 _, grew = call_peak_growth(bloom, q, fw, 0.0, False, 10000, 1e-3)
 print(json.dumps({{"grew": grew, "est": est, "full": float((q >= fw).mean()), "n": q.size}}))
@@ -345,3 +356,36 @@ def test_isolated_pixels_that_bloom_in_one_step_take_the_stencil_path(along_colu
         for r0, r1, c0, c1 in boxes:
             inside[r0:r1, c0:c1] = True
         assert inside[got != np.minimum(q, 1000.0)].all(), pattern
+
+
+@pytest.mark.parametrize("along_columns", [False, True])
+def test_a_frame_of_many_components_bloomed_as_one_group_equals_the_whole_frame_kernel(
+        along_columns):
+    """Above ``dense_at`` components the frame is one group (no per-group bookkeeping,
+    which cost ~190 B per pixel for a Bayer green channel over full well whose neighbours
+    then fill): the same charges and steps as the whole-frame window kernel and the
+    grouped path, on checkerboards (every component one pixel, merging as the receivers
+    fill) and random blobs with exactly-full pixels."""
+    rng = np.random.default_rng(13)
+    for trial in range(16):
+        h, w = int(rng.integers(3, 45)), int(rng.integers(3, 45))
+        drain = (0.0, 0.3)[trial % 2]
+        q = rng.uniform(0.0, 900.0, (h, w)).astype(np.float32)
+        if trial % 3 == 0:
+            q[0::2, 0::2] = 3000.0
+            q[1::2, 1::2] = 3000.0
+        else:
+            m = rng.random((h, w)) < 0.3
+            q[m] = rng.uniform(1000.5, 6000.0, int(m.sum()))
+        q[rng.random((h, w)) < 0.02] = 1000.0
+        want = q.copy()
+        steps = bloom_whole_frame(want, 1000.0, drain, along_columns, 10000, 1e-3)[0]
+        grouped = q.copy()
+        bloom(grouped, np.float32(1000.0), drain, along_columns, 10000, 1e-3)
+        got = q.copy()
+        out = bloom(got, np.float32(1000.0), drain, along_columns, 10000, 1e-3, boxes=True,
+                    dense_at=0)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-2, err_msg=f"trial {trial}")
+        np.testing.assert_allclose(got, grouped, rtol=0, atol=1e-2, err_msg=f"trial {trial}")
+        assert out[0] == steps
+        np.testing.assert_array_equal(out[3], [[0, h, 0, w]])   # (the one-group path)

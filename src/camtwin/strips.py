@@ -329,13 +329,21 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
                                             fixed=fpr.take(r1 - r0), row0=r0)
         # the kernel's work space grows with what blooms: checked before it runs
         fw32 = np.float32(s.effective_full_well_e)
-        n_over, excess = 0, 0.0
+        n_over, n_starts, excess = 0, 0, 0.0
         for r0, r1 in strips:
-            over = charge[r0:r1][charge[r0:r1] > fw32]
+            m = charge[r0:r1] > fw32
+            over = charge[r0:r1][m]
             n_over += over.size
             excess += float(over.sum(dtype=np.float64)) - over.size * float(fw32)
+            # over-full pixels without one above or to the left: ≥ the number of blooms
+            start = m.copy()
+            start[:, 1:] &= ~m[:, :-1]
+            start[1:] &= ~m[:-1]
+            if r0 > 0:
+                start[0] &= ~(charge[r0 - 1] > fw32)
+            n_starts += int(np.count_nonzero(start))
         need = bloom_work_bytes(n_over, excess, float(fw32), h * w,
-                                s.noise.antiblooming_drain)
+                                s.noise.antiblooming_drain, n_starts)
         if need:
             rss = current_rss_bytes()
             check_budget(rss + need,
