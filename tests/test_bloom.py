@@ -235,10 +235,10 @@ def test_work_space_estimate_bounds_the_measured_peak(case):
     the peak reset just before the call (``camtwin.memory.call_peak_growth``), and not wildly
     above it (≤ 3× + the fixed allowance). 16 MP frames, 4100 wide (cells 8192 wide: the
     most padding), so that the per-pixel term dominates the fixed allowance (measured here:
-    13 B per full pixel all over full but one pixel — one region, the general path's worst
-    case; a frame *all* over full takes a short path without work space —, 18 B for the
-    lamp, against the 24 B bound; 39 B per pixel for a green channel at 3× full well
-    whose neighbours fill, bloomed as one group of 8 M regions, against ≈ 52 B from
+    17 B per full pixel all over full but one pixel — one region, bloomed as one group
+    over the frame; a frame *all* over full takes a short path without work space —, 18 B
+    for the lamp (grouped), against the 24 B bound; 39 B per pixel for a green channel at
+    3× full well whose neighbours fill (one group of 8 M regions), against ≈ 52 B from
     ``DENSE_BYTES``)."""
     import json
     import subprocess
