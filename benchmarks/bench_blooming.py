@@ -31,11 +31,18 @@ every pixel but one at 5× full well (one region, one pixel to spill into: the w
 for memory), every pixel at 5× full well (nowhere to spill: the kernel's short path), and
 a 1500×1500 lamp at 5× full well on the uniform 200…3000 e⁻ background.
 
+``--hostile`` blooms 12 MP frames that defeated the grouping, each in a fresh process
+(time, peak-RSS growth; with ``--against-git REV`` that revision's kernel too): a Bayer
+green channel at 1.2× full well (R and B at half: each green pixel a group of its own,
+one step), the same at 3× (R and B fill: the blooms merge), and 5×5 blobs covering 12 %
+of the frame.
+
     .venv/bin/python benchmarks/bench_blooming.py
     .venv/bin/python benchmarks/bench_blooming.py --repeats 5 --skip-reference
     .venv/bin/python benchmarks/bench_blooming.py --repeats 5 --skip-reference --patterns
     .venv/bin/python benchmarks/bench_blooming.py --large --skip-reference --repeats 1
     .venv/bin/python benchmarks/bench_blooming.py --against-git e586bd0 --skip-reference
+    .venv/bin/python benchmarks/bench_blooming.py --hostile --against-git 948e1f4 --skip-reference
 """
 
 from __future__ import annotations
@@ -114,6 +121,59 @@ print(json.dumps({{"s": dt, "rss_growth_mb": grow / 2 ** 20, "steps": int(steps)
 """
 
 
+_HOSTILE = """
+import json, sys, time, numpy as np
+from camtwin.memory import call_peak_growth, tune_allocator
+tune_allocator()
+{load}
+h, w, fw = 3000, 4000, np.float32(6000.0)
+rng = np.random.default_rng(0)
+case = {case!r}
+if case.startswith("green"):           # a Bayer G channel over full well, R and B not
+    q = np.full((h, w), 0.5 * fw, np.float32)
+    level = 1.2 if case == "green 1.2" else 3.0
+    q[0::2, 0::2] = level * fw
+    q[1::2, 1::2] = level * fw
+else:                                  # 5×5 blobs at 5× full well on 12 % of the frame
+    from scipy import ndimage
+    q = rng.uniform(200.0, 3000.0, (h, w)).astype(np.float32)
+    rho = -np.log1p(-0.12) / 25.0
+    q[ndimage.binary_dilation(rng.random((h, w)) < rho, structure=np.ones((5, 5), bool))] = 5 * fw
+over = float((q > fw).mean())
+bloom(np.full((8, 8), 5 * fw, np.float32), fw, 0.0, False, 10000, 1e-3)   # compile/load
+t = time.perf_counter()
+(steps, pend, lost), grow = call_peak_growth(bloom, q, fw, 0.0, False, 10000, 1e-3)
+print(json.dumps({{"s": time.perf_counter() - t, "mb": grow / 2 ** 20, "over": over,
+                  "steps": int(steps)}}))
+"""
+
+#: (case, label) of ``--hostile``: frames where every over-full pixel was a group of its own
+#: or the grouping's bookkeeping outgrew the blooms.
+HOSTILE = (("green 1.2", "Bayer green channel at 1.2× full well (one step)"),
+           ("green 3", "Bayer green channel at 3× full well (R, B fill)"),
+           ("blobs 12", "5×5 blobs at 5× full well on 12 % of the frame"))
+
+
+def hostile_cases(rev=None):
+    """(label, % over, steps, s, MB[, s, MB of git ``rev``]) of the 12 MP :data:`HOSTILE`
+    frames, each kernel in a fresh process (peak RSS is per process)."""
+    here = "from camtwin.sensor._bloom import bloom"
+    there = (f"sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})\n"
+             f"from bench_blooming import kernel_at\nbloom = kernel_at({rev!r}).bloom")
+    rows = []
+    for case, label in HOSTILE:
+        row = [label]
+        for load in ([here] + ([there] if rev else [])):
+            out = subprocess.run([sys.executable, "-c", _HOSTILE.format(load=load, case=case)],
+                                 capture_output=True, text=True, check=True, timeout=1800)
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            if len(row) == 1:
+                row += [100 * r["over"], r["steps"]]
+            row += [r["s"], r["mb"]]
+        rows.append(row)
+    return rows
+
+
 def large_cases():
     """(name, seconds, peak-RSS growth MB, steps, full fraction) of the 48 MP cases, each
     in a fresh process (peak RSS is per process)."""
@@ -178,6 +238,10 @@ def main() -> None:
                     help="also time the kernel alone against the kernel of git revision REV")
     ap.add_argument("--large", action="store_true",
                     help="also bloom 48 MP frames in fresh processes (time, peak-RSS growth)")
+    ap.add_argument("--hostile", action="store_true",
+                    help="also bloom 12 MP frames that defeated the grouping (a Bayer "
+                         "channel over full well, dense blobs) in fresh processes; with "
+                         "--against-git, that revision's kernel too")
     ap.add_argument("--skip-reference", action="store_true",
                     help="skip the NumPy/SciPy reference (≈ 10–20 s per call)")
     args = ap.parse_args()
@@ -296,6 +360,15 @@ def main() -> None:
             t_old, t_new = statistics.median(ts["old"]), statistics.median(ts["new"])
             diff = float(np.abs(outs["old"] - outs["new"]).max())
             print(f"| {name} | {t_old:.3f} | {t_new:.3f} | {t_old / t_new:.2f}× | {diff:.1e} |")
+    if args.hostile:
+        rev = args.against_git
+        head = "| 12 MP frame (fresh process) | % over full | steps | s | peak RSS growth MB |"
+        print("\n" + head + (f" git {rev} s | git {rev} MB |" if rev else ""))
+        print("|---" * (5 + (2 if rev else 0)) + "|")
+        for row in hostile_cases(rev):
+            label, over, steps, *t = row
+            cells = [f"{t[i]:.2f} | {t[i + 1]:.0f}" for i in range(0, len(t), 2)]
+            print(f"| {label} | {over:.1f} | {steps} | " + " | ".join(cells) + " |")
     if args.large:
         print("\n| 48 MP frame (fresh process) | s | peak RSS growth MB | steps | full after |")
         print("|---|---|---|---|---|")

@@ -238,7 +238,7 @@ def test_work_space_estimate_bounds_the_measured_peak(case):
     17 B per full pixel all over full but one pixel — one region, bloomed as one group
     over the frame; a frame *all* over full takes a short path without work space —, 18 B
     for the lamp (grouped), against the 24 B bound; 39 B per pixel for a green channel at
-    3× full well whose neighbours fill (one group of 8 M regions), against ≈ 52 B from
+    3× full well whose neighbours fill (one group of 8 M regions), against ≈ 43 B from
     ``DENSE_BYTES``)."""
     import json
     import subprocess
