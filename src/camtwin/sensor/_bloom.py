@@ -388,6 +388,22 @@ def _union_edges(parent, edges, pend, a, b):  # pragma: no cover - jit
 
 
 @nb.njit(cache=True, inline="always")
+def _init_cells(lab, hw, ww, sh, top, bottom, left, right):  # pragma: no cover - jit
+    """Cells of an hw × ww window padded with a ring (row stride 2^sh): the ring's labels
+    ``top`` … ``right``, the inside not looked at yet. (No return value: see
+    :func:`_union_edges`.)"""
+    last = (hw + 1) << sh
+    for j in range(ww + 2):
+        lab[j] = top
+        lab[last + j] = bottom
+    for i in range(1, hw + 1):
+        base = i << sh
+        lab[base] = left
+        lab[base + 1:base + ww + 1] = _UNSEEN
+        lab[base + ww + 1] = right
+
+
+@nb.njit(cache=True, inline="always")
 def _window_shape(win, k):  # pragma: no cover - jit
     """(rows, columns, log2 row stride) of the padded cell array of window ``win[k]``: the
     stride is a power of two ≥ columns + 2, so a cell's row and column are a shift and a
@@ -683,15 +699,7 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own, comp_start, comp_len,
     bottom = _WALL_FRAME if r1 == h else _WALL_WINDOW
     left = _WALL_FRAME if c0 == 0 else _WALL_WINDOW
     right = _WALL_FRAME if c1 == w else _WALL_WINDOW
-    last = (hw + 1) << sh
-    for j in range(ww + 2):
-        lab[j] = top
-        lab[last + j] = bottom
-    for i in range(1, hw + 1):
-        base = i << sh
-        lab[base] = left
-        lab[base + 1:base + ww + 1] = _UNSEEN
-        lab[base + ww + 1] = right
+    _init_cells(lab, hw, ww, sh, top, bottom, left, right)
     fw32 = np.float32(full_well)
     fw = np.float64(fw32)
     keep = 1.0 - drain
@@ -985,15 +993,7 @@ def _run_dense(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol,
     msk = (1 << sh) - 1
     n2 = (h + 2) << sh
     lab = np.empty(n2, np.int32)
-    last = (h + 1) << sh
-    for j in range(w + 2):
-        lab[j] = _WALL_FRAME
-        lab[last + j] = _WALL_FRAME
-    for i in range(1, h + 1):
-        base = i << sh
-        lab[base] = _WALL_FRAME
-        lab[base + 1:base + w + 1] = _UNSEEN
-        lab[base + w + 1] = _WALL_FRAME
+    _init_cells(lab, h, w, sh, _WALL_FRAME, _WALL_FRAME, _WALL_FRAME, _WALL_FRAME)
     cap = h * w + 1                 # (cells looked at: at most the frame's)
     node = np.empty(cap, np.int32)
     front = np.empty(cap, np.int32)
