@@ -389,3 +389,24 @@ def test_a_frame_of_many_components_bloomed_as_one_group_equals_the_whole_frame_
         np.testing.assert_allclose(got, grouped, rtol=0, atol=1e-2, err_msg=f"trial {trial}")
         assert out[0] == steps
         np.testing.assert_array_equal(out[3], [[0, h, 0, w]])   # (the one-group path)
+
+
+@pytest.mark.parametrize("level, rb", [(1.2, 300.0), (3.0, 700.0), (5.0, 1200.0), (1.5, 0.0)])
+def test_simulate_pixels_equals_the_split_chain_on_the_short_paths(level, rb):
+    """A Bayer green channel over full well — one stencil step (1.2×, R/B at 300 e⁻), one
+    group over the frame (3×, R/B fill), every pixel over full (5×, R/B at 1200 e⁻) — and
+    sparse hot pixels (1.5×, 1 % of a 300 e⁻ frame: the stencil's 3 × 3 boxes), read out
+    from the boxes those paths return: exactly the DN of generate_charge → collect_charge
+    → read_out."""
+    from camtwin.sensor.pixels import generate_charge, read_out, simulate_pixels
+
+    s = _sensor(47, 61, 0.2)
+    if rb:
+        photo = np.full((47, 61), rb, np.float32)
+        photo[0::2, 0::2] = level * 1000.0
+        photo[1::2, 1::2] = level * 1000.0
+    else:
+        photo = np.full((47, 61), 300.0, np.float32)
+        photo[5:45:9, 3:60:11] = level * 1000.0         # 30 pixels, far apart
+    want = read_out(collect_charge(generate_charge(photo, 3.0, s, key=4), s), s, key=4)
+    np.testing.assert_array_equal(simulate_pixels(photo, 3.0, s, key=4), want)
