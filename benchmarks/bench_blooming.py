@@ -125,9 +125,10 @@ _HOSTILE = """
 import json, sys, time, numpy as np
 from camtwin.memory import call_peak_growth, tune_allocator
 tune_allocator()
+sys.path.insert(0, {here!r})
+from bench_blooming import H as h, W as w, FWC, frames, kernel_at
+fw = np.float32(FWC)
 {load}
-h, w, fw = 3000, 4000, np.float32(6000.0)
-rng = np.random.default_rng(0)
 case = {case!r}
 if case.startswith("green"):           # a Bayer G channel over full well, R and B not
     q = np.full((h, w), 0.5 * fw, np.float32)
@@ -135,10 +136,7 @@ if case.startswith("green"):           # a Bayer G channel over full well, R and
     q[0::2, 0::2] = level * fw
     q[1::2, 1::2] = level * fw
 else:                                  # 5×5 blobs at 5× full well on 12 % of the frame
-    from scipy import ndimage
-    q = rng.uniform(200.0, 3000.0, (h, w)).astype(np.float32)
-    rho = -np.log1p(-0.12) / 25.0
-    q[ndimage.binary_dilation(rng.random((h, w)) < rho, structure=np.ones((5, 5), bool))] = 5 * fw
+    q = frames(0.12)[1]
 over = float((q > fw).mean())
 bloom(np.full((8, 8), 5 * fw, np.float32), fw, 0.0, False, 10000, 1e-3)   # compile/load
 t = time.perf_counter()
@@ -157,14 +155,15 @@ HOSTILE = (("green 1.2", "Bayer green channel at 1.2× full well (one step)"),
 def hostile_cases(rev=None):
     """(label, % over, steps, s, MB[, s, MB of git ``rev``]) of the 12 MP :data:`HOSTILE`
     frames, each kernel in a fresh process (peak RSS is per process)."""
-    here = "from camtwin.sensor._bloom import bloom"
-    there = (f"sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})\n"
-             f"from bench_blooming import kernel_at\nbloom = kernel_at({rev!r}).bloom")
+    this = "from camtwin.sensor._bloom import bloom"
+    there = f"bloom = kernel_at({rev!r}).bloom"
+    here = os.path.dirname(os.path.abspath(__file__))
     rows = []
     for case, label in HOSTILE:
         row = [label]
-        for load in ([here] + ([there] if rev else [])):
-            out = subprocess.run([sys.executable, "-c", _HOSTILE.format(load=load, case=case)],
+        for load in ([this] + ([there] if rev else [])):
+            code = _HOSTILE.format(load=load, case=case, here=here)
+            out = subprocess.run([sys.executable, "-c", code],
                                  capture_output=True, text=True, check=True, timeout=1800)
             r = json.loads(out.stdout.strip().splitlines()[-1])
             if len(row) == 1:

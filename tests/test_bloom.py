@@ -12,7 +12,7 @@ from scipy import ndimage
 
 from camtwin.errors import ConfigError
 from camtwin.sensor import SensorSpec
-from camtwin.sensor._bloom import _one_step, bloom, bloom_whole_frame
+from camtwin.sensor._bloom import _all_over_full, _one_step, bloom, bloom_whole_frame
 from camtwin.sensor.pixels import collect_charge, collect_charge_reference
 
 
@@ -298,6 +298,11 @@ def test_a_frame_all_above_full_well_takes_the_short_path_to_the_same_result(alo
                                rtol=1e-12)
     counts = np.zeros(38, np.int64)
     counts[1:] = (q > 1000.0).sum(axis=1)
+    assert _all_over_full(q, np.float32(1000.0), counts)          # (the short path is taken)
+    assert _all_over_full(q, np.float32(1000.0), np.zeros(0, np.int64))
+    edge = q.copy()
+    edge[36, 52] = 1000.0                                          # exactly full: not above
+    assert not _all_over_full(edge, np.float32(1000.0), np.zeros(0, np.int64))
     for known in (None, counts):
         got = q.copy()
         out = bloom(got, np.float32(1000.0), drain, along_columns, 10000, 1e-3, known,
@@ -362,7 +367,7 @@ def test_isolated_pixels_that_bloom_in_one_step_take_the_stencil_path(along_colu
 def test_a_frame_of_many_components_bloomed_as_one_group_equals_the_whole_frame_kernel(
         along_columns):
     """Above ``dense_at`` components the frame is one group (no per-group bookkeeping,
-    which cost ~190 B per pixel for a Bayer green channel over full well whose neighbours
+    which cost +2.2 GB on 12 MP for a Bayer green channel over full well whose neighbours
     then fill): the same charges and steps as the whole-frame window kernel and the
     grouped path, on checkerboards (every component one pixel, merging as the receivers
     fill) and random blobs with exactly-full pixels."""

@@ -52,8 +52,9 @@ just over full well, where every pixel was a group of its own.
 *Many components* (more than :func:`dense_groups`: a Bayer channel over full well whose
 neighbours fill too, every pixel a component) or more than 5 % of the frame over full
 well: one group over the whole frame (:func:`_run_dense`, the same frontier steps).
-Per-group bookkeeping, pairing and the reruns of ever larger merged groups cost ~190 B
-per pixel and 12 s on 12 MP (the Bayer case), 6.6 s for 5×5 blobs on 12 % of 12 MP.
+Per-group bookkeeping, pairing and the reruns of ever larger merged groups cost +2.2 GB
+and 14.6 s on 12 MP in the Bayer case, 37 s for 5×5 blobs on 12 % of 12 MP
+(``benchmarks/bench_blooming.py --hostile`` against git 948e1f4).
 
 *Per group* (:func:`_run_one`): by its *frontier*. A pixel that is full stays full (its
 charge never decreases), so regions only ever merge: they start as the group's
@@ -965,8 +966,8 @@ def _one_step_boxes(idx, h, w, along_columns):  # pragma: no cover - jit
 #: Above this many components (at least), a frame is bloomed as one group
 #: (:func:`_run_dense`): one per 64 pixels, at least 2^16 …
 _DENSE_MIN_GROUPS = 1 << 16
-#: … or with more than one pixel in this many over full well (5 %; 5×5 blobs on 12 MP:
-#: grouped 0.29 s and one group 0.40 s at 6 %, 6.6 s and 0.78 s at 12 %).
+#: … or with more than one pixel in this many over full well (5 %: chosen from 5×5 blobs
+#: on 12 MP, kernel alone, where the two paths cross; benchmarks/RESULTS.md "Blooming").
 _DENSE_OVER = 20
 
 
@@ -1348,15 +1349,15 @@ WORK_BYTES_FIXED = 64 * 2 ** 20
 
 
 #: Plus, per group [bytes]: its bookkeeping (boxes, lists, per-round state), an upper
-#: bound (≤ 151 B measured with 149 000 two-pixel groups on a 12 MP frame).
+#: bound (a one-off measurement: 149 000 two-pixel groups on a 12 MP frame grew 22 MB).
 WORK_BYTES_PER_GROUP = 256
 
 #: Work space of the one-group path (:func:`_run_dense`) [bytes]: per frame pixel (its
 #: int32 cell, padded rows), per over-full pixel (its index and region), per region
 #: (union-find, edges, charge), per pixel that ends up full (the node list) and per
 #: frontier pixel (at most every pixel not over full, at most the full ones: its slot).
-#: Measured: 435 MB for a 12 MP Bayer green channel at 3× full well (6 M regions),
-#: against 510 MB from these.
+#: Measured: +436 MB for a 12 MP Bayer green channel at 3× full well (6 M regions;
+#: ``bench_blooming.py --hostile``), against 529 MB from these with WORK_BYTES_FIXED.
 DENSE_BYTES = {"px": 4.5, "over": 8, "region": 28, "full": 4, "front": 24}
 
 
@@ -1415,7 +1416,8 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     if _one_step(q, idx, fw32, keep, along_columns):
         # isolated over-full pixels whose receivers all stay below full well: one step,
         # done as a stencil (hot pixels, a colour channel just over full well) — no
-        # groups (a Bayer green channel over full made each pixel a group: 12 s, 2.3 GB)
+        # groups (a Bayer green channel over full made each pixel a group: 13.8 s and
+        # +2.2 GB on 12 MP, bench_blooming.py --hostile)
         pending = _pending(flat, idx, fw32, keep)
         if max_iterations >= 1 and pending > tolerance_e:
             _spill_one_step(q, idx, fw32, keep, along_columns)
@@ -1438,10 +1440,9 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
             comp[i] = comp[r]
     if n_groups > dense_at or n * _DENSE_OVER > h * w:
         # so many components (a colour channel over full well whose neighbours fill too)
-        # or over-full pixels that per-group bookkeeping (~0.5 kB each), pairing and
-        # reruns of merged groups would cost more than the blooms (5×5 blobs covering
-        # 12 % of 12 MP: 6.6 s grouped, 0.78 s so): the whole frame as one group, its
-        # components the regions
+        # or over-full pixels that per-group bookkeeping, pairing and reruns of merged
+        # groups would cost more than the blooms (module docstring): the whole frame as
+        # one group, its components the regions
         steps, pending, lost = _run_dense(q, idx, comp, n_groups, fw32, along_columns,
                                           max_iterations, tolerance_e, keep)
         return steps, pending, lost, np.array([[0, h, 0, w]], np.int64)
