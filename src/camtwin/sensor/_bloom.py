@@ -165,11 +165,6 @@ _PREFETCH_CELLS = 1 << 14
 #: Groups are run in this many chunks (each with one work space), shared by the threads.
 _CHUNKS = 64
 
-#: How many over-full pixels ahead the group set-up asks for a pixel's charge: read by
-#: index only when needed, each of the ~36 000 short runs of over-full pixels of a 12 MP
-#: blob frame waited for memory (~100 ns; the set-up took 4.6 ms that way, 1.2 ms now).
-_AHEAD = 32
-
 
 @nb.njit(cache=True)
 def _bloom_window(flat, lab, node_pixel, n_nodes, stride, full_well, drain, along_columns,
@@ -803,9 +798,12 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own, comp_start, comp_len,
 
 @nb.njit(cache=True, parallel=True)
 def _over_full(q, fw32, known):  # pragma: no cover - jit
-    """Sorted flat indices of the pixels above full well (two passes, parallel over rows;
-    the first, a count per row, is skipped when ``known`` (H + 1) holds those counts in
-    ``known[1:]``, e.g. from :func:`camtwin.sensor._kernels.fused_chain_keep`)."""
+    """Sorted flat indices of the pixels above full well and — when at most 1/_DENSE_OVER
+    of the frame is (the grouped path's set-up reads them in order, not scattered over
+    the frame: 1.4 M cycles of the 12 MP blob frame) — their charges (else an empty
+    array). Two passes, parallel over rows; the first, a count per row, is skipped when
+    ``known`` (H + 1) holds those counts in ``known[1:]``, e.g. from
+    :func:`camtwin.sensor._kernels.fused_chain_keep`."""
     h, w = q.shape
     if known.size == h + 1:
         counts = known.copy()
@@ -820,7 +818,10 @@ def _over_full(q, fw32, known):  # pragma: no cover - jit
             counts[i + 1] = c
     for i in range(h):
         counts[i + 1] += counts[i]
-    idx = np.empty(counts[h], np.int32)     # (frames of < 2³¹ pixels: see bloom)
+    n = counts[h]
+    idx = np.empty(n, np.int32)     # (frames of < 2³¹ pixels: see bloom)
+    val = np.empty(n if n * _DENSE_OVER <= h * w else 0, np.float32)
+    keep_val = val.size > 0
     for i in nb.prange(h):
         k = counts[i]
         if counts[i + 1] == k:
@@ -828,8 +829,10 @@ def _over_full(q, fw32, known):  # pragma: no cover - jit
         for j in range(w):
             if q[i, j] > fw32 and k < counts[i + 1]:    # (bounded: counts may be given)
                 idx[k] = i * w + j
+                if keep_val:
+                    val[k] = q[i, j]
                 k += 1
-    return idx
+    return idx, val
 
 
 @nb.njit(cache=True, inline="always")
@@ -1069,30 +1072,57 @@ def _clip_all(flat, fw32, keep):  # pragma: no cover - jit
     return total
 
 
+@nb.njit(cache=True, inline="always")
+def _run_breaks(p, prev, row_end, along_columns):  # pragma: no cover - jit
+    """Whether over-full pixel ``p`` (after ``prev`` in raster order) starts a new run: a
+    row's maximal sequence of adjacent over-full pixels (a pixel alone for a CCD, whose
+    blooms do not cross columns); ``row_end`` is the frame index one past the row of
+    ``prev``."""
+    return along_columns or p != prev + 1 or p == row_end
+
+
 @nb.njit(cache=True)
 def _components(idx, w, along_columns):  # pragma: no cover - jit
     """Component (the smallest member's position in ``idx``) of every over-full pixel:
-    4-connected, or along columns only."""
+    4-connected, or along columns only. Labelled by runs (:func:`_run_breaks`; a 12 MP
+    blob frame's 178 000 over-full pixels are 35 000 runs): a run joins every run of the
+    row above whose columns overlap its own."""
     n = idx.size
-    parent = np.empty(n, np.int32)
-    for i in range(n):
-        parent[i] = i
     inv_w = 1.0 / w
-    j = 0
+    rstart = np.empty(n + 1, np.int32)      # runs: first positions in idx
+    nr = 0
+    prev = np.int64(-2)
+    row_end = np.int64(0)
     for i in range(n):
-        p = idx[i]
-        if not along_columns and i > 0 and idx[i - 1] == p - 1 and \
-                p != _row_of(p, w, inv_w) * w:
-            _union(parent, i, i - 1)
-        t = p - w
-        if t >= 0:
-            while idx[j] < t:
-                j += 1
-            if idx[j] == t:
-                _union(parent, i, j)
-    for i in range(n):
-        parent[i] = _find(parent, i)
-    return parent
+        p = np.int64(idx[i])
+        if _run_breaks(p, prev, row_end, along_columns):
+            rstart[nr] = i
+            nr += 1
+            if p >= row_end:
+                row_end = (_row_of(p, w, inv_w) + 1) * w
+        prev = p
+    rstart[nr] = n
+    parent = np.empty(nr, np.int32)
+    for r in range(nr):
+        parent[r] = r
+    j = 0                       # the first run that may overlap the row above
+    for r in range(nr):
+        lo = np.int64(idx[rstart[r]]) - w       # the columns of run r, one row up
+        hi = np.int64(idx[rstart[r + 1] - 1]) - w
+        if hi < 0:
+            continue
+        while j < r and idx[rstart[j + 1] - 1] < lo:
+            j += 1
+        k = j
+        while k < r and idx[rstart[k]] <= hi:
+            _union(parent, r, k)
+            k += 1
+    comp = np.empty(n, np.int32)
+    for r in range(nr):
+        c = rstart[_find(parent, r)]
+        for i in range(rstart[r], rstart[r + 1]):
+            comp[i] = c
+    return comp
 
 
 @nb.njit(cache=True)
@@ -1409,7 +1439,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         if max_iterations < 1 or pending <= tolerance_e:
             return 0, pending, 0.0, box
         return 1, 0.0, pending, box
-    idx = _over_full(q, fw32, known)
+    idx, val = _over_full(q, fw32, known)
     n = idx.size
     if n == 0:
         return 0, 0.0, 0.0, np.empty((0, 4), np.int64)
@@ -1457,27 +1487,35 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     bbox = np.empty((n_groups, 4), np.int64)
     excess = np.zeros(n_groups, np.float64)
     inv_w = 1.0 / w
-    for i in range(n):
-        if i + _AHEAD < n:  # (else each short run of over-full pixels waits for memory)
-            _prefetch(flat, idx[i + _AHEAD])
+    # by runs (:func:`_run_breaks`): a run's row, bounding box and pixel list at once
+    i = 0
+    while i < n:
+        p0 = np.int64(idx[i])
+        row = _row_of(p0, w, inv_w)     # (a 64-bit division costs ~40 cycles)
+        row_end = (row + 1) * w
+        e = i + 1
+        while e < n and not _run_breaks(np.int64(idx[e]), np.int64(idx[e - 1]), row_end,
+                                        along_columns):
+            e += 1
         g = comp[i]
-        p = idx[i]
-        row = _row_of(p, w, inv_w)      # (a 64-bit division costs ~40 cycles)
-        col = p - row * w
+        col = p0 - row * w
         t = fill[g]
-        fill[g] += 1
-        own[t] = p
+        fill[g] += e - i
         if t == comp_start[g]:
             bbox[g, 0] = row
             bbox[g, 1] = row + 1
             bbox[g, 2] = col
-            bbox[g, 3] = col + 1
+            bbox[g, 3] = col + e - i
         else:
             bbox[g, 0] = min(bbox[g, 0], row)
             bbox[g, 1] = max(bbox[g, 1], row + 1)
             bbox[g, 2] = min(bbox[g, 2], col)
-            bbox[g, 3] = max(bbox[g, 3], col + 1)
-        excess[g] += (np.float64(flat[p]) - fw) * keep
+            bbox[g, 3] = max(bbox[g, 3], col + e - i)
+        for u in range(i, e):
+            p = idx[u]
+            own[t + u - i] = p
+            excess[g] += (np.float64(val[u]) - fw) * keep
+        i = e
     roots = np.arange(n_groups)
     total_excess = 0.0
     head = np.arange(n_groups)
