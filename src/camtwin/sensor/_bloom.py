@@ -586,9 +586,8 @@ def _grow(single, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iteration
                 freg[i] = 0
 
 
-
 @nb.njit(cache=True, parallel=True)
-def _run_groups(q, active, win, off, head, nxt, own, comp_start, comp_len,
+def _run_groups(q, active, win, off, head, nxt, own, own_val, comp_start, comp_len,
                 full_well, drain, along_columns, max_iterations, tol, buf_pix, buf_val,
                 status, fp_off, fp_len, fbox, st_steps, st_pend,
                 st_lost):  # pragma: no cover - jit
@@ -632,8 +631,8 @@ def _run_groups(q, active, win, off, head, nxt, own, comp_start, comp_len,
             if (hw + 2) << sh > lab_ws.size:
                 lab_ws = np.empty((hw + 2) << sh, np.int32)
             while True:
-                _run_one(qf, h, w, k, active[k], win, cursor, head, nxt, own, comp_start,
-                         comp_len, full_well, drain, along_columns,
+                _run_one(qf, h, w, k, active[k], win, cursor, head, nxt, own, own_val,
+                         comp_start, comp_len, full_well, drain, along_columns,
                          max_iterations, tol, buf_pix, buf_val, status, fp_len, fbox,
                          st_steps, st_pend, st_lost, lab_ws, iw, fw_)
                 if status[k] != 2:
@@ -646,7 +645,7 @@ def _run_groups(q, active, win, off, head, nxt, own, comp_start, comp_len,
 
 
 @nb.njit(cache=True, _nrt=False)
-def _run_one(qf, h, w, k, g, win, o, head, nxt, own, comp_start, comp_len,
+def _run_one(qf, h, w, k, g, win, o, head, nxt, own, own_val, comp_start, comp_len,
              full_well, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
              fp_len, fbox, st_steps, st_pend, st_lost, lab_ws, iw, fw_):  # pragma: no cover - jit
     """Group ``g`` = ``active[k]`` of :func:`_run_groups`, bloomed by its *frontier*;
@@ -723,7 +722,7 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own, comp_start, comp_len,
             lab[lp] = n_reg
             node[n_nodes] = lp
             n_nodes += 1
-            e = (np.float64(qf[p]) - fw) * keep
+            e = (np.float64(own_val[t]) - fw) * keep
             pend[n_reg] += e
             pending_total += e
         n_reg += 1
@@ -758,32 +757,41 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own, comp_start, comp_len,
     direct = buf_pix.size == 0
     n = 0
     b0, b1, b2, b3 = n2, 0, stride, 0
-    for t in range(n_nodes + n_front + n_fg):
-        if t < n_nodes:
-            lp = node[t]
-        elif t < n_nodes + n_front:
-            if fmask[t - n_nodes] == 0:     # a free slot
-                continue
-            lp = front[t - n_nodes]
-        else:
-            lp = foreign[t - n_nodes - n_front]
+    # (three loops: one with a branch per kind of entry ran 1.4× as long)
+    for t in range(n_nodes):
+        lp = node[t]
         i = lp >> sh
         j = lp & msk
+        b0, b1, b2, b3 = min(b0, i), max(b1, i), min(b2, j), max(b3, j)
         gi = gbase + i * w + j
-        b0 = min(b0, i)
-        b1 = max(b1, i)
-        b2 = min(b2, j)
-        b3 = max(b3, j)
         if direct:              # the frame's only group: its result is final
-            qf[gi] = fw32 if t < n_nodes else np.float32(fval[t - n_nodes])
-            continue
-        if t < n_nodes:
-            buf_val[o + n] = fw32
-        elif t < n_nodes + n_front:
-            buf_val[o + n] = np.float32(fval[t - n_nodes])
+            qf[gi] = fw32
         else:
-            buf_val[o + n] = qf[gi]
+            buf_pix[o + n] = gi
+            buf_val[o + n] = fw32
+            n += 1
+    for t in range(n_front):
+        if fmask[t] == 0:       # a free slot
+            continue
+        lp = front[t]
+        i = lp >> sh
+        j = lp & msk
+        b0, b1, b2, b3 = min(b0, i), max(b1, i), min(b2, j), max(b3, j)
+        gi = gbase + i * w + j
+        if direct:
+            qf[gi] = np.float32(fval[t])
+        else:
+            buf_pix[o + n] = gi
+            buf_val[o + n] = np.float32(fval[t])
+            n += 1
+    for t in range(n_fg):       # (none when direct: no other group)
+        lp = foreign[t]
+        i = lp >> sh
+        j = lp & msk
+        b0, b1, b2, b3 = min(b0, i), max(b1, i), min(b2, j), max(b3, j)
+        gi = gbase + i * w + j
         buf_pix[o + n] = gi
+        buf_val[o + n] = qf[gi]
         n += 1
     status[k] = 1
     fp_len[k] = n
@@ -1484,6 +1492,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         comp_start[g] = comp_start[g - 1] + comp_len[g - 1]
     fill = comp_start.copy()
     own = np.empty(n, np.int32)     # the over-full pixels (frame index), group by group
+    own_val = np.empty(n, np.float32)   # and their charges
     bbox = np.empty((n_groups, 4), np.int64)
     excess = np.zeros(n_groups, np.float64)
     inv_w = 1.0 / w
@@ -1514,6 +1523,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         for u in range(i, e):
             p = idx[u]
             own[t + u - i] = p
+            own_val[t + u - i] = val[u]
             excess[g] += (np.float64(val[u]) - fw) * keep
         i = e
     roots = np.arange(n_groups)
@@ -1576,7 +1586,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         st_steps = np.zeros(n_act, np.int64)
         st_pend = np.zeros(n_act, np.float64)
         st_lost = np.zeros(n_act, np.float64)
-        _run_groups(q, active, win, off, head, nxt, own, comp_start, comp_len,
+        _run_groups(q, active, win, off, head, nxt, own, own_val, comp_start, comp_len,
                     fw32, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
                     fp_off, fp_len, fbox, st_steps, st_pend, st_lost)
         if direct and status[0] == 1:
