@@ -587,7 +587,7 @@ def _grow(single, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iteration
 
 
 @nb.njit(cache=True, parallel=True)
-def _run_groups(q, active, win, off, head, nxt, own, own_val, comp_start, comp_len,
+def _run_groups(q, active, win, off, head, nxt, idx, val, rstart, rnext, cfirst,
                 full_well, drain, along_columns, max_iterations, tol, buf_pix, buf_val,
                 status, fp_off, fp_len, fbox, st_steps, st_pend,
                 st_lost):  # pragma: no cover - jit
@@ -631,8 +631,8 @@ def _run_groups(q, active, win, off, head, nxt, own, own_val, comp_start, comp_l
             if (hw + 2) << sh > lab_ws.size:
                 lab_ws = np.empty((hw + 2) << sh, np.int32)
             while True:
-                _run_one(qf, h, w, k, active[k], win, cursor, head, nxt, own, own_val,
-                         comp_start, comp_len, full_well, drain, along_columns,
+                _run_one(qf, h, w, k, active[k], win, cursor, head, nxt, idx, val, rstart,
+                         rnext, cfirst, full_well, drain, along_columns,
                          max_iterations, tol, buf_pix, buf_val, status, fp_len, fbox,
                          st_steps, st_pend, st_lost, lab_ws, iw, fw_)
                 if status[k] != 2:
@@ -645,7 +645,7 @@ def _run_groups(q, active, win, off, head, nxt, own, own_val, comp_start, comp_l
 
 
 @nb.njit(cache=True, _nrt=False)
-def _run_one(qf, h, w, k, g, win, o, head, nxt, own, own_val, comp_start, comp_len,
+def _run_one(qf, h, w, k, g, win, o, head, nxt, idx, val, rstart, rnext, cfirst,
              full_well, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
              fp_len, fbox, st_steps, st_pend, st_lost, lab_ws, iw, fw_):  # pragma: no cover - jit
     """Group ``g`` = ``active[k]`` of :func:`_run_groups`, bloomed by its *frontier*;
@@ -712,19 +712,24 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, own, own_val, comp_start, comp_l
         edges[n_reg] = 0
         pend[n_reg] = 0.0
         share[n_reg] = 0.0
-        for t in range(comp_start[c], comp_start[c] + comp_len[c]):
-            if n_nodes >= cap:
+        r = cfirst[c]
+        while r >= 0:           # the component's runs (a row's adjacent pixels each)
+            i0, i1 = rstart[r], rstart[r + 1]
+            if n_nodes + i1 - i0 > cap:
                 status[k] = 2
                 return
-            p = own[t]
+            p = idx[i0]
             row = _row_of(p, w, inv_w)
             lp = ((row - r0 + 1) << sh) + p - row * w - c0 + 1
-            lab[lp] = n_reg
-            node[n_nodes] = lp
-            n_nodes += 1
-            e = (np.float64(own_val[t]) - fw) * keep
-            pend[n_reg] += e
-            pending_total += e
+            for t in range(i0, i1):
+                lab[lp] = n_reg
+                node[n_nodes] = lp
+                n_nodes += 1
+                lp += 1
+                e = (np.float64(val[t]) - fw) * keep
+                pend[n_reg] += e
+                pending_total += e
+            r = rnext[r]
         n_reg += 1
         c = nxt[c]
     n_seen = n_nodes
@@ -1091,10 +1096,12 @@ def _run_breaks(p, prev, row_end, along_columns):  # pragma: no cover - jit
 
 @nb.njit(cache=True)
 def _components(idx, w, along_columns):  # pragma: no cover - jit
-    """Component (the smallest member's position in ``idx``) of every over-full pixel:
-    4-connected, or along columns only. Labelled by runs (:func:`_run_breaks`; a 12 MP
-    blob frame's 178 000 over-full pixels are 35 000 runs): a run joins every run of the
-    row above whose columns overlap its own."""
+    """The runs of over-full pixels (:func:`_run_breaks`; a 12 MP blob frame's 178 000
+    over-full pixels are 35 000 runs) and their components, 4-connected or along columns
+    only: a run joins every run of the row above whose columns overlap its own. Returns
+    (``rstart``: the runs' first positions in ``idx`` and n, int32 (runs + 1); each run's
+    component: the smallest run index in it, int32 (runs)), by which the set-up and the
+    groups' first nodes go run by run."""
     n = idx.size
     inv_w = 1.0 / w
     rstart = np.empty(n + 1, np.int32)      # runs: first positions in idx
@@ -1125,12 +1132,9 @@ def _components(idx, w, along_columns):  # pragma: no cover - jit
         while k < r and idx[rstart[k]] <= hi:
             _union(parent, r, k)
             k += 1
-    comp = np.empty(n, np.int32)
     for r in range(nr):
-        c = rstart[_find(parent, r)]
-        for i in range(rstart[r], rstart[r + 1]):
-            comp[i] = c
-    return comp
+        parent[r] = _find(parent, r)
+    return rstart[:nr + 1].copy(), parent
 
 
 @nb.njit(cache=True)
@@ -1371,7 +1375,7 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
 _NO_COUNTS = np.zeros(0, np.int64)
 
 #: Work space of :func:`bloom` per pixel that ends up full [bytes], an upper bound: the
-#: int32 lists of the over-full pixels and their groups (≈ 12), the windows' int32 cells
+#: int32 lists of the over-full pixels and their runs (≈ 12), the windows' int32 cells
 #: (a power of two wide: up to 8 per pixel) and the node list (4). Measured peak-RSS
 #: growth: 554 MB with all of a 8000×6000 frame over full well (11.5 B/px; stride 8192),
 #: 152 MB for a lamp there that fills 14.5 M (10.5 B/px) (``benchmarks/bench_blooming.py
@@ -1379,6 +1383,11 @@ _NO_COUNTS = np.zeros(0, np.int64)
 #: padding) and 18 B/px for a lamp there (``tests/test_bloom.py``, which checks measured
 #: ≤ estimate).
 WORK_BYTES_PER_FULL_PIXEL = 24
+
+#: Plus, per over-full pixel on the grouped path [bytes]: its charge, kept in list order
+#: (float32, :func:`_over_full`), and the runs' lists beyond the ≈ 12 above when runs are
+#: short (:func:`_components`: three int32 per run; a lone pixel is a run).
+WORK_BYTES_PER_OVER_PIXEL = 8
 
 #: Plus a fixed allowance [bytes] for the per-thread work spaces and the allocator's
 #: granularity (seen once: a 400×400 lamp on a 2100 × 2000 frame grew 22.8 MB alone and
@@ -1406,11 +1415,13 @@ def work_bytes(n_over: int, excess_e: float, full_well_e: float, n_px: int,
     are taken as the over-full ones plus the room the pending charge (1 − drain)·excess
     needs if the receivers were half full on average (the window heuristic of
     :func:`_first_margin`), at most the frame, × :data:`WORK_BYTES_PER_FULL_PIXEL`, plus
-    :data:`WORK_BYTES_PER_GROUP` per component and :data:`WORK_BYTES_FIXED`; when there
-    may be more components than :func:`dense_groups` or more than 5 % of the frame is
-    over full, the larger of that and the one-group path's :data:`DENSE_BYTES`. ``n_starts``: an upper bound on the number of components
-    (e.g. the over-full pixels without an over-full neighbour above or to the left —
-    above only for a CCD — every component has at least one); default ``n_over``. Zero
+    :data:`WORK_BYTES_PER_OVER_PIXEL` per over-full pixel, :data:`WORK_BYTES_PER_GROUP`
+    per component and :data:`WORK_BYTES_FIXED`; when there may be more components than
+    :func:`dense_groups` or more than 5 % of the frame is over full, the larger of that
+    and the one-group path's :data:`DENSE_BYTES`. ``n_starts``: an upper bound on the
+    number of components (e.g. the over-full pixels without an over-full neighbour above
+    or to the left — above only for a CCD — every component has at least one); default
+    ``n_over``. Zero
     when nothing is over full or everything is (the short path of a frame with nowhere
     to spill: no lists). The one-step stencil path needs less than either."""
     if n_over <= 0 or n_over >= n_px:
@@ -1418,8 +1429,8 @@ def work_bytes(n_over: int, excess_e: float, full_well_e: float, n_px: int,
     full = min(float(n_px), n_over + 2.0 * (1.0 - drain) * excess_e / full_well_e)
     groups = n_over if n_starts is None else min(int(n_starts), n_over)
     at = dense_groups(n_px)
-    grouped = (WORK_BYTES_PER_FULL_PIXEL * full + WORK_BYTES_PER_GROUP * min(groups, at)
-               + WORK_BYTES_FIXED)
+    grouped = (WORK_BYTES_PER_FULL_PIXEL * full + WORK_BYTES_PER_OVER_PIXEL * n_over
+               + WORK_BYTES_PER_GROUP * min(groups, at) + WORK_BYTES_FIXED)
     if groups <= at and n_over * _DENSE_OVER <= n_px:
         return grouped
     d = DENSE_BYTES
@@ -1464,68 +1475,59 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
             steps = 0
         _set_full(flat, idx, fw32)
         return steps, pending, 0.0, _one_step_boxes(idx, h, w, along_columns)
-    comp = _components(idx, w, along_columns)
-    # groups: one per component (compact ids 0 … n_groups − 1), pixels listed by group;
-    # renumbered in place (a root precedes its members, so its new id is there first): no
-    # second array of one entry per over-full pixel (464 MB for a 200 MP frame 58 % over)
+    rstart, rcomp = _components(idx, w, along_columns)
+    # groups: one per component (compact ids 0 … n_groups − 1), renumbered in place (a
+    # root run precedes its members, so its new id is there first)
+    n_runs = rcomp.size
     n_groups = np.int64(0)      # not a literal: one compiled signature downstream
-    for i in range(n):
-        r = comp[i]
-        if r == i:
-            comp[i] = n_groups
+    for r in range(n_runs):
+        c = rcomp[r]
+        if c == r:
+            rcomp[r] = n_groups
             n_groups += 1
         else:
-            comp[i] = comp[r]
+            rcomp[r] = rcomp[c]
     if n_groups > dense_at or n * _DENSE_OVER > h * w:
         # so many components (a colour channel over full well whose neighbours fill too)
         # or over-full pixels that per-group bookkeeping, pairing and reruns of merged
         # groups would cost more than the blooms (module docstring): the whole frame as
         # one group, its components the regions
+        comp = np.empty(n, np.int32)
+        for r in range(n_runs):
+            comp[rstart[r]:rstart[r + 1]] = rcomp[r]
         steps, pending, lost = _run_dense(q, idx, comp, n_groups, fw32, along_columns,
                                           max_iterations, tolerance_e, keep)
         return steps, pending, lost, np.array([[0, h, 0, w]], np.int64)
-    comp_len = np.zeros(n_groups, np.int64)
-    for i in range(n):
-        comp_len[comp[i]] += 1
-    comp_start = np.zeros(n_groups, np.int64)
-    for g in range(1, n_groups):
-        comp_start[g] = comp_start[g - 1] + comp_len[g - 1]
-    fill = comp_start.copy()
-    own = np.empty(n, np.int32)     # the over-full pixels (frame index), group by group
-    own_val = np.empty(n, np.float32)   # and their charges
+    # each component's runs as a list (first run, next run: raster order), its bounding
+    # box and pending excess
+    cfirst = np.full(n_groups, -1, np.int32)
+    clast = np.empty(n_groups, np.int32)
+    rnext = np.empty(n_runs, np.int32)
     bbox = np.empty((n_groups, 4), np.int64)
     excess = np.zeros(n_groups, np.float64)
     inv_w = 1.0 / w
-    # by runs (:func:`_run_breaks`): a run's row, bounding box and pixel list at once
-    i = 0
-    while i < n:
+    for r in range(n_runs):
+        i, e = rstart[r], rstart[r + 1]
         p0 = np.int64(idx[i])
         row = _row_of(p0, w, inv_w)     # (a 64-bit division costs ~40 cycles)
-        row_end = (row + 1) * w
-        e = i + 1
-        while e < n and not _run_breaks(np.int64(idx[e]), np.int64(idx[e - 1]), row_end,
-                                        along_columns):
-            e += 1
-        g = comp[i]
         col = p0 - row * w
-        t = fill[g]
-        fill[g] += e - i
-        if t == comp_start[g]:
+        g = rcomp[r]
+        rnext[r] = -1
+        if cfirst[g] < 0:
+            cfirst[g] = r
             bbox[g, 0] = row
             bbox[g, 1] = row + 1
             bbox[g, 2] = col
             bbox[g, 3] = col + e - i
         else:
+            rnext[clast[g]] = r
             bbox[g, 0] = min(bbox[g, 0], row)
             bbox[g, 1] = max(bbox[g, 1], row + 1)
             bbox[g, 2] = min(bbox[g, 2], col)
             bbox[g, 3] = max(bbox[g, 3], col + e - i)
+        clast[g] = r
         for u in range(i, e):
-            p = idx[u]
-            own[t + u - i] = p
-            own_val[t + u - i] = val[u]
             excess[g] += (np.float64(val[u]) - fw) * keep
-        i = e
     roots = np.arange(n_groups)
     total_excess = 0.0
     head = np.arange(n_groups)
@@ -1586,7 +1588,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         st_steps = np.zeros(n_act, np.int64)
         st_pend = np.zeros(n_act, np.float64)
         st_lost = np.zeros(n_act, np.float64)
-        _run_groups(q, active, win, off, head, nxt, own, own_val, comp_start, comp_len,
+        _run_groups(q, active, win, off, head, nxt, idx, val, rstart, rnext, cfirst,
                     fw32, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
                     fp_off, fp_len, fbox, st_steps, st_pend, st_lost)
         if direct and status[0] == 1:
