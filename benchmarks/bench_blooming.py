@@ -267,6 +267,8 @@ def main() -> None:
                                         lambda: simulate_pixels(sat, 0.0, s, key=1)],
                                        args.repeats)
     rows.append(("simulate_pixels, no pixel near full well", *t_plain))
+    rows.append(("  of which blooming_possible (reads the whole frame: nothing near full well)",
+                 *timed(lambda: blooming_possible(base, 0.0, s), args.repeats)))
     rows.append((f"simulate_pixels, {100 * frac:.2f} % above full well", *t_sat))
     t_kernel = timed(lambda: collect_charge(charge, s), args.repeats)
     rows.append(("collect_charge (numba kernel, with its 48 MB copy) alone", *t_kernel))
@@ -289,7 +291,7 @@ def main() -> None:
                            inv_fw, nl, read_e, rtn_half, row_e, k_dn, black, white,
                            np.int64(0), dn, work, counts)
 
-    rows.append(("  its stages: blooming_possible (both paths pay it)",
+    rows.append(("  its stages: blooming_possible (stops at the first rows holding a lamp)",
                  *timed(lambda: blooming_possible(sat, 0.0, s), args.repeats)))
     rows.append(("  the fused pass, keeping the charge (fused_chain_keep)",
                  *timed(fused_keep, args.repeats)))

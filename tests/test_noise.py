@@ -485,6 +485,49 @@ def test_small_mean_charge_matches_reference_pmf():
         assert p > 1e-5, (lam, p)
 
 
+@pytest.mark.parametrize("fwc", [100.0, 5000.0, 6000.5, 1e5])
+def test_blooming_possible_is_the_safety_bound_on_the_largest_mean(fwc):
+    """``blooming_possible`` (an early-exit scan against a threshold mean) says True exactly
+    when the frame's largest mean μ has μ + 8(√μ + 1) > FWC (the definition, evaluated here
+    in float64 on the frame's maximum), wherever that pixel is — first or last row or
+    column, one chunk of rows or another — and is never False when the bound is
+    exceeded; means equal to the root may go either way (both paths then give the same
+    DN, ``test_fused_and_split_paths_are_identical``)."""
+    from camtwin.sensor.pixels import BLOOM_SAFETY_SIGMA, bloom_threshold_mean_e
+
+    s = sensor(67, 45, full_well_e=fwc, noise={"blooming": True})
+    k = BLOOM_SAFETY_SIGMA
+    root = ((-k + math.sqrt(k * k + 4 * (fwc - k))) / 2) ** 2    # μ + k(√μ + 1) = FWC
+    thr = bloom_threshold_mean_e(fwc)
+    assert float(thr) < root <= float(np.nextafter(thr, np.float32(np.inf)))
+
+    def defined(photo, dark=0.0):
+        m = max(float((photo + dark).max()), 0.0)
+        return m + k * (math.sqrt(m) + 1.0) > fwc
+
+    below = np.nextafter(np.float32(root), np.float32(0))       # ≤ root: bound not exceeded
+    above = np.nextafter(np.float32(root), np.float32(np.inf))
+    while float(above) + k * (math.sqrt(float(above)) + 1.0) <= fwc:   # (float rounding)
+        above = np.nextafter(above, np.float32(np.inf))
+    base = flat(s, float(below) * 0.5)
+    assert not blooming_possible(base, 0.0, s) and not defined(base)
+    for i, j in [(0, 0), (66, 44), (33, 0), (1, 44), (65, 22)]:
+        photo = base.copy()
+        photo[i, j] = above
+        assert defined(photo) and blooming_possible(photo, 0.0, s), (i, j)
+        photo[i, j] = thr                   # the threshold itself: not above it
+        assert not blooming_possible(photo, 0.0, s)
+    # the dark charge counts (a dark map per row here), as for the largest mean
+    dark = np.zeros(67, np.float32)
+    dark[40] = float(above) - float(base[40, 0]) + 1.0
+    assert blooming_possible(base, dark, s) and defined(base, dark[:, None])
+    rng = np.random.default_rng(3)
+    for _ in range(20):         # random frames near the bound
+        photo = (rng.random((67, 45), dtype=np.float32) * 1.02 * root).astype(np.float32)
+        assert blooming_possible(photo, 0.0, s) == defined(photo) or \
+            abs(float(photo.max()) - root) <= 1e-6 * root
+
+
 def test_fused_and_split_paths_are_identical():
     """Same key: the fused kernel and generate → collect → read_out give the same DN when
     nothing blooms (charge_hook forces the split path)."""

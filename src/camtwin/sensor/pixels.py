@@ -409,10 +409,27 @@ def blooming_possible(photo_e, dark_e, sensor, *, fixed: FixedPattern | None = N
     if not sensor.noise.blooming:
         return False
     fp = _fixed(sensor, fixed)
-    m = float(K.max_mean_e(_as_image(photo_e, sensor, "photo_e"), _as_dark(dark_e, sensor),
-                           fp.photo_gain, fp.dark_scale))
-    m = max(m, 0.0)
-    return m + BLOOM_SAFETY_SIGMA * (np.sqrt(m) + 1.0) > sensor.effective_full_well_e
+    thr = bloom_threshold_mean_e(sensor.effective_full_well_e)
+    if thr < 0:
+        return True
+    return bool(K.any_mean_above(_as_image(photo_e, sensor, "photo_e"),
+                                 _as_dark(dark_e, sensor), fp.photo_gain, fp.dark_scale,
+                                 thr))
+
+
+def bloom_threshold_mean_e(full_well_e: float) -> np.float32:
+    """Largest float32 mean μ [e⁻] not above the root of μ + s(√μ + 1) = FWC (s =
+    :data:`BLOOM_SAFETY_SIGMA`): a pixel of mean μ can exceed full well (in the sense of
+    :func:`blooming_possible`) when μ > this; −1 when every mean can (FWC < s).
+    √μ = (−s + √(s² + 4(FWC − s)))/2; rounded down, so that no such pixel is missed (a
+    mean just below the exact root takes the blooming path, which then finds nothing
+    above full well and gives the same DN)."""
+    s = BLOOM_SAFETY_SIGMA
+    if full_well_e < s:
+        return np.float32(-1.0)
+    r = (-s + np.sqrt(s * s + 4.0 * (full_well_e - s))) / 2.0
+    t = np.float32(r * r)
+    return np.nextafter(t, np.float32(-np.inf)) if float(t) >= r * r else t
 
 
 def simulate_pixels(photo_e, dark_e, sensor, *, key: int, fixed: FixedPattern | None = None,
