@@ -415,3 +415,40 @@ def test_simulate_pixels_equals_the_split_chain_on_the_short_paths(level, rb):
         photo[5:45:9, 3:60:11] = level * 1000.0         # 30 pixels, far apart
     want = read_out(collect_charge(generate_charge(photo, 3.0, s, key=4), s), s, key=4)
     np.testing.assert_array_equal(simulate_pixels(photo, 3.0, s, key=4), want)
+
+
+@pytest.mark.parametrize("along_columns", [False, True])
+def test_components_by_runs_partition_the_over_full_pixels_like_scipy_label(along_columns):
+    """The run-based labelling (``_components``: a row's adjacent over-full pixels are a
+    run, a run joins the runs above that share a column) gives the same partition as
+    ``scipy.ndimage.label`` with the 4-neighbour cross (columns only for a CCD: a vertical
+    structuring element), on random masks of 2–60 % density, including runs that wrap
+    from one row's end to the next row's start in the flat index (not adjacent)."""
+    from camtwin.sensor._bloom import _components
+
+    rng = np.random.default_rng(11)
+    st = (np.array([[0, 1, 0], [0, 1, 0], [0, 1, 0]], bool) if along_columns
+          else ndimage.generate_binary_structure(2, 1))
+    for density in (0.02, 0.2, 0.45, 0.6):
+        h, w = int(rng.integers(5, 40)), int(rng.integers(5, 40))
+        m = rng.random((h, w)) < density
+        m[0, -1] = m[1, 0] = True               # flat neighbours across a row end
+        idx = np.flatnonzero(m).astype(np.int32)
+        rstart, rcomp = _components(idx, w, along_columns)
+        assert rstart[0] == 0 and rstart[-1] == idx.size and np.all(np.diff(rstart) > 0)
+        comp = np.repeat(rcomp, np.diff(rstart))                # each pixel's root run
+        lab, _ = ndimage.label(m, structure=st)
+        ref = lab.ravel()[idx]
+        # the same partition: a bijection between the two labellings
+        pairs = set(zip(comp.tolist(), ref.tolist()))
+        assert len(pairs) == len(set(comp.tolist())) == len(set(ref.tolist()))
+        # a root is the smallest run index of its component (the set-up relies on it)
+        assert np.all(rcomp <= np.arange(rcomp.size)) and np.all(rcomp[rcomp] == rcomp)
+        # runs: same row, adjacent columns (single pixels for a CCD)
+        for r in range(rcomp.size):
+            run = idx[rstart[r]:rstart[r + 1]]
+            assert len(set((run // w).tolist())) == 1 and np.all(np.diff(run) == 1)
+            assert not along_columns or run.size == 1
+            if r > 0 and not along_columns:    # maximal: not the previous run's next pixel
+                prev = idx[rstart[r] - 1]
+                assert not (run[0] == prev + 1 and run[0] // w == prev // w)
