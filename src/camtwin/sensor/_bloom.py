@@ -587,7 +587,7 @@ def _grow(single, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iteration
 
 
 @nb.njit(cache=True, parallel=True)
-def _run_groups(q, active, win, off, head, nxt, idx, val, rstart, rnext, cfirst,
+def _run_groups(q, active, win, off, head, nxt, idx, val, runs, cfirst,
                 full_well, drain, along_columns, max_iterations, tol, buf_pix, buf_val,
                 status, fp_off, fp_len, fbox, st_steps, st_pend,
                 st_lost):  # pragma: no cover - jit
@@ -631,8 +631,8 @@ def _run_groups(q, active, win, off, head, nxt, idx, val, rstart, rnext, cfirst,
             if (hw + 2) << sh > lab_ws.size:
                 lab_ws = np.empty((hw + 2) << sh, np.int32)
             while True:
-                _run_one(qf, h, w, k, active[k], win, cursor, head, nxt, idx, val, rstart,
-                         rnext, cfirst, full_well, drain, along_columns,
+                _run_one(qf, h, w, k, active[k], win, cursor, head, nxt, idx, val, runs,
+                         cfirst, full_well, drain, along_columns,
                          max_iterations, tol, buf_pix, buf_val, status, fp_len, fbox,
                          st_steps, st_pend, st_lost, lab_ws, iw, fw_)
                 if status[k] != 2:
@@ -645,7 +645,7 @@ def _run_groups(q, active, win, off, head, nxt, idx, val, rstart, rnext, cfirst,
 
 
 @nb.njit(cache=True, _nrt=False)
-def _run_one(qf, h, w, k, g, win, o, head, nxt, idx, val, rstart, rnext, cfirst,
+def _run_one(qf, h, w, k, g, win, o, head, nxt, idx, val, runs, cfirst,
              full_well, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
              fp_len, fbox, st_steps, st_pend, st_lost, lab_ws, iw, fw_):  # pragma: no cover - jit
     """Group ``g`` = ``active[k]`` of :func:`_run_groups`, bloomed by its *frontier*;
@@ -714,7 +714,7 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, idx, val, rstart, rnext, cfirst,
         share[n_reg] = 0.0
         r = cfirst[c]
         while r >= 0:           # the component's runs (a row's adjacent pixels each)
-            i0, i1 = rstart[r], rstart[r + 1]
+            i0, i1 = runs[r, 0], runs[r, 1]
             if n_nodes + i1 - i0 > cap:
                 status[k] = 2
                 return
@@ -729,7 +729,7 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, idx, val, rstart, rnext, cfirst,
                 e = (np.float64(val[t]) - fw) * keep
                 pend[n_reg] += e
                 pending_total += e
-            r = rnext[r]
+            r = runs[r, 2]
         n_reg += 1
         c = nxt[c]
     n_seen = n_nodes
@@ -1499,10 +1499,12 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
                                           max_iterations, tolerance_e, keep)
         return steps, pending, lost, np.array([[0, h, 0, w]], np.int64)
     # each component's runs as a list (first run, next run: raster order), its bounding
-    # box and pending excess
+    # box and pending excess; a run's first and end positions in idx and its component's
+    # next run (−1: none) side by side — a group's first nodes are then one cache line
+    # per run away (separate arrays: 8 % slower on 180 000 one-pixel groups)
     cfirst = np.full(n_groups, -1, np.int32)
     clast = np.empty(n_groups, np.int32)
-    rnext = np.empty(n_runs, np.int32)
+    runs = np.empty((n_runs, 3), np.int32)
     bbox = np.empty((n_groups, 4), np.int64)
     excess = np.zeros(n_groups, np.float64)
     inv_w = 1.0 / w
@@ -1512,7 +1514,9 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         row = _row_of(p0, w, inv_w)     # (a 64-bit division costs ~40 cycles)
         col = p0 - row * w
         g = rcomp[r]
-        rnext[r] = -1
+        runs[r, 0] = i
+        runs[r, 1] = e
+        runs[r, 2] = -1
         if cfirst[g] < 0:
             cfirst[g] = r
             bbox[g, 0] = row
@@ -1520,7 +1524,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
             bbox[g, 2] = col
             bbox[g, 3] = col + e - i
         else:
-            rnext[clast[g]] = r
+            runs[clast[g], 2] = r
             bbox[g, 0] = min(bbox[g, 0], row)
             bbox[g, 1] = max(bbox[g, 1], row + 1)
             bbox[g, 2] = min(bbox[g, 2], col)
@@ -1588,7 +1592,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         st_steps = np.zeros(n_act, np.int64)
         st_pend = np.zeros(n_act, np.float64)
         st_lost = np.zeros(n_act, np.float64)
-        _run_groups(q, active, win, off, head, nxt, idx, val, rstart, rnext, cfirst,
+        _run_groups(q, active, win, off, head, nxt, idx, val, runs, cfirst,
                     fw32, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
                     fp_off, fp_len, fbox, st_steps, st_pend, st_lost)
         if direct and status[0] == 1:
