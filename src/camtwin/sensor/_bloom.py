@@ -762,7 +762,7 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, idx, val, runs, cfirst,
     direct = buf_pix.size == 0
     n = 0
     b0, b1, b2, b3 = n2, 0, stride, 0
-    # (three loops: one with a branch per kind of entry ran 1.4× as long)
+    # (three loops, not one with a branch per kind of entry)
     for t in range(n_nodes):
         lp = node[t]
         i = lp >> sh
@@ -812,11 +812,10 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, idx, val, runs, cfirst,
 @nb.njit(cache=True, parallel=True)
 def _over_full(q, fw32, known):  # pragma: no cover - jit
     """Sorted flat indices of the pixels above full well and — when at most 1/_DENSE_OVER
-    of the frame is (the grouped path's set-up reads them in order, not scattered over
-    the frame: 1.4 M cycles of the 12 MP blob frame) — their charges (else an empty
-    array). Two passes, parallel over rows; the first, a count per row, is skipped when
-    ``known`` (H + 1) holds those counts in ``known[1:]``, e.g. from
-    :func:`camtwin.sensor._kernels.fused_chain_keep`."""
+    of the frame is (the grouped path then reads them in order, not scattered over the
+    frame) — their charges (else an empty array). Two passes, parallel over rows; the
+    first, a count per row, is skipped when ``known`` (H + 1) holds those counts in
+    ``known[1:]``, e.g. from :func:`camtwin.sensor._kernels.fused_chain_keep`."""
     h, w = q.shape
     if known.size == h + 1:
         counts = known.copy()
@@ -1421,9 +1420,9 @@ def work_bytes(n_over: int, excess_e: float, full_well_e: float, n_px: int,
     and the one-group path's :data:`DENSE_BYTES`. ``n_starts``: an upper bound on the
     number of components (e.g. the over-full pixels without an over-full neighbour above
     or to the left — above only for a CCD — every component has at least one); default
-    ``n_over``. Zero
-    when nothing is over full or everything is (the short path of a frame with nowhere
-    to spill: no lists). The one-step stencil path needs less than either."""
+    ``n_over``. Zero when nothing is over full or everything is (the short path of a
+    frame with nowhere to spill: no lists). The one-step stencil path needs less than
+    either."""
     if n_over <= 0 or n_over >= n_px:
         return 0.0
     full = min(float(n_px), n_over + 2.0 * (1.0 - drain) * excess_e / full_well_e)
@@ -1500,8 +1499,8 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         return steps, pending, lost, np.array([[0, h, 0, w]], np.int64)
     # each component's runs as a list (first run, next run: raster order), its bounding
     # box and pending excess; a run's first and end positions in idx and its component's
-    # next run (−1: none) side by side — a group's first nodes are then one cache line
-    # per run away (separate arrays: 8 % slower on 180 000 one-pixel groups)
+    # next run (−1: none) side by side, so that a group finds its first nodes one cache
+    # line per run away
     cfirst = np.full(n_groups, -1, np.int32)
     clast = np.empty(n_groups, np.int32)
     runs = np.empty((n_runs, 3), np.int32)

@@ -418,11 +418,11 @@ def blooming_possible(photo_e, dark_e, sensor, *, fixed: FixedPattern | None = N
 
 
 def bloom_threshold_mean_e(full_well_e: float) -> np.float32:
-    """Largest float32 mean μ [e⁻] not above the root of μ + s(√μ + 1) = FWC (s =
+    """The largest float32 below the root μ* [e⁻] of μ + s(√μ + 1) = FWC (s =
     :data:`BLOOM_SAFETY_SIGMA`): a pixel of mean μ can exceed full well (in the sense of
-    :func:`blooming_possible`) when μ > this; −1 when every mean can (FWC < s).
-    √μ = (−s + √(s² + 4(FWC − s)))/2; rounded down, so that no such pixel is missed (a
-    mean just below the exact root takes the blooming path, which then finds nothing
+    :func:`blooming_possible`) when μ > μ*, taken as μ > this; −1 when every mean can
+    (FWC < s). √μ* = (−s + √(s² + 4(FWC − s)))/2; rounded down, so that no such pixel
+    is missed (a mean just below μ* takes the blooming path, which then finds nothing
     above full well and gives the same DN)."""
     s = BLOOM_SAFETY_SIGMA
     if full_well_e < s:
