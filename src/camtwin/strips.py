@@ -31,10 +31,10 @@ for a 200 MP sensor, benchmarks/RESULTS.md). This module runs the same physics s
 Peak memory ≈ N_px·(4 rate/mean + 2 DN + 3 or 6 image + scene) + one strip's working set
 (+ 4·N_px of charge when the frame blooms, and the blooming kernel's work space, checked
 against the budget once the charge shows how much blooms and in how many pieces at most:
-24 B per pixel that ends up full + 256 B per bloom + 64 MB, or, for a frame bloomed as
-one group, 4.5 B per pixel + 8 per over-full pixel + 28 per bloom + 4 per pixel that ends
-up full + 24 per frontier pixel — against 11–18 and 17–39 B per full pixel measured,
-:func:`camtwin.sensor._bloom.work_bytes`),
+24 B per pixel that ends up full + 8 per over-full pixel + 256 per bloom + 64 MB, or, for
+a frame bloomed as one group, 4.5 B per pixel + 8 per over-full pixel + 28 per bloom + 4
+per pixel that ends up full + 24 per frontier pixel — against 11–18 and 17–39 B per full
+pixel measured, :func:`camtwin.sensor._bloom.work_bytes`),
 independent of the number of spectral bands.
 
 Not striped (the whole-frame path of :func:`camtwin.camera.shoot` is used, within the memory

@@ -25,10 +25,11 @@ O(frame) per step. Here:
 
 *Per frame* (:func:`bloom`). Charge only moves between a region and its neighbours, so
 blooms that never come within reach of each other are independent. The over-full pixels
-are split into *groups* (their 4-connected components; along columns for a CCD), merged up
-front when their expected blooms overlap (bounding box grown by an estimate of the bloom
-radius from the pending charge). Every group is bloomed alone, in parallel, in a window
-around it of the unmodified frame, where other groups' over-full pixels are walls. Its
+are split into *groups* (their 4-connected components, labelled by runs — a row's adjacent
+over-full pixels —; along columns for a CCD), merged up front when their expected blooms
+overlap (bounding box grown by an estimate of the bloom radius from the pending charge).
+Every group is bloomed alone, in parallel, in a window around it of the unmodified frame,
+where other groups' over-full pixels are walls. Its
 *footprint* — the full pixels of the regions that held its charge plus their
 neighbours, i.e. every pixel the group read or wrote — must not touch the window's inner
 edge (else the window is doubled and the group rerun). Two accepted groups whose
@@ -66,8 +67,9 @@ window was too small. Each frontier pixel keeps the number of its edges from ful
 (and, while the group has several regions, which region they come from), each region its
 edge count E_R and pending charge P_R, so a step is one pass over the frontier (P_R / E_R
 per edge; vectorised once one region is left) plus the pixels that filled —
-O(frontier + new) per step, nothing per full pixel. The window's cells are a power-of-two-wide array padded with a ring of walls (no
-bounds checks; row and column by shift and mask); its frame rows are prefetched.
+O(frontier + new) per step, nothing per full pixel. The window's cells are a
+power-of-two-wide array padded with a ring of walls (no bounds checks; row and column by
+shift and mask); its frame rows are prefetched.
 
 :func:`_bloom_window` is the previous per-window kernel (boundary scan, union-find over
 pixels, the window copied first); :func:`bloom_whole_frame` runs it as one window over the
