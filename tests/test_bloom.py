@@ -452,3 +452,42 @@ def test_components_by_runs_partition_the_over_full_pixels_like_scipy_label(alon
             if r > 0 and not along_columns:    # maximal: not the previous run's next pixel
                 prev = idx[rstart[r] - 1]
                 assert not (run[0] == prev + 1 and run[0] // w == prev // w)
+
+
+def test_over_full_bits_and_the_pixels_found_by_them_match_numpy():
+    """The fused pass's mask of pixels above full well (``over_full_bits``: bit u of word b
+    ↔ column 64·b + u, the last word zero-padded) equals NumPy's ``packbits`` of ``q > FWC``
+    (little bit order, eight bytes read as one little-endian uint64), on widths around the
+    word size (1, 63, 64, 65, 129 …) with an over-full pixel in the last column; and the
+    list ``_over_full`` reads off those bits (indices and charges) equals both the list it
+    finds by scanning the frame and ``np.flatnonzero`` — including a row whose pixels are
+    all over full and rows with none."""
+    from camtwin.sensor._bloom import _over_full
+    from camtwin.sensor._kernels import over_full_bits
+
+    rng = np.random.default_rng(5)
+    fw = np.float32(1000.0)
+    for h, w in ((1, 1), (3, 63), (5, 64), (7, 65), (20, 200), (4, 129), (9, 4001)):
+        q = rng.uniform(0.0, 1100.0, (h, w)).astype(np.float32)
+        q[0, -1] = 2000.0
+        q[h // 2] = 1500.0 if h > 2 else q[h // 2]
+        if h > 3:
+            q[1] = 10.0
+        m = q > fw
+        words = -(-w // 64)
+        ref = np.packbits(np.pad(m, ((0, 0), (0, 64 * words - w))), axis=1,
+                          bitorder="little").view("<u8")
+        bits = np.full((h, words), 0xFFFF, np.uint64)       # (every word is written)
+        for i in range(h):
+            over_full_bits(q[i], fw, bits[i])
+        np.testing.assert_array_equal(bits, ref)
+        counts = np.zeros(h + 1, np.int64)
+        counts[1:] = m.sum(axis=1)
+        want = np.flatnonzero(m)
+        by_bits = _over_full(q, fw, counts, bits)
+        by_scan = _over_full(q, fw, counts, np.zeros((0, 1), np.uint64))
+        for idx, val in (by_bits, by_scan):
+            np.testing.assert_array_equal(idx, want)
+            if val.size:                    # (kept when ≤ 1/20 of the frame is over full)
+                np.testing.assert_array_equal(val, q.ravel()[want])
+        np.testing.assert_array_equal(by_bits[1], by_scan[1])

@@ -113,6 +113,21 @@ def _prefetch(typingctx, arr, idx):  # pragma: no cover - jit
     return types.void(arr, idx), codegen
 
 
+@intrinsic
+def _cttz(typingctx, x):  # pragma: no cover - jit
+    """Number of trailing zero bits of a uint64 (LLVM ``cttz``: one instruction, tzcnt)."""
+    if x != types.uint64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(i64, [i64, ir.IntType(1)]), "llvm.cttz.i64")
+        return builder.call(fn, [args[0], ir.IntType(1)(0)])
+
+    return types.uint64(types.uint64), codegen
+
+
 @nb.njit(cache=True, inline="always")
 def _find(parent, a):  # pragma: no cover - jit
     while parent[a] != a:
@@ -812,13 +827,40 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, idx, val, runs, cfirst,
 
 
 @nb.njit(cache=True, parallel=True)
-def _over_full(q, fw32, known):  # pragma: no cover - jit
+def _over_full(q, fw32, known, bits):  # pragma: no cover - jit
     """Sorted flat indices of the pixels above full well and — when at most 1/_DENSE_OVER
     of the frame is (the grouped path then reads them in order, not scattered over the
     frame) — their charges (else an empty array). Two passes, parallel over rows; the
     first, a count per row, is skipped when ``known`` (H + 1) holds those counts in
-    ``known[1:]``, e.g. from :func:`camtwin.sensor._kernels.fused_chain_keep`."""
+    ``known[1:]``, e.g. from :func:`camtwin.sensor._kernels.fused_chain_keep`; the second
+    reads the frame only at the set bits of ``bits`` (uint64 (H, ⌈W/64⌉), that pass's
+    mask of the same pixels) when given with the counts, else every pixel of each row
+    that has some."""
     h, w = q.shape
+    if known.size == h + 1 and bits.shape[0] == h:
+        counts = known.copy()
+        counts[0] = 0
+        for i in range(h):
+            counts[i + 1] += counts[i]
+        n = counts[h]
+        idx = np.empty(n, np.int32)
+        val = np.empty(n if n * _DENSE_OVER <= h * w else 0, np.float32)
+        keep_val = val.size > 0
+        for i in nb.prange(h):
+            k = counts[i]
+            end = counts[i + 1]
+            if end == k:
+                continue
+            for b in range(bits.shape[1]):
+                word = bits[i, b]
+                while word != 0 and k < end:    # (bounded: the mask may be given)
+                    j = b * 64 + np.int64(_cttz(word))
+                    idx[k] = i * w + j
+                    if keep_val:
+                        val[k] = q[i, j]
+                    k += 1
+                    word &= word - np.uint64(1)
+        return idx, val
     if known.size == h + 1:
         counts = known.copy()
         counts[0] = 0
@@ -1349,11 +1391,13 @@ def _premerge(roots, n_groups, bbox, margin, h, w, along_columns, gp, head, tail
 
 
 def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, counts=None,
-          boxes=False, dense_at=None):
+          boxes=False, dense_at=None, bits=None):
     """Collect charge in place: q (H, W) C-contiguous float32 [e⁻] → every pixel ≤
     ``full_well``, the excess bloomed as described in the module docstring. ``counts``
-    (int64, H + 1): optional per-row numbers of pixels above full well in ``counts[1:]``
-    (as :func:`camtwin.sensor._kernels.fused_chain_keep` gives them).
+    (int64, H + 1): optional per-row numbers of pixels above full well in ``counts[1:]``;
+    ``bits`` (uint64 (H, ⌈W/64⌉), with ``counts`` only): optionally where they are, bit
+    u of word b of row i for column 64·b + u (both as
+    :func:`camtwin.sensor._kernels.fused_chain_keep` gives them).
 
     Returns (steps, pending charge left [e⁻], charge lost [e⁻] in regions without a
     non-full neighbour or after ``max_iterations`` steps); with ``boxes`` also the
@@ -1368,12 +1412,14 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
                           f"{q.shape[0]}×{q.shape[1]}")
     known = _NO_COUNTS if counts is None else np.ascontiguousarray(counts, np.int64)
     at = dense_groups(q.size) if dense_at is None else int(dense_at)
+    mask = _NO_BITS if bits is None or counts is None else bits
     out = _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e,
-                       known, at)
+                       known, at, mask)
     return out if boxes else out[:3]
 
 
 _NO_COUNTS = np.zeros(0, np.int64)
+_NO_BITS = np.zeros((0, 1), np.uint64)
 
 #: Work space of :func:`bloom` per pixel that ends up full [bytes], an upper bound: the
 #: int32 lists of the over-full pixels and their runs (≈ 12), the windows' int32 cells
@@ -1442,9 +1488,9 @@ def work_bytes(n_over: int, excess_e: float, full_well_e: float, n_px: int,
 
 @nb.njit(cache=True)
 def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e,
-                 known, dense_at):  # pragma: no cover - jit
-    """:func:`bloom` (``known``: the per-row counts, or empty; ``dense_at``: see there),
-    with the footprints' bounding boxes as a fourth element."""
+                 known, dense_at, bits):  # pragma: no cover - jit
+    """:func:`bloom` (``known``: the per-row counts, or empty; ``dense_at``, ``bits``:
+    see there), with the footprints' bounding boxes as a fourth element."""
     h, w = q.shape
     fw32 = np.float32(full_well)
     fw = np.float64(fw32)
@@ -1459,7 +1505,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         if max_iterations < 1 or pending <= tolerance_e:
             return 0, pending, 0.0, box
         return 1, 0.0, pending, box
-    idx, val = _over_full(q, fw32, known)
+    idx, val = _over_full(q, fw32, known, bits)
     n = idx.size
     if n == 0:
         return 0, 0.0, 0.0, np.empty((0, 4), np.int64)

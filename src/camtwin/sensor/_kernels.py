@@ -400,11 +400,12 @@ def _pixel_dn(n, x, i, j, row_e, offset, col_off, rtn, z_read, full_well, inv_fw
 @nb.njit(inline="always", cache=True, error_model="numpy")
 def _fused_row(photo, dark, gain, dark_scale, offset, row_off, col_off, rtn, seed_pix,
                seed_exact, seed_row, shot, full_well, inv_fw, nl, read_e, rtn_half_e,
-               row_noise_e, k_dn, black_dn, white_dn, row0, i, out, charge,
-               keep):  # pragma: no cover - jit
+               row_noise_e, k_dn, black_dn, white_dn, row0, i, out, charge, keep,
+               bits):  # pragma: no cover - jit
     """Row i of :func:`fused_chain`; with ``keep`` (a constant at each call site) the
-    charge before full well also goes to ``charge[i]`` and the row's number of pixels
-    above full well is returned (else 0)."""
+    charge before full well also goes to ``charge[i]``, the pixels above full well to the
+    bit mask ``bits[i]`` (:func:`over_full_bits`) and the row's number of them is
+    returned (else 0)."""
     w = photo.shape[1]
     row_e = _row_term(row_off, seed_row, i, row0 + i, row_noise_e)
     base = (row0 + i) * w
@@ -433,7 +434,31 @@ def _fused_row(photo, dark, gain, dark_scale, offset, row_off, col_off, rtn, see
     if keep:
         for j in range(w):
             c += charge[i, j] > full_well
+        if c > 0:
+            over_full_bits(charge[i], full_well, bits[i])
+        else:
+            bits[i, :] = 0
     return c
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def over_full_bits(row, full_well, out):  # pragma: no cover - jit
+    """``out[b]`` (uint64) ← bit u set where ``row[64·b + u] > full_well``, for every word of
+    the row (the last one padded with zeros): 64 compares packed into one word, a loop LLVM
+    vectorises. :func:`camtwin.sensor._bloom.bloom` then finds the pixels above full well
+    by their set bits instead of reading the frame again."""
+    w = row.size
+    n_full = w // 64
+    for b in range(n_full):
+        word = np.uint64(0)
+        for u in range(64):
+            word |= np.uint64(row[np.uint64(b * 64 + u)] > full_well) << np.uint64(u)
+        out[b] = word
+    if n_full < out.size:
+        word = np.uint64(0)
+        for j in range(n_full * 64, w):
+            word |= np.uint64(row[j] > full_well) << np.uint64(j - n_full * 64)
+        out[n_full] = word
 
 
 @nb.njit(parallel=True, cache=True, error_model="numpy")
@@ -461,17 +486,18 @@ def fused_chain(photo, dark, gain, dark_scale, offset, row_off, col_off, rtn,
     for i in prange(photo.shape[0]):
         _fused_row(photo, dark, gain, dark_scale, offset, row_off, col_off, rtn, seed_pix,
                    seed_exact, seed_row, shot, full_well, inv_fw, nl, read_e, rtn_half_e,
-                   row_noise_e, k_dn, black_dn, white_dn, row0, i, out, out, False)
+                   row_noise_e, k_dn, black_dn, white_dn, row0, i, out, out, False, out)
 
 
 @nb.njit(parallel=True, cache=True, error_model="numpy")
 def fused_chain_keep(photo, dark, gain, dark_scale, offset, row_off, col_off, rtn,
                      seed_pix, seed_exact, seed_row, shot, full_well, inv_fw, nl, read_e,
                      rtn_half_e, row_noise_e, k_dn, black_dn, white_dn, row0, out, charge,
-                     counts):  # pragma: no cover
+                     counts, bits):  # pragma: no cover
     """:func:`fused_chain` that also keeps the charge before full well [e⁻] in ``charge``
-    (float32 (H, W), as :func:`charge_chain` gives it) and the number of pixels of row i
-    above ``full_well`` in ``counts[i + 1]`` (int64, H + 1). The DN of every pixel that
+    (float32 (H, W), as :func:`charge_chain` gives it), the number of pixels of row i
+    above ``full_well`` in ``counts[i + 1]`` (int64, H + 1) and where they are in
+    ``bits[i]`` (uint64 (H, ⌈W/64⌉), :func:`over_full_bits`). The DN of every pixel that
     blooming leaves alone are then final; only the pixels it changes are read out again
     (:func:`readout_boxes`) — one draw of the per-pixel normal pair for most pixels, not
     two as in :func:`charge_chain` + :func:`readout_chain`."""
@@ -479,7 +505,7 @@ def fused_chain_keep(photo, dark, gain, dark_scale, offset, row_off, col_off, rt
         counts[i + 1] = _fused_row(photo, dark, gain, dark_scale, offset, row_off, col_off,
                                    rtn, seed_pix, seed_exact, seed_row, shot, full_well,
                                    inv_fw, nl, read_e, rtn_half_e, row_noise_e, k_dn,
-                                   black_dn, white_dn, row0, i, out, charge, True)
+                                   black_dn, white_dn, row0, i, out, charge, True, bits)
 
 
 @nb.njit(parallel=True, cache=True, error_model="numpy")

@@ -501,14 +501,15 @@ def simulate_pixels(photo_e, dark_e, sensor, *, key: int, fixed: FixedPattern | 
     if q is None:
         q = np.empty(photo.shape, np.float32)
     counts = np.zeros(photo.shape[0] + 1, np.int64)
+    bits = np.empty((photo.shape[0], -(-photo.shape[1] // 64)), np.uint64)
     K.fused_chain_keep(photo, dark, fp.photo_gain, fp.dark_scale, fp.offset_e,
                        fp.row_offset_e, fp.column_offset_e, fp.rtn, *seeds,
                        bool(sensor.noise.shot), fw, inv_fw, nl, read_e, rtn_half, row_e, k_dn,
-                       black, white, _row0(row0), out, q, counts)
+                       black, white, _row0(row0), out, q, counts, bits)
     if counts[1:].any():
         boxes = bloom(q, fw, float(sensor.noise.antiblooming_drain),
                       sensor.shutter.type == "ccd", BLOOM_MAX_ITERATIONS, BLOOM_TOLERANCE_E,
-                      counts, boxes=True)[3]
+                      counts, boxes=True, bits=bits)[3]
         K.readout_boxes(q, boxes, fp.offset_e, fp.row_offset_e, fp.column_offset_e, fp.rtn,
                         seeds[0], seeds[2], fw, inv_fw, nl, read_e, rtn_half, row_e, k_dn,
                         black, white, _row0(row0), out)
