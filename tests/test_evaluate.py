@@ -89,8 +89,11 @@ def test_rolling_shutter_fails_the_industrial_skew_requirement_global_passes(mod
 
 
 def test_dynamic_range_is_full_well_over_read_noise(module):
+    # no dark current, hence no dark-current map either (DCNU, hot pixels: they scale a zero
+    # dark signal — same DR to the last bit — but would compile a pixel-chain variant of their own)
     quiet = module.replace(sensor={"dark_current_e_per_s": 0.0, "noise": {
-        "row_noise_e": 0.0, "prnu_fraction": 0.0, "dsnu_offset_e": 0.0, "column_fpn_e": 0.0}})
+        "row_noise_e": 0.0, "prnu_fraction": 0.0, "dsnu_offset_e": 0.0, "column_fpn_e": 0.0,
+        "dark_current_nonuniformity": 0.0, "hot_pixel_fraction": 0.0}})
     dr = measure(quiet, "dynamic_range_db", rng=6)
     s = quiet.sensor
     # σ_d from a pair difference also holds the quantisation noise (1/K)²/12 (EMVA 1288 §2.3)
