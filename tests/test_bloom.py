@@ -491,3 +491,25 @@ def test_over_full_bits_and_the_pixels_found_by_them_match_numpy():
             if val.size:                    # (kept when ≤ 1/20 of the frame is over full)
                 np.testing.assert_array_equal(val, q.ravel()[want])
         np.testing.assert_array_equal(by_bits[1], by_scan[1])
+
+
+def test_footprint_sort_orders_pixels_and_their_charges_like_argsort():
+    """``_sort_footprint`` (a three-pass radix sort of the distinct pixel indices
+    0 ≤ p < 2³¹, carrying each pixel's charge) sorts a segment in place exactly as
+    ``np.argsort`` orders it, leaves the rest of the buffers alone, and handles indices
+    that differ only in the top digit (bits 22–30) and segments of 0 and 1 entries."""
+    from camtwin.sensor._bloom import _sort_footprint
+
+    rng = np.random.default_rng(3)
+    for n in (0, 1, 2, 5000, 70_000):
+        keys = rng.choice(2 ** 31 - 1, size=n, replace=False).astype(np.int32)
+        if n > 4:
+            keys[:3] = [2 ** 30 + 7, 7, 2 ** 22 + 7]        # same low digits
+        pix = np.concatenate([[-1, -2], keys, [-3]]).astype(np.int32)
+        val = rng.random(pix.size).astype(np.float32)
+        want = np.argsort(keys, kind="stable")
+        want_pix, want_val = keys[want], val[2:2 + n][want]
+        _sort_footprint(pix, val, 2, n)
+        np.testing.assert_array_equal(pix[2:2 + n], want_pix)
+        np.testing.assert_array_equal(val[2:2 + n], want_val)
+        assert pix[:2].tolist() == [-1, -2] and pix[-1] == -3

@@ -1265,7 +1265,7 @@ def _box_pairs(box, is_new, h, w):  # pragma: no cover - jit
             for cx in range(box[k, 2] >> sh, ((box[k, 3] - 1) >> sh) + 1):
                 members[fill[cy * nx + cx]] = k
                 fill[cy * nx + cx] += 1
-    pairs = np.empty((16, 2), np.int64)
+    pairs = np.empty(32, np.int64)     # (a, b) after one another
     n_pairs = 0
     for cy in range(ny):
         for cx in range(nx):
@@ -1280,14 +1280,13 @@ def _box_pairs(box, is_new, h, w):  # pragma: no cover - jit
                             box[a, 2] < box[b, 3] and box[b, 2] < box[a, 3] and \
                             max(box[a, 0], box[b, 0]) >> sh == cy and \
                             max(box[a, 2], box[b, 2]) >> sh == cx:
-                        if n_pairs == pairs.shape[0]:
-                            grown = np.empty((2 * n_pairs, 2), np.int64)
-                            grown[:n_pairs] = pairs
-                            pairs = grown
-                        pairs[n_pairs, 0] = a
-                        pairs[n_pairs, 1] = b
+                        # (grown by a call: the copy written out in this loop nest
+                        # took numba 3 s more to compile)
+                        pairs = _grown(pairs, 2 * n_pairs + 1)
+                        pairs[2 * n_pairs] = a
+                        pairs[2 * n_pairs + 1] = b
                         n_pairs += 1
-    return pairs[:n_pairs]
+    return pairs[:2 * n_pairs].reshape((n_pairs, 2))
 
 
 @nb.njit(cache=True)
@@ -1354,10 +1353,30 @@ _SORTED_MIN = 4096
 
 @nb.njit(cache=True)
 def _sort_footprint(pix, val, o, n):  # pragma: no cover - jit
-    """Sort the footprint pix[o:o + n] (and its charges val) by pixel index, in place."""
-    order = np.argsort(pix[o:o + n])
-    p = pix[o:o + n][order]
-    v = val[o:o + n][order]
+    """Sort the footprint pix[o:o + n] (its pixel indices: distinct, 0 ≤ p < 2³¹) and its
+    charges val by pixel index, in place: a least-significant-digit radix sort, three
+    passes of 11 bits (np.argsort's quicksort took numba 3–4 s to compile)."""
+    p, v = pix[o:o + n], val[o:o + n]
+    tp = np.empty(n, np.int32)
+    tv = np.empty(n, np.float32)
+    cnt = np.empty(2048, np.int64)
+    for shift in (0, 11, 22):
+        cnt[:] = 0
+        for t in range(n):
+            cnt[(p[t] >> shift) & 2047] += 1
+        acc = 0
+        for d in range(2048):
+            c = cnt[d]
+            cnt[d] = acc
+            acc += c
+        for t in range(n):
+            d = (p[t] >> shift) & 2047
+            tp[cnt[d]] = p[t]
+            tv[cnt[d]] = v[t]
+            cnt[d] += 1
+        p, tp = tp, p
+        v, tv = tv, v
+    # three passes: the sorted lists are in the work arrays; copy them back
     pix[o:o + n] = p
     val[o:o + n] = v
 
@@ -1415,11 +1434,43 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
     mask = _NO_BITS if bits is None or counts is None else bits
     out = _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e,
                        known, at, mask)
-    return out if boxes else out[:3]
+    fw32 = np.float32(full_well)
+    if out[0] == _TO_ONE_STEP:
+        out = _bloom_one_step(q, out[4], fw32, 1.0 - drain, along_columns, max_iterations,
+                              tolerance_e)
+    elif out[0] == _TO_DENSE:
+        steps, pending, lost = _run_dense(q, out[4], out[5], out[6], fw32, along_columns,
+                                          max_iterations, tolerance_e, 1.0 - drain)
+        out = steps, pending, lost, np.array([[0, q.shape[0], 0, q.shape[1]]], np.int64)
+    return out[:4] if boxes else out[:3]
 
 
 _NO_COUNTS = np.zeros(0, np.int64)
 _NO_BITS = np.zeros((0, 1), np.uint64)
+_NO_PIXELS = np.zeros(0, np.int32)
+
+#: ``steps`` of :func:`_bloom_frame` handing a frame to the one-step / one-group path.
+_TO_ONE_STEP = -1
+_TO_DENSE = -2
+
+
+@nb.njit(cache=True)
+def _bloom_one_step(q, idx, fw32, keep, along_columns, max_iterations,
+                    tolerance_e):  # pragma: no cover - jit
+    """The one-step path: over-full pixels that each stand alone (no full neighbour) and
+    whose receivers all stay below full well (:func:`_one_step`) bloom in one step, done
+    as a stencil (hot pixels, a colour channel just over full well) — no groups (a Bayer
+    green channel over full made each pixel a group: 13.8 s and +2.2 GB on 12 MP,
+    bench_blooming.py --hostile). Returns (steps, pending, lost, boxes) as :func:`bloom`."""
+    h, w = q.shape
+    flat = q.reshape(h * w)
+    pending = _pending(flat, idx, fw32, keep)
+    steps = 0
+    if max_iterations >= 1 and pending > tolerance_e:
+        _spill_one_step(q, idx, fw32, keep, along_columns)
+        steps, pending = 1, 0.0
+    _set_full(flat, idx, fw32)
+    return steps, pending, 0.0, _one_step_boxes(idx, h, w, along_columns)
 
 #: Work space of :func:`bloom` per pixel that ends up full [bytes], an upper bound: the
 #: int32 lists of the over-full pixels and their runs (≈ 12), the windows' int32 cells
@@ -1490,12 +1541,18 @@ def work_bytes(n_over: int, excess_e: float, full_well_e: float, n_px: int,
 def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e,
                  known, dense_at, bits):  # pragma: no cover - jit
     """:func:`bloom` (``known``: the per-row counts, or empty; ``dense_at``, ``bits``:
-    see there), with the footprints' bounding boxes as a fourth element."""
+    see there), with the footprints' bounding boxes as a fourth element — or, for the
+    one-step and the one-group paths, ``steps`` = :data:`_TO_ONE_STEP` /
+    :data:`_TO_DENSE` and their inputs (the over-full pixels, each one's region, the
+    number of regions) as fifth to seventh elements: :func:`bloom` runs those paths,
+    kernels of their own, so that a first call compiles them only when it takes them
+    (≈ 9 s less on a first over-exposed capture, which takes the grouped path)."""
     h, w = q.shape
     fw32 = np.float32(full_well)
     fw = np.float64(fw32)
     keep = 1.0 - drain
     flat = q.reshape(h * w)
+    none = np.empty(0, np.int32)        # (no pixel list to hand back)
     if _all_over_full(q, fw32, known):
         # one region (a column each for a CCD) with nowhere to spill: its pending charge is
         # lost in the first step — without the lists, work space and time of the general
@@ -1503,25 +1560,14 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         pending = _clip_all(flat, fw32, keep)
         box = np.array([[0, h, 0, w]], np.int64)
         if max_iterations < 1 or pending <= tolerance_e:
-            return 0, pending, 0.0, box
-        return 1, 0.0, pending, box
+            return 0, pending, 0.0, box, none, none, 0
+        return 1, 0.0, pending, box, none, none, 0
     idx, val = _over_full(q, fw32, known, bits)
     n = idx.size
     if n == 0:
-        return 0, 0.0, 0.0, np.empty((0, 4), np.int64)
+        return 0, 0.0, 0.0, np.empty((0, 4), np.int64), none, none, 0
     if _one_step(q, idx, fw32, keep, along_columns):
-        # isolated over-full pixels whose receivers all stay below full well: one step,
-        # done as a stencil (hot pixels, a colour channel just over full well) — no
-        # groups (a Bayer green channel over full made each pixel a group: 13.8 s and
-        # +2.2 GB on 12 MP, bench_blooming.py --hostile)
-        pending = _pending(flat, idx, fw32, keep)
-        if max_iterations >= 1 and pending > tolerance_e:
-            _spill_one_step(q, idx, fw32, keep, along_columns)
-            steps, pending = 1, 0.0
-        else:
-            steps = 0
-        _set_full(flat, idx, fw32)
-        return steps, pending, 0.0, _one_step_boxes(idx, h, w, along_columns)
+        return _TO_ONE_STEP, 0.0, 0.0, np.empty((0, 4), np.int64), idx, none, 0
     rstart, rcomp = _components(idx, w, along_columns)
     # groups: one per component (compact ids 0 … n_groups − 1), renumbered in place (a
     # root run precedes its members, so its new id is there first)
@@ -1542,9 +1588,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         comp = np.empty(n, np.int32)
         for r in range(n_runs):
             comp[rstart[r]:rstart[r + 1]] = rcomp[r]
-        steps, pending, lost = _run_dense(q, idx, comp, n_groups, fw32, along_columns,
-                                          max_iterations, tolerance_e, keep)
-        return steps, pending, lost, np.array([[0, h, 0, w]], np.int64)
+        return _TO_DENSE, 0.0, 0.0, np.empty((0, 4), np.int64), idx, comp, n_groups
     # each component's runs as a list (first run, next run: raster order), its bounding
     # box and pending excess; a run's first and end positions in idx and its component's
     # next run (−1: none) side by side, so that a group finds its first nodes one cache
@@ -1643,7 +1687,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
                     fw32, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
                     fp_off, fp_len, fbox, st_steps, st_pend, st_lost)
         if direct and status[0] == 1:
-            return st_steps[0], st_pend[0], st_lost[0], fbox[:1].copy()
+            return st_steps[0], st_pend[0], st_lost[0], fbox[:1].copy(), none, none, 0
         if rnd == 0:
             pix0 = buf_pix
             val0 = buf_val
@@ -1738,7 +1782,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         if valid[g]:
             boxes[n_valid] = g_box[g]
             n_valid += 1
-    return steps, pending, lost, boxes
+    return steps, pending, lost, boxes, none, none, 0
 
 
 @nb.njit(cache=True)
