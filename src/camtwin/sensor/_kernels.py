@@ -62,6 +62,7 @@ import numba as nb
 import numpy as np
 from llvmlite import ir
 from numba import prange, types
+from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 # --------------------------------------------------------------------------------------
@@ -163,6 +164,21 @@ def _bits_f64(typingctx, x):
         return builder.bitcast(args[0], ir.DoubleType())
 
     return types.float64(types.int64), codegen
+
+
+@intrinsic
+def _popcount(typingctx, x):
+    """Number of set bits of a uint64 (LLVM ``ctpop``: one popcnt instruction)."""
+    if x != types.uint64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i64, [i64]),
+                                            "llvm.ctpop.i64")
+        return builder.call(fn, [args[0]])
+
+    return types.uint64(types.uint64), codegen
 
 
 @intrinsic
@@ -432,12 +448,7 @@ def _fused_row(photo, dark, gain, dark_scale, offset, row_off, col_off, rtn, see
             charge[i, ju] = n if lam < _T_EXACT else charge[i, ju]
     c = 0
     if keep:
-        for j in range(w):
-            c += charge[i, j] > full_well
-        if c > 0:
-            over_full_bits(charge[i], full_well, bits[i])
-        else:
-            bits[i, :] = 0
+        c = over_full_bits(charge[i], full_well, bits[i])
     return c
 
 
@@ -445,20 +456,25 @@ def _fused_row(photo, dark, gain, dark_scale, offset, row_off, col_off, rtn, see
 def over_full_bits(row, full_well, out):  # pragma: no cover - jit
     """``out[b]`` (uint64) ← bit u set where ``row[64·b + u] > full_well``, for every word of
     the row (the last one padded with zeros): 64 compares packed into one word, a loop LLVM
-    vectorises. :func:`camtwin.sensor._bloom.bloom` then finds the pixels above full well
-    by their set bits instead of reading the frame again."""
+    vectorises. Returns the number of such pixels (popcount of the words).
+    :func:`camtwin.sensor._bloom.bloom` then finds them by their set bits instead of
+    reading the frame again."""
     w = row.size
     n_full = w // 64
+    c = 0
     for b in range(n_full):
         word = np.uint64(0)
         for u in range(64):
             word |= np.uint64(row[np.uint64(b * 64 + u)] > full_well) << np.uint64(u)
         out[b] = word
+        c += np.int64(_popcount(word))
     if n_full < out.size:
         word = np.uint64(0)
         for j in range(n_full * 64, w):
             word |= np.uint64(row[j] > full_well) << np.uint64(j - n_full * 64)
         out[n_full] = word
+        c += np.int64(_popcount(word))
+    return c
 
 
 @nb.njit(parallel=True, cache=True, error_model="numpy")
