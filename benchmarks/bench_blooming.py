@@ -279,9 +279,10 @@ def main() -> None:
     # charge, the kernel in place, the footprint boxes read out again)
     from camtwin.sensor import _kernels as K
     from camtwin.sensor._bloom import bloom
-    from camtwin.sensor.pixels import _fixed, _readout_scalars
+    from camtwin.sensor.pixels import _as_dark, _fixed, _readout_scalars, _row_map
 
     fp = _fixed(s, None)
+    dark, row_map = _as_dark(0.0, s), _row_map(fp, H)     # (as simulate_pixels passes them)
     fw, inv_fw, nl, read_e, rtn_half, row_e, k_dn, black, white = _readout_scalars(s)
     seeds = (K.stream_seed(1, K.STREAM_PIXEL), K.stream_seed(1, K.STREAM_EXACT_POISSON),
              K.stream_seed(1, K.STREAM_ROW))
@@ -290,8 +291,8 @@ def main() -> None:
     bits = np.empty((H, -(-W // 64)), np.uint64)
 
     def fused_keep():
-        K.fused_chain_keep(sat, np.float32(0.0), fp.photo_gain, fp.dark_scale, fp.offset_e,
-                           fp.row_offset_e, fp.column_offset_e, fp.rtn, *seeds, True, fw,
+        K.fused_chain_keep(sat, dark, fp.photo_gain, fp.dark_scale, fp.offset_e,
+                           row_map, fp.column_offset_e, fp.rtn, *seeds, True, fw,
                            inv_fw, nl, read_e, rtn_half, row_e, k_dn, black, white,
                            np.int64(0), dn, work, counts, bits)
 
@@ -310,7 +311,7 @@ def main() -> None:
                  statistics.median(t_list[1:]), min(t_list[1:])))
     n_box = int(((boxes[:, 1] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 2])).sum())
     rows.append((f"  the footprints' boxes read out again ({len(boxes)} boxes, {n_box} px)",
-                 *timed(lambda: K.readout_boxes(work, boxes, fp.offset_e, fp.row_offset_e,
+                 *timed(lambda: K.readout_boxes(work, boxes, fp.offset_e, row_map,
                                                 fp.column_offset_e, fp.rtn, seeds[0],
                                                 seeds[2], fw, inv_fw, nl, read_e, rtn_half,
                                                 row_e, k_dn, black, white, np.int64(0), dn),

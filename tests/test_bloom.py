@@ -292,7 +292,7 @@ def test_a_frame_all_above_full_well_takes_the_short_path_to_the_same_result(alo
     rng = np.random.default_rng(5)
     q = rng.uniform(1000.5, 9000.0, (37, 53)).astype(np.float32)
     want = q.copy()
-    steps, pend, lost = bloom_whole_frame(want, 1000.0, drain, along_columns, 10000, 1e-3)
+    steps, pend, lost = bloom_whole_frame(want, np.float32(1000.0), drain, along_columns, 10000, 1e-3)
     assert (steps, pend) == (1, 0.0)
     np.testing.assert_allclose(lost, (1 - drain) * float((q.astype(np.float64) - 1000).sum()),
                                rtol=1e-12)
@@ -314,7 +314,7 @@ def test_a_frame_all_above_full_well_takes_the_short_path_to_the_same_result(alo
     # a pending total within the tolerance is left pending (no step), as in the kernel
     q = np.full((6, 7), 1000.0001, np.float32)
     want = q.copy()
-    ref = bloom_whole_frame(want, 1000.0, 0.0, along_columns, 10000, 1.0)
+    ref = bloom_whole_frame(want, np.float32(1000.0), 0.0, along_columns, 10000, 1.0)
     got = q.copy()
     assert bloom(got, np.float32(1000.0), 0.0, along_columns, 10000, 1.0)[0] == ref[0] == 0
     np.testing.assert_array_equal(got, want)
@@ -348,7 +348,7 @@ def test_isolated_pixels_that_bloom_in_one_step_take_the_stencil_path(along_colu
         assert _one_step(q, over, np.float32(1000.0), 1 - drain, along_columns) == (
             pattern != "receiver fills"), pattern
         want = q.copy()
-        steps, _, _ = bloom_whole_frame(want, 1000.0, drain, along_columns, 10000, 1e-3)
+        steps, _, _ = bloom_whole_frame(want, np.float32(1000.0), drain, along_columns, 10000, 1e-3)
         got = q.copy()
         g_steps, pend, lost, boxes = bloom(got, np.float32(1000.0), drain, along_columns,
                                            10000, 1e-3, boxes=True)
@@ -384,7 +384,7 @@ def test_a_frame_of_many_components_bloomed_as_one_group_equals_the_whole_frame_
             q[m] = rng.uniform(1000.5, 6000.0, int(m.sum()))
         q[rng.random((h, w)) < 0.02] = 1000.0
         want = q.copy()
-        steps = bloom_whole_frame(want, 1000.0, drain, along_columns, 10000, 1e-3)[0]
+        steps = bloom_whole_frame(want, np.float32(1000.0), drain, along_columns, 10000, 1e-3)[0]
         grouped = q.copy()
         bloom(grouped, np.float32(1000.0), drain, along_columns, 10000, 1e-3)
         got = q.copy()

@@ -76,10 +76,12 @@ def _as_image(a, sensor, name: str) -> np.ndarray:
 
 
 def _as_dark(dark_e, sensor):
-    """Scalar → float32; (H,) or (H, 1) → float32 (H,); (H, W) → float32 (H, W)."""
+    """Scalar, (H,) or (H, 1) → float32 (H,); (H, W) → float32 (H, W). (A scalar as a
+    row of equal values: the kernels then compile one variant for both — each variant of
+    the pixel chain takes numba ~6 s —, and a per-row dark costs them nothing more.)"""
     h, w = _shape(sensor)
     if np.ndim(dark_e) == 0:
-        return _f32(dark_e)
+        return np.full(h, _f32(dark_e), np.float32)
     arr = np.asarray(dark_e, dtype=np.float32)
     if arr.shape in ((h,), (h, 1)):
         return np.ascontiguousarray(arr.reshape(h))
@@ -120,6 +122,13 @@ def _row0(row0) -> np.int64:
             or int(row0) < 0:
         raise ConfigError(f"row0 = {row0!r}: must be an int >= 0")
     return np.int64(row0)
+
+
+def _row_map(fp: FixedPattern, h: int) -> np.ndarray:
+    """The row-FPN map [e⁻] for the kernels, zeros when the sensor has none: read once per
+    row, it costs them nothing, and one compiled variant serves both (numba compiles one
+    per combination of maps present, ~6 s each)."""
+    return np.zeros(h, np.float32) if fp.row_offset_e is None else fp.row_offset_e
 
 
 def _readout_scalars(sensor) -> tuple:
@@ -396,7 +405,7 @@ def read_out(charge, sensor, *, key: int, fixed: FixedPattern | None = None,
     k = _key(key)
     fw, inv_fw, nl, read_e, rtn_half, row_e, k_dn, black, white = _readout_scalars(sensor)
     out = np.empty(q.shape, np.uint16)
-    K.readout_chain(q, fp.offset_e, fp.row_offset_e, fp.column_offset_e, fp.rtn,
+    K.readout_chain(q, fp.offset_e, _row_map(fp, q.shape[0]), fp.column_offset_e, fp.rtn,
                     K.stream_seed(k, K.STREAM_PIXEL), K.stream_seed(k, K.STREAM_ROW),
                     fw, inv_fw, nl, read_e, rtn_half, row_e, k_dn, black, white,
                     _row0(row0), out)
@@ -482,13 +491,14 @@ def simulate_pixels(photo_e, dark_e, sensor, *, key: int, fixed: FixedPattern | 
         return read_out(q, sensor, key=key, fixed=fp, row0=row0)
     photo = _as_image(photo_e, sensor, "photo_e")
     dark = _as_dark(dark_e, sensor)
+    row_map = _row_map(fp, photo.shape[0])
     k = _key(key)
     fw, inv_fw, nl, read_e, rtn_half, row_e, k_dn, black, white = _readout_scalars(sensor)
     out = np.empty(photo.shape, np.uint16)
     seeds = (K.stream_seed(k, K.STREAM_PIXEL), K.stream_seed(k, K.STREAM_EXACT_POISSON),
              K.stream_seed(k, K.STREAM_ROW))
     if not blooming_possible(photo, dark, sensor, fixed=fp):
-        K.fused_chain(photo, dark, fp.photo_gain, fp.dark_scale, fp.offset_e, fp.row_offset_e,
+        K.fused_chain(photo, dark, fp.photo_gain, fp.dark_scale, fp.offset_e, row_map,
                       fp.column_offset_e, fp.rtn, *seeds, bool(sensor.noise.shot), fw, inv_fw,
                       nl, read_e, rtn_half, row_e, k_dn, black, white, _row0(row0), out)
         return out
@@ -503,14 +513,14 @@ def simulate_pixels(photo_e, dark_e, sensor, *, key: int, fixed: FixedPattern | 
     counts = np.zeros(photo.shape[0] + 1, np.int64)
     bits = np.empty((photo.shape[0], -(-photo.shape[1] // 64)), np.uint64)
     K.fused_chain_keep(photo, dark, fp.photo_gain, fp.dark_scale, fp.offset_e,
-                       fp.row_offset_e, fp.column_offset_e, fp.rtn, *seeds,
+                       row_map, fp.column_offset_e, fp.rtn, *seeds,
                        bool(sensor.noise.shot), fw, inv_fw, nl, read_e, rtn_half, row_e, k_dn,
                        black, white, _row0(row0), out, q, counts, bits)
     if counts[1:].any():
         boxes = bloom(q, fw, float(sensor.noise.antiblooming_drain),
                       sensor.shutter.type == "ccd", BLOOM_MAX_ITERATIONS, BLOOM_TOLERANCE_E,
                       counts, boxes=True, bits=bits)[3]
-        K.readout_boxes(q, boxes, fp.offset_e, fp.row_offset_e, fp.column_offset_e, fp.rtn,
+        K.readout_boxes(q, boxes, fp.offset_e, row_map, fp.column_offset_e, fp.rtn,
                         seeds[0], seeds[2], fw, inv_fw, nl, read_e, rtn_half, row_e, k_dn,
                         black, white, _row0(row0), out)
     return out
