@@ -1280,9 +1280,11 @@ def _box_pairs(box, is_new, h, w):  # pragma: no cover - jit
                             box[a, 2] < box[b, 3] and box[b, 2] < box[a, 3] and \
                             max(box[a, 0], box[b, 0]) >> sh == cy and \
                             max(box[a, 2], box[b, 2]) >> sh == cx:
-                        # (grown by a call: the copy written out in this loop nest
-                        # took numba 3 s more to compile)
-                        pairs = _grown(pairs, 2 * n_pairs + 1)
+                        if 2 * n_pairs + 1 >= pairs.size:
+                            # (grown by a call, only when full: the copy written out in
+                            # this loop nest took numba 3 s more to compile; a call per
+                            # pair cost the refcounts of its array argument and result)
+                            pairs = _grown(pairs, 2 * n_pairs + 1)
                         pairs[2 * n_pairs] = a
                         pairs[2 * n_pairs + 1] = b
                         n_pairs += 1
