@@ -1547,8 +1547,10 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     one-step and the one-group paths, ``steps`` = :data:`_TO_ONE_STEP` /
     :data:`_TO_DENSE` and their inputs (the over-full pixels, each one's region, the
     number of regions) as fifth to seventh elements: :func:`bloom` runs those paths,
-    kernels of their own, so that a first call compiles them only when it takes them
-    (≈ 9 s less on a first over-exposed capture, which takes the grouped path)."""
+    kernels of their own, so that a first call compiles them only when it takes them (a
+    first over-exposed frame takes the grouped path; with the other first-use savings its
+    first bloom compiled in 33.9 s of CPU instead of 45.4 s: benchmarks/RESULTS.md,
+    "Blooming", fourth session)."""
     h, w = q.shape
     fw32 = np.float32(full_well)
     fw = np.float64(fw32)
