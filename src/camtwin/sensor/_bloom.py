@@ -1449,7 +1449,6 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
 
 _NO_COUNTS = np.zeros(0, np.int64)
 _NO_BITS = np.zeros((0, 1), np.uint64)
-_NO_PIXELS = np.zeros(0, np.int32)
 
 #: ``steps`` of :func:`_bloom_frame` handing a frame to the one-step / one-group path.
 _TO_ONE_STEP = -1
