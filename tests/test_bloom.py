@@ -292,7 +292,8 @@ def test_a_frame_all_above_full_well_takes_the_short_path_to_the_same_result(alo
     rng = np.random.default_rng(5)
     q = rng.uniform(1000.5, 9000.0, (37, 53)).astype(np.float32)
     want = q.copy()
-    steps, pend, lost = bloom_whole_frame(want, np.float32(1000.0), drain, along_columns, 10000, 1e-3)
+    steps, pend, lost = bloom_whole_frame(want, np.float32(1000.0), drain, along_columns,
+                                          10000, 1e-3)
     assert (steps, pend) == (1, 0.0)
     np.testing.assert_allclose(lost, (1 - drain) * float((q.astype(np.float64) - 1000).sum()),
                                rtol=1e-12)
@@ -348,7 +349,8 @@ def test_isolated_pixels_that_bloom_in_one_step_take_the_stencil_path(along_colu
         assert _one_step(q, over, np.float32(1000.0), 1 - drain, along_columns) == (
             pattern != "receiver fills"), pattern
         want = q.copy()
-        steps, _, _ = bloom_whole_frame(want, np.float32(1000.0), drain, along_columns, 10000, 1e-3)
+        steps, _, _ = bloom_whole_frame(want, np.float32(1000.0), drain, along_columns,
+                                        10000, 1e-3)
         got = q.copy()
         g_steps, pend, lost, boxes = bloom(got, np.float32(1000.0), drain, along_columns,
                                            10000, 1e-3, boxes=True)
