@@ -31,6 +31,11 @@ every pixel but one at 5× full well (one region, one pixel to spill into: the w
 for memory), every pixel at 5× full well (nowhere to spill: the kernel's short path), and
 a 1500×1500 lamp at 5× full well on the uniform 200…3000 e⁻ background.
 
+``--first-use`` (alone) times, in fresh processes with an empty numba cache, the first
+``simulate_pixels`` of a small frame without and with pixels over full well and with a
+per-row dark, and the first ``bloom`` (with ``--against-git REV``: that revision's too) —
+CPU seconds, mostly compilation.
+
 ``--hostile`` blooms 12 MP frames that defeated the grouping, each in a fresh process
 (time, peak-RSS growth; with ``--against-git REV`` that revision's kernel too): a Bayer
 green channel at 1.2× full well (R and B at half: each green pixel a group of its own,
@@ -230,6 +235,61 @@ def timed(fn, repeats):
     return statistics.median(ts), min(ts)
 
 
+_FIRST_USE = """
+import json, sys, time, numpy as np
+sys.path.insert(0, {here!r})
+rng = np.random.default_rng(0)
+plain = rng.uniform(200.0, 3000.0, (48, 64)).astype(np.float32)
+sat = plain.copy()
+sat[10:15, 10:15] = 30000.0
+sat[30:35, 40:45] = 30000.0
+if {rev!r}:
+    from bench_blooming import kernel_at
+    bloom = kernel_at({rev!r}).bloom
+else:
+    from camtwin.sensor._bloom import bloom
+out = {{}}
+if {chain!r}:
+    from camtwin.sensor import SensorSpec
+    from camtwin.sensor.pixels import simulate_pixels
+    s = SensorSpec(width_px=64, height_px=48, pixel_pitch_um=1.4, full_well_e=6000.0,
+                   conversion_gain_dn_per_e=0.5, read_noise_e=2.0, noise={{"blooming": True}})
+    for name, img, dark in (("plain", plain, 0.0), ("saturated", sat, 0.0),
+                            ("saturated (per-row dark)", sat, np.full(48, 2.0))):
+        c = time.process_time()
+        simulate_pixels(img, dark, s, key=1)
+        out[name] = time.process_time() - c
+else:
+    c = time.process_time()
+    bloom(sat / 5.0, np.float32(1000.0), 0.0, False, 10000, 1e-3)
+    out["bloom"] = time.process_time() - c
+print(json.dumps(out))
+"""
+
+
+def first_use(rev: str | None) -> list[tuple[str, float]]:
+    """CPU seconds of first calls in fresh processes with an empty numba cache
+    (``NUMBA_CACHE_DIR`` a new temporary directory): ``simulate_pixels`` on a 64×48 frame
+    without, then with, pixels over full well, then with a per-row dark; and ``bloom``
+    alone on the saturated frame — this tree's and, with ``rev``, that revision's kernel.
+    Mostly numba compilation: what a user's first over-exposed capture waits for."""
+    import tempfile
+    here = os.path.dirname(os.path.abspath(__file__))
+    rows = []
+    for label, r, chain in (("this tree", "", True), ("this tree", "", False),
+                            *([(f"git {rev}", rev, False)] if rev else [])):
+        with tempfile.TemporaryDirectory() as cache:
+            env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+            res = subprocess.run([sys.executable, "-c",
+                                  _FIRST_USE.format(here=here, rev=r, chain=chain)],
+                                 capture_output=True, text=True, check=True, env=env)
+        for name, sec in json.loads(res.stdout.strip().splitlines()[-1]).items():
+            what = (f"simulate_pixels, first {name} frame" if chain
+                    else "bloom alone, first call")
+            rows.append((f"{what} ({label})", sec))
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
@@ -244,9 +304,17 @@ def main() -> None:
                     help="also bloom 12 MP frames that defeated the grouping (a Bayer "
                          "channel over full well, dense blobs) in fresh processes; with "
                          "--against-git, that revision's kernel too")
+    ap.add_argument("--first-use", action="store_true",
+                    help="only: CPU seconds of first calls with an empty numba cache (fresh "
+                         "processes; with --against-git, that revision's kernel too)")
     ap.add_argument("--skip-reference", action="store_true",
                     help="skip the NumPy/SciPy reference (≈ 10–20 s per call)")
     args = ap.parse_args()
+    if args.first_use:
+        print("| first call, empty numba cache | CPU s |\n|---|---|")
+        for name, sec in first_use(args.against_git):
+            print(f"| {name} | {sec:.1f} |")
+        return
 
     from camtwin.memory import tune_allocator
     from camtwin.sensor import SensorSpec

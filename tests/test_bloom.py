@@ -515,3 +515,22 @@ def test_footprint_sort_orders_pixels_and_their_charges_like_argsort():
         np.testing.assert_array_equal(pix[2:2 + n], want_pix)
         np.testing.assert_array_equal(val[2:2 + n], want_val)
         assert pix[:2].tolist() == [-1, -2] and pix[-1] == -3
+
+
+def test_a_bit_mask_of_the_wrong_shape_is_refused():
+    """``bloom(..., counts, bits=...)`` reads the frame at the mask's set bits without
+    bounds checks: a mask that does not have one uint64 word per 64 columns of every row
+    is refused before the kernel runs, and the frame is left as it was."""
+    q = np.full((4, 70), 100.0, np.float32)
+    q[1, 65] = 5000.0
+    counts = np.array([0, 0, 1, 0, 0], np.int64)
+    before = q.copy()
+    for bad in (np.zeros((4, 1), np.uint64), np.zeros((4, 2), np.int64),
+                np.zeros((3, 2), np.uint64)):
+        with pytest.raises(ValueError, match="bits must be a uint64 array of shape"):
+            bloom(q, np.float32(1000.0), 0.0, False, 10000, 1e-3, counts, bits=bad)
+        np.testing.assert_array_equal(q, before)
+    good = np.zeros((4, 2), np.uint64)
+    good[1, 1] = np.uint64(1) << np.uint64(1)
+    bloom(q, np.float32(1000.0), 0.0, False, 10000, 1e-3, counts, bits=good)
+    assert q.max() <= 1000.0 and q[1, 65] == 1000.0

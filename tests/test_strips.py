@@ -212,10 +212,11 @@ def test_window_lens_shading_uses_true_field_position():
 def test_strips_bloom_work_space_is_checked_against_the_budget(small, monkeypatch):
     """Once the charge shows how much blooms, the blooming kernel's work space
     (``camtwin.sensor._bloom.work_bytes``: 24 B per pixel that ends up full, 8 per over-full
-    pixel, 256 per bloom, a fixed allowance — or the one-group path's terms) is checked against the memory budget before the kernel runs: an
-    over-exposed ColorChecker (most pixels, not all, over full well) under a budget one
-    byte short of the charge frame's resident set + that estimate is refused with one line;
-    one byte more and the same capture runs. A frame all over full well needs no work
+    pixel, 256 per bloom, a fixed allowance — or the one-group path's terms) is checked
+    against the memory budget before the kernel runs: an over-exposed ColorChecker (most
+    pixels, not all, over full well) under a budget one byte short of the charge frame's
+    resident set + that estimate is refused with one line; one byte more and the same
+    capture runs. A frame all over full well needs no work
     space (the kernel's short path): it runs within the charge frame's budget."""
     import camtwin.sensor._bloom as bloom_mod
     from camtwin.memory import MemoryBudgetError, using_budget

@@ -837,30 +837,6 @@ def _over_full(q, fw32, known, bits):  # pragma: no cover - jit
     mask of the same pixels) when given with the counts, else every pixel of each row
     that has some."""
     h, w = q.shape
-    if known.size == h + 1 and bits.shape[0] == h:
-        counts = known.copy()
-        counts[0] = 0
-        for i in range(h):
-            counts[i + 1] += counts[i]
-        n = counts[h]
-        idx = np.empty(n, np.int32)
-        val = np.empty(n if n * _DENSE_OVER <= h * w else 0, np.float32)
-        keep_val = val.size > 0
-        for i in nb.prange(h):
-            k = counts[i]
-            end = counts[i + 1]
-            if end == k:
-                continue
-            for b in range(bits.shape[1]):
-                word = bits[i, b]
-                while word != 0 and k < end:    # (bounded: the mask may be given)
-                    j = b * 64 + np.int64(_cttz(word))
-                    idx[k] = i * w + j
-                    if keep_val:
-                        val[k] = q[i, j]
-                    k += 1
-                    word &= word - np.uint64(1)
-        return idx, val
     if known.size == h + 1:
         counts = known.copy()
         counts[0] = 0
@@ -878,16 +854,29 @@ def _over_full(q, fw32, known, bits):  # pragma: no cover - jit
     idx = np.empty(n, np.int32)     # (frames of < 2³¹ pixels: see bloom)
     val = np.empty(n if n * _DENSE_OVER <= h * w else 0, np.float32)
     keep_val = val.size > 0
+    by_bits = known.size == h + 1 and bits.shape[0] == h
     for i in nb.prange(h):
         k = counts[i]
-        if counts[i + 1] == k:
+        end = counts[i + 1]
+        if end == k:
             continue
-        for j in range(w):
-            if q[i, j] > fw32 and k < counts[i + 1]:    # (bounded: counts may be given)
-                idx[k] = i * w + j
-                if keep_val:
-                    val[k] = q[i, j]
-                k += 1
+        if by_bits:
+            for b in range(bits.shape[1]):
+                word = bits[i, b]
+                while word != 0 and k < end:    # (bounded: the mask may be given)
+                    j = b * 64 + np.int64(_cttz(word))
+                    idx[k] = i * w + j
+                    if keep_val:
+                        val[k] = q[i, j]
+                    k += 1
+                    word &= word - np.uint64(1)
+        else:
+            for j in range(w):
+                if q[i, j] > fw32 and k < end:    # (bounded: counts may be given)
+                    idx[k] = i * w + j
+                    if keep_val:
+                        val[k] = q[i, j]
+                    k += 1
     return idx, val
 
 
@@ -1281,9 +1270,9 @@ def _box_pairs(box, is_new, h, w):  # pragma: no cover - jit
                             max(box[a, 0], box[b, 0]) >> sh == cy and \
                             max(box[a, 2], box[b, 2]) >> sh == cx:
                         if 2 * n_pairs + 1 >= pairs.size:
-                            # (grown by a call, only when full: the copy written out in
-                            # this loop nest took numba 3 s more to compile; a call per
-                            # pair cost the refcounts of its array argument and result)
+                            # (grown by a call, only when full: a 2-D copy written out
+                            # in this loop nest is slow to compile; a call per pair pays
+                            # the refcounts of its array argument and result)
                             pairs = _grown(pairs, 2 * n_pairs + 1)
                         pairs[2 * n_pairs] = a
                         pairs[2 * n_pairs + 1] = b
@@ -1357,7 +1346,7 @@ _SORTED_MIN = 4096
 def _sort_footprint(pix, val, o, n):  # pragma: no cover - jit
     """Sort the footprint pix[o:o + n] (its pixel indices: distinct, 0 ≤ p < 2³¹) and its
     charges val by pixel index, in place: a least-significant-digit radix sort, three
-    passes of 11 bits (np.argsort's quicksort took numba 3–4 s to compile)."""
+    passes of 11 bits (np.argsort's quicksort is far slower for numba to compile)."""
     p, v = pix[o:o + n], val[o:o + n]
     tp = np.empty(n, np.int32)
     tv = np.empty(n, np.float32)
@@ -1433,7 +1422,13 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
                           f"{q.shape[0]}×{q.shape[1]}")
     known = _NO_COUNTS if counts is None else np.ascontiguousarray(counts, np.int64)
     at = dense_groups(q.size) if dense_at is None else int(dense_at)
-    mask = _NO_BITS if bits is None or counts is None else bits
+    mask = _NO_BITS
+    if bits is not None and counts is not None:
+        want = (q.shape[0], -(-q.shape[1] // 64))
+        if not (isinstance(bits, np.ndarray) and bits.dtype == np.uint64
+                and bits.shape == want):
+            raise ValueError(f"bits must be a uint64 array of shape {want}")
+        mask = bits
     out = _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e,
                        known, at, mask)
     fw32 = np.float32(full_well)
@@ -1548,8 +1543,8 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     number of regions) as fifth to seventh elements: :func:`bloom` runs those paths,
     kernels of their own, so that a first call compiles them only when it takes them (a
     first over-exposed frame takes the grouped path; with the other first-use savings its
-    first bloom compiled in 33.9 s of CPU instead of 45.4 s: benchmarks/RESULTS.md,
-    "Blooming", fourth session)."""
+    first bloom compiled in 29.0 s of CPU instead of 37.5 s:
+    ``benchmarks/bench_blooming.py --first-use``, RESULTS.md "Blooming", fourth session)."""
     h, w = q.shape
     fw32 = np.float32(full_well)
     fw = np.float64(fw32)

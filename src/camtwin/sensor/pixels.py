@@ -78,8 +78,8 @@ def _as_image(a, sensor, name: str) -> np.ndarray:
 def _as_dark(dark_e, sensor):
     """Scalar, (H,) or (H, 1) → float32 (H,); (H, W) → float32 (H, W). (A scalar as a
     row of equal values: the kernels then compile one variant for both — each variant of
-    the pixel chain takes numba ~6 s —; the per-row dark cost the 12 MP fused pass
-    13.76 → 13.83 ms: benchmarks/RESULTS.md, "Blooming", fourth session.)"""
+    the pixel chain takes numba seconds, ``benchmarks/bench_blooming.py --first-use`` —,
+    and read it once per row.)"""
     h, w = _shape(sensor)
     if np.ndim(dark_e) == 0:
         return np.full(h, _f32(dark_e), np.float32)
@@ -128,7 +128,7 @@ def _row0(row0) -> np.int64:
 def _row_map(fp: FixedPattern, h: int) -> np.ndarray:
     """The row-FPN map [e⁻] for the kernels, zeros when the sensor has none: read once per
     row (no per-pixel cost), and one compiled variant serves both (numba compiles one per
-    combination of maps present, ~6 s each)."""
+    combination of maps present)."""
     return np.zeros(h, np.float32) if fp.row_offset_e is None else fp.row_offset_e
 
 
