@@ -12,6 +12,7 @@ from scipy import ndimage
 
 from camtwin.errors import ConfigError
 from camtwin.sensor import SensorSpec
+from camtwin.sensor import _bloom
 from camtwin.sensor._bloom import _all_over_full, _one_step, bloom, bloom_whole_frame
 from camtwin.sensor.pixels import collect_charge, collect_charge_reference
 
@@ -534,3 +535,97 @@ def test_a_bit_mask_of_the_wrong_shape_is_refused():
     good[1, 1] = np.uint64(1) << np.uint64(1)
     bloom(q, np.float32(1000.0), 0.0, False, 10000, 1e-3, counts, bits=good)
     assert q.max() <= 1000.0 and q[1, 65] == 1000.0
+
+
+def _speckle(rng, h, w, level=0.95, sigma=31.6):
+    """A frame exposed near full well (1000 e⁻) in its top two thirds, its shot noise
+    (√1000 e⁻: at 0.95× full well 6 % of those pixels) putting part of them over: speckle of small components with little
+    pending charge, most of whose receivers stay below full well; plus a few pixels far
+    over (their receivers fill) and a few exactly full."""
+    q = rng.uniform(0.0, 950.0, (h, w)).astype(np.float32)
+    q[:2 * h // 3] = rng.normal(level * 1000.0, sigma, (2 * h // 3, w)).clip(0)
+    q[rng.random((h, w)) < 2e-4] = 5000.0
+    q[rng.random((h, w)) < 1e-3] = 1000.0
+    return q
+
+
+def _first_step_taken(q, drain, along_columns, tol=1e-3):
+    """(pixels bloomed by the one-step stencil of components, components left to the
+    grouped path) on a copy of q."""
+    fw = np.float32(1000.0)
+    idx, val = _bloom._over_full(q, fw, _bloom._NO_COUNTS, _bloom._NO_BITS)
+    rstart, rcomp = _bloom._components(idx, q.shape[1], along_columns)
+    n_comp = _bloom._compact_ids(rcomp)
+    assert n_comp >= _bloom._FIRST_STEP_MIN_GROUPS        # (else the path is not tried)
+    assert idx.size <= _bloom._FIRST_STEP_MAX_SIZE * n_comp
+    bad, n_done, _, _ = _bloom._first_step_alone(q.copy(), idx, val, rstart, rcomp, n_comp,
+                                                 fw, 1.0 - drain, along_columns, tol)
+    return n_done, int(bad.sum())
+
+
+@pytest.mark.parametrize("along_columns", [False, True])
+@pytest.mark.parametrize("drain", [0.0, 0.5])
+def test_speckle_over_full_well_blooms_by_a_stencil_step_like_the_whole_frame(along_columns,
+                                                                          drain):
+    """Components whose receivers all stay below full well in the first step (speckle just
+    over full well) bloom in one stencil step; the others go on in groups on the frame
+    that step left, where the stencil's pixels are exactly full (they join a bloom that
+    reaches them, as in the whole-frame steps). The result must be the whole-frame
+    algorithm's — with every step count, and every changed pixel inside a returned box
+    (the pixels read out again)."""
+    rng = np.random.default_rng(41 + along_columns)
+    h, w = 200, 320
+    for trial in range(3):
+        q = _speckle(rng, h, w, level=(0.95, 0.955, 0.96)[trial])
+        n_done, n_left = _first_step_taken(q, drain, along_columns)
+        assert n_done > 500 and n_left > 0         # both paths, on most of the speckle
+        for it in (1, 2, 10000):
+            want, (steps, pend, lost) = _whole_frame(q, 1000.0, drain, along_columns, it)
+            got = q.copy()
+            g_steps, g_pend, g_lost, boxes = bloom(got, np.float32(1000.0), drain,
+                                                   along_columns, it, 1e-3, boxes=True)
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-2,
+                                       err_msg=f"trial {trial}, {it} steps")
+            assert g_steps == steps
+            assert g_lost == pytest.approx(lost, abs=1e-2)
+            assert g_pend == pytest.approx(pend, abs=1e-2) if it < 10000 else g_pend <= 1e-3
+            inside = np.zeros((h, w), bool)
+            for r0, r1, c0, c1 in boxes:
+                inside[r0:r1, c0:c1] = True
+            changed = got != np.minimum(q, np.float32(1000.0))
+            assert changed.sum() > 1000 and not (changed & ~inside).any()
+
+
+def test_no_stencil_step_when_the_pending_charge_is_within_the_tolerance():
+    """The steps run while the total pending charge exceeds the tolerance: below it no
+    step is made (the over-full pixels are only clipped, their charge left pending) —
+    the stencil step of speckle too."""
+    rng = np.random.default_rng(44)
+    q = _speckle(rng, 200, 320)
+    q[q > 1500.0] = 999.0                   # (no pixel far over)
+    pending = float(np.maximum(q.astype(np.float64) - 1000.0, 0.0).sum())
+    assert _first_step_taken(q, 0.0, False)[0] > 0
+    for tol, steps in ((pending * 1.01, 0), (pending * 0.99, 1)):
+        want, r = _whole_frame(q, 1000.0, 0.0, False, 10000, tol)
+        got = q.copy()
+        g = bloom(got, np.float32(1000.0), 0.0, False, 10000, tol)
+        assert g[0] == r[0] == steps
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-2)
+        assert g[1] == pytest.approx(r[1], abs=1e-6)
+
+
+def test_simulate_pixels_on_speckle_over_full_well_equals_the_split_chain():
+    """The stencil step's boxes (here one band of rows) hold every pixel it changed: the
+    DN of simulate_pixels are exactly those of generate_charge → collect_charge →
+    read_out on a frame exposed to full well (its shot noise makes the speckle)."""
+    from camtwin.sensor.pixels import generate_charge, read_out, simulate_pixels
+
+    h, w = 200, 320
+    s = _sensor(h, w, 0.5)
+    photo = np.full((h, w), 600.0, np.float32)
+    photo[:140] = 950.0
+    photo[170, 30] = 9000.0
+    q0 = generate_charge(photo, 2.0, s, key=3)
+    assert _first_step_taken(q0, 0.5, False)[0] > 500
+    want = read_out(collect_charge(q0, s), s, key=3)
+    np.testing.assert_array_equal(simulate_pixels(photo, 2.0, s, key=3), want)

@@ -49,6 +49,15 @@ below full well bloom in exactly one step: a stencil over the over-full pixels (
 receiver gets Σ P/E from its over-full neighbours, summed in direction order as the
 frontier step sums it), without groups — the case of hot pixels and of a Bayer channel
 just over full well, where every pixel was a group of its own.
+*Speckle* (at least :data:`_FIRST_STEP_MIN_GROUPS` components of at most
+:data:`_FIRST_STEP_MAX_SIZE` pixels on average, a quarter of the over-full pixels less
+than a quarter of full well over — a sky or a wall exposed to full well, whose shot
+noise puts part of its pixels over): every component whose receivers all stay below
+full well in the first step, even with every other component's share, blooms in that
+one step as a stencil (:func:`_first_step_alone`; its pixels are then exactly full with
+nothing pending, as after the whole-frame first step); the rest go on in groups on the
+frame it left — a bloom reaching a stencil component later finds it exactly full and
+joins it, as in the whole-frame steps — with their share of the stop tolerance.
 
 *Many components* (more than :func:`dense_groups`: a Bayer channel over full well whose
 neighbours fill too, every pixel a component) or more than 5 % of the frame over full
@@ -1011,6 +1020,242 @@ def _one_step_boxes(idx, h, w, along_columns):  # pragma: no cover - jit
     return out
 
 
+#: Row and column steps of directions 0 … 3 (up, down, left, right).
+_DI = np.array([-1, 1, 0, 0], np.int64)
+_DJ = np.array([0, 0, -1, 1], np.int64)
+
+
+@nb.njit(cache=True, inline="always")
+def _flat_neighbour(x, i, j, d, h, w):  # pragma: no cover - jit
+    """Frame index of neighbour d (0 up, 1 down, 2 left, 3 right) of pixel x = (i, j), or
+    −1 outside the frame."""
+    if d == 0:
+        return x - w if i > 0 else -1
+    if d == 1:
+        return x + w if i < h - 1 else -1
+    if d == 2:
+        return x - 1 if j > 0 else -1
+    return x + 1 if j < w - 1 else -1
+
+
+@nb.njit(cache=True, inline="always")
+def _step_income(flat, r, ri, rj, h, w, p, c, idx, comp, share, bad, fw32, n_dirs,
+                 good_only):  # pragma: no cover - jit
+    """Charge [e⁻, float64] non-full pixel r = (ri, rj) receives in the first step from its
+    over-full neighbours: Σ_d share of the neighbour's component, in direction order
+    (only from components not ``bad`` when ``good_only``); and whether over-full pixel
+    ``p`` (component ``c``) is the first such neighbour (the one that writes it). A
+    neighbour's component other than p's is looked up in the sorted list ``idx``."""
+    inc = 0.0
+    first = -1
+    for d in range(n_dirs):
+        x = _flat_neighbour(r, ri, rj, d, h, w)
+        if x >= 0 and flat[x] > fw32:
+            cx = c if x == p else comp[np.searchsorted(idx, x)]
+            if good_only and bad[cx]:
+                continue
+            inc += share[cx]
+            if first < 0:
+                first = x
+    return inc, first == p
+
+
+@nb.njit(cache=True, parallel=True)
+def _first_step_comp(idx, q, rstart, rcomp, fw32, along_columns):  # pragma: no cover - jit
+    """Per over-full pixel (``idx``): its component (of its run) and its number of
+    in-frame neighbours below full well — its edges to receivers (4, or up and down for
+    a CCD) — or −1 when a neighbour is exactly at full well (full, so part of its region:
+    not a component that blooms alone)."""
+    h, w = q.shape
+    flat = q.reshape(h * w)
+    n = idx.size
+    n_dirs = 2 if along_columns else 4
+    inv_w = 1.0 / w
+    comp = np.empty(n, np.int32)
+    edges = np.empty(n, np.int8)
+    for r in nb.prange(rcomp.size):
+        for t in range(rstart[r], rstart[r + 1]):
+            comp[t] = rcomp[r]
+            p = np.int64(idx[t])
+            i = _row_of(p, w, inv_w)
+            j = p - i * w
+            e = 0
+            exact = False
+            for d in range(n_dirs):
+                x = _flat_neighbour(p, i, j, d, h, w)
+                if x >= 0:
+                    v = flat[x]
+                    e += v < fw32
+                    exact |= v == fw32
+            edges[t] = -1 if exact else e
+    return comp, edges
+
+
+@nb.njit(cache=True, parallel=True)
+def _first_step_fills(q, idx, comp, share, bad, fw32, along_columns):  # pragma: no cover - jit
+    """Mark ``bad`` every component a receiver of which reaches full well in the first
+    step, counting every component's share (so also when the others' shares are added
+    later)."""
+    h, w = q.shape
+    flat = q.reshape(h * w)
+    n = idx.size
+    n_dirs = 2 if along_columns else 4
+    fw = np.float64(fw32)
+    inv_w = 1.0 / w
+    for t in nb.prange(n):
+        c = comp[t]
+        if bad[c]:
+            continue
+        p = np.int64(idx[t])
+        i = _row_of(p, w, inv_w)
+        j = p - i * w
+        for d in range(n_dirs):
+            r = _flat_neighbour(p, i, j, d, h, w)
+            if r >= 0 and flat[r] < fw32:
+                inc, _ = _step_income(flat, r, i + _DI[d], j + _DJ[d], h, w, p, c, idx,
+                                      comp, share, bad, fw32, n_dirs, False)
+                if np.float64(flat[r]) + inc >= fw:
+                    bad[c] = True
+
+
+@nb.njit(cache=True, parallel=True)
+def _first_step_apply(q, idx, comp, share, bad, fw32, along_columns):  # pragma: no cover - jit
+    """The first (and only) step of the components not ``bad``: each receiver gets their
+    shares (float64, rounded once), written by its first such over-full neighbour; then
+    their pixels go to full well."""
+    h, w = q.shape
+    flat = q.reshape(h * w)
+    n = idx.size
+    n_dirs = 2 if along_columns else 4
+    inv_w = 1.0 / w
+    for t in nb.prange(n):
+        c = comp[t]
+        if bad[c]:
+            continue
+        p = np.int64(idx[t])
+        i = _row_of(p, w, inv_w)
+        j = p - i * w
+        for d in range(n_dirs):
+            r = _flat_neighbour(p, i, j, d, h, w)
+            if r >= 0 and flat[r] < fw32:
+                inc, mine = _step_income(flat, r, i + _DI[d], j + _DJ[d], h, w, p, c, idx,
+                                         comp, share, bad, fw32, n_dirs, True)
+                if mine:
+                    flat[r] = np.float32(np.float64(flat[r]) + inc)
+    for t in nb.prange(n):
+        if not bad[comp[t]]:
+            flat[idx[t]] = fw32
+
+
+@nb.njit(cache=True)
+def _first_step_alone(q, idx, val, rstart, rcomp, n_comp, fw32, keep, along_columns,
+                      tolerance_e):  # pragma: no cover - jit
+    """Bloom, in one stencil step, every component (``rcomp``: of each run ``rstart``)
+    whose receivers all stay below full well in the first step even with every
+    component's share — those blooms end there: their pixels go to full well with
+    nothing pending, and any later step of another bloom that reaches them finds them
+    exactly full, as in the whole-frame steps. The frame of speckle just over full well
+    (a sky or a wall exposed to full well: its shot noise puts part of its pixels over)
+    is mostly such components, tens of thousands of groups for the grouped path.
+
+    ``val``: the over-full pixels' charges (or empty: read from ``q``). Needs the total
+    pending charge above ``tolerance_e`` (else no step is made at all). Returns
+    (``bad``: per component, True when it was not bloomed here; the number of pixels
+    bloomed; the footprint boxes (r0, r1, c0, c1) of those blooms: per component its
+    bounding box and the receivers' ring, or one band of whole rows when that is less
+    to read out again; the stop tolerance of the other components' steps: the share of
+    ``tolerance_e`` of their pending charge)."""
+    h, w = q.shape
+    flat = q.reshape(h * w)
+    n = idx.size
+    fw = np.float64(fw32)
+    comp, edges = _first_step_comp(idx, q, rstart, rcomp, fw32, along_columns)
+    share = np.zeros(n_comp, np.float64)        # pending charge, then per edge
+    n_edges = np.zeros(n_comp, np.int32)
+    bad = np.zeros(n_comp, np.bool_)
+    total = 0.0
+    for t in range(n):
+        c = comp[t]
+        v = val[t] if val.size == n else flat[idx[t]]
+        e = (np.float64(v) - fw) * keep
+        share[c] += e
+        total += e
+        if edges[t] < 0:
+            bad[c] = True
+        else:
+            n_edges[c] += edges[t]
+    none = np.empty((0, 4), np.int64)
+    if total <= tolerance_e:
+        bad[:] = True
+        return bad, 0, none, tolerance_e
+    for c in range(n_comp):
+        if n_edges[c] == 0:
+            bad[c] = True           # (nowhere to spill: its charge is lost in the steps)
+        else:
+            share[c] /= n_edges[c]
+    _first_step_fills(q, idx, comp, share, bad, fw32, along_columns)
+    # the tolerance of the rest: its share of the pending charge, as the groups share it
+    # (and less than the rest's pending charge: it makes its first step, as here)
+    rest = 0.0
+    n_good = 0
+    for c in range(n_comp):
+        if bad[c]:
+            rest += share[c] * n_edges[c] if n_edges[c] > 0 else share[c]
+        else:
+            n_good += 1
+    tol_rest = tolerance_e * rest / total
+    if n_good == 0:
+        return bad, 0, none, tolerance_e
+    _first_step_apply(q, idx, comp, share, bad, fw32, along_columns)
+    # footprint boxes: the rows holding bloomed pixels, ± the receivers' ring, whole —
+    # or, when that is more to read out (by rows of 16 pixels) than the components'
+    # own boxes (each at least 3 rows of 16), per component its bounding box and ring
+    inv_w = 1.0 / w
+    n_done = 0
+    lo = h
+    hi = -1
+    for t in range(n):
+        if not bad[comp[t]]:
+            n_done += 1
+            i = _row_of(np.int64(idx[t]), w, inv_w)
+            lo = min(lo, i)
+            hi = max(hi, i)
+    lo = max(lo - 1, 0)
+    hi = min(hi + 2, h)
+    if (hi - lo) * w <= 48 * n_good:
+        return bad, n_done, np.array([[lo, hi, 0, w]], np.int64), tol_rest
+    box = np.empty((n_comp, 4), np.int64)
+    box[:, 0] = h
+    box[:, 1] = -1
+    box[:, 2] = w
+    box[:, 3] = -1
+    for t in range(n):
+        c = comp[t]
+        if bad[c]:
+            continue
+        p = np.int64(idx[t])
+        i = _row_of(p, w, inv_w)
+        j = p - i * w
+        box[c, 0] = min(box[c, 0], i)
+        box[c, 1] = max(box[c, 1], i)
+        box[c, 2] = min(box[c, 2], j)
+        box[c, 3] = max(box[c, 3], j)
+    dc = 0 if along_columns else 1
+    nb_ = 0
+    for c in range(n_comp):
+        if not bad[c]:
+            r0 = max(box[c, 0] - 1, 0)
+            r1 = min(box[c, 1] + 2, h)
+            c0 = max(box[c, 2] - dc, 0)
+            c1 = min(box[c, 3] + 1 + dc, w)
+            box[nb_, 0] = r0
+            box[nb_, 1] = r1
+            box[nb_, 2] = c0
+            box[nb_, 3] = c1
+            nb_ += 1
+    return bad, n_done, box[:nb_].copy(), tol_rest
+
+
 #: Above this many components (at least), a frame is bloomed as one group
 #: (:func:`_run_dense`): one per 64 pixels, at least 2^16 …
 _DENSE_MIN_GROUPS = 1 << 16
@@ -1435,10 +1680,11 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
     if out[0] == _TO_ONE_STEP:
         out = _bloom_one_step(q, out[4], fw32, 1.0 - drain, along_columns, max_iterations,
                               tolerance_e)
-    elif out[0] == _TO_DENSE:
+    elif out[0] == _TO_DENSE:    # (with the tolerance and steps left by a first step)
         steps, pending, lost = _run_dense(q, out[4], out[5], out[6], fw32, along_columns,
-                                          max_iterations, tolerance_e, 1.0 - drain)
-        out = steps, pending, lost, np.array([[0, q.shape[0], 0, q.shape[1]]], np.int64)
+                                          max_iterations, out[1], 1.0 - drain)
+        out = (max(steps, int(out[2])), pending, lost,
+               np.array([[0, q.shape[0], 0, q.shape[1]]], np.int64))
     return out[:4] if boxes else out[:3]
 
 
@@ -1479,9 +1725,11 @@ def _bloom_one_step(q, idx, fw32, keep, along_columns, max_iterations,
 WORK_BYTES_PER_FULL_PIXEL = 24
 
 #: Plus, per over-full pixel on the grouped path [bytes]: its charge, kept in list order
-#: (float32, :func:`_over_full`), and the runs' lists beyond the ≈ 12 above when runs are
-#: short (:func:`_components`: three int32 per run; a lone pixel is a run).
-WORK_BYTES_PER_OVER_PIXEL = 8
+#: (float32, :func:`_over_full`), the runs' lists beyond the ≈ 12 above when runs are
+#: short (:func:`_components`: three int32 per run; a lone pixel is a run), and the
+#: stencil step of speckle (:func:`_first_step_alone`: its component and edge count, 5;
+#: per component 13 more, within :data:`WORK_BYTES_PER_GROUP`).
+WORK_BYTES_PER_OVER_PIXEL = 13
 
 #: Plus a fixed allowance [bytes] for the per-thread work spaces and the allocator's
 #: granularity (seen once: a 400×400 lamp on a 2100 × 2000 frame grew 22.8 MB alone and
@@ -1494,12 +1742,13 @@ WORK_BYTES_FIXED = 64 * 2 ** 20
 WORK_BYTES_PER_GROUP = 256
 
 #: Work space of the one-group path (:func:`_run_dense`) [bytes]: per frame pixel (its
-#: int32 cell, padded rows), per over-full pixel (its index and region), per region
+#: int32 cell, padded rows), per over-full pixel (its index and region; and the stencil
+#: step's component and edge count if it was tried first), per region
 #: (union-find, edges, charge), per pixel that ends up full (the node list) and per
 #: frontier pixel (at most every pixel not over full, at most the full ones: its slot).
 #: Measured: +436 MB for a 12 MP Bayer green channel at 3× full well (6 M regions;
 #: ``bench_blooming.py --hostile``), against 529 MB from these with WORK_BYTES_FIXED.
-DENSE_BYTES = {"px": 4.5, "over": 8, "region": 28, "full": 4, "front": 24}
+DENSE_BYTES = {"px": 4.5, "over": 13, "region": 28, "full": 4, "front": 24}
 
 
 def work_bytes(n_over: int, excess_e: float, full_well_e: float, n_px: int,
@@ -1531,6 +1780,55 @@ def work_bytes(n_over: int, excess_e: float, full_well_e: float, n_px: int,
     return max(grouped, d["px"] * n_px + d["over"] * n_over + d["region"] * groups
                + d["full"] * full + d["front"] * min(n_px - n_over, full)
                + WORK_BYTES_FIXED)
+
+
+@nb.njit(cache=True)
+def _compact_ids(rcomp):  # pragma: no cover - jit
+    """Renumber the runs' components (each the smallest run index in it, as
+    :func:`_components` gives them) 0 … n − 1 in place (a root run precedes its members,
+    so its new id is there first); returns n."""
+    n_groups = np.int64(0)      # not a literal: one compiled signature downstream
+    for r in range(rcomp.size):
+        c = rcomp[r]
+        if c == r:
+            rcomp[r] = n_groups
+            n_groups += 1
+        else:
+            rcomp[r] = rcomp[c]
+    return n_groups
+
+
+#: :func:`_first_step_alone` is tried on frames of at least this many components …
+_FIRST_STEP_MIN_GROUPS = 1024
+#: … of at most this many pixels on average (speckle; not a band of sky over full well,
+#: one large component, nor clusters that mostly fill their receivers)
+_FIRST_STEP_MAX_SIZE = 2
+
+
+@nb.njit(cache=True)
+def _mostly_small_excess(q, idx, val, fw32, keep):  # pragma: no cover - jit
+    """Whether at least a quarter of the over-full pixels hold less than a quarter of
+    full well pending: speckle just over full well, worth trying
+    :func:`_first_step_alone` on (not lamps or blobs far over it, whose receivers fill)."""
+    n = idx.size
+    flat = q.reshape(q.size)
+    limit = np.float64(fw32) + 0.25 * np.float64(fw32) / max(keep, 1e-300)
+    small = 0
+    for t in range(n):
+        v = val[t] if val.size == n else flat[idx[t]]
+        small += np.float64(v) < limit
+    return 4 * small >= n
+
+
+@nb.njit(cache=True)
+def _stacked(a, b):  # pragma: no cover - jit
+    """Rows of a, then of b."""
+    if b.shape[0] == 0:
+        return a
+    out = np.empty((a.shape[0] + b.shape[0], 4), np.int64)
+    out[:a.shape[0]] = a
+    out[a.shape[0]:] = b
+    return out
 
 
 @nb.njit(cache=True)
@@ -1567,17 +1865,40 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     if _one_step(q, idx, fw32, keep, along_columns):
         return _TO_ONE_STEP, 0.0, 0.0, np.empty((0, 4), np.int64), idx, none, 0
     rstart, rcomp = _components(idx, w, along_columns)
-    # groups: one per component (compact ids 0 … n_groups − 1), renumbered in place (a
-    # root run precedes its members, so its new id is there first)
+    n_groups = _compact_ids(rcomp)
     n_runs = rcomp.size
-    n_groups = np.int64(0)      # not a literal: one compiled signature downstream
-    for r in range(n_runs):
-        c = rcomp[r]
-        if c == r:
-            rcomp[r] = n_groups
-            n_groups += 1
-        else:
-            rcomp[r] = rcomp[c]
+    # components that bloom in one step (speckle just over full well): a stencil step;
+    # the rest go on below, on the frame that step left
+    first_steps = 0
+    first_boxes = np.empty((0, 4), np.int64)
+    if (max_iterations >= 1 and n_groups >= _FIRST_STEP_MIN_GROUPS
+            and n <= _FIRST_STEP_MAX_SIZE * n_groups
+            and _mostly_small_excess(q, idx, val, fw32, keep)):
+        bad, n_done, first_boxes, tolerance_e = _first_step_alone(
+            q, idx, val, rstart, rcomp, n_groups, fw32, keep, along_columns, tolerance_e)
+        if n_done > 0:
+            first_steps = 1
+            if n_done == n:
+                return 1, 0.0, 0.0, first_boxes, none, none, 0
+            m = 0
+            for r in range(n_runs):
+                if bad[rcomp[r]]:
+                    for t in range(rstart[r], rstart[r + 1]):
+                        idx[m] = idx[t]
+                        if val.size == n:
+                            val[m] = val[t]
+                        m += 1
+            idx = idx[:m].copy()
+            if val.size == n:
+                val = val[:m].copy()
+            elif m * _DENSE_OVER <= h * w:    # (the grouped path reads them in order)
+                val = np.empty(m, np.float32)
+                for t in range(m):
+                    val[t] = flat[idx[t]]
+            n = m
+            rstart, rcomp = _components(idx, w, along_columns)
+            n_groups = _compact_ids(rcomp)
+            n_runs = rcomp.size
     if n_groups > dense_at or n * _DENSE_OVER > h * w:
         # so many components (a colour channel over full well whose neighbours fill too)
         # or over-full pixels that per-group bookkeeping, pairing and reruns of merged
@@ -1586,7 +1907,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         comp = np.empty(n, np.int32)
         for r in range(n_runs):
             comp[rstart[r]:rstart[r + 1]] = rcomp[r]
-        return _TO_DENSE, 0.0, 0.0, np.empty((0, 4), np.int64), idx, comp, n_groups
+        return _TO_DENSE, tolerance_e, float(first_steps), first_boxes, idx, comp, n_groups
     # each component's runs as a list (first run, next run: raster order), its bounding
     # box and pending excess; a run's first and end positions in idx and its component's
     # next run (−1: none) side by side, so that a group finds its first nodes one cache
@@ -1685,7 +2006,8 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
                     fw32, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
                     fp_off, fp_len, fbox, st_steps, st_pend, st_lost)
         if direct and status[0] == 1:
-            return st_steps[0], st_pend[0], st_lost[0], fbox[:1].copy(), none, none, 0
+            return (max(st_steps[0], first_steps), st_pend[0], st_lost[0],
+                    _stacked(fbox[:1], first_boxes), none, none, 0)
         if rnd == 0:
             pix0 = buf_pix
             val0 = buf_val
@@ -1780,7 +2102,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         if valid[g]:
             boxes[n_valid] = g_box[g]
             n_valid += 1
-    return steps, pending, lost, boxes, none, none, 0
+    return max(steps, first_steps), pending, lost, _stacked(boxes, first_boxes), none, none, 0
 
 
 @nb.njit(cache=True)
