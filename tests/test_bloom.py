@@ -553,13 +553,14 @@ def _first_step_taken(q, drain, along_columns, tol=1e-3):
     """(pixels bloomed by the one-step stencil of components, components left to the
     grouped path) on a copy of q."""
     fw = np.float32(1000.0)
-    idx, val = _bloom._over_full(q, fw, _bloom._NO_COUNTS, _bloom._NO_BITS)
+    idx, _ = _bloom._over_full(q, fw, _bloom._NO_COUNTS, _bloom._NO_BITS)
     rstart, rcomp = _bloom._components(idx, q.shape[1], along_columns)
     n_comp = _bloom._compact_ids(rcomp)
     assert n_comp >= _bloom._FIRST_STEP_MIN_GROUPS        # (else the path is not tried)
     assert idx.size <= _bloom._FIRST_STEP_MAX_SIZE * n_comp
-    bad, n_done, _, _ = _bloom._first_step_alone(q.copy(), idx, val, rstart, rcomp, n_comp,
-                                                 fw, 1.0 - drain, along_columns, tol)
+    comp = np.repeat(rcomp, np.diff(rstart)).astype(np.int32)
+    bad, n_done, _, _ = _bloom._first_step_alone(q.copy(), idx, comp, n_comp, fw,
+                                                 1.0 - drain, along_columns, tol)
     return n_done, int(bad.sum())
 
 

@@ -1061,72 +1061,47 @@ def _step_income(flat, r, ri, rj, h, w, p, c, idx, comp, share, bad, fw32, n_dir
 
 
 @nb.njit(cache=True, parallel=True)
-def _first_step_comp(idx, q, rstart, rcomp, fw32, along_columns):  # pragma: no cover - jit
-    """Per over-full pixel (``idx``): its component (of its run) and its number of
-    in-frame neighbours below full well — its edges to receivers (4, or up and down for
-    a CCD) — or −1 when a neighbour is exactly at full well (full, so part of its region:
-    not a component that blooms alone)."""
+def _first_step_edges(idx, q, fw32, along_columns):  # pragma: no cover - jit
+    """Per over-full pixel (``idx``): its number of in-frame neighbours below full well —
+    its edges to receivers (4, or up and down for a CCD) — or −1 when a neighbour is
+    exactly at full well (full, so part of its region: not a component that blooms
+    alone)."""
     h, w = q.shape
     flat = q.reshape(h * w)
     n = idx.size
     n_dirs = 2 if along_columns else 4
     inv_w = 1.0 / w
-    comp = np.empty(n, np.int32)
     edges = np.empty(n, np.int8)
-    for r in nb.prange(rcomp.size):
-        for t in range(rstart[r], rstart[r + 1]):
-            comp[t] = rcomp[r]
-            p = np.int64(idx[t])
-            i = _row_of(p, w, inv_w)
-            j = p - i * w
-            e = 0
-            exact = False
-            for d in range(n_dirs):
-                x = _flat_neighbour(p, i, j, d, h, w)
-                if x >= 0:
-                    v = flat[x]
-                    e += v < fw32
-                    exact |= v == fw32
-            edges[t] = -1 if exact else e
-    return comp, edges
+    for t in nb.prange(n):
+        p = np.int64(idx[t])
+        i = _row_of(p, w, inv_w)
+        j = p - i * w
+        e = 0
+        exact = False
+        for d in range(n_dirs):
+            x = _flat_neighbour(p, i, j, d, h, w)
+            if x >= 0:
+                v = flat[x]
+                e += v < fw32
+                exact |= v == fw32
+        edges[t] = -1 if exact else e
+    return edges
 
 
 @nb.njit(cache=True, parallel=True)
-def _first_step_fills(q, idx, comp, share, bad, fw32, along_columns):  # pragma: no cover - jit
-    """Mark ``bad`` every component a receiver of which reaches full well in the first
-    step, counting every component's share (so also when the others' shares are added
-    later)."""
+def _first_step_pass(q, idx, comp, share, bad, fw32, along_columns,
+                     apply):  # pragma: no cover - jit
+    """Over the receivers of the components not ``bad``: without ``apply``, mark ``bad``
+    every component a receiver of which reaches full well in the first step, counting
+    every component's share (so also when the others' shares are added later); with
+    ``apply``, their first (and only) step — each receiver gets their shares (float64,
+    rounded once), written by its first such over-full neighbour — and then their pixels
+    go to full well."""
     h, w = q.shape
     flat = q.reshape(h * w)
     n = idx.size
     n_dirs = 2 if along_columns else 4
     fw = np.float64(fw32)
-    inv_w = 1.0 / w
-    for t in nb.prange(n):
-        c = comp[t]
-        if bad[c]:
-            continue
-        p = np.int64(idx[t])
-        i = _row_of(p, w, inv_w)
-        j = p - i * w
-        for d in range(n_dirs):
-            r = _flat_neighbour(p, i, j, d, h, w)
-            if r >= 0 and flat[r] < fw32:
-                inc, _ = _step_income(flat, r, i + _DI[d], j + _DJ[d], h, w, p, c, idx,
-                                      comp, share, bad, fw32, n_dirs, False)
-                if np.float64(flat[r]) + inc >= fw:
-                    bad[c] = True
-
-
-@nb.njit(cache=True, parallel=True)
-def _first_step_apply(q, idx, comp, share, bad, fw32, along_columns):  # pragma: no cover - jit
-    """The first (and only) step of the components not ``bad``: each receiver gets their
-    shares (float64, rounded once), written by its first such over-full neighbour; then
-    their pixels go to full well."""
-    h, w = q.shape
-    flat = q.reshape(h * w)
-    n = idx.size
-    n_dirs = 2 if along_columns else 4
     inv_w = 1.0 / w
     for t in nb.prange(n):
         c = comp[t]
@@ -1139,27 +1114,31 @@ def _first_step_apply(q, idx, comp, share, bad, fw32, along_columns):  # pragma:
             r = _flat_neighbour(p, i, j, d, h, w)
             if r >= 0 and flat[r] < fw32:
                 inc, mine = _step_income(flat, r, i + _DI[d], j + _DJ[d], h, w, p, c, idx,
-                                         comp, share, bad, fw32, n_dirs, True)
-                if mine:
+                                         comp, share, bad, fw32, n_dirs, apply)
+                if not apply:
+                    if np.float64(flat[r]) + inc >= fw:
+                        bad[c] = True
+                elif mine:
                     flat[r] = np.float32(np.float64(flat[r]) + inc)
-    for t in nb.prange(n):
-        if not bad[comp[t]]:
-            flat[idx[t]] = fw32
+    if apply:
+        for t in nb.prange(n):
+            if not bad[comp[t]]:
+                flat[idx[t]] = fw32
 
 
 @nb.njit(cache=True)
-def _first_step_alone(q, idx, val, rstart, rcomp, n_comp, fw32, keep, along_columns,
+def _first_step_alone(q, idx, comp, n_comp, fw32, keep, along_columns,
                       tolerance_e):  # pragma: no cover - jit
-    """Bloom, in one stencil step, every component (``rcomp``: of each run ``rstart``)
-    whose receivers all stay below full well in the first step even with every
+    """Bloom, in one stencil step, every component (``comp``: of each over-full pixel
+    ``idx``, 0 … ``n_comp`` − 1) whose receivers all stay below full well in the first step even with every
     component's share — those blooms end there: their pixels go to full well with
     nothing pending, and any later step of another bloom that reaches them finds them
     exactly full, as in the whole-frame steps. The frame of speckle just over full well
     (a sky or a wall exposed to full well: its shot noise puts part of its pixels over)
     is mostly such components, tens of thousands of groups for the grouped path.
 
-    ``val``: the over-full pixels' charges (or empty: read from ``q``). Needs the total
-    pending charge above ``tolerance_e`` (else no step is made at all). Returns
+    Needs the total pending charge above ``tolerance_e`` (else no step is made at all:
+    nothing is changed). A kernel of its own, compiled when first taken. Returns
     (``bad``: per component, True when it was not bloomed here; the number of pixels
     bloomed; the footprint boxes (r0, r1, c0, c1) of those blooms: per component its
     bounding box and the receivers' ring, or one band of whole rows when that is less
@@ -1169,15 +1148,14 @@ def _first_step_alone(q, idx, val, rstart, rcomp, n_comp, fw32, keep, along_colu
     flat = q.reshape(h * w)
     n = idx.size
     fw = np.float64(fw32)
-    comp, edges = _first_step_comp(idx, q, rstart, rcomp, fw32, along_columns)
+    edges = _first_step_edges(idx, q, fw32, along_columns)
     share = np.zeros(n_comp, np.float64)        # pending charge, then per edge
     n_edges = np.zeros(n_comp, np.int32)
     bad = np.zeros(n_comp, np.bool_)
     total = 0.0
     for t in range(n):
         c = comp[t]
-        v = val[t] if val.size == n else flat[idx[t]]
-        e = (np.float64(v) - fw) * keep
+        e = (np.float64(flat[idx[t]]) - fw) * keep
         share[c] += e
         total += e
         if edges[t] < 0:
@@ -1193,7 +1171,7 @@ def _first_step_alone(q, idx, val, rstart, rcomp, n_comp, fw32, keep, along_colu
             bad[c] = True           # (nowhere to spill: its charge is lost in the steps)
         else:
             share[c] /= n_edges[c]
-    _first_step_fills(q, idx, comp, share, bad, fw32, along_columns)
+    _first_step_pass(q, idx, comp, share, bad, fw32, along_columns, False)
     # the tolerance of the rest: its share of the pending charge, as the groups share it
     # (and less than the rest's pending charge: it makes its first step, as here)
     rest = 0.0
@@ -1206,7 +1184,7 @@ def _first_step_alone(q, idx, val, rstart, rcomp, n_comp, fw32, keep, along_colu
     tol_rest = tolerance_e * rest / total
     if n_good == 0:
         return bad, 0, none, tolerance_e
-    _first_step_apply(q, idx, comp, share, bad, fw32, along_columns)
+    _first_step_pass(q, idx, comp, share, bad, fw32, along_columns, True)
     # footprint boxes: the rows holding bloomed pixels, ± the receivers' ring, whole —
     # or, when that is more to read out (by rows of 16 pixels) than the components'
     # own boxes (each at least 3 rows of 16), per component its bounding box and ring
@@ -1674,26 +1652,41 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
                 and bits.shape == want):
             raise ValueError(f"bits must be a uint64 array of shape {want}")
         mask = bits
-    out = _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e,
-                       known, at, mask)
     fw32 = np.float32(full_well)
+    out = _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e,
+                       known, at, mask, True)
+    first = None
+    if out[0] == _TO_FIRST_STEP:
+        bad, n_done, first_boxes, tol_rest = _first_step_alone(
+            q, out[4], out[5], out[6], fw32, 1.0 - drain, along_columns, tolerance_e)
+        if n_done == out[4].size:
+            out = (1, 0.0, 0.0, first_boxes)
+        else:
+            if n_done:      # the rest, on the frame the step left (counts, bits now stale)
+                first = first_boxes
+                known, mask, tolerance_e = _NO_COUNTS, _NO_BITS, tol_rest
+            out = _bloom_frame(q, full_well, drain, along_columns, max_iterations,
+                               tolerance_e, known, at, mask, False)
     if out[0] == _TO_ONE_STEP:
         out = _bloom_one_step(q, out[4], fw32, 1.0 - drain, along_columns, max_iterations,
                               tolerance_e)
-    elif out[0] == _TO_DENSE:    # (with the tolerance and steps left by a first step)
+    elif out[0] == _TO_DENSE:
         steps, pending, lost = _run_dense(q, out[4], out[5], out[6], fw32, along_columns,
-                                          max_iterations, out[1], 1.0 - drain)
-        out = (max(steps, int(out[2])), pending, lost,
-               np.array([[0, q.shape[0], 0, q.shape[1]]], np.int64))
+                                          max_iterations, tolerance_e, 1.0 - drain)
+        out = steps, pending, lost, np.array([[0, q.shape[0], 0, q.shape[1]]], np.int64)
+    if first is not None:       # (the stencil step was the first step of every bloom)
+        out = (max(int(out[0]), 1), out[1], out[2], np.concatenate([out[3], first]))
     return out[:4] if boxes else out[:3]
 
 
 _NO_COUNTS = np.zeros(0, np.int64)
 _NO_BITS = np.zeros((0, 1), np.uint64)
 
-#: ``steps`` of :func:`_bloom_frame` handing a frame to the one-step / one-group path.
+#: ``steps`` of :func:`_bloom_frame` handing a frame to the one-step / one-group / speckle
+#: path.
 _TO_ONE_STEP = -1
 _TO_DENSE = -2
+_TO_FIRST_STEP = -3
 
 
 @nb.njit(cache=True)
@@ -1725,11 +1718,14 @@ def _bloom_one_step(q, idx, fw32, keep, along_columns, max_iterations,
 WORK_BYTES_PER_FULL_PIXEL = 24
 
 #: Plus, per over-full pixel on the grouped path [bytes]: its charge, kept in list order
-#: (float32, :func:`_over_full`), the runs' lists beyond the ≈ 12 above when runs are
-#: short (:func:`_components`: three int32 per run; a lone pixel is a run), and the
-#: stencil step of speckle (:func:`_first_step_alone`: its component and edge count, 5;
-#: per component 13 more, within :data:`WORK_BYTES_PER_GROUP`).
-WORK_BYTES_PER_OVER_PIXEL = 13
+#: (float32, :func:`_over_full`), and the runs' lists beyond the ≈ 12 above when runs are
+#: short (:func:`_components`: three int32 per run; a lone pixel is a run).
+WORK_BYTES_PER_OVER_PIXEL = 8
+
+#: Plus, when the stencil step of speckle is tried (:func:`_first_step_alone`), per
+#: over-full pixel [bytes]: its component and edge count (per component 13 more, within
+#: :data:`WORK_BYTES_PER_GROUP` and the one-group path's per-region bytes).
+FIRST_STEP_BYTES_PER_OVER_PIXEL = 5
 
 #: Plus a fixed allowance [bytes] for the per-thread work spaces and the allocator's
 #: granularity (seen once: a 400×400 lamp on a 2100 × 2000 frame grew 22.8 MB alone and
@@ -1742,13 +1738,12 @@ WORK_BYTES_FIXED = 64 * 2 ** 20
 WORK_BYTES_PER_GROUP = 256
 
 #: Work space of the one-group path (:func:`_run_dense`) [bytes]: per frame pixel (its
-#: int32 cell, padded rows), per over-full pixel (its index and region; and the stencil
-#: step's component and edge count if it was tried first), per region
+#: int32 cell, padded rows), per over-full pixel (its index and region), per region
 #: (union-find, edges, charge), per pixel that ends up full (the node list) and per
 #: frontier pixel (at most every pixel not over full, at most the full ones: its slot).
 #: Measured: +436 MB for a 12 MP Bayer green channel at 3× full well (6 M regions;
 #: ``bench_blooming.py --hostile``), against 529 MB from these with WORK_BYTES_FIXED.
-DENSE_BYTES = {"px": 4.5, "over": 13, "region": 28, "full": 4, "front": 24}
+DENSE_BYTES = {"px": 4.5, "over": 8, "region": 28, "full": 4, "front": 24}
 
 
 def work_bytes(n_over: int, excess_e: float, full_well_e: float, n_px: int,
@@ -1758,8 +1753,10 @@ def work_bytes(n_over: int, excess_e: float, full_well_e: float, n_px: int,
     are taken as the over-full ones plus the room the pending charge (1 − drain)·excess
     needs if the receivers were half full on average (the window heuristic of
     :func:`_first_margin`), at most the frame, × :data:`WORK_BYTES_PER_FULL_PIXEL`, plus
-    :data:`WORK_BYTES_PER_OVER_PIXEL` per over-full pixel, :data:`WORK_BYTES_PER_GROUP`
-    per component and :data:`WORK_BYTES_FIXED`; when there may be more components than
+    :data:`WORK_BYTES_PER_OVER_PIXEL` per over-full pixel (and
+    :data:`FIRST_STEP_BYTES_PER_OVER_PIXEL` when there may be speckle enough for the
+    stencil step), :data:`WORK_BYTES_PER_GROUP` per component and
+    :data:`WORK_BYTES_FIXED`; when there may be more components than
     :func:`dense_groups` or more than 5 % of the frame is over full, the larger of that
     and the one-group path's :data:`DENSE_BYTES`. ``n_starts``: an upper bound on the
     number of components (e.g. the over-full pixels without an over-full neighbour above
@@ -1772,14 +1769,17 @@ def work_bytes(n_over: int, excess_e: float, full_well_e: float, n_px: int,
     full = min(float(n_px), n_over + 2.0 * (1.0 - drain) * excess_e / full_well_e)
     groups = n_over if n_starts is None else min(int(n_starts), n_over)
     at = dense_groups(n_px)
+    first = (FIRST_STEP_BYTES_PER_OVER_PIXEL * n_over
+             if groups >= _FIRST_STEP_MIN_GROUPS
+             and n_over <= _FIRST_STEP_MAX_SIZE * groups else 0)
     grouped = (WORK_BYTES_PER_FULL_PIXEL * full + WORK_BYTES_PER_OVER_PIXEL * n_over
-               + WORK_BYTES_PER_GROUP * min(groups, at) + WORK_BYTES_FIXED)
+               + WORK_BYTES_PER_GROUP * min(groups, at) + WORK_BYTES_FIXED + first)
     if groups <= at and n_over * _DENSE_OVER <= n_px:
         return grouped
     d = DENSE_BYTES
     return max(grouped, d["px"] * n_px + d["over"] * n_over + d["region"] * groups
                + d["full"] * full + d["front"] * min(n_px - n_over, full)
-               + WORK_BYTES_FIXED)
+               + WORK_BYTES_FIXED + first)
 
 
 @nb.njit(cache=True)
@@ -1821,24 +1821,14 @@ def _mostly_small_excess(q, idx, val, fw32, keep):  # pragma: no cover - jit
 
 
 @nb.njit(cache=True)
-def _stacked(a, b):  # pragma: no cover - jit
-    """Rows of a, then of b."""
-    if b.shape[0] == 0:
-        return a
-    out = np.empty((a.shape[0] + b.shape[0], 4), np.int64)
-    out[:a.shape[0]] = a
-    out[a.shape[0]:] = b
-    return out
-
-
-@nb.njit(cache=True)
 def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e,
-                 known, dense_at, bits):  # pragma: no cover - jit
+                 known, dense_at, bits, first_step):  # pragma: no cover - jit
     """:func:`bloom` (``known``: the per-row counts, or empty; ``dense_at``, ``bits``:
     see there), with the footprints' bounding boxes as a fourth element — or, for the
-    one-step and the one-group paths, ``steps`` = :data:`_TO_ONE_STEP` /
-    :data:`_TO_DENSE` and their inputs (the over-full pixels, each one's region, the
-    number of regions) as fifth to seventh elements: :func:`bloom` runs those paths,
+    one-step, the one-group and (with ``first_step``) the speckle paths, ``steps`` =
+    :data:`_TO_ONE_STEP` / :data:`_TO_DENSE` / :data:`_TO_FIRST_STEP` and their inputs
+    (the over-full pixels, each one's region, the number of regions) as fifth to seventh
+    elements: :func:`bloom` runs those paths,
     kernels of their own, so that a first call compiles them only when it takes them (a
     first over-exposed frame takes the grouped path; with the other first-use savings its
     first bloom compiled in 29.0 s of CPU instead of 37.5 s:
@@ -1867,38 +1857,15 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     rstart, rcomp = _components(idx, w, along_columns)
     n_groups = _compact_ids(rcomp)
     n_runs = rcomp.size
-    # components that bloom in one step (speckle just over full well): a stencil step;
-    # the rest go on below, on the frame that step left
-    first_steps = 0
-    first_boxes = np.empty((0, 4), np.int64)
-    if (max_iterations >= 1 and n_groups >= _FIRST_STEP_MIN_GROUPS
+    if (first_step and max_iterations >= 1 and n_groups >= _FIRST_STEP_MIN_GROUPS
             and n <= _FIRST_STEP_MAX_SIZE * n_groups
             and _mostly_small_excess(q, idx, val, fw32, keep)):
-        bad, n_done, first_boxes, tolerance_e = _first_step_alone(
-            q, idx, val, rstart, rcomp, n_groups, fw32, keep, along_columns, tolerance_e)
-        if n_done > 0:
-            first_steps = 1
-            if n_done == n:
-                return 1, 0.0, 0.0, first_boxes, none, none, 0
-            m = 0
-            for r in range(n_runs):
-                if bad[rcomp[r]]:
-                    for t in range(rstart[r], rstart[r + 1]):
-                        idx[m] = idx[t]
-                        if val.size == n:
-                            val[m] = val[t]
-                        m += 1
-            idx = idx[:m].copy()
-            if val.size == n:
-                val = val[:m].copy()
-            elif m * _DENSE_OVER <= h * w:    # (the grouped path reads them in order)
-                val = np.empty(m, np.float32)
-                for t in range(m):
-                    val[t] = flat[idx[t]]
-            n = m
-            rstart, rcomp = _components(idx, w, along_columns)
-            n_groups = _compact_ids(rcomp)
-            n_runs = rcomp.size
+        # speckle just over full well: bloom() tries the stencil step of its components
+        # (:func:`_first_step_alone`) and calls back for the rest
+        comp = np.empty(n, np.int32)
+        for r in range(n_runs):
+            comp[rstart[r]:rstart[r + 1]] = rcomp[r]
+        return _TO_FIRST_STEP, 0.0, 0.0, np.empty((0, 4), np.int64), idx, comp, n_groups
     if n_groups > dense_at or n * _DENSE_OVER > h * w:
         # so many components (a colour channel over full well whose neighbours fill too)
         # or over-full pixels that per-group bookkeeping, pairing and reruns of merged
@@ -1907,7 +1874,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         comp = np.empty(n, np.int32)
         for r in range(n_runs):
             comp[rstart[r]:rstart[r + 1]] = rcomp[r]
-        return _TO_DENSE, tolerance_e, float(first_steps), first_boxes, idx, comp, n_groups
+        return _TO_DENSE, 0.0, 0.0, np.empty((0, 4), np.int64), idx, comp, n_groups
     # each component's runs as a list (first run, next run: raster order), its bounding
     # box and pending excess; a run's first and end positions in idx and its component's
     # next run (−1: none) side by side, so that a group finds its first nodes one cache
@@ -2006,8 +1973,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
                     fw32, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
                     fp_off, fp_len, fbox, st_steps, st_pend, st_lost)
         if direct and status[0] == 1:
-            return (max(st_steps[0], first_steps), st_pend[0], st_lost[0],
-                    _stacked(fbox[:1], first_boxes), none, none, 0)
+            return st_steps[0], st_pend[0], st_lost[0], fbox[:1].copy(), none, none, 0
         if rnd == 0:
             pix0 = buf_pix
             val0 = buf_val
@@ -2102,7 +2068,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         if valid[g]:
             boxes[n_valid] = g_box[g]
             n_valid += 1
-    return max(steps, first_steps), pending, lost, _stacked(boxes, first_boxes), none, none, 0
+    return steps, pending, lost, boxes, none, none, 0
 
 
 @nb.njit(cache=True)
