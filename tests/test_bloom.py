@@ -539,9 +539,9 @@ def test_a_bit_mask_of_the_wrong_shape_is_refused():
 
 def _speckle(rng, h, w, level=0.95, sigma=31.6):
     """A frame exposed near full well (1000 e⁻) in its top two thirds, its shot noise
-    (√1000 e⁻: at 0.95× full well 6 % of those pixels) putting part of them over: speckle of small components with little
-    pending charge, most of whose receivers stay below full well; plus a few pixels far
-    over (their receivers fill) and a few exactly full."""
+    (√1000 e⁻; at 0.95× full well it puts 6 % of those pixels over) making speckle of
+    small components with little pending charge, most of whose receivers stay below full
+    well; plus a few pixels far over (their receivers fill) and a few exactly full."""
     q = rng.uniform(0.0, 950.0, (h, w)).astype(np.float32)
     q[:2 * h // 3] = rng.normal(level * 1000.0, sigma, (2 * h // 3, w)).clip(0)
     q[rng.random((h, w)) < 2e-4] = 5000.0

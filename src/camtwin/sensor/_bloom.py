@@ -1130,12 +1130,13 @@ def _first_step_pass(q, idx, comp, share, bad, fw32, along_columns,
 def _first_step_alone(q, idx, comp, n_comp, fw32, keep, along_columns,
                       tolerance_e):  # pragma: no cover - jit
     """Bloom, in one stencil step, every component (``comp``: of each over-full pixel
-    ``idx``, 0 … ``n_comp`` − 1) whose receivers all stay below full well in the first step even with every
-    component's share — those blooms end there: their pixels go to full well with
-    nothing pending, and any later step of another bloom that reaches them finds them
-    exactly full, as in the whole-frame steps. The frame of speckle just over full well
-    (a sky or a wall exposed to full well: its shot noise puts part of its pixels over)
-    is mostly such components, tens of thousands of groups for the grouped path.
+    ``idx``, 0 … ``n_comp`` − 1) whose receivers all stay below full well in the first
+    step even with every component's share — those blooms end there: their pixels go to
+    full well with nothing pending, and any later step of another bloom that reaches
+    them finds them exactly full, as in the whole-frame steps. The frame of speckle just
+    over full well (a sky or a wall exposed to full well: its shot noise puts part of its
+    pixels over) is mostly such components, tens of thousands of groups for the grouped
+    path.
 
     Needs the total pending charge above ``tolerance_e`` (else no step is made at all:
     nothing is changed). A kernel of its own, compiled when first taken. Returns
