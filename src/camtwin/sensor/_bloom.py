@@ -1020,24 +1020,6 @@ def _one_step_boxes(idx, h, w, along_columns):  # pragma: no cover - jit
     return out
 
 
-#: Row and column steps of directions 0 … 3 (up, down, left, right).
-_DI = np.array([-1, 1, 0, 0], np.int64)
-_DJ = np.array([0, 0, -1, 1], np.int64)
-
-
-@nb.njit(cache=True, inline="always")
-def _flat_neighbour(x, i, j, d, h, w):  # pragma: no cover - jit
-    """Frame index of neighbour d (0 up, 1 down, 2 left, 3 right) of pixel x = (i, j), or
-    −1 outside the frame."""
-    if d == 0:
-        return x - w if i > 0 else -1
-    if d == 1:
-        return x + w if i < h - 1 else -1
-    if d == 2:
-        return x - 1 if j > 0 else -1
-    return x + 1 if j < w - 1 else -1
-
-
 @nb.njit(cache=True, inline="always")
 def _step_income(flat, r, ri, rj, h, w, p, c, idx, comp, share, bad, fw32, n_dirs,
                  good_only):  # pragma: no cover - jit
@@ -1049,8 +1031,9 @@ def _step_income(flat, r, ri, rj, h, w, p, c, idx, comp, share, bad, fw32, n_dir
     inc = 0.0
     first = -1
     for d in range(n_dirs):
-        x = _flat_neighbour(r, ri, rj, d, h, w)
-        if x >= 0 and flat[x] > fw32:
+        ni, nj, inside = _neighbour(ri, rj, d, h, w)
+        x = ni * w + nj
+        if inside and flat[x] > fw32:
             cx = c if x == p else comp[np.searchsorted(idx, x)]
             if good_only and bad[cx]:
                 continue
@@ -1079,9 +1062,9 @@ def _first_step_edges(idx, q, fw32, along_columns):  # pragma: no cover - jit
         e = 0
         exact = False
         for d in range(n_dirs):
-            x = _flat_neighbour(p, i, j, d, h, w)
-            if x >= 0:
-                v = flat[x]
+            ni, nj, inside = _neighbour(i, j, d, h, w)
+            if inside:
+                v = flat[ni * w + nj]
                 e += v < fw32
                 exact |= v == fw32
         edges[t] = -1 if exact else e
@@ -1111,9 +1094,10 @@ def _first_step_pass(q, idx, comp, share, bad, fw32, along_columns,
         i = _row_of(p, w, inv_w)
         j = p - i * w
         for d in range(n_dirs):
-            r = _flat_neighbour(p, i, j, d, h, w)
-            if r >= 0 and flat[r] < fw32:
-                inc, mine = _step_income(flat, r, i + _DI[d], j + _DJ[d], h, w, p, c, idx,
+            ri, rj, inside = _neighbour(i, j, d, h, w)
+            r = ri * w + rj
+            if inside and flat[r] < fw32:
+                inc, mine = _step_income(flat, r, ri, rj, h, w, p, c, idx,
                                          comp, share, bad, fw32, n_dirs, apply)
                 if not apply:
                     if np.float64(flat[r]) + inc >= fw:
