@@ -630,3 +630,39 @@ def test_simulate_pixels_on_speckle_over_full_well_equals_the_split_chain():
     assert _first_step_taken(q0, 0.5, False)[0] > 500
     want = read_out(collect_charge(q0, s), s, key=3)
     np.testing.assert_array_equal(simulate_pixels(photo, 2.0, s, key=3), want)
+
+
+@pytest.mark.parametrize("along_columns", [False, True])
+@pytest.mark.parametrize("path", ["one group", "groups"])
+def test_a_frame_exposed_at_full_well_equals_the_whole_frame(along_columns, path):
+    """A frame exposed right at full well (shot noise puts half of its pixels over, their
+    neighbours just under): nearly every frontier pixel fills in the first steps, so the
+    frontier shrinks and its live slots are moved down (``_COMPACT_FREE``) — in the
+    one-group path (the whole top of the frame) and in a group (a patch). Values, steps,
+    lost charge and boxes as the whole-frame algorithm, with 1, 2, 3 and all steps."""
+    rng = np.random.default_rng(47 + along_columns)
+    if path == "one group":
+        h, w = 200, 320
+        q = _speckle(rng, h, w, level=1.0)
+    else:
+        h, w = 600, 600
+        q = rng.uniform(0.0, 900.0, (h, w)).astype(np.float32)
+        q[200:360, 150:310] = rng.normal(1000.0, 31.6, (160, 160))
+    over = int((q > 1000.0).sum())
+    assert over > 4 * _bloom._COMPACT_FREE              # (the frontier outgrows it)
+    assert (over > h * w // _bloom._DENSE_OVER) == (path == "one group")
+    for it in (1, 2, 3, 10000):
+        want, (steps, pend, lost) = _whole_frame(q, 1000.0, 0.2, along_columns, it)
+        got = q.copy()
+        g_steps, g_pend, g_lost, boxes = bloom(got, np.float32(1000.0), 0.2, along_columns,
+                                               it, 1e-3, boxes=True)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-2, err_msg=f"{it} steps")
+        assert g_steps == steps and (it < 10000) == (steps == it)
+        assert g_lost == pytest.approx(lost, abs=1e-2)
+        # (the oracle keeps its charges in float32 between steps: ~1e-4 e⁻ per pixel)
+        assert g_pend == pytest.approx(pend, rel=1e-5) if it < 10000 else g_pend <= 1e-3
+        inside = np.zeros((h, w), bool)
+        for r0, r1, c0, c1 in boxes:
+            inside[r0:r1, c0:c1] = True
+        changed = got != np.minimum(q, np.float32(1000.0))
+        assert not (changed & ~inside).any()
