@@ -19,9 +19,11 @@ machine may be shared.
 ``--patterns`` adds the same ratio for other shapes of saturation at the same 1.5 %: one
 square lamp, a band of sky along the top edge, 1×3 streaks at 2× full well, and isolated
 single pixels (the blob case is the issue's; the others show where the cost goes: one large
-bloom runs on one core, and many tiny groups cost their per-group overhead); and a third
+bloom runs on one core, and many tiny groups cost their per-group overhead); a third
 of the frame exposed to 0.98× and to 1.0× full well, where the shot noise makes speckle
-over full well (the "% above full well" column is of the charge the chain draws).
+over full well, and a strip of 3 % of the rows at 1.0× full well (≈ 1.5 % of the frame
+over: the issue's fraction as a real exposure makes it) — the "% above full well" column
+is of the charge the chain draws.
 
 ``--against-git REV`` times the kernel alone (``camtwin.sensor._bloom.bloom``, in place on
 the same generated charge) against the kernel of git revision REV (its ``_bloom.py``,
@@ -110,6 +112,10 @@ def patterns(base: np.ndarray, fraction: float, seed: int = 1) -> dict:
         a = base.copy()
         a[:int(0.3 * H)] = level * FWC
         out[f"30 % of the rows at {level:.2f}× full well (shot-noise speckle)"] = a
+    # … and a strip of sky right at full well whose speckle is the 1.5 %
+    a = base.copy()
+    a[:int(0.03 * H)] = FWC
+    out["3 % of the rows at 1.00× full well (shot-noise speckle)"] = a
     return out
 
 
