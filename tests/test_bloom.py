@@ -644,13 +644,17 @@ def test_a_frame_exposed_at_full_well_equals_the_whole_frame(along_columns, path
     if path == "one group":
         h, w = 200, 320
         q = _speckle(rng, h, w, level=1.0)
-    else:
+    else:       # (two lone pixels far off: the rows holding over-full pixels are many)
         h, w = 600, 600
         q = rng.uniform(0.0, 900.0, (h, w)).astype(np.float32)
         q[200:360, 150:310] = rng.normal(1000.0, 31.6, (160, 160))
+        q[2, 5] = q[597, 590] = 1200.0
     over = int((q > 1000.0).sum())
     assert over > 4 * _bloom._COMPACT_FREE              # (the frontier outgrows it)
-    assert (over > h * w // _bloom._DENSE_OVER) == (path == "one group")
+    code = _bloom._bloom_frame(q.copy(), np.float32(1000.0), 0.2, along_columns, 10000, 1e-3,
+                               _bloom._NO_COUNTS, _bloom.dense_groups(q.size),
+                               _bloom._NO_BITS, False)[0]    # (after any stencil step)
+    assert (code == _bloom._TO_DENSE) == (path == "one group")
     for it in (1, 2, 3, 10000):
         want, (steps, pend, lost) = _whole_frame(q, 1000.0, 0.2, along_columns, it)
         got = q.copy()
@@ -666,3 +670,36 @@ def test_a_frame_exposed_at_full_well_equals_the_whole_frame(along_columns, path
             inside[r0:r1, c0:c1] = True
         changed = got != np.minimum(q, np.float32(1000.0))
         assert not (changed & ~inside).any()
+
+
+@pytest.mark.parametrize("along_columns", [False, True])
+@pytest.mark.parametrize("drain", [0.0, 0.3])
+def test_the_one_group_path_reruns_when_a_bloom_leaves_its_band_of_rows(along_columns, drain):
+    """The one-group path looks only at the rows holding the over-full pixels and a margin
+    from their pending charge; a bloom reaching the margin's edge (here along a line of
+    pixels exactly at full well, which join without a step) makes it rerun with a wider
+    one. The result must be the whole-frame algorithm's, with the strip of speckle at
+    full well taking that path by itself (many components, dense in their rows)."""
+    rng = np.random.default_rng(53 + along_columns)
+    h, w = 600, 800
+    q = rng.uniform(0.0, 900.0, (h, w)).astype(np.float32)
+    # (a CCD's components are runs along columns: higher, they are not speckle — the
+    # stencil step's — but still ≥ 1024 of them)
+    q[:30] = rng.normal(1016.0 if along_columns else 1000.0, 31.6, (30, w))
+    assert (q > 1000.0).sum() * _bloom._DENSE_OVER < h * w      # (not by the frame's share)
+    line = q.copy()
+    line[30:260, 100] = 1000.0                  # exactly full: 230 rows of it
+    for frame, dense_at in ((q, None), (line, None), (line, 0)):
+        code = _bloom._bloom_frame(frame.copy(), np.float32(1000.0), drain, along_columns,
+                                   10000, 1e-3, _bloom._NO_COUNTS,
+                                   _bloom.dense_groups(frame.size) if dense_at is None
+                                   else dense_at, _bloom._NO_BITS, True)[0]
+        assert code == _bloom._TO_DENSE
+        want, (steps, pend, lost) = _whole_frame(frame, 1000.0, drain, along_columns)
+        got = frame.copy()
+        g_steps, g_pend, g_lost = bloom(got, np.float32(1000.0), drain, along_columns, 10000,
+                                        1e-3, dense_at=dense_at)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-2)
+        assert g_steps == steps and g_pend <= 1e-3
+        assert g_lost == pytest.approx(lost, abs=1e-2)
+    assert (got[30:260, 100] == 1000.0).all()         # (the line joined the bloom)

@@ -60,8 +60,11 @@ frame it left — a bloom reaching a stencil component later finds it exactly fu
 joins it, as in the whole-frame steps — with their share of the stop tolerance.
 
 *Many components* (more than :func:`dense_groups`: a Bayer channel over full well whose
-neighbours fill too, every pixel a component) or more than 5 % of the frame over full
-well: one group over the whole frame (:func:`_run_dense`, the same frontier steps).
+neighbours fill too, every pixel a component), more than 5 % of the frame over full
+well, or at least :data:`_DENSE_BAND_GROUPS` components with more than 5 % of the rows
+holding them over full well (a strip of sky exposed at full well, whose speckle the
+premerge would join into one group anyway): one group (:func:`_run_dense`, the same
+frontier steps, over the band of rows that holds the over-full pixels and a margin).
 Per-group bookkeeping, pairing and the reruns of ever larger merged groups cost +2.2 GB
 and 14.6 s on 12 MP in the Bayer case, 37 s for 5×5 blobs on 12 % of 12 MP
 (``benchmarks/bench_blooming.py --hostile`` against git 948e1f4).
@@ -1252,6 +1255,12 @@ _DENSE_MIN_GROUPS = 1 << 16
 _DENSE_OVER = 20
 
 
+#: … or with at least this many components and more than one pixel in _DENSE_OVER over
+#: full well in the rows that hold them (a strip of sky exposed at full well: 3 % of the
+#: rows of 12 MP, 25 000 components that the premerge joins into one group, 62 → 35 ms).
+_DENSE_BAND_GROUPS = 1024
+
+
 def dense_groups(n_px: int) -> int:
     """Number of components above which a frame of ``n_px`` pixels is bloomed as one
     group (:func:`_run_dense`)."""
@@ -1264,8 +1273,14 @@ def _run_dense(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol,
     """The whole frame bloomed as one group (one thread, written in place): the over-full
     pixels ``idx`` are the first nodes, ``comp`` their regions (0 … n_reg − 1, numbered
     in order of first appearance), the frame's edges are walls; then :func:`_grow` as in
-    :func:`_run_one`. Work space: one int32 cell per frame pixel (padded rows), the lists
-    of the cells looked at (≤ 28 B each) and ~28 B per region. Returns (steps, pending,
+    :func:`_run_one`. The cells cover the band of rows holding the over-full pixels with a
+    margin of √(2·P/FWC) + 8 rows (P: their pending charge — the radius of a disc that
+    holds it if its pixels were half full), walls at a band edge inside the frame; a bloom
+    reaching one reruns with four times the margin (nothing is written to the frame before
+    the end). A strip of sky at full well no longer initialises a cell per frame pixel:
+    that had cost 28 ms of the 72 ms on 12 MP with its 3 % of rows (RESULTS.md
+    "Blooming"). Work space: one int32 cell per band pixel (padded rows), the lists of
+    the cells looked at (≤ 28 B each) and ~28 B per region. Returns (steps, pending,
     lost)."""
     h, w = q.shape
     qf = q.reshape(h * w)
@@ -1273,9 +1288,7 @@ def _run_dense(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol,
     while (1 << sh) < w + 2:
         sh += 1
     msk = (1 << sh) - 1
-    n2 = (h + 2) << sh
-    lab = np.empty(n2, np.int32)
-    _init_cells(lab, h, w, sh, _WALL_FRAME, _WALL_FRAME, _WALL_FRAME, _WALL_FRAME)
+    lab = np.empty((h + 2) << sh, np.int32)     # (only the band's part is written)
     cap = h * w + 1                 # (cells looked at: at most the frame's)
     node = np.empty(cap, np.int32)
     front = np.empty(cap, np.int32)
@@ -1284,44 +1297,65 @@ def _run_dense(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol,
     foreign = np.empty(1, np.int32)
     free = np.empty(cap, np.int32)
     fval = np.empty(cap, np.float64)
-    parent = np.arange(n_reg).astype(np.int32)
-    rlist = parent.copy()
-    edges = np.zeros(n_reg, np.int32)
-    pend = np.zeros(n_reg, np.float64)
-    share = np.zeros(n_reg, np.float64)
+    parent = np.empty(n_reg, np.int32)
+    rlist = np.empty(n_reg, np.int32)
+    edges = np.empty(n_reg, np.int32)
+    pend = np.empty(n_reg, np.float64)
+    share = np.empty(n_reg, np.float64)
     fw = np.float64(fw32)
     inv_w = 1.0 / w
     n = idx.size
-    pending_total = 0.0
-    for t in range(n):
-        p = idx[t]
-        row = _row_of(p, w, inv_w)
-        lp = ((row + 1) << sh) + p - row * w + 1
-        r = comp[t]
-        lab[lp] = r
-        node[t] = lp
-        e = (np.float64(qf[p]) - fw) * keep
-        pend[r] += e
-        pending_total += e
     n_dirs = 2 if along_columns else 4
-    state = (n, n, 0, 0, 0, 0, 0, 0.0, pending_total, n_reg)
-    code = _MERGED
-    if n_reg > 1:
-        code, state = _grow(False, state, qf, w, sh, msk, -w - 1, lab, fw32, n_dirs,
-                            max_iterations, tol, node, front, fmask, freg, foreign, free,
-                            parent, edges, pend, share, fval, rlist)
-    if code == _MERGED:
-        code, state = _grow(True, state, qf, w, sh, msk, -w - 1, lab, fw32, n_dirs,
-                            max_iterations, tol, node, front, fmask, freg, foreign, free,
-                            parent, edges, pend, share, fval, rlist)
+    pending0 = 0.0
+    for t in range(n):
+        pending0 += (np.float64(qf[idx[t]]) - fw) * keep
+    r_lo = _row_of(idx[0], w, inv_w)
+    r_hi = _row_of(idx[n - 1], w, inv_w) + 1
+    pad = 8 + int(np.sqrt(2.0 * max(pending0, 0.0) / fw))
+    while True:
+        b0 = max(r_lo - pad, 0)
+        b1 = min(r_hi + pad, h)
+        _init_cells(lab, b1 - b0, w, sh, _WALL_FRAME if b0 == 0 else _WALL_WINDOW,
+                    _WALL_FRAME if b1 == h else _WALL_WINDOW, _WALL_FRAME, _WALL_FRAME)
+        for r in range(n_reg):
+            parent[r] = r
+            rlist[r] = r
+            edges[r] = 0
+            pend[r] = 0.0
+            share[r] = 0.0
+        pending_total = 0.0
+        for t in range(n):
+            p = idx[t]
+            row = _row_of(p, w, inv_w)
+            lp = ((row - b0 + 1) << sh) + p - row * w + 1
+            r = comp[t]
+            lab[lp] = r
+            node[t] = lp
+            e = (np.float64(qf[p]) - fw) * keep
+            pend[r] += e
+            pending_total += e
+        gbase = (b0 - 1) * w - 1       # frame index of cell 0
+        state = (n, n, 0, 0, 0, 0, 0, 0.0, pending_total, n_reg)
+        code = _MERGED
+        if n_reg > 1:
+            code, state = _grow(False, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs,
+                                max_iterations, tol, node, front, fmask, freg, foreign, free,
+                                parent, edges, pend, share, fval, rlist)
+        if code == _MERGED:
+            code, state = _grow(True, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs,
+                                max_iterations, tol, node, front, fmask, freg, foreign, free,
+                                parent, edges, pend, share, fval, rlist)
+        if code != _WINDOW_EDGE:
+            break
+        pad *= 4                        # (a band edge inside the frame was reached)
     n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost, pending_total = state[:9]
     for t in range(n_nodes):
         lp = node[t]
-        qf[((lp >> sh) - 1) * w + (lp & msk) - 1] = fw32
+        qf[gbase + (lp >> sh) * w + (lp & msk)] = fw32
     for t in range(n_front):
         if fmask[t] != 0:
             lp = front[t]
-            qf[((lp >> sh) - 1) * w + (lp & msk) - 1] = np.float32(fval[t])
+            qf[gbase + (lp >> sh) * w + (lp & msk)] = np.float32(fval[t])
     return steps, pending_total, lost
 
 
@@ -1876,11 +1910,14 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         for r in range(n_runs):
             comp[rstart[r]:rstart[r + 1]] = rcomp[r]
         return _TO_FIRST_STEP, 0.0, 0.0, np.empty((0, 4), np.int64), idx, comp, n_groups
-    if n_groups > dense_at or n * _DENSE_OVER > h * w:
+    band = _row_of(idx[n - 1], w, 1.0 / w) - _row_of(idx[0], w, 1.0 / w) + 1
+    if (n_groups > dense_at or n * _DENSE_OVER > h * w
+            or (n_groups >= _DENSE_BAND_GROUPS and n * _DENSE_OVER > band * w)):
         # so many components (a colour channel over full well whose neighbours fill too)
-        # or over-full pixels that per-group bookkeeping, pairing and reruns of merged
-        # groups would cost more than the blooms (module docstring): the whole frame as
-        # one group, its components the regions
+        # or over-full pixels — in the frame, or in the rows that hold them: a strip of
+        # sky at full well, whose speckle the premerge joins into one group — that
+        # per-group bookkeeping, pairing and reruns of merged groups would cost more than
+        # the blooms (module docstring): one group, its components the regions
         comp = np.empty(n, np.int32)
         for r in range(n_runs):
             comp[rstart[r]:rstart[r + 1]] = rcomp[r]
