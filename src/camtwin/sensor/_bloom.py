@@ -440,8 +440,9 @@ def _window_shape(win, k):  # pragma: no cover - jit
 
 
 #: Free frontier slots above which, when they are most of the slots, :func:`_grow` moves
-#: the live ones down (a bloom over a frame exposed at full well: 1.68 M slots, 14 000 live
-#: after five steps; the small groups never get there, their slots stay as they are).
+#: the live ones down (30 % of a 12 MP frame exposed at full well, counted in a one-off
+#: instrumented copy: 1.68 M slots, 69 000 live after five steps, all visited at every
+#: step before; small groups never get there, their slots stay as they are).
 _COMPACT_FREE = 2048
 
 
@@ -1257,7 +1258,8 @@ _DENSE_OVER = 20
 
 #: … or with at least this many components and more than one pixel in _DENSE_OVER over
 #: full well in the rows that hold them (a strip of sky exposed at full well: 3 % of the
-#: rows of 12 MP, 25 000 components that the premerge joins into one group, 62 → 35 ms).
+#: rows of 12 MP, 25 000 components that the premerge joins into one group; with the band
+#: of :func:`_run_dense`, kernel 0.059 → 0.035 s, RESULTS.md "Blooming", sixth session).
 _DENSE_BAND_GROUPS = 1024
 
 
@@ -1277,9 +1279,8 @@ def _run_dense(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol,
     margin of √(2·P/FWC) + 8 rows (P: their pending charge — the radius of a disc that
     holds it if its pixels were half full), walls at a band edge inside the frame; a bloom
     reaching one reruns with four times the margin (nothing is written to the frame before
-    the end). A strip of sky at full well no longer initialises a cell per frame pixel:
-    that had cost 28 ms of the 72 ms on 12 MP with its 3 % of rows (RESULTS.md
-    "Blooming"). Work space: one int32 cell per band pixel (padded rows), the lists of
+    the end): a strip of sky at full well no longer initialises a cell per frame pixel
+    (RESULTS.md "Blooming", sixth session). Work space: one int32 cell per band pixel (padded rows), the lists of
     the cells looked at (≤ 28 B each) and ~28 B per region. Returns (steps, pending,
     lost)."""
     h, w = q.shape
