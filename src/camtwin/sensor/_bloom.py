@@ -532,6 +532,27 @@ def _grow(single, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iteration
                                           steps, lost, pending_total, n_live)
             qi += 1
         first = n_nodes
+        if n_free > _COMPACT_FREE and 2 * n_free > n_front:
+            # most slots still free after the new nodes took theirs (the frontier shrank
+            # as it filled): the steps would go on visiting them — move the live ones
+            # down, in order (amortised: each such pass costs at most the slots freed
+            # since the last one; a growing bloom reuses its freed slots and never
+            # gets here)
+            j = 0
+            for i in range(n_front):
+                m = fmask[i]
+                if m != 0:
+                    if j != i:
+                        lpf = front[i]
+                        front[j] = lpf
+                        fval[j] = fval[i]
+                        fmask[j] = m
+                        if not single:
+                            freg[j] = freg[i]
+                        lab[lpf] = _SLOT0 - j
+                    j += 1
+            n_front = j
+            n_free = 0
         if not single:  # the roots (the list compacted as regions merge)
             nl = 0
             for t in range(n_live):
@@ -620,25 +641,6 @@ def _grow(single, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iteration
                 i = free[t]
                 lab[front[i]] = freg[i]
                 freg[i] = 0
-        if n_free > _COMPACT_FREE and 2 * n_free > n_front:
-            # most slots free (the frontier shrank as it filled): the steps would go on
-            # visiting them — move the live ones down, in order (amortised: each such
-            # pass costs at most the slots freed since the last one)
-            j = 0
-            for i in range(n_front):
-                m = fmask[i]
-                if m != 0:
-                    if j != i:
-                        lpf = front[i]
-                        front[j] = lpf
-                        fval[j] = fval[i]
-                        fmask[j] = m
-                        if not single:
-                            freg[j] = freg[i]
-                        lab[lpf] = _SLOT0 - j
-                    j += 1
-            n_front = j
-            n_free = 0
 
 
 @nb.njit(cache=True, parallel=True)
