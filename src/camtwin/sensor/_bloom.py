@@ -1274,7 +1274,7 @@ def dense_groups(n_px: int) -> int:
 @nb.njit(cache=True)
 def _run_dense(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol,
                keep):  # pragma: no cover - jit
-    """The whole frame bloomed as one group (one thread, written in place): the over-full
+    """The frame bloomed as one group (one thread, written in place): the over-full
     pixels ``idx`` are the first nodes, ``comp`` their regions (0 … n_reg − 1, numbered
     in order of first appearance), the frame's edges are walls; then :func:`_grow` as in
     :func:`_run_one`. The cells cover the band of rows holding the over-full pixels with a
@@ -1282,9 +1282,9 @@ def _run_dense(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol,
     holds it if its pixels were half full), walls at a band edge inside the frame; a bloom
     reaching one reruns with four times the margin (nothing is written to the frame before
     the end): a strip of sky at full well no longer initialises a cell per frame pixel
-    (RESULTS.md "Blooming", sixth session). Work space: one int32 cell per band pixel (padded rows), the lists of
-    the cells looked at (≤ 28 B each) and ~28 B per region. Returns (steps, pending,
-    lost)."""
+    (RESULTS.md "Blooming", sixth session). Work space: one int32 cell per band pixel
+    (padded rows), the lists of the cells looked at (≤ 28 B each) and ~28 B per region.
+    Returns (steps, pending, lost)."""
     h, w = q.shape
     qf = q.reshape(h * w)
     sh = 2
