@@ -1261,7 +1261,7 @@ _DENSE_OVER = 20
 #: … or with at least this many components and more than one pixel in _DENSE_OVER over
 #: full well in the rows that hold them (a strip of sky exposed at full well: 3 % of the
 #: rows of 12 MP, 25 000 components that the premerge joins into one group; with the band
-#: of :func:`_run_dense`, kernel 0.059 → 0.035 s, RESULTS.md "Blooming", sixth session).
+#: of :func:`_run_dense`, kernel 0.058 → 0.035 s, RESULTS.md "Blooming", sixth session).
 _DENSE_BAND_GROUPS = 1024
 
 
@@ -1269,6 +1269,19 @@ def dense_groups(n_px: int) -> int:
     """Number of components above which a frame of ``n_px`` pixels is bloomed as one
     group (:func:`_run_dense`)."""
     return max(_DENSE_MIN_GROUPS, n_px // 64)
+
+
+@nb.njit(cache=True)
+def _region_pending(qf, idx, comp, pend, fw, keep):  # pragma: no cover - jit
+    """``pend[r]`` ← the pending charge (1 − d)·(q − FWC) of region r's over-full pixels
+    ``idx`` (regions ``comp``), summed in list order; returns their total."""
+    pend[:] = 0.0
+    total = 0.0
+    for t in range(idx.size):
+        e = (np.float64(qf[idx[t]]) - fw) * keep
+        pend[comp[t]] += e
+        total += e
+    return total
 
 
 @nb.njit(cache=True)
@@ -1309,9 +1322,7 @@ def _run_dense(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol,
     inv_w = 1.0 / w
     n = idx.size
     n_dirs = 2 if along_columns else 4
-    pending0 = 0.0
-    for t in range(n):
-        pending0 += (np.float64(qf[idx[t]]) - fw) * keep
+    pending0 = _region_pending(qf, idx, comp, pend, fw, keep)
     r_lo = _row_of(idx[0], w, inv_w)
     r_hi = _row_of(idx[n - 1], w, inv_w) + 1
     pad = 8 + int(np.sqrt(2.0 * max(pending0, 0.0) / fw))
@@ -1324,21 +1335,15 @@ def _run_dense(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol,
             parent[r] = r
             rlist[r] = r
             edges[r] = 0
-            pend[r] = 0.0
             share[r] = 0.0
-        pending_total = 0.0
         for t in range(n):
             p = idx[t]
             row = _row_of(p, w, inv_w)
             lp = ((row - b0 + 1) << sh) + p - row * w + 1
-            r = comp[t]
-            lab[lp] = r
+            lab[lp] = comp[t]
             node[t] = lp
-            e = (np.float64(qf[p]) - fw) * keep
-            pend[r] += e
-            pending_total += e
         gbase = (b0 - 1) * w - 1       # frame index of cell 0
-        state = (n, n, 0, 0, 0, 0, 0, 0.0, pending_total, n_reg)
+        state = (n, n, 0, 0, 0, 0, 0, 0.0, pending0, n_reg)
         code = _MERGED
         if n_reg > 1:
             code, state = _grow(False, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs,
@@ -1351,6 +1356,7 @@ def _run_dense(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol,
         if code != _WINDOW_EDGE:
             break
         pad *= 4                        # (a band edge inside the frame was reached)
+        _region_pending(qf, idx, comp, pend, fw, keep)      # (spent by the steps)
     n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost, pending_total = state[:9]
     for t in range(n_nodes):
         lp = node[t]
@@ -1904,27 +1910,27 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     rstart, rcomp = _components(idx, w, along_columns)
     n_groups = _compact_ids(rcomp)
     n_runs = rcomp.size
+    band = _row_of(idx[n - 1], w, 1.0 / w) - _row_of(idx[0], w, 1.0 / w) + 1
+    to = 0
     if (first_step and max_iterations >= 1 and n_groups >= _FIRST_STEP_MIN_GROUPS
             and n <= _FIRST_STEP_MAX_SIZE * n_groups
             and _mostly_small_excess(q, idx, val, fw32, keep)):
         # speckle just over full well: bloom() tries the stencil step of its components
         # (:func:`_first_step_alone`) and calls back for the rest
-        comp = np.empty(n, np.int32)
-        for r in range(n_runs):
-            comp[rstart[r]:rstart[r + 1]] = rcomp[r]
-        return _TO_FIRST_STEP, 0.0, 0.0, np.empty((0, 4), np.int64), idx, comp, n_groups
-    band = _row_of(idx[n - 1], w, 1.0 / w) - _row_of(idx[0], w, 1.0 / w) + 1
-    if (n_groups > dense_at or n * _DENSE_OVER > h * w
+        to = _TO_FIRST_STEP
+    elif (n_groups > dense_at or n * _DENSE_OVER > h * w
             or (n_groups >= _DENSE_BAND_GROUPS and n * _DENSE_OVER > band * w)):
         # so many components (a colour channel over full well whose neighbours fill too)
         # or over-full pixels — in the frame, or in the rows that hold them: a strip of
         # sky at full well, whose speckle the premerge joins into one group — that
         # per-group bookkeeping, pairing and reruns of merged groups would cost more than
         # the blooms (module docstring): one group, its components the regions
+        to = _TO_DENSE
+    if to != 0:                 # (each over-full pixel's component, for those paths)
         comp = np.empty(n, np.int32)
         for r in range(n_runs):
             comp[rstart[r]:rstart[r + 1]] = rcomp[r]
-        return _TO_DENSE, 0.0, 0.0, np.empty((0, 4), np.int64), idx, comp, n_groups
+        return to, 0.0, 0.0, np.empty((0, 4), np.int64), idx, comp, n_groups
     # each component's runs as a list (first run, next run: raster order), its bounding
     # box and pending excess; a run's first and end positions in idx and its component's
     # next run (−1: none) side by side, so that a group finds its first nodes one cache
