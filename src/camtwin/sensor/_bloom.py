@@ -102,46 +102,8 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.core import cgutils
-from numba.extending import intrinsic
 
-
-@intrinsic
-def _prefetch(typingctx, arr, idx):  # pragma: no cover - jit
-    """``_prefetch(a, i)``: ask the CPU to bring the cache line of ``a[i]`` in (LLVM's
-    ``llvm.prefetch``, read, high locality; a hint: no effect on the result)."""
-    if not isinstance(arr, types.Array) or not isinstance(idx, types.Integer):
-        return None
-
-    def codegen(context, builder, signature, args):
-        aryty = signature.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]],
-                                       wraparound=False)
-        i32 = ir.IntType(32)
-        fnty = ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
-        builder.call(fn, [ptr, i32(0), i32(3), i32(1)])
-        return context.get_dummy_value()
-
-    return types.void(arr, idx), codegen
-
-
-@intrinsic
-def _cttz(typingctx, x):  # pragma: no cover - jit
-    """Number of trailing zero bits of a uint64 (LLVM ``cttz``: one instruction, tzcnt)."""
-    if x != types.uint64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        i64 = ir.IntType(64)
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(i64, [i64, ir.IntType(1)]), "llvm.cttz.i64")
-        return builder.call(fn, [args[0], ir.IntType(1)(0)])
-
-    return types.uint64(types.uint64), codegen
+from ._intrinsics import _cttz, _prefetch
 
 
 @nb.njit(cache=True, inline="always")

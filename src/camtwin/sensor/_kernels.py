@@ -60,10 +60,10 @@ import math
 
 import numba as nb
 import numpy as np
-from llvmlite import ir
 from numba import prange, types
-from numba.core import cgutils
-from numba.extending import intrinsic, overload
+from numba.extending import overload
+
+from ._intrinsics import _bits_f32, _bits_f64, _f32_bits, _popcount, _prefetch
 
 # --------------------------------------------------------------------------------------
 # constants (module globals are frozen into the kernels with their numpy dtype)
@@ -139,57 +139,6 @@ def stream_seed(key: int, stream: int) -> np.uint64:
         raise ValueError(f"key = {key!r}: must be an int with 0 <= key < 2**63")
     s = _mix64_py(int(key) + 0x9E3779B97F4A7C15)
     return np.uint64(_mix64_py(s + (stream + 1) * 0x9E3779B97F4A7C15))
-
-
-# --------------------------------------------------------------------------------------
-# bit casts (LLVM bitcast; vectorises)
-# --------------------------------------------------------------------------------------
-@intrinsic
-def _f32_bits(typingctx, x):
-    if x != types.float32:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(32))
-
-    return types.int32(types.float32), codegen
-
-
-@intrinsic
-def _bits_f64(typingctx, x):
-    if x != types.int64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-
-    return types.float64(types.int64), codegen
-
-
-@intrinsic
-def _popcount(typingctx, x):
-    """Number of set bits of a uint64 (LLVM ``ctpop``: one popcnt instruction)."""
-    if x != types.uint64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        i64 = ir.IntType(64)
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i64, [i64]),
-                                            "llvm.ctpop.i64")
-        return builder.call(fn, [args[0]])
-
-    return types.uint64(types.uint64), codegen
-
-
-@intrinsic
-def _bits_f32(typingctx, x):
-    if x != types.int32:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.FloatType())
-
-    return types.float32(types.int32), codegen
 
 
 # --------------------------------------------------------------------------------------
@@ -572,12 +521,18 @@ def readout_boxes(charge, box, offset, row_off, col_off, rtn, seed_pix, seed_row
     loop of fixed length (the last 16 end at c1 or the frame's edge; a few pixels right
     of c1 are read out again, to the same DN), which LLVM vectorises whole: a short loop
     of variable length would run in the scalar remainder of the vectorised one, 3× slower
-    per pixel."""
+    per pixel. The next box's charge rows are asked for (prefetched) while a box is read
+    out: the boxes lie scattered over the frame."""
     h, w = charge.shape
     row_e = np.empty(h, np.float32)
     for i in prange(h):
         row_e[i] = _row_term(row_off, seed_row, i, row0 + i, row_noise_e)
+    cf = charge.reshape(h * w)
     for b in prange(box.shape[0]):
+        if b + 1 < box.shape[0]:    # the next box's rows (scattered over the frame)
+            for i in range(box[b + 1, 0], box[b + 1, 1]):
+                _prefetch(cf, i * w + box[b + 1, 2])
+                _prefetch(cf, i * w + box[b + 1, 3] - 1)
         for i in range(box[b, 0], box[b, 1]):
             re = row_e[i]
             rb = (row0 + i) * w
