@@ -738,3 +738,28 @@ def test_a_first_round_result_in_the_frame_is_undone_when_a_later_bloom_meets_it
         assert (got[10:44, 21] == 1000.0).all()     # (B's bloom reached A)
     else:
         assert (got[32, 20:44] == 1000.0).all()
+
+
+@pytest.mark.parametrize("n_new", [0, 1, 5, 40, 300])
+def test_box_pairs_are_the_overlapping_pairs_with_a_new_box(n_new):
+    """Candidate pairs of footprints (and of windows, premerge boxes): every pair of
+    overlapping half-open boxes of which at least one is new, each once (binned into
+    cells, reported in the cell of their intersection's corner), against a brute-force
+    NumPy count."""
+    rng = np.random.default_rng(n_new)
+    h, w, n = 300, 400, 300
+    r0, c0 = rng.integers(0, h - 1, n), rng.integers(0, w - 1, n)
+    box = np.stack([r0, np.minimum(r0 + rng.integers(1, 30, n), h),
+                    c0, np.minimum(c0 + rng.integers(1, 30, n), w)], axis=1).astype(np.int64)
+    is_new = np.zeros(n, bool)
+    is_new[rng.permutation(n)[:n_new]] = True
+    got = _bloom._box_pairs(box, is_new, h, w)
+    got = {tuple(sorted(p)) for p in got.tolist()}
+    a, b = np.triu_indices(n, 1)
+    meet = ((box[a, 0] < box[b, 1]) & (box[b, 0] < box[a, 1]) & (box[a, 2] < box[b, 3])
+            & (box[b, 2] < box[a, 3]) & (is_new[a] | is_new[b]))
+    want = set(zip(a[meet].tolist(), b[meet].tolist()))
+    assert got == want
+    assert len(_bloom._box_pairs(box, is_new, h, w)) == len(want)      # (each once)
+    if n_new >= 5:
+        assert len(want) > 0
