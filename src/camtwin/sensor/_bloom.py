@@ -364,25 +364,11 @@ _DEAD = -1e300
 
 
 @nb.njit(cache=True, inline="always")
-def _union_edges(parent, edges, pend, a, b):  # pragma: no cover - jit
-    """Union of regions a and b (union by index) with their edge counts and pending
-    charge. (No return value: one that returned whether they merged kept its arrays'
-    reference counts — atomic — updated at every call in the hot loop: 3× slower.)"""
-    ra = _find(parent, a)
-    rb = _find(parent, b)
-    if ra != rb:
-        if rb < ra:
-            ra, rb = rb, ra
-        parent[rb] = ra
-        edges[ra] += edges[rb]
-        pend[ra] += pend[rb]
-
-
-@nb.njit(cache=True, inline="always")
 def _init_cells(lab, hw, ww, sh, top, bottom, left, right):  # pragma: no cover - jit
     """Cells of an hw × ww window padded with a ring (row stride 2^sh): the ring's labels
-    ``top`` … ``right``, the inside not looked at yet. (No return value: see
-    :func:`_union_edges`.)"""
+    ``top`` … ``right``, the inside not looked at yet. (No return value: an inlined
+    function taking arrays that returned one kept their reference counts — atomic —
+    updated at every call in a hot loop, 3× slower.)"""
     last = (hw + 1) << sh
     for j in range(ww + 2):
         lab[j] = top
@@ -444,19 +430,25 @@ def _grow(single, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iteration
         while qi < n_nodes:
             lpn = node[qi]
             rq = lab[lpn]
+            rr = 0 if single else _find(parent, rq)   # (the node's region, kept current)
             for d in range(n_dirs):
                 gp = lpn + (_OFFSET_SIGN[d] << sh if d < 2 else _OFFSET_SIGN[d])
                 cl = lab[gp]
                 if cl >= 0:
-                    if not single:
-                        _union_edges(parent, edges, pend, rq, cl)
+                    if not single and cl != rq:
+                        rc = _find(parent, cl)
+                        if rc != rr:    # (union by index: the smaller root stays)
+                            ra, rb = min(rr, rc), max(rr, rc)
+                            parent[rb] = ra
+                            edges[ra] += edges[rb]
+                            pend[ra] += pend[rb]
+                            rr = ra
                 elif cl <= _SLOT0:
                     sl = _SLOT0 - cl
                     fmask[sl] += 1
                     if single:
                         edges[0] += 1
                     else:
-                        rr = _find(parent, rq)
                         edges[rr] += 1
                         fr = freg[sl]
                         if fr >= 0 and fr != rr:
@@ -490,7 +482,6 @@ def _grow(single, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iteration
                         if single:
                             edges[0] += 1
                         else:
-                            rr = _find(parent, rq)
                             freg[sl] = rr
                             edges[rr] += 1
                 elif cl == _WALL_WINDOW:
