@@ -38,10 +38,11 @@ together; a group next to another's over-full pixel always lists that pixel (or 
 in as exactly full, once that group's result is in the frame), so it always conflicts. Candidate pairs are the footprints whose bounding boxes overlap (binned on a
 coarse grid), checked pixel by pixel on their boxes' intersection — no per-frame map.
 Repeat until no footprints overlap, then write the footprints into the frame — except
-those of first-round groups whose windows overlapped no other window: nothing running
-beside them read or wrote their pixels, so they wrote their results into the frame as they
-ended (while its lines were in cache) and their footprints keep the charges they replaced,
-put back before a rerun if a later round's footprint meets one. Each
+those of first-round groups chosen so that no two of their windows overlap: they wrote
+their results into the frame as they ended (while its lines were in cache) and their
+footprints keep the charges they replaced, put back before a rerun if another footprint
+meets one (the others write nothing before the end, and a group that read such a result
+met its footprint). Each
 accepted group's result is what the whole-frame algorithm computes for its pixels (same
 steps, same sums up to their order; the stop tolerance is shared out in proportion to the
 groups' pending charge), which ``tests/test_bloom.py`` checks against the reference.
@@ -613,7 +614,7 @@ def _run_groups(q, active, win, off, head, nxt, idx, val, runs, cfirst,
     windows' sizes: only the footprints' pages are touched), its bounding box (r0, r1, c0,
     c1) to ``fbox[k]``; ``status[k]`` = 0 when the bloom reached a window edge inside the
     frame (the window was too small), else 1. A group with ``own[k]`` (its window overlaps
-    no other window of this call) writes its result straight into ``q`` and its footprint's
+    no other such group's) writes its result straight into ``q`` and its footprint's
     *previous* charges to ``buf_val`` (to undo it: see :func:`_bloom_frame`)."""
     h, w = q.shape
     qf = q.reshape(h * w)
@@ -1992,18 +1993,20 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         # the frame's only group (nothing accepted, nothing else to run) writes its result
         # straight into the frame: no footprint buffer, no write-back
         direct = n_act == 1 and not valid.any()
-        # the first round's groups whose windows overlap no other window: nothing else
-        # running reads or writes their pixels, so they write into the frame as they end
-        # (no write-back, their lines still in cache); their footprints keep what they
-        # replaced, put back if a later round's group meets one (it read their result
-        # there, or would have had to: both are rerun together on the frame as it was)
+        # first round: groups whose windows overlap no other such group's write into the
+        # frame as they end (no write-back, their lines still in cache), their footprints
+        # keeping what they replaced. The others write nothing until the end, and each
+        # group reads and writes only its footprint: one that read such a result (or would
+        # have had to) has a footprint meeting that group's — both are then rerun, on the
+        # frame as it was (put back first). Two of them must not share window pixels:
+        # each would take the other's result for what it replaced.
         own = np.zeros(n_act, np.bool_)
         if rnd == 0 and not direct:
             own[:] = True
             wp = _box_pairs(win, own, h, w)
             for i in range(wp.shape[0]):
-                own[wp[i, 0]] = False
-                own[wp[i, 1]] = False
+                if own[wp[i, 0]] and own[wp[i, 1]]:
+                    own[wp[i, 1]] = False
         buf_pix = np.empty(0 if direct else off[n_act], np.int32)
         buf_val = np.empty(0 if direct else off[n_act], np.float32)
         status = np.zeros(n_act, np.int64)
