@@ -705,41 +705,6 @@ def test_the_one_group_path_reruns_when_a_bloom_leaves_its_band_of_rows(along_co
     assert (got[30:260, 100] == 1000.0).all()         # (the line joined the bloom)
 
 
-@pytest.mark.parametrize("along_columns", [False, True])
-@pytest.mark.parametrize("drain", [0.0, 0.3])
-def test_a_first_round_result_in_the_frame_is_undone_when_a_later_bloom_meets_it(
-        along_columns, drain):
-    """A first-round group whose window overlaps no other writes its result straight into
-    the frame, its footprint keeping the charges it replaced. Here a small bloom A (in the
-    dark, its window alone) ends in the first round while B, in a nearly full band,
-    outgrows its window round after round until it spills out of the band into A's
-    footprint: A's result must be put back before the two are rerun together (without
-    that, B's rerun starts from A's bloomed pixels — charge counted twice). The result
-    must be the whole-frame algorithm's."""
-    rng = np.random.default_rng(71 + along_columns)
-    h, w = 64, 96
-    q = rng.uniform(50.0, 150.0, (h, w)).astype(np.float32)
-    if along_columns:               # (a CCD: blooms run along a column)
-        q[0:40, 20:23] = rng.uniform(985.0, 995.0, (40, 3))
-        q[10:13, 21] = 5000.0                       # B, in the bright column
-        q[43, 21] = 3000.0                          # A, below it in the dark
-    else:
-        q[16:48, 0:40] = rng.uniform(985.0, 995.0, (32, 40))
-        q[31:34, 20:23] = 50000.0                   # B, in the bright band
-        q[32, 43] = 3000.0                          # A, right of it in the dark
-    want, (steps, pend, lost) = _whole_frame(q, 1000.0, drain, along_columns)
-    got = q.copy()
-    g_steps, g_pend, g_lost = bloom(got, np.float32(1000.0), drain, along_columns, 10000,
-                                    1e-3)
-    np.testing.assert_allclose(got, want, rtol=0, atol=1e-2)
-    assert g_steps == steps and g_pend <= 1e-3
-    assert g_lost == pytest.approx(lost, abs=1e-2)
-    if along_columns:
-        assert (got[10:44, 21] == 1000.0).all()     # (B's bloom reached A)
-    else:
-        assert (got[32, 20:44] == 1000.0).all()
-
-
 @pytest.mark.parametrize("n_new", [0, 1, 5, 40, 300])
 def test_box_pairs_are_the_overlapping_pairs_with_a_new_box(n_new):
     """Candidate pairs of footprints (and of windows, premerge boxes): every pair of

@@ -28,21 +28,16 @@ blooms that never come within reach of each other are independent. The over-full
 are split into *groups* (their 4-connected components, labelled by runs — a row's adjacent
 over-full pixels —; along columns for a CCD), merged up front when their expected blooms
 overlap (bounding box grown by an estimate of the bloom radius from the pending charge).
-Every group is bloomed alone, in parallel, in a window around it of the frame as it came
-(but see below), where other groups' over-full pixels are walls. Its
+Every group is bloomed alone, in parallel, in a window around it of the unmodified frame,
+where other groups' over-full pixels are walls. Its
 *footprint* — the full pixels of the regions that held its charge plus their
 neighbours, i.e. every pixel the group read or wrote — must not touch the window's inner
 edge (else the window is doubled and the group rerun). Two accepted groups whose
 footprints share a pixel interacted (or might have), so they are merged and rerun
-together; a group next to another's over-full pixel always lists that pixel (or takes it
-in as exactly full, once that group's result is in the frame), so it always conflicts. Candidate pairs are the footprints whose bounding boxes overlap (binned on a
+together; a group next to another's over-full pixel always lists that pixel, so it always
+conflicts. Candidate pairs are the footprints whose bounding boxes overlap (binned on a
 coarse grid), checked pixel by pixel on their boxes' intersection — no per-frame map.
-Repeat until no footprints overlap, then write the footprints into the frame — except
-those of first-round groups chosen so that no two of their windows overlap: they wrote
-their results into the frame as they ended (while its lines were in cache) and their
-footprints keep the charges they replaced, put back before a rerun if another footprint
-meets one (the others write nothing before the end, and a group that read such a result
-met its footprint). Each
+Repeat until no footprints overlap, then write the footprints into the frame. Each
 accepted group's result is what the whole-frame algorithm computes for its pixels (same
 steps, same sums up to their order; the stop tolerance is shared out in proportion to the
 groups' pending charge), which ``tests/test_bloom.py`` checks against the reference.
@@ -605,17 +600,15 @@ def _grow(single, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iteration
 def _run_groups(q, active, win, off, head, nxt, idx, val, runs, cfirst,
                 full_well, drain, along_columns, max_iterations, tol, buf_pix, buf_val,
                 status, fp_off, fp_len, fbox, st_steps, st_pend,
-                st_lost, own):  # pragma: no cover - jit
+                st_lost):  # pragma: no cover - jit
     """Bloom each group ``active[k]`` alone in its window ``win[k]`` (r0, r1, c0, c1) of the
-    frame ``q`` (:func:`_run_one`). The footprint — the full pixels of the
+    unmodified frame ``q`` (:func:`_run_one`). The footprint — the full pixels of the
     regions that held the group's charge and their neighbours (the only pixels the group
     read or wrote) — goes to ``buf_pix``/``buf_val`` from ``fp_off[k]`` (packed one after
     the other within a chunk's share ``off[k0]`` … of the buffer, which bounds them by the
     windows' sizes: only the footprints' pages are touched), its bounding box (r0, r1, c0,
     c1) to ``fbox[k]``; ``status[k]`` = 0 when the bloom reached a window edge inside the
-    frame (the window was too small), else 1. A group with ``own[k]`` (its window overlaps
-    no other such group's) writes its result straight into ``q`` and its footprint's
-    *previous* charges to ``buf_val`` (to undo it: see :func:`_bloom_frame`)."""
+    frame (the window was too small), else 1."""
     h, w = q.shape
     qf = q.reshape(h * w)
     n_act = active.size
@@ -651,7 +644,7 @@ def _run_groups(q, active, win, off, head, nxt, idx, val, runs, cfirst,
                 _run_one(qf, h, w, k, active[k], win, cursor, head, nxt, idx, val, runs,
                          cfirst, full_well, drain, along_columns,
                          max_iterations, tol, buf_pix, buf_val, status, fp_len, fbox,
-                         st_steps, st_pend, st_lost, lab_ws, iw, fw_, own[k])
+                         st_steps, st_pend, st_lost, lab_ws, iw, fw_)
                 if status[k] != 2:
                     break
                 cap *= 2
@@ -664,8 +657,7 @@ def _run_groups(q, active, win, off, head, nxt, idx, val, runs, cfirst,
 @nb.njit(cache=True, _nrt=False)
 def _run_one(qf, h, w, k, g, win, o, head, nxt, idx, val, runs, cfirst,
              full_well, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
-             fp_len, fbox, st_steps, st_pend, st_lost, lab_ws, iw, fw_,
-             own):  # pragma: no cover - jit
+             fp_len, fbox, st_steps, st_pend, st_lost, lab_ws, iw, fw_):  # pragma: no cover - jit
     """Group ``g`` = ``active[k]`` of :func:`_run_groups`, bloomed by its *frontier*;
     footprint written from ``o``. The work lists hold one entry per window cell looked at
     (``node`` … ``free``, ``fval``) or per region (``parent`` … ``share``), all of one
@@ -689,11 +681,7 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, idx, val, runs, cfirst,
     go, their edges to the frontier come, their excess is their region's next P_R. A
     frontier pixel keeps its slot until it fills (the slot is then free for the next new
     one): no relabelling of cells (scattered writes) per step. The same steps and stop
-    rule as :func:`_bloom_window` (the charges are summed in float64 throughout).
-
-    With ``own`` the result goes straight into the frame and the footprint lists the
-    charges it replaced (an undo log); with an empty ``buf_pix`` (the frame's only group)
-    straight into the frame, no footprint."""
+    rule as :func:`_bloom_window` (the charges are summed in float64 throughout)."""
     r0, r1, c0, c1 = win[k, 0], win[k, 1], win[k, 2], win[k, 3]
     hw, ww, sh = _window_shape(win, k)
     stride = 1 << sh
@@ -780,9 +768,7 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, idx, val, runs, cfirst,
         return
     n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost, pending_total = state[:9]
     # footprint: the nodes (full), the frontier, the listed foreign pixels — or, with no
-    # footprint buffer, written straight into the frame; with ``own``, both (the footprint
-    # then holds the charges the frame had: the lines are in cache now, and the frame-wide
-    # write-back of the accepted footprints skips it)
+    # footprint buffer, written straight into the frame
     direct = buf_pix.size == 0
     n = 0
     b0, b1, b2, b3 = n2, 0, stride, 0
@@ -797,11 +783,7 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, idx, val, runs, cfirst,
             qf[gi] = fw32
         else:
             buf_pix[o + n] = gi
-            if own:
-                buf_val[o + n] = qf[gi]
-                qf[gi] = fw32
-            else:
-                buf_val[o + n] = fw32
+            buf_val[o + n] = fw32
             n += 1
     for t in range(n_front):
         if fmask[t] == 0:       # a free slot
@@ -815,11 +797,7 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, idx, val, runs, cfirst,
             qf[gi] = np.float32(fval[t])
         else:
             buf_pix[o + n] = gi
-            if own:
-                buf_val[o + n] = qf[gi]
-                qf[gi] = np.float32(fval[t])
-            else:
-                buf_val[o + n] = np.float32(fval[t])
+            buf_val[o + n] = np.float32(fval[t])
             n += 1
     for t in range(n_fg):       # (none when direct: no other group)
         lp = foreign[t]
@@ -1965,8 +1943,6 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     g_box = np.empty((n_groups, 4), np.int64)    # footprint box of an accepted group
     fresh = np.zeros(n_groups, np.bool_)         # accepted in this round
     scheduled = np.zeros(n_groups, np.bool_)
-    # accepted, its result already in the frame, its footprint the charges it replaced
-    in_frame = np.zeros(n_groups, np.bool_)
     active = _premerge(roots, n_groups, bbox, margin, h, w, along_columns, gp, head, tail, nxt,
                        excess)
     seen = np.zeros(4096, np.int64)       # footprint map of _footprints_meet (stamped)
@@ -1993,20 +1969,6 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         # the frame's only group (nothing accepted, nothing else to run) writes its result
         # straight into the frame: no footprint buffer, no write-back
         direct = n_act == 1 and not valid.any()
-        # first round: groups whose windows overlap no other such group's write into the
-        # frame as they end (no write-back, their lines still in cache), their footprints
-        # keeping what they replaced. The others write nothing until the end, and each
-        # group reads and writes only its footprint: one that read such a result (or would
-        # have had to) has a footprint meeting that group's — both are then rerun, on the
-        # frame as it was (put back first). Two of them must not share window pixels:
-        # each would take the other's result for what it replaced.
-        own = np.zeros(n_act, np.bool_)
-        if rnd == 0 and not direct:
-            own[:] = True
-            wp = _box_pairs(win, own, h, w)
-            for i in range(wp.shape[0]):
-                if own[wp[i, 0]] and own[wp[i, 1]]:
-                    own[wp[i, 1]] = False
         buf_pix = np.empty(0 if direct else off[n_act], np.int32)
         buf_val = np.empty(0 if direct else off[n_act], np.float32)
         status = np.zeros(n_act, np.int64)
@@ -2018,7 +1980,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         st_lost = np.zeros(n_act, np.float64)
         _run_groups(q, active, win, off, head, nxt, idx, val, runs, cfirst,
                     fw32, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
-                    fp_off, fp_len, fbox, st_steps, st_pend, st_lost, own)
+                    fp_off, fp_len, fbox, st_steps, st_pend, st_lost)
         if direct and status[0] == 1:
             return st_steps[0], st_pend[0], st_lost[0], fbox[:1].copy(), none, none, 0
         if rnd == 0:
@@ -2037,7 +1999,6 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
                 continue
             valid[g] = True
             fresh[g] = True
-            in_frame[g] = own[k]
             g_box[g] = fbox[k]
             res_len[g] = fp_len[k]
             if rnd == 0:
@@ -2088,12 +2049,6 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         for i in range(n_conf):
             c = conflicted[i]
             valid[c] = False
-            if in_frame[c]:     # (first-round groups only: one layer of results to undo)
-                in_frame[c] = False
-                pix = pix0 if res_where[c] == 0 else pix1
-                vals = val0 if res_where[c] == 0 else val1
-                for t in range(res_off[c], res_off[c] + res_len[c]):
-                    flat[pix[t]] = vals[t]
             r = _find(gp, c)
             if not scheduled[r]:
                 scheduled[r] = True
@@ -2112,10 +2067,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
             steps = max(steps, g_steps[g])
             pending += g_pend[g]
             lost += g_lost[g]
-    to_write = np.empty(n_groups, np.bool_)
-    for g in range(n_groups):
-        to_write[g] = valid[g] and not in_frame[g]
-    _write_back(flat, to_write, res_where, res_off, res_len, pix0, val0, pix1, val1)
+    _write_back(flat, valid, res_where, res_off, res_len, pix0, val0, pix1, val1)
     n_valid = 0
     for g in range(n_groups):
         n_valid += valid[g]
