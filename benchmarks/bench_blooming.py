@@ -27,7 +27,13 @@ is of the charge the chain draws.
 
 ``--against-git REV`` times the kernel alone (``camtwin.sensor._bloom.bloom``, in place on
 the same generated charge) against the kernel of git revision REV (its ``_bloom.py``,
-loaded from ``git show``), alternately, on the blob frame and every pattern.
+loaded from ``git show`` into a temporary module), in turn, on the blob frame and every
+pattern. "This tree" is timed as a copy loaded the same way (the package's own module ran
+up to 5 % faster than such a copy of itself: compiled code placed differently), and the
+package's module against that copy is a column of its own — the row's noise: changes
+smaller than it are not measured. On the 2-core benchmark machine the same kernel
+against itself has come out anywhere in 0.92–1.00× on two threads; run with
+``NUMBA_NUM_THREADS=1`` for changes of a few per cent (0.99–1.00× there).
 
 ``--large`` blooms 48 MP frames (8000×6000, FWC 6000 e⁻) in fresh processes and prints the
 time and the growth of peak RSS during the call (``camtwin.memory.call_peak_growth``):
@@ -208,19 +214,29 @@ def large_cases():
     return rows
 
 
-def kernel_at(rev: str):
-    """``camtwin.sensor._bloom`` as of git revision ``rev`` (a module loaded from a
-    temporary file; numba caches its compiled code next to it, i.e. not at all)."""
+def kernel_at(rev: str | None):
+    """``camtwin.sensor._bloom`` as of git revision ``rev`` — or, with ``None``, of the
+    working tree: a second copy of this tree's kernel, timed against the first to show the
+    table's noise — a module loaded from a temporary file (numba caches its compiled code
+    next to it, i.e. not at all; named inside ``camtwin.sensor`` for its relative
+    imports)."""
     import importlib.util
     import tempfile
-    src = subprocess.run(["git", "show", f"{rev}:src/camtwin/sensor/_bloom.py"],
-                         capture_output=True, text=True, check=True,
-                         cwd=os.path.dirname(os.path.abspath(__file__))).stdout
-    path = os.path.join(tempfile.mkdtemp(), f"_bloom_{rev}.py")
+    here = os.path.dirname(os.path.abspath(__file__))
+    if rev is None:
+        with open(os.path.join(here, "..", "src", "camtwin", "sensor", "_bloom.py")) as f:
+            src = f.read()
+    else:
+        src = subprocess.run(["git", "show", f"{rev}:src/camtwin/sensor/_bloom.py"],
+                             capture_output=True, text=True, check=True, cwd=here).stdout
+    tag = rev or "tree"
+    path = os.path.join(tempfile.mkdtemp(), f"_bloom_{tag}.py")
     with open(path, "w") as f:
         f.write(src)
-    spec = importlib.util.spec_from_file_location(f"_bloom_{rev}", path)
+    name = f"camtwin.sensor._bloom_{tag}"
+    spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
     spec.loader.exec_module(mod)
     return mod
 
@@ -430,19 +446,21 @@ def main() -> None:
             print(f"| {name} | {100 * over:.2f} | {tp:.3f} | {ts:.3f} | {ts / tp:.2f}× |")
     if args.against_git:
         old = kernel_at(args.against_git)
+        again = kernel_at(None)
         from camtwin.sensor._bloom import bloom
         print(f"\n| kernel alone (in place), saturation pattern | git {args.against_git} s | "
-              f"this tree s | speed-up | largest difference e⁻ |")
-        print("|---|---|---|---|---|")
+              f"this tree s | speed-up | the package's module against that copy (noise) | "
+              f"largest difference e⁻ |")
+        print("|---|---|---|---|---|---|")
         work = np.empty_like(base)
         for name, img in {"5×5 blobs": sat, **patterns(base, args.saturated)}.items():
             q0 = generate_charge(img, 0.0, s, key=1)
-            outs, ts = {}, {"old": [], "new": []}
+            outs, ts = {}, {"old": [], "new": [], "again": []}
+            trio = [("old", old.bloom), ("new", bloom), ("again", again.bloom)]
             for i in range(max(args.repeats, 5) + 1):     # the first call of each untimed
-                # (in turn, reversed every other time: a kernel timed against itself
-                # this way came out 1–5 % slower when always second)
-                pair = (("old", old.bloom), ("new", bloom))
-                for tag, fn in (pair if i % 2 == 0 else pair[::-1]):
+                # (in turn, the order rotated every time: a kernel timed against itself
+                # came out 1–5 % slower when always second)
+                for tag, fn in trio[i % 3:] + trio[:i % 3]:
                     work[...] = q0                      # (the copy is not timed)
                     t = time.perf_counter()
                     fn(work, np.float32(FWC), 0.0, False, 10000, 1e-3)
@@ -450,9 +468,10 @@ def main() -> None:
                         ts[tag].append(time.perf_counter() - t)
                     if tag not in outs:
                         outs[tag] = work.copy()
-            t_old, t_new = statistics.median(ts["old"]), statistics.median(ts["new"])
+            t_old, t_new, t_again = (statistics.median(ts[k]) for k in ("old", "new", "again"))
             diff = float(np.abs(outs["old"] - outs["new"]).max())
-            print(f"| {name} | {t_old:.3f} | {t_new:.3f} | {t_old / t_new:.2f}× | {diff:.1e} |")
+            print(f"| {name} | {t_old:.3f} | {t_again:.3f} | {t_old / t_again:.2f}× | "
+                  f"{t_again / t_new:.2f}× | {diff:.1e} |")
     if args.hostile:
         rev = args.against_git
         head = "| 12 MP frame (fresh process) | % over full | steps | s | peak RSS growth MB |"
