@@ -30,9 +30,9 @@ the same generated charge) against the kernel of git revision REV (its ``_bloom.
 loaded from ``git show`` into a temporary module), in turn, on the blob frame and every
 pattern. "This tree" is timed as a copy loaded the same way (the package's own module,
 loaded from numba's cache, ran up to several per cent slower than such a copy of itself:
-the copy took 0.88–1.03× its time on one thread, RESULTS.md "Blooming", seventh session), and the package's module
-against that copy is a column of its own — the row's noise: changes smaller than it are
-not measured. On the 2-core benchmark machine the same kernel
+the copy took 0.88–1.03× its time on one thread, RESULTS.md "Blooming", seventh session),
+and the package's module against that copy is a column of its own — the row's noise:
+changes smaller than it are not measured. On the 2-core benchmark machine the same kernel
 against itself has come out anywhere in 0.92–1.00× on two threads; run with
 ``NUMBA_NUM_THREADS=1`` for changes of a few per cent (0.99–1.00× there).
 
