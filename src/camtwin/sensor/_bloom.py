@@ -1604,13 +1604,24 @@ def _sort_footprint(pix, val, o, n):  # pragma: no cover - jit
 @nb.njit(cache=True)
 def _premerge(roots, n_groups, bbox, margin, h, w, along_columns, gp, head, tail, nxt,
               excess):  # pragma: no cover - jit
-    """Merge, before any run, the groups whose expected footprints (bounding box grown by
-    the margin less two) overlap: they would most likely conflict and run twice. Any
-    grouping is exact (merging is always allowed); this one only saves work."""
+    """Merge, before any run, the groups whose expected footprints can meet: they would
+    most likely conflict and run twice. A group's expected reach d is its margin less two;
+    4-connected spill moves one pixel a step, so a bloom lies within d steps, rows plus
+    columns, of its bounding box (a diamond-cornered box, not the box grown by d on every
+    side): two groups are merged when the row gap plus the column gap between their boxes
+    is at most the sum of their reaches (a CCD's blooms stay in their columns: there the
+    grown boxes' overlap). Any grouping is exact (merging is always allowed); this one only
+    saves work. (Merging on the grown boxes' overlap instead joined 1174 of the 5305 groups
+    of the 12 MP blob frame of ``benchmarks/bench_blooming.py`` into groups of several
+    blobs, run by the slower several-region steps; this rule 1017 of 5651.)"""
     box = np.empty((n_groups, 4), np.int64)
+    own = np.empty((n_groups, 4), np.int64)     # (bbox changes as groups merge)
+    reach = np.empty(n_groups, np.int64)
     for k in range(n_groups):
         r = roots[k]
         d = max(margin[r] - 2, 0)
+        reach[k] = d
+        own[k] = bbox[r]
         box[k, 0] = max(bbox[r, 0] - d, 0)
         box[k, 1] = min(bbox[r, 1] + d, h)
         dc = 0 if along_columns else d
@@ -1618,8 +1629,14 @@ def _premerge(roots, n_groups, bbox, margin, h, w, along_columns, gp, head, tail
         box[k, 3] = min(bbox[r, 3] + dc, w)
     pairs = _box_pairs(box, np.ones(n_groups, np.bool_), h, w)
     for i in range(pairs.shape[0]):
-        _merge(gp, roots[pairs[i, 0]], roots[pairs[i, 1]], head, tail, nxt, bbox, excess,
-               margin)
+        ka = pairs[i, 0]
+        kb = pairs[i, 1]
+        if not along_columns:   # (the grown boxes overlap: the rows + columns gap)
+            gap_r = max(own[ka, 0] - own[kb, 1], own[kb, 0] - own[ka, 1], 0)
+            gap_c = max(own[ka, 2] - own[kb, 3], own[kb, 2] - own[ka, 3], 0)
+            if gap_r + gap_c > reach[ka] + reach[kb]:
+                continue
+        _merge(gp, roots[ka], roots[kb], head, tail, nxt, bbox, excess, margin)
     n_new = 0
     out = np.empty(n_groups, np.int64)
     for k in range(n_groups):
