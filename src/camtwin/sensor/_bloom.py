@@ -36,7 +36,8 @@ edge (else the window is doubled and the group rerun). Two accepted groups whose
 footprints share a pixel interacted (or might have), so they are merged and rerun
 together; a group next to another's over-full pixel always lists that pixel, so it always
 conflicts. Candidate pairs are the footprints whose bounding boxes overlap (binned on a
-coarse grid), checked pixel by pixel on their boxes' intersection — no per-frame map.
+coarse grid) and whose octagons (least and greatest row + column and row − column) do,
+checked pixel by pixel on their boxes' intersection — no per-frame map.
 Repeat until no footprints overlap, then write the footprints into the frame. Each
 accepted group's result is what the whole-frame algorithm computes for its pixels (same
 steps, same sums up to their order; the stop tolerance is shared out in proportion to the
@@ -2067,7 +2068,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
             b = acc[pairs[i, 1]]
             if (g_oct[a, 0] > g_oct[b, 1] or g_oct[b, 0] > g_oct[a, 1]
                     or g_oct[a, 2] > g_oct[b, 3] or g_oct[b, 2] > g_oct[a, 3]):
-                continue    # (their octagons are apart: 325 of the blob frame's 379 pairs)
+                continue    # (their octagons are apart: 325 of the blob frame's 378 pairs)
             n_checks += 1
             meet, seen = _footprints_meet(a, b, g_box, w, res_where, res_off, res_len, pix0,
                                           pix1, seen, n_checks)
