@@ -27,7 +27,8 @@ O(frame) per step. Here:
 blooms that never come within reach of each other are independent. The over-full pixels
 are split into *groups* (their 4-connected components, labelled by runs — a row's adjacent
 over-full pixels —; along columns for a CCD), merged up front when their expected blooms
-overlap (bounding box grown by an estimate of the bloom radius from the pending charge).
+can meet (an estimate of each bloom's reach from its pending charge, in rows plus columns
+from its bounding box: :func:`_premerge`).
 Every group is bloomed alone, in parallel, in a window around it of the unmodified frame,
 where other groups' over-full pixels are walls. Its
 *footprint* — the full pixels of the regions that held its charge plus their
