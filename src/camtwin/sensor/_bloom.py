@@ -105,10 +105,22 @@ from ._intrinsics import _cttz, _prefetch
 
 
 @nb.njit(cache=True, inline="always")
+def _u(i):  # pragma: no cover - jit
+    """``i`` (≥ 0) as an unsigned index: numba tests a signed index for a negative value
+    (wrap-around) at every access; the hot loops of :func:`_grow` and the write-back
+    index by these (blob frame of ``benchmarks/bench_blooming.py``, kernel alone on one
+    thread, 21 alternating calls: 0.92× in two runs, the same kernel against itself
+    1.01×)."""
+    return np.uint64(i)
+
+
+@nb.njit(cache=True, inline="always")
 def _find(parent, a):  # pragma: no cover - jit
-    while parent[a] != a:
-        parent[a] = parent[parent[a]]
-        a = parent[a]
+    """Root of ``a`` (≥ 0) in the union-find ``parent``, halving the path (indices
+    unsigned: :func:`_u`)."""
+    while parent[_u(a)] != a:
+        parent[_u(a)] = parent[_u(parent[_u(a)])]
+        a = parent[_u(a)]
     return a
 
 
@@ -352,16 +364,6 @@ def _row_of(lp, stride, inv_stride):  # pragma: no cover - jit
     return i
 
 
-@nb.njit(cache=True, inline="always")
-def _u(i):  # pragma: no cover - jit
-    """``i`` (≥ 0) as an unsigned index: numba tests a signed index for a negative value
-    (wrap-around) at every access; the hot loops of :func:`_grow` and the write-back
-    index by these (blob frame of ``benchmarks/bench_blooming.py``, kernel alone on one
-    thread, 21 alternating calls: 0.92× in two runs, the same kernel against itself
-    1.01×)."""
-    return np.uint64(i)
-
-
 #: Label of a window cell not looked at yet (:func:`_run_one`; the cells of the window
 #: kernel :func:`_bloom_window` use −1 for a non-full pixel instead).
 _UNSEEN = -1
@@ -556,17 +558,18 @@ def _grow(single, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iteration
             for i in range(n_front):
                 fr = freg[i]
                 if fr >= 0:
-                    if parent[fr] != fr:     # its region merged: keep the root
+                    if parent[_u(fr)] != fr:     # its region merged: keep the root
                         fr = _find(parent, fr)
                         freg[i] = fr
-                    fval[i] += share[fr] * fmask[i]
+                    fval[i] += share[_u(fr)] * fmask[i]
                 else:                       # edges from several regions
                     lpf = front[i]
                     inc = 0.0
                     for d in range(n_dirs):
-                        cl = lab[lpf + (_OFFSET_SIGN[d] << sh if d < 2 else _OFFSET_SIGN[d])]
+                        cl = lab[_u(lpf + (_OFFSET_SIGN[d] << sh if d < 2
+                                           else _OFFSET_SIGN[d]))]
                         if cl >= 0:
-                            inc += share[_find(parent, cl)]
+                            inc += share[_u(_find(parent, cl))]
                     fval[i] += inc
             for t in range(n_live):
                 share[rlist[t]] = 0.0
@@ -906,9 +909,9 @@ def _over_full(q, fw32, known, bits):  # pragma: no cover - jit
                 word = bits[i, b]
                 while word != 0 and k < end:    # (bounded: the mask may be given)
                     j = b * 64 + np.int64(_cttz(word))
-                    idx[k] = i * w + j
+                    idx[_u(k)] = i * w + j
                     if keep_val:
-                        val[k] = q[i, j]
+                        val[_u(k)] = q[i, _u(j)]
                     k += 1
                     word &= word - np.uint64(1)
         else:
@@ -1420,7 +1423,7 @@ def _components(idx, w, along_columns):  # pragma: no cover - jit
     for i in range(n):
         p = np.int64(idx[i])
         if _run_breaks(p, prev, row_end, along_columns):
-            rstart[nr] = i
+            rstart[_u(nr)] = i
             nr += 1
             if p >= row_end:
                 row_end = (_row_of(p, w, inv_w) + 1) * w
@@ -1431,14 +1434,14 @@ def _components(idx, w, along_columns):  # pragma: no cover - jit
         parent[r] = r
     j = 0                       # the first run that may overlap the row above
     for r in range(nr):
-        lo = np.int64(idx[rstart[r]]) - w       # the columns of run r, one row up
-        hi = np.int64(idx[rstart[r + 1] - 1]) - w
+        lo = np.int64(idx[_u(rstart[r])]) - w       # the columns of run r, one row up
+        hi = np.int64(idx[_u(rstart[r + 1] - 1)]) - w
         if hi < 0:
             continue
-        while j < r and idx[rstart[j + 1] - 1] < lo:
+        while j < r and idx[_u(rstart[_u(j + 1)] - 1)] < lo:
             j += 1
         k = j
-        while k < r and idx[rstart[k]] <= hi:
+        while k < r and idx[_u(rstart[_u(k)])] <= hi:
             _union(parent, r, k)
             k += 1
     for r in range(nr):
@@ -1961,10 +1964,10 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     inv_w = 1.0 / w
     for r in range(n_runs):
         i, e = rstart[r], rstart[r + 1]
-        p0 = np.int64(idx[i])
+        p0 = np.int64(idx[_u(i)])
         row = _row_of(p0, w, inv_w)     # (a 64-bit division costs ~40 cycles)
         col = p0 - row * w
-        g = rcomp[r]
+        g = _u(rcomp[r])
         runs[r, 0] = i
         runs[r, 1] = e
         runs[r, 2] = -1
@@ -1975,14 +1978,14 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
             bbox[g, 2] = col
             bbox[g, 3] = col + e - i
         else:
-            runs[clast[g], 2] = r
+            runs[_u(clast[g]), 2] = r
             bbox[g, 0] = min(bbox[g, 0], row)
             bbox[g, 1] = max(bbox[g, 1], row + 1)
             bbox[g, 2] = min(bbox[g, 2], col)
             bbox[g, 3] = max(bbox[g, 3], col + e - i)
         clast[g] = r
         for u in range(i, e):
-            excess[g] += (np.float64(val[u]) - fw) * keep
+            excess[g] += (np.float64(val[_u(u)]) - fw) * keep
     roots = np.arange(n_groups)
     total_excess = 0.0
     head = np.arange(n_groups)
