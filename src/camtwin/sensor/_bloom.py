@@ -438,7 +438,7 @@ def _grow(single, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iteration
         # around in turn)
         qi = first
         while qi < n_nodes:
-            lpn = node[qi]
+            lpn = node[_u(qi)]
             rq = lab[_u(lpn)]
             rr = 0 if single else _find(parent, rq)   # (the node's region, kept current)
             for d in range(n_dirs):
@@ -450,9 +450,9 @@ def _grow(single, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iteration
                         rc = _find(parent, cl)
                         if rc != rr:    # (union by index: the smaller root stays)
                             ra, rb = min(rr, rc), max(rr, rc)
-                            parent[rb] = ra
-                            edges[ra] += edges[rb]
-                            pend[ra] += pend[rb]
+                            parent[_u(rb)] = ra
+                            edges[_u(ra)] += edges[_u(rb)]
+                            pend[_u(ra)] += pend[_u(rb)]
                             rr = ra
                 elif cl <= _SLOT0:
                     su = _u(_SLOT0 - cl)
@@ -460,7 +460,7 @@ def _grow(single, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iteration
                     if single:
                         edges[0] += 1
                     else:
-                        edges[rr] += 1
+                        edges[_u(rr)] += 1
                         fr = freg[su]
                         if fr >= 0 and fr != rr:
                             if _find(parent, fr) != rr:
@@ -495,7 +495,7 @@ def _grow(single, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iteration
                             edges[0] += 1
                         else:
                             freg[su] = rr
-                            edges[rr] += 1
+                            edges[_u(rr)] += 1
                 elif cl == _WALL_WINDOW:
                     return _WINDOW_EDGE, (n_nodes, n_seen, n_front, n_free, n_fg, first,
                                           steps, lost, pending_total, n_live)
@@ -593,23 +593,23 @@ def _grow(single, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iteration
                 else:   # (labelled below: a full neighbour here had its edge counted)
                     r = freg[i]
                     if r >= 0:
-                        edges[r] -= m       # (a root: resolved in the step above)
+                        edges[_u(r)] -= m   # (a root: resolved in the step above)
                     else:
                         for d in range(n_dirs):
                             cl = lab[_u(lpf + (_OFFSET_SIGN[d] << sh if d < 2
                                                else _OFFSET_SIGN[d]))]
                             if cl >= 0:
                                 r = _find(parent, cl)
-                                edges[r] -= 1
+                                edges[_u(r)] -= 1
                         freg[i] = r
                 node[_u(n_nodes)] = lpf
                 n_nodes += 1
-                pend[r] += v - fw
+                pend[_u(r)] += v - fw
                 pending_total += v - fw
         if not single:
             for t in range(free0, n_free):
                 i = free[t]
-                lab[front[i]] = freg[i]
+                lab[_u(front[i])] = freg[i]
                 freg[i] = 0
 
 
