@@ -794,27 +794,25 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, idx, val, runs, cfirst,
     b0, b1, b2, b3 = n2, 0, stride, 0
     s0, s1, d0, d1 = 2 * n2, -n2, n2, -n2     # (row ± column: of the nodes only)
     # (three loops, not one with a branch per kind of entry)
-    if direct:                  # the frame's only group: its result is final
-        for t in range(n_nodes):
+    if direct:                  # the frame's only group: its result is final (no octagon:
+        for t in range(n_nodes):  # there is no other footprint to compare it with)
             lp = node[t]
             i = lp >> sh
             j = lp & msk
             b0, b1, b2, b3 = min(b0, i), max(b1, i), min(b2, j), max(b3, j)
-            s0, s1, d0, d1 = min(s0, i + j), max(s1, i + j), min(d0, i - j), max(d1, i - j)
             qf[gbase + i * w + j] = fw32
     else:
         # a loop without a branch and with unsigned indices (no wrap-around test), which
         # LLVM vectorises: the nodes are most of a footprint (blob frame, one thread,
         # cycle counters in a one-off instrumented copy: 17 → 3–9 Mcycles for 1.04 M nodes)
-        ou = np.uint64(o)
         for t in range(n_nodes):
             lp = node[t]
             i = lp >> sh
             j = lp & msk
             b0, b1, b2, b3 = min(b0, i), max(b1, i), min(b2, j), max(b3, j)
             s0, s1, d0, d1 = min(s0, i + j), max(s1, i + j), min(d0, i - j), max(d1, i - j)
-            buf_pix[ou + np.uint64(t)] = gbase + i * w + j
-            buf_val[ou + np.uint64(t)] = fw32
+            buf_pix[_u(o + t)] = gbase + i * w + j
+            buf_val[_u(o + t)] = fw32
         n = n_nodes
     if direct or n_seen >= hw * ww:
         for t in range(n_front):
@@ -836,14 +834,13 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, idx, val, runs, cfirst,
         # and is a node, inside the box already; one entry past the footprint may be
         # written, inside this group's share of the buffer (its window's cells, off[k]
         # … off[k + 1] of _run_groups) while fewer cells were looked at than it has
-        ou = np.uint64(o)
         for t in range(n_front):
             lp = front[t]
             i = lp >> sh
             j = lp & msk
             b0, b1, b2, b3 = min(b0, i), max(b1, i), min(b2, j), max(b3, j)
-            buf_pix[ou + np.uint64(n)] = gbase + i * w + j
-            buf_val[ou + np.uint64(n)] = np.float32(fval[t])
+            buf_pix[_u(o + n)] = gbase + i * w + j
+            buf_val[_u(o + n)] = np.float32(fval[t])
             n += fmask[t] != 0
     for t in range(n_fg):       # (none when direct: no other group)
         lp = foreign[t]

@@ -10,28 +10,30 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 
-@intrinsic
-def _f32_bits(typingctx, x):
-    """The bits of a float32 as an int32 (LLVM bitcast)."""
-    if x != types.float32:
-        return None
+def _bitcast(name, src, dst, ir_dst, doc):
+    """An intrinsic ``name`` reinterpreting the bits of a ``src`` scalar as a ``dst`` one
+    (LLVM bitcast; ``ir_dst``: its LLVM type)."""
 
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(32))
+    def cast(typingctx, x):
+        if x != src:
+            return None
 
-    return types.int32(types.float32), codegen
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], ir_dst)
+
+        return dst(src), codegen
+
+    cast.__name__ = cast.__qualname__ = name
+    cast.__doc__ = doc
+    return intrinsic(cast)
 
 
-@intrinsic
-def _bits_f64(typingctx, x):
-    """The float64 whose bits are an int64 (LLVM bitcast)."""
-    if x != types.int64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-
-    return types.float64(types.int64), codegen
+_f32_bits = _bitcast("_f32_bits", types.float32, types.int32, ir.IntType(32),
+                     "The bits of a float32 as an int32 (LLVM bitcast).")
+_bits_f32 = _bitcast("_bits_f32", types.int32, types.float32, ir.FloatType(),
+                     "The float32 whose bits are an int32 (LLVM bitcast).")
+_bits_f64 = _bitcast("_bits_f64", types.int64, types.float64, ir.DoubleType(),
+                     "The float64 whose bits are an int64 (LLVM bitcast).")
 
 
 @intrinsic
@@ -47,18 +49,6 @@ def _popcount(typingctx, x):
         return builder.call(fn, [args[0]])
 
     return types.uint64(types.uint64), codegen
-
-
-@intrinsic
-def _bits_f32(typingctx, x):
-    """The float32 whose bits are an int32 (LLVM bitcast)."""
-    if x != types.int32:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.FloatType())
-
-    return types.float32(types.int32), codegen
 
 
 @intrinsic
