@@ -101,6 +101,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from .._jit import parallel_backend
 from ._intrinsics import _cttz, _prefetch
 
 
@@ -1723,8 +1724,12 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
                 and bits.shape == want):
             raise ValueError(f"bits must be a uint64 array of shape {want}")
         mask = bits
-    fw32 = np.float32(full_well)
-    out = _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e,
+    # one specialisation of each kernel whatever number types the caller passes (the
+    # kernels take full well as float32 anyway)
+    fw32, drain, along_columns = np.float32(full_well), float(drain), bool(along_columns)
+    max_iterations, tolerance_e = int(max_iterations), float(tolerance_e)
+    parallel_backend()      # the kernels below link parallel ones (camtwin._jit)
+    out = _bloom_frame(q, fw32, drain, along_columns, max_iterations, tolerance_e,
                        known, at, mask, True)
     first = None
     if out[0] == _TO_FIRST_STEP:
@@ -1736,7 +1741,7 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
             if n_done:      # the rest, on the frame the step left (counts, bits now stale)
                 first = first_boxes
                 known, mask, tolerance_e = _NO_COUNTS, _NO_BITS, tol_rest
-            out = _bloom_frame(q, full_well, drain, along_columns, max_iterations,
+            out = _bloom_frame(q, fw32, drain, along_columns, max_iterations,
                                tolerance_e, known, at, mask, False)
     if out[0] == _TO_ONE_STEP:
         out = _bloom_one_step(q, out[4], fw32, 1.0 - drain, along_columns, max_iterations,

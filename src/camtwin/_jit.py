@@ -1,0 +1,34 @@
+"""numba housekeeping shared by the kernels (one place).
+
+A cached ``@njit`` function that is not ``parallel=True`` but calls one that is (the
+parallel kernel is linked into its machine code) records, when compiled, that loading it
+from numba's cache must first start numba's parallel backend (the thread pool) — but only
+if the parallel callee was itself compiled in that process. A specialisation compiled in a
+process that had *loaded* the callee from the cache records nothing, and the next process
+that loads that specialisation and calls it before any other parallel kernel jumps into a
+thread pool that was never started: a segmentation fault (numba issues #8578 and #10184,
+still in numba 0.68; reproduced here by ``tests/test_jit.py``). camtwin hit it with
+:func:`camtwin.sensor._bloom.bloom` called first with a float64 full well in a process
+whose kernels came from the cache.
+
+:func:`parallel_backend` does what numba's cache loader does for a parallel kernel (its
+``_reload_parfors``): start the backend, once per process. Every Python function that calls
+such a nested kernel calls it first (``tests/test_jit.py`` checks the whole package). It is
+deliberately not called at import: with the OpenMP layer a process that has started it can
+no longer ``fork`` safely, and importing camtwin must not take that away.
+"""
+
+from __future__ import annotations
+
+_started = False
+
+
+def parallel_backend() -> None:
+    """Start numba's parallel backend (thread pool) in this process if it is not yet."""
+    global _started
+    if _started:
+        return
+    from numba.np.ufunc.parallel import _launch_threads
+
+    _launch_threads()
+    _started = True

@@ -1,0 +1,156 @@
+"""camtwin._jit: the numba cache bug of nested parallel kernels (numba issues #8578, #10184)
+and the package-wide rule that avoids it."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import os
+import pkgutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import camtwin
+
+# A cached non-parallel function calling a cached parallel one: the smallest case of the
+# bug (the shape of camtwin.sensor._bloom._bloom_frame calling _run_groups).
+_MODULE = '''
+import sys
+import numba as nb
+import numpy as np
+
+
+@nb.njit(cache=True, parallel=True)
+def inner(x, out):
+    for i in nb.prange(x.size):
+        out[i] = 2 * x[i]
+
+
+@nb.njit(cache=True)
+def outer(x, s):
+    out = np.empty_like(x)
+    inner(x, out)
+    return out.sum() + s
+
+
+if sys.argv[2] == "helper":
+    from camtwin._jit import parallel_backend
+    parallel_backend()
+print(outer(np.arange(1000.0), {"int": 1, "float": 1.0}[sys.argv[1]]))
+'''
+
+
+def _run_sequence(tmp_path, helper: bool) -> list[int]:
+    """Exit codes of three fresh processes on an empty numba cache: the int specialisation
+    (compiles both), the float one (compiled with ``inner`` loaded from the cache), the float
+    one again (loaded from the cache and called first)."""
+    folder = tmp_path / ("helper" if helper else "plain")
+    folder.mkdir()
+    (folder / "nested.py").write_text(_MODULE)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(folder / "cache")}
+    codes = []
+    for arg in ("int", "float", "float"):
+        r = subprocess.run([sys.executable, str(folder / "nested.py"), arg,
+                            "helper" if helper else "plain"],
+                           cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+        codes.append(r.returncode)
+        if r.returncode == 0:
+            assert float(r.stdout.split()[-1]) == 999001.0
+    return codes
+
+
+def test_parallel_backend_prevents_the_cached_nested_kernel_crash(tmp_path):
+    plain = _run_sequence(tmp_path, helper=False)
+    if plain[2] == 0:
+        pytest.skip("this numba loads a nested parallel kernel from its cache safely "
+                    "(issue #8578 fixed): camtwin._jit.parallel_backend is no longer needed")
+    assert plain[:2] == [0, 0]
+    assert plain[2] < 0, plain            # killed by a signal (SIGSEGV)
+    assert _run_sequence(tmp_path, helper=True) == [0, 0, 0]
+
+
+def _dispatchers():
+    """Every numba dispatcher defined in camtwin: (module, name) → dispatcher."""
+    from numba.core.registry import CPUDispatcher
+
+    found = {}
+    for info in pkgutil.walk_packages(camtwin.__path__, "camtwin."):
+        mod = importlib.import_module(info.name)
+        for name, value in vars(mod).items():
+            if isinstance(value, CPUDispatcher) and value.py_func.__module__ == mod.__name__:
+                found[(mod.__name__, name)] = value
+    return found
+
+
+def _global_names(code):
+    yield from code.co_names
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            yield from _global_names(const)
+
+
+def _nested(dispatchers) -> set:
+    """The non-parallel dispatchers that call a parallel one (directly or through others)."""
+    from numba.core.registry import CPUDispatcher
+
+    def callees(d):
+        g = d.py_func.__globals__
+        return [g[n] for n in set(_global_names(d.py_func.__code__))
+                if isinstance(g.get(n), CPUDispatcher)]
+
+    parallel = {id(d) for d in dispatchers.values() if d.targetoptions.get("parallel")}
+    reaches: set = set(parallel)
+    changed = True
+    while changed:
+        changed = False
+        for d in dispatchers.values():
+            if id(d) not in reaches and any(id(c) in reaches for c in callees(d)):
+                reaches.add(id(d))
+                changed = True
+    return {key for key, d in dispatchers.items() if id(d) in reaches - parallel}
+
+
+def test_every_python_caller_of_a_nested_kernel_starts_the_backend_first():
+    dispatchers = _dispatchers()
+    nested = _nested(dispatchers)
+    assert ("camtwin.sensor._bloom", "_bloom_frame") in nested   # the scan sees the case
+    by_module: dict = {}
+    for mod, name in nested:
+        by_module.setdefault(mod, set()).add(name)
+    offenders = []
+    for info in pkgutil.walk_packages(camtwin.__path__, "camtwin."):
+        mod = importlib.import_module(info.name)
+        names = set().union(*by_module.values())
+        tree = ast.parse(inspect.getsource(mod))
+        jitted = {name for (m, name) in dispatchers if m == mod.__name__}
+        for fn in ast.walk(tree):
+            if not isinstance(fn, ast.FunctionDef) or fn.name in jitted:
+                continue
+            calls = sorted((c.lineno, c.func.id) for c in ast.walk(fn)
+                           if isinstance(c, ast.Call) and isinstance(c.func, ast.Name))
+            first = next((ln for ln, f in calls if f in names), None)
+            if first is None:
+                continue
+            started = [ln for ln, f in calls if f == "parallel_backend" and ln < first]
+            if not started:
+                offenders.append(f"{mod.__name__}.{fn.name} (line {first})")
+    assert not offenders, ("call camtwin._jit.parallel_backend() before these nested "
+                           "parallel kernels: " + ", ".join(offenders))
+
+
+def test_parallel_backend_is_idempotent_and_not_started_by_import():
+    code = textwrap.dedent("""
+        import camtwin, camtwin.sensor._bloom, camtwin._jit as j
+        assert not j._started
+        j.parallel_backend(); j.parallel_backend()
+        import numba
+        print(numba.threading_layer())
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() in ("omp", "tbb", "workqueue")
