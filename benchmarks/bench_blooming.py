@@ -402,21 +402,39 @@ def main() -> None:
     rows.append(("  the fused pass, keeping the charge (fused_chain_keep)",
                  *timed(fused_keep, args.repeats)))
     kept = work.copy()
-    t_list = []
-    for _ in range(args.repeats + 1):
-        work[...] = kept                        # (the copy is not timed)
-        t = time.perf_counter()
-        boxes = bloom(work, fw, 0.0, False, 10000, 1e-3, counts, boxes=True, bits=bits)[3]
-        t_list.append(time.perf_counter() - t)
-    rows.append(("  the kernel, in place, with the over-full counts and bits of that pass",
-                 statistics.median(t_list[1:]), min(t_list[1:])))
+    rest = (fp.offset_e, row_map, fp.column_offset_e, fp.rtn, seeds[0], seeds[2], fw, inv_fw,
+            nl, read_e, rtn_half, row_e, k_dn, black, white, np.int64(0), dn)
+
+    def kernel_times(**kw):
+        t_list = []
+        for _ in range(args.repeats + 1):
+            work[...] = kept                    # (the copy is not timed)
+            t = time.perf_counter()
+            out = bloom(work, fw, 0.0, False, 10000, 1e-3, counts, boxes=True, bits=bits,
+                        **kw)
+            t_list.append(time.perf_counter() - t)
+        return out, statistics.median(t_list[1:]), min(t_list[1:])
+
+    out, *t_fp = kernel_times(footprints=True)
+    boxes, lists = out[3], out[4]
+    rows.append(("  the kernel, handing the grouped blooms' footprints back (as simulate_pixels)",
+                 *t_fp))
     n_box = int(((boxes[:, 1] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 2])).sum())
-    rows.append((f"  the footprints' boxes read out again ({len(boxes)} boxes, {n_box} px)",
-                 *timed(lambda: K.readout_boxes(work, boxes, fp.offset_e, row_map,
-                                                fp.column_offset_e, fp.rtn, seeds[0],
-                                                seeds[2], fw, inv_fw, nl, read_e, rtn_half,
-                                                row_e, k_dn, black, white, np.int64(0), dn),
-                        args.repeats)))
+    if len(boxes):
+        rows.append((f"  boxes of the other paths read out again ({len(boxes)} boxes, "
+                     f"{n_box} px)", *timed(lambda: K.readout_boxes(work, boxes, *rest),
+                                            args.repeats)))
+    rows.append((f"  the footprints read out from their lists ({len(lists[0])} lists, "
+                 f"{int(lists[0][:, 2].sum())} px)",
+                 *timed(lambda: K.readout_lists(*lists, *rest), args.repeats)))
+    # the kernel writing the footprints into the frame instead, and their boxes read out
+    # (the path before the lists: for comparison)
+    out, *t_in = kernel_times()
+    boxes = out[3]
+    n_box = int(((boxes[:, 1] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 2])).sum())
+    rows.append(("  (for comparison: the kernel writing them into the frame)", *t_in))
+    rows.append((f"  (… and their boxes read out again: {len(boxes)} boxes, {n_box} px)",
+                 *timed(lambda: K.readout_boxes(work, boxes, *rest), args.repeats)))
     if not args.skip_reference:
         t_ref = timed(lambda: collect_charge_reference(charge, s), 1)
         rows.append(("collect_charge_reference (NumPy/SciPy, previous) alone", *t_ref))

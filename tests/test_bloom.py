@@ -162,12 +162,13 @@ def test_simulate_pixels_blooming_path_equals_the_split_chain():
 @pytest.mark.parametrize("case", ["CMOS, every map", "strip (row0)", "CCD", "narrow"])
 def test_simulate_pixels_reads_out_again_only_what_blooming_changed(case):
     """simulate_pixels keeps the fused pass's DN wherever blooming changed no charge and
-    reads out the blooms' footprint boxes again (16 pixels at a time, some pixels twice):
+    reads out again the grouped blooms' footprints from their lists (gathering each
+    pixel's row terms and maps) and the other paths' boxes (16 pixels at a time):
     exactly the DN of generate_charge → collect_charge → read_out, with every per-pixel
     map (PRNU, dark map, DSNU, RTN, row/column FPN, row noise, nonlinearity), for a
     strip of a taller frame, a CCD (blooming along columns) and a frame narrower than
-    the 16-pixel run. A bug in the boxes (a changed pixel outside them) leaves that
-    pixel's unbloomed DN and fails the comparison."""
+    the 16-pixel run. A bug in the lists or boxes (a changed pixel in neither) leaves
+    that pixel's unbloomed DN and fails the comparison."""
     from camtwin.sensor.fixed_pattern import FixedPatternRows
     from camtwin.sensor.pixels import generate_charge, read_out, simulate_pixels
 
@@ -657,7 +658,7 @@ def test_a_frame_exposed_at_full_well_equals_the_whole_frame(along_columns, path
     assert over > 4 * _bloom._COMPACT_FREE              # (the frontier outgrows it)
     code = _bloom._bloom_frame(q.copy(), np.float32(1000.0), 0.2, along_columns, 10000, 1e-3,
                                _bloom._NO_COUNTS, _bloom.dense_groups(q.size),
-                               _bloom._NO_BITS, False)[0]    # (after any stencil step)
+                               _bloom._NO_BITS, False, True)[0]  # (after any stencil step)
     assert (code == _bloom._TO_DENSE) == (path == "one group")
     for it in (1, 2, 3, 10000):
         want, (steps, pend, lost) = _whole_frame(q, 1000.0, 0.2, along_columns, it)
@@ -693,7 +694,7 @@ def test_the_one_group_path_reruns_when_a_bloom_leaves_its_band_of_rows(along_co
         code = _bloom._bloom_frame(frame.copy(), np.float32(1000.0), drain, along_columns,
                                    10000, 1e-3, _bloom._NO_COUNTS,
                                    _bloom.dense_groups(frame.size) if dense_at is None
-                                   else dense_at, _bloom._NO_BITS, True)[0]
+                                   else dense_at, _bloom._NO_BITS, True, True)[0]
         assert code == _bloom._TO_DENSE
         want, (steps, pend, lost) = _whole_frame(frame, 1000.0, drain, along_columns)
         got = frame.copy()
@@ -728,3 +729,57 @@ def test_box_pairs_are_the_overlapping_pairs_with_a_new_box(n_new):
     assert len(_bloom._box_pairs(box, is_new, h, w)) == len(want)      # (each once)
     if n_new >= 5:
         assert len(want) > 0
+
+
+def _frames_of_every_path(rng):
+    """(label, frame) for each path of bloom: groups, the one group of many components,
+    speckle (stencil step, then groups), isolated pixels (one step), one lamp alone
+    (written straight into the frame), every pixel over full well."""
+    blobs = _bright_blobs(rng, 150, 170, 60, hi=30000.0)
+    bayer = np.full((120, 140), 500.0, np.float32)
+    bayer[0::2, 0::2] = 3000.0
+    bayer[1::2, 1::2] = 3000.0
+    iso = rng.uniform(0.0, 500.0, (90, 110)).astype(np.float32)
+    iso[rng.random((90, 110)) < 0.01] = 1800.0
+    lamp = rng.uniform(0.0, 900.0, (80, 90)).astype(np.float32)
+    lamp[30:36, 40:47] = 40000.0
+    return [("groups", blobs), ("one group (dense)", bayer),
+            ("speckle", _speckle(rng, 200, 320)), ("one step", iso), ("one lamp", lamp),
+            ("all over", np.full((40, 50), 5000.0, np.float32))]
+
+
+@pytest.mark.parametrize("along_columns", [False, True])
+def test_footprints_handed_back_complete_the_frame(along_columns):
+    """bloom(boxes=True, footprints=True) leaves the grouped blooms' pixels unwritten and
+    hands their final charges back as lists: the lists are disjoint, and writing them into
+    the frame gives bloom()'s frame exactly, with the same steps, pending and lost charge;
+    every other changed pixel lies in a returned box."""
+    rng = np.random.default_rng(77 + along_columns)
+    n_listed = 0
+    for label, q in _frames_of_every_path(rng):
+        want = q.copy()
+        r_want = bloom(want, np.float32(1000.0), 0.2, along_columns, 10000, 1e-3, boxes=True)
+        got = q.copy()
+        steps, pend, lost, boxes, (seg, pix0, val0, pix1, val1) = bloom(
+            got, np.float32(1000.0), 0.2, along_columns, 10000, 1e-3, boxes=True,
+            footprints=True)
+        assert (steps, pend, lost) == tuple(r_want[:3]), label
+        assert seg.dtype == np.int64 and seg.shape[1] == 3
+        listed = []
+        flat = got.reshape(-1)
+        for buf, o, n in seg:
+            pix, val = (pix0, val0) if buf == 0 else (pix1, val1)
+            listed.append(pix[o:o + n])
+            flat[pix[o:o + n]] = val[o:o + n]
+        listed = np.concatenate(listed) if listed else np.zeros(0, np.int32)
+        assert np.unique(listed).size == listed.size, label       # disjoint
+        n_listed += listed.size
+        np.testing.assert_array_equal(got, want, err_msg=label)
+        # the other paths' changes lie in their boxes (listed pixels are read out anyway)
+        inside = np.zeros(q.shape, bool)
+        inside.reshape(-1)[listed] = True
+        for r0, r1, c0, c1 in boxes:
+            inside[r0:r1, c0:c1] = True
+        changed = want != np.minimum(q, np.float32(1000.0))
+        assert not (changed & ~inside).any(), label
+    assert n_listed > 1000          # (the grouped path did hand lists back)

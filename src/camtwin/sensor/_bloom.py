@@ -1696,7 +1696,7 @@ def _premerge(roots, n_groups, bbox, margin, h, w, along_columns, gp, head, tail
 
 
 def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, counts=None,
-          boxes=False, dense_at=None, bits=None):
+          boxes=False, dense_at=None, bits=None, footprints=False):
     """Collect charge in place: q (H, W) C-contiguous float32 [e⁻] → every pixel ≤
     ``full_well``, the excess bloomed as described in the module docstring. ``counts``
     (int64, H + 1): optional per-row numbers of pixels above full well in ``counts[1:]``;
@@ -1710,6 +1710,17 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
     every pixel whose charge blooming changed lies in one of them (any other pixel only
     had its charge limited to ``full_well``). ``dense_at``: number of components above
     which the frame is one group (default :func:`dense_groups`; tests lower it).
+
+    ``footprints`` (with ``boxes``): the blooms bloomed in groups are not written into
+    ``q`` but handed back as a fifth element, their pixels' final charges as lists
+    (seg, pix0, val0, pix1, val1): footprint k is ``pix[o:o + n]`` (int32 flat pixel
+    indices) and ``val[o:o + n]`` (float32 charges [e⁻]) of buffer 0 or 1, (buffer, o, n) =
+    ``seg[k]``; no pixel is in two footprints. ``q`` holds every other pixel's final
+    charge (the pixels of the footprints are left as they were before those blooms, any
+    pixel over full well among them included) and the boxes bound the pixels the other
+    paths changed (they may overlap footprints: a footprint's charge is the final one).
+    For a caller that only reads the changed pixels out
+    (:func:`camtwin.sensor._kernels.readout_lists`): no write-back pass.
     """
     if q.size >= 2 ** 31:   # pixel indices are int32 (half the memory of a saturated frame)
         from ..errors import ConfigError
@@ -1729,8 +1740,10 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
     fw32, drain, along_columns = np.float32(full_well), float(drain), bool(along_columns)
     max_iterations, tolerance_e = int(max_iterations), float(tolerance_e)
     parallel_backend()      # the kernels below link parallel ones (camtwin._jit)
+    write = not (boxes and footprints)
     out = _bloom_frame(q, fw32, drain, along_columns, max_iterations, tolerance_e,
-                       known, at, mask, True)
+                       known, at, mask, True, write)
+    lists = out[7:]
     first = None
     if out[0] == _TO_FIRST_STEP:
         bad, n_done, first_boxes, tol_rest = _first_step_alone(
@@ -1742,7 +1755,8 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
                 first = first_boxes
                 known, mask, tolerance_e = _NO_COUNTS, _NO_BITS, tol_rest
             out = _bloom_frame(q, fw32, drain, along_columns, max_iterations,
-                               tolerance_e, known, at, mask, False)
+                               tolerance_e, known, at, mask, False, write)
+            lists = out[7:]
     if out[0] == _TO_ONE_STEP:
         out = _bloom_one_step(q, out[4], fw32, 1.0 - drain, along_columns, max_iterations,
                               tolerance_e)
@@ -1752,6 +1766,8 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
         out = steps, pending, lost, np.array([[0, q.shape[0], 0, q.shape[1]]], np.int64)
     if first is not None:       # (the stencil step was the first step of every bloom)
         out = (max(int(out[0]), 1), out[1], out[2], np.concatenate([out[3], first]))
+    if boxes and footprints:
+        return (*out[:4], lists)
     return out[:4] if boxes else out[:3]
 
 
@@ -1898,7 +1914,7 @@ def _mostly_small_excess(q, idx, val, fw32, keep):  # pragma: no cover - jit
 
 @nb.njit(cache=True)
 def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e,
-                 known, dense_at, bits, first_step):  # pragma: no cover - jit
+                 known, dense_at, bits, first_step, write):  # pragma: no cover - jit
     """:func:`bloom` (``known``: the per-row counts, or empty; ``dense_at``, ``bits``:
     see there), with the footprints' bounding boxes as a fourth element — or, for the
     one-step, the one-group and (with ``first_step``) the speckle paths, ``steps`` =
@@ -1915,6 +1931,8 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     keep = 1.0 - drain
     flat = q.reshape(h * w)
     none = np.empty(0, np.int32)        # (no pixel list to hand back)
+    no_seg = np.empty((0, 3), np.int64)
+    no_val = np.empty(0, np.float32)
     if _all_over_full(q, fw32, known):
         # one region (a column each for a CCD) with nowhere to spill: its pending charge is
         # lost in the first step — without the lists, work space and time of the general
@@ -1922,14 +1940,18 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         pending = _clip_all(flat, fw32, keep)
         box = np.array([[0, h, 0, w]], np.int64)
         if max_iterations < 1 or pending <= tolerance_e:
-            return 0, pending, 0.0, box, none, none, 0
-        return 1, 0.0, pending, box, none, none, 0
+            return (0, pending, 0.0, box, none, none, 0,
+                    no_seg, none, no_val, none, no_val)
+        return (1, 0.0, pending, box, none, none, 0,
+                no_seg, none, no_val, none, no_val)
     idx, val = _over_full(q, fw32, known, bits)
     n = idx.size
     if n == 0:
-        return 0, 0.0, 0.0, np.empty((0, 4), np.int64), none, none, 0
+        return (0, 0.0, 0.0, np.empty((0, 4), np.int64), none, none, 0,
+                no_seg, none, no_val, none, no_val)
     if _one_step(q, idx, fw32, keep, along_columns):
-        return _TO_ONE_STEP, 0.0, 0.0, np.empty((0, 4), np.int64), idx, none, 0
+        return (_TO_ONE_STEP, 0.0, 0.0, np.empty((0, 4), np.int64), idx, none, 0,
+                no_seg, none, no_val, none, no_val)
     rstart, rcomp = _components(idx, w, along_columns)
     n_groups = _compact_ids(rcomp)
     n_runs = rcomp.size
@@ -1953,7 +1975,8 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         comp = np.empty(n, np.int32)
         for r in range(n_runs):
             comp[rstart[r]:rstart[r + 1]] = rcomp[r]
-        return to, 0.0, 0.0, np.empty((0, 4), np.int64), idx, comp, n_groups
+        return (to, 0.0, 0.0, np.empty((0, 4), np.int64), idx, comp, n_groups,
+                no_seg, none, no_val, none, no_val)
     # each component's runs as a list (first run, next run: raster order), its bounding
     # box and pending excess; a run's first and end positions in idx and its component's
     # next run (−1: none) side by side, so that a group finds its first nodes one cache
@@ -2054,7 +2077,8 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
                     fw32, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
                     fp_off, fp_len, fbox, foct, st_steps, st_pend, st_lost)
         if direct and status[0] == 1:
-            return st_steps[0], st_pend[0], st_lost[0], fbox[:1].copy(), none, none, 0
+            return (st_steps[0], st_pend[0], st_lost[0], fbox[:1].copy(), none, none, 0,
+                    no_seg, none, no_val, none, no_val)
         if rnd == 0:
             pix0 = buf_pix
             val0 = buf_val
@@ -2143,17 +2167,28 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
             steps = max(steps, g_steps[g])
             pending += g_pend[g]
             lost += g_lost[g]
-    _write_back(flat, valid, res_where, res_off, res_len, pix0, val0, pix1, val1)
     n_valid = 0
     for g in range(n_groups):
         n_valid += valid[g]
+    if not write:   # the footprints as lists (buffer, first entry, length) instead
+        seg = np.empty((n_valid, 3), np.int64)
+        n_valid = 0
+        for g in range(n_groups):
+            if valid[g]:
+                seg[n_valid, 0] = res_where[g]
+                seg[n_valid, 1] = res_off[g]
+                seg[n_valid, 2] = res_len[g]
+                n_valid += 1
+        return (steps, pending, lost, np.empty((0, 4), np.int64), none, none, 0,
+                seg, pix0, val0, pix1[:n1], val1[:n1])
+    _write_back(flat, valid, res_where, res_off, res_len, pix0, val0, pix1, val1)
     boxes = np.empty((n_valid, 4), np.int64)
     n_valid = 0
     for g in range(n_groups):
         if valid[g]:
             boxes[n_valid] = g_box[g]
             n_valid += 1
-    return steps, pending, lost, boxes, none, none, 0
+    return steps, pending, lost, boxes, none, none, 0, no_seg, none, no_val, none, no_val
 
 
 @nb.njit(cache=True)

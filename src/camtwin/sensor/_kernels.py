@@ -562,6 +562,74 @@ _RUN = 16
 
 
 @nb.njit(parallel=True, cache=True, error_model="numpy")
+def readout_lists(seg, pix0, val0, pix1, val1, offset, row_off, col_off, rtn, seed_pix,
+                  seed_row, full_well, inv_fw, nl, read_e, rtn_half_e, row_noise_e, k_dn,
+                  black_dn, white_dn, row0, out):  # pragma: no cover - jit
+    """:func:`readout_chain` of listed pixels only: ``out`` (H, W) ← the DN of the charges
+    ``val[o:o + n]`` [e⁻] (float32) at the flat pixel indices ``pix[o:o + n]`` (int32,
+    p = i·W + j) of buffer ``pix0``/``val0`` or ``pix1``/``val1``, (buffer, o, n) =
+    ``seg[k]`` (int64 (m, 3)) — the footprints of
+    :func:`camtwin.sensor._bloom.bloom` (``footprints=True``), whose charges need not be
+    written into the frame first. Same draws as :func:`readout_chain`; no pixel may be
+    listed twice (the lists are read out in parallel).
+
+    Each list is read out in a loop LLVM vectorises (the row i = ⌊p/W⌋ by a float
+    reciprocal and a ±1 correction, exact for p < 2³¹; the charge is read in order, the
+    row terms gathered) into a work buffer, then stored to its pixels: only the pixels
+    blooming changed, where :func:`readout_boxes` reads their bounding boxes."""
+    h, w = out.shape
+    row_e = np.empty(h, np.float32)
+    for i in prange(h):
+        row_e[i] = _row_term(row_off, seed_row, i, row0 + i, row_noise_e)
+    of = out.reshape(h * w)
+    inv_w = 1.0 / w
+    rb = row0 * w
+    n_seg = seg.shape[0]
+    n_chunks = min(n_seg, 256)
+    for c in prange(n_chunks):
+        k0 = c * n_seg // n_chunks
+        k1 = (c + 1) * n_seg // n_chunks
+        longest = 0
+        for k in range(k0, k1):
+            longest = max(longest, seg[k, 2])
+        dn = np.empty(longest, np.uint16)
+        for k in range(k0, k1):
+            if seg[k, 0] == 0:
+                _read_list(pix0, val0, seg[k, 1], seg[k, 2], w, inv_w, rb, row_e, offset,
+                           col_off, rtn, seed_pix, full_well, inv_fw, nl, read_e,
+                           rtn_half_e, k_dn, black_dn, white_dn, dn, of)
+            else:
+                _read_list(pix1, val1, seg[k, 1], seg[k, 2], w, inv_w, rb, row_e, offset,
+                           col_off, rtn, seed_pix, full_well, inv_fw, nl, read_e,
+                           rtn_half_e, k_dn, black_dn, white_dn, dn, of)
+
+
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def _read_list(pix, val, o, n, w, inv_w, rb, row_e, offset, col_off, rtn, seed_pix,
+               full_well, inv_fw, nl, read_e, rtn_half_e, k_dn, black_dn, white_dn, dn,
+               of):  # pragma: no cover - jit
+    """One list of :func:`readout_lists`: entries o … o + n − 1 → ``dn`` (vectorised),
+    then to their pixels of ``of`` (the flat frame)."""
+    ou = np.uint64(o)
+    for t in range(n):
+        tu = np.uint64(t)           # (unsigned: no wrap-around checks)
+        p = np.int64(pix[ou + tu])
+        i = np.int64(p * inv_w)
+        i = i - 1 if i * w > p else i
+        i = i + 1 if (i + 1) * w <= p else i
+        iu = np.uint64(i)
+        ju = np.uint64(p - i * w)
+        x = draw(seed_pix, rb + p)
+        _, z_read = normal_pair(x)
+        dn[tu] = _pixel_dn(val[ou + tu], x, iu, ju, row_e[iu], offset, col_off, rtn, z_read,
+                           full_well, inv_fw, nl, read_e, rtn_half_e, k_dn, black_dn,
+                           white_dn)
+    for t in range(n):
+        tu = np.uint64(t)
+        of[np.uint64(pix[ou + tu])] = dn[tu]
+
+
+@nb.njit(parallel=True, cache=True, error_model="numpy")
 def any_mean_above(photo, dark, gain, dark_scale, thr):  # pragma: no cover - jit
     """Whether any mean charge photo·gain + dark·scale [e⁻] exceeds ``thr`` (float32).
 

@@ -518,12 +518,18 @@ def simulate_pixels(photo_e, dark_e, sensor, *, key: int, fixed: FixedPattern | 
                        bool(sensor.noise.shot), fw, inv_fw, nl, read_e, rtn_half, row_e, k_dn,
                        black, white, _row0(row0), out, q, counts, bits)
     if counts[1:].any():
-        boxes = bloom(q, fw, float(sensor.noise.antiblooming_drain),
-                      sensor.shutter.type == "ccd", BLOOM_MAX_ITERATIONS, BLOOM_TOLERANCE_E,
-                      counts, boxes=True, bits=bits)[3]
-        K.readout_boxes(q, boxes, fp.offset_e, row_map, fp.column_offset_e, fp.rtn,
-                        seeds[0], seeds[2], fw, inv_fw, nl, read_e, rtn_half, row_e, k_dn,
-                        black, white, _row0(row0), out)
+        # the grouped blooms' footprints come back as lists of their pixels' final charges
+        # (not written into q) and are read out from them; the other paths' boxes from q
+        *_, boxes, lists = bloom(q, fw, float(sensor.noise.antiblooming_drain),
+                                 sensor.shutter.type == "ccd", BLOOM_MAX_ITERATIONS,
+                                 BLOOM_TOLERANCE_E, counts, boxes=True, bits=bits,
+                                 footprints=True)
+        rest = (fp.offset_e, row_map, fp.column_offset_e, fp.rtn, seeds[0], seeds[2], fw,
+                inv_fw, nl, read_e, rtn_half, row_e, k_dn, black, white, _row0(row0), out)
+        if boxes.shape[0]:
+            K.readout_boxes(q, boxes, *rest)
+        if lists[0].shape[0]:       # (after the boxes: a footprint's charge is final)
+            K.readout_lists(*lists, *rest)
     return out
 
 
