@@ -39,7 +39,9 @@ together; a group next to another's over-full pixel always lists that pixel, so 
 conflicts. Candidate pairs are the footprints whose bounding boxes overlap (binned on a
 coarse grid) and whose octagons (least and greatest row + column and row − column) do,
 checked pixel by pixel on their boxes' intersection — no per-frame map.
-Repeat until no footprints overlap, then write the footprints into the frame. Each
+Repeat until no footprints overlap, then write the footprints into the frame (or hand
+them back as lists of their pixels' charges, for a caller that reads only those pixels
+out: :func:`bloom` ``footprints``). Each
 accepted group's result is what the whole-frame algorithm computes for its pixels (same
 steps, same sums up to their order; the stop tolerance is shared out in proportion to the
 groups' pending charge), which ``tests/test_bloom.py`` checks against the reference.

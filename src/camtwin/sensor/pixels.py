@@ -23,7 +23,7 @@ Two implementations of the same chain:
   on ``key`` only, never on the thread count. Exact Poisson below 16 e⁻, a fourth-order
   Cornish–Fisher approximation above (validated in ``tests/test_noise.py``).
   :func:`simulate_pixels` runs everything in one fused pass; when blooming can occur the
-  pass also keeps the charge, and only the blooms' footprint boxes are read out again.
+  pass also keeps the charge, and only the pixels blooming changed are read out again.
 * :func:`simulate_pixels_reference`: plain NumPy with a ``numpy.random.Generator`` seeded
   from ``key`` (exact Poisson everywhere). Same distribution, different samples.
 
@@ -450,8 +450,9 @@ def simulate_pixels(photo_e, dark_e, sensor, *, key: int, fixed: FixedPattern | 
     full-well clip + nonlinearity + quantisation). When blooming can matter (it is on
     and some mean is within 8√μ + 8 e⁻ of full well) the pass also keeps the charge and
     counts the pixels above full well; blooming (the kernel of :func:`collect_charge`,
-    along the column for a CCD shutter) then changes the charge inside its footprints'
-    bounding boxes only, and those alone are read out again. With ``charge_hook``:
+    along the column for a CCD shutter) then changes the charge of its footprints only,
+    and those alone are read out again (from the lists of their pixels' charges the
+    kernel hands back, or inside their bounding boxes). With ``charge_hook``:
     :func:`generate_charge` → :func:`collect_charge` → ``charge_hook(charge)`` →
     :func:`read_out`. Every path uses the same draws: the same charge gives the same DN
     (``generate_charge`` → ``collect_charge`` → ``read_out`` returns exactly this).
@@ -505,7 +506,7 @@ def simulate_pixels(photo_e, dark_e, sensor, *, key: int, fixed: FixedPattern | 
         return out
     # the same pass also keeps the charge (in a reused per-thread buffer for frames up to
     # 16 MP) and counts the pixels above full well per row; blooming then changes the
-    # charge inside its footprints' boxes only, which alone are read out again
+    # charge of its footprints only, which alone are read out again
     from ._bloom import bloom
 
     q = _charge_buffer(photo.shape)
