@@ -1926,7 +1926,10 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     kernels of their own, so that a first call compiles them only when it takes them (a
     first over-exposed frame takes the grouped path; with the other first-use savings its
     first bloom compiled in 29.0 s of CPU instead of 37.5 s:
-    ``benchmarks/bench_blooming.py --first-use``, RESULTS.md "Blooming", fourth session)."""
+    ``benchmarks/bench_blooming.py --first-use``, RESULTS.md "Blooming", fourth session).
+    Eighth to twelfth elements: with ``write`` False, the grouped path's footprints as
+    lists instead of written into ``q`` (seg, pix0, val0, pix1, val1, as :func:`bloom`
+    ``footprints`` hands them back; its boxes are then empty); else empty."""
     h, w = q.shape
     fw32 = np.float32(full_well)
     fw = np.float64(fw32)
