@@ -159,20 +159,22 @@ def test_simulate_pixels_blooming_path_equals_the_split_chain():
         generate_charge(photo, 3.0, s, key=4, out=np.empty((90, 130), np.float64))
 
 
-@pytest.mark.parametrize("case", ["CMOS, every map", "strip (row0)", "CCD", "narrow"])
+@pytest.mark.parametrize("case", ["CMOS, every map", "strip (row0)", "CCD", "narrow",
+                                  "16 wide", "17 wide"])
 def test_simulate_pixels_reads_out_again_only_what_blooming_changed(case):
     """simulate_pixels keeps the fused pass's DN wherever blooming changed no charge and
     reads out again the grouped blooms' footprints from their lists (gathering each
     pixel's row terms and maps) and the other paths' boxes (16 pixels at a time):
     exactly the DN of generate_charge → collect_charge → read_out, with every per-pixel
     map (PRNU, dark map, DSNU, RTN, row/column FPN, row noise, nonlinearity), for a
-    strip of a taller frame, a CCD (blooming along columns) and a frame narrower than
-    the 16-pixel run. A bug in the lists or boxes (a changed pixel in neither) leaves
-    that pixel's unbloomed DN and fails the comparison."""
+    strip of a taller frame, a CCD (blooming along columns) and frames narrower than, as
+    wide as and one pixel wider than the 16-pixel run, with lamps in the corners. A bug
+    in the lists or boxes (a changed pixel in neither) leaves that pixel's unbloomed DN
+    and fails the comparison."""
     from camtwin.sensor.fixed_pattern import FixedPatternRows
     from camtwin.sensor.pixels import generate_charge, read_out, simulate_pixels
 
-    h, w = {"narrow": (70, 9)}.get(case, (90, 130))
+    h, w = {"narrow": (70, 9), "16 wide": (70, 16), "17 wide": (70, 17)}.get(case, (90, 130))
     noise = {"blooming": True, "antiblooming_drain": 0.2, "prnu_fraction": 0.02,
              "dark_current_nonuniformity": 0.3, "dsnu_offset_e": 3.0,
              "rtn_pixel_fraction": 0.05, "rtn_amplitude_e": 4.0, "nonlinearity": 0.05}
@@ -184,6 +186,7 @@ def test_simulate_pixels_reads_out_again_only_what_blooming_changed(case):
     rng = np.random.default_rng(33)
     photo = _bright_blobs(rng, h, w, 12, hi=20000.0)
     photo[rng.random((h, w)) < 0.002] = 9000.0      # single over-full pixels too
+    photo[[0, 0, h - 1, h - 1], [0, w - 1, 0, w - 1]] = 12000.0     # lamps in the corners
     fixed, row0 = None, 0
     if case == "strip (row0)":      # rows 40…129 of a 200-row sensor
         full = s.replace(height_px=200)

@@ -378,28 +378,6 @@ def test_simulate_pixels_blooms_when_a_mean_nears_full_well():
     assert dn.sum() == pytest.approx(photo.sum(), abs=6 * math.sqrt(photo.sum()))
 
 
-@pytest.mark.parametrize("w", [5, 16, 17, 45, 130])
-def test_blooming_frame_reads_out_as_the_split_path(w):
-    """The fused pass + blooming + read-out of the footprints' boxes only
-    (``readout_boxes``) gives the DN of generate → collect → read_out (``charge_hook``
-    forces that path) — bit for bit, at widths below, at and above the 16-pixel runs of the
-    box read-out, with lamps at the frame's edges and corners."""
-    noise = {**ALL_ON, "blooming": True, "antiblooming_drain": 0.1}
-    s = sensor(23, w, full_well_e=2000.0, read_noise_e=2.0, gain=0.5, noise=noise)
-    rng = np.random.default_rng(w)
-    photo = (rng.random((23, w), dtype=np.float32) * 1500.0).astype(np.float32)
-    for i, j in ((0, 0), (22, w - 1), (11, w // 2), (3, w - 2)):
-        photo[i, j] = 12000.0
-    assert blooming_possible(photo, 1.0, s)
-    fused = simulate_pixels(photo, 1.0, s, key=5)
-    split = simulate_pixels(photo, 1.0, s, key=5, charge_hook=lambda q: q)
-    np.testing.assert_array_equal(fused, split)
-    clipped = simulate_pixels(photo, 1.0, sensor(23, w, full_well_e=2000.0, read_noise_e=2.0,
-                                                 gain=0.5, noise={**noise, "blooming": False}),
-                              key=5)
-    assert np.count_nonzero(fused > clipped) >= 8      # the lamps' neighbours got charge
-
-
 def test_nonlinearity_compresses_as_specified():
     nl, fw = 0.2, 10000.0
     s = sensor(1, 5, full_well_e=fw, gain=1.0, noise={"nonlinearity": nl, "shot": False,

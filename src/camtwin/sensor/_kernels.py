@@ -575,8 +575,9 @@ def readout_lists(seg, pix0, val0, pix1, val1, offset, row_off, col_off, rtn, se
 
     Each list is read out in a loop LLVM vectorises (the row i = ⌊p/W⌋ by a float
     reciprocal and a ±1 correction, exact for p < 2³¹; the charge is read in order, the
-    row terms gathered) into a work buffer, then stored to its pixels: only the pixels
-    blooming changed, where :func:`readout_boxes` reads their bounding boxes."""
+    row terms gathered) into a work buffer, then stored to its pixels: the footprints'
+    pixels only, where :func:`readout_boxes` reads their bounding boxes (1.31 M against
+    1.82 M pixels on the blob frame of ``benchmarks/bench_blooming.py``)."""
     h, w = out.shape
     row_e = np.empty(h, np.float32)
     for i in prange(h):
