@@ -23,7 +23,7 @@ Two implementations of the same chain:
   on ``key`` only, never on the thread count. Exact Poisson below 16 e⁻, a fourth-order
   Cornish–Fisher approximation above (validated in ``tests/test_noise.py``).
   :func:`simulate_pixels` runs everything in one fused pass; when blooming can occur the
-  pass also keeps the charge, and only the pixels blooming changed are read out again.
+  pass also keeps the charge, and only the blooms' footprints are read out again.
 * :func:`simulate_pixels_reference`: plain NumPy with a ``numpy.random.Generator`` seeded
   from ``key`` (exact Poisson everywhere). Same distribution, different samples.
 
