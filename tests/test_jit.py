@@ -115,20 +115,20 @@ def test_every_python_caller_of_a_nested_kernel_starts_the_backend_first():
     dispatchers = _dispatchers()
     nested = _nested(dispatchers)
     assert ("camtwin.sensor._bloom", "_bloom_frame") in nested   # the scan sees the case
-    by_module: dict = {}
-    for mod, name in nested:
-        by_module.setdefault(mod, set()).add(name)
+    names = {name for _, name in nested}
     offenders = []
     for info in pkgutil.walk_packages(camtwin.__path__, "camtwin."):
         mod = importlib.import_module(info.name)
-        names = set().union(*by_module.values())
         tree = ast.parse(inspect.getsource(mod))
         jitted = {name for (m, name) in dispatchers if m == mod.__name__}
         for fn in ast.walk(tree):
             if not isinstance(fn, ast.FunctionDef) or fn.name in jitted:
                 continue
-            calls = sorted((c.lineno, c.func.id) for c in ast.walk(fn)
-                           if isinstance(c, ast.Call) and isinstance(c.func, ast.Name))
+            # calls by name (f(...)) and through a module (_bloom.f(...))
+            calls = sorted((c.lineno, c.func.id if isinstance(c.func, ast.Name)
+                            else c.func.attr) for c in ast.walk(fn)
+                           if isinstance(c, ast.Call)
+                           and isinstance(c.func, (ast.Name, ast.Attribute)))
             first = next((ln for ln, f in calls if f in names), None)
             if first is None:
                 continue
