@@ -1269,6 +1269,13 @@ _DENSE_OVER = 20
 _DENSE_BAND_GROUPS = 1024
 
 
+#: … or when, after the premerge, one group holds more than this fraction of the pending
+#: charge (and there are others): chosen on photos with highlights (skimage's, 12 MP,
+#: 1.5 % over full well; RESULTS.md "Blooming", tenth session), where the grouped path
+#: reran the large group up to five times.
+_DENSE_SHARE = 0.15
+
+
 def dense_groups(n_px: int) -> int:
     """Number of components above which a frame of ``n_px`` pixels is bloomed as one
     group (:func:`_run_dense`)."""
@@ -1289,8 +1296,8 @@ def _region_pending(qf, idx, comp, pend, fw, keep):  # pragma: no cover - jit
 
 
 @nb.njit(cache=True)
-def _run_dense(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol,
-               keep):  # pragma: no cover - jit
+def _run_dense(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol, keep,
+               write):  # pragma: no cover - jit
     """The frame bloomed as one group (one thread, written in place): the over-full
     pixels ``idx`` are the first nodes, ``comp`` their regions (0 … n_reg − 1, numbered
     in order of first appearance), the frame's edges are walls; then :func:`_grow` as in
@@ -1301,7 +1308,11 @@ def _run_dense(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol,
     the end): a strip of sky at full well no longer initialises a cell per frame pixel
     (RESULTS.md "Blooming", sixth session). Work space: one int32 cell per band pixel
     (padded rows), the lists of the cells looked at (≤ 28 B each) and ~28 B per region.
-    Returns (steps, pending, lost)."""
+    Returns (steps, pending, lost, pix, val): with ``write`` the result is written into
+    ``q`` and pix, val are empty; else ``q`` is left as it was and pix (int32 flat pixel
+    indices), val (float32 final charges [e⁻]) list every pixel the bloom changed — the
+    pixels that are full at the end and the frontier's — for a caller that reads only
+    those out (:func:`bloom` ``footprints``: one footprint)."""
     h, w = q.shape
     qf = q.reshape(h * w)
     sh = 2
@@ -1362,14 +1373,32 @@ def _run_dense(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol,
         pad *= 4                        # (a band edge inside the frame was reached)
         _region_pending(qf, idx, comp, pend, fw, keep)      # (spent by the steps)
     n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost, pending_total = state[:9]
+    if write:
+        for t in range(n_nodes):
+            lp = node[t]
+            qf[gbase + (lp >> sh) * w + (lp & msk)] = fw32
+        for t in range(n_front):
+            if fmask[t] != 0:
+                lp = front[t]
+                qf[gbase + (lp >> sh) * w + (lp & msk)] = np.float32(fval[t])
+        return steps, pending_total, lost, np.empty(0, np.int32), np.empty(0, np.float32)
+    n_live = 0
+    for t in range(n_front):
+        n_live += fmask[t] != 0
+    pix = np.empty(n_nodes + n_live, np.int32)
+    val = np.empty(n_nodes + n_live, np.float32)
     for t in range(n_nodes):
         lp = node[t]
-        qf[gbase + (lp >> sh) * w + (lp & msk)] = fw32
+        pix[t] = gbase + (lp >> sh) * w + (lp & msk)
+        val[t] = fw32
+    n = n_nodes
     for t in range(n_front):
         if fmask[t] != 0:
             lp = front[t]
-            qf[gbase + (lp >> sh) * w + (lp & msk)] = np.float32(fval[t])
-    return steps, pending_total, lost
+            pix[n] = gbase + (lp >> sh) * w + (lp & msk)
+            val[n] = np.float32(fval[t])
+            n += 1
+    return steps, pending_total, lost, pix, val
 
 
 @nb.njit(cache=True)
@@ -1490,6 +1519,58 @@ def _first_margin(r0, r1, c0, c1, h, w, pending_e, full_well,
             break
         d += 1
     return d + 2
+
+
+#: Groups holding more than this many full wells of pending charge get their first window
+#: margin from the room the frame has around them (:func:`_room_margin`) as well.
+_ROOM_MARGIN_MIN = 128
+
+
+@nb.njit(cache=True)
+def _room_margin(qf, r0, r1, c0, c1, h, w, pending_e, fw32,
+                 along_columns):  # pragma: no cover - jit
+    """Window margin [px] for a large group (bounding box rows r0…r1, columns c0…c1,
+    pending charge ``pending_e``) from the room the frame really has around it: the empty
+    room FWC − q of the pixels below full well inside the box and in rings 1, 2, … d
+    around it (only rows for a CCD), until it holds the pending charge or the frame is
+    covered; then d + d/4 + 2 (a bloom spreads as a diamond from its box, not as a box:
+    at the same distance it holds less than the ring counts; two as in
+    :func:`_first_margin`). :func:`_first_margin` assumes half-full receivers; around a
+    highlight of a photo they are nearly full, the bloom reaches several times further,
+    and the group was rerun in ever larger windows and merged with the small groups it
+    met, round after round (a 12 MP photo with 1.5 % over full well: the same large
+    group bloomed four times). Reads the pixels of that window once."""
+    fw = np.float64(fw32)
+    room = 0.0
+    for i in range(r0, r1):
+        for j in range(c0, c1):
+            v = qf[i * w + j]
+            if v < fw32:
+                room += fw - np.float64(v)
+    d = 0
+    while room < pending_e:
+        d += 1
+        pa0, pa1 = max(r0 - d + 1, 0), min(r1 + d - 1, h)   # rows of the previous ring
+        if along_columns:
+            b0, b1 = c0, c1
+        else:
+            b0, b1 = max(c0 - d, 0), min(c1 + d, w)
+        if r0 - d < 0 and r1 + d > h and (along_columns or (c0 - d < 0 and c1 + d > w)):
+            break                                           # (the frame is covered)
+        for i in (r0 - d, r1 + d - 1):                      # the new rows
+            if 0 <= i < h:
+                for j in range(b0, b1):
+                    v = qf[i * w + j]
+                    if v < fw32:
+                        room += fw - np.float64(v)
+        if not along_columns:                               # the new columns
+            for j in (c0 - d, c1 + d - 1):
+                if 0 <= j < w:
+                    for i in range(pa0, pa1):
+                        v = qf[i * w + j]
+                        if v < fw32:
+                            room += fw - np.float64(v)
+    return d + d // 4 + 2
 
 
 @nb.njit(cache=True, parallel=True)
@@ -1763,9 +1844,14 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
         out = _bloom_one_step(q, out[4], fw32, 1.0 - drain, along_columns, max_iterations,
                               tolerance_e)
     elif out[0] == _TO_DENSE:
-        steps, pending, lost = _run_dense(q, out[4], out[5], out[6], fw32, along_columns,
-                                          max_iterations, tolerance_e, 1.0 - drain)
-        out = steps, pending, lost, np.array([[0, q.shape[0], 0, q.shape[1]]], np.int64)
+        steps, pending, lost, pix, val = _run_dense(q, out[4], out[5], out[6], fw32,
+                                                    along_columns, max_iterations,
+                                                    tolerance_e, 1.0 - drain, write)
+        if write:
+            out = steps, pending, lost, np.array([[0, q.shape[0], 0, q.shape[1]]], np.int64)
+        else:           # (one footprint: every pixel the bloom changed)
+            out = steps, pending, lost, np.empty((0, 4), np.int64)
+            lists = (np.array([[0, 0, pix.size]], np.int64), pix, val, pix[:0], val[:0])
     if first is not None:       # (the stencil step was the first step of every bloom)
         out = (max(int(out[0]), 1), out[1], out[2], np.concatenate([out[3], first]))
     if boxes and footprints:
@@ -2027,6 +2113,11 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         total_excess += excess[g]
         margin[g] = _first_margin(bbox[g, 0], bbox[g, 1], bbox[g, 2], bbox[g, 3], h, w,
                                   excess[g], fw, along_columns)
+        if excess[g] > _ROOM_MARGIN_MIN * fw:
+            margin[g] = max(margin[g], _room_margin(flat, bbox[g, 0], bbox[g, 1], bbox[g, 2],
+                                                    bbox[g, 3], h, w, excess[g], fw32,
+                                                    along_columns))
+    margin_for = excess.copy()      # the pending charge each group's margin was sized for
     valid = np.zeros(n_groups, np.bool_)
     # accepted footprints: the first round's buffers as they are, later rounds' copied
     res_where = np.zeros(n_groups, np.int64)    # 0: pix0/val0, 1: pix1/val1
@@ -2044,6 +2135,20 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     scheduled = np.zeros(n_groups, np.bool_)
     active = _premerge(roots, n_groups, bbox, margin, h, w, along_columns, gp, head, tail, nxt,
                        excess)
+    if active.size > 1:
+        largest = 0.0
+        for k in range(active.size):
+            largest = max(largest, excess[active[k]])
+        if largest > _DENSE_SHARE * total_excess:
+            # one group holds much of the charge: it runs on one thread whatever the
+            # others do, and a large bloom among smaller groups meets them — window edges
+            # and conflicts, the large group rerun round after round (photos with
+            # highlights: RESULTS.md "Blooming", tenth session) — one group instead
+            comp = np.empty(n, np.int32)
+            for r in range(n_runs):
+                comp[rstart[r]:rstart[r + 1]] = rcomp[r]
+            return (_TO_DENSE, 0.0, 0.0, np.empty((0, 4), np.int64), idx, comp, n_groups,
+                    no_seg, none, no_val, none, no_val)
     seen = np.zeros(4096, np.int64)       # footprint map of _footprints_meet (stamped)
     n_checks = 0
     rnd = 0
@@ -2054,6 +2159,18 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         tol = np.empty(n_act, np.float64)
         for k in range(n_act):
             g = active[k]
+            if excess[g] != margin_for[g]:
+                # a merged group: a margin for its box and charge (its members' margins
+                # were for theirs alone: the merged bloom ran into its window's edge,
+                # round after round)
+                margin_for[g] = excess[g]
+                margin[g] = max(margin[g], _first_margin(bbox[g, 0], bbox[g, 1], bbox[g, 2],
+                                                         bbox[g, 3], h, w, excess[g], fw,
+                                                         along_columns))
+                if excess[g] > _ROOM_MARGIN_MIN * fw:
+                    margin[g] = max(margin[g], _room_margin(
+                        flat, bbox[g, 0], bbox[g, 1], bbox[g, 2], bbox[g, 3], h, w,
+                        excess[g], fw32, along_columns))
             m = margin[g]
             win[k, 0] = max(bbox[g, 0] - m, 0)
             win[k, 1] = min(bbox[g, 1] + m, h)
