@@ -160,7 +160,7 @@ def test_simulate_pixels_blooming_path_equals_the_split_chain():
 
 
 @pytest.mark.parametrize("case", ["CMOS, every map", "strip (row0)", "CCD", "narrow",
-                                  "16 wide", "17 wide"])
+                                  "16 wide", "17 wide", "a large lamp (one group)"])
 def test_simulate_pixels_reads_out_again_only_what_blooming_changed(case):
     """simulate_pixels keeps the fused pass's DN wherever blooming changed no charge and
     reads out again the grouped blooms' footprints from their lists (gathering each
@@ -168,7 +168,8 @@ def test_simulate_pixels_reads_out_again_only_what_blooming_changed(case):
     exactly the DN of generate_charge → collect_charge → read_out, with every per-pixel
     map (PRNU, dark map, DSNU, RTN, row/column FPN, row noise, nonlinearity), for a
     strip of a taller frame, a CCD (blooming along columns) and frames narrower than, as
-    wide as and one pixel wider than the 16-pixel run, with lamps in the corners. A bug
+    wide as and one pixel wider than the 16-pixel run, with lamps in the corners, and
+    with a large lamp that makes the frame one group (its footprint one list). A bug
     in the lists or boxes (a changed pixel in neither) leaves that pixel's unbloomed DN
     and fails the comparison."""
     from camtwin.sensor.fixed_pattern import FixedPatternRows
@@ -187,6 +188,8 @@ def test_simulate_pixels_reads_out_again_only_what_blooming_changed(case):
     photo = _bright_blobs(rng, h, w, 12, hi=20000.0)
     photo[rng.random((h, w)) < 0.002] = 9000.0      # single over-full pixels too
     photo[[0, 0, h - 1, h - 1], [0, w - 1, 0, w - 1]] = 12000.0     # lamps in the corners
+    if case == "a large lamp (one group)":      # 600 px × 14 full wells: most of the charge
+        photo[20:40, 30:60] = 15000.0
     fixed, row0 = None, 0
     if case == "strip (row0)":      # rows 40…129 of a 200-row sensor
         full = s.replace(height_px=200)
@@ -205,31 +208,42 @@ def test_simulate_pixels_reads_out_again_only_what_blooming_changed(case):
     assert changed.sum() > 20
 
 
-@pytest.mark.parametrize("case", ["two squares", "one square", "CCD bar"])
+@pytest.mark.parametrize("case", ["two squares", "two squares, as one group", "one square",
+                                  "CCD bar"])
 def test_grouped_kernel_on_large_windows_equals_the_whole_frame_kernel(case):
     """Windows above the small-window work space (2¹⁶ cells) start with work lists for
     half their cells and double them (rerunning the group) when a bloom needs more: on a
     nearly full background two bright squares (CMOS) bloom over most of a 420×460 frame,
     meet and outgrow their first windows (one capacity rerun, checked by hand with a
     counter); one square is the frame's only group, whose result goes straight into the
-    frame (no footprint); a CCD bar blooms up and down 380 columns."""
+    frame (no footprint); a CCD bar blooms up and down 380 columns. (The larger square
+    holds most of the charge: by default the frame is bloomed as one group —
+    ``_DENSE_SHARE`` —, checked too; the grouped path is forced with ``dense_share=1``.)"""
     rng = np.random.default_rng(17)
     q = rng.uniform(950.0, 995.0, (420, 460)).astype(np.float32)
     if case == "CCD bar":
         q[200:203, 40:420] = 4000.0
     else:
         q[100:130, 80:110] = 4000.0
-        if case == "two squares":
+        if case.startswith("two squares"):
             q[300:305, 350:356] = 30000.0
     if case != "one square":
         q[rng.random(q.shape) < 0.002] = 1000.0           # exactly full: join on contact
     along_columns = case == "CCD bar"
     want, (steps, pend, lost) = _whole_frame(q, 1000.0, 0.1, along_columns)
     got = q.copy()
-    g_steps, g_pend, g_lost = bloom(got, np.float32(1000.0), 0.1, along_columns, 10000, 1e-3)
+    share = None if case == "two squares, as one group" else 1.0
+    g_steps, g_pend, g_lost = bloom(got, np.float32(1000.0), 0.1, along_columns, 10000, 1e-3,
+                                    dense_share=share)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-2)
     assert g_steps == steps and lost == 0.0 and g_lost == 0.0
     assert (got >= 1000.0).mean() > 0.3                   # the blooms are large
+    if case.startswith("two squares"):      # (the path each took)
+        code = _bloom._bloom_frame(q.copy(), np.float32(1000.0), 0.1, along_columns, 10000,
+                                   1e-3, _bloom._NO_COUNTS, _bloom.dense_groups(q.size),
+                                   _bloom._NO_BITS, True, True,
+                                   _bloom._DENSE_SHARE if share is None else share)[0]
+        assert (code == _bloom._TO_DENSE) == (share is None)
 
 
 @pytest.mark.parametrize("case", ["all over full but one pixel", "one lamp",
@@ -661,7 +675,8 @@ def test_a_frame_exposed_at_full_well_equals_the_whole_frame(along_columns, path
     assert over > 4 * _bloom._COMPACT_FREE              # (the frontier outgrows it)
     code = _bloom._bloom_frame(q.copy(), np.float32(1000.0), 0.2, along_columns, 10000, 1e-3,
                                _bloom._NO_COUNTS, _bloom.dense_groups(q.size),
-                               _bloom._NO_BITS, False, True)[0]  # (after any stencil step)
+                               _bloom._NO_BITS, False, True,
+                               _bloom._DENSE_SHARE)[0]  # (after any stencil step)
     assert (code == _bloom._TO_DENSE) == (path == "one group")
     for it in (1, 2, 3, 10000):
         want, (steps, pend, lost) = _whole_frame(q, 1000.0, 0.2, along_columns, it)
@@ -697,7 +712,8 @@ def test_the_one_group_path_reruns_when_a_bloom_leaves_its_band_of_rows(along_co
         code = _bloom._bloom_frame(frame.copy(), np.float32(1000.0), drain, along_columns,
                                    10000, 1e-3, _bloom._NO_COUNTS,
                                    _bloom.dense_groups(frame.size) if dense_at is None
-                                   else dense_at, _bloom._NO_BITS, True, True)[0]
+                                   else dense_at, _bloom._NO_BITS, True, True,
+                                   _bloom._DENSE_SHARE)[0]
         assert code == _bloom._TO_DENSE
         want, (steps, pend, lost) = _whole_frame(frame, 1000.0, drain, along_columns)
         got = frame.copy()
@@ -746,9 +762,43 @@ def _frames_of_every_path(rng):
     iso[rng.random((90, 110)) < 0.01] = 1800.0
     lamp = rng.uniform(0.0, 900.0, (80, 90)).astype(np.float32)
     lamp[30:36, 40:47] = 40000.0
+    among = _bright_blobs(rng, 150, 170, 30, hi=8000.0)
+    among[60:80, 70:95] = 12000.0       # 500 px × 11 full wells: most of the frame's charge
     return [("groups", blobs), ("one group (dense)", bayer),
             ("speckle", _speckle(rng, 200, 320)), ("one step", iso), ("one lamp", lamp),
-            ("all over", np.full((40, 50), 5000.0, np.float32))]
+            ("all over", np.full((40, 50), 5000.0, np.float32)),
+            ("one group (a large bloom among small ones)", among)]
+
+
+@pytest.mark.parametrize("along_columns", [False, True])
+def test_one_large_bloom_among_small_ones_makes_the_frame_one_group(along_columns):
+    """A group holding more than ``_DENSE_SHARE`` of the pending charge and more than
+    ``_DENSE_SHARE_MIN`` full wells sends the frame to the one-group path (a photo's
+    highlight among small ones: the grouped path reran it round after round); a smaller
+    lamp, or the grouped path forced with ``dense_share=1``, does not. Every way, the
+    result is the whole-frame algorithm's."""
+    rng = np.random.default_rng(91 + along_columns)
+    small = _bright_blobs(rng, 150, 170, 30, hi=8000.0)
+    # (a CCD's components are runs along a column: its lamp is a column of 100 pixels)
+    lamp = np.s_[20:120, 80] if along_columns else np.s_[60:80, 70:95]
+    for label, level, path in (("large lamp", 15000.0, "one group"),
+                               ("lamp of < 1024 full wells", 1500.0, "groups")):
+        q = small.copy()
+        q[lamp] = level             # 14 or 0.5 full wells in each of 100 or 500 pixels
+        pend = 0.8 * float((q[lamp] - 1000.0).sum()) / 1000.0   # (the drain takes 0.2)
+        assert (pend > _bloom._DENSE_SHARE_MIN) == (path == "one group"), pend
+        want, (steps, p_want, l_want) = _whole_frame(q, 1000.0, 0.2, along_columns)
+        for share in (None, 1.0):
+            code = _bloom._bloom_frame(q.copy(), np.float32(1000.0), 0.2, along_columns,
+                                       10000, 1e-3, _bloom._NO_COUNTS,
+                                       _bloom.dense_groups(q.size), _bloom._NO_BITS, True,
+                                       True, _bloom._DENSE_SHARE if share is None else share)[0]
+            assert (code == _bloom._TO_DENSE) == (share is None and path == "one group"), label
+            got = q.copy()
+            g_steps, g_pend, g_lost = bloom(got, np.float32(1000.0), 0.2, along_columns,
+                                            10000, 1e-3, dense_share=share)
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-2, err_msg=label)
+            assert g_steps == steps and g_lost == pytest.approx(l_want, abs=1e-2)
 
 
 @pytest.mark.parametrize("along_columns", [False, True])
@@ -760,12 +810,14 @@ def test_footprints_handed_back_complete_the_frame(along_columns):
     rng = np.random.default_rng(77 + along_columns)
     n_listed = 0
     for label, q in _frames_of_every_path(rng):
+        share = 1.0 if label == "groups" else None      # (grouped, whatever its largest)
         want = q.copy()
-        r_want = bloom(want, np.float32(1000.0), 0.2, along_columns, 10000, 1e-3, boxes=True)
+        r_want = bloom(want, np.float32(1000.0), 0.2, along_columns, 10000, 1e-3, boxes=True,
+                       dense_share=share)
         got = q.copy()
         steps, pend, lost, boxes, (seg, pix0, val0, pix1, val1) = bloom(
             got, np.float32(1000.0), 0.2, along_columns, 10000, 1e-3, boxes=True,
-            footprints=True)
+            footprints=True, dense_share=share)
         assert (steps, pend, lost) == tuple(r_want[:3]), label
         assert seg.dtype == np.int64 and seg.shape[1] == 3
         listed = []

@@ -65,10 +65,15 @@ joins it, as in the whole-frame steps — with their share of the stop tolerance
 
 *Many components* (more than :func:`dense_groups`: a Bayer channel over full well whose
 neighbours fill too, every pixel a component), more than 5 % of the frame over full
-well, or at least :data:`_DENSE_BAND_GROUPS` components with more than 5 % of the rows
+well, at least :data:`_DENSE_BAND_GROUPS` components with more than 5 % of the rows
 holding them over full well (a strip of sky exposed at full well, whose speckle the
-premerge would join into one group anyway): one group (:func:`_run_dense`, the same
-frontier steps, over the band of rows that holds the over-full pixels and a margin).
+premerge would join into one group anyway), or one group, after the premerge, holding
+more than :data:`_DENSE_SHARE` of the pending charge and more than
+:data:`_DENSE_SHARE_MIN` full wells (a photo's highlight among smaller ones: it runs on
+one thread either way, and its bloom outgrew its window and met the small groups' round
+after round — each time rerun whole): one group (:func:`_run_dense`, the same frontier
+steps, over the band of rows that holds the over-full pixels and a margin; for a caller
+that reads out only the changed pixels, its footprint handed back as one list).
 Per-group bookkeeping, pairing and the reruns of ever larger merged groups cost +2.2 GB
 and 14.6 s on 12 MP in the Bayer case, 37 s for 5×5 blobs on 12 % of 12 MP
 (``benchmarks/bench_blooming.py --hostile`` against git 948e1f4).
@@ -1270,10 +1275,13 @@ _DENSE_BAND_GROUPS = 1024
 
 
 #: … or when, after the premerge, one group holds more than this fraction of the pending
-#: charge (and there are others): chosen on photos with highlights (skimage's, 12 MP,
-#: 1.5 % over full well; RESULTS.md "Blooming", tenth session), where the grouped path
-#: reran the large group up to five times.
-_DENSE_SHARE = 0.15
+#: charge, and more than :data:`_DENSE_SHARE_MIN` full wells of it (and there are other
+#: groups): chosen on 15 photos of skimage.data at 12 MP with 1.5 % over full well
+#: (RESULTS.md "Blooming", tenth session), where the grouped path reran such a group up
+#: to five times (the largest groups: 3.6 k – 308 k full wells, 5.5–99.9 % of the charge;
+#: the grouped path was faster below 8 %, the one-group path above 13.7 %).
+_DENSE_SHARE = 0.10
+_DENSE_SHARE_MIN = 1024
 
 
 def dense_groups(n_px: int) -> int:
@@ -1521,58 +1529,6 @@ def _first_margin(r0, r1, c0, c1, h, w, pending_e, full_well,
     return d + 2
 
 
-#: Groups holding more than this many full wells of pending charge get their first window
-#: margin from the room the frame has around them (:func:`_room_margin`) as well.
-_ROOM_MARGIN_MIN = 128
-
-
-@nb.njit(cache=True)
-def _room_margin(qf, r0, r1, c0, c1, h, w, pending_e, fw32,
-                 along_columns):  # pragma: no cover - jit
-    """Window margin [px] for a large group (bounding box rows r0…r1, columns c0…c1,
-    pending charge ``pending_e``) from the room the frame really has around it: the empty
-    room FWC − q of the pixels below full well inside the box and in rings 1, 2, … d
-    around it (only rows for a CCD), until it holds the pending charge or the frame is
-    covered; then d + d/4 + 2 (a bloom spreads as a diamond from its box, not as a box:
-    at the same distance it holds less than the ring counts; two as in
-    :func:`_first_margin`). :func:`_first_margin` assumes half-full receivers; around a
-    highlight of a photo they are nearly full, the bloom reaches several times further,
-    and the group was rerun in ever larger windows and merged with the small groups it
-    met, round after round (a 12 MP photo with 1.5 % over full well: the same large
-    group bloomed four times). Reads the pixels of that window once."""
-    fw = np.float64(fw32)
-    room = 0.0
-    for i in range(r0, r1):
-        for j in range(c0, c1):
-            v = qf[i * w + j]
-            if v < fw32:
-                room += fw - np.float64(v)
-    d = 0
-    while room < pending_e:
-        d += 1
-        pa0, pa1 = max(r0 - d + 1, 0), min(r1 + d - 1, h)   # rows of the previous ring
-        if along_columns:
-            b0, b1 = c0, c1
-        else:
-            b0, b1 = max(c0 - d, 0), min(c1 + d, w)
-        if r0 - d < 0 and r1 + d > h and (along_columns or (c0 - d < 0 and c1 + d > w)):
-            break                                           # (the frame is covered)
-        for i in (r0 - d, r1 + d - 1):                      # the new rows
-            if 0 <= i < h:
-                for j in range(b0, b1):
-                    v = qf[i * w + j]
-                    if v < fw32:
-                        room += fw - np.float64(v)
-        if not along_columns:                               # the new columns
-            for j in (c0 - d, c1 + d - 1):
-                if 0 <= j < w:
-                    for i in range(pa0, pa1):
-                        v = qf[i * w + j]
-                        if v < fw32:
-                            room += fw - np.float64(v)
-    return d + d // 4 + 2
-
-
 @nb.njit(cache=True, parallel=True)
 def _write_back(flat, valid, where, off, length, pix0, val0, pix1,
                 val1):  # pragma: no cover - jit
@@ -1779,7 +1735,7 @@ def _premerge(roots, n_groups, bbox, margin, h, w, along_columns, gp, head, tail
 
 
 def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, counts=None,
-          boxes=False, dense_at=None, bits=None, footprints=False):
+          boxes=False, dense_at=None, bits=None, footprints=False, dense_share=None):
     """Collect charge in place: q (H, W) C-contiguous float32 [e⁻] → every pixel ≤
     ``full_well``, the excess bloomed as described in the module docstring. ``counts``
     (int64, H + 1): optional per-row numbers of pixels above full well in ``counts[1:]``;
@@ -1792,10 +1748,13 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
     bounding boxes (r0, r1, c0, c1), int64 (n, 4), half-open, of the blooms' footprints:
     every pixel whose charge blooming changed lies in one of them (any other pixel only
     had its charge limited to ``full_well``). ``dense_at``: number of components above
-    which the frame is one group (default :func:`dense_groups`; tests lower it).
+    which the frame is one group (default :func:`dense_groups`; tests lower it);
+    ``dense_share``: the share of the pending charge above which one group (of more than
+    :data:`_DENSE_SHARE_MIN` full wells) makes the frame one group (default
+    :data:`_DENSE_SHARE`; tests of the grouped path raise it to 1).
 
-    ``footprints`` (with ``boxes``): the blooms bloomed in groups are not written into
-    ``q`` but handed back as a fifth element, their pixels' final charges as lists
+    ``footprints`` (with ``boxes``): the blooms bloomed in groups (or as one group) are not
+    written into ``q`` but handed back as a fifth element, their pixels' final charges as lists
     (seg, pix0, val0, pix1, val1): footprint k is ``pix[o:o + n]`` (int32 flat pixel
     indices) and ``val[o:o + n]`` (float32 charges [e⁻]) of buffer 0 or 1, (buffer, o, n) =
     ``seg[k]``; no pixel is in two footprints. ``q`` holds every other pixel's final
@@ -1811,6 +1770,7 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
                           f"{q.shape[0]}×{q.shape[1]}")
     known = _NO_COUNTS if counts is None else np.ascontiguousarray(counts, np.int64)
     at = dense_groups(q.size) if dense_at is None else int(dense_at)
+    share = _DENSE_SHARE if dense_share is None else float(dense_share)
     mask = _NO_BITS
     if bits is not None and counts is not None:
         want = (q.shape[0], -(-q.shape[1] // 64))
@@ -1825,7 +1785,7 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
     parallel_backend()      # the kernels below link parallel ones (camtwin._jit)
     write = not (boxes and footprints)
     out = _bloom_frame(q, fw32, drain, along_columns, max_iterations, tolerance_e,
-                       known, at, mask, True, write)
+                       known, at, mask, True, write, share)
     lists = out[7:]
     first = None
     if out[0] == _TO_FIRST_STEP:
@@ -1838,7 +1798,7 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
                 first = first_boxes
                 known, mask, tolerance_e = _NO_COUNTS, _NO_BITS, tol_rest
             out = _bloom_frame(q, fw32, drain, along_columns, max_iterations,
-                               tolerance_e, known, at, mask, False, write)
+                               tolerance_e, known, at, mask, False, write, share)
             lists = out[7:]
     if out[0] == _TO_ONE_STEP:
         out = _bloom_one_step(q, out[4], fw32, 1.0 - drain, along_columns, max_iterations,
@@ -1936,9 +1896,9 @@ def work_bytes(n_over: int, excess_e: float, full_well_e: float, n_px: int,
     :data:`WORK_BYTES_PER_OVER_PIXEL` per over-full pixel (and
     :data:`FIRST_STEP_BYTES_PER_OVER_PIXEL` when there may be speckle enough for the
     stencil step), :data:`WORK_BYTES_PER_GROUP` per component and
-    :data:`WORK_BYTES_FIXED`; when there may be more components than
-    :func:`dense_groups` or more than 5 % of the frame is over full, the larger of that
-    and the one-group path's :data:`DENSE_BYTES`. ``n_starts``: an upper bound on the
+    :data:`WORK_BYTES_FIXED`; when there may be more than one component (one may hold
+    most of the charge: :data:`_DENSE_SHARE`) or more than 5 % of the frame is over
+    full, the larger of that and the one-group path's :data:`DENSE_BYTES`. ``n_starts``: an upper bound on the
     number of components (e.g. the over-full pixels without an over-full neighbour above
     or to the left — above only for a CCD — every component has at least one); default
     ``n_over``. Zero when nothing is over full or everything is (the short path of a
@@ -1954,8 +1914,8 @@ def work_bytes(n_over: int, excess_e: float, full_well_e: float, n_px: int,
              and n_over <= _FIRST_STEP_MAX_SIZE * groups else 0)
     grouped = (WORK_BYTES_PER_FULL_PIXEL * full + WORK_BYTES_PER_OVER_PIXEL * n_over
                + WORK_BYTES_PER_GROUP * min(groups, at) + WORK_BYTES_FIXED + first)
-    if groups <= at and n_over * _DENSE_OVER <= n_px:
-        return grouped
+    if groups <= 1 and n_over * _DENSE_OVER <= n_px:
+        return grouped      # (with two groups or more, one may hold most of the charge)
     d = DENSE_BYTES
     return max(grouped, d["px"] * n_px + d["over"] * n_over + d["region"] * groups
                + d["full"] * full + d["front"] * min(n_px - n_over, full)
@@ -2002,10 +1962,11 @@ def _mostly_small_excess(q, idx, val, fw32, keep):  # pragma: no cover - jit
 
 @nb.njit(cache=True)
 def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e,
-                 known, dense_at, bits, first_step, write):  # pragma: no cover - jit
-    """:func:`bloom` (``known``: the per-row counts, or empty; ``dense_at``, ``bits``:
-    see there), with the footprints' bounding boxes as a fourth element — or, for the
-    one-step, the one-group and (with ``first_step``) the speckle paths, ``steps`` =
+                 known, dense_at, bits, first_step, write,
+                 dense_share):  # pragma: no cover - jit
+    """:func:`bloom` (``known``: the per-row counts, or empty; ``dense_at``, ``bits``,
+    ``dense_share``: see there), with the footprints' bounding boxes as a fourth element —
+    or, for the one-step, the one-group and (with ``first_step``) the speckle paths, ``steps`` =
     :data:`_TO_ONE_STEP` / :data:`_TO_DENSE` / :data:`_TO_FIRST_STEP` and their inputs
     (the over-full pixels, each one's region, the number of regions) as fifth to seventh
     elements: :func:`bloom` runs those paths,
@@ -2113,11 +2074,6 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         total_excess += excess[g]
         margin[g] = _first_margin(bbox[g, 0], bbox[g, 1], bbox[g, 2], bbox[g, 3], h, w,
                                   excess[g], fw, along_columns)
-        if excess[g] > _ROOM_MARGIN_MIN * fw:
-            margin[g] = max(margin[g], _room_margin(flat, bbox[g, 0], bbox[g, 1], bbox[g, 2],
-                                                    bbox[g, 3], h, w, excess[g], fw32,
-                                                    along_columns))
-    margin_for = excess.copy()      # the pending charge each group's margin was sized for
     valid = np.zeros(n_groups, np.bool_)
     # accepted footprints: the first round's buffers as they are, later rounds' copied
     res_where = np.zeros(n_groups, np.int64)    # 0: pix0/val0, 1: pix1/val1
@@ -2139,7 +2095,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         largest = 0.0
         for k in range(active.size):
             largest = max(largest, excess[active[k]])
-        if largest > _DENSE_SHARE * total_excess:
+        if largest > dense_share * total_excess and largest > _DENSE_SHARE_MIN * fw:
             # one group holds much of the charge: it runs on one thread whatever the
             # others do, and a large bloom among smaller groups meets them — window edges
             # and conflicts, the large group rerun round after round (photos with
@@ -2159,18 +2115,6 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         tol = np.empty(n_act, np.float64)
         for k in range(n_act):
             g = active[k]
-            if excess[g] != margin_for[g]:
-                # a merged group: a margin for its box and charge (its members' margins
-                # were for theirs alone: the merged bloom ran into its window's edge,
-                # round after round)
-                margin_for[g] = excess[g]
-                margin[g] = max(margin[g], _first_margin(bbox[g, 0], bbox[g, 1], bbox[g, 2],
-                                                         bbox[g, 3], h, w, excess[g], fw,
-                                                         along_columns))
-                if excess[g] > _ROOM_MARGIN_MIN * fw:
-                    margin[g] = max(margin[g], _room_margin(
-                        flat, bbox[g, 0], bbox[g, 1], bbox[g, 2], bbox[g, 3], h, w,
-                        excess[g], fw32, along_columns))
             m = margin[g]
             win[k, 0] = max(bbox[g, 0] - m, 0)
             win[k, 1] = min(bbox[g, 1] + m, h)
