@@ -25,6 +25,14 @@ over full well, and a strip of 3 % of the rows at 1.0× full well (≈ 1.5 % of 
 over: the issue's fraction as a real exposure makes it) — the "% above full well" column
 is of the charge the chain draws.
 
+``--photos`` adds the same ratio on the 15 photos of ``skimage.data`` below (scikit-image,
+a test extra; nobody tuned the kernel on them before the tenth session), as a 12 MP frame
+each: linear luminance (sRGB decoded), resized bilinearly to 4000×3000, scaled so that its
+brightest 1.5 % lie above full well, their excess ×5 (highlights up to several full
+wells); the plain frame is the same photo exposed to 0.9× full well at its brightest.
+With ``--against-git REV`` the saturated frame is also timed with that revision's kernel
+(``simulate_pixels`` calling it) — in turn with this tree's, DN compared.
+
 ``--against-git REV`` times the kernel alone (``camtwin.sensor._bloom.bloom``, in place on
 the same generated charge) against the kernel of git revision REV (its ``_bloom.py``,
 loaded from ``git show`` into a temporary module), in turn, on the blob frame and every
@@ -56,6 +64,7 @@ of the frame.
     .venv/bin/python benchmarks/bench_blooming.py
     .venv/bin/python benchmarks/bench_blooming.py --repeats 5 --skip-reference
     .venv/bin/python benchmarks/bench_blooming.py --repeats 5 --skip-reference --patterns
+    .venv/bin/python benchmarks/bench_blooming.py --repeats 9 --skip-reference --photos
     .venv/bin/python benchmarks/bench_blooming.py --large --skip-reference --repeats 1
     .venv/bin/python benchmarks/bench_blooming.py --against-git e586bd0 --skip-reference
     .venv/bin/python benchmarks/bench_blooming.py --hostile --against-git 948e1f4 --skip-reference
@@ -124,6 +133,33 @@ def patterns(base: np.ndarray, fraction: float, seed: int = 1) -> dict:
     a[:int(0.03 * H)] = FWC
     out["3 % of the rows at 1.00× full well (shot-noise speckle)"] = a
     return out
+
+
+#: ``--photos``: skimage.data's photos (grey ones as grey)
+PHOTOS = ("astronaut", "brick", "camera", "chelsea", "clock", "coffee", "grass", "gravel",
+          "hubble_deep_field", "immunohistochemistry", "moon", "page", "retina", "rocket",
+          "text")
+
+
+def photo_frames(fraction: float):
+    """(name, plain, saturated) 12 MP mean-electron frames of :data:`PHOTOS` (module
+    docstring)."""
+    import cv2
+    from skimage import data
+
+    for name in PHOTOS:
+        img = getattr(data, name)()
+        img = img[..., :3] if img.ndim == 3 else np.stack([img] * 3, -1)
+        x = img.astype(np.float32) / (255.0 if img.dtype == np.uint8 else float(img.max()))
+        lin = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+        y = cv2.resize((lin @ np.float32([0.2126, 0.7152, 0.0722])).astype(np.float32),
+                       (W, H), interpolation=cv2.INTER_LINEAR)
+        y = np.maximum(y, 1e-4)
+        sat = (y / np.quantile(y, 1.0 - fraction) * FWC).astype(np.float32)
+        over = sat > FWC
+        sat[over] = FWC + (sat[over] - FWC) * 5.0
+        plain = (y / y.max() * 0.9 * FWC).astype(np.float32)
+        yield name, plain, sat
 
 
 _LARGE = """
@@ -329,6 +365,9 @@ def main() -> None:
     ap.add_argument("--saturated", type=float, default=0.015)
     ap.add_argument("--patterns", action="store_true",
                     help="also time other shapes of saturation (see the module docstring)")
+    ap.add_argument("--photos", action="store_true",
+                    help="also time 15 photos of skimage.data with highlights over full "
+                         "well (see the module docstring)")
     ap.add_argument("--against-git", metavar="REV",
                     help="also time the kernel alone against the kernel of git revision REV")
     ap.add_argument("--large", action="store_true",
@@ -463,6 +502,45 @@ def main() -> None:
                  lambda sat_p=sat_p: simulate_pixels(sat_p, 0.0, s, key=1)], args.repeats)
             over = float((generate_charge(sat_p, 0.0, s, key=1) > FWC).mean())
             print(f"| {name} | {100 * over:.2f} | {tp:.3f} | {ts:.3f} | {ts / tp:.2f}× |")
+    if args.photos:
+        import camtwin.sensor._bloom as bloom_mod
+        rev = args.against_git
+        this = bloom_mod.bloom
+        old_bloom = kernel_at(rev).bloom if rev else None
+
+        def shot(img, fn):
+            def go():
+                bloom_mod.bloom = fn        # (simulate_pixels imports it at each call)
+                try:
+                    simulate_pixels(img, 0.0, s, key=1)
+                finally:
+                    bloom_mod.bloom = this
+            return go
+
+        print("\n| photo (12 MP) | % above full well | plain s | saturated s | ratio |"
+              + (f" git {rev}: saturated s | ratio | largest DN difference |" if rev else ""))
+        print("|---|---|---|---|---|" + ("---|---|---|" if rev else ""))
+        ratios = []
+        for name, plain, sat_p in photo_frames(args.saturated):
+            over = float((generate_charge(sat_p, 0.0, s, key=1) > FWC).mean())
+            fns = [shot(plain, this), shot(sat_p, this)]
+            if rev:
+                fns.append(shot(sat_p, old_bloom))
+            t = [m for m, _ in timed_alternately(fns, args.repeats)]
+            ratios.append(t[1] / t[0])
+            row = f"| {name} | {100 * over:.2f} | {t[0]:.3f} | {t[1]:.3f} | {t[1] / t[0]:.2f}× |"
+            if rev:
+                a = simulate_pixels(sat_p, 0.0, s, key=1)
+                bloom_mod.bloom = old_bloom
+                try:
+                    b = simulate_pixels(sat_p, 0.0, s, key=1)
+                finally:
+                    bloom_mod.bloom = this
+                diff = int(np.abs(a.astype(np.int32) - b).max())
+                row += f" {t[2]:.3f} | {t[2] / t[0]:.2f}× | {diff} |"
+            print(row, flush=True)
+        print(f"\nphotos within 2×: {sum(r <= 2.0 for r in ratios)} of {len(ratios)}; "
+              f"median ratio {statistics.median(ratios):.2f}×, largest {max(ratios):.2f}×")
     if args.against_git:
         old = kernel_at(args.against_git)
         again = kernel_at(None)
