@@ -519,8 +519,9 @@ def simulate_pixels(photo_e, dark_e, sensor, *, key: int, fixed: FixedPattern | 
                        bool(sensor.noise.shot), fw, inv_fw, nl, read_e, rtn_half, row_e, k_dn,
                        black, white, _row0(row0), out, q, counts, bits)
     if counts[1:].any():
-        # the grouped blooms' footprints come back as lists of their pixels' final charges
-        # (not written into q) and are read out from them; the other paths' boxes from q
+        # the grouped (or one-group) blooms' footprints come back as lists of their
+        # pixels' final charges (not written into q) and are read out from them; the other
+        # paths' boxes from q
         *_, boxes, lists = bloom(q, fw, float(sensor.noise.antiblooming_drain),
                                  sensor.shutter.type == "ccd", BLOOM_MAX_ITERATIONS,
                                  BLOOM_TOLERANCE_E, counts, boxes=True, bits=bits,
