@@ -1753,15 +1753,15 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
     :data:`_DENSE_SHARE_MIN` full wells) makes the frame one group (default
     :data:`_DENSE_SHARE`; tests of the grouped path raise it to 1).
 
-    ``footprints`` (with ``boxes``): the blooms bloomed in groups (or as one group) are not
-    written into ``q`` but handed back as a fifth element, their pixels' final charges as lists
-    (seg, pix0, val0, pix1, val1): footprint k is ``pix[o:o + n]`` (int32 flat pixel
-    indices) and ``val[o:o + n]`` (float32 charges [e⁻]) of buffer 0 or 1, (buffer, o, n) =
-    ``seg[k]``; no pixel is in two footprints. ``q`` holds every other pixel's final
-    charge (the pixels of the footprints are left as they were before those blooms, any
-    pixel over full well among them included) and the boxes bound the pixels the other
-    paths changed (they may overlap footprints: a footprint's charge is the final one).
-    For a caller that only reads the changed pixels out
+    ``footprints`` (with ``boxes``): the blooms bloomed in groups (or as one group) are
+    not written into ``q`` but handed back as a fifth element, their pixels' final
+    charges as lists (seg, pix0, val0, pix1, val1): footprint k is ``pix[o:o + n]``
+    (int32 flat pixel indices) and ``val[o:o + n]`` (float32 charges [e⁻]) of buffer 0 or
+    1, (buffer, o, n) = ``seg[k]``; no pixel is in two footprints. ``q`` holds every
+    other pixel's final charge (the pixels of the footprints are left as they were before
+    those blooms, any pixel over full well among them included) and the boxes bound the
+    pixels the other paths changed (they may overlap footprints: a footprint's charge is
+    the final one). For a caller that only reads the changed pixels out
     (:func:`camtwin.sensor._kernels.readout_lists`): no write-back pass.
     """
     if q.size >= 2 ** 31:   # pixel indices are int32 (half the memory of a saturated frame)
@@ -1898,12 +1898,12 @@ def work_bytes(n_over: int, excess_e: float, full_well_e: float, n_px: int,
     stencil step), :data:`WORK_BYTES_PER_GROUP` per component and
     :data:`WORK_BYTES_FIXED`; when there may be more than one component (one may hold
     most of the charge: :data:`_DENSE_SHARE`) or more than 5 % of the frame is over
-    full, the larger of that and the one-group path's :data:`DENSE_BYTES`. ``n_starts``: an upper bound on the
-    number of components (e.g. the over-full pixels without an over-full neighbour above
-    or to the left — above only for a CCD — every component has at least one); default
-    ``n_over``. Zero when nothing is over full or everything is (the short path of a
-    frame with nowhere to spill: no lists). The one-step stencil path needs less than
-    either."""
+    full, the larger of that and the one-group path's :data:`DENSE_BYTES`.
+    ``n_starts``: an upper bound on the number of components (e.g. the over-full pixels
+    without an over-full neighbour above or to the left — above only for a CCD — every
+    component has at least one); default ``n_over``. Zero when nothing is over full or
+    everything is (the short path of a frame with nowhere to spill: no lists). The
+    one-step stencil path needs less than either."""
     if n_over <= 0 or n_over >= n_px:
         return 0.0
     full = min(float(n_px), n_over + 2.0 * (1.0 - drain) * excess_e / full_well_e)
@@ -1938,6 +1938,16 @@ def _compact_ids(rcomp):  # pragma: no cover - jit
     return n_groups
 
 
+@nb.njit(cache=True)
+def _pixel_comp(rstart, rcomp, n):  # pragma: no cover - jit
+    """Each of the ``n`` over-full pixels' component (int32), from the runs' starts and
+    components (:func:`_components`, :func:`_compact_ids`)."""
+    comp = np.empty(n, np.int32)
+    for r in range(rcomp.size):
+        comp[rstart[r]:rstart[r + 1]] = rcomp[r]
+    return comp
+
+
 #: :func:`_first_step_alone` is tried on frames of at least this many components …
 _FIRST_STEP_MIN_GROUPS = 1024
 #: … of at most this many pixels on average (speckle; not a band of sky over full well,
@@ -1966,8 +1976,8 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
                  dense_share):  # pragma: no cover - jit
     """:func:`bloom` (``known``: the per-row counts, or empty; ``dense_at``, ``bits``,
     ``dense_share``: see there), with the footprints' bounding boxes as a fourth element —
-    or, for the one-step, the one-group and (with ``first_step``) the speckle paths, ``steps`` =
-    :data:`_TO_ONE_STEP` / :data:`_TO_DENSE` / :data:`_TO_FIRST_STEP` and their inputs
+    or, for the one-step, the one-group and (with ``first_step``) the speckle paths,
+    ``steps`` = :data:`_TO_ONE_STEP` / :data:`_TO_DENSE` / :data:`_TO_FIRST_STEP` and their inputs
     (the over-full pixels, each one's region, the number of regions) as fifth to seventh
     elements: :func:`bloom` runs those paths,
     kernels of their own, so that a first call compiles them only when it takes them (a
@@ -2024,11 +2034,8 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         # the blooms (module docstring): one group, its components the regions
         to = _TO_DENSE
     if to != 0:                 # (each over-full pixel's component, for those paths)
-        comp = np.empty(n, np.int32)
-        for r in range(n_runs):
-            comp[rstart[r]:rstart[r + 1]] = rcomp[r]
-        return (to, 0.0, 0.0, np.empty((0, 4), np.int64), idx, comp, n_groups,
-                no_seg, none, no_val, none, no_val)
+        return (to, 0.0, 0.0, np.empty((0, 4), np.int64), idx, _pixel_comp(rstart, rcomp, n),
+                n_groups, no_seg, none, no_val, none, no_val)
     # each component's runs as a list (first run, next run: raster order), its bounding
     # box and pending excess; a run's first and end positions in idx and its component's
     # next run (−1: none) side by side, so that a group finds its first nodes one cache
@@ -2100,11 +2107,9 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
             # others do, and a large bloom among smaller groups meets them — window edges
             # and conflicts, the large group rerun round after round (photos with
             # highlights: RESULTS.md "Blooming", tenth session) — one group instead
-            comp = np.empty(n, np.int32)
-            for r in range(n_runs):
-                comp[rstart[r]:rstart[r + 1]] = rcomp[r]
-            return (_TO_DENSE, 0.0, 0.0, np.empty((0, 4), np.int64), idx, comp, n_groups,
-                    no_seg, none, no_val, none, no_val)
+            return (_TO_DENSE, 0.0, 0.0, np.empty((0, 4), np.int64), idx,
+                    _pixel_comp(rstart, rcomp, n), n_groups, no_seg, none, no_val, none,
+                    no_val)
     seen = np.zeros(4096, np.int64)       # footprint map of _footprints_meet (stamped)
     n_checks = 0
     rnd = 0
