@@ -1277,10 +1277,10 @@ _DENSE_BAND_GROUPS = 1024
 #: … or when, after the premerge, one group holds more than this fraction of the pending
 #: charge, and more than :data:`_DENSE_SHARE_MIN` full wells of it (and there are other
 #: groups): chosen on 15 photos of skimage.data at 12 MP with 1.5 % over full well
-#: (RESULTS.md "Blooming", tenth session), where the grouped path reran such a group up
-#: to five times (the largest groups: 3.6 k – 308 k full wells, 5.5–99.9 % of the charge;
-#: the grouped path was faster up to 8 %, the one-group path on 11 of the 12 photos from
-#: 13.7 % up — not on ``brick``, 18 %).
+#: (RESULTS.md "Blooming", tenth session), where the grouped path reran such a group
+#: round after round (four rounds on ``coffee``, six on ``page``; the largest groups:
+#: 3.6 k – 308 k full wells, 5.5–99.9 % of the charge; the grouped path was faster up to
+#: 8 %, the one-group path on 11 of the 12 photos from 13.7 % up — not on ``brick``, 18 %).
 _DENSE_SHARE = 0.10
 _DENSE_SHARE_MIN = 1024
 
