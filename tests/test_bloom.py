@@ -838,3 +838,57 @@ def test_footprints_handed_back_complete_the_frame(along_columns):
         changed = want != np.minimum(q, np.float32(1000.0))
         assert not (changed & ~inside).any(), label
     assert n_listed > 1000          # (the grouped path did hand lists back)
+
+
+def _grown_rows_cols(box, d, h, w, along_columns):
+    r0, r1, c0, c1 = box
+    a0, a1 = max(r0 - d, 0), min(r1 + d, h)
+    b0, b1 = (c0, c1) if along_columns else (max(c0 - d, 0), min(c1 + d, w))
+    return a0, a1, b0, b1
+
+
+@pytest.mark.parametrize("along_columns", [False, True])
+def test_window_margin_leaves_the_room_the_frame_has_for_the_bloom(along_columns):
+    """``_first_margin`` (the windows of the grouped path and the reach of the premerge):
+    around a 4×4 block 19 full wells over (P = 304 full wells pending) on a dark uniform
+    background (0.1 FWC: more room than half full) the margin is the half-full rule's —
+    d + 2, d the least distance at which the box grown by d holds 2P/FWC more pixels —;
+    on a nearly full one (0.95 FWC: room 0.05 FWC a pixel) it is the least d at which
+    the grown box's new pixels have room Σ(FWC − q) ≥ P (rows only for a CCD, where that
+    runs into the frame's edge: then the window spans every row). Both computed here
+    pixel by pixel. And the blooms on the nearly full background, with smaller groups
+    around, equal the whole-frame algorithm's (the margins only shape the work)."""
+    fw, h, w = 1000.0, 200, 300
+    box = (90, 94, 140, 144)
+    pend = 16 * 19 * fw
+    margins = {}
+    for level in (0.1, 0.95):
+        q = np.full((h, w), level * fw, np.float32)
+        q[box[0]:box[1], box[2]:box[3]] = 20 * fw
+        got = _bloom._first_margin(q.reshape(-1), *box, h, w, pend, fw, along_columns)
+        area0 = 16
+        d = 1
+        while True:     # the half-full rule, or the room (uniform: its samples are exact)
+            a0, a1, b0, b1 = _grown_rows_cols(box, d, h, w, along_columns)
+            new = (a1 - a0) * (b1 - b0) - area0
+            room = float((fw - q[a0:a1, b0:b1].astype(np.float64)).clip(0).sum())
+            frame = a0 == 0 and a1 == h and (along_columns or (b0 == 0 and b1 == w))
+            if (new >= 2 * pend / fw and room >= pend) or frame:
+                break
+            d += 1
+        assert got == d + 2, (level, got, d)
+        margins[level] = got
+    assert margins[0.95] > margins[0.1]
+    # the blooms: the block and 30 small groups on the nearly full background
+    rng = np.random.default_rng(5)
+    q = rng.uniform(930.0, 990.0, (h, w)).astype(np.float32)
+    for _ in range(30):
+        y, x = int(rng.integers(0, h)), int(rng.integers(0, w))
+        q[y:y + 2, x:x + 2] = 3000.0
+    q[box[0]:box[1], box[2]:box[3]] = 20 * fw
+    want, (steps, p_want, l_want) = _whole_frame(q, fw, 0.0, along_columns)
+    got = q.copy()
+    g_steps, g_pend, g_lost = bloom(got, np.float32(fw), 0.0, along_columns, 10000, 1e-3,
+                                    dense_share=1.0)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-2)
+    assert g_steps == steps

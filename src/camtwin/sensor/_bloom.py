@@ -27,8 +27,9 @@ O(frame) per step. Here:
 blooms that never come within reach of each other are independent. The over-full pixels
 are split into *groups* (their 4-connected components, labelled by runs — a row's adjacent
 over-full pixels —; along columns for a CCD), merged up front when their expected blooms
-can meet (an estimate of each bloom's reach from its pending charge, in rows plus columns
-from its bounding box: :func:`_premerge`).
+can meet (an estimate of each bloom's reach from its pending charge and the room the frame
+has around it, in rows plus columns from its bounding box: :func:`_first_margin`,
+:func:`_premerge`).
 Every group is bloomed alone, in parallel, in a window around it of the unmodified frame,
 where other groups' over-full pixels are walls. Its
 *footprint* — the full pixels of the regions that held its charge plus their
@@ -1306,7 +1307,7 @@ def _region_pending(qf, idx, comp, pend, fw, keep):  # pragma: no cover - jit
 
 @nb.njit(cache=True)
 def _run_dense(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol, keep,
-               write):  # pragma: no cover - jit
+               write, lab, node, front, fmask, freg, free, fval):  # pragma: no cover - jit
     """The frame bloomed as one group (one thread, written in place): the over-full
     pixels ``idx`` are the first nodes, ``comp`` their regions (0 … n_reg − 1, numbered
     in order of first appearance), the frame's edges are walls; then :func:`_grow` as in
@@ -1321,22 +1322,15 @@ def _run_dense(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol, ke
     ``q`` and pix, val are empty; else ``q`` is left as it was and pix (int32 flat pixel
     indices), val (float32 final charges [e⁻]) list every pixel the bloom changed — the
     pixels that are full at the end and the frontier's — for a caller that reads only
-    those out (:func:`bloom` ``footprints``: one footprint)."""
+    those out (:func:`bloom` ``footprints``: one footprint). ``lab`` … ``fval``: the
+    work space, as :func:`_dense_work` allocates it."""
     h, w = q.shape
     qf = q.reshape(h * w)
     sh = 2
     while (1 << sh) < w + 2:
         sh += 1
     msk = (1 << sh) - 1
-    lab = np.empty((h + 2) << sh, np.int32)     # (only the band's part is written)
-    cap = h * w + 1                 # (cells looked at: at most the frame's)
-    node = np.empty(cap, np.int32)
-    front = np.empty(cap, np.int32)
-    fmask = np.empty(cap, np.int32)
-    freg = np.empty(cap, np.int32)
     foreign = np.empty(1, np.int32)
-    free = np.empty(cap, np.int32)
-    fval = np.empty(cap, np.float64)
     parent = np.empty(n_reg, np.int32)
     rlist = np.empty(n_reg, np.int32)
     edges = np.empty(n_reg, np.int32)
@@ -1408,6 +1402,26 @@ def _run_dense(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol, ke
             val[n] = np.float32(fval[t])
             n += 1
     return steps, pending_total, lost, pix, val
+
+
+def _dense_work(h, w):
+    """Work space of :func:`_run_dense` for an h × w frame: the cells (int32, (h + 2) rows
+    of a power-of-two stride ≥ w + 2; only the band's part is written) and the lists of
+    the cells looked at (at most the frame's: h·w + 1 each; int32 ``node``, ``front``,
+    ``fmask``, ``freg``, ``free``, float64 ``fval``), untouched until used.
+
+    Allocated by NumPy, not in the kernel: NumPy asks the kernel for transparent huge
+    pages on arrays of 4 MiB and more (``madvise``), numba's allocator does not, and the
+    first touch of fresh 4 KiB pages can cost the one-group path as much as its steps
+    (initialising the cells of a 12 MP band: 26–29 ms in the kernel's own array against
+    2 ms in one already touched; RESULTS.md "Blooming", eleventh session)."""
+    sh = 2
+    while (1 << sh) < w + 2:
+        sh += 1
+    cap = h * w + 1
+    return (np.empty((h + 2) << sh, np.int32), np.empty(cap, np.int32),
+            np.empty(cap, np.int32), np.empty(cap, np.int32), np.empty(cap, np.int32),
+            np.empty(cap, np.int32), np.empty(cap, np.float64))
 
 
 @nb.njit(cache=True)
@@ -1508,26 +1522,80 @@ def _merge(gp, a, b, head, tail, nxt, bbox, excess, margin):  # pragma: no cover
     margin[ra] = max(margin[ra], margin[rb])
 
 
+#: Pixels a group's pending charge fills, half full, from which :func:`_first_margin`
+#: samples the room around it (16 reads, mostly cache misses, cost about what rerunning
+#: so small a bloom in a wider window does: from 8, the 180 000 isolated pixels of
+#: ``bench_blooming.py --patterns`` — 4 full wells each — took 0.127 s against 0.116 s;
+#: from 16, ``grass`` sends 300 of its 2133 groups into a window edge in the first round,
+#: 230 from 8, 721 with the half-full rule alone: RESULTS.md "Blooming", eleventh session).
+_ROOM_MIN = 16
+
+
 @nb.njit(cache=True)
-def _first_margin(r0, r1, c0, c1, h, w, pending_e, full_well,
+def _first_margin(qf, r0, r1, c0, c1, h, w, pending_e, full_well,
                   along_columns):  # pragma: no cover - jit
     """Window margin [px] for a group with bounding box rows r0…r1, columns c0…c1 in an
-    H × W frame: a ring with room, inside the frame, for the pixels its pending charge
-    fills if they were half full on average, plus two (a bloom against the frame edge
-    spreads the other way). (A bloom that outgrows its window is rerun in one twice as
-    wide; a tighter first guess costs more reruns, a wider one more pixels per window.)"""
-    need = 2.0 * pending_e / full_well
+    H × W frame ``qf`` (flat, as generated): d + 2, where d ≥ 1 is the least distance
+    such that the box grown by d (rows only for a CCD) holds A more pixels — or covers
+    the frame —, plus two (a bloom against the frame edge spreads the other way).
+    A = P / min(ρ, FWC / 2): room for its pending charge P [e⁻] at a room of ρ per
+    pixel, ρ the mean of (FWC − q)⁺ over 16 pixels of the frame on the ring halfway out
+    (4 evenly spaced on each side; 8 rows for a CCD), and never less than if the pixels
+    were half full on average (the rule before; the only one for a group of less than
+    :data:`_ROOM_MIN` such pixels). On photos a highlight's surroundings
+    are often nearly full, and the half-full rule sent a third of a frame's groups into
+    their windows' edges in the first round (``grass``: 721 of 2261 groups, 300 of 2133
+    now; RESULTS.md "Blooming", eleventh session). (A bloom that outgrows its window is rerun in one
+    twice as wide; a tighter first guess costs more reruns, a wider one more pixels per
+    window.)"""
+    fw = np.float64(full_well)
+    need = 2.0 * pending_e / fw
     area0 = (r1 - r0) * (c1 - c0)
-    d = 1
-    while True:
-        rows = min(r1 + d, h) - max(r0 - d, 0)
-        cols = (c1 - c0) if along_columns else min(c1 + d, w) - max(c0 - d, 0)
-        if rows * cols - area0 >= need:
+    for rnd in range(2):        # (the half-full distance, then with the room sampled)
+        d = 1
+        while True:
+            rows = min(r1 + d, h) - max(r0 - d, 0)
+            cols = (c1 - c0) if along_columns else min(c1 + d, w) - max(c0 - d, 0)
+            if rows * cols - area0 >= need:
+                break
+            if (r0 - d <= 0 and r1 + d >= h
+                    and (along_columns or (c0 - d <= 0 and c1 + d >= w))):
+                break
+            d += 1
+        if rnd == 1 or need < _ROOM_MIN:
             break
-        if r0 - d <= 0 and r1 + d >= h and (along_columns or (c0 - d <= 0 and c1 + d >= w)):
+        e = max(1, (d + 1) // 2)        # the ring halfway out, clipped to the frame
+        a0, a1 = max(r0 - e, 0), min(r1 + e, h) - 1
+        b0, b1 = (c0, c1 - 1) if along_columns else (max(c0 - e, 0), min(c1 + e, w) - 1)
+        room = 0.0
+        n = 0
+        for k in range(4):
+            u = b0 + (b1 - b0) * k // 3     # (along the top and bottom rows)
+            room += max(fw - np.float64(qf[a0 * w + u]), 0.0)
+            room += max(fw - np.float64(qf[a1 * w + u]), 0.0)
+            n += 2
+            if not along_columns:           # (down the left and right columns)
+                v = a0 + (a1 - a0) * k // 3
+                room += max(fw - np.float64(qf[v * w + b0]), 0.0)
+                room += max(fw - np.float64(qf[v * w + b1]), 0.0)
+                n += 2
+        rho = room / n
+        if rho >= 0.5 * fw:
             break
-        d += 1
+        need = min(pending_e / max(rho, 1e-3 * fw), np.float64(h) * w)
     return d + 2
+
+
+@nb.njit(cache=True, parallel=True)
+def _margins(qf, bbox, excess, h, w, full_well, along_columns):  # pragma: no cover - jit
+    """:func:`_first_margin` of every group (bounding boxes ``bbox``, pending charge
+    ``excess`` [e⁻]), in parallel."""
+    n = bbox.shape[0]
+    margin = np.empty(n, np.int64)
+    for g in nb.prange(n):
+        margin[g] = _first_margin(qf, bbox[g, 0], bbox[g, 1], bbox[g, 2], bbox[g, 3], h, w,
+                                  excess[g], full_well, along_columns)
+    return margin
 
 
 @nb.njit(cache=True, parallel=True)
@@ -1807,7 +1875,8 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
     elif out[0] == _TO_DENSE:
         steps, pending, lost, pix, val = _run_dense(q, out[4], out[5], out[6], fw32,
                                                     along_columns, max_iterations,
-                                                    tolerance_e, 1.0 - drain, write)
+                                                    tolerance_e, 1.0 - drain, write,
+                                                    *_dense_work(*q.shape))
         if write:
             out = steps, pending, lost, np.array([[0, q.shape[0], 0, q.shape[1]]], np.int64)
         else:           # (one footprint: every pixel the bloom changed)
@@ -1892,7 +1961,7 @@ def work_bytes(n_over: int, excess_e: float, full_well_e: float, n_px: int,
     """Estimated work space [bytes] of :func:`bloom` on a frame of ``n_px`` pixels of which
     ``n_over`` hold ``excess_e`` [e⁻] above full well in total: the pixels that end up full
     are taken as the over-full ones plus the room the pending charge (1 − drain)·excess
-    needs if the receivers were half full on average (the window heuristic of
+    needs if the receivers were half full on average (the least window of
     :func:`_first_margin`), at most the frame, × :data:`WORK_BYTES_PER_FULL_PIXEL`, plus
     :data:`WORK_BYTES_PER_OVER_PIXEL` per over-full pixel (and
     :data:`FIRST_STEP_BYTES_PER_OVER_PIXEL` when there may be speckle enough for the
@@ -2077,11 +2146,9 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     tail = np.arange(n_groups)
     nxt = np.full(n_groups, -1, np.int64)
     gp = np.arange(n_groups)
-    margin = np.zeros(n_groups, np.int64)
+    margin = _margins(flat, bbox, excess, h, w, fw, along_columns)
     for g in range(n_groups):
         total_excess += excess[g]
-        margin[g] = _first_margin(bbox[g, 0], bbox[g, 1], bbox[g, 2], bbox[g, 3], h, w,
-                                  excess[g], fw, along_columns)
     valid = np.zeros(n_groups, np.bool_)
     # accepted footprints: the first round's buffers as they are, later rounds' copied
     res_where = np.zeros(n_groups, np.int64)    # 0: pix0/val0, 1: pix1/val1
