@@ -774,18 +774,29 @@ def _frames_of_every_path(rng):
 def test_one_large_bloom_among_small_ones_makes_the_frame_one_group(along_columns):
     """A group holding more than ``_DENSE_SHARE`` of the pending charge and more than
     ``_DENSE_SHARE_MIN`` full wells sends the frame to the one-group path (a photo's
-    highlight among small ones: the grouped path reran it round after round); a smaller
-    lamp, or the grouped path forced with ``dense_share=1``, does not. Every way, the
-    result is the whole-frame algorithm's."""
+    highlight among small ones: the grouped path reran it round after round) — one
+    component (decided before the premerge) or several the premerge joins (a lamp in
+    stripes, no stripe holding 10 % of the charge nor 1024 full wells); a smaller lamp, or
+    the grouped path forced with ``dense_share=1``, does not. Every way, the result is
+    the whole-frame algorithm's."""
     rng = np.random.default_rng(91 + along_columns)
     small = _bright_blobs(rng, 150, 170, 30, hi=8000.0)
     # (a CCD's components are runs along a column: its lamp is a column of 100 pixels)
     lamp = np.s_[20:120, 80] if along_columns else np.s_[60:80, 70:95]
     for label, level, path in (("large lamp", 15000.0, "one group"),
+                               ("lamp in stripes", 30000.0, "one group"),
                                ("lamp of < 1024 full wells", 1500.0, "groups")):
         q = small.copy()
         q[lamp] = level             # 14 or 0.5 full wells in each of 100 or 500 pixels
-        pend = 0.8 * float((q[lamp] - 1000.0).sum()) / 1000.0   # (the drain takes 0.2)
+        if label == "lamp in stripes":  # (every other row below full well)
+            rows = np.arange(q.shape[0])[lamp[0]]
+            q[rows[1::2], lamp[1]] = 900.0
+            over = q > 1000.0
+            lab, n = ndimage.label(over, [[0, 1, 0], [0, 1, 0], [0, 1, 0]] if along_columns
+                                   else None)
+            comp = ndimage.sum(np.where(over, q - 1000.0, 0.0), lab, np.arange(1, n + 1))
+            assert comp.max() < 0.1 * comp.sum() and 0.8 * comp.max() < 1024 * 1000.0
+        pend = 0.8 * float(np.clip(q[lamp] - 1000.0, 0, None).sum()) / 1000.0  # (drain 0.2)
         assert (pend > _bloom._DENSE_SHARE_MIN) == (path == "one group"), pend
         want, (steps, p_want, l_want) = _whole_frame(q, 1000.0, 0.2, along_columns)
         for share in (None, 1.0):

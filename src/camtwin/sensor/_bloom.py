@@ -2140,15 +2140,25 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         clast[g] = r
         for u in range(i, e):
             excess[g] += (np.float64(val[_u(u)]) - fw) * keep
-    roots = np.arange(n_groups)
     total_excess = 0.0
+    largest = 0.0
+    for g in range(n_groups):
+        total_excess += excess[g]
+        largest = max(largest, excess[g])
+    if (n_groups > 1 and largest > dense_share * total_excess
+            and largest > _DENSE_SHARE_MIN * fw):
+        # one component holds much of the charge already: so will its group after the
+        # premerge (merging only adds to it) — the one-group path (below), without the
+        # margins and the premerge (``page``: 52 857 components, 14 ms of premerge)
+        return (_TO_DENSE, 0.0, 0.0, np.empty((0, 4), np.int64), idx,
+                _pixel_comp(rstart, rcomp, n), n_groups, no_seg, none, no_val, none,
+                no_val)
+    roots = np.arange(n_groups)
     head = np.arange(n_groups)
     tail = np.arange(n_groups)
     nxt = np.full(n_groups, -1, np.int64)
     gp = np.arange(n_groups)
     margin = _margins(flat, bbox, excess, h, w, fw, along_columns)
-    for g in range(n_groups):
-        total_excess += excess[g]
     valid = np.zeros(n_groups, np.bool_)
     # accepted footprints: the first round's buffers as they are, later rounds' copied
     res_where = np.zeros(n_groups, np.int64)    # 0: pix0/val0, 1: pix1/val1
