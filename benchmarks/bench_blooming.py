@@ -9,7 +9,8 @@ read noise 2 e⁻, blooming on, no drain) in which ``--saturated`` of the pixels
 1.5 %) lie in 5×5 blobs at 30000 e⁻ (5× full well), like lamps in a night scene. The issue's
 goal: the saturated frame within 2× the time of the unsaturated one.
 
-Timing: glibc's allocator tuned as the CLI tunes it (``camtwin.memory.tune_allocator``);
+Timing: glibc's allocator tuned as the CLI tunes it (``camtwin.memory.tune_allocator``;
+``--untuned``: left as it is, as in a Python user's own process);
 warm (one untimed call first), median and best of ``--repeats`` calls; the two
 ``simulate_pixels`` jobs run alternately (plain, saturated, plain, …) so that a change of
 machine load hits both alike, and the ratio is given of the medians and of the best
@@ -65,6 +66,7 @@ of the frame.
     .venv/bin/python benchmarks/bench_blooming.py --repeats 5 --skip-reference
     .venv/bin/python benchmarks/bench_blooming.py --repeats 5 --skip-reference --patterns
     .venv/bin/python benchmarks/bench_blooming.py --repeats 9 --skip-reference --photos
+    .venv/bin/python benchmarks/bench_blooming.py --repeats 5 --skip-reference --photos --untuned --against-git d90f40f
     .venv/bin/python benchmarks/bench_blooming.py --large --skip-reference --repeats 1
     .venv/bin/python benchmarks/bench_blooming.py --against-git e586bd0 --skip-reference
     .venv/bin/python benchmarks/bench_blooming.py --hostile --against-git 948e1f4 --skip-reference
@@ -379,6 +381,9 @@ def main() -> None:
     ap.add_argument("--first-use", action="store_true",
                     help="only: CPU seconds of first calls with an empty numba cache (fresh "
                          "processes; with --against-git, that revision's kernel too)")
+    ap.add_argument("--untuned", action="store_true",
+                    help="leave glibc's allocator as it is (a Python user's process: only "
+                         "the CLI and camtwin's workers tune it)")
     ap.add_argument("--skip-reference", action="store_true",
                     help="skip the NumPy/SciPy reference (≈ 10–20 s per call)")
     args = ap.parse_args()
@@ -394,7 +399,8 @@ def main() -> None:
     # glibc keeps freed memory for reuse, as in the CLI: otherwise, depending on what the
     # process freed before, a 24 MB output array may fault in every page again (seen:
     # the plain frame 0.043 s instead of 0.015 s after the isolated-pixel frames)
-    tune_allocator()
+    if not args.untuned:
+        tune_allocator()
     from camtwin.sensor.pixels import (blooming_possible, collect_charge,
                                        collect_charge_reference, generate_charge,
                                        simulate_pixels)

@@ -1538,16 +1538,19 @@ def _first_margin(qf, r0, r1, c0, c1, h, w, pending_e, full_well,
     H × W frame ``qf`` (flat, as generated): d + 2, where d ≥ 1 is the least distance
     such that the box grown by d (rows only for a CCD) holds A more pixels — or covers
     the frame —, plus two (a bloom against the frame edge spreads the other way).
+
     A = P / min(ρ, FWC / 2): room for its pending charge P [e⁻] at a room of ρ per
-    pixel, ρ the mean of (FWC − q)⁺ over 16 pixels of the frame on the ring halfway out
-    (4 evenly spaced on each side; 8 rows for a CCD), and never less than if the pixels
-    were half full on average (the rule before; the only one for a group of less than
-    :data:`_ROOM_MIN` such pixels). On photos a highlight's surroundings
-    are often nearly full, and the half-full rule sent a third of a frame's groups into
-    their windows' edges in the first round (``grass``: 721 of 2261 groups, 300 of 2133
-    now; RESULTS.md "Blooming", eleventh session). (A bloom that outgrows its window is rerun in one
-    twice as wide; a tighter first guess costs more reruns, a wider one more pixels per
-    window.)"""
+    pixel — never less than if the pixels were half full on average (the rule before,
+    and the only one for a group of less than :data:`_ROOM_MIN` such pixels). ρ is the
+    mean of (FWC − q)⁺ over 16 pixels of the frame on the ring halfway out (4 evenly
+    spaced on each side; 8 rows for a CCD), read only when one of the pixels in the
+    middle of the sides has less room than half a full well (else the rule before
+    stands: four reads for most groups). On photos a highlight's surroundings are often
+    nearly full, and the half-full rule sent a third of a frame's groups into their
+    windows' edges in the first round (``grass``: 721 of 2261 groups, 300 of 2133 now;
+    RESULTS.md "Blooming", eleventh session). (A bloom that outgrows its window is
+    rerun in one twice as wide; a tighter first guess costs more reruns, a wider one
+    more pixels per window.)"""
     fw = np.float64(full_well)
     need = 2.0 * pending_e / fw
     area0 = (r1 - r0) * (c1 - c0)
@@ -1567,6 +1570,14 @@ def _first_margin(qf, r0, r1, c0, c1, h, w, pending_e, full_well,
         e = max(1, (d + 1) // 2)        # the ring halfway out, clipped to the frame
         a0, a1 = max(r0 - e, 0), min(r1 + e, h) - 1
         b0, b1 = (c0, c1 - 1) if along_columns else (max(c0 - e, 0), min(c1 + e, w) - 1)
+        # the middle of each side first: all with room for half a full well or more —
+        # so is their mean — and the half-full rule stands (most groups: four reads)
+        um, vm = (b0 + b1) // 2, (a0 + a1) // 2
+        low = min(fw - np.float64(qf[a0 * w + um]), fw - np.float64(qf[a1 * w + um]))
+        if not along_columns:
+            low = min(low, fw - np.float64(qf[vm * w + b0]), fw - np.float64(qf[vm * w + b1]))
+        if low >= 0.5 * fw:
+            break
         room = 0.0
         n = 0
         for k in range(4):
