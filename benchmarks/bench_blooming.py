@@ -66,7 +66,7 @@ of the frame.
     .venv/bin/python benchmarks/bench_blooming.py --repeats 5 --skip-reference
     .venv/bin/python benchmarks/bench_blooming.py --repeats 5 --skip-reference --patterns
     .venv/bin/python benchmarks/bench_blooming.py --repeats 9 --skip-reference --photos
-    .venv/bin/python benchmarks/bench_blooming.py --repeats 5 --skip-reference --photos --untuned --against-git d90f40f
+    .venv/bin/python benchmarks/bench_blooming.py --photos --untuned --skip-reference
     .venv/bin/python benchmarks/bench_blooming.py --large --skip-reference --repeats 1
     .venv/bin/python benchmarks/bench_blooming.py --against-git e586bd0 --skip-reference
     .venv/bin/python benchmarks/bench_blooming.py --hostile --against-git 948e1f4 --skip-reference

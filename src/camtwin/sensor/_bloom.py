@@ -705,12 +705,13 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, idx, val, runs, cfirst,
     to the frontier, and each frontier pixel the number of its edges from full pixels
     and, while there are several regions, the region they come from (or that they come
     from several: :func:`_grow`). Once all regions have merged, the steps go on in the
-    one-region form, compiled separately (no region look-ups). A step is one pass over the frontier — a pixel receives, per edge, its
-    region's share P_R / E_R — plus the pixels that filled: their edges from full pixels
-    go, their edges to the frontier come, their excess is their region's next P_R. A
-    frontier pixel keeps its slot until it fills (the slot is then free for the next new
-    one): no relabelling of cells (scattered writes) per step. The same steps and stop
-    rule as :func:`_bloom_window` (the charges are summed in float64 throughout)."""
+    one-region form, compiled separately (no region look-ups). A step is one pass over
+    the frontier — a pixel receives, per edge, its region's share P_R / E_R — plus the
+    pixels that filled: their edges from full pixels go, their edges to the frontier
+    come, their excess is their region's next P_R. A frontier pixel keeps its slot until
+    it fills (the slot is then free for the next new one): no relabelling of cells
+    (scattered writes) per step. The same steps and stop rule as :func:`_bloom_window`
+    (the charges are summed in float64 throughout)."""
     r0, r1, c0, c1 = win[k, 0], win[k, 1], win[k, 2], win[k, 3]
     hw, ww, sh = _window_shape(win, k)
     stride = 1 << sh
