@@ -787,7 +787,7 @@ def test_one_large_bloom_among_small_ones_makes_the_frame_one_group(along_column
                                ("lamp in stripes", 30000.0, "one group"),
                                ("lamp of < 1024 full wells", 1500.0, "groups")):
         q = small.copy()
-        q[lamp] = level             # 14 or 0.5 full wells in each of 100 or 500 pixels
+        q[lamp] = level             # 14, 29 or 0.5 full wells in each of 100 or 500 pixels
         if label == "lamp in stripes":  # (every other row below full well)
             rows = np.arange(q.shape[0])[lamp[0]]
             q[rows[1::2], lamp[1]] = 900.0
