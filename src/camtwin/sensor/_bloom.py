@@ -404,10 +404,17 @@ def _window_shape(win, k):  # pragma: no cover - jit
     """(rows, columns, log2 row stride) of the padded cell array of window ``win[k]``: the
     stride is a power of two ≥ columns + 2, so a cell's row and column are a shift and a
     mask."""
+    return win[k, 1] - win[k, 0], win[k, 3] - win[k, 2], _stride_shift(win[k, 3] - win[k, 2])
+
+
+@nb.njit(cache=True, inline="always")
+def _stride_shift(cols):  # pragma: no cover - jit
+    """log2 of the row stride of a padded cell array of ``cols`` columns: the least
+    power of two ≥ cols + 2 (at least 4)."""
     sh = 2
-    while (1 << sh) < win[k, 3] - win[k, 2] + 2:
+    while (1 << sh) < cols + 2:
         sh += 1
-    return win[k, 1] - win[k, 0], win[k, 3] - win[k, 2], sh
+    return sh
 
 
 #: Free frontier slots above which, when they are most of the slots, :func:`_grow` moves
@@ -1287,6 +1294,14 @@ _DENSE_SHARE = 0.10
 _DENSE_SHARE_MIN = 1024
 
 
+@nb.njit(cache=True, inline="always")
+def _dominant(largest, total, dense_share, full_well):  # pragma: no cover - jit
+    """Whether a group (or component) of pending charge ``largest`` [e⁻] makes a frame
+    of ``total`` one group: more than ``dense_share`` of it and more than
+    :data:`_DENSE_SHARE_MIN` full wells."""
+    return largest > dense_share * total and largest > _DENSE_SHARE_MIN * full_well
+
+
 def dense_groups(n_px: int) -> int:
     """Number of components above which a frame of ``n_px`` pixels is bloomed as one
     group (:func:`_run_dense`)."""
@@ -1327,9 +1342,7 @@ def _run_dense(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol, ke
     work space, as :func:`_dense_work` allocates it."""
     h, w = q.shape
     qf = q.reshape(h * w)
-    sh = 2
-    while (1 << sh) < w + 2:
-        sh += 1
+    sh = _stride_shift(w)
     msk = (1 << sh) - 1
     foreign = np.empty(1, np.int32)
     parent = np.empty(n_reg, np.int32)
@@ -1416,9 +1429,7 @@ def _dense_work(h, w):
     first touch of fresh 4 KiB pages can cost the one-group path as much as its steps
     (initialising the cells of a 12 MP band: 26–29 ms in the kernel's own array against
     2 ms in one already touched; RESULTS.md "Blooming", eleventh session)."""
-    sh = 2
-    while (1 << sh) < w + 2:
-        sh += 1
+    sh = _stride_shift(w)
     cap = h * w + 1
     return (np.empty((h + 2) << sh, np.int32), np.empty(cap, np.int32),
             np.empty(cap, np.int32), np.empty(cap, np.int32), np.empty(cap, np.int32),
@@ -1543,10 +1554,11 @@ def _first_margin(qf, r0, r1, c0, c1, h, w, pending_e, full_well,
     A = P / min(ρ, FWC / 2): room for its pending charge P [e⁻] at a room of ρ per
     pixel — never less than if the pixels were half full on average (the rule before,
     and the only one for a group of less than :data:`_ROOM_MIN` such pixels). ρ is the
-    mean of (FWC − q)⁺ over 16 pixels of the frame on the ring halfway out (4 evenly
-    spaced on each side; 8 rows for a CCD), read only when one of the pixels in the
-    middle of the sides has less room than half a full well (else the rule before
-    stands: four reads for most groups). On photos a highlight's surroundings are often
+    mean of (FWC − q)⁺ over 16 reads on the ring halfway out (4 evenly spaced along each
+    side, its ends included: the ring's corners are read for both of their sides; 8
+    along the rows for a CCD), taken only when one of the pixels in the middle of the
+    sides has less room than half a full well (else the rule before stands: four reads
+    for most groups). On photos a highlight's surroundings are often
     nearly full, and the half-full rule sent a third of a frame's groups into their
     windows' edges in the first round (``grass``: 721 of 2261 groups, 300 of 2133 now;
     RESULTS.md "Blooming", eleventh session). (A bloom that outgrows its window is
@@ -2157,8 +2169,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     for g in range(n_groups):
         total_excess += excess[g]
         largest = max(largest, excess[g])
-    if (n_groups > 1 and largest > dense_share * total_excess
-            and largest > _DENSE_SHARE_MIN * fw):
+    if n_groups > 1 and _dominant(largest, total_excess, dense_share, fw):
         # one component holds much of the charge already: so will its group after the
         # premerge (merging only adds to it) — the one-group path (below), without the
         # margins and the premerge (``page``: 52 857 components, 14 ms of premerge)
@@ -2192,7 +2203,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         largest = 0.0
         for k in range(active.size):
             largest = max(largest, excess[active[k]])
-        if largest > dense_share * total_excess and largest > _DENSE_SHARE_MIN * fw:
+        if _dominant(largest, total_excess, dense_share, fw):
             # one group holds much of the charge: it runs on one thread whatever the
             # others do, and a large bloom among smaller groups meets them — window edges
             # and conflicts, the large group rerun round after round (photos with
