@@ -903,3 +903,82 @@ def test_window_margin_leaves_the_room_the_frame_has_for_the_bloom(along_columns
                                     dense_share=1.0)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-2)
     assert g_steps == steps
+
+
+def _two_clusters(rng, h, w, x0s, n, hi):
+    """Blobs (over full well up to ``hi`` e⁻) in vertical strips 40 columns wide starting
+    at ``x0s`` on a background below full well."""
+    q = rng.uniform(0.0, 900.0, (h, w)).astype(np.float32)
+    for x0 in x0s:
+        q[:, x0:x0 + 40] = _bright_blobs(rng, h, 40, n, hi=hi)
+    return q
+
+
+@pytest.mark.parametrize("along_columns", [False, True])
+def test_the_one_group_path_on_two_threads_equals_the_whole_frame_kernel(along_columns,
+                                                                          monkeypatch):
+    """The one-group path split at a cut no component crosses, its two sides bloomed at
+    once on two threads (each with the other's over-full pixels as walls), gives the
+    whole-frame window kernel's charges — written into the frame, and as two footprints
+    — when the sides' footprints stay apart; when they meet (a cut forced between two
+    blooms that reach each other) it blooms the frame as one group instead, and the
+    charges are the same again."""
+    rng = np.random.default_rng(29)
+    fw = np.float32(1000.0)
+    calls = []
+    real = _bloom._dense_two_sides
+
+    def spy(*a, **k):
+        calls.append(real(*a, **k))
+        return calls[-1]
+
+    monkeypatch.setattr(_bloom, "_dense_two_sides", spy)
+    monkeypatch.setattr(_bloom, "_SPLIT_MIN_OVER", 0)      # (16 384 over-full pixels)
+    for trial in range(6):
+        drain = (0.0, 0.3)[trial % 2]
+        q = _two_clusters(rng, 60, 170, (10, 120), 30, 8000.0)
+        want = q.copy()
+        steps = bloom_whole_frame(want, fw, drain, along_columns, 10000, 1e-3)[0]
+        got = q.copy()
+        out = bloom(got, fw, drain, along_columns, 10000, 1e-3, boxes=True, dense_at=0)
+        assert calls[-1] is not None, f"trial {trial}: no cut taken"
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-2, err_msg=f"trial {trial}")
+        assert 1 <= out[0] <= steps
+        lists = q.copy()
+        out = bloom(lists, fw, drain, along_columns, 10000, 1e-3, boxes=True,
+                    footprints=True, dense_at=0)
+        seg, pix0, val0, pix1, val1 = out[4]
+        assert seg.shape[0] == 2 and calls[-1] is not None
+        assert not np.intersect1d(pix0, pix1).size
+        lists.ravel()[pix0] = val0
+        lists.ravel()[pix1] = val1
+        np.testing.assert_allclose(lists, want, rtol=0, atol=1e-2, err_msg=f"trial {trial}")
+    # two blooms that reach each other across a cut forced between them: one group —
+    # the stronger reaching the other's over-full pixels, the weaker only its frontier
+    # (checked against this kernel's own lists: 60 000 e⁻ lists the other's pixels, 4000
+    # and 2500 e⁻ do not). A CCD's blooms move along the columns: a row cut between two
+    # blobs of the same columns.
+    for big in (60000.0, 2500.0 if along_columns else 4000.0):
+        q = rng.uniform(0.0, 900.0, (40, 170)).astype(np.float32)
+        if along_columns:
+            monkeypatch.setattr(_bloom, "_split", lambda *a: (0, 19, 0.5))
+            q[10:14, 78:83] = big
+            q[24:28, 78:83] = 3000.0
+        else:
+            monkeypatch.setattr(_bloom, "_split", lambda *a: (1, 85, 0.5))
+            q[18:22, 78:83] = big
+            q[18:22, 88:92] = 3000.0
+        want = q.copy()
+        bloom_whole_frame(want, fw, 0.0, along_columns, 10000, 1e-3)
+        got = q.copy()
+        bloom(got, fw, 0.0, along_columns, 10000, 1e-3, dense_at=0)
+        assert calls[-1] is None, big
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-2)
+
+
+def test_two_footprints_meet_when_they_share_a_pixel():
+    meet = _bloom._lists_meet
+    a = np.array([0, 7, 55, 99], np.int32)
+    assert meet(a, np.array([98, 55], np.int32), 10)
+    assert not meet(a, np.array([1, 8, 54, 56, 98], np.int32), 10)
+    assert not meet(a, np.array([], np.int32), 10)

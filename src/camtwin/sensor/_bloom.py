@@ -1321,9 +1321,10 @@ def _region_pending(qf, idx, comp, pend, fw, keep):  # pragma: no cover - jit
     return total
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _run_dense(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol, keep,
-               write, lab, node, front, fmask, freg, free, fval):  # pragma: no cover - jit
+               write, lab, node, front, fmask, freg, free, fval,
+               foreign):  # pragma: no cover - jit
     """The frame bloomed as one group (one thread, written in place): the over-full
     pixels ``idx`` are the first nodes, ``comp`` their regions (0 … n_reg − 1, numbered
     in order of first appearance), the frame's edges are walls; then :func:`_grow` as in
@@ -1339,12 +1340,16 @@ def _run_dense(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol, ke
     indices), val (float32 final charges [e⁻]) list every pixel the bloom changed — the
     pixels that are full at the end and the frontier's — for a caller that reads only
     those out (:func:`bloom` ``footprints``: one footprint). ``lab`` … ``fval``: the
-    work space, as :func:`_dense_work` allocates it."""
+    work space, as :func:`_dense_work` allocates it.
+
+    ``idx`` may be some of the over-full pixels only (one side of a cut,
+    :func:`_dense_two_sides`): the others are then walls that the footprint lists
+    (``foreign``; their number is a sixth return value). Runs without the GIL
+    (``nogil``): the two sides run at once, on two threads."""
     h, w = q.shape
     qf = q.reshape(h * w)
     sh = _stride_shift(w)
     msk = (1 << sh) - 1
-    foreign = np.empty(1, np.int32)
     parent = np.empty(n_reg, np.int32)
     rlist = np.empty(n_reg, np.int32)
     edges = np.empty(n_reg, np.int32)
@@ -1398,7 +1403,8 @@ def _run_dense(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol, ke
             if fmask[t] != 0:
                 lp = front[t]
                 qf[gbase + (lp >> sh) * w + (lp & msk)] = np.float32(fval[t])
-        return steps, pending_total, lost, np.empty(0, np.int32), np.empty(0, np.float32)
+        return (steps, pending_total, lost, np.empty(0, np.int32), np.empty(0, np.float32),
+                n_fg)
     n_live = 0
     for t in range(n_front):
         n_live += fmask[t] != 0
@@ -1415,12 +1421,13 @@ def _run_dense(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol, ke
             pix[n] = gbase + (lp >> sh) * w + (lp & msk)
             val[n] = np.float32(fval[t])
             n += 1
-    return steps, pending_total, lost, pix, val
+    return steps, pending_total, lost, pix, val, n_fg
 
 
 def _dense_work(h, w):
-    """Work space of :func:`_run_dense` for an h × w frame: the cells (int32, (h + 2) rows
-    of a power-of-two stride ≥ w + 2; only the band's part is written) and the lists of
+    """Work space of :func:`_run_dense` for an h × w frame (or side of a cut): the cells
+    (int32, (h + 2) rows of a power-of-two stride ≥ w + 2; only the band's part is
+    written) and the lists of
     the cells looked at (at most the frame's: h·w + 1 each; int32 ``node``, ``front``,
     ``fmask``, ``freg``, ``free``, float64 ``fval``), untouched until used.
 
@@ -1433,7 +1440,237 @@ def _dense_work(h, w):
     cap = h * w + 1
     return (np.empty((h + 2) << sh, np.int32), np.empty(cap, np.int32),
             np.empty(cap, np.int32), np.empty(cap, np.int32), np.empty(cap, np.int32),
-            np.empty(cap, np.int32), np.empty(cap, np.float64))
+            np.empty(cap, np.int32), np.empty(cap, np.float64), np.empty(cap, np.int32))
+
+
+#: The one-group path tries two sides of a cut (:func:`_split`) when the frame has at
+#: least this many over-full pixels and two components or more …
+_SPLIT_MIN_OVER = 1 << 14
+#: … and the lighter side holds at least this share of the estimated work.
+_SPLIT_MIN_SHARE = 0.2
+#: A cut keeps this many window margins (:func:`_first_margin`) from every component's
+#: bounding box: on the photos of ``bench_blooming.py --photos``, cuts next to the boxes
+#: had the two sides' blooms meet on 6 of 7 photos, cuts one margin away on 2 of 7
+#: (`moon`, `clock`), two margins away on none (RESULTS.md "Blooming", twelfth session).
+_SPLIT_REACH = 2
+
+
+@nb.njit(cache=True)
+def _split(q, idx, comp, n_reg, fw32, keep, along_columns):  # pragma: no cover - jit
+    """A cut of the frame for the one-group path on two threads: a row (axis 0) or a
+    column (axis 1) that no component crosses, chosen to balance the work of its two
+    sides. Returns (axis, cut, the lighter side's share of the work) — axis −1: no cut.
+
+    Work of component k: its n_k over-full pixels plus the 2·P_k/FWC pixels its pending
+    charge P_k = (1 − d)·Σ(q − FWC) fills if they were half full — the nodes the steps
+    go through. The cut keeps :data:`_SPLIT_REACH` window margins (:func:`_first_margin`)
+    from every component's box (rows only for a CCD, whose blooms stay in their
+    columns). Whether the two sides' blooms stay apart is not predicted but checked
+    (:func:`_dense_two_sides`); the result never depends on the choice."""
+    h, w = q.shape
+    qf = q.reshape(h * w)
+    fw = np.float64(fw32)
+    inv_w = 1.0 / w
+    box = np.empty((n_reg, 4), np.int64)
+    box[:, 0] = h
+    box[:, 1] = 0
+    box[:, 2] = w
+    box[:, 3] = 0
+    pend = np.zeros(n_reg, np.float64)
+    cnt = np.zeros(n_reg, np.float64)
+    for t in range(idx.size):
+        p = idx[t]
+        k = comp[t]
+        row = _row_of(p, w, inv_w)
+        col = p - row * w
+        box[k, 0] = min(box[k, 0], row)
+        box[k, 1] = max(box[k, 1], row + 1)
+        box[k, 2] = min(box[k, 2], col)
+        box[k, 3] = max(box[k, 3], col + 1)
+        pend[k] += (np.float64(qf[p]) - fw) * keep
+        cnt[k] += 1.0
+    cover_r = np.zeros(h + 1, np.int64)
+    cover_c = np.zeros(w + 1, np.int64)
+    work_r = np.zeros(h + 1, np.float64)
+    work_c = np.zeros(w + 1, np.float64)
+    total = 0.0
+    for k in range(n_reg):
+        wk = cnt[k] + 2.0 * pend[k] / fw
+        work_r[box[k, 0]] += wk
+        work_c[box[k, 2]] += wk
+        total += wk
+    margin = np.zeros(n_reg, np.int64)
+    best_axis, best_cut, best = -1, 0, 0.0
+    for rnd in range(2):    # (boxes alone, then grown: the second can only do worse)
+        if rnd == 1:
+            if best < _SPLIT_MIN_SHARE * total:
+                break
+            margin = _margins(qf, box, pend, h, w, fw32, along_columns)
+            best_axis, best_cut, best = -1, 0, 0.0
+        cover_r[:] = 0
+        cover_c[:] = 0
+        for k in range(n_reg):
+            m = _SPLIT_REACH * margin[k]
+            a, b = max(box[k, 0] - m, 0), min(box[k, 1] + m, h)
+            if a + 1 < b:       # (cuts a + 1 … b − 1 fall inside)
+                cover_r[a + 1] += 1
+                cover_r[b] -= 1
+            m = 0 if along_columns else m
+            a, b = max(box[k, 2] - m, 0), min(box[k, 3] + m, w)
+            if a + 1 < b:
+                cover_c[a + 1] += 1
+                cover_c[b] -= 1
+        for axis in range(2):
+            n = h if axis == 0 else w
+            cover = cover_r if axis == 0 else cover_c
+            work = work_r if axis == 0 else work_c
+            c_run = 0
+            w_run = 0.0
+            for c in range(1, n):   # (the cut between c − 1 and c)
+                c_run += cover[c]
+                w_run += work[c - 1]
+                if c_run == 0:
+                    s = min(w_run, total - w_run)
+                    if s > best:
+                        best_axis, best_cut, best = axis, c, s
+    return best_axis, best_cut, best / max(total, 1e-300)
+
+
+@nb.njit(cache=True)
+def _sides(idx, comp, n_reg, w, axis, cut):  # pragma: no cover - jit
+    """The over-full pixels ``idx`` (raster order) and their components on each side of
+    the cut of :func:`_split` — (idx, comp, number of components) above / left of it,
+    then below / right —, the components renumbered 0 … in order of first appearance."""
+    side = np.zeros(idx.size, np.bool_)
+    n_a = 0
+    for t in range(idx.size):
+        p = idx[t]
+        b = (p // w >= cut) if axis == 0 else (p - (p // w) * w >= cut)
+        side[t] = b
+        n_a += not b
+    new = np.full(n_reg, -1, np.int64)
+    out = []
+    for s in range(2):
+        m = n_a if s == 0 else idx.size - n_a
+        si = np.empty(m, np.int64)
+        sc = np.empty(m, np.int64)
+        nr = 0
+        j = 0
+        for t in range(idx.size):
+            if side[t] == (s == 1):
+                k = comp[t]
+                if new[k] < 0:
+                    new[k] = nr
+                    nr += 1
+                si[j] = idx[t]
+                sc[j] = new[k]
+                j += 1
+        out.append((si, sc, nr))
+    return out[0], out[1]
+
+
+@nb.njit(cache=True)
+def _lists_meet(pix_a, pix_b, w):  # pragma: no cover - jit
+    """Whether two lists of flat pixel indices share a pixel: a bitmap of the first's
+    pixels inside the intersection of the two lists' bounding boxes, the second's tested
+    against it."""
+    box = np.empty((2, 4), np.int64)
+    inv_w = 1.0 / w
+    for s in range(2):
+        pix = pix_a if s == 0 else pix_b
+        r0, r1, c0, c1 = 1 << 62, -1, 1 << 62, -1
+        for t in range(pix.size):
+            p = pix[t]
+            row = _row_of(p, w, inv_w)
+            col = p - row * w
+            r0, r1 = min(r0, row), max(r1, row)
+            c0, c1 = min(c0, col), max(c1, col)
+        box[s, 0], box[s, 1], box[s, 2], box[s, 3] = r0, r1 + 1, c0, c1 + 1
+    r0, r1 = max(box[0, 0], box[1, 0]), min(box[0, 1], box[1, 1])
+    c0, c1 = max(box[0, 2], box[1, 2]), min(box[0, 3], box[1, 3])
+    if r0 >= r1 or c0 >= c1:
+        return False
+    cw = c1 - c0
+    bits = np.zeros(((r1 - r0) * cw + 63) >> 6, np.uint64)
+    for t in range(pix_a.size):
+        p = pix_a[t]
+        row = _row_of(p, w, inv_w)
+        col = p - row * w
+        if r0 <= row < r1 and c0 <= col < c1:
+            b = (row - r0) * cw + col - c0
+            bits[b >> 6] |= np.uint64(1) << np.uint64(b & 63)
+    for t in range(pix_b.size):
+        p = pix_b[t]
+        row = _row_of(p, w, inv_w)
+        col = p - row * w
+        if r0 <= row < r1 and c0 <= col < c1:
+            b = (row - r0) * cw + col - c0
+            if bits[b >> 6] & (np.uint64(1) << np.uint64(b & 63)):
+                return True
+    return False
+
+
+@nb.njit(cache=True, parallel=True)
+def _scatter(flat, pix, val):  # pragma: no cover - jit
+    """flat[pix] = val."""
+    for t in nb.prange(pix.size):
+        flat[pix[t]] = val[t]
+
+
+_pool = None
+
+
+def _dense_two_sides(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol, keep,
+                     write, cut=None):
+    """The one-group path as two groups, the components on each side of a cut
+    (:func:`_split`), bloomed at once on two threads (:func:`_run_dense` runs without the
+    GIL), each on the whole frame with the other's over-full pixels as walls. As in the
+    grouped path, two groups whose footprints (every pixel each read or wrote) share no
+    pixel never interacted: each result is what the whole frame's steps give its pixels,
+    the stop tolerance shared in proportion to the groups' pending charge. Returns None
+    when there is no cut or the footprints meet (then the caller blooms the whole frame
+    as one group; nothing has been written), else (steps, pending, lost, lists):
+    ``lists`` the two footprints as :func:`bloom` ``footprints`` hands them back (with
+    ``write``, also written into ``q``). ``cut``: (axis, index) instead of
+    :func:`_split`'s (tests)."""
+    global _pool
+    parallel_backend()      # (_split links a parallel kernel: camtwin._jit)
+    h, w = q.shape
+    if cut is None:
+        axis, at, lighter = _split(q, idx, comp, n_reg, fw32, keep, along_columns)
+        if axis < 0 or lighter < _SPLIT_MIN_SHARE:
+            return None
+    else:
+        axis, at = cut
+    sides = _sides(idx, comp, n_reg, w, axis, at)
+    if sides[0][0].size == 0 or sides[1][0].size == 0:
+        return None
+    pend = [_region_pending(q.reshape(-1), si, sc, np.empty(nr, np.float64),
+                            np.float64(fw32), keep) for si, sc, nr in sides]
+    p_all = pend[0] + pend[1]
+
+    def run(s):
+        si, sc, nr = sides[s]
+        t = tol * pend[s] / p_all if p_all > 0 else tol
+        return _run_dense(q, si, sc, nr, fw32, along_columns, max_iterations, t, keep,
+                          False, *_dense_work(h, w))
+
+    if _pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool = ThreadPoolExecutor(1, thread_name_prefix="camtwin-bloom")
+    other = _pool.submit(run, 1)
+    a = run(0)
+    b = other.result()
+    if a[5] or b[5] or _lists_meet(a[3], b[3], w):
+        return None
+    if write:
+        flat = q.reshape(-1)
+        _scatter(flat, a[3], a[4])
+        _scatter(flat, b[3], b[4])
+    lists = (np.array([[0, 0, a[3].size], [1, 0, b[3].size]], np.int64), a[3], a[4], b[3],
+             b[4])
+    return max(a[0], b[0]), a[1] + b[1], a[2] + b[2], lists
 
 
 @nb.njit(cache=True)
@@ -1897,15 +2134,23 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
         out = _bloom_one_step(q, out[4], fw32, 1.0 - drain, along_columns, max_iterations,
                               tolerance_e)
     elif out[0] == _TO_DENSE:
-        steps, pending, lost, pix, val = _run_dense(q, out[4], out[5], out[6], fw32,
-                                                    along_columns, max_iterations,
-                                                    tolerance_e, 1.0 - drain, write,
-                                                    *_dense_work(*q.shape))
+        two = None
+        if out[6] >= 2 and out[4].size >= _SPLIT_MIN_OVER:
+            two = _dense_two_sides(q, out[4], out[5], out[6], fw32, along_columns,
+                                   max_iterations, tolerance_e, 1.0 - drain, write)
+        if two is not None:
+            steps, pending, lost, two_lists = two
+            pix = None
+        else:
+            steps, pending, lost, pix, val, _ = _run_dense(
+                q, out[4], out[5], out[6], fw32, along_columns, max_iterations,
+                tolerance_e, 1.0 - drain, write, *_dense_work(*q.shape))
         if write:
             out = steps, pending, lost, np.array([[0, q.shape[0], 0, q.shape[1]]], np.int64)
         else:           # (one footprint: every pixel the bloom changed)
             out = steps, pending, lost, np.empty((0, 4), np.int64)
-            lists = (np.array([[0, 0, pix.size]], np.int64), pix, val, pix[:0], val[:0])
+            lists = (two_lists if pix is None else
+                     (np.array([[0, 0, pix.size]], np.int64), pix, val, pix[:0], val[:0]))
     if first is not None:       # (the stencil step was the first step of every bloom)
         out = (max(int(out[0]), 1), out[1], out[2], np.concatenate([out[3], first]))
     if boxes and footprints:
