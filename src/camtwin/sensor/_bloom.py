@@ -1619,6 +1619,19 @@ def _scatter(flat, pix, val):  # pragma: no cover - jit
 
 _pool = None
 
+#: Pixels per footprint segment handed back by the one-group path: the readout
+#: (:func:`camtwin.sensor._kernels.readout_lists`) runs its segments in parallel, and one
+#: segment of a frame's whole bloom ran on one thread.
+_SEGMENT = 1 << 16
+
+
+def _segments(n0: int, n1: int) -> np.ndarray:
+    """``seg`` rows (buffer, offset, length) covering lists of n0 and n1 pixels in pieces
+    of at most :data:`_SEGMENT`."""
+    rows = [(b, o, min(_SEGMENT, n - o)) for b, n in ((0, n0), (1, n1))
+            for o in range(0, n, _SEGMENT)]
+    return np.array(rows, np.int64).reshape(-1, 3)
+
 
 def _dense_two_sides(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol, keep,
                      write, cut=None):
@@ -1668,8 +1681,7 @@ def _dense_two_sides(q, idx, comp, n_reg, fw32, along_columns, max_iterations, t
         flat = q.reshape(-1)
         _scatter(flat, a[3], a[4])
         _scatter(flat, b[3], b[4])
-    lists = (np.array([[0, 0, a[3].size], [1, 0, b[3].size]], np.int64), a[3], a[4], b[3],
-             b[4])
+    lists = (_segments(a[3].size, b[3].size), a[3], a[4], b[3], b[4])
     return max(a[0], b[0]), a[1] + b[1], a[2] + b[2], lists
 
 
@@ -2150,7 +2162,7 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
         else:           # (one footprint: every pixel the bloom changed)
             out = steps, pending, lost, np.empty((0, 4), np.int64)
             lists = (two_lists if pix is None else
-                     (np.array([[0, 0, pix.size]], np.int64), pix, val, pix[:0], val[:0]))
+                     (_segments(pix.size, 0), pix, val, pix[:0], val[:0]))
     if first is not None:       # (the stencil step was the first step of every bloom)
         out = (max(int(out[0]), 1), out[1], out[2], np.concatenate([out[3], first]))
     if boxes and footprints:
