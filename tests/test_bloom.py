@@ -982,3 +982,40 @@ def test_two_footprints_meet_when_they_share_a_pixel():
     assert meet(a, np.array([98, 55], np.int32), 10)
     assert not meet(a, np.array([1, 8, 54, 56, 98], np.int32), 10)
     assert not meet(a, np.array([], np.int32), 10)
+
+
+def test_footprint_lists_read_out_the_same_from_either_buffer(monkeypatch):
+    """``readout_lists`` reads each buffer's segments in a loop of its own (one loop for
+    both vectorised only the first buffer's): the footprints of a blooming frame, cut into
+    pieces of 7 pixels alternating between the two buffers (and a piece of none), give
+    the DN the kernel's own lists give."""
+    from camtwin.sensor import _kernels as K
+    from camtwin.sensor.pixels import simulate_pixels
+
+    rng = np.random.default_rng(23)
+    s = _sensor(90, 130, 0.2)
+    photo = _bright_blobs(rng, 90, 130, 25, hi=20000.0)
+    want = simulate_pixels(photo, 3.0, s, key=4)
+    real = K.readout_lists
+    seen = []
+
+    def moved(seg, pix0, val0, pix1, val1, *rest):
+        pix = np.concatenate([(pix0, pix1)[b][o:o + n] for b, o, n in seg])
+        val = np.concatenate([(val0, val1)[b][o:o + n] for b, o, n in seg])
+        bufs = ([], []), ([], [])
+        rows, used = [(1, 0, 0)], [0, 0]
+        for i, o in enumerate(range(0, pix.size, 7)):
+            b = (i + 1) % 2
+            bufs[b][0].append(pix[o:o + 7])
+            bufs[b][1].append(val[o:o + 7])
+            rows.append((b, used[b], pix[o:o + 7].size))
+            used[b] += pix[o:o + 7].size
+        seen.append((pix.size, used))
+        cat = [np.concatenate(x) if x else np.empty(0, y) for bp, bv in bufs
+               for x, y in ((bp, np.int32), (bv, np.float32))]
+        return real(np.array(rows, np.int64), *cat, *rest)
+
+    monkeypatch.setattr(K, "readout_lists", moved)
+    got = simulate_pixels(photo, 3.0, s, key=4)
+    assert seen and seen[0][0] > 100 and min(seen[0][1]) > 50
+    np.testing.assert_array_equal(got, want)

@@ -1444,7 +1444,9 @@ def _dense_work(h, w):
 
 
 #: The one-group path tries two sides of a cut (:func:`_split`) when the frame has at
-#: least this many over-full pixels and two components or more …
+#: least this many over-full pixels and two components or more, at most
+#: :func:`dense_groups` (more are speckle everywhere, where no cut falls between
+#: blooms, and its bookkeeping — ~56 B per component — would grow with them) …
 _SPLIT_MIN_OVER = 1 << 14
 #: … and the lighter side holds at least this share of the estimated work.
 _SPLIT_MIN_SHARE = 0.2
@@ -2147,7 +2149,7 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
                               tolerance_e)
     elif out[0] == _TO_DENSE:
         two = None
-        if out[6] >= 2 and out[4].size >= _SPLIT_MIN_OVER:
+        if 2 <= out[6] <= dense_groups(q.size) and out[4].size >= _SPLIT_MIN_OVER:
             two = _dense_two_sides(q, out[4], out[5], out[6], fw32, along_columns,
                                    max_iterations, tolerance_e, 1.0 - drain, write)
         if two is not None:
@@ -2234,7 +2236,12 @@ WORK_BYTES_PER_GROUP = 256
 #: frontier pixel (at most every pixel not over full, at most the full ones: its slot).
 #: Measured: +436 MB for a 12 MP Bayer green channel at 3× full well (6 M regions;
 #: ``bench_blooming.py --hostile``), against 529 MB from these with WORK_BYTES_FIXED.
-DENSE_BYTES = {"px": 4.5, "over": 8, "region": 28, "full": 4, "front": 24}
+#: With two components or more, the two sides of a cut (:func:`_dense_two_sides`): a
+#: second set of cells (each side's band may span the frame's rows), the lists of pixels
+#: handed back (int32 + float32 per full and frontier pixel) and the cut's bookkeeping
+#: per component (``split_*``).
+DENSE_BYTES = {"px": 4.5, "over": 8, "region": 28, "full": 4, "front": 24,
+               "split_px": 4.5, "split_list": 8, "split_region": 56}
 
 
 def work_bytes(n_over: int, excess_e: float, full_well_e: float, n_px: int,
@@ -2268,9 +2275,13 @@ def work_bytes(n_over: int, excess_e: float, full_well_e: float, n_px: int,
     if groups <= 1 and n_over * _DENSE_OVER <= n_px:
         return grouped      # (with two groups or more, one may hold most of the charge)
     d = DENSE_BYTES
+    front = min(n_px - n_over, full)
+    split = 0.0
+    if groups >= 2:
+        split = (d["split_px"] * n_px + d["split_list"] * (full + front)
+                 + d["split_region"] * min(groups, at))
     return max(grouped, d["px"] * n_px + d["over"] * n_over + d["region"] * groups
-               + d["full"] * full + d["front"] * min(n_px - n_over, full)
-               + WORK_BYTES_FIXED + first)
+               + d["full"] * full + d["front"] * front + split + WORK_BYTES_FIXED + first)
 
 
 @nb.njit(cache=True)

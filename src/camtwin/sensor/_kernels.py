@@ -586,23 +586,49 @@ def readout_lists(seg, pix0, val0, pix1, val1, offset, row_off, col_off, rtn, se
     inv_w = 1.0 / w
     rb = row0 * w
     n_seg = seg.shape[0]
-    n_chunks = min(n_seg, 256)
-    for c in prange(n_chunks):
-        k0 = c * n_seg // n_chunks
-        k1 = (c + 1) * n_seg // n_chunks
-        longest = 0
-        for k in range(k0, k1):
-            longest = max(longest, seg[k, 2])
-        dn = np.empty(longest, np.uint16)
-        for k in range(k0, k1):
-            if seg[k, 0] == 0:
-                _read_list(pix0, val0, seg[k, 1], seg[k, 2], w, inv_w, rb, row_e, offset,
-                           col_off, rtn, seed_pix, full_well, inv_fw, nl, read_e,
-                           rtn_half_e, k_dn, black_dn, white_dn, dn, of)
-            else:
-                _read_list(pix1, val1, seg[k, 1], seg[k, 2], w, inv_w, rb, row_e, offset,
-                           col_off, rtn, seed_pix, full_well, inv_fw, nl, read_e,
-                           rtn_half_e, k_dn, black_dn, white_dn, dn, of)
+    # each buffer's segments in a loop of their own: with both calls in one loop, LLVM
+    # vectorised the first only, and a list in buffer 1 was read out 5× slower (28 against
+    # 4.3 ms for 2.0 M pixels: RESULTS.md "Blooming", twelfth session)
+    n1 = 0
+    for k in range(n_seg):
+        n1 += seg[k, 0] != 0
+    ks = np.empty(n_seg, np.int64)          # (buffer 0's segments, then buffer 1's)
+    j0, j1 = 0, n_seg - n1
+    for k in range(n_seg):
+        if seg[k, 0] == 0:
+            ks[j0] = k
+            j0 += 1
+        else:
+            ks[j1] = k
+            j1 += 1
+    m0 = n_seg - n1
+    c0 = min(m0, 256)
+    for c in prange(c0):
+        k0, k1 = c * m0 // c0, (c + 1) * m0 // c0
+        dn = np.empty(_longest(seg, ks, k0, k1), np.uint16)
+        for t in range(k0, k1):
+            k = ks[t]
+            _read_list(pix0, val0, seg[k, 1], seg[k, 2], w, inv_w, rb, row_e, offset,
+                       col_off, rtn, seed_pix, full_well, inv_fw, nl, read_e, rtn_half_e,
+                       k_dn, black_dn, white_dn, dn, of)
+    c1 = min(n1, 256)
+    for c in prange(c1):
+        k0, k1 = m0 + c * n1 // c1, m0 + (c + 1) * n1 // c1
+        dn = np.empty(_longest(seg, ks, k0, k1), np.uint16)
+        for t in range(k0, k1):
+            k = ks[t]
+            _read_list(pix1, val1, seg[k, 1], seg[k, 2], w, inv_w, rb, row_e, offset,
+                       col_off, rtn, seed_pix, full_well, inv_fw, nl, read_e, rtn_half_e,
+                       k_dn, black_dn, white_dn, dn, of)
+
+
+@nb.njit(inline="always", cache=True)
+def _longest(seg, ks, k0, k1):  # pragma: no cover - jit
+    """The longest of segments ks[k0:k1]."""
+    n = 0
+    for t in range(k0, k1):
+        n = max(n, seg[ks[t], 2])
+    return n
 
 
 @nb.njit(inline="always", cache=True, error_model="numpy")
