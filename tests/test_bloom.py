@@ -914,6 +914,19 @@ def _two_clusters(rng, h, w, x0s, n, hi):
     return q
 
 
+def _cut_at(axis, at):
+    """A stand-in for ``_bloom._split``: the components by their first pixel's side of
+    row (axis 0) or column ``at``."""
+    def split(q, idx, comp, n_reg, *_):
+        first = np.full(n_reg, -1, np.int64)
+        for p, k in zip(idx.tolist(), comp.tolist()):
+            if first[k] < 0:
+                first[k] = p
+        rc = first // q.shape[1] if axis == 0 else first % q.shape[1]
+        return (rc >= at).astype(np.uint8), 0.5
+    return split
+
+
 @pytest.mark.parametrize("along_columns", [False, True])
 def test_the_one_group_path_on_two_threads_equals_the_whole_frame_kernel(along_columns,
                                                                           monkeypatch):
@@ -961,11 +974,11 @@ def test_the_one_group_path_on_two_threads_equals_the_whole_frame_kernel(along_c
     for big in (60000.0, 2500.0 if along_columns else 4000.0):
         q = rng.uniform(0.0, 900.0, (40, 170)).astype(np.float32)
         if along_columns:
-            monkeypatch.setattr(_bloom, "_split", lambda *a: (0, 19, 0.5))
+            monkeypatch.setattr(_bloom, "_split", _cut_at(0, 19))
             q[10:14, 78:83] = big
             q[24:28, 78:83] = 3000.0
         else:
-            monkeypatch.setattr(_bloom, "_split", lambda *a: (1, 85, 0.5))
+            monkeypatch.setattr(_bloom, "_split", _cut_at(1, 85))
             q[18:22, 78:83] = big
             q[18:22, 88:92] = 3000.0
         want = q.copy()
