@@ -989,6 +989,27 @@ def test_the_one_group_path_on_two_threads_equals_the_whole_frame_kernel(along_c
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-2)
 
 
+def test_an_error_on_the_second_thread_reaches_the_caller_and_writes_nothing(monkeypatch):
+    """The side bloomed on the worker thread raising (here: out of memory) raises in the
+    caller, after both threads are done, and leaves the frame as it was."""
+    import threading
+
+    real = _bloom._run_dense
+
+    def run(*a):
+        if threading.current_thread().name == "camtwin-bloom":
+            raise MemoryError("no room for the second side")
+        return real(*a)
+
+    monkeypatch.setattr(_bloom, "_run_dense", run)
+    monkeypatch.setattr(_bloom, "_SPLIT_MIN_OVER", 0)
+    q = _two_clusters(np.random.default_rng(31), 60, 170, (10, 120), 30, 8000.0)
+    got = q.copy()
+    with pytest.raises(MemoryError, match="second side"):
+        bloom(got, np.float32(1000.0), 0.0, False, 10000, 1e-3, dense_at=0)
+    np.testing.assert_array_equal(got, q)
+
+
 def test_two_footprints_meet_when_they_share_a_pixel():
     meet = _bloom._lists_meet
     a = np.array([0, 7, 55, 99], np.int32)

@@ -111,6 +111,8 @@ bloomed area) and one int32 cell per window pixel; nothing per frame pixel.
 
 from __future__ import annotations
 
+import threading
+
 import numba as nb
 import numpy as np
 
@@ -1632,8 +1634,6 @@ def _scatter(flat, pix, val):  # pragma: no cover - jit
         flat[pix[t]] = val[t]
 
 
-_pool = None
-
 #: Pixels per footprint segment handed back by the one-group path: the readout
 #: (:func:`camtwin.sensor._kernels.readout_lists`) runs its segments in parallel, and one
 #: segment of a frame's whole bloom ran on one thread.
@@ -1660,7 +1660,6 @@ def _dense_two_sides(q, idx, comp, n_reg, fw32, along_columns, max_iterations, t
     as one group; nothing has been written), else (steps, pending, lost, lists):
     ``lists`` the two footprints as :func:`bloom` ``footprints`` hands them back (with
     ``write``, also written into ``q``)."""
-    global _pool
     parallel_backend()      # (_split links a parallel kernel: camtwin._jit)
     h, w = q.shape
     side_of, lighter = _split(q, idx, comp, n_reg, fw32, keep, along_columns)
@@ -1679,13 +1678,25 @@ def _dense_two_sides(q, idx, comp, n_reg, fw32, along_columns, max_iterations, t
         return _run_dense(q, si, sc, nr, fw32, along_columns, max_iterations, t, keep,
                           False, *_dense_work(h, w))
 
-    if _pool is None:
-        from concurrent.futures import ThreadPoolExecutor
+    got = [None, None]
 
-        _pool = ThreadPoolExecutor(1, thread_name_prefix="camtwin-bloom")
-    other = _pool.submit(run, 1)
-    a = run(0)
-    b = other.result()
+    def other():
+        try:
+            got[1] = run(1)
+        except BaseException as e:      # (handed to the caller's thread below)
+            got[1] = e
+
+    # a thread per call (~0.1 ms against the ≥ 10 ms a frame with a cut takes), not a
+    # pool: a process forked after a pool's thread started would wait on it forever
+    worker = threading.Thread(target=other, name="camtwin-bloom", daemon=True)
+    worker.start()
+    try:
+        a = run(0)
+    finally:
+        worker.join()
+    b = got[1]
+    if isinstance(b, BaseException):
+        raise b
     if a[5] or b[5] or _lists_meet(a[3], b[3], w):
         return None
     if write:
