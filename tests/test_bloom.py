@@ -865,18 +865,20 @@ def test_window_margin_leaves_the_room_the_frame_has_for_the_bloom(along_columns
     background (0.1 FWC: more room than half full) the margin is the half-full rule's —
     d + 2, d the least distance at which the box grown by d holds 2P/FWC more pixels —;
     on a nearly full one (0.95 FWC: room 0.05 FWC a pixel) it is the least d at which
-    the grown box's new pixels have room Σ(FWC − q) ≥ P (rows only for a CCD, where that
-    runs into the frame's edge: then the window spans every row). Both computed here
-    pixel by pixel. And the blooms on the nearly full background, with smaller groups
+    the grown box's new pixels have room Σ(FWC − q) ≥ f·P, f the room factor (1 for the
+    cuts of the one-group path, 2 for the grouped path's windows; rows only for a CCD,
+    where that runs into the frame's edge: then the window spans every row). Both
+    computed here pixel by pixel. And the blooms on the nearly full background, with smaller groups
     around, equal the whole-frame algorithm's (the margins only shape the work)."""
     fw, h, w = 1000.0, 200, 300
     box = (90, 94, 140, 144)
     pend = 16 * 19 * fw
     margins = {}
-    for level in (0.1, 0.95):
+    for level, factor in ((0.1, 1.0), (0.1, 2.0), (0.95, 1.0), (0.95, 2.0)):
         q = np.full((h, w), level * fw, np.float32)
         q[box[0]:box[1], box[2]:box[3]] = 20 * fw
-        got = _bloom._first_margin(q.reshape(-1), *box, h, w, pend, fw, along_columns)
+        got = _bloom._first_margin(q.reshape(-1), *box, h, w, pend, fw, along_columns,
+                                   factor)
         area0 = 16
         d = 1
         while True:     # the half-full rule, or the room (uniform: its samples are exact)
@@ -884,12 +886,15 @@ def test_window_margin_leaves_the_room_the_frame_has_for_the_bloom(along_columns
             new = (a1 - a0) * (b1 - b0) - area0
             room = float((fw - q[a0:a1, b0:b1].astype(np.float64)).clip(0).sum())
             frame = a0 == 0 and a1 == h and (along_columns or (b0 == 0 and b1 == w))
-            if (new >= 2 * pend / fw and room >= pend) or frame:
+            # (the room is sampled only where it is less than half a full well)
+            f = factor if level > 0.5 else 1.0
+            if (new >= 2 * pend / fw and room >= f * pend) or frame:
                 break
             d += 1
-        assert got == d + 2, (level, got, d)
-        margins[level] = got
-    assert margins[0.95] > margins[0.1]
+        assert got == d + 2, (level, factor, got, d)
+        margins[level, factor] = got
+    assert margins[0.95, 1.0] > margins[0.1, 1.0] == margins[0.1, 2.0]
+    assert along_columns or margins[0.95, 2.0] > margins[0.95, 1.0]
     # the blooms: the block and 30 small groups on the nearly full background
     rng = np.random.default_rng(5)
     q = rng.uniform(930.0, 990.0, (h, w)).astype(np.float32)

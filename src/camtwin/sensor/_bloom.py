@@ -1518,7 +1518,7 @@ def _split(q, idx, comp, n_reg, fw32, keep, along_columns):  # pragma: no cover 
         if rnd == 1:
             if best < _SPLIT_MIN_SHARE * total:
                 return side, 0.0
-            margin = _margins(qf, box, pend, h, w, fw32, along_columns)
+            margin = _margins(qf, box, pend, h, w, fw32, along_columns, 1.0)
             best_axis, best_cut, best = -1, 0, 0.0
         cover_r[:] = 0
         cover_c[:] = 0
@@ -1813,17 +1813,26 @@ def _merge(gp, a, b, head, tail, nxt, bbox, excess, margin):  # pragma: no cover
 #: 230 from 8, 721 with the half-full rule alone: RESULTS.md "Blooming", eleventh session).
 _ROOM_MIN = 16
 
+#: The grouped path's windows hold this many times a group's pending charge at the room
+#: sampled around it (:func:`_first_margin`): the ring halfway out has more room than the
+#: pixels nearer a highlight, which fill first. From 1: first-round window-edge reruns
+#: ``grass`` 300 → 119 groups, ``gravel`` 236 → 90, their thrown-away work 654 k → 179 k
+#: and 550 k → 128 k pixels; from 3, ``gravel``'s premerge made one group dominant
+#: (RESULTS.md "Blooming", twelfth session).
+_ROOM_FACTOR = 2.0
+
 
 @nb.njit(cache=True)
-def _first_margin(qf, r0, r1, c0, c1, h, w, pending_e, full_well,
-                  along_columns):  # pragma: no cover - jit
+def _first_margin(qf, r0, r1, c0, c1, h, w, pending_e, full_well, along_columns,
+                  room_factor):  # pragma: no cover - jit
     """Window margin [px] for a group with bounding box rows r0…r1, columns c0…c1 in an
     H × W frame ``qf`` (flat, as generated): d + 2, where d ≥ 1 is the least distance
     such that the box grown by d (rows only for a CCD) holds A more pixels — or covers
     the frame —, plus two (a bloom against the frame edge spreads the other way).
 
-    A = P / min(ρ, FWC / 2): room for its pending charge P [e⁻] at a room of ρ per
-    pixel — never less than if the pixels were half full on average (the rule before,
+    A = max(f·P / ρ, 2P / FWC): room for f (``room_factor``) times its pending charge P
+    [e⁻] at a room of ρ per pixel — never less than if the pixels were half full on
+    average (the rule before,
     and the only one for a group of less than :data:`_ROOM_MIN` such pixels). ρ is the
     mean of (FWC − q)⁺ over 16 reads on the ring halfway out (4 evenly spaced along each
     side, its ends included: the ring's corners are read for both of their sides; 8
@@ -1832,9 +1841,10 @@ def _first_margin(qf, r0, r1, c0, c1, h, w, pending_e, full_well,
     for most groups). On photos a highlight's surroundings are often
     nearly full, and the half-full rule sent a third of a frame's groups into their
     windows' edges in the first round (``grass``: 721 of 2261 groups, 300 of 2133 now;
-    RESULTS.md "Blooming", eleventh session). (A bloom that outgrows its window is
-    rerun in one twice as wide; a tighter first guess costs more reruns, a wider one
-    more pixels per window.)"""
+    RESULTS.md "Blooming", eleventh session). The grouped path's windows and premerge
+    take f = :data:`_ROOM_FACTOR`, the cut of :func:`_split` f = 1. (A bloom that
+    outgrows its window is rerun in one twice as wide; a tighter first guess costs more
+    reruns, a wider one more pixels per window.)"""
     fw = np.float64(full_well)
     need = 2.0 * pending_e / fw
     area0 = (r1 - r0) * (c1 - c0)
@@ -1877,19 +1887,20 @@ def _first_margin(qf, r0, r1, c0, c1, h, w, pending_e, full_well,
         rho = room / n
         if rho >= 0.5 * fw:
             break
-        need = min(pending_e / max(rho, 1e-3 * fw), np.float64(h) * w)
+        need = min(room_factor * pending_e / max(rho, 1e-3 * fw), np.float64(h) * w)
     return d + 2
 
 
 @nb.njit(cache=True, parallel=True)
-def _margins(qf, bbox, excess, h, w, full_well, along_columns):  # pragma: no cover - jit
+def _margins(qf, bbox, excess, h, w, full_well, along_columns,
+             room_factor):  # pragma: no cover - jit
     """:func:`_first_margin` of every group (bounding boxes ``bbox``, pending charge
     ``excess`` [e⁻]), in parallel."""
     n = bbox.shape[0]
     margin = np.empty(n, np.int64)
     for g in nb.prange(n):
         margin[g] = _first_margin(qf, bbox[g, 0], bbox[g, 1], bbox[g, 2], bbox[g, 3], h, w,
-                                  excess[g], full_well, along_columns)
+                                  excess[g], full_well, along_columns, room_factor)
     return margin
 
 
@@ -2469,7 +2480,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     tail = np.arange(n_groups)
     nxt = np.full(n_groups, -1, np.int64)
     gp = np.arange(n_groups)
-    margin = _margins(flat, bbox, excess, h, w, fw, along_columns)
+    margin = _margins(flat, bbox, excess, h, w, fw, along_columns, _ROOM_FACTOR)
     valid = np.zeros(n_groups, np.bool_)
     # accepted footprints: the first round's buffers as they are, later rounds' copied
     res_where = np.zeros(n_groups, np.int64)    # 0: pix0/val0, 1: pix1/val1
