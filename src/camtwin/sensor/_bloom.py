@@ -1607,24 +1607,27 @@ def _lists_meet(pix_a, pix_b, w):  # pragma: no cover - jit
     c0, c1 = max(box[0, 2], box[1, 2]), min(box[0, 3], box[1, 3])
     if r0 >= r1 or c0 >= c1:
         return False
-    cw = c1 - c0
-    bits = np.zeros(((r1 - r0) * cw + 63) >> 6, np.uint64)
+    bits = np.zeros(((r1 - r0) * (c1 - c0) + 63) >> 6, np.uint64)
     for t in range(pix_a.size):
-        p = pix_a[t]
-        row = _row_of(p, w, inv_w)
-        col = p - row * w
-        if r0 <= row < r1 and c0 <= col < c1:
-            b = (row - r0) * cw + col - c0
+        b = _bit_in_box(pix_a[t], w, inv_w, r0, r1, c0, c1)
+        if b >= 0:
             bits[b >> 6] |= np.uint64(1) << np.uint64(b & 63)
     for t in range(pix_b.size):
-        p = pix_b[t]
-        row = _row_of(p, w, inv_w)
-        col = p - row * w
-        if r0 <= row < r1 and c0 <= col < c1:
-            b = (row - r0) * cw + col - c0
-            if bits[b >> 6] & (np.uint64(1) << np.uint64(b & 63)):
-                return True
+        b = _bit_in_box(pix_b[t], w, inv_w, r0, r1, c0, c1)
+        if b >= 0 and bits[b >> 6] & (np.uint64(1) << np.uint64(b & 63)):
+            return True
     return False
+
+
+@nb.njit(cache=True, inline="always")
+def _bit_in_box(p, w, inv_w, r0, r1, c0, c1):  # pragma: no cover - jit
+    """Index of flat pixel ``p`` (row stride ``w``) in the box rows r0…r1, columns c0…c1
+    (half-open) read row by row, or −1 outside it."""
+    row = _row_of(p, w, inv_w)
+    col = p - row * w
+    if r0 <= row < r1 and c0 <= col < c1:
+        return (row - r0) * (c1 - c0) + col - c0
+    return -1
 
 
 @nb.njit(cache=True, parallel=True)
@@ -1840,8 +1843,9 @@ def _first_margin(qf, r0, r1, c0, c1, h, w, pending_e, full_well, along_columns,
     sides has less room than half a full well (else the rule before stands: four reads
     for most groups). On photos a highlight's surroundings are often
     nearly full, and the half-full rule sent a third of a frame's groups into their
-    windows' edges in the first round (``grass``: 721 of 2261 groups, 300 of 2133 now;
-    RESULTS.md "Blooming", eleventh session). The grouped path's windows and premerge
+    windows' edges in the first round (``grass``: 721 of 2261 groups; 300 of 2133 with
+    the room at f = 1, 119 of 1992 at f = 2; RESULTS.md "Blooming", eleventh and twelfth
+    sessions). The grouped path's windows and premerge
     take f = :data:`_ROOM_FACTOR`, the cut of :func:`_split` f = 1. (A bloom that
     outgrows its window is rerun in one twice as wide; a tighter first guess costs more
     reruns, a wider one more pixels per window.)"""
