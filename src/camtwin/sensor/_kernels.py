@@ -604,31 +604,30 @@ def readout_lists(seg, pix0, val0, pix1, val1, offset, row_off, col_off, rtn, se
     m0 = n_seg - n1
     c0 = min(m0, 256)
     for c in prange(c0):
-        k0, k1 = c * m0 // c0, (c + 1) * m0 // c0
-        dn = np.empty(_longest(seg, ks, k0, k1), np.uint16)
-        for t in range(k0, k1):
-            k = ks[t]
-            _read_list(pix0, val0, seg[k, 1], seg[k, 2], w, inv_w, rb, row_e, offset,
-                       col_off, rtn, seed_pix, full_well, inv_fw, nl, read_e, rtn_half_e,
-                       k_dn, black_dn, white_dn, dn, of)
+        _read_lists(seg, ks, c * m0 // c0, (c + 1) * m0 // c0, pix0, val0, w, inv_w, rb,
+                    row_e, offset, col_off, rtn, seed_pix, full_well, inv_fw, nl, read_e,
+                    rtn_half_e, k_dn, black_dn, white_dn, of)
     c1 = min(n1, 256)
     for c in prange(c1):
-        k0, k1 = m0 + c * n1 // c1, m0 + (c + 1) * n1 // c1
-        dn = np.empty(_longest(seg, ks, k0, k1), np.uint16)
-        for t in range(k0, k1):
-            k = ks[t]
-            _read_list(pix1, val1, seg[k, 1], seg[k, 2], w, inv_w, rb, row_e, offset,
-                       col_off, rtn, seed_pix, full_well, inv_fw, nl, read_e, rtn_half_e,
-                       k_dn, black_dn, white_dn, dn, of)
+        _read_lists(seg, ks, m0 + c * n1 // c1, m0 + (c + 1) * n1 // c1, pix1, val1, w,
+                    inv_w, rb, row_e, offset, col_off, rtn, seed_pix, full_well, inv_fw, nl,
+                    read_e, rtn_half_e, k_dn, black_dn, white_dn, of)
 
 
-@nb.njit(inline="always", cache=True)
-def _longest(seg, ks, k0, k1):  # pragma: no cover - jit
-    """The longest of segments ks[k0:k1]."""
-    n = 0
+@nb.njit(inline="always", cache=True, error_model="numpy")
+def _read_lists(seg, ks, k0, k1, pix, val, w, inv_w, rb, row_e, offset, col_off, rtn,
+                seed_pix, full_well, inv_fw, nl, read_e, rtn_half_e, k_dn, black_dn,
+                white_dn, of):  # pragma: no cover - jit
+    """Segments ks[k0:k1] of :func:`readout_lists`, all in buffer ``pix``/``val``."""
+    longest = 0
     for t in range(k0, k1):
-        n = max(n, seg[ks[t], 2])
-    return n
+        longest = max(longest, seg[ks[t], 2])
+    dn = np.empty(longest, np.uint16)
+    for t in range(k0, k1):
+        k = ks[t]
+        _read_list(pix, val, seg[k, 1], seg[k, 2], w, inv_w, rb, row_e, offset, col_off,
+                   rtn, seed_pix, full_well, inv_fw, nl, read_e, rtn_half_e, k_dn, black_dn,
+                   white_dn, dn, of)
 
 
 @nb.njit(inline="always", cache=True, error_model="numpy")
