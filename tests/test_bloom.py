@@ -922,13 +922,15 @@ def _two_clusters(rng, h, w, x0s, n, hi):
 def _cut_at(axis, at):
     """A stand-in for ``_bloom._split``: the components by their first pixel's side of
     row (axis 0) or column ``at``."""
-    def split(q, idx, comp, n_reg, *_):
+    def split(q, idx, comp, n_reg, fw32, keep, _):
         first = np.full(n_reg, -1, np.int64)
         for p, k in zip(idx.tolist(), comp.tolist()):
             if first[k] < 0:
                 first[k] = p
         rc = first // q.shape[1] if axis == 0 else first % q.shape[1]
-        return (rc >= at).astype(np.uint8), 0.5
+        side = (rc >= at).astype(np.uint8)
+        pend = np.bincount(comp, (q.ravel()[idx] - np.float64(fw32)) * keep, n_reg)
+        return side, 0.5, float(pend[side == 0].sum()), float(pend.sum())
     return split
 
 

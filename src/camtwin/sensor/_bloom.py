@@ -1436,7 +1436,8 @@ def _dense_work(h, w):
     (int32, (h + 2) rows of a power-of-two stride ≥ w + 2; only the band's part is
     written) and the lists of
     the cells looked at (at most the frame's: h·w + 1 each; int32 ``node``, ``front``,
-    ``fmask``, ``freg``, ``free``, float64 ``fval``), untouched until used.
+    ``fmask``, ``freg``, ``free``, float64 ``fval``, int32 ``foreign``), untouched until
+    used.
 
     Allocated by NumPy, not in the kernel: NumPy asks the kernel for transparent huge
     pages on arrays of 4 MiB and more (``madvise``), numba's allocator does not, and the
@@ -1453,7 +1454,7 @@ def _dense_work(h, w):
 #: The one-group path tries two sides of a cut (:func:`_split`) when the frame has at
 #: least this many over-full pixels and two components or more, at most
 #: :func:`dense_groups` (more are speckle everywhere, where no cut falls between
-#: blooms, and its bookkeeping — ~56 B per component — would grow with them) …
+#: blooms, and its bookkeeping — 65 B per component — would grow with them) …
 _SPLIT_MIN_OVER = 1 << 14
 #: … and the lighter side holds at least this share of the estimated work.
 _SPLIT_MIN_SHARE = 0.2
@@ -1469,7 +1470,7 @@ def _split(q, idx, comp, n_reg, fw32, keep, along_columns):  # pragma: no cover 
     """Two sides of the frame for the one-group path on two threads: the components on
     either side of a row or a column that none crosses (a cut), chosen to balance the
     sides' work. Returns (side of each component (0 or 1), the lighter side's share of
-    the work; 0 without a cut).
+    the work — 0 without a cut —, pending charge [e⁻] of side 0, of both).
 
     Work of component k: its n_k over-full pixels plus the 2·P_k/FWC pixels its pending
     charge P_k = (1 − d)·Σ(q − FWC) fills if they were half full — the nodes the steps
@@ -1517,7 +1518,7 @@ def _split(q, idx, comp, n_reg, fw32, keep, along_columns):  # pragma: no cover 
     for rnd in range(2):    # (boxes alone, then grown: the second can only do worse)
         if rnd == 1:
             if best < _SPLIT_MIN_SHARE * total:
-                return side, 0.0
+                return side, 0.0, 0.0, 0.0
             margin = _margins(qf, box, pend, h, w, fw32, along_columns, 1.0)
             best_axis, best_cut, best = -1, 0, 0.0
         cover_r[:] = 0
@@ -1546,11 +1547,15 @@ def _split(q, idx, comp, n_reg, fw32, keep, along_columns):  # pragma: no cover 
                     s = min(w_run, total - w_run)
                     if s > best:
                         best_axis, best_cut, best = axis, c, s
-    if best >= _SPLIT_MIN_SHARE * total:
-        for k in range(n_reg):
-            side[k] = box[k, 2 * best_axis] >= best_cut
-        return side, best / total
-    return side, 0.0
+    if best < _SPLIT_MIN_SHARE * total:
+        return side, 0.0, 0.0, 0.0
+    p0 = 0.0
+    p_all = 0.0
+    for k in range(n_reg):
+        side[k] = box[k, 2 * best_axis] >= best_cut
+        p0 += 0.0 if side[k] else pend[k]
+        p_all += pend[k]
+    return side, best / total, p0, p_all
 
 
 @nb.njit(cache=True)
@@ -1665,15 +1670,11 @@ def _dense_two_sides(q, idx, comp, n_reg, fw32, along_columns, max_iterations, t
     ``write``, also written into ``q``)."""
     parallel_backend()      # (_split links a parallel kernel: camtwin._jit)
     h, w = q.shape
-    side_of, lighter = _split(q, idx, comp, n_reg, fw32, keep, along_columns)
-    if lighter < _SPLIT_MIN_SHARE:
+    side_of, lighter, p0, p_all = _split(q, idx, comp, n_reg, fw32, keep, along_columns)
+    if lighter < _SPLIT_MIN_SHARE:      # (else both sides hold components)
         return None
     sides = _sides(idx, comp, n_reg, side_of)
-    if sides[0][0].size == 0 or sides[1][0].size == 0:
-        return None
-    pend = [_region_pending(q.reshape(-1), si, sc, np.empty(nr, np.float64),
-                            np.float64(fw32), keep) for si, sc, nr in sides]
-    p_all = pend[0] + pend[1]
+    pend = (p0, p_all - p0)
 
     def run(s):
         si, sc, nr = sides[s]
@@ -1689,8 +1690,9 @@ def _dense_two_sides(q, idx, comp, n_reg, fw32, along_columns, max_iterations, t
         except BaseException as e:      # (handed to the caller's thread below)
             got[1] = e
 
-    # a thread per call (~0.1 ms against the ≥ 10 ms a frame with a cut takes), not a
-    # pool: a process forked after a pool's thread started would wait on it forever
+    # a thread per call (start and join: 0.13 ms, median of 200; a side of the photos
+    # with a cut takes 10–40 ms), not a pool: a process forked after a pool's thread
+    # started would wait on it forever
     worker = threading.Thread(target=other, name="camtwin-bloom", daemon=True)
     worker.start()
     try:
@@ -2188,18 +2190,17 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
             two = _dense_two_sides(q, out[4], out[5], out[6], fw32, along_columns,
                                    max_iterations, tolerance_e, 1.0 - drain, write)
         if two is not None:
-            steps, pending, lost, two_lists = two
-            pix = None
+            steps, pending, lost, dense_lists = two
         else:
             steps, pending, lost, pix, val, _ = _run_dense(
                 q, out[4], out[5], out[6], fw32, along_columns, max_iterations,
                 tolerance_e, 1.0 - drain, write, *_dense_work(*q.shape))
+            dense_lists = (_segments(pix.size, 0), pix, val, pix[:0], val[:0])
         if write:
             out = steps, pending, lost, np.array([[0, q.shape[0], 0, q.shape[1]]], np.int64)
         else:           # (one footprint: every pixel the bloom changed)
             out = steps, pending, lost, np.empty((0, 4), np.int64)
-            lists = (two_lists if pix is None else
-                     (_segments(pix.size, 0), pix, val, pix[:0], val[:0]))
+            lists = dense_lists
     if first is not None:       # (the stencil step was the first step of every bloom)
         out = (max(int(out[0]), 1), out[1], out[2], np.concatenate([out[3], first]))
     if boxes and footprints:
@@ -2276,7 +2277,7 @@ WORK_BYTES_PER_GROUP = 256
 #: handed back (int32 + float32 per full and frontier pixel) and the cut's bookkeeping
 #: per component (``split_*``).
 DENSE_BYTES = {"px": 4.5, "over": 8, "region": 28, "full": 4, "front": 24,
-               "split_px": 4.5, "split_list": 8, "split_region": 56}
+               "split_px": 4.5, "split_list": 8, "split_region": 65}
 
 
 def work_bytes(n_over: int, excess_e: float, full_well_e: float, n_px: int,
