@@ -1060,3 +1060,44 @@ def test_footprint_lists_read_out_the_same_from_either_buffer(monkeypatch):
     got = simulate_pixels(photo, 3.0, s, key=4)
     assert seen and seen[0][0] > 100 and min(seen[0][1]) > 50
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("along_columns", [False, True])
+def test_sleeping_regions_of_the_one_group_path_bloom_like_the_whole_frame_kernel(
+        along_columns):
+    """The one-group path stops visiting the frontier slots of regions left with nothing
+    to hand out (``_grow``'s ``sleepy`` mode: most of a frame exposed at full well is done
+    after a step or two). Lamps far over full well in that field bloom for many steps and
+    reach sleeping regions — merging with them (their slots wake with the merged region),
+    touching their slots (woken alone, now between two regions), filling pixels shared
+    with them — and the run stops with regions asleep (after 1, 2, 5 steps): the result
+    must be the whole-frame kernel's, written into the frame and as lists. (Fails with the
+    sleepers of a merged region left asleep, or a sleeping slot touched by another region
+    left asleep: checked.)"""
+    rng = np.random.default_rng(71 + along_columns)
+    h, w = 240, 320
+    q = _speckle(rng, h, w, level=0.98)
+    for _ in range(12):
+        y, x = int(rng.integers(8, 2 * h // 3 - 8)), int(rng.integers(8, w - 8))
+        q[y - 2:y + 3, x - 2:x + 3] = 20000.0
+    over = int((q > 1000.0).sum())
+    assert over > 4 * _bloom._SLEEP_MIN              # (enough slots to put to sleep)
+    for drain in (0.0, 0.3):
+        for it in (1, 2, 5, 10000):
+            want, (steps, pend, lost) = _whole_frame(q, 1000.0, drain, along_columns, it)
+            got = q.copy()
+            out = bloom(got, np.float32(1000.0), drain, along_columns, it, 1e-3,
+                        boxes=True, dense_at=0)
+            label = f"drain {drain}, {it} steps"
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-2, err_msg=label)
+            assert out[0] == steps, label
+            assert out[2] == pytest.approx(lost, abs=1e-2), label
+            lists = q.copy()
+            *_, (seg, pix0, val0, pix1, val1) = bloom(
+                lists, np.float32(1000.0), drain, along_columns, it, 1e-3, boxes=True,
+                footprints=True, dense_at=0)
+            flat = lists.reshape(-1)          # (other paths' pixels: written)
+            for b, o, n in seg:
+                pix, val = (pix0, val0) if b == 0 else (pix1, val1)
+                flat[pix[o:o + n]] = val[o:o + n]
+            np.testing.assert_allclose(lists, want, rtol=0, atol=1e-2, err_msg=label)

@@ -438,10 +438,36 @@ _NO_ROOM = 2
 _MERGED = 3
 
 
+#: :func:`_grow` puts regions' slots to sleep when at least this many slots, and half of
+#: them, received nothing in a step.
+_SLEEP_MIN = 2048
+
+
 @nb.njit(cache=True, inline="always")
-def _grow(single, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iterations, tol,
-          node, front, fmask, freg, foreign, free, parent, edges, pend, share, fval,
-          rlist):  # pragma: no cover - jit
+def _wake_all(n_front, d_lo, cap, front, fval, fmask, freg, lab, dhead, rlist,
+              n_live):  # pragma: no cover - jit
+    """Every sleeping slot of :func:`_grow` (``d_lo`` … ``cap`` − 1, the live ones) moved
+    back to the slots visited, from ``n_front`` on, in order (a slot is written at or below
+    the one read); the regions' lists emptied. Returns the new ``n_front``."""
+    for d in range(d_lo, cap):
+        m = fmask[d]
+        if m != 0:
+            lpf = front[d]
+            front[n_front] = lpf
+            fval[n_front] = fval[d]
+            fmask[n_front] = m
+            freg[n_front] = freg[d]
+            lab[_u(lpf)] = _SLOT0 - n_front
+            n_front += 1
+    for t in range(n_live):
+        dhead[rlist[t]] = -1
+    return n_front
+
+
+@nb.njit(cache=True, inline="always")
+def _grow(single, sleepy, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iterations,
+          tol, node, front, fmask, freg, foreign, free, parent, edges, pend, share, fval,
+          rlist, dnext, dhead, dtail):  # pragma: no cover - jit
     """The steps of :func:`_run_one` from ``state`` (n_nodes, n_seen, n_front, n_free,
     n_fg, first, steps, lost, pending_total, n_live) until the stop rule
     (:data:`_DONE`), a window edge (:data:`_WINDOW_EDGE`), full work lists
@@ -452,10 +478,31 @@ def _grow(single, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iteration
 
     A frontier slot keeps the number of its edges from full pixels (``fmask``) and, with
     several regions, the region they come from (``freg``; −1 once they come from two
-    regions not merged then: its share is then summed over its full neighbours)."""
+    regions not merged then: its share is then summed over its full neighbours).
+
+    With ``sleepy`` (several regions; :func:`_run_dense`), the slots of regions left
+    without pending charge *sleep*: most of a speckle frame's regions are done after a
+    step or two while a few go on for tens of steps (``page`` of ``bench_blooming.py
+    --photos``: a quarter of the frontier visits were to slots of regions with charge to
+    hand out), and a region's slots receive nothing while it has none. When at least
+    :data:`_SLEEP_MIN` slots, and half of them, received nothing in a step, the slots
+    of regions with no pending charge after it move to the top of the slot arrays
+    (from ``cap`` down; ``dnext`` links each region's sleeping slots from ``dhead`` to
+    ``dtail``); the steps visit the slots below only. A region gets pending charge again
+    only by merging with one that has some (the lists are joined at the union) or when a
+    pixel it shares with another region fills: its root's sleeping slots wake (move back
+    down) before the step that hands the charge out. A sleeping slot that a new node of
+    another region touches wakes at once (its share is then summed over its
+    neighbours). Each slot receives what it would have received awake (the same sums);
+    only the order in which a region's fills add up its next P_R changes. Everything
+    wakes before :data:`_MERGED` and :data:`_DONE`, or when the two ends of the slot
+    arrays meet."""
     n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost, pending_total, n_live = state
     fw = np.float64(fw32)
     cap = node.size
+    d_lo = cap                  # sleeping slots: d_lo … cap − 1 (woken ones dead: mask 0)
+    n_dorm = 0                  # entries there, and how many of them are dead
+    n_dead = 0
     while True:
         # the new nodes' neighbours (a pixel exactly at full well joins and is looked
         # around in turn)
@@ -476,6 +523,13 @@ def _grow(single, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iteration
                             parent[_u(rb)] = ra
                             edges[_u(ra)] += edges[_u(rb)]
                             pend[_u(ra)] += pend[_u(rb)]
+                            if sleepy and dhead[_u(rb)] >= 0:   # (join the sleepers)
+                                if dhead[_u(ra)] < 0:
+                                    dhead[_u(ra)] = dhead[_u(rb)]
+                                else:
+                                    dnext[_u(dtail[_u(ra)])] = dhead[_u(rb)]
+                                dtail[_u(ra)] = dtail[_u(rb)]
+                                dhead[_u(rb)] = -1
                             rr = ra
                 elif cl <= _SLOT0:
                     su = _u(_SLOT0 - cl)
@@ -488,6 +542,27 @@ def _grow(single, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iteration
                         if fr >= 0 and fr != rr:
                             if _find(parent, fr) != rr:
                                 freg[su] = -1
+                                if sleepy and _SLOT0 - cl >= d_lo:     # (asleep: wake)
+                                    if n_free == 0 and n_front >= d_lo:
+                                        n_front = _wake_all(n_front, d_lo, cap, front,
+                                                            fval, fmask, freg, lab, dhead,
+                                                            rlist, n_live)
+                                        d_lo, n_dorm, n_dead = cap, 0, 0
+                                    else:
+                                        if n_free > 0:
+                                            n_free -= 1
+                                            sl = free[_u(n_free)]
+                                        else:
+                                            sl = n_front
+                                            n_front += 1
+                                        s2 = _u(sl)
+                                        front[s2] = gp
+                                        fval[s2] = fval[su]
+                                        fmask[s2] = fmask[su]
+                                        freg[s2] = -1
+                                        lab[gu] = _SLOT0 - sl
+                                        fmask[su] = 0
+                                        n_dead += 1
                 elif cl == _UNSEEN:
                     if n_seen >= cap:
                         return _NO_ROOM, (n_nodes, n_seen, n_front, n_free, n_fg, first,
@@ -507,6 +582,10 @@ def _grow(single, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iteration
                             n_free -= 1
                             sl = free[_u(n_free)]
                         else:
+                            if sleepy and n_front >= d_lo:
+                                n_front = _wake_all(n_front, d_lo, cap, front, fval, fmask,
+                                                    freg, lab, dhead, rlist, n_live)
+                                d_lo, n_dorm, n_dead = cap, 0, 0
                             sl = n_front
                             n_front += 1
                         su = _u(sl)
@@ -553,14 +632,56 @@ def _grow(single, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iteration
                     rlist[nl] = r
                     nl += 1
             n_live = nl
+        if sleepy and d_lo < cap and (n_live == 1 or steps >= max_iterations
+                                      or pending_total <= tol):
+            n_front = _wake_all(n_front, d_lo, cap, front, fval, fmask, freg, lab, dhead,
+                                rlist, n_live)
+            d_lo, n_dorm, n_dead = cap, 0, 0
         if not single and n_live == 1:
             return _MERGED, (n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost,
                              pending_total, n_live)
         if steps >= max_iterations or pending_total <= tol:
             return _DONE, (n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost,
                            pending_total, n_live)
+        if sleepy and d_lo < cap:      # the sleepers of regions with charge wake
+            woke_all = False
+            for t in range(n_live):
+                r = rlist[t]
+                d = dhead[r]
+                if d < 0 or pend[r] <= 0.0:
+                    continue
+                dhead[r] = -1
+                while d >= 0:
+                    m = fmask[_u(d)]
+                    if m != 0:
+                        if n_free > 0:
+                            n_free -= 1
+                            sl = free[_u(n_free)]
+                        elif n_front < d_lo:
+                            sl = n_front
+                            n_front += 1
+                        else:
+                            woke_all = True
+                            break
+                        s2 = _u(sl)
+                        lpf = front[_u(d)]
+                        front[s2] = lpf
+                        fval[s2] = fval[_u(d)]
+                        fmask[s2] = m
+                        freg[s2] = freg[_u(d)]
+                        lab[_u(lpf)] = _SLOT0 - sl
+                        fmask[_u(d)] = 0
+                        n_dead += 1
+                    d = dnext[_u(d)]
+                if woke_all:
+                    break
+            if woke_all or 2 * n_dead > n_dorm:     # (the dead ones would pile up)
+                n_front = _wake_all(n_front, d_lo, cap, front, fval, fmask, freg, lab,
+                                    dhead, rlist, n_live)
+                d_lo, n_dorm, n_dead = cap, 0, 0
         steps += 1
         # hand out the pending charge (spent now) over the frontier's edges
+        idle = 0                        # (slots that receive nothing: sleepy only)
         if single:
             if edges[0] == 0:
                 lost += pend[0]
@@ -584,16 +705,24 @@ def _grow(single, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iteration
                     if parent[_u(fr)] != fr:     # its region merged: keep the root
                         fr = _find(parent, fr)
                         freg[i] = fr
-                    fval[i] += share[_u(fr)] * fmask[i]
+                    s_fr = share[_u(fr)]
+                    fval[i] += s_fr * fmask[i]
+                    if sleepy:
+                        idle += s_fr == 0.0
                 else:                       # edges from several regions
                     lpf = front[i]
                     inc = 0.0
+                    r1 = -1                 # (their roots: one left once they merged)
                     for d in range(n_dirs):
                         cl = lab[_u(lpf + (_OFFSET_SIGN[d] << sh if d < 2
                                            else _OFFSET_SIGN[d]))]
                         if cl >= 0:
-                            inc += share[_u(_find(parent, cl))]
+                            rc = _find(parent, cl)
+                            inc += share[_u(rc)]
+                            r1 = rc if r1 == -1 or r1 == rc else -2
                     fval[i] += inc
+                    if r1 >= 0:             # its regions merged: one region's slot again
+                        freg[i] = r1
             for t in range(n_live):
                 share[rlist[t]] = 0.0
         # the pixels that filled become nodes of their region (their edges from full
@@ -634,6 +763,37 @@ def _grow(single, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iteration
                 i = free[t]
                 lab[_u(front[i])] = freg[i]
                 freg[i] = 0
+        if sleepy and idle >= _SLEEP_MIN and 2 * idle >= n_front and d_lo > n_front:
+            # the slots of regions with nothing pending go to sleep (the free ones go)
+            j = 0
+            for i in range(n_front):
+                m = fmask[i]
+                if m == 0:
+                    continue
+                fr = freg[i]
+                lpf = front[i]
+                if fr >= 0 and pend[_u(fr)] == 0.0 and d_lo > n_front:
+                    d_lo -= 1
+                    front[d_lo] = lpf
+                    fval[d_lo] = fval[i]
+                    fmask[d_lo] = m
+                    freg[d_lo] = fr
+                    dnext[d_lo] = dhead[_u(fr)]
+                    if dhead[_u(fr)] < 0:
+                        dtail[_u(fr)] = d_lo
+                    dhead[_u(fr)] = d_lo
+                    lab[_u(lpf)] = _SLOT0 - d_lo
+                    n_dorm += 1
+                else:
+                    if j != i:
+                        front[j] = lpf
+                        fval[j] = fval[i]
+                        fmask[j] = m
+                        freg[j] = fr
+                        lab[_u(lpf)] = _SLOT0 - j
+                    j += 1
+            n_front = j
+            n_free = 0
 
 
 @nb.njit(cache=True, parallel=True)
@@ -800,13 +960,13 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, idx, val, runs, cfirst,
              n_live)
     code = _MERGED
     if n_reg > 1:   # several regions: until they have all merged into region 0
-        code, state = _grow(False, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs,
+        code, state = _grow(False, False, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs,
                             max_iterations, tol[k], node, front, fmask, freg, foreign, free,
-                            parent, edges, pend, share, fval, rlist)
+                            parent, edges, pend, share, fval, rlist, free, free, free)
     if code == _MERGED:
-        code, state = _grow(True, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs,
+        code, state = _grow(True, False, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs,
                             max_iterations, tol[k], node, front, fmask, freg, foreign, free,
-                            parent, edges, pend, share, fval, rlist)
+                            parent, edges, pend, share, fval, rlist, free, free, free)
     if code != _DONE:
         status[k] = code
         return
@@ -1330,8 +1490,8 @@ def _region_pending(qf, idx, comp, pend, fw, keep):  # pragma: no cover - jit
 
 @nb.njit(cache=True, nogil=True)
 def _run_dense(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol, keep,
-               write, lab, node, front, fmask, freg, free, fval,
-               foreign):  # pragma: no cover - jit
+               write, lab, node, front, fmask, freg, free, fval, foreign,
+               dnext):  # pragma: no cover - jit
     """The frame bloomed as one group (one thread, written in place): the over-full
     pixels ``idx`` are the first nodes, ``comp`` their regions (0 … n_reg − 1, numbered
     in order of first appearance), the frame's edges are walls; then :func:`_grow` as in
@@ -1362,6 +1522,8 @@ def _run_dense(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol, ke
     edges = np.empty(n_reg, np.int32)
     pend = np.empty(n_reg, np.float64)
     share = np.empty(n_reg, np.float64)
+    dhead = np.empty(n_reg, np.int32)
+    dtail = np.empty(n_reg, np.int32)
     fw = np.float64(fw32)
     inv_w = 1.0 / w
     n = idx.size
@@ -1380,6 +1542,7 @@ def _run_dense(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol, ke
             rlist[r] = r
             edges[r] = 0
             share[r] = 0.0
+            dhead[r] = -1
         for t in range(n):
             p = idx[t]
             row = _row_of(p, w, inv_w)
@@ -1390,13 +1553,15 @@ def _run_dense(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol, ke
         state = (n, n, 0, 0, 0, 0, 0, 0.0, pending0, n_reg)
         code = _MERGED
         if n_reg > 1:
-            code, state = _grow(False, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs,
-                                max_iterations, tol, node, front, fmask, freg, foreign, free,
-                                parent, edges, pend, share, fval, rlist)
+            code, state = _grow(False, True, state, qf, w, sh, msk, gbase, lab, fw32,
+                                n_dirs, max_iterations, tol, node, front, fmask, freg,
+                                foreign, free, parent, edges, pend, share, fval, rlist,
+                                dnext, dhead, dtail)
         if code == _MERGED:
-            code, state = _grow(True, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs,
-                                max_iterations, tol, node, front, fmask, freg, foreign, free,
-                                parent, edges, pend, share, fval, rlist)
+            code, state = _grow(True, False, state, qf, w, sh, msk, gbase, lab, fw32,
+                                n_dirs, max_iterations, tol, node, front, fmask, freg,
+                                foreign, free, parent, edges, pend, share, fval, rlist,
+                                dnext, dhead, dtail)
         if code != _WINDOW_EDGE:
             break
         pad *= 4                        # (a band edge inside the frame was reached)
@@ -1448,7 +1613,8 @@ def _dense_work(h, w):
     cap = h * w + 1
     return (np.empty((h + 2) << sh, np.int32), np.empty(cap, np.int32),
             np.empty(cap, np.int32), np.empty(cap, np.int32), np.empty(cap, np.int32),
-            np.empty(cap, np.int32), np.empty(cap, np.float64), np.empty(cap, np.int32))
+            np.empty(cap, np.int32), np.empty(cap, np.float64), np.empty(cap, np.int32),
+            np.empty(cap, np.int32))
 
 
 #: The one-group path tries two sides of a cut (:func:`_split`) when the frame has at
