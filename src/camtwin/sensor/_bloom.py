@@ -79,7 +79,11 @@ row or a column that no component crosses keeps two window margins from every
 component's box and splits the work no worse than 20:80, the two sides are two such
 groups bloomed at once on two threads, each with the other's over-full pixels as walls
 (:func:`_split`, :func:`_dense_two_sides`); if their footprints share a pixel, the frame
-is bloomed as one group after all (nothing is written before).
+is bloomed as one group after all (nothing is written before). In that group the
+frontier slots of regions left with nothing pending *sleep* (moved aside, not visited by
+the steps) until their region has charge to hand out again (:func:`_grow` ``sleepy``):
+most of a frame exposed at full well is done after a step or two while a few blooms go
+on for tens of steps.
 Per-group bookkeeping, pairing and the reruns of ever larger merged groups cost +2.2 GB
 and 14.6 s on 12 MP in the Bayer case, 37 s for 5×5 blobs on 12 % of 12 MP
 (``benchmarks/bench_blooming.py --hostile`` against git 948e1f4).
@@ -503,6 +507,7 @@ def _grow(single, sleepy, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_i
     d_lo = cap                  # sleeping slots: d_lo … cap − 1 (woken ones dead: mask 0)
     n_dorm = 0                  # entries there, and how many of them are dead
     n_dead = 0
+    hi_front = 0                # (the most slots visited at a sleep pass: bounds cap − d_lo)
     while True:
         # the new nodes' neighbours (a pixel exactly at full well joins and is looked
         # around in turn)
@@ -764,7 +769,10 @@ def _grow(single, sleepy, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_i
                 lab[_u(front[i])] = freg[i]
                 freg[i] = 0
         if sleepy and idle >= _SLEEP_MIN and 2 * idle >= n_front and d_lo > n_front:
-            # the slots of regions with nothing pending go to sleep (the free ones go)
+            # the slots of regions with nothing pending go to sleep (the free ones go);
+            # the sleeping range never outgrows the most slots visited, so the slot
+            # lists touch at most twice the pages of the frontier's largest extent
+            hi_front = max(hi_front, n_front)
             j = 0
             for i in range(n_front):
                 m = fmask[i]
@@ -772,7 +780,8 @@ def _grow(single, sleepy, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_i
                     continue
                 fr = freg[i]
                 lpf = front[i]
-                if fr >= 0 and pend[_u(fr)] == 0.0 and d_lo > n_front:
+                if (fr >= 0 and pend[_u(fr)] == 0.0 and d_lo > n_front
+                        and cap - d_lo < hi_front):
                     d_lo -= 1
                     front[d_lo] = lpf
                     fval[d_lo] = fval[i]
@@ -1500,8 +1509,11 @@ def _run_dense(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol, ke
     holds it if its pixels were half full), walls at a band edge inside the frame; a bloom
     reaching one reruns with four times the margin (nothing is written to the frame before
     the end): a strip of sky at full well no longer initialises a cell per frame pixel
-    (RESULTS.md "Blooming", sixth session). Work space: one int32 cell per band pixel
-    (padded rows), the lists of the cells looked at (≤ 28 B each) and ~28 B per region.
+    (RESULTS.md "Blooming", sixth session). While several regions are left, those with
+    nothing pending sleep (:func:`_grow` ``sleepy``). Work space: one int32 cell per band
+    pixel (padded rows), the lists of the cells looked at (≤ 28 B each; sleeping slots
+    and the dead entries of woken ones at the top of the slot lists, 28 B each, at most
+    as many as the most slots visited) and ~36 B per region.
     Returns (steps, pending, lost, pix, val): with ``write`` the result is written into
     ``q`` and pix, val are empty; else ``q`` is left as it was and pix (int32 flat pixel
     indices), val (float32 final charges [e⁻]) list every pixel the bloom changed — the
@@ -1601,8 +1613,8 @@ def _dense_work(h, w):
     (int32, (h + 2) rows of a power-of-two stride ≥ w + 2; only the band's part is
     written) and the lists of
     the cells looked at (at most the frame's: h·w + 1 each; int32 ``node``, ``front``,
-    ``fmask``, ``freg``, ``free``, float64 ``fval``, int32 ``foreign``), untouched until
-    used.
+    ``fmask``, ``freg``, ``free``, float64 ``fval``, int32 ``foreign``, ``dnext``: the
+    sleeping slots' lists), untouched until used.
 
     Allocated by NumPy, not in the kernel: NumPy asks the kernel for transparent huge
     pages on arrays of 4 MiB and more (``madvise``), numba's allocator does not, and the
@@ -2435,14 +2447,17 @@ WORK_BYTES_PER_GROUP = 256
 #: Work space of the one-group path (:func:`_run_dense`) [bytes]: per frame pixel (its
 #: int32 cell, padded rows), per over-full pixel (its index and region), per region
 #: (union-find, edges, charge), per pixel that ends up full (the node list) and per
-#: frontier pixel (at most every pixel not over full, at most the full ones: its slot).
-#: Measured: +436 MB for a 12 MP Bayer green channel at 3× full well (6 M regions;
-#: ``bench_blooming.py --hostile``), against 529 MB from these with WORK_BYTES_FIXED.
+#: frontier pixel (at most every pixel not over full, at most the full ones: its slot —
+#: 24 B — and, in the slot lists' top end, at most one entry of a sleeping slot, live
+#: or woken, of 28 B: :func:`_grow` keeps that end no longer than the most slots visited).
+#: Measured: +519 MB for a 12 MP Bayer green channel at 3× full well (6 M regions;
+#: ``bench_blooming.py --hostile``, thirteenth session), against 940 MB from
+#: :func:`work_bytes` (734 MB before the sleeping slots' terms).
 #: With two components or more, the two sides of a cut (:func:`_dense_two_sides`): a
 #: second set of cells (each side's band may span the frame's rows), the lists of pixels
 #: handed back (int32 + float32 per full and frontier pixel) and the cut's bookkeeping
 #: per component (``split_*``).
-DENSE_BYTES = {"px": 4.5, "over": 8, "region": 28, "full": 4, "front": 24,
+DENSE_BYTES = {"px": 4.5, "over": 8, "region": 36, "full": 4, "front": 52,
                "split_px": 4.5, "split_list": 8, "split_region": 65}
 
 
