@@ -503,10 +503,10 @@ def _grow(single, sleepy, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_i
     at a sleep pass. ``page``, 23 steps (instrumented copy): 4.60 M slot visits without
     sleeping, 1.89 M with single regions' slots asleep, 1.32 M with the proxies (visits to
     slots between regions 634 k → 208 k); share and filled-pixel passes 94 → 46 M cycles,
-    the three sleep passes 11 M. Each slot receives what it would have received awake (the same sums);
-    only the order in which a region's fills add up its next P_R changes. Everything
-    wakes before :data:`_MERGED` and :data:`_DONE`, or when the two ends of the slot
-    arrays meet."""
+    the three sleep passes 11 M. Each slot receives what it would have received awake
+    (the same sums); only the order in which a region's fills add up its next P_R
+    changes. Everything wakes before :data:`_MERGED` and :data:`_DONE`, or when the two
+    ends of the slot arrays meet."""
     n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost, pending_total, n_live = state
     fw = np.float64(fw32)
     cap = node.size
