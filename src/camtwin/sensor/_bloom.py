@@ -447,7 +447,7 @@ _MERGED = 3
 _SLEEP_MIN = 2048
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True)
 def _wake_all(n_front, d_lo, cap, front, fval, fmask, freg, lab, dhead, rlist,
               n_live):  # pragma: no cover - jit
     """Every sleeping slot of :func:`_grow` (``d_lo`` … ``cap`` − 1, the live ones) moved
@@ -466,6 +466,127 @@ def _wake_all(n_front, d_lo, cap, front, fval, fmask, freg, lab, dhead, rlist,
     for t in range(n_live):
         dhead[rlist[t]] = -1
     return n_front
+
+
+@nb.njit(cache=True)
+def _wake_charged(n_front, n_free, d_lo, n_dorm, n_dead, cap, n_live, rlist, dhead, dnext,
+                  pend, front, fval, fmask, freg, free, lab):  # pragma: no cover - jit
+    """The sleeping slots of :func:`_grow`'s regions that have charge to hand out, moved
+    back down to the slots visited (a proxy wakes the slot it points to); everything when
+    the two ends meet or the dead entries outnumber the live ones. A function of its own,
+    not inlined: :func:`_grow` is inlined in every path, the grouped one too, which never
+    sleeps. Returns (n_front, n_free, d_lo, n_dorm, n_dead)."""
+    woke_all = False
+    for t in range(n_live):
+        r = rlist[t]
+        d = dhead[r]
+        if d < 0 or pend[r] <= 0.0:
+            continue
+        dhead[r] = -1
+        while d >= 0:
+            m = fmask[_u(d)]
+            ds = d
+            if m != 0 and freg[_u(d)] <= -2:   # a proxy: its slot's entry
+                fmask[_u(d)] = 0
+                n_dead += 1
+                ds = -2 - freg[_u(d)]
+                m = fmask[_u(ds)]
+            if m != 0:
+                if n_free > 0:
+                    n_free -= 1
+                    sl = free[_u(n_free)]
+                elif n_front < d_lo:
+                    sl = n_front
+                    n_front += 1
+                else:
+                    woke_all = True
+                    break
+                s2 = _u(sl)
+                lpf = front[_u(ds)]
+                front[s2] = lpf
+                fval[s2] = fval[_u(ds)]
+                fmask[s2] = m
+                freg[s2] = freg[_u(ds)]
+                lab[_u(lpf)] = _SLOT0 - sl
+                fmask[_u(ds)] = 0
+                n_dead += 1
+            d = dnext[_u(d)]
+        if woke_all:
+            break
+    if woke_all or 2 * n_dead > n_dorm:     # (the dead ones would pile up)
+        n_front = _wake_all(n_front, d_lo, cap, front, fval, fmask, freg, lab,
+                            dhead, rlist, n_live)
+        d_lo, n_dorm, n_dead = cap, 0, 0
+    return n_front, n_free, d_lo, n_dorm, n_dead
+
+
+@nb.njit(cache=True)
+def _sleep_pass(n_front, d_lo, n_dorm, hi_front, cap, n_dirs, sh, front, fval, fmask, freg,
+                lab, parent, pend, dnext, dhead, dtail, rs):  # pragma: no cover - jit
+    """:func:`_grow`'s sleep pass: the live slots of regions with nothing pending (of a
+    slot between regions: of every one of them) move to the sleeping end of the slot
+    lists, listed by each of their regions; the others move down, the free ones go.
+    Not inlined (see :func:`_wake_charged`). Returns (n_front, d_lo, n_dorm, hi_front)."""
+    # the slots of regions with nothing pending go to sleep (the free ones go);
+    # the sleeping range never outgrows the most slots visited, so the slot
+    # lists touch at most twice the pages of the frontier's largest extent
+    hi_front = max(hi_front, n_front)
+    j = 0
+    for i in range(n_front):
+        m = fmask[i]
+        if m == 0:
+            continue
+        fr = freg[i]
+        lpf = front[i]
+        k = 0               # its regions (roots, to ``rs``), none with charge
+        home = d_lo
+        if fr >= 0:
+            if pend[_u(fr)] == 0.0:
+                rs[0] = fr
+                k = 1
+        else:               # between regions: each gets an entry (a proxy)
+            for d in range(n_dirs):
+                cl = lab[_u(lpf + (_OFFSET_SIGN[d] << sh if d < 2
+                                   else _OFFSET_SIGN[d]))]
+                if cl >= 0:
+                    rc = _find(parent, cl)
+                    if pend[_u(rc)] != 0.0:
+                        k = 0
+                        break
+                    new = True
+                    for t in range(k):
+                        new &= rs[t] != rc
+                    if new:
+                        rs[k] = rc
+                        k += 1
+        if k > 0 and d_lo - k >= n_front and cap - d_lo + k <= hi_front:
+            for t in range(k):
+                d_lo -= 1
+                r = rs[t]
+                if t == 0:      # the slot's entry
+                    front[d_lo] = lpf
+                    fval[d_lo] = fval[i]
+                    fmask[d_lo] = m
+                    freg[d_lo] = fr
+                    home = d_lo
+                else:           # a proxy of it in another region's list
+                    fmask[d_lo] = 1
+                    freg[d_lo] = -2 - home
+                dnext[d_lo] = dhead[_u(r)]
+                if dhead[_u(r)] < 0:
+                    dtail[_u(r)] = d_lo
+                dhead[_u(r)] = d_lo
+                n_dorm += 1
+            lab[_u(lpf)] = _SLOT0 - home
+        else:
+            if j != i:
+                front[j] = lpf
+                fval[j] = fval[i]
+                fmask[j] = m
+                freg[j] = fr
+                lab[_u(lpf)] = _SLOT0 - j
+            j += 1
+    return j, d_lo, n_dorm, hi_front
 
 
 @nb.njit(cache=True, inline="always")
@@ -656,47 +777,9 @@ def _grow(single, sleepy, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_i
             return _DONE, (n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost,
                            pending_total, n_live)
         if sleepy and d_lo < cap:      # the sleepers of regions with charge wake
-            woke_all = False
-            for t in range(n_live):
-                r = rlist[t]
-                d = dhead[r]
-                if d < 0 or pend[r] <= 0.0:
-                    continue
-                dhead[r] = -1
-                while d >= 0:
-                    m = fmask[_u(d)]
-                    ds = d
-                    if m != 0 and freg[_u(d)] <= -2:   # a proxy: its slot's entry
-                        fmask[_u(d)] = 0
-                        n_dead += 1
-                        ds = -2 - freg[_u(d)]
-                        m = fmask[_u(ds)]
-                    if m != 0:
-                        if n_free > 0:
-                            n_free -= 1
-                            sl = free[_u(n_free)]
-                        elif n_front < d_lo:
-                            sl = n_front
-                            n_front += 1
-                        else:
-                            woke_all = True
-                            break
-                        s2 = _u(sl)
-                        lpf = front[_u(ds)]
-                        front[s2] = lpf
-                        fval[s2] = fval[_u(ds)]
-                        fmask[s2] = m
-                        freg[s2] = freg[_u(ds)]
-                        lab[_u(lpf)] = _SLOT0 - sl
-                        fmask[_u(ds)] = 0
-                        n_dead += 1
-                    d = dnext[_u(d)]
-                if woke_all:
-                    break
-            if woke_all or 2 * n_dead > n_dorm:     # (the dead ones would pile up)
-                n_front = _wake_all(n_front, d_lo, cap, front, fval, fmask, freg, lab,
-                                    dhead, rlist, n_live)
-                d_lo, n_dorm, n_dead = cap, 0, 0
+            n_front, n_free, d_lo, n_dorm, n_dead = _wake_charged(
+                n_front, n_free, d_lo, n_dorm, n_dead, cap, n_live, rlist, dhead, dnext,
+                pend, front, fval, fmask, freg, free, lab)
         steps += 1
         # hand out the pending charge (spent now) over the frontier's edges
         idle = 0                        # (slots that receive nothing: sleepy only)
@@ -785,66 +868,9 @@ def _grow(single, sleepy, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_i
                 freg[i] = 0
         if (sleepy and idle >= _SLEEP_MIN and 2 * idle >= n_front and d_lo > n_front
                 and cap - d_lo + _SLEEP_MIN <= max(hi_front, n_front)):
-            # the slots of regions with nothing pending go to sleep (the free ones go);
-            # the sleeping range never outgrows the most slots visited, so the slot
-            # lists touch at most twice the pages of the frontier's largest extent
-            hi_front = max(hi_front, n_front)
-            j = 0
-            for i in range(n_front):
-                m = fmask[i]
-                if m == 0:
-                    continue
-                fr = freg[i]
-                lpf = front[i]
-                k = 0               # its regions (roots, to ``rs``), none with charge
-                home = d_lo
-                if fr >= 0:
-                    if pend[_u(fr)] == 0.0:
-                        rs[0] = fr
-                        k = 1
-                else:               # between regions: each gets an entry (a proxy)
-                    for d in range(n_dirs):
-                        cl = lab[_u(lpf + (_OFFSET_SIGN[d] << sh if d < 2
-                                           else _OFFSET_SIGN[d]))]
-                        if cl >= 0:
-                            rc = _find(parent, cl)
-                            if pend[_u(rc)] != 0.0:
-                                k = 0
-                                break
-                            new = True
-                            for t in range(k):
-                                new &= rs[t] != rc
-                            if new:
-                                rs[k] = rc
-                                k += 1
-                if k > 0 and d_lo - k >= n_front and cap - d_lo + k <= hi_front:
-                    for t in range(k):
-                        d_lo -= 1
-                        r = rs[t]
-                        if t == 0:      # the slot's entry
-                            front[d_lo] = lpf
-                            fval[d_lo] = fval[i]
-                            fmask[d_lo] = m
-                            freg[d_lo] = fr
-                            home = d_lo
-                        else:           # a proxy of it in another region's list
-                            fmask[d_lo] = 1
-                            freg[d_lo] = -2 - home
-                        dnext[d_lo] = dhead[_u(r)]
-                        if dhead[_u(r)] < 0:
-                            dtail[_u(r)] = d_lo
-                        dhead[_u(r)] = d_lo
-                        n_dorm += 1
-                    lab[_u(lpf)] = _SLOT0 - home
-                else:
-                    if j != i:
-                        front[j] = lpf
-                        fval[j] = fval[i]
-                        fmask[j] = m
-                        freg[j] = fr
-                        lab[_u(lpf)] = _SLOT0 - j
-                    j += 1
-            n_front = j
+            n_front, d_lo, n_dorm, hi_front = _sleep_pass(
+                n_front, d_lo, n_dorm, hi_front, cap, n_dirs, sh, front, fval, fmask, freg,
+                lab, parent, pend, dnext, dhead, dtail, rs)
             n_free = 0
 
 
