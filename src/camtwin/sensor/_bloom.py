@@ -469,6 +469,33 @@ def _wake_all(n_front, d_lo, cap, front, fval, fmask, freg, lab, dhead, rlist,
 
 
 @nb.njit(cache=True)
+def _wake_one(su, n_front, n_free, d_lo, n_dorm, n_dead, cap, n_live, rlist, dhead, front,
+              fval, fmask, freg, free, lab):  # pragma: no cover - jit
+    """Sleeping slot ``su`` of :func:`_grow`, now between regions, moved back down to the
+    slots visited (its entry left dead); everything wakes when the two ends meet. Not
+    inlined (see :func:`_wake_charged`). Returns (n_front, n_free, d_lo, n_dorm, n_dead)."""
+    if n_free == 0 and n_front >= d_lo:
+        n_front = _wake_all(n_front, d_lo, cap, front, fval, fmask, freg, lab, dhead, rlist,
+                            n_live)
+        return n_front, n_free, cap, 0, 0
+    if n_free > 0:
+        n_free -= 1
+        sl = free[_u(n_free)]
+    else:
+        sl = n_front
+        n_front += 1
+    s2 = _u(sl)
+    lpf = front[su]
+    front[s2] = lpf
+    fval[s2] = fval[su]
+    fmask[s2] = fmask[su]
+    freg[s2] = -1
+    lab[_u(lpf)] = _SLOT0 - sl
+    fmask[su] = 0
+    return n_front, n_free, d_lo, n_dorm, n_dead + 1
+
+
+@nb.njit(cache=True)
 def _wake_charged(n_front, n_free, d_lo, n_dorm, n_dead, cap, n_live, rlist, dhead, dnext,
                   pend, front, fval, fmask, freg, free, lab):  # pragma: no cover - jit
     """The sleeping slots of :func:`_grow`'s regions that have charge to hand out, moved
@@ -677,25 +704,9 @@ def _grow(single, sleepy, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_i
                                 fr = -1
                         if sleepy and fr == -1 and _SLOT0 - cl >= d_lo:
                             # asleep and (now) between regions: woken at once
-                            if n_free == 0 and n_front >= d_lo:
-                                n_front = _wake_all(n_front, d_lo, cap, front, fval, fmask,
-                                                    freg, lab, dhead, rlist, n_live)
-                                d_lo, n_dorm, n_dead = cap, 0, 0
-                            else:
-                                if n_free > 0:
-                                    n_free -= 1
-                                    sl = free[_u(n_free)]
-                                else:
-                                    sl = n_front
-                                    n_front += 1
-                                s2 = _u(sl)
-                                front[s2] = gp
-                                fval[s2] = fval[su]
-                                fmask[s2] = fmask[su]
-                                freg[s2] = -1
-                                lab[gu] = _SLOT0 - sl
-                                fmask[su] = 0
-                                n_dead += 1
+                            n_front, n_free, d_lo, n_dorm, n_dead = _wake_one(
+                                su, n_front, n_free, d_lo, n_dorm, n_dead, cap, n_live,
+                                rlist, dhead, front, fval, fmask, freg, free, lab)
                 elif cl == _UNSEEN:
                     if n_seen >= cap:
                         return _NO_ROOM, (n_nodes, n_seen, n_front, n_free, n_fg, first,
