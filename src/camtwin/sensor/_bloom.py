@@ -471,8 +471,8 @@ def _wake_all(n_front, d_lo, cap, front, fval, fmask, freg, lab, dhead, rlist,
 @nb.njit(cache=True)
 def _wake_one(su, n_front, n_free, d_lo, n_dorm, n_dead, cap, n_live, rlist, dhead, front,
               fval, fmask, freg, free, lab):  # pragma: no cover - jit
-    """Sleeping slot ``su`` of :func:`_grow`, now between regions, moved back down to the
-    slots visited (its entry left dead); everything wakes when the two ends meet. Not
+    """Sleeping slot ``su`` of :func:`_grow` moved back down to the slots visited (its
+    entry left dead); everything wakes when the two ends meet (``d_lo`` then ``cap``). Not
     inlined (see :func:`_wake_charged`). Returns (n_front, n_free, d_lo, n_dorm, n_dead)."""
     if n_free == 0 and n_front >= d_lo:
         n_front = _wake_all(n_front, d_lo, cap, front, fval, fmask, freg, lab, dhead, rlist,
@@ -489,7 +489,7 @@ def _wake_one(su, n_front, n_free, d_lo, n_dorm, n_dead, cap, n_live, rlist, dhe
     front[s2] = lpf
     fval[s2] = fval[su]
     fmask[s2] = fmask[su]
-    freg[s2] = -1
+    freg[s2] = freg[su]
     lab[_u(lpf)] = _SLOT0 - sl
     fmask[su] = 0
     return n_front, n_free, d_lo, n_dorm, n_dead + 1
@@ -503,44 +503,26 @@ def _wake_charged(n_front, n_free, d_lo, n_dorm, n_dead, cap, n_live, rlist, dhe
     the two ends meet or the dead entries outnumber the live ones. A function of its own,
     not inlined: :func:`_grow` is inlined in every path, the grouped one too, which never
     sleeps. Returns (n_front, n_free, d_lo, n_dorm, n_dead)."""
-    woke_all = False
     for t in range(n_live):
         r = rlist[t]
         d = dhead[r]
         if d < 0 or pend[r] <= 0.0:
             continue
         dhead[r] = -1
-        while d >= 0:
-            m = fmask[_u(d)]
+        while d >= 0 and d_lo < cap:
             ds = d
-            if m != 0 and freg[_u(d)] <= -2:   # a proxy: its slot's entry
+            if fmask[_u(d)] != 0 and freg[_u(d)] <= -2:   # a proxy: its slot's entry
                 fmask[_u(d)] = 0
                 n_dead += 1
                 ds = -2 - freg[_u(d)]
-                m = fmask[_u(ds)]
-            if m != 0:
-                if n_free > 0:
-                    n_free -= 1
-                    sl = free[_u(n_free)]
-                elif n_front < d_lo:
-                    sl = n_front
-                    n_front += 1
-                else:
-                    woke_all = True
-                    break
-                s2 = _u(sl)
-                lpf = front[_u(ds)]
-                front[s2] = lpf
-                fval[s2] = fval[_u(ds)]
-                fmask[s2] = m
-                freg[s2] = freg[_u(ds)]
-                lab[_u(lpf)] = _SLOT0 - sl
-                fmask[_u(ds)] = 0
-                n_dead += 1
+            if fmask[_u(ds)] != 0:
+                n_front, n_free, d_lo, n_dorm, n_dead = _wake_one(
+                    ds, n_front, n_free, d_lo, n_dorm, n_dead, cap, n_live, rlist, dhead,
+                    front, fval, fmask, freg, free, lab)
             d = dnext[_u(d)]
-        if woke_all:
+        if d_lo == cap:         # (everything woke)
             break
-    if woke_all or 2 * n_dead > n_dorm:     # (the dead ones would pile up)
+    if d_lo < cap and 2 * n_dead > n_dorm:     # (the dead ones would pile up)
         n_front = _wake_all(n_front, d_lo, cap, front, fval, fmask, freg, lab,
                             dhead, rlist, n_live)
         d_lo, n_dorm, n_dead = cap, 0, 0
