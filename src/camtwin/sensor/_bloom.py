@@ -469,15 +469,15 @@ def _wake_all(n_front, d_lo, cap, front, fval, fmask, freg, lab, dhead, rlist,
 
 
 @nb.njit(cache=True)
-def _wake_one(su, n_front, n_free, d_lo, n_dorm, n_dead, cap, n_live, rlist, dhead, front,
-              fval, fmask, freg, free, lab):  # pragma: no cover - jit
+def _wake_one(su, n_front, n_free, d_lo, n_dead, cap, n_live, rlist, dhead, front, fval,
+              fmask, freg, free, lab):  # pragma: no cover - jit
     """Sleeping slot ``su`` of :func:`_grow` moved back down to the slots visited (its
     entry left dead); everything wakes when the two ends meet (``d_lo`` then ``cap``). Not
-    inlined (see :func:`_wake_charged`). Returns (n_front, n_free, d_lo, n_dorm, n_dead)."""
+    inlined (see :func:`_wake_charged`). Returns (n_front, n_free, d_lo, n_dead)."""
     if n_free == 0 and n_front >= d_lo:
         n_front = _wake_all(n_front, d_lo, cap, front, fval, fmask, freg, lab, dhead, rlist,
                             n_live)
-        return n_front, n_free, cap, 0, 0
+        return n_front, n_free, cap, 0
     if n_free > 0:
         n_free -= 1
         sl = free[_u(n_free)]
@@ -492,17 +492,17 @@ def _wake_one(su, n_front, n_free, d_lo, n_dorm, n_dead, cap, n_live, rlist, dhe
     freg[s2] = freg[su]
     lab[_u(lpf)] = _SLOT0 - sl
     fmask[su] = 0
-    return n_front, n_free, d_lo, n_dorm, n_dead + 1
+    return n_front, n_free, d_lo, n_dead + 1
 
 
 @nb.njit(cache=True)
-def _wake_charged(n_front, n_free, d_lo, n_dorm, n_dead, cap, n_live, rlist, dhead, dnext,
-                  pend, front, fval, fmask, freg, free, lab):  # pragma: no cover - jit
+def _wake_charged(n_front, n_free, d_lo, n_dead, cap, n_live, rlist, dhead, dnext, pend,
+                  front, fval, fmask, freg, free, lab):  # pragma: no cover - jit
     """The sleeping slots of :func:`_grow`'s regions that have charge to hand out, moved
     back down to the slots visited (a proxy wakes the slot it points to); everything when
     the two ends meet or the dead entries outnumber the live ones. A function of its own,
     not inlined: :func:`_grow` is inlined in every path, the grouped one too, which never
-    sleeps. Returns (n_front, n_free, d_lo, n_dorm, n_dead)."""
+    sleeps. Returns (n_front, n_free, d_lo, n_dead)."""
     for t in range(n_live):
         r = rlist[t]
         d = dhead[r]
@@ -516,26 +516,26 @@ def _wake_charged(n_front, n_free, d_lo, n_dorm, n_dead, cap, n_live, rlist, dhe
                 n_dead += 1
                 ds = -2 - freg[_u(d)]
             if fmask[_u(ds)] != 0:
-                n_front, n_free, d_lo, n_dorm, n_dead = _wake_one(
-                    ds, n_front, n_free, d_lo, n_dorm, n_dead, cap, n_live, rlist, dhead,
-                    front, fval, fmask, freg, free, lab)
+                n_front, n_free, d_lo, n_dead = _wake_one(
+                    ds, n_front, n_free, d_lo, n_dead, cap, n_live, rlist, dhead, front,
+                    fval, fmask, freg, free, lab)
             d = dnext[_u(d)]
         if d_lo == cap:         # (everything woke)
             break
-    if d_lo < cap and 2 * n_dead > n_dorm:     # (the dead ones would pile up)
+    if d_lo < cap and 2 * n_dead > cap - d_lo:     # (the dead ones would pile up)
         n_front = _wake_all(n_front, d_lo, cap, front, fval, fmask, freg, lab,
                             dhead, rlist, n_live)
-        d_lo, n_dorm, n_dead = cap, 0, 0
-    return n_front, n_free, d_lo, n_dorm, n_dead
+        d_lo, n_dead = cap, 0
+    return n_front, n_free, d_lo, n_dead
 
 
 @nb.njit(cache=True)
-def _sleep_pass(n_front, d_lo, n_dorm, hi_front, cap, n_dirs, sh, front, fval, fmask, freg,
-                lab, parent, pend, dnext, dhead, dtail, rs):  # pragma: no cover - jit
+def _sleep_pass(n_front, d_lo, hi_front, cap, n_dirs, sh, front, fval, fmask, freg, lab,
+                parent, pend, dnext, dhead, dtail, rs):  # pragma: no cover - jit
     """:func:`_grow`'s sleep pass: the live slots of regions with nothing pending (of a
     slot between regions: of every one of them) move to the sleeping end of the slot
     lists, listed by each of their regions; the others move down, the free ones go.
-    Not inlined (see :func:`_wake_charged`). Returns (n_front, d_lo, n_dorm, hi_front)."""
+    Not inlined (see :func:`_wake_charged`). Returns (n_front, d_lo, hi_front)."""
     # the slots of regions with nothing pending go to sleep (the free ones go);
     # the sleeping range never outgrows the most slots visited, so the slot
     # lists touch at most twice the pages of the frontier's largest extent
@@ -585,7 +585,6 @@ def _sleep_pass(n_front, d_lo, n_dorm, hi_front, cap, n_dirs, sh, front, fval, f
                 if dhead[_u(r)] < 0:
                     dtail[_u(r)] = d_lo
                 dhead[_u(r)] = d_lo
-                n_dorm += 1
             lab[_u(lpf)] = _SLOT0 - home
         else:
             if j != i:
@@ -595,7 +594,7 @@ def _sleep_pass(n_front, d_lo, n_dorm, hi_front, cap, n_dirs, sh, front, fval, f
                 freg[j] = fr
                 lab[_u(lpf)] = _SLOT0 - j
             j += 1
-    return j, d_lo, n_dorm, hi_front
+    return j, d_lo, hi_front
 
 
 @nb.njit(cache=True, inline="always")
@@ -641,8 +640,7 @@ def _grow(single, sleepy, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_i
     fw = np.float64(fw32)
     cap = node.size
     d_lo = cap                  # sleeping slots: d_lo … cap − 1 (woken ones dead: mask 0)
-    n_dorm = 0                  # entries there, and how many of them are dead
-    n_dead = 0
+    n_dead = 0                  # (how many of those entries are dead)
     hi_front = 0                # (the most slots visited at a sleep pass: bounds cap − d_lo)
     while True:
         # the new nodes' neighbours (a pixel exactly at full well joins and is looked
@@ -686,9 +684,9 @@ def _grow(single, sleepy, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_i
                                 fr = -1
                         if sleepy and fr == -1 and _SLOT0 - cl >= d_lo:
                             # asleep and (now) between regions: woken at once
-                            n_front, n_free, d_lo, n_dorm, n_dead = _wake_one(
-                                su, n_front, n_free, d_lo, n_dorm, n_dead, cap, n_live,
-                                rlist, dhead, front, fval, fmask, freg, free, lab)
+                            n_front, n_free, d_lo, n_dead = _wake_one(
+                                su, n_front, n_free, d_lo, n_dead, cap, n_live, rlist,
+                                dhead, front, fval, fmask, freg, free, lab)
                 elif cl == _UNSEEN:
                     if n_seen >= cap:
                         return _NO_ROOM, (n_nodes, n_seen, n_front, n_free, n_fg, first,
@@ -711,7 +709,7 @@ def _grow(single, sleepy, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_i
                             if sleepy and n_front >= d_lo:
                                 n_front = _wake_all(n_front, d_lo, cap, front, fval, fmask,
                                                     freg, lab, dhead, rlist, n_live)
-                                d_lo, n_dorm, n_dead = cap, 0, 0
+                                d_lo, n_dead = cap, 0
                             sl = n_front
                             n_front += 1
                         su = _u(sl)
@@ -762,7 +760,7 @@ def _grow(single, sleepy, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_i
                                       or pending_total <= tol):
             n_front = _wake_all(n_front, d_lo, cap, front, fval, fmask, freg, lab, dhead,
                                 rlist, n_live)
-            d_lo, n_dorm, n_dead = cap, 0, 0
+            d_lo, n_dead = cap, 0
         if not single and n_live == 1:
             return _MERGED, (n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost,
                              pending_total, n_live)
@@ -770,9 +768,9 @@ def _grow(single, sleepy, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_i
             return _DONE, (n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost,
                            pending_total, n_live)
         if sleepy and d_lo < cap:      # the sleepers of regions with charge wake
-            n_front, n_free, d_lo, n_dorm, n_dead = _wake_charged(
-                n_front, n_free, d_lo, n_dorm, n_dead, cap, n_live, rlist, dhead, dnext,
-                pend, front, fval, fmask, freg, free, lab)
+            n_front, n_free, d_lo, n_dead = _wake_charged(
+                n_front, n_free, d_lo, n_dead, cap, n_live, rlist, dhead, dnext, pend,
+                front, fval, fmask, freg, free, lab)
         steps += 1
         # hand out the pending charge (spent now) over the frontier's edges
         idle = 0                        # (slots that receive nothing: sleepy only)
@@ -861,9 +859,9 @@ def _grow(single, sleepy, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_i
                 freg[i] = 0
         if (sleepy and idle >= _SLEEP_MIN and 2 * idle >= n_front and d_lo > n_front
                 and cap - d_lo + _SLEEP_MIN <= max(hi_front, n_front)):
-            n_front, d_lo, n_dorm, hi_front = _sleep_pass(
-                n_front, d_lo, n_dorm, hi_front, cap, n_dirs, sh, front, fval, fmask, freg,
-                lab, parent, pend, dnext, dhead, dtail, rs)
+            n_front, d_lo, hi_front = _sleep_pass(
+                n_front, d_lo, hi_front, cap, n_dirs, sh, front, fval, fmask, freg, lab,
+                parent, pend, dnext, dhead, dtail, rs)
             n_free = 0
 
 
