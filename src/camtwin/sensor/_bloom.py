@@ -161,8 +161,16 @@ def _grown(a, n):  # pragma: no cover - jit
     if n < a.size:
         return a
     b = np.empty(max(2 * a.size, n + 1), a.dtype)
-    b[:a.size] = a
+    for i in range(a.size):     # (a loop: an array assigned to a slice compiles numba's
+        b[i] = a[i]             # shape check and its error message, 1.7 s on first use)
     return b
+
+
+@nb.njit(cache=True, inline="always")
+def _copy_row(dst, i, src, j):  # pragma: no cover - jit
+    """dst[i, :] = src[j, :] as a loop (see :func:`_grown`)."""
+    for c in range(dst.shape[1]):
+        dst[i, c] = src[j, c]
 
 
 #: Label of a padding cell at the frame edge (no neighbour there) and at a window edge
@@ -472,12 +480,12 @@ def _wake_all(n_front, d_lo, cap, front, fval, fmask, freg, lab, dhead, rlist,
 def _wake_one(su, n_front, n_free, d_lo, n_dead, cap, n_live, rlist, dhead, front, fval,
               fmask, freg, free, lab):  # pragma: no cover - jit
     """Sleeping slot ``su`` of :func:`_grow` moved back down to the slots visited (its
-    entry left dead); everything wakes when the two ends meet (``d_lo`` then ``cap``). Not
-    inlined (see :func:`_wake_charged`). Returns (n_front, n_free, d_lo, n_dead)."""
+    entry left dead); everything wakes when the two ends meet (``d_lo`` then ``cap``).
+    Returns (n_front, n_free, d_lo, n_dead)."""
     if n_free == 0 and n_front >= d_lo:
         n_front = _wake_all(n_front, d_lo, cap, front, fval, fmask, freg, lab, dhead, rlist,
                             n_live)
-        return n_front, n_free, cap, 0
+        return n_front, n_free, cap, np.int64(0)
     if n_free > 0:
         n_free -= 1
         sl = free[_u(n_free)]
@@ -500,9 +508,10 @@ def _wake_charged(n_front, n_free, d_lo, n_dead, cap, n_live, rlist, dhead, dnex
                   front, fval, fmask, freg, free, lab):  # pragma: no cover - jit
     """The sleeping slots of :func:`_grow`'s regions that have charge to hand out, moved
     back down to the slots visited (a proxy wakes the slot it points to); everything when
-    the two ends meet or the dead entries outnumber the live ones. A function of its own,
-    not inlined: :func:`_grow` is inlined in every path, the grouped one too, which never
-    sleeps. Returns (n_front, n_free, d_lo, n_dead)."""
+    the two ends meet or the dead entries outnumber the live ones. (The wake and sleep
+    passes are functions of their own, called, not inlined: inlined into the sleeping
+    :func:`_grow` they doubled its compile time.) Returns (n_front, n_free, d_lo,
+    n_dead)."""
     for t in range(n_live):
         r = rlist[t]
         d = dhead[r]
@@ -525,7 +534,7 @@ def _wake_charged(n_front, n_free, d_lo, n_dead, cap, n_live, rlist, dhead, dnex
     if d_lo < cap and 2 * n_dead > cap - d_lo:     # (the dead ones would pile up)
         n_front = _wake_all(n_front, d_lo, cap, front, fval, fmask, freg, lab,
                             dhead, rlist, n_live)
-        d_lo, n_dead = cap, 0
+        d_lo, n_dead = cap, np.int64(0)
     return n_front, n_free, d_lo, n_dead
 
 
@@ -534,8 +543,8 @@ def _sleep_pass(n_front, d_lo, hi_front, cap, n_dirs, sh, front, fval, fmask, fr
                 parent, pend, dnext, dhead, dtail, rs):  # pragma: no cover - jit
     """:func:`_grow`'s sleep pass: the live slots of regions with nothing pending (of a
     slot between regions: of every one of them) move to the sleeping end of the slot
-    lists, listed by each of their regions; the others move down, the free ones go.
-    Not inlined (see :func:`_wake_charged`). Returns (n_front, d_lo, hi_front)."""
+    lists, listed by each of their regions; the others move down, the free ones go
+    (``rs``: four int32 cells for a slot's regions). Returns (n_front, d_lo, hi_front)."""
     # the slots of regions with nothing pending go to sleep (the free ones go);
     # the sleeping range never outgrows the most slots visited, so the slot
     # lists touch at most twice the pages of the frontier's largest extent
@@ -597,272 +606,290 @@ def _sleep_pass(n_front, d_lo, hi_front, cap, n_dirs, sh, front, fval, fmask, fr
     return j, d_lo, hi_front
 
 
-@nb.njit(cache=True, inline="always")
-def _grow(single, sleepy, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iterations,
-          tol, node, front, fmask, freg, foreign, free, parent, edges, pend, share, fval,
-          rlist, dnext, dhead, dtail, rs):  # pragma: no cover - jit
-    """The steps of :func:`_run_one` from ``state`` (n_nodes, n_seen, n_front, n_free,
-    n_fg, first, steps, lost, pending_total, n_live) until the stop rule
-    (:data:`_DONE`), a window edge (:data:`_WINDOW_EDGE`), full work lists
-    (:data:`_NO_ROOM`) or — several regions, ``single`` False — all regions merged into
-    region 0 (:data:`_MERGED`; union by index: 0 is the last root), after which the caller
-    goes on with ``single`` True. Called with a literal ``single`` and inlined, so each
-    mode is compiled without the other's branches.
+def _grow_kernel(single, sleepy, name):
+    """:func:`_grow` (the frontier steps) compiled for one mode: ``single`` (one region
+    left) and ``sleepy`` (:func:`_run_dense`'s regions sleep) are constants of the
+    closure, so numba prunes the other modes' branches and never compiles what they
+    call (a literal argument is not pruned, inlined or not: the grouped path compiled
+    the sleeping passes); ``name`` is its own, so each mode has a cache file of its own.
+    """
 
-    A frontier slot keeps the number of its edges from full pixels (``fmask``) and, with
-    several regions, the region they come from (``freg``; −1 once they come from two
-    regions not merged then: its share is then summed over its full neighbours).
+    def _grow(state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iterations, tol, node,
+              front, fmask, freg, foreign, free, parent, edges, pend, share, fval, rlist,
+              dnext, dhead, dtail, rs):  # pragma: no cover - jit
+        """The steps of :func:`_run_one` from ``state`` (n_nodes, n_seen, n_front, n_free,
+        n_fg, first, steps, lost, pending_total, n_live) until the stop rule
+        (:data:`_DONE`), a window edge (:data:`_WINDOW_EDGE`), full work lists
+        (:data:`_NO_ROOM`) or — several regions, ``single`` False — all regions merged into
+        region 0 (:data:`_MERGED`; union by index: 0 is the last root), after which the caller
+        goes on with ``single`` True. Compiled once per mode (:func:`_grow_kernel`), each
+        without the other modes' branches.
 
-    With ``sleepy`` (several regions; :func:`_run_dense`), the slots of regions left
-    without pending charge *sleep*: most of a speckle frame's regions are done after a
-    step or two while a few go on for tens of steps (``page`` of ``bench_blooming.py
-    --photos``: a quarter of the frontier visits were to slots of regions with charge to
-    hand out), and a region's slots receive nothing while it has none. When at least
-    :data:`_SLEEP_MIN` slots, and half of them, received nothing in a step, the slots
-    of regions with no pending charge after it move to the top of the slot arrays
-    (from ``cap`` down; ``dnext`` links each region's sleeping slots from ``dhead`` to
-    ``dtail``); the steps visit the slots below only. A slot between regions sleeps when
-    none of them has charge, listed by each (one entry holds the slot, the others —
-    *proxies*, ``freg`` = −2 − that entry — point to it). A region gets pending charge
-    again only by merging with one that has some (the lists are joined at the union) or
-    when a pixel it shares with another region fills: its root's sleeping slots wake
-    (move back down) before the step that hands the charge out. A sleeping slot that a
-    new node of another region touches wakes at once (its share is then summed over its
-    neighbours). The sleeping end never holds more entries than the most slots visited
-    at a sleep pass. ``page``, 23 steps (instrumented copy): 4.60 M slot visits without
-    sleeping, 1.89 M with single regions' slots asleep, 1.32 M with the proxies (visits to
-    slots between regions 634 k → 208 k); share and filled-pixel passes 94 → 46 M cycles,
-    the three sleep passes 11 M. Each slot receives what it would have received awake
-    (the same sums); only the order in which a region's fills add up its next P_R
-    changes. Everything wakes before :data:`_MERGED` and :data:`_DONE`, or when the two
-    ends of the slot arrays meet."""
-    n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost, pending_total, n_live = state
-    fw = np.float64(fw32)
-    cap = node.size
-    d_lo = cap                  # sleeping slots: d_lo … cap − 1 (woken ones dead: mask 0)
-    n_dead = 0                  # (how many of those entries are dead)
-    hi_front = 0                # (the most slots visited at a sleep pass: bounds cap − d_lo)
-    while True:
-        # the new nodes' neighbours (a pixel exactly at full well joins and is looked
-        # around in turn)
-        qi = first
-        while qi < n_nodes:
-            lpn = node[_u(qi)]
-            rq = lab[_u(lpn)]
-            rr = 0 if single else _find(parent, rq)   # (the node's region, kept current)
-            for d in range(n_dirs):
-                gp = lpn + (_OFFSET_SIGN[d] << sh if d < 2 else _OFFSET_SIGN[d])
-                gu = _u(gp)
-                cl = lab[gu]
-                if cl >= 0:
-                    if not single and cl != rq:
-                        rc = _find(parent, cl)
-                        if rc != rr:    # (union by index: the smaller root stays)
-                            ra, rb = min(rr, rc), max(rr, rc)
-                            parent[_u(rb)] = ra
-                            edges[_u(ra)] += edges[_u(rb)]
-                            pend[_u(ra)] += pend[_u(rb)]
-                            if sleepy and dhead[_u(rb)] >= 0:   # (join the sleepers)
-                                if dhead[_u(ra)] < 0:
-                                    dhead[_u(ra)] = dhead[_u(rb)]
-                                else:
-                                    dnext[_u(dtail[_u(ra)])] = dhead[_u(rb)]
-                                dtail[_u(ra)] = dtail[_u(rb)]
-                                dhead[_u(rb)] = -1
-                            rr = ra
-                elif cl <= _SLOT0:
-                    su = _u(_SLOT0 - cl)
-                    fmask[su] += 1
-                    if single:
-                        edges[0] += 1
-                    else:
-                        edges[_u(rr)] += 1
-                        fr = freg[su]
-                        if fr >= 0 and fr != rr:
-                            if _find(parent, fr) != rr:
-                                freg[su] = -1
-                                fr = -1
-                        if sleepy and fr == -1 and _SLOT0 - cl >= d_lo:
-                            # asleep and (now) between regions: woken at once
-                            n_front, n_free, d_lo, n_dead = _wake_one(
-                                su, n_front, n_free, d_lo, n_dead, cap, n_live, rlist,
-                                dhead, front, fval, fmask, freg, free, lab)
-                elif cl == _UNSEEN:
-                    if n_seen >= cap:
-                        return _NO_ROOM, (n_nodes, n_seen, n_front, n_free, n_fg, first,
-                                          steps, lost, pending_total, n_live)
-                    n_seen += 1
-                    v = qf[_u(gbase + (gp >> sh) * w + (gp & msk))]
-                    if v > fw32:
-                        lab[gu] = _LISTED
-                        foreign[_u(n_fg)] = gp
-                        n_fg += 1
-                    elif v == fw32:
-                        lab[gu] = rq
-                        node[_u(n_nodes)] = gp
-                        n_nodes += 1
-                    else:
-                        if n_free > 0:
-                            n_free -= 1
-                            sl = free[_u(n_free)]
-                        else:
-                            if sleepy and n_front >= d_lo:
-                                n_front = _wake_all(n_front, d_lo, cap, front, fval, fmask,
-                                                    freg, lab, dhead, rlist, n_live)
-                                d_lo, n_dead = cap, 0
-                            sl = n_front
-                            n_front += 1
-                        su = _u(sl)
-                        lab[gu] = _SLOT0 - sl
-                        front[su] = gp
-                        fval[su] = v
-                        fmask[su] = 1
+        A frontier slot keeps the number of its edges from full pixels (``fmask``) and, with
+        several regions, the region they come from (``freg``; −1 once they come from two
+        regions not merged then: its share is then summed over its full neighbours).
+
+        With ``sleepy`` (several regions; :func:`_run_dense`), the slots of regions left
+        without pending charge *sleep*: most of a speckle frame's regions are done after a
+        step or two while a few go on for tens of steps (``page`` of ``bench_blooming.py
+        --photos``: a quarter of the frontier visits were to slots of regions with charge to
+        hand out), and a region's slots receive nothing while it has none. When at least
+        :data:`_SLEEP_MIN` slots, and half of them, received nothing in a step, the slots
+        of regions with no pending charge after it move to the top of the slot arrays
+        (from ``cap`` down; ``dnext`` links each region's sleeping slots from ``dhead`` to
+        ``dtail``); the steps visit the slots below only. A slot between regions sleeps when
+        none of them has charge, listed by each (one entry holds the slot, the others —
+        *proxies*, ``freg`` = −2 − that entry — point to it). A region gets pending charge
+        again only by merging with one that has some (the lists are joined at the union) or
+        when a pixel it shares with another region fills: its root's sleeping slots wake
+        (move back down) before the step that hands the charge out. A sleeping slot that a
+        new node of another region touches wakes at once (its share is then summed over its
+        neighbours). The sleeping end never holds more entries than the most slots visited
+        at a sleep pass. ``page``, 23 steps (instrumented copy): 4.60 M slot visits without
+        sleeping, 1.89 M with single regions' slots asleep, 1.32 M with the proxies (visits to
+        slots between regions 634 k → 208 k); share and filled-pixel passes 94 → 46 M cycles,
+        the three sleep passes 11 M. Each slot receives what it would have received awake
+        (the same sums); only the order in which a region's fills add up its next P_R
+        changes. Everything wakes before :data:`_MERGED` and :data:`_DONE`, or when the two
+        ends of the slot arrays meet. (``rs``: four int32 cells for :func:`_sleep_pass`;
+        without ``sleepy`` the sleepers' arrays are dummies, never read.)"""
+        n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost, pending_total, n_live = state
+        fw = np.float64(fw32)
+        cap = np.int64(node.size)
+        d_lo = cap                  # sleeping slots: d_lo … cap − 1 (woken ones dead: mask 0)
+        n_dead = np.int64(0)        # (how many of those entries are dead)
+        hi_front = np.int64(0)      # (the most slots visited at a sleep pass: bounds cap − d_lo)
+        while True:
+            # the new nodes' neighbours (a pixel exactly at full well joins and is looked
+            # around in turn)
+            qi = first
+            while qi < n_nodes:
+                lpn = node[_u(qi)]
+                rq = lab[_u(lpn)]
+                rr = 0 if single else _find(parent, rq)   # (the node's region, kept current)
+                for d in range(n_dirs):
+                    gp = lpn + (_OFFSET_SIGN[d] << sh if d < 2 else _OFFSET_SIGN[d])
+                    gu = _u(gp)
+                    cl = lab[gu]
+                    if cl >= 0:
+                        if not single and cl != rq:
+                            rc = _find(parent, cl)
+                            if rc != rr:    # (union by index: the smaller root stays)
+                                ra, rb = min(rr, rc), max(rr, rc)
+                                parent[_u(rb)] = ra
+                                edges[_u(ra)] += edges[_u(rb)]
+                                pend[_u(ra)] += pend[_u(rb)]
+                                if sleepy and dhead[_u(rb)] >= 0:   # (join the sleepers)
+                                    if dhead[_u(ra)] < 0:
+                                        dhead[_u(ra)] = dhead[_u(rb)]
+                                    else:
+                                        dnext[_u(dtail[_u(ra)])] = dhead[_u(rb)]
+                                    dtail[_u(ra)] = dtail[_u(rb)]
+                                    dhead[_u(rb)] = -1
+                                rr = ra
+                    elif cl <= _SLOT0:
+                        su = _u(_SLOT0 - cl)
+                        fmask[su] += 1
                         if single:
                             edges[0] += 1
                         else:
-                            freg[su] = rr
                             edges[_u(rr)] += 1
-                elif cl == _WALL_WINDOW:
-                    return _WINDOW_EDGE, (n_nodes, n_seen, n_front, n_free, n_fg, first,
-                                          steps, lost, pending_total, n_live)
-            qi += 1
-        first = n_nodes
-        if n_free > _COMPACT_FREE and 2 * n_free > n_front:
-            # most slots still free after the new nodes took theirs (the frontier shrank
-            # as it filled): the steps would go on visiting them — move the live ones
-            # down, in order (amortised: each such pass costs at most the slots freed
-            # since the last one; a growing bloom reuses its freed slots and never
-            # gets here)
-            j = 0
-            for i in range(n_front):
-                m = fmask[i]
-                if m != 0:
-                    if j != i:
-                        lpf = front[i]
-                        front[j] = lpf
-                        fval[j] = fval[i]
-                        fmask[j] = m
-                        if not single:
-                            freg[j] = freg[i]
-                        lab[lpf] = _SLOT0 - j
-                    j += 1
-            n_front = j
-            n_free = 0
-        if not single:  # the roots (the list compacted as regions merge)
-            nl = 0
-            for t in range(n_live):
-                r = rlist[t]
-                if parent[r] == r:
-                    rlist[nl] = r
-                    nl += 1
-            n_live = nl
-        if sleepy and d_lo < cap and (n_live == 1 or steps >= max_iterations
-                                      or pending_total <= tol):
-            n_front = _wake_all(n_front, d_lo, cap, front, fval, fmask, freg, lab, dhead,
-                                rlist, n_live)
-            d_lo, n_dead = cap, 0
-        if not single and n_live == 1:
-            return _MERGED, (n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost,
-                             pending_total, n_live)
-        if steps >= max_iterations or pending_total <= tol:
-            return _DONE, (n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost,
-                           pending_total, n_live)
-        if sleepy and d_lo < cap:      # the sleepers of regions with charge wake
-            n_front, n_free, d_lo, n_dead = _wake_charged(
-                n_front, n_free, d_lo, n_dead, cap, n_live, rlist, dhead, dnext, pend,
-                front, fval, fmask, freg, free, lab)
-        steps += 1
-        # hand out the pending charge (spent now) over the frontier's edges
-        idle = 0                        # (slots that receive nothing: sleepy only)
-        if single:
-            if edges[0] == 0:
-                lost += pend[0]
+                            fr = freg[su]
+                            if fr >= 0 and fr != rr:
+                                if _find(parent, fr) != rr:
+                                    freg[su] = -1
+                                    fr = -1
+                            if sleepy and fr == -1 and _SLOT0 - cl >= d_lo:
+                                # asleep and (now) between regions: woken at once
+                                n_front, n_free, d_lo, n_dead = _wake_one(
+                                    su, n_front, n_free, d_lo, n_dead, cap, n_live, rlist,
+                                    dhead, front, fval, fmask, freg, free, lab)
+                    elif cl == _UNSEEN:
+                        if n_seen >= cap:
+                            return _NO_ROOM, (n_nodes, n_seen, n_front, n_free, n_fg, first,
+                                              steps, lost, pending_total, n_live)
+                        n_seen += 1
+                        v = qf[_u(gbase + (gp >> sh) * w + (gp & msk))]
+                        if v > fw32:
+                            lab[gu] = _LISTED
+                            foreign[_u(n_fg)] = gp
+                            n_fg += 1
+                        elif v == fw32:
+                            lab[gu] = rq
+                            node[_u(n_nodes)] = gp
+                            n_nodes += 1
+                        else:
+                            if n_free > 0:
+                                n_free -= 1
+                                sl = free[_u(n_free)]
+                            else:
+                                if sleepy and n_front >= d_lo:
+                                    n_front = _wake_all(n_front, d_lo, cap, front, fval, fmask,
+                                                        freg, lab, dhead, rlist, n_live)
+                                    d_lo, n_dead = cap, np.int64(0)
+                                sl = n_front
+                                n_front += 1
+                            su = _u(sl)
+                            lab[gu] = _SLOT0 - sl
+                            front[su] = gp
+                            fval[su] = v
+                            fmask[su] = 1
+                            if single:
+                                edges[0] += 1
+                            else:
+                                freg[su] = rr
+                                edges[_u(rr)] += 1
+                    elif cl == _WALL_WINDOW:
+                        return _WINDOW_EDGE, (n_nodes, n_seen, n_front, n_free, n_fg, first,
+                                              steps, lost, pending_total, n_live)
+                qi += 1
+            first = n_nodes
+            if n_free > _COMPACT_FREE and 2 * n_free > n_front:
+                # most slots still free after the new nodes took theirs (the frontier shrank
+                # as it filled): the steps would go on visiting them — move the live ones
+                # down, in order (amortised: each such pass costs at most the slots freed
+                # since the last one; a growing bloom reuses its freed slots and never
+                # gets here)
+                j = 0
+                for i in range(n_front):
+                    m = fmask[i]
+                    if m != 0:
+                        if j != i:
+                            lpf = front[i]
+                            front[j] = lpf
+                            fval[j] = fval[i]
+                            fmask[j] = m
+                            if not single:
+                                freg[j] = freg[i]
+                            lab[lpf] = _SLOT0 - j
+                        j += 1
+                n_front = j
+                n_free = 0
+            if not single:  # the roots (the list compacted as regions merge)
+                nl = 0
+                for t in range(n_live):
+                    r = rlist[t]
+                    if parent[r] == r:
+                        rlist[nl] = r
+                        nl += 1
+                n_live = nl
+            if sleepy and d_lo < cap and (n_live == 1 or steps >= max_iterations
+                                          or pending_total <= tol):
+                n_front = _wake_all(n_front, d_lo, cap, front, fval, fmask, freg, lab, dhead,
+                                    rlist, n_live)
+                d_lo, n_dead = cap, np.int64(0)
+            if not single and n_live == 1:
+                return _MERGED, (n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost,
+                                 pending_total, n_live)
+            if steps >= max_iterations or pending_total <= tol:
+                return _DONE, (n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost,
+                               pending_total, n_live)
+            if sleepy and d_lo < cap:      # the sleepers of regions with charge wake
+                n_front, n_free, d_lo, n_dead = _wake_charged(
+                    n_front, n_free, d_lo, n_dead, cap, n_live, rlist, dhead, dnext, pend,
+                    front, fval, fmask, freg, free, lab)
+            steps += 1
+            # hand out the pending charge (spent now) over the frontier's edges
+            idle = 0                        # (slots that receive nothing: sleepy only)
+            if single:
+                if edges[0] == 0:
+                    lost += pend[0]
+                else:
+                    share0 = pend[0] / edges[0]
+                    for i in range(n_front):        # (vectorised)
+                        fval[i] += share0 * fmask[i]
+                pend[0] = 0.0
             else:
-                share0 = pend[0] / edges[0]
-                for i in range(n_front):        # (vectorised)
-                    fval[i] += share0 * fmask[i]
-            pend[0] = 0.0
-        else:
-            for t in range(n_live):     # the roots' shares
-                r = rlist[t]
-                if pend[r] > 0.0:
-                    if edges[r] == 0:
-                        lost += pend[r]
-                    else:
-                        share[r] = pend[r] / edges[r]
-                    pend[r] = 0.0
-            for i in range(n_front):
-                fr = freg[i]
-                if fr >= 0:
-                    if parent[_u(fr)] != fr:     # its region merged: keep the root
-                        fr = _find(parent, fr)
-                        freg[i] = fr
-                    s_fr = share[_u(fr)]
-                    fval[i] += s_fr * fmask[i]
-                    if sleepy:
-                        idle += s_fr == 0.0
-                else:                       # edges from several regions
-                    lpf = front[i]
-                    inc = 0.0
-                    r1 = -1                 # (their roots: one left once they merged)
-                    for d in range(n_dirs):
-                        cl = lab[_u(lpf + (_OFFSET_SIGN[d] << sh if d < 2
-                                           else _OFFSET_SIGN[d]))]
-                        if cl >= 0:
-                            rc = _find(parent, cl)
-                            inc += share[_u(rc)]
-                            r1 = rc if r1 == -1 or r1 == rc else -2
-                    fval[i] += inc
-                    if r1 >= 0:             # its regions merged: one region's slot again
-                        freg[i] = r1
-                    if sleepy:
-                        idle += inc == 0.0
-            for t in range(n_live):
-                share[rlist[t]] = 0.0
-        # the pixels that filled become nodes of their region (their edges from full
-        # pixels are gone, their excess is the region's), their slots free
-        pending_total = 0.0
-        free0 = n_free
-        for i in range(n_front):
-            v = fval[i]
-            if v >= fw:
-                lpf = front[i]
-                m = fmask[i]
-                fmask[i] = 0
-                fval[i] = _DEAD
-                free[_u(n_free)] = i
-                n_free += 1
-                if single:
-                    r = 0
-                    edges[0] -= m
-                    lab[_u(lpf)] = 0
-                else:   # (labelled below: a full neighbour here had its edge counted)
-                    r = freg[i]
-                    if r >= 0:
-                        edges[_u(r)] -= m   # (a root: resolved in the step above)
-                    else:
+                for t in range(n_live):     # the roots' shares
+                    r = rlist[t]
+                    if pend[r] > 0.0:
+                        if edges[r] == 0:
+                            lost += pend[r]
+                        else:
+                            share[r] = pend[r] / edges[r]
+                        pend[r] = 0.0
+                for i in range(n_front):
+                    fr = freg[i]
+                    if fr >= 0:
+                        if parent[_u(fr)] != fr:     # its region merged: keep the root
+                            fr = _find(parent, fr)
+                            freg[i] = fr
+                        s_fr = share[_u(fr)]
+                        fval[i] += s_fr * fmask[i]
+                        if sleepy:
+                            idle += s_fr == 0.0
+                    else:                       # edges from several regions
+                        lpf = front[i]
+                        inc = 0.0
+                        r1 = -1                 # (their roots: one left once they merged)
                         for d in range(n_dirs):
                             cl = lab[_u(lpf + (_OFFSET_SIGN[d] << sh if d < 2
                                                else _OFFSET_SIGN[d]))]
                             if cl >= 0:
-                                r = _find(parent, cl)
-                                edges[_u(r)] -= 1
-                        freg[i] = r
-                node[_u(n_nodes)] = lpf
-                n_nodes += 1
-                pend[_u(r)] += v - fw
-                pending_total += v - fw
-        if not single:
-            for t in range(free0, n_free):
-                i = free[t]
-                lab[_u(front[i])] = freg[i]
-                freg[i] = 0
-        if (sleepy and idle >= _SLEEP_MIN and 2 * idle >= n_front and d_lo > n_front
-                and cap - d_lo + _SLEEP_MIN <= max(hi_front, n_front)):
-            n_front, d_lo, hi_front = _sleep_pass(
-                n_front, d_lo, hi_front, cap, n_dirs, sh, front, fval, fmask, freg, lab,
-                parent, pend, dnext, dhead, dtail, rs)
-            n_free = 0
+                                rc = _find(parent, cl)
+                                inc += share[_u(rc)]
+                                r1 = rc if r1 == -1 or r1 == rc else -2
+                        fval[i] += inc
+                        if r1 >= 0:             # its regions merged: one region's slot again
+                            freg[i] = r1
+                        if sleepy:
+                            idle += inc == 0.0
+                for t in range(n_live):
+                    share[rlist[t]] = 0.0
+            # the pixels that filled become nodes of their region (their edges from full
+            # pixels are gone, their excess is the region's), their slots free
+            pending_total = 0.0
+            free0 = n_free
+            for i in range(n_front):
+                v = fval[i]
+                if v >= fw:
+                    lpf = front[i]
+                    m = fmask[i]
+                    fmask[i] = 0
+                    fval[i] = _DEAD
+                    free[_u(n_free)] = i
+                    n_free += 1
+                    if single:
+                        r = 0
+                        edges[0] -= m
+                        lab[_u(lpf)] = 0
+                    else:   # (labelled below: a full neighbour here had its edge counted)
+                        r = freg[i]
+                        if r >= 0:
+                            edges[_u(r)] -= m   # (a root: resolved in the step above)
+                        else:
+                            for d in range(n_dirs):
+                                cl = lab[_u(lpf + (_OFFSET_SIGN[d] << sh if d < 2
+                                                   else _OFFSET_SIGN[d]))]
+                                if cl >= 0:
+                                    r = _find(parent, cl)
+                                    edges[_u(r)] -= 1
+                            freg[i] = r
+                    node[_u(n_nodes)] = lpf
+                    n_nodes += 1
+                    pend[_u(r)] += v - fw
+                    pending_total += v - fw
+            if not single:
+                for t in range(free0, n_free):
+                    i = free[t]
+                    lab[_u(front[i])] = freg[i]
+                    freg[i] = 0
+            if (sleepy and idle >= _SLEEP_MIN and 2 * idle >= n_front and d_lo > n_front
+                    and cap - d_lo + _SLEEP_MIN <= max(hi_front, n_front)):
+                n_front, d_lo, hi_front = _sleep_pass(
+                    n_front, d_lo, hi_front, cap, n_dirs, sh, front, fval, fmask, freg, lab,
+                    parent, pend, dnext, dhead, dtail, rs)
+                n_free = 0
+
+    _grow.__name__ = _grow.__qualname__ = name
+    return nb.njit(cache=True, _nrt=False)(_grow)
+
+
+#: The modes of :func:`_grow_kernel`: several regions (the grouped path), several
+#: regions whose slots sleep (the one-group path), one region.
+_grow_regions = _grow_kernel(False, False, "_grow_regions")
+_grow_sleepy = _grow_kernel(False, True, "_grow_sleepy")
+_grow_single = _grow_kernel(True, False, "_grow_single")
 
 
 @nb.njit(cache=True, parallel=True)
@@ -1025,17 +1052,20 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, idx, val, runs, cfirst,
     n_live = n_reg              # rlist[:n_live] holds every region root (and some merged)
     for r in range(n_reg):
         rlist[r] = r
-    state = (n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost, pending_total,
-             n_live)
+    i0 = np.int64(0)            # (not literals: one compiled signature of _grow per mode)
+    state = (np.int64(n_nodes), np.int64(n_seen), i0, i0, i0, i0, i0, lost, pending_total,
+             np.int64(n_live))
     code = _MERGED
     if n_reg > 1:   # several regions: until they have all merged into region 0
-        code, state = _grow(False, False, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs,
-                            max_iterations, tol[k], node, front, fmask, freg, foreign, free,
-                            parent, edges, pend, share, fval, rlist, free, free, free, free)
+        code, state = _grow_regions(state, qf, w, sh, msk, gbase, lab, fw32, n_dirs,
+                                    max_iterations, tol[k], node, front, fmask, freg,
+                                    foreign, free, parent, edges, pend, share, fval, rlist,
+                                    free, free, free, free)
     if code == _MERGED:
-        code, state = _grow(True, False, state, qf, w, sh, msk, gbase, lab, fw32, n_dirs,
-                            max_iterations, tol[k], node, front, fmask, freg, foreign, free,
-                            parent, edges, pend, share, fval, rlist, free, free, free, free)
+        code, state = _grow_single(state, qf, w, sh, msk, gbase, lab, fw32, n_dirs,
+                                   max_iterations, tol[k], node, front, fmask, freg, foreign,
+                                   free, parent, edges, pend, share, fval, rlist, free, free,
+                                   free, free)
     if code != _DONE:
         status[k] = code
         return
@@ -1623,18 +1653,19 @@ def _run_dense(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol, ke
             lab[lp] = comp[t]
             node[t] = lp
         gbase = (b0 - 1) * w - 1       # frame index of cell 0
-        state = (n, n, 0, 0, 0, 0, 0, 0.0, pending0, n_reg)
+        i0 = np.int64(0)        # (not literals: one compiled signature of _grow per mode)
+        state = (np.int64(n), np.int64(n), i0, i0, i0, i0, i0, 0.0, pending0, np.int64(n_reg))
         code = _MERGED
         if n_reg > 1:
-            code, state = _grow(False, True, state, qf, w, sh, msk, gbase, lab, fw32,
-                                n_dirs, max_iterations, tol, node, front, fmask, freg,
-                                foreign, free, parent, edges, pend, share, fval, rlist,
-                                dnext, dhead, dtail, rs)
+            code, state = _grow_sleepy(state, qf, w, sh, msk, gbase, lab, fw32,
+                                       n_dirs, max_iterations, tol, node, front, fmask, freg,
+                                       foreign, free, parent, edges, pend, share, fval, rlist,
+                                       dnext, dhead, dtail, rs)
         if code == _MERGED:
-            code, state = _grow(True, False, state, qf, w, sh, msk, gbase, lab, fw32,
-                                n_dirs, max_iterations, tol, node, front, fmask, freg,
-                                foreign, free, parent, edges, pend, share, fval, rlist,
-                                dnext, dhead, dtail, rs)
+            code, state = _grow_single(state, qf, w, sh, msk, gbase, lab, fw32,
+                                       n_dirs, max_iterations, tol, node, front, fmask, freg,
+                                       foreign, free, parent, edges, pend, share, fval, rlist,
+                                       dnext, dhead, dtail, rs)
         if code != _WINDOW_EDGE:
             break
         pad *= 4                        # (a band edge inside the frame was reached)
@@ -2304,9 +2335,11 @@ def _sort_footprint(pix, val, o, n):  # pragma: no cover - jit
             cnt[d] += 1
         p, tp = tp, p
         v, tv = tv, v
-    # three passes: the sorted lists are in the work arrays; copy them back
-    pix[o:o + n] = p
-    val[o:o + n] = v
+    # three passes: the sorted lists are in the work arrays; copy them back (loops: see
+    # _grown)
+    for t in range(n):
+        pix[o + t] = p[t]
+        val[o + t] = v[t]
 
 
 @nb.njit(cache=True)
@@ -2329,7 +2362,7 @@ def _premerge(roots, n_groups, bbox, margin, h, w, along_columns, gp, head, tail
         r = roots[k]
         d = max(margin[r] - 2, 0)
         reach[k] = d
-        own[k] = bbox[r]
+        _copy_row(own, k, bbox, r)
         box[k, 0] = max(bbox[r, 0] - d, 0)
         box[k, 1] = min(bbox[r, 1] + d, h)
         dc = 0 if along_columns else d
@@ -2813,8 +2846,8 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
                 continue
             valid[g] = True
             fresh[g] = True
-            g_box[g] = fbox[k]
-            g_oct[g] = foct[k]
+            _copy_row(g_box, g, fbox, k)
+            _copy_row(g_oct, g, foct, k)
             res_len[g] = fp_len[k]
             if rnd == 0:
                 res_where[g] = 0
@@ -2824,8 +2857,9 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
                 res_off[g] = n1
                 pix1 = _grown(pix1, n1 + fp_len[k])
                 val1 = _grown(val1, n1 + fp_len[k])
-                pix1[n1:n1 + fp_len[k]] = buf_pix[fp_off[k]:fp_off[k] + fp_len[k]]
-                val1[n1:n1 + fp_len[k]] = buf_val[fp_off[k]:fp_off[k] + fp_len[k]]
+                for t in range(fp_len[k]):              # (loops: see _grown)
+                    pix1[n1 + t] = buf_pix[fp_off[k] + t]
+                    val1[n1 + t] = buf_val[fp_off[k] + t]
                 n1 += fp_len[k]
             if fp_len[k] > _SORTED_MIN:     # (looked up by binary search in _footprints_meet)
                 if rnd == 0:
@@ -2904,7 +2938,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     n_valid = 0
     for g in range(n_groups):
         if valid[g]:
-            boxes[n_valid] = g_box[g]
+            _copy_row(boxes, n_valid, g_box, g)
             n_valid += 1
     return steps, pending, lost, boxes, none, none, 0, no_seg, none, no_val, none, no_val
 
