@@ -239,10 +239,10 @@ def test_grouped_kernel_on_large_windows_equals_the_whole_frame_kernel(case):
     assert g_steps == steps and lost == 0.0 and g_lost == 0.0
     assert (got >= 1000.0).mean() > 0.3                   # the blooms are large
     if case.startswith("two squares"):      # (the path each took)
-        code = _bloom._bloom_frame(q.copy(), np.float32(1000.0), 0.1, along_columns, 10000,
-                                   1e-3, _bloom._NO_COUNTS, _bloom.dense_groups(q.size),
-                                   _bloom._NO_BITS, True, True,
-                                   _bloom._DENSE_SHARE if share is None else share)[0]
+        code = _bloom._path(q.copy(), np.float32(1000.0), 0.1, along_columns, 10000,
+                            1e-3, _bloom._NO_COUNTS, _bloom.dense_groups(q.size),
+                            _bloom._NO_BITS, True, True,
+                            _bloom._DENSE_SHARE if share is None else share)[0]
         assert (code == _bloom._TO_DENSE) == (share is None)
 
 
@@ -673,10 +673,10 @@ def test_a_frame_exposed_at_full_well_equals_the_whole_frame(along_columns, path
         q[2, 5] = q[597, 590] = 1200.0
     over = int((q > 1000.0).sum())
     assert over > 4 * _bloom._COMPACT_FREE              # (the frontier outgrows it)
-    code = _bloom._bloom_frame(q.copy(), np.float32(1000.0), 0.2, along_columns, 10000, 1e-3,
-                               _bloom._NO_COUNTS, _bloom.dense_groups(q.size),
-                               _bloom._NO_BITS, False, True,
-                               _bloom._DENSE_SHARE)[0]  # (after any stencil step)
+    code = _bloom._path(q.copy(), np.float32(1000.0), 0.2, along_columns, 10000, 1e-3,
+                        _bloom._NO_COUNTS, _bloom.dense_groups(q.size),
+                        _bloom._NO_BITS, False, True,
+                        _bloom._DENSE_SHARE)[0]  # (after any stencil step)
     assert (code == _bloom._TO_DENSE) == (path == "one group")
     for it in (1, 2, 3, 10000):
         want, (steps, pend, lost) = _whole_frame(q, 1000.0, 0.2, along_columns, it)
@@ -709,11 +709,11 @@ def test_the_one_group_path_reruns_when_a_bloom_leaves_its_band_of_rows(along_co
     line = q.copy()
     line[30:260, 100] = 1000.0                  # exactly full: 230 rows of it
     for frame, dense_at in ((q, None), (line, None), (line, 0)):
-        code = _bloom._bloom_frame(frame.copy(), np.float32(1000.0), drain, along_columns,
-                                   10000, 1e-3, _bloom._NO_COUNTS,
-                                   _bloom.dense_groups(frame.size) if dense_at is None
-                                   else dense_at, _bloom._NO_BITS, True, True,
-                                   _bloom._DENSE_SHARE)[0]
+        code = _bloom._path(frame.copy(), np.float32(1000.0), drain, along_columns,
+                            10000, 1e-3, _bloom._NO_COUNTS,
+                            _bloom.dense_groups(frame.size) if dense_at is None
+                            else dense_at, _bloom._NO_BITS, True, True,
+                            _bloom._DENSE_SHARE)[0]
         assert code == _bloom._TO_DENSE
         want, (steps, pend, lost) = _whole_frame(frame, 1000.0, drain, along_columns)
         got = frame.copy()
@@ -800,10 +800,10 @@ def test_one_large_bloom_among_small_ones_makes_the_frame_one_group(along_column
         assert (pend > _bloom._DENSE_SHARE_MIN) == (path == "one group"), pend
         want, (steps, p_want, l_want) = _whole_frame(q, 1000.0, 0.2, along_columns)
         for share in (None, 1.0):
-            code = _bloom._bloom_frame(q.copy(), np.float32(1000.0), 0.2, along_columns,
-                                       10000, 1e-3, _bloom._NO_COUNTS,
-                                       _bloom.dense_groups(q.size), _bloom._NO_BITS, True,
-                                       True, _bloom._DENSE_SHARE if share is None else share)[0]
+            code = _bloom._path(q.copy(), np.float32(1000.0), 0.2, along_columns,
+                                10000, 1e-3, _bloom._NO_COUNTS,
+                                _bloom.dense_groups(q.size), _bloom._NO_BITS, True,
+                                True, _bloom._DENSE_SHARE if share is None else share)[0]
             assert (code == _bloom._TO_DENSE) == (share is None and path == "one group"), label
             got = q.copy()
             g_steps, g_pend, g_lost = bloom(got, np.float32(1000.0), 0.2, along_columns,

@@ -2440,8 +2440,8 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
     max_iterations, tolerance_e = int(max_iterations), float(tolerance_e)
     parallel_backend()      # the kernels below link parallel ones (camtwin._jit)
     write = not (boxes and footprints)
-    out = _bloom_frame(q, fw32, drain, along_columns, max_iterations, tolerance_e,
-                       known, at, mask, True, write, share)
+    out = _path(q, fw32, drain, along_columns, max_iterations, tolerance_e, known, at, mask,
+                True, write, share)
     lists = out[7:]
     first = None
     if out[0] == _TO_FIRST_STEP:
@@ -2453,8 +2453,8 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
             if n_done:      # the rest, on the frame the step left (counts, bits now stale)
                 first = first_boxes
                 known, mask, tolerance_e = _NO_COUNTS, _NO_BITS, tol_rest
-            out = _bloom_frame(q, fw32, drain, along_columns, max_iterations,
-                               tolerance_e, known, at, mask, False, write, share)
+            out = _path(q, fw32, drain, along_columns, max_iterations, tolerance_e, known,
+                        at, mask, False, write, share)
             lists = out[7:]
     if out[0] == _TO_ONE_STEP:
         out = _bloom_one_step(q, out[4], fw32, 1.0 - drain, along_columns, max_iterations,
@@ -2483,6 +2483,20 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
     return out[:4] if boxes else out[:3]
 
 
+def _path(q, fw32, drain, along_columns, max_iterations, tolerance_e, known, dense_at, bits,
+          first_step, write, dense_share):
+    """:func:`_bloom_frame`, and the grouped path (:func:`_bloom_groups`) when it chooses
+    that: done, or the path :func:`bloom` runs next (:data:`_TO_ONE_STEP`,
+    :data:`_TO_DENSE`, :data:`_TO_FIRST_STEP`) and its inputs."""
+    parallel_backend()      # (nested parallel kernels: camtwin._jit)
+    out = _bloom_frame(q, fw32, drain, along_columns, max_iterations, tolerance_e, known,
+                       dense_at, bits, first_step, write, dense_share)
+    if out[0] == _TO_GROUPS:
+        out = _bloom_groups(q, fw32, drain, along_columns, max_iterations, tolerance_e,
+                            out[4], out[9], out[5], out[8], out[6], write, dense_share)
+    return out
+
+
 _NO_COUNTS = np.zeros(0, np.int64)
 _NO_BITS = np.zeros((0, 1), np.uint64)
 
@@ -2491,6 +2505,7 @@ _NO_BITS = np.zeros((0, 1), np.uint64)
 _TO_ONE_STEP = -1
 _TO_DENSE = -2
 _TO_FIRST_STEP = -3
+_TO_GROUPS = -4
 
 
 @nb.njit(cache=True)
@@ -2650,22 +2665,24 @@ def _mostly_small_excess(q, idx, val, fw32, keep):  # pragma: no cover - jit
 def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e,
                  known, dense_at, bits, first_step, write,
                  dense_share):  # pragma: no cover - jit
-    """:func:`bloom` (``known``: the per-row counts, or empty; ``dense_at``, ``bits``,
-    ``dense_share``: see there), with the footprints' bounding boxes as a fourth element —
-    or, for the one-step, the one-group and (with ``first_step``) the speckle paths,
-    ``steps`` = :data:`_TO_ONE_STEP` / :data:`_TO_DENSE` / :data:`_TO_FIRST_STEP` and their inputs
-    (the over-full pixels, each one's region, the number of regions) as fifth to seventh
-    elements: :func:`bloom` runs those paths,
-    kernels of their own, so that a first call compiles them only when it takes them (a
-    first over-exposed frame takes the grouped path; with the other first-use savings its
-    first bloom compiled in 29.0 s of CPU instead of 37.5 s:
-    ``benchmarks/bench_blooming.py --first-use``, RESULTS.md "Blooming", fourth session).
-    Eighth to twelfth elements: with ``write`` False, the grouped path's footprints as
-    lists instead of written into ``q`` (seg, pix0, val0, pix1, val1, as :func:`bloom`
-    ``footprints`` hands them back; its boxes are then empty); else empty."""
+    """:func:`bloom`'s choice of path (``known``: the per-row counts, or empty;
+    ``dense_at``, ``bits``, ``dense_share``: see there): a frame with nothing over full well
+    or all of it over is done here (steps, pending, lost and the footprints' bounding boxes
+    as the first four elements); else ``steps`` = :data:`_TO_ONE_STEP` /
+    :data:`_TO_DENSE` / :data:`_TO_FIRST_STEP` and their inputs (the over-full pixels, each
+    one's region, the number of regions) as fifth to seventh elements, or
+    :data:`_TO_GROUPS` and the grouped path's inputs (the over-full pixels, the runs'
+    starts, the number of components; the runs' components and the pixels' charges as
+    ninth and tenth elements): :func:`bloom` runs those paths, kernels of their own, so
+    that a first call compiles them only when it takes them (the first bloom of a frame
+    that takes the one-group path no longer compiles the grouped one: RESULTS.md
+    "Blooming", fourteenth session). The grouped path (:func:`_bloom_groups`) returns
+    what this returns, its eighth to twelfth elements with ``write`` False its
+    footprints as lists instead of written into ``q`` (seg, pix0, val0, pix1, val1, as
+    :func:`bloom` ``footprints`` hands them back; its boxes are then empty); else
+    empty."""
     h, w = q.shape
     fw32 = np.float32(full_well)
-    fw = np.float64(fw32)
     keep = 1.0 - drain
     flat = q.reshape(h * w)
     none = np.empty(0, np.int32)        # (no pixel list to hand back)
@@ -2692,7 +2709,6 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
                 no_seg, none, no_val, none, no_val)
     rstart, rcomp = _components(idx, w, along_columns)
     n_groups = _compact_ids(rcomp)
-    n_runs = rcomp.size
     band = _row_of(idx[n - 1], w, 1.0 / w) - _row_of(idx[0], w, 1.0 / w) + 1
     to = 0
     if (first_step and max_iterations >= 1 and n_groups >= _FIRST_STEP_MIN_GROUPS
@@ -2712,6 +2728,33 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     if to != 0:                 # (each over-full pixel's component, for those paths)
         return (to, 0.0, 0.0, np.empty((0, 4), np.int64), idx, _pixel_comp(rstart, rcomp, n),
                 n_groups, no_seg, none, no_val, none, no_val)
+    # the grouped path: a kernel of its own (:func:`_bloom_groups`), compiled only when a
+    # frame takes it
+    return (_TO_GROUPS, 0.0, 0.0, np.empty((0, 4), np.int64), idx, rstart, n_groups,
+            no_seg, rcomp, val, none, no_val)
+
+
+@nb.njit(cache=True)
+def _bloom_groups(q, full_well, drain, along_columns, max_iterations, tolerance_e, idx, val,
+                  rstart, rcomp, n_groups, write, dense_share):  # pragma: no cover - jit
+    """The grouped path of :func:`_bloom_frame` (module docstring), from the over-full
+    pixels ``idx`` (their charges ``val``) and their runs' starts and components
+    (``rstart``, ``rcomp``; ``n_groups`` components): returns what :func:`_bloom_frame`
+    returns — or :data:`_TO_DENSE` and its inputs when one group holds much of the
+    charge. A kernel of its own, not part of :func:`_bloom_frame`: a frame that takes
+    another path (most photos with a highlight go to the one-group path) does not compile
+    it — its part of the first over-exposed capture's compilation (``_run_groups``,
+    ``_run_one``, the premerge, the pairing: ~15 s of CPU)."""
+    h, w = q.shape
+    fw32 = np.float32(full_well)
+    fw = np.float64(fw32)
+    keep = 1.0 - drain
+    flat = q.reshape(h * w)
+    none = np.empty(0, np.int32)        # (no pixel list to hand back)
+    no_seg = np.empty((0, 3), np.int64)
+    no_val = np.empty(0, np.float32)
+    n = idx.size
+    n_runs = rcomp.size
     # each component's runs as a list (first run, next run: raster order), its bounding
     # box and pending excess; a run's first and end positions in idx and its component's
     # next run (−1: none) side by side, so that a group finds its first nodes one cache
