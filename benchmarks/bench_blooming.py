@@ -53,8 +53,9 @@ a 1500×1500 lamp at 5× full well on the uniform 200…3000 e⁻ background.
 
 ``--first-use`` (alone) times, in fresh processes with an empty numba cache, the first
 ``simulate_pixels`` of a small frame without and with pixels over full well and with a
-per-row dark, and the first ``bloom`` (with ``--against-git REV``: that revision's too) —
-CPU seconds, mostly compilation.
+per-row dark, and the first ``bloom`` of two lamps (the grouped path) and of a strip of sky
+at full well (the one-group path, a cut tried) (with ``--against-git REV``: that
+revision's too) — CPU seconds, mostly compilation.
 
 ``--hostile`` blooms 12 MP frames that defeated the grouping, each in a fresh process
 (peak-RSS growth of a first call, which compiles or loads every kernel the frame takes,
@@ -324,7 +325,7 @@ if {rev!r}:
 else:
     from camtwin.sensor._bloom import bloom
 out = {{}}
-if {chain!r}:
+if {chain!r} is True:
     from camtwin.sensor import SensorSpec
     from camtwin.sensor.pixels import simulate_pixels
     s = SensorSpec(width_px=64, height_px=48, pixel_pitch_um=1.4, full_well_e=6000.0,
@@ -334,9 +335,15 @@ if {chain!r}:
         c = time.process_time()
         simulate_pixels(img, dark, s, key=1)
         out[name] = time.process_time() - c
-else:
+elif {chain!r} is False:
     c = time.process_time()
     bloom(sat / 5.0, np.float32(1000.0), 0.0, False, 10000, 1e-3)
+    out["bloom"] = time.process_time() - c
+else:       # a strip of sky at full well (shot-noise speckle): the one-group path
+    sky = rng.uniform(200.0, 900.0, (512, 512)).astype(np.float32)
+    sky[:80] = rng.normal(1000.0, 31.6, (80, 512))
+    c = time.process_time()
+    bloom(sky, np.float32(1000.0), 0.0, False, 10000, 1e-3)
     out["bloom"] = time.process_time() - c
 print(json.dumps(out))
 """
@@ -346,21 +353,27 @@ def first_use(rev: str | None) -> list[tuple[str, float]]:
     """CPU seconds of first calls in fresh processes with an empty numba cache
     (``NUMBA_CACHE_DIR`` a new temporary directory): ``simulate_pixels`` on a 64×48 frame
     without, then with, pixels over full well, then with a per-row dark; and ``bloom``
-    alone on the saturated frame — this tree's and, with ``rev``, that revision's kernel.
-    Mostly numba compilation: what a user's first over-exposed capture waits for."""
+    alone on the saturated frame (two lamps: the grouped path) and on a 512×512 frame
+    whose top 80 rows are exposed at full well (shot-noise speckle: the one-group path,
+    as most photos with a highlight take it, a cut tried) — this tree's
+    and, with ``rev``, that revision's kernel. Mostly numba compilation: what a user's
+    first over-exposed capture waits for."""
     import tempfile
     here = os.path.dirname(os.path.abspath(__file__))
     rows = []
-    for label, r, chain in (("this tree", "", True), ("this tree", "", False),
-                            *([(f"git {rev}", rev, False)] if rev else [])):
+    runs = [("this tree", "", True)]
+    for label, r in (("this tree", ""), *([(f"git {rev}", rev)] if rev else [])):
+        runs += [(label, r, False), (label, r, "sky")]
+    for label, r, chain in runs:
         with tempfile.TemporaryDirectory() as cache:
             env = dict(os.environ, NUMBA_CACHE_DIR=cache)
             res = subprocess.run([sys.executable, "-c",
                                   _FIRST_USE.format(here=here, rev=r, chain=chain)],
                                  capture_output=True, text=True, check=True, env=env)
         for name, sec in json.loads(res.stdout.strip().splitlines()[-1]).items():
-            what = (f"simulate_pixels, first {name} frame" if chain
-                    else "bloom alone, first call")
+            what = (f"simulate_pixels, first {name} frame" if chain is True
+                    else "bloom alone, first call" if chain is False
+                    else "bloom alone, first call, a strip of sky at full well")
             rows.append((f"{what} ({label})", sec))
     return rows
 

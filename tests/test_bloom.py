@@ -1101,3 +1101,50 @@ def test_sleeping_regions_of_the_one_group_path_bloom_like_the_whole_frame_kerne
                 pix, val = (pix0, val0) if b == 0 else (pix1, val1)
                 flat[pix[o:o + n]] = val[o:o + n]
             np.testing.assert_allclose(lists, want, rtol=0, atol=1e-2, err_msg=label)
+
+
+def test_each_path_compiles_only_what_it_runs(monkeypatch):
+    """First use compiles only the path a frame takes (a user's first over-exposed capture
+    waited ~1 min for numba: ``benchmarks/bench_blooming.py --first-use``). (1) A frame
+    that takes the one-group path never enters the grouped path's kernel
+    (:func:`_bloom._bloom_groups`, which would compile ``_run_groups``, ``_run_one``, the
+    premerge and the pairing); a frame of groups does. (2) The grouped path's frontier
+    steps are compiled without the one-group path's sleeping passes, and the sleeping
+    steps with them: the modes' flags are closure constants numba prunes (literal
+    arguments were not pruned, inlined or not) — read from the compiled code's symbols."""
+    rng = np.random.default_rng(2)
+    fw = np.float32(1000.0)
+    sky = rng.uniform(200.0, 900.0, (512, 512)).astype(np.float32)
+    sky[:80] = rng.normal(1000.0, 31.6, (80, 512))          # one group: > 5 % over full
+    lamps = rng.uniform(200.0, 900.0, (96, 128)).astype(np.float32)
+    lamps[10:15, 10:15] = lamps[60:65, 90:95] = 6000.0      # two groups, far apart
+    want_sky, r_sky = _whole_frame(sky, 1000.0, 0.0, False)
+    want_lamps, r_lamps = _whole_frame(lamps, 1000.0, 0.0, False)
+
+    def grouped(*a):
+        raise AssertionError("the grouped path ran")
+
+    with monkeypatch.context() as m:
+        m.setattr(_bloom, "_bloom_groups", grouped)
+        got = sky.copy()
+        assert bloom(got, fw, 0.0, False, 10000, 1e-3)[0] == r_sky[0]
+        np.testing.assert_allclose(got, want_sky, rtol=0, atol=1e-2)
+        with pytest.raises(AssertionError, match="grouped path ran"):
+            bloom(lamps.copy(), fw, 0.0, False, 10000, 1e-3)
+    got = lamps.copy()
+    assert bloom(got, fw, 0.0, False, 10000, 1e-3)[0] == r_lamps[0]
+    np.testing.assert_allclose(got, want_lamps, rtol=0, atol=1e-2)
+
+    import numba as nb
+    i32, f64 = np.zeros(4, np.int32), np.zeros(4, np.float64)
+    state = tuple(np.int64(0) for _ in range(7)) + (0.0, 0.0, np.int64(1))
+    args = (state, np.zeros(4, np.float32), 1, 1, 1, 0, i32, np.float32(1.0), 4, 1, 0.0,
+            i32, i32, i32, i32, i32, i32, i32, i32, f64, f64, f64, i32, i32, i32, i32, i32)
+    sig = tuple(nb.typeof(a) for a in args)
+    for kernel, sleeps in ((_bloom._grow_regions, False), (_bloom._grow_sleepy, True),
+                           (_bloom._grow_single, False)):
+        probe = nb.njit(_nrt=False)(kernel.py_func)     # (uncached: compiled here)
+        probe.compile(sig)
+        llvm = probe.inspect_llvm(sig)
+        for name in ("_sleep_pass", "_wake_charged", "_wake_one"):
+            assert (name in llvm) == sleeps, (kernel.py_func.__name__, name)
