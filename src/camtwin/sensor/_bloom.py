@@ -509,8 +509,9 @@ def _wake_charged(n_front, n_free, d_lo, n_dead, cap, n_live, rlist, dhead, dnex
     """The sleeping slots of :func:`_grow`'s regions that have charge to hand out, moved
     back down to the slots visited (a proxy wakes the slot it points to); everything when
     the two ends meet or the dead entries outnumber the live ones. (The wake and sleep
-    passes are functions of their own, called, not inlined: inlined into the sleeping
-    :func:`_grow` they doubled its compile time.) Returns (n_front, n_free, d_lo,
+    passes are functions of their own, called, not inlined: inlined when every path
+    inlined the steps, the first bloom compiled in 89.6 s of CPU against 47.7 s without
+    them; RESULTS.md "Blooming", thirteenth session.) Returns (n_front, n_free, d_lo,
     n_dead)."""
     for t in range(n_live):
         r = rlist[t]
@@ -2683,6 +2684,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     empty."""
     h, w = q.shape
     fw32 = np.float32(full_well)
+    fw = np.float64(fw32)
     keep = 1.0 - drain
     flat = q.reshape(h * w)
     none = np.empty(0, np.int32)        # (no pixel list to hand back)
@@ -2728,6 +2730,27 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     if to != 0:                 # (each over-full pixel's component, for those paths)
         return (to, 0.0, 0.0, np.empty((0, 4), np.int64), idx, _pixel_comp(rstart, rcomp, n),
                 n_groups, no_seg, none, no_val, none, no_val)
+    if n_groups > 1:
+        # one component holding much of the charge already: so will its group after the
+        # premerge (merging only adds to it) — the one-group path, without the grouped
+        # path's set-up, margins and premerge (``page``: 52 857 components, 14 ms of
+        # premerge), and without compiling it (11 of the 15 photos of
+        # ``bench_blooming.py --photos`` go here); the components' excess summed as
+        # :func:`_bloom_groups` sums it
+        excess = np.zeros(n_groups, np.float64)
+        for r in range(rcomp.size):
+            g = _u(rcomp[r])
+            for u in range(rstart[r], rstart[r + 1]):
+                excess[g] += (np.float64(val[_u(u)]) - fw) * keep
+        total_excess = 0.0
+        largest = 0.0
+        for g in range(n_groups):
+            total_excess += excess[g]
+            largest = max(largest, excess[g])
+        if _dominant(largest, total_excess, dense_share, fw):
+            return (_TO_DENSE, 0.0, 0.0, np.empty((0, 4), np.int64), idx,
+                    _pixel_comp(rstart, rcomp, n), n_groups, no_seg, none, no_val, none,
+                    no_val)
     # the grouped path: a kernel of its own (:func:`_bloom_groups`), compiled only when a
     # frame takes it
     return (_TO_GROUPS, 0.0, 0.0, np.empty((0, 4), np.int64), idx, rstart, n_groups,
@@ -2741,10 +2764,11 @@ def _bloom_groups(q, full_well, drain, along_columns, max_iterations, tolerance_
     pixels ``idx`` (their charges ``val``) and their runs' starts and components
     (``rstart``, ``rcomp``; ``n_groups`` components): returns what :func:`_bloom_frame`
     returns — or :data:`_TO_DENSE` and its inputs when one group holds much of the
-    charge. A kernel of its own, not part of :func:`_bloom_frame`: a frame that takes
-    another path (most photos with a highlight go to the one-group path) does not compile
-    it — its part of the first over-exposed capture's compilation (``_run_groups``,
-    ``_run_one``, the premerge, the pairing: ~15 s of CPU)."""
+    charge after the premerge. A kernel of its own, not part of :func:`_bloom_frame`: a
+    frame that takes another path (most photos with a highlight go to the one-group path
+    as :func:`_bloom_frame` sends them) does not compile it — 21 of the 29 s of CPU that
+    the first bloom of a frame of groups compiles for (``_run_groups``, ``_run_one``, the
+    steps, the premerge, the pairing)."""
     h, w = q.shape
     fw32 = np.float32(full_well)
     fw = np.float64(fw32)
@@ -2790,17 +2814,8 @@ def _bloom_groups(q, full_well, drain, along_columns, max_iterations, tolerance_
         for u in range(i, e):
             excess[g] += (np.float64(val[_u(u)]) - fw) * keep
     total_excess = 0.0
-    largest = 0.0
     for g in range(n_groups):
         total_excess += excess[g]
-        largest = max(largest, excess[g])
-    if n_groups > 1 and _dominant(largest, total_excess, dense_share, fw):
-        # one component holds much of the charge already: so will its group after the
-        # premerge (merging only adds to it) — the one-group path (below), without the
-        # margins and the premerge (``page``: 52 857 components, 14 ms of premerge)
-        return (_TO_DENSE, 0.0, 0.0, np.empty((0, 4), np.int64), idx,
-                _pixel_comp(rstart, rcomp, n), n_groups, no_seg, none, no_val, none,
-                no_val)
     roots = np.arange(n_groups)
     head = np.arange(n_groups)
     tail = np.arange(n_groups)
