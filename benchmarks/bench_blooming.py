@@ -53,9 +53,9 @@ a 1500×1500 lamp at 5× full well on the uniform 200…3000 e⁻ background.
 
 ``--first-use`` (alone) times, in fresh processes with an empty numba cache, the first
 ``simulate_pixels`` of a small frame without and with pixels over full well and with a
-per-row dark, and the first ``bloom`` of two lamps (the grouped path) and of a strip of sky
-at full well (the one-group path, a cut tried) (with ``--against-git REV``: that
-revision's too) — CPU seconds, mostly compilation.
+per-row dark, and the first ``bloom`` of two lamps (the grouped path), of a strip of sky
+at full well and of a lamp among small highlights (the one-group path) (with
+``--against-git REV``: that revision's too) — CPU seconds, mostly compilation.
 
 ``--hostile`` blooms 12 MP frames that defeated the grouping, each in a fresh process
 (peak-RSS growth of a first call, which compiles or loads every kernel the frame takes,
@@ -339,11 +339,18 @@ elif {chain!r} is False:
     c = time.process_time()
     bloom(sat / 5.0, np.float32(1000.0), 0.0, False, 10000, 1e-3)
     out["bloom"] = time.process_time() - c
-else:       # a strip of sky at full well (shot-noise speckle): the one-group path
+elif {chain!r} == "sky":    # a strip of sky at full well (shot-noise speckle)
     sky = rng.uniform(200.0, 900.0, (512, 512)).astype(np.float32)
     sky[:80] = rng.normal(1000.0, 31.6, (80, 512))
     c = time.process_time()
     bloom(sky, np.float32(1000.0), 0.0, False, 10000, 1e-3)
+    out["bloom"] = time.process_time() - c
+else:       # a lamp among small highlights: the lamp holds most of the charge
+    lamp = rng.uniform(200.0, 900.0, (256, 256)).astype(np.float32)
+    lamp[100:120, 100:120] = 5000.0
+    lamp[rng.integers(0, 256, 40), rng.integers(0, 256, 40)] = 1500.0
+    c = time.process_time()
+    bloom(lamp, np.float32(1000.0), 0.0, False, 10000, 1e-3)
     out["bloom"] = time.process_time() - c
 print(json.dumps(out))
 """
@@ -353,9 +360,11 @@ def first_use(rev: str | None) -> list[tuple[str, float]]:
     """CPU seconds of first calls in fresh processes with an empty numba cache
     (``NUMBA_CACHE_DIR`` a new temporary directory): ``simulate_pixels`` on a 64×48 frame
     without, then with, pixels over full well, then with a per-row dark; and ``bloom``
-    alone on the saturated frame (two lamps: the grouped path) and on a 512×512 frame
-    whose top 80 rows are exposed at full well (shot-noise speckle: the one-group path,
-    as most photos with a highlight take it, a cut tried) — this tree's
+    alone on the saturated frame (two lamps: the grouped path), on a 512×512 frame
+    whose top 80 rows are exposed at full well (shot-noise speckle: the one-group path, a
+    cut tried) and on a 256×256 frame with a 20×20 lamp at 5× full well among 40 single
+    pixels at 1.5× (the lamp holds most of the charge: the one-group path, as most photos
+    with a highlight take it) — this tree's
     and, with ``rev``, that revision's kernel. Mostly numba compilation: what a user's
     first over-exposed capture waits for."""
     import tempfile
@@ -363,7 +372,7 @@ def first_use(rev: str | None) -> list[tuple[str, float]]:
     rows = []
     runs = [("this tree", "", True)]
     for label, r in (("this tree", ""), *([(f"git {rev}", rev)] if rev else [])):
-        runs += [(label, r, False), (label, r, "sky")]
+        runs += [(label, r, False), (label, r, "sky"), (label, r, "lamp")]
     for label, r, chain in runs:
         with tempfile.TemporaryDirectory() as cache:
             env = dict(os.environ, NUMBA_CACHE_DIR=cache)
@@ -373,7 +382,8 @@ def first_use(rev: str | None) -> list[tuple[str, float]]:
         for name, sec in json.loads(res.stdout.strip().splitlines()[-1]).items():
             what = (f"simulate_pixels, first {name} frame" if chain is True
                     else "bloom alone, first call" if chain is False
-                    else "bloom alone, first call, a strip of sky at full well")
+                    else "bloom alone, first call, a strip of sky at full well"
+                    if chain == "sky" else "bloom alone, first call, a lamp among highlights")
             rows.append((f"{what} ({label})", sec))
     return rows
 

@@ -1106,19 +1106,25 @@ def test_sleeping_regions_of_the_one_group_path_bloom_like_the_whole_frame_kerne
 def test_each_path_compiles_only_what_it_runs(monkeypatch):
     """First use compiles only the path a frame takes (a user's first over-exposed capture
     waited ~1 min for numba: ``benchmarks/bench_blooming.py --first-use``). (1) A frame
-    that takes the one-group path never enters the grouped path's kernel
-    (:func:`_bloom._bloom_groups`, which would compile ``_run_groups``, ``_run_one``, the
-    premerge and the pairing); a frame of groups does. (2) The grouped path's frontier
-    steps are compiled without the one-group path's sleeping passes, and the sleeping
-    steps with them: the modes' flags are closure constants numba prunes (literal
-    arguments were not pruned, inlined or not) — read from the compiled code's symbols."""
+    that takes the one-group path — a strip of sky at full well, a lamp holding most of
+    the charge among small highlights (as most photos go) — never enters the grouped
+    path's kernel (:func:`_bloom._bloom_groups`, which would compile ``_run_groups``,
+    ``_run_one``, the premerge and the pairing); a frame of groups does. (2) The grouped
+    path's frontier steps are compiled without the one-group path's sleeping passes, and
+    the sleeping steps with them: the modes' flags are closure constants numba prunes
+    (literal arguments were not pruned, inlined or not) — read from the compiled code's
+    symbols."""
     rng = np.random.default_rng(2)
     fw = np.float32(1000.0)
     sky = rng.uniform(200.0, 900.0, (512, 512)).astype(np.float32)
     sky[:80] = rng.normal(1000.0, 31.6, (80, 512))          # one group: > 5 % over full
     lamps = rng.uniform(200.0, 900.0, (96, 128)).astype(np.float32)
     lamps[10:15, 10:15] = lamps[60:65, 90:95] = 6000.0      # two groups, far apart
+    lamp = rng.uniform(200.0, 900.0, (256, 256)).astype(np.float32)
+    lamp[100:120, 100:120] = 5000.0                         # 1600 full wells pending …
+    lamp[rng.integers(0, 256, 40), rng.integers(0, 256, 40)] = 1500.0   # … among specks
     want_sky, r_sky = _whole_frame(sky, 1000.0, 0.0, False)
+    want_lamp, r_lamp = _whole_frame(lamp, 1000.0, 0.0, False)
     want_lamps, r_lamps = _whole_frame(lamps, 1000.0, 0.0, False)
 
     def grouped(*a):
@@ -1126,9 +1132,10 @@ def test_each_path_compiles_only_what_it_runs(monkeypatch):
 
     with monkeypatch.context() as m:
         m.setattr(_bloom, "_bloom_groups", grouped)
-        got = sky.copy()
-        assert bloom(got, fw, 0.0, False, 10000, 1e-3)[0] == r_sky[0]
-        np.testing.assert_allclose(got, want_sky, rtol=0, atol=1e-2)
+        for frame, want, r in ((sky, want_sky, r_sky), (lamp, want_lamp, r_lamp)):
+            got = frame.copy()
+            assert bloom(got, fw, 0.0, False, 10000, 1e-3)[0] == r[0]
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-2)
         with pytest.raises(AssertionError, match="grouped path ran"):
             bloom(lamps.copy(), fw, 0.0, False, 10000, 1e-3)
     got = lamps.copy()
