@@ -2662,6 +2662,18 @@ def _mostly_small_excess(q, idx, val, fw32, keep):  # pragma: no cover - jit
     return 4 * small >= n
 
 
+@nb.njit(cache=True, inline="always")
+def _frame_setup(q, full_well, drain):  # pragma: no cover - jit
+    """What :func:`_bloom_frame` and :func:`_bloom_groups` start from: h, w, full well
+    (float32, float64), the share kept of the excess (1 − drain), the flat frame, and the
+    empty arrays their results hand back in place of pixel lists (int32), footprint
+    segments (int64 (0, 3)) and charges (float32)."""
+    h, w = q.shape
+    fw32 = np.float32(full_well)
+    return (h, w, fw32, np.float64(fw32), 1.0 - drain, q.reshape(h * w),
+            np.empty(0, np.int32), np.empty((0, 3), np.int64), np.empty(0, np.float32))
+
+
 @nb.njit(cache=True)
 def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e,
                  known, dense_at, bits, first_step, write,
@@ -2682,14 +2694,7 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     footprints as lists instead of written into ``q`` (seg, pix0, val0, pix1, val1, as
     :func:`bloom` ``footprints`` hands them back; its boxes are then empty); else
     empty."""
-    h, w = q.shape
-    fw32 = np.float32(full_well)
-    fw = np.float64(fw32)
-    keep = 1.0 - drain
-    flat = q.reshape(h * w)
-    none = np.empty(0, np.int32)        # (no pixel list to hand back)
-    no_seg = np.empty((0, 3), np.int64)
-    no_val = np.empty(0, np.float32)
+    h, w, fw32, fw, keep, flat, none, no_seg, no_val = _frame_setup(q, full_well, drain)
     if _all_over_full(q, fw32, known):
         # one region (a column each for a CCD) with nowhere to spill: its pending charge is
         # lost in the first step — without the lists, work space and time of the general
@@ -2769,14 +2774,7 @@ def _bloom_groups(q, full_well, drain, along_columns, max_iterations, tolerance_
     as :func:`_bloom_frame` sends them) does not compile it — 21 of the 29 s of CPU that
     the first bloom of a frame of groups compiles for (``_run_groups``, ``_run_one``, the
     steps, the premerge, the pairing)."""
-    h, w = q.shape
-    fw32 = np.float32(full_well)
-    fw = np.float64(fw32)
-    keep = 1.0 - drain
-    flat = q.reshape(h * w)
-    none = np.empty(0, np.int32)        # (no pixel list to hand back)
-    no_seg = np.empty((0, 3), np.int64)
-    no_val = np.empty(0, np.float32)
+    h, w, fw32, fw, keep, flat, none, no_seg, no_val = _frame_setup(q, full_well, drain)
     n = idx.size
     n_runs = rcomp.size
     # each component's runs as a list (first run, next run: raster order), its bounding
