@@ -364,9 +364,8 @@ def first_use(rev: str | None) -> list[tuple[str, float]]:
     whose top 80 rows are exposed at full well (shot-noise speckle: the one-group path, a
     cut tried) and on a 256×256 frame with a 20×20 lamp at 5× full well among 40 single
     pixels at 1.5× (the lamp holds most of the charge: the one-group path, as most photos
-    with a highlight take it) — this tree's
-    and, with ``rev``, that revision's kernel. Mostly numba compilation: what a user's
-    first over-exposed capture waits for."""
+    with a highlight take it) — this tree's and, with ``rev``, that revision's kernel.
+    Mostly numba compilation: what a user's first over-exposed capture waits for."""
     import tempfile
     here = os.path.dirname(os.path.abspath(__file__))
     rows = []
