@@ -32,7 +32,9 @@ each: linear luminance (sRGB decoded), resized bilinearly to 4000×3000, scaled 
 brightest 1.5 % lie above full well, their excess ×5 (highlights up to several full
 wells); the plain frame is the same photo exposed to 0.9× full well at its brightest.
 With ``--against-git REV`` the saturated frame is also timed with that revision's kernel
-(``simulate_pixels`` calling it) — in turn with this tree's, DN compared.
+(``simulate_pixels`` calling it) — in turn with this tree's, DN compared. A last line
+names the path the kernel chose for each photo before any group ran (what a first use
+compiles).
 
 ``--against-git REV`` times the kernel alone (``camtwin.sensor._bloom.bloom``, in place on
 the same generated charge) against the kernel of git revision REV (its ``_bloom.py``,
@@ -356,6 +358,19 @@ print(json.dumps(out))
 """
 
 
+def first_path(charge: np.ndarray) -> str:
+    """The path :func:`camtwin.sensor._bloom._bloom_frame` chooses for a frame of charge
+    (before any group runs; "groups" may still become one group after the premerge): the
+    paths are kernels of their own, so this is also what a first use compiles."""
+    from camtwin.sensor import _bloom as b
+    q = charge.copy()
+    code = int(b._bloom_frame(q, np.float32(FWC), 0.0, False, 10000, 1e-3, b._NO_COUNTS,
+                              b.dense_groups(q.size), b._NO_BITS, True, True,
+                              b._DENSE_SHARE)[0])
+    return {b._TO_ONE_STEP: "one step", b._TO_DENSE: "one group",
+            b._TO_FIRST_STEP: "stencil step", b._TO_GROUPS: "groups"}.get(code, "done")
+
+
 def first_use(rev: str | None) -> list[tuple[str, float]]:
     """CPU seconds of first calls in fresh processes with an empty numba cache
     (``NUMBA_CACHE_DIR`` a new temporary directory): ``simulate_pixels`` on a 64×48 frame
@@ -553,8 +568,11 @@ def main() -> None:
               + (f" git {rev}: saturated s | ratio | largest DN difference |" if rev else ""))
         print("|---|---|---|---|---|" + ("---|---|---|" if rev else ""))
         ratios = []
+        paths = {}
         for name, plain, sat_p in photo_frames(args.saturated):
-            over = float((generate_charge(sat_p, 0.0, s, key=1) > FWC).mean())
+            charge = generate_charge(sat_p, 0.0, s, key=1)
+            over = float((charge > FWC).mean())
+            paths.setdefault(first_path(charge), []).append(name)
             fns = [shot(plain, this), shot(sat_p, this)]
             if rev:
                 fns.append(shot(sat_p, old_bloom))
@@ -573,6 +591,8 @@ def main() -> None:
             print(row, flush=True)
         print(f"\nphotos within 2×: {sum(r <= 2.0 for r in ratios)} of {len(ratios)}; "
               f"median ratio {statistics.median(ratios):.2f}×, largest {max(ratios):.2f}×")
+        print("path chosen before any group runs (_bloom._bloom_frame): "
+              + "; ".join(f"{k} {len(v)} ({', '.join(v)})" for k, v in sorted(paths.items())))
     if args.against_git:
         old = kernel_at(args.against_git)
         again = kernel_at(None)

@@ -162,7 +162,7 @@ def _grown(a, n):  # pragma: no cover - jit
         return a
     b = np.empty(max(2 * a.size, n + 1), a.dtype)
     for i in range(a.size):     # (a loop: an array assigned to a slice compiles numba's
-        b[i] = a[i]             # shape check and its error message, 1.7 s on first use)
+        b[i] = a[i]             # shape check and its error message: RESULTS.md, Blooming)
     return b
 
 
@@ -1472,8 +1472,7 @@ def _first_step_alone(q, idx, comp, n_comp, fw32, keep, along_columns,
             bad[c] = True           # (nowhere to spill: its charge is lost in the steps)
         else:
             share[c] /= n_edges[c]
-    # (np.bool_: not a literal, one compiled signature for both passes, 2.1 s less on
-    # first use)
+    # (np.bool_: not a literal, one compiled signature for both passes)
     _first_step_pass(q, idx, comp, share, bad, fw32, along_columns, np.bool_(False))
     # the tolerance of the rest: its share of the pending charge, as the groups share it
     # (and less than the rest's pending charge: it makes its first step, as here)
@@ -2739,8 +2738,8 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         # one component holding much of the charge already: so will its group after the
         # premerge (merging only adds to it) — the one-group path, without the grouped
         # path's set-up, margins and premerge (``page``: 52 857 components, 14 ms of
-        # premerge), and without compiling it (11 of the 15 photos of
-        # ``bench_blooming.py --photos`` go here); the components' excess summed as
+        # premerge), and without compiling it (most photos: ``bench_blooming.py
+        # --photos`` names each one's path); the components' excess summed as
         # :func:`_bloom_groups` sums it
         excess = np.zeros(n_groups, np.float64)
         for r in range(rcomp.size):
@@ -2771,9 +2770,9 @@ def _bloom_groups(q, full_well, drain, along_columns, max_iterations, tolerance_
     returns — or :data:`_TO_DENSE` and its inputs when one group holds much of the
     charge after the premerge. A kernel of its own, not part of :func:`_bloom_frame`: a
     frame that takes another path (most photos with a highlight go to the one-group path
-    as :func:`_bloom_frame` sends them) does not compile it — 21 of the 29 s of CPU that
-    the first bloom of a frame of groups compiles for (``_run_groups``, ``_run_one``, the
-    steps, the premerge, the pairing)."""
+    as :func:`_bloom_frame` sends them) does not compile it (``_run_groups``,
+    ``_run_one``, the steps, the premerge, the pairing: most of the first bloom of a frame
+    of groups, ``bench_blooming.py --first-use``)."""
     h, w, fw32, fw, keep, flat, none, no_seg, no_val = _frame_setup(q, full_well, drain)
     n = idx.size
     n_runs = rcomp.size
