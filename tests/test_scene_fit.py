@@ -74,3 +74,77 @@ def test_capture_says_how_the_photo_was_fitted(tmp_path):
     res = runner.invoke(app, ["capture", "--scene", str(photo), "--crop", "160,120",
                               "--scene-fit", "stretch", "--out", str(tmp_path / "o.png")])
     assert res.exit_code == 2 and "--scene-fit" in res.output
+
+
+@pytest.mark.parametrize("fit", ["crop", "letterbox"])
+def test_planes_resized_one_channel_at_a_time_equal_the_whole_image_resized(fit):
+    # reference: OpenCV's area interpolation of all three channels at once (what the scene
+    # conversion did before it built channel planes), on a photo of another aspect ratio
+    # upsampled ×4.1 and downsampled ×0.35
+    import cv2
+
+    from camtwin.scene.rgb import fit_planes
+
+    img = np.random.default_rng(2).random((90, 140, 3), dtype=np.float32)
+    for target in ((370, 410), (31, 49)):
+        planes, plan = fit_planes(img, target, fit)
+        assert planes.shape == (3, *target) and planes.flags.c_contiguous
+        r0, r1, c0, c1 = plan.used
+        p0, p1, q0, q1 = plan.placed
+        want = np.zeros((*target, 3), np.float32)
+        want[p0:p1, q0:q1] = cv2.resize(np.ascontiguousarray(img[r0:r1, c0:c1]),
+                                        (q1 - q0, p1 - p0), interpolation=cv2.INTER_AREA)
+        np.testing.assert_array_equal(np.moveaxis(planes, 0, 2), want)
+
+
+def test_srgb_decoding_in_place_is_the_iec_eotf():
+    # reference: colour-science's IEC 61966-2-1 decoding (float64) on a ramp of 463 k
+    # values in 0..1, and the whole-array float32 expression the blocks replace (bit for bit)
+    import colour
+
+    from camtwin.scene.rgb import _DECODE_ROWS, srgb_to_linear_inplace
+
+    # (3 planes of more rows than a block: the last block is partial)
+    v = np.linspace(0, 1, 3 * (_DECODE_ROWS + 1) * 601, dtype=np.float32)
+    v = v.reshape(3, _DECODE_ROWS + 1, 601)
+    whole = np.where(v <= 0.04045, v / np.float32(12.92),
+                     ((v + np.float32(0.055)) / np.float32(1.055)) ** np.float32(2.4))
+    got = srgb_to_linear_inplace(v.copy())
+    np.testing.assert_array_equal(got, whole)
+    np.testing.assert_allclose(got, colour.cctf_decoding(v.astype(np.float64), "sRGB"),
+                               rtol=2e-6, atol=1e-8)
+    with pytest.raises(ValueError, match="C-contiguous float32"):
+        srgb_to_linear_inplace(v.astype(np.float64))
+
+
+@pytest.mark.parametrize("fit", ["crop", "letterbox"])
+def test_a_photo_scene_holds_its_planes_and_little_more(fit):
+    """A photo on a large scene grid: the conversion's peak-RSS growth (fresh process, peak
+    reset just before: ``camtwin.memory.call_peak_growth``) is the (3, H, W) float32
+    reflectance weights, one more plane for a letterbox, and the decoding's row blocks.
+    Before the planes it was ≈ 4× the weights (the resized (H, W, 3) image, then
+    whole-array temporaries of the sRGB decoding: 9.7 GiB for the 200 MP
+    ``phone-isocell-hp2-main`` with a photo, whose weights are 2.4 GB)."""
+    import subprocess
+    import sys
+
+    code = f"""
+import json, numpy as np
+from camtwin.memory import call_peak_growth
+from camtwin.scene import from_rgb
+img = np.random.default_rng(0).integers(0, 256, (400, 600, 3), dtype=np.uint8)
+from_rgb(img, width_m=1.0, distance_m=2.0, shape=(30, 40), fit={fit!r})
+sc, grew = call_peak_growth(from_rgb, img, width_m=1.0, distance_m=2.0, shape=(3000, 4100),
+                            fit={fit!r})
+print(json.dumps({{"grew": grew, "weights": sc.reflectance.weights.nbytes}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert r["grew"] is not None and r["weights"] == 3 * 3000 * 4100 * 4
+    plane = r["weights"] / 3
+    blocks = 3 * 256 * 4100 * 4
+    allowed = r["weights"] + (plane if fit == "letterbox" else 0) + blocks + 16 * 2 ** 20
+    assert r["grew"] <= allowed, (r, allowed)
+    assert r["grew"] >= 0.8 * r["weights"], r      # (the measurement sees the planes)

@@ -242,19 +242,24 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
             extra, what = shake_extra_bytes(shot_mod), f"shaken capture of {shot_mod.name}"
         check_capture(shot_mod, scene_kind=kind, extra_bytes=extra,
                       what=what)  # before the scene is built
-    with timer.stage("scene"):
-        sc = module_scene(mod, scene, illuminant=illuminant, illuminance_lux=lux,
-                          fit=scene_fit)
-    exposure_s = None if exposure_ms is None else exposure_ms / 1e3
-    if light_sources:
-        from .scene.lights import add_lights
 
-        sc = add_lights(sc, light_sources)
-    if strips:
-        shot = shoot_strips(mod, sc, exposure_s=exposure_s, rng=seed, check_memory=False,
-                            band_group_nm=band_group_nm, progress=timer.callback,
-                            start_s=start_ms / 1e3)
+    def build_scene():
+        with timer.stage("scene"):
+            sc = module_scene(mod, scene, illuminant=illuminant, illuminance_lux=lux,
+                              fit=scene_fit)
+        if light_sources:
+            from .scene.lights import add_lights
+
+            sc = add_lights(sc, light_sources)
+        return sc
+
+    exposure_s = None if exposure_ms is None else exposure_ms / 1e3
+    if strips:  # (the strips build the scene and drop it after the optics: camtwin.strips)
+        shot = shoot_strips(mod, build_scene, exposure_s=exposure_s, rng=seed,
+                            check_memory=False, band_group_nm=band_group_nm,
+                            progress=timer.callback, start_s=start_ms / 1e3)
     else:
+        sc = build_scene()
         shot = shoot(mod, sc, exposure_s=exposure_s, rng=seed, window=win,
                      band_group_nm=band_group_nm or None, progress=timer.callback,
                      start_s=start_ms / 1e3, shake=shake, ois=ois)
@@ -277,7 +282,6 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
     summary = shot_summary(shot, image=str(out), raw=str(raw_path) if raw_path else None)
     if light_sources:
         _light_summary(summary, shot.raw, start_ms)
-        sc = sc.scene
     if shake is not None:
         summary["shake"] = shot.raw.metadata["shake"]
         summary["sources"]["shake"] = (
@@ -285,10 +289,11 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
             "OIS correction; blur_px = peak-to-peak image motion (rows, cols) at the optical "
             "axis during a row's exposure, mean over rows; wobble_px = peak-to-peak over rows "
             "of each row's motion centroid")
-    if "image" in sc.layout:  # a photo: say how it was fitted to the view
+    if kind == "rgb":  # a photo: say how it was fitted to the view
+        from .camera import scene_extent
         from .scene.rgb import describe_photo_fit
 
-        summary["scene_fit"] = describe_photo_fit(scene, sc.shape, scene_fit)
+        summary["scene_fit"] = describe_photo_fit(scene, scene_extent(mod)[0], scene_fit)
     summary.update(timer.report())
     s = shot_mod.sensor
     summary["sensor_px"] = [s.width_px, s.height_px]

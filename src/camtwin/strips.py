@@ -151,10 +151,14 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
     Parameters
     ----------
     module : ModuleSpec
-    scene : Scene or camtwin.scene.lights.LitScene
+    scene : Scene or camtwin.scene.lights.LitScene, or a function returning one
         A lit scene's lights are imaged strip by strip (those reaching each strip's window)
         and integrated with their waveforms over each row's window, as
         :func:`camtwin.scene.lights.expose_lit`; the raw's metadata gains ``lights``.
+        A function (no arguments) builds the scene here; a scene built so (without lights)
+        is dropped once the optics are done, so the sensor and ISP stages run without its
+        sample arrays (a photo on the 200 MP ``phone-isocell-hp2-main``: 2.4 GB of
+        reflectance weights, ``camtwin capture`` 5.3 → 3.x GiB peak).
     exposure_s : float, optional
         Integration time [s]; None = auto exposure (99th percentile of the rate at 60 % of
         the usable range, :func:`camtwin.sensor.auto_exposure_s`).
@@ -183,6 +187,9 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
     from .sensor.pixels import (blooming_possible, collect_charge, generate_charge, read_out,
                                 simulate_pixels)
 
+    own = callable(scene)  # (built here: no one else holds it)
+    if own:
+        scene = scene()
     reason = strip_supported(module, scene=scene)
     if reason:
         raise ConfigError(f"module {module.name} cannot be captured in strips: {reason}")
@@ -245,6 +252,11 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
                 del ci, rate_j
         note("optics", k + 1, len(strips))
     t["optics_s"] = time.perf_counter() - t0
+    geo = _oi_geometry(module, scene)
+    illuminant, scene_md = scene.illuminant, {"scene": scene.name,
+                                              "illuminance_lux": scene.illuminance_lux}
+    if own and lit is None:  # the scene's samples are not needed any more
+        del scene, mean_l
 
     # 2. exposure; 3. photo-charge in place
     t0 = time.perf_counter()
@@ -365,9 +377,8 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
     t["sensor_s"] = time.perf_counter() - t0
 
     neutral, xyz_to_cam = (None, None)
-    if scene.illuminant is not None:
-        neutral, xyz_to_cam = camera_characterization(s, module.lens, scene.illuminant)
-    geo = _oi_geometry(module, scene)
+    if illuminant is not None:
+        neutral, xyz_to_cam = camera_characterization(s, module.lens, illuminant)
     lit_md = {}
     if lit is not None:
         boxes = light_boxes_px(module, lit, sample_pitch_um=geo.sample_pitch_um)
@@ -380,9 +391,9 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
         white_level_dn=s.white_level_dn, exposure_s=exposure_s,
         conversion_gain_dn_per_e=float(s.system_gain_dn_per_e), analog_gain=s.analog_gain,
         temperature_c=s.temperature_c, pixel_pitch_um=s.pixel_pitch_um,
-        illuminant=scene.illuminant, as_shot_neutral=neutral, xyz_to_camera=xyz_to_cam,
+        illuminant=illuminant, as_shot_neutral=neutral, xyz_to_camera=xyz_to_cam,
         sensor=s, mean_electrons=frame,
-        metadata={"scene": scene.name, "illuminance_lux": scene.illuminance_lux,
+        metadata={**scene_md,
                   "layout_px": layout_to_pixels(geo.layout, geo, s),
                   "shutter": s.shutter.type, "frame_key": key,
                   "motion_px_per_s": [0.0, 0.0],
@@ -428,7 +439,8 @@ def shoot_strips(module, scene, *, exposure_s: float | None = None, rng=None,
     """Scene → raw → 8/16-bit image of ``module``'s whole sensor in strips: the strip
     counterpart of :func:`camtwin.camera.shoot` (module docstring), for sensors of any
     size. The working set (:func:`estimate_strip_capture_bytes`) is checked against the
-    memory budget first."""
+    memory budget first. ``scene``: as :func:`capture_strips` (a function building it is
+    estimated as a scene without lights)."""
     from .camera import calibration_module, module_ccm
     from .isp.strips import render_strips
     from .memory import capture_hint, check_budget
@@ -437,7 +449,7 @@ def shoot_strips(module, scene, *, exposure_s: float | None = None, rng=None,
     if check_memory:
         from .scene.lights import LitScene
 
-        n_lights = len(scene.lights) if isinstance(scene, LitScene) else 0
+        n_lights = len(scene.lights) if isinstance(scene, LitScene) else 0   # (a function: 0)
         check_budget(estimate_strip_capture_bytes(module, strip_rows=strip_rows,
                                                   scene_kind=scene_kind, n_lights=n_lights,
                                                   bits=module.isp.output_bits),

@@ -234,21 +234,23 @@ def from_rgb(image, *, width_m, distance_m, illuminant="D65", illuminance_lux=50
     img = img[..., :3]
     if np.issubdtype(img.dtype, np.integer):
         img = img.astype(np.float32) / np.float32(np.iinfo(img.dtype).max)
-    img = np.clip(img.astype(np.float32), 0.0, 1.0)
+    img = np.clip(img.astype(np.float32, copy=False), 0.0, 1.0)
     layout = {}
+    # (3, H, W) planes, then IEC 61966-2-1 sRGB decoding in place: the planes are the only
+    # array of the scene grid's size (camtwin.scene.rgb.fit_planes)
     if shape is not None:
-        from .rgb import fit_image
+        from .rgb import fit_planes
 
-        img, placed = fit_image(img, _check_shape(shape), fit)
+        lin, placed = fit_planes(img, _check_shape(shape), fit)
         layout["image"] = [placed.layout_box()]
-    # IEC 61966-2-1 sRGB decoding (the same function as colour.cctf_decoding(..., "sRGB")).
-    lin = np.where(img <= 0.04045, img / np.float32(12.92),
-                   ((img + np.float32(0.055)) / np.float32(1.055)) ** np.float32(2.4))
-    lin = lin.astype(np.float32)
+    else:
+        lin = np.ascontiguousarray(np.moveaxis(img, 2, 0))
+    from .rgb import srgb_to_linear_inplace
+
+    weights = srgb_to_linear_inplace(lin)
     wl = as_grid(wavelengths_nm)
     bx, bv = cie_table("MALLETT2019")
     b = np.stack([np.interp(wl, bx, bv[:, i]) for i in range(3)])
-    weights = np.moveaxis(lin, 2, 0)
     return scene_from_reflectance(spectra=np.clip(b, 0, 1), weights=weights,
                                   illuminant=illuminant, illuminance_lux=illuminance_lux,
                                   width_m=width_m, distance_m=distance_m, wavelengths_nm=wl,

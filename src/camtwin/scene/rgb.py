@@ -83,22 +83,63 @@ def plan_fit(source_hw, target_hw, fit: str = "crop") -> Fit:
 
 def fit_image(image: np.ndarray, target_hw, fit: str = "crop") -> tuple[np.ndarray, Fit]:
     """``image`` (H, W, C) float resized to ``target_hw`` without distortion (see module
-    docstring); area interpolation; letterbox bars are 0. Returns (image, :class:`Fit`)."""
+    docstring); area interpolation; letterbox bars are 0. Returns (image, :class:`Fit`);
+    the image is (H', W', C), a view of :func:`fit_planes`' channel planes."""
+    img = np.asarray(image)
+    planes, plan = fit_planes(img if img.ndim == 3 else img[..., None], target_hw, fit)
+    return (np.moveaxis(planes, 0, 2) if img.ndim == 3 else planes[0]), plan
+
+
+def fit_planes(image: np.ndarray, target_hw, fit: str = "crop") -> tuple[np.ndarray, Fit]:
+    """:func:`fit_image` as channel planes: (C, H', W') float32, C-contiguous, resized one
+    channel at a time into the result (OpenCV area interpolation; the same values as
+    resizing all channels at once), so the only array of the target's size is the result
+    (a letterbox: plus one channel of the placed part). A 200 MP scene from a photo is
+    2.4 GB of planes; resizing the (H', W', 3) image and decoding it with whole-array
+    temporaries had peaked at 9.7 GiB (``camtwin capture --module
+    catalog:phone-isocell-hp2-main --scene coffee.png``)."""
     import cv2
 
-    img = np.asarray(image)
+    img = np.asarray(image, dtype=np.float32)
     plan = plan_fit(img.shape[:2], target_hw, fit)
     r0, r1, c0, c1 = plan.used
     p0, p1, q0, q1 = plan.placed
-    part = cv2.resize(np.ascontiguousarray(img[r0:r1, c0:c1]), (q1 - q0, p1 - p0),
-                      interpolation=cv2.INTER_AREA)
-    if part.ndim == 2 and img.ndim == 3:
-        part = part[..., None]
-    if (p1 - p0, q1 - q0) == tuple(plan.target_hw):
-        return part, plan
-    out = np.zeros(tuple(plan.target_hw) + img.shape[2:], dtype=part.dtype)
-    out[p0:p1, q0:q1] = part
+    th, tw = plan.target_hw
+    whole = (p1 - p0, q1 - q0) == (th, tw)
+    out = (np.empty if whole else np.zeros)((img.shape[2], th, tw), np.float32)
+    for c in range(img.shape[2]):
+        src = np.ascontiguousarray(img[r0:r1, c0:c1, c])
+        dst = out[c] if whole else np.empty((p1 - p0, q1 - q0), np.float32)
+        got = cv2.resize(src, (q1 - q0, p1 - p0), dst=dst, interpolation=cv2.INTER_AREA)
+        if not np.shares_memory(got, dst):      # (OpenCV allocated after all)
+            dst[...] = got
+        if not whole:
+            out[c, p0:p1, q0:q1] = dst
     return out, plan
+
+
+#: Rows of a channel plane decoded at a time by :func:`srgb_to_linear_inplace` (its
+#: temporaries: three such blocks).
+_DECODE_ROWS = 256
+
+
+def srgb_to_linear_inplace(planes: np.ndarray) -> np.ndarray:
+    """IEC 61966-2-1 sRGB decoding of float32 values V in 0..1, in place, a block of rows
+    at a time: L = V/12.92 for V ≤ 0.04045, else ((V + 0.055)/1.055)^2.4 (the same
+    function as ``colour.cctf_decoding(V, "sRGB")``; float32 arithmetic, the same values
+    as the whole-array expression). ``planes``: a C-contiguous float32 array; returned."""
+    if planes.dtype != np.float32 or not planes.flags.c_contiguous:
+        raise ValueError("srgb_to_linear_inplace needs a C-contiguous float32 array")
+    rows = planes.reshape(-1, planes.shape[-1]) if planes.ndim > 1 else planes[None]
+    for i in range(0, rows.shape[0], _DECODE_ROWS):
+        v = rows[i:i + _DECODE_ROWS]
+        low = v <= 0.04045
+        lin_low = v / np.float32(12.92)
+        v += np.float32(0.055)
+        v /= np.float32(1.055)
+        v **= np.float32(2.4)
+        np.copyto(v, lin_low, where=low)
+    return planes
 
 
 def describe_photo_fit(path, target_hw, fit: str = "crop") -> str:
