@@ -32,10 +32,14 @@ Peak memory ≈ N_px·(4 rate/mean + 2 DN + 3 or 6 image + scene) + one strip's 
 (+ 4·N_px of charge when the frame blooms, and the blooming kernel's work space, checked
 against the budget once the charge shows how much blooms and in how many pieces at most:
 24 B per pixel that ends up full + 8 per over-full pixel + 256 per bloom + 64 MB, or, for
-a frame bloomed as one group, 4.5 B per pixel + 8 per over-full pixel + 28 per bloom + 4
-per pixel that ends up full + 24 per frontier pixel — against 11–18 and 17–39 B per full
-pixel measured, :func:`camtwin.sensor._bloom.work_bytes`),
-independent of the number of spectral bands.
+a frame bloomed as one group, 4.5 B per pixel + 8 per over-full pixel + 36 per bloom + 4
+per pixel that ends up full + 52 per frontier pixel, more for two sides of a cut
+(:data:`camtwin.sensor._bloom.DENSE_BYTES`) — against 11–18 and 17–39 B per full pixel
+measured, :func:`camtwin.sensor._bloom.work_bytes`), independent of the number of spectral
+bands. A scene the strips build themselves (:func:`capture_strips` given a function, as
+``camtwin capture`` does) is dropped after the optics: its N_px·scene bytes (12 for a
+photo) are then not held with the charge, the DN and the image
+(:func:`estimate_strip_capture_bytes` keeps them: an upper bound).
 
 Not striped (the whole-frame path of :func:`camtwin.camera.shoot` is used, within the memory
 budget): CCD shutters (smear and CTI act along whole columns), image motion and time-varying
@@ -158,7 +162,7 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
         A function (no arguments) builds the scene here; a scene built so (without lights)
         is dropped once the optics are done, so the sensor and ISP stages run without its
         sample arrays (a photo on the 200 MP ``phone-isocell-hp2-main``: 2.4 GB of
-        reflectance weights, ``camtwin capture`` 5.3 → 3.x GiB peak).
+        reflectance weights, ``camtwin capture`` 5.2 → 3.7 GiB peak).
     exposure_s : float, optional
         Integration time [s]; None = auto exposure (99th percentile of the rate at 60 % of
         the usable range, :func:`camtwin.sensor.auto_exposure_s`).
@@ -257,6 +261,7 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
                                               "illuminance_lux": scene.illuminance_lux}
     if own and lit is None:  # the scene's samples are not needed any more
         del scene, mean_l
+    note("sensor", 0, len(strips))  # (exposure, charge and blooming are the sensor's time)
 
     # 2. exposure; 3. photo-charge in place
     t0 = time.perf_counter()

@@ -107,9 +107,10 @@ def fit_planes(image: np.ndarray, target_hw, fit: str = "crop") -> tuple[np.ndar
     th, tw = plan.target_hw
     whole = (p1 - p0, q1 - q0) == (th, tw)
     out = (np.empty if whole else np.zeros)((img.shape[2], th, tw), np.float32)
+    part = None if whole else np.empty((p1 - p0, q1 - q0), np.float32)  # (one, reused)
     for c in range(img.shape[2]):
         src = np.ascontiguousarray(img[r0:r1, c0:c1, c])
-        dst = out[c] if whole else np.empty((p1 - p0, q1 - q0), np.float32)
+        dst = out[c] if whole else part
         got = cv2.resize(src, (q1 - q0, p1 - p0), dst=dst, interpolation=cv2.INTER_AREA)
         if not np.shares_memory(got, dst):      # (OpenCV allocated after all)
             dst[...] = got
