@@ -24,6 +24,9 @@ Usage::
     python benchmarks/bench_capture_scale.py                 # 1.2, 12, 48, 200 MP + default CLI
     python benchmarks/bench_capture_scale.py --catalog       # + every catalog module (CLI)
     python benchmarks/bench_capture_scale.py --sizes 1.2,12  # fewer sizes
+    # a photo as the scene on the 48 and 200 MP modules, against another revision:
+    python benchmarks/bench_capture_scale.py --photos coffee.png \
+        --capture-args "--lux 2500 --exposure-ms 40" --against-git f389c9e
 """
 
 from __future__ import annotations
@@ -121,12 +124,17 @@ def job(kind: str, module: str, crop, timeout: float) -> dict:
                      timeout, env)
 
 
-def cli(module: str, timeout: float) -> dict:
+def cli(module: str, timeout: float, scene: str = "colorchecker", extra=(),
+        src: str | None = None) -> dict:
+    """``camtwin capture --module MODULE --scene SCENE [extra] --json`` in a child process
+    (``src``: the ``src`` directory of another revision of camtwin, first on its path)."""
     with tempfile.TemporaryDirectory() as d:
+        argv = ["camtwin", "capture", "--module", module, "--scene", scene, *extra,
+                "--out", os.path.join(d, "x.png"), "--json"]
         code = ("import json, resource, sys, io, contextlib\n"
-                "from camtwin.cli import main\n"
-                f"sys.argv = ['camtwin', 'capture', '--module', {module!r}, '--scene',\n"
-                f"            'colorchecker', '--out', {os.path.join(d, 'x.png')!r}, '--json']\n"
+                + (f"sys.path.insert(0, {src!r})\n" if src else "")
+                + "from camtwin.cli import main\n"
+                f"sys.argv = {argv!r}\n"
                 "buf = io.StringIO()\n"
                 "try:\n"
                 "    with contextlib.redirect_stdout(buf):\n"
@@ -138,6 +146,19 @@ def cli(module: str, timeout: float) -> dict:
                 "    'stages': s.get('stage_s'), 'exit': code,\n"
                 "    'peak_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n")
         return run_child(code, timeout)
+
+
+def checkout(rev: str, into: str) -> str:
+    """The ``src`` directory of git revision ``rev`` of this repository, unpacked in
+    ``into``."""
+    import io
+    import tarfile
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    tar = subprocess.run(["git", "-C", root, "archive", rev, "src"], capture_output=True,
+                         check=True).stdout
+    tarfile.open(fileobj=io.BytesIO(tar)).extractall(into, filter="data")
+    return os.path.join(into, "src")
 
 
 def fmt(r: dict) -> str:
@@ -152,7 +173,21 @@ def main() -> None:
                     help="comma-separated keys of SIZES (MP)")
     ap.add_argument("--catalog", action="store_true", help="also every catalog module (CLI)")
     ap.add_argument("--timeout", type=float, default=1800.0)
+    ap.add_argument("--photos", default=None,
+                    help="comma-separated image files: `camtwin capture` of each on the "
+                         "modules of --modules (peak memory of a photo scene), instead of "
+                         "the rows above")
+    ap.add_argument("--modules", default="catalog:phone-imx586-main,"
+                    "catalog:phone-isocell-hp2-main", help="modules of the --photos rows")
+    ap.add_argument("--capture-args", default="",
+                    help="more `camtwin capture` options of the --photos rows "
+                         "(e.g. '--lux 2500 --exposure-ms 40')")
+    ap.add_argument("--against-git", default=None,
+                    help="also run the --photos rows on this git revision, side by side")
     args = ap.parse_args()
+    if args.photos:
+        photo_rows(args)
+        return
     print(f"load: {os.getloadavg()}")
     # warm the numba and CCM caches so that every row measures a warm start
     job("streamed", MODULE, (256, 192), args.timeout)
@@ -179,6 +214,37 @@ def main() -> None:
         print(f"cli {m:40s} {fmt(r)}{extra}", flush=True)
         rows.append((m, "cli", fmt(r)))
     print(f"load: {os.getloadavg()}")
+
+
+def photo_rows(args) -> None:
+    """``--photos``: each photo on each module, this tree and (``--against-git``) another
+    revision in turn, each capture in a fresh child process after a warm-up capture of a
+    small crop (numba and CCM caches warm)."""
+    import shlex
+
+    extra = shlex.split(args.capture_args)
+    with tempfile.TemporaryDirectory() as d:
+        trees = [("this tree", None)]
+        if args.against_git:
+            trees.append((f"git {args.against_git}", checkout(args.against_git, d)))
+        print(f"load: {os.getloadavg()}")
+        for _, src in trees:       # warm-up: the same code paths on a 2 MP crop
+            for photo in args.photos.split(","):
+                cli("catalog:phone-imx586-main", args.timeout, photo,
+                    [*extra, "--crop", "1600,1200"], src)
+        print("| photo | module | tree | wall s | stages s | peak RSS GiB |")
+        print("|---|---|---|---:|---:|---:|")
+        for photo in args.photos.split(","):
+            for m in args.modules.split(","):
+                for name, src in trees:
+                    r = cli(m, args.timeout, photo, extra, src)
+                    if "error" in r or r.get("exit"):
+                        print(f"| {os.path.basename(photo)} | {m} | {name} | failed: "
+                              f"{r.get('error', r.get('exit'))} | | |", flush=True)
+                        continue
+                    print(f"| {os.path.basename(photo)} | {m} | {name} | {r['wall_s']:.1f} | "
+                          f"{r['job_s']:.1f} | {r['peak_mib'] / 1024:.2f} |", flush=True)
+        print(f"load: {os.getloadavg()}")
 
 
 if __name__ == "__main__":
