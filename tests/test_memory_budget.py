@@ -145,6 +145,7 @@ def test_sweep_workers_start_with_heap_slack_and_keep_dasks_settings():
     from camtwin.memory import ALLOCATOR_TOP_PAD_BYTES
     from camtwin.sweep.runner import local_cluster
 
+    parent = dict(_os.environ)
     cluster = local_cluster(1)
     try:
         with Client(cluster) as client:
@@ -153,6 +154,9 @@ def test_sweep_workers_start_with_heap_slack_and_keep_dasks_settings():
                             .values()))
     finally:
         cluster.close()
+    # the workers' settings stay theirs: Dask's nannies set them in this process's
+    # environment, where they leaked into every process started after a sweep
+    assert dict(_os.environ) == parent
     assert env["MALLOC_TOP_PAD_"] == str(ALLOCATOR_TOP_PAD_BYTES)
     assert env.get("MALLOC_TRIM_THRESHOLD_") == "65536"       # Dask's own, untouched
     assert env["NUMBA_NUM_THREADS"] == "1"
@@ -197,3 +201,40 @@ def test_call_peak_growth_sees_the_call_not_earlier_peaks():
     assert out == 8 * 2 ** 20
     assert 60 * 2 ** 20 <= grew <= 160 * 2 ** 20
     assert small < 16 * 2 ** 20
+
+
+@pytest.mark.parametrize("module", ["adas-ar0820at-front", "adas-imx490-front",
+                                    "adas-ox03c10-surround"])
+def test_hdr_captures_are_estimated_with_their_components(module):
+    """An HDR frame keeps every component's DN and mean electrons and stacks its reads'
+    fixed-pattern maps: the catalog's HDR modules grew 1.39–1.55× the estimate before it
+    counted them (full size, ColorChecker: AR0820AT 932 against 642 MB). Peak-RSS growth of
+    ``shoot`` (a fresh interpreter per module — memory another shot freed would hide the
+    growth —, peak reset before the call, kernels compiled by a first small shot) against
+    ``estimate_capture_bytes`` without the fixed allowance, cropped to 1024 × 768 (the
+    model is per pixel)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the peak is reset through /proc/self/clear_refs (Linux)")
+    code = f"""
+import json
+import camtwin
+from camtwin.camera import module_scene, shoot
+from camtwin.crop import crop_module
+from camtwin.memory import call_peak_growth, estimate_capture_bytes
+mod = crop_module(camtwin.load_module("catalog:{module}"), 1024, 768)
+small = crop_module(mod, 64, 48)
+shoot(small, module_scene(small, "colorchecker"), rng=1)
+_, grew = call_peak_growth(shoot, mod, module_scene(mod, "colorchecker"), rng=1)
+print(json.dumps([grew, estimate_capture_bytes(mod, include_fixed=False)]))
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=600, env=env)   # (heap slack would hide the growth)
+    assert run.returncode == 0, run.stderr[-2000:]
+    grew, est = json.loads(run.stdout.strip().splitlines()[-1])
+    assert 0.5 * est <= grew <= est, (grew, est)

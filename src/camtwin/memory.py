@@ -23,13 +23,14 @@ Working-set model
 → ISP), per sensor pixel N_px and per optical-image sample N_oi (N_oi = N_px × oversample²,
 larger for a fisheye scene plane):
 
-    bytes ≈ N_oi · (scene + planes·4 + FFT) + N_px · mosaic + fixed
+    bytes ≈ N_oi · (scene + planes·4 + FFT) + N_px · (mosaic + hdr·n_hdr) + fixed
 
 with ``scene`` the bytes per sample of the scene description (reflectance index or
 weights, :class:`camtwin.scene.scene.Scene`), ``planes`` the per-channel float32 planes of
 the spectral collapse (2 per CFA channel), ``FFT`` the padded real and complex work
 buffers of one plane (≈ 12 bytes per sample), ``mosaic`` the float32/uint16 mosaics of
-the sensor chain plus the ISP's RGB output. The constants are fitted to measured peak RSS
+the sensor chain plus the ISP's RGB output, ``hdr`` the bytes per pixel of each of an HDR
+sensor's n_hdr components beyond it (:data:`BYTES_PER_PIXEL_HDR_COMPONENT`). The constants are fitted to measured peak RSS
 with a margin (benchmarks/RESULTS.md, ``bench_capture_scale.py``): 1.2 / 12 / 48 MP
 ColorChecker captures are estimated at 440 MiB / 1.2 GiB / 3.8 GiB and measured at 0.38 /
 0.91 / 2.51 GiB. The number of spectral bands does not appear — the spectral dimension is
@@ -56,6 +57,14 @@ ENV_VAR = "CAMTWIN_MAX_MEMORY"
 #: Working-set model constants [bytes] (module docstring), fitted to measured peak RSS.
 BYTES_PER_OI_SAMPLE_FFT = 12
 BYTES_PER_PIXEL_MOSAIC = 40
+#: Plus, for an HDR sensor, per component (:func:`camtwin.sensor.hdr.component_names`):
+#: its DN (uint16) and mean electrons (float32, per charge group), its read's fixed-pattern
+#: maps stacked for the fused kernel (offset float32, RTN flags) and its share of the
+#: combined signal (and PWL code). Measured beyond the rest of the model (peak-RSS growth of
+#: ``shoot`` in a fresh process, ColorChecker): 11.6, 10.1 and 10.7 B per pixel and
+#: component for the catalog's AR0820AT (DOL, 3), IMX490 (split pixel, 3) and OX03C10
+#: (split pixel + PWL, 4) — ``tests/test_memory_budget.py``.
+BYTES_PER_PIXEL_HDR_COMPONENT = 16
 #: Python, NumPy, SciPy, numba and the compiled kernels of a fresh process.
 FIXED_BYTES = 350 * 2**20
 
@@ -241,7 +250,12 @@ def estimate_capture_bytes(module, *, frames: int = 1, oversample: int = 1,
     n_oi = rows * cols
     n_ch = 1 if s.cfa == "mono" else 3
     per_oi = scene_bytes_per_sample(scene_kind) + 2 * n_ch * 4 + BYTES_PER_OI_SAMPLE_FFT
-    total = n_oi * per_oi + n_px * BYTES_PER_PIXEL_MOSAIC + (frames - 1) * n_px * 6
+    per_px = BYTES_PER_PIXEL_MOSAIC
+    if s.hdr is not None:
+        from .sensor.hdr import component_names
+
+        per_px += BYTES_PER_PIXEL_HDR_COMPONENT * len(component_names(s.hdr))
+    total = n_oi * per_oi + n_px * per_px + (frames - 1) * n_px * 6
     return int(total + (FIXED_BYTES if include_fixed else 0))
 
 

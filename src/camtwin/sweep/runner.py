@@ -153,10 +153,21 @@ def local_cluster(n_workers: int, *, numba_threads: int = 1, log_level: int = lo
     import dask
     from distributed import LocalCluster
 
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": _pre_spawn_environ()}):
-        return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                            dashboard_address="127.0.0.1:0", silence_logs=log_level,
-                            env=_worker_env(numba_threads))
+    # Dask's nannies run in this process and set the workers' environment in *its*
+    # os.environ before spawning them, and leave it there: after a sweep, every process
+    # the user starts (and any OpenMP runtime started later here) inherited
+    # OMP_NUM_THREADS=1, MALLOC_TOP_PAD_ and MALLOC_TRIM_THRESHOLD_ (distributed
+    # 2026.8). The workers have spawned when LocalCluster returns: put it back.
+    saved = dict(os.environ)
+    try:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": _pre_spawn_environ()}):
+            return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                dashboard_address="127.0.0.1:0", silence_logs=log_level,
+                                env=_worker_env(numba_threads))
+    finally:
+        if dict(os.environ) != saved:
+            os.environ.clear()
+            os.environ.update(saved)
 
 
 def run_sweep(sweep: CompiledSweep, store_url, *, scheduler: str | None = None,
