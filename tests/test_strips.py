@@ -182,6 +182,44 @@ def test_a_scene_built_by_the_strips_is_dropped_after_the_optics(small, tmp_path
     assert st.raw.metadata == ref.metadata and st.raw.illuminant == ref.illuminant
 
 
+@pytest.mark.parametrize("name", ["distortion", "field_psfs", "diffraction"])
+def test_scene_rows_the_strips_have_passed_are_given_back_unread(tmp_path, monkeypatch, name):
+    """``release_scene``: the rows of a scene built by the strips that no later strip reads
+    (each strip's margin, :func:`camtwin.camera.window_margin`) go back to the system as
+    the strips move down — read after that they would be 0. The raw equals, DN for DN,
+    that of the same photo passed as an object (nothing released), with the lens's
+    geometry moving points across strips; pages were released (a 1536-wide frame: 6 KiB
+    per row of a weights plane); the scene the caller still holds is never released."""
+    from PIL import Image
+
+    import camtwin.memory as mem
+    from camtwin.strips import shoot_strips
+
+    mod = crop_module(camtwin.load_module("default"), 1536, 96)
+    ov = VARIANTS[name]
+    mod = mod.replace(**ov) if ov else mod
+    photo = tmp_path / "photo.png"
+    rgb = np.random.default_rng(5).integers(0, 256, (40, 600, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(photo)
+    released = []
+    real = mem.release_pages
+    monkeypatch.setattr(mem, "release_pages", lambda a: released.append(real(a)) or 0)
+
+    def build():
+        return module_scene(mod, photo, illuminance_lux=300.0)
+
+    st = shoot_strips(mod, build, rng=3, strip_rows=16, release_scene=True)
+    assert sum(released) > 0
+    kept = build()
+    ref = capture_strips(mod, kept, rng=3, strip_rows=16)
+    np.testing.assert_array_equal(st.raw.dn, ref.dn)
+    np.testing.assert_array_equal(st.raw.mean_electrons, ref.mean_electrons)
+    released.clear()
+    capture_strips(mod, lambda: kept, rng=3, strip_rows=16, release_scene=True)
+    assert not released             # (the caller holds it: nothing given back)
+    np.testing.assert_array_equal(kept.reflectance.weights, build().reflectance.weights)
+
+
 def test_cli_capture_takes_strips_above_threshold(tmp_path, monkeypatch):
     """``camtwin capture`` shoots sensors above STRIP_ABOVE_PX in strips: same report
     (ΔE00, grey SNR, stage times), an image of the sensor's size, close to the whole-frame

@@ -235,11 +235,10 @@ class Shot:
         return shot_to_xarray(self)
 
 
-def scene_window(scene: Scene, module: ModuleSpec, window: SensorWindow) -> tuple[Scene, int]:
-    """The part of ``scene`` (filling the full sensor of ``module`` at one sample per pixel,
-    :func:`module_scene`) that a sensor window needs, with a margin of M samples on every
-    side for the blur and the lens's geometry (points that distortion moves into the
-    window); beyond the scene's edge it continues mirrored. Returns (scene, M)."""
+def window_margin(scene: Scene, module: ModuleSpec, window: SensorWindow) -> int:
+    """The margin M [scene samples] :func:`scene_window` adds on every side of a sensor
+    window: the blur's support and the largest shift of the lens's geometry (distortion,
+    lateral colour) over the window."""
     from .optics.field import geometry_source, warp_maps
     from .optics.image import full_field_um
 
@@ -270,7 +269,17 @@ def scene_window(scene: Scene, module: ModuleSpec, window: SensorWindow) -> tupl
 
         blur_px += 1.5 * max(geometric_blur_radius_um(lens.zernike_um(h), lens.working_f_number)
                              for h in (0.0, 1.0)) / pitch
-    margin = int(np.ceil(shift + blur_px)) + 2
+    return int(np.ceil(shift + blur_px)) + 2
+
+
+def scene_window(scene: Scene, module: ModuleSpec, window: SensorWindow,
+                 margin: int | None = None) -> tuple[Scene, int]:
+    """The part of ``scene`` (filling the full sensor of ``module`` at one sample per pixel,
+    :func:`module_scene`) that a sensor window needs, with a margin of M samples on every
+    side for the blur and the lens's geometry (points that distortion moves into the
+    window; :func:`window_margin`, or ``margin`` when the caller has it); beyond the
+    scene's edge it continues mirrored. Returns (scene, M)."""
+    margin = window_margin(scene, module, window) if margin is None else int(margin)
     r0, r1 = window.y - margin, window.y + window.height + margin
     c0, c1 = window.x - margin, window.x + window.width + margin
     h, w = scene.shape
@@ -292,13 +301,15 @@ def scene_window(scene: Scene, module: ModuleSpec, window: SensorWindow) -> tupl
 
 def form_module_image(module: ModuleSpec, scene: Scene, *, window: SensorWindow | None = None,
                       band_group_nm: float | None = DEFAULT_BAND_GROUP_NM,
-                      progress=None, mean_spectrum=None) -> ChannelImage:
+                      progress=None, mean_spectrum=None,
+                      margin: int | None = None) -> ChannelImage:
     """The streamed optical image (:class:`~camtwin.optics.stream.ChannelImage`) of
     ``scene`` through ``module``'s lens, for its sensor's channels.
 
     With ``window`` (from :func:`camtwin.crop.window_module`; ``module`` is then the
     *full* module and ``scene`` fills its full sensor) only the window is imaged, with the
-    field-dependent optics of its true position.
+    field-dependent optics of its true position (``margin``: the window's
+    :func:`window_margin`, when the caller has computed it).
     """
     if window is None or (window.width, window.height) == (window.full_width,
                                                              window.full_height):
@@ -310,7 +321,7 @@ def form_module_image(module: ModuleSpec, scene: Scene, *, window: SensorWindow 
     s = module.sensor
     pitch = s.pixel_pitch_um
     ff = full_field_um((s.height_px, s.width_px), pitch, module.lens)
-    sub, _ = scene_window(scene, module, window)
+    sub, _ = scene_window(scene, module, window, margin)
     dy, dx = window.offset_px
     return form_channel_image(sub, module.lens, s, band_group_nm=band_group_nm,
                               field_offset_um=(dy * pitch, dx * pitch),

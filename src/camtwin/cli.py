@@ -257,7 +257,8 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
     if strips:  # (the strips build the scene and drop it after the optics: camtwin.strips)
         shot = shoot_strips(mod, build_scene, exposure_s=exposure_s, rng=seed,
                             check_memory=False, band_group_nm=band_group_nm,
-                            progress=timer.callback, start_s=start_ms / 1e3)
+                            progress=timer.callback, start_s=start_ms / 1e3,
+                            release_scene=True)
     else:
         sc = build_scene()
         shot = shoot(mod, sc, exposure_s=exposure_s, rng=seed, window=win,

@@ -130,6 +130,40 @@ def call_peak_growth(fn, *args, **kwargs):
     return out, status("VmHWM:") - base
 
 
+def release_pages(a) -> int:
+    """Give the memory pages lying wholly inside the C-contiguous array ``a`` (usually a
+    view: the rows of a large array no longer needed) back to the system
+    (``madvise(MADV_DONTNEED)``, Linux); returns the bytes released (0 elsewhere, or for
+    memory that is not an anonymous mapping of its own — NumPy maps arrays of more than
+    a few hundred KiB so). **The values there read as 0 afterwards**: only for arrays
+    no one will read there again (:func:`camtwin.strips.capture_strips` releases the
+    rows of a scene it built once no later strip needs them)."""
+    import mmap
+    import sys
+
+    if not sys.platform.startswith("linux") or not a.flags.c_contiguous or a.nbytes == 0:
+        return 0
+    page = mmap.PAGESIZE
+    start = a.__array_interface__["data"][0]
+    lo = -(-start // page) * page
+    hi = (start + a.nbytes) // page * page
+    if hi <= lo:
+        return 0
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+        if libc.madvise(ctypes.c_void_p(lo), ctypes.c_size_t(hi - lo), _MADV_DONTNEED):
+            return 0
+    except (OSError, AttributeError):
+        return 0
+    return hi - lo
+
+
+_MADV_DONTNEED = 4
+
+
 def current_rss_bytes() -> int:
     """Resident set size of this process now [bytes] (psutil; the peak so far without it)."""
     try:

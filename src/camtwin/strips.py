@@ -129,6 +129,37 @@ def _strip_window(module, a: int, b: int):
     return module.replace(sensor={"height_px": int(b - a)}), win
 
 
+def _scene_rows_releasable(scene) -> bool:
+    """Whether :func:`capture_strips` may give back the rows of ``scene`` its strips have
+    passed: a reflectance scene (what :func:`camtwin.camera.scene_window` reads) whose
+    objects and arrays only it holds (CPython reference counts: the scene built by the
+    caller's function, not one the function also keeps elsewhere)."""
+    import sys
+
+    refl = getattr(scene, "reflectance", None)
+    if refl is None or scene._radiance is not None:
+        return False
+    arrays = [a for a in (refl.index, refl.weights) if a is not None]
+    # (counts, CPython 3.11–3.13: the holders, this function's names, getrefcount's
+    # argument; one more holder anywhere and nothing is released)
+    return (sys.getrefcount(scene) <= 3 and sys.getrefcount(refl) <= 3
+            and all(a.base is None and a.flags.c_contiguous and sys.getrefcount(a) <= 4
+                    for a in arrays))
+
+
+def _release_scene_rows(scene, r0: int, r1: int) -> None:
+    """Give rows [r0, r1) of ``scene``'s reflectance arrays back to the system
+    (:func:`camtwin.memory.release_pages`; they read as 0 afterwards)."""
+    from .memory import release_pages
+
+    refl = scene.reflectance
+    if refl.index is not None:
+        release_pages(refl.index[r0:r1])
+    if refl.weights is not None:
+        for plane in refl.weights:
+            release_pages(plane[r0:r1])
+
+
 def _oi_geometry(module, scene):
     """A stand-in for the whole-frame optical image: what
     :func:`camtwin.sensor.capture.layout_to_pixels` reads (layout, lens, grid)."""
@@ -142,7 +173,8 @@ def _oi_geometry(module, scene):
 
 def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
                    strip_rows: int | None = None, band_group_nm=None, flicker=None,
-                   start_s: float = 0.0, timings: dict | None = None, progress=None):
+                   start_s: float = 0.0, timings: dict | None = None, progress=None,
+                   release_scene: bool = False):
     """Scene → :class:`~camtwin.raw.RawFrame` of ``module``'s whole sensor, strip by strip.
 
     Same physics and the same frame as ``shoot(module, scene, …).raw`` (module docstring):
@@ -163,6 +195,13 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
         is dropped once the optics are done, so the sensor and ISP stages run without its
         sample arrays (a photo on the 200 MP ``phone-isocell-hp2-main``: 2.4 GB of
         reflectance weights, ``camtwin capture`` 5.2 → 3.7 GiB peak).
+    release_scene : bool
+        With a function as ``scene`` whose scene nothing else uses: the rows of its
+        reflectance arrays that no later strip reads are given back to the system as the
+        strips move down (:func:`camtwin.memory.release_pages`; they read as 0
+        afterwards), so the scene and the frame being filled are never both whole
+        (``camtwin capture`` sets it). Not done when something else holds the scene or
+        its arrays (reference counts) or with a single strip.
     exposure_s : float, optional
         Integration time [s]; None = auto exposure (99th percentile of the rate at 60 % of
         the usable range, :func:`camtwin.sensor.auto_exposure_s`).
@@ -232,11 +271,31 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
     # 1. optics → electron rate, strip by strip (interior rows kept)
     t0 = time.perf_counter()
     frame = np.empty((h, w), np.float32)  # rate [e⁻/s], then μ_ph, then μ_ph + μ_d
+    margins = keep_from = None
+    if (release_scene and own and lit is None and len(strips) > 1
+            and _scene_rows_releasable(scene)):
+        # a scene built here: the rows no later strip reads go back to the system as the
+        # strips move down (camtwin.memory.release_pages), so the scene and the frame
+        # being filled are not both whole at once — each strip's first scene row from
+        # the margin it is imaged with (camtwin.camera.window_margin)
+        from .camera import window_margin
+
+        margins, first = [], []
+        for r0, r1 in strips:
+            a, b = max(0, r0 - halo), min(h, r1 + halo)
+            win = _strip_window(module, a, b)[1]
+            margins.append(window_margin(scene, module, win))
+            first.append(max(0, win.y - margins[-1]))
+        keep_from = np.minimum.accumulate(np.array(first[::-1] + [h]))[::-1][1:]
+        released = 0
     for k, (r0, r1) in enumerate(strips):
         a, b = max(0, r0 - halo), min(h, r1 + halo)
         sub, win = _strip_window(module, a, b)
+        if keep_from is not None and max(0, win.y - margins[k]) < released:
+            raise RuntimeError(f"strip {k} reads scene rows released before it")  # (a bug)
         ci = form_module_image(module, scene, window=win, band_group_nm=bands,
-                               mean_spectrum=mean_l)
+                               mean_spectrum=mean_l,
+                               margin=None if margins is None else margins[k])
         rate = rate_from_density(ci.density, ci.sample_pitch_um, sub.sensor, module.lens,
                                  offset_px=ci.sensor_offset_px,
                                  full_sensor_px=ci.full_sensor_px)
@@ -254,6 +313,9 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
                                            full_sensor_px=ci.full_sensor_px)
                 light_frames[j][r0:r1] = rate_j[r0 - a:r1 - a]
                 del ci, rate_j
+        if keep_from is not None and keep_from[k] > released and k + 1 < len(strips):
+            _release_scene_rows(scene, released, int(keep_from[k]))
+            released = int(keep_from[k])
         note("optics", k + 1, len(strips))
     t["optics_s"] = time.perf_counter() - t0
     geo = _oi_geometry(module, scene)
@@ -440,12 +502,13 @@ class StripShot:
 def shoot_strips(module, scene, *, exposure_s: float | None = None, rng=None,
                  ccm: np.ndarray | None = None, strip_rows: int | None = None,
                  band_group_nm=None, check_memory: bool = True, scene_kind: str = "chart",
-                 timings: dict | None = None, progress=None, start_s: float = 0.0) -> StripShot:
+                 timings: dict | None = None, progress=None, start_s: float = 0.0,
+                 release_scene: bool = False) -> StripShot:
     """Scene → raw → 8/16-bit image of ``module``'s whole sensor in strips: the strip
     counterpart of :func:`camtwin.camera.shoot` (module docstring), for sensors of any
     size. The working set (:func:`estimate_strip_capture_bytes`) is checked against the
-    memory budget first. ``scene``: as :func:`capture_strips` (a function building it is
-    estimated as a scene without lights)."""
+    memory budget first. ``scene``, ``release_scene``: as :func:`capture_strips` (a
+    function building the scene is estimated as a scene without lights)."""
     from .camera import calibration_module, module_ccm
     from .isp.strips import render_strips
     from .memory import capture_hint, check_budget
@@ -463,7 +526,7 @@ def shoot_strips(module, scene, *, exposure_s: float | None = None, rng=None,
     t = {} if timings is None else timings
     raw = capture_strips(module, scene, exposure_s=exposure_s, rng=rng,
                          strip_rows=strip_rows, band_group_nm=band_group_nm, timings=t,
-                         progress=progress, start_s=start_s)
+                         progress=progress, start_s=start_s, release_scene=release_scene)
     if module.isp.ccm == "fitted" and ccm is None and s.cfa != "mono":
         t0 = time.perf_counter()
         if progress:
