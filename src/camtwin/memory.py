@@ -30,10 +30,10 @@ weights, :class:`camtwin.scene.scene.Scene`), ``planes`` the per-channel float32
 the spectral collapse (2 per CFA channel), ``FFT`` the padded real and complex work
 buffers of one plane (≈ 12 bytes per sample), ``mosaic`` the float32/uint16 mosaics of
 the sensor chain plus the ISP's RGB output, ``hdr`` the bytes per pixel of each of an HDR
-sensor's n_hdr components beyond it (:data:`BYTES_PER_PIXEL_HDR_COMPONENT`). The constants are fitted to measured peak RSS
-with a margin (benchmarks/RESULTS.md, ``bench_capture_scale.py``): 1.2 / 12 / 48 MP
-ColorChecker captures are estimated at 440 MiB / 1.2 GiB / 3.8 GiB and measured at 0.38 /
-0.91 / 2.51 GiB. The number of spectral bands does not appear — the spectral dimension is
+sensor's n_hdr components beyond it (:data:`BYTES_PER_PIXEL_HDR_COMPONENT`). The
+constants are fitted to measured peak RSS with a margin (benchmarks/RESULTS.md,
+``bench_capture_scale.py``): 1.2 / 12 / 48 MP ColorChecker captures are estimated at
+440 MiB / 1.2 GiB / 3.8 GiB and measured at 0.38 / 0.91 / 2.51 GiB. The number of spectral bands does not appear — the spectral dimension is
 streamed. Sensors captured in row strips (``camtwin capture`` above 16 MP,
 :mod:`camtwin.strips`) have their own model, :func:`camtwin.strips.estimate_strip_capture_bytes`
 (frame-size arrays of ≈ 9 bytes per pixel plus one strip's working set).
