@@ -1596,7 +1596,7 @@ def _run_dense(q, n, comp, n_reg, fw32, along_columns, max_iterations, tol, keep
     """The frame bloomed as one group (one thread, written in place): the over-full
     pixels are the first nodes, ``node[:n]`` on the call (int32 flat frame indices in
     increasing order, turned into cell indices here: no second list of them — 4 bytes
-    per over-full pixel, 0.33 GiB for a 200 MP frame 43 % over full), ``comp`` their
+    per over-full pixel; RESULTS.md, capture at real size, run 5), ``comp`` their
     regions (0 … n_reg − 1, numbered
     in order of first appearance), the frame's edges are walls; then :func:`_grow` as in
     :func:`_run_one`. The cells cover the band of rows holding the over-full pixels with a
