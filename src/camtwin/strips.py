@@ -286,7 +286,8 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
             win = _strip_window(module, a, b)[1]
             margins.append(window_margin(scene, module, win))
             first.append(max(0, win.y - margins[-1]))
-        keep_from = np.minimum.accumulate(np.array(first[::-1] + [h]))[::-1][1:]
+        # (after strip k: the least first row of the strips after it, or h)
+        keep_from = np.minimum.accumulate(np.array(first + [h])[::-1])[::-1][1:]
         released = 0
     for k, (r0, r1) in enumerate(strips):
         a, b = max(0, r0 - halo), min(h, r1 + halo)
