@@ -157,7 +157,8 @@ def local_cluster(n_workers: int, *, numba_threads: int = 1, log_level: int = lo
     # os.environ before spawning them, and leave it there: after a sweep, every process
     # the user starts (and any OpenMP runtime started later here) inherited
     # OMP_NUM_THREADS=1, MALLOC_TOP_PAD_ and MALLOC_TRIM_THRESHOLD_ (distributed
-    # 2026.8). The workers have spawned when LocalCluster returns: put it back.
+    # 2026.8). The workers have spawned when LocalCluster returns: put it back (a nanny
+    # restarting a worker sets them again: run_sweep restores them once more at the end).
     saved = dict(os.environ)
     try:
         with dask.config.set({"distributed.nanny.pre-spawn-environ": _pre_spawn_environ()}):
@@ -165,9 +166,14 @@ def local_cluster(n_workers: int, *, numba_threads: int = 1, log_level: int = lo
                                 dashboard_address="127.0.0.1:0", silence_logs=log_level,
                                 env=_worker_env(numba_threads))
     finally:
-        if dict(os.environ) != saved:
-            os.environ.clear()
-            os.environ.update(saved)
+        _restore_environ(saved)
+
+
+def _restore_environ(saved: dict) -> None:
+    """Make ``os.environ`` ``saved`` again (what :func:`local_cluster`'s nannies set)."""
+    if dict(os.environ) != saved:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def run_sweep(sweep: CompiledSweep, store_url, *, scheduler: str | None = None,
@@ -248,6 +254,7 @@ def _run_locked(sweep, store, t0, notices, *, scheduler, workers, batch_size, nu
     from distributed import Client, as_completed
 
     cluster = None
+    environ = dict(os.environ)
     if scheduler is None:
         n = int(workers) if workers is not None else usable_cpus()
         cluster = local_cluster(n, numba_threads=numba_threads, log_level=log_level)
@@ -296,6 +303,7 @@ def _run_locked(sweep, store, t0, notices, *, scheduler, workers, batch_size, nu
         client.close()
         if cluster is not None:
             cluster.close()
+            _restore_environ(environ)
     store.write_meta(sweep.spec_dict(), run={
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **out.as_dict(),
         "seconds": round(time.perf_counter() - t0, 3)})
