@@ -34,9 +34,10 @@ sensor's n_hdr components beyond it (:data:`BYTES_PER_PIXEL_HDR_COMPONENT`). The
 constants are fitted to measured peak RSS with a margin (benchmarks/RESULTS.md,
 ``bench_capture_scale.py``): 1.2 / 12 / 48 MP ColorChecker captures are estimated at
 440 MiB / 1.2 GiB / 3.8 GiB and measured at 0.38 / 0.91 / 2.51 GiB. The number of
-spectral bands does not appear — the spectral dimension is streamed. Sensors captured in row strips (``camtwin capture`` above 16 MP,
-:mod:`camtwin.strips`) have their own model, :func:`camtwin.strips.estimate_strip_capture_bytes`
-(frame-size arrays of ≈ 9 bytes per pixel plus one strip's working set).
+spectral bands does not appear — the spectral dimension is streamed. Sensors captured in
+row strips (``camtwin capture`` above 16 MP, :mod:`camtwin.strips`) have their own model,
+:func:`camtwin.strips.estimate_strip_capture_bytes` (frame-size arrays of ≈ 9 bytes per
+pixel plus one strip's working set).
 """
 
 from __future__ import annotations
@@ -136,8 +137,9 @@ def release_pages(a) -> int:
     (``madvise(MADV_DONTNEED)``, Linux); returns the bytes released (0 elsewhere or when
     the call fails; a part smaller than a page releases nothing). **The values there
     read as 0 afterwards** (private memory; a file mapping's are read from the file
-    again): only for arrays no one will read there again (:func:`camtwin.strips.capture_strips` releases the
-    rows of a scene it built once no later strip needs them)."""
+    again): only for arrays no one will read there again
+    (:func:`camtwin.strips.capture_strips` releases the rows of a scene it built once no
+    later strip needs them)."""
     import mmap
     import sys
 
