@@ -64,7 +64,8 @@ BYTES_PER_PIXEL_MOSAIC = 40
 #: combined signal (and PWL code). Measured beyond the rest of the model (peak-RSS growth of
 #: ``shoot`` in a fresh process, ColorChecker): 11.6, 10.1 and 10.7 B per pixel and
 #: component for the catalog's AR0820AT (DOL, 3), IMX490 (split pixel, 3) and OX03C10
-#: (split pixel + PWL, 4) — ``tests/test_memory_budget.py``.
+#: (split pixel + PWL, 4) (benchmarks/RESULTS.md, "Capture at real size", run 5; the
+#: estimate bounding the growth: ``tests/test_memory_budget.py``).
 BYTES_PER_PIXEL_HDR_COMPONENT = 16
 #: Python, NumPy, SciPy, numba and the compiled kernels of a fresh process.
 FIXED_BYTES = 350 * 2**20

@@ -271,6 +271,9 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
     # 1. optics → electron rate, strip by strip (interior rows kept)
     t0 = time.perf_counter()
     frame = np.empty((h, w), np.float32)  # rate [e⁻/s], then μ_ph, then μ_ph + μ_d
+    # each strip's rows with their halo: (first row a, its module, its window)
+    plan = [(a, *_strip_window(module, a, b))
+            for a, b in ((max(0, r0 - halo), min(h, r1 + halo)) for r0, r1 in strips)]
     margins = keep_from = None
     if (release_scene and own and lit is None and len(strips) > 1
             and _scene_rows_releasable(scene)):
@@ -281,17 +284,14 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
         from .camera import window_margin
 
         margins, first = [], []
-        for r0, r1 in strips:
-            a, b = max(0, r0 - halo), min(h, r1 + halo)
-            win = _strip_window(module, a, b)[1]
+        for _, _, win in plan:
             margins.append(window_margin(scene, module, win))
             first.append(max(0, win.y - margins[-1]))
         # (after strip k: the least first row of the strips after it, or h)
         keep_from = np.minimum.accumulate(np.array(first + [h])[::-1])[::-1][1:]
         released = 0
     for k, (r0, r1) in enumerate(strips):
-        a, b = max(0, r0 - halo), min(h, r1 + halo)
-        sub, win = _strip_window(module, a, b)
+        a, sub, win = plan[k]
         if keep_from is not None and max(0, win.y - margins[k]) < released:
             raise RuntimeError(f"strip {k} reads scene rows released before it")  # (a bug)
         ci = form_module_image(module, scene, window=win, band_group_nm=bands,
