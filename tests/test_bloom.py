@@ -922,7 +922,8 @@ def _two_clusters(rng, h, w, x0s, n, hi):
 def _cut_at(axis, at):
     """A stand-in for ``_bloom._split``: the components by their first pixel's side of
     row (axis 0) or column ``at``."""
-    def split(q, idx, comp, n_reg, fw32, keep, _):
+    def split(q, idx, rstart, rcomp, n_reg, fw32, keep, _):
+        comp = np.repeat(rcomp, np.diff(rstart))
         first = np.full(n_reg, -1, np.int64)
         for p, k in zip(idx.tolist(), comp.tolist()):
             if first[k] < 0:
@@ -1146,7 +1147,8 @@ def test_each_path_compiles_only_what_it_runs(monkeypatch):
     i32, f64 = np.zeros(4, np.int32), np.zeros(4, np.float64)
     state = tuple(np.int64(0) for _ in range(7)) + (0.0, 0.0, np.int64(1))
     args = (state, np.zeros(4, np.float32), 1, 1, 1, 0, i32, np.float32(1.0), 4, 1, 0.0,
-            i32, i32, i32, i32, i32, i32, i32, i32, f64, f64, f64, i32, i32, i32, i32, i32)
+            i32, i32, i32, i32, i32, i32, i32, i32, f64, f64, f64, i32, i32, i32, i32, i32,
+            np.bool_(False))
     sig = tuple(nb.typeof(a) for a in args)
     for kernel, sleeps in ((_bloom._grow_regions, False), (_bloom._grow_sleepy, True),
                            (_bloom._grow_single, False)):

@@ -617,7 +617,7 @@ def _grow_kernel(single, sleepy, name):
 
     def _grow(state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iterations, tol, node,
               front, fmask, freg, foreign, free, parent, edges, pend, share, fval, rlist,
-              dnext, dhead, dtail, rs):  # pragma: no cover - jit
+              dnext, dhead, dtail, rs, flush):  # pragma: no cover - jit
         """The steps of :func:`_run_one` from ``state`` (n_nodes, n_seen, n_front, n_free,
         n_fg, first, steps, lost, pending_total, n_live) until the stop rule
         (:data:`_DONE`), a window edge (:data:`_WINDOW_EDGE`), full work lists
@@ -653,7 +653,13 @@ def _grow_kernel(single, sleepy, name):
         (the same sums); only the order in which a region's fills add up its next P_R
         changes. Everything wakes before :data:`_MERGED` and :data:`_DONE`, or when the two
         ends of the slot arrays meet. (``rs``: four int32 cells for :func:`_sleep_pass`;
-        without ``sleepy`` the sleepers' arrays are dummies, never read.)"""
+        without ``sleepy`` the sleepers' arrays are dummies, never read.)
+
+        With ``flush`` (:func:`_run_dense` on the whole frame, written in place), the nodes
+        are written into ``qf`` (at full well) as soon as their neighbours have been
+        looked at, and their list starts again: nothing reads a full pixel's charge in
+        the frame again, and the list holds only the pixels waiting for their neighbour
+        pass instead of every pixel that ends up full (FLUSH_FIGURE)."""
         n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost, pending_total, n_live = state
         fw = np.float64(fw32)
         cap = np.int64(node.size)
@@ -745,6 +751,13 @@ def _grow_kernel(single, sleepy, name):
                                               steps, lost, pending_total, n_live)
                 qi += 1
             first = n_nodes
+            if flush:
+                # (the whole frame, written in place: the nodes looked around are done —
+                # written now, their list reused: see the docstring)
+                for t in range(n_nodes):
+                    lp = node[_u(t)]
+                    qf[_u(gbase + (lp >> sh) * w + (lp & msk))] = fw32
+                n_nodes = first = np.int64(0)
             if n_free > _COMPACT_FREE and 2 * n_free > n_front:
                 # most slots still free after the new nodes took theirs (the frontier shrank
                 # as it filled): the steps would go on visiting them — move the live ones
@@ -1061,12 +1074,12 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, idx, val, runs, cfirst,
         code, state = _grow_regions(state, qf, w, sh, msk, gbase, lab, fw32, n_dirs,
                                     max_iterations, tol[k], node, front, fmask, freg,
                                     foreign, free, parent, edges, pend, share, fval, rlist,
-                                    free, free, free, free)
+                                    free, free, free, free, np.bool_(False))
     if code == _MERGED:
         code, state = _grow_single(state, qf, w, sh, msk, gbase, lab, fw32, n_dirs,
                                    max_iterations, tol[k], node, front, fmask, freg, foreign,
                                    free, parent, edges, pend, share, fval, rlist, free, free,
-                                   free, free)
+                                   free, free, np.bool_(False))
     if code != _DONE:
         status[k] = code
         return
@@ -1577,29 +1590,34 @@ def dense_groups(n_px: int) -> int:
 
 
 @nb.njit(cache=True)
-def _region_pending(qf, idx, comp, pend, fw, keep):  # pragma: no cover - jit
-    """``pend[r]`` ← the pending charge (1 − d)·(q − FWC) of region r's over-full pixels
-    ``idx`` (regions ``comp``), summed in list order; returns their total."""
+def _region_pending(qf, idx, rstart, rcomp, pend, fw, keep):  # pragma: no cover - jit
+    """``pend[c]`` ← the pending charge (1 − d)·(q − FWC) of region c's over-full pixels
+    ``idx`` (run r: ``idx[rstart[r]:rstart[r + 1]]``, region ``rcomp[r]``), summed in list
+    order; returns their total."""
     pend[:] = 0.0
     total = 0.0
-    for t in range(idx.size):
-        e = (np.float64(qf[idx[t]]) - fw) * keep
-        pend[comp[t]] += e
-        total += e
+    for r in range(rcomp.size):
+        c = rcomp[r]
+        for t in range(rstart[r], rstart[r + 1]):
+            e = (np.float64(qf[idx[t]]) - fw) * keep
+            pend[c] += e
+            total += e
     return total
 
 
 @nb.njit(cache=True, nogil=True)
-def _run_dense(q, n, comp, n_reg, fw32, along_columns, max_iterations, tol, keep,
+def _run_dense(q, n, rstart, rcomp, n_reg, fw32, along_columns, max_iterations, tol, keep,
                write, lab, node, front, fmask, freg, free, fval, foreign,
                dnext):  # pragma: no cover - jit
     """The frame bloomed as one group (one thread, written in place): the over-full
     pixels are the first nodes, ``node[:n]`` on the call (int32 flat frame indices in
     increasing order, turned into cell indices here: no second list of them — 4 bytes
-    per over-full pixel; RESULTS.md, capture at real size, run 5), ``comp`` their
-    regions (0 … n_reg − 1, numbered
-    in order of first appearance), the frame's edges are walls; then :func:`_grow` as in
-    :func:`_run_one`. The cells cover the band of rows holding the over-full pixels with a
+    per over-full pixel; RESULTS.md, capture at real size, run 5), their regions given
+    by runs (``node[rstart[r]:rstart[r + 1]]`` in region ``rcomp[r]``, a row's run of
+    over-full pixels as :func:`_components` finds them, or part of one; regions 0 … n_reg − 1 numbered in order of first appearance: no region per
+    pixel — 4 bytes per over-full pixel, RESULTS.md run 6; a run's pixels lie in one
+    row), the frame's edges are walls;
+    then :func:`_grow` as in :func:`_run_one`. The cells cover the band of rows holding the over-full pixels with a
     margin of √(2·P/FWC) + 8 rows (P: their pending charge — the radius of a disc that
     holds it if its pixels were half full), walls at a band edge inside the frame; a bloom
     reaching one reruns with four times the margin (nothing is written to the frame before
@@ -1610,7 +1628,9 @@ def _run_dense(q, n, comp, n_reg, fw32, along_columns, max_iterations, tol, keep
     and the dead entries of woken ones at the top of the slot lists, 28 B each, at most
     as many as the most slots visited) and ~36 B per region.
     Returns (steps, pending, lost, pix, val): with ``write`` the result is written into
-    ``q`` and pix, val are empty; else ``q`` is left as it was and pix (int32 flat pixel
+    ``q`` and pix, val are empty (when the band is the whole frame — no rerun can need
+    the frame as it was — the full pixels are written step by step and their list
+    reused: :func:`_grow` ``flush``); else ``q`` is left as it was and pix (int32 flat pixel
     indices), val (float32 final charges [e⁻]) list every pixel the bloom changed — the
     pixels that are full at the end and the frontier's — for a caller that reads only
     those out (:func:`bloom` ``footprints``: one footprint). ``lab`` … ``fval``: the
@@ -1635,7 +1655,7 @@ def _run_dense(q, n, comp, n_reg, fw32, along_columns, max_iterations, tol, keep
     fw = np.float64(fw32)
     inv_w = 1.0 / w
     n_dirs = 2 if along_columns else 4
-    pending0 = _region_pending(qf, node[:n], comp, pend, fw, keep)
+    pending0 = _region_pending(qf, node, rstart, rcomp, pend, fw, keep)
     r_lo = _row_of(node[0], w, inv_w)
     r_hi = _row_of(node[n - 1], w, inv_w) + 1
     pad = 8 + int(np.sqrt(2.0 * max(pending0, 0.0) / fw))
@@ -1650,12 +1670,16 @@ def _run_dense(q, n, comp, n_reg, fw32, along_columns, max_iterations, tol, keep
             edges[r] = 0
             share[r] = 0.0
             dhead[r] = -1
-        for t in range(n):
-            p = node[t]
-            row = _row_of(p, w, inv_w)
-            lp = ((row - b0 + 1) << sh) + p - row * w + 1
-            lab[lp] = comp[t]
-            node[t] = lp                # (the frame index back below, for a rerun)
+        for r in range(rcomp.size):     # (a run of several pixels lies in one row)
+            c = rcomp[r]
+            i, e = rstart[r], rstart[r + 1]
+            row = _row_of(node[i], w, inv_w)
+            d = ((row - b0 + 1) << sh) - row * w + 1
+            for t in range(i, e):
+                lp = node[t] + d
+                lab[lp] = c
+                node[t] = lp            # (the frame index back below, for a rerun)
+        flush = write and b0 == 0 and b1 == h
         gbase = (b0 - 1) * w - 1       # frame index of cell 0
         i0 = np.int64(0)        # (not literals: one compiled signature of _grow per mode)
         state = (np.int64(n), np.int64(n), i0, i0, i0, i0, i0, 0.0, pending0, np.int64(n_reg))
@@ -1664,19 +1688,19 @@ def _run_dense(q, n, comp, n_reg, fw32, along_columns, max_iterations, tol, keep
             code, state = _grow_sleepy(state, qf, w, sh, msk, gbase, lab, fw32,
                                        n_dirs, max_iterations, tol, node, front, fmask, freg,
                                        foreign, free, parent, edges, pend, share, fval, rlist,
-                                       dnext, dhead, dtail, rs)
+                                       dnext, dhead, dtail, rs, flush)
         if code == _MERGED:
             code, state = _grow_single(state, qf, w, sh, msk, gbase, lab, fw32,
                                        n_dirs, max_iterations, tol, node, front, fmask, freg,
                                        foreign, free, parent, edges, pend, share, fval, rlist,
-                                       dnext, dhead, dtail, rs)
+                                       dnext, dhead, dtail, rs, flush)
         if code != _WINDOW_EDGE:
             break
         pad *= 4                        # (a band edge inside the frame was reached)
         for t in range(n):              # (the first nodes: appended to, never changed)
             lp = node[t]
             node[t] = gbase + (lp >> sh) * w + (lp & msk)
-        _region_pending(qf, node[:n], comp, pend, fw, keep)     # (spent by the steps)
+        _region_pending(qf, node, rstart, rcomp, pend, fw, keep)    # (spent by the steps)
     n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost, pending_total = state[:9]
     if write:
         for t in range(n_nodes):
@@ -1743,7 +1767,8 @@ _SPLIT_REACH = 2
 
 
 @nb.njit(cache=True)
-def _split(q, idx, comp, n_reg, fw32, keep, along_columns):  # pragma: no cover - jit
+def _split(q, idx, rstart, rcomp, n_reg, fw32, keep,
+           along_columns):  # pragma: no cover - jit
     """Two sides of the frame for the one-group path on two threads: the components on
     either side of a row or a column that none crosses (a cut), chosen to balance the
     sides' work. Returns (side of each component (0 or 1), the lighter side's share of
@@ -1756,7 +1781,8 @@ def _split(q, idx, comp, n_reg, fw32, keep, along_columns):  # pragma: no cover 
     columns). (Clusters of components whose boxes, grown so, overlap, shared out to two
     sides instead: on ``page`` they were one, found in 74 ms.) Whether the two sides'
     blooms stay apart is not predicted but checked
-    (:func:`_dense_two_sides`); the result never depends on the choice."""
+    (:func:`_dense_two_sides`); the result never depends on the choice. The components
+    are the runs' (``idx[rstart[r]:rstart[r + 1]]`` in ``rcomp[r]``)."""
     h, w = q.shape
     qf = q.reshape(h * w)
     fw = np.float64(fw32)
@@ -1768,17 +1794,19 @@ def _split(q, idx, comp, n_reg, fw32, keep, along_columns):  # pragma: no cover 
     box[:, 3] = 0
     pend = np.zeros(n_reg, np.float64)
     cnt = np.zeros(n_reg, np.float64)
-    for t in range(idx.size):
-        p = idx[t]
-        k = comp[t]
-        row = _row_of(p, w, inv_w)
+    for r in range(rcomp.size):
+        k = rcomp[r]
+        i, e = rstart[r], rstart[r + 1]
+        p = np.int64(idx[i])
+        row = _row_of(p, w, inv_w)      # (a run lies in one row)
         col = p - row * w
         box[k, 0] = min(box[k, 0], row)
         box[k, 1] = max(box[k, 1], row + 1)
         box[k, 2] = min(box[k, 2], col)
-        box[k, 3] = max(box[k, 3], col + 1)
-        pend[k] += (np.float64(qf[p]) - fw) * keep
-        cnt[k] += 1.0
+        box[k, 3] = max(box[k, 3], col + e - i)
+        for t in range(i, e):
+            pend[k] += (np.float64(qf[idx[t]]) - fw) * keep
+        cnt[k] += e - i
     cover_r = np.zeros(h + 1, np.int64)
     cover_c = np.zeros(w + 1, np.int64)
     work_r = np.zeros(h + 1, np.float64)
@@ -1837,35 +1865,42 @@ def _split(q, idx, comp, n_reg, fw32, keep, along_columns):  # pragma: no cover 
 
 
 @nb.njit(cache=True)
-def _sides(idx, comp, n_reg, side_of):  # pragma: no cover - jit
-    """The over-full pixels ``idx`` (raster order) and their components on each side
-    (``side_of`` a component, :func:`_split`) — (idx, comp, number of components) of
-    side 0, then of side 1 —, the components renumbered 0 … in order of first
-    appearance."""
-    side = np.zeros(idx.size, np.bool_)
+def _sides(idx, rstart, rcomp, n_reg, side_of):  # pragma: no cover - jit
+    """The over-full pixels ``idx`` (raster order) and their runs (starts ``rstart``,
+    components ``rcomp``) on each side (``side_of`` a component, :func:`_split`) —
+    (pixels, runs' starts, runs' components, number of components) of side 0, then of
+    side 1 —, the components renumbered 0 … in order of first appearance."""
     n_a = 0
-    for t in range(idx.size):
-        b = side_of[comp[t]] != 0
-        side[t] = b
-        n_a += not b
+    r_a = 0
+    for r in range(rcomp.size):
+        if side_of[rcomp[r]] == 0:
+            n_a += rstart[r + 1] - rstart[r]
+            r_a += 1
     new = np.full(n_reg, -1, np.int64)
     out = []
     for s in range(2):
         m = n_a if s == 0 else idx.size - n_a
-        si = np.empty(m, np.int64)
-        sc = np.empty(m, np.int64)
+        mr = r_a if s == 0 else rcomp.size - r_a
+        si = np.empty(m, np.int32)
+        ss = np.empty(mr + 1, np.int32)
+        sc = np.empty(mr, np.int32)
         nr = 0
         j = 0
-        for t in range(idx.size):
-            if side[t] == (s == 1):
-                k = comp[t]
+        jr = 0
+        for r in range(rcomp.size):
+            k = rcomp[r]
+            if (side_of[k] != 0) == (s == 1):
                 if new[k] < 0:
                     new[k] = nr
                     nr += 1
-                si[j] = idx[t]
-                sc[j] = new[k]
-                j += 1
-        out.append((si, sc, nr))
+                ss[jr] = j
+                sc[jr] = new[k]
+                jr += 1
+                for t in range(rstart[r], rstart[r + 1]):
+                    si[j] = idx[t]
+                    j += 1
+        ss[jr] = j
+        out.append((si, ss, sc, np.int64(nr)))
     return out[0], out[1]
 
 
@@ -1934,8 +1969,8 @@ def _segments(n0: int, n1: int) -> np.ndarray:
     return np.array(rows, np.int64).reshape(-1, 3)
 
 
-def _dense_two_sides(q, idx, comp, n_reg, fw32, along_columns, max_iterations, tol, keep,
-                     write):
+def _dense_two_sides(q, idx, rstart, rcomp, n_reg, fw32, along_columns, max_iterations, tol,
+                     keep, write):
     """The one-group path as two groups, the components on each side of a cut
     (:func:`_split`), bloomed at once on two threads (:func:`_run_dense` runs without the
     GIL), each on the whole frame with the other's over-full pixels as walls. As in the
@@ -1948,19 +1983,20 @@ def _dense_two_sides(q, idx, comp, n_reg, fw32, along_columns, max_iterations, t
     ``write``, also written into ``q``)."""
     parallel_backend()      # (_split links a parallel kernel: camtwin._jit)
     h, w = q.shape
-    side_of, lighter, p0, p_all = _split(q, idx, comp, n_reg, fw32, keep, along_columns)
+    side_of, lighter, p0, p_all = _split(q, idx, rstart, rcomp, n_reg, fw32, keep,
+                                         along_columns)
     if lighter < _SPLIT_MIN_SHARE:      # (else both sides hold components)
         return None
-    sides = _sides(idx, comp, n_reg, side_of)
+    sides = _sides(idx, rstart, rcomp, n_reg, side_of)
     pend = (p0, p_all - p0)
 
     def run(s):
-        si, sc, nr = sides[s]
+        si, ss, sc, nr = sides[s]
         t = tol * pend[s] / p_all if p_all > 0 else tol
         work = _dense_work(h, w)
         work[1][:si.size] = si          # (the node list starts with the side's pixels)
-        return _run_dense(q, si.size, sc, nr, fw32, along_columns, max_iterations, t, keep,
-                          False, *work)
+        return _run_dense(q, si.size, ss, sc, nr, fw32, along_columns, max_iterations, t,
+                          keep, False, *work)
 
     got = [None, None]
 
@@ -2453,7 +2489,8 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
     first = None
     if out[0] == _TO_FIRST_STEP:
         bad, n_done, first_boxes, tol_rest = _first_step_alone(
-            q, out[4], out[5], out[6], fw32, 1.0 - drain, along_columns, tolerance_e)
+            q, out[4], _pixel_comp(out[5], out[8], out[4].size), out[6], fw32, 1.0 - drain,
+            along_columns, tolerance_e)
         if n_done == out[4].size:
             out = (1, 0.0, 0.0, first_boxes)
         else:
@@ -2469,18 +2506,18 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
     elif out[0] == _TO_DENSE:
         two = None
         if 2 <= out[6] <= dense_groups(q.size) and out[4].size >= _SPLIT_MIN_OVER:
-            two = _dense_two_sides(q, out[4], out[5], out[6], fw32, along_columns,
+            two = _dense_two_sides(q, out[4], out[5], out[8], out[6], fw32, along_columns,
                                    max_iterations, tolerance_e, 1.0 - drain, write)
         if two is not None:
             steps, pending, lost, dense_lists = two
         else:
             work = _dense_work(*q.shape)
-            n_over, comp, n_reg = out[4].size, out[5], out[6]
+            n_over, rstart, rcomp, n_reg = out[4].size, out[5], out[8], out[6]
             work[1][:n_over] = out[4]   # (the node list starts with the over-full pixels;
             out = None                  # their own list is freed before the steps)
             steps, pending, lost, pix, val, _ = _run_dense(
-                q, n_over, comp, n_reg, fw32, along_columns, max_iterations, tolerance_e,
-                1.0 - drain, write, *work)
+                q, n_over, rstart, rcomp, n_reg, fw32, along_columns, max_iterations,
+                tolerance_e, 1.0 - drain, write, *work)
             dense_lists = (_segments(pix.size, 0), pix, val, pix[:0], val[:0])
         if write:
             out = steps, pending, lost, np.array([[0, q.shape[0], 0, q.shape[1]]], np.int64)
@@ -2692,11 +2729,10 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     ``dense_at``, ``bits``, ``dense_share``: see there): a frame with nothing over full well
     or all of it over is done here (steps, pending, lost and the footprints' bounding boxes
     as the first four elements); else ``steps`` = :data:`_TO_ONE_STEP` /
-    :data:`_TO_DENSE` / :data:`_TO_FIRST_STEP` and their inputs (the over-full pixels, each
-    one's region, the number of regions) as fifth to seventh elements, or
-    :data:`_TO_GROUPS` and the grouped path's inputs (the over-full pixels, the runs'
-    starts, the number of components; the runs' components and the pixels' charges as
-    ninth and tenth elements): :func:`bloom` runs those paths, kernels of their own, so
+    :data:`_TO_DENSE` / :data:`_TO_FIRST_STEP` or :data:`_TO_GROUPS` and their inputs:
+    the over-full pixels, the runs' starts (:func:`_components`), the number of
+    components as fifth to seventh elements, the runs' components as ninth (and for the
+    grouped path the pixels' charges as tenth; :data:`_TO_ONE_STEP`: the pixels only): :func:`bloom` runs those paths, kernels of their own, so
     that a first call compiles them only when it takes them (the first bloom of a frame
     that takes the one-group path no longer compiles the grouped one: RESULTS.md
     "Blooming", fourteenth session). The grouped path (:func:`_bloom_groups`) returns
@@ -2742,9 +2778,9 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         # per-group bookkeeping, pairing and reruns of merged groups would cost more than
         # the blooms (module docstring): one group, its components the regions
         to = _TO_DENSE
-    if to != 0:                 # (each over-full pixel's component, for those paths)
-        return (to, 0.0, 0.0, np.empty((0, 4), np.int64), idx, _pixel_comp(rstart, rcomp, n),
-                n_groups, no_seg, none, no_val, none, no_val)
+    if to != 0:                 # (the runs and their components, for those paths)
+        return (to, 0.0, 0.0, np.empty((0, 4), np.int64), idx, rstart, n_groups, no_seg,
+                rcomp, no_val, none, no_val)
     if n_groups > 1:
         # one component holding much of the charge already: so will its group after the
         # premerge (merging only adds to it) — the one-group path, without the grouped
@@ -2763,9 +2799,8 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
             total_excess += excess[g]
             largest = max(largest, excess[g])
         if _dominant(largest, total_excess, dense_share, fw):
-            return (_TO_DENSE, 0.0, 0.0, np.empty((0, 4), np.int64), idx,
-                    _pixel_comp(rstart, rcomp, n), n_groups, no_seg, none, no_val, none,
-                    no_val)
+            return (_TO_DENSE, 0.0, 0.0, np.empty((0, 4), np.int64), idx, rstart, n_groups,
+                    no_seg, rcomp, no_val, none, no_val)
     # the grouped path: a kernel of its own (:func:`_bloom_groups`), compiled only when a
     # frame takes it
     return (_TO_GROUPS, 0.0, 0.0, np.empty((0, 4), np.int64), idx, rstart, n_groups,
@@ -2856,9 +2891,8 @@ def _bloom_groups(q, full_well, drain, along_columns, max_iterations, tolerance_
             # others do, and a large bloom among smaller groups meets them — window edges
             # and conflicts, the large group rerun round after round (photos with
             # highlights: RESULTS.md "Blooming", tenth session) — one group instead
-            return (_TO_DENSE, 0.0, 0.0, np.empty((0, 4), np.int64), idx,
-                    _pixel_comp(rstart, rcomp, n), n_groups, no_seg, none, no_val, none,
-                    no_val)
+            return (_TO_DENSE, 0.0, 0.0, np.empty((0, 4), np.int64), idx, rstart, n_groups,
+                    no_seg, rcomp, no_val, none, no_val)
     seen = np.zeros(4096, np.int64)       # footprint map of _footprints_meet (stamped)
     n_checks = 0
     rnd = 0
