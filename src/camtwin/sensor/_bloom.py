@@ -2605,8 +2605,10 @@ WORK_BYTES_FIXED = 64 * 2 ** 20
 WORK_BYTES_PER_GROUP = 256
 
 #: Work space of the one-group path (:func:`_run_dense`) [bytes]: per frame pixel (its
-#: int32 cell, padded rows), per over-full pixel (its index and region), per region
-#: (union-find, edges, charge), per pixel that ends up full (the node list) and per
+#: int32 cell, padded rows), per over-full pixel (its index; its run's start and
+#: component, at most a run per pixel), per region (union-find, edges, charge), per pixel
+#: that ends up full (the node list; an upper bound when the whole frame is bloomed in
+#: place: the list then holds the pixels waiting for their neighbour pass) and per
 #: frontier pixel (at most every pixel not over full, at most the full ones: its slot —
 #: 24 B — and, in the slot lists' top end, the entries of sleeping slots, 28 B each:
 #: :func:`_grow` keeps that end no longer than the most slots visited).
