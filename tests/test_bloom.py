@@ -1148,7 +1148,7 @@ def test_each_path_compiles_only_what_it_runs(monkeypatch):
     state = tuple(np.int64(0) for _ in range(7)) + (0.0, 0.0, np.int64(1))
     args = (state, np.zeros(4, np.float32), 1, 1, 1, 0, i32, np.float32(1.0), 4, 1, 0.0,
             i32, i32, i32, i32, i32, i32, i32, i32, f64, f64, f64, i32, i32, i32, i32, i32,
-            np.bool_(False))
+            np.bool_(False), np.full(4, -1, np.int64))
     sig = tuple(nb.typeof(a) for a in args)
     for kernel, sleeps in ((_bloom._grow_regions, False), (_bloom._grow_sleepy, True),
                            (_bloom._grow_single, False)):
@@ -1157,3 +1157,97 @@ def test_each_path_compiles_only_what_it_runs(monkeypatch):
         llvm = probe.inspect_llvm(sig)
         for name in ("_sleep_pass", "_wake_charged", "_wake_one"):
             assert (name in llvm) == sleeps, (kernel.py_func.__name__, name)
+
+
+@pytest.mark.parametrize("along_columns", [False, True])
+def test_the_one_group_path_keeps_its_work_space_within_the_limit_it_is_given(along_columns):
+    """``bloom(max_work_bytes=…)`` (what the strips pass: the budget left): the one-group
+    path counts its cells, regions and the pages its lists have touched as they grow
+    (``_out_of_room``, every ``_ROOM_CHUNK`` nodes and after each step) — within the limit
+    the charges are those of an unlimited call (written and as lists); below what the
+    bloom needs it raises ``MemoryBudgetError`` (one line) instead. The need, found by
+    bisection, lies between the cells and the cells + regions + the lists' largest
+    possible extent (36 B per pixel)."""
+    from camtwin.memory import MemoryBudgetError
+
+    rng = np.random.default_rng(83 + along_columns)
+    h, w = 240, 320
+    q = _speckle(rng, h, w, level=0.98)
+    for _ in range(12):
+        y, x = int(rng.integers(8, 2 * h // 3 - 8)), int(rng.integers(8, w - 8))
+        q[y - 2:y + 3, x - 2:x + 3] = 20000.0
+    fw = np.float32(1000.0)
+    want = q.copy()
+    ref = bloom(want, fw, 0.2, along_columns, 10000, 1e-3, dense_at=0)
+
+    def run(limit, footprints=False):
+        got = q.copy()
+        out = bloom(got, fw, 0.2, along_columns, 10000, 1e-3, dense_at=0,
+                    boxes=footprints, footprints=footprints, max_work_bytes=limit)
+        if footprints:
+            flat = got.reshape(-1)
+            for b, o, n in out[4][0]:
+                pix, val = (out[4][1], out[4][2]) if b == 0 else (out[4][3], out[4][4])
+                flat[pix[o:o + n]] = val[o:o + n]
+        return got, out
+
+    lo, hi = 0, 64 * h * w      # (no bloom of this frame needs 64 B per pixel)
+    got, out = run(hi)
+    np.testing.assert_array_equal(got, want)
+    assert out[:3] == ref
+    np.testing.assert_array_equal(run(hi, footprints=True)[0], want)
+    while hi - lo > 64:
+        mid = (lo + hi) // 2
+        try:
+            run(mid)
+            hi = mid
+        except MemoryBudgetError as e:
+            assert "\n" not in str(e) and str(e).startswith("blooming ")
+            lo = mid
+    cells = 4 * ((h + 2) << int(np.ceil(np.log2(w + 2))))
+    assert cells < hi <= cells + 36 * h * w, (hi, cells)
+    np.testing.assert_array_equal(run(hi)[0], want)
+    with pytest.raises(MemoryBudgetError):
+        run(lo)
+
+
+def test_a_refused_bloom_stops_within_its_limit_inside_a_step():
+    """A frame whose first step alone touches ~200 MB of slot lists (every other row over
+    full well: the 8 M pixels of the rows between are the frontier at once), given a
+    limit 20 MB above its cells, regions and first nodes: refused, and the call's peak-RSS
+    growth (fresh interpreter, ``camtwin.memory.call_peak_growth``) stays within the limit
+    plus the path choice's lists — the lists are checked inside a step, every
+    ``_ROOM_CHUNK`` nodes (checking between steps only: the whole first step)."""
+    import json
+    import subprocess
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the peak is reset through /proc/self/clear_refs (Linux)")
+    code = """
+import json, numpy as np
+from camtwin.memory import call_peak_growth, MemoryBudgetError
+from camtwin.sensor._bloom import bloom
+h, w, fw = 4000, 4094, np.float32(1000.0)
+q = np.full((h, w), 0.99 * fw, np.float32)
+q[0::2] = 1.5 * fw                  # (every other row: each row of the rest fills at once)
+n = int((q > fw).sum())
+cells = 4 * (h + 2) * 4096
+limit = cells + 36 * (h // 2) + 4 * n + 20 * 2 ** 20     # (h / 2 regions: the rows)
+bloom(np.full((8, 8), 5 * fw, np.float32), fw, 0.0, False, 10000, 1e-3)
+def refused():
+    try:
+        bloom(q, fw, 0.0, False, 10000, 1e-3, max_work_bytes=limit, dense_at=0)
+    except MemoryBudgetError:
+        return True
+    return False
+ok, grew = call_peak_growth(refused)
+print(json.dumps({"refused": ok, "grew": grew, "limit": limit, "n": n}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert r["refused"]
+    # + the over-full pixels' list, charges and runs of the path choice (12 B each)
+    assert r["grew"] <= r["limit"] + 12 * r["n"], r

@@ -250,6 +250,51 @@ def test_cli_capture_takes_strips_above_threshold(tmp_path, monkeypatch):
     assert np.abs(img_s.astype(int) - img_w.astype(int)).mean() < 2.0
 
 
+def test_strips_bloom_lists_are_checked_as_they_grow(small, monkeypatch):
+    """The one-group path's lists grow with the bloom (a clipped 200 MP photo: 1.7 GiB
+    where the bound on them said 10.6 GiB): the strips check the part allocated before
+    it runs (``work_bytes(guarded=True)``) and pass the rest of the budget to the kernel
+    (``max_work_bytes``), which stops when its lists would outgrow it. An over-exposed
+    ColorChecker, the floor taken as nothing: a budget 1 KiB above the memory in use
+    and the charge frame (which leaves the kernel less than its cells) is refused with
+    one line; 64 MB above it, the capture runs and its DN are those without a budget."""
+    import camtwin.sensor._bloom as bloom_mod
+    from camtwin.memory import MemoryBudgetError, using_budget
+
+    mod = small.replace(sensor={"noise": {"blooming": True}})
+    want = capture_strips(mod, module_scene(mod, "colorchecker", illuminance_lux=500.0),
+                          rng=1, strip_rows=16, exposure_s=0.8).dn
+    monkeypatch.setattr("camtwin.memory.current_rss_bytes", lambda: 10 ** 9)  # (steady)
+    asked = []
+    monkeypatch.setattr(bloom_mod, "work_bytes",
+                        lambda *a, **k: asked.append((a[0], k.get("guarded"))) or 1.0)
+    scene = module_scene(mod, "colorchecker", illuminance_lux=500.0)
+    h, w = mod.sensor.height_px, mod.sensor.width_px
+    with using_budget(10 ** 9 + 4 * h * w + 1024), pytest.raises(MemoryBudgetError) as exc:
+        capture_strips(mod, scene, rng=1, strip_rows=16, exposure_s=0.8)
+    n_over, guarded = asked[-1]
+    assert guarded is True
+    msg = str(exc.value)
+    assert "\n" not in msg and msg.startswith(
+        f"blooming {n_over} pixels above full well in {mod.name} needs more than the ")
+    with using_budget(10 ** 9 + 64 * 2 ** 20):
+        got = capture_strips(mod, scene, rng=1, strip_rows=16, exposure_s=0.8).dn
+    np.testing.assert_array_equal(got, want)
+
+
+def test_clipped_fraction_is_counted_by_blocks_of_rows():
+    """``RawFrame.clipped_fraction`` counts by blocks of rows (no mask of the frame): the
+    same as the mean of the mask, on a frame of several blocks and a last partial one."""
+    from camtwin.raw import RawFrame
+
+    rng = np.random.default_rng(3)
+    dn = rng.integers(3900, 4096, (1901, 5003)).astype(np.uint16)
+    raw = RawFrame(dn=dn, cfa="RGGB", black_level_dn=64.0, white_level_dn=4095,
+                   exposure_s=0.01, conversion_gain_dn_per_e=1.0)
+    assert raw.clipped_fraction() == float(np.mean(dn >= 4095))
+    assert 0 < raw.clipped_fraction() < 0.01
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
 def test_streamed_png_decodes_exactly(tmp_path, dtype, monkeypatch):
     """The row-block PNG writer (large images) against two independent decoders."""

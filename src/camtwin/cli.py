@@ -231,7 +231,8 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
         s = mod.sensor
         check_budget(estimate_strip_capture_bytes(mod, scene_kind=kind,
                                                   bits=mod.isp.output_bits,
-                                                  n_lights=len(light_sources)),
+                                                  n_lights=len(light_sources),
+                                                  release_scene=True),
                      f"capture of {mod.name} ({s.width_px} × {s.height_px} px, in strips)",
                      capture_hint(mod))
     else:

@@ -28,18 +28,19 @@ for a 200 MP sensor, benchmarks/RESULTS.md). This module runs the same physics s
 5. **ISP, per strip** (:func:`camtwin.isp.strips.render_strips`) straight to the 8/16-bit
    image, which is written atomically.
 
-Peak memory ≈ N_px·(4 rate/mean + 2 DN + 3 or 6 image + scene) + one strip's working set
-(+ 4·N_px of charge when the frame blooms, and the blooming kernel's work space, checked
-against the budget once the charge shows how much blooms and in how many pieces at most:
-24 B per pixel that ends up full + 8 per over-full pixel + 256 per bloom + 64 MB, or, for
-a frame bloomed as one group, 4.5 B per pixel + 8 per over-full pixel + 36 per bloom + 4
-per pixel that ends up full + 52 per frontier pixel, more for two sides of a cut
-(:data:`camtwin.sensor._bloom.DENSE_BYTES`) — against 11–18 and 17–39 B per full pixel
-measured, :func:`camtwin.sensor._bloom.work_bytes`), independent of the number of spectral
-bands. A scene the strips build themselves (:func:`capture_strips` given a function, as
-``camtwin capture`` does) is dropped after the optics: its N_px·scene bytes (12 for a
-photo) are then not held with the charge, the DN and the image
-(:func:`estimate_strip_capture_bytes` keeps them: an upper bound).
+Peak memory: the largest stage's (:func:`estimate_strip_capture_bytes`) — the scene and
+one strip's optics, the frame filling as the scene's rows go back (a scene the strips
+build themselves, as ``camtwin capture`` does: dropped after the optics, its rows released
+as the strips pass; 12 B per sample for a photo), then N_px·(4 rate/mean + 2 DN + 3 or 6
+image) and one strip's ISP — independent of the number of spectral bands; + 4·N_px of
+charge when the frame blooms and the blooming kernel's work space, checked against the
+budget once the charge shows how much blooms: 24 B per pixel that ends up full + 8 per
+over-full pixel + 256 per bloom + 64 MB (the grouped path), or for a frame bloomed as one
+group its cells (4.5 B per pixel), 8 B per over-full pixel and 36 per bloom beforehand and
+its lists as they grow, within what the budget leaves (a 200 MP photo 43 % over full:
+1.69 GiB of work space in all, where a bound on the lists said 10.6 GiB;
+:func:`camtwin.sensor._bloom.work_bytes` ``guarded``,
+:func:`camtwin.sensor._bloom.bloom` ``max_work_bytes``).
 
 Not striped (the whole-frame path of :func:`camtwin.camera.shoot` is used, within the memory
 budget): CCD shutters (smear and CTI act along whole columns), image motion and time-varying
@@ -92,12 +93,20 @@ def strip_bounds(height: int, rows: int) -> list[tuple[int, int]]:
 
 def estimate_strip_capture_bytes(module, *, strip_rows: int | None = None,
                                  scene_kind: str = "chart", bits: int = 8, n_lights: int = 0,
-                                 include_fixed: bool = True) -> int:
-    """Peak working set [bytes] of :func:`shoot_strips` (module docstring): the scene, the
-    frame-size arrays (rate/mean electrons, DN, output image), one strip's optics or ISP,
-    per light source its rate frame and coverage map (+ one time-mean frame). A frame that
-    blooms needs 4 bytes per pixel more for its charge: that is checked against the budget
-    when the capture finds it blooms (before the charge frame is allocated)."""
+                                 include_fixed: bool = True,
+                                 release_scene: bool = False) -> int:
+    """Peak working set [bytes] of :func:`shoot_strips` (module docstring), the largest of
+    its stages': building the scene (its samples; a photo letterboxed: one channel of the
+    placed part more, :func:`camtwin.scene.rgb.fit_planes`); the optics (the scene, the
+    rate frame [4 B/px] filled strip by strip and one strip's optics — with
+    ``release_scene``, as :func:`capture_strips` does for a scene without lights it
+    builds, the rows no later strip reads are given back as the frame fills, so at most
+    the larger of the two plus a strip of scene rows); the sensor and ISP (the rate/mean
+    electrons, DN and output image frames and one strip's ISP); and throughout, per light
+    source its rate frame and coverage map (+ one time-mean frame). A frame that blooms
+    needs 4 bytes per pixel more for its charge and blooming's work space: those are
+    checked against the budget when the capture finds it blooms (before the charge frame
+    is allocated, and as the work space grows)."""
     from .memory import FIXED_BYTES, scene_bytes_per_sample
     from .camera import scene_extent
 
@@ -105,16 +114,25 @@ def estimate_strip_capture_bytes(module, *, strip_rows: int | None = None,
     n_px = int(s.width_px) * int(s.height_px)
     rows = strip_rows or default_strip_rows(module)
     (r, c), _ = scene_extent(module)
-    scene = r * c * scene_bytes_per_sample(scene_kind)
-    frame = n_px * (4 + 2 + 3 * bits // 8)  # rate/mean, DN, image
-    if n_lights:
-        frame += n_px * (8 * n_lights + 4)
+    per_sample = scene_bytes_per_sample(scene_kind)
+    scene = r * c * per_sample
+    build = scene + (scene // 3 if scene_kind == "rgb" else 0)
+    lights = n_px * (8 * n_lights + 4) if n_lights else 0
+    rate = 4 * n_px
+    optics_strip = (rows + 64) * (s.width_px + 64) * STRIP_OPTICS_BYTES_PER_SAMPLE
+    if release_scene and not n_lights and rows < s.height_px:
+        # (as capture_strips releases: a scene without lights, in two strips or more; a
+        # strip's scene rows and its halo held on top — the scene's rows per sensor row)
+        held = max(scene, rate) + -(-(rows + 64) * scene // max(1, int(s.height_px)))
+    else:
+        held = scene + rate
     from .isp.strips import default_strip_rows as isp_rows, strip_working_bytes
 
     isp = strip_working_bytes(s.width_px, isp_rows(s.width_px, module.isp, cfa=s.cfa),
                               module.isp, cfa=s.cfa, height_px=s.height_px)
-    strip = max((rows + 64) * (s.width_px + 64) * STRIP_OPTICS_BYTES_PER_SAMPLE, isp)
-    return int(scene + frame + strip + (FIXED_BYTES if include_fixed else 0))
+    later = n_px * (4 + 2 + 3 * bits // 8) + isp     # rate/mean, DN, image; the ISP strip
+    peak = max(build, held + optics_strip, later) + lights
+    return int(peak + (FIXED_BYTES if include_fixed else 0))
 
 
 def _strip_window(module, a: int, b: int):
@@ -396,7 +414,8 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
                                         key=key, fixed=fp, row0=r0)
             note("sensor", k + 1, len(strips))
     else:
-        from .memory import capture_hint, check_budget, current_rss_bytes, format_bytes
+        from .memory import (MemoryBudgetError, budget_bytes, capture_hint, check_budget,
+                             current_rss_bytes, format_bytes)
         from .sensor._bloom import work_bytes as bloom_work_bytes
 
         # the whole-frame charge (blooming crosses strips): checked before it is allocated;
@@ -426,14 +445,24 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
                 start[0] &= ~(charge[r0 - 1] > fw32)
             n_starts += int(np.count_nonzero(start))
         need = bloom_work_bytes(n_over, excess, float(fw32), h * w,
-                                s.noise.antiblooming_drain, n_starts)
+                                s.noise.antiblooming_drain, n_starts, guarded=True)
+        rss = current_rss_bytes()
+        what = (f"blooming {n_over} pixels above full well in {module.name} "
+                f"({format_bytes(need)} of work space on top of {format_bytes(rss)} in use)")
         if need:
-            rss = current_rss_bytes()
-            check_budget(rss + need,
-                         f"blooming {n_over} pixels above full well in {module.name} "
-                         f"({format_bytes(need)} of work space on top of {format_bytes(rss)} "
-                         f"in use)", capture_hint(module))
-        charge = collect_charge(charge, s, along_columns=False, in_place=True)
+            check_budget(rss + need, what, capture_hint(module))
+        # the one-group path's lists grow with the bloom: checked as they do, against
+        # what the budget leaves (camtwin.sensor._bloom.bloom max_work_bytes)
+        room = max(budget_bytes() - rss, 0)
+        try:
+            charge = collect_charge(charge, s, along_columns=False, in_place=True,
+                                    max_work_bytes=room)
+        except MemoryBudgetError:
+            raise MemoryBudgetError(
+                f"blooming {n_over} pixels above full well in {module.name} needs more than "
+                f"the {format_bytes(room)} of work space the budget leaves on top of "
+                f"{format_bytes(rss)} in use (--max-memory or CAMTWIN_MAX_MEMORY); "
+                f"{capture_hint(module)}") from None
         fpr = FixedPatternRows(s.noise, h, w)  # the same maps again, for the read-out
         for k, (r0, r1) in enumerate(strips):
             dn[r0:r1] = read_out(charge[r0:r1], strip_sensor(r1 - r0), key=key,
@@ -521,7 +550,9 @@ def shoot_strips(module, scene, *, exposure_s: float | None = None, rng=None,
         n_lights = len(scene.lights) if isinstance(scene, LitScene) else 0   # (a function: 0)
         check_budget(estimate_strip_capture_bytes(module, strip_rows=strip_rows,
                                                   scene_kind=scene_kind, n_lights=n_lights,
-                                                  bits=module.isp.output_bits),
+                                                  bits=module.isp.output_bits,
+                                                  release_scene=release_scene
+                                                  and callable(scene)),
                      f"strip capture of {module.name} ({s.width_px} × {s.height_px} px)",
                      capture_hint(module))
     t = {} if timings is None else timings

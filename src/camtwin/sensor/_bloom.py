@@ -607,6 +607,30 @@ def _sleep_pass(n_front, d_lo, hi_front, cap, n_dirs, sh, front, fval, fmask, fr
     return j, d_lo, hi_front
 
 
+#: Bytes of a frontier slot in the slot lists (``front``, ``fmask``, ``freg``, ``free``:
+#: int32; ``fval``: float64), and of a sleeping one (+ ``dnext``, int32).
+_SLOT_BYTES = 24
+_SLEEPER_BYTES = 28
+#: Nodes looked around between two checks of the work lists against their room.
+_ROOM_CHUNK = 1 << 16
+
+
+@nb.njit(cache=True)
+def _out_of_room(room, n_nodes, n_front, top, n_fg):  # pragma: no cover - jit
+    """Whether the work lists of :func:`_grow` have outgrown ``room[0]`` bytes (< 0: no
+    limit): ``room[1:4]`` keep the most entries the node list, the bottom and the top
+    (sleeping) end of the slot lists have held — pages once touched stay resident —,
+    updated here with the current ``n_nodes``, ``n_front`` and ``top`` (cap − d_lo);
+    ``n_fg`` foreign pixels listed."""
+    if room[0] < 0:
+        return False
+    room[1] = max(room[1], n_nodes)
+    room[2] = max(room[2], n_front)
+    room[3] = max(room[3], top)
+    return (4 * room[1] + _SLOT_BYTES * room[2] + _SLEEPER_BYTES * room[3]
+            + 4 * n_fg) > room[0]
+
+
 def _grow_kernel(single, sleepy, name):
     """:func:`_grow` (the frontier steps) compiled for one mode: ``single`` (one region
     left) and ``sleepy`` (:func:`_run_dense`'s regions sleep) are constants of the
@@ -617,7 +641,7 @@ def _grow_kernel(single, sleepy, name):
 
     def _grow(state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iterations, tol, node,
               front, fmask, freg, foreign, free, parent, edges, pend, share, fval, rlist,
-              dnext, dhead, dtail, rs, flush):  # pragma: no cover - jit
+              dnext, dhead, dtail, rs, flush, room):  # pragma: no cover - jit
         """The steps of :func:`_run_one` from ``state`` (n_nodes, n_seen, n_front, n_free,
         n_fg, first, steps, lost, pending_total, n_live) until the stop rule
         (:data:`_DONE`), a window edge (:data:`_WINDOW_EDGE`), full work lists
@@ -659,7 +683,12 @@ def _grow_kernel(single, sleepy, name):
         are written into ``qf`` (at full well) as soon as their neighbours have been
         looked at, and their list starts again: nothing reads a full pixel's charge in
         the frame again, and the list holds only the pixels waiting for their neighbour
-        pass instead of every pixel that ends up full (FLUSH_FIGURE)."""
+        pass instead of every pixel that ends up full (the 200 MP ``page`` frame, 43 %
+        over full: 642 → 326 MiB; RESULTS.md "Capture at real size", run 6).
+
+        ``room`` (int64 (4), :func:`_out_of_room`): the bytes the work lists may take —
+        checked every :data:`_ROOM_CHUNK` nodes looked around and after each sleep pass;
+        :data:`_NO_ROOM` when they have outgrown it (``room[0]`` < 0: no limit)."""
         n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost, pending_total, n_live = state
         fw = np.float64(fw32)
         cap = np.int64(node.size)
@@ -670,7 +699,13 @@ def _grow_kernel(single, sleepy, name):
             # the new nodes' neighbours (a pixel exactly at full well joins and is looked
             # around in turn)
             qi = first
+            q_chk = qi
             while qi < n_nodes:
+                if qi >= q_chk:     # (the lists' room, every _ROOM_CHUNK nodes)
+                    q_chk = qi + _ROOM_CHUNK
+                    if _out_of_room(room, n_nodes, n_front, cap - d_lo, n_fg):
+                        return _NO_ROOM, (n_nodes, n_seen, n_front, n_free, n_fg, first,
+                                          steps, lost, pending_total, n_live)
                 lpn = node[_u(qi)]
                 rq = lab[_u(lpn)]
                 rr = 0 if single else _find(parent, rq)   # (the node's region, kept current)
@@ -750,6 +785,9 @@ def _grow_kernel(single, sleepy, name):
                         return _WINDOW_EDGE, (n_nodes, n_seen, n_front, n_free, n_fg, first,
                                               steps, lost, pending_total, n_live)
                 qi += 1
+            if _out_of_room(room, n_nodes, n_front, cap - d_lo, n_fg):
+                return _NO_ROOM, (n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost,
+                                  pending_total, n_live)
             first = n_nodes
             if flush:
                 # (the whole frame, written in place: the nodes looked around are done —
@@ -894,6 +932,9 @@ def _grow_kernel(single, sleepy, name):
                     n_front, d_lo, hi_front, cap, n_dirs, sh, front, fval, fmask, freg, lab,
                     parent, pend, dnext, dhead, dtail, rs)
                 n_free = 0
+                if _out_of_room(room, n_nodes, n_front, cap - d_lo, n_fg):
+                    return _NO_ROOM, (n_nodes, n_seen, n_front, n_free, n_fg, first, steps,
+                                      lost, pending_total, n_live)
 
     _grow.__name__ = _grow.__qualname__ = name
     return nb.njit(cache=True, _nrt=False)(_grow)
@@ -938,6 +979,7 @@ def _run_groups(q, active, win, off, head, nxt, idx, val, runs, cfirst,
         # the lists hold one entry per cell looked at: doubled, and the group rerun, when
         # a group needs more
         lab_ws = np.empty(cells, np.int32)
+        no_limit = np.full(4, -1, np.int64)     # (the steps' room: none — see the lists)
         cap = cells
         iw = np.empty((9, cap), np.int32)
         fw_ = np.empty((3, cap), np.float64)
@@ -956,7 +998,7 @@ def _run_groups(q, active, win, off, head, nxt, idx, val, runs, cfirst,
                 _run_one(qf, h, w, k, active[k], win, cursor, head, nxt, idx, val, runs,
                          cfirst, full_well, drain, along_columns,
                          max_iterations, tol, buf_pix, buf_val, status, fp_len, fbox, foct,
-                         st_steps, st_pend, st_lost, lab_ws, iw, fw_)
+                         st_steps, st_pend, st_lost, lab_ws, iw, fw_, no_limit)
                 if status[k] != 2:
                     break
                 cap *= 2
@@ -970,7 +1012,7 @@ def _run_groups(q, active, win, off, head, nxt, idx, val, runs, cfirst,
 def _run_one(qf, h, w, k, g, win, o, head, nxt, idx, val, runs, cfirst,
              full_well, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
              fp_len, fbox, foct, st_steps, st_pend, st_lost, lab_ws, iw,
-             fw_):  # pragma: no cover - jit
+             fw_, no_limit):  # pragma: no cover - jit
     """Group ``g`` = ``active[k]`` of :func:`_run_groups`, bloomed by its *frontier*;
     footprint written from ``o``. The work lists hold one entry per window cell looked at
     (``node`` … ``free``, ``fval``) or per region (``parent`` … ``share``), all of one
@@ -1074,12 +1116,12 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, idx, val, runs, cfirst,
         code, state = _grow_regions(state, qf, w, sh, msk, gbase, lab, fw32, n_dirs,
                                     max_iterations, tol[k], node, front, fmask, freg,
                                     foreign, free, parent, edges, pend, share, fval, rlist,
-                                    free, free, free, free, np.bool_(False))
+                                    free, free, free, free, np.bool_(False), no_limit)
     if code == _MERGED:
         code, state = _grow_single(state, qf, w, sh, msk, gbase, lab, fw32, n_dirs,
                                    max_iterations, tol[k], node, front, fmask, freg, foreign,
                                    free, parent, edges, pend, share, fval, rlist, free, free,
-                                   free, free, np.bool_(False))
+                                   free, free, np.bool_(False), no_limit)
     if code != _DONE:
         status[k] = code
         return
@@ -1607,17 +1649,17 @@ def _region_pending(qf, idx, rstart, rcomp, pend, fw, keep):  # pragma: no cover
 
 @nb.njit(cache=True, nogil=True)
 def _run_dense(q, n, rstart, rcomp, n_reg, fw32, along_columns, max_iterations, tol, keep,
-               write, lab, node, front, fmask, freg, free, fval, foreign,
+               write, limit, lab, node, front, fmask, freg, free, fval, foreign,
                dnext):  # pragma: no cover - jit
     """The frame bloomed as one group (one thread, written in place): the over-full
     pixels are the first nodes, ``node[:n]`` on the call (int32 flat frame indices in
     increasing order, turned into cell indices here: no second list of them — 4 bytes
     per over-full pixel; RESULTS.md, capture at real size, run 5), their regions given
-    by runs (``node[rstart[r]:rstart[r + 1]]`` in region ``rcomp[r]``, a row's run of
-    over-full pixels as :func:`_components` finds them, or part of one; regions 0 … n_reg − 1 numbered in order of first appearance: no region per
-    pixel — 4 bytes per over-full pixel, RESULTS.md run 6; a run's pixels lie in one
-    row), the frame's edges are walls;
-    then :func:`_grow` as in :func:`_run_one`. The cells cover the band of rows holding the over-full pixels with a
+    by runs (``node[rstart[r]:rstart[r + 1]]`` in region ``rcomp[r]``: a row's run of
+    over-full pixels as :func:`_components` finds them, or part of one; regions 0 …
+    n_reg − 1 numbered in order of first appearance; no region per pixel — 4 bytes per
+    over-full pixel, run 6), the frame's edges are walls; then :func:`_grow` as in
+    :func:`_run_one`. The cells cover the band of rows holding the over-full pixels with a
     margin of √(2·P/FWC) + 8 rows (P: their pending charge — the radius of a disc that
     holds it if its pixels were half full), walls at a band edge inside the frame; a bloom
     reaching one reruns with four times the margin (nothing is written to the frame before
@@ -1627,6 +1669,13 @@ def _run_dense(q, n, rstart, rcomp, n_reg, fw32, along_columns, max_iterations, 
     pixel (padded rows), the lists of the cells looked at (≤ 28 B each; sleeping slots
     and the dead entries of woken ones at the top of the slot lists, 28 B each, at most
     as many as the most slots visited) and ~36 B per region.
+    ``limit``: the bytes the work space may take (< 0: no limit) — the band's cells and
+    the regions' arrays, checked before they are written, and the lists as they grow
+    (:func:`_out_of_room`); when they would outgrow it, ``steps`` is −1 (the frame is then
+    partly bloomed when ``write``: the caller gives up). The lists touch only the pages
+    they use (allocated, not written, by :func:`_dense_work`), so the work space's
+    resident memory stays within ``limit`` whatever the frame.
+
     Returns (steps, pending, lost, pix, val): with ``write`` the result is written into
     ``q`` and pix, val are empty (when the band is the whole frame — no rerun can need
     the frame as it was — the full pixels are written step by step and their list
@@ -1659,9 +1708,17 @@ def _run_dense(q, n, rstart, rcomp, n_reg, fw32, along_columns, max_iterations, 
     r_lo = _row_of(node[0], w, inv_w)
     r_hi = _row_of(node[n - 1], w, inv_w) + 1
     pad = 8 + int(np.sqrt(2.0 * max(pending0, 0.0) / fw))
+    room = np.zeros(4, np.int64)        # (_out_of_room; the first n nodes are listed)
+    room[1] = n
     while True:
         b0 = max(r_lo - pad, 0)
         b1 = min(r_hi + pad, h)
+        room[0] = -1
+        if limit >= 0:      # (the cells of the band and the regions' arrays, then the lists)
+            room[0] = max(limit - 4 * ((b1 - b0 + 2) << sh) - 36 * n_reg, 0)
+            if _out_of_room(room, n, 0, 0, 0):
+                return (-1, 0.0, 0.0, np.empty(0, np.int32), np.empty(0, np.float32),
+                        np.int64(0))
         _init_cells(lab, b1 - b0, w, sh, _WALL_FRAME if b0 == 0 else _WALL_WINDOW,
                     _WALL_FRAME if b1 == h else _WALL_WINDOW, _WALL_FRAME, _WALL_FRAME)
         for r in range(n_reg):
@@ -1688,12 +1745,15 @@ def _run_dense(q, n, rstart, rcomp, n_reg, fw32, along_columns, max_iterations, 
             code, state = _grow_sleepy(state, qf, w, sh, msk, gbase, lab, fw32,
                                        n_dirs, max_iterations, tol, node, front, fmask, freg,
                                        foreign, free, parent, edges, pend, share, fval, rlist,
-                                       dnext, dhead, dtail, rs, flush)
+                                       dnext, dhead, dtail, rs, flush, room)
         if code == _MERGED:
             code, state = _grow_single(state, qf, w, sh, msk, gbase, lab, fw32,
                                        n_dirs, max_iterations, tol, node, front, fmask, freg,
                                        foreign, free, parent, edges, pend, share, fval, rlist,
-                                       dnext, dhead, dtail, rs, flush)
+                                       dnext, dhead, dtail, rs, flush, room)
+        if code == _NO_ROOM:
+            return (-1, 0.0, 0.0, np.empty(0, np.int32), np.empty(0, np.float32),
+                    np.int64(0))
         if code != _WINDOW_EDGE:
             break
         pad *= 4                        # (a band edge inside the frame was reached)
@@ -1715,6 +1775,9 @@ def _run_dense(q, n, rstart, rcomp, n_reg, fw32, along_columns, max_iterations, 
     n_live = 0
     for t in range(n_front):
         n_live += fmask[t] != 0
+    if room[0] >= 0 and _out_of_room(room, n_nodes + 2 * (n_nodes + n_live), n_front, 0, n_fg):
+        # (the lists handed back: int32 + float32 per pixel, on top of the node list)
+        return (-1, 0.0, 0.0, np.empty(0, np.int32), np.empty(0, np.float32), np.int64(0))
     pix = np.empty(n_nodes + n_live, np.int32)
     val = np.empty(n_nodes + n_live, np.float32)
     for t in range(n_nodes):
@@ -1970,7 +2033,7 @@ def _segments(n0: int, n1: int) -> np.ndarray:
 
 
 def _dense_two_sides(q, idx, rstart, rcomp, n_reg, fw32, along_columns, max_iterations, tol,
-                     keep, write):
+                     keep, write, limit=-1):
     """The one-group path as two groups, the components on each side of a cut
     (:func:`_split`), bloomed at once on two threads (:func:`_run_dense` runs without the
     GIL), each on the whole frame with the other's over-full pixels as walls. As in the
@@ -1980,7 +2043,9 @@ def _dense_two_sides(q, idx, rstart, rcomp, n_reg, fw32, along_columns, max_iter
     when there is no cut or the footprints meet (then the caller blooms the whole frame
     as one group; nothing has been written), else (steps, pending, lost, lists):
     ``lists`` the two footprints as :func:`bloom` ``footprints`` hands them back (with
-    ``write``, also written into ``q``)."""
+    ``write``, also written into ``q``). ``limit`` (bytes, < 0: none): each side's work
+    space within half of it (:func:`_run_dense`); a side that would need more gives None
+    too (the one-group path then has the whole limit)."""
     parallel_backend()      # (_split links a parallel kernel: camtwin._jit)
     h, w = q.shape
     side_of, lighter, p0, p_all = _split(q, idx, rstart, rcomp, n_reg, fw32, keep,
@@ -1995,8 +2060,9 @@ def _dense_two_sides(q, idx, rstart, rcomp, n_reg, fw32, along_columns, max_iter
         t = tol * pend[s] / p_all if p_all > 0 else tol
         work = _dense_work(h, w)
         work[1][:si.size] = si          # (the node list starts with the side's pixels)
+        lim = -1 if limit < 0 else max(limit // 2 - si.nbytes - ss.nbytes - sc.nbytes, 0)
         return _run_dense(q, si.size, ss, sc, nr, fw32, along_columns, max_iterations, t,
-                          keep, False, *work)
+                          keep, False, np.int64(lim), *work)
 
     got = [None, None]
 
@@ -2018,7 +2084,7 @@ def _dense_two_sides(q, idx, rstart, rcomp, n_reg, fw32, along_columns, max_iter
     b = got[1]
     if isinstance(b, BaseException):
         raise b
-    if a[5] or b[5] or _lists_meet(a[3], b[3], w):
+    if a[0] < 0 or b[0] < 0 or a[5] or b[5] or _lists_meet(a[3], b[3], w):
         return None
     if write:
         flat = q.reshape(-1)
@@ -2434,7 +2500,8 @@ def _premerge(roots, n_groups, bbox, margin, h, w, along_columns, gp, head, tail
 
 
 def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, counts=None,
-          boxes=False, dense_at=None, bits=None, footprints=False, dense_share=None):
+          boxes=False, dense_at=None, bits=None, footprints=False, dense_share=None,
+          max_work_bytes=None):
     """Collect charge in place: q (H, W) C-contiguous float32 [e⁻] → every pixel ≤
     ``full_well``, the excess bloomed as described in the module docstring. ``counts``
     (int64, H + 1): optional per-row numbers of pixels above full well in ``counts[1:]``;
@@ -2462,6 +2529,12 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
     pixels the other paths changed (they may overlap footprints: a footprint's charge is
     the final one). For a caller that only reads the changed pixels out
     (:func:`camtwin.sensor._kernels.readout_lists`): no write-back pass.
+
+    ``max_work_bytes``: the most the one-group path's work space may take (its cells,
+    regions and lists, which grow with the bloom and are checked as they do:
+    :func:`_run_dense`); a frame that would need more raises
+    :class:`camtwin.memory.MemoryBudgetError` — with ``q`` then partly bloomed. The other
+    paths' work space is bounded beforehand by :func:`work_bytes`.
     """
     if q.size >= 2 ** 31:   # pixel indices are int32 (half the memory of a saturated frame)
         from ..errors import ConfigError
@@ -2505,9 +2578,12 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
                               tolerance_e)
     elif out[0] == _TO_DENSE:
         two = None
+        limit = -1 if max_work_bytes is None else max(int(max_work_bytes), 0)
         if 2 <= out[6] <= dense_groups(q.size) and out[4].size >= _SPLIT_MIN_OVER:
+            held = out[4].nbytes + out[5].nbytes + out[8].nbytes    # (alive meanwhile)
             two = _dense_two_sides(q, out[4], out[5], out[8], out[6], fw32, along_columns,
-                                   max_iterations, tolerance_e, 1.0 - drain, write)
+                                   max_iterations, tolerance_e, 1.0 - drain, write,
+                                   -1 if limit < 0 else max(limit - held, 0))
         if two is not None:
             steps, pending, lost, dense_lists = two
         else:
@@ -2515,9 +2591,17 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
             n_over, rstart, rcomp, n_reg = out[4].size, out[5], out[8], out[6]
             work[1][:n_over] = out[4]   # (the node list starts with the over-full pixels;
             out = None                  # their own list is freed before the steps)
+            if limit >= 0:
+                limit = max(limit - rstart.nbytes - rcomp.nbytes, 0)
             steps, pending, lost, pix, val, _ = _run_dense(
                 q, n_over, rstart, rcomp, n_reg, fw32, along_columns, max_iterations,
-                tolerance_e, 1.0 - drain, write, *work)
+                tolerance_e, 1.0 - drain, write, np.int64(limit), *work)
+            if steps < 0:
+                from ..memory import MemoryBudgetError, format_bytes
+
+                raise MemoryBudgetError(
+                    f"blooming {n_over} pixels above full well needs more than "
+                    f"{format_bytes(max_work_bytes)} of work space")
             dense_lists = (_segments(pix.size, 0), pix, val, pix[:0], val[:0])
         if write:
             out = steps, pending, lost, np.array([[0, q.shape[0], 0, q.shape[1]]], np.int64)
@@ -2624,7 +2708,8 @@ DENSE_BYTES = {"px": 4.5, "over": 8, "region": 36, "full": 4, "front": 52,
 
 
 def work_bytes(n_over: int, excess_e: float, full_well_e: float, n_px: int,
-               drain: float = 0.0, n_starts: int | None = None) -> float:
+               drain: float = 0.0, n_starts: int | None = None,
+               guarded: bool = False) -> float:
     """Estimated work space [bytes] of :func:`bloom` on a frame of ``n_px`` pixels of which
     ``n_over`` hold ``excess_e`` [e⁻] above full well in total: the pixels that end up full
     are taken as the over-full ones plus the room the pending charge (1 − drain)·excess
@@ -2640,7 +2725,20 @@ def work_bytes(n_over: int, excess_e: float, full_well_e: float, n_px: int,
     without an over-full neighbour above or to the left — above only for a CCD — every
     component has at least one); default ``n_over``. Zero when nothing is over full or
     everything is (the short path of a frame with nowhere to spill: no lists). The
-    one-step stencil path needs less than either."""
+    one-step stencil path needs less than either.
+
+    ``guarded``: for a call of :func:`bloom` with ``max_work_bytes`` (the strips pass the
+    budget left), whose one-group path checks its work space against that as it grows:
+    the one-group path's terms are then those allocated before it runs (cells, the
+    over-full pixels, the regions and the cut's bookkeeping), not the lists nor the two
+    sides' (a side that would outgrow half of that room gives way to one group) — the
+    frontier's share
+    of a clipped photo is far below the bound above (the 200 MP ``page`` frame, 43 % over
+    full: 1.69 GiB grown against 10.6 GiB, RESULTS.md "Capture at real size", run 6) —
+    and the grouped path's only when the frame may take it (not when more than one pixel
+    in :data:`_DENSE_OVER` is over full in components of more than
+    :data:`_FIRST_STEP_MAX_SIZE` pixels on average: the one-group path, or the cheaper
+    one-step one)."""
     if n_over <= 0 or n_over >= n_px:
         return 0.0
     full = min(float(n_px), n_over + 2.0 * (1.0 - drain) * excess_e / full_well_e)
@@ -2654,13 +2752,17 @@ def work_bytes(n_over: int, excess_e: float, full_well_e: float, n_px: int,
     if groups <= 1 and n_over * _DENSE_OVER <= n_px:
         return grouped      # (with two groups or more, one may hold most of the charge)
     d = DENSE_BYTES
-    front = min(n_px - n_over, full)
+    front = 0.0 if guarded else min(n_px - n_over, full)
+    lists = 0.0 if guarded else full
     split = 0.0
-    if groups >= 2:
-        split = (d["split_px"] * n_px + d["split_list"] * (full + front)
-                 + d["split_region"] * min(groups, at))
-    return max(grouped, d["px"] * n_px + d["over"] * n_over + d["region"] * groups
-               + d["full"] * full + d["front"] * front + split + WORK_BYTES_FIXED + first)
+    if groups >= 2:     # (guarded: each side's cells and lists are checked as it runs)
+        split = (0.0 if guarded else d["split_px"] * n_px + d["split_list"] * (lists + front)
+                 ) + d["split_region"] * min(groups, at)
+    dense = (d["px"] * n_px + d["over"] * n_over + d["region"] * groups + d["full"] * lists
+             + d["front"] * front + split + WORK_BYTES_FIXED + first)
+    if guarded and n_over * _DENSE_OVER > n_px and n_over > _FIRST_STEP_MAX_SIZE * groups:
+        return dense
+    return max(grouped, dense)
 
 
 @nb.njit(cache=True)
@@ -2734,8 +2836,9 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     :data:`_TO_DENSE` / :data:`_TO_FIRST_STEP` or :data:`_TO_GROUPS` and their inputs:
     the over-full pixels, the runs' starts (:func:`_components`), the number of
     components as fifth to seventh elements, the runs' components as ninth (and for the
-    grouped path the pixels' charges as tenth; :data:`_TO_ONE_STEP`: the pixels only): :func:`bloom` runs those paths, kernels of their own, so
-    that a first call compiles them only when it takes them (the first bloom of a frame
+    grouped path the pixels' charges as tenth; :data:`_TO_ONE_STEP`: the pixels only):
+    :func:`bloom` runs those paths, kernels of their own, so that a first call compiles
+    them only when it takes them (the first bloom of a frame
     that takes the one-group path no longer compiles the grouped one: RESULTS.md
     "Blooming", fourteenth session). The grouped path (:func:`_bloom_groups`) returns
     what this returns, its eighth to twelfth elements with ``write`` False its

@@ -199,7 +199,8 @@ def generate_charge(photo_e, dark_e, sensor, *, key: int,
 def collect_charge(charge, sensor, *, along_columns: bool = False,
                    max_iterations: int = BLOOM_MAX_ITERATIONS,
                    tolerance_e: float = BLOOM_TOLERANCE_E,
-                   in_place: bool = False) -> np.ndarray:
+                   in_place: bool = False,
+                   max_work_bytes: float | None = None) -> np.ndarray:
     """Limit charge to the full well of the active mode, blooming the excess.
 
     With ``sensor.noise.blooming`` off: q = min(n, FWC) (the excess is lost). With it on:
@@ -233,6 +234,11 @@ def collect_charge(charge, sensor, *, along_columns: bool = False,
         Total pending charge [e⁻] below which the iteration stops.
     in_place : bool
         Work in ``charge`` itself (a writeable C-contiguous float32 array) and return it.
+    max_work_bytes : float, optional
+        The most the blooming kernel's work space may grow to [bytes], checked as it
+        grows (:func:`camtwin.sensor._bloom.bloom`); beyond it
+        :class:`camtwin.memory.MemoryBudgetError` is raised (``charge`` is then partly
+        bloomed when ``in_place``).
 
     Returns
     -------
@@ -264,7 +270,7 @@ def collect_charge(charge, sensor, *, along_columns: bool = False,
         np.minimum(q, fw32, out=q)
         return q
     bloom(q, fw32, float(sensor.noise.antiblooming_drain), bool(along_columns),
-          int(max_iterations), float(tolerance_e))
+          int(max_iterations), float(tolerance_e), max_work_bytes=max_work_bytes)
     return q
 
 
