@@ -107,7 +107,7 @@ def estimate_strip_capture_bytes(module, *, strip_rows: int | None = None,
     needs 4 bytes per pixel more for its charge and blooming's work space: those are
     checked against the budget when the capture finds it blooms (before the charge frame
     is allocated, and as the work space grows)."""
-    from .memory import FIXED_BYTES, scene_bytes_per_sample
+    from .memory import ALLOCATOR_TOP_PAD_BYTES, FIXED_BYTES, scene_bytes_per_sample
     from .camera import scene_extent
 
     s = module.sensor
@@ -132,7 +132,10 @@ def estimate_strip_capture_bytes(module, *, strip_rows: int | None = None,
                               module.isp, cfa=s.cfa, height_px=s.height_px)
     later = n_px * (4 + 2 + 3 * bits // 8) + isp     # rate/mean, DN, image; the ISP strip
     peak = max(build, held + optics_strip, later) + lights
-    return int(peak + (FIXED_BYTES if include_fixed else 0))
+    # + the interpreter's own and the heap's slack the CLI keeps (memory.tune_allocator):
+    # a 400 MP frame's ISP stage peaked at 3.96 GiB, what the stage's arrays and
+    # FIXED_BYTES alone come to: no margin (RESULTS.md "Capture at real size", run 6)
+    return int(peak + (FIXED_BYTES + ALLOCATOR_TOP_PAD_BYTES if include_fixed else 0))
 
 
 def _strip_window(module, a: int, b: int):

@@ -145,7 +145,7 @@ def test_20000_squared_sensor_refused_by_the_memory_budget(work):
     data["sensor"]["width_px"] = data["sensor"]["height_px"] = 20_000
     mod = write_yaml(work / "huge_sensor.yaml", data)
     run = invoke("capture", "--module", mod, "--scene", "uniform", "--out", work / "u.png",
-                 env={"CAMTWIN_MAX_MEMORY": "4G"})  # strips: ≈ 6 GiB for 400 MP
+                 env={"CAMTWIN_MAX_MEMORY": "4G"})  # strips: 4.2 GiB estimated, 400 MP
     assert_one_line_error(run, "memory", "4.0 GiB", "strips")
     assert not (work / "u.png").exists()
 
