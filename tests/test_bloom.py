@@ -1112,9 +1112,10 @@ def test_each_path_compiles_only_what_it_runs(monkeypatch):
     path's kernel (:func:`_bloom._bloom_groups`, which would compile ``_run_groups``,
     ``_run_one``, the premerge and the pairing); a frame of groups does. (2) The grouped
     path's frontier steps are compiled without the one-group path's sleeping passes, and
-    the sleeping steps with them: the modes' flags are closure constants numba prunes
-    (literal arguments were not pruned, inlined or not) — read from the compiled code's
-    symbols."""
+    the sleeping steps with them, and without the one-group path's check of its work
+    space (``_out_of_room``), which that path's two modes hold: the modes' flags are
+    closure constants numba prunes (literal arguments were not pruned, inlined or not) —
+    read from the compiled code's symbols."""
     rng = np.random.default_rng(2)
     fw = np.float32(1000.0)
     sky = rng.uniform(200.0, 900.0, (512, 512)).astype(np.float32)
@@ -1150,13 +1151,17 @@ def test_each_path_compiles_only_what_it_runs(monkeypatch):
             i32, i32, i32, i32, i32, i32, i32, i32, f64, f64, f64, i32, i32, i32, i32, i32,
             np.bool_(False), np.full(4, -1, np.int64))
     sig = tuple(nb.typeof(a) for a in args)
-    for kernel, sleeps in ((_bloom._grow_regions, False), (_bloom._grow_sleepy, True),
-                           (_bloom._grow_single, False)):
+    for kernel, sleeps, limited in ((_bloom._grow_regions, False, False),
+                                    (_bloom._grow_sleepy, True, True),
+                                    (_bloom._grow_single, False, False),
+                                    (_bloom._grow_last, False, True)):
         probe = nb.njit(_nrt=False)(kernel.py_func)     # (uncached: compiled here)
         probe.compile(sig)
         llvm = probe.inspect_llvm(sig)
         for name in ("_sleep_pass", "_wake_charged", "_wake_one"):
             assert (name in llvm) == sleeps, (kernel.py_func.__name__, name)
+        # (the one-group path's modes check their work space; the grouped path's not)
+        assert ("_out_of_room" in llvm) == limited, kernel.py_func.__name__
 
 
 @pytest.mark.parametrize("along_columns", [False, True])

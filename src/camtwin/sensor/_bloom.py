@@ -631,12 +631,14 @@ def _out_of_room(room, n_nodes, n_front, top, n_fg):  # pragma: no cover - jit
             + 4 * n_fg) > room[0]
 
 
-def _grow_kernel(single, sleepy, name):
+def _grow_kernel(single, sleepy, name, limited=False):
     """:func:`_grow` (the frontier steps) compiled for one mode: ``single`` (one region
     left) and ``sleepy`` (:func:`_run_dense`'s regions sleep) are constants of the
     closure, so numba prunes the other modes' branches and never compiles what they
     call (a literal argument is not pruned, inlined or not: the grouped path compiled
     the sleeping passes); ``name`` is its own, so each mode has a cache file of its own.
+    ``limited``: the work lists are checked against ``room`` (the one-group path's
+    modes; the grouped path sizes its lists per window and compiles no check).
     """
 
     def _grow(state, qf, w, sh, msk, gbase, lab, fw32, n_dirs, max_iterations, tol, node,
@@ -699,9 +701,9 @@ def _grow_kernel(single, sleepy, name):
             # the new nodes' neighbours (a pixel exactly at full well joins and is looked
             # around in turn)
             qi = first
-            q_chk = qi
+            q_chk = qi + _ROOM_CHUNK
             while qi < n_nodes:
-                if qi >= q_chk:     # (the lists' room, every _ROOM_CHUNK nodes)
+                if limited and qi >= q_chk:     # (the lists' room, every _ROOM_CHUNK nodes)
                     q_chk = qi + _ROOM_CHUNK
                     if _out_of_room(room, n_nodes, n_front, cap - d_lo, n_fg):
                         return _NO_ROOM, (n_nodes, n_seen, n_front, n_free, n_fg, first,
@@ -785,7 +787,7 @@ def _grow_kernel(single, sleepy, name):
                         return _WINDOW_EDGE, (n_nodes, n_seen, n_front, n_free, n_fg, first,
                                               steps, lost, pending_total, n_live)
                 qi += 1
-            if _out_of_room(room, n_nodes, n_front, cap - d_lo, n_fg):
+            if limited and _out_of_room(room, n_nodes, n_front, cap - d_lo, n_fg):
                 return _NO_ROOM, (n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost,
                                   pending_total, n_live)
             first = n_nodes
@@ -932,7 +934,7 @@ def _grow_kernel(single, sleepy, name):
                     n_front, d_lo, hi_front, cap, n_dirs, sh, front, fval, fmask, freg, lab,
                     parent, pend, dnext, dhead, dtail, rs)
                 n_free = 0
-                if _out_of_room(room, n_nodes, n_front, cap - d_lo, n_fg):
+                if limited and _out_of_room(room, n_nodes, n_front, cap - d_lo, n_fg):
                     return _NO_ROOM, (n_nodes, n_seen, n_front, n_free, n_fg, first, steps,
                                       lost, pending_total, n_live)
 
@@ -941,10 +943,12 @@ def _grow_kernel(single, sleepy, name):
 
 
 #: The modes of :func:`_grow_kernel`: several regions (the grouped path), several
-#: regions whose slots sleep (the one-group path), one region.
+#: regions whose slots sleep (the one-group path), one region (the grouped path; the
+#: one-group path's, which checks its room, ``_grow_last``).
 _grow_regions = _grow_kernel(False, False, "_grow_regions")
-_grow_sleepy = _grow_kernel(False, True, "_grow_sleepy")
+_grow_sleepy = _grow_kernel(False, True, "_grow_sleepy", limited=True)
 _grow_single = _grow_kernel(True, False, "_grow_single")
+_grow_last = _grow_kernel(True, False, "_grow_last", limited=True)     # (one-group path)
 
 
 @nb.njit(cache=True, parallel=True)
@@ -1747,10 +1751,10 @@ def _run_dense(q, n, rstart, rcomp, n_reg, fw32, along_columns, max_iterations, 
                                        foreign, free, parent, edges, pend, share, fval, rlist,
                                        dnext, dhead, dtail, rs, flush, room)
         if code == _MERGED:
-            code, state = _grow_single(state, qf, w, sh, msk, gbase, lab, fw32,
-                                       n_dirs, max_iterations, tol, node, front, fmask, freg,
-                                       foreign, free, parent, edges, pend, share, fval, rlist,
-                                       dnext, dhead, dtail, rs, flush, room)
+            code, state = _grow_last(state, qf, w, sh, msk, gbase, lab, fw32,
+                                     n_dirs, max_iterations, tol, node, front, fmask, freg,
+                                     foreign, free, parent, edges, pend, share, fval, rlist,
+                                     dnext, dhead, dtail, rs, flush, room)
         if code == _NO_ROOM:
             return (-1, 0.0, 0.0, np.empty(0, np.int32), np.empty(0, np.float32),
                     np.int64(0))
