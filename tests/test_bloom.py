@@ -1063,6 +1063,16 @@ def test_footprint_lists_read_out_the_same_from_either_buffer(monkeypatch):
     np.testing.assert_array_equal(got, want)
 
 
+def _lamps_in_a_field_at_full_well(rng, h=240, w=320):
+    """Shot-noise speckle at 0.98× full well (1000 e⁻) with twelve 5×5 lamps at 20 000 e⁻
+    in its upper two thirds: the one-group path, its regions going to sleep."""
+    q = _speckle(rng, h, w, level=0.98)
+    for _ in range(12):
+        y, x = int(rng.integers(8, 2 * h // 3 - 8)), int(rng.integers(8, w - 8))
+        q[y - 2:y + 3, x - 2:x + 3] = 20000.0
+    return q
+
+
 @pytest.mark.parametrize("along_columns", [False, True])
 def test_sleeping_regions_of_the_one_group_path_bloom_like_the_whole_frame_kernel(
         along_columns):
@@ -1075,12 +1085,7 @@ def test_sleeping_regions_of_the_one_group_path_bloom_like_the_whole_frame_kerne
     must be the whole-frame kernel's, written into the frame and as lists. (Fails with the
     sleepers of a merged region left asleep, or a sleeping slot touched by another region
     left asleep: checked.)"""
-    rng = np.random.default_rng(71 + along_columns)
-    h, w = 240, 320
-    q = _speckle(rng, h, w, level=0.98)
-    for _ in range(12):
-        y, x = int(rng.integers(8, 2 * h // 3 - 8)), int(rng.integers(8, w - 8))
-        q[y - 2:y + 3, x - 2:x + 3] = 20000.0
+    q = _lamps_in_a_field_at_full_well(np.random.default_rng(71 + along_columns))
     over = int((q > 1000.0).sum())
     assert over > 4 * _bloom._SLEEP_MIN              # (enough slots to put to sleep)
     for drain in (0.0, 0.3):
@@ -1175,12 +1180,8 @@ def test_the_one_group_path_keeps_its_work_space_within_the_limit_it_is_given(al
     possible extent (36 B per pixel)."""
     from camtwin.memory import MemoryBudgetError
 
-    rng = np.random.default_rng(83 + along_columns)
-    h, w = 240, 320
-    q = _speckle(rng, h, w, level=0.98)
-    for _ in range(12):
-        y, x = int(rng.integers(8, 2 * h // 3 - 8)), int(rng.integers(8, w - 8))
-        q[y - 2:y + 3, x - 2:x + 3] = 20000.0
+    q = _lamps_in_a_field_at_full_well(np.random.default_rng(83 + along_columns))
+    h, w = q.shape
     fw = np.float32(1000.0)
     want = q.copy()
     ref = bloom(want, fw, 0.2, along_columns, 10000, 1e-3, dense_at=0)
