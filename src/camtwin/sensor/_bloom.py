@@ -688,9 +688,10 @@ def _grow_kernel(single, sleepy, name, limited=False):
         pass instead of every pixel that ends up full (the 200 MP ``page`` frame, 43 %
         over full: 642 → 326 MiB; RESULTS.md "Capture at real size", run 6).
 
-        ``room`` (int64 (4), :func:`_out_of_room`): the bytes the work lists may take —
-        checked every :data:`_ROOM_CHUNK` nodes looked around and after each sleep pass;
-        :data:`_NO_ROOM` when they have outgrown it (``room[0]`` < 0: no limit)."""
+        ``room`` (int64 (4), :func:`_out_of_room`; ``limited`` modes only): the bytes the
+        work lists may take — checked every :data:`_ROOM_CHUNK` nodes looked around, after
+        each step's neighbour pass and after each sleep pass; :data:`_NO_ROOM` when they
+        have outgrown it (``room[0]`` < 0: no limit)."""
         n_nodes, n_seen, n_front, n_free, n_fg, first, steps, lost, pending_total, n_live = state
         fw = np.float64(fw32)
         cap = np.int64(node.size)
@@ -2736,13 +2737,12 @@ def work_bytes(n_over: int, excess_e: float, full_well_e: float, n_px: int,
     the one-group path's terms are then those allocated before it runs (cells, the
     over-full pixels, the regions and the cut's bookkeeping), not the lists nor the two
     sides' (a side that would outgrow half of that room gives way to one group) — the
-    frontier's share
-    of a clipped photo is far below the bound above (the 200 MP ``page`` frame, 43 % over
-    full: 1.69 GiB grown against 10.6 GiB, RESULTS.md "Capture at real size", run 6) —
-    and the grouped path's only when the frame may take it (not when more than one pixel
-    in :data:`_DENSE_OVER` is over full in components of more than
-    :data:`_FIRST_STEP_MAX_SIZE` pixels on average: the one-group path, or the cheaper
-    one-step one)."""
+    frontier of a clipped photo is far below the bound above (the 200 MP ``page`` frame,
+    43 % over full: 1.69 GiB grown against 10.6 GiB estimated, RESULTS.md "Capture at
+    real size", run 6) — and the grouped path's only when the frame may take it (not
+    when more than one pixel in :data:`_DENSE_OVER` is over full in components of more
+    than :data:`_FIRST_STEP_MAX_SIZE` pixels on average: the one-group path, or the
+    cheaper one-step one)."""
     if n_over <= 0 or n_over >= n_px:
         return 0.0
     full = min(float(n_px), n_over + 2.0 * (1.0 - drain) * excess_e / full_well_e)
