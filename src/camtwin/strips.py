@@ -38,7 +38,7 @@ budget once the charge shows how much blooms: 24 B per pixel that ends up full +
 over-full pixel + 256 per bloom + 64 MB (the grouped path), or for a frame bloomed as one
 group its cells (4.5 B per pixel), 8 B per over-full pixel and 36 per bloom beforehand and
 its lists as they grow, within what the budget leaves (a 200 MP photo 43 % over full:
-1.69 GiB of work space in all, where a bound on the lists said 10.6 GiB;
+1.69 GiB of work space in all, where a bound on the lists said 10.2 GiB;
 :func:`camtwin.sensor._bloom.work_bytes` ``guarded``,
 :func:`camtwin.sensor._bloom.bloom` ``max_work_bytes``).
 

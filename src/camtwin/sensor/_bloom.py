@@ -2738,7 +2738,7 @@ def work_bytes(n_over: int, excess_e: float, full_well_e: float, n_px: int,
     over-full pixels, the regions and the cut's bookkeeping), not the lists nor the two
     sides' (a side that would outgrow half of that room gives way to one group) — the
     frontier of a clipped photo is far below the bound above (the 200 MP ``page`` frame,
-    43 % over full: 1.69 GiB grown against 10.6 GiB estimated, RESULTS.md "Capture at
+    43 % over full: 1.69 GiB grown against 10.2 GiB estimated, RESULTS.md "Capture at
     real size", run 6) — and the grouped path's only when the frame may take it (not
     when more than one pixel in :data:`_DENSE_OVER` is over full in components of more
     than :data:`_FIRST_STEP_MAX_SIZE` pixels on average: the one-group path, or the
