@@ -251,8 +251,9 @@ def test_cli_capture_takes_strips_above_threshold(tmp_path, monkeypatch):
 
 
 def test_strips_bloom_lists_are_checked_as_they_grow(small, monkeypatch):
-    """The one-group path's lists grow with the bloom (a clipped 200 MP photo: 1.7 GiB
-    where the bound on them said 10.6 GiB): the strips check the part allocated before
+    """The one-group path's lists grow with the bloom (a clipped 200 MP photo: 1.69 GiB
+    of work space where the bound said 10.2 GiB, RESULTS.md "Capture at real size", run
+    6): the strips check the part allocated before
     it runs (``work_bytes(guarded=True)``) and pass the rest of the budget to the kernel
     (``max_work_bytes``), which stops when its lists would outgrow it. An over-exposed
     ColorChecker, the floor taken as nothing: a budget 1 KiB above the memory in use

@@ -114,8 +114,7 @@ def estimate_strip_capture_bytes(module, *, strip_rows: int | None = None,
     n_px = int(s.width_px) * int(s.height_px)
     rows = strip_rows or default_strip_rows(module)
     (r, c), _ = scene_extent(module)
-    per_sample = scene_bytes_per_sample(scene_kind)
-    scene = r * c * per_sample
+    scene = r * c * scene_bytes_per_sample(scene_kind)
     build = scene + (scene // 3 if scene_kind == "rgb" else 0)
     lights = n_px * (8 * n_lights + 4) if n_lights else 0
     rate = 4 * n_px
@@ -417,8 +416,8 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
                                         key=key, fixed=fp, row0=r0)
             note("sensor", k + 1, len(strips))
     else:
-        from .memory import (MemoryBudgetError, budget_bytes, capture_hint, check_budget,
-                             current_rss_bytes, format_bytes)
+        from .memory import (ENV_VAR, MemoryBudgetError, budget_bytes, capture_hint,
+                             check_budget, current_rss_bytes, format_bytes)
         from .sensor._bloom import work_bytes as bloom_work_bytes
 
         # the whole-frame charge (blooming crosses strips): checked before it is allocated;
@@ -450,10 +449,11 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
         need = bloom_work_bytes(n_over, excess, float(fw32), h * w,
                                 s.noise.antiblooming_drain, n_starts, guarded=True)
         rss = current_rss_bytes()
-        what = (f"blooming {n_over} pixels above full well in {module.name} "
-                f"({format_bytes(need)} of work space on top of {format_bytes(rss)} in use)")
         if need:
-            check_budget(rss + need, what, capture_hint(module))
+            check_budget(rss + need,
+                         f"blooming {n_over} pixels above full well in {module.name} "
+                         f"({format_bytes(need)} of work space on top of {format_bytes(rss)} "
+                         f"in use)", capture_hint(module))
         # the one-group path's lists grow with the bloom: checked as they do, against
         # what the budget leaves (camtwin.sensor._bloom.bloom max_work_bytes)
         room = max(budget_bytes() - rss, 0)
@@ -464,7 +464,7 @@ def capture_strips(module, scene, *, exposure_s: float | None = None, rng=None,
             raise MemoryBudgetError(
                 f"blooming {n_over} pixels above full well in {module.name} needs more than "
                 f"the {format_bytes(room)} of work space the budget leaves on top of "
-                f"{format_bytes(rss)} in use (--max-memory or CAMTWIN_MAX_MEMORY); "
+                f"{format_bytes(rss)} in use (--max-memory or {ENV_VAR}); "
                 f"{capture_hint(module)}") from None
         fpr = FixedPatternRows(s.noise, h, w)  # the same maps again, for the read-out
         for k, (r0, r1) in enumerate(strips):

@@ -1780,7 +1780,7 @@ def _run_dense(q, n, rstart, rcomp, n_reg, fw32, along_columns, max_iterations, 
     n_live = 0
     for t in range(n_front):
         n_live += fmask[t] != 0
-    if room[0] >= 0 and _out_of_room(room, n_nodes + 2 * (n_nodes + n_live), n_front, 0, n_fg):
+    if _out_of_room(room, n_nodes + 2 * (n_nodes + n_live), n_front, 0, n_fg):
         # (the lists handed back: int32 + float32 per pixel, on top of the node list)
         return (-1, 0.0, 0.0, np.empty(0, np.int32), np.empty(0, np.float32), np.int64(0))
     pix = np.empty(n_nodes + n_live, np.int32)
