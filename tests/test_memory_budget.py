@@ -301,3 +301,76 @@ print(json.dumps(out))
     est = estimate_strip_capture_bytes(hp2, scene_kind="rgb", bits=hp2.isp.output_bits,
                                        release_scene=True)
     assert 3.04 * 2 ** 30 <= est <= 4 * 2 ** 30
+
+
+def test_a_photo_scene_is_built_within_its_estimate(tmp_path):
+    """Building a scene from a 12 MP 8-bit photo for the default module (a fresh
+    interpreter, peak-RSS growth of ``module_scene``) stays within what ``camtwin
+    capture`` checks for it — :func:`camtwin.camera.photo_build_bytes` (decoding: the
+    decoder's second copy; fitting: one float32 channel of the photo at a time) plus the
+    scene's weights — and not far below it (≤ 1.6×). Converting the photo whole to
+    float32, scaling and clipping it (three 4-byte copies per sample) had taken a 108 MP
+    photo's scene to 4.33 GiB on the 200 MP module (RESULTS.md "Capture at real size",
+    run 7)."""
+    import json
+    import os
+
+    import cv2
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the peak is reset through /proc/self/clear_refs (Linux)")
+    yy, xx = np.mgrid[0:3000, 0:4000]
+    photo = np.stack([(xx * 0.4) % 256, (yy * 0.6) % 256, ((xx + yy) * 0.2) % 256],
+                     -1).astype(np.uint8)
+    path = str(tmp_path / "photo.png")
+    cv2.imwrite(path, photo, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    code = f"""
+import json
+import camtwin
+from camtwin.camera import module_scene, photo_build_bytes, scene_extent
+from camtwin.memory import call_peak_growth
+mod = camtwin.load_module("default")
+module_scene(mod, {path!r})      # (imports and first-use work out of the measurement)
+sc, grew = call_peak_growth(module_scene, mod, {path!r})
+hw = scene_extent(mod)[0]
+print(json.dumps([grew, photo_build_bytes({path!r}, hw) + sc.reflectance.weights.nbytes]))
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, env=env)   # (heap slack would hide the growth)
+    assert run.returncode == 0, run.stderr[-2000:]
+    grew, est = json.loads(run.stdout.strip().splitlines()[-1])
+    assert grew <= est <= 1.6 * grew, (grew, est)
+
+
+def test_a_window_capture_counts_the_full_sensors_scene(tmp_path):
+    """A 3000 × 2000 window of the 48 MP module takes its scene from a photo built for the
+    whole 8000 × 6000 sensor (549 MiB of weights), held while the window is captured:
+    under a budget between the larger of the two alone and their sum, the capture is
+    refused with exit 2 and one line that says why — before, the check counted the
+    window's scene only and a 640 × 480 window of the 200 MP module ran at 2.5 GiB peak
+    under ``--max-memory 1G``."""
+    import cv2
+
+    import camtwin
+    from camtwin.crop import window_module
+    from camtwin.memory import FIXED_BYTES, estimate_capture_bytes
+
+    mod = camtwin.load_module("catalog:phone-imx586-main")
+    window = estimate_capture_bytes(window_module(mod, 0, 0, 3000, 2000)[0],
+                                    scene_kind="rgb")
+    scene = 8000 * 6000 * 12                    # (three float32 weights per sample)
+    budget_mib = int((window + scene + max(window, scene + FIXED_BYTES)) / 2 / 2 ** 20)
+    photo = np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8)
+    path, out = tmp_path / "photo.png", tmp_path / "x.png"
+    cv2.imwrite(str(path), photo)
+    res = subprocess.run([sys.executable, "-m", "camtwin.cli", "capture", "--module",
+                          "catalog:phone-imx586-main", "--window", "0,0,3000,2000",
+                          "--scene", str(path), "--out", str(out),
+                          "--max-memory", f"{budget_mib}M"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2, res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
+    assert "needs about" in lines[0] and "full 8000 × 6000 sensor" in lines[0]
+    assert not out.exists()

@@ -150,3 +150,54 @@ print(json.dumps({{"grew": grew, "weights": sc.reflectance.weights.nbytes}}))
     allowed = r["weights"] + (plane if fit == "letterbox" else 0) + blocks + 16 * 2 ** 20
     assert r["grew"] <= allowed, (r, allowed)
     assert r["grew"] >= 0.8 * r["weights"], r      # (the measurement sees the planes)
+
+
+@pytest.mark.parametrize("fit", ["crop", "letterbox"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_integer_photo_converted_a_channel_at_a_time_equals_the_whole_conversion(dtype, fit):
+    # reference: what from_rgb did before it converted the photo's codes a channel at a time
+    # inside fit_planes — the whole (H, W, 3) image divided by its dtype's maximum in
+    # float32 and clipped to 0..1, then fitted and decoded (the same scene, bit for bit);
+    # and without a target grid (the photo's own samples)
+    from camtwin.scene.rgb import fit_planes, srgb_to_linear_inplace
+
+    top = np.iinfo(dtype).max
+    img = np.random.default_rng(3).integers(0, top, (90, 140, 3), endpoint=True,
+                                            dtype=dtype)
+    img[0, :3] = (0, top, top // 2)             # (both ends of the code range)
+    whole = np.clip(img.astype(np.float32) / np.float32(top), 0.0, 1.0)
+    geom = dict(width_m=1.0, distance_m=1.0)
+    for shape in ((370, 410), (31, 49), None):
+        got = from_rgb(img, shape=shape, fit=fit, **geom).reflectance.weights
+        want = (fit_planes(whole, shape, fit)[0] if shape is not None
+                else np.ascontiguousarray(np.moveaxis(whole, 2, 0)))
+        np.testing.assert_array_equal(got, srgb_to_linear_inplace(want))
+
+
+def test_a_photo_beyond_pillows_pixel_limit_is_sized_from_its_header_without_a_warning(
+        tmp_path, monkeypatch):
+    # a 108 MP photo printed Pillow's DecompressionBombWarning on every capture (the fit
+    # description's header read); beyond twice the limit Pillow refuses to open it at all —
+    # a PNG's size and bit depth then come from its IHDR chunk (the PNG specification:
+    # width, height, bit depth, colour type at bytes 16–25). The limit is lowered here to
+    # 1000 pixels instead of writing a 90 MP file.
+    import warnings
+    from pathlib import Path
+
+    import cv2
+    from PIL import Image
+
+    from camtwin.camera import image_header, read_rgb_image
+    from camtwin.scene.rgb import describe_photo_fit
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    small, large = tmp_path / "warned.png", tmp_path / "refused.png"   # 1200 px, 6000 px
+    cv2.imwrite(str(small), np.zeros((30, 40, 3), np.uint8))
+    cv2.imwrite(str(large), np.zeros((60, 100, 3), np.uint16))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert tuple(image_header(Path(small))) == (30, 40, 3, 1, "PNG")
+        assert tuple(image_header(Path(large))) == (60, 100, 3, 2, "PNG")
+        assert describe_photo_fit(large, (60, 100)).startswith("photo 100×60 fills")
+        assert describe_photo_fit(small, (60, 100)).startswith("photo 40×30")
+        assert read_rgb_image(Path(large)).shape == (60, 100, 3)

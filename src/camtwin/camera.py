@@ -17,6 +17,7 @@ import math
 
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -102,7 +103,8 @@ def module_scene(module: ModuleSpec, scene: str | Path, *, illuminant: str = "D6
                 illuminant=illuminant, illuminance_lux=illuminance_lux)
     path = Path(scene)
     if path.suffix.lower() in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp") or path.is_file():
-        return from_rgb(read_rgb_image(path), shape=shape, name=path.stem, fit=fit, **geom)
+        return from_rgb(read_rgb_image(path, work_bytes_per_px=SCENE_IMAGE_WORK_BYTES_PER_PX),
+                        shape=shape, name=path.stem, fit=fit, **geom)
     return make_chart(str(scene), shape=shape, **geom, **chart_kwargs)
 
 
@@ -111,18 +113,130 @@ def module_scene(module: ModuleSpec, scene: str | Path, *, illuminant: str = "D6
 #: of a measurement and its decoding copies (:func:`camtwin.measure.imread.read_measured_image`).
 IMAGE_WORK_BYTES_PER_PX = 96
 
+#: Bytes per source pixel a photo scene costs beyond its decoded array while it is fitted
+#: to the scene grid: one channel of the used part as float32 and OpenCV's area-resize
+#: buffers (:func:`camtwin.scene.rgb.fit_planes`; measured above the decoded array, peak
+#: RSS: 4.1 B per pixel for a 12000 × 9000 8-bit PNG, 4.3 for an 8000 × 6000 16-bit one,
+#: 4.7 for a 3000 × 8000 one letterboxed — its placed part included).
+SCENE_IMAGE_WORK_BYTES_PER_PX = 6
 
-def read_rgb_image(path: Path) -> np.ndarray:
+
+class ImageHeader(NamedTuple):
+    """What an image file's header says (:func:`image_header`)."""
+
+    height: int
+    width: int
+    channels: int
+    bytes_per_sample: int
+    #: Pillow's format name (``"JPEG"``, ``"PNG"``, …); None beyond Pillow's pixel limit
+    format: str | None
+
+
+def image_header(path: Path) -> ImageHeader | None:
+    """The :class:`ImageHeader` (size, channels, bytes per sample) of the image file
+    ``path`` from its header alone (Pillow reads only the header on open; a PNG's bit
+    depth from its IHDR chunk, which Pillow does not report for 16-bit colour; other
+    formats than JPEG and PNG counted at 2 bytes per sample, the most
+    :func:`read_rgb_image` decodes). Beyond Pillow's own pixel limit: a PNG's from its
+    IHDR chunk, another format's as 1 × pixels (from Pillow's message) of 3 channels of
+    2 bytes, ``format`` None. None for a format Pillow cannot parse (OpenCV may still
+    read it).
+
+    Raises
+    ------
+    ConfigError
+        Missing or unreadable file.
+    """
+    import re
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.is_file():
+        raise ConfigError(f"scene image {path} does not exist")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(26)
+    except OSError as exc:
+        raise ConfigError(f"scene image {path} is not a readable image ({exc})") from None
+    png = (head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) == 26 and head[12:16] == b"IHDR")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:  # header only
+                fmt, (w, h), bands = im.format, im.size, len(im.getbands())
+                bps = 1 if fmt == "JPEG" or (png and head[24] <= 8) else 2
+                return ImageHeader(int(h), int(w), bands, bps, fmt)
+    except Image.DecompressionBombError as exc:  # beyond Pillow's own limit: the budget decides
+        if png:  # (width, height, bit depth, colour type from the IHDR chunk)
+            w, h = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+            bands = {0: 1, 4: 2, 6: 4}.get(head[25], 3)
+            return ImageHeader(h, w, bands, 2 if head[24] > 8 else 1, "PNG")
+        pixels = [int(n) for n in re.findall(r"\((\d+) pixels\)", str(exc))]
+        return ImageHeader(1, pixels[0] if pixels else 2**31, 3, 2, None)
+    except UnidentifiedImageError:
+        return None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ConfigError(f"scene image {path} is not a readable image "
+                          f"({' '.join(str(exc).split())})") from None
+
+
+def _decode_bytes(header, work_bytes_per_px: float) -> float:
+    """Peak bytes of decoding an image of ``header`` (:func:`image_header`) and working on
+    it: the decoded array, and the larger of a second copy (OpenCV's decoder held one:
+    0.61 GiB at the peak of reading a 0.30 GiB PNG) and ``work_bytes_per_px`` per pixel."""
+    h, w, bands, bps = header[:4]
+    decoded = float(h) * w * bands * bps
+    return decoded + max(decoded, float(h) * w * work_bytes_per_px)
+
+
+def photo_build_bytes(path, target_hw, fit: str = "crop", *, check: bool = False) -> int:
+    """Peak bytes of building a photo scene from the file ``path`` on a scene grid of
+    ``target_hw`` beyond the scene's own samples: reading it (:func:`read_rgb_image`)
+    and fitting it (:func:`camtwin.scene.rgb.fit_planes`: one float32 channel of its used
+    part at a time and, letterboxed, one channel of the placed part). 0 when the header is
+    unreadable by Pillow (the reader checks what it decodes). ``check``: refuse it first
+    if it alone (with the interpreter's own bytes) exceeds the memory budget — one line
+    naming the file (:class:`camtwin.memory.MemoryBudgetError`)."""
+    from .scene.rgb import plan_fit
+
+    header = image_header(Path(path))
+    if header is None:
+        return 0
+    h, w = header.height, header.width
+    plan = plan_fit((h, w), target_hw, fit)
+    r0, r1, c0, c1 = plan.used
+    p0, p1, q0, q1 = plan.placed
+    used = (r1 - r0) * (c1 - c0) / max(1.0, float(h) * w)   # (the cut part is not converted)
+    part = 0 if (p1 - p0, q1 - q0) == tuple(plan.target_hw) else 4 * (p1 - p0) * (q1 - q0)
+    need = int(_decode_bytes(header, SCENE_IMAGE_WORK_BYTES_PER_PX * used) + part)
+    if check:
+        from .memory import FIXED_BYTES, check_budget
+
+        check_budget(need + FIXED_BYTES, f"reading image {path} ({_size_text(header)})",
+                     "use a smaller image or raise --max-memory")
+    return need
+
+
+def _size_text(header: ImageHeader) -> str:
+    w, h = header.width, header.height
+    return f"{w} × {h} px" if header.format else f"{w / 1e6:.0f} megapixels"
+
+
+def read_rgb_image(path: Path, *,
+                   work_bytes_per_px: float = IMAGE_WORK_BYTES_PER_PX) -> np.ndarray:
     """Read an 8/16-bit RGB(A) or grey image as an (H, W, 3) array in RGB order ((H, W) for
     a grey image).
 
-    The image's declared size is read from its header first (Pillow reads only the header
-    on open) and checked against the memory budget (:func:`camtwin.memory.check_budget`:
-    decoded array plus :data:`IMAGE_WORK_BYTES_PER_PX` per pixel of working copies), so a
-    small file that decodes to gigabytes is refused with one line before anything is
-    decoded. JPEG is decoded by Pillow (which refuses a truncated file instead of filling
-    the missing part with grey), everything else by OpenCV (16-bit PNG/TIFF); decoder
-    messages that C libraries print on stderr are silenced.
+    The image's declared size is read from its header first (:func:`image_header`) and
+    checked against the memory budget (:func:`camtwin.memory.check_budget`: the decoded
+    array and the larger of its decoder's second copy and ``work_bytes_per_px`` per pixel
+    of the caller's working copies — :data:`IMAGE_WORK_BYTES_PER_PX` for a measurement,
+    :data:`SCENE_IMAGE_WORK_BYTES_PER_PX` for a scene), so a small file that decodes to
+    gigabytes is refused with one line before anything is decoded. JPEG is decoded by
+    Pillow (which refuses a truncated file instead of filling the missing part with grey),
+    everything else by OpenCV (16-bit PNG/TIFF); decoder messages that C libraries print
+    on stderr are silenced.
 
     Raises
     ------
@@ -131,37 +245,19 @@ def read_rgb_image(path: Path) -> np.ndarray:
     camtwin.memory.MemoryBudgetError
         The decoded image and its working copies exceed the memory budget.
     """
-    import re
-    import warnings
-
     import cv2
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     from ._io import quiet_stderr
 
-    if not path.is_file():
-        raise ConfigError(f"scene image {path} does not exist")
-    fmt = None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:  # header only
-                fmt, (w, h), bands = im.format, im.size, len(im.getbands())
-                size = f"{w} × {h} px"
-    except Image.DecompressionBombError as exc:  # beyond Pillow's own limit: the budget decides
-        pixels = [int(n) for n in re.findall(r"\((\d+) pixels\)", str(exc))]
-        w, h, bands = (pixels[0] if pixels else 2**31), 1, 3
-        size = f"{w / 1e6:.0f} megapixels"
-    except UnidentifiedImageError:
-        w = h = 0  # not a format Pillow knows: OpenCV decides, within its own pixel limit
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise ConfigError(f"scene image {path} is not a readable image "
-                          f"({' '.join(str(exc).split())})") from None
-    if w * h:
+    header = image_header(path)  # (None: not a format Pillow knows — OpenCV decides,
+    fmt = None                   # within its own pixel limit)
+    if header is not None:
         from .memory import check_budget
 
-        check_budget(w * h * (2 * bands + IMAGE_WORK_BYTES_PER_PX),  # ≤ 16 bits per sample
-                     f"reading image {path} ({size})",
+        fmt = header.format
+        check_budget(_decode_bytes(header, work_bytes_per_px),
+                     f"reading image {path} ({_size_text(header)})",
                      "use a smaller image or raise --max-memory")
     if fmt == "JPEG":
         try:
@@ -180,8 +276,10 @@ def read_rgb_image(path: Path) -> np.ndarray:
     if img is None:
         raise ConfigError(f"scene image {path} is not an image OpenCV can read "
                           "(unknown format, truncated or corrupt)")
-    if img.ndim == 3:
-        img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB if img.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    if img.ndim == 3 and img.shape[2] == 4:
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
+    elif img.ndim == 3:  # (in place: no second copy of a large photo)
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB, dst=img)
     return img
 
 

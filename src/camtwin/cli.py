@@ -225,6 +225,15 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
         raise ConfigError(f"--shake: {mod.name} ({s.width_px} × {s.height_px} px) is "
                           "captured in row strips, which take no shake; use --crop or "
                           "--window")
+    from .camera import photo_build_bytes, scene_extent
+    from .memory import scene_bytes_per_sample
+
+    # the scene is built for the full sensor (a window is taken from it); a photo's
+    # decoding and fitting come on top while it is built
+    scene_hw = scene_extent(mod)[0]
+    full_scene = scene_hw[0] * scene_hw[1] * scene_bytes_per_sample(kind)
+    photo = (photo_build_bytes(scene, scene_hw, scene_fit, check=True) if kind == "rgb"
+             else None)
     if strips:  # a large sensor: row strips (camtwin.strips), the same physics
         from .memory import capture_hint, check_budget
 
@@ -232,7 +241,8 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
         check_budget(estimate_strip_capture_bytes(mod, scene_kind=kind,
                                                   bits=mod.isp.output_bits,
                                                   n_lights=len(light_sources),
-                                                  release_scene=True),
+                                                  release_scene=True,
+                                                  photo_bytes=photo),
                      f"capture of {mod.name} ({s.width_px} × {s.height_px} px, in strips)",
                      capture_hint(mod))
     else:
@@ -241,8 +251,16 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
             from .motion.capture import shake_extra_bytes
 
             extra, what = shake_extra_bytes(shot_mod), f"shaken capture of {shot_mod.name}"
-        check_capture(shot_mod, scene_kind=kind, extra_bytes=extra,
-                      what=what)  # before the scene is built
+        hint = None
+        if win is not None:  # (the full sensor's scene, held while the window is captured)
+            extra += full_scene
+            s = mod.sensor
+            hint = (f"a window's scene is built for the full {s.width_px} × {s.height_px} "
+                    "sensor: use --crop W,H (the scene then fills the crop's view), a "
+                    "chart scene (colorchecker and uniform take 1 byte per sample), or "
+                    "raise --max-memory")
+        check_capture(shot_mod, scene_kind=kind, extra_bytes=extra, what=what, hint=hint,
+                      build_bytes=full_scene + (photo or 0))  # before the scene is built
 
     def build_scene():
         with timer.stage("scene"):
@@ -292,10 +310,9 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
             "axis during a row's exposure, mean over rows; wobble_px = peak-to-peak over rows "
             "of each row's motion centroid")
     if kind == "rgb":  # a photo: say how it was fitted to the view
-        from .camera import scene_extent
         from .scene.rgb import describe_photo_fit
 
-        summary["scene_fit"] = describe_photo_fit(scene, scene_extent(mod)[0], scene_fit)
+        summary["scene_fit"] = describe_photo_fit(scene, scene_hw, scene_fit)
     summary.update(timer.report())
     s = shot_mod.sensor
     summary["sensor_px"] = [s.width_px, s.height_px]

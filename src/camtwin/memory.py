@@ -304,14 +304,21 @@ def capture_hint(module) -> str:
 
 
 def check_capture(module, *, frames: int = 1, oversample: int = 1, scene_kind: str = "chart",
-                  what: str | None = None, extra_bytes: float = 0) -> int:
+                  what: str | None = None, extra_bytes: float = 0,
+                  build_bytes: float = 0, hint: str | None = None) -> int:
     """Check a capture of ``module`` against the budget; return its estimate [bytes].
     ``extra_bytes``: what a variant of the capture adds (e.g. the planes of a shaken
-    capture, :func:`camtwin.motion.capture.shake_extra_bytes`)."""
+    capture, :func:`camtwin.motion.capture.shake_extra_bytes`); ``build_bytes``: the peak
+    of building its scene before any of the capture's own arrays exist (a photo's decoding
+    and fitting, :func:`camtwin.camera.photo_build_bytes`, and the scene; the interpreter's
+    own bytes added here) — the estimate is the larger of the two stages. ``hint``: how
+    to reduce it (default :func:`capture_hint`)."""
     need = estimate_capture_bytes(module, frames=frames, oversample=oversample,
                                   scene_kind=scene_kind) + int(extra_bytes)
+    if build_bytes:
+        need = max(need, int(build_bytes) + FIXED_BYTES)
     s = module.sensor
     label = what or (f"capture of {module.name} ({s.width_px} × {s.height_px} px"
                      + (f", {frames} frames" if frames > 1 else "") + ")")
-    check_budget(need, label, capture_hint(module))
+    check_budget(need, label, hint or capture_hint(module))
     return need

@@ -94,10 +94,13 @@ def strip_bounds(height: int, rows: int) -> list[tuple[int, int]]:
 def estimate_strip_capture_bytes(module, *, strip_rows: int | None = None,
                                  scene_kind: str = "chart", bits: int = 8, n_lights: int = 0,
                                  include_fixed: bool = True,
-                                 release_scene: bool = False) -> int:
+                                 release_scene: bool = False,
+                                 photo_bytes: int | None = None) -> int:
     """Peak working set [bytes] of :func:`shoot_strips` (module docstring), the largest of
-    its stages': building the scene (its samples; a photo letterboxed: one channel of the
-    placed part more, :func:`camtwin.scene.rgb.fit_planes`); the optics (the scene, the
+    its stages': building the scene (its samples and, for a photo, ``photo_bytes`` —
+    reading and fitting the file, :func:`camtwin.camera.photo_build_bytes`; not given: one
+    channel of the placed part of a letterboxed photo, :func:`camtwin.scene.rgb.fit_planes`);
+    the optics (the scene, the
     rate frame [4 B/px] filled strip by strip and one strip's optics — with
     ``release_scene``, as :func:`capture_strips` does for a scene without lights it
     builds, the rows no later strip reads are given back as the frame fills, so at most
@@ -115,7 +118,10 @@ def estimate_strip_capture_bytes(module, *, strip_rows: int | None = None,
     rows = strip_rows or default_strip_rows(module)
     (r, c), _ = scene_extent(module)
     scene = r * c * scene_bytes_per_sample(scene_kind)
-    build = scene + (scene // 3 if scene_kind == "rgb" else 0)
+    if photo_bytes is not None:
+        build = scene + int(photo_bytes)
+    else:
+        build = scene + (scene // 3 if scene_kind == "rgb" else 0)
     lights = n_px * (8 * n_lights + 4) if n_lights else 0
     rate = 4 * n_px
     optics_strip = (rows + 64) * (s.width_px + 64) * STRIP_OPTICS_BYTES_PER_SAMPLE

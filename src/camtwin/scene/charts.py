@@ -232,20 +232,21 @@ def from_rgb(image, *, width_m, distance_m, illuminant="D65", illuminance_lux=50
     if img.ndim != 3 or img.shape[2] not in (3, 4):
         raise ConfigError(f"image must be H×W, H×W×3 or H×W×4, got shape {img.shape}")
     img = img[..., :3]
-    if np.issubdtype(img.dtype, np.integer):
-        img = img.astype(np.float32) / np.float32(np.iinfo(img.dtype).max)
-    img = np.clip(img.astype(np.float32, copy=False), 0.0, 1.0)
+    if not np.issubdtype(img.dtype, np.integer):  # (codes / their maximum lie in 0..1)
+        img = np.clip(img.astype(np.float32, copy=False), 0.0, 1.0)
     layout = {}
     # (3, H, W) planes, then IEC 61966-2-1 sRGB decoding in place: the planes are the only
-    # array of the scene grid's size (camtwin.scene.rgb.fit_planes)
-    if shape is not None:
-        from .rgb import fit_planes
+    # array of the scene grid's size, integer codes converted a channel at a time
+    # (camtwin.scene.rgb.fit_planes)
+    from .rgb import fit_planes, srgb_to_linear_inplace, unit_channel
 
+    if shape is not None:
         lin, placed = fit_planes(img, _check_shape(shape), fit)
         layout["image"] = [placed.layout_box()]
     else:
-        lin = np.ascontiguousarray(np.moveaxis(img, 2, 0))
-    from .rgb import srgb_to_linear_inplace
+        lin = np.empty((3,) + img.shape[:2], np.float32)
+        for c in range(3):
+            unit_channel(img[..., c], out=lin[c])
 
     weights = srgb_to_linear_inplace(lin)
     wl = as_grid(wavelengths_nm)

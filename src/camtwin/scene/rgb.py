@@ -97,10 +97,18 @@ def fit_planes(image: np.ndarray, target_hw, fit: str = "crop") -> tuple[np.ndar
     (a letterbox: plus one channel of the placed part). A 200 MP scene from a photo is
     2.4 GB of planes; resizing the (H', W', 3) image and decoding it with whole-array
     temporaries had peaked at 9.7 GiB (``camtwin capture --module
-    catalog:phone-isocell-hp2-main --scene coffee.png``)."""
+    catalog:phone-isocell-hp2-main --scene coffee.png``).
+
+    An integer image (8/16-bit codes) is taken as code / its dtype's maximum, converted
+    one channel of the used part at a time (:func:`unit_channel`): the source is never
+    held as float32 whole (a 108 MP photo is 1.3 GB of float32 per copy; converting,
+    scaling and clipping it whole before the resize had peaked at 4.33 GiB on the 200 MP
+    module, RESULTS.md "Capture at real size", run 7)."""
     import cv2
 
-    img = np.asarray(image, dtype=np.float32)
+    img = np.asarray(image)
+    if not (np.issubdtype(img.dtype, np.integer) or img.dtype == np.float32):
+        img = img.astype(np.float32)
     plan = plan_fit(img.shape[:2], target_hw, fit)
     r0, r1, c0, c1 = plan.used
     p0, p1, q0, q1 = plan.placed
@@ -109,14 +117,28 @@ def fit_planes(image: np.ndarray, target_hw, fit: str = "crop") -> tuple[np.ndar
     out = (np.empty if whole else np.zeros)((img.shape[2], th, tw), np.float32)
     part = None if whole else np.empty((p1 - p0, q1 - q0), np.float32)  # (one, reused)
     for c in range(img.shape[2]):
-        src = np.ascontiguousarray(img[r0:r1, c0:c1, c])
+        src = unit_channel(img[r0:r1, c0:c1, c])
         dst = out[c] if whole else part
         got = cv2.resize(src, (q1 - q0, p1 - p0), dst=dst, interpolation=cv2.INTER_AREA)
         if not np.shares_memory(got, dst):      # (OpenCV allocated after all)
             dst[...] = got
         if not whole:
             out[c, p0:p1, q0:q1] = dst
+        del src, got        # (before the next channel's: one source channel at a time)
     return out, plan
+
+
+def unit_channel(channel: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """One channel of an image as a float32 array (``out``, or a new C-contiguous one):
+    integer codes divided by their dtype's maximum (0..1), float values as they are."""
+    if out is None:
+        out = np.empty(channel.shape, np.float32)
+    if np.issubdtype(channel.dtype, np.integer):
+        np.divide(channel, np.float32(np.iinfo(channel.dtype).max), out=out,
+                  dtype=np.float32)
+    else:
+        out[...] = channel
+    return out
 
 
 #: Rows of a channel plane decoded at a time by :func:`srgb_to_linear_inplace` (its
@@ -148,13 +170,11 @@ def describe_photo_fit(path, target_hw, fit: str = "crop") -> str:
     scene grid of ``target_hw``."""
     from pathlib import Path
 
-    from PIL import Image
+    from ..camera import image_header, read_rgb_image
 
-    try:
-        with Image.open(Path(path)) as im:  # header only
-            w, h = im.size
-    except Exception:  # a format Pillow cannot parse: decode it the way the scene did
-        from ..camera import read_rgb_image
-
+    header = image_header(Path(path))  # (Pillow's size warning for a large photo silenced)
+    if header is not None and header.format is not None:
+        h, w = header.height, header.width
+    else:  # a format or a size Pillow cannot parse: decode it the way the scene did
         h, w = read_rgb_image(Path(path)).shape[:2]
     return plan_fit((h, w), target_hw, fit).describe()
