@@ -102,3 +102,35 @@ def test_an_output_that_is_a_file_is_refused_before_any_work(tmp_path):
         run_demo(target, crop=CROP)
     assert target.read_text() == "a file\n"
     assert [p.name for p in tmp_path.iterdir()] == ["demo-out"]
+
+
+def test_a_quad_bayer_module_writes_its_raws_as_tiff(tmp_path):
+    # the catalog's phone modules (Quad Bayer) ended the demo with "cfa = 'QUADBAYER'
+    # cannot be written as DNG" after every capture had run: their raws are TIFFs with all
+    # of camtwin's metadata (camtwin.raw.save_raw), named in the summary, read back as
+    # the frames they were
+    from camtwin.raw import load_raw
+
+    out = tmp_path / "qb"
+    summary = run_demo(out, module="catalog:phone-imx586-main", crop=CROP)
+    want = {n.replace(".dng", ".tif") for n in FILES}
+    assert {p.name for p in out.iterdir()} == want
+    raws = [img["raw"] for img in summary["images"]]
+    assert raws and all(r.endswith(".tif") for r in raws)
+    frame = load_raw(out / raws[0])
+    assert frame.cfa == "QUADBAYER" and frame.dn.shape == (CROP[1], CROP[0])
+
+
+def test_a_window_without_the_grey_patch_prints_its_table(tmp_path):
+    # a window that holds no grey patch has no grey SNR: the CLI's table printed it with
+    # a format for numbers and ended in a traceback after the run had written everything
+    from typer.testing import CliRunner
+
+    from camtwin.cli import app
+
+    res = CliRunner().invoke(app, ["demo", "--window", "0,0,160,120", "--out",
+                                   str(tmp_path / "w")])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "w" / "summary.json").read_text())
+    assert any(img["grey_snr_db"] is None for img in summary["images"])
+    assert "n/a" in res.output

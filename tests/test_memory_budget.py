@@ -374,3 +374,31 @@ def test_a_window_capture_counts_the_full_sensors_scene(tmp_path):
     assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
     assert "needs about" in lines[0] and "full 8000 × 6000 sensor" in lines[0]
     assert not out.exists()
+
+
+def test_a_window_demo_counts_the_full_sensors_charts(tmp_path):
+    """``camtwin demo --window`` builds its two charts for the full sensor (the
+    ColorChecker's index, 1 byte per sample, then the slanted edge's weights, 4 bytes —
+    the heap keeps the first's freed bytes): a 640 × 480 window of the 200 MP module
+    peaked at 1.19 GiB and ran under a 1 GiB budget; its check now counts both, and a
+    budget below that refuses it before anything is built (exit 2, one line)."""
+    from typer.testing import CliRunner
+
+    import camtwin
+    from camtwin.cli import app
+    from camtwin.crop import window_module
+    from camtwin.demo import DEMO_LUX, DEMO_SCENES
+    from camtwin.memory import estimate_capture_bytes
+
+    mod = camtwin.load_module("catalog:phone-imx586-main")
+    n = len(DEMO_SCENES) * len(DEMO_LUX)
+    alone = estimate_capture_bytes(window_module(mod, 0, 0, 256, 256)[0],
+                                   frames=n + 2 * len(DEMO_SCENES))
+    charts = 8000 * 6000 * (1 + 4)
+    budget_mib = int((alone + charts / 2) / 2 ** 20)
+    res = CliRunner().invoke(app, ["demo", "--module", "catalog:phone-imx586-main",
+                                   "--window", "0,0,256,256", "--out", str(tmp_path / "d"),
+                                   "--max-memory", f"{budget_mib}M"])
+    assert res.exit_code == 2, res.output
+    assert "needs about" in res.output and "full 8000 × 6000 sensor" in res.output
+    assert not (tmp_path / "d").exists()

@@ -410,8 +410,8 @@ def demo(out: Path = typer.Option(Path("camtwin-out"), help="Output folder."),
          json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON "
                                        "(with seconds per stage and peak memory)."),
          quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display.")):
-    """Capture a ColorChecker and a slanted edge at 1000, 10 and 1 lux; write PNGs, DNGs and
-    summary.json into OUT."""
+    """Capture a ColorChecker and a slanted edge at 1000, 10 and 1 lux; write PNGs, DNGs (TIFFs
+    for Quad Bayer and RGB-IR sensors) and summary.json into OUT."""
     _guard(_demo, out, module, seed, crop=crop, window=window, max_memory=max_memory,
            json_out=json_out, quiet=quiet)
 
@@ -446,7 +446,8 @@ def _demo(out: Path, module: str, seed: int, *, crop=None, window=None, max_memo
     for col in ("scene", "lux", "exposure ms", "mean e⁻", "grey SNR dB", "mean ΔE00"):
         table.add_column(col, justify="right")
     for r in table_rows:
-        table.add_row(r[0], f"{r[1]:g}", f"{r[2]:.3g}", f"{r[3]:.4g}", f"{r[4]:.1f}",
+        table.add_row(r[0], f"{r[1]:g}", f"{r[2]:.3g}", f"{r[3]:.4g}",
+                      "n/a" if r[4] is None else f"{r[4]:.1f}",   # (a window off the grey)
                       "" if r[5] is None else f"{r[5]:.2f}")
     console.print(table)
     console.print(f"wrote {len(summary['images'])} images, raws and summary.json to "

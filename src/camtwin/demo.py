@@ -32,6 +32,7 @@ from .isp import write_image
 from .measure.summary import shot_summary
 from .module import load_module
 from .raw import save_raw
+from .raw.dng import DNG_CFAS
 from .report import plot_contact_sheet, plot_qe, plot_snr_vs_lux
 
 DEMO_SCENES = ("colorchecker", "slanted_edge")
@@ -41,8 +42,9 @@ DEMO_LUX = (1000.0, 10.0, 1.0)
 def run_demo(out: str | Path, *, module: str = "default", seed: int = 0,
              progress: Callable[[str], None] = lambda msg: None, crop=None,
              window: tuple[int, int, int, int] | None = None, timer=None) -> dict:
-    """Run the demo, write ``<scene>_<lux>lux.png`` / ``.dng``, the figures ``qe.png``,
-    ``snr_vs_lux.png`` and ``contact_sheet.png``, and ``summary.json`` into ``out``.
+    """Run the demo, write ``<scene>_<lux>lux.png`` / ``.dng`` (``.tif`` for a CFA a DNG
+    cannot describe: Quad Bayer, RGB-IR), the figures ``qe.png``, ``snr_vs_lux.png`` and
+    ``contact_sheet.png``, and ``summary.json`` into ``out``.
 
     ``crop`` (W, H) shoots a centre crop of the sensor, ``window`` (X, Y, W, H) a window at
     its true field position (:mod:`camtwin.crop`). ``timer`` (a
@@ -70,8 +72,21 @@ def run_demo(out: str | Path, *, module: str = "default", seed: int = 0,
     elif window is not None:
         mod, win = window_module(full, *window)
     n_shots = len(DEMO_SCENES) * len(DEMO_LUX)
-    # each chart's channel image is kept (2 of them) while its frames are shot
-    check_capture(mod, frames=n_shots + len(DEMO_SCENES) * 2,
+    # each chart's channel image is kept (2 of them) while its frames are shot; a window's
+    # charts are built for the full sensor, one after the other — the heap keeps the
+    # ColorChecker's freed bytes (too small for the slanted edge's weights; memory.
+    # tune_allocator), so both count: 1.19 GiB peak for a 640 × 480 window of the 200 MP
+    # module, the ColorChecker's 0.19 and the slanted edge's 0.75 GiB included
+    extra, hint = 0, None
+    if win is not None:
+        from .camera import scene_extent
+        from .memory import scene_bytes_per_sample
+
+        rows, cols = scene_extent(full)[0]
+        extra = rows * cols * sum(scene_bytes_per_sample(k) for k in ("index", "chart"))
+        hint = (f"a window's charts are built for the full {full.sensor.width_px} × "
+                f"{full.sensor.height_px} sensor: use --crop W,H, or raise --max-memory")
+    check_capture(mod, frames=n_shots + len(DEMO_SCENES) * 2, extra_bytes=extra, hint=hint,
                   what=f"demo with {mod.name} ({mod.sensor.width_px} × {mod.sensor.height_px} "
                        f"px, {n_shots} frames)")
     if out.exists() and not out.is_dir():
@@ -128,6 +143,7 @@ def _run(out: Path, full, mod, win, seed, progress, stage) -> dict:
         with stage(f"optics: {name}"):
             sc = module_scene(full, name, illuminance_lux=DEMO_LUX[0])
             ois[name] = form_module_image(full, sc, window=win)
+            del sc          # (before the next chart's: one scene of the full sensor at once)
     progress("fitting the CCM on a ColorChecker capture")
     ccm = None
     with stage("colour matrix"):
@@ -140,6 +156,9 @@ def _run(out: Path, full, mod, win, seed, progress, stage) -> dict:
                 ccm = module_ccm(calibration_module(mod if win is None else full))
     images, thumbs = [], []
     k = 0
+    # DNG where its CFA tags can say the layout (camtwin.raw.dng.DNG_CFAS); a Quad Bayer or
+    # RGB-IR mosaic as a TIFF with all of camtwin's metadata (camtwin.raw.save_raw)
+    raw_ext = ".dng" if mod.sensor.cfa in DNG_CFAS else ".tif"
     for name in DEMO_SCENES:
         for lux in DEMO_LUX:
             progress(f"{name} at {lux:g} lx")
@@ -152,8 +171,8 @@ def _run(out: Path, full, mod, win, seed, progress, stage) -> dict:
             with stage("write"):
                 stem = f"{name}_{lux:g}lux"
                 write_image(out / f"{stem}.png", shot.rendered)
-                save_raw(out / f"{stem}.dng", raw)
-            images.append(shot_summary(shot, image=f"{stem}.png", raw=f"{stem}.dng"))
+                save_raw(out / f"{stem}{raw_ext}", raw)
+            images.append(shot_summary(shot, image=f"{stem}.png", raw=f"{stem}{raw_ext}"))
             thumbs.append((f"{name} {lux:g} lx", shot.rendered.srgb[::2, ::2]))
     progress("figures")
     with stage("figures"):
