@@ -303,15 +303,18 @@ print(json.dumps(out))
     assert 3.04 * 2 ** 30 <= est <= 4 * 2 ** 30
 
 
-def test_a_photo_scene_is_built_within_its_estimate(tmp_path):
-    """Building a scene from a 12 MP 8-bit photo for the default module (a fresh
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_a_photo_scene_is_built_within_its_estimate(tmp_path, suffix):
+    """Building a scene from a 12 MP 8-bit photo (PNG, decoded by OpenCV; JPEG, by
+    Pillow) for the default module (a fresh
     interpreter, peak-RSS growth of ``module_scene``) stays within what ``camtwin
     capture`` checks for it — :func:`camtwin.camera.photo_build_bytes` (decoding: the
     decoder's second copy; fitting: one float32 channel of the photo at a time) plus the
     scene's weights — and not far below it (≤ 1.6×). Converting the photo whole to
     float32, scaling and clipping it (three 4-byte copies per sample) had taken a 108 MP
     photo's scene to 4.33 GiB on the 200 MP module (RESULTS.md "Capture at real size",
-    run 7)."""
+    run 7); Pillow's whole-image ``np.asarray`` had read a 108 MP JPEG at 4.7× its
+    decoded size."""
     import json
     import os
 
@@ -322,8 +325,9 @@ def test_a_photo_scene_is_built_within_its_estimate(tmp_path):
     yy, xx = np.mgrid[0:3000, 0:4000]
     photo = np.stack([(xx * 0.4) % 256, (yy * 0.6) % 256, ((xx + yy) * 0.2) % 256],
                      -1).astype(np.uint8)
-    path = str(tmp_path / "photo.png")
-    cv2.imwrite(path, photo, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    path = str(tmp_path / f"photo{suffix}")
+    cv2.imwrite(path, photo, [cv2.IMWRITE_PNG_COMPRESSION, 1] if suffix == ".png"
+                else [cv2.IMWRITE_JPEG_QUALITY, 90])
     code = f"""
 import json
 import camtwin
