@@ -303,10 +303,10 @@ print(json.dumps(out))
     assert 3.04 * 2 ** 30 <= est <= 4 * 2 ** 30
 
 
-@pytest.mark.parametrize("suffix", [".png", ".jpg"])
-def test_a_photo_scene_is_built_within_its_estimate(tmp_path, suffix):
-    """Building a scene from a 12 MP 8-bit photo (PNG, decoded by OpenCV; JPEG, by
-    Pillow) for the default module (a fresh
+@pytest.mark.parametrize("kind", ["png", "jpg", "grey16"])
+def test_a_photo_scene_is_built_within_its_estimate(tmp_path, kind):
+    """Building a scene from a 12 MP photo (8-bit colour PNG, decoded by OpenCV; JPEG, by
+    Pillow; a 16-bit grey PNG) for the default module (a fresh
     interpreter, peak-RSS growth of ``module_scene``) stays within what ``camtwin
     capture`` checks for it — :func:`camtwin.camera.photo_build_bytes` (decoding: the
     decoder's second copy; fitting: one float32 channel of the photo at a time) plus the
@@ -314,7 +314,8 @@ def test_a_photo_scene_is_built_within_its_estimate(tmp_path, suffix):
     float32, scaling and clipping it (three 4-byte copies per sample) had taken a 108 MP
     photo's scene to 4.33 GiB on the 200 MP module (RESULTS.md "Capture at real size",
     run 7); Pillow's whole-image ``np.asarray`` had read a 108 MP JPEG at 4.7× its
-    decoded size."""
+    decoded size, and a grey photo was repeated into three channels (10 B per pixel for a
+    16-bit one, against 4 now)."""
     import json
     import os
 
@@ -325,9 +326,11 @@ def test_a_photo_scene_is_built_within_its_estimate(tmp_path, suffix):
     yy, xx = np.mgrid[0:3000, 0:4000]
     photo = np.stack([(xx * 0.4) % 256, (yy * 0.6) % 256, ((xx + yy) * 0.2) % 256],
                      -1).astype(np.uint8)
-    path = str(tmp_path / f"photo{suffix}")
-    cv2.imwrite(path, photo, [cv2.IMWRITE_PNG_COMPRESSION, 1] if suffix == ".png"
-                else [cv2.IMWRITE_JPEG_QUALITY, 90])
+    if kind == "grey16":
+        photo = photo[..., 0].astype(np.uint16) * np.uint16(257)
+    path = str(tmp_path / ("photo.jpg" if kind == "jpg" else "photo.png"))
+    cv2.imwrite(path, photo, [cv2.IMWRITE_JPEG_QUALITY, 90] if kind == "jpg"
+                else [cv2.IMWRITE_PNG_COMPRESSION, 1])
     code = f"""
 import json
 import camtwin

@@ -201,3 +201,17 @@ def test_a_photo_beyond_pillows_pixel_limit_is_sized_from_its_header_without_a_w
         assert describe_photo_fit(large, (60, 100)).startswith("photo 100×60 fills")
         assert describe_photo_fit(small, (60, 100)).startswith("photo 40×30")
         assert read_rgb_image(Path(large)).shape == (60, 100, 3)
+
+
+def test_a_grey_photo_is_the_colour_photo_of_three_equal_channels():
+    # the grey plane is read for each channel (a broadcast view, no three-channel copy):
+    # the same scene as the grey photo repeated into R, G and B, bit for bit
+    g = np.random.default_rng(4).integers(0, 65535, (90, 140), endpoint=True,
+                                          dtype=np.uint16)
+    geom = dict(width_m=1.0, distance_m=1.0)
+    for img in (g, g.astype(np.float32) / np.float32(65535)):
+        for shape in ((370, 410), None):
+            np.testing.assert_array_equal(
+                from_rgb(img, shape=shape, **geom).reflectance.weights,
+                from_rgb(np.repeat(img[..., None], 3, axis=2), shape=shape,
+                         **geom).reflectance.weights)

@@ -227,8 +227,8 @@ def from_rgb(image, *, width_m, distance_m, illuminant="D65", illuminance_lux=50
     Reflectance", EGSR 2019.
     """
     img = np.asarray(image)
-    if img.ndim == 2:
-        img = np.repeat(img[..., None], 3, axis=2)
+    if img.ndim == 2:  # (a view: the grey plane read for each channel, not copied)
+        img = np.broadcast_to(img[..., None], img.shape + (3,))
     if img.ndim != 3 or img.shape[2] not in (3, 4):
         raise ConfigError(f"image must be H×W, H×W×3 or H×W×4, got shape {img.shape}")
     img = img[..., :3]
