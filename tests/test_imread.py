@@ -227,3 +227,60 @@ def test_jpeg_exif_srgb(tmp_path):
     Image.fromarray(np.full((16, 16, 3), 128, np.uint8)).save(path, exif=exif)
     img = read_measured_image(path)
     assert img.encoding == "srgb" and img.encoding_source == "EXIF ColorSpace = sRGB"
+
+
+def test_decoding_in_place_is_the_eotf_and_leaves_the_callers_array_alone():
+    # reference: colour-science's IEC 61966-2-1 sRGB decoding (the standard's function)
+    # and the power law, on a ramp beyond 0..1 (clipped first) of more rows than a block
+    import colour
+
+    v = np.linspace(-0.1, 1.1, 3 * 70_001 * 7).reshape(70_001, 7, 3)
+    kept = v.copy()
+    c = np.clip(v, 0.0, 1.0)
+    np.testing.assert_allclose(Encoding("srgb").decode(v),
+                               colour.cctf_decoding(c, function="sRGB"), rtol=1e-12,
+                               atol=1e-15)
+    np.testing.assert_array_equal(Encoding("gamma", 2.2).decode(v), c ** 2.2)
+    np.testing.assert_array_equal(Encoding("linear").decode(v), c)
+    np.testing.assert_array_equal(v, kept)               # decode: a new array
+    w = v.copy()
+    assert Encoding("srgb").decode_inplace(w) is w       # decode_inplace: that array
+    np.testing.assert_array_equal(w, np.where(c <= 0.04045, c / 12.92,
+                                              ((c + 0.055) / 1.055) ** 2.4))
+
+
+def test_reading_a_photo_holds_one_float64_copy(tmp_path):
+    """``read_measured_image`` of a 4 MP 8-bit PNG (grey: a broadcast view, no RGB copy)
+    grows peak RSS by its decoded image and one float64 RGB copy, plus at most 8 MB of
+    blocks: the whole-array decoding had held four float64 copies (a 12 MP photo read for
+    ``camtwin sfr``: 1.62 GiB peak, 0.64 now)."""
+    import os
+    import subprocess
+    import sys
+
+    import cv2
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the peak is reset through /proc/self/clear_refs (Linux)")
+    yy, xx = np.mgrid[0:1600, 0:2500]
+    for name, img in (("rgb.png", np.stack([xx % 256, yy % 256, (xx + yy) % 256], -1)),
+                      ("grey.png", (xx + yy) % 256)):
+        cv2.imwrite(str(tmp_path / name), img.astype(np.uint8))
+    code = f"""
+import json
+from camtwin.memory import call_peak_growth
+from camtwin.measure.imread import read_measured_image
+read_measured_image({str(tmp_path / "grey.png")!r})
+out = []
+for name in ("rgb.png", "grey.png"):
+    img, grew = call_peak_growth(read_measured_image, {str(tmp_path)!r} + "/" + name)
+    out.append(grew)
+print(json.dumps(out))
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    n = 1600 * 2500
+    for grew, decoded in zip(json.loads(run.stdout.strip().splitlines()[-1]), (3 * n, n)):
+        assert grew <= 2 * decoded + 24 * n + 8 * 2 ** 20, grew
