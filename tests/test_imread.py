@@ -243,6 +243,9 @@ def test_decoding_in_place_is_the_eotf_and_leaves_the_callers_array_alone():
     np.testing.assert_array_equal(Encoding("gamma", 2.2).decode(v), c ** 2.2)
     np.testing.assert_array_equal(Encoding("linear").decode(v), c)
     np.testing.assert_array_equal(v, kept)               # decode: a new array
+    t = v[:, :, 0].T                                    # (any layout, a scalar)
+    np.testing.assert_array_equal(Encoding("srgb").decode(t), Encoding("srgb").decode(t.copy()))
+    assert Encoding("srgb").decode(0.5) == ((0.5 + 0.055) / 1.055) ** 2.4
     w = v.copy()
     assert Encoding("srgb").decode_inplace(w) is w       # decode_inplace: that array
     np.testing.assert_array_equal(w, np.where(c <= 0.04045, c / 12.92,

@@ -73,7 +73,7 @@ class Encoding:
 
     def decode(self, v: np.ndarray) -> np.ndarray:
         """Linear light (float64) of encoded values ``v`` in 0..1 (clipped to 0..1 first)."""
-        return self.decode_inplace(np.clip(np.asarray(v, dtype=np.float64), 0.0, 1.0))
+        return self.decode_inplace(np.array(v, dtype=np.float64, order="C"))   # (a copy)
 
     def decode_inplace(self, v: np.ndarray) -> np.ndarray:
         """:meth:`decode` of the float64 array ``v``, in place (returned), a block of rows at
@@ -81,7 +81,7 @@ class Encoding:
         copies, 127 B per pixel of a photo read for ``camtwin sfr``; the same values)."""
         if v.dtype != np.float64 or not v.flags.c_contiguous:
             raise ValueError("decode_inplace needs a C-contiguous float64 array")
-        rows = v.reshape(-1, v.shape[-1]) if v.ndim > 1 else v[None]
+        rows = v.reshape(-1, v.shape[-1]) if v.ndim > 1 else v.reshape(1, -1)
         step = max(1, (1 << 18) // max(1, rows.shape[1]))      # (2 MB blocks)
         for i in range(0, rows.shape[0], step):
             b = rows[i:i + step]
