@@ -492,3 +492,69 @@ def test_cli_process_bad_input(case, dng_file, tmp_path):
                 "wrong_order": "cannot come after", "bad_out": ".png"}[case]
     assert expected in err
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no output, no temp file
+
+
+def test_cli_process_checks_its_working_set_against_the_budget(tmp_path):
+    # a 200 MP raw that camtwin itself wrote (capture --raw) took `process` to 8.95 GiB
+    # with no check and no --max-memory; the check (PROCESS_BYTES_PER_PX per pixel, more
+    # with --save-stages) runs once the raw is loaded, before the pipeline
+    from camtwin.commands.isp import PROCESS_BYTES_PER_PX, PROCESS_STAGES_BYTES_PER_PX
+    from camtwin.memory import FIXED_BYTES
+
+    h, w = 1500, 2000
+    raw = mosaic_raw(smooth_scene((h, w), seed=3), "RGGB", rng=np.random.default_rng(0))
+    path = write_dng(tmp_path / "big.dng", raw)
+    plain = (h * w * PROCESS_BYTES_PER_PX + FIXED_BYTES) / 2 ** 20
+    stages = (h * w * PROCESS_STAGES_BYTES_PER_PX + FIXED_BYTES) / 2 ** 20
+    budget = f"{int((plain + stages) / 2)}M"                 # between the two needs
+    err = assert_one_line_error(run_cli("process", path, "--out", "o.png", "--save-stages",
+                                        "st", "--max-memory", budget, cwd=tmp_path))
+    assert "big.dng (2000 × 1500 px) needs about" in err and "--save-stages" in err
+    assert not (tmp_path / "o.png").exists() and not (tmp_path / "st").exists()
+    ok = run_cli("process", path, "--out", "o.png", "--max-memory", budget, cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    err = assert_one_line_error(run_cli("process", path, "--out", "o.png", "--max-memory",
+                                        f"{int(plain) - 8}M", cwd=tmp_path))
+    assert "raise --max-memory" in err
+
+
+@pytest.mark.parametrize("cfa", ["RGGB", "QUADBAYER"])
+def test_process_working_set_per_pixel_bounds_the_measured_growth(tmp_path, cfa):
+    # reference: peak-RSS growth of process_file on a 3 MP raw in a fresh interpreter
+    # (kernels compiled on a small raw first): at most PROCESS_BYTES_PER_PX per pixel for
+    # both pipelines, and for a Quad Bayer raw (the normalised-convolution demosaic, the
+    # catalog's phone sensors: 47 B per pixel measured) not far below it
+    import json
+    import os
+
+    from camtwin.commands.isp import PROCESS_BYTES_PER_PX
+    from camtwin.raw import save_raw
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the peak is reset through /proc/self/clear_refs (Linux)")
+    paths = []
+    for h, w in ((96, 128), (1500, 2000)):
+        raw = mosaic_raw(smooth_scene((h, w), seed=3), cfa, rng=np.random.default_rng(0))
+        paths.append(str(save_raw(tmp_path / f"r{h}.tif", raw)))
+    code = f"""
+import json
+from pathlib import Path
+from camtwin.commands.isp import process_file
+from camtwin.memory import call_peak_growth
+out = []
+for pipe in ("fast", "hq"):
+    process_file(Path({paths[0]!r}), pipe, Path({str(tmp_path / "s.png")!r}))
+    _, grew = call_peak_growth(process_file, Path({paths[1]!r}), pipe,
+                               Path({str(tmp_path / "o.png")!r}))
+    out.append(grew)
+print(json.dumps(out))
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    n = 1500 * 2000
+    for grew in json.loads(run.stdout.strip().splitlines()[-1]):
+        assert grew <= n * PROCESS_BYTES_PER_PX, (cfa, grew / n)
+        if cfa == "QUADBAYER":
+            assert grew >= 0.6 * n * PROCESS_BYTES_PER_PX, (cfa, grew / n)

@@ -10,9 +10,24 @@ from typing import Optional
 import typer
 
 
+#: Peak working set of :func:`process_file` per raw pixel beyond the interpreter's own
+#: (``camtwin.memory.FIXED_BYTES``): the pipeline's float32 planes on the whole frame
+#: (GNU ``time -v`` of ``camtwin process`` on raws camtwin wrote — ``phone-imx586-main``
+#: cropped to 12 MP and whole at 48 MP, ``phone-isocell-hp2-main`` at 200 MP — with the
+#: ``fast`` and ``hq`` pipelines: 0.72 / 2.30 / 8.95 GiB, 47 B per pixel between them);
+#: with ``--save-stages`` (every stage's output kept): 1.01 GiB at 12 MP, 64 B per pixel.
+PROCESS_BYTES_PER_PX = 50
+PROCESS_STAGES_BYTES_PER_PX = 80
+
+
 def process_file(raw_path: Path, pipeline: str, out: Path, *, bits: Optional[int] = None,
                  save_stages: Optional[Path] = None, ccm_path: Optional[Path] = None) -> dict:
-    """Load ``raw_path``, run ``pipeline`` (built-in name or YAML), write ``out``."""
+    """Load ``raw_path``, run ``pipeline`` (built-in name or YAML), write ``out``.
+
+    The pipeline's working set (:data:`PROCESS_BYTES_PER_PX` per pixel, or
+    :data:`PROCESS_STAGES_BYTES_PER_PX` with ``save_stages``) is checked against the
+    memory budget once the raw frame is loaded, before the pipeline runs
+    (:class:`camtwin.memory.MemoryBudgetError`: one line)."""
     import numpy as np
 
     from .._io import check_outputs, quiet_stderr
@@ -39,6 +54,15 @@ def process_file(raw_path: Path, pipeline: str, out: Path, *, bits: Optional[int
             raise ConfigError(f"--ccm {ccm_path}: cannot read a 3×3 matrix ({exc})") from None
     with quiet_stderr():
         raw = load_raw(raw_path)
+    from ..memory import FIXED_BYTES, check_budget
+
+    h, w = raw.shape[:2]
+    per_px = PROCESS_STAGES_BYTES_PER_PX if save_stages is not None else PROCESS_BYTES_PER_PX
+    check_budget(h * w * per_px + FIXED_BYTES, f"processing {raw_path} ({w} × {h} px)",
+                 "raise --max-memory"
+                 + (", leave out --save-stages" if save_stages is not None else "")
+                 + " or process a smaller raw (camtwin capture --crop/--window … --raw); "
+                 "the pipeline runs on the whole frame")
     t0 = time.perf_counter()
     res = run_pipeline(raw, pipe, ccm=ccm, keep=save_stages is not None)
     seconds = time.perf_counter() - t0
@@ -84,13 +108,22 @@ def register(app, guard, fail, console) -> None:
         ccm: Optional[Path] = typer.Option(None, help="Text file with a 3×3 matrix for "
                                                       "'ccm: {matrix: fitted}'."),
         json_out: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+        max_memory: Optional[str] = typer.Option(None, help="Memory budget (e.g. 4G); "
+                                                 "default $CAMTWIN_MAX_MEMORY or 70 % of "
+                                                 "free RAM."),
     ):
         """Render a raw file with a camtwin ISP pipeline (black level, defects, shading, WB,
         demosaic, denoise, CCM, exposure, tone, sharpen) and write PNG/TIFF."""
         from rich.markup import escape
 
-        summary = guard(process_file, raw, pipeline, out, bits=bits, save_stages=save_stages,
-                        ccm_path=ccm)
+        from ..memory import using_budget
+
+        def run():
+            with using_budget(max_memory):
+                return process_file(raw, pipeline, out, bits=bits, save_stages=save_stages,
+                                    ccm_path=ccm)
+
+        summary = guard(run)
         if json_out:
             print(json.dumps(summary, indent=2))
         else:
