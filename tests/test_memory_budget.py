@@ -340,7 +340,8 @@ mod = camtwin.load_module("default")
 module_scene(mod, {path!r})      # (imports and first-use work out of the measurement)
 sc, grew = call_peak_growth(module_scene, mod, {path!r})
 hw = scene_extent(mod)[0]
-print(json.dumps([grew, photo_build_bytes({path!r}, hw) + sc.reflectance.weights.nbytes]))
+n = sc.reflectance.weights.nbytes
+print(json.dumps([grew, photo_build_bytes({path!r}, hw, scene_bytes=n) + n]))
 """
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

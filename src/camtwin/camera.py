@@ -113,12 +113,12 @@ def module_scene(module: ModuleSpec, scene: str | Path, *, illuminant: str = "D6
 #: of a measurement and its decoding copies (:func:`camtwin.measure.imread.read_measured_image`).
 IMAGE_WORK_BYTES_PER_PX = 96
 
-#: Bytes per source pixel a photo scene costs beyond its decoded array while it is fitted
-#: to the scene grid: one channel of the used part as float32 and OpenCV's area-resize
-#: buffers (:func:`camtwin.scene.rgb.fit_planes`; measured above the decoded array, peak
-#: RSS: 4.1 B per pixel for a 12000 × 9000 8-bit PNG, 4.3 for an 8000 × 6000 16-bit one,
-#: 4.7 for a 3000 × 8000 one letterboxed — its placed part included).
-SCENE_IMAGE_WORK_BYTES_PER_PX = 6
+#: Bytes per used source pixel a photo scene costs beyond its decoded array while it is
+#: fitted to the scene grid: one channel of the used part as float32 and OpenCV's
+#: area-resize buffers (:func:`camtwin.scene.rgb.fit_planes`; measured above the decoded
+#: array, peak RSS: 4.1 B per pixel for a 12000 × 9000 8-bit PNG, 4.3 for an 8000 × 6000
+#: 16-bit one, 4.7 for a 3000 × 8000 one letterboxed — its placed part included).
+SCENE_IMAGE_WORK_BYTES_PER_PX = 5
 
 
 class ImageHeader(NamedTuple):
@@ -181,23 +181,44 @@ def image_header(path: Path) -> ImageHeader | None:
                           f"({' '.join(str(exc).split())})") from None
 
 
-def _decode_bytes(header, work_bytes_per_px: float) -> float:
-    """Peak bytes of decoding an image of ``header`` (:func:`image_header`) and working on
-    it: the decoded array, and the larger of a second copy (OpenCV's decoder held one:
-    0.61 GiB at the peak of reading a 0.30 GiB PNG) and ``work_bytes_per_px`` per pixel."""
-    h, w, bands, bps = header[:4]
-    decoded = float(h) * w * bands * bps
-    return decoded + max(decoded, float(h) * w * work_bytes_per_px)
+def _decoded_bytes(header: ImageHeader) -> float:
+    return float(header.height) * header.width * header.channels * header.bytes_per_sample
 
 
-def photo_build_bytes(path, target_hw, fit: str = "crop", *, check: bool = False) -> int:
+def _read_peak(header: ImageHeader) -> float:
+    """Peak bytes of decoding an image of ``header`` (:func:`read_rgb_image`): OpenCV's
+    decoder holds a second copy of the decoded array (0.61 GiB at the peak of reading a
+    0.30 GiB PNG), a JPEG read through Pillow 2.5 copies (0.75 GiB for a 0.30 GiB one)."""
+    return _decoded_bytes(header) * (2.5 if header.format == "JPEG" else 2.0)
+
+
+def _held_after_read(header: ImageHeader) -> float:
+    """Bytes the decoded image holds while the caller works on it: the array, and for a
+    JPEG also Pillow's freed image blocks, which its allocator may keep (a 12 MP JPEG's
+    scene grew 119.5 MB against a PNG's 98.1)."""
+    return _decoded_bytes(header) * (2.0 if header.format == "JPEG" else 1.0)
+
+
+def _decode_bytes(header: ImageHeader, work_bytes_per_px: float) -> float:
+    """Peak bytes of reading an image of ``header`` and working on it: the larger of the
+    decoding (:func:`_read_peak`) and the decoded image with ``work_bytes_per_px`` per
+    pixel of the caller's copies."""
+    return max(_read_peak(header), _held_after_read(header)
+               + float(header.height) * header.width * work_bytes_per_px)
+
+
+def photo_build_bytes(path, target_hw, fit: str = "crop", *, check: bool = False,
+                      scene_bytes: float = 0) -> int:
     """Peak bytes of building a photo scene from the file ``path`` on a scene grid of
-    ``target_hw`` beyond the scene's own samples: reading it (:func:`read_rgb_image`)
-    and fitting it (:func:`camtwin.scene.rgb.fit_planes`: one float32 channel of its used
-    part at a time and, letterboxed, one channel of the placed part). 0 when the header is
-    unreadable by Pillow (the reader checks what it decodes). ``check``: refuse it first
-    if it alone (with the interpreter's own bytes) exceeds the memory budget — one line
-    naming the file (:class:`camtwin.memory.MemoryBudgetError`)."""
+    ``target_hw``, beyond the scene's own samples (``scene_bytes``, allocated once the
+    photo is decoded): the larger of reading it (:func:`read_rgb_image`, the decoder's
+    copies) and fitting it (:func:`camtwin.scene.rgb.fit_planes`: the decoded image, one
+    float32 channel of its used part at a time —
+    :data:`SCENE_IMAGE_WORK_BYTES_PER_PX` — and, letterboxed, one channel of the placed
+    part, next to the scene). 0 when the header is unreadable by Pillow (the reader checks
+    what it decodes). ``check``: refuse it first if it alone (with the interpreter's own
+    bytes) exceeds the memory budget — one line naming the file
+    (:class:`camtwin.memory.MemoryBudgetError`)."""
     from .scene.rgb import plan_fit
 
     header = image_header(Path(path))
@@ -207,9 +228,10 @@ def photo_build_bytes(path, target_hw, fit: str = "crop", *, check: bool = False
     plan = plan_fit((h, w), target_hw, fit)
     r0, r1, c0, c1 = plan.used
     p0, p1, q0, q1 = plan.placed
-    used = (r1 - r0) * (c1 - c0) / max(1.0, float(h) * w)   # (the cut part is not converted)
     part = 0 if (p1 - p0, q1 - q0) == tuple(plan.target_hw) else 4 * (p1 - p0) * (q1 - q0)
-    need = int(_decode_bytes(header, SCENE_IMAGE_WORK_BYTES_PER_PX * used) + part)
+    fitting = (_held_after_read(header) + SCENE_IMAGE_WORK_BYTES_PER_PX * (r1 - r0) * (c1 - c0)
+               + part + scene_bytes)
+    need = int(max(_read_peak(header), fitting) - scene_bytes)
     if check:
         from .memory import FIXED_BYTES, check_budget
 

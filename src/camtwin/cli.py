@@ -232,8 +232,8 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
     # decoding and fitting come on top while it is built
     scene_hw = scene_extent(mod)[0]
     full_scene = scene_hw[0] * scene_hw[1] * scene_bytes_per_sample(kind)
-    photo = (photo_build_bytes(scene, scene_hw, scene_fit, check=True) if kind == "rgb"
-             else None)
+    photo = (photo_build_bytes(scene, scene_hw, scene_fit, check=True,
+                               scene_bytes=full_scene) if kind == "rgb" else None)
     if strips:  # a large sensor: row strips (camtwin.strips), the same physics
         from .memory import capture_hint, check_budget
 

@@ -126,9 +126,9 @@ def test_png_header_too_large_for_opencv_is_one_line(work, command):
 
 def test_20000_squared_png_scene_refused_before_decoding(work, monkeypatch):
     # reported: a 20000² PNG scene used 6 GB and ended in MemoryError; now its header is
-    # checked against the memory budget and the decoder never runs (an 8-bit RGB one
-    # needs about 3.7 GiB: 1.1 GiB decoded, its decoder's second copy or one float32
-    # channel at a time — camtwin.camera.photo_build_bytes)
+    # checked against the memory budget and the decoder never runs (an 8-bit RGB one on
+    # this module needs about 2.7 GiB: 1.1 GiB decoded and one float32 channel of the
+    # part it uses at a time, with the interpreter's own — camtwin.camera.photo_build_bytes)
     import cv2
 
     def no_decode(*args, **kwargs):
@@ -137,8 +137,8 @@ def test_20000_squared_png_scene_refused_before_decoding(work, monkeypatch):
     monkeypatch.setattr(cv2, "imread", no_decode)
     big = png_header_only(work / "scene20k.png", 20_000, 20_000)
     run = invoke("capture", "--module", work / "tiny.yaml", "--scene", big,
-                 "--out", work / "s.png", env={"CAMTWIN_MAX_MEMORY": "3G"})
-    assert_one_line_error(run, "scene20k.png", "20000 × 20000 px", "budget is 3.0 GiB")
+                 "--out", work / "s.png", env={"CAMTWIN_MAX_MEMORY": "2G"})
+    assert_one_line_error(run, "scene20k.png", "20000 × 20000 px", "budget is 2.0 GiB")
 
 
 def test_20000_squared_sensor_refused_by_the_memory_budget(work):
