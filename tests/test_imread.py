@@ -23,6 +23,8 @@ from camtwin.measure.imread import (Encoding, icc_encoding, image_channel, parse
                                     read_measured_image, srgb_icc_profile)
 from camtwin.measure.sfr import esfr
 
+from _fresh import fresh_json
+
 runner = CliRunner()
 SIGMA_PX = 0.6
 MTF50_ANALYTIC = np.sqrt(np.log(2) / 2) / (np.pi * SIGMA_PX)   # 0.3123 cy/px
@@ -257,8 +259,6 @@ def test_reading_a_photo_holds_one_float64_copy(tmp_path):
     grows peak RSS by its decoded image and one float64 RGB copy, plus at most 8 MB of
     blocks: the whole-array decoding had held four float64 copies (a 12 MP photo read for
     ``camtwin sfr``: 1.62 GiB peak, 0.64 now)."""
-    import os
-    import subprocess
     import sys
 
     import cv2
@@ -280,10 +280,6 @@ for name in ("rgb.png", "grey.png"):
     out.append(grew)
 print(json.dumps(out))
 """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300, env=env)
-    assert run.returncode == 0, run.stderr[-2000:]
     n = 1600 * 2500
-    for grew, decoded in zip(json.loads(run.stdout.strip().splitlines()[-1]), (3 * n, n)):
+    for grew, decoded in zip(fresh_json(code), (3 * n, n)):
         assert grew <= 2 * decoded + 24 * n + 8 * 2 ** 20, grew

@@ -29,6 +29,8 @@ from camtwin.isp.pipeline import _quantise
 from camtwin.isp.tone import srgb_encode_fast
 from camtwin.raw import RawFrame, cfa_channel_index, load_raw, write_dng
 
+from _fresh import fresh_json
+
 FAST = [{"black_level": None}, {"white_balance": {"method": "illuminant"}},
         {"demosaic": {"method": "malvar2004"}}, {"ccm": {"matrix": "camera"}},
         {"exposure": {"gain": "auto"}}, {"tone": {"curve": "srgb"}}, {"output": {"bits": 8}}]
@@ -524,8 +526,6 @@ def test_process_working_set_per_pixel_bounds_the_measured_growth(tmp_path, cfa)
     # (kernels compiled on a small raw first): at most PROCESS_BYTES_PER_PX per pixel for
     # both pipelines, and for a Quad Bayer raw (the normalised-convolution demosaic, the
     # catalog's phone sensors: 47 B per pixel measured) not far below it
-    import json
-    import os
 
     from camtwin.commands.isp import PROCESS_BYTES_PER_PX
     from camtwin.raw import save_raw
@@ -549,12 +549,8 @@ for pipe in ("fast", "hq"):
     out.append(grew)
 print(json.dumps(out))
 """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300, env=env)
-    assert run.returncode == 0, run.stderr[-2000:]
     n = 1500 * 2000
-    for grew in json.loads(run.stdout.strip().splitlines()[-1]):
+    for grew in fresh_json(code):
         assert grew <= n * PROCESS_BYTES_PER_PX, (cfa, grew / n)
         if cfa == "QUADBAYER":
             assert grew >= 0.6 * n * PROCESS_BYTES_PER_PX, (cfa, grew / n)

@@ -17,6 +17,8 @@ from camtwin.errors import CamtwinError, ConfigError
 from camtwin.memory import (MemoryBudgetError, budget_bytes, check_budget,
                             estimate_capture_bytes, parse_bytes, using_budget)
 
+from _fresh import fresh_json
+
 
 @pytest.mark.parametrize("text, expected", [("4G", 4 * 2**30), ("4GB", 4 * 2**30),
                                             ("4GiB", 4 * 2**30), ("512M", 512 * 2**20),
@@ -213,9 +215,6 @@ def test_hdr_captures_are_estimated_with_their_components(module):
     growth —, peak reset before the call, kernels compiled by a first small shot) against
     ``estimate_capture_bytes`` without the fixed allowance, cropped to 1024 × 768 (the
     model is per pixel)."""
-    import json
-    import os
-    import subprocess
     import sys
 
     if not sys.platform.startswith("linux"):
@@ -232,11 +231,7 @@ shoot(small, module_scene(small, "colorchecker"), rng=1)
 _, grew = call_peak_growth(shoot, mod, module_scene(mod, "colorchecker"), rng=1)
 print(json.dumps([grew, estimate_capture_bytes(mod, include_fixed=False)]))
 """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=600, env=env)   # (heap slack would hide the growth)
-    assert run.returncode == 0, run.stderr[-2000:]
-    grew, est = json.loads(run.stdout.strip().splitlines()[-1])
+    grew, est = fresh_json(code, timeout=600)
     assert 0.5 * est <= grew <= est, (grew, est)
 
 
@@ -250,9 +245,6 @@ def test_strip_capture_estimate_bounds_the_measured_peak(tmp_path):
     charge and work space are checked when the capture finds it blooms). The estimate
     it replaced counted the scene and every frame at once: a 200 MP photo capture was
     refused under ``--max-memory 4G`` (4.8 GiB estimated, 3.04 GiB measured)."""
-    import json
-    import os
-    import subprocess
     import sys
 
     import cv2
@@ -286,11 +278,7 @@ for kind, name in (("rgb", {path!r}), ("index", "colorchecker")):
         include_fixed=False, release_scene=True)])
 print(json.dumps(out))
 """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=600, env=env)   # (heap slack would hide the growth)
-    assert run.returncode == 0, run.stderr[-2000:]
-    for kind, grew, est in json.loads(run.stdout.strip().splitlines()[-1]):
+    for kind, grew, est in fresh_json(code, timeout=600):
         assert grew <= est <= 1.5 * grew, (kind, grew, est)
     # the 200 MP module (not run here: 60 s): its photo capture measured 3.04 GiB peak RSS
     # (GNU time -v; benchmarks/RESULTS.md "Capture at real size", runs 5 and 6) — the
@@ -316,8 +304,6 @@ def test_a_photo_scene_is_built_within_its_estimate(tmp_path, kind):
     run 7); Pillow's whole-image ``np.asarray`` had read a 108 MP JPEG at 4.7× its
     decoded size, and a grey photo was repeated into three channels (10 B per pixel for a
     16-bit one, against 4 now)."""
-    import json
-    import os
 
     import cv2
 
@@ -343,11 +329,7 @@ hw = scene_extent(mod)[0]
 n = sc.reflectance.weights.nbytes
 print(json.dumps([grew, photo_build_bytes({path!r}, hw, scene_bytes=n) + n]))
 """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300, env=env)   # (heap slack would hide the growth)
-    assert run.returncode == 0, run.stderr[-2000:]
-    grew, est = json.loads(run.stdout.strip().splitlines()[-1])
+    grew, est = fresh_json(code)
     assert grew <= est <= 1.6 * grew, (grew, est)
 
 
