@@ -103,8 +103,11 @@ def module_scene(module: ModuleSpec, scene: str | Path, *, illuminant: str = "D6
                 illuminant=illuminant, illuminance_lux=illuminance_lux)
     path = Path(scene)
     if path.suffix.lower() in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp") or path.is_file():
-        return from_rgb(read_rgb_image(path, work_bytes_per_px=SCENE_IMAGE_WORK_BYTES_PER_PX),
-                        shape=shape, name=path.stem, fit=fit, **geom)
+        # (the photo's decoding and fitting checked with the part the grid uses; the
+        # reader then checks the decoding alone)
+        photo_build_bytes(path, shape, fit, check=True)
+        return from_rgb(read_rgb_image(path, work_bytes_per_px=0), shape=shape,
+                        name=path.stem, fit=fit, **geom)
     return make_chart(str(scene), shape=shape, **geom, **chart_kwargs)
 
 
@@ -251,14 +254,14 @@ def read_rgb_image(path: Path, *,
     a grey image).
 
     The image's declared size is read from its header first (:func:`image_header`) and
-    checked against the memory budget (:func:`camtwin.memory.check_budget`: the decoded
-    array and the larger of its decoder's second copy and ``work_bytes_per_px`` per pixel
-    of the caller's working copies — :data:`IMAGE_WORK_BYTES_PER_PX` for a measurement,
-    :data:`SCENE_IMAGE_WORK_BYTES_PER_PX` for a scene), so a small file that decodes to
-    gigabytes is refused with one line before anything is decoded. JPEG is decoded by
-    Pillow (which refuses a truncated file instead of filling the missing part with grey),
-    everything else by OpenCV (16-bit PNG/TIFF); decoder messages that C libraries print
-    on stderr are silenced.
+    checked against the memory budget (:func:`camtwin.memory.check_budget`: the larger of
+    decoding it and the decoded array with ``work_bytes_per_px`` per pixel of the caller's
+    working copies, :func:`_decode_bytes` — :data:`IMAGE_WORK_BYTES_PER_PX` for a
+    measurement; a scene checks its own first, :func:`photo_build_bytes`), so a small file
+    that decodes to gigabytes is refused with one line before anything is decoded. JPEG
+    is decoded by Pillow (which refuses a truncated file instead of filling the missing
+    part with grey), everything else by OpenCV (16-bit PNG/TIFF); decoder messages that C
+    libraries print on stderr are silenced.
 
     Raises
     ------

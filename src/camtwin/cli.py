@@ -208,11 +208,10 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
                           "give one of them")
     mod, win = _crop_or_window(load_module(module).in_state(state), crop, window)
     from .crop import window_module
-    from .memory import check_capture
+    from .memory import check_capture, scene_kind
 
     shot_mod = mod if win is None else window_module(mod, win.x, win.y, win.width, win.height)[0]
-    kind = ("rgb" if Path(scene).suffix or Path(scene).is_file()
-            else "index" if scene in ("colorchecker", "uniform") else "chart")
+    kind = scene_kind(scene)
     from .strips import estimate_strip_capture_bytes, shoot_strips, use_strips
 
     if light_sources and mod.sensor.hdr is not None:

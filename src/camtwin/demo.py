@@ -80,10 +80,10 @@ def run_demo(out: str | Path, *, module: str = "default", seed: int = 0,
     extra, hint = 0, None
     if win is not None:
         from .camera import scene_extent
-        from .memory import scene_bytes_per_sample
+        from .memory import scene_bytes_per_sample, scene_kind
 
         rows, cols = scene_extent(full)[0]
-        extra = rows * cols * sum(scene_bytes_per_sample(k) for k in ("index", "chart"))
+        extra = rows * cols * sum(scene_bytes_per_sample(scene_kind(n)) for n in DEMO_SCENES)
         hint = (f"a window's charts are built for the full {full.sensor.width_px} × "
                 f"{full.sensor.height_px} sensor: use --crop W,H, or raise --max-memory")
     check_capture(mod, frames=n_shots + len(DEMO_SCENES) * 2, extra_bytes=extra, hint=hint,

@@ -271,6 +271,17 @@ def scene_bytes_per_sample(scene_kind: str = "chart") -> int:
     return {"index": 1, "two_tone": 4, "chart": 4, "rgb": 12}.get(scene_kind, 12)
 
 
+def scene_kind(scene) -> str:
+    """The kind of the scene :func:`camtwin.camera.module_scene` builds for ``scene`` (a
+    chart name or an image path), for :func:`scene_bytes_per_sample`: ``"rgb"`` for a
+    photo, ``"index"`` for the ColorChecker and the uniform chart, ``"chart"`` else."""
+    from pathlib import Path
+
+    if Path(scene).suffix or Path(scene).is_file():
+        return "rgb"
+    return "index" if scene in ("colorchecker", "uniform") else "chart"
+
+
 def estimate_capture_bytes(module, *, frames: int = 1, oversample: int = 1,
                            scene_kind: str = "chart", include_fixed: bool = True) -> int:
     """Peak working set [bytes] of ``frames`` streamed captures of ``module`` (its sensor as

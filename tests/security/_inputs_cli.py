@@ -85,14 +85,15 @@ def write_yaml(path: Path, data) -> Path:
     return path
 
 
-def png_header_only(path: Path, width: int, height: int) -> Path:
-    """A PNG whose IHDR declares ``width × height`` RGB8 but whose image data is a few
-    bytes: decoding it would need width·height·3 bytes, reading the header needs nothing."""
+def png_header_only(path: Path, width: int, height: int, *, grey: bool = False) -> Path:
+    """A PNG whose IHDR declares ``width × height`` RGB8 (``grey``: 8-bit grey) but whose
+    image data is a few bytes: decoding it would need width·height·3 (1) bytes, reading
+    the header needs nothing."""
     def chunk(tag: bytes, data: bytes) -> bytes:
         return (struct.pack(">I", len(data)) + tag + data
                 + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF))
 
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0 if grey else 2, 0, 0, 0)
     body = zlib.compress(b"\x00" * (3 * min(width, 4096) + 1))
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", body)
                      + chunk(b"IEND", b""))

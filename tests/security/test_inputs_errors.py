@@ -141,6 +141,25 @@ def test_20000_squared_png_scene_refused_before_decoding(work, monkeypatch):
     assert_one_line_error(run, "scene20k.png", "20000 × 20000 px", "budget is 2.0 GiB")
 
 
+
+def test_a_cropped_photo_is_checked_for_the_part_the_scene_uses(work):
+    # a 40000 × 4000 grey PNG on a square grid: 4000 × 4000 of it are converted. The
+    # scene's check (photo_build_bytes: decoding, 2 × 160 MB, or the decoded image and
+    # 5 B per used pixel) with the interpreter's is 0.64 GiB; the reader used to add 5 B
+    # per pixel for all 160 M pixels too (0.89 GiB) and refused a scene that fits in
+    # 0.75 GiB. Now it checks the decoding alone and hands the header-only file to the
+    # decoder, whose refusal is what comes back.
+    from camtwin.camera import module_scene, photo_build_bytes
+    from camtwin.errors import ConfigError
+    from camtwin.memory import FIXED_BYTES, using_budget
+    from camtwin.module import load_module
+
+    path = png_header_only(work / "wide.png", 40000, 4000, grey=True)
+    mod = load_module("default").replace(sensor={"width_px": 96, "height_px": 96})
+    assert 0.6 * 2 ** 30 < photo_build_bytes(path, (96, 96)) + FIXED_BYTES < 0.7 * 2 ** 30
+    with using_budget("750M"), pytest.raises(ConfigError, match="OpenCV can read"):
+        module_scene(mod, path)
+
 def test_20000_squared_sensor_refused_by_the_memory_budget(work):
     # reported: a 20000² sensor asked for 186 GiB (MemoryError / OOM)
     data = tiny_module_dict()
