@@ -10,6 +10,10 @@
   symbolic and hard links included).
 * :func:`quiet_stderr` silences C libraries (libpng, LibRaw) that print to file
   descriptor 2 before their Python wrapper raises.
+* :func:`temp_prefix` names temporary outputs (:func:`atomic_path`'s files, the demo's
+  staging folder) after the host and process writing them, and :func:`sweep_stale`
+  removes those a killed process left (SIGKILL, the OOM killer, a power cut: no
+  ``finally`` ran) the first time this process writes into their folder.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ import errno
 import json
 import os
 import re
+import shutil
+import socket
 import tempfile
+import threading
 from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -172,9 +179,101 @@ def _umask() -> int:
     return mask
 
 
+#: Longest part of a target's name kept in its temporary name (names stay within the file
+#: system's 255 bytes whatever the target's length).
+_TEMP_BASE_MAX = 96
+
+
+def _owner() -> str:
+    """``<host>-<pid namespace>``: whose process ids a temporary name's are — this host's
+    name (letters, digits, hyphens) and, on Linux, the inode of this process's PID
+    namespace (containers on one host, even under one host name, are told apart)."""
+    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:32] or "host"
+    try:
+        ns = format(os.stat("/proc/self/ns/pid").st_ino, "x")
+    except OSError:
+        ns = "0"
+    return f"{host}-{ns}"
+
+
+def temp_prefix(name: str) -> str:
+    """``.<name>.<host>-<namespace>-<pid>.``: the prefix of a temporary file or folder (for
+    :func:`tempfile.mkstemp` / :func:`tempfile.mkdtemp`, which add a random part and the
+    suffix) written for ``name`` by this process — hidden, and recognisable by
+    :func:`sweep_stale` as this process's."""
+    return f".{name[:_TEMP_BASE_MAX]}.{_owner()}-{os.getpid()}."
+
+
+#: A temporary name made from :func:`temp_prefix`: owner (:func:`_owner`), process id,
+#: mkstemp's random part (8 characters) and the suffix (``.tmp…`` of a file, ``.partial``
+#: of a staging folder).
+_TEMP_NAME = re.compile(r"^\..*\.(?P<owner>[A-Za-z0-9-]+)-(?P<pid>\d+)\.[A-Za-z0-9_]{8}"
+                        r"(?:\.tmp[^/]*|\.partial)$")
+
+_SWEPT: set = set()
+_SWEPT_LOCK = threading.Lock()
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (of any user); POSIX only."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:             # (EPERM: another user's process)
+        return True
+    return True
+
+
+def sweep_stale(folder: str | os.PathLike) -> list[Path]:
+    """Remove from ``folder`` the temporary files and staging folders (named by
+    :func:`temp_prefix`) of processes that no longer run — what a killed camtwin process
+    left behind — once per process and folder (later calls return at once). Best effort:
+    nothing here ever fails a write. Returns what was removed.
+
+    Only names of this host and PID namespace are looked at (a folder shared over the
+    network or with a container may hold another machine's files in progress, whose
+    process ids mean nothing here), never this process's own, and a process id in use
+    again keeps its files (left, not lost). On Windows, where no signal probes a process,
+    nothing is removed."""
+    if os.name != "posix":
+        return []
+    key = os.path.abspath(os.fspath(folder))
+    with _SWEPT_LOCK:
+        if key in _SWEPT:
+            return []
+        _SWEPT.add(key)
+    owner, me = _owner(), os.getpid()
+    removed = []
+    try:
+        entries = list(os.scandir(key))
+    except OSError:
+        return []
+    for e in entries:
+        m = _TEMP_NAME.match(e.name)
+        if m is None or m["owner"] != owner:
+            continue
+        pid = int(m["pid"])
+        if pid == me or _alive(pid):
+            continue
+        try:
+            if e.is_dir(follow_symlinks=False):
+                shutil.rmtree(e.path)
+            else:
+                os.unlink(e.path)
+        except OSError:
+            continue
+        removed.append(Path(e.path))
+    return removed
+
+
 @contextmanager
-def atomic_path(path: str | os.PathLike):
+def atomic_path(path: str | os.PathLike, *, sweep: bool = True):
     """Yield a temporary path next to ``path``; on success rename it over ``path``.
+
+    ``sweep``: first remove what killed processes left in the folder (:func:`sweep_stale`);
+    off for a folder whose owner disposes of its own leftovers (the privacy vault scrubs
+    them: its temporary files may hold key material).
 
     The temporary file keeps the target's suffix so libraries that pick a format from the
     extension still work. On any exception the temporary file is removed. A folder that
@@ -185,8 +284,10 @@ def atomic_path(path: str | os.PathLike):
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}",
-                                   dir=target.parent)
+        if sweep:
+            sweep_stale(target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target.stem),
+                                   suffix=f".tmp{target.suffix}", dir=target.parent)
     except OSError as exc:
         raise OutputError(f"cannot write {_label(target)}: cannot create a file in "
                           f"{target.parent} ({exc.strerror or exc})") from None

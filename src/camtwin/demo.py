@@ -7,10 +7,12 @@ optics take the streamed path (:mod:`camtwin.optics.stream`) and the job is chec
 the memory budget before anything is built (:mod:`camtwin.memory`).
 
 A run is all or nothing: every file goes into a hidden staging folder next to the output
-(``.<out>.<random>.partial``), which becomes the output folder (one rename) only when the
-whole run has succeeded — or, if the output folder already exists, whose files then
-replace their namesakes in it (other files there are left alone). A run that fails or is
-interrupted removes its staging folder and leaves the output folder as it was.
+(``.<out>.<host>-<namespace>-<pid>.<random>.partial``), which becomes the output folder
+(one rename) only when the whole run has succeeded — or, if the output folder already
+exists, whose files then replace their namesakes in it (other files there are left alone).
+A run that fails or is interrupted removes its staging folder and leaves the output folder
+as it was; one that is killed (no cleanup runs) leaves it, named after its host and
+process, and the next run into the same place removes it (:func:`camtwin._io.sweep_stale`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._io import write_json_atomic
+from ._io import sweep_stale, temp_prefix, write_json_atomic
 from .errors import ConfigError, OutputError
 from .camera import (Shot, calibration_module, ccm_from_capture, expose, form_module_image,
                      module_ccm, module_scene, render)
@@ -110,7 +112,9 @@ def _staging_folder(out: Path) -> Path:
     parent = out.absolute().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        d = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=parent))
+        sweep_stale(parent)         # (what a killed run left: camtwin._io.sweep_stale)
+        d = Path(tempfile.mkdtemp(prefix=temp_prefix(out.name), suffix=".partial",
+                                  dir=parent))
     except OSError as exc:
         raise OutputError(f"cannot write {out}: cannot create a folder in {parent} "
                           f"({exc.strerror or exc})") from None

@@ -235,7 +235,7 @@ def _fsync_dir(path: Path) -> None:
 
 def _write_atomic(path: Path, data: bytes) -> None:
     """Temporary file (in the 0700 vault folder) + fsync + rename + fsync of the folder."""
-    with atomic_path(path) as tmp:
+    with atomic_path(path, sweep=False) as tmp:    # (strays are scrubbed: recover())
         with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
