@@ -216,6 +216,52 @@ def test_scene_from_files_errors(tmp_path, geom, make, match):
     assert "\n" not in str(exc.value)
 
 
+
+
+def _npy_header_only(path, shape, dtype="<f8"):
+    """A .npy file holding only a header that declares ``shape`` (no data: 80 GB of
+    float64 at 100 000²): a reader that believed it would allocate it or fail on EOF."""
+    with open(path, "wb") as f:     # (the magic string and the header)
+        np.lib.format.write_array_header_2_0(f, {"descr": dtype, "fortran_order": False,
+                                                 "shape": shape})
+    return path
+
+
+@pytest.mark.parametrize("kind", ["npy", "png", "tif"])
+def test_a_file_of_another_size_is_refused_from_its_header(tmp_path, geom, kind,
+                                                          monkeypatch):
+    """The size a depth or reflectance file declares is checked before it is decoded: a
+    header-only .npy of 100 000 × 100 000 float64 is refused by size (not by a failed read
+    of 80 GB), and a PNG or TIFF of the wrong size is never decoded (the decoders are
+    replaced by ones that fail the test)."""
+    import tifffile
+    from PIL import Image
+
+    if kind == "npy":
+        path = _npy_header_only(tmp_path / "d.npy", (100_000, 100_000))
+    elif kind == "png":
+        path = tmp_path / "d.png"
+        Image.fromarray(np.ones((480, 640), np.uint16)).save(path)
+    else:
+        path = tmp_path / "d.tif"
+        tifffile.imwrite(path, np.ones((480, 640), np.float32))
+    np.save(tmp_path / "good.npy", np.ones(geom.shape))
+    size = "100000×100000" if kind == "npy" else "640×480"
+    with pytest.raises(ConfigError, match=f"reflectance_path: image is {size} px, "
+                       "geometry is 64×48 px"):
+        scene_from_files(tmp_path / "good.npy", path, geom)
+
+    def never(*args, **kwargs):
+        raise AssertionError("decoded a file of the wrong size")
+
+    monkeypatch.setattr(np, "load", never)
+    monkeypatch.setattr(tifffile, "imread", never)
+    monkeypatch.setattr(Image.Image, "__array_interface__", property(never))
+    with pytest.raises(ConfigError, match=f"depth_path: image is {size} px, "
+                       "geometry is 64×48 px") as exc:
+        scene_from_files(path, 0.5, geom)
+    assert "\n" not in str(exc.value)
+
 def test_geometry_validation_one_line():
     with pytest.raises(ConfigError) as exc:
         PinholeGeometry(width_px=0, height_px=10, pixel_pitch_um=3, focal_length_mm=2,

@@ -508,11 +508,49 @@ def face_relief(geom: PinholeGeometry, distance_m: float, reflectance=0.5, *,
 
 # --------------------------------------------------------------------------- from files
 
-def _read_image(path, what: str) -> np.ndarray:
+def _file_shape(p: Path, suffix: str) -> tuple | None:
+    """The array shape an image file's header declares (.npy header, the TIFF's first
+    series, the PNG's size with its bands), read without decoding; None if the header
+    does not say (the reader then finds out)."""
+    if suffix == ".npy":
+        with open(p, "rb") as f:
+            major, _ = np.lib.format.read_magic(f)
+            read = (np.lib.format.read_array_header_1_0 if major == 1
+                    else np.lib.format.read_array_header_2_0)
+            shape, _, _ = read(f)
+        return tuple(shape)
+    if suffix in (".tif", ".tiff"):
+        import tifffile
+
+        with tifffile.TiffFile(p) as tf:
+            return tuple(tf.series[0].shape) if tf.series else None
+    from PIL import Image
+
+    with Image.open(p) as im:
+        bands = len(im.getbands())
+        return (im.height, im.width) + ((bands,) if bands > 1 else ())
+
+
+def _read_image(path, what: str, shape: tuple | None = None) -> np.ndarray:
+    """A single-channel 2-D image from .npy, .tif/.tiff or .png; with ``shape`` (H, W),
+    one whose header declares another size is refused before it is read (no allocation
+    for a file the wrong size, however large)."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"{what}: file not found: {p}")
     suffix = p.suffix.lower()
+    if suffix not in (".npy", ".tif", ".tiff", ".png"):
+        raise ConfigError(f"{what}: {p.name}: unsupported file type {suffix!r}; "
+                          "valid: .npy, .tif/.tiff, .png")
+    try:
+        declared = _file_shape(p, suffix) if shape is not None else None
+    except Exception as exc:  # corrupt header: one line, never a traceback
+        raise ConfigError(f"{what}: cannot read {p}: {exc}".splitlines()[0]) from None
+    if declared is not None:
+        hw = declared[:-1] if len(declared) == 3 and declared[-1] == 1 else declared
+        if len(hw) == 2 and tuple(hw) != tuple(shape):
+            raise ConfigError(f"{what}: image is {hw[1]}×{hw[0]} px, geometry is "
+                              f"{shape[1]}×{shape[0]} px")
     try:
         if suffix == ".npy":
             a = np.load(p, allow_pickle=False)
@@ -520,16 +558,11 @@ def _read_image(path, what: str) -> np.ndarray:
             import tifffile
 
             a = tifffile.imread(p)
-        elif suffix == ".png":
+        else:
             from PIL import Image
 
             with Image.open(p) as im:
                 a = np.array(im)
-        else:
-            raise ConfigError(f"{what}: {p.name}: unsupported file type {suffix!r}; "
-                              "valid: .npy, .tif/.tiff, .png")
-    except ConfigError:
-        raise
     except Exception as exc:  # corrupt file: one line, never a traceback
         raise ConfigError(f"{what}: cannot read {p}: {exc}".splitlines()[0]) from None
     a = np.asarray(a)
@@ -565,9 +598,9 @@ def scene_from_files(depth_path, reflectance_path, geom: PinholeGeometry, *,
     the camera; a pixel without a valid neighbour on both axes gets the normal −d (facing
     the camera).
     """
-    raw = _read_image(depth_path, "scene_from_files.depth_path")
-    depth = raw.astype(np.float64)
     shape = geom.shape
+    raw = _read_image(depth_path, "scene_from_files.depth_path", shape)
+    depth = raw.astype(np.float64)
     if depth.shape != shape:
         raise ConfigError(f"scene_from_files.depth_path: image is {depth.shape[1]}×"
                           f"{depth.shape[0]} px, geometry is {shape[1]}×{shape[0]} px")
@@ -590,7 +623,7 @@ def scene_from_files(depth_path, reflectance_path, geom: PinholeGeometry, *,
     if isinstance(reflectance_path, (int, float, np.floating, np.integer)):
         refl = _reflectance_map("scene_from_files.reflectance", reflectance_path, shape)
     else:
-        ra = _read_image(reflectance_path, "scene_from_files.reflectance_path")
+        ra = _read_image(reflectance_path, "scene_from_files.reflectance_path", shape)
         if ra.shape != shape:
             raise ConfigError(f"scene_from_files.reflectance_path: image is {ra.shape[1]}×"
                               f"{ra.shape[0]} px, geometry is {shape[1]}×{shape[0]} px")
