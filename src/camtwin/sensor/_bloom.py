@@ -446,7 +446,7 @@ _COMPACT_FREE = 2048
 #: this many places ahead in its list (a prefetch: the pass waited on those loads —
 #: 19 % of the one-group path's samples on ``page``, ``perf`` on the JIT code; kernel
 #: 1.07–1.11× on ``page``, ``immunohistochemistry``, ``moon``, the same lists;
-#: RESULTS.md "Blooming", thirteenth session). The slots and regions those cells name,
+#: RESULTS.md "Blooming", eighteenth session). The slots and regions those cells name,
 #: prefetched in a second stage, made it slower (0.84–0.91×).
 _AHEAD = 16
 

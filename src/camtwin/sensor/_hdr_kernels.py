@@ -26,10 +26,10 @@ normals of pixel word 2m (independent N(0, 1), Box & Muller 1958); such rows dif
 sample by sample — not in distribution — from the per-component chain. Counter-based, so
 the output depends on the key only, never on the thread count.
 
-Exact Poisson for λ < 16 e⁻: the counting inversion of
-:func:`camtwin.sensor._kernels.poisson_inversion` (same uniform, same float64 terms, same
-cap) on chunks of 16 columns with an early exit once every lane's remainder is negative —
-bit-identical to the 56-term count, at ≈ λ + 3√λ terms instead of 56.
+Exact Poisson for λ < 16 e⁻: :func:`camtwin.sensor._kernels.exact_span` (the counting
+inversion of ``poisson_inversion`` on chunks of 16 columns with an early exit once every
+lane's remainder is negative — bit-identical to the 56-term count, at ≈ λ + 3√λ terms
+instead of 56), as in the per-component chain.
 
 On-sensor combination (:func:`camtwin.sensor.hdr.combine_on_sensor`) in the same pass when
 every component is drawn here: the first read r (most sensitive first) with
@@ -44,8 +44,8 @@ import numpy as np
 from numba import prange, types
 from numba.extending import overload
 
-from ._kernels import (_F0, _F1, _T_EXACT, _inversion_block, _to_dn, draw, exp_neg_f64,
-                       normal_pair, poisson_cornish_fisher)
+from ._kernels import (_F0, _F1, _T_EXACT, EXACT_CHUNK as CHUNK, _to_dn, draw,
+                       exact_span as _exact_span, normal_pair, poisson_cornish_fisher)
 
 _U11 = np.uint64(11)
 _U32 = np.uint64(32)
@@ -92,76 +92,6 @@ def _rtn3_ov(m, r, i, j, x, half_e):
         sign = np.float32((x >> _U32) & _U1) * _F2 - _F1
         return np.float32(m[r, i, j]) * sign * half_e
     return impl
-
-
-# ---- exact Poisson, chunks of lanes with an early exit -----------------------------------
-#: Columns per chunk of the exact inversion (two AVX-512 / four AVX2 float64 vectors).
-CHUNK = 16
-
-
-@nb.njit(inline="always", cache=True, error_model="numpy")
-def _alive(st_rem):  # pragma: no cover - jit
-    """Whether a lane of the chunk still has u − F(k) ≥ 0 (its count may still grow)."""
-    mx = -1.0
-    for ll in range(CHUNK):
-        mx = max(mx, st_rem[ll])
-    return mx >= 0.0
-
-
-@nb.njit(inline="always", cache=True, error_model="numpy")
-def _stage(st_p, st_rem, st_cnt, st_lam, k0):  # pragma: no cover - jit
-    """Terms k0+1 … k0+8 for every lane (``k0`` a literal: the loop unrolls and
-    vectorises over the lanes)."""
-    for ll in range(CHUNK):
-        p, rem, cnt = _inversion_block(st_p[ll], st_rem[ll], st_cnt[ll], st_lam[ll], k0)
-        st_p[ll] = p
-        st_rem[ll] = rem
-        st_cnt[ll] = cnt
-
-
-@nb.njit(inline="always", cache=True, error_model="numpy")
-def _exact_span(lam_b, n_b, seed_exact, base, j0, j1, st_p, st_rem, st_cnt,
-                st_lam):  # pragma: no cover - jit
-    """n_b[j] ← exact Poisson(lam_b[j]) where lam_b[j] < 16 e⁻, j0 ≤ j < j1.
-
-    The counting inversion of :func:`camtwin.sensor._kernels.poisson_inversion` (same
-    uniform, same float64 terms, same cap at 57) on ``CHUNK`` columns at a time, 8 terms per
-    step, stopping when every lane's remainder u − F(k) is negative: the remainder only
-    decreases, so the later terms cannot change the count and the result is the 56-term
-    count's, bit for bit. Lanes with λ ≥ 16 e⁻ (and the padding after j1) run with λ = 0
-    and finish at once. Expected cost ≈ the terms up to the largest draw of the chunk
-    (≈ λ + 3√λ) instead of 56."""
-    for c0 in range(j0, j1, CHUNK):
-        for ll in range(CHUNK):
-            j = c0 + ll
-            jj = np.uint64(j if j < j1 else j0)
-            lam = lam_b[jj]
-            lam = lam if (j < j1 and lam < _T_EXACT) else _F0
-            u = np.float64(draw(seed_exact, base + j) >> _U11) * _TWO_M53
-            lam64 = np.float64(lam)
-            p = exp_neg_f64(lam64)
-            rem = u - p
-            st_p[ll] = p
-            st_rem[ll] = rem
-            st_cnt[ll] = 1.0 if rem >= 0.0 else 0.0
-            st_lam[ll] = lam64
-        if _alive(st_rem):
-            _stage(st_p, st_rem, st_cnt, st_lam, 0)
-        if _alive(st_rem):
-            _stage(st_p, st_rem, st_cnt, st_lam, 8)
-        if _alive(st_rem):
-            _stage(st_p, st_rem, st_cnt, st_lam, 16)
-        if _alive(st_rem):
-            _stage(st_p, st_rem, st_cnt, st_lam, 24)
-        if _alive(st_rem):
-            _stage(st_p, st_rem, st_cnt, st_lam, 32)
-        if _alive(st_rem):
-            _stage(st_p, st_rem, st_cnt, st_lam, 40)
-        if _alive(st_rem):
-            _stage(st_p, st_rem, st_cnt, st_lam, 48)
-        for ll in range(min(CHUNK, j1 - c0)):
-            ju = np.uint64(c0 + ll)
-            n_b[ju] = np.float32(st_cnt[ll]) if lam_b[ju] < _T_EXACT else n_b[ju]
 
 
 # ---- the kernel -------------------------------------------------------------------------
