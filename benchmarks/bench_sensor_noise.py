@@ -352,8 +352,8 @@ def main(argv=None) -> int:
     low = np.ascontiguousarray(photo * np.float32(12.0 / 20000.0) + np.float32(0.5))
     (t_low, lo, hi), _, _ = bench_camtwin(low, args.repeats)
     rows.append(("camtwin, low light (means 0.5…12.5 e⁻)", t_low, lo, hi))
-    notes["camtwin, low light (means 0.5…12.5 e⁻)"] = ("every pixel takes the exact 56-term "
-                                                       "Poisson inversion")
+    notes["camtwin, low light (means 0.5…12.5 e⁻)"] = ("every pixel takes the exact Poisson "
+                                                       "draw (exact_span)")
     (t_ref, lo, hi), dn_ref = bench_reference(photo, args.peer_repeats)
     rows.append(("camtwin simulate_pixels_reference (NumPy)", t_ref, lo, hi))
     checks.append(describe("camtwin NumPy reference", dn_ref))

@@ -51,9 +51,10 @@ remainder loops then give bit-identical results, which the determinism test reli
 LLVM from vectorising); no kernel divides by a value that can be 0.
 
 Loop structure: ``prange`` over rows, a plain inner loop over columns that LLVM vectorises
-(AVX-512/AVX2 as the host offers). Measured on the 2-core benchmark machine: ~240 Mpixel/s
-per core for the whole fused chain at means ≥ 16 e⁻, ~60 Mpixel/s per core where every
-mean is below 16 e⁻ (the 56-term inversion); see ``benchmarks/RESULTS.md``.
+(AVX-512/AVX2 as the host offers). Measured on the 2-core benchmark machines: 125–240
+Mpixel/s per core for the whole fused chain at means ≥ 16 e⁻, and on an AVX2 one 38
+Mpixel/s per core where every mean is below 16 e⁻ (the exact draws, 3.3× the time of the
+bright frame in the same run); see ``benchmarks/RESULTS.md``.
 """
 
 from __future__ import annotations
