@@ -549,6 +549,45 @@ def test_fused_and_split_paths_are_identical():
     np.testing.assert_array_equal(fused, manual)
 
 
+
+@numba.njit(cache=False)
+def _exact_one_by_one(lam, seed, base):  # pragma: no cover - jit
+    """poisson_inversion(λ, word base + j of the exact stream), pixel by pixel: the
+    definition the row kernels' chunked draws must reproduce bit for bit."""
+    out = np.empty(lam.size, np.float32)
+    for j in range(lam.size):
+        out[j] = K.poisson_inversion(lam[j], K.draw(seed, base + j))
+    return out
+
+
+def test_exact_draws_of_a_span_are_the_pixelwise_inversion():
+    """``exact_span`` (32 columns side by side, stopping when every count is final) gives
+    the counts of ``poisson_inversion`` pixel by pixel on a span that starts mid-row and
+    ends mid-chunk, with means from 0 to just under 16 e⁻ and lanes of 16 e⁻ and more
+    among them (left untouched); and ``charge_chain`` — the split path's draws, which the
+    fused one shares — gives them for every pixel of a frame below 16 e⁻."""
+    rng = np.random.default_rng(5)
+    w, j0, j1, base = 300, 7, 250, 12345
+    lam = (rng.random(w) * 16.0).astype(np.float32)
+    lam[::17] = 16.0 + rng.random(lam[::17].size).astype(np.float32) * 100
+    lam[3::29] = 0.0
+    seed = K.stream_seed(9, K.STREAM_EXACT_POISSON)
+    n = np.full(w, -1.0, np.float32)
+    st = np.empty((4, K.EXACT_CHUNK))
+    K.exact_span(lam, n, seed, base, j0, j1, st[0], st[1], st[2], st[3])
+    want = _exact_one_by_one(lam, seed, base)
+    small = np.zeros(w, bool)
+    small[j0:j1] = lam[j0:j1] < K.POISSON_EXACT_BELOW
+    np.testing.assert_array_equal(n[small], want[small])
+    assert (n[~small] == -1.0).all()                    # nothing else written
+    h, w = 40, 333
+    photo = (rng.random((h, w)) * 15.99).astype(np.float32)
+    out = np.empty((h, w), np.float32)
+    K.charge_chain(photo, None, None, None, K.stream_seed(9, K.STREAM_PIXEL), seed, True,
+                   np.int64(0), out)
+    for i in (0, 17, h - 1):
+        np.testing.assert_array_equal(out[i], _exact_one_by_one(photo[i], seed, i * w))
+
 def test_same_key_same_frame_regardless_of_thread_count():
     s = _bands_sensor()
     _, _, photo = _bands_photo(s)
