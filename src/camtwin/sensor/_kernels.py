@@ -52,9 +52,9 @@ LLVM from vectorising); no kernel divides by a value that can be 0.
 
 Loop structure: ``prange`` over rows, a plain inner loop over columns that LLVM vectorises
 (AVX-512/AVX2 as the host offers). Measured on the 2-core benchmark machines: 125–240
-Mpixel/s per core for the whole fused chain at means ≥ 16 e⁻, and on an AVX2 one 38
-Mpixel/s per core where every mean is below 16 e⁻ (the exact draws, 3.3× the time of the
-bright frame in the same run); see ``benchmarks/RESULTS.md``.
+Mpixel/s per core for the whole fused chain at means ≥ 16 e⁻, and on an AVX2 one 35–38
+Mpixel/s per core where every mean is below 16 e⁻ (the exact draws, 3.3–3.6× the time of
+the bright frame in the same run); see ``benchmarks/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -322,7 +322,8 @@ def exact_span(lam_b, n_b, seed_exact, base, j0, j1, st_p, st_rem, st_cnt,
     maps (inlined into each, the vectorised chunks cost seconds of compilation apiece);
     a call per row. On a 12 MP frame of means of 5 e⁻, one thread: 0.13–0.14 s against
     1.17 s for ``poisson_inversion`` pixel by pixel, whose loop LLVM leaves scalar (its 56
-    steps are loops it does not unroll there) — RESULTS.md "Low light"."""
+    steps are loops it does not unroll there) — RESULTS.md, "Per-pixel sensor noise
+    chain", eighteenth session."""
     for c0 in range(j0, j1, EXACT_CHUNK):
         for ll in range(EXACT_CHUNK):
             j = c0 + ll
