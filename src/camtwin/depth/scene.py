@@ -515,6 +515,8 @@ def _file_shape(p: Path, suffix: str) -> tuple | None:
     if suffix == ".npy":
         with open(p, "rb") as f:
             major, _ = np.lib.format.read_magic(f)
+            if major not in (1, 2):     # (a version-3 header: np.load finds out)
+                return None
             read = (np.lib.format.read_array_header_1_0 if major == 1
                     else np.lib.format.read_array_header_2_0)
             shape, _, _ = read(f)

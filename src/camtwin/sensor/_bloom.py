@@ -445,8 +445,8 @@ _COMPACT_FREE = 2048
 #: The neighbour pass of :func:`_grow` asks for the cells and frame values of the node
 #: this many places ahead in its list (a prefetch: the pass waited on those loads —
 #: 19 % of the one-group path's samples on ``page``, ``perf`` on the JIT code; kernel
-#: 1.07–1.11× on ``page``, ``immunohistochemistry``, ``moon``, the same lists;
-#: RESULTS.md "Blooming", eighteenth session). The slots and regions those cells name,
+#: 1.04–1.07× on ``moon``, 1.08× on ``immunohistochemistry``, 1.11–1.18× on ``page``, the
+#: same lists; RESULTS.md "Blooming", eighteenth session). The slots and regions those cells name,
 #: prefetched in a second stage, made it slower (0.84–0.91×).
 _AHEAD = 16
 
