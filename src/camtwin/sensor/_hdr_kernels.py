@@ -27,9 +27,9 @@ sample by sample — not in distribution — from the per-component chain. Count
 the output depends on the key only, never on the thread count.
 
 Exact Poisson for λ < 16 e⁻: :func:`camtwin.sensor._kernels.exact_span` (the counting
-inversion of ``poisson_inversion`` on chunks of 16 columns with an early exit once every
-lane's remainder is negative — bit-identical to the 56-term count, at ≈ λ + 3√λ terms
-instead of 56), as in the per-component chain.
+inversion of ``poisson_inversion`` on chunks of ``EXACT_CHUNK`` = 32 columns with an early
+exit once every lane's remainder is negative — bit-identical to the 56-term count, at
+≈ λ + 3√λ terms instead of 56), as in the per-component chain.
 
 On-sensor combination (:func:`camtwin.sensor.hdr.combine_on_sensor`) in the same pass when
 every component is drawn here: the first read r (most sensitive first) with
@@ -47,11 +47,9 @@ from numba.extending import overload
 from ._kernels import (_F0, _F1, _T_EXACT, EXACT_CHUNK as CHUNK, _to_dn, draw,
                        exact_span as _exact_span, normal_pair, poisson_cornish_fisher)
 
-_U11 = np.uint64(11)
 _U32 = np.uint64(32)
 _U1 = np.uint64(1)
 _F2 = np.float32(2.0)
-_TWO_M53 = 2.0 ** -53
 _INF32 = np.float32(np.inf)
 
 
