@@ -812,6 +812,104 @@ def test_one_large_bloom_among_small_ones_makes_the_frame_one_group(along_column
             assert g_steps == steps and g_lost == pytest.approx(l_want, abs=1e-2)
 
 
+def _components_for_premerge(q, fw, keep, along_columns):
+    """(n, bbox, excess, margin) of the components of q as ``_bloom_groups`` gives them to
+    the premerge (boxes half-open; pending charge (1 − d)·(q − FWC) summed per
+    component), or None when the frame takes another path before the grouped one."""
+    h, w = q.shape
+    out = _bloom._bloom_frame(q.copy(), np.float32(fw), 1.0 - keep, along_columns, 10000,
+                              1e-3, _bloom._NO_COUNTS, _bloom.dense_groups(q.size),
+                              _bloom._NO_BITS, False, False, 1.0)
+    if out[0] != _bloom._TO_GROUPS:
+        return None
+    idx, rstart, n, rcomp, val = out[4], out[5], out[6], out[8], out[9]
+    comp = np.repeat(rcomp, np.diff(rstart))
+    rows, cols = idx // w, idx % w
+    bbox = np.empty((n, 4), np.int64)
+    bbox[:, 0], bbox[:, 1], bbox[:, 2], bbox[:, 3] = h, 0, w, 0
+    np.minimum.at(bbox[:, 0], comp, rows)
+    np.maximum.at(bbox[:, 1], comp, rows + 1)
+    np.minimum.at(bbox[:, 2], comp, cols)
+    np.maximum.at(bbox[:, 3], comp, cols + 1)
+    excess = np.zeros(n)
+    np.add.at(excess, comp, (val.astype(np.float64) - fw) * keep)
+    margin = _bloom._margins(q.reshape(-1), bbox, excess, h, w, float(fw), along_columns,
+                             _bloom._ROOM_FACTOR)
+    return n, bbox, excess, margin
+
+
+@pytest.mark.parametrize("along_columns", [False, True])
+def test_a_dominant_group_is_known_before_the_premerge_when_one_component_shows_it(
+        along_columns):
+    """``_premerged_dominant`` (the grouped path skips its premerge — 13.6 ms of
+    ``immunohistochemistry``'s 12 MP frame — when a component and those the premerge
+    joins to it directly already hold a dominant share) never says yes where the premerge
+    (every pair of grown boxes, merged transitively) leaves no dominant group: checked on
+    lamps in stripes (a CCD: a column broken into pieces), whose stripes join each other
+    (directly when close, in a chain when farther apart), among small blobs; and it says
+    yes on some of them, and (a CMOS array) no on others the premerge joins only through a
+    chain."""
+    rng = np.random.default_rng(5 + along_columns)
+    fw, keep = 1000.0, 0.8
+    said = {"yes": 0, "chain only": 0, "not dominant": 0}
+    for trial in range(40):
+        q = _bright_blobs(rng, 240, 240, 40, hi=6000.0)
+        gap = int(rng.integers(2, 12))          # rows between stripes (columns for a CCD)
+        level = float(rng.uniform(1500.0, 40000.0 if along_columns else 9000.0))
+        n_str = int(rng.integers(3, 18))
+        for k in range(n_str):
+            if along_columns:       # (a CCD's blooms stay in their column: one broken)
+                q[10 + k * gap:13 + k * gap, 120] = level
+            else:
+                q[20 + k * gap, 30:150] = level
+        got = _components_for_premerge(q, fw, keep, along_columns)
+        if got is None:
+            continue
+        n, bbox, excess, margin = got
+        total = float(excess.sum())
+        quick = _bloom._premerged_dominant(n, bbox.copy(), margin.copy(), excess.copy(),
+                                           total, _bloom._DENSE_SHARE, fw, *q.shape,
+                                           along_columns)
+        ex = excess.copy()
+        roots = _bloom._premerge(np.arange(n), n, bbox.copy(), margin.copy(), *q.shape,
+                                 along_columns, np.arange(n), np.arange(n), np.arange(n),
+                                 np.full(n, -1, np.int64), ex)
+        largest = ex[roots].max()
+        dominant = largest > _bloom._DENSE_SHARE * total and largest > (
+            _bloom._DENSE_SHARE_MIN * fw)
+        assert dominant or not quick, trial
+        said["yes" if quick else "chain only" if dominant else "not dominant"] += 1
+    assert said["yes"] and said["not dominant"] and (said["chain only"] or along_columns), said
+
+
+def test_the_quick_dominance_check_joins_only_what_the_premerge_joins():
+    """Two lamps of 520 full wells each (7.4 % of the frame's pending charge apiece, 14.8 %
+    together) among 100 small ones of 60: diagonal neighbours whose grown boxes overlap
+    are one group only when the row plus column gap is within their reaches (15 px
+    each) — 14 px apart both ways they are, and dominant; 20 px apart they are not, and
+    neither the premerge nor ``_premerged_dominant`` makes a dominant group."""
+    fw, keep = 1000.0, 0.8
+    for g, joined in ((14, True), (20, False)):
+        q = np.full((260, 260), 500.0, np.float32)
+        q[40:44, 40:44] = 41625.0                      # 0.8 · 16 · 40.625 = 520 full wells
+        q[44 + g:48 + g, 44 + g:48 + g] = 41625.0
+        for y in range(110, 260, 15):
+            for x in range(110, 260, 15):
+                q[y:y + 2, x:x + 2] = 19750.0          # 0.8 · 4 · 18.75 = 60 full wells
+        n, bbox, excess, margin = _components_for_premerge(q, fw, keep, False)
+        assert n == 102 and excess.max() / excess.sum() == pytest.approx(0.0739, abs=1e-3)
+        assert margin[np.argmax(excess)] - 2 == 15     # (the lamps' reach)
+        quick = _bloom._premerged_dominant(n, bbox.copy(), margin.copy(), excess.copy(),
+                                           float(excess.sum()), _bloom._DENSE_SHARE, fw,
+                                           *q.shape, False)
+        ex = excess.copy()
+        roots = _bloom._premerge(np.arange(n), n, bbox.copy(), margin.copy(), *q.shape,
+                                 False, np.arange(n), np.arange(n), np.arange(n),
+                                 np.full(n, -1, np.int64), ex)
+        assert (ex[roots].max() > 0.1 * excess.sum()) == joined
+        assert quick == joined, g
+
+
 @pytest.mark.parametrize("along_columns", [False, True])
 def test_footprints_handed_back_complete_the_frame(along_columns):
     """bloom(boxes=True, footprints=True) leaves the grouped blooms' pixels unwritten and
