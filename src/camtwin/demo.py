@@ -36,6 +36,7 @@ from .module import load_module
 from .raw import save_raw
 from .raw.dng import DNG_CFAS
 from .report import plot_contact_sheet, plot_qe, plot_snr_vs_lux
+from .report.figures import thumbnail
 
 DEMO_SCENES = ("colorchecker", "slanted_edge")
 DEMO_LUX = (1000.0, 10.0, 1.0)
@@ -177,7 +178,7 @@ def _run(out: Path, full, mod, win, seed, progress, stage) -> dict:
                 write_image(out / f"{stem}.png", shot.rendered)
                 save_raw(out / f"{stem}{raw_ext}", raw)
             images.append(shot_summary(shot, image=f"{stem}.png", raw=f"{stem}{raw_ext}"))
-            thumbs.append((f"{name} {lux:g} lx", shot.rendered.srgb[::2, ::2]))
+            thumbs.append((f"{name} {lux:g} lx", thumbnail(shot.rendered.srgb)))
     progress("figures")
     with stage("figures"):
         plot_qe(mod, out / "qe.png")

@@ -77,7 +77,7 @@ from typing import Literal
 
 import numpy as np
 from pydantic import Field, field_validator
-from scipy import ndimage, signal
+from scipy import ndimage
 
 from .._spec import FrozenSpec
 from ..errors import ConfigError, UnknownNameError, unknown_name
@@ -203,6 +203,8 @@ def ois_residual(traj: Trajectory, ois, focal_length_mm: float, rng) -> Trajecto
         return traj
     if not focal_length_mm > 0:
         raise ConfigError(f"focal_length_mm = {focal_length_mm}: must be > 0")
+    from scipy import signal     # (here: scipy.signal takes 0.7 s to import, every capture
+                                 # imports this module, few use OIS)
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     dt = traj.dt_s
     fs = 1.0 / dt
@@ -397,6 +399,8 @@ def eis_residual(traj_px, t_s, eis, *, frame_rate_fps: float, n_frames: int,
     its mid-exposure time. ``focal_length_px`` converts the gyro noise density into pixels
     (f/pitch; required when the noise density > 0). ``n_rows`` rows are evaluated per frame.
     """
+    from scipy import signal     # (here: see ois_residual)
+
     spec = eis if isinstance(eis, EisSpec) else EisSpec.from_dict(eis or {})
     if not frame_rate_fps > 0:
         raise ConfigError(f"frame_rate_fps = {frame_rate_fps}: must be > 0")

@@ -81,13 +81,39 @@ def plot_snr_vs_lux(images: list[dict], path, *, title: str = "") -> Path:
     return _save(fig, path)
 
 
+#: Width of one panel of :func:`plot_contact_sheet` [in] and its resolution [dpi].
+_PANEL_IN, _SHEET_DPI = 3.2, 110
+
+#: Widest image a contact-sheet panel shows [px] (the panel's width at its resolution).
+THUMBNAIL_PX = int(_PANEL_IN * _SHEET_DPI)
+
+
+def thumbnail(img: np.ndarray, width_px: int = THUMBNAIL_PX) -> np.ndarray:
+    """``img`` (H, W[, C]) scaled down to at most ``width_px`` columns by area averaging
+    (``cv2.INTER_AREA``: each output pixel the mean of the input pixels it covers — no
+    aliasing of fine detail, as plain decimation gives), aspect ratio kept; a copy, so the
+    full-size image can be freed. Images already that narrow are returned as they are."""
+    h, w = img.shape[:2]
+    if w <= width_px:
+        return img
+    import cv2
+
+    a = np.ascontiguousarray(img)
+    if a.dtype == np.bool_:
+        a = a.astype(np.uint8)
+    return cv2.resize(a, (width_px, max(1, round(h * width_px / w))),
+                      interpolation=cv2.INTER_AREA)
+
+
 def plot_contact_sheet(images: list[tuple[str, np.ndarray]], path, *, columns: int = 3) -> Path:
-    """A grid of rendered sRGB images (float 0..1 or uint8) with their titles."""
+    """A grid of rendered sRGB images (float 0..1 or uint8) with their titles; each image
+    is drawn from its :func:`thumbnail` (resampling a full frame in matplotlib took 1.6 s
+    of the demo's 6.8 s)."""
     rows = int(np.ceil(len(images) / columns))
-    fig = _figure((3.2 * columns, 2.6 * rows))
+    fig = new_figure((_PANEL_IN * columns, 2.6 * rows), dpi=_SHEET_DPI)
     for i, (title, img) in enumerate(images):
         ax = fig.add_subplot(rows, columns, i + 1)
-        ax.imshow(img, interpolation="lanczos")
+        ax.imshow(thumbnail(img), interpolation="lanczos")
         ax.set_title(title, fontsize=8)
         ax.set_axis_off()
     return _save(fig, path)
