@@ -67,12 +67,24 @@ def _shape(sensor) -> tuple[int, int]:
     return int(sensor.height_px), int(sensor.width_px)
 
 
+def _readonly(a: np.ndarray) -> np.ndarray:
+    """``a``, read-only (a view when it was writable). numba compiles a kernel once per
+    combination of argument types, and a read-only array is a type of its own: the
+    kernels' inputs all go in read-only, so a writable row map or a caller's read-only
+    photo no longer compiles the pixel chain again (10–13 s each)."""
+    if a.flags.writeable:
+        a = a.view()
+        a.flags.writeable = False
+    return a
+
+
 def _as_image(a, sensor, name: str) -> np.ndarray:
+    """Input frame ``a`` as a read-only C-contiguous float32 (H, W) array."""
     arr = np.ascontiguousarray(a, dtype=np.float32)
     if arr.shape != _shape(sensor):
         raise ConfigError(f"{name} has shape {arr.shape}; the sensor needs "
                           f"{_shape(sensor)} (height_px, width_px)")
-    return arr
+    return _readonly(arr)
 
 
 def _as_dark(dark_e, sensor):
@@ -82,12 +94,12 @@ def _as_dark(dark_e, sensor):
     and read it once per row.)"""
     h, w = _shape(sensor)
     if np.ndim(dark_e) == 0:
-        return np.full(h, _f32(dark_e), np.float32)
+        return _readonly(np.full(h, _f32(dark_e), np.float32))
     arr = np.asarray(dark_e, dtype=np.float32)
     if arr.shape in ((h,), (h, 1)):
-        return np.ascontiguousarray(arr.reshape(h))
+        return _readonly(np.ascontiguousarray(arr.reshape(h)))
     if arr.shape == (h, w):
-        return np.ascontiguousarray(arr)
+        return _readonly(np.ascontiguousarray(arr))
     raise ConfigError(f"dark_e has shape {arr.shape}; valid: a scalar, ({h},), ({h}, 1) or "
                       f"({h}, {w})")
 
@@ -126,10 +138,19 @@ def _row0(row0) -> np.int64:
 
 
 def _row_map(fp: FixedPattern, h: int) -> np.ndarray:
-    """The row-FPN map [e⁻] for the kernels, zeros when the sensor has none: read once per
-    row (no per-pixel cost), and one compiled variant serves both (numba compiles one per
-    combination of maps present)."""
-    return np.zeros(h, np.float32) if fp.row_offset_e is None else fp.row_offset_e
+    """The row-FPN map [e⁻] for the kernels, zeros when the sensor has none (read-only, as
+    the sensor's maps are): read once per row (no per-pixel cost), and one compiled
+    variant serves both (numba compiles one per combination of maps present)."""
+    return _readonly(np.zeros(h, np.float32) if fp.row_offset_e is None
+                     else fp.row_offset_e)
+
+
+def _col_map(fp: FixedPattern, w: int) -> np.ndarray:
+    """The column-FPN map [e⁻] for the kernels, zeros when the sensor has none (read-only):
+    one load and add per pixel from a row of W floats that stays in cache, and one compiled
+    variant of each kernel serves both."""
+    return _readonly(np.zeros(w, np.float32) if fp.column_offset_e is None
+                     else fp.column_offset_e)
 
 
 def _readout_scalars(sensor) -> tuple:
@@ -412,8 +433,8 @@ def read_out(charge, sensor, *, key: int, fixed: FixedPattern | None = None,
     k = _key(key)
     fw, inv_fw, nl, read_e, rtn_half, row_e, k_dn, black, white = _readout_scalars(sensor)
     out = np.empty(q.shape, np.uint16)
-    K.readout_chain(q, fp.offset_e, _row_map(fp, q.shape[0]), fp.column_offset_e, fp.rtn,
-                    K.stream_seed(k, K.STREAM_PIXEL), K.stream_seed(k, K.STREAM_ROW),
+    K.readout_chain(q, fp.offset_e, _row_map(fp, q.shape[0]), _col_map(fp, q.shape[1]),
+                    fp.rtn, K.stream_seed(k, K.STREAM_PIXEL), K.stream_seed(k, K.STREAM_ROW),
                     fw, inv_fw, nl, read_e, rtn_half, row_e, k_dn, black, white,
                     _row0(row0), out)
     return out
@@ -499,7 +520,7 @@ def simulate_pixels(photo_e, dark_e, sensor, *, key: int, fixed: FixedPattern | 
         return read_out(q, sensor, key=key, fixed=fp, row0=row0)
     photo = _as_image(photo_e, sensor, "photo_e")
     dark = _as_dark(dark_e, sensor)
-    row_map = _row_map(fp, photo.shape[0])
+    row_map, col_map = _row_map(fp, photo.shape[0]), _col_map(fp, photo.shape[1])
     k = _key(key)
     fw, inv_fw, nl, read_e, rtn_half, row_e, k_dn, black, white = _readout_scalars(sensor)
     out = np.empty(photo.shape, np.uint16)
@@ -507,7 +528,7 @@ def simulate_pixels(photo_e, dark_e, sensor, *, key: int, fixed: FixedPattern | 
              K.stream_seed(k, K.STREAM_ROW))
     if not blooming_possible(photo, dark, sensor, fixed=fp):
         K.fused_chain(photo, dark, fp.photo_gain, fp.dark_scale, fp.offset_e, row_map,
-                      fp.column_offset_e, fp.rtn, *seeds, bool(sensor.noise.shot), fw, inv_fw,
+                      col_map, fp.rtn, *seeds, bool(sensor.noise.shot), fw, inv_fw,
                       nl, read_e, rtn_half, row_e, k_dn, black, white, _row0(row0), out)
         return out
     # the same pass also keeps the charge (in a reused per-thread buffer for frames up to
@@ -521,7 +542,7 @@ def simulate_pixels(photo_e, dark_e, sensor, *, key: int, fixed: FixedPattern | 
     counts = np.zeros(photo.shape[0] + 1, np.int64)
     bits = np.empty((photo.shape[0], -(-photo.shape[1] // 64)), np.uint64)
     K.fused_chain_keep(photo, dark, fp.photo_gain, fp.dark_scale, fp.offset_e,
-                       row_map, fp.column_offset_e, fp.rtn, *seeds,
+                       row_map, col_map, fp.rtn, *seeds,
                        bool(sensor.noise.shot), fw, inv_fw, nl, read_e, rtn_half, row_e, k_dn,
                        black, white, _row0(row0), out, q, counts, bits)
     if counts[1:].any():
@@ -532,7 +553,7 @@ def simulate_pixels(photo_e, dark_e, sensor, *, key: int, fixed: FixedPattern | 
                                  sensor.shutter.type == "ccd", BLOOM_MAX_ITERATIONS,
                                  BLOOM_TOLERANCE_E, counts, boxes=True, bits=bits,
                                  footprints=True)
-        rest = (fp.offset_e, row_map, fp.column_offset_e, fp.rtn, seeds[0], seeds[2], fw,
+        rest = (fp.offset_e, row_map, col_map, fp.rtn, seeds[0], seeds[2], fw,
                 inv_fw, nl, read_e, rtn_half, row_e, k_dn, black, white, _row0(row0), out)
         if boxes.shape[0]:
             K.readout_boxes(q, boxes, *rest)
