@@ -13,7 +13,8 @@ and statistically with noise.
 
 Random numbers: the counter-based SplitMix64 streams and the Poisson/normal draws of the
 sensor chain (:mod:`camtwin.sensor._kernels`: ``draw``, ``normal_pair``,
-``poisson_cornish_fisher`` for μ ≥ 16 e⁻, exact ``poisson_inversion`` below), keyed on
+``poisson_cornish_fisher`` for μ ≥ 16 e⁻, exact ``poisson_inversion`` below — by
+``exact_span``, 32 columns at a time with an early exit, bit for bit the same), keyed on
 the tap-sample index p = ((n·2 + tap)·H + i)·W + j, so the result does not depend on the
 number of threads. Stream 0 gives the normal pair (z_shot, z_read) of each tap sample,
 stream 1 the uniform of the exact small-mean Poisson.
@@ -30,8 +31,8 @@ import numba as nb
 import numpy as np
 from numba import prange
 
-from ..sensor._kernels import (POISSON_EXACT_BELOW, draw, normal_pair, poisson_cornish_fisher,
-                               poisson_inversion, stream_seed)
+from ..sensor._kernels import (EXACT_CHUNK, POISSON_EXACT_BELOW, draw, exact_span, normal_pair,
+                               poisson_cornish_fisher, stream_seed)
 from ..units import SPEED_OF_LIGHT_M_S
 
 __all__ = ["itof_kernel", "stream_seed"]
@@ -49,14 +50,6 @@ def _g(x, square):  # pragma: no cover - jit
         w = x - _TWO_PI * math.floor((x + math.pi) / _TWO_PI)
         return 1.0 - 2.0 * abs(w) / math.pi
     return math.cos(x)
-
-
-@nb.njit(inline="always", cache=True, error_model="numpy")
-def _poisson(mu, z, seed_exact, p):  # pragma: no cover - jit
-    m = np.float32(mu)
-    if m < _T_EXACT:
-        return np.float64(poisson_inversion(m, draw(seed_exact, p)))
-    return np.float64(poisson_cornish_fisher(m, z))
 
 
 @nb.njit(parallel=True, cache=True, error_model="numpy")
@@ -116,6 +109,7 @@ def itof_kernel(ea, eb, dist, mp_extra, mp_amp, k, freqs, drift, weights, n_phas
         mu_b = np.empty(W, dtype=np.float32)
         qa_r = np.empty(W, dtype=np.float32)
         qb_r = np.empty(W, dtype=np.float32)
+        lanes = np.empty((4, EXACT_CHUNK))      # (exact_span's work lanes)
         d0 = np.zeros(nF)
         dj = np.zeros(nF)
         L = np.empty(nF)
@@ -164,11 +158,11 @@ def itof_kernel(ea, eb, dist, mp_extra, mp_amp, k, freqs, drift, weights, n_phas
                     small = min(mu_a[j], mu_b[j]) < _T_EXACT
                     jmin = min(jmin, j if small else W)
                     jmax = max(jmax, j if small else -1)
-                for j in range(jmin, jmax + 1):
-                    if mu_a[j] < _T_EXACT:
-                        qa_r[j] = poisson_inversion(mu_a[j], draw(seed1, pa0 + j))
-                    if mu_b[j] < _T_EXACT:
-                        qb_r[j] = poisson_inversion(mu_b[j], draw(seed1, pb0 + j))
+                if jmax >= jmin:    # (the chunked inversion: exact_span)
+                    exact_span(mu_a, qa_r, seed1, pa0, jmin, jmax + 1, lanes[0], lanes[1],
+                               lanes[2], lanes[3])
+                    exact_span(mu_b, qb_r, seed1, pb0, jmin, jmax + 1, lanes[0], lanes[1],
+                               lanes[2], lanes[3])
             else:
                 for j in range(W):
                     qa_r[j] = mu_a[j]
