@@ -1117,11 +1117,43 @@ def test_an_error_on_the_second_thread_reaches_the_caller_and_writes_nothing(mon
 
 
 def test_two_footprints_meet_when_they_share_a_pixel():
-    meet = _bloom._lists_meet
+    def meet(a, b, w):
+        return _bloom._lists_meet(a, b, w, _bloom._list_box(a, w), _bloom._list_box(b, w))
+
     a = np.array([0, 7, 55, 99], np.int32)
+    assert list(_bloom._list_box(a, 10)) == [0, 10, 0, 10]
+    assert list(_bloom._list_box(np.array([55, 37], np.int32), 10)) == [3, 6, 5, 8]
     assert meet(a, np.array([98, 55], np.int32), 10)
     assert not meet(a, np.array([1, 8, 54, 56, 98], np.int32), 10)
     assert not meet(a, np.array([], np.int32), 10)
+
+
+@pytest.mark.parametrize("along_columns", [False, True])
+def test_the_one_group_path_hands_back_the_box_of_its_footprint(monkeypatch, along_columns):
+    """``_run_dense`` gives the bounding box of the footprint it hands back (from its
+    cells' rows and columns, no division per pixel; the two sides' overlap test starts
+    from it): the box ``_list_box`` computes from the list, on one group and on each of
+    two sides of a cut."""
+    seen = []
+    real = _bloom._run_dense
+
+    def run(*a):
+        out = real(*a)
+        seen.append((out[3].copy(), out[6].copy(), a[0].shape[1]))
+        return out
+
+    monkeypatch.setattr(_bloom, "_run_dense", run)
+    monkeypatch.setattr(_bloom, "_SPLIT_MIN_OVER", 0)
+    rng = np.random.default_rng(12)
+    one = _bright_blobs(rng, 90, 120, 25, hi=20000.0)
+    two = _two_clusters(rng, 60, 170, (10, 120), 30, 8000.0)
+    for q in (one, two):
+        bloom(q.copy(), np.float32(1000.0), 0.0, along_columns, 10000, 1e-3, dense_at=0,
+              boxes=True, footprints=True)
+    assert len(seen) >= 3
+    for pix, box, w in seen:
+        assert pix.size > 0
+        np.testing.assert_array_equal(box, _bloom._list_box(pix, w))
 
 
 def test_footprint_lists_read_out_the_same_from_either_buffer(monkeypatch):
