@@ -503,10 +503,12 @@ def main() -> None:
     # charge, the kernel in place, the footprint boxes read out again)
     from camtwin.sensor import _kernels as K
     from camtwin.sensor._bloom import bloom
-    from camtwin.sensor.pixels import _as_dark, _fixed, _readout_scalars, _row_map
+    from camtwin.sensor.pixels import (_as_dark, _col_map, _fixed, _readonly, _readout_scalars,
+                                       _row_map)
 
     fp = _fixed(s, None)
     dark, row_map = _as_dark(0.0, s), _row_map(fp, H)     # (as simulate_pixels passes them)
+    col_map = _col_map(fp, W)
     fw, inv_fw, nl, read_e, rtn_half, row_e, k_dn, black, white = _readout_scalars(s)
     seeds = (K.stream_seed(1, K.STREAM_PIXEL), K.stream_seed(1, K.STREAM_EXACT_POISSON),
              K.stream_seed(1, K.STREAM_ROW))
@@ -515,8 +517,8 @@ def main() -> None:
     bits = np.empty((H, -(-W // 64)), np.uint64)
 
     def fused_keep():
-        K.fused_chain_keep(sat, dark, fp.photo_gain, fp.dark_scale, fp.offset_e,
-                           row_map, fp.column_offset_e, fp.rtn, *seeds, True, fw,
+        K.fused_chain_keep(_readonly(sat), dark, fp.photo_gain, fp.dark_scale, fp.offset_e,
+                           row_map, col_map, fp.rtn, *seeds, True, fw,
                            inv_fw, nl, read_e, rtn_half, row_e, k_dn, black, white,
                            np.int64(0), dn, work, counts, bits)
 
@@ -525,7 +527,7 @@ def main() -> None:
     rows.append(("  the fused pass, keeping the charge (fused_chain_keep)",
                  *timed(fused_keep, args.repeats)))
     kept = work.copy()
-    rest = (fp.offset_e, row_map, fp.column_offset_e, fp.rtn, seeds[0], seeds[2], fw, inv_fw,
+    rest = (fp.offset_e, row_map, col_map, fp.rtn, seeds[0], seeds[2], fw, inv_fw,
             nl, read_e, rtn_half, row_e, k_dn, black, white, np.int64(0), dn)
 
     def kernel_times(**kw):
