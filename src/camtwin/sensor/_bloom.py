@@ -72,7 +72,9 @@ premerge would join into one group anyway), or one group, after the premerge, ho
 more than :data:`_DENSE_SHARE` of the pending charge and more than
 :data:`_DENSE_SHARE_MIN` full wells (a photo's highlight among smaller ones: it runs on
 one thread either way, and its bloom outgrew its window and met the small groups' round
-after round — each time rerun whole): one group (:func:`_run_dense`, the same frontier
+after round — each time rerun whole; known before the premerge when one of the largest
+components with those it joins directly already holds that share:
+:func:`_premerged_dominant`): one group (:func:`_run_dense`, the same frontier
 steps, over the band of rows that holds the over-full pixels and a margin; for a caller
 that reads out only the changed pixels, its footprint handed back as one list). When a
 row or a column that no component crosses keeps two window margins from every
