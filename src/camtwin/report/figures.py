@@ -107,8 +107,8 @@ def thumbnail(img: np.ndarray, width_px: int = THUMBNAIL_PX) -> np.ndarray:
 
 def plot_contact_sheet(images: list[tuple[str, np.ndarray]], path, *, columns: int = 3) -> Path:
     """A grid of rendered sRGB images (float 0..1 or uint8) with their titles; each image
-    is drawn from its :func:`thumbnail` (resampling a full frame in matplotlib took 1.6 s
-    of the demo's 6.8 s)."""
+    is drawn from its :func:`thumbnail` (matplotlib resampling the full frames instead: the
+    demo's figures took 2.1 s, 1.65 s now; RESULTS.md, "First run after a fresh install")."""
     rows = int(np.ceil(len(images) / columns))
     fig = new_figure((_PANEL_IN * columns, 2.6 * rows), dpi=_SHEET_DPI)
     for i, (title, img) in enumerate(images):

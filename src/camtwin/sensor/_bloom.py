@@ -2007,30 +2007,11 @@ def _sides(idx, rstart, rcomp, n_reg, side_of):  # pragma: no cover - jit
 
 
 @nb.njit(cache=True)
-def _list_box(pix, w):  # pragma: no cover - jit
-    """Bounding box (r0, r1, c0, c1), half-open, int64 (4), of the flat pixel indices
-    ``pix`` (row stride ``w``); zeros when ``pix`` is empty (as :func:`_run_dense` gives
-    its footprint's)."""
-    box = np.zeros(4, np.int64)
-    if pix.size == 0:
-        return box
-    inv_w = 1.0 / w
-    r0, r1, c0, c1 = 1 << 62, -1, 1 << 62, -1
-    for t in range(pix.size):
-        p = pix[t]
-        row = _row_of(p, w, inv_w)
-        col = p - row * w
-        r0, r1 = min(r0, row), max(r1, row)
-        c0, c1 = min(c0, col), max(c1, col)
-    box[0], box[1], box[2], box[3] = r0, r1 + 1, c0, c1 + 1
-    return box
-
-
-@nb.njit(cache=True)
 def _lists_meet(pix_a, pix_b, w, box_a, box_b):  # pragma: no cover - jit
     """Whether two lists of flat pixel indices share a pixel, given their bounding boxes
-    (:func:`_list_box`): a bitmap of the first's pixels inside the intersection of the
-    boxes, the second's tested against it; boxes that do not meet answer at once."""
+    (r0, r1, c0, c1, half-open, as :func:`_run_dense` hands them back; zeros for an empty
+    list): a bitmap of the first's pixels inside the intersection of the boxes, the
+    second's tested against it; boxes that do not meet answer at once."""
     inv_w = 1.0 / w
     r0, r1 = max(box_a[0], box_b[0]), min(box_a[1], box_b[1])
     c0, c1 = max(box_a[2], box_b[2]), min(box_a[3], box_b[3])

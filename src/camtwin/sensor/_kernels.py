@@ -338,6 +338,8 @@ def exact_span(lam_b, n_b, seed_exact, base, j0, j1, st_p, st_rem, st_cnt,
             st_rem[ll] = rem
             st_cnt[ll] = 1.0 if rem >= 0.0 else 0.0
             st_lam[ll] = lam64
+        # (the seven stages written out: each passes its k0 as a literal, which a loop
+        # over k0 would not — see _exact_stage)
         if _lanes_alive(st_rem):
             _exact_stage(st_p, st_rem, st_cnt, st_lam, 0)
         if _lanes_alive(st_rem):
