@@ -1,8 +1,8 @@
 """Capture at real size: wall time and peak memory of the streamed path against the cube path.
 
 Every measurement runs in a fresh child process (``python -c``) and reports its own wall
-time and peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) — the parent's memory
-never mixes in. Rows:
+time and peak RSS (``VmHWM`` of ``/proc/self/status``, which starts afresh at ``exec``;
+``getrusage``'s ``ru_maxrss`` would carry this script's own peak into the child's). Rows:
 
 * ``cube``     — the first versions' path: ``form_image`` builds the (bands, H, W) spectral
   cube, ``capture`` sums it, then the ISP (run only where the cube fits: ≈ 2 kB per pixel);
@@ -27,6 +27,9 @@ Usage::
     # a photo as the scene on the 48 and 200 MP modules, against another revision:
     python benchmarks/bench_capture_scale.py --photos coffee.png \
         --capture-args "--lux 2500 --exposure-ms 40" --against-git f389c9e
+    # … a window of it (the window's part of the scene only, twentieth session):
+    python benchmarks/bench_capture_scale.py --photos coffee.png \
+        --capture-args "--window 3000,2000,1024,768" --against-git 81826c3
 """
 
 from __future__ import annotations
@@ -98,10 +101,20 @@ shot = shoot_strips(mod, sc, rng=0)
 """,
 }
 
-_EPILOGUE = """
+#: The child's peak RSS [MiB] (Linux: its own high-water mark; elsewhere getrusage).
+_HWM = """
+def _hwm():
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmHWM:")) / 1024
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+"""
+
+_EPILOGUE = _HWM + """
 t2 = time.perf_counter()
 print(json.dumps({"job_s": t2 - t1, "total_s": t2 - t0,
-                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_mib": _hwm()}))
 """
 
 
@@ -131,7 +144,7 @@ def cli(module: str, timeout: float, scene: str = "colorchecker", extra=(),
     with tempfile.TemporaryDirectory() as d:
         argv = ["camtwin", "capture", "--module", module, "--scene", scene, *extra,
                 "--out", os.path.join(d, "x.png"), "--json"]
-        code = ("import json, resource, sys, io, contextlib\n"
+        code = ("import json, resource, sys, io, contextlib\n" + _HWM
                 + (f"sys.path.insert(0, {src!r})\n" if src else "")
                 + "from camtwin.cli import main\n"
                 f"sys.argv = {argv!r}\n"
@@ -144,7 +157,7 @@ def cli(module: str, timeout: float, scene: str = "colorchecker", extra=(),
                 "s = json.loads(buf.getvalue()) if code == 0 else {}\n"
                 "print(json.dumps({'job_s': sum(s.get('stage_s', {}).values()), 'total_s': 0,\n"
                 "    'stages': s.get('stage_s'), 'exit': code,\n"
-                "    'peak_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n")
+                "    'peak_mib': _hwm()}))\n")
         return run_child(code, timeout)
 
 
@@ -228,10 +241,11 @@ def photo_rows(args) -> None:
         if args.against_git:
             trees.append((f"git {args.against_git}", checkout(args.against_git, d)))
         print(f"load: {os.getloadavg()}")
-        for _, src in trees:       # warm-up: the same code paths on a 2 MP crop
+        # warm-up: the same code paths on a 2 MP crop (or the rows' own window or crop)
+        warm = extra if {"--crop", "--window"} & set(extra) else [*extra, "--crop", "1600,1200"]
+        for _, src in trees:
             for photo in args.photos.split(","):
-                cli("catalog:phone-imx586-main", args.timeout, photo,
-                    [*extra, "--crop", "1600,1200"], src)
+                cli("catalog:phone-imx586-main", args.timeout, photo, warm, src)
         print("| photo | module | tree | wall s | stages s | peak RSS GiB |")
         print("|---|---|---|---:|---:|---:|")
         for photo in args.photos.split(","):

@@ -333,30 +333,70 @@ print(json.dumps([grew, photo_build_bytes({path!r}, hw, scene_bytes=n) + n]))
     assert grew <= est <= 1.6 * grew, (grew, est)
 
 
-def test_a_window_capture_counts_the_full_sensors_scene(tmp_path):
-    """A 3000 × 2000 window of the 48 MP module takes its scene from a photo built for the
-    whole 8000 × 6000 sensor (549 MiB of weights), held while the window is captured:
-    under a budget between the larger of the two alone and their sum, the capture is
-    refused with exit 2 and one line that says why — before, the check counted the
-    window's scene only and a 640 × 480 window of the 200 MP module ran at 2.5 GiB peak
-    under ``--max-memory 1G``."""
+def test_a_window_of_a_photo_forms_its_own_part_of_the_scene_only(tmp_path):
+    """A 1000 × 800 window of the 48 MP module from a photo: its scene is formed from the
+    decoded photo for the window and its margin only (``module_scene`` ``lazy``), not for
+    the whole 8000 × 6000 sensor (549 MiB of weights, counted and held before the
+    twentieth session): it runs under a budget the whole grid would not fit in, with a
+    measured peak below it, and a budget below the window's own estimate still refuses it
+    with exit 2 and one line."""
+    import json
+
     import cv2
 
+    import camtwin
+    from camtwin.crop import window_module
+    from camtwin.memory import estimate_capture_bytes
+
+    mod = camtwin.load_module("catalog:phone-imx586-main")
+    window = estimate_capture_bytes(window_module(mod, 0, 0, 1000, 800)[0], scene_kind="rgb")
+    grid = 8000 * 6000 * 12                     # (three float32 weights per sample)
+    budget = window + 100 * 2 ** 20
+    assert window + grid > budget
+    photo = np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8)
+    path = tmp_path / "photo.png"
+    cv2.imwrite(str(path), photo)
+
+    def run(budget_bytes, out):
+        return subprocess.run([sys.executable, "-m", "camtwin.cli", "capture", "--module",
+                               "catalog:phone-imx586-main", "--window", "3000,2000,1000,800",
+                               "--scene", str(path), "--out", str(out), "--json",
+                               "--max-memory", f"{budget_bytes // 2 ** 20}M"],
+                              capture_output=True, text=True, timeout=300)
+
+    # (a first run fills numba's cache: compiling the kernels alone can take 1.1 GiB)
+    assert run(8 << 30, tmp_path / "w.png").returncode == 0
+    res = run(budget, tmp_path / "x.png")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["peak_memory_mib"] < budget / 2 ** 20, res.stdout
+    res = run(window - 50 * 2 ** 20, tmp_path / "y.png")
+    assert res.returncode == 2, res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
+    assert "needs about" in lines[0]
+    assert not (tmp_path / "y.png").exists()
+
+
+def test_a_window_of_a_chart_counts_the_full_sensors_chart(tmp_path):
+    """A chart is built for the whole sensor (a window is taken from it): the slanted
+    edge's weights on the 48 MP module, 183 MiB, held while a 3000 × 2000 window is
+    captured — under a budget between the larger of the two alone and their sum, the
+    capture is refused with exit 2 and one line that says why (before, the check counted
+    the window's scene only and a 640 × 480 window of the 200 MP module ran at 2.5 GiB
+    peak under ``--max-memory 1G``)."""
     import camtwin
     from camtwin.crop import window_module
     from camtwin.memory import FIXED_BYTES, estimate_capture_bytes
 
     mod = camtwin.load_module("catalog:phone-imx586-main")
     window = estimate_capture_bytes(window_module(mod, 0, 0, 3000, 2000)[0],
-                                    scene_kind="rgb")
-    scene = 8000 * 6000 * 12                    # (three float32 weights per sample)
-    budget_mib = int((window + scene + max(window, scene + FIXED_BYTES)) / 2 / 2 ** 20)
-    photo = np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8)
-    path, out = tmp_path / "photo.png", tmp_path / "x.png"
-    cv2.imwrite(str(path), photo)
+                                    scene_kind="chart")
+    chart = 8000 * 6000 * 4                     # (one float32 coverage per sample)
+    budget_mib = int((window + chart + max(window, chart + FIXED_BYTES)) / 2 / 2 ** 20)
+    out = tmp_path / "x.png"
     res = subprocess.run([sys.executable, "-m", "camtwin.cli", "capture", "--module",
                           "catalog:phone-imx586-main", "--window", "0,0,3000,2000",
-                          "--scene", str(path), "--out", str(out),
+                          "--scene", "slanted_edge", "--out", str(out),
                           "--max-memory", f"{budget_mib}M"],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 2, res.stderr
@@ -392,3 +432,21 @@ def test_a_window_demo_counts_the_full_sensors_charts(tmp_path):
     assert res.exit_code == 2, res.output
     assert "needs about" in res.output and "full 8000 × 6000 sensor" in res.output
     assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc: Linux")
+def test_the_peak_of_a_process_started_from_a_large_one_is_its_own():
+    """``peak_rss_bytes`` (the ``peak_memory_mib`` of ``--json``) of a process started by
+    one holding 600 MiB: Linux's ``getrusage`` ``ru_maxrss`` carries the parent's image
+    across ``exec`` (it reported 1144 MiB for a 0.3 GiB capture started from a test run);
+    the process's own high-water mark does not. Reference: ``VmRSS`` of the same child."""
+    big = np.ones(600 * 2 ** 20 // 8)           # (touched: resident)
+    code = ("from camtwin.memory import peak_rss_bytes\n"
+            "rss = next(int(l.split()[1]) for l in open('/proc/self/status') "
+            "if l.startswith('VmRSS:')) * 1024\n"
+            "print(peak_rss_bytes(), rss)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    peak, rss = int(out[0]), int(out[1])
+    assert big.sum() > 0
+    assert rss <= peak < rss + 200 * 2 ** 20, (peak, rss)

@@ -215,3 +215,147 @@ def test_a_grey_photo_is_the_colour_photo_of_three_equal_channels():
                 from_rgb(img, shape=shape, **geom).reflectance.weights,
                 from_rgb(np.repeat(img[..., None], 3, axis=2), shape=shape,
                          **geom).reflectance.weights)
+
+
+# --- a window's part of a photo scene, formed alone (twentieth session) -----------------
+def _random_size_pairs(n, seed=3):
+    """(source h, w), (grid h, w) pairs: shrinking, growing, mixed, integer factors, 1-px."""
+    rng = np.random.default_rng(seed)
+    for k in range(n):
+        h, w = (int(v) for v in rng.integers(1, 60, 2))
+        gh, gw = (int(v) for v in rng.integers(1, 180, 2))
+        if k % 4 == 1:                          # integer enlargement
+            gh, gw = h * int(rng.integers(1, 4)), w * int(rng.integers(1, 4))
+        elif k % 4 == 2:                        # integer reduction
+            gh, gw = max(1, h // int(rng.integers(1, 4))), max(1, w // int(rng.integers(1, 4)))
+        yield (h, w), (gh, gw), rng
+
+
+@pytest.mark.parametrize("fit", ["crop", "letterbox"])
+def test_a_region_of_the_grid_equals_opencvs_inter_area_resize_of_the_whole_photo(fit):
+    """Reference: OpenCV's ``cv2.resize(..., INTER_AREA)`` of the whole photo
+    (:func:`fit_planes`) — its area weights when both axes shrink, its "area mode" linear
+    weights when one grows; 120 random sizes, random regions, 8-bit codes."""
+    from camtwin.scene.rgb import fit_planes, fit_region
+
+    worst = 0.0
+    for (h, w), (gh, gw), rng in _random_size_pairs(120):
+        img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        full, plan = fit_planes(img, (gh, gw), fit)
+        r0 = int(rng.integers(0, gh))
+        c0 = int(rng.integers(0, gw))
+        r1, c1 = int(rng.integers(r0 + 1, gh + 1)), int(rng.integers(c0 + 1, gw + 1))
+        got = fit_region(img, plan, slice(r0, r1), slice(c0, c1))
+        assert got.shape == (3, r1 - r0, c1 - c0)
+        worst = max(worst, float(np.abs(got - full[:, r0:r1, c0:c1]).max()))
+    assert worst <= 1e-6, worst
+
+
+@pytest.mark.parametrize("src, grid", [((400, 600), (3000, 4000)), ((3000, 4000), (1234, 1645)),
+                                       ((1500, 2000), (1500, 2000)), ((600, 800), (300, 400))])
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32])
+def test_windows_at_the_corners_and_centre_of_a_large_grid_equal_the_whole_resize(src, grid,
+                                                                                  dtype):
+    """Real-size factors (a small photo on a large sensor, a large photo on a small one,
+    equal sizes, exactly ½): the corners and the centre of the grid, 16-bit and float
+    photos; reference: the whole photo resized by OpenCV."""
+    from camtwin.scene.rgb import fit_planes, fit_region
+
+    rng = np.random.default_rng(5)
+    img = (rng.integers(0, 65536, src + (3,), dtype=np.uint16) if dtype == np.uint16
+           else rng.random(src + (3,), dtype=np.float32))
+    full, plan = fit_planes(img, grid, "crop")
+    gh, gw = grid
+    for r0, c0 in ((0, 0), (gh // 2 - 37, gw // 3), (gh - 200, gw - 256)):
+        got = fit_region(img, plan, slice(r0, r0 + 200), slice(c0, c0 + 256))
+        np.testing.assert_allclose(got, full[:, r0:r0 + 200, c0:c0 + 256], rtol=0,
+                                   atol=1e-6)
+
+
+def test_a_lazy_photo_scene_is_the_same_scene_formed_where_it_is_read():
+    """``from_rgb(..., lazy=True)`` against the whole scene: shape, layout, a window's
+    weights and collapsed channels, the mirrored margin, the mean spectrum."""
+    from camtwin.scene.scene import PhotoReflectance
+
+    img = (disk_photo(200, 300) * 255).astype(np.uint8)
+    geom = dict(width_m=0.4, distance_m=1.0, shape=(480, 640), fit="letterbox")
+    full = from_rgb(img, **geom)
+    lazy = from_rgb(img, lazy=True, **geom)
+    assert isinstance(lazy.reflectance, PhotoReflectance)
+    assert lazy.reflectance.weights is None          # (no grid-sized array)
+    assert lazy.shape == full.shape and lazy.layout == full.layout
+    rows, cols = slice(100, 260), slice(7, 333)
+    np.testing.assert_array_equal(lazy.reflectance.window(rows, cols).weights,
+                                  full.reflectance.window(rows, cols).weights)
+    m = np.random.default_rng(0).random((4, full.wavelengths_nm.size))
+    np.testing.assert_allclose(lazy.collapse(m, rows, cols), full.collapse(m, rows, cols),
+                               rtol=1e-6)
+    pad = ((3, 0), (0, 5))
+    np.testing.assert_array_equal(
+        lazy.reflectance.window(slice(0, 20), slice(620, 640)).padded(pad).weights,
+        full.reflectance.window(slice(0, 20), slice(620, 640)).padded(pad).weights)
+    np.testing.assert_allclose(lazy.mean_spectrum(), full.mean_spectrum(), rtol=1e-6)
+
+
+def test_a_window_shot_from_a_lazy_photo_scene_is_the_window_shot_from_the_whole_one(tmp_path):
+    """The same raw frame and rendered image, DN for DN, whether the window's scene comes
+    from the photo built for the whole sensor or only the window's part of it."""
+    import cv2
+
+    import camtwin
+    from camtwin.camera import module_scene, shoot
+    from camtwin.crop import window_module
+
+    rng = np.random.default_rng(1)
+    photo = (rng.random((90, 120, 3)) * 255).astype(np.uint8)
+    photo = cv2.GaussianBlur(photo, (5, 5), 1.5)
+    path = tmp_path / "p.png"
+    cv2.imwrite(str(path), photo)
+    mod = camtwin.load_module("default")
+    _, win = window_module(mod, 700, 90, 256, 192)
+    full = module_scene(mod, path, illuminance_lux=300)
+    lazy = module_scene(mod, path, illuminance_lux=300, lazy=True)
+    a = shoot(mod, full, window=win, rng=7, exposure_s=0.01)
+    b = shoot(mod, lazy, window=win, rng=7, exposure_s=0.01)
+    np.testing.assert_array_equal(a.raw.dn, b.raw.dn)
+    np.testing.assert_array_equal(a.rendered.srgb, b.rendered.srgb)
+
+
+def test_the_taps_of_each_axis_are_opencvs_for_any_pair_of_sizes():
+    """:func:`area_taps` as matrices, W_y · photo · W_xᵀ, against ``cv2.resize(...,
+    INTER_AREA)`` for 150 random (independent) sizes per axis — one axis growing while the
+    other shrinks included, where OpenCV uses its linear "area mode" weights on both."""
+    import cv2
+
+    from camtwin.scene.rgb import area_taps
+
+    def matrix(n_src, n_dst, area):
+        ptr, src, wt = area_taps(n_src, n_dst, area)
+        m = np.zeros((n_dst, n_src))
+        for d in range(n_dst):
+            np.add.at(m[d], src[ptr[d]:ptr[d + 1]], wt[ptr[d]:ptr[d + 1]])
+        return m
+
+    rng = np.random.default_rng(11)
+    for _ in range(150):
+        h, w = (int(v) for v in rng.integers(1, 50, 2))
+        gh, gw = (int(v) for v in rng.integers(1, 120, 2))
+        img = rng.random((h, w), dtype=np.float32)
+        area = h >= gh and w >= gw
+        got = matrix(h, gh, area) @ img.astype(np.float64) @ matrix(w, gw, area).T
+        ref = cv2.resize(img, (gw, gh), interpolation=cv2.INTER_AREA)
+        np.testing.assert_allclose(got, ref, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("fit", ["crop", "letterbox"])
+def test_a_photo_grown_along_one_axis_only_is_resized_as_opencv_does(fit):
+    """100 columns placed on 101 while 20 rows stay 20 (the scale 1.01 rounds back to the
+    same row count): OpenCV then interpolates both axes (its "area mode"), not averages."""
+    from camtwin.scene.rgb import fit_planes, fit_region
+
+    img = np.random.default_rng(2).integers(0, 256, (20, 100, 3), dtype=np.uint8)
+    full, plan = fit_planes(img, (40, 101) if fit == "letterbox" else (20, 101), fit)
+    p0, p1, q0, q1 = plan.placed
+    assert (p1 - p0, q1 - q0) == (20, 101)
+    got = fit_region(img, plan, slice(0, full.shape[1]), slice(0, 101))
+    np.testing.assert_allclose(got, full, rtol=0, atol=1e-6)

@@ -86,7 +86,7 @@ def field_of_view_width_m(module: ModuleSpec) -> float:
 
 def module_scene(module: ModuleSpec, scene: str | Path, *, illuminant: str = "D65",
                  illuminance_lux: float = 500.0, oversample: int = 1, fit: str = "crop",
-                 **chart_kwargs) -> Scene:
+                 lazy: bool = False, **chart_kwargs) -> Scene:
     """A chart (by name) or an image file (path) filling the module's field of view.
 
     A photo of another aspect ratio is fitted without stretching: ``fit="crop"`` fills the
@@ -95,6 +95,10 @@ def module_scene(module: ModuleSpec, scene: str | Path, *, illuminant: str = "D6
 
     The scene is sampled at ``oversample`` samples per sensor pixel (projected), so
     ``oversample=1`` puts one scene sample on each pixel.
+
+    ``lazy``: a photo's planes on the grid are formed for the part a window reads only
+    (:func:`camtwin.scene.from_rgb` ``lazy``; the same values), for a sensor window
+    (:func:`shoot` ``window``): the scene then holds the decoded photo, not the grid.
     """
     if not 1 <= oversample <= 8:
         raise ConfigError(f"oversample = {oversample}: valid range is 1..8")
@@ -105,9 +109,10 @@ def module_scene(module: ModuleSpec, scene: str | Path, *, illuminant: str = "D6
     if path.suffix.lower() in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp") or path.is_file():
         # (the photo's decoding and fitting checked with the part the grid uses; the
         # reader then checks the decoding alone)
-        photo_build_bytes(path, shape, fit, check=True)
+        if not lazy:
+            photo_build_bytes(path, shape, fit, check=True)
         return from_rgb(read_rgb_image(path, work_bytes_per_px=0), shape=shape,
-                        name=path.stem, fit=fit, **geom)
+                        name=path.stem, fit=fit, lazy=lazy, **geom)
     return make_chart(str(scene), shape=shape, **geom, **chart_kwargs)
 
 
@@ -241,6 +246,24 @@ def photo_build_bytes(path, target_hw, fit: str = "crop", *, check: bool = False
         check_budget(need + FIXED_BYTES, f"reading image {path} ({_size_text(header)})",
                      "use a smaller image or raise --max-memory")
     return need
+
+
+def photo_read_bytes(path, *, check: bool = False) -> tuple[int, int]:
+    """(peak bytes of reading the photo file ``path``, bytes its decoded image holds
+    afterwards) — a photo scene built for a window (:func:`module_scene` ``lazy``) holds
+    the decoded image and forms the window's part of the grid from it. (0, 0) when the
+    header is unreadable by Pillow (the reader checks what it decodes). ``check``: refuse
+    the reading first if it exceeds the memory budget (one line naming the file)."""
+    header = image_header(Path(path))
+    if header is None:
+        return 0, 0
+    need = int(_read_peak(header))
+    if check:
+        from .memory import FIXED_BYTES, check_budget
+
+        check_budget(need + FIXED_BYTES, f"reading image {path} ({_size_text(header)})",
+                     "use a smaller image or raise --max-memory")
+    return need, int(_held_after_read(header))
 
 
 def _size_text(header: ImageHeader) -> str:

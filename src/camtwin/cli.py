@@ -224,15 +224,20 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
         raise ConfigError(f"--shake: {mod.name} ({s.width_px} × {s.height_px} px) is "
                           "captured in row strips, which take no shake; use --crop or "
                           "--window")
-    from .camera import photo_build_bytes, scene_extent
+    from .camera import photo_build_bytes, photo_read_bytes, scene_extent
     from .memory import scene_bytes_per_sample
 
     # the scene is built for the full sensor (a window is taken from it); a photo's
-    # decoding and fitting come on top while it is built
+    # decoding and fitting come on top while it is built — for a window, a photo is only
+    # decoded: the window's part of the grid is formed from it (module_scene lazy)
+    lazy = win is not None and kind == "rgb"
     scene_hw = scene_extent(mod)[0]
     full_scene = scene_hw[0] * scene_hw[1] * scene_bytes_per_sample(kind)
-    photo = (photo_build_bytes(scene, scene_hw, scene_fit, check=True,
-                               scene_bytes=full_scene) if kind == "rgb" else None)
+    if lazy:
+        photo, full_scene = photo_read_bytes(scene, check=True)    # (the photo is held)
+    else:
+        photo = (photo_build_bytes(scene, scene_hw, scene_fit, check=True,
+                                   scene_bytes=full_scene) if kind == "rgb" else None)
     if strips:  # a large sensor: row strips (camtwin.strips), the same physics
         from .memory import capture_hint, check_budget
 
@@ -251,20 +256,21 @@ def _capture_run(module, scene, lux, exposure_ms, illuminant, out, raw_path, see
 
             extra, what = shake_extra_bytes(shot_mod), f"shaken capture of {shot_mod.name}"
         hint = None
-        if win is not None:  # (the full sensor's scene, held while the window is captured)
-            extra += full_scene
+        if win is not None:  # (held while the window is captured: the full sensor's
+            extra += full_scene     # chart, or the decoded photo the window is formed from)
+        if win is not None and not lazy:
             s = mod.sensor
-            hint = (f"a window's scene is built for the full {s.width_px} × {s.height_px} "
-                    "sensor: use --crop W,H (the scene then fills the crop's view), a "
-                    "chart scene (colorchecker and uniform take 1 byte per sample), or "
-                    "raise --max-memory")
+            hint = (f"a window's chart is built for the full {s.width_px} × {s.height_px} "
+                    "sensor: use --crop W,H (the chart then fills the crop's view), "
+                    "colorchecker or uniform (1 byte per sample), a photo (only the "
+                    "window's part is formed), or raise --max-memory")
         check_capture(shot_mod, scene_kind=kind, extra_bytes=extra, what=what, hint=hint,
-                      build_bytes=full_scene + (photo or 0))  # before the scene is built
+                      build_bytes=photo if lazy else full_scene + (photo or 0))
 
     def build_scene():
         with timer.stage("scene"):
             sc = module_scene(mod, scene, illuminant=illuminant, illuminance_lux=lux,
-                              fit=scene_fit)
+                              fit=scene_fit, lazy=lazy)
         if light_sources:
             from .scene.lights import add_lights
 

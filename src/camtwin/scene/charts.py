@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import ConfigError, unknown_name
 from ..spectra import as_grid, cie_table
-from .scene import Scene, scene_from_reflectance
+from .scene import PhotoReflectance, Scene, radiance_table, scene_from_reflectance
 
 #: ColorChecker patch names in chart order (row-major, dark skin top-left).
 COLORCHECKER_NAMES = (
@@ -210,7 +210,8 @@ def dot_grid(*, shape, width_m, distance_m, illuminant="D65", illuminance_lux=50
 
 
 def from_rgb(image, *, width_m, distance_m, illuminant="D65", illuminance_lux=500.0,
-             shape=None, wavelengths_nm=None, name: str = "image", fit: str = "crop") -> Scene:
+             shape=None, wavelengths_nm=None, name: str = "image", fit: str = "crop",
+             lazy: bool = False) -> Scene:
     """A scene from an sRGB image via Mallett & Yuksel (2019) spectral primary decomposition.
 
     The sRGB values (8/16-bit integers or floats in 0..1) are linearised (IEC 61966-2-1) and
@@ -222,6 +223,10 @@ def from_rgb(image, *, width_m, distance_m, illuminant="D65", illuminance_lux=50
     (area interpolation) without stretching: ``fit="crop"`` (default) fills the grid and
     cuts the photo's excess centrally, ``"letterbox"`` shows all of it on black bars
     (:mod:`camtwin.scene.rgb`); ``layout["image"]`` is where the photo lies.
+
+    ``lazy`` (with ``shape``): the planes on the grid are not formed; the scene keeps the
+    image and forms the part a window reads (:class:`camtwin.scene.scene.PhotoReflectance`;
+    the same values) — for a window of a large sensor.
 
     Reference: I. Mallett, C. Yuksel, "Spectral Primary Decomposition for Rendering with sRGB
     Reflectance", EGSR 2019.
@@ -238,8 +243,18 @@ def from_rgb(image, *, width_m, distance_m, illuminant="D65", illuminance_lux=50
     # (3, H, W) planes, then IEC 61966-2-1 sRGB decoding in place: the planes are the only
     # array of the scene grid's size, integer codes converted a channel at a time
     # (camtwin.scene.rgb.fit_planes)
-    from .rgb import fit_planes, srgb_to_linear_inplace, unit_channel
+    from .rgb import fit_planes, plan_fit, srgb_to_linear_inplace, unit_channel
 
+    wl = as_grid(wavelengths_nm)
+    bx, bv = cie_table("MALLETT2019")
+    b = np.clip(np.stack([np.interp(wl, bx, bv[:, i]) for i in range(3)]), 0, 1)
+    if lazy and shape is not None:
+        plan = plan_fit(img.shape[:2], _check_shape(shape), fit)
+        refl = PhotoReflectance(radiance_table(b, illuminant, illuminance_lux, wl),
+                                photo=img, plan=plan)
+        return Scene(wavelengths_nm=wl, width_m=width_m, distance_m=distance_m, name=name,
+                     illuminant=illuminant, illuminance_lux=float(illuminance_lux),
+                     layout={"image": [plan.layout_box()]}, reflectance=refl)
     if shape is not None:
         lin, placed = fit_planes(img, _check_shape(shape), fit)
         layout["image"] = [placed.layout_box()]
@@ -249,10 +264,7 @@ def from_rgb(image, *, width_m, distance_m, illuminant="D65", illuminance_lux=50
             unit_channel(img[..., c], out=lin[c])
 
     weights = srgb_to_linear_inplace(lin)
-    wl = as_grid(wavelengths_nm)
-    bx, bv = cie_table("MALLETT2019")
-    b = np.stack([np.interp(wl, bx, bv[:, i]) for i in range(3)])
-    return scene_from_reflectance(spectra=np.clip(b, 0, 1), weights=weights,
+    return scene_from_reflectance(spectra=b, weights=weights,
                                   illuminant=illuminant, illuminance_lux=illuminance_lux,
                                   width_m=width_m, distance_m=distance_m, wavelengths_nm=wl,
                                   name=name, layout=layout)

@@ -86,6 +86,50 @@ class ReflectanceMap:
                                                          mode="symmetric"), base=self.base)
 
 
+@dataclass(frozen=True, eq=False)
+class PhotoReflectance(ReflectanceMap):
+    """A photo scene (:func:`camtwin.scene.from_rgb` with ``lazy=True``) whose weights —
+    the photo's linear sRGB planes on the scene grid — are computed for the part asked for
+    only: ``photo`` is the decoded image (H, W, C) and ``plan`` its
+    :class:`camtwin.scene.rgb.Fit` on the grid; a window (:meth:`window`, what
+    :func:`camtwin.camera.scene_window` takes) resizes (:func:`camtwin.scene.rgb.fit_region`,
+    equal to the whole grid's ``INTER_AREA`` resize) and decodes its own samples. A
+    1024 × 768 window of a 200 MP sensor no longer builds 2.4 GB of planes (RESULTS.md
+    "Capture at real size", twentieth session). Everything else works as on the whole
+    map, formed for the part it reads (:meth:`collapse`) or a block of rows at a time
+    (:meth:`mean_spectrum`)."""
+
+    photo: np.ndarray | None = None
+    plan: object = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.plan.target_hw)
+
+    def window(self, rows: slice, cols: slice) -> ReflectanceMap:
+        """The weights of ``[rows, cols]`` (slices of step 1), formed now."""
+        from .rgb import fit_region, srgb_to_linear_inplace
+
+        planes = srgb_to_linear_inplace(fit_region(self.photo, self.plan, rows, cols))
+        return ReflectanceMap(self.table, weights=planes, base=self.base)
+
+    def collapse(self, matrix: np.ndarray, rows=slice(None), cols=slice(None)) -> np.ndarray:
+        return self.window(rows, cols).collapse(matrix)
+
+    def mean_spectrum(self) -> np.ndarray:
+        h, w = self.shape
+        step = max(1, (1 << 22) // max(w, 1))      # (4 M samples of weights at a time)
+        total = np.zeros(self.table.shape[0], np.float64)
+        for r in range(0, h, step):
+            wts = self.window(slice(r, min(r + step, h)), slice(0, w)).weights
+            total += wts.reshape(wts.shape[0], -1).sum(axis=1, dtype=np.float64)
+        out = (total / (h * w)) @ self.table.astype(np.float64)
+        return out if self.base is None else out + self.base
+
+    def padded(self, pad: tuple[tuple[int, int], tuple[int, int]]) -> ReflectanceMap:
+        return self.window(slice(None), slice(None)).padded(pad)
+
+
 class Scene:
     """Spectral radiance of a flat scene.
 
@@ -245,6 +289,19 @@ def illuminant_irradiance(illuminant: str, illuminance_lux: float, wavelengths_n
     return scale_to_illuminance(illuminant_spd(illuminant, wl), illuminance_lux, wl)
 
 
+def radiance_table(spectra, illuminant: str, illuminance_lux: float, wavelengths_nm) -> np.ndarray:
+    """Radiance spectra (K, L) float32 [W·sr⁻¹·m⁻²·nm⁻¹] of Lambertian reflectances
+    ``spectra`` (K, L) in 0..1 lit by ``illuminant`` at ``illuminance_lux``: ρ·E/π."""
+    wl = np.asarray(wavelengths_nm)
+    spectra = np.asarray(spectra, dtype=np.float64)
+    if spectra.ndim != 2 or spectra.shape[1] != wl.size:
+        raise ConfigError("spectra must have shape (K, len(wavelengths_nm))")
+    if np.any(spectra < 0) or np.any(spectra > 1):
+        raise ConfigError("reflectance spectra must lie in 0..1")
+    e = illuminant_irradiance(illuminant, illuminance_lux, wl)
+    return (spectra * (e / np.pi)[None, :]).astype(np.float32)  # (K, L)
+
+
 def scene_from_reflectance(*, spectra: np.ndarray, index: np.ndarray | None = None,
                            weights: np.ndarray | None = None,
                            coverage: np.ndarray | None = None, illuminant: str,
@@ -258,13 +315,7 @@ def scene_from_reflectance(*, spectra: np.ndarray, index: np.ndarray | None = No
     compact form (:class:`ReflectanceMap`); its radiance cube is formed only on demand.
     """
     wl = as_grid(wavelengths_nm)
-    spectra = np.asarray(spectra, dtype=np.float64)
-    if spectra.ndim != 2 or spectra.shape[1] != wl.size:
-        raise ConfigError("spectra must have shape (K, len(wavelengths_nm))")
-    if np.any(spectra < 0) or np.any(spectra > 1):
-        raise ConfigError("reflectance spectra must lie in 0..1")
-    e = illuminant_irradiance(illuminant, illuminance_lux, wl)
-    rad_table = (spectra * (e / np.pi)[None, :]).astype(np.float32)  # (K, L)
+    rad_table = radiance_table(spectra, illuminant, illuminance_lux, wl)
     if index is not None:
         index = np.asarray(index)
         dtype = np.uint8 if rad_table.shape[0] <= 256 else np.uint16
