@@ -554,3 +554,77 @@ print(json.dumps(out))
         assert grew <= n * PROCESS_BYTES_PER_PX, (cfa, grew / n)
         if cfa == "QUADBAYER":
             assert grew >= 0.6 * n * PROCESS_BYTES_PER_PX, (cfa, grew / n)
+
+
+# ------------------------------------------------- `camtwin process` of a large raw, in strips
+_DENOISED = ["black_level", "defect_pixel", {"white_balance": {"method": "gray_world"}},
+             {"demosaic": {"method": "bilinear"}}, {"denoise": {"method": "guided"}},
+             {"ccm": {"matrix": "camera"}}, {"exposure": {"gain": "auto", "percentile": 98.0}},
+             {"tone": {"curve": "reinhard"}}, {"sharpen": {"amount": 0.8}},
+             {"output": {"bits": 16}}]
+
+
+@pytest.mark.parametrize("cfa, pipeline", [("RGGB", "fast"), ("RGGB", "hq"),
+                                           ("QUADBAYER", "fast"), ("RGGB", "denoised")])
+def test_a_large_raw_is_processed_in_strips_as_the_whole_frame_is(tmp_path, monkeypatch, cfa,
+                                                                   pipeline):
+    """``camtwin process`` above ``PROCESS_STRIPS_ABOVE_PX`` (lowered here to a 600 × 800
+    raw with noise, in strips of 64 rows) renders in row strips (``render_strips``, the pipeline as an IspSpec);
+    reference: the same raw processed on the whole frame (``run_pipeline``) — every code
+    value within 1 and at most 1 % of them different (``render_strips``' last-bit
+    rounding: 0.23 % of the 200 MP raw's values in RESULTS.md), the same white balance,
+    colour matrix and exposure gain."""
+    from camtwin.commands import isp as cmd
+    from camtwin.isp import strips as isp_strips
+
+    xyz = np.array([[0.9, 0.3, -0.1], [-0.3, 1.2, 0.1], [0.0, 0.2, 0.7]])
+    raw = mosaic_raw(smooth_scene((600, 800), seed=4), cfa, neutral=np.array([0.5, 1.0, 0.7]),
+                     xyz_to_camera=xyz, noise_dn=6.0, rng=np.random.default_rng(1))
+    from camtwin.raw import save_raw
+
+    path = (write_dng(tmp_path / "r.dng", raw) if cfa == "RGGB"    # (Quad Bayer: no DNG)
+            else save_raw(tmp_path / "r.tif", raw))
+    if pipeline == "denoised":
+        pipeline = tmp_path / "p.yaml"
+        pipeline.write_text(yaml.safe_dump({"stages": _DENOISED}), encoding="utf-8")
+    pipeline = str(pipeline)
+    whole = cmd.process_file(path, pipeline, tmp_path / "whole.tif")
+    monkeypatch.setattr(cmd, "PROCESS_STRIPS_ABOVE_PX", 100_000)
+    monkeypatch.setattr(isp_strips, "default_strip_rows", lambda *a, **k: 64)  # (10 strips)
+    strips = cmd.process_file(path, pipeline, tmp_path / "strips.tif")
+    assert "strip_rows" not in whole and strips["strip_rows"] == 64
+    import tifffile
+
+    a = tifffile.imread(tmp_path / "whole.tif").astype(np.int32)
+    b = tifffile.imread(tmp_path / "strips.tif").astype(np.int32)
+    assert a.shape == b.shape == (600, 800, 3) and a.dtype == b.dtype
+    assert np.abs(a - b).max() <= 1 and (a != b).mean() <= 1e-2
+    for key in ("wb_gains", "ccm"):
+        np.testing.assert_allclose(strips[key], whole[key], rtol=1e-6, atol=1e-9)
+    assert strips["exposure_gain"] == pytest.approx(whole["exposure_gain"], rel=1e-6)
+    assert strips["bits"] == whole["bits"]
+
+
+def test_what_strips_cannot_say_is_processed_on_the_whole_frame(tmp_path, monkeypatch):
+    """``--save-stages``, a flat field, an HDR frame, a ``--ccm`` given to a pipeline
+    whose matrix is not ``fitted`` (refused as before) take the whole-frame path."""
+    from camtwin.commands import isp as cmd
+    from camtwin.isp.strips import pipeline_as_spec
+
+    monkeypatch.setattr(cmd, "PROCESS_STRIPS_ABOVE_PX", 1000)
+    raw = mosaic_raw(smooth_scene((96, 128)), "RGGB", neutral=np.array([0.5, 1.0, 0.7]))
+    path = write_dng(tmp_path / "r.dng", raw)
+    res = cmd.process_file(path, "fast", tmp_path / "o.png", save_stages=tmp_path / "st")
+    assert "strip_rows" not in res
+    assert "strip_rows" in cmd.process_file(path, "fast", tmp_path / "o2.png")
+    flat = load_pipeline("fast").to_list()
+    flat.insert(1, {"lens_shading": {"source": "flat_field", "path": "ff.tif"}})
+    assert pipeline_as_spec(PipelineSpec.from_dict({"stages": flat}), raw) is None
+    tone = [s if not (isinstance(s, dict) and "tone" in s) else
+            {"tone": {"curve": "reinhard", "key": 0.3}} for s in load_pipeline("fast").to_list()]
+    assert pipeline_as_spec(PipelineSpec.from_dict({"stages": tone}), raw) is None
+    assert pipeline_as_spec(load_pipeline("fast"), raw, ccm=np.eye(3)) is None
+    ccm = tmp_path / "m.txt"
+    np.savetxt(ccm, np.eye(3))
+    with pytest.raises(ConfigError, match="ccm"):
+        cmd.process_file(path, "fast", tmp_path / "o3.png", ccm_path=ccm)

@@ -19,6 +19,13 @@ import typer
 PROCESS_BYTES_PER_PX = 50
 PROCESS_STAGES_BYTES_PER_PX = 80
 
+#: Raws above this many pixels are rendered in row strips (:func:`_process_strips`) when
+#: their pipeline is one an :class:`camtwin.isp.IspSpec` can say and no ``--save-stages``
+#: is asked for — the size above which ``camtwin capture`` renders in strips
+#: (:data:`camtwin.strips.STRIP_ABOVE_PX`): a fixed size, so the same command gives the
+#: same image on every machine.
+PROCESS_STRIPS_ABOVE_PX = 16_000_000
+
 
 def process_file(raw_path: Path, pipeline: str, out: Path, *, bits: Optional[int] = None,
                  save_stages: Optional[Path] = None, ccm_path: Optional[Path] = None) -> dict:
@@ -27,7 +34,9 @@ def process_file(raw_path: Path, pipeline: str, out: Path, *, bits: Optional[int
     The pipeline's working set (:data:`PROCESS_BYTES_PER_PX` per pixel, or
     :data:`PROCESS_STAGES_BYTES_PER_PX` with ``save_stages``) is checked against the
     memory budget once the raw frame is loaded, before the pipeline runs
-    (:class:`camtwin.memory.MemoryBudgetError`: one line)."""
+    (:class:`camtwin.memory.MemoryBudgetError`: one line). A raw above
+    :data:`PROCESS_STRIPS_ABOVE_PX` pixels is rendered in row strips when the pipeline
+    allows (:func:`_process_strips`)."""
     import numpy as np
 
     from .._io import check_outputs, quiet_stderr
@@ -57,6 +66,12 @@ def process_file(raw_path: Path, pipeline: str, out: Path, *, bits: Optional[int
     from ..memory import FIXED_BYTES, check_budget
 
     h, w = raw.shape[:2]
+    if save_stages is None and h * w > PROCESS_STRIPS_ABOVE_PX:
+        from ..isp.strips import pipeline_as_spec
+
+        spec = pipeline_as_spec(pipe, raw, ccm)
+        if spec is not None:
+            return _process_strips(raw, raw_path, pipe, spec, out, bits, ccm)
     per_px = PROCESS_STAGES_BYTES_PER_PX if save_stages is not None else PROCESS_BYTES_PER_PX
     check_budget(h * w * per_px + FIXED_BYTES, f"processing {raw_path} ({w} × {h} px)",
                  "raise --max-memory"
@@ -89,6 +104,44 @@ def process_file(raw_path: Path, pipeline: str, out: Path, *, bits: Optional[int
             "ccm": np.round(res.ccm, 6).tolist(), "exposure_gain": round(res.exposure_gain, 6),
             "notes": list(res.notes), "isp_seconds": round(seconds, 4),
             "files": [str(p) for p in written]}
+
+
+def _process_strips(raw, raw_path: Path, pipe, spec, out: Path, bits, ccm) -> dict:
+    """:func:`process_file` of a large raw in row strips
+    (:func:`camtwin.isp.strips.render_strips` with ``spec``, the pipeline as an IspSpec):
+    the raw frame, the output image and one strip's working set instead of ~50 B per pixel
+    of whole-frame float planes — the 200 MP raw of ``phone-isocell-hp2-main`` took 8.95
+    GiB (RESULTS.md "Capture at real size", run 8). The image is the whole-frame
+    pipeline's up to one code value at rare last-bit differences (``render_strips``)."""
+    import numpy as np
+
+    from ..isp import write_rgb
+    from ..isp.strips import default_strip_rows, render_strips, strip_working_bytes
+    from ..memory import FIXED_BYTES, check_budget
+
+    h, w = raw.shape[:2]
+    out_bits = bits or spec.output_bits
+    rows = default_strip_rows(w, spec, cfa=raw.cfa)
+    import dataclasses
+
+    held = sum(a.nbytes for a in (getattr(raw, f.name) for f in dataclasses.fields(raw))
+               if isinstance(a, np.ndarray))       # (the DN and a camtwin raw's ground truth)
+    need = (held + h * w * 3 * (out_bits // 8)
+            + strip_working_bytes(w, rows, spec, cfa=raw.cfa, height_px=h) + FIXED_BYTES)
+    check_budget(need, f"processing {raw_path} ({w} × {h} px, in strips)",
+                 "raise --max-memory or process a smaller raw "
+                 "(camtwin capture --crop/--window … --raw)")
+    t0 = time.perf_counter()
+    r = render_strips(raw, spec, ccm=ccm, bits=out_bits, strip_rows=rows)
+    seconds = time.perf_counter() - t0
+    written = [write_rgb(out, r.image)]
+    return {"raw": str(raw_path), "out": str(out), "pipeline": pipe.name,
+            "stages": list(pipe.names), "cfa": raw.cfa,
+            "size": [int(w), int(h)], "bits": int(r.image.dtype.itemsize * 8),
+            "wb_gains": [round(float(g), 6) for g in r.wb_gains],
+            "ccm": np.round(r.ccm, 6).tolist(), "exposure_gain": round(r.exposure_gain, 6),
+            "notes": list(r.notes), "isp_seconds": round(seconds, 4),
+            "strip_rows": int(r.strip_rows), "files": [str(p) for p in written]}
 
 
 def register(app, guard, fail, console) -> None:

@@ -495,6 +495,53 @@ def _spill_fits(h: int, w: int) -> bool:
     return free > 1.25 * h * w * 12 + 2**30
 
 
+def pipeline_as_spec(pipe, raw: RawFrame, ccm=None) -> IspSpec | None:
+    """The :class:`IspSpec` whose pipeline (:meth:`IspSpec.to_pipeline`) is ``pipe`` — a
+    ``ccm: camera`` stage taken as the literal matrix it resolves to on ``raw`` — so that
+    :func:`render_strips` renders what :func:`camtwin.isp.run_pipeline` renders with it
+    (``camtwin process`` of a large raw); None when ``pipe`` has a stage or a parameter an
+    IspSpec cannot say (a flat field, a tone curve's own key, no output stage, …) or
+    ``raw`` is an HDR frame (its pipeline runs on the reference component only), or a
+    ``ccm`` is passed to a pipeline whose matrix is not ``fitted``."""
+    from pydantic import ValidationError
+
+    from .config import CcmStage
+
+    if raw.is_hdr:
+        return None
+    st = dict(pipe.stages)
+    if ccm is not None and ("ccm" not in st or st["ccm"].matrix != "fitted"):
+        return None             # (run_pipeline refuses that, with its own message)
+    if "demosaic" not in st or "output" not in st:
+        return None
+    kw: dict = {"defect_pixel": "defect_pixel" in st, "demosaic": st["demosaic"].method,
+                "output_bits": st["output"].bits}
+    if "lens_shading" in st:
+        return None             # (a flat field, or the lens, which a raw file does not carry)
+    kw["white_balance"] = st["white_balance"].method if "white_balance" in st else "none"
+    if "denoise" in st:
+        kw["denoise"] = st["denoise"].method
+    matrix = st["ccm"].matrix if "ccm" in st else "identity"
+    if matrix == "camera":
+        matrix = tuple(tuple(float(v) for v in row)
+                       for row in _resolve_ccm(raw, st["ccm"], None, []))
+    kw["ccm"] = matrix
+    if "exposure" in st:
+        e = st["exposure"]
+        kw.update(exposure_gain=None if e.gain == "auto" else e.gain,
+                  auto_bright_percentile=e.percentile, auto_bright_white=e.white)
+    if "tone" in st:
+        kw["tone"] = st["tone"].curve
+    if "sharpen" in st:
+        kw["sharpen"] = st["sharpen"].amount
+    try:
+        spec = IspSpec(**kw)
+    except ValidationError:
+        return None
+    want = tuple((n, CcmStage(matrix=matrix) if n == "ccm" else s) for n, s in pipe.stages)
+    return spec if spec.to_pipeline().stages == want else None
+
+
 def render_strips(raw: RawFrame, spec: IspSpec, *, ccm=None, lens=None, sensor=None,
                   bits: int | None = None, strip_rows: int | None = None,
                   offset_px=(0.0, 0.0), full_sensor_px=None,

@@ -144,7 +144,8 @@ def write_dng(path: str | os.PathLike, raw: RawFrame, *, make: str = "camtwin",
         xyz_to_camera = XYZ_TO_LINEAR_SRGB if raw.xyz_to_camera is None else raw.xyz_to_camera
         tags += cfa_tags + [
                  (50721, 10, 9, _rationals(np.asarray(xyz_to_camera, dtype=float).ravel())),
-                 (50728, 5, 3, _rationals(raw.as_shot_neutral or (1.0, 1.0, 1.0))),
+                 (50728, 5, 3, _rationals((1.0, 1.0, 1.0) if raw.as_shot_neutral is None
+                                          else raw.as_shot_neutral)),
                  (50778, 3, 1, _D65)]
     with atomic_path(path) as tmp:
         tifffile.imwrite(tmp, raw.dn, photometric="minisblack" if mono else "cfa", subfiletype=0,
