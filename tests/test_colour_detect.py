@@ -143,3 +143,22 @@ def test_noisy_low_light_chart_is_still_found():
     assert found["reading"] == "upright"
     clean = colorchecker_delta_e(img, found["boxes"])
     assert clean["mean"] < 0.5
+
+
+def test_the_search_image_is_opencvs_area_resize_of_the_clipped_frame():
+    """``_small_image`` (made a block of rows at a time, no frame-sized copy) against
+    ``cv2.resize(np.clip(img, 0, None).astype(np.float32), …, INTER_AREA)`` of the whole
+    frame — values below 0 included (an unclipped linear rendering); 40 random sizes,
+    shrinking and growing."""
+    import cv2
+
+    from camtwin.measure.color import _small_image
+
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        h, w = (int(v) for v in rng.integers(20, 700, 2))
+        h2, w2 = (int(v) for v in rng.integers(5, 500, 2))
+        img = rng.normal(0.4, 0.3, (h, w, 3))
+        ref = cv2.resize(np.clip(img, 0, None).astype(np.float32), (w2, h2),
+                         interpolation=cv2.INTER_AREA)
+        np.testing.assert_allclose(_small_image(img, h2, w2), ref, rtol=0, atol=1e-6)

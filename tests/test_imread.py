@@ -283,3 +283,48 @@ print(json.dumps(out))
     n = 1600 * 2500
     for grew, decoded in zip(fresh_json(code), (3 * n, n)):
         assert grew <= 2 * decoded + 24 * n + 8 * 2 ** 20, grew
+
+
+def test_a_measurement_stays_within_the_bytes_its_reader_checks(tmp_path):
+    """``camtwin colour`` and ``camtwin sfr`` (``y``: a luminance plane) of a 4 MP 8-bit
+    rendering grow peak RSS by at most the decoded image and
+    ``MEASURE_WORK_BYTES_PER_PX`` per pixel — what the reader checks before decoding. The
+    chart search made a clipped float64 copy and a float32 one of the frame, its check and
+    SNR a frame-sized luminance, ``auto_roi`` two frame-sized differences (a 48 MP
+    ColorChecker: 3.0 → 1.54 GiB; the reader's check had asked 96 B per pixel, which
+    refused the 200 MP module's own rendering on a 24 GB machine)."""
+    import sys
+
+    import cv2
+
+    import camtwin
+    from camtwin.camera import module_scene
+    from camtwin.crop import crop_module
+    from camtwin.isp.pipeline import write_image
+    from camtwin.measure.imread import MEASURE_WORK_BYTES_PER_PX
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the peak is reset through /proc/self/clear_refs (Linux)")
+    mod = crop_module(camtwin.load_module("default"), 1280, 960)
+    paths = {}
+    for scene in ("colorchecker", "slanted_edge"):
+        shot = camtwin.shoot(mod, module_scene(mod, scene, illuminance_lux=300), rng=1)
+        small = tmp_path / f"{scene}_small.png"
+        write_image(small, shot.rendered)
+        big = cv2.resize(cv2.imread(str(small)), (2560, 1920), interpolation=cv2.INTER_NEAREST)
+        paths[scene] = tmp_path / f"{scene}.png"
+        cv2.imwrite(str(paths[scene]), big)
+    code = f"""
+import json
+from camtwin.memory import call_peak_growth
+from camtwin.measure.files import measure_file
+measure_file({str(paths["colorchecker"])!r}.replace(".png", "_small.png"), "colour")
+measure_file({str(paths["slanted_edge"])!r}.replace(".png", "_small.png"), "sfr", channel="y")
+out = [call_peak_growth(measure_file, {str(paths["colorchecker"])!r}, "colour")[1],
+       call_peak_growth(measure_file, {str(paths["slanted_edge"])!r}, "sfr", channel="y")[1]]
+print(json.dumps(out))
+"""
+    n = 2560 * 1920
+    for grew in fresh_json(code):       # (measured: 24.0 and 26.8 B per pixel; 40 before)
+        assert grew <= n * (3 + MEASURE_WORK_BYTES_PER_PX), grew / n
+        assert grew <= n * 33, grew / n     # (the float64 copy and one plane, no more)

@@ -116,9 +116,9 @@ def module_scene(module: ModuleSpec, scene: str | Path, *, illuminant: str = "D6
     return make_chart(str(scene), shape=shape, **geom, **chart_kwargs)
 
 
-#: Bytes per pixel an image file costs its readers beyond the decoded array: the float32
-#: scene conversion and resize (:func:`camtwin.scene.from_rgb`), or the float64 linear sRGB
-#: of a measurement and its decoding copies (:func:`camtwin.measure.imread.read_measured_image`).
+#: Bytes per pixel an image file costs its readers beyond the decoded array, by default
+#: (``camtwin privacy``'s reader; a scene checks its own build, :func:`photo_build_bytes`,
+#: a measurement its own, :data:`camtwin.measure.imread.MEASURE_WORK_BYTES_PER_PX`).
 IMAGE_WORK_BYTES_PER_PX = 96
 
 #: Bytes per used source pixel a photo scene costs beyond its decoded array while it is

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
-from ..regions import inset_box, patch_means
+from ..regions import check_box, inset_box, patch_means
 
 REFERENCE_SET = "BabelColor Average"
 #: 0-based indices of the neutral patches used for exposure normalisation.
@@ -132,12 +132,10 @@ def patch_snr(linear_image, boxes, *, inset: float = 0.2) -> list[dict]:
     is not noise). SNR = mean / std; SNR_dB = 20 log10(SNR).
     """
     img = np.asarray(linear_image, dtype=np.float64)
-    if img.ndim == 3:
-        img = img[..., :3] @ np.array([0.2126, 0.7152, 0.0722])
     out = []
     for box in boxes:
         r0, r1, c0, c1 = inset_box(box, inset)
-        v = img[r0:r1, c0:c1]
+        v = _luminance(img[r0:r1, c0:c1])     # (per patch: no frame-sized luminance)
         yy, xx = np.mgrid[r0:r1, c0:c1]
         a = np.column_stack([np.ones(v.size), xx.ravel() - xx.mean(), yy.ravel() - yy.mean()])
         resid = v.ravel() - a @ np.linalg.lstsq(a, v.ravel(), rcond=None)[0]
@@ -170,7 +168,14 @@ def _opponent(rgb: np.ndarray) -> np.ndarray:
                      (0.5 * (rgb[:, 0] + rgb[:, 1]) - rgb[:, 2]) / y], axis=1)
 
 
-def verify_colorchecker(linear_srgb, patch_boxes) -> tuple[bool, str, float]:
+def _luminance(block: np.ndarray) -> np.ndarray:
+    """Y = 0.2126 R + 0.7152 G + 0.0722 B of a block of a linear RGB image (the block
+    itself when it is one plane)."""
+    return block[..., :3] @ np.array([0.2126, 0.7152, 0.0722]) if block.ndim == 3 else block
+
+
+def verify_colorchecker(linear_srgb, patch_boxes, *, clip: bool = False
+                        ) -> tuple[bool, str, float]:
     """Is there a ColorChecker Classic at ``patch_boxes`` (24 boxes (row0, row1, col0, col1)
     [px], chart order)?
 
@@ -188,11 +193,18 @@ def verify_colorchecker(linear_srgb, patch_boxes) -> tuple[bool, str, float]:
        ≤ :data:`MAX_PATCH_NONUNIFORMITY` × (white − black).
 
     Returns (ok, reason, score); ``score`` (lower is better: median hue error [°] − 20·ρ)
-    ranks candidate readings of a grid.
+    ranks candidate readings of a grid. ``clip``: the image is taken as clipped at 0 (each
+    patch clipped as it is read: no clipped copy of the frame).
     """
     img = np.asarray(linear_srgb, dtype=np.float64)
     boxes = [inset_box(b) for b in patch_boxes]
-    rgb = patch_means(img, boxes)
+    for i, b in enumerate(boxes):
+        check_box(b, img.shape, f"boxes[{i}]")
+    patches = [img[r0:r1, c0:c1] for r0, r1, c0, c1 in boxes]
+    if clip:
+        patches = [np.clip(v, 0, None) for v in patches]
+    rgb = np.array([v.reshape(-1, *img.shape[2:]).mean(axis=0, dtype=np.float64)
+                    for v in patches])              # (regions.patch_means of the patches)
     ref = reference_linear_srgb()
     y = rgb @ np.array([0.2126, 0.7152, 0.0722])
     yref = ref @ np.array([0.2126, 0.7152, 0.0722])
@@ -220,10 +232,9 @@ def verify_colorchecker(linear_srgb, patch_boxes) -> tuple[bool, str, float]:
         return False, (f"patch hues do not match a ColorChecker (median hue error "
                        f"{med:.0f}°, {(err <= 45).sum()}/18 within 45°)"), np.inf
     span = max(neutral[0] - neutral[-1], 1e-12)
-    lum = img[..., :3] @ np.array([0.2126, 0.7152, 0.0722]) if img.ndim == 3 else img
     worst, k_worst = 0.0, 0
     for k, (r0, r1, c0, c1) in enumerate(boxes):
-        v = lum[r0:r1, c0:c1]
+        v = _luminance(patches[k])
         yy, xx = np.mgrid[r0:r1, c0:c1]
         a = np.column_stack([np.ones(v.size), xx.ravel(), yy.ravel()])
         resid = v.ravel() - a @ np.linalg.lstsq(a, v.ravel(), rcond=None)[0]
@@ -240,6 +251,41 @@ def verify_colorchecker(linear_srgb, patch_boxes) -> tuple[bool, str, float]:
 #: (long side [px], Gaussian σ [px]) of the searches :func:`find_colorchecker` tries in
 #: turn: fine first, then coarser and smoother for noisy (low-light) captures.
 SEARCH_SCALES = ((640, 1.0), (640, 2.5), (320, 2.0), (200, 1.5))
+
+
+#: Output rows of :func:`_small_image` made at a time.
+_SMALL_ROWS = 32
+
+
+def _small_image(img: np.ndarray, h2: int, w2: int) -> np.ndarray:
+    """``cv2.resize(np.clip(img[..., :3], 0, None).astype(np.float32), (w2, h2),
+    INTER_AREA)`` (the image itself, clipped, when the size is its own) made a block of
+    :data:`_SMALL_ROWS` output rows at a time from the input rows they read
+    (:func:`camtwin.scene.rgb.area_taps`, OpenCV's weights): no clipped float32 copy of the
+    frame (12 B per pixel, on top of a 24 B float64 clip — 62 B per pixel of a 48 MP
+    ColorChecker at the peak of ``camtwin colour``; RESULTS.md "Capture at real size",
+    run 8)."""
+    from scipy import sparse
+
+    from ..scene.rgb import area_taps
+
+    h, w = img.shape[:2]
+    if (h2, w2) == (h, w):
+        return np.clip(img[..., :3], 0, None).astype(np.float32)
+    area = h >= h2 and w >= w2
+    ptr, src, wt = area_taps(w, w2, area)
+    mx = sparse.csr_matrix((wt, src, ptr), shape=(w2, w))
+    out = np.empty((h2, w2, 3), np.float32)
+    for a in range(0, h2, _SMALL_ROWS):
+        b = min(h2, a + _SMALL_ROWS)
+        ptr, src, wt = area_taps(h, h2, area, a, b)
+        s0, s1 = int(src.min()), int(src.max()) + 1
+        my = sparse.csr_matrix((wt, src - s0, ptr), shape=(b - a, s1 - s0))
+        block = np.clip(img[s0:s1, :, :3], 0, None).astype(np.float32)
+        for c in range(3):
+            rows_x = np.asarray((mx @ block[..., c].T).T, np.float32)
+            out[a:b, :, c] = np.asarray(my @ rows_x, np.float32)
+    return out
 
 
 def find_colorchecker(linear_srgb) -> dict:
@@ -260,9 +306,9 @@ def find_colorchecker(linear_srgb) -> dict:
     NoColorChecker
         "no ColorChecker found" with the reason (of the finest search).
     """
-    img = np.clip(np.asarray(linear_srgb, dtype=np.float64), 0, None)
+    img = np.asarray(linear_srgb, dtype=np.float64)    # (clipped at 0 where it is read)
     if img.ndim == 2:
-        img = np.repeat(img[..., None], 3, axis=2)
+        img = np.broadcast_to(img[..., None], img.shape + (3,))
     first = None
     for work_px, sigma in SEARCH_SCALES:
         try:
@@ -290,10 +336,7 @@ def _find_colorchecker_at(img, *, work_px: int, sigma_px: float) -> dict:
 
     h, w = img.shape[:2]
     scale = min(1.0, work_px / max(h, w))
-    small = cv2.resize(img[..., :3].astype(np.float32), (max(1, round(w * scale)),
-                                                         max(1, round(h * scale))),
-                       interpolation=cv2.INTER_AREA) if scale < 1 else img[..., :3].astype(
-        np.float32)
+    small = _small_image(img, max(1, round(h * scale)), max(1, round(w * scale)))
     top = float(np.percentile(small, 99.5)) or 1.0
     enc = np.sqrt(np.clip(small / top, 0, 1)).astype(np.float32)
     enc = cv2.GaussianBlur(enc, (0, 0), sigma_px)
@@ -373,7 +416,7 @@ def _find_colorchecker_at(img, *, work_px: int, sigma_px: float) -> dict:
         if any(b[0] < 0 or b[2] < 0 or b[1] > h or b[3] > w for b in boxes):
             reasons.append(f"{name}: a patch lies outside the image")
             continue
-        ok, why, score = verify_colorchecker(img, boxes)
+        ok, why, score = verify_colorchecker(img, boxes, clip=True)
         reasons.append(f"{name}: {why}")
         if ok and (best is None or score < best[0]):
             best = (score, name, boxes)

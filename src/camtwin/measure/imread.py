@@ -56,6 +56,13 @@ IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
 #: writer (camtwin metadata in the description) are raw too.
 RAW_SUFFIXES = (".dng", ".npz", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf",
                 ".pef", ".srw")
+#: Bytes per pixel a measurement of a rendered image costs beyond its decoded array (checked
+#: against the memory budget before decoding): the float64 linear RGB (24 B) and what the
+#: measurement makes of it — GNU ``time -v`` of 48 MP captures, above the process's own
+#: 0.16 GiB: ``camtwin colour`` 26 B per pixel, ``camtwin sfr --channel y`` 32 (the
+#: luminance plane), ``sfr`` of one channel 26; a 200 MP rendering then fits in 8 GiB
+#: (RESULTS.md "Capture at real size", run 8).
+MEASURE_WORK_BYTES_PER_PX = 40
 #: Rec. 709 / sRGB luminance weights of linear R, G, B (IEC 61966-2-1).
 LUMINANCE_WEIGHTS = np.array([0.2126, 0.7152, 0.0722])
 _RGB = {"r": 0, "g": 1, "b": 2}
@@ -251,7 +258,6 @@ def _read_pixels(path: Path) -> tuple[np.ndarray, dict]:
     if path.suffix.lower() in (".tif", ".tiff"):
         import tifffile
 
-        from ..camera import IMAGE_WORK_BYTES_PER_PX
         from ..memory import check_budget
 
         try:
@@ -259,7 +265,7 @@ def _read_pixels(path: Path) -> tuple[np.ndarray, dict]:
                 page = tif.pages.first
                 n_px = int(np.prod(page.shape[:2]))
                 check_budget(n_px * (int(np.prod(page.shape[2:])) * page.dtype.itemsize
-                                     + IMAGE_WORK_BYTES_PER_PX),
+                                     + MEASURE_WORK_BYTES_PER_PX),
                              f"reading image {path} ({page.shape[1]} × {page.shape[0]} px)",
                              "use a smaller image or raise --max-memory")
                 values = page.asarray()
@@ -275,7 +281,7 @@ def _read_pixels(path: Path) -> tuple[np.ndarray, dict]:
         return values, meta
     from ..camera import read_rgb_image  # memory budget, truncated files: one decoder
 
-    values = read_rgb_image(path)
+    values = read_rgb_image(path, work_bytes_per_px=MEASURE_WORK_BYTES_PER_PX)
     try:
         from PIL import Image
 
