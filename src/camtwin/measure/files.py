@@ -30,7 +30,6 @@ Example
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from ..errors import ConfigError
 
