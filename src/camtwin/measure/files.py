@@ -30,7 +30,6 @@ Example
 
 from __future__ import annotations
 
-
 from ..errors import ConfigError
 
 
