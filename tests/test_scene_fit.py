@@ -295,6 +295,11 @@ def test_a_lazy_photo_scene_is_the_same_scene_formed_where_it_is_read():
         lazy.reflectance.window(slice(0, 20), slice(620, 640)).padded(pad).weights,
         full.reflectance.window(slice(0, 20), slice(620, 640)).padded(pad).weights)
     np.testing.assert_allclose(lazy.mean_spectrum(), full.mean_spectrum(), rtol=1e-6)
+    import pickle                                   # (a Dask worker gets it pickled)
+
+    again = pickle.loads(pickle.dumps(lazy))
+    np.testing.assert_array_equal(again.reflectance.window(rows, cols).weights,
+                                  full.reflectance.window(rows, cols).weights)
 
 
 def test_a_window_shot_from_a_lazy_photo_scene_is_the_window_shot_from_the_whole_one(tmp_path):
