@@ -243,3 +243,42 @@ def test_auto_roi_centres_on_the_edge_in_a_large_frame(transpose):
     assert across == 128
     expected = np.sqrt(np.log(2) / (2 * np.pi**2)) / 0.8
     assert esfr(img, roi=roi).mtf50_cy_px == pytest.approx(expected, rel=0.03)
+
+
+@pytest.mark.parametrize("cfa, channel", [("RGGB", "R"), ("RGGB", "G"), ("QUADBAYER", "B")])
+def test_the_plane_filled_by_blocks_of_rows_is_the_whole_frames_fill(cfa, channel):
+    """``_fill_masked_by_rows`` (blocks of 256 rows, each with 17 more on either side)
+    against ``_fill_masked`` of the whole frame, bit for bit: a frame of 700 rows (three
+    blocks), the sites of one CFA colour (a Quad Bayer colour: two passes)."""
+    from camtwin.measure.sfr import _fill_masked, _fill_masked_by_rows
+    from camtwin.raw.cfa import cfa_channel_index, cfa_layout
+
+    rng = np.random.default_rng(3)
+    a = rng.random((700, 90))
+    m = cfa_channel_index(cfa, a.shape) == cfa_layout(cfa).channels.index(channel)
+    np.testing.assert_array_equal(_fill_masked_by_rows(a, m), _fill_masked(np.where(m, a, 0.0), m))
+
+
+def test_a_raw_measurement_checks_its_working_set_once_the_raw_is_loaded(tmp_path,
+                                                                         monkeypatch):
+    """``camtwin sfr`` of a raw frame checked nothing: a 48 MP raw took 3.07 GiB under
+    ``CAMTWIN_MAX_MEMORY=1G``. Now the raw's arrays and ``MEASURE_RAW_WORK_BYTES_PER_PX``
+    per pixel are checked once it is loaded: over the budget, one line naming the file."""
+    from camtwin import memory
+    from camtwin.errors import CamtwinError
+    from camtwin.measure.files import measure_sfr_file
+    from camtwin.measure.imread import MEASURE_RAW_WORK_BYTES_PER_PX
+    from camtwin.raw import RawFrame, save_raw
+
+    h, w = 600, 800
+    dn = np.full((h, w), 200, np.uint16)
+    dn[:, w // 2:] = 3000
+    path = save_raw(tmp_path / "edge.tif", RawFrame(dn, "RGGB", 64.0, 4095, exposure_s=0.01,
+                                                      conversion_gain_dn_per_e=0.5))
+    need = h * w * (2 + MEASURE_RAW_WORK_BYTES_PER_PX) + memory.FIXED_BYTES
+    monkeypatch.setenv(memory.ENV_VAR, f"{(need - 2 ** 20) // 2 ** 20}M")
+    with pytest.raises(CamtwinError, match=r"measuring raw file .*edge.tif \(800 × 600 px\)"):
+        measure_sfr_file(path)
+    monkeypatch.setenv(memory.ENV_VAR, f"{(need + 2 ** 20) // 2 ** 20}M")
+    with pytest.raises(CamtwinError, match="edge angle"):   # (measured: a straight edge)
+        measure_sfr_file(path)

@@ -63,6 +63,11 @@ RAW_SUFFIXES = (".dng", ".npz", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", 
 #: luminance plane), ``sfr`` of one channel 26; a 200 MP rendering then fits in 8 GiB
 #: (RESULTS.md "Capture at real size", run 8).
 MEASURE_WORK_BYTES_PER_PX = 40
+#: … and of a raw frame beyond its own arrays, checked once it is loaded: a colour plane
+#: as float64 DN (8 B), the CFA's channel index and the plane's mask (1 + 1), the plane
+#: filled between its sites for ``auto_roi`` (8): 18 B, measured 15 above the raw on a
+#: 48 MP one (RESULTS.md "Capture at real size", run 8).
+MEASURE_RAW_WORK_BYTES_PER_PX = 24
 #: Rec. 709 / sRGB luminance weights of linear R, G, B (IEC 61966-2-1).
 LUMINANCE_WEIGHTS = np.array([0.2126, 0.7152, 0.0722])
 _RGB = {"r": 0, "g": 1, "b": 2}
@@ -203,9 +208,19 @@ def read_measured_image(path, *, encoding: str | Encoding | None = None) -> Meas
         if enc is not None and enc.name != "linear":
             raise ConfigError(f"--encoding = {enc}: {p.name} is a raw file, linear by "
                               f"definition; valid: linear (or leave it out)")
+        import dataclasses
+
+        from ..memory import FIXED_BYTES, check_budget
         from ..raw import load_raw
 
         raw = load_raw(p)
+        held = sum(a.nbytes for a in (getattr(raw, f.name) for f in dataclasses.fields(raw))
+                   if isinstance(a, np.ndarray))
+        h, w = raw.dn.shape[:2]
+        check_budget(held + h * w * MEASURE_RAW_WORK_BYTES_PER_PX + FIXED_BYTES,
+                     f"measuring raw file {p} ({w} × {h} px)",
+                     "measure a smaller raw (camtwin capture --crop/--window … --raw) or "
+                     "raise --max-memory")
         return MeasuredImage(p, "raw", "linear", "raw file, linear by definition: DN − black "
                              "level", raw=raw, bits=16)
     values, meta = _read_pixels(p)
@@ -490,7 +505,8 @@ def image_channel(img: MeasuredImage, channel: str) -> Plane:
 def raw_channel(raw, channel: str) -> Plane:
     """One CFA colour of a raw frame (DN − black) at its sensor sites (see
     :func:`image_channel`)."""
-    dn = raw.dn.astype(np.float64) - raw.black_level_dn
+    dn = raw.dn.astype(np.float64)
+    dn -= raw.black_level_dn            # (in place: no second frame-sized float64 array)
     if raw.cfa == "mono":
         return Plane(dn, None, "raw mono frame (every pixel); frequencies per sensor pixel")
     from ..raw.cfa import cfa_layout

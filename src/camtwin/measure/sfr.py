@@ -167,7 +167,7 @@ def _fill_masked(a: np.ndarray, m: np.ndarray) -> np.ndarray:
 
     k = np.ones((3, 3))
     out, valid = a.copy(), m.copy()
-    for _ in range(16):
+    for _ in range(_FILL_PASSES):
         if valid.all():
             break
         num = convolve(np.where(valid, out, 0.0), k, mode="mirror")
@@ -175,6 +175,30 @@ def _fill_masked(a: np.ndarray, m: np.ndarray) -> np.ndarray:
         new = ~valid & (den > 0)
         out[new] = num[new] / den[new]
         valid = valid | new
+    return out
+
+
+#: Passes of :func:`_fill_masked` at most, and so the rows (its 3 × 3 kernel reaches one
+#: row per pass) a block of :func:`_fill_masked_by_rows` reads beyond its own.
+_FILL_PASSES = 16
+#: Rows of a block of :func:`_fill_masked_by_rows`.
+_FILL_ROWS = 256
+
+
+def _fill_masked_by_rows(a: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """:func:`_fill_masked` of ``np.where(m, a, 0)``, made :data:`_FILL_ROWS` rows at a time
+    from those rows and :data:`_FILL_PASSES` + 1 more on each side: a pixel filled in pass
+    p takes its value from pixels within p rows, so the block's own rows come out as the
+    whole frame's (the same sums, bit for bit), with frame-sized arrays only for the result
+    (the whole-frame fill held six: 50 B per pixel of a raw frame for ``auto_roi``)."""
+    h = a.shape[0]
+    out = np.empty(a.shape, np.float64)
+    halo = _FILL_PASSES + 1
+    for r0 in range(0, h, _FILL_ROWS):
+        r1 = min(h, r0 + _FILL_ROWS)
+        s0, s1 = max(0, r0 - halo), min(h, r1 + halo)
+        mb = m[s0:s1]
+        out[r0:r1] = _fill_masked(np.where(mb, a[s0:s1], 0.0), mb)[r0 - s0:r1 - s0]
     return out
 
 
@@ -402,7 +426,7 @@ def auto_roi(image_2d, *, across_px: int = AUTO_ROI_ACROSS_PX,
     if a.ndim != 2:
         raise ConfigError(f"e-SFR needs a 2-D single-channel image, got shape {a.shape}")
     if mask is not None:
-        a = _fill_masked(np.where(mask, a, 0.0), np.asarray(mask, dtype=bool))
+        a = _fill_masked_by_rows(a, np.asarray(mask, dtype=bool))
     vertical = _mean_abs_diff(a, 1) >= _mean_abs_diff(a, 0)
     if not vertical:
         r = auto_roi(a.T, across_px=across_px)
