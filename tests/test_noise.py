@@ -662,3 +662,51 @@ def test_the_pixel_chain_compiles_once_for_writable_and_read_only_inputs_and_mis
             for d in (1.0, dark_rows, frozen_rows):
                 simulate_pixels(p, d, s, key=1)
     assert len(seen) == 24 and len(set(seen)) == 1, set(seen)
+
+
+def test_the_rows_shared_among_threads_give_the_one_thread_frame():
+    """The fused chain's rows run on numba's threads (``K.on_row_threads``, four blocks
+    per thread, interleaved): the same DN and kept charge on 1, 2 and 3 threads, with and
+    without pixels over full well (the per-row counts of those too). Reference: the frame
+    made on one thread."""
+    s = SensorSpec(width_px=96, height_px=410, pixel_pitch_um=2.0, full_well_e=9000.0,
+                   conversion_gain_dn_per_e=0.5, read_noise_e=2.0,
+                   noise={"row_fpn_e": 0.5, "column_fpn_e": 0.5})
+    photo = np.random.default_rng(2).uniform(2.0, 12000.0, (410, 96)).astype(np.float32)
+    photo[:40] = 3.0                                    # (the exact low-light draws)
+    got = {}
+    default = numba.get_num_threads()
+    try:
+        for n in (1, 2, 3):
+            if n > numba.config.NUMBA_NUM_THREADS:
+                continue
+            numba.set_num_threads(n)
+            got[n] = (simulate_pixels(photo, 1.0, s, key=3),
+                      simulate_pixels(np.minimum(photo, 8000.0), 1.0, s, key=3))
+    finally:
+        numba.set_num_threads(default)
+    for n, (a, b) in got.items():
+        np.testing.assert_array_equal(a, got[1][0])
+        np.testing.assert_array_equal(b, got[1][1])
+
+
+def test_an_error_in_a_row_thread_is_raised_in_the_caller():
+    """``K.on_row_threads`` joins every thread and raises the first exception any of them
+    met (not a silent half-written frame)."""
+    calls = []
+
+    def kernel(tag, i0, i1):
+        calls.append((int(i0), int(i1)))
+        if i0 > 0:
+            raise ValueError(f"row block {int(i0)}")
+
+    default = numba.get_num_threads()
+    try:
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        if numba.get_num_threads() < 2:
+            pytest.skip("one thread")
+        with pytest.raises(ValueError, match="row block"):
+            K.on_row_threads(kernel, ("x",), 1000)
+    finally:
+        numba.set_num_threads(default)
+    assert sorted(calls)[0] == (0, 125) and len(calls) >= 2
