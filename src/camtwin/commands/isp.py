@@ -122,11 +122,7 @@ def _process_strips(raw, raw_path: Path, pipe, spec, out: Path, bits, ccm) -> di
     h, w = raw.shape[:2]
     out_bits = bits or spec.output_bits
     rows = default_strip_rows(w, spec, cfa=raw.cfa)
-    import dataclasses
-
-    held = sum(a.nbytes for a in (getattr(raw, f.name) for f in dataclasses.fields(raw))
-               if isinstance(a, np.ndarray))       # (the DN and a camtwin raw's ground truth)
-    need = (held + h * w * 3 * (out_bits // 8)
+    need = (raw.nbytes + h * w * 3 * (out_bits // 8)
             + strip_working_bytes(w, rows, spec, cfa=raw.cfa, height_px=h) + FIXED_BYTES)
     check_budget(need, f"processing {raw_path} ({w} × {h} px, in strips)",
                  "raise --max-memory or process a smaller raw "

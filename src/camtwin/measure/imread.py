@@ -208,16 +208,12 @@ def read_measured_image(path, *, encoding: str | Encoding | None = None) -> Meas
         if enc is not None and enc.name != "linear":
             raise ConfigError(f"--encoding = {enc}: {p.name} is a raw file, linear by "
                               f"definition; valid: linear (or leave it out)")
-        import dataclasses
-
         from ..memory import FIXED_BYTES, check_budget
         from ..raw import load_raw
 
         raw = load_raw(p)
-        held = sum(a.nbytes for a in (getattr(raw, f.name) for f in dataclasses.fields(raw))
-                   if isinstance(a, np.ndarray))
         h, w = raw.dn.shape[:2]
-        check_budget(held + h * w * MEASURE_RAW_WORK_BYTES_PER_PX + FIXED_BYTES,
+        check_budget(raw.nbytes + h * w * MEASURE_RAW_WORK_BYTES_PER_PX + FIXED_BYTES,
                      f"measuring raw file {p} ({w} × {h} px)",
                      "measure a smaller raw (camtwin capture --crop/--window … --raw) or "
                      "raise --max-memory")

@@ -113,6 +113,13 @@ class RawFrame:
         return self.dn.shape
 
     @property
+    def nbytes(self) -> int:
+        """Bytes of the frame's arrays (the DN, and the ground truth a camtwin raw carries:
+        mean electrons, HDR electrons) — what holding it costs."""
+        return sum(a.nbytes for a in (self.dn, self.xyz_to_camera, self.mean_electrons,
+                                      self.hdr_electrons) if isinstance(a, np.ndarray))
+
+    @property
     def channel_index(self) -> np.ndarray:
         """Per-pixel index into :attr:`channels` (Bayer: 0=R, 1=G, 2=B; all 0 for mono)."""
         return cfa_channel_index(self.cfa, self.dn.shape)
