@@ -665,10 +665,10 @@ def test_the_pixel_chain_compiles_once_for_writable_and_read_only_inputs_and_mis
 
 
 def test_the_rows_shared_among_threads_give_the_one_thread_frame():
-    """The fused chain's rows run on numba's threads (``K.on_row_threads``, four blocks
-    per thread, interleaved): the same DN and kept charge on 1, 2 and 3 threads, with and
-    without pixels over full well (the per-row counts of those too). Reference: the frame
-    made on one thread."""
+    """The fused chain's rows run on numba's threads (``camtwin._jit.on_row_threads``,
+    four blocks per thread, interleaved): the same DN and kept charge on 1, 2 and 3
+    threads, with and without pixels over full well (the per-row counts of those too).
+    Reference: the frame made on one thread."""
     s = SensorSpec(width_px=96, height_px=410, pixel_pitch_um=2.0, full_well_e=9000.0,
                    conversion_gain_dn_per_e=0.5, read_noise_e=2.0,
                    noise={"row_fpn_e": 0.5, "column_fpn_e": 0.5})
@@ -691,8 +691,10 @@ def test_the_rows_shared_among_threads_give_the_one_thread_frame():
 
 
 def test_an_error_in_a_row_thread_is_raised_in_the_caller():
-    """``K.on_row_threads`` joins every thread and raises the first exception any of them
-    met (not a silent half-written frame)."""
+    """``camtwin._jit.on_row_threads`` joins every thread and raises the first exception
+    any of them met (not a silent half-written frame)."""
+    from camtwin._jit import on_row_threads
+
     calls = []
 
     def kernel(tag, i0, i1):
@@ -706,7 +708,7 @@ def test_an_error_in_a_row_thread_is_raised_in_the_caller():
         if numba.get_num_threads() < 2:
             pytest.skip("one thread")
         with pytest.raises(ValueError, match="row block"):
-            K.on_row_threads(kernel, ("x",), 1000)
+            on_row_threads(kernel, ("x",), 1000)
     finally:
         numba.set_num_threads(default)
     assert sorted(calls)[0] == (0, 125) and len(calls) >= 2

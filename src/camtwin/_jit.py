@@ -32,3 +32,44 @@ def parallel_backend() -> None:
 
     _launch_threads()
     _started = True
+
+
+#: Rows per thread below which :func:`on_row_threads` uses fewer threads.
+_MIN_ROWS_PER_THREAD = 64
+
+
+def on_row_threads(kernel, args, n_rows: int) -> None:
+    """``kernel(*args, i0, i1)`` over rows 0 … ``n_rows`` − 1 on numba's number of threads
+    (``numba.get_num_threads``): four blocks of rows per thread, thread t taking blocks t,
+    t + n, … (a kernel that runs without the GIL; each row's result does not depend on
+    which thread made it). Threads are started per call and joined (a pool's threads would
+    hang a process forked after them); an exception in any is raised here."""
+    import threading
+
+    import numba
+    import numpy as np
+
+    n = min(numba.get_num_threads(), max(1, n_rows // _MIN_ROWS_PER_THREAD))
+    if n <= 1:
+        kernel(*args, np.int64(0), np.int64(n_rows))
+        return
+    k = 4 * n
+    bounds = [np.int64(n_rows * c // k) for c in range(k + 1)]
+    errors = []
+
+    def work(t):
+        try:
+            for c in range(t, k, n):
+                kernel(*args, bounds[c], bounds[c + 1])
+        except BaseException as exc:   # (raised in the caller's thread below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(t,), name="camtwin-rows", daemon=True)
+               for t in range(1, n)]
+    for th in threads:
+        th.start()
+    work(0)
+    for th in threads:
+        th.join()
+    if errors:
+        raise errors[0]

@@ -51,11 +51,12 @@ remainder loops then give bit-identical results, which the determinism test reli
 LLVM from vectorising); no kernel divides by a value that can be 0.
 
 Loop structure: rows shared among threads (``prange``; the fused chain itself by
-:func:`on_row_threads`, which spares a first use numba's parallel passes), a plain inner
-loop over columns that LLVM vectorises (AVX-512/AVX2 as the host offers). Measured on the 2-core benchmark machines: 125–240
-Mpixel/s per core for the whole fused chain at means ≥ 16 e⁻, and on an AVX2 one 35–38
-Mpixel/s per core where every mean is below 16 e⁻ (the exact draws, 3.3–3.6× the time of
-the bright frame in the same run); see ``benchmarks/RESULTS.md``.
+:func:`camtwin._jit.on_row_threads`, which spares a first use numba's parallel passes), a
+plain inner loop over columns that LLVM vectorises (AVX-512/AVX2 as the host offers).
+Measured on the 2-core benchmark machines: 125–240 Mpixel/s per core for the whole fused
+chain at means ≥ 16 e⁻, and on an AVX2 one 35–38 Mpixel/s per core where every mean is
+below 16 e⁻ (the exact draws, 3.3–3.6× the time of the bright frame in the same run); see
+``benchmarks/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ import numpy as np
 from numba import prange, types
 from numba.extending import overload
 
+from .._jit import on_row_threads
 from ._intrinsics import _bits_f32, _bits_f64, _f32_bits, _popcount, _prefetch
 
 # --------------------------------------------------------------------------------------
@@ -545,44 +547,6 @@ def fused_rows(photo, dark, gain, dark_scale, offset, row_off, col_off, rtn,
                    row_noise_e, k_dn, black_dn, white_dn, row0, i, out, out, False, out)
 
 
-#: Rows per thread below which :func:`on_row_threads` uses fewer threads.
-_MIN_ROWS_PER_THREAD = 64
-
-
-def on_row_threads(kernel, args, n_rows: int) -> None:
-    """``kernel(*args, i0, i1)`` over rows 0 … ``n_rows`` − 1 on numba's number of threads
-    (``numba.get_num_threads``): four blocks of rows per thread, thread t taking blocks t,
-    t + n, … (a kernel that runs without the GIL; each row's result does not depend on
-    which thread made it). Threads are started per call and joined (a pool's threads would
-    hang a process forked after them); an exception in any is raised here."""
-    import threading
-
-    n = min(nb.get_num_threads(), max(1, n_rows // _MIN_ROWS_PER_THREAD))
-    if n <= 1:
-        kernel(*args, np.int64(0), np.int64(n_rows))
-        return
-    k = 4 * n
-    bounds = [np.int64(n_rows * c // k) for c in range(k + 1)]
-    errors = []
-
-    def work(t):
-        try:
-            for c in range(t, k, n):
-                kernel(*args, bounds[c], bounds[c + 1])
-        except BaseException as exc:   # (raised in the caller's thread below)
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(t,), name="camtwin-rows", daemon=True)
-               for t in range(1, n)]
-    for th in threads:
-        th.start()
-    work(0)
-    for th in threads:
-        th.join()
-    if errors:
-        raise errors[0]
-
-
 def fused_chain(photo, dark, gain, dark_scale, offset, row_off, col_off, rtn,
                 seed_pix, seed_exact, seed_row, shot, full_well, inv_fw, nl, read_e,
                 rtn_half_e, row_noise_e, k_dn, black_dn, white_dn, row0, out) -> None:
@@ -603,7 +567,8 @@ def fused_chain(photo, dark, gain, dark_scale, offset, row_off, col_off, rtn,
     sensor's pixel index (row0 + i)·W + j and row row0 + i, so a strip of rows gives the
     same values as the whole frame (:mod:`camtwin.strips`).
 
-    The rows run on numba's threads through :func:`on_row_threads` (:func:`fused_rows`
+    The rows run on numba's threads through :func:`camtwin._jit.on_row_threads`
+    (:func:`fused_rows`
     without the GIL), not a ``prange``: the same machine code per row, and a first use
     compiles it without numba's parallel passes (7.6–8.0 s instead of 11.8–12.4 s on this
     machine; RESULTS.md "First run after a fresh install", twentieth session).
@@ -638,7 +603,7 @@ def fused_chain_keep(photo, dark, gain, dark_scale, offset, row_off, col_off, rt
     blooming leaves alone are then final; only the pixels it changes are read out again
     (:func:`readout_boxes`) — one draw of the per-pixel normal pair for most pixels, not
     two as in :func:`charge_chain` + :func:`readout_chain`. On numba's threads as
-    :func:`fused_chain` (:func:`on_row_threads`, :func:`fused_keep_rows`)."""
+    :func:`fused_chain` (:func:`camtwin._jit.on_row_threads`, :func:`fused_keep_rows`)."""
     on_row_threads(fused_keep_rows, (photo, dark, gain, dark_scale, offset, row_off, col_off,
                                      rtn, seed_pix, seed_exact, seed_row, shot, full_well,
                                      inv_fw, nl, read_e, rtn_half_e, row_noise_e, k_dn,
