@@ -570,10 +570,10 @@ def test_a_large_raw_is_processed_in_strips_as_the_whole_frame_is(tmp_path, monk
                                                                    pipeline):
     """``camtwin process`` above ``PROCESS_STRIPS_ABOVE_PX`` (lowered here to a 600 × 800
     raw with noise, in strips of 64 rows) renders in row strips (``render_strips``, the
-    pipeline as an IspSpec); reference: the same raw processed on the whole frame (``run_pipeline``) — every code
-    value within 1 and at most 1 % of them different (``render_strips``' last-bit
-    rounding: 0.23 % of the 200 MP raw's values in RESULTS.md), the same white balance,
-    colour matrix and exposure gain."""
+    pipeline as an IspSpec); reference: the same raw processed on the whole frame
+    (``run_pipeline``) — every code value within 1 and at most 1 % of them different
+    (``render_strips``' last-bit rounding: 0.23 % of the 200 MP raw's values in
+    RESULTS.md), the same white balance, colour matrix and exposure gain."""
     from camtwin.commands import isp as cmd
     from camtwin.isp import strips as isp_strips
 
