@@ -712,3 +712,17 @@ def test_an_error_in_a_row_thread_is_raised_in_the_caller():
     finally:
         numba.set_num_threads(default)
     assert sorted(calls)[0] == (0, 125) and len(calls) >= 2
+
+
+def test_the_scan_for_a_mean_near_full_well_finds_it_in_every_block_of_rows():
+    """``blooming_possible`` scans the rows in blocks on numba's threads (8 blocks of a
+    600-row frame on two threads), each stopping early: one pixel above the bound in any
+    block's first, middle or last row is found, none is not (reference: the frame's
+    maximum against the bound)."""
+    s = sensor(600, 40, full_well_e=9000.0, noise={"blooming": True})
+    base = flat(s, 100.0)
+    assert not blooming_possible(base, 0.0, s)
+    for i in sorted({0, 74, 75, 149, 150, 299, 300, 374, 449, 525, 599}):
+        photo = base.copy()
+        photo[i, 39 if i % 2 else 0] = 9000.0
+        assert blooming_possible(photo, 0.0, s), i

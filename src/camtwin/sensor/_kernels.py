@@ -798,31 +798,38 @@ def _read_list(pix, val, o, n, w, inv_w, rb, row_e, offset, col_off, rtn, seed_p
         of[np.uint64(pix[ou + tu])] = dn[tu]
 
 
-@nb.njit(parallel=True, cache=True, error_model="numpy")
-def any_mean_above(photo, dark, gain, dark_scale, thr):  # pragma: no cover - jit
+@nb.njit(cache=True, error_model="numpy", nogil=True)
+def rows_mean_above(photo, dark, gain, dark_scale, thr, found, i0,
+                    i1):  # pragma: no cover - jit
+    """Rows i0 … i1 − 1 of :func:`any_mean_above`: ``found[0]`` ← True at the first row
+    holding a mean above ``thr``; stops before a row once it is set (by any thread)."""
+    w = photo.shape[1]
+    for i in range(i0, i1):
+        if found[0]:
+            return
+        n = 0
+        for j in range(w):      # (a count: vectorised)
+            n += _mean_e(photo, dark, gain, dark_scale, i, j) > thr
+        if n > 0:
+            found[0] = True
+            return
+
+
+def any_mean_above(photo, dark, gain, dark_scale, thr) -> bool:
     """Whether any mean charge photo·gain + dark·scale [e⁻] exceeds ``thr`` (float32).
 
-    The rows in 64 chunks, in parallel; a chunk stops at its first row holding such a
-    pixel, and before its next row once another chunk has found one (it may or may not
-    see that in time: the answer, an OR over the chunks, is the same). A frame without
-    such a pixel is read once; one with them everywhere (lamps, sky) after a few rows
-    per chunk, where the same test by the frame's maximum (the kernel this replaced) read
-    the whole frame (3 ms of a 12 MP frame, ``benchmarks/bench_blooming.py``)."""
-    h, w = photo.shape
-    n_chunks = min(h, 64)
-    found = np.zeros(n_chunks + 1, np.bool_)     # per chunk, and [n_chunks]: any chunk
-    for c in prange(n_chunks):
-        for i in range(c * h // n_chunks, (c + 1) * h // n_chunks):
-            if found[n_chunks]:
-                break
-            n = 0
-            for j in range(w):      # (a count: vectorised)
-                n += _mean_e(photo, dark, gain, dark_scale, i, j) > thr
-            if n > 0:
-                found[c] = True
-                found[n_chunks] = True
-                break
-    return found[:n_chunks].any()
+    The rows in blocks on numba's threads (:func:`camtwin._jit.on_row_threads`,
+    :func:`rows_mean_above`); a block stops at its first row holding such a pixel, and
+    before its next row once any block has found one (it may or may not see that in time:
+    the answer is the same). A frame without such a pixel is read once; one with them
+    everywhere (lamps, sky) after a few rows per block, where the same test by the frame's
+    maximum (the kernel this replaced) read the whole frame (3 ms of a 12 MP frame,
+    ``benchmarks/bench_blooming.py``). Not a ``prange``: a first use compiled it in 1.5 s
+    with numba's parallel passes."""
+    found = np.zeros(1, np.bool_)
+    on_row_threads(rows_mean_above, (photo, dark, gain, dark_scale, thr, found),
+                   photo.shape[0])
+    return bool(found[0])
 
 
 # ---- throughput probes (benchmarks) -----------------------------------------------------
