@@ -23,6 +23,8 @@ import numba as nb
 import numpy as np
 from numba import prange
 
+from .._jit import on_rows
+
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
 
 
@@ -71,8 +73,8 @@ def malvar_kernel(mp, chan, out):  # pragma: no cover - jit
                                                          - np.float32(1.5) * (h2 + v2))
 
 
-@nb.njit(parallel=True, **_JIT)
-def bilinear_kernel(mp, chan, out):  # pragma: no cover - jit
+@nb.njit(**_JIT)
+def _bilinear_rows(mp, chan, out, i0, i1):  # pragma: no cover - jit
     """Bayer bilinear demosaic of a mosaic padded by 1 px (REFLECT_101).
 
     Missing G: mean of the 4 neighbours; missing R/B: mean of the 2 row (or column)
@@ -82,7 +84,7 @@ def bilinear_kernel(mp, chan, out):  # pragma: no cover - jit
     h, w = out.shape[0], out.shape[1]
     q = np.float32(0.25)
     half = np.float32(0.5)
-    for y in prange(h):
+    for y in range(i0, i1):
         yy = y + 1
         for x in range(w):
             xx = x + 1
@@ -99,6 +101,9 @@ def bilinear_kernel(mp, chan, out):  # pragma: no cover - jit
                                     + mp[yy, xx + 1])
                 out[y, x, 2 - ch] = q * (mp[yy - 1, xx - 1] + mp[yy - 1, xx + 1]
                                          + mp[yy + 1, xx - 1] + mp[yy + 1, xx + 1])
+
+
+bilinear_kernel = on_rows(_bilinear_rows, lambda mp, chan, out: out.shape[0])
 
 
 # --------------------------------------------------------------- directional green (HQ)
@@ -493,11 +498,11 @@ def residual_interpolation_kernel(g, m, phases, channels, radius, eps, nchunks,
 
 # --------------------------------------------------------------------------- colour, tone
 
-@nb.njit(parallel=True, **_JIT)
-def ccm_kernel(rgb, m, out):  # pragma: no cover - jit
+@nb.njit(**_JIT)
+def _ccm_rows(rgb, m, out, i0, i1):  # pragma: no cover - jit
     """``out[y, x] = m @ rgb[y, x]`` for a (3, 3) float32 matrix."""
-    h, w = rgb.shape[0], rgb.shape[1]
-    for y in prange(h):
+    w = rgb.shape[1]
+    for y in range(i0, i1):
         for x in range(w):
             r = rgb[y, x, 0]
             g = rgb[y, x, 1]
@@ -507,15 +512,18 @@ def ccm_kernel(rgb, m, out):  # pragma: no cover - jit
             out[y, x, 2] = m[2, 0] * r + m[2, 1] * g + m[2, 2] * b
 
 
-@nb.njit(parallel=True, **_JIT)
-def lut_kernel(flat, lut, out):  # pragma: no cover - jit
+ccm_kernel = on_rows(_ccm_rows, lambda rgb, m, out: rgb.shape[0])
+
+
+@nb.njit(**_JIT)
+def _lut_rows(flat, lut, out, i0, i1):  # pragma: no cover - jit
     """Piecewise-linear table lookup on [0, 1]: ``lut`` holds f at ``k/(len−1)``.
 
     Inputs are clipped to [0, 1] first; NaN maps to ``lut[0]``.
     """
     n = lut.shape[0] - 1
     scale = np.float32(n)
-    for i in prange(flat.shape[0]):
+    for i in range(i0, i1):
         v = flat[i]
         if not v > 0:  # also NaN
             out[i] = lut[0]
@@ -527,6 +535,9 @@ def lut_kernel(flat, lut, out):  # pragma: no cover - jit
         k = int(t)
         f = t - np.float32(k)
         out[i] = lut[k] + f * (lut[k + 1] - lut[k])
+
+
+lut_kernel = on_rows(_lut_rows, lambda flat, lut, out: flat.shape[0])
 
 
 @nb.njit(parallel=True, **_JIT)
@@ -542,21 +553,25 @@ def quantise_kernel(flat, top, out):  # pragma: no cover - jit
             out[i] = np.rint(v * top)
 
 
-@nb.njit(parallel=True, **_JIT)
-def normalise_kernel(dn, black, inv_range, out):  # pragma: no cover - jit
+@nb.njit(**_JIT)
+def _normalise_rows(dn, black, inv_range, out, i0, i1):  # pragma: no cover - jit
     """``(dn − black) · inv_range`` as float32."""
-    h, w = dn.shape
-    for y in prange(h):
+    w = dn.shape[1]
+    for y in range(i0, i1):
         for x in range(w):
             out[y, x] = (np.float32(dn[y, x]) - black) * inv_range
 
 
-@nb.njit(parallel=True, **_JIT)
-def phase_gain_kernel(m, gains, clip, out):  # pragma: no cover - jit
+normalise_kernel = on_rows(_normalise_rows,
+                           lambda dn, black, inv_range, out: dn.shape[0])
+
+
+@nb.njit(**_JIT)
+def _phase_gain_rows(m, gains, clip, out, i0, i1):  # pragma: no cover - jit
     """``min(m · gains[y mod P, x mod Q], clip)`` (per-CFA-position gain, then clip)."""
-    h, w = m.shape
+    w = m.shape[1]
     ph, pw = gains.shape
-    for y in prange(h):
+    for y in range(i0, i1):
         g_row = gains[y % ph]
         for p in range(min(pw, w)):
             gp = g_row[p]
@@ -565,6 +580,10 @@ def phase_gain_kernel(m, gains, clip, out):  # pragma: no cover - jit
             for j in range((w - p + pw - 1) // pw):
                 v = src[pw * j] * gp
                 dst[pw * j] = v if v < clip else clip
+
+
+phase_gain_kernel = on_rows(_phase_gain_rows,
+                            lambda m, gains, clip, out: m.shape[0])
 
 
 @nb.njit(parallel=True, **_JIT)

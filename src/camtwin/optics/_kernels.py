@@ -9,9 +9,12 @@ import math
 import numba as nb
 import numpy as np
 
+from .._jit import on_rows
 
-@nb.njit(parallel=True, fastmath=False, cache=True)
-def multiply_diffraction_mtf(spectrum, rho, lam_um, working_f_number):  # pragma: no cover - jit
+
+@nb.njit(fastmath=False, cache=True, nogil=True)
+def _diffraction_mtf_rows(spectrum, rho, lam_um, working_f_number, i0,
+                          i1):  # pragma: no cover - jit
     """In place: ``spectrum[b] *= MTF(rho; lam_um[b], N_w)`` (circular-pupil diffraction MTF).
 
     spectrum : complex64 (B, H, W') — rfft2 of the bands
@@ -20,7 +23,7 @@ def multiply_diffraction_mtf(spectrum, rho, lam_um, working_f_number):  # pragma
     """
     n_b, h, w = spectrum.shape
     two_over_pi = np.float32(2.0 / math.pi)
-    for i in nb.prange(h):
+    for i in range(i0, i1):
         for b in range(n_b):
             k = lam_um[b] * np.float32(working_f_number)
             for j in range(w):
@@ -30,6 +33,11 @@ def multiply_diffraction_mtf(spectrum, rho, lam_um, working_f_number):  # pragma
                 else:
                     m = two_over_pi * (math.acos(s) - s * math.sqrt(1.0 - s * s))
                     spectrum[b, i, j] *= np.float32(m)
+
+
+#: (rows on numba's threads: :func:`camtwin._jit.on_rows`)
+multiply_diffraction_mtf = on_rows(_diffraction_mtf_rows,
+                                   lambda spectrum, rho, lam_um, n_w: spectrum.shape[1])
 
 
 @nb.njit(parallel=True, fastmath=False, cache=True)
