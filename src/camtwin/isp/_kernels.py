@@ -81,7 +81,7 @@ def _bilinear_rows(mp, chan, out, i0, i1):  # pragma: no cover - jit
     neighbours at G sites, of the 4 diagonal neighbours at B/R sites — the kernels
     ``[[0,1,0],[1,4,1],[0,1,0]]/4`` and ``[[1,2,1],[2,4,2],[1,2,1]]/4`` on the sparse planes.
     """
-    h, w = out.shape[0], out.shape[1]
+    w = out.shape[1]
     q = np.float32(0.25)
     half = np.float32(0.5)
     for y in range(i0, i1):
