@@ -75,8 +75,8 @@ def on_row_threads(kernel, args, n_rows: int) -> None:
         raise errors[0]
 
 
-def on_rows(rows_kernel, n_rows):
-    """A Python function ``f(*args)`` running ``rows_kernel(*args, i0, i1)`` (a nogil
+def on_rows(rows_kernel, n_rows, name: str):
+    """A Python function ``name(*args)`` running ``rows_kernel(*args, i0, i1)`` (a nogil
     kernel over rows i0 … i1 − 1) over ``n_rows(*args)`` rows with :func:`on_row_threads`:
     what a ``prange`` over rows did, compiled without numba's parallel passes (the
     pixel chain: 12 → 8 s on a first use; RESULTS.md "First run after a fresh install",
@@ -84,7 +84,6 @@ def on_rows(rows_kernel, n_rows):
     def run(*args):
         on_row_threads(rows_kernel, args, n_rows(*args))
 
-    name = rows_kernel.py_func.__name__ if hasattr(rows_kernel, "py_func") else "kernel"
-    run.__name__ = run.__qualname__ = name.lstrip("_").replace("_rows", "_kernel")
-    run.__doc__ = getattr(rows_kernel, "__doc__", None)
+    run.__name__ = run.__qualname__ = name
+    run.__doc__ = rows_kernel.__doc__
     return run

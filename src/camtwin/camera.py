@@ -241,10 +241,7 @@ def photo_build_bytes(path, target_hw, fit: str = "crop", *, check: bool = False
                + part + scene_bytes)
     need = int(max(_read_peak(header), fitting) - scene_bytes)
     if check:
-        from .memory import FIXED_BYTES, check_budget
-
-        check_budget(need + FIXED_BYTES, f"reading image {path} ({_size_text(header)})",
-                     "use a smaller image or raise --max-memory")
+        _check_photo(path, header, need)
     return need
 
 
@@ -259,11 +256,17 @@ def photo_read_bytes(path, *, check: bool = False) -> tuple[int, int]:
         return 0, 0
     need = int(_read_peak(header))
     if check:
-        from .memory import FIXED_BYTES, check_budget
-
-        check_budget(need + FIXED_BYTES, f"reading image {path} ({_size_text(header)})",
-                     "use a smaller image or raise --max-memory")
+        _check_photo(path, header, need)
     return need, int(_held_after_read(header))
+
+
+def _check_photo(path, header: ImageHeader, need: int) -> None:
+    """Refuse reading the photo ``path`` if ``need`` bytes (with the interpreter's own)
+    exceed the memory budget: one line naming the file."""
+    from .memory import FIXED_BYTES, check_budget
+
+    check_budget(need + FIXED_BYTES, f"reading image {path} ({_size_text(header)})",
+                 "use a smaller image or raise --max-memory")
 
 
 def _size_text(header: ImageHeader) -> str:

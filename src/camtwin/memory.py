@@ -105,6 +105,13 @@ def format_bytes(n: float) -> str:
     return f"{n / 2**20:.0f} MiB"
 
 
+def _proc_status_bytes(key: str) -> int:
+    """The ``key`` line (``"VmRSS:"``, ``"VmHWM:"``) of ``/proc/self/status`` [bytes]
+    (Linux; OSError elsewhere)."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(key)) * 1024
+
+
 def peak_rss_bytes() -> int:
     """Peak resident set size of this process so far [bytes]: on Linux its memory's
     high-water mark (``VmHWM`` of ``/proc/self/status``), which starts afresh at ``exec``;
@@ -114,8 +121,7 @@ def peak_rss_bytes() -> int:
     capture whose own peak was 0.3 GiB. (After :func:`call_peak_growth` has reset the
     mark, the peak since then.)"""
     try:
-        with open("/proc/self/status") as f:
-            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) * 1024
+        return _proc_status_bytes("VmHWM:")
     except (OSError, StopIteration, ValueError, IndexError):
         pass
     ru = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -129,17 +135,14 @@ def call_peak_growth(fn, *args, **kwargs):
     the resident set at the call's start, i.e. the call's own working set. Linux only (the
     peak, VmHWM, is reset through ``/proc/self/clear_refs`` just before the call, so earlier
     peaks such as compilation do not hide it); elsewhere the growth is None."""
-    def status(key):
-        with open("/proc/self/status") as f:
-            return next(int(line.split()[1]) for line in f if line.startswith(key)) * 1024
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
-        base = status("VmRSS:")
+        base = _proc_status_bytes("VmRSS:")
     except OSError:
         return fn(*args, **kwargs), None
     out = fn(*args, **kwargs)
-    return out, status("VmHWM:") - base
+    return out, _proc_status_bytes("VmHWM:") - base
 
 
 def release_pages(a) -> int:

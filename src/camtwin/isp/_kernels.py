@@ -103,7 +103,8 @@ def _bilinear_rows(mp, chan, out, i0, i1):  # pragma: no cover - jit
                                          + mp[yy + 1, xx - 1] + mp[yy + 1, xx + 1])
 
 
-bilinear_kernel = on_rows(_bilinear_rows, lambda mp, chan, out: out.shape[0])
+bilinear_kernel = on_rows(_bilinear_rows, lambda mp, chan, out: out.shape[0],
+                          "bilinear_kernel")
 
 
 # --------------------------------------------------------------- directional green (HQ)
@@ -512,7 +513,7 @@ def _ccm_rows(rgb, m, out, i0, i1):  # pragma: no cover - jit
             out[y, x, 2] = m[2, 0] * r + m[2, 1] * g + m[2, 2] * b
 
 
-ccm_kernel = on_rows(_ccm_rows, lambda rgb, m, out: rgb.shape[0])
+ccm_kernel = on_rows(_ccm_rows, lambda rgb, m, out: rgb.shape[0], "ccm_kernel")
 
 
 @nb.njit(**_JIT)
@@ -537,7 +538,7 @@ def _lut_rows(flat, lut, out, i0, i1):  # pragma: no cover - jit
         out[i] = lut[k] + f * (lut[k + 1] - lut[k])
 
 
-lut_kernel = on_rows(_lut_rows, lambda flat, lut, out: flat.shape[0])
+lut_kernel = on_rows(_lut_rows, lambda flat, lut, out: flat.shape[0], "lut_kernel")
 
 
 @nb.njit(parallel=True, **_JIT)
@@ -563,7 +564,8 @@ def _normalise_rows(dn, black, inv_range, out, i0, i1):  # pragma: no cover - ji
 
 
 normalise_kernel = on_rows(_normalise_rows,
-                           lambda dn, black, inv_range, out: dn.shape[0])
+                           lambda dn, black, inv_range, out: dn.shape[0],
+                           "normalise_kernel")
 
 
 @nb.njit(**_JIT)
@@ -583,7 +585,8 @@ def _phase_gain_rows(m, gains, clip, out, i0, i1):  # pragma: no cover - jit
 
 
 phase_gain_kernel = on_rows(_phase_gain_rows,
-                            lambda m, gains, clip, out: m.shape[0])
+                            lambda m, gains, clip, out: m.shape[0],
+                            "phase_gain_kernel")
 
 
 @nb.njit(parallel=True, **_JIT)

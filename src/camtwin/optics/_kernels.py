@@ -37,7 +37,8 @@ def _diffraction_mtf_rows(spectrum, rho, lam_um, working_f_number, i0,
 
 #: (rows on numba's threads: :func:`camtwin._jit.on_rows`)
 multiply_diffraction_mtf = on_rows(_diffraction_mtf_rows,
-                                   lambda spectrum, rho, lam_um, n_w: spectrum.shape[1])
+                                   lambda spectrum, rho, lam_um, n_w: spectrum.shape[1],
+                                   "multiply_diffraction_mtf")
 
 
 @nb.njit(parallel=True, fastmath=False, cache=True)
