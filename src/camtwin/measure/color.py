@@ -261,30 +261,25 @@ def _small_image(img: np.ndarray, h2: int, w2: int) -> np.ndarray:
     """``cv2.resize(np.clip(img[..., :3], 0, None).astype(np.float32), (w2, h2),
     INTER_AREA)`` (the image itself, clipped, when the size is its own) made a block of
     :data:`_SMALL_ROWS` output rows at a time from the input rows they read
-    (:func:`camtwin.scene.rgb.area_taps`, OpenCV's weights): no clipped float32 copy of the
+    (:func:`camtwin.scene.rgb.area_matrix`, OpenCV's weights): no clipped float32 copy of the
     frame (12 B per pixel, on top of a 24 B float64 clip — 62 B per pixel of a 48 MP
     ColorChecker at the peak of ``camtwin colour``; RESULTS.md "Capture at real size",
     run 8)."""
-    from scipy import sparse
-
-    from ..scene.rgb import area_taps
+    from ..scene.rgb import area_apply, area_matrix
 
     h, w = img.shape[:2]
     if (h2, w2) == (h, w):
         return np.clip(img[..., :3], 0, None).astype(np.float32)
     area = h >= h2 and w >= w2
-    ptr, src, wt = area_taps(w, w2, area)
-    mx = sparse.csr_matrix((wt, src, ptr), shape=(w2, w))
+    mx, c0 = area_matrix(w, w2, area, 0, w2)
     out = np.empty((h2, w2, 3), np.float32)
     for a in range(0, h2, _SMALL_ROWS):
         b = min(h2, a + _SMALL_ROWS)
-        ptr, src, wt = area_taps(h, h2, area, a, b)
-        s0, s1 = int(src.min()), int(src.max()) + 1
-        my = sparse.csr_matrix((wt, src - s0, ptr), shape=(b - a, s1 - s0))
-        block = np.clip(img[s0:s1, :, :3], 0, None).astype(np.float32)
+        my, r0 = area_matrix(h, h2, area, a, b)
+        block = np.clip(img[r0:r0 + my.shape[1], c0:c0 + mx.shape[1], :3], 0,
+                        None).astype(np.float32)
         for c in range(3):
-            rows_x = np.asarray((mx @ block[..., c].T).T, np.float32)
-            out[a:b, :, c] = np.asarray(my @ rows_x, np.float32)
+            out[a:b, :, c] = area_apply(my, mx, block[..., c])
     return out
 
 

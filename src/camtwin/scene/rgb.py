@@ -148,7 +148,7 @@ def area_taps(n_src: int, n_dst: int, area: bool, lo: int = 0, hi: int | None = 
     (sx, 1 − f) and (sx + 1, f), clamped at the last sample — nearest-neighbour except
     where an output sample straddles two input samples.
 
-    Tested against ``cv2.resize`` on random sizes (``tests/test_photo_scene.py``)."""
+    Tested against ``cv2.resize`` on random sizes (``tests/test_scene_fit.py``)."""
     hi = n_dst if hi is None else hi
     s = n_src / n_dst
     ptr, src, wt = [0], [], []
@@ -186,7 +186,7 @@ def area_taps(n_src: int, n_dst: int, area: bool, lo: int = 0, hi: int | None = 
             np.asarray(wt, np.float32))
 
 
-def _axis_matrix(n_src: int, n_dst: int, area: bool, lo: int, hi: int):
+def area_matrix(n_src: int, n_dst: int, area: bool, lo: int, hi: int):
     """:func:`area_taps` of outputs lo … hi − 1 as a sparse (hi − lo, span) matrix over the
     inputs they read, and the first of those inputs."""
     from scipy import sparse
@@ -195,6 +195,14 @@ def _axis_matrix(n_src: int, n_dst: int, area: bool, lo: int, hi: int):
     s0 = int(src.min()) if src.size else 0
     span = int(src.max()) + 1 - s0 if src.size else 0
     return sparse.csr_matrix((wt, src - s0, ptr), shape=(hi - lo, span)), s0
+
+
+def area_apply(my, mx, plane: np.ndarray) -> np.ndarray:
+    """``my · plane · mxᵀ`` (:func:`area_matrix` of the rows and of the columns) as float32,
+    along the rows first as OpenCV resizes: a part of ``cv2.resize(plane, …, INTER_AREA)``
+    from the input samples it reads."""
+    rows_x = np.asarray((mx @ plane.T).T, np.float32)
+    return np.asarray(my @ rows_x, np.float32)
 
 
 def fit_region(image: np.ndarray, plan: Fit, rows: slice, cols: slice) -> np.ndarray:
@@ -221,12 +229,11 @@ def fit_region(image: np.ndarray, plan: Fit, rows: slice, cols: slice) -> np.nda
     if a1 <= a0 or b1 <= b0:
         return out
     area = (u1 - u0) >= (p1 - p0) and (v1 - v0) >= (q1 - q0)
-    my, sy = _axis_matrix(u1 - u0, p1 - p0, area, a0 - p0, a1 - p0)
-    mx, sx = _axis_matrix(v1 - v0, q1 - q0, area, b0 - q0, b1 - q0)
+    my, sy = area_matrix(u1 - u0, p1 - p0, area, a0 - p0, a1 - p0)
+    mx, sx = area_matrix(v1 - v0, q1 - q0, area, b0 - q0, b1 - q0)
     for c in range(img.shape[2]):
         src = unit_channel(img[u0 + sy:u0 + sy + my.shape[1], v0 + sx:v0 + sx + mx.shape[1], c])
-        rows_x = np.asarray((mx @ src.T).T, np.float32)        # (along rows first, as OpenCV)
-        out[c, a0 - r0:a1 - r0, b0 - c0:b1 - c0] = np.asarray(my @ rows_x, np.float32)
+        out[c, a0 - r0:a1 - r0, b0 - c0:b1 - c0] = area_apply(my, mx, src)
     return out
 
 
