@@ -65,8 +65,10 @@ def check_box(box, shape, name: str = "box") -> tuple[int, int, int, int]:
     return r0, r1, c0, c1
 
 
-def patch_means(image, boxes: Sequence[Sequence[int]]) -> np.ndarray:
-    """Mean of ``image`` (H, W) or (H, W, C) inside each box, accumulated in float64.
+def patch_means(image, boxes: Sequence[Sequence[int]], *, lower: float | None = None
+                ) -> np.ndarray:
+    """Mean of ``image`` (H, W) or (H, W, C) inside each box, accumulated in float64;
+    ``lower``: each box's values clipped from below first (no clipped copy of the image).
 
     Returns (N,) or (N, C). Boxes are used as given; inset them first (:func:`inset_box`) to
     stay clear of blurred patch edges.
@@ -80,5 +82,6 @@ def patch_means(image, boxes: Sequence[Sequence[int]]) -> np.ndarray:
     out = []
     for i, box in enumerate(boxes):
         r0, r1, c0, c1 = check_box(box, img.shape, f"boxes[{i}]")
-        out.append(img[r0:r1, c0:c1].reshape(-1, *img.shape[2:]).mean(axis=0, dtype=np.float64))
+        v = img[r0:r1, c0:c1] if lower is None else np.maximum(img[r0:r1, c0:c1], lower)
+        out.append(v.reshape(-1, *img.shape[2:]).mean(axis=0, dtype=np.float64))
     return np.array(out)

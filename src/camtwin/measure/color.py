@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
-from ..regions import check_box, inset_box, patch_means
+from ..regions import inset_box, patch_means
 
 REFERENCE_SET = "BabelColor Average"
 #: 0-based indices of the neutral patches used for exposure normalisation.
@@ -198,13 +198,7 @@ def verify_colorchecker(linear_srgb, patch_boxes, *, clip: bool = False
     """
     img = np.asarray(linear_srgb, dtype=np.float64)
     boxes = [inset_box(b) for b in patch_boxes]
-    for i, b in enumerate(boxes):
-        check_box(b, img.shape, f"boxes[{i}]")
-    patches = [img[r0:r1, c0:c1] for r0, r1, c0, c1 in boxes]
-    if clip:
-        patches = [np.clip(v, 0, None) for v in patches]
-    rgb = np.array([v.reshape(-1, *img.shape[2:]).mean(axis=0, dtype=np.float64)
-                    for v in patches])              # (regions.patch_means of the patches)
+    rgb = patch_means(img, boxes, lower=0.0 if clip else None)
     ref = reference_linear_srgb()
     y = rgb @ np.array([0.2126, 0.7152, 0.0722])
     yref = ref @ np.array([0.2126, 0.7152, 0.0722])
@@ -234,7 +228,7 @@ def verify_colorchecker(linear_srgb, patch_boxes, *, clip: bool = False
     span = max(neutral[0] - neutral[-1], 1e-12)
     worst, k_worst = 0.0, 0
     for k, (r0, r1, c0, c1) in enumerate(boxes):
-        v = _luminance(patches[k])
+        v = _luminance(np.maximum(img[r0:r1, c0:c1], 0.0) if clip else img[r0:r1, c0:c1])
         yy, xx = np.mgrid[r0:r1, c0:c1]
         a = np.column_stack([np.ones(v.size), xx.ravel(), yy.ravel()])
         resid = v.ravel() - a @ np.linalg.lstsq(a, v.ravel(), rcond=None)[0]
