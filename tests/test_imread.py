@@ -325,6 +325,8 @@ out = [call_peak_growth(measure_file, {str(paths["colorchecker"])!r}, "colour")[
 print(json.dumps(out))
 """
     n = 2560 * 1920
-    for grew in fresh_json(code):       # (measured: 24.0 and 26.8 B per pixel; 40 before)
+    # (measured: colour 24.0 or 33.1–33.4 B per pixel — whether the heap already holds a
+    # float64 plane's worth of freed pages —, sfr y 26.8; 62 and 40 before)
+    for grew in fresh_json(code):
         assert grew <= n * (3 + MEASURE_WORK_BYTES_PER_PX), grew / n
-        assert grew <= n * 33, grew / n     # (the float64 copy and one plane, no more)
+        assert grew <= n * 37, grew / n     # (the float64 copy and one plane, no more)
