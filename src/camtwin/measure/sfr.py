@@ -427,10 +427,14 @@ def auto_roi(image_2d, *, across_px: int = AUTO_ROI_ACROSS_PX,
         raise ConfigError(f"e-SFR needs a 2-D single-channel image, got shape {a.shape}")
     if mask is not None:
         a = _fill_masked_by_rows(a, np.asarray(mask, dtype=bool))
-    vertical = _mean_abs_diff(a, 1) >= _mean_abs_diff(a, 0)
-    if not vertical:
-        r = auto_roi(a.T, across_px=across_px)
-        return (r[2], r[3], r[0], r[1])
+    if _mean_abs_diff(a, 1) >= _mean_abs_diff(a, 0):     # (a vertical edge)
+        return _roi_across_columns(a, across_px)
+    r = _roi_across_columns(a.T, across_px)      # (the orientation is not measured again)
+    return (r[2], r[3], r[0], r[1])
+
+
+def _roi_across_columns(a: np.ndarray, across_px: int) -> tuple[int, int, int, int]:
+    """:func:`auto_roi` of an image whose edge runs along its columns."""
     h, w = a.shape
     along = min(int(0.9 * h), 4 * across_px)
     r0 = (h - along) // 2
