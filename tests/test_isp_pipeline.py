@@ -605,6 +605,23 @@ def test_a_large_raw_is_processed_in_strips_as_the_whole_frame_is(tmp_path, monk
     assert strips["bits"] == whole["bits"]
 
 
+def test_a_raw_without_a_colour_matrix_is_noted_so_in_strips_too(tmp_path, monkeypatch):
+    """``ccm: camera`` on a frame without a colour matrix uses identity and says so; the
+    strip path (which takes the matrix as a literal) passes that note on. Reference: the
+    whole frame's notes."""
+    from camtwin.commands import isp as cmd
+    from camtwin.raw import save_raw
+
+    raw = mosaic_raw(smooth_scene((300, 400), seed=2), "RGGB", neutral=(0.5, 1.0, 0.7))
+    path = save_raw(tmp_path / "r.tif", raw)        # (no colour matrix: DNG writes one)
+    whole = cmd.process_file(path, "fast", tmp_path / "w.png")
+    monkeypatch.setattr(cmd, "PROCESS_STRIPS_ABOVE_PX", 1000)
+    strips = cmd.process_file(path, "fast", tmp_path / "s.png")
+    assert "strip_rows" in strips
+    note = "ccm 'camera': the frame has no colour matrix: used identity"
+    assert note in whole["notes"] and note in strips["notes"]
+
+
 def test_what_strips_cannot_say_is_processed_on_the_whole_frame(tmp_path, monkeypatch):
     """``--save-stages``, a flat field, an HDR frame, a ``--ccm`` given to a pipeline
     whose matrix is not ``fitted`` (refused as before) take the whole-frame path."""

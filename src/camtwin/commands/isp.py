@@ -69,9 +69,10 @@ def process_file(raw_path: Path, pipeline: str, out: Path, *, bits: Optional[int
     if save_stages is None and h * w > PROCESS_STRIPS_ABOVE_PX:
         from ..isp.strips import pipeline_as_spec
 
-        spec = pipeline_as_spec(pipe, raw, ccm)
+        notes: list[str] = []
+        spec = pipeline_as_spec(pipe, raw, ccm, notes)
         if spec is not None:
-            return _process_strips(raw, raw_path, pipe, spec, out, bits, ccm)
+            return _process_strips(raw, raw_path, pipe, spec, out, bits, ccm, notes)
     per_px = PROCESS_STAGES_BYTES_PER_PX if save_stages is not None else PROCESS_BYTES_PER_PX
     check_budget(h * w * per_px + FIXED_BYTES, f"processing {raw_path} ({w} × {h} px)",
                  "raise --max-memory"
@@ -106,13 +107,15 @@ def process_file(raw_path: Path, pipeline: str, out: Path, *, bits: Optional[int
             "files": [str(p) for p in written]}
 
 
-def _process_strips(raw, raw_path: Path, pipe, spec, out: Path, bits, ccm) -> dict:
+def _process_strips(raw, raw_path: Path, pipe, spec, out: Path, bits, ccm,
+                    notes: list[str]) -> dict:
     """:func:`process_file` of a large raw in row strips
     (:func:`camtwin.isp.strips.render_strips` with ``spec``, the pipeline as an IspSpec):
     the raw frame, the output image and one strip's working set instead of ~50 B per pixel
     of whole-frame float planes — the 200 MP raw of ``phone-isocell-hp2-main`` took 8.95
     GiB (RESULTS.md "Capture at real size", run 8). The image is the whole-frame
-    pipeline's up to one code value at rare last-bit differences (``render_strips``)."""
+    pipeline's up to one code value at rare last-bit differences (``render_strips``);
+    ``notes``: what the pipeline's conversion to ``spec`` noted, put first."""
     import numpy as np
 
     from ..isp import write_rgb
@@ -136,7 +139,7 @@ def _process_strips(raw, raw_path: Path, pipe, spec, out: Path, bits, ccm) -> di
             "size": [int(w), int(h)], "bits": int(r.image.dtype.itemsize * 8),
             "wb_gains": [round(float(g), 6) for g in r.wb_gains],
             "ccm": np.round(r.ccm, 6).tolist(), "exposure_gain": round(r.exposure_gain, 6),
-            "notes": list(r.notes), "isp_seconds": round(seconds, 4),
+            "notes": [*notes, *r.notes], "isp_seconds": round(seconds, 4),
             "strip_rows": int(r.strip_rows), "files": [str(p) for p in written]}
 
 

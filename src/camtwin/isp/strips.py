@@ -495,14 +495,17 @@ def _spill_fits(h: int, w: int) -> bool:
     return free > 1.25 * h * w * 12 + 2**30
 
 
-def pipeline_as_spec(pipe, raw: RawFrame, ccm=None) -> IspSpec | None:
+def pipeline_as_spec(pipe, raw: RawFrame, ccm=None, notes: list | None = None
+                     ) -> IspSpec | None:
     """The :class:`IspSpec` whose pipeline (:meth:`IspSpec.to_pipeline`) is ``pipe`` — a
     ``ccm: camera`` stage taken as the literal matrix it resolves to on ``raw`` — so that
     :func:`render_strips` renders what :func:`camtwin.isp.run_pipeline` renders with it
     (``camtwin process`` of a large raw); None when ``pipe`` has a stage or a parameter an
     IspSpec cannot say (a flat field, a tone curve's own key, no output stage, …) or
     ``raw`` is an HDR frame (its pipeline runs on the reference component only), or a
-    ``ccm`` is passed to a pipeline whose matrix is not ``fitted``."""
+    ``ccm`` is passed to a pipeline whose matrix is not ``fitted``. ``notes``: gets what
+    resolving ``ccm: camera`` says (a frame without a colour matrix: identity), as
+    :func:`camtwin.isp.run_pipeline` would note it."""
     from pydantic import ValidationError
 
     from .config import CcmStage
@@ -523,8 +526,9 @@ def pipeline_as_spec(pipe, raw: RawFrame, ccm=None) -> IspSpec | None:
         kw["denoise"] = st["denoise"].method
     matrix = st["ccm"].matrix if "ccm" in st else "identity"
     if matrix == "camera":
+        said: list[str] = []
         matrix = tuple(tuple(float(v) for v in row)
-                       for row in _resolve_ccm(raw, st["ccm"], None, []))
+                       for row in _resolve_ccm(raw, st["ccm"], None, said))
     kw["ccm"] = matrix
     if "exposure" in st:
         e = st["exposure"]
@@ -539,7 +543,11 @@ def pipeline_as_spec(pipe, raw: RawFrame, ccm=None) -> IspSpec | None:
     except ValidationError:
         return None
     want = tuple((n, CcmStage(matrix=matrix) if n == "ccm" else s) for n, s in pipe.stages)
-    return spec if spec.to_pipeline().stages == want else None
+    if spec.to_pipeline().stages != want:
+        return None
+    if notes is not None and st.get("ccm") is not None and st["ccm"].matrix == "camera":
+        notes.extend(said)
+    return spec
 
 
 def render_strips(raw: RawFrame, spec: IspSpec, *, ccm=None, lens=None, sensor=None,
