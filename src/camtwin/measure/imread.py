@@ -59,14 +59,14 @@ RAW_SUFFIXES = (".dng", ".npz", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", 
 #: Bytes per pixel a measurement of a rendered image costs beyond its decoded array (checked
 #: against the memory budget before decoding): the float64 linear RGB (24 B) and what the
 #: measurement makes of it — GNU ``time -v`` of 48 MP captures, above the process's own
-#: 0.16 GiB: ``camtwin colour`` 26 B per pixel, ``camtwin sfr --channel y`` 32 (the
-#: luminance plane), ``sfr`` of one channel 26; a 200 MP rendering then fits in 8 GiB
-#: (RESULTS.md "Capture at real size", run 8).
+#: 0.16 GiB and the decoded image: ``camtwin colour`` 28 B per pixel, ``camtwin sfr
+#: --channel y`` 33 (the luminance plane), ``sfr`` of one channel 28; a 200 MP rendering
+#: then fits in 8 GiB (RESULTS.md "Capture at real size", run 8).
 MEASURE_WORK_BYTES_PER_PX = 40
 #: … and of a raw frame beyond its own arrays, checked once it is loaded: a colour plane
 #: as float64 DN (8 B), the CFA's channel index and the plane's mask (1 + 1), the plane
-#: filled between its sites for ``auto_roi`` (8): 18 B, measured 15 above the raw on a
-#: 48 MP one (RESULTS.md "Capture at real size", run 8).
+#: filled between its sites for ``auto_roi`` (8): 18 B, measured 18 above the raw and the
+#: process's own 0.16 GiB on a 48 MP one (RESULTS.md "Capture at real size", run 8).
 MEASURE_RAW_WORK_BYTES_PER_PX = 24
 #: Rec. 709 / sRGB luminance weights of linear R, G, B (IEC 61966-2-1).
 LUMINANCE_WEIGHTS = np.array([0.2126, 0.7152, 0.0722])
