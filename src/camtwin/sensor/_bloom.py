@@ -122,7 +122,7 @@ import threading
 import numba as nb
 import numpy as np
 
-from .._jit import parallel_backend
+from .._jit import on_row_threads
 from ._intrinsics import _cttz, _prefetch
 
 
@@ -972,11 +972,9 @@ _grow_single = _grow_kernel(True, False, "_grow_single")
 _grow_last = _grow_kernel(True, False, "_grow_last", limited=True)     # (one-group path)
 
 
-@nb.njit(cache=True, parallel=True)
 def _run_groups(q, active, win, off, head, nxt, idx, val, runs, cfirst,
                 full_well, drain, along_columns, max_iterations, tol, buf_pix, buf_val,
-                status, fp_off, fp_len, fbox, foct, st_steps, st_pend,
-                st_lost):  # pragma: no cover - jit
+                status, fp_off, fp_len, fbox, foct, st_steps, st_pend, st_lost):
     """Bloom each group ``active[k]`` alone in its window ``win[k]`` (r0, r1, c0, c1) of the
     unmodified frame ``q`` (:func:`_run_one`). The footprint — the full pixels of the
     regions that held the group's charge and their neighbours (the only pixels the group
@@ -986,12 +984,27 @@ def _run_groups(q, active, win, off, head, nxt, idx, val, runs, cfirst,
     c1) to ``fbox[k]``, the least and greatest row + column and row − column of its pixels
     (or of a few more: an octagon around it) to ``foct[k]``; ``status[k]`` = 0 when the
     bloom reached a window edge inside the
-    frame (the window was too small), else 1."""
+    frame (the window was too small), else 1. Chunks
+    of the groups (at most :data:`_CHUNKS`, each with its work space) on numba's threads
+    (:func:`camtwin._jit.on_row_threads`, :func:`_run_group_chunks`)."""
+    n_chunks = min(active.size, _CHUNKS)
+    on_row_threads(_run_group_chunks, (q, active, win, off, head, nxt, idx, val, runs, cfirst,
+                                       full_well, drain, along_columns, max_iterations, tol,
+                                       buf_pix, buf_val, status, fp_off, fp_len, fbox, foct,
+                                       st_steps, st_pend, st_lost, np.int64(n_chunks)),
+                   n_chunks, min_rows=1)
+
+
+@nb.njit(cache=True, nogil=True)
+def _run_group_chunks(q, active, win, off, head, nxt, idx, val, runs, cfirst,
+                      full_well, drain, along_columns, max_iterations, tol, buf_pix, buf_val,
+                      status, fp_off, fp_len, fbox, foct, st_steps, st_pend, st_lost,
+                      n_chunks, c0, c1):  # pragma: no cover - jit
+    """Chunks c0 … c1 − 1 of :func:`_run_groups` (one thread, without the GIL)."""
     h, w = q.shape
     qf = q.reshape(h * w)
     n_act = active.size
-    n_chunks = min(n_act, _CHUNKS)
-    for ch in nb.prange(n_chunks):
+    for ch in range(c0, c1):
         k0 = ch * n_act // n_chunks
         k1 = (ch + 1) * n_act // n_chunks
         cells = 16
@@ -1231,36 +1244,50 @@ def _run_one(qf, h, w, k, g, win, o, head, nxt, idx, val, runs, cfirst,
     st_lost[k] = lost
 
 
-@nb.njit(cache=True, parallel=True)
-def _over_full(q, fw32, known, bits):  # pragma: no cover - jit
+def _over_full(q, fw32, known, bits):
     """Sorted flat indices of the pixels above full well and — when at most 1/_DENSE_OVER
     of the frame is (the grouped path then reads them in order, not scattered over the
-    frame) — their charges (else an empty array). Two passes, parallel over rows; the
-    first, a count per row, is skipped when ``known`` (H + 1) holds those counts in
-    ``known[1:]``, e.g. from :func:`camtwin.sensor._kernels.fused_chain_keep`; the second
-    reads the frame only at the set bits of ``bits`` (uint64 (H, ⌈W/64⌉), that pass's
-    mask of the same pixels) when given with the counts, else every pixel of each row
-    that has some."""
+    frame) — their charges (else an empty array). Two passes over rows on numba's
+    threads (:func:`_blocks`); the first, a count per row, is skipped when ``known``
+    (H + 1) holds those counts in ``known[1:]``, e.g. from
+    :func:`camtwin.sensor._kernels.fused_chain_keep`; the second reads the frame only at
+    the set bits of ``bits`` (uint64 (H, ⌈W/64⌉), that pass's mask of the same pixels)
+    when given with the counts, else every pixel of each row that has some."""
     h, w = q.shape
     if known.size == h + 1:
         counts = known.copy()
         counts[0] = 0
     else:
         counts = np.zeros(h + 1, np.int64)
-        for i in nb.prange(h):
-            c = 0
-            for j in range(w):
-                if q[i, j] > fw32:
-                    c += 1
-            counts[i + 1] = c
-    for i in range(h):
-        counts[i + 1] += counts[i]
-    n = counts[h]
+        on_row_threads(_count_over_rows, (q, fw32, counts), h)
+    np.cumsum(counts, out=counts)
+    n = int(counts[h])
     idx = np.empty(n, np.int32)     # (frames of < 2³¹ pixels: see bloom)
     val = np.empty(n if n * _DENSE_OVER <= h * w else 0, np.float32)
-    keep_val = val.size > 0
     by_bits = known.size == h + 1 and bits.shape[0] == h
-    for i in nb.prange(h):
+    on_row_threads(_over_full_rows, (q, fw32, counts, bits, by_bits, idx, val), h)
+    return idx, val
+
+
+@nb.njit(cache=True, nogil=True)
+def _count_over_rows(q, fw32, counts, i0, i1):  # pragma: no cover - jit
+    """``counts[i + 1]`` ← the number of pixels of row i above ``fw32``, rows i0 … i1 − 1."""
+    w = q.shape[1]
+    for i in range(i0, i1):
+        c = 0
+        for j in range(w):
+            c += q[i, j] > fw32
+        counts[i + 1] = c
+
+
+@nb.njit(cache=True, nogil=True)
+def _over_full_rows(q, fw32, counts, bits, by_bits, idx, val, i0,
+                    i1):  # pragma: no cover - jit
+    """Rows i0 … i1 − 1 of :func:`_over_full`'s second pass (row i's pixels from
+    ``counts[i]``, a prefix sum)."""
+    w = q.shape[1]
+    keep_val = val.size > 0
+    for i in range(i0, i1):
         k = counts[i]
         end = counts[i + 1]
         if end == k:
@@ -1282,7 +1309,6 @@ def _over_full(q, fw32, known, bits):  # pragma: no cover - jit
                     if keep_val:
                         val[k] = q[i, j]
                     k += 1
-    return idx, val
 
 
 @nb.njit(cache=True, inline="always")
@@ -1317,49 +1343,80 @@ def _income(q, i, j, fw32, keep, n_dirs):  # pragma: no cover - jit
     return inc
 
 
-@nb.njit(cache=True, parallel=True)
-def _one_step(q, idx, fw32, keep, along_columns):  # pragma: no cover - jit
+#: Pixels per block of the kernels over lists of pixels run by :func:`_blocks`.
+_BLOCK = 1 << 16
+
+
+def _blocks(kernel, args, n, block=_BLOCK):
+    """``kernel(*args, n_blocks, b0, b1)`` over blocks b0 … b1 − 1 of ``n`` items on
+    numba's threads (:func:`camtwin._jit.on_row_threads`): ⌈n / ``block``⌉ blocks, at
+    least one, block b holding items ⌊b·n / n_blocks⌋ … (the blocks do not depend on the
+    number of threads: per-block sums add up the same). A nogil serial kernel in place of
+    a ``prange``: a first use compiles it without numba's parallel passes (RESULTS.md
+    "Blooming", twenty-first session)."""
+    n_blocks = _n_blocks(n, block)
+    on_row_threads(kernel, (*args, np.int64(n_blocks)), n_blocks, min_rows=1)
+
+
+def _n_blocks(n, block=_BLOCK) -> int:
+    """Number of blocks of :func:`_blocks` for ``n`` items."""
+    return max(1, -(-int(n) // block))
+
+
+@nb.njit(cache=True, inline="always")
+def _block(b, n, n_blocks):  # pragma: no cover - jit
+    """Items of block b of :func:`_blocks`: (first, end)."""
+    return b * n // n_blocks, (b + 1) * n // n_blocks
+
+
+def _one_step(q, idx, fw32, keep, along_columns):
     """Whether blooming is one step of independent pixels: every over-full pixel has only
     neighbours below full well (4, or along its column for a CCD; so it is a region of
     its own) and at least one, and no pixel receiving its charge reaches full well (so
-    nothing is pending after the step). Stops early (per chunk) at the first pixel that
-    is not so."""
+    nothing is pending after the step). Stops at the first pixel that is not so (a
+    block at its next pixel once another block found one)."""
+    ok = np.ones(1, np.bool_)
+    _blocks(_one_step_rows, (q, idx, fw32, keep, along_columns, ok), idx.size)
+    return bool(ok[0])
+
+
+@nb.njit(cache=True, nogil=True)
+def _one_step_rows(q, idx, fw32, keep, along_columns, ok, n_blocks, b0,
+                   b1):  # pragma: no cover - jit
+    """Blocks b0 … b1 − 1 of :func:`_one_step`: ``ok[0]`` ← False at a pixel that is not
+    so."""
     h, w = q.shape
-    n = idx.size
     n_dirs = 2 if along_columns else 4
     fw = np.float64(fw32)
     inv_w = 1.0 / w
-    n_chunks = min(n, 64)
-    ok = np.ones(n_chunks, np.bool_)
-    for ch in nb.prange(n_chunks):
-        for t in range(ch * n // n_chunks, (ch + 1) * n // n_chunks):
-            if not ok[ch]:
-                break
+    for b in range(b0, b1):
+        t0, t1 = _block(b, idx.size, n_blocks)
+        for t in range(t0, t1):
+            if not ok[0]:
+                return
             p = idx[t]
             i = _row_of(p, w, inv_w)
             j = p - i * w
             if _n_edges(i, j, h, w, n_dirs) == 0:
-                ok[ch] = False
+                ok[0] = False
             for d in range(n_dirs):
                 ni, nj, inside = _neighbour(i, j, d, h, w)
                 if inside and (q[ni, nj] >= fw32 or np.float64(q[ni, nj])
                                + _income(q, ni, nj, fw32, keep, n_dirs) >= fw):
-                    ok[ch] = False
-    return ok.all()
+                    ok[0] = False
 
 
-@nb.njit(cache=True, parallel=True)
-def _spill_one_step(q, idx, fw32, keep, along_columns):  # pragma: no cover - jit
-    """The step :func:`_one_step` allows: each receiver gets its :func:`_income` (in
-    float64, rounded once), written by its first over-full neighbour in direction order
-    (one writer per pixel; the over-full pixels are only read here)."""
+@nb.njit(cache=True, nogil=True)
+def _spill_rows(q, idx, fw32, keep, along_columns, n_blocks, b0, b1):  # pragma: no cover - jit
+    """Blocks b0 … b1 − 1 of the step :func:`_one_step` allows: each receiver gets its
+    :func:`_income` (in float64, rounded once), written by its first over-full neighbour
+    in direction order (one writer per pixel; the over-full pixels are only read here)."""
     h, w = q.shape
-    n = idx.size
     n_dirs = 2 if along_columns else 4
     inv_w = 1.0 / w
-    n_chunks = min(n, 64)
-    for ch in nb.prange(n_chunks):
-        for t in range(ch * n // n_chunks, (ch + 1) * n // n_chunks):
+    for b in range(b0, b1):
+        t0, t1 = _block(b, idx.size, n_blocks)
+        for t in range(t0, t1):
             p = idx[t]
             i = _row_of(p, w, inv_w)
             j = p - i * w
@@ -1378,20 +1435,33 @@ def _spill_one_step(q, idx, fw32, keep, along_columns):  # pragma: no cover - ji
                                            + _income(q, ri, rj, fw32, keep, n_dirs))
 
 
-@nb.njit(cache=True, parallel=True)
-def _pending(flat, idx, fw32, keep):  # pragma: no cover - jit
-    """Σ (q − FWC)·keep [e⁻] over the pixels ``idx``."""
+@nb.njit(cache=True, nogil=True)
+def _pending_rows(flat, idx, fw32, keep, sums, n_blocks, b0, b1):  # pragma: no cover - jit
+    """``sums[b]`` ← Σ (q − FWC)·keep [e⁻] over block b of the pixels ``idx``."""
     fw = np.float64(fw32)
-    total = 0.0
-    for t in nb.prange(idx.size):
-        total += (np.float64(flat[idx[t]]) - fw) * keep
-    return total
+    for b in range(b0, b1):
+        t0, t1 = _block(b, idx.size, n_blocks)
+        total = 0.0
+        for t in range(t0, t1):
+            total += (np.float64(flat[idx[t]]) - fw) * keep
+        sums[b] = total
 
 
-@nb.njit(cache=True, parallel=True)
-def _set_full(flat, idx, fw32):  # pragma: no cover - jit
-    for t in nb.prange(idx.size):
-        flat[idx[t]] = fw32
+@nb.njit(cache=True, nogil=True)
+def _scatter_rows(flat, pix, val, n_blocks, b0, b1):  # pragma: no cover - jit
+    """flat[pix] = val over blocks b0 … b1 − 1 (``val`` of one element: that value for
+    every pixel)."""
+    one = val.size == 1
+    for b in range(b0, b1):
+        t0, t1 = _block(b, pix.size, n_blocks)
+        for t in range(t0, t1):
+            flat[pix[t]] = val[0] if one else val[t]
+
+
+def _scatter(flat, pix, val):
+    """flat[pix] = val (``val``: one value per pixel, or one float32 for them all)."""
+    val = np.asarray(val, np.float32).reshape(-1)
+    _blocks(_scatter_rows, (flat, pix, val), pix.size)
 
 
 @nb.njit(cache=True)
@@ -1439,76 +1509,127 @@ def _step_income(flat, r, ri, rj, h, w, p, c, idx, comp, share, bad, fw32, n_dir
     return inc, first == p
 
 
-@nb.njit(cache=True, parallel=True)
-def _first_step_edges(idx, q, fw32, along_columns):  # pragma: no cover - jit
-    """Per over-full pixel (``idx``): its number of in-frame neighbours below full well —
-    its edges to receivers (4, or up and down for a CCD) — or −1 when a neighbour is
-    exactly at full well (full, so part of its region: not a component that blooms
-    alone)."""
+@nb.njit(cache=True, nogil=True)
+def _first_step_edge_rows(idx, q, fw32, along_columns, edges, n_blocks, b0,
+                          b1):  # pragma: no cover - jit
+    """Blocks b0 … b1 − 1 (:func:`_blocks`) of the over-full pixels ``idx``: ``edges[t]``
+    ← pixel t's number of in-frame neighbours below full well — its edges to receivers
+    (4, or up and down for a CCD) — or −1 when a neighbour is exactly at full well (full,
+    so part of its region: not a component that blooms alone)."""
     h, w = q.shape
     flat = q.reshape(h * w)
-    n = idx.size
     n_dirs = 2 if along_columns else 4
     inv_w = 1.0 / w
-    edges = np.empty(n, np.int8)
-    for t in nb.prange(n):
-        p = np.int64(idx[t])
-        i = _row_of(p, w, inv_w)
-        j = p - i * w
-        e = 0
-        exact = False
-        for d in range(n_dirs):
-            ni, nj, inside = _neighbour(i, j, d, h, w)
-            if inside:
-                v = flat[ni * w + nj]
-                e += v < fw32
-                exact |= v == fw32
-        edges[t] = -1 if exact else e
-    return edges
+    for b in range(b0, b1):
+        t0, t1 = _block(b, idx.size, n_blocks)
+        for t in range(t0, t1):
+            p = np.int64(idx[t])
+            i = _row_of(p, w, inv_w)
+            j = p - i * w
+            e = 0
+            exact = False
+            for d in range(n_dirs):
+                ni, nj, inside = _neighbour(i, j, d, h, w)
+                if inside:
+                    v = flat[ni * w + nj]
+                    e += v < fw32
+                    exact |= v == fw32
+            edges[t] = -1 if exact else e
 
 
-@nb.njit(cache=True, parallel=True)
-def _first_step_pass(q, idx, comp, share, bad, fw32, along_columns,
-                     apply):  # pragma: no cover - jit
-    """Over the receivers of the components not ``bad``: without ``apply``, mark ``bad``
-    every component a receiver of which reaches full well in the first step, counting
-    every component's share (so also when the others' shares are added later); with
-    ``apply``, their first (and only) step — each receiver gets their shares (float64,
-    rounded once), written by its first such over-full neighbour — and then their pixels
-    go to full well."""
+@nb.njit(cache=True, nogil=True)
+def _first_step_rows(q, idx, comp, share, bad, fw32, along_columns, apply, n_blocks, b0,
+                     b1):  # pragma: no cover - jit
+    """Blocks b0 … b1 − 1 (:func:`_blocks`) of the receivers of the components not
+    ``bad``: without ``apply``, mark ``bad`` every component a receiver of which reaches
+    full well in the first step, counting every component's share (so also when the
+    others' shares are added later); with ``apply``, their first (and only) step — each
+    receiver gets their shares (float64, rounded once), written by its first such
+    over-full neighbour (their pixels go to full well after every block:
+    :func:`_first_step_full_rows`)."""
     h, w = q.shape
     flat = q.reshape(h * w)
-    n = idx.size
     n_dirs = 2 if along_columns else 4
     fw = np.float64(fw32)
     inv_w = 1.0 / w
-    for t in nb.prange(n):
-        c = comp[t]
-        if bad[c]:
-            continue
-        p = np.int64(idx[t])
-        i = _row_of(p, w, inv_w)
-        j = p - i * w
-        for d in range(n_dirs):
-            ri, rj, inside = _neighbour(i, j, d, h, w)
-            r = ri * w + rj
-            if inside and flat[r] < fw32:
-                inc, mine = _step_income(flat, r, ri, rj, h, w, p, c, idx,
-                                         comp, share, bad, fw32, n_dirs, apply)
-                if not apply:
-                    if np.float64(flat[r]) + inc >= fw:
-                        bad[c] = True
-                elif mine:
-                    flat[r] = np.float32(np.float64(flat[r]) + inc)
-    if apply:
-        for t in nb.prange(n):
+    for b in range(b0, b1):
+        t0, t1 = _block(b, idx.size, n_blocks)
+        for t in range(t0, t1):
+            c = comp[t]
+            if bad[c]:
+                continue
+            p = np.int64(idx[t])
+            i = _row_of(p, w, inv_w)
+            j = p - i * w
+            for d in range(n_dirs):
+                ri, rj, inside = _neighbour(i, j, d, h, w)
+                r = ri * w + rj
+                if inside and flat[r] < fw32:
+                    inc, mine = _step_income(flat, r, ri, rj, h, w, p, c, idx,
+                                             comp, share, bad, fw32, n_dirs, apply)
+                    if not apply:
+                        if np.float64(flat[r]) + inc >= fw:
+                            bad[c] = True
+                    elif mine:
+                        flat[r] = np.float32(np.float64(flat[r]) + inc)
+
+
+@nb.njit(cache=True, nogil=True)
+def _first_step_full_rows(q, idx, comp, bad, fw32, n_blocks, b0, b1):  # pragma: no cover - jit
+    """Blocks b0 … b1 − 1 (:func:`_blocks`): the pixels of the components not ``bad`` go
+    to full well."""
+    flat = q.reshape(q.size)
+    for b in range(b0, b1):
+        t0, t1 = _block(b, idx.size, n_blocks)
+        for t in range(t0, t1):
             if not bad[comp[t]]:
                 flat[idx[t]] = fw32
 
 
 @nb.njit(cache=True)
-def _first_step_alone(q, idx, comp, n_comp, fw32, keep, along_columns,
-                      tolerance_e):  # pragma: no cover - jit
+def _first_step_shares(q, idx, comp, n_comp, fw32, keep, edges):  # pragma: no cover - jit
+    """Of :func:`_first_step_alone`: (``bad`` — components with a pixel next to one exactly
+    at full well, or without an edge —, each component's pending charge per edge, its
+    number of edges, the total pending charge [e⁻])."""
+    flat = q.reshape(q.size)
+    fw = np.float64(fw32)
+    share = np.zeros(n_comp, np.float64)        # pending charge, then per edge
+    n_edges = np.zeros(n_comp, np.int32)
+    bad = np.zeros(n_comp, np.bool_)
+    total = 0.0
+    for t in range(idx.size):
+        c = comp[t]
+        e = (np.float64(flat[idx[t]]) - fw) * keep
+        share[c] += e
+        total += e
+        if edges[t] < 0:
+            bad[c] = True
+        else:
+            n_edges[c] += edges[t]
+    for c in range(n_comp):
+        if n_edges[c] == 0:
+            bad[c] = True           # (nowhere to spill: its charge is lost in the steps)
+        else:
+            share[c] /= n_edges[c]
+    return bad, share, n_edges, total
+
+
+@nb.njit(cache=True)
+def _first_step_rest(bad, share, n_edges, total, tolerance_e):  # pragma: no cover - jit
+    """Of :func:`_first_step_alone`: the stop tolerance of the components left ``bad`` —
+    their share of the pending charge, as the groups share it (and less than the rest's
+    pending charge: it makes its first step, as here) —, and the number of the others."""
+    rest = 0.0
+    n_good = 0
+    for c in range(bad.size):
+        if bad[c]:
+            rest += share[c] * n_edges[c] if n_edges[c] > 0 else share[c]
+        else:
+            n_good += 1
+    return tolerance_e * rest / total, n_good
+
+
+def _first_step_alone(q, idx, comp, n_comp, fw32, keep, along_columns, tolerance_e):
     """Bloom, in one stencil step, every component (``comp``: of each over-full pixel
     ``idx``, 0 … ``n_comp`` − 1) whose receivers all stay below full well in the first
     step even with every component's share — those blooms end there: their pixels go to
@@ -1525,51 +1646,37 @@ def _first_step_alone(q, idx, comp, n_comp, fw32, keep, along_columns,
     bounding box and the receivers' ring, or one band of whole rows when that is less
     to read out again; the stop tolerance of the other components' steps: the share of
     ``tolerance_e`` of their pending charge)."""
-    h, w = q.shape
-    flat = q.reshape(h * w)
     n = idx.size
-    fw = np.float64(fw32)
-    edges = _first_step_edges(idx, q, fw32, along_columns)
-    share = np.zeros(n_comp, np.float64)        # pending charge, then per edge
-    n_edges = np.zeros(n_comp, np.int32)
-    bad = np.zeros(n_comp, np.bool_)
-    total = 0.0
-    for t in range(n):
-        c = comp[t]
-        e = (np.float64(flat[idx[t]]) - fw) * keep
-        share[c] += e
-        total += e
-        if edges[t] < 0:
-            bad[c] = True
-        else:
-            n_edges[c] += edges[t]
+    edges = np.empty(n, np.int8)
+    _blocks(_first_step_edge_rows, (idx, q, fw32, along_columns, edges), n)
+    bad, share, n_edges, total = _first_step_shares(q, idx, comp, n_comp, fw32, keep, edges)
     none = np.empty((0, 4), np.int64)
     if total <= tolerance_e:
         bad[:] = True
         return bad, 0, none, tolerance_e
-    for c in range(n_comp):
-        if n_edges[c] == 0:
-            bad[c] = True           # (nowhere to spill: its charge is lost in the steps)
-        else:
-            share[c] /= n_edges[c]
     # (np.bool_: not a literal, one compiled signature for both passes)
-    _first_step_pass(q, idx, comp, share, bad, fw32, along_columns, np.bool_(False))
-    # the tolerance of the rest: its share of the pending charge, as the groups share it
-    # (and less than the rest's pending charge: it makes its first step, as here)
-    rest = 0.0
-    n_good = 0
-    for c in range(n_comp):
-        if bad[c]:
-            rest += share[c] * n_edges[c] if n_edges[c] > 0 else share[c]
-        else:
-            n_good += 1
-    tol_rest = tolerance_e * rest / total
+    _blocks(_first_step_rows, (q, idx, comp, share, bad, fw32, along_columns, np.bool_(False)),
+            n)
+    tol_rest, n_good = _first_step_rest(bad, share, n_edges, total, tolerance_e)
     if n_good == 0:
         return bad, 0, none, tolerance_e
-    _first_step_pass(q, idx, comp, share, bad, fw32, along_columns, np.bool_(True))
-    # footprint boxes: the rows holding bloomed pixels, ± the receivers' ring, whole —
-    # or, when that is more to read out (by rows of 16 pixels) than the components'
-    # own boxes (each at least 3 rows of 16), per component its bounding box and ring
+    _blocks(_first_step_rows, (q, idx, comp, share, bad, fw32, along_columns, np.bool_(True)),
+            n)
+    _blocks(_first_step_full_rows, (q, idx, comp, bad, fw32), n)
+    n_done, box = _first_step_boxes(q.shape[0], q.shape[1], idx, comp, n_comp, bad, n_good,
+                                    along_columns)
+    return bad, n_done, box, tol_rest
+
+
+@nb.njit(cache=True)
+def _first_step_boxes(h, w, idx, comp, n_comp, bad, n_good,
+                      along_columns):  # pragma: no cover - jit
+    """Of :func:`_first_step_alone`: the number of pixels bloomed and the footprint boxes
+    (r0, r1, c0, c1) of those blooms: the rows holding bloomed pixels, ± the receivers'
+    ring, whole — or, when that is more to read out (by rows of 16 pixels) than the
+    components' own boxes (each at least 3 rows of 16), per component its bounding box
+    and ring."""
+    n = idx.size
     inv_w = 1.0 / w
     n_done = 0
     lo = h
@@ -1583,7 +1690,7 @@ def _first_step_alone(q, idx, comp, n_comp, fw32, keep, along_columns,
     lo = max(lo - 1, 0)
     hi = min(hi + 2, h)
     if (hi - lo) * w <= 48 * n_good:
-        return bad, n_done, np.array([[lo, hi, 0, w]], np.int64), tol_rest
+        return n_done, np.array([[lo, hi, 0, w]], np.int64)
     box = np.empty((n_comp, 4), np.int64)
     box[:, 0] = h
     box[:, 1] = -1
@@ -1613,7 +1720,7 @@ def _first_step_alone(q, idx, comp, n_comp, fw32, keep, along_columns,
             box[nb_, 2] = c0
             box[nb_, 3] = c1
             nb_ += 1
-    return bad, n_done, box[:nb_].copy(), tol_rest
+    return n_done, box[:nb_].copy()
 
 
 #: Above this many components (at least), a frame is bloomed as one group
@@ -1868,9 +1975,7 @@ _SPLIT_MIN_SHARE = 0.2
 _SPLIT_REACH = 2
 
 
-@nb.njit(cache=True)
-def _split(q, idx, rstart, rcomp, n_reg, fw32, keep,
-           along_columns):  # pragma: no cover - jit
+def _split(q, idx, rstart, rcomp, n_reg, fw32, keep, along_columns):
     """Two sides of the frame for the one-group path on two threads: the components on
     either side of a row or a column that none crosses (a cut), chosen to balance the
     sides' work. Returns (side of each component (0 or 1), the lighter side's share of
@@ -1885,6 +1990,28 @@ def _split(q, idx, rstart, rcomp, n_reg, fw32, keep,
     blooms stay apart is not predicted but checked
     (:func:`_dense_two_sides`); the result never depends on the choice. The components
     are the runs' (``idx[rstart[r]:rstart[r + 1]]`` in ``rcomp[r]``)."""
+    h, w = q.shape
+    box, pend, work_r, work_c, total = _split_work(q, idx, rstart, rcomp, n_reg, fw32, keep)
+    none = np.zeros(n_reg, np.uint8)
+    # boxes alone, then grown by their margins (the second can only do worse)
+    best_axis, best_cut, best = _best_cut(box, np.zeros(n_reg, np.int64), work_r, work_c,
+                                          total, h, w, along_columns)
+    if best < _SPLIT_MIN_SHARE * total:
+        return none, 0.0, 0.0, 0.0
+    # (full well as float64, as _bloom_groups passes it)
+    margin = _margins(q.reshape(h * w), box, pend, h, w, np.float64(fw32), along_columns, 1.0)
+    best_axis, best_cut, best = _best_cut(box, margin, work_r, work_c, total, h, w,
+                                          along_columns)
+    if best < _SPLIT_MIN_SHARE * total:
+        return none, 0.0, 0.0, 0.0
+    side, p0, p_all = _split_sides(box, pend, best_axis, best_cut)
+    return side, best / total, p0, p_all
+
+
+@nb.njit(cache=True)
+def _split_work(q, idx, rstart, rcomp, n_reg, fw32, keep):  # pragma: no cover - jit
+    """Of :func:`_split`: each component's bounding box and pending charge [e⁻], the work
+    of the components by the row and by the column their boxes start at, the total."""
     h, w = q.shape
     qf = q.reshape(h * w)
     fw = np.float64(fw32)
@@ -1909,8 +2036,6 @@ def _split(q, idx, rstart, rcomp, n_reg, fw32, keep,
         for t in range(i, e):
             pend[k] += (np.float64(qf[idx[t]]) - fw) * keep
         cnt[k] += e - i
-    cover_r = np.zeros(h + 1, np.int64)
-    cover_c = np.zeros(w + 1, np.int64)
     work_r = np.zeros(h + 1, np.float64)
     work_c = np.zeros(w + 1, np.float64)
     total = 0.0
@@ -1919,51 +2044,58 @@ def _split(q, idx, rstart, rcomp, n_reg, fw32, keep,
         work_r[box[k, 0]] += wk
         work_c[box[k, 2]] += wk
         total += wk
-    margin = np.zeros(n_reg, np.int64)
-    side = np.zeros(n_reg, np.uint8)
+    return box, pend, work_r, work_c, total
+
+
+@nb.njit(cache=True)
+def _best_cut(box, margin, work_r, work_c, total, h, w,
+              along_columns):  # pragma: no cover - jit
+    """Of :func:`_split`: the cut (axis 0 rows, 1 columns; the cut between c − 1 and c)
+    that no component's box grown by :data:`_SPLIT_REACH` times its ``margin`` crosses and
+    that balances the work best, and the lighter side's work (axis −1, 0: none)."""
+    cover_r = np.zeros(h + 1, np.int64)
+    cover_c = np.zeros(w + 1, np.int64)
+    for k in range(box.shape[0]):
+        m = _SPLIT_REACH * margin[k]
+        a, b = max(box[k, 0] - m, 0), min(box[k, 1] + m, h)
+        if a + 1 < b:       # (cuts a + 1 … b − 1 fall inside)
+            cover_r[a + 1] += 1
+            cover_r[b] -= 1
+        m = 0 if along_columns else m
+        a, b = max(box[k, 2] - m, 0), min(box[k, 3] + m, w)
+        if a + 1 < b:
+            cover_c[a + 1] += 1
+            cover_c[b] -= 1
     best_axis, best_cut, best = -1, 0, 0.0
-    for rnd in range(2):    # (boxes alone, then grown: the second can only do worse)
-        if rnd == 1:
-            if best < _SPLIT_MIN_SHARE * total:
-                return side, 0.0, 0.0, 0.0
-            # (full well as float64, as _bloom_frame passes it: one compiled signature)
-            margin = _margins(qf, box, pend, h, w, np.float64(fw32), along_columns, 1.0)
-            best_axis, best_cut, best = -1, 0, 0.0
-        cover_r[:] = 0
-        cover_c[:] = 0
-        for k in range(n_reg):
-            m = _SPLIT_REACH * margin[k]
-            a, b = max(box[k, 0] - m, 0), min(box[k, 1] + m, h)
-            if a + 1 < b:       # (cuts a + 1 … b − 1 fall inside)
-                cover_r[a + 1] += 1
-                cover_r[b] -= 1
-            m = 0 if along_columns else m
-            a, b = max(box[k, 2] - m, 0), min(box[k, 3] + m, w)
-            if a + 1 < b:
-                cover_c[a + 1] += 1
-                cover_c[b] -= 1
-        for axis in range(2):
-            n = h if axis == 0 else w
-            cover = cover_r if axis == 0 else cover_c
-            work = work_r if axis == 0 else work_c
-            c_run = 0
-            w_run = 0.0
-            for c in range(1, n):   # (the cut between c − 1 and c)
-                c_run += cover[c]
-                w_run += work[c - 1]
-                if c_run == 0:
-                    s = min(w_run, total - w_run)
-                    if s > best:
-                        best_axis, best_cut, best = axis, c, s
-    if best < _SPLIT_MIN_SHARE * total:
-        return side, 0.0, 0.0, 0.0
+    for axis in range(2):
+        n = h if axis == 0 else w
+        cover = cover_r if axis == 0 else cover_c
+        work = work_r if axis == 0 else work_c
+        c_run = 0
+        w_run = 0.0
+        for c in range(1, n):   # (the cut between c − 1 and c)
+            c_run += cover[c]
+            w_run += work[c - 1]
+            if c_run == 0:
+                s = min(w_run, total - w_run)
+                if s > best:
+                    best_axis, best_cut, best = axis, c, s
+    return best_axis, best_cut, best
+
+
+@nb.njit(cache=True)
+def _split_sides(box, pend, best_axis, best_cut):  # pragma: no cover - jit
+    """Of :func:`_split`: the side of each component of the cut, the pending charge of
+    side 0 and of both [e⁻]."""
+    n_reg = box.shape[0]
+    side = np.zeros(n_reg, np.uint8)
     p0 = 0.0
     p_all = 0.0
     for k in range(n_reg):
         side[k] = box[k, 2 * best_axis] >= best_cut
         p0 += 0.0 if side[k] else pend[k]
         p_all += pend[k]
-    return side, best / total, p0, p_all
+    return side, p0, p_all
 
 
 @nb.njit(cache=True)
@@ -2040,13 +2172,6 @@ def _bit_in_box(p, w, inv_w, r0, r1, c0, c1):  # pragma: no cover - jit
     return -1
 
 
-@nb.njit(cache=True, parallel=True)
-def _scatter(flat, pix, val):  # pragma: no cover - jit
-    """flat[pix] = val."""
-    for t in nb.prange(pix.size):
-        flat[pix[t]] = val[t]
-
-
 #: Pixels per footprint segment handed back by the one-group path: the readout
 #: (:func:`camtwin.sensor._kernels.readout_lists`) runs its segments in parallel, and one
 #: segment of a frame's whole bloom ran on one thread.
@@ -2075,7 +2200,6 @@ def _dense_two_sides(q, idx, rstart, rcomp, n_reg, fw32, along_columns, max_iter
     ``write``, also written into ``q``). ``limit`` (bytes, < 0: none): each side's work
     space within half of it (:func:`_run_dense`); a side that would need more gives None
     too (the one-group path then has the whole limit)."""
-    parallel_backend()      # (_split links a parallel kernel: camtwin._jit)
     h, w = q.shape
     side_of, lighter, p0, p_all = _split(q, idx, rstart, rcomp, n_reg, fw32, keep,
                                          along_columns)
@@ -2137,15 +2261,25 @@ def _all_over_full(q, fw32, known):  # pragma: no cover - jit
     return True
 
 
-@nb.njit(cache=True, parallel=True)
-def _clip_all(flat, fw32, keep):  # pragma: no cover - jit
-    """Every pixel set to full well; returns Σ(q − FWC)·keep [e⁻] (float64)."""
+def _clip_all(q, fw32, keep):
+    """Every pixel set to full well; returns Σ(q − FWC)·keep [e⁻] (float64, summed per
+    row, then over rows). Rows on numba's threads."""
+    sums = np.empty(q.shape[0], np.float64)
+    on_row_threads(_clip_rows, (q, fw32, keep, sums), q.shape[0])
+    return float(sums.sum())
+
+
+@nb.njit(cache=True, nogil=True)
+def _clip_rows(q, fw32, keep, sums, i0, i1):  # pragma: no cover - jit
+    """Rows i0 … i1 − 1 of :func:`_clip_all`."""
     fw = np.float64(fw32)
-    total = 0.0
-    for p in nb.prange(flat.size):
-        total += (np.float64(flat[p]) - fw) * keep
-        flat[p] = fw32
-    return total
+    w = q.shape[1]
+    for i in range(i0, i1):
+        total = 0.0
+        for j in range(w):
+            total += (np.float64(q[i, j]) - fw) * keep
+            q[i, j] = fw32
+        sums[i] = total
 
 
 @nb.njit(cache=True, inline="always")
@@ -2308,28 +2442,43 @@ def _first_margin(qf, r0, r1, c0, c1, h, w, pending_e, full_well, along_columns,
     return d + 2
 
 
-@nb.njit(cache=True, parallel=True)
-def _margins(qf, bbox, excess, h, w, full_well, along_columns,
-             room_factor):  # pragma: no cover - jit
+def _margins(qf, bbox, excess, h, w, full_well, along_columns, room_factor):
     """:func:`_first_margin` of every group (bounding boxes ``bbox``, pending charge
-    ``excess`` [e⁻]), in parallel."""
-    n = bbox.shape[0]
-    margin = np.empty(n, np.int64)
-    for g in nb.prange(n):
-        margin[g] = _first_margin(qf, bbox[g, 0], bbox[g, 1], bbox[g, 2], bbox[g, 3], h, w,
-                                  excess[g], full_well, along_columns, room_factor)
+    ``excess`` [e⁻]), blocks of groups on numba's threads (:func:`_blocks`)."""
+    margin = np.empty(bbox.shape[0], np.int64)
+    _blocks(_margin_rows, (qf, bbox, excess, np.int64(h), np.int64(w), np.float64(full_well),
+                           bool(along_columns), float(room_factor), margin),
+            bbox.shape[0], _MARGIN_BLOCK)
     return margin
 
 
-@nb.njit(cache=True, parallel=True)
-def _write_back(flat, valid, where, off, length, pix0, val0, pix1,
-                val1):  # pragma: no cover - jit
-    """Write the accepted footprints (pairwise disjoint) into the frame."""
-    for g in nb.prange(valid.size):
-        if valid[g]:
-            pix = pix0 if where[g] == 0 else pix1
-            val = val0 if where[g] == 0 else val1
-            for t in range(off[g], off[g] + length[g]):
+#: Groups per block of :func:`_margins`.
+_MARGIN_BLOCK = 1 << 12
+
+
+@nb.njit(cache=True, nogil=True)
+def _margin_rows(qf, bbox, excess, h, w, full_well, along_columns, room_factor, margin,
+                 n_blocks, b0, b1):  # pragma: no cover - jit
+    """Blocks b0 … b1 − 1 of :func:`_margins`."""
+    for b in range(b0, b1):
+        g0, g1 = _block(b, bbox.shape[0], n_blocks)
+        for g in range(g0, g1):
+            margin[g] = _first_margin(qf, bbox[g, 0], bbox[g, 1], bbox[g, 2], bbox[g, 3], h,
+                                      w, excess[g], full_well, along_columns, room_factor)
+
+
+@nb.njit(cache=True, nogil=True)
+def _write_back_rows(flat, acc, res, pix0, val0, pix1, val1, n_blocks, b0,
+                     b1):  # pragma: no cover - jit
+    """Blocks b0 … b1 − 1 (:func:`_blocks`) of the accepted footprints ``acc`` (pairwise
+    disjoint; ``res``: buffer, offset, length of each group's) written into the frame."""
+    for b in range(b0, b1):
+        k0, k1 = _block(b, acc.size, n_blocks)
+        for k in range(k0, k1):
+            g = acc[k]
+            pix = pix0 if res[0, g] == 0 else pix1
+            val = val0 if res[0, g] == 0 else val1
+            for t in range(res[1, g], res[1, g] + res[2, g]):
                 flat[_u(pix[t])] = val[t]
 
 
@@ -2635,7 +2784,6 @@ def bloom(q, full_well, drain, along_columns, max_iterations, tolerance_e, count
     # kernels take full well as float32 anyway)
     fw32, drain, along_columns = np.float32(full_well), float(drain), bool(along_columns)
     max_iterations, tolerance_e = int(max_iterations), float(tolerance_e)
-    parallel_backend()      # the kernels below link parallel ones (camtwin._jit)
     write = not (boxes and footprints)
     out = _path(q, fw32, drain, along_columns, max_iterations, tolerance_e, known, at, mask,
                 True, write, share)
@@ -2701,7 +2849,6 @@ def _path(q, fw32, drain, along_columns, max_iterations, tolerance_e, known, den
     """:func:`_bloom_frame`, and the grouped path (:func:`_bloom_groups`) when it chooses
     that: done, or the path :func:`bloom` runs next (:data:`_TO_ONE_STEP`,
     :data:`_TO_DENSE`, :data:`_TO_FIRST_STEP`) and its inputs."""
-    parallel_backend()      # (nested parallel kernels: camtwin._jit)
     out = _bloom_frame(q, fw32, drain, along_columns, max_iterations, tolerance_e, known,
                        dense_at, bits, first_step, write, dense_share)
     if out[0] == _TO_GROUPS:
@@ -2721,9 +2868,7 @@ _TO_FIRST_STEP = -3
 _TO_GROUPS = -4
 
 
-@nb.njit(cache=True)
-def _bloom_one_step(q, idx, fw32, keep, along_columns, max_iterations,
-                    tolerance_e):  # pragma: no cover - jit
+def _bloom_one_step(q, idx, fw32, keep, along_columns, max_iterations, tolerance_e):
     """The one-step path: over-full pixels that each stand alone (no full neighbour) and
     whose receivers all stay below full well (:func:`_one_step`) bloom in one step, done
     as a stencil (hot pixels, a colour channel just over full well) — no groups (a Bayer
@@ -2731,12 +2876,14 @@ def _bloom_one_step(q, idx, fw32, keep, along_columns, max_iterations,
     bench_blooming.py --hostile). Returns (steps, pending, lost, boxes) as :func:`bloom`."""
     h, w = q.shape
     flat = q.reshape(h * w)
-    pending = _pending(flat, idx, fw32, keep)
+    sums = np.zeros(_n_blocks(idx.size), np.float64)
+    _blocks(_pending_rows, (flat, idx, fw32, keep, sums), idx.size)
+    pending = float(sums.sum())
     steps = 0
     if max_iterations >= 1 and pending > tolerance_e:
-        _spill_one_step(q, idx, fw32, keep, along_columns)
+        _blocks(_spill_rows, (q, idx, fw32, keep, along_columns), idx.size)
         steps, pending = 1, 0.0
-    _set_full(flat, idx, fw32)
+    _scatter(flat, idx, fw32)
     return steps, pending, 0.0, _one_step_boxes(idx, h, w, along_columns)
 
 #: Work space of :func:`bloom` per pixel that ends up full [bytes], an upper bound: the
@@ -2893,22 +3040,8 @@ def _mostly_small_excess(q, idx, val, fw32, keep):  # pragma: no cover - jit
     return 4 * small >= n
 
 
-@nb.njit(cache=True, inline="always")
-def _frame_setup(q, full_well, drain):  # pragma: no cover - jit
-    """What :func:`_bloom_frame` and :func:`_bloom_groups` start from: h, w, full well
-    (float32, float64), the share kept of the excess (1 − drain), the flat frame, and the
-    empty arrays their results hand back in place of pixel lists (int32), footprint
-    segments (int64 (0, 3)) and charges (float32)."""
-    h, w = q.shape
-    fw32 = np.float32(full_well)
-    return (h, w, fw32, np.float64(fw32), 1.0 - drain, q.reshape(h * w),
-            np.empty(0, np.int32), np.empty((0, 3), np.int64), np.empty(0, np.float32))
-
-
-@nb.njit(cache=True)
 def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e,
-                 known, dense_at, bits, first_step, write,
-                 dense_share):  # pragma: no cover - jit
+                 known, dense_at, bits, first_step, write, dense_share):
     """:func:`bloom`'s choice of path (``known``: the per-row counts, or empty;
     ``dense_at``, ``bits``, ``dense_share``: see there): a frame with nothing over full well
     or all of it over is done here (steps, pending, lost and the footprints' bounding boxes
@@ -2925,12 +3058,15 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
     footprints as lists instead of written into ``q`` (seg, pix0, val0, pix1, val1, as
     :func:`bloom` ``footprints`` hands them back; its boxes are then empty); else
     empty."""
-    h, w, fw32, fw, keep, flat, none, no_seg, no_val = _frame_setup(q, full_well, drain)
+    h, w = q.shape
+    fw32 = np.float32(full_well)
+    keep = 1.0 - drain
+    none, no_seg, no_val = _NONE, _NO_SEG, _NO_VAL
     if _all_over_full(q, fw32, known):
         # one region (a column each for a CCD) with nowhere to spill: its pending charge is
         # lost in the first step — without the lists, work space and time of the general
         # path (16.8 s and +2.4 GB for an over-exposed 200 MP frame)
-        pending = _clip_all(flat, fw32, keep)
+        pending = _clip_all(q, fw32, keep)
         box = np.array([[0, h, 0, w]], np.int64)
         if max_iterations < 1 or pending <= tolerance_e:
             return (0, pending, 0.0, box, none, none, 0,
@@ -2938,13 +3074,33 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
         return (1, 0.0, pending, box, none, none, 0,
                 no_seg, none, no_val, none, no_val)
     idx, val = _over_full(q, fw32, known, bits)
-    n = idx.size
-    if n == 0:
+    if idx.size == 0:
         return (0, 0.0, 0.0, np.empty((0, 4), np.int64), none, none, 0,
                 no_seg, none, no_val, none, no_val)
     if _one_step(q, idx, fw32, keep, along_columns):
         return (_TO_ONE_STEP, 0.0, 0.0, np.empty((0, 4), np.int64), idx, none, 0,
                 no_seg, none, no_val, none, no_val)
+    return _frame_path(q, fw32, keep, along_columns, max_iterations, idx, val, dense_at,
+                       first_step, dense_share)
+
+
+#: The empty pixel lists, footprint segments and charges :func:`_bloom_frame` hands back.
+_NONE = np.empty(0, np.int32)
+_NO_SEG = np.empty((0, 3), np.int64)
+_NO_VAL = np.empty(0, np.float32)
+
+
+@nb.njit(cache=True)
+def _frame_path(q, fw32, keep, along_columns, max_iterations, idx, val, dense_at, first_step,
+                dense_share):  # pragma: no cover - jit
+    """The rest of :func:`_bloom_frame` once some pixels are over full well and the
+    one-step path does not do: the runs and components, and the path they take."""
+    h, w = q.shape
+    fw = np.float64(fw32)
+    none = np.empty(0, np.int32)
+    no_seg = np.empty((0, 3), np.int64)
+    no_val = np.empty(0, np.float32)
+    n = idx.size
     rstart, rcomp = _components(idx, w, along_columns)
     n_groups = _compact_ids(rcomp)
     band = _row_of(idx[n - 1], w, 1.0 / w) - _row_of(idx[0], w, 1.0 / w) + 1
@@ -2992,9 +3148,8 @@ def _bloom_frame(q, full_well, drain, along_columns, max_iterations, tolerance_e
             no_seg, rcomp, val, none, no_val)
 
 
-@nb.njit(cache=True)
 def _bloom_groups(q, full_well, drain, along_columns, max_iterations, tolerance_e, idx, val,
-                  rstart, rcomp, n_groups, write, dense_share):  # pragma: no cover - jit
+                  rstart, rcomp, n_groups, write, dense_share):
     """The grouped path of :func:`_bloom_frame` (module docstring), from the over-full
     pixels ``idx`` (their charges ``val``) and their runs' starts and components
     (``rstart``, ``rcomp``; ``n_groups`` components): returns what :func:`_bloom_frame`
@@ -3003,14 +3158,107 @@ def _bloom_groups(q, full_well, drain, along_columns, max_iterations, tolerance_
     frame that takes another path (most photos with a highlight go to the one-group path
     as :func:`_bloom_frame` sends them) does not compile it (``_run_groups``,
     ``_run_one``, the steps, the premerge, the pairing: most of the first bloom of a frame
-    of groups, ``bench_blooming.py --first-use``)."""
-    h, w, fw32, fw, keep, flat, none, no_seg, no_val = _frame_setup(q, full_well, drain)
-    n = idx.size
+    of groups, ``bench_blooming.py --first-use``). Orchestrated here, in Python, round by round — jitted pieces
+    (:func:`_groups_setup`, :func:`_round_windows`, :func:`_round_accept`) and the groups
+    run on numba's threads (:func:`_run_groups`) — instead of one kernel calling
+    ``prange`` kernels: a first use compiles no parallel passes (RESULTS.md "Blooming",
+    twenty-first session)."""
+    h, w = q.shape
+    fw32 = np.float32(full_well)
+    fw = np.float64(fw32)
+    keep = 1.0 - drain
+    flat = q.reshape(h * w)
+    none, no_seg, no_val = _NONE, _NO_SEG, _NO_VAL
+    dense = (_TO_DENSE, 0.0, 0.0, np.empty((0, 4), np.int64), idx, rstart, n_groups,
+             no_seg, rcomp, no_val, none, no_val)
+    cfirst, runs, bbox, excess, total_excess = _groups_setup(idx, val, rstart, rcomp,
+                                                             n_groups, w, fw32, keep)
+    margin = _margins(flat, bbox, excess, h, w, fw, along_columns, _ROOM_FACTOR)
+    if n_groups > 1 and _premerged_dominant(n_groups, bbox, margin, excess, total_excess,
+                                            dense_share, fw, h, w, along_columns):
+        # the premerge would make one group dominant (below): the one-group path at once
+        return dense
+    head = np.arange(n_groups)
+    tail = np.arange(n_groups)
+    nxt = np.full(n_groups, -1, np.int64)
+    gp = np.arange(n_groups)
+    active = _premerge(np.arange(n_groups), n_groups, bbox, margin, h, w, along_columns, gp,
+                       head, tail, nxt, excess)
+    if active.size > 1 and _dominant(float(excess[active].max()), total_excess, dense_share,
+                                     fw):
+        # one group holds much of the charge: it runs on one thread whatever the others
+        # do, and a large bloom among smaller groups meets them — window edges and
+        # conflicts, the large group rerun round after round (photos with highlights:
+        # RESULTS.md "Blooming", tenth session) — one group instead
+        return dense
+    valid = np.zeros(n_groups, np.bool_)
+    # accepted footprints: the first round's buffers as they are, later rounds' copied
+    res = np.zeros((3, n_groups), np.int64)    # buffer (0: pix0/val0, 1: pix1/val1), offset, length
+    pix0, val0 = none, no_val
+    pix1 = np.empty(16, np.int32)
+    val1 = np.empty(16, np.float32)
+    n1 = np.int64(0)
+    g_steps = np.zeros(n_groups, np.int64)
+    g_pend = np.zeros(n_groups, np.float64)
+    g_lost = np.zeros(n_groups, np.float64)
+    g_box = np.empty((n_groups, 4), np.int64)    # footprint box of an accepted group
+    g_oct = np.empty((n_groups, 4), np.int64)    # and its octagon (_run_groups' foct)
+    flags = np.zeros((2, n_groups), np.bool_)    # accepted in this round; scheduled
+    seen = np.zeros(4096, np.int64)       # footprint map of _footprints_meet (stamped)
+    n_checks = np.int64(0)
+    rnd = 0
+    while active.size > 0:
+        n_act = active.size
+        win, off, tol = _round_windows(active, bbox, margin, excess, total_excess,
+                                       float(tolerance_e), h, w, along_columns)
+        # the frame's only group (nothing accepted, nothing else to run) writes its result
+        # straight into the frame: no footprint buffer, no write-back
+        direct = n_act == 1 and not valid.any()
+        buf_pix = np.empty(0 if direct else off[n_act], np.int32)
+        buf_val = np.empty(0 if direct else off[n_act], np.float32)
+        status = np.zeros(n_act, np.int64)
+        fp = np.zeros((2, n_act), np.int64)      # footprint offset, length
+        fbox = np.zeros((n_act, 4), np.int64)
+        foct = np.zeros((n_act, 4), np.int64)
+        st_steps = np.zeros(n_act, np.int64)
+        st_pend = np.zeros(n_act, np.float64)
+        st_lost = np.zeros(n_act, np.float64)
+        _run_groups(q, active, win, off, head, nxt, idx, val, runs, cfirst,
+                    fw32, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
+                    fp[0], fp[1], fbox, foct, st_steps, st_pend, st_lost)
+        if direct and status[0] == 1:
+            return (st_steps[0], st_pend[0], st_lost[0], fbox[:1].copy(), none, none, 0,
+                    no_seg, none, no_val, none, no_val)
+        if rnd == 0:
+            pix0, val0 = buf_pix, buf_val
+        active, pix1, val1, n1, seen, n_checks = _round_accept(
+            rnd, active, status, fp, fbox, foct, st_steps, st_pend, st_lost, buf_pix, buf_val,
+            valid, flags, res, g_box, g_oct, g_steps, g_pend, g_lost, pix0, val0, pix1, val1,
+            n1, seen, n_checks, gp, head, tail, nxt, bbox, excess, margin, h, w)
+        rnd += 1
+    steps, pending, lost = _groups_totals(valid, g_steps, g_pend, g_lost)
+    acc = np.flatnonzero(valid)
+    if not write:   # the footprints as lists (buffer, first entry, length) instead
+        return (steps, pending, lost, np.empty((0, 4), np.int64), none, none, 0,
+                np.ascontiguousarray(res[:, acc].T), pix0, val0, pix1[:n1], val1[:n1])
+    _blocks(_write_back_rows, (flat, acc, res, pix0, val0, pix1, val1), acc.size,
+            _WRITE_BACK_BLOCK)
+    return (steps, pending, lost, g_box[acc], none, none, 0, no_seg, none, no_val, none,
+            no_val)
+
+
+#: Footprints per block of the write-back (:func:`_write_back_rows`).
+_WRITE_BACK_BLOCK = 256
+
+
+@nb.njit(cache=True)
+def _groups_setup(idx, val, rstart, rcomp, n_groups, w, fw32, keep):  # pragma: no cover - jit
+    """Of :func:`_bloom_groups`: each component's runs as a list (first run ``cfirst``;
+    ``runs`` r: its first and end positions in idx and its component's next run, −1:
+    none, in raster order, side by side, so that a group finds its first nodes one cache
+    line per run away), its bounding box and pending excess [e⁻], and their total."""
+    fw = np.float64(fw32)
     n_runs = rcomp.size
-    # each component's runs as a list (first run, next run: raster order), its bounding
-    # box and pending excess; a run's first and end positions in idx and its component's
-    # next run (−1: none) side by side, so that a group finds its first nodes one cache
-    # line per run away
     cfirst = np.full(n_groups, -1, np.int32)
     clast = np.empty(n_groups, np.int32)
     runs = np.empty((n_runs, 3), np.int32)
@@ -3044,196 +3292,139 @@ def _bloom_groups(q, full_well, drain, along_columns, max_iterations, tolerance_
     total_excess = 0.0
     for g in range(n_groups):
         total_excess += excess[g]
-    roots = np.arange(n_groups)
-    head = np.arange(n_groups)
-    tail = np.arange(n_groups)
-    nxt = np.full(n_groups, -1, np.int64)
-    gp = np.arange(n_groups)
-    margin = _margins(flat, bbox, excess, h, w, fw, along_columns, _ROOM_FACTOR)
-    if n_groups > 1 and _premerged_dominant(n_groups, bbox, margin, excess, total_excess,
-                                            dense_share, fw, h, w, along_columns):
-        # the premerge would make one group dominant (below): the one-group path at once
-        return (_TO_DENSE, 0.0, 0.0, np.empty((0, 4), np.int64), idx, rstart, n_groups,
-                no_seg, rcomp, no_val, none, no_val)
-    valid = np.zeros(n_groups, np.bool_)
-    # accepted footprints: the first round's buffers as they are, later rounds' copied
-    res_where = np.zeros(n_groups, np.int64)    # 0: pix0/val0, 1: pix1/val1
-    res_off = np.zeros(n_groups, np.int64)
-    res_len = np.zeros(n_groups, np.int64)
-    pix1 = np.empty(16, np.int32)
-    val1 = np.empty(16, np.float32)
-    n1 = 0
-    g_steps = np.zeros(n_groups, np.int64)
-    g_pend = np.zeros(n_groups, np.float64)
-    g_lost = np.zeros(n_groups, np.float64)
-    g_box = np.empty((n_groups, 4), np.int64)    # footprint box of an accepted group
-    g_oct = np.empty((n_groups, 4), np.int64)    # and its octagon (_run_groups' foct)
-    fresh = np.zeros(n_groups, np.bool_)         # accepted in this round
-    scheduled = np.zeros(n_groups, np.bool_)
-    active = _premerge(roots, n_groups, bbox, margin, h, w, along_columns, gp, head, tail, nxt,
-                       excess)
-    if active.size > 1:
-        largest = 0.0
-        for k in range(active.size):
-            largest = max(largest, excess[active[k]])
-        if _dominant(largest, total_excess, dense_share, fw):
-            # one group holds much of the charge: it runs on one thread whatever the
-            # others do, and a large bloom among smaller groups meets them — window edges
-            # and conflicts, the large group rerun round after round (photos with
-            # highlights: RESULTS.md "Blooming", tenth session) — one group instead
-            return (_TO_DENSE, 0.0, 0.0, np.empty((0, 4), np.int64), idx, rstart, n_groups,
-                    no_seg, rcomp, no_val, none, no_val)
-    seen = np.zeros(4096, np.int64)       # footprint map of _footprints_meet (stamped)
-    n_checks = 0
-    rnd = 0
-    while active.size > 0:
-        n_act = active.size
-        win = np.empty((n_act, 4), np.int64)
-        off = np.zeros(n_act + 1, np.int64)
-        tol = np.empty(n_act, np.float64)
-        for k in range(n_act):
-            g = active[k]
-            m = margin[g]
-            win[k, 0] = max(bbox[g, 0] - m, 0)
-            win[k, 1] = min(bbox[g, 1] + m, h)
-            if along_columns:
-                win[k, 2] = bbox[g, 2]
-                win[k, 3] = bbox[g, 3]
-            else:
-                win[k, 2] = max(bbox[g, 2] - m, 0)
-                win[k, 3] = min(bbox[g, 3] + m, w)
-            off[k + 1] = off[k] + (win[k, 1] - win[k, 0]) * (win[k, 3] - win[k, 2])
-            tol[k] = tolerance_e * excess[g] / total_excess if total_excess > 0 else tolerance_e
-        # the frame's only group (nothing accepted, nothing else to run) writes its result
-        # straight into the frame: no footprint buffer, no write-back
-        direct = n_act == 1 and not valid.any()
-        buf_pix = np.empty(0 if direct else off[n_act], np.int32)
-        buf_val = np.empty(0 if direct else off[n_act], np.float32)
-        status = np.zeros(n_act, np.int64)
-        fp_off = np.zeros(n_act, np.int64)
-        fp_len = np.zeros(n_act, np.int64)
-        fbox = np.zeros((n_act, 4), np.int64)
-        foct = np.zeros((n_act, 4), np.int64)
-        st_steps = np.zeros(n_act, np.int64)
-        st_pend = np.zeros(n_act, np.float64)
-        st_lost = np.zeros(n_act, np.float64)
-        _run_groups(q, active, win, off, head, nxt, idx, val, runs, cfirst,
-                    fw32, drain, along_columns, max_iterations, tol, buf_pix, buf_val, status,
-                    fp_off, fp_len, fbox, foct, st_steps, st_pend, st_lost)
-        if direct and status[0] == 1:
-            return (st_steps[0], st_pend[0], st_lost[0], fbox[:1].copy(), none, none, 0,
-                    no_seg, none, no_val, none, no_val)
+    return cfirst, runs, bbox, excess, total_excess
+
+
+@nb.njit(cache=True)
+def _round_windows(active, bbox, margin, excess, total_excess, tolerance_e, h, w,
+                   along_columns):  # pragma: no cover - jit
+    """Of a round of :func:`_bloom_groups`: each active group's window (its box grown by
+    its margin, rows only for a CCD), the windows' offsets in the footprint buffer (their
+    areas summed) and the groups' stop tolerances (their share of ``tolerance_e``)."""
+    n_act = active.size
+    win = np.empty((n_act, 4), np.int64)
+    off = np.zeros(n_act + 1, np.int64)
+    tol = np.empty(n_act, np.float64)
+    for k in range(n_act):
+        g = active[k]
+        m = margin[g]
+        win[k, 0] = max(bbox[g, 0] - m, 0)
+        win[k, 1] = min(bbox[g, 1] + m, h)
+        if along_columns:
+            win[k, 2] = bbox[g, 2]
+            win[k, 3] = bbox[g, 3]
+        else:
+            win[k, 2] = max(bbox[g, 2] - m, 0)
+            win[k, 3] = min(bbox[g, 3] + m, w)
+        off[k + 1] = off[k] + (win[k, 1] - win[k, 0]) * (win[k, 3] - win[k, 2])
+        tol[k] = tolerance_e * excess[g] / total_excess if total_excess > 0 else tolerance_e
+    return win, off, tol
+
+
+@nb.njit(cache=True)
+def _round_accept(rnd, active, status, fp, fbox, foct, st_steps, st_pend, st_lost, buf_pix,
+                  buf_val, valid, flags, res, g_box, g_oct, g_steps, g_pend, g_lost, pix0,
+                  val0, pix1, val1, n1, seen, n_checks, gp, head, tail, nxt, bbox, excess,
+                  margin, h, w):  # pragma: no cover - jit
+    """The end of a round of :func:`_bloom_groups`: accept the footprints (a group whose
+    bloom reached its window's edge runs again with twice the margin); groups whose
+    footprints share a pixel may have interacted: merge them (and drop their results),
+    run the merged group next round. Returns (the next round's groups, the footprint
+    buffer 1 and its length, the stamped map and count of :func:`_footprints_meet`)."""
+    fresh = flags[0]
+    scheduled = flags[1]
+    n_act = active.size
+    next_active = np.empty(n_act, np.int64)
+    n_next = np.int64(0)     # (not a literal: one signature of _grown)
+    for k in range(n_act):
+        g = active[k]
+        if status[k] == 0:
+            margin[g] *= 2
+            next_active[n_next] = g
+            n_next += 1
+            continue
+        valid[g] = True
+        fresh[g] = True
+        _copy_row(g_box, g, fbox, k)
+        _copy_row(g_oct, g, foct, k)
+        res[2, g] = fp[1, k]
         if rnd == 0:
-            pix0 = buf_pix
-            val0 = buf_val
-        # accept the footprints; groups whose footprints' boxes overlap may have interacted:
-        # merge them (and drop their results), run the merged group next round
-        next_active = np.empty(n_act, np.int64)
-        n_next = np.int64(0)     # (not a literal: one signature of _grown)
-        for k in range(n_act):
-            g = active[k]
-            if status[k] == 0:
-                margin[g] *= 2
-                next_active[n_next] = g
-                n_next += 1
-                continue
-            valid[g] = True
-            fresh[g] = True
-            _copy_row(g_box, g, fbox, k)
-            _copy_row(g_oct, g, foct, k)
-            res_len[g] = fp_len[k]
+            res[0, g] = 0
+            res[1, g] = fp[0, k]
+        else:
+            res[0, g] = 1
+            res[1, g] = n1
+            pix1 = _grown(pix1, n1 + fp[1, k])
+            val1 = _grown(val1, n1 + fp[1, k])
+            for t in range(fp[1, k]):              # (loops: see _grown)
+                pix1[n1 + t] = buf_pix[fp[0, k] + t]
+                val1[n1 + t] = buf_val[fp[0, k] + t]
+            n1 += fp[1, k]
+        if fp[1, k] > _SORTED_MIN:     # (looked up by binary search in _footprints_meet)
             if rnd == 0:
-                res_where[g] = 0
-                res_off[g] = fp_off[k]
+                _sort_footprint(pix0, val0, res[1, g], fp[1, k])
             else:
-                res_where[g] = 1
-                res_off[g] = n1
-                pix1 = _grown(pix1, n1 + fp_len[k])
-                val1 = _grown(val1, n1 + fp_len[k])
-                for t in range(fp_len[k]):              # (loops: see _grown)
-                    pix1[n1 + t] = buf_pix[fp_off[k] + t]
-                    val1[n1 + t] = buf_val[fp_off[k] + t]
-                n1 += fp_len[k]
-            if fp_len[k] > _SORTED_MIN:     # (looked up by binary search in _footprints_meet)
-                if rnd == 0:
-                    _sort_footprint(pix0, val0, res_off[g], fp_len[k])
-                else:
-                    _sort_footprint(pix1, val1, res_off[g], fp_len[k])
-            g_steps[g] = st_steps[k]
-            g_pend[g] = st_pend[k]
-            g_lost[g] = st_lost[k]
-        n_acc = 0
-        for g in range(n_groups):
-            n_acc += valid[g]
-        acc = np.empty(n_acc, np.int64)
-        n_acc = 0
-        for g in range(n_groups):
-            if valid[g]:
-                acc[n_acc] = g
-                n_acc += 1
-        pairs = _box_pairs(g_box[acc], fresh[acc], h, w)
-        conflicted = np.empty(2 * pairs.shape[0], np.int64)
-        n_conf = 0
-        for i in range(pairs.shape[0]):
-            a = acc[pairs[i, 0]]
-            b = acc[pairs[i, 1]]
-            if (g_oct[a, 0] > g_oct[b, 1] or g_oct[b, 0] > g_oct[a, 1]
-                    or g_oct[a, 2] > g_oct[b, 3] or g_oct[b, 2] > g_oct[a, 3]):
-                continue    # (their octagons are apart: 325 of the blob frame's 378 pairs)
-            n_checks += 1
-            meet, seen = _footprints_meet(a, b, g_box, w, res_where, res_off, res_len, pix0,
-                                          pix1, seen, n_checks)
-            if not meet:
-                continue
-            conflicted[n_conf] = a
-            conflicted[n_conf + 1] = b
-            n_conf += 2
-            _merge(gp, a, b, head, tail, nxt, bbox, excess, margin)
-        for g in range(n_acc):
-            fresh[acc[g]] = False
-        for i in range(n_conf):
-            c = conflicted[i]
-            valid[c] = False
-            r = _find(gp, c)
-            if not scheduled[r]:
-                scheduled[r] = True
-                next_active = _grown(next_active, n_next)
-                next_active[n_next] = r
-                n_next += 1
-        for i in range(n_next):
-            scheduled[next_active[i]] = False
-        active = next_active[:n_next].copy()
-        rnd += 1
+                _sort_footprint(pix1, val1, res[1, g], fp[1, k])
+        g_steps[g] = st_steps[k]
+        g_pend[g] = st_pend[k]
+        g_lost[g] = st_lost[k]
+    n_groups = valid.size
+    n_acc = 0
+    for g in range(n_groups):
+        n_acc += valid[g]
+    acc = np.empty(n_acc, np.int64)
+    n_acc = 0
+    for g in range(n_groups):
+        if valid[g]:
+            acc[n_acc] = g
+            n_acc += 1
+    pairs = _box_pairs(g_box[acc], fresh[acc], h, w)
+    conflicted = np.empty(2 * pairs.shape[0], np.int64)
+    n_conf = 0
+    for i in range(pairs.shape[0]):
+        a = acc[pairs[i, 0]]
+        b = acc[pairs[i, 1]]
+        if (g_oct[a, 0] > g_oct[b, 1] or g_oct[b, 0] > g_oct[a, 1]
+                or g_oct[a, 2] > g_oct[b, 3] or g_oct[b, 2] > g_oct[a, 3]):
+            continue    # (their octagons are apart: 325 of the blob frame's 378 pairs)
+        n_checks += 1
+        meet, seen = _footprints_meet(a, b, g_box, w, res[0], res[1], res[2], pix0, pix1,
+                                      seen, n_checks)
+        if not meet:
+            continue
+        conflicted[n_conf] = a
+        conflicted[n_conf + 1] = b
+        n_conf += 2
+        _merge(gp, a, b, head, tail, nxt, bbox, excess, margin)
+    for g in range(n_acc):
+        fresh[acc[g]] = False
+    for i in range(n_conf):
+        c = conflicted[i]
+        valid[c] = False
+        r = _find(gp, c)
+        if not scheduled[r]:
+            scheduled[r] = True
+            next_active = _grown(next_active, n_next)
+            next_active[n_next] = r
+            n_next += 1
+    for i in range(n_next):
+        scheduled[next_active[i]] = False
+    return next_active[:n_next].copy(), pix1, val1, n1, seen, n_checks
+
+
+@nb.njit(cache=True)
+def _groups_totals(valid, g_steps, g_pend, g_lost):  # pragma: no cover - jit
+    """(steps, pending, lost) of the accepted groups (the most steps; the sums in group
+    order)."""
     steps = 0
     pending = 0.0
     lost = 0.0
-    for g in range(n_groups):
+    for g in range(valid.size):
         if valid[g]:
             steps = max(steps, g_steps[g])
             pending += g_pend[g]
             lost += g_lost[g]
-    n_valid = 0
-    for g in range(n_groups):
-        n_valid += valid[g]
-    if not write:   # the footprints as lists (buffer, first entry, length) instead
-        seg = np.empty((n_valid, 3), np.int64)
-        n_valid = 0
-        for g in range(n_groups):
-            if valid[g]:
-                seg[n_valid, 0] = res_where[g]
-                seg[n_valid, 1] = res_off[g]
-                seg[n_valid, 2] = res_len[g]
-                n_valid += 1
-        return (steps, pending, lost, np.empty((0, 4), np.int64), none, none, 0,
-                seg, pix0, val0, pix1[:n1], val1[:n1])
-    _write_back(flat, valid, res_where, res_off, res_len, pix0, val0, pix1, val1)
-    boxes = np.empty((n_valid, 4), np.int64)
-    n_valid = 0
-    for g in range(n_groups):
-        if valid[g]:
-            _copy_row(boxes, n_valid, g_box, g)
-            n_valid += 1
-    return steps, pending, lost, boxes, none, none, 0, no_seg, none, no_val, none, no_val
+    return steps, pending, lost
 
 
 @nb.njit(cache=True)

@@ -50,8 +50,9 @@ remainder loops then give bit-identical results, which the determinism test reli
 ``error_model="numpy"`` drops the ZeroDivisionError check of ``/`` (a branch that stops
 LLVM from vectorising); no kernel divides by a value that can be 0.
 
-Loop structure: rows shared among threads (``prange``; the fused chain itself by
-:func:`camtwin._jit.on_row_threads`, which spares a first use numba's parallel passes), a
+Loop structure: rows (or lists, boxes) shared among threads by
+:func:`camtwin._jit.on_row_threads` (nogil row kernels, not ``prange``: a first use compiles
+them without numba's parallel passes; the benchmarks' probe :func:`fill_normal` aside), a
 plain inner loop over columns that LLVM vectorises (AVX-512/AVX2 as the host offers).
 Measured on the 2-core benchmark machines: 125–240 Mpixel/s per core for the whole fused
 chain at means ≥ 16 e⁻, and on an AVX2 one 35–38 Mpixel/s per core where every mean is
@@ -611,13 +612,12 @@ def fused_chain_keep(photo, dark, gain, dark_scale, offset, row_off, col_off, rt
                    photo.shape[0])
 
 
-@nb.njit(parallel=True, cache=True, error_model="numpy")
-def charge_chain(photo, dark, gain, dark_scale, seed_pix, seed_exact, shot, row0,
-                 out):  # pragma: no cover - jit
-    """Collected charge before full well [e⁻] (float32): Poisson(photo·gain + dark·scale)
-    (or the mean when ``shot`` is False). Same draws as :func:`fused_chain`."""
-    h, w = photo.shape
-    for i in prange(h):
+@nb.njit(cache=True, error_model="numpy", nogil=True)
+def charge_rows(photo, dark, gain, dark_scale, seed_pix, seed_exact, shot, row0, out, i0,
+                i1):  # pragma: no cover - jit
+    """Rows i0 … i1 − 1 of :func:`charge_chain` (one thread, without the GIL)."""
+    w = photo.shape[1]
+    for i in range(i0, i1):
         base = (row0 + i) * w
         j0, j1 = _small_span(photo, dark, gain, dark_scale, i, w) if shot else (w, w)
         for j in range(w):
@@ -636,14 +636,22 @@ def charge_chain(photo, dark, gain, dark_scale, seed_pix, seed_exact, shot, row0
                 orow[ju] = n if small else old_n
 
 
-@nb.njit(parallel=True, cache=True, error_model="numpy")
-def readout_chain(charge, offset, row_off, col_off, rtn, seed_pix, seed_row, full_well,
-                  inv_fw, nl, read_e, rtn_half_e, row_noise_e, k_dn, black_dn, white_dn,
-                  row0, out):  # pragma: no cover - jit
-    """Charge [e⁻] → DN (uint16), the second half of :func:`fused_chain` with the same
-    draws (read-noise normal = second Box–Muller output of stream 0)."""
-    h, w = charge.shape
-    for i in prange(h):
+def charge_chain(photo, dark, gain, dark_scale, seed_pix, seed_exact, shot, row0,
+                 out) -> None:
+    """Collected charge before full well [e⁻] (float32): Poisson(photo·gain + dark·scale)
+    (or the mean when ``shot`` is False). Same draws as :func:`fused_chain`; rows on
+    numba's threads (:func:`camtwin._jit.on_row_threads`, :func:`charge_rows`)."""
+    on_row_threads(charge_rows, (photo, dark, gain, dark_scale, seed_pix, seed_exact, shot,
+                                 row0, out), photo.shape[0])
+
+
+@nb.njit(cache=True, error_model="numpy", nogil=True)
+def readout_rows(charge, offset, row_off, col_off, rtn, seed_pix, seed_row, full_well,
+                 inv_fw, nl, read_e, rtn_half_e, row_noise_e, k_dn, black_dn, white_dn,
+                 row0, out, i0, i1):  # pragma: no cover - jit
+    """Rows i0 … i1 − 1 of :func:`readout_chain` (one thread, without the GIL)."""
+    w = charge.shape[1]
+    for i in range(i0, i1):
         row_e = _row_term(row_off, seed_row, i, row0 + i, row_noise_e)
         base = (row0 + i) * w
         for j in range(w):
@@ -654,25 +662,35 @@ def readout_chain(charge, offset, row_off, col_off, rtn, seed_pix, seed_row, ful
                                   white_dn)
 
 
-@nb.njit(parallel=True, cache=True, error_model="numpy")
-def readout_boxes(charge, box, offset, row_off, col_off, rtn, seed_pix, seed_row, full_well,
+def readout_chain(charge, offset, row_off, col_off, rtn, seed_pix, seed_row, full_well,
                   inv_fw, nl, read_e, rtn_half_e, row_noise_e, k_dn, black_dn, white_dn,
-                  row0, out):  # pragma: no cover - jit
-    """:func:`readout_chain` inside the boxes ``box[b]`` = (r0, r1, c0, c1) (int64, rows
-    r0 ≤ i < r1, columns c0 ≤ j < c1; they may overlap) only: ``out`` ← the DN of
-    ``charge`` there, with the same draws. A box row is read out 16 pixels at a time in a
-    loop of fixed length (the last 16 end at c1 or the frame's edge; a few pixels right
-    of c1 are read out again, to the same DN), which LLVM vectorises whole: a short loop
-    of variable length would run in the scalar remainder of the vectorised one, 3× slower
-    per pixel. The next box's charge rows are asked for (prefetched) while a box is read
-    out: the boxes lie scattered over the frame."""
-    h, w = charge.shape
+                  row0, out) -> None:
+    """Charge [e⁻] → DN (uint16), the second half of :func:`fused_chain` with the same
+    draws (read-noise normal = second Box–Muller output of stream 0); rows on numba's
+    threads (:func:`camtwin._jit.on_row_threads`, :func:`readout_rows`)."""
+    on_row_threads(readout_rows, (charge, offset, row_off, col_off, rtn, seed_pix, seed_row,
+                                  full_well, inv_fw, nl, read_e, rtn_half_e, row_noise_e,
+                                  k_dn, black_dn, white_dn, row0, out), charge.shape[0])
+
+
+@nb.njit(cache=True, error_model="numpy")
+def row_terms(row_off, seed_row, row0, row_noise_e, h):  # pragma: no cover - jit
+    """Row offset + row noise [e⁻] (float32 (h,)) of rows 0 … h − 1 (:func:`_row_term`)."""
     row_e = np.empty(h, np.float32)
-    for i in prange(h):
+    for i in range(h):
         row_e[i] = _row_term(row_off, seed_row, i, row0 + i, row_noise_e)
+    return row_e
+
+
+@nb.njit(cache=True, error_model="numpy", nogil=True)
+def readout_box_rows(charge, box, row_e, offset, col_off, rtn, seed_pix, full_well, inv_fw,
+                     nl, read_e, rtn_half_e, k_dn, black_dn, white_dn, row0, out, b0,
+                     b1):  # pragma: no cover - jit
+    """Boxes b0 … b1 − 1 of :func:`readout_boxes` (one thread, without the GIL)."""
+    h, w = charge.shape
     cf = charge.reshape(h * w)
-    for b in prange(box.shape[0]):
-        if b + 1 < box.shape[0]:    # the next box's rows (scattered over the frame)
+    for b in range(b0, b1):
+        if b + 1 < b1:              # the next box's rows (scattered over the frame)
             for i in range(box[b + 1, 0], box[b + 1, 1]):
                 _prefetch(cf, i * w + box[b + 1, 2])
                 _prefetch(cf, i * w + box[b + 1, 3] - 1)
@@ -700,14 +718,32 @@ def readout_boxes(charge, box, offset, row_off, col_off, rtn, seed_pix, seed_row
                     c += 1
 
 
+def readout_boxes(charge, box, offset, row_off, col_off, rtn, seed_pix, seed_row, full_well,
+                  inv_fw, nl, read_e, rtn_half_e, row_noise_e, k_dn, black_dn, white_dn,
+                  row0, out) -> None:
+    """:func:`readout_chain` inside the boxes ``box[b]`` = (r0, r1, c0, c1) (int64, rows
+    r0 ≤ i < r1, columns c0 ≤ j < c1; they may overlap) only: ``out`` ← the DN of
+    ``charge`` there, with the same draws. A box row is read out 16 pixels at a time in a
+    loop of fixed length (the last 16 end at c1 or the frame's edge; a few pixels right
+    of c1 are read out again, to the same DN), which LLVM vectorises whole: a short loop
+    of variable length would run in the scalar remainder of the vectorised one, 3× slower
+    per pixel. The next box's charge rows are asked for (prefetched) while a box is read
+    out: the boxes lie scattered over the frame. Blocks of boxes on numba's threads
+    (:func:`camtwin._jit.on_row_threads`, :func:`readout_box_rows`)."""
+    row_e = row_terms(row_off, seed_row, row0, row_noise_e, charge.shape[0])
+    on_row_threads(readout_box_rows, (charge, box, row_e, offset, col_off, rtn, seed_pix,
+                                      full_well, inv_fw, nl, read_e, rtn_half_e, k_dn,
+                                      black_dn, white_dn, row0, out), box.shape[0],
+                   min_rows=1)
+
+
 #: Pixels per run of :func:`readout_boxes`.
 _RUN = 16
 
 
-@nb.njit(parallel=True, cache=True, error_model="numpy")
 def readout_lists(seg, pix0, val0, pix1, val1, offset, row_off, col_off, rtn, seed_pix,
                   seed_row, full_well, inv_fw, nl, read_e, rtn_half_e, row_noise_e, k_dn,
-                  black_dn, white_dn, row0, out):  # pragma: no cover - jit
+                  black_dn, white_dn, row0, out) -> None:
     """:func:`readout_chain` of listed pixels only: ``out`` (H, W) ← the DN of the charges
     ``val[o:o + n]`` [e⁻] (float32) at the flat pixel indices ``pix[o:o + n]`` (int32,
     p = i·W + j) of buffer ``pix0``/``val0`` or ``pix1``/``val1``, (buffer, o, n) =
@@ -720,48 +756,30 @@ def readout_lists(seg, pix0, val0, pix1, val1, offset, row_off, col_off, rtn, se
     reciprocal and a ±1 correction, exact for p < 2³¹; the charge is read in order, the
     row terms gathered) into a work buffer, then stored to its pixels: the footprints'
     pixels only, where :func:`readout_boxes` reads their bounding boxes (1.31 M against
-    1.82 M pixels on the blob frame of ``benchmarks/bench_blooming.py``)."""
+    1.82 M pixels on the blob frame of ``benchmarks/bench_blooming.py``). Each buffer's
+    segments are one call of :func:`read_list_rows` (one compiled loop for both: with
+    both buffers in one loop, LLVM vectorised the first only, and a list in buffer 1 was
+    read out 5× slower — RESULTS.md "Blooming", twelfth session), blocks of segments on
+    numba's threads (:func:`camtwin._jit.on_row_threads`)."""
     h, w = out.shape
-    row_e = np.empty(h, np.float32)
-    for i in prange(h):
-        row_e[i] = _row_term(row_off, seed_row, i, row0 + i, row_noise_e)
+    row_e = row_terms(row_off, seed_row, row0, row_noise_e, h)
     of = out.reshape(h * w)
-    inv_w = 1.0 / w
-    rb = row0 * w
-    n_seg = seg.shape[0]
-    # each buffer's segments in a loop of their own: with both calls in one loop, LLVM
-    # vectorised the first only, and a list in buffer 1 was read out 5× slower (28 against
-    # 4.3 ms for 2.0 M pixels: RESULTS.md "Blooming", twelfth session)
-    n1 = 0
-    for k in range(n_seg):
-        n1 += seg[k, 0] != 0
-    ks = np.empty(n_seg, np.int64)          # (buffer 0's segments, then buffer 1's)
-    j0, j1 = 0, n_seg - n1
-    for k in range(n_seg):
-        if seg[k, 0] == 0:
-            ks[j0] = k
-            j0 += 1
-        else:
-            ks[j1] = k
-            j1 += 1
-    m0 = n_seg - n1
-    c0 = min(m0, 256)
-    for c in prange(c0):
-        _read_lists(seg, ks, c * m0 // c0, (c + 1) * m0 // c0, pix0, val0, w, inv_w, rb,
-                    row_e, offset, col_off, rtn, seed_pix, full_well, inv_fw, nl, read_e,
-                    rtn_half_e, k_dn, black_dn, white_dn, of)
-    c1 = min(n1, 256)
-    for c in prange(c1):
-        _read_lists(seg, ks, m0 + c * n1 // c1, m0 + (c + 1) * n1 // c1, pix1, val1, w,
-                    inv_w, rb, row_e, offset, col_off, rtn, seed_pix, full_well, inv_fw, nl,
-                    read_e, rtn_half_e, k_dn, black_dn, white_dn, of)
+    for b, pix, val in ((0, pix0, val0), (1, pix1, val1)):
+        ks = np.flatnonzero(seg[:, 0] == b)
+        if ks.size:
+            on_row_threads(read_list_rows,
+                           (seg, ks, pix, val, np.int64(w), 1.0 / w, np.int64(row0 * w),
+                            row_e, offset, col_off, rtn, seed_pix, full_well, inv_fw, nl,
+                            read_e, rtn_half_e, k_dn, black_dn, white_dn, of),
+                           ks.size, min_rows=1)
 
 
-@nb.njit(inline="always", cache=True, error_model="numpy")
-def _read_lists(seg, ks, k0, k1, pix, val, w, inv_w, rb, row_e, offset, col_off, rtn,
-                seed_pix, full_well, inv_fw, nl, read_e, rtn_half_e, k_dn, black_dn,
-                white_dn, of):  # pragma: no cover - jit
-    """Segments ks[k0:k1] of :func:`readout_lists`, all in buffer ``pix``/``val``."""
+@nb.njit(cache=True, error_model="numpy", nogil=True)
+def read_list_rows(seg, ks, pix, val, w, inv_w, rb, row_e, offset, col_off, rtn, seed_pix,
+                   full_well, inv_fw, nl, read_e, rtn_half_e, k_dn, black_dn, white_dn, of,
+                   k0, k1):  # pragma: no cover - jit
+    """Segments ks[k0:k1] of :func:`readout_lists`, all in buffer ``pix``/``val`` (one
+    thread, without the GIL)."""
     longest = 0
     for t in range(k0, k1):
         longest = max(longest, seg[ks[t], 2])
