@@ -34,6 +34,28 @@ def parallel_backend() -> None:
     _started = True
 
 
+def _no_alias_compiler():
+    """numba's default compiler with its ``noalias`` flag set (see :data:`NO_ALIAS`)."""
+    from numba.core.compiler import Compiler
+
+    class NoAliasCompiler(Compiler):
+        def define_pipelines(self):
+            self.state.flags.noalias = True
+            return super().define_pipelines()
+
+    return NoAliasCompiler
+
+
+#: ``pipeline_class`` of a row kernel whose array arguments never overlap: its arrays are
+#: marked ``noalias`` for LLVM, as numba marks a ``prange`` loop's (its parfor gufunc's)
+#: when no two of its arrays alias. A loop that gathers (reads at computed indices) and
+#: stores to another array vectorises only so: LLVM cannot bound a gather's addresses to
+#: check them at run time. (The footprints' read-out lost its vectorisation moving from a
+#: ``prange`` to :func:`on_row_threads`: 3× slower; RESULTS.md "Blooming", twenty-first
+#: session.)
+NO_ALIAS = _no_alias_compiler()
+
+
 #: Rows per thread below which :func:`on_row_threads` uses fewer threads.
 _MIN_ROWS_PER_THREAD = 64
 

@@ -69,7 +69,7 @@ import numpy as np
 from numba import prange, types
 from numba.extending import overload
 
-from .._jit import on_row_threads
+from .._jit import NO_ALIAS, on_row_threads
 from ._intrinsics import _bits_f32, _bits_f64, _f32_bits, _popcount, _prefetch
 
 # --------------------------------------------------------------------------------------
@@ -774,7 +774,7 @@ def readout_lists(seg, pix0, val0, pix1, val1, offset, row_off, col_off, rtn, se
                            ks.size, min_rows=1)
 
 
-@nb.njit(cache=True, error_model="numpy", nogil=True)
+@nb.njit(cache=True, error_model="numpy", nogil=True, pipeline_class=NO_ALIAS)
 def read_list_rows(seg, ks, pix, val, w, inv_w, rb, row_e, offset, col_off, rtn, seed_pix,
                    full_well, inv_fw, nl, read_e, rtn_half_e, k_dn, black_dn, white_dn, of,
                    k0, k1):  # pragma: no cover - jit
