@@ -1393,3 +1393,71 @@ print(json.dumps({"refused": ok, "grew": grew, "limit": limit, "n": n}))
     assert r["refused"]
     # + the over-full pixels' list, charges and runs of the path choice (12 B each)
     assert r["grew"] <= r["limit"] + 12 * r["n"], r
+
+
+def test_every_path_gives_the_one_thread_result_on_more_threads_and_smaller_blocks(
+        monkeypatch):
+    """The kernels run on numba's threads in blocks (``_bloom._blocks``, row blocks, the
+    grouped path's chunks: ``camtwin._jit.on_row_threads``) instead of ``prange``s: every
+    path (groups, the one group of many components, speckle, one step, one lamp, every
+    pixel over full well, a large bloom among small ones) gives the same charges on 1, 2
+    and 3 threads and with blocks of 16 items (many blocks per thread) as with one block;
+    the pending charge — summed per fixed block, then over blocks — to 1e-12. Reference:
+    the one-thread run with the default blocks."""
+    import numba
+
+    from camtwin import _jit
+
+    rng = np.random.default_rng(21)
+    two = rng.uniform(0.0, 900.0, (300, 600)).astype(np.float32)
+    two[100:200, 50:140] = 1200.0       # two lamps a cut apart (18 000 px over full well):
+    two[100:200, 450:540] = 1200.0      # the one-group path on two threads (_split)
+    cases = [*_frames_of_every_path(rng), ("two sides of a cut", two)]
+    got = {}
+    default = numba.get_num_threads()
+    try:
+        for small in (False, True):
+            if small:
+                monkeypatch.setattr(_bloom, "_BLOCK", 16)
+                monkeypatch.setattr(_bloom, "_MARGIN_BLOCK", 4)
+                monkeypatch.setattr(_bloom, "_WRITE_BACK_BLOCK", 2)
+                monkeypatch.setattr(_jit, "_MIN_ROWS_PER_THREAD", 4)
+            for n in (1, 2, 3):
+                if n > numba.config.NUMBA_NUM_THREADS:
+                    continue
+                numba.set_num_threads(n)
+                for label, frame in cases:
+                    for footprints in (False, True):
+                        q = frame.copy()
+                        out = bloom(q, 1000.0, 0.0, False, 10000, 1e-3, boxes=True,
+                                    footprints=footprints)
+                        if footprints:      # (the footprints' charges into the frame)
+                            seg, p0, v0, p1, v1 = out[4]
+                            for b, o, m in seg:
+                                pix, val = (p0, v0) if b == 0 else (p1, v1)
+                                q.reshape(-1)[pix[o:o + m]] = val[o:o + m]
+                        got[small, n, label, footprints] = q, out[:3]
+    finally:
+        numba.set_num_threads(default)
+    for (small, n, label, footprints), (q, (steps, pending, lost)) in got.items():
+        q1, (steps1, pending1, lost1) = got[False, 1, label, footprints]
+        np.testing.assert_array_equal(q, q1, err_msg=f"{label}, {n} threads, small {small}")
+        assert steps == steps1, label
+        assert pending == pytest.approx(pending1, rel=1e-12, abs=1e-9), label
+        assert lost == pytest.approx(lost1, rel=1e-12, abs=1e-9), label
+
+
+def test_no_kernel_of_the_pixel_chain_or_of_blooming_is_a_prange_kernel():
+    """A first saturated frame compiles the pixel chain, blooming and the read-out: none of
+    their kernels is a ``parallel=True`` one (numba's parallel passes cost a first use
+    ~25 s here: RESULTS.md "Blooming", twenty-first session) — they run on threads by
+    ``camtwin._jit.on_row_threads``. (The benchmarks' RNG probe ``fill_normal`` is the one
+    exception.)"""
+    from numba.core.registry import CPUDispatcher
+
+    from camtwin.sensor import _kernels
+
+    parallel = sorted(f"{mod.__name__}.{name}" for mod in (_bloom, _kernels)
+                      for name, d in vars(mod).items()
+                      if isinstance(d, CPUDispatcher) and d.targetoptions.get("parallel"))
+    assert parallel == ["camtwin.sensor._kernels.fill_normal"]

@@ -60,19 +60,22 @@ NO_ALIAS = _no_alias_compiler()
 _MIN_ROWS_PER_THREAD = 64
 
 
-def on_row_threads(kernel, args, n_rows: int, min_rows: int = _MIN_ROWS_PER_THREAD) -> None:
+def on_row_threads(kernel, args, n_rows: int, min_rows: int | None = None) -> None:
     """``kernel(*args, i0, i1)`` over rows 0 … ``n_rows`` − 1 on numba's number of threads
     (``numba.get_num_threads``): four blocks of rows per thread, thread t taking blocks t,
     t + n, … (a kernel that runs without the GIL; each row's result does not depend on
     which thread made it). Threads are started per call and joined (a pool's threads would
-    hang a process forked after them); an exception in any is raised here. ``min_rows``:
-    fewer threads when there are fewer rows per thread than that ("rows" may be any unit
-    of work: 1 for lists or chunks each worth a thread's start)."""
+    hang a process forked after them); an exception in any is raised here. ``min_rows``
+    (default :data:`_MIN_ROWS_PER_THREAD`): fewer threads when there are fewer rows per
+    thread than that ("rows" may be any unit of work: 1 for lists or chunks each worth a
+    thread's start)."""
     import threading
 
     import numba
     import numpy as np
 
+    if min_rows is None:
+        min_rows = _MIN_ROWS_PER_THREAD
     n = min(numba.get_num_threads(), max(1, n_rows // max(int(min_rows), 1)))
     if n <= 1:
         kernel(*args, np.int64(0), np.int64(n_rows))

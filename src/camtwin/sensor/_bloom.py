@@ -109,6 +109,15 @@ pixels, the window copied first); :func:`bloom_whole_frame` runs it as one windo
 whole frame on one thread: the oracle of the grouping and of the frontier steps in the
 tests.
 
+*Threads.* No kernel here is a ``prange``: each is a serial kernel without the GIL that
+:func:`camtwin._jit.on_row_threads` runs on numba's threads — over blocks of rows, blocks
+of pixels or groups (:func:`_blocks`: fixed blocks, so a sum over blocks does not depend
+on the number of threads), the grouped path's chunks of groups (its rounds orchestrated
+in Python: :func:`_bloom_groups`) or the two sides of a cut. A first saturated frame then
+compiles none of numba's parallel passes: the first over-exposed ``camtwin capture`` of a
+photo 54.4 → 29.8 s, the first grouped bloom 63.5 → 40.0 CPU s (RESULTS.md "Blooming",
+twenty-first session).
+
 Sums are in float64, as in the reference; the charges stay float32.
 
 Memory: O(#over-full pixels) for the groups and the windows' footprints (a few times the
@@ -1347,9 +1356,10 @@ def _income(q, i, j, fw32, keep, n_dirs):  # pragma: no cover - jit
 _BLOCK = 1 << 16
 
 
-def _blocks(kernel, args, n, block=_BLOCK):
+def _blocks(kernel, args, n, block=None):
     """``kernel(*args, n_blocks, b0, b1)`` over blocks b0 … b1 − 1 of ``n`` items on
-    numba's threads (:func:`camtwin._jit.on_row_threads`): ⌈n / ``block``⌉ blocks, at
+    numba's threads (:func:`camtwin._jit.on_row_threads`): ⌈n / ``block``⌉ (default
+    :data:`_BLOCK`) blocks, at
     least one, block b holding items ⌊b·n / n_blocks⌋ … (the blocks do not depend on the
     number of threads: per-block sums add up the same). A nogil serial kernel in place of
     a ``prange``: a first use compiles it without numba's parallel passes (RESULTS.md
@@ -1358,9 +1368,9 @@ def _blocks(kernel, args, n, block=_BLOCK):
     on_row_threads(kernel, (*args, np.int64(n_blocks)), n_blocks, min_rows=1)
 
 
-def _n_blocks(n, block=_BLOCK) -> int:
+def _n_blocks(n, block=None) -> int:
     """Number of blocks of :func:`_blocks` for ``n`` items."""
-    return max(1, -(-int(n) // block))
+    return max(1, -(-int(n) // (_BLOCK if block is None else block)))
 
 
 @nb.njit(cache=True, inline="always")
