@@ -102,14 +102,15 @@ def on_row_threads(kernel, args, n_rows: int, min_rows: int | None = None) -> No
         raise errors[0]
 
 
-def on_rows(rows_kernel, n_rows, name: str):
+def on_rows(rows_kernel, n_rows, name: str, min_rows: int | None = None):
     """A Python function ``name(*args)`` running ``rows_kernel(*args, i0, i1)`` (a nogil
     kernel over rows i0 … i1 − 1) over ``n_rows(*args)`` rows with :func:`on_row_threads`:
     what a ``prange`` over rows did, compiled without numba's parallel passes (the
     pixel chain: 12 → 8 s on a first use; RESULTS.md "First run after a fresh install",
-    twentieth session)."""
+    twentieth session). ``min_rows``: as :func:`on_row_threads` (a kernel over the
+    elements of a flat array takes many)."""
     def run(*args):
-        on_row_threads(rows_kernel, args, n_rows(*args))
+        on_row_threads(rows_kernel, args, n_rows(*args), min_rows)
 
     run.__name__ = run.__qualname__ = name
     run.__doc__ = rows_kernel.__doc__

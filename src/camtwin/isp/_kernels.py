@@ -1,4 +1,6 @@
-"""Numba kernels of the ISP hot paths (float32, ``prange`` over rows).
+"""Numba kernels of the ISP hot paths (float32, rows — or runs of rows, or blocks of a flat
+array — on numba's threads by :func:`camtwin._jit.on_row_threads`; no ``prange``: a first
+use compiles none of numba's parallel passes).
 
 Each kernel has a pure-NumPy reference it must match (tests assert it):
 
@@ -21,18 +23,18 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
-from numba import prange
 
-from .._jit import on_rows
+from .._jit import NO_ALIAS, on_row_threads, on_rows
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
 
 
 # --------------------------------------------------------------------------- Malvar 2004
 
-@nb.njit(parallel=True, **_JIT)
-def malvar_kernel(mp, chan, out):  # pragma: no cover - jit
-    """Malvar–He–Cutler (2004) demosaic of a Bayer mosaic padded by 2 px.
+@nb.njit(pipeline_class=NO_ALIAS, **_JIT)
+def _malvar_rows(mp, chan, out, i0, i1):  # pragma: no cover - jit
+    """Rows i0 … i1 − 1 of the Malvar–He–Cutler (2004) demosaic of a Bayer mosaic padded
+    by 2 px (:data:`malvar_kernel`, rows on numba's threads).
 
     ``mp``: (H+4, W+4) float32 padded mosaic; ``chan``: (2, 2) int — channel 0/1/2 of each
     Bayer phase; ``out``: (H, W, 3) float32. The 5×5 filters of the paper (Fig. 2), with
@@ -43,8 +45,8 @@ def malvar_kernel(mp, chan, out):  # pragma: no cover - jit
     * R at B, B at R:              (6c + 2·D − 1.5·X2) / 8
     * R (B) at G, R (B) row-wise:  (5c + 4·H1 − H2 − D + ½·V2) / 8   (and transposed).
     """
-    h, w = out.shape[0], out.shape[1]
-    for y in prange(h):
+    w = out.shape[1]
+    for y in range(i0, i1):
         yy = y + 2
         for x in range(w):
             xx = x + 2
@@ -71,6 +73,9 @@ def malvar_kernel(mp, chan, out):  # pragma: no cover - jit
                                                     + np.float32(2) * (h1 + v1) - (h2 + v2))
                 out[y, x, 2 - ch] = np.float32(0.125) * (np.float32(6) * c + np.float32(2) * d
                                                          - np.float32(1.5) * (h2 + v2))
+
+
+malvar_kernel = on_rows(_malvar_rows, lambda mp, chan, out: out.shape[0], "malvar_kernel")
 
 
 @nb.njit(**_JIT)
@@ -173,23 +178,33 @@ def _green_band(mp, is_g, eps, y0, y1, dh, dv, g_out):  # pragma: no cover - jit
                             + wv * _hamilton_adams(mp, yy, xx, 1, 0)) / (wh + wv))
 
 
-@nb.njit(parallel=True, **_JIT)
-def directional_green_kernel(mp, is_g, eps, band, nchunks, g_out):  # pragma: no cover - jit
+def directional_green_kernel(mp, is_g, eps, band, nchunks, g_out) -> None:
     """Green plane by gradient-weighted fusion of horizontal and vertical estimates.
 
     ``mp``: mosaic padded by 4 px (REFLECT_101); ``is_g``: (2, 2) bool, phase is green;
     ``eps``: gradient floor; ``g_out``: (H, W) float32. See
     :func:`camtwin.isp._reference.directional_green` for the equations. The rows are cut
-    into bands of ``band`` rows, the bands into ``nchunks`` parallel runs of consecutive
-    bands, each with its own small buffers (allocated once per run). Per band, two passes:
+    into bands of ``band`` rows, the bands into ``nchunks`` runs of consecutive bands on
+    numba's threads (:func:`camtwin._jit.on_row_threads`, :func:`_green_chunks`), each
+    with its own small buffers (allocated once per run). Per band, two passes:
     the colour-difference gradients D_H, D_V at the non-green sites of the band's rows ± 2
     (the only ones the classifier window reads), then the weighted fusion; the directional
     estimates are recomputed where needed instead of being stored.
     """
-    h, wp = g_out.shape[0], mp.shape[1]
+    h = g_out.shape[0]
     nbands = (h + band - 1) // band
     nchunks = max(1, min(nchunks, nbands))
-    for c in prange(nchunks):
+    on_row_threads(_green_chunks, (mp, is_g, eps, np.int64(band), np.int64(nbands),
+                                   np.int64(nchunks), g_out), nchunks, min_rows=1)
+
+
+@nb.njit(pipeline_class=NO_ALIAS, **_JIT)
+def _green_chunks(mp, is_g, eps, band, nbands, nchunks, g_out, c0,
+                  c1):  # pragma: no cover - jit
+    """Runs c0 … c1 − 1 of :func:`directional_green_kernel` (one thread, without the
+    GIL)."""
+    h, wp = g_out.shape[0], mp.shape[1]
+    for c in range(c0, c1):
         dh = np.empty((band + 4, wp), np.float32)
         dv = np.empty((band + 4, wp), np.float32)
         for bi in range(c * nbands // nchunks, (c + 1) * nbands // nchunks):
@@ -455,15 +470,15 @@ def _ri_rows(g, m, phases, channels, radius, eps, y0, y1, a, b, ma, mb, res, wor
             orow[x, 2] = r2[x]
 
 
-@nb.njit(parallel=True, **_JIT)
 def residual_interpolation_kernel(g, m, phases, channels, radius, eps, nchunks,
-                                  out):  # pragma: no cover - jit
+                                  out) -> None:
     """Residual interpolation of the non-green colours, streamed row by row; writes ``out``.
 
     ``g``: (H, W) green plane; ``m``: (H, W) mosaic; ``phases``: (n, 2) int — (row,
     column) offset of colour k's sites; ``channels``: (n,) output channel of colour k;
     ``out``: (H, W, 3) — channels ``channels`` and 1 (a copy of ``g``) are written. The
-    rows are cut into ``nchunks`` parallel runs, each streamed through its own ring
+    rows are cut into ``nchunks`` runs on numba's threads
+    (:func:`camtwin._jit.on_row_threads`, :func:`_ri_chunks`), each streamed through its own ring
     buffers of a few rows (:func:`_ri_rows`; they stay in cache), with no full-size
     intermediate.
 
@@ -480,11 +495,20 @@ def residual_interpolation_kernel(g, m, phases, channels, radius, eps, nchunks,
     Each run recomputes the few rows of its neighbours it needs, in the same order of
     operations, so the output does not depend on ``nchunks``.
     """
+    nchunks = max(1, min(nchunks, g.shape[0]))
+    on_row_threads(_ri_chunks, (g, m, phases, channels, np.int64(radius), eps,
+                                np.int64(nchunks), out), nchunks, min_rows=1)
+
+
+@nb.njit(pipeline_class=NO_ALIAS, **_JIT)
+def _ri_chunks(g, m, phases, channels, radius, eps, nchunks, out, c0,
+               c1):  # pragma: no cover - jit
+    """Runs c0 … c1 − 1 of :func:`residual_interpolation_kernel` (one thread, without the
+    GIL)."""
     h, w = g.shape
     nk = phases.shape[0]
     w2max = (w + 1) // 2
-    nchunks = max(1, min(nchunks, h))
-    for c in prange(nchunks):
+    for c in range(c0, c1):
         a = np.empty((nk, 2 * radius + 1, w), np.float32)
         b = np.empty_like(a)
         ma = np.empty((nk, 3, w), np.float32)
@@ -541,10 +565,10 @@ def _lut_rows(flat, lut, out, i0, i1):  # pragma: no cover - jit
 lut_kernel = on_rows(_lut_rows, lambda flat, lut, out: flat.shape[0], "lut_kernel")
 
 
-@nb.njit(parallel=True, **_JIT)
-def quantise_kernel(flat, top, out):  # pragma: no cover - jit
-    """``round_half_even(clip(v, 0, 1) · top)``; NaN → 0."""
-    for i in prange(flat.shape[0]):
+@nb.njit(**_JIT)
+def _quantise_rows(flat, top, out, i0, i1):  # pragma: no cover - jit
+    """``round_half_even(clip(v, 0, 1) · top)``; NaN → 0 (elements i0 … i1 − 1)."""
+    for i in range(i0, i1):
         v = flat[i]
         if not v > 0:
             out[i] = 0
@@ -552,6 +576,13 @@ def quantise_kernel(flat, top, out):  # pragma: no cover - jit
             out[i] = top
         else:
             out[i] = np.rint(v * top)
+
+
+#: Elements of a flat array per thread below which its kernels use fewer threads.
+_FLAT_MIN = 1 << 14
+
+quantise_kernel = on_rows(_quantise_rows, lambda flat, top, out: flat.shape[0],
+                          "quantise_kernel", _FLAT_MIN)
 
 
 @nb.njit(**_JIT)
@@ -589,18 +620,21 @@ phase_gain_kernel = on_rows(_phase_gain_rows,
                             "phase_gain_kernel")
 
 
-@nb.njit(parallel=True, **_JIT)
-def square_kernel(x, out):  # pragma: no cover - jit
-    """``out = x²`` (flat arrays)."""
-    for i in prange(x.shape[0]):
+@nb.njit(**_JIT)
+def _square_rows(x, out, i0, i1):  # pragma: no cover - jit
+    """``out = x²`` (flat arrays, elements i0 … i1 − 1)."""
+    for i in range(i0, i1):
         out[i] = x[i] * x[i]
 
 
-@nb.njit(parallel=True, **_JIT)
-def guided_ab_kernel(mean, mean_sq, eps, a_out, b_out):  # pragma: no cover - jit
+square_kernel = on_rows(_square_rows, lambda x, out: x.shape[0], "square_kernel", _FLAT_MIN)
+
+
+@nb.njit(**_JIT)
+def _guided_ab_rows(mean, mean_sq, eps, a_out, b_out, i0, i1):  # pragma: no cover - jit
     """Self-guided filter coefficients: ``a = var/(var + eps)``, ``b = (1 − a)·mean`` with
-    ``var = max(mean_sq − mean², 0)`` (flat arrays)."""
-    for i in prange(mean.shape[0]):
+    ``var = max(mean_sq − mean², 0)`` (flat arrays, elements i0 … i1 − 1)."""
+    for i in range(i0, i1):
         m = mean[i]
         v = mean_sq[i] - m * m
         if v < 0:
@@ -610,11 +644,20 @@ def guided_ab_kernel(mean, mean_sq, eps, a_out, b_out):  # pragma: no cover - ji
         b_out[i] = (np.float32(1) - a) * m
 
 
-@nb.njit(parallel=True, **_JIT)
-def affine_kernel(a, x, b, out):  # pragma: no cover - jit
-    """``out = a·x + b`` (flat arrays)."""
-    for i in prange(x.shape[0]):
+guided_ab_kernel = on_rows(_guided_ab_rows,
+                           lambda mean, mean_sq, eps, a_out, b_out: mean.shape[0],
+                           "guided_ab_kernel", _FLAT_MIN)
+
+
+@nb.njit(**_JIT)
+def _affine_rows(a, x, b, out, i0, i1):  # pragma: no cover - jit
+    """``out = a·x + b`` (flat arrays, elements i0 … i1 − 1)."""
+    for i in range(i0, i1):
         out[i] = a[i] * x[i] + b[i]
+
+
+affine_kernel = on_rows(_affine_rows, lambda a, x, b, out: x.shape[0], "affine_kernel",
+                        _FLAT_MIN)
 
 
 @nb.njit(inline="always")
@@ -625,17 +668,17 @@ def _lut_index(v, scale):  # pragma: no cover - jit
     return int(c * scale + np.float32(0.5))
 
 
-@nb.njit(parallel=True, **_JIT)
-def ccm_lut_uint_kernel(rgb, m, lut, out):  # pragma: no cover - jit
+@nb.njit(pipeline_class=NO_ALIAS, **_JIT)
+def _ccm_lut_uint_rows(rgb, m, lut, out, i0, i1):  # pragma: no cover - jit
     """Fused CCM (with the exposure gain folded into ``m``), clip and table encoding:
     ``out[y, x, c] = lut[round(clip((m @ rgb[y, x])_c, 0, 1) · (len(lut) − 1))]``.
-    NaN → ``lut[0]``."""
-    h, w = rgb.shape[0], rgb.shape[1]
+    NaN → ``lut[0]`` (rows i0 … i1 − 1: :data:`ccm_lut_uint_kernel`)."""
+    w = rgb.shape[1]
     scale = np.float32(lut.shape[0] - 1)
     m00, m01, m02 = m[0, 0], m[0, 1], m[0, 2]
     m10, m11, m12 = m[1, 0], m[1, 1], m[1, 2]
     m20, m21, m22 = m[2, 0], m[2, 1], m[2, 2]
-    for y in prange(h):
+    for y in range(i0, i1):
         for x in range(w):
             r = rgb[y, x, 0]
             g = rgb[y, x, 1]
@@ -643,3 +686,7 @@ def ccm_lut_uint_kernel(rgb, m, lut, out):  # pragma: no cover - jit
             out[y, x, 0] = lut[_lut_index(m00 * r + m01 * g + m02 * b, scale)]
             out[y, x, 1] = lut[_lut_index(m10 * r + m11 * g + m12 * b, scale)]
             out[y, x, 2] = lut[_lut_index(m20 * r + m21 * g + m22 * b, scale)]
+
+
+ccm_lut_uint_kernel = on_rows(_ccm_lut_uint_rows, lambda rgb, m, lut, out: rgb.shape[0],
+                              "ccm_lut_uint_kernel")
