@@ -1,4 +1,5 @@
-"""Numba kernel of the HDR merge (float32, ``prange`` over rows).
+"""Numba kernel of the HDR merge (float32, blocks of rows on numba's threads by
+:func:`camtwin._jit.on_row_threads`; no ``prange``: a first use compiles no parallel passes).
 
 :func:`merge_kernel` fuses, per pixel, what :func:`camtwin.isp.hdr.merge_selection` and
 :func:`camtwin.isp.hdr.merge_noise_optimal` (the pure-NumPy references) do in several
@@ -13,15 +14,18 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
-from numba import prange
+
+from .._jit import NO_ALIAS, on_rows
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
 
 
-@nb.njit(parallel=True, **_JIT)
-def merge_kernel(dn, black, inv_gain, scale, thr_e, guard_e, read_var, group,
-                 noise_optimal, k_sigma, out, src, sel_out, flag):  # pragma: no cover - jit
-    """Merge ``dn`` (n, H, W) uint16 into ``out`` (H, W) float32 [reference e⁻].
+@nb.njit(pipeline_class=NO_ALIAS, **_JIT)
+def _merge_rows(dn, black, inv_gain, scale, thr_e, guard_e, read_var, group,
+                noise_optimal, k_sigma, out, src, sel_out, flag, i0,
+                i1):  # pragma: no cover - jit
+    """Merge rows i0 … i1 − 1 of ``dn`` (n, H, W) uint16 into ``out`` (H, W) float32
+    [reference e⁻] (:data:`merge_kernel`: blocks of rows on numba's threads).
 
     Per component k: ``black`` [DN], ``inv_gain`` 1/K_k [e⁻/DN], ``scale`` s_k, ``thr_e``
     switch threshold f·e_sat,k [e⁻], ``guard_e`` (1 + f)/2·e_sat,k [e⁻], ``read_var``
@@ -31,10 +35,10 @@ def merge_kernel(dn, black, inv_gain, scale, thr_e, guard_e, read_var, group,
     selected component k and component k+1 (another charge group) disagree by more than
     ``k_sigma``·√(var_k(x_k⁺) + var_{k+1}(x_k⁺)), else 0 (``k_sigma`` ≤ 0: never).
     """
-    n, h, w = dn.shape
-    for y in prange(h):
-        e = np.empty(n, np.float32)
-        x = np.empty(n, np.float32)
+    n, w = dn.shape[0], dn.shape[2]
+    e = np.empty(n, np.float32)
+    x = np.empty(n, np.float32)
+    for y in range(i0, i1):
         for c in range(w):
             for k in range(n):
                 e[k] = (np.float32(dn[k, y, c]) - black[k]) * inv_gain[k]
@@ -90,3 +94,6 @@ def merge_kernel(dn, black, inv_gain, scale, thr_e, guard_e, read_var, group,
                         lead_best = lead
             out[y, c] = num / den
             src[y, c] = lead_best
+
+
+merge_kernel = on_rows(_merge_rows, lambda dn, *args: dn.shape[1], "merge_kernel")

@@ -41,9 +41,10 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
-from numba import prange, types
+from numba import types
 from numba.extending import overload
 
+from .._jit import NO_ALIAS, on_rows
 from ._kernels import (_F0, _F1, _T_EXACT, EXACT_CHUNK as CHUNK, _to_dn, draw,
                        exact_span as _exact_span, normal_pair, poisson_cornish_fisher)
 
@@ -93,12 +94,13 @@ def _rtn3_ov(m, r, i, j, x, half_e):
 
 
 # ---- the kernel -------------------------------------------------------------------------
-@nb.njit(parallel=True, cache=True, error_model="numpy")
-def hdr_chain(photo, src, coef, div, dark, gain, dark_scale, seed_pix, seed_exact, clip,
-              read_group, read_first, read_seed_pix, read_seed_row, read_par, offset,
-              row_off, col_off, rtn, shot, comb_par, do_comb, row0, out_dn, out_mean,
-              out_comb):  # pragma: no cover - jit
-    """All groups and reads of an HDR frame, one pass over the rows (module docstring).
+@nb.njit(cache=True, error_model="numpy", nogil=True, pipeline_class=NO_ALIAS)
+def hdr_rows(photo, src, coef, div, dark, gain, dark_scale, seed_pix, seed_exact, clip,
+             read_group, read_first, read_seed_pix, read_seed_row, read_par, offset,
+             row_off, col_off, rtn, shot, comb_par, do_comb, row0, out_dn, out_mean,
+             out_comb, i0, i1):  # pragma: no cover - jit
+    """Rows i0 … i1 − 1 of all groups and reads of an HDR frame (module docstring): one
+    thread, without the GIL (:data:`hdr_chain` runs blocks of rows on numba's threads).
 
     photo       float32 (S, H, W)  photo-electron sources (rate or per-window means)
     src         int64 (G,)         source of each group
@@ -118,15 +120,15 @@ def hdr_chain(photo, src, coef, div, dark, gain, dark_scale, seed_pix, seed_exac
     n_src, h, w = photo.shape
     n_g = src.shape[0]
     n_r = read_group.shape[0]
-    for i in prange(h):
+    lam_b = np.empty(w, np.float32)
+    n_b = np.empty((n_g, w), np.float32)
+    z_b = np.empty((n_g, w), np.float32)
+    st_p = np.empty(CHUNK, np.float64)
+    st_rem = np.empty(CHUNK, np.float64)
+    st_cnt = np.empty(CHUNK, np.float64)
+    st_lam = np.empty(CHUNK, np.float64)
+    for i in range(i0, i1):
         base = (row0 + i) * w
-        lam_b = np.empty(w, np.float32)
-        n_b = np.empty((n_g, w), np.float32)
-        z_b = np.empty((n_g, w), np.float32)
-        st_p = np.empty(CHUNK, np.float64)
-        st_rem = np.empty(CHUNK, np.float64)
-        st_cnt = np.empty(CHUNK, np.float64)
-        st_lam = np.empty(CHUNK, np.float64)
         for g in range(n_g):
             s = src[g]
             c = coef[g, i]
@@ -223,26 +225,36 @@ def hdr_chain(photo, src, coef, div, dark, gain, dark_scale, seed_pix, seed_exac
                 out_comb[i, j] = val
 
 
+#: The HDR pixel chain (:func:`hdr_rows`) over blocks of rows on numba's threads
+#: (:func:`camtwin._jit.on_row_threads`; no ``prange``: a first use compiles no parallel
+#: passes).
+hdr_chain = on_rows(hdr_rows, lambda photo, *args: photo.shape[1], "hdr_chain")
+
+
 # ---- PWL companding (camtwin.sensor.hdr.compand) ----------------------------------------
-@nb.njit(parallel=True, cache=True, error_model="numpy")
-def linear_code(combined, k0, black, top, out):  # pragma: no cover - jit
+@nb.njit(cache=True, error_model="numpy", nogil=True)
+def _linear_code_rows(combined, k0, black, top, out, i0, i1):  # pragma: no cover - jit
     """out = clip(rint(K_0·x) + black, 0, top) (int64) for x = ``combined`` (float32,
-    widened to float64 before the product, as the NumPy version)."""
-    h, w = combined.shape
-    for i in prange(h):
+    widened to float64 before the product, as the NumPy version); rows i0 … i1 − 1."""
+    w = combined.shape[1]
+    for i in range(i0, i1):
         for j in range(w):
             c = np.int64(np.rint(np.float64(combined[i, j]) * k0)) + black
             out[i, j] = min(max(c, 0), top)
 
 
-@nb.njit(parallel=True, cache=True, error_model="numpy")
-def compand_flat(code, kx, ky, max_input, out):  # pragma: no cover - jit
+linear_code = on_rows(_linear_code_rows, lambda combined, *args: combined.shape[0],
+                      "linear_code")
+
+
+@nb.njit(cache=True, error_model="numpy", nogil=True)
+def _compand_rows(code, kx, ky, max_input, out, p0, p1):  # pragma: no cover - jit
     """PWL output code (uint16) of every linear code: x = clip(c, 0, last knee input),
     segment i = #{interior knees ≤ x} (= searchsorted(kx, x, 'right') − 1 clipped to
-    0 … n−2), y = y_i + ⌊(x − x_i)(y_{i+1} − y_i)/(x_{i+1} − x_i)⌋ (integers)."""
-    n = code.shape[0]
+    0 … n−2), y = y_i + ⌊(x − x_i)(y_{i+1} − y_i)/(x_{i+1} − x_i)⌋ (integers); elements
+    p0 … p1 − 1 of the flat arrays."""
     nk = kx.shape[0]
-    for p in prange(n):
+    for p in range(p0, p1):
         x = min(max(code[p], 0), max_input)
         i = 0
         for k in range(1, nk - 1):
@@ -250,14 +262,24 @@ def compand_flat(code, kx, ky, max_input, out):  # pragma: no cover - jit
         out[p] = np.uint16(ky[i] + ((x - kx[i]) * (ky[i + 1] - ky[i])) // (kx[i + 1] - kx[i]))
 
 
-@nb.njit(parallel=True, cache=True, error_model="numpy")
-def linear_code_lut(combined, k0, black, top, lut, out, out_pwl):  # pragma: no cover - jit
+compand_flat = on_rows(_compand_rows, lambda code, *args: code.shape[0], "compand_flat",
+                       1 << 14)
+
+
+@nb.njit(cache=True, error_model="numpy", nogil=True, pipeline_class=NO_ALIAS)
+def _linear_code_lut_rows(combined, k0, black, top, lut, out, out_pwl, i0,
+                          i1):  # pragma: no cover - jit
     """:func:`linear_code` and the PWL output through a table of every input code
-    (``lut[c]`` = the companded value of c, c ≤ the last knee; clipped there) in one pass."""
-    h, w = combined.shape
+    (``lut[c]`` = the companded value of c, c ≤ the last knee; clipped there) in one pass;
+    rows i0 … i1 − 1."""
+    w = combined.shape[1]
     last = lut.shape[0] - 1
-    for i in prange(h):
+    for i in range(i0, i1):
         for j in range(w):
             c = min(max(np.int64(np.rint(np.float64(combined[i, j]) * k0)) + black, 0), top)
             out[i, j] = c
             out_pwl[i, j] = lut[min(c, last)]
+
+
+linear_code_lut = on_rows(_linear_code_lut_rows, lambda combined, *args: combined.shape[0],
+                          "linear_code_lut")
