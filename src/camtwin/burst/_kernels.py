@@ -10,6 +10,11 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from .._jit import NO_ALIAS, on_row_threads
+
+#: Tiles per thread below which the tile kernels use fewer threads.
+_MIN_TILES = 16
+
 
 @nb.njit(cache=True, inline="always")
 def _clamp(v, n):
@@ -66,34 +71,51 @@ def _refine(ref, alt, ty, tx, t, by, bx, best, radius, l1, lanes):
     return oy, ox, best
 
 
-@nb.njit(parallel=True, cache=True)
 def tile_search(ref, alt, ty, tx, t, init, radius, l1):
     """Best integer displacement per tile within ±radius of ``init`` (n, 2) int32.
 
     Returns (disp (n, 2) int32, cost (n,) float64): argmin over d of
-    Σ_tile |ref(p) − alt(p + d)|^q, q = 1 (``l1``) or 2.
+    Σ_tile |ref(p) − alt(p + d)|^q, q = 1 (``l1``) or 2. Blocks of tiles on numba's
+    threads (:func:`camtwin._jit.on_row_threads`, :func:`_tile_search_rows`).
     """
     n = ty.size
     out = np.empty((n, 2), dtype=np.int32)
     best_cost = np.empty(n, dtype=np.float64)
-    for k in nb.prange(n):
-        lanes = np.empty(t)
+    on_row_threads(_tile_search_rows, (ref, alt, ty, tx, np.int64(t), init, np.int64(radius),
+                                       bool(l1), out, best_cost), n, _MIN_TILES)
+    return out, best_cost
+
+
+@nb.njit(cache=True, nogil=True)
+def _tile_search_rows(ref, alt, ty, tx, t, init, radius, l1, out, best_cost, k0,
+                      k1):  # pragma: no cover - jit
+    """Tiles k0 … k1 − 1 of :func:`tile_search` (one thread, without the GIL)."""
+    lanes = np.empty(t)
+    for k in range(k0, k1):
         oy, ox, best = _refine(ref, alt, ty[k], tx[k], t, init[k, 0], init[k, 1], np.inf,
                                radius, l1, lanes)
         out[k, 0], out[k, 1] = oy, ox
         best_cost[k] = best
-    return out, best_cost
 
 
-@nb.njit(parallel=True, cache=True)
 def search_candidates(ref, alt, ty, tx, t, cands, radius, l1):
     """Per tile: the cheapest of the candidate displacements ``cands`` (c, n, 2) int32,
     then the best integer displacement within ±radius of it (as :func:`tile_search`)."""
     n = ty.size
     out = np.empty((n, 2), dtype=np.int32)
     best_cost = np.empty(n, dtype=np.float64)
-    for k in nb.prange(n):
-        lanes = np.empty(t)
+    on_row_threads(_search_candidates_rows, (ref, alt, ty, tx, np.int64(t), cands,
+                                             np.int64(radius), bool(l1), out, best_cost),
+                   n, _MIN_TILES)
+    return out, best_cost
+
+
+@nb.njit(cache=True, nogil=True)
+def _search_candidates_rows(ref, alt, ty, tx, t, cands, radius, l1, out, best_cost, k0,
+                            k1):  # pragma: no cover - jit
+    """Tiles k0 … k1 − 1 of :func:`search_candidates` (one thread, without the GIL)."""
+    lanes = np.empty(t)
+    for k in range(k0, k1):
         best = np.inf
         by, bx = cands[0, k, 0], cands[0, k, 1]
         for q in range(cands.shape[0]):
@@ -110,21 +132,24 @@ def search_candidates(ref, alt, ty, tx, t, cands, radius, l1):
         oy, ox, best = _refine(ref, alt, ty[k], tx[k], t, by, bx, best, radius, l1, lanes)
         out[k, 0], out[k, 1] = oy, ox
         best_cost[k] = best
-    return out, best_cost
 
 
-@nb.njit(parallel=True, cache=True)
 def l2_neighbourhood(ref, alt, ty, tx, t, disp):
     """3×3 L2 costs around each tile's integer displacement, (n, 3, 3) float64."""
-    n = ty.size
-    out = np.empty((n, 3, 3), dtype=np.float64)
-    for k in nb.prange(n):
-        lanes = np.empty(t)
+    out = np.empty((ty.size, 3, 3), dtype=np.float64)
+    on_row_threads(_l2_rows, (ref, alt, ty, tx, np.int64(t), disp, out), ty.size, _MIN_TILES)
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _l2_rows(ref, alt, ty, tx, t, disp, out, k0, k1):  # pragma: no cover - jit
+    """Tiles k0 … k1 − 1 of :func:`l2_neighbourhood` (one thread, without the GIL)."""
+    lanes = np.empty(t)
+    for k in range(k0, k1):
         for u in range(3):
             for v in range(3):
                 out[k, u, v] = _tile_cost(ref, alt, ty[k], tx[k], t, disp[k, 0] + u - 1,
                                           disp[k, 1] + v - 1, False, lanes)
-    return out
 
 
 @nb.njit(cache=True, inline="always")
@@ -209,19 +234,28 @@ def _lk_normal_equations(ref, alt, gy, gx, ty, tx, t, dy, dx, lanes):
     return sums[0], sums[1], sums[2], sums[3], sums[4]
 
 
-@nb.njit(parallel=True, cache=True)
 def lucas_kanade(ref, alt, gy, gx, ty, tx, t, disp, iterations, min_det):
     """Gauss–Newton refinement of a translation per tile (Lucas & Kanade 1981).
 
     With a(p) = alt(p + d) sampled bilinearly and g its gradient, each step solves
     [Σg_y² Σg_yg_x; Σg_yg_x Σg_x²]·δ = Σ g·(ref − a) and sets d ← d + δ (|δ| ≤ 0.5 per
     component). Tiles whose normal matrix is near-singular (det < ``min_det``, no texture
-    in some direction) keep their displacement. ``disp`` (n, 2) float64 is updated.
+    in some direction) keep their displacement. Returns the refined copy of ``disp``
+    (n, 2) float64. Blocks of tiles on numba's threads (:func:`_lucas_kanade_rows`).
     """
-    n = ty.size
-    out = disp.copy()
-    for k in nb.prange(n):
-        lanes = np.empty((5, t), dtype=np.float64)
+    out = np.array(disp, dtype=np.float64, copy=True)
+    on_row_threads(_lucas_kanade_rows, (ref, alt, gy, gx, ty, tx, np.int64(t), out,
+                                        np.int64(iterations), float(min_det)),
+                   ty.size, _MIN_TILES)
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _lucas_kanade_rows(ref, alt, gy, gx, ty, tx, t, out, iterations, min_det, k0,
+                       k1):  # pragma: no cover - jit
+    """Tiles k0 … k1 − 1 of :func:`lucas_kanade` (one thread, without the GIL)."""
+    lanes = np.empty((5, t), dtype=np.float64)
+    for k in range(k0, k1):
         dy, dx = out[k, 0], out[k, 1]
         for _ in range(iterations):
             syy, syx, sxx, by, bx = _lk_normal_equations(ref, alt, gy, gx, ty[k], tx[k], t,
@@ -238,18 +272,23 @@ def lucas_kanade(ref, alt, gy, gx, ty, tx, t, disp, iterations, min_det):
             if abs(sy) < 1e-3 and abs(sx) < 1e-3:
                 break
         out[k, 0], out[k, 1] = dy, dx
-    return out
 
 
-@nb.njit(parallel=True, cache=True)
 def gather_windowed(planes, ty, tx, iy, ix, win, out):
     """out[p, k] = win · planes[p, ty_k + iy_k + (0..n), tx_k + ix_k + (0..n)] (clamped).
 
-    NumPy reference: :func:`camtwin.burst.merge._gather` times the window.
+    NumPy reference: :func:`camtwin.burst.merge._gather` times the window. Blocks of tiles
+    on numba's threads (:func:`_gather_rows`).
     """
+    on_row_threads(_gather_rows, (planes, ty, tx, iy, ix, win, out), ty.size, _MIN_TILES)
+
+
+@nb.njit(cache=True, nogil=True, pipeline_class=NO_ALIAS)
+def _gather_rows(planes, ty, tx, iy, ix, win, out, k0, k1):  # pragma: no cover - jit
+    """Tiles k0 … k1 − 1 of :func:`gather_windowed` (one thread, without the GIL)."""
     n_p, h, w = planes.shape
     n = win.shape[0]
-    for k in nb.prange(ty.size):
+    for k in range(k0, k1):
         r0 = ty[k] + iy[k]
         c0 = tx[k] + ix[k]
         inside = r0 >= 0 and c0 >= 0 and r0 + n <= h and c0 + n <= w
@@ -278,19 +317,25 @@ def _symmetric(i, n):
     return i
 
 
-@nb.njit(parallel=True, cache=True)
 def padded_planes(dn, black, pad, out):
     """The four 2×2 polyphase planes of a raw mosaic, black removed, padded by symmetric
     reflection: ``out[p, y, x] = dn[2·s(y − pad) + p//2, 2·s(x − pad) + p%2] − black``
     with s the mirror index on the (H/2, W/2) plane grid (:func:`_symmetric`); ``out``:
     (4, hp, wp) float32, ``pad`` samples on the top/left. NumPy reference:
-    ``numpy.pad(raw_planes(frame), …, mode="symmetric")``.
+    ``numpy.pad(raw_planes(frame), …, mode="symmetric")``. Rows on numba's threads
+    (:func:`_padded_planes_rows`).
     """
-    _, hp, wp = out.shape
+    on_row_threads(_padded_planes_rows, (dn, np.float32(black), np.int64(pad), out),
+                   out.shape[1])
+
+
+@nb.njit(cache=True, nogil=True, pipeline_class=NO_ALIAS)
+def _padded_planes_rows(dn, blk, pad, out, y0, y1):  # pragma: no cover - jit
+    """Padded rows y0 … y1 − 1 of :func:`padded_planes` (one thread, without the GIL)."""
+    wp = out.shape[2]
     h2 = dn.shape[0] // 2
     w2 = dn.shape[1] // 2
-    blk = np.float32(black)
-    for y in nb.prange(hp):
+    for y in range(y0, y1):
         sy = _symmetric(y - pad, h2)
         for p in range(4):
             src = dn[2 * sy + (p >> 1), (p & 1):]
@@ -304,7 +349,6 @@ def padded_planes(dn, black, pad, out):
                 o[x] = np.float32(src[2 * _symmetric(x - pad, w2)]) - blk
 
 
-@nb.njit(parallel=True, cache=True)
 def wiener_accumulate(t0, tz, thresh, fy, fx, ky, kx, acc, rejected):
     """Robust merge of one alternate frame into ``acc`` (Hasinoff et al. 2016, eqs. 6–7).
 
@@ -316,16 +360,26 @@ def wiener_accumulate(t0, tz, thresh, fy, fx, ky, kx, acc, rejected):
     ``t0``, ``tz``, ``acc``: float32 (P, m, 2·n·n_k) — the (n, n_k) complex64 spectra
     viewed as interleaved (re, im) pairs, frequency q = u·n_k + v; all arithmetic in
     float32 on real and imaginary parts (vectorised over q); the phase ramp of a tile is
-    formed once (n + n_k sines and cosines) and shared by its planes.
+    formed once (n + n_k sines and cosines) and shared by its planes. Blocks of tiles on
+    numba's threads (:func:`_wiener_rows`).
     """
-    n_p, m, _ = t0.shape
+    on_row_threads(_wiener_rows, (t0, tz, thresh, fy, fx, ky, kx, acc, rejected), t0.shape[1],
+                   _MIN_TILES)
+
+
+@nb.njit(cache=True, nogil=True, pipeline_class=NO_ALIAS)
+def _wiener_rows(t0, tz, thresh, fy, fx, ky, kx, acc, rejected, k0,
+                 k1):  # pragma: no cover - jit
+    """Tiles k0 … k1 − 1 of :func:`wiener_accumulate` (one thread, without the GIL)."""
+    n_p = t0.shape[0]
     n = ky.size
     nk = kx.size
     nq = n * nk
-    for k in nb.prange(m):
-        er = np.empty(nq, dtype=np.float32)
-        ei = np.empty(nq, dtype=np.float32)
-        lane = np.zeros(nq, dtype=np.float32)
+    er = np.empty(nq, dtype=np.float32)
+    ei = np.empty(nq, dtype=np.float32)
+    lane = np.empty(nq, dtype=np.float32)
+    for k in range(k0, k1):
+        lane[:] = 0.0
         for u in range(n):
             ay = 2.0 * np.pi * ky[u] * fy[k]
             cy, sy = np.cos(ay), np.sin(ay)
@@ -355,13 +409,19 @@ def wiener_accumulate(t0, tz, thresh, fy, fx, ky, kx, acc, rejected):
         rejected[k] += rej
 
 
-@nb.njit(parallel=True, cache=True)
 def overlap_add(tiles, ty, tx, out):
     """``out[p, ty_k + i, tx_k + j] += tiles[p, k, i, j]`` for every tile k, in the order of
-    k; ``tiles``: (P, m, n, n), ``out``: (P, hp, wp) float32. Parallel over planes (tiles
-    of one plane overlap, so they are added one after the other)."""
-    n_p, m, n, _ = tiles.shape
-    for p in nb.prange(n_p):
+    k; ``tiles``: (P, m, n, n), ``out``: (P, hp, wp) float32. Planes on numba's threads
+    (tiles of one plane overlap, so they are added one after the other:
+    :func:`_overlap_add_rows`)."""
+    on_row_threads(_overlap_add_rows, (tiles, ty, tx, out), tiles.shape[0], 1)
+
+
+@nb.njit(cache=True, nogil=True, pipeline_class=NO_ALIAS)
+def _overlap_add_rows(tiles, ty, tx, out, p0, p1):  # pragma: no cover - jit
+    """Planes p0 … p1 − 1 of :func:`overlap_add` (one thread, without the GIL)."""
+    m, n = tiles.shape[1], tiles.shape[2]
+    for p in range(p0, p1):
         for k in range(m):
             for i in range(n):
                 seg = tiles[p, k, i]
@@ -370,14 +430,19 @@ def overlap_add(tiles, ty, tx, out):
                     dst[j] += seg[j]
 
 
-@nb.njit(parallel=True, cache=True)
 def planes_to_mosaic(planes, pad, black, mosaic):
     """``mosaic[2y + p//2, 2x + p%2] = planes[p, y + pad, x + pad] + black`` for the
-    (H//2, W//2) plane samples (an odd last raw row/column is left as it is)."""
-    h2 = mosaic.shape[0] // 2
+    (H//2, W//2) plane samples (an odd last raw row/column is left as it is). Rows on
+    numba's threads (:func:`_planes_to_mosaic_rows`)."""
+    on_row_threads(_planes_to_mosaic_rows, (planes, np.int64(pad), np.float32(black), mosaic),
+                   mosaic.shape[0] // 2)
+
+
+@nb.njit(cache=True, nogil=True, pipeline_class=NO_ALIAS)
+def _planes_to_mosaic_rows(planes, pad, blk, mosaic, y0, y1):  # pragma: no cover - jit
+    """Plane rows y0 … y1 − 1 of :func:`planes_to_mosaic` (one thread, without the GIL)."""
     w2 = mosaic.shape[1] // 2
-    blk = np.float32(black)
-    for y in nb.prange(h2):
+    for y in range(y0, y1):
         for p in range(planes.shape[0]):
             row = mosaic[2 * y + (p >> 1), (p & 1):]
             src = planes[p, y + pad, pad:]
