@@ -274,21 +274,15 @@ def _lucas_kanade_rows(ref, alt, gy, gx, ty, tx, t, out, iterations, min_det, k0
         out[k, 0], out[k, 1] = dy, dx
 
 
+@nb.njit(parallel=True, cache=True)
 def gather_windowed(planes, ty, tx, iy, ix, win, out):
     """out[p, k] = win · planes[p, ty_k + iy_k + (0..n), tx_k + ix_k + (0..n)] (clamped).
 
-    NumPy reference: :func:`camtwin.burst.merge._gather` times the window. Blocks of tiles
-    on numba's threads (:func:`_gather_rows`).
+    NumPy reference: :func:`camtwin.burst.merge._gather` times the window.
     """
-    on_row_threads(_gather_rows, (planes, ty, tx, iy, ix, win, out), ty.size, _MIN_TILES)
-
-
-@nb.njit(cache=True, nogil=True, pipeline_class=NO_ALIAS)
-def _gather_rows(planes, ty, tx, iy, ix, win, out, k0, k1):  # pragma: no cover - jit
-    """Tiles k0 … k1 − 1 of :func:`gather_windowed` (one thread, without the GIL)."""
     n_p, h, w = planes.shape
     n = win.shape[0]
-    for k in range(k0, k1):
+    for k in nb.prange(ty.size):
         r0 = ty[k] + iy[k]
         c0 = tx[k] + ix[k]
         inside = r0 >= 0 and c0 >= 0 and r0 + n <= h and c0 + n <= w
@@ -349,6 +343,7 @@ def _padded_planes_rows(dn, blk, pad, out, y0, y1):  # pragma: no cover - jit
                 o[x] = np.float32(src[2 * _symmetric(x - pad, w2)]) - blk
 
 
+@nb.njit(parallel=True, cache=True)
 def wiener_accumulate(t0, tz, thresh, fy, fx, ky, kx, acc, rejected):
     """Robust merge of one alternate frame into ``acc`` (Hasinoff et al. 2016, eqs. 6–7).
 
@@ -360,26 +355,16 @@ def wiener_accumulate(t0, tz, thresh, fy, fx, ky, kx, acc, rejected):
     ``t0``, ``tz``, ``acc``: float32 (P, m, 2·n·n_k) — the (n, n_k) complex64 spectra
     viewed as interleaved (re, im) pairs, frequency q = u·n_k + v; all arithmetic in
     float32 on real and imaginary parts (vectorised over q); the phase ramp of a tile is
-    formed once (n + n_k sines and cosines) and shared by its planes. Blocks of tiles on
-    numba's threads (:func:`_wiener_rows`).
+    formed once (n + n_k sines and cosines) and shared by its planes.
     """
-    on_row_threads(_wiener_rows, (t0, tz, thresh, fy, fx, ky, kx, acc, rejected), t0.shape[1],
-                   _MIN_TILES)
-
-
-@nb.njit(cache=True, nogil=True, pipeline_class=NO_ALIAS)
-def _wiener_rows(t0, tz, thresh, fy, fx, ky, kx, acc, rejected, k0,
-                 k1):  # pragma: no cover - jit
-    """Tiles k0 … k1 − 1 of :func:`wiener_accumulate` (one thread, without the GIL)."""
-    n_p = t0.shape[0]
+    n_p, m, _ = t0.shape
     n = ky.size
     nk = kx.size
     nq = n * nk
-    er = np.empty(nq, dtype=np.float32)
-    ei = np.empty(nq, dtype=np.float32)
-    lane = np.empty(nq, dtype=np.float32)
-    for k in range(k0, k1):
-        lane[:] = 0.0
+    for k in nb.prange(m):
+        er = np.empty(nq, dtype=np.float32)
+        ei = np.empty(nq, dtype=np.float32)
+        lane = np.zeros(nq, dtype=np.float32)
         for u in range(n):
             ay = 2.0 * np.pi * ky[u] * fy[k]
             cy, sy = np.cos(ay), np.sin(ay)
@@ -409,19 +394,13 @@ def _wiener_rows(t0, tz, thresh, fy, fx, ky, kx, acc, rejected, k0,
         rejected[k] += rej
 
 
+@nb.njit(parallel=True, cache=True)
 def overlap_add(tiles, ty, tx, out):
     """``out[p, ty_k + i, tx_k + j] += tiles[p, k, i, j]`` for every tile k, in the order of
-    k; ``tiles``: (P, m, n, n), ``out``: (P, hp, wp) float32. Planes on numba's threads
-    (tiles of one plane overlap, so they are added one after the other:
-    :func:`_overlap_add_rows`)."""
-    on_row_threads(_overlap_add_rows, (tiles, ty, tx, out), tiles.shape[0], 1)
-
-
-@nb.njit(cache=True, nogil=True, pipeline_class=NO_ALIAS)
-def _overlap_add_rows(tiles, ty, tx, out, p0, p1):  # pragma: no cover - jit
-    """Planes p0 … p1 − 1 of :func:`overlap_add` (one thread, without the GIL)."""
-    m, n = tiles.shape[1], tiles.shape[2]
-    for p in range(p0, p1):
+    k; ``tiles``: (P, m, n, n), ``out``: (P, hp, wp) float32. Parallel over planes (tiles
+    of one plane overlap, so they are added one after the other)."""
+    n_p, m, n, _ = tiles.shape
+    for p in nb.prange(n_p):
         for k in range(m):
             for i in range(n):
                 seg = tiles[p, k, i]
@@ -430,19 +409,14 @@ def _overlap_add_rows(tiles, ty, tx, out, p0, p1):  # pragma: no cover - jit
                     dst[j] += seg[j]
 
 
+@nb.njit(parallel=True, cache=True)
 def planes_to_mosaic(planes, pad, black, mosaic):
     """``mosaic[2y + p//2, 2x + p%2] = planes[p, y + pad, x + pad] + black`` for the
-    (H//2, W//2) plane samples (an odd last raw row/column is left as it is). Rows on
-    numba's threads (:func:`_planes_to_mosaic_rows`)."""
-    on_row_threads(_planes_to_mosaic_rows, (planes, np.int64(pad), np.float32(black), mosaic),
-                   mosaic.shape[0] // 2)
-
-
-@nb.njit(cache=True, nogil=True, pipeline_class=NO_ALIAS)
-def _planes_to_mosaic_rows(planes, pad, blk, mosaic, y0, y1):  # pragma: no cover - jit
-    """Plane rows y0 … y1 − 1 of :func:`planes_to_mosaic` (one thread, without the GIL)."""
+    (H//2, W//2) plane samples (an odd last raw row/column is left as it is)."""
+    h2 = mosaic.shape[0] // 2
     w2 = mosaic.shape[1] // 2
-    for y in range(y0, y1):
+    blk = np.float32(black)
+    for y in nb.prange(h2):
         for p in range(planes.shape[0]):
             row = mosaic[2 * y + (p >> 1), (p & 1):]
             src = planes[p, y + pad, pad:]

@@ -9,7 +9,7 @@ import math
 import numba as nb
 import numpy as np
 
-from .._jit import on_rows
+from .._jit import NO_ALIAS, on_rows
 
 
 @nb.njit(fastmath=False, cache=True, nogil=True)
@@ -41,9 +41,11 @@ multiply_diffraction_mtf = on_rows(_diffraction_mtf_rows,
                                    "multiply_diffraction_mtf")
 
 
-@nb.njit(parallel=True, fastmath=False, cache=True)
-def multiply_otf_bilinear(spectrum, fy, fx, otf_re, otf_im, inv_dnu):  # pragma: no cover - jit
-    """In place: ``spectrum[b, i, j] *= OTF_b(fy[i], fx[j])``, bilinear on a centred grid.
+@nb.njit(fastmath=False, cache=True, nogil=True, pipeline_class=NO_ALIAS)
+def _otf_bilinear_rows(spectrum, fy, fx, otf_re, otf_im, inv_dnu, i0,
+                       i1):  # pragma: no cover - jit
+    """Rows i0 … i1 − 1: in place, ``spectrum[b, i, j] *= OTF_b(fy[i], fx[j])``, bilinear on
+    a centred grid (:data:`multiply_otf_bilinear`: blocks of rows on numba's threads).
 
     spectrum : complex64 (B, H, W') — rfft2 of the bands
     fy, fx   : float32 (H,), (W',) — frequencies [cycles/µm]
@@ -51,10 +53,10 @@ def multiply_otf_bilinear(spectrum, fy, fx, otf_re, otf_im, inv_dnu):  # pragma:
     inv_dnu  : float32 (B,)         — 1 / grid spacing [µm]
     Matches :func:`camtwin.optics.pupil.sample_otf` (0 outside the grid).
     """
-    n_b, h, w = spectrum.shape
+    n_b, w = spectrum.shape[0], spectrum.shape[2]
     n = otf_re.shape[1]
     c = n // 2
-    for i in nb.prange(h):
+    for i in range(i0, i1):
         for b in range(n_b):
             gy = fy[i] * inv_dnu[b] + c
             i0 = int(math.floor(gy))
@@ -75,3 +77,8 @@ def multiply_otf_bilinear(spectrum, fy, fx, otf_re, otf_im, inv_dnu):  # pragma:
                 im = (w00 * otf_im[b, i0, j0] + w01 * otf_im[b, i0, j0 + 1]
                       + w10 * otf_im[b, i0 + 1, j0] + w11 * otf_im[b, i0 + 1, j0 + 1])
                 spectrum[b, i, j] *= complex(re, im)
+
+
+#: (rows on numba's threads: :func:`camtwin._jit.on_rows`)
+multiply_otf_bilinear = on_rows(_otf_bilinear_rows, lambda spectrum, *args: spectrum.shape[1],
+                                "multiply_otf_bilinear")
