@@ -1445,19 +1445,3 @@ def test_every_path_gives_the_one_thread_result_on_more_threads_and_smaller_bloc
         assert steps == steps1, label
         assert pending == pytest.approx(pending1, rel=1e-12, abs=1e-9), label
         assert lost == pytest.approx(lost1, rel=1e-12, abs=1e-9), label
-
-
-def test_no_kernel_of_the_pixel_chain_or_of_blooming_is_a_prange_kernel():
-    """A first saturated frame compiles the pixel chain, blooming and the read-out: none of
-    their kernels is a ``parallel=True`` one (numba's parallel passes cost a first use
-    ~25 s here: RESULTS.md "Blooming", twenty-first session) — they run on threads by
-    ``camtwin._jit.on_row_threads``. (The benchmarks' RNG probe ``fill_normal`` is the one
-    exception.)"""
-    from numba.core.registry import CPUDispatcher
-
-    from camtwin.sensor import _kernels
-
-    parallel = sorted(f"{mod.__name__}.{name}" for mod in (_bloom, _kernels)
-                      for name, d in vars(mod).items()
-                      if isinstance(d, CPUDispatcher) and d.targetoptions.get("parallel"))
-    assert parallel == ["camtwin.sensor._kernels.fill_normal"]

@@ -151,3 +151,27 @@ def test_every_python_caller_of_a_nested_kernel_starts_the_backend_first():
                 offenders.append(f"{mod.__name__}.{fn.name} (line {first})")
     assert not offenders, ("call camtwin._jit.parallel_backend() before these nested "
                            "parallel kernels: " + ", ".join(offenders))
+
+
+def test_the_kernels_of_a_first_capture_process_or_burst_are_not_prange_kernels():
+    """A first capture (pixel chain, blooming, read-out, HDR chain and merge, optics), a
+    first ``process`` (ISP) and a first ``burst`` alignment compile no ``parallel=True``
+    kernel: numba's parallel passes cost a first use tens of seconds here (RESULTS.md
+    "First run after a fresh install", twenty-first session). They run on threads by
+    ``camtwin._jit.on_row_threads``. The exceptions are listed with their reason: the
+    benchmarks' RNG probe, and the burst merge and defect-correction kernels, which were
+    measured slower as threads."""
+    from numba.core.registry import CPUDispatcher
+
+    modules = ("camtwin.sensor._bloom", "camtwin.sensor._kernels",
+               "camtwin.sensor._hdr_kernels", "camtwin.isp._kernels", "camtwin.isp._hdr_kernels",
+               "camtwin.optics._kernels", "camtwin.burst._kernels", "camtwin.isp.defects")
+    parallel = sorted(f"{m}.{name}" for m in modules
+                      for name, d in vars(importlib.import_module(m)).items()
+                      if isinstance(d, CPUDispatcher) and d.targetoptions.get("parallel"))
+    assert parallel == ["camtwin.burst._kernels.gather_windowed",
+                        "camtwin.burst._kernels.overlap_add",
+                        "camtwin.burst._kernels.planes_to_mosaic",
+                        "camtwin.burst._kernels.wiener_accumulate",
+                        "camtwin.isp.defects._dpc_kernel",
+                        "camtwin.sensor._kernels.fill_normal"]

@@ -115,8 +115,8 @@ of pixels or groups (:func:`_blocks`: fixed blocks, so a sum over blocks does no
 on the number of threads), the grouped path's chunks of groups (its rounds orchestrated
 in Python: :func:`_bloom_groups`) or the two sides of a cut. A first saturated frame then
 compiles none of numba's parallel passes: the first over-exposed ``camtwin capture`` of a
-photo 54.4 → 29.8 s, the first grouped bloom 63.5 → 40.0 CPU s (RESULTS.md "Blooming",
-twenty-first session).
+photo 57.6–63.2 → 37.6–39.4 s, the first bloom of two lamps (grouped path) 51.6 → 29.2 CPU
+s (RESULTS.md "First run after a fresh install" and "Blooming", twenty-first session).
 
 Sums are in float64, as in the reference; the charges stay float32.
 
