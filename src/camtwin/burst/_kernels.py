@@ -78,11 +78,17 @@ def tile_search(ref, alt, ty, tx, t, init, radius, l1):
     Σ_tile |ref(p) − alt(p + d)|^q, q = 1 (``l1``) or 2. Blocks of tiles on numba's
     threads (:func:`camtwin._jit.on_row_threads`, :func:`_tile_search_rows`).
     """
-    n = ty.size
+    return _best_per_tile(_tile_search_rows, (ref, alt, ty, tx, np.int64(t), init,
+                                              np.int64(radius), bool(l1)), ty.size)
+
+
+def _best_per_tile(kernel, args, n):
+    """(disp (n, 2) int32, cost (n,) float64) filled by ``kernel(*args, disp, cost, k0,
+    k1)`` over blocks of the n tiles on numba's threads (:func:`tile_search`,
+    :func:`search_candidates`)."""
     out = np.empty((n, 2), dtype=np.int32)
     best_cost = np.empty(n, dtype=np.float64)
-    on_row_threads(_tile_search_rows, (ref, alt, ty, tx, np.int64(t), init, np.int64(radius),
-                                       bool(l1), out, best_cost), n, _MIN_TILES)
+    on_row_threads(kernel, (*args, out, best_cost), n, _MIN_TILES)
     return out, best_cost
 
 
@@ -101,13 +107,8 @@ def _tile_search_rows(ref, alt, ty, tx, t, init, radius, l1, out, best_cost, k0,
 def search_candidates(ref, alt, ty, tx, t, cands, radius, l1):
     """Per tile: the cheapest of the candidate displacements ``cands`` (c, n, 2) int32,
     then the best integer displacement within ±radius of it (as :func:`tile_search`)."""
-    n = ty.size
-    out = np.empty((n, 2), dtype=np.int32)
-    best_cost = np.empty(n, dtype=np.float64)
-    on_row_threads(_search_candidates_rows, (ref, alt, ty, tx, np.int64(t), cands,
-                                             np.int64(radius), bool(l1), out, best_cost),
-                   n, _MIN_TILES)
-    return out, best_cost
+    return _best_per_tile(_search_candidates_rows, (ref, alt, ty, tx, np.int64(t), cands,
+                                                    np.int64(radius), bool(l1)), ty.size)
 
 
 @nb.njit(cache=True, nogil=True)

@@ -403,6 +403,13 @@ def _row_of(lp, stride, inv_stride):  # pragma: no cover - jit
     return i
 
 
+@nb.njit(cache=True, inline="always")
+def _row_col(p, w, inv_w):  # pragma: no cover - jit
+    """(row, column) of flat pixel index ``p`` of rows ``w`` wide (:func:`_row_of`)."""
+    i = _row_of(p, w, inv_w)
+    return i, p - i * w
+
+
 #: Label of a window cell not looked at yet (:func:`_run_one`; the cells of the window
 #: kernel :func:`_bloom_window` use −1 for a non-full pixel instead).
 _UNSEEN = -1
@@ -1405,8 +1412,7 @@ def _one_step_rows(q, idx, fw32, keep, along_columns, ok, n_blocks, b0,
             if not ok[0]:
                 return
             p = idx[t]
-            i = _row_of(p, w, inv_w)
-            j = p - i * w
+            i, j = _row_col(p, w, inv_w)
             if _n_edges(i, j, h, w, n_dirs) == 0:
                 ok[0] = False
             for d in range(n_dirs):
@@ -1428,8 +1434,7 @@ def _spill_rows(q, idx, fw32, keep, along_columns, n_blocks, b0, b1):  # pragma:
         t0, t1 = _block(b, idx.size, n_blocks)
         for t in range(t0, t1):
             p = idx[t]
-            i = _row_of(p, w, inv_w)
-            j = p - i * w
+            i, j = _row_col(p, w, inv_w)
             for d in range(n_dirs):
                 ri, rj, inside = _neighbour(i, j, d, h, w)
                 if not inside:
@@ -1487,8 +1492,7 @@ def _one_step_boxes(idx, h, w, along_columns):  # pragma: no cover - jit
     inv_w = 1.0 / w
     for t in range(n):
         p = idx[t]
-        i = _row_of(p, w, inv_w)
-        j = p - i * w
+        i, j = _row_col(p, w, inv_w)
         out[t, 0] = max(i - 1, 0)
         out[t, 1] = min(i + 2, h)
         out[t, 2] = max(j - dc, 0)
@@ -1534,8 +1538,7 @@ def _first_step_edge_rows(idx, q, fw32, along_columns, edges, n_blocks, b0,
         t0, t1 = _block(b, idx.size, n_blocks)
         for t in range(t0, t1):
             p = np.int64(idx[t])
-            i = _row_of(p, w, inv_w)
-            j = p - i * w
+            i, j = _row_col(p, w, inv_w)
             e = 0
             exact = False
             for d in range(n_dirs):
@@ -1569,8 +1572,7 @@ def _first_step_rows(q, idx, comp, share, bad, fw32, along_columns, apply, n_blo
             if bad[c]:
                 continue
             p = np.int64(idx[t])
-            i = _row_of(p, w, inv_w)
-            j = p - i * w
+            i, j = _row_col(p, w, inv_w)
             for d in range(n_dirs):
                 ri, rj, inside = _neighbour(i, j, d, h, w)
                 r = ri * w + rj
@@ -1711,8 +1713,7 @@ def _first_step_boxes(h, w, idx, comp, n_comp, bad, n_good,
         if bad[c]:
             continue
         p = np.int64(idx[t])
-        i = _row_of(p, w, inv_w)
-        j = p - i * w
+        i, j = _row_col(p, w, inv_w)
         box[c, 0] = min(box[c, 0], i)
         box[c, 1] = max(box[c, 1], i)
         box[c, 2] = min(box[c, 2], j)
