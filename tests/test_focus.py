@@ -167,3 +167,26 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, args, match):
     p = _cli(*args, cwd=tmp_path)
     assert p.returncode == 2
     assert match in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_a_long_phone_lens_is_calibrated_within_its_stroke_and_focuses():
+    """The PDAF calibration chart stands at 0.15 m when the calibration sweep (±40 µm
+    around focus) fits in the VCM stroke, else where its far end meets the stroke:
+    p*(D) + span = stroke, p* = f²/(D − f) (thin lens). The 200 MP catalog module (f ≈ 6.9
+    mm: 313 µm out at 0.15 m against a 120 µm stroke) failed every hybrid or PDAF run
+    with "beyond the VCM stroke"; now its hybrid AF at 0.5 m ends inside the depth of
+    focus (|error| ≤ DOF/2)."""
+    from camtwin.focus.af import PDAF_CHART_DISTANCE_M, pdaf_chart_distance_m
+
+    stroke = VcmSpec().stroke_um
+    assert pdaf_chart_distance_m(load_module("default").lens, stroke, 40.0) == \
+        PDAF_CHART_DISTANCE_M
+    phone = load_module("catalog:phone-isocell-hp2-main")
+    assert in_focus_position_um(phone.lens, PDAF_CHART_DISTANCE_M) > stroke
+    d = pdaf_chart_distance_m(phone.lens, stroke, 40.0)
+    assert in_focus_position_um(phone.lens, d) + 40.0 == pytest.approx(stroke, rel=1e-9)
+    with pytest.raises(ConfigError, match="does not fit in the VCM stroke"):
+        pdaf_chart_distance_m(phone.lens, 30.0, 40.0)
+    res = run_autofocus(phone, distance_m=DISTANCE_M, illuminance_lux=300.0,
+                        method="hybrid", rng=1)
+    assert res.in_focus, res.as_dict()

@@ -260,13 +260,37 @@ class PdafCalibration:
     defocus_um: tuple = ()
 
 
-def calibrate_pdaf(module, scene="siemens_star", *, distance_m: float = 0.15,
+#: Distance of the PDAF calibration chart [m] (a factory's near chart) when the module's
+#: lens can focus it with the whole calibration sweep inside the VCM stroke.
+PDAF_CHART_DISTANCE_M = 0.15
+
+
+def pdaf_chart_distance_m(lens, stroke_um: float, span_um: float) -> float:
+    """Distance of the PDAF calibration chart [m]: :data:`PDAF_CHART_DISTANCE_M`, or — for
+    a lens whose in-focus position p* = f²/(D − f) there plus ``span_um`` is beyond the
+    stroke (a long phone main lens: the 200 MP module's f = 6.9 mm needs 313 µm at 0.15 m
+    against a 120 µm stroke) — the distance D = f + f²/(stroke − span) at which the sweep's
+    far end meets the stroke."""
+    p_max = stroke_um - span_um
+    if not p_max > 0:
+        raise ConfigError(f"PDAF calibration sweep ±{span_um} µm does not fit in the VCM "
+                          f"stroke ({stroke_um} µm)")
+    if in_focus_position_um(lens, PDAF_CHART_DISTANCE_M) <= p_max:
+        return PDAF_CHART_DISTANCE_M
+    f = lens.focal_length_mm
+    return (f + f * f / (p_max * 1e-3)) * 1e-3
+
+
+def calibrate_pdaf(module, scene="siemens_star", *, distance_m: float | None = None,
                    illuminance_lux: float = 1000.0, rng=0, span_um: float = 40.0,
                    steps: int = 9, crop_px: int = 128) -> PdafCalibration:
     """Factory calibration: place the lens at ``steps`` known defocus values in
-    ±``span_um`` around focus for a chart at a known distance, measure the dual-pixel
-    disparity at each, and fit defocus = slope·d + offset (least squares). Moving by
-    −defocus then focuses."""
+    ±``span_um`` around focus for a chart at a known distance (default
+    :func:`pdaf_chart_distance_m`: 0.15 m, or farther where the stroke needs it), measure
+    the dual-pixel disparity at each, and fit defocus = slope·d + offset (least squares).
+    Moving by −defocus then focuses."""
+    if distance_m is None:
+        distance_m = pdaf_chart_distance_m(module.lens, VcmSpec().stroke_um, span_um)
     cam = AfCamera(module, scene, distance_m=distance_m, illuminance_lux=illuminance_lux,
                    rng=rng, crop_px=crop_px, vcm=VcmSpec(hysteresis_um=0.0,
                                                          position_noise_um=0.0))
@@ -349,7 +373,8 @@ def run_autofocus(module, scene="siemens_star", *, distance_m: float, illuminanc
                   crop_px: int = 128, rng=0, vcm: VcmSpec = VcmSpec(),
                   calibration: PdafCalibration | None = None) -> AfResult:
     """One AF run (module docstring). The PDAF calibration is made on the same module
-    (``calibrate_pdaf``, 1000 lx, 0.15 m) when not given.
+    (``calibrate_pdaf``, 1000 lx, 0.15 m or farther: :func:`pdaf_chart_distance_m`) when
+    not given.
 
     Raises
     ------
