@@ -172,7 +172,7 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path, args, match):
 def test_a_long_phone_lens_is_calibrated_within_its_stroke_and_focuses():
     """The PDAF calibration chart stands at 0.15 m when the calibration sweep (±40 µm
     around focus) fits in the VCM stroke, else where its far end meets the stroke:
-    p*(D) + span = stroke, p* = f²/(D − f) (thin lens). The 200 MP catalog module (f ≈ 6.9
+    p*(D) + span = stroke, p* = f²/(D − f) (thin lens). The 200 MP catalog module (f = 6.7
     mm: 313 µm out at 0.15 m against a 120 µm stroke) failed every hybrid or PDAF run
     with "beyond the VCM stroke"; now its hybrid AF at 0.5 m ends inside the depth of
     focus (|error| ≤ DOF/2)."""

@@ -268,7 +268,7 @@ PDAF_CHART_DISTANCE_M = 0.15
 def pdaf_chart_distance_m(lens, stroke_um: float, span_um: float) -> float:
     """Distance of the PDAF calibration chart [m]: :data:`PDAF_CHART_DISTANCE_M`, or — for
     a lens whose in-focus position p* = f²/(D − f) there plus ``span_um`` is beyond the
-    stroke (a long phone main lens: the 200 MP module's f = 6.9 mm needs 313 µm at 0.15 m
+    stroke (a long phone main lens: the 200 MP module's f = 6.7 mm needs 313 µm at 0.15 m
     against a 120 µm stroke) — the distance D = f + f²/(stroke − span) at which the sweep's
     far end meets the stroke."""
     p_max = stroke_um - span_um
