@@ -3169,11 +3169,11 @@ def _bloom_groups(q, full_well, drain, along_columns, max_iterations, tolerance_
     frame that takes another path (most photos with a highlight go to the one-group path
     as :func:`_bloom_frame` sends them) does not compile it (``_run_groups``,
     ``_run_one``, the steps, the premerge, the pairing: most of the first bloom of a frame
-    of groups, ``bench_blooming.py --first-use``). Orchestrated here, in Python, round by round — jitted pieces
-    (:func:`_groups_setup`, :func:`_round_windows`, :func:`_round_accept`) and the groups
-    run on numba's threads (:func:`_run_groups`) — instead of one kernel calling
-    ``prange`` kernels: a first use compiles no parallel passes (RESULTS.md "Blooming",
-    twenty-first session)."""
+    of groups, ``bench_blooming.py --first-use``). Orchestrated here, in Python, round by
+    round — jitted pieces (:func:`_groups_setup`, :func:`_round_windows`,
+    :func:`_round_accept`) and the groups run on numba's threads (:func:`_run_groups`) —
+    instead of one kernel calling ``prange`` kernels: a first use compiles no parallel
+    passes (RESULTS.md "Blooming", twenty-first session)."""
     h, w = q.shape
     fw32 = np.float32(full_well)
     fw = np.float64(fw32)
@@ -3204,7 +3204,8 @@ def _bloom_groups(q, full_well, drain, along_columns, max_iterations, tolerance_
         return dense
     valid = np.zeros(n_groups, np.bool_)
     # accepted footprints: the first round's buffers as they are, later rounds' copied
-    res = np.zeros((3, n_groups), np.int64)    # buffer (0: pix0/val0, 1: pix1/val1), offset, length
+    # per group: its buffer (0: pix0/val0, 1: pix1/val1), offset, length
+    res = np.zeros((3, n_groups), np.int64)
     pix0, val0 = none, no_val
     pix1 = np.empty(16, np.int32)
     val1 = np.empty(16, np.float32)
