@@ -155,7 +155,8 @@ def test_every_python_caller_of_a_nested_kernel_starts_the_backend_first():
 
 def test_the_kernels_of_a_first_capture_process_or_burst_are_not_prange_kernels():
     """A first capture (pixel chain, blooming, read-out, HDR chain and merge, optics), a
-    first ``process`` (ISP) and a first ``burst`` alignment compile no ``parallel=True``
+    first ``process`` (ISP), a first ``burst`` alignment and a first iToF ``depth`` capture
+    compile no ``parallel=True``
     kernel: numba's parallel passes cost a first use tens of seconds here (RESULTS.md
     "First run after a fresh install", twenty-first session). They run on threads by
     ``camtwin._jit.on_row_threads``. The exceptions are listed with their reason: the
@@ -165,7 +166,8 @@ def test_the_kernels_of_a_first_capture_process_or_burst_are_not_prange_kernels(
 
     modules = ("camtwin.sensor._bloom", "camtwin.sensor._kernels",
                "camtwin.sensor._hdr_kernels", "camtwin.isp._kernels", "camtwin.isp._hdr_kernels",
-               "camtwin.optics._kernels", "camtwin.burst._kernels", "camtwin.isp.defects")
+               "camtwin.optics._kernels", "camtwin.burst._kernels", "camtwin.isp.defects",
+               "camtwin.depth._itof_kernels")
     parallel = sorted(f"{m}.{name}" for m in modules
                       for name, d in vars(importlib.import_module(m)).items()
                       if isinstance(d, CPUDispatcher) and d.targetoptions.get("parallel"))

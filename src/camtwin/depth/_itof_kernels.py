@@ -1,6 +1,7 @@
 """Fused numba kernel of the CW-iToF pixel (:mod:`camtwin.depth.itof`).
 
-``prange`` over output rows; per row and phase frame three passes over the columns (the
+Blocks of output rows on numba's threads (:func:`camtwin._jit.on_row_threads`); per row
+and phase frame three passes over the columns (the
 structure of the sensor chain, :func:`camtwin.sensor._kernels.fused_chain`): (1) mean tap
 charges (k×k sub-pixel sum, optional second return); (2) Poisson draws — Cornish–Fisher
 for every column (branch-free), then the exact inversion over the span of columns whose
@@ -29,8 +30,8 @@ import math
 
 import numba as nb
 import numpy as np
-from numba import prange
 
+from .._jit import on_rows
 from ..sensor._kernels import (EXACT_CHUNK, POISSON_EXACT_BELOW, draw, exact_span, normal_pair,
                                poisson_cornish_fisher, stream_seed)
 from ..units import SPEED_OF_LIGHT_M_S
@@ -52,12 +53,13 @@ def _g(x, square):  # pragma: no cover - jit
     return math.cos(x)
 
 
-@nb.njit(parallel=True, cache=True, error_model="numpy")
-def itof_kernel(ea, eb, dist, mp_extra, mp_amp, k, freqs, drift, weights, n_phases, r,
-                n_cand, cdm, square, e_dark, supp, fw, read_e, q_e, black, top, var_floor,
-                noise, seeds, keep_taps, min_conf, depth, amp, inten, phase, conf, sat,
-                taps):  # pragma: no cover - jit
-    """Whole iToF depth frame.
+@nb.njit(cache=True, error_model="numpy", nogil=True)
+def itof_rows(ea, eb, dist, mp_extra, mp_amp, k, freqs, drift, weights, n_phases, r,
+              n_cand, cdm, square, e_dark, supp, fw, read_e, q_e, black, top, var_floor,
+              noise, seeds, keep_taps, min_conf, depth, amp, inten, phase, conf, sat,
+              taps, i0, i1):  # pragma: no cover - jit
+    """Output rows i0 … i1 − 1 of the iToF depth frame (:data:`itof_kernel`: blocks of rows
+    on numba's threads).
 
     ea, eb   (n_r, kH, kW) float32  active / ambient e⁻ per tap per phase frame (n_r = 1 or
              F·N)
@@ -100,7 +102,7 @@ def itof_kernel(ea, eb, dist, mp_extra, mp_amp, k, freqs, drift, weights, n_phas
         offs[n] = drift[fj] - theta
         cth[n] = math.cos(theta)
         sth[n] = math.sin(theta)
-    for i in prange(H):
+    for i in range(i0, i1):
         re = np.zeros((nF, W))
         im = np.zeros((nF, W))
         tot = np.zeros((nF, W))
@@ -238,3 +240,9 @@ def itof_kernel(ea, eb, dist, mp_extra, mp_amp, k, freqs, drift, weights, n_phas
             sat[i, j] = s
             conf[i, j] = 0.0 if s else cmin
             depth[i, j] = np.nan if (s or cmin < min_conf) else out
+
+
+#: The whole iToF depth frame (:func:`itof_rows`) over blocks of output rows on numba's
+#: threads (:func:`camtwin._jit.on_row_threads`; no ``prange``: a first use compiles no
+#: parallel passes).
+itof_kernel = on_rows(itof_rows, lambda *args: args[26].shape[0], "itof_kernel", 8)
