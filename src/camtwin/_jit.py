@@ -58,6 +58,8 @@ NO_ALIAS = _no_alias_compiler()
 
 #: Rows per thread below which :func:`on_row_threads` uses fewer threads.
 _MIN_ROWS_PER_THREAD = 64
+#: ``min_rows`` of a kernel over the elements of a flat array (each element a "row").
+FLAT_MIN_PER_THREAD = 1 << 14
 
 
 def on_row_threads(kernel, args, n_rows: int, min_rows: int | None = None) -> None:

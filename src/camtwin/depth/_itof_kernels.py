@@ -26,6 +26,7 @@ random draws in float32 as in the sensor chain.
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numba as nb
@@ -245,4 +246,5 @@ def itof_rows(ea, eb, dist, mp_extra, mp_amp, k, freqs, drift, weights, n_phases
 #: The whole iToF depth frame (:func:`itof_rows`) over blocks of output rows on numba's
 #: threads (:func:`camtwin._jit.on_row_threads`; no ``prange``: a first use compiles no
 #: parallel passes).
-itof_kernel = on_rows(itof_rows, lambda *args: args[26].shape[0], "itof_kernel", 8)
+_DEPTH_ARG = list(inspect.signature(itof_rows.py_func).parameters).index("depth")
+itof_kernel = on_rows(itof_rows, lambda *args: args[_DEPTH_ARG].shape[0], "itof_kernel", 8)

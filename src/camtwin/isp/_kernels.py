@@ -24,7 +24,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from .._jit import NO_ALIAS, on_row_threads, on_rows
+from .._jit import FLAT_MIN_PER_THREAD as _FLAT_MIN, NO_ALIAS, on_row_threads, on_rows
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
 
@@ -562,7 +562,8 @@ def _lut_rows(flat, lut, out, i0, i1):  # pragma: no cover - jit
         out[i] = lut[k] + f * (lut[k + 1] - lut[k])
 
 
-lut_kernel = on_rows(_lut_rows, lambda flat, lut, out: flat.shape[0], "lut_kernel")
+lut_kernel = on_rows(_lut_rows, lambda flat, lut, out: flat.shape[0], "lut_kernel",
+                     _FLAT_MIN)
 
 
 @nb.njit(**_JIT)
@@ -577,9 +578,6 @@ def _quantise_rows(flat, top, out, i0, i1):  # pragma: no cover - jit
         else:
             out[i] = np.rint(v * top)
 
-
-#: Elements of a flat array per thread below which its kernels use fewer threads.
-_FLAT_MIN = 1 << 14
 
 quantise_kernel = on_rows(_quantise_rows, lambda flat, top, out: flat.shape[0],
                           "quantise_kernel", _FLAT_MIN)

@@ -1264,8 +1264,8 @@ def _over_full(q, fw32, known, bits):
     """Sorted flat indices of the pixels above full well and — when at most 1/_DENSE_OVER
     of the frame is (the grouped path then reads them in order, not scattered over the
     frame) — their charges (else an empty array). Two passes over rows on numba's
-    threads (:func:`_blocks`); the first, a count per row, is skipped when ``known``
-    (H + 1) holds those counts in ``known[1:]``, e.g. from
+    threads (:func:`camtwin._jit.on_row_threads`); the first, a count per row, is skipped
+    when ``known`` (H + 1) holds those counts in ``known[1:]``, e.g. from
     :func:`camtwin.sensor._kernels.fused_chain_keep`; the second reads the frame only at
     the set bits of ``bits`` (uint64 (H, ⌈W/64⌉), that pass's mask of the same pixels)
     when given with the counts, else every pixel of each row that has some."""
@@ -1652,7 +1652,7 @@ def _first_step_alone(q, idx, comp, n_comp, fw32, keep, along_columns, tolerance
     path.
 
     Needs the total pending charge above ``tolerance_e`` (else no step is made at all:
-    nothing is changed). A kernel of its own, compiled when first taken. Returns
+    nothing is changed). Kernels of its own, compiled when first taken. Returns
     (``bad``: per component, True when it was not bloomed here; the number of pixels
     bloomed; the footprint boxes (r0, r1, c0, c1) of those blooms: per component its
     bounding box and the receivers' ring, or one band of whole rows when that is less

@@ -44,7 +44,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from .._jit import NO_ALIAS, on_rows
+from .._jit import FLAT_MIN_PER_THREAD, NO_ALIAS, on_rows
 from ._kernels import (_F0, _F1, _T_EXACT, EXACT_CHUNK as CHUNK, _to_dn, draw,
                        exact_span as _exact_span, normal_pair, poisson_cornish_fisher)
 
@@ -263,7 +263,7 @@ def _compand_rows(code, kx, ky, max_input, out, p0, p1):  # pragma: no cover - j
 
 
 compand_flat = on_rows(_compand_rows, lambda code, *args: code.shape[0], "compand_flat",
-                       1 << 14)
+                       FLAT_MIN_PER_THREAD)
 
 
 @nb.njit(cache=True, error_model="numpy", nogil=True, pipeline_class=NO_ALIAS)
